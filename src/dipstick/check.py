@@ -1,0 +1,166 @@
+"""The check: every indicator over every service for one as-of date, as one result object.
+
+The same :class:`CheckResult` feeds the terminal table, the JSON output, the HTML report and the
+app database ("build the data once, render it many ways").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from dipstick.errors import UsageError
+from dipstick.indicators.base import (
+    CheckContext,
+    CommonSpec,
+    Finding,
+    LeakEstimate,
+    Status,
+    Window,
+)
+from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
+from dipstick.model import Service
+from dipstick.package import Package
+
+JSON_SCHEMA = "dipstick.check/v1"
+
+
+@dataclass(frozen=True)
+class ServiceVerdict:
+    """One service's row: a finding per cause and the headline light and leak."""
+
+    service: Service
+    findings: tuple[Finding, ...]
+
+    @property
+    def status(self) -> Status:
+        """The worst known cause; ``unknown`` only when no cause could be assessed."""
+        known = [f.status for f in self.findings if f.status is not Status.UNKNOWN]
+        return max(known, key=lambda s: s.rank) if known else Status.UNKNOWN
+
+    @property
+    def score(self) -> float:
+        return max((f.score for f in self.findings), default=0.0)
+
+    @property
+    def leak(self) -> LeakEstimate:
+        """The largest single-cause estimate among leaking causes, never their sum: the causes
+        look at the same service from different sides and may count the same money twice."""
+        leaking = [f for f in self.findings if f.status is Status.LEAK]
+        if not leaking:
+            return LeakEstimate()
+        top = max(leaking, key=lambda f: (f.leak.money, f.leak.hours))
+        return top.leak
+
+    @property
+    def leak_cause(self) -> str | None:
+        leaking = [f for f in self.findings if f.status is Status.LEAK]
+        return max(leaking, key=lambda f: (f.leak.money, f.leak.hours)).cause if leaking else None
+
+    def finding(self, cause: str) -> Finding:
+        return next(f for f in self.findings if f.cause == cause)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    organisation: str
+    currency: str
+    hourly_rate: float
+    window: Window
+    package: str
+    verdicts: tuple[ServiceVerdict, ...]
+
+    @property
+    def as_of(self) -> date:
+        return self.window.as_of
+
+    @property
+    def leak_money(self) -> float:
+        return sum(v.leak.money for v in self.verdicts)
+
+    @property
+    def leak_hours(self) -> float:
+        return sum(v.leak.hours for v in self.verdicts)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for v in self.verdicts if v.status is status)
+
+    @property
+    def has_leak(self) -> bool:
+        return any(v.status is Status.LEAK for v in self.verdicts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": JSON_SCHEMA,
+            "organisation": self.organisation,
+            "currency": self.currency,
+            "hourly_rate": self.hourly_rate,
+            "as_of": self.as_of.isoformat(),
+            "window": {"current": self.window.period, "baseline": self.window.baseline_period},
+            "package": self.package,
+            "causes": list(CAUSES),
+            "summary": {
+                "services": len(self.verdicts),
+                **{s.value: self.count(s) for s in Status},
+                "leak_per_month": {"money": round(self.leak_money, 2),
+                                   "hours": round(self.leak_hours, 1)},
+            },
+            "services": [_verdict_json(v) for v in self.verdicts],
+        }
+
+
+def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
+    leak = v.leak
+    return {
+        "id": v.service.id, "name": v.service.name, "owner": v.service.owner,
+        "lifecycle": v.service.lifecycle, "status": v.status.value, "score": v.score,
+        "leak_per_month": {"money": round(leak.money, 2), "hours": round(leak.hours, 1),
+                           "cause": v.leak_cause, "formula": leak.formula},
+        "causes": {f.cause: finding_json(f) for f in v.findings},
+    }
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "status": f.status.value, "score": f.score, "summary": f.summary,
+        "evidence": [{**asdict(e), "status": e.status.value} for e in f.evidence],
+        "leak_per_month": {"money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
+                           "formula": f.leak.formula},
+        "action": f.action,
+    }
+
+
+def run_check(
+    package: Package,
+    as_of: date | None = None,
+    services: Iterable[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CheckResult:
+    """Run every registered indicator for ``as_of`` (default: the package's or the latest
+    signal date) over the chosen services, worst first."""
+    model = package.model
+    chosen = list(model.services)
+    if services is not None:
+        wanted = list(services)
+        known = {s.id for s in chosen}
+        missing = [s for s in wanted if s not in known]
+        if missing:
+            raise UsageError(f"unknown service id(s): {', '.join(missing)}")
+        chosen = [s for s in chosen if s.id in set(wanted)]
+    day = as_of or model.organisation.as_of or package.latest or date.today()
+    common = split_settings(model.settings, CommonSpec)
+    window = Window(day, common.window_days, common.baseline_days)
+    ctx = CheckContext(model, package.signals, window, common)
+    per_cause: list[list[Finding]] = []
+    for ind in INDICATORS:
+        if progress:
+            progress(ind.cause)
+        spec = split_settings(model.settings, ind.spec)
+        measured = ind.measure(ctx, spec)
+        per_cause.append([ind.assess(s, measured, ctx, spec) for s in chosen])
+    verdicts = [ServiceVerdict(s, tuple(fs[i] for fs in per_cause)) for i, s in enumerate(chosen)]
+    verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
+    return CheckResult(model.organisation.name, model.organisation.currency,
+                       model.organisation.hourly_rate, window, str(package.path), tuple(verdicts))

@@ -1,0 +1,77 @@
+"""The query layer: signal tables as Narwhals lazy frames over one DuckDB connection.
+
+Indicators write their aggregations against :class:`Signals` with Narwhals expressions, so the
+same code can run on another backend (Spark, Polars) by handing Signals other native frames.
+Plain DuckDB SQL is kept to ``dipstick.engine.sql`` for what Narwhals cannot express (typed CSV
+loading with row-level error capture).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import narwhals as nw
+
+
+class Signals:
+    """Named signal tables. A missing table is legitimate (every table is optional)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -> None:
+        self._con = con
+        self._tables = dict(tables)
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._tables))
+
+    def has(self, name: str) -> bool:
+        return name in self._tables
+
+    def frame(self, name: str) -> nw.LazyFrame[Any]:
+        return nw.from_native(self._con.table(self._tables[name]))
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        return tuple(self._con.table(self._tables[name]).columns)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def collect(lf: nw.LazyFrame[Any]) -> list[dict[str, Any]]:
+    """Run a lazy query and return plain Python rows (Decimals from integer sums become floats)."""
+    rows = lf.collect(backend="pyarrow").rows(named=True)
+    return [{k: _plain(v) for k, v in r.items()} for r in rows]
+
+
+def keyed(rows: Iterable[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:
+    """Index rows by one key (a value) or several (a tuple)."""
+    out: dict[Any, dict[str, Any]] = {}
+    for r in rows:
+        k = r[keys[0]] if len(keys) == 1 else tuple(r[x] for x in keys)
+        out[k] = r
+    return out
+
+
+def between(column: str, start: datetime, end: datetime) -> nw.Expr:
+    """Half-open ``start <= column < end``."""
+    return (nw.col(column) >= start) & (nw.col(column) < end)
+
+
+def hours_between(start: str, end: str) -> nw.Expr:
+    return (nw.col(end) - nw.col(start)).dt.total_minutes() / 60.0
+
+
+def _plain(v: Any) -> Any:
+    if v is None or isinstance(v, (str, bool, int, float, date, datetime)):
+        return v
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v

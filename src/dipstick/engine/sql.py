@@ -1,0 +1,185 @@
+"""The plain DuckDB SQL of dipstick, in one place.
+
+Narwhals has no ``TRY_CAST`` and no row-numbered file scans, which loading needs: every value of
+every table is checked in one scan per table, and the first bad rows of each kind are reported
+with their row numbers. Everything else is written with Narwhals in the indicators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from dipstick.errors import Problem
+
+if TYPE_CHECKING:
+    from dipstick.package.tables import Column
+
+MAX_ROWS_PER_PROBLEM = 20
+
+
+def connect(path: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(path)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def q(value: object) -> str:
+    """A SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _typed(col: Column, raw_type: str) -> str:
+    x = ident(col.name)
+    text = raw_type.upper().startswith("VARCHAR")
+    if col.kind == "text":
+        return f"CAST({x} AS VARCHAR)"
+    if col.kind == "timestamp":
+        return (f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)" if text
+                else f"TRY_CAST({x} AS TIMESTAMP)")
+    if col.kind == "month":
+        inner = f"CASE WHEN length({x}) = 7 THEN {x} || '-01' ELSE {x} END" if text else x
+        cast = (f"TRY_CAST(TRY_CAST({inner} AS TIMESTAMPTZ) AS TIMESTAMP)" if text
+                else f"TRY_CAST({inner} AS TIMESTAMP)")
+        return f"date_trunc('month', {cast})"
+    if col.kind == "boolean" and text:
+        return (f"CASE lower(trim({x})) WHEN 'yes' THEN true WHEN 'no' THEN false "
+                f"ELSE TRY_CAST({x} AS BOOLEAN) END")
+    return f"TRY_CAST({x} AS {col.sql_type})"
+
+
+@dataclass(frozen=True)
+class _Check:
+    field: str
+    condition: str
+    message: str
+    value: str
+
+
+def _in_list(values: Iterable[str]) -> str:
+    vals = sorted(set(values))
+    return "(" + ", ".join(q(v) for v in vals) + ")" if vals else "(NULL)"
+
+
+def load_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    columns: Sequence[Column],
+    refs: Mapping[str, Iterable[str]],
+    display: str,
+) -> list[Problem]:
+    """Load one signal file into the typed DuckDB table ``table``; return its problems.
+
+    ``refs`` maps a reference kind to the known ids; for ``dimension`` and ``touchpoint`` the ids
+    are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs. Nothing is created when
+    there is a problem, so a bad package never yields a half-loaded engine.
+    """
+    raw = f"_raw_{table}"
+    csv = path.suffix == ".csv"
+    try:
+        if csv:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv("
+                        f"{q(path)}, header = true, all_varchar = true)")
+            rownum = "(rowid + 1)"
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
+                        f"{q(path)}, file_row_number = true)")
+            rownum = "(file_row_number + 1)"
+        described = con.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()
+    except duckdb.Error as e:
+        return [Problem(display, f"cannot be read as a {path.suffix[1:]} table: "
+                        f"{str(e).splitlines()[0]}")]
+    types = {r[0]: str(r[1]) for r in described}
+    header = [c for c in types if c != "file_row_number"]
+    problems = [Problem(display, "required column is missing (columns found: "
+                        f"{', '.join(header) or 'none'})", field=c.name)
+                for c in columns if c.required and c.name not in types]
+    if problems:
+        _drop(con, raw, csv)
+        return problems
+
+    present = [c for c in columns if c.name in types]
+    typed = {c.name: _typed(c, types[c.name]) for c in present}
+    checks: list[_Check] = []
+    for c in present:
+        x, t = ident(c.name), typed[c.name]
+        if c.required:
+            checks.append(_Check(c.name, f"{x} IS NULL", "is required but empty", x))
+        if c.kind != "text":
+            checks.append(_Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
+                                 f"is not a valid {_kind_name(c.kind)}", x))
+        if c.minimum is not None:
+            checks.append(_Check(c.name, f"{t} < {c.minimum}", f"must be ≥ {c.minimum:g}", x))
+        if c.maximum is not None:
+            checks.append(_Check(c.name, f"{t} > {c.maximum}", f"must be ≤ {c.maximum:g}", x))
+        if c.choices:
+            checks.append(_Check(c.name, f"{t} NOT IN {_in_list(c.choices)}",
+                                 f"must be one of {', '.join(c.choices)}", x))
+        if c.ref in ("dimension", "touchpoint"):
+            owner = "group" if c.ref == "dimension" else "journey"
+            if owner in types:
+                pair = f"(CAST({ident(owner)} AS VARCHAR) || chr(31) || {t})"
+                checks.append(_Check(c.name, f"{pair} NOT IN {_in_list(refs.get(c.ref, ()))}",
+                                     f"unknown {c.ref} of that {owner} in dipstick.yaml", x))
+        elif c.ref is not None:
+            checks.append(_Check(c.name, f"{t} NOT IN {_in_list(refs.get(c.ref, ()))}",
+                                 f"unknown {c.ref} id (not in dipstick.yaml)", x))
+    if table == "tickets" and "resolved_at" in typed:
+        checks.append(_Check("resolved_at", f"{typed['resolved_at']} < {typed['opened_at']}",
+                             "is before opened_at", ident("resolved_at")))
+    if table == "touchpoints" and {"visitors", "drop_offs"} <= typed.keys():
+        checks.append(_Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
+                             "is more than visitors", ident("drop_offs")))
+
+    counts = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {ch.condition})" for ch in checks) + f" FROM {raw}").fetchone()
+    assert counts is not None
+    for ch, n in zip(checks, counts, strict=True):
+        if not n:
+            continue
+        rows = con.execute(f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE {ch.condition} "
+                           f"ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}").fetchall()
+        for r, v in rows:
+            problems.append(Problem(display, ch.message, row=int(r), field=ch.field, value=v,
+                                    line=int(r) + 1 if csv else None))
+        if n > len(rows):
+            problems.append(Problem(display, f"{ch.message}: {n - len(rows):,} more rows like "
+                                    "the ones above", field=ch.field))
+    if not problems:
+        extra = [ident(c) for c in header if c not in typed]
+        select = [f"{typed[c.name]} AS {ident(c.name)}" for c in present] + extra
+        select += [f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
+                   for c in columns if c.name not in types]
+        con.execute(f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT {', '.join(select)} "
+                    f"FROM {raw}")
+    _drop(con, raw, csv)
+    return problems
+
+
+def _drop(con: duckdb.DuckDBPyConnection, raw: str, csv: bool) -> None:
+    con.execute(f"DROP {'TABLE' if csv else 'VIEW'} IF EXISTS {raw}")
+
+
+def _kind_name(kind: str) -> str:
+    return {"timestamp": "date (ISO 8601, e.g. 2026-03-01 or 2026-03-01T09:30:00Z)",
+            "month": "month (2026-03 or 2026-03-01)", "number": "number",
+            "integer": "whole number", "boolean": "boolean (true/false)"}.get(kind, kind)
+
+
+def latest_date(con: duckdb.DuckDBPyConnection, columns: Mapping[str, Sequence[str]]) -> object:
+    """The latest value over the given date columns of the given tables (the default as-of)."""
+    parts = [f"SELECT max({ident(c)}) AS d FROM {ident(t)}" for t, cs in columns.items()
+             for c in cs]
+    if not parts:
+        return None
+    row = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
+    return row[0] if row else None

@@ -1,0 +1,67 @@
+"""The one registry of leak indicators: an explicit tuple, in the order of PRODUCT.md.
+
+``settings:`` in dipstick.yaml is one flat mapping shared by all indicators; this module splits
+it into each indicator's spec and reports unknown or ill-typed keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from dipstick.indicators import (
+    alignment,
+    change,
+    customer_experience,
+    employee_experience,
+    flow,
+    perception,
+    retirement,
+    training,
+)
+from dipstick.indicators.base import CommonSpec, Indicator, Spec
+
+INDICATORS: tuple[Indicator[Any, Any], ...] = (
+    perception.INDICATOR,
+    training.INDICATOR,
+    change.INDICATOR,
+    retirement.INDICATOR,
+    employee_experience.INDICATOR,
+    customer_experience.INDICATOR,
+    alignment.INDICATOR,
+    flow.INDICATOR,
+)
+
+CAUSES: tuple[str, ...] = tuple(i.cause for i in INDICATORS)
+
+
+def by_cause(cause: str) -> Indicator[Any, Any]:
+    return next(i for i in INDICATORS if i.cause == cause)
+
+
+def _specs() -> tuple[type[Spec], ...]:
+    return (CommonSpec, *(i.spec for i in INDICATORS))
+
+
+def known_settings() -> dict[str, type[Spec]]:
+    """Setting name → the spec that owns it."""
+    return {name: spec for spec in _specs() for name in spec.model_fields}
+
+
+def split_settings(settings: Mapping[str, Any], spec: type[Spec]) -> Any:
+    """Build ``spec`` from the keys of the flat settings mapping it owns."""
+    return spec.model_validate({k: v for k, v in settings.items() if k in spec.model_fields})
+
+
+def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    known = known_settings()
+    out = [(k, "unknown setting (see docs/indicators.md for the settings and their defaults)")
+           for k in settings if k not in known]
+    for spec in _specs():
+        try:
+            split_settings(settings, spec)
+        except ValidationError as e:
+            out += [(".".join(str(p) for p in err["loc"]), err["msg"]) for err in e.errors()]
+    return out

@@ -1,0 +1,168 @@
+"""The value model: typed specs of ``dipstick.yaml``.
+
+Everything here is parsed once at the edge (``dipstick.package``) so that the engine and the
+indicators never see raw dicts. Models forbid unknown keys: a typo in a YAML key is far more
+common than a file written for a newer contract, and silently ignoring it would hide a setting.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+GroupKind = Literal["customer", "partner", "supplier", "internal"]
+Lifecycle = Literal["pipeline", "live", "retiring", "retired"]
+OutcomeStatus = Literal["active", "achieved", "retired"]
+Direction = Literal["up", "down"]
+
+CONTRACT_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Organisation(_Model):
+    name: str
+    currency: str = "EUR"
+    hourly_rate: float = Field(60.0, gt=0)
+    as_of: date | None = None
+
+
+class ValueDimension(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    weight: float = Field(1.0, gt=0)
+
+
+class StakeholderGroup(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    kind: GroupKind
+    size: int | None = Field(None, ge=0)
+    value_dimensions: tuple[ValueDimension, ...] = ()
+
+    def weight(self, dimension: str) -> float:
+        """Weight of a dimension; 1.0 for answers on a dimension the group did not define."""
+        for d in self.value_dimensions:
+            if d.id == dimension:
+                return d.weight
+        return 1.0
+
+
+class Kpi(_Model):
+    name: str
+    target: float
+    direction: Direction = "up"
+
+
+class Outcome(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    owner: str | None = None
+    status: OutcomeStatus = "active"
+    kpi: Kpi | None = None
+
+
+class ValueLink(_Model):
+    outcome: str
+    contribution: float = Field(1.0, gt=0, le=1)
+
+
+class Service(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    owner: str | None = None
+    lifecycle: Lifecycle = "live"
+    capability: str | None = None
+    monthly_cost: float = Field(0.0, ge=0)
+    licences: int | None = Field(None, ge=0)
+    licence_cost_monthly: float | None = Field(None, ge=0)
+    end_of_life: date | None = None
+    launched: date | None = None
+    consumers: tuple[str, ...] = ()
+    supports: tuple[ValueLink, ...] = ()
+
+
+class Step(_Model):
+    name: str
+    process_minutes: float = Field(ge=0)
+    wait_minutes: float = Field(0.0, ge=0)
+    complete_accurate: float = Field(1.0, gt=0, le=1)
+    services: tuple[str, ...] = ()
+
+
+class EventLogRef(_Model):
+    process: str
+
+
+class ValueStream(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    steps: tuple[Step, ...] = ()
+    event_log: EventLogRef | None = None
+    # Contract extension (optional): how often the stream runs, to turn per-run waste into a
+    # monthly leak. Without it the flow indicator can grade the stream but not price it.
+    runs_per_month: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> ValueStream:
+        if not self.steps and self.event_log is None:
+            raise ValueError("a value stream needs `steps` or an `event_log`")
+        return self
+
+
+class Touchpoint(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    channel: str | None = None
+    services: tuple[str, ...] = ()
+
+
+class Stage(_Model):
+    name: str
+    touchpoints: tuple[Touchpoint, ...] = ()
+
+
+class Journey(_Model):
+    id: str = Field(min_length=1)
+    name: str
+    persona: str | None = None
+    stakeholder_group: str | None = None
+    stages: tuple[Stage, ...] = ()
+
+    @property
+    def touchpoints(self) -> tuple[Touchpoint, ...]:
+        return tuple(t for s in self.stages for t in s.touchpoints)
+
+
+class ValueModel(_Model):
+    """The whole ``dipstick.yaml``. ``settings`` stays a mapping here; the indicator registry
+    validates it against the indicators' specs (see ``dipstick.indicators.registry``)."""
+
+    organisation: Organisation
+    settings: dict[str, Any] = Field(default_factory=dict)
+    stakeholder_groups: tuple[StakeholderGroup, ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    services: tuple[Service, ...] = ()
+    value_streams: tuple[ValueStream, ...] = ()
+    journeys: tuple[Journey, ...] = ()
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_mapping(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    def service(self, service_id: str) -> Service:
+        return self._services_by_id()[service_id]
+
+    def _services_by_id(self) -> dict[str, Service]:
+        return {s.id: s for s in self.services}
+
+    def group(self, group_id: str) -> StakeholderGroup | None:
+        return next((g for g in self.stakeholder_groups if g.id == group_id), None)
+
+    def outcome(self, outcome_id: str) -> Outcome | None:
+        return next((o for o in self.outcomes if o.id == outcome_id), None)

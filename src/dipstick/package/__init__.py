@@ -1,0 +1,211 @@
+"""Reading a data package: ``dipstick.yaml`` into the value model, signal files into the engine.
+
+Every problem is collected before anything is reported, so one run of ``dipstick validate``
+lists all of them; each names the file, row, field and value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dipstick.engine import Signals
+from dipstick.engine.sql import connect, latest_date, load_table
+from dipstick.errors import PackageError, Problem
+from dipstick.model import ValueModel
+from dipstick.package.tables import FORMATS, TABLES
+
+MODEL_FILE = "dipstick.yaml"
+DATE_COLUMNS = {"tickets": ["opened_at"], "usage": ["date"], "costs": ["month"],
+                "training": ["date"], "changes": ["date"], "surveys": ["date"], "kpis": ["date"],
+                "events": ["timestamp"], "touchpoints": ["date"]}
+
+
+@dataclass
+class Package:
+    path: Path
+    model: ValueModel
+    signals: Signals
+    latest: date | None
+
+    def close(self) -> None:
+        self.signals.close()
+
+
+Progress = Callable[[str], None]
+
+
+def load_package(path: str | Path, progress: Progress | None = None) -> Package:
+    """Load and validate a package; raise :class:`PackageError` with every problem found."""
+    root = Path(path)
+    model, problems = read_model(root)
+    if model is None:
+        raise PackageError(problems)
+    con = connect()
+    loaded: dict[str, str] = {}
+    refs = _refs(model)
+    for table, file in _table_files(root, problems):
+        if progress:
+            progress(table)
+        found = load_table(con, table, file, TABLES[table], refs, file.name)
+        problems += found
+        if not found:
+            loaded[table] = table
+    if problems:
+        con.close()
+        raise PackageError(problems)
+    latest = latest_date(con, {t: DATE_COLUMNS[t] for t in loaded})
+    return Package(root, model, Signals(con, loaded), _as_date(latest))
+
+
+def validate(path: str | Path) -> list[Problem]:
+    try:
+        load_package(path).close()
+    except PackageError as e:
+        return e.problems
+    return []
+
+
+def read_model(root: Path) -> tuple[ValueModel | None, list[Problem]]:
+    """Parse and check ``dipstick.yaml``; the model is None when it cannot be built at all."""
+    file = root / MODEL_FILE
+    if not root.is_dir():
+        return None, [Problem(str(root), "is not a folder (a data package is a folder)")]
+    if not file.is_file():
+        return None, [Problem(str(file), "is missing: a data package needs a dipstick.yaml")]
+    text = file.read_text(encoding="utf-8-sig")
+    try:
+        raw = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        return None, [Problem(MODEL_FILE, f"is not valid YAML: {getattr(e, 'problem', e)}",
+                              line=mark.line + 1 if mark else None)]
+    if not isinstance(raw, dict):
+        return None, [Problem(MODEL_FILE, "must be a mapping with an `organisation:` key")]
+    try:
+        model = ValueModel.model_validate(raw)
+    except ValidationError as e:
+        return None, [_yaml_problem(err, raw, node) for err in e.errors()]
+    problems = [Problem(MODEL_FILE, msg, field=where, line=_line(node, _loc(where)))
+                for where, msg in model_problems(model)]
+    return model, problems
+
+
+def model_problems(model: ValueModel) -> list[tuple[str, str]]:
+    """Referential and uniqueness rules the models cannot check one object at a time."""
+    from dipstick.indicators.registry import settings_problems
+
+    out: list[tuple[str, str]] = []
+    groups = {g.id for g in model.stakeholder_groups}
+    outcomes = {o.id for o in model.outcomes}
+    services = {s.id for s in model.services}
+    for name, ids in (("stakeholder_groups", [g.id for g in model.stakeholder_groups]),
+                      ("outcomes", [o.id for o in model.outcomes]),
+                      ("services", [s.id for s in model.services]),
+                      ("value_streams", [v.id for v in model.value_streams]),
+                      ("journeys", [j.id for j in model.journeys])):
+        seen: set[str] = set()
+        for i, x in enumerate(ids):
+            if x in seen:
+                out.append((f"{name}[{i}].id", f"duplicate id {x!r}"))
+            seen.add(x)
+    for i, s in enumerate(model.services):
+        out += [(f"services[{i}].consumers[{k}]", f"unknown stakeholder group {c!r}")
+                for k, c in enumerate(s.consumers) if c not in groups]
+        out += [(f"services[{i}].supports[{k}].outcome", f"unknown outcome {v.outcome!r}")
+                for k, v in enumerate(s.supports) if v.outcome not in outcomes]
+    for i, v in enumerate(model.value_streams):
+        for k, st in enumerate(v.steps):
+            out += [(f"value_streams[{i}].steps[{k}].services", f"unknown service {x!r}")
+                    for x in st.services if x not in services]
+    for i, j in enumerate(model.journeys):
+        if j.stakeholder_group and j.stakeholder_group not in groups:
+            out.append((f"journeys[{i}].stakeholder_group",
+                        f"unknown stakeholder group {j.stakeholder_group!r}"))
+        for si, stage in enumerate(j.stages):
+            for ti, t in enumerate(stage.touchpoints):
+                out += [(f"journeys[{i}].stages[{si}].touchpoints[{ti}].services",
+                         f"unknown service {x!r}") for x in t.services if x not in services]
+    out += [(f"settings.{k}", msg) for k, msg in settings_problems(model.settings)]
+    return out
+
+
+def _table_files(root: Path, problems: list[Problem]) -> Iterable[tuple[str, Path]]:
+    for table in TABLES:
+        files = [root / f"{table}{ext}" for ext in FORMATS if (root / f"{table}{ext}").is_file()]
+        if len(files) > 1:
+            problems.append(Problem(files[0].name, f"both {files[0].name} and {files[1].name} "
+                                    "exist; keep one"))
+            continue
+        if files:
+            yield table, files[0]
+
+
+def _refs(model: ValueModel) -> dict[str, set[str]]:
+    sep = chr(31)
+    return {
+        "service": {s.id for s in model.services},
+        "group": {g.id for g in model.stakeholder_groups},
+        "outcome": {o.id for o in model.outcomes},
+        "journey": {j.id for j in model.journeys},
+        "dimension": {f"{g.id}{sep}{d.id}" for g in model.stakeholder_groups
+                      for d in g.value_dimensions},
+        "touchpoint": {f"{j.id}{sep}{t.id}" for j in model.journeys for t in j.touchpoints},
+    }
+
+
+def _yaml_problem(err: Any, raw: Any, node: Any) -> Problem:
+    loc = tuple(err["loc"])
+    where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                    for i, p in enumerate(loc))
+    value = _lookup(raw, loc) if err["type"] != "missing" else None
+    msg = "is required" if err["type"] == "missing" else err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling against docs/data-package.md)"
+    return Problem(MODEL_FILE, msg, field=where or None, value=value, line=_line(node, loc))
+
+
+def _loc(where: str) -> tuple[str | int, ...]:
+    out: list[str | int] = []
+    for part in where.replace("]", "").replace("[", ".").split("."):
+        if part:
+            out.append(int(part) if part.isdigit() else part)
+    return tuple(out)
+
+
+def _lookup(raw: Any, loc: tuple[Any, ...]) -> Any:
+    for p in loc:
+        try:
+            raw = raw[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw if not isinstance(raw, (dict, list)) else None
+
+
+def _line(node: Any, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for p in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == p), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(p, int) and p < len(node.value):
+            nxt = node.value[p]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node, line = nxt, nxt.start_mark.line + 1
+    return line
+
+
+def _as_date(v: object) -> date | None:
+    if isinstance(v, datetime):
+        return v.date()
+    return v if isinstance(v, date) else None

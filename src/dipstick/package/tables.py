@@ -1,0 +1,87 @@
+"""The signal tables of contract v1 as data: columns, types, rules and references.
+
+One declaration drives loading, validation and the docs, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["text", "timestamp", "month", "number", "integer", "boolean"]
+Ref = Literal["service", "group", "outcome", "journey", "touchpoint", "dimension"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind = "text"
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    ref: Ref | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return {"text": "VARCHAR", "timestamp": "TIMESTAMP", "month": "TIMESTAMP",
+                "number": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}[self.kind]
+
+
+def _c(name: str, kind: Kind = "text", **kw: object) -> Column:
+    return Column(name, kind, **kw)  # type: ignore[arg-type]
+
+
+REQ = {"required": True}
+COUNT = {"minimum": 0}
+SCORE = {"minimum": 0, "maximum": 10}
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "tickets": (
+        _c("id", **REQ), _c("service", ref="service", **REQ), _c("opened_at", "timestamp", **REQ),
+        _c("resolved_at", "timestamp"),
+        _c("type", choices=("incident", "request", "question"), **REQ),
+        _c("reopened", "number", **COUNT), _c("satisfaction", "number", **SCORE),
+        _c("lost_minutes", "number", **COUNT), _c("requester_group", ref="group"),
+        _c("reassignments", "number", **COUNT),
+    ),
+    "usage": (
+        _c("date", "timestamp", **REQ), _c("service", ref="service", **REQ),
+        _c("active_users", "number", required=True, minimum=0),
+    ),
+    "costs": (
+        _c("month", "month", **REQ), _c("service", ref="service", **REQ),
+        _c("amount", "number", required=True, minimum=0),
+    ),
+    "training": (
+        _c("date", "timestamp", **REQ), _c("service", ref="service", **REQ),
+        _c("group", ref="group", **REQ), _c("completed", "number", required=True, minimum=0),
+        _c("required", "number", required=True, minimum=0),
+    ),
+    "changes": (
+        _c("id", **REQ), _c("service", ref="service", **REQ), _c("date", "timestamp", **REQ),
+        _c("kind", choices=("release", "organisational", "process"), **REQ),
+        _c("success", "boolean"), _c("communicated", "boolean"),
+    ),
+    "surveys": (
+        _c("date", "timestamp", **REQ), _c("service", ref="service", **REQ),
+        _c("group", ref="group", **REQ), _c("dimension", ref="dimension", **REQ),
+        _c("score", "number", required=True, **SCORE), _c("respondent"), _c("comment"),
+    ),
+    "kpis": (
+        _c("date", "timestamp", **REQ), _c("outcome", ref="outcome", **REQ),
+        _c("value", "number", **REQ),
+    ),
+    "events": (
+        _c("case_id", **REQ), _c("activity", **REQ), _c("timestamp", "timestamp", **REQ),
+        _c("process"), _c("lifecycle", choices=("start", "complete")), _c("resource"),
+        _c("service", ref="service"),
+    ),
+    "touchpoints": (
+        _c("date", "timestamp", **REQ), _c("journey", ref="journey", **REQ),
+        _c("touchpoint", ref="touchpoint", **REQ), _c("satisfaction", "number", **SCORE),
+        _c("visitors", "number", **COUNT), _c("drop_offs", "number", **COUNT),
+    ),
+}
+
+FORMATS = (".csv", ".parquet")
