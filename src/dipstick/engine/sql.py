@@ -24,8 +24,13 @@ MAX_ROWS_PER_PROBLEM = 20
 
 def connect(path: str = ":memory:") -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(path)
-    con.execute("SET TimeZone = 'UTC'")
+    run(con, "SET TimeZone = 'UTC'")
     return con
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
+    """Execute and drain: DuckDB 2 refuses new work while a result is left unread."""
+    return con.execute(sql).fetchall()
 
 
 def q(value: object) -> str:
@@ -87,14 +92,14 @@ def load_table(
     csv = path.suffix == ".csv"
     try:
         if csv:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv("
+            run(con, f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv("
                         f"{q(path)}, header = true, all_varchar = true)")
             rownum = "(rowid + 1)"
         else:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
+            run(con, f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
                         f"{q(path)}, file_row_number = true)")
             rownum = "(file_row_number + 1)"
-        described = con.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()
+        described = run(con, f"DESCRIBE SELECT * FROM {raw}")
     except duckdb.Error as e:
         return [Problem(display, f"cannot be read as a {path.suffix[1:]} table: "
                         f"{str(e).splitlines()[0]}")]
@@ -140,14 +145,13 @@ def load_table(
         checks.append(_Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
                              "is more than visitors", ident("drop_offs")))
 
-    counts = con.execute("SELECT " + ", ".join(
-        f"count(*) FILTER (WHERE {ch.condition})" for ch in checks) + f" FROM {raw}").fetchone()
-    assert counts is not None
+    counts = run(con, "SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {ch.condition})" for ch in checks) + f" FROM {raw}")[0]
     for ch, n in zip(checks, counts, strict=True):
         if not n:
             continue
-        rows = con.execute(f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE {ch.condition} "
-                           f"ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}").fetchall()
+        rows = run(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE {ch.condition} "
+                   f"ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}")
         for r, v in rows:
             problems.append(Problem(display, ch.message, row=int(r), field=ch.field, value=v,
                                     line=int(r) + 1 if csv else None))
@@ -159,14 +163,14 @@ def load_table(
         select = [f"{typed[c.name]} AS {ident(c.name)}" for c in present] + extra
         select += [f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
                    for c in columns if c.name not in types]
-        con.execute(f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT {', '.join(select)} "
+        run(con, f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT {', '.join(select)} "
                     f"FROM {raw}")
     _drop(con, raw, csv)
     return problems
 
 
 def _drop(con: duckdb.DuckDBPyConnection, raw: str, csv: bool) -> None:
-    con.execute(f"DROP {'TABLE' if csv else 'VIEW'} IF EXISTS {raw}")
+    run(con, f"DROP {'TABLE' if csv else 'VIEW'} IF EXISTS {raw}")
 
 
 def _kind_name(kind: str) -> str:
@@ -181,5 +185,4 @@ def latest_date(con: duckdb.DuckDBPyConnection, columns: Mapping[str, Sequence[s
              for c in cs]
     if not parts:
         return None
-    row = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
-    return row[0] if row else None
+    return run(con, f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})")[0][0]

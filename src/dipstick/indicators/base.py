@@ -46,7 +46,7 @@ class Spec(BaseModel):
 class CommonSpec(Spec):
     window_days: int = Field(91, ge=7, description="Length of the current window (a quarter).")
     baseline_days: int = Field(
-        364, ge=28, description="Length of the baseline window before it (a year: evens out seasons)."
+        364, ge=28, description="Length of the baseline window before it (a year)."
     )
     checkin_max_age_days: int = Field(
         90, ge=1, description="A consuming group not asked for longer than this is not `ok`."
@@ -220,6 +220,8 @@ def conclude(
     score = max(e.score for e in known)
     if summary is None:
         summary = _summarise(worst)
+    if worst.status is Status.OK:
+        leak = LeakEstimate.none("nothing counted while the cause is ok")
     return Finding(service, cause, worst.status, score, summary, ev, leak, action)
 
 
@@ -245,6 +247,7 @@ class CheckContext:
     signals: Signals
     window: Window
     common: CommonSpec
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def rate(self) -> float:

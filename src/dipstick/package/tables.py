@@ -6,7 +6,7 @@ One declaration drives loading, validation and the docs, so they cannot drift ap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["text", "timestamp", "month", "number", "integer", "boolean"]
 Ref = Literal["service", "group", "outcome", "journey", "touchpoint", "dimension"]
@@ -28,13 +28,13 @@ class Column:
                 "number": "DOUBLE", "integer": "BIGINT", "boolean": "BOOLEAN"}[self.kind]
 
 
-def _c(name: str, kind: Kind = "text", **kw: object) -> Column:
-    return Column(name, kind, **kw)  # type: ignore[arg-type]
+def _c(name: str, kind: Kind = "text", **kw: Any) -> Column:
+    return Column(name, kind, **kw)
 
 
-REQ = {"required": True}
-COUNT = {"minimum": 0}
-SCORE = {"minimum": 0, "maximum": 10}
+REQ: dict[str, Any] = {"required": True}
+COUNT: dict[str, Any] = {"minimum": 0}
+SCORE: dict[str, Any] = {"minimum": 0, "maximum": 10}
 
 TABLES: dict[str, tuple[Column, ...]] = {
     "tickets": (

@@ -1,0 +1,3 @@
+from dipstick.cli import main
+
+main()

@@ -1,0 +1,246 @@
+"""The ``dipstick`` command: thin Typer commands over the same core functions the web uses.
+
+Exit codes (``dipstick.errors.ExitCode``): 0 no leak, 1 at least one leak, 2 bad input (nothing
+stored), 3 dipstick could not do its job (e.g. the database is unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from dipstick import render
+from dipstick.check import CheckResult, run_check
+from dipstick.errors import DipstickError, ExitCode, PackageError
+from dipstick.indicators.registry import INDICATORS
+from dipstick.package import Package, load_package
+
+app = typer.Typer(
+    name="dipstick",
+    help="The value leakage indicator for IT services: which services leak value, why, how "
+    "much per month, and since when.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    out = Console(highlight=False, width=120)  # piped output: do not squeeze the lights table
+err = Console(stderr=True, highlight=False)
+
+PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with dipstick.yaml).")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+AsOfOpt = Annotated[datetime | None, typer.Option(
+    "--as-of", formats=["%Y-%m-%d"],
+    help="Check as of this date (default: organisation.as_of or the latest signal date).")]
+ServiceOpt = Annotated[list[str] | None, typer.Option(
+    "--service", "-s", help="Only this service id (repeatable).")]
+DatabaseOpt = Annotated[str | None, typer.Option(
+    "--database", envvar="DIPSTICK_DATABASE_URL",
+    help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
+StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
+
+
+def main() -> None:
+    app()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Any]:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def step(what: str) -> None:
+            bar.update(task, description=f"{label}: {what}", advance=1)
+
+        yield step
+
+
+def _fail(e: DipstickError, fmt: str) -> typer.Exit:
+    """Report an error the way the chosen format expects; nothing has been stored."""
+    problems = e.problems if isinstance(e, PackageError) else []
+    if fmt == "json":
+        out.print_json(data={"error": type(e).__name__, "message": str(e).splitlines()[0],
+                             "problems": [p.as_dict() for p in problems]})
+    elif problems:
+        err.print(render.problems_table(problems))
+    else:
+        err.print(f"[red]error:[/red] {e}")
+    return typer.Exit(int(e.exit_code))
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        err.print(f"[red]error:[/red] --format must be table or json, not {fmt!r}")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+
+
+def _as_date(v: datetime | None) -> date | None:
+    return v.date() if v else None
+
+
+def _run(path: Path, as_of: date | None, services: list[str] | None, fmt: str) -> CheckResult:
+    package: Package | None = None
+    try:
+        with _progress("Checking") as step:
+            package = load_package(path, progress=lambda t: step(f"loading {t}"))
+            return run_check(package, as_of, services or None,
+                             progress=lambda c: step(f"indicator {c}"))
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    finally:
+        if package is not None:
+            package.close()
+
+
+def _store(result: CheckResult, database: str | None, started: datetime, command: str) -> None:
+    from dipstick.store import Store  # the database layer only when a run is kept
+
+    try:
+        store = Store.open(database)
+        store.migrate()
+        store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
+                       command=command)
+    except DipstickError as e:
+        err.print(f"[red]error:[/red] the run was not stored: {e}")
+        raise typer.Exit(int(ExitCode.FAILURE)) from None
+
+
+@app.command()
+def validate(path: PackageArg, fmt: FormatOpt = "table") -> None:
+    """Check a data package and list every problem (file, row, field, value). Exit 2 if any."""
+    _check_format(fmt)
+    try:
+        load_package(path).close()
+    except PackageError as e:
+        raise _fail(e, fmt) from None
+    if fmt == "json":
+        out.print_json(data={"valid": True, "problems": []})
+    else:
+        out.print(f"[green]✔[/green] {path} is a valid data package")
+
+
+@app.command()
+def check(
+    path: PackageArg,
+    fmt: FormatOpt = "table",
+    service: ServiceOpt = None,
+    as_of: AsOfOpt = None,
+    database: DatabaseOpt = None,
+    store: StoreOpt = True,
+    limit: Annotated[int, typer.Option(help="Show at most N services in the table (0 = all).")]
+    = 0,
+) -> None:
+    """Run every leak indicator and show the lights. Exit 0 no leak, 1 leak, 2 bad input."""
+    _check_format(fmt)
+    started = datetime.now(UTC)
+    result = _run(path, _as_date(as_of), service, fmt)
+    if store:
+        _store(result, database, started, "check " + " ".join(sys.argv[2:]))
+    if fmt == "json":
+        out.print_json(data=result.to_json())
+    else:
+        render.print_check(out, result, limit)
+    raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
+
+
+@app.command()
+def report(
+    path: PackageArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")]
+    = Path("report.html"),
+    service: ServiceOpt = None,
+    as_of: AsOfOpt = None,
+    database: DatabaseOpt = None,
+    store: StoreOpt = True,
+) -> None:
+    """Write one self-contained HTML report (opens with no network). Exit codes as `check`."""
+    from dipstick.report import write_report
+
+    started = datetime.now(UTC)
+    result = _run(path, _as_date(as_of), service, "table")
+    if store:
+        _store(result, database, started, "report " + " ".join(sys.argv[2:]))
+    written = write_report(result, output)
+    out.print(f"Report written to [bold]{written}[/bold]")
+    raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to write the demo package.")]
+    = Path("dipstick-demo"),
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")]
+    = 7,
+    size: Annotated[str, typer.Option(help="default (60+ services) or large (2,000+).")]
+    = "default",
+    run: Annotated[bool, typer.Option("--check/--no-check", help="Run the check afterwards.")]
+    = True,
+    database: DatabaseOpt = None,
+) -> None:
+    """Write a synthetic demo organisation, check it and write its report. Exit 0 on success."""
+    from dipstick.demo import generate
+    from dipstick.report import write_report
+
+    if size not in ("default", "large"):
+        err.print("[red]error:[/red] --size must be default or large")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    with _progress("Generating the demo organisation") as step:
+        truth = generate(directory, seed=seed, size=size, progress=step)  # type: ignore[arg-type]
+    out.print(f"Demo organisation written to [bold]{directory}[/bold] "
+              f"({len(truth.leaks)} seeded leaks listed in ground_truth.json)")
+    if not run:
+        return
+    started = datetime.now(UTC)
+    result = _run(directory, None, None, "table")
+    _store(result, database, started, f"demo {directory}")
+    render.print_check(out, result, 0)
+    written = write_report(result, directory / "report.html")
+    out.print(f"Report written to [bold]{written}[/bold]")
+
+
+@app.command()
+def runs(
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+    limit: Annotated[int, typer.Option(help="How many of the latest runs.")] = 20,
+) -> None:
+    """List the stored check runs, newest first (the history behind trends)."""
+    from dipstick.store import Store
+
+    _check_format(fmt)
+    try:
+        store = Store.open(database)
+        store.migrate()
+        rows = store.runs(limit=limit)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    if fmt == "json":
+        out.print_json(data=json.loads(json.dumps(rows, default=str)))
+    else:
+        out.print(render.runs_table(rows))
+
+
+@app.command()
+def indicators(fmt: FormatOpt = "table") -> None:
+    """List the leak indicators, what each asks and the remedy it points to."""
+    _check_format(fmt)
+    rows = [{"cause": i.cause, "title": i.title, "question": i.question, "action": i.action,
+             "settings": {k: str(f.default) for k, f in i.spec.model_fields.items()}}
+            for i in INDICATORS]
+    if fmt == "json":
+        out.print_json(data=rows)
+    else:
+        out.print(render.indicators_table(rows))

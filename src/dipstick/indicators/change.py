@@ -1,0 +1,150 @@
+"""change — an organisational change or release was poorly managed.
+
+Compares the weeks right before each recent change with the weeks right after it: a shift in
+incidents, satisfaction or usage that starts at the change is the change's evidence. Failed and
+uncommunicated changes are reported too, as the usual root of such shifts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import narwhals as nw
+from pydantic import Field
+
+from dipstick.engine import between, collect, keyed
+from dipstick.indicators.base import (
+    CheckContext,
+    Evidence,
+    Finding,
+    Indicator,
+    LeakEstimate,
+    Spec,
+    Status,
+    Threshold,
+    conclude,
+    evidence,
+    fact,
+    money,
+    unknown,
+)
+from dipstick.model import Service
+
+CAUSE = "change"
+ACTION = "Communicate and support the change: explain it, train, and staff the service desk."
+
+
+class ChangeSpec(Spec):
+    change_lookback_days: int = Field(182, ge=14, description="changes considered")
+    change_effect_days: int = Field(56, ge=7, description="weeks compared before/after")
+    change_min_after_days: int = Field(14, ge=1, description="data needed after a change")
+    incident_ratio: Threshold = Field(Threshold(1.3, 1.6),
+                                     description="incidents a week, after ÷ before")
+    satisfaction_drop: Threshold = Field(Threshold(0.7, 1.2), description="before − after")
+    usage_change: Threshold = Field(Threshold(-0.15, -0.25), description="after ÷ before − 1")
+    incident_handling_minutes: float = Field(60.0, ge=0, description="time an incident costs")
+
+
+@dataclass(frozen=True)
+class ChangeMeasures:
+    changes: dict[str, list[dict[str, Any]]]            # service → recent changes
+    effects: dict[tuple[str, str], dict[str, Any]]      # (change id, side) → stats
+
+
+def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
+    if not ctx.signals.has("changes"):
+        return None
+    w = ctx.window
+    recent = (ctx.signals.frame("changes")
+              .filter(between("date", w.end - timedelta(days=spec.change_lookback_days), w.end))
+              .select("id", "service", "date", "kind", "success", "communicated"))
+    changes: dict[str, list[dict[str, Any]]] = {}
+    for r in collect(recent.sort("date")):
+        changes.setdefault(r["service"], []).append(r)
+    effects: dict[tuple[str, str], dict[str, Any]] = {}
+    span = float(spec.change_effect_days)
+
+    def sides(table: str, time: str, aggs: list[nw.Expr]) -> None:
+        if not ctx.signals.has(table) or not changes:
+            return
+        lf = (recent.select("id", "service", nw.col("date").alias("changed"))
+              .join(ctx.signals.frame(table), on="service")
+              .with_columns(day=(nw.col(time) - nw.col("changed")).dt.total_minutes() / 1440.0)
+              .filter((nw.col("day") >= -span) & (nw.col("day") < span) & (nw.col(time) < w.end))
+              .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))
+                            .otherwise(nw.lit("after")))
+              .group_by("id", "side").agg(*aggs))
+        for key, row in keyed(collect(lf), "id", "side").items():
+            effects.setdefault(key, {}).update(row)
+
+    sides("tickets", "opened_at", [
+        nw.col("type").is_in(["incident"]).cast(nw.Float64).sum().alias("incidents"),
+        nw.col("satisfaction").cast(nw.Float64).mean().alias("satisfaction"),
+        nw.col("lost_minutes").cast(nw.Float64).mean().alias("lost_minutes")])
+    sides("usage", "date", [nw.col("active_users").cast(nw.Float64).mean().alias("users")])
+    return ChangeMeasures(changes, effects)
+
+
+def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
+           spec: ChangeSpec) -> Finding:
+    if m is None:
+        return unknown(service.id, CAUSE, "no changes table", ACTION)
+    w = ctx.window
+    recent = m.changes.get(service.id, [])
+    lookback = f"{(w.end - timedelta(days=spec.change_lookback_days)).date()}..{w.as_of}"
+    ev: list[Evidence] = [fact("changes", "Changes in the lookback", float(len(recent)),
+                               lookback, Status.OK)]
+    leak = LeakEstimate.none("no change with a measurable effect")
+    for c in recent:
+        cid, day = c["id"], c["date"].date()
+        label = f"{c['kind']} {cid} on {day}"
+        if c.get("success") is False:
+            ev.append(fact(f"failed:{cid}", f"Failed {label}", "failed", str(day), Status.WATCH,
+                           note="a failed change"))
+        if c.get("communicated") is False and c["kind"] == "organisational":
+            ev.append(fact(f"uncommunicated:{cid}", f"Uncommunicated {label}", "not communicated",
+                           str(day), Status.WATCH))
+        after_days = min(spec.change_effect_days, (w.end.date() - day).days)
+        if after_days < spec.change_min_after_days:
+            continue
+        before, after = m.effects.get((cid, "before"), {}), m.effects.get((cid, "after"), {})
+        period = f"{day - timedelta(days=spec.change_effect_days)}..{day + timedelta(after_days)}"
+        per_week_before = before.get("incidents", 0.0) / (spec.change_effect_days / 7)
+        per_week_after = after.get("incidents", 0.0) / (after_days / 7)
+        if per_week_before > 0:
+            e = evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}",
+                         per_week_after / per_week_before, spec.incident_ratio, period,
+                         baseline=per_week_before, unit="×")
+            ev.append(e)
+            if e.status is not Status.OK:
+                excess = (per_week_after - per_week_before) * 52 / 12
+                lost = after.get("lost_minutes") or 0.0
+                hours = excess * (lost + spec.incident_handling_minutes) / 60.0
+                if hours > leak.hours:
+                    leak = LeakEstimate(hours * ctx.rate, hours, (
+                        f"{excess:.0f} extra incidents a month since {cid} × ({lost:.0f} min "
+                        f"lost + {spec.incident_handling_minutes:g} min handling) = "
+                        f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h"))
+        if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
+            ev.append(evidence(f"satisfaction_drop:{cid}", f"Satisfaction drop after {label}",
+                               before["satisfaction"] - after["satisfaction"],
+                               spec.satisfaction_drop, period, baseline=before["satisfaction"],
+                               unit=" pts"))
+        if before.get("users") and after.get("users") is not None:
+            ev.append(evidence(f"usage_change:{cid}", f"Usage change after {label}",
+                               after["users"] / before["users"] - 1, spec.usage_change, period,
+                               baseline=before["users"]))
+    return conclude(service.id, CAUSE, ev, leak, ACTION)
+
+
+INDICATOR = Indicator(
+    cause=CAUSE,
+    title="Change",
+    question="Did a change or release shift incidents, satisfaction or usage?",
+    action=ACTION,
+    spec=ChangeSpec,
+    measure=measure,
+    assess=assess,
+)

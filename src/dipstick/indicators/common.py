@@ -1,0 +1,84 @@
+"""Measures several indicators share, computed once per check and cached on the context."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import narwhals as nw
+
+from dipstick.engine import between, collect, keyed
+from dipstick.indicators.base import CheckContext
+
+HANDLING = "handling_minutes"
+
+
+def monthly_costs(ctx: CheckContext) -> dict[str, float]:
+    """Run cost per service: the latest month of the ``costs`` table within the current window,
+    else ``monthly_cost`` from dipstick.yaml."""
+    if "costs" not in ctx.cache:
+        costs = {s.id: s.monthly_cost for s in ctx.model.services}
+        if ctx.signals.has("costs"):
+            w = ctx.window
+            lf = (ctx.signals.frame("costs").filter(between("month", w.start - timedelta(days=31),
+                                                            w.end))
+                  .with_columns(nw.col("amount").cast(nw.Float64))
+                  .with_columns(last=nw.col("month").max().over("service"))
+                  .filter(nw.col("month") == nw.col("last"))
+                  .group_by("service").agg(nw.col("amount").sum()))
+            costs.update({r["service"]: float(r["amount"]) for r in collect(lf)})
+        ctx.cache["costs"] = costs
+    result: dict[str, float] = ctx.cache["costs"]
+    return result
+
+
+def active_users(ctx: CheckContext, start: datetime, end: datetime) -> dict[str, float]:
+    """Mean daily active users per service over ``[start, end)``."""
+    key = f"users:{start.isoformat()}:{end.isoformat()}"
+    if key not in ctx.cache:
+        out: dict[str, float] = {}
+        if ctx.signals.has("usage"):
+            lf = (ctx.signals.frame("usage").filter(between("date", start, end))
+                  .group_by("service").agg(nw.col("active_users").cast(nw.Float64).mean()))
+            out = {r["service"]: r["active_users"] for r in collect(lf)}
+        ctx.cache[key] = out
+    users: dict[str, float] = ctx.cache[key]
+    return users
+
+
+def recent_users(ctx: CheckContext, days: int = 28) -> dict[str, float]:
+    return active_users(ctx, ctx.window.end - timedelta(days=days), ctx.window.end)
+
+
+def groups_of_kind(ctx: CheckContext, *kinds: str) -> list[str]:
+    return [g.id for g in ctx.model.stakeholder_groups if g.kind in kinds]
+
+
+def ticket_stats(
+    ctx: CheckContext, lf: nw.LazyFrame[Any], start: datetime, end: datetime
+) -> dict[str, dict[str, Any]]:
+    """Per service over ``[start, end)``: count, mean satisfaction, lost hours, median
+    resolution hours, reopen share, mean reassignments (the ticket facts several causes use)."""
+    agg = (lf.filter(between("opened_at", start, end))
+           .with_columns(
+               resolution_h=(nw.col("resolved_at") - nw.col("opened_at")).dt.total_minutes() / 60.0,
+               was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
+               .otherwise(0.0))
+           .group_by("service")
+           .agg(n=nw.len(),
+                satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
+                lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
+                resolution_h=nw.col("resolution_h").median(),
+                reopen_share=nw.col("was_reopened").mean(),
+                reassignments=nw.col("reassignments").cast(nw.Float64).mean()))
+    return keyed(collect(agg), "service")
+
+
+def per_month(value: float | None, days: int) -> float | None:
+    return None if value is None else value / (days / (365.25 / 12))
+
+
+def ratio(current: float | None, baseline: float | None) -> float | None:
+    if current is None or baseline is None or baseline <= 0:
+        return None
+    return current / baseline

@@ -1,0 +1,136 @@
+"""customer_experience — external customers suffer.
+
+Read where customers meet the service: journey touchpoints backed by it (satisfaction and
+drop-off, each against its own baseline) and the tickets customers raise. A touchpoint backed by
+several services counts for each of them: the journey map cannot say which one is to blame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+from pydantic import Field
+
+from dipstick.engine import between, collect, keyed
+from dipstick.indicators.base import (
+    CheckContext,
+    Evidence,
+    Finding,
+    Indicator,
+    LeakEstimate,
+    Spec,
+    Threshold,
+    conclude,
+    evidence,
+    money,
+    unknown,
+)
+from dipstick.indicators.common import groups_of_kind, ratio, ticket_stats
+from dipstick.model import Service
+
+CAUSE = "customer_experience"
+ACTION = "Fix the journey: walk the customer journey map and repair the failing touchpoints."
+
+
+class CustomerExperienceSpec(Spec):
+    touchpoint_satisfaction: Threshold = Field(Threshold(7.0, 6.0), description="0–10")
+    touchpoint_satisfaction_drop: Threshold = Field(Threshold(0.7, 1.2),
+                                                    description="baseline − current, points")
+    drop_off_growth: Threshold = Field(Threshold(1.25, 1.5), description="rate ÷ baseline rate")
+    customer_satisfaction: Threshold = Field(Threshold(7.0, 6.0),
+                                             description="customer tickets, 0–10")
+    value_per_drop_off: float = Field(0.0, ge=0, description="money a lost visit is worth")
+
+
+@dataclass(frozen=True)
+class CustomerMeasures:
+    current: dict[tuple[str, str], dict[str, Any]]
+    baseline: dict[tuple[str, str], dict[str, Any]]
+    tickets: dict[str, dict[str, Any]]
+    backed: dict[str, list[tuple[str, str, str]]]   # service → (journey, touchpoint, name)
+
+
+def measure(ctx: CheckContext, spec: CustomerExperienceSpec) -> CustomerMeasures:
+    w = ctx.window
+    backed: dict[str, list[tuple[str, str, str]]] = {}
+    for j in ctx.model.journeys:
+        for t in j.touchpoints:
+            for s in t.services:
+                backed.setdefault(s, []).append((j.id, t.id, f"{j.name} › {t.name}"))
+    current: dict[tuple[str, str], dict[str, Any]] = {}
+    baseline: dict[tuple[str, str], dict[str, Any]] = {}
+    if ctx.signals.has("touchpoints"):
+        lf = ctx.signals.frame("touchpoints")
+
+        def stats(start: Any, end: Any) -> dict[tuple[str, str], dict[str, Any]]:
+            agg = (lf.filter(between("date", start, end)).group_by("journey", "touchpoint")
+                   .agg(satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
+                        visitors=nw.col("visitors").cast(nw.Float64).sum(),
+                        drop_offs=nw.col("drop_offs").cast(nw.Float64).sum()))
+            return keyed(collect(agg), "journey", "touchpoint")
+
+        current, baseline = stats(w.start, w.end), stats(w.baseline_start, w.start)
+    tickets: dict[str, dict[str, Any]] = {}
+    customers = groups_of_kind(ctx, "customer")
+    if ctx.signals.has("tickets") and customers:
+        lf = ctx.signals.frame("tickets").filter(nw.col("requester_group").is_in(customers))
+        tickets = ticket_stats(ctx, lf, w.start, w.end)
+    return CustomerMeasures(current, baseline, tickets, backed)
+
+
+def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
+           spec: CustomerExperienceSpec) -> Finding:
+    sid, w = service.id, ctx.window
+    touchpoints = m.backed.get(sid, [])
+    if not touchpoints and sid not in m.tickets:
+        return unknown(sid, CAUSE, "backs no journey touchpoint and has no customer tickets",
+                       ACTION)
+    ev: list[Evidence] = []
+    excess_drop_offs = 0.0
+    for journey, tp, name in touchpoints:
+        cur, base = m.current.get((journey, tp)), m.baseline.get((journey, tp), {})
+        if not cur:
+            ev.append(evidence(f"touchpoint:{journey}/{tp}", f"{name}: satisfaction", None,
+                               spec.touchpoint_satisfaction, w.period,
+                               note="no touchpoint data in the current window"))
+            continue
+        ev.append(evidence(f"touchpoint_satisfaction:{journey}/{tp}", f"{name}: satisfaction",
+                           cur["satisfaction"], spec.touchpoint_satisfaction, w.period,
+                           baseline=base.get("satisfaction")))
+        if cur["satisfaction"] is not None and base.get("satisfaction") is not None:
+            ev.append(evidence(f"touchpoint_drop:{journey}/{tp}", f"{name}: satisfaction drop",
+                               base["satisfaction"] - cur["satisfaction"],
+                               spec.touchpoint_satisfaction_drop, w.period,
+                               baseline=base["satisfaction"], unit=" pts"))
+        rate = ratio(cur["drop_offs"], cur["visitors"])
+        base_rate = ratio(base.get("drop_offs"), base.get("visitors"))
+        if rate is not None:
+            ev.append(evidence(f"drop_off_growth:{journey}/{tp}", f"{name}: drop-off rate vs "
+                               "baseline", ratio(rate, base_rate), spec.drop_off_growth, w.period,
+                               baseline=base_rate, unit="×", note=f"{rate:.1%} drop off"))
+            if base_rate is not None and rate > base_rate:
+                excess_drop_offs += (rate - base_rate) * cur["visitors"] / w.months
+    t = m.tickets.get(sid)
+    if t:
+        ev.append(evidence("customer_satisfaction", "Customer ticket satisfaction (0–10)",
+                           t["satisfaction"], spec.customer_satisfaction, w.period,
+                           note=f"{t['n']} tickets"))
+    value = spec.value_per_drop_off
+    note = "" if value else " (set value_per_drop_off to price them)"
+    leak = LeakEstimate(excess_drop_offs * value, 0.0,
+                        f"{excess_drop_offs:,.0f} extra drop-offs a month above the baseline "
+                        f"rate × {money(value)} {ctx.currency} per lost visit{note}")
+    return conclude(sid, CAUSE, ev, leak, ACTION)
+
+
+INDICATOR = Indicator(
+    cause=CAUSE,
+    title="Customer experience",
+    question="Do external customers drop off or complain where the service backs them?",
+    action=ACTION,
+    spec=CustomerExperienceSpec,
+    measure=measure,
+    assess=assess,
+)

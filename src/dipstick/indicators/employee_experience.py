@@ -1,0 +1,103 @@
+"""employee_experience — internal users suffer.
+
+Read from the tickets internal people raise (incidents and requests; how-to questions belong to
+``training``). Lost time is the leak itself: hours people could not work, priced at the hourly
+rate. Slowness is judged against the service's own baseline, because a normal resolution time
+differs a lot between services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import narwhals as nw
+from pydantic import Field
+
+from dipstick.indicators.base import (
+    CheckContext,
+    Finding,
+    Indicator,
+    LeakEstimate,
+    Spec,
+    Threshold,
+    conclude,
+    evidence,
+    money,
+    unknown,
+)
+from dipstick.indicators.common import groups_of_kind, per_month, ratio, ticket_stats
+from dipstick.model import Service
+
+CAUSE = "employee_experience"
+ACTION = "Fix the experience: remove the top causes of lost time and slow or reopened tickets."
+
+
+class EmployeeExperienceSpec(Spec):
+    employee_satisfaction: Threshold = Field(Threshold(7.0, 6.0), description="ticket score 0–10")
+    lost_time_growth: Threshold = Field(Threshold(1.5, 2.0), description="lost h/month ÷ baseline")
+    resolution_growth: Threshold = Field(Threshold(1.5, 2.0), description="median h ÷ baseline")
+    reopen_share: Threshold = Field(Threshold(0.08, 0.15), description="tickets reopened ≥ once")
+    reassignments: Threshold = Field(Threshold(1.5, 2.5), description="mean per ticket")
+
+
+@dataclass(frozen=True)
+class EmployeeMeasures:
+    current: dict[str, dict[str, Any]]
+    baseline: dict[str, dict[str, Any]]
+
+
+def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures | None:
+    if not ctx.signals.has("tickets"):
+        return None
+    internal = groups_of_kind(ctx, "internal")
+    lf = ctx.signals.frame("tickets").filter(
+        nw.col("type").is_in(["incident", "request"])
+        & (nw.col("requester_group").is_null() | nw.col("requester_group").is_in(internal)))
+    w = ctx.window
+    return EmployeeMeasures(ticket_stats(ctx, lf, w.start, w.end),
+                            ticket_stats(ctx, lf, w.baseline_start, w.start))
+
+
+def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
+           spec: EmployeeExperienceSpec) -> Finding:
+    if m is None:
+        return unknown(service.id, CAUSE, "no tickets table", ACTION)
+    cur, base = m.current.get(service.id), m.baseline.get(service.id, {})
+    if not cur:
+        return unknown(service.id, CAUSE, "no internal tickets in the current window", ACTION)
+    w = ctx.window
+    lost = per_month(cur["lost_hours"], w.days)
+    base_lost = per_month(base.get("lost_hours"), w.baseline_days)
+    ev = [
+        evidence("satisfaction", "Ticket satisfaction (internal, 0–10)", cur["satisfaction"],
+                 spec.employee_satisfaction, w.period, baseline=base.get("satisfaction"),
+                 note=f"{cur['n']} tickets"),
+        evidence("lost_time_growth", "Lost hours a month vs baseline", ratio(lost, base_lost),
+                 spec.lost_time_growth, w.period, baseline=base_lost, unit="×",
+                 note=f"{lost or 0:.0f} h a month"),
+        evidence("resolution_growth", "Median resolution time vs baseline",
+                 ratio(cur["resolution_h"], base.get("resolution_h")), spec.resolution_growth,
+                 w.period, baseline=base.get("resolution_h"), unit="×",
+                 note=f"median {cur['resolution_h'] or 0:.1f} h"),
+        evidence("reopen_share", "Share of tickets reopened", cur["reopen_share"],
+                 spec.reopen_share, w.period, baseline=base.get("reopen_share")),
+        evidence("reassignments", "Reassignments per ticket", cur["reassignments"],
+                 spec.reassignments, w.period, baseline=base.get("reassignments")),
+    ]
+    hours = lost or 0.0
+    leak = LeakEstimate(hours * ctx.rate, hours,
+                        f"{hours:.0f} h lost a month by internal users × "
+                        f"{money(ctx.rate)} {ctx.currency}/h")
+    return conclude(service.id, CAUSE, ev, leak, ACTION)
+
+
+INDICATOR = Indicator(
+    cause=CAUSE,
+    title="Employee experience",
+    question="Do internal users lose time or patience with the service?",
+    action=ACTION,
+    spec=EmployeeExperienceSpec,
+    measure=measure,
+    assess=assess,
+)

@@ -1,0 +1,152 @@
+"""perception — stakeholders no longer see value.
+
+Value is a perception, so it is measured per stakeholder group on that group's own weighted
+value dimensions. Not asking is itself a finding: a consuming group not asked for longer than
+``checkin_max_age_days`` can never be ``ok`` (unknown is not green).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import narwhals as nw
+from pydantic import Field
+
+from dipstick.engine import between, collect
+from dipstick.indicators.base import (
+    CheckContext,
+    Evidence,
+    Finding,
+    Indicator,
+    LeakEstimate,
+    Spec,
+    Status,
+    Threshold,
+    conclude,
+    evidence,
+    fact,
+    money,
+    unknown,
+)
+from dipstick.indicators.common import monthly_costs
+from dipstick.model import Service
+
+CAUSE = "perception"
+ACTION = "Talk with the stakeholders: run a pulse check and a follow-up conversation."
+
+
+class PerceptionSpec(Spec):
+    value_score: Threshold = Field(Threshold(7.0, 6.0), description="weighted value score 0–10")
+    value_drop: Threshold = Field(Threshold(0.75, 1.5), description="drop vs baseline, points")
+    promoters_minus_detractors: Threshold = Field(Threshold(-10.0, -25.0),
+                                                  description="% promoters − % detractors")
+    value_target: float = Field(7.5, gt=0, le=10, description="score at which no value leaks")
+
+
+@dataclass(frozen=True)
+class SurveyMeasures:
+    current: dict[tuple[str, str], dict[str, dict[str, Any]]]   # (service, group) → dim → stats
+    baseline: dict[tuple[str, str], dict[str, dict[str, Any]]]
+    last: dict[tuple[str, str], date]
+
+
+def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
+    if not ctx.signals.has("surveys"):
+        return None
+    lf = ctx.signals.frame("surveys").with_columns(nw.col("score").cast(nw.Float64))
+    w = ctx.window
+
+    def by_dimension(start: datetime, end: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+        agg = (lf.filter(between("date", start, end))
+               .with_columns(promoter=nw.when(nw.col("score") >= 9).then(1).otherwise(0),
+                             detractor=nw.when(nw.col("score") <= 6).then(1).otherwise(0))
+               .group_by("service", "group", "dimension")
+               .agg(mean=nw.col("score").mean(), n=nw.len(),
+                    promoters=nw.col("promoter").sum(), detractors=nw.col("detractor").sum()))
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in collect(agg):
+            out.setdefault((r["service"], r["group"]), {})[r["dimension"]] = r
+        return out
+
+    last = (lf.filter(nw.col("date") < w.end).group_by("service", "group")
+            .agg(nw.col("date").max()))
+    return SurveyMeasures(by_dimension(w.start, w.end), by_dimension(w.baseline_start, w.start),
+                          {(r["service"], r["group"]): r["date"].date() for r in collect(last)})
+
+
+def _score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
+    g = ctx.model.group(group)
+    weights = {d: (g.weight(d) if g else 1.0) for d in dims}
+    total = sum(weights.values())
+    return sum(weights[d] * dims[d]["mean"] for d in dims) / total if total else None
+
+
+def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
+           spec: PerceptionSpec) -> Finding:
+    if m is None:
+        return unknown(service.id, CAUSE, "no surveys table: no pulse-check answers", ACTION)
+    w = ctx.window
+    groups = list(service.consumers) + sorted(
+        {g for (s, g) in m.current if s == service.id and g not in service.consumers})
+    if not groups:
+        return unknown(service.id, CAUSE, "no consuming stakeholder group and no answers", ACTION)
+    ev: list[Evidence] = []
+    scores: list[float] = []
+    max_age = ctx.common.checkin_max_age_days
+    for gid in groups:
+        group = ctx.model.group(gid)
+        name = group.name if group else gid
+        last = m.last.get((service.id, gid))
+        if last is None:
+            ev.append(fact(f"checkin:{gid}", f"Last check-in with {name}", "never", w.period,
+                           Status.WATCH, note=f"you have never asked {name}",
+                           threshold=f"at most {max_age} days ago"))
+        elif (w.as_of - last).days > max_age:
+            ev.append(fact(f"checkin:{gid}", f"Last check-in with {name}", last.isoformat(),
+                           w.period, Status.WATCH, note=f"you have not asked {name} since {last}",
+                           threshold=f"at most {max_age} days ago"))
+        else:
+            ev.append(fact(f"checkin:{gid}", f"Last check-in with {name}", last.isoformat(),
+                           w.period, Status.OK, threshold=f"at most {max_age} days ago"))
+        dims = m.current.get((service.id, gid))
+        if not dims:
+            continue
+        score = _score(ctx, gid, dims)
+        base_dims = m.baseline.get((service.id, gid))
+        base = _score(ctx, gid, base_dims) if base_dims else None
+        n = sum(d["n"] for d in dims.values())
+        pmd = 100.0 * sum(d["promoters"] - d["detractors"] for d in dims.values()) / n
+        ev.append(evidence(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
+                           score, spec.value_score, w.period, baseline=base,
+                           note=f"{n} answers"))
+        ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd,
+                           spec.promoters_minus_detractors, w.period, unit=" pts"))
+        if base is not None and score is not None:
+            ev.append(evidence(f"value_drop:{gid}", f"Drop in value score of {name}",
+                               base - score, spec.value_drop, w.period, baseline=base,
+                               unit=" pts"))
+        if score is not None:
+            scores.append(score)
+    cost = monthly_costs(ctx).get(service.id, 0.0)
+    leak = LeakEstimate.none("no value score in the current window")
+    if scores:
+        low = min(scores)
+        share = max(0.0, (spec.value_target - low) / spec.value_target)
+        leak = LeakEstimate(cost * share, 0.0,
+                            f"run cost {money(cost)} {ctx.currency} × value gap "
+                            f"({spec.value_target:g} − {low:.1f}) / {spec.value_target:g} "
+                            f"= {share:.0%} of the run cost not perceived as value")
+    return conclude(service.id, CAUSE, ev, leak, ACTION)
+
+
+INDICATOR = Indicator(
+    cause=CAUSE,
+    title="Perception",
+    question="Do the stakeholder groups still see value, and when did we last ask them?",
+    action=ACTION,
+    spec=PerceptionSpec,
+    measure=measure,
+    assess=assess,
+)

@@ -1,0 +1,139 @@
+"""training — people cannot use what was delivered.
+
+How-to questions per active user are the clearest trace of people who were not shown how to use
+a service; they are compared both with an absolute bar and with the service's own baseline, so a
+complex service with always-many questions is not flagged for being complex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import narwhals as nw
+from pydantic import Field
+
+from dipstick.engine import between, collect, keyed
+from dipstick.indicators.base import (
+    CheckContext,
+    Evidence,
+    Finding,
+    Indicator,
+    LeakEstimate,
+    Spec,
+    Threshold,
+    conclude,
+    evidence,
+    money,
+    unknown,
+)
+from dipstick.indicators.common import active_users, ratio, recent_users
+from dipstick.model import Service
+
+CAUSE = "training"
+ACTION = "Train: run targeted training and publish how-to guides for the top questions."
+
+
+class TrainingSpec(Spec):
+    questions_per_100_users: Threshold = Field(Threshold(5.0, 10.0),
+                                               description="how-to tickets per 100 users a month")
+    questions_growth: Threshold = Field(Threshold(1.5, 2.0), description="rate ÷ baseline rate")
+    training_completion: Threshold = Field(Threshold(0.8, 0.6), description="completed/required")
+    new_service_adoption: Threshold = Field(Threshold(0.5, 0.3),
+                                            description="active users ÷ licences, first year")
+    question_handling_minutes: float = Field(20.0, ge=0,
+                                             description="time a how-to ticket costs its asker")
+
+
+@dataclass(frozen=True)
+class TrainingMeasures:
+    questions: dict[str, dict[str, Any]]
+    baseline_questions: dict[str, dict[str, Any]]
+    users: dict[str, float]
+    baseline_users: dict[str, float]
+    recent_users: dict[str, float]
+    completion: dict[str, dict[str, Any]]
+
+
+def measure(ctx: CheckContext, spec: TrainingSpec) -> TrainingMeasures:
+    w = ctx.window
+    questions: dict[str, dict[str, Any]] = {}
+    baseline: dict[str, dict[str, Any]] = {}
+    if ctx.signals.has("tickets"):
+        q = ctx.signals.frame("tickets").filter(nw.col("type") == "question")
+
+        def count(start: Any, end: Any) -> dict[str, dict[str, Any]]:
+            return keyed(collect(q.filter(between("opened_at", start, end)).group_by("service")
+                                 .agg(n=nw.len(),
+                                      lost=nw.col("lost_minutes").cast(nw.Float64).mean())),
+                         "service")
+
+        questions, baseline = count(w.start, w.end), count(w.baseline_start, w.start)
+    completion: dict[str, dict[str, Any]] = {}
+    if ctx.signals.has("training"):
+        latest = (ctx.signals.frame("training").filter(between("date", w.start, w.end))
+                  .with_columns(last=nw.col("date").max().over("service", "group"))
+                  .filter(nw.col("date") == nw.col("last"))
+                  .group_by("service")
+                  .agg(completed=nw.col("completed").cast(nw.Float64).sum(),
+                       required=nw.col("required").cast(nw.Float64).sum()))
+        completion = keyed(collect(latest), "service")
+    return TrainingMeasures(questions, baseline, active_users(ctx, w.start, w.end),
+                            active_users(ctx, w.baseline_start, w.start), recent_users(ctx),
+                            completion)
+
+
+def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
+           spec: TrainingSpec) -> Finding:
+    w, sid = ctx.window, service.id
+    if not ctx.signals.has("tickets") and not m.completion and not m.users:
+        return unknown(sid, CAUSE, "no tickets, training or usage data", ACTION)
+    ev: list[Evidence] = []
+    n = m.questions.get(sid, {}).get("n", 0) if ctx.signals.has("tickets") else None
+    users = m.users.get(sid)
+    rate = base_rate = None
+    if n is not None and users:
+        rate = 100.0 * n / users / w.months
+        base_users = m.baseline_users.get(sid)
+        base_n = m.baseline_questions.get(sid, {}).get("n", 0)
+        if base_users:
+            base_rate = 100.0 * base_n / base_users / (w.baseline_days / (365.25 / 12))
+    ev.append(evidence("questions_per_100_users", "How-to tickets per 100 active users a month",
+                       rate, spec.questions_per_100_users, w.period, baseline=base_rate,
+                       note="" if users else "no usage data to relate questions to"))
+    if rate is not None and base_rate:
+        ev.append(evidence("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
+                           spec.questions_growth, w.period, baseline=base_rate, unit="×"))
+    c = m.completion.get(sid)
+    if c and c["required"]:
+        ev.append(evidence("training_completion", "Training completion (latest per group)",
+                           c["completed"] / c["required"], spec.training_completion, w.period,
+                           note=f"{c['completed']:.0f} of {c['required']:.0f} people"))
+    if service.launched and (w.as_of - service.launched) <= timedelta(days=365):
+        recent = m.recent_users.get(sid)
+        if service.licences and recent is not None:
+            ev.append(evidence("new_service_adoption", "Adoption in the first year",
+                               recent / service.licences, spec.new_service_adoption,
+                               "last 28 days", note=f"launched {service.launched}"))
+    leak = LeakEstimate.none("no how-to tickets")
+    if n:
+        lost = m.questions[sid].get("lost") or 0.0
+        per_ticket = (lost + spec.question_handling_minutes) / 60.0
+        hours = n / w.months * per_ticket
+        leak = LeakEstimate(hours * ctx.rate, hours,
+                            f"{n / w.months:.0f} how-to tickets a month × ({lost:.0f} min lost "
+                            f"+ {spec.question_handling_minutes:g} min asking) = {hours:.0f} h "
+                            f"× {money(ctx.rate)} {ctx.currency}/h")
+    return conclude(sid, CAUSE, ev, leak, ACTION)
+
+
+INDICATOR = Indicator(
+    cause=CAUSE,
+    title="Training",
+    question="Can people use what was delivered?",
+    action=ACTION,
+    spec=TrainingSpec,
+    measure=measure,
+    assess=assess,
+)

@@ -1,0 +1,103 @@
+"""Terminal rendering of check results and problems with Rich (the CLI's only presentation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from dipstick.check import CheckResult
+from dipstick.errors import Problem
+from dipstick.indicators.base import Status
+from dipstick.indicators.registry import INDICATORS
+
+STYLE = {Status.LEAK: "bold red", Status.WATCH: "yellow", Status.OK: "green",
+         Status.UNKNOWN: "grey50"}
+GLYPH = {Status.LEAK: "●", Status.WATCH: "●", Status.OK: "●", Status.UNKNOWN: "○"}
+SHORT = {"perception": "Per", "training": "Trn", "change": "Chg", "retirement": "Ret",
+         "employee_experience": "EmX", "customer_experience": "CuX", "alignment": "Aln",
+         "flow": "Flw"}
+
+
+def light(status: Status, text: str | None = None) -> Text:
+    return Text(f"{GLYPH[status]} {text}" if text else GLYPH[status], style=STYLE[status])
+
+
+def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
+    cur = result.currency
+    table = Table(title=f"{result.organisation} — value leakage as of {result.as_of}",
+                  caption=f"current window {result.window.period}, baseline "
+                          f"{result.window.baseline_period}",
+                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("Service", overflow="ellipsis", no_wrap=True, min_width=14, max_width=30)
+    for ind in INDICATORS:
+        table.add_column(SHORT.get(ind.cause, ind.cause), justify="center", no_wrap=True)
+    table.add_column(f"{cur}/month", justify="right", no_wrap=True)
+    table.add_column("h/month", justify="right", no_wrap=True)
+    table.add_column("Main cause", no_wrap=True, overflow="ellipsis", max_width=20)
+    shown = result.verdicts if limit <= 0 else result.verdicts[:limit]
+    for v in shown:
+        leak = v.leak
+        table.add_row(
+            light(v.status), v.service.name,
+            *(light(f.status) for f in v.findings),
+            f"{leak.money:,.0f}" if leak.money else "–",
+            f"{leak.hours:,.0f}" if leak.hours else "–",
+            v.leak_cause or "")
+    table.add_section()
+    table.add_row("", Text("Total", style="bold"), *("" for _ in INDICATORS),
+                  Text(f"{result.leak_money:,.0f}", style="bold"),
+                  Text(f"{result.leak_hours:,.0f}", style="bold"), "")
+    console.print(table)
+    if len(shown) < len(result.verdicts):
+        console.print(f"… and {len(result.verdicts) - len(shown)} more services "
+                      "(--limit 0 shows all, --format json gives everything)")
+    console.print(Group(
+        Text.assemble(*[t for s in (Status.LEAK, Status.WATCH, Status.OK, Status.UNKNOWN)
+                        for t in (light(s, f"{result.count(s)} {s.value}"), Text("   "))]),
+        Text(f"Leak per month: {result.leak_money:,.0f} {cur} and {result.leak_hours:,.0f} h "
+             f"— per service the largest leaking cause's estimate (causes may overlap, so they "
+             f"are not added); formulas in --format json, the report and docs/indicators.md.",
+             style="dim"),
+        Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS),
+             style="dim"),
+    ))
+
+
+def problems_table(problems: Sequence[Problem]) -> Table:
+    table = Table(title=f"{len(problems)} problem(s) in the data package", title_style="bold red",
+                  header_style="bold")
+    for col in ("File", "Row", "Line", "Field", "Value", "Problem"):
+        table.add_column(col, overflow="fold")
+    for p in problems:
+        table.add_row(p.file, "" if p.row is None else str(p.row),
+                      "" if p.line is None else str(p.line), p.field or "",
+                      "" if p.value is None else repr(p.value), p.message)
+    return table
+
+
+def runs_table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title="Stored check runs", header_style="bold")
+    if not rows:
+        table.add_column("No runs stored yet: run `dipstick check PATH`.")
+        return table
+    for col in rows[0]:
+        table.add_column(str(col), overflow="fold")
+    for r in rows:
+        table.add_row(*(str(v) for v in r.values()))
+    return table
+
+
+def indicators_table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = Table(title="Leak indicators", header_style="bold", show_lines=True)
+    for col in ("Cause", "Asks", "Remedy", "Settings (defaults)"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["cause"], r["question"], r["action"],
+                      "\n".join(f"{k} = {v}" for k, v in r["settings"].items()))
+    return table

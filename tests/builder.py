@@ -1,0 +1,146 @@
+"""A tiny builder for data packages in tests: a value model and signal rows in a few lines.
+
+Defaults describe one healthy, well-connected service (``crm``) consumed by one internal group,
+so each test only states what it changes.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+AS_OF = date(2026, 11, 1)
+
+
+def days(start: date, end: date, step: int = 1) -> Iterable[date]:
+    d = start
+    while d <= end:
+        yield d
+        d += timedelta(days=step)
+
+
+class PackageBuilder:
+    def __init__(self, root: Path, as_of: date = AS_OF) -> None:
+        self.root = root
+        self.as_of = as_of
+        self.model: dict[str, Any] = {
+            "organisation": {"name": "Test Org", "currency": "EUR", "hourly_rate": 50,
+                             "as_of": as_of.isoformat()},
+            "settings": {},
+            "stakeholder_groups": [
+                {"id": "staff", "name": "Staff", "kind": "internal", "size": 100,
+                 "value_dimensions": [{"id": "time_saved", "name": "Time saved", "weight": 2},
+                                      {"id": "ease", "name": "Ease of use", "weight": 1}]},
+                {"id": "shoppers", "name": "Shoppers", "kind": "customer", "size": 5000,
+                 "value_dimensions": [{"id": "ease", "name": "Ease", "weight": 1}]},
+            ],
+            "outcomes": [{"id": "sales", "name": "More sales", "status": "active",
+                          "kpi": {"name": "Orders", "target": 100, "direction": "up"}}],
+            "services": [],
+            "value_streams": [],
+            "journeys": [],
+        }
+        self.tables: dict[str, list[dict[str, Any]]] = {}
+
+    # -- value model -------------------------------------------------------------------------
+    def service(self, sid: str = "crm", **fields: Any) -> PackageBuilder:
+        base: dict[str, Any] = {
+            "id": sid, "name": sid.upper(), "owner": f"{sid}@example.org", "lifecycle": "live",
+            "capability": f"cap-{sid}", "monthly_cost": 1000, "licences": 100,
+            "licence_cost_monthly": 10, "consumers": ["staff"],
+            "supports": [{"outcome": "sales", "contribution": 1.0}],
+        }
+        base.update(fields)
+        self.model["services"].append(base)
+        return self
+
+    def set(self, section: str, value: Any) -> PackageBuilder:
+        self.model[section] = value
+        return self
+
+    def settings(self, **values: Any) -> PackageBuilder:
+        self.model["settings"].update(values)
+        return self
+
+    # -- signals -----------------------------------------------------------------------------
+    def rows(self, table: str, rows: Iterable[dict[str, Any]]) -> PackageBuilder:
+        self.tables.setdefault(table, []).extend(rows)
+        return self
+
+    def usage(self, sid: str = "crm", users: float = 90, since_days: int = 500,
+              after: tuple[date, float] | None = None) -> PackageBuilder:
+        """Daily active users; ``after=(day, users)`` changes the level from that day on."""
+        start = self.as_of - timedelta(days=since_days)
+        return self.rows("usage", (
+            {"date": d.isoformat(), "service": sid,
+             "active_users": after[1] if after and d >= after[0] else users}
+            for d in days(start, self.as_of)))
+
+    def tickets(self, sid: str = "crm", *, per_week: int = 5, since_days: int = 500,
+                kind: str = "incident", satisfaction: float = 8, lost_minutes: float = 30,
+                resolve_hours: float = 8, reopened: int = 0, reassignments: int = 0,
+                group: str | None = "staff", start_day: date | None = None,
+                end_day: date | None = None, prefix: str = "") -> PackageBuilder:
+        start = start_day or self.as_of - timedelta(days=since_days)
+        end = end_day or self.as_of
+        rows = []
+        n = len(self.tables.get("tickets", []))
+        for d in days(start, end, 7):
+            for k in range(per_week):
+                n += 1
+                opened = d + timedelta(days=k % 7)
+                if opened > end:
+                    continue
+                rows.append({
+                    "id": f"{prefix}T{n}", "service": sid, "type": kind,
+                    "opened_at": f"{opened.isoformat()}T09:00:00Z",
+                    "resolved_at": (datetime.combine(opened, time(9))
+                                    + timedelta(hours=resolve_hours)).isoformat() + "Z",
+                    "satisfaction": satisfaction, "lost_minutes": lost_minutes,
+                    "reopened": reopened, "reassignments": reassignments,
+                    "requester_group": group or ""})
+        return self.rows("tickets", rows)
+
+    def surveys(self, sid: str = "crm", group: str = "staff", score: float = 8,
+                on: Iterable[date] | None = None, respondents: int = 5,
+                dimensions: tuple[str, ...] = ("time_saved", "ease")) -> PackageBuilder:
+        dates = list(on) if on is not None else [self.as_of - timedelta(days=30 + 91 * k)
+                                                 for k in range(5)]
+        return self.rows("surveys", (
+            {"date": d.isoformat(), "service": sid, "group": group, "dimension": dim,
+             "score": score, "respondent": f"r{r}"}
+            for d in dates for dim in dimensions for r in range(respondents)))
+
+    def kpis(self, outcome: str = "sales", value: float = 105) -> PackageBuilder:
+        return self.rows("kpis", ({"date": d.isoformat(), "outcome": outcome, "value": value}
+                                  for d in days(self.as_of - timedelta(days=400), self.as_of, 30)))
+
+    def healthy(self, sid: str = "crm") -> PackageBuilder:
+        """A healthy service with every signal in good shape."""
+        return (self.service(sid).usage(sid).tickets(sid).surveys(sid).kpis())
+
+    # -- output ------------------------------------------------------------------------------
+    def write(self, fmt: str = "csv") -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "dipstick.yaml").write_text(yaml.safe_dump(self.model, sort_keys=False))
+        for name, rows in self.tables.items():
+            cols: list[str] = []
+            for r in rows:
+                cols += [c for c in r if c not in cols]
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pq.write_table(pa.Table.from_pylist([{c: r.get(c) for c in cols} for r in rows]),
+                               self.root / f"{name}.parquet")
+                continue
+            with (self.root / f"{name}.csv").open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=cols)
+                w.writeheader()
+                w.writerows(rows)
+        return self.root
