@@ -1,0 +1,152 @@
+"""The app database's tables: one row per check run, per service verdict and per finding.
+
+Types are the portable subset of SQLite and PostgreSQL: ``Text`` rather than sized strings (so
+both accept the same values), ``Double`` for exact float round-trips, ``JSON`` for evidence, and
+UTC timestamps that stay timezone-aware on SQLite too. Constraint names come from a naming
+convention so the hand-written migrations name them the same on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STATUSES = ("ok", "watch", "leak", "unknown")
+STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown')"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC. SQLite keeps no offset, so values are written
+    as naive UTC there and read back as aware UTC; naive input is refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive timestamp {value.isoformat()}: pass a timezone-aware one")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Run(Base):
+    """One ``dipstick check``: when, over what, and the totals the run list shows."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    command: Mapped[str] = mapped_column(Text)
+    json_schema: Mapped[str] = mapped_column(Text)
+    organisation: Mapped[str] = mapped_column(Text)
+    package: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str] = mapped_column(Text)
+    hourly_rate: Mapped[float] = mapped_column(Double)
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    window_days: Mapped[int] = mapped_column(Integer)
+    baseline_days: Mapped[int] = mapped_column(Integer)
+    causes: Mapped[list[str]] = mapped_column(JSON)
+    services_count: Mapped[int] = mapped_column(Integer)
+    ok_count: Mapped[int] = mapped_column(Integer)
+    watch_count: Mapped[int] = mapped_column(Integer)
+    leak_count: Mapped[int] = mapped_column(Integer)
+    unknown_count: Mapped[int] = mapped_column(Integer)
+    leak_money: Mapped[float] = mapped_column(Double)
+    leak_hours: Mapped[float] = mapped_column(Double)
+
+    services: Mapped[list[ServiceResult]] = relationship(
+        back_populates="run", order_by="ServiceResult.position",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ServiceResult(Base):
+    """A service's headline in one run: its light (worst cause) and its largest leak."""
+
+    __tablename__ = "service_results"
+    __table_args__ = (
+        UniqueConstraint("run_id", "service_id"),
+        Index("ix_service_results_service_id_run_id", "service_id", "run_id"),
+        CheckConstraint(STATUS_CHECK, name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    service_id: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(Text)
+    lifecycle: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Double)
+    leak_money: Mapped[float] = mapped_column(Double)
+    leak_hours: Mapped[float] = mapped_column(Double)
+    leak_cause: Mapped[str | None] = mapped_column(Text)
+    leak_formula: Mapped[str] = mapped_column(Text)
+
+    run: Mapped[Run] = relationship(back_populates="services")
+    findings: Mapped[list[FindingRow]] = relationship(
+        back_populates="service", order_by="FindingRow.position",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+
+class FindingRow(Base):
+    """One cause's verdict on one service in one run, with its evidence as JSON."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("service_result_id", "cause"),
+        CheckConstraint(STATUS_CHECK, name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_result_id: Mapped[int] = mapped_column(
+        ForeignKey("service_results.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Double)
+    summary: Mapped[str] = mapped_column(Text)
+    leak_money: Mapped[float] = mapped_column(Double)
+    leak_hours: Mapped[float] = mapped_column(Double)
+    leak_formula: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    service: Mapped[ServiceResult] = relationship(back_populates="findings")

@@ -1,0 +1,196 @@
+"""The app database against real databases: a SQLite file and PostgreSQL (own schema per test)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+
+from db import postgres_schema
+from dipstick.check import CheckResult, ServiceVerdict
+from dipstick.errors import StoreError, UsageError
+from dipstick.indicators.base import (
+    Finding,
+    LeakEstimate,
+    Status,
+    Threshold,
+    Window,
+    conclude,
+    evidence,
+    fact,
+    unknown,
+)
+from dipstick.model import Service
+from dipstick.store import ENV_URL, Store, default_url
+from dipstick.store.tables import Base, FindingRow, Run, ServiceResult
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+T0 = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        with postgres_schema() as scoped:
+            yield scoped
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    with Store.open(url) as s:
+        s.migrate()
+        yield s
+
+
+def crm_findings(leaking: bool) -> tuple[Finding, ...]:
+    period = "2026-07-02..2026-09-30"
+    tickets = evidence("howto_per_user", "How-to tickets per active user",
+                       0.4321 if leaking else 0.05, Threshold(0.1, 0.3), period,
+                       baseline=0.0712, note="up since the release")
+    eol = fact("end_of_life", "End of life", "2026-06-30", period, Status.LEAK, unit="")
+    return (
+        conclude("crm", "training", [tickets, evidence("completion", "Training completion",
+                                                      None, Threshold(0.8, 0.5), period)],
+                 LeakEstimate(1234.5678, 20.5749, "0.33 tickets x 600 users x 0.1 h x 60 EUR")
+                 if leaking else LeakEstimate.none(), "train the sales team"),
+        conclude("crm", "retirement", [eol], LeakEstimate(987.654, 16.46, "licences x cost"),
+                 "retire or consolidate") if leaking
+        else unknown("crm", "retirement", "no licence data", "retire or consolidate"),
+        unknown("crm", "perception", "no pulse check in 120 days", "talk with the stakeholders"),
+    )
+
+
+def result(as_of: date = date(2026, 9, 30), *, leaking: bool = True,
+           hr_findings: tuple[Finding, ...] | None = None) -> CheckResult:
+    """A two-service check built from the real dataclasses, as the indicators would."""
+    crm = Service(id="crm", name="CRM", owner="Sales Ops", lifecycle="retiring")
+    hr = Service(id="hr", name="HR portal")
+    hr_ok = hr_findings or (
+        Finding("hr", "training", Status.OK, 0.0, "no sign of a leak", (), LeakEstimate(), "x"),
+        Finding("hr", "perception", Status.WATCH, 31.25, "value score falling",
+                (fact("value_score", "Value score", 3.1, "2026-Q3", Status.WATCH),),
+                LeakEstimate(0.0, 0.0, "not estimated"), "talk with the stakeholders"),
+    )
+    return CheckResult("Acme Ltd", "EUR", 62.5, Window(as_of, 91, 364), "/data/acme",
+                       (ServiceVerdict(crm, crm_findings(leaking)), ServiceVerdict(hr, hr_ok)))
+
+
+def normalised(doc: dict[str, Any]) -> Any:
+    return json.loads(json.dumps(doc))
+
+
+def save(store: Store, res: CheckResult, started: datetime = T0) -> int:
+    return store.save_run(res, started_at=started, finished_at=started + timedelta(seconds=3),
+                          command="dipstick check /data/acme")
+
+
+def test_migrate_twice_is_idempotent_and_matches_the_models(store: Store) -> None:
+    store.migrate()
+    assert store.revision() == "0001"
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_load_run_round_trips_to_json(store: Store) -> None:
+    res = result()
+    run_id = save(store, res)
+    loaded = store.load_run(run_id)
+    assert normalised(loaded) == normalised(res.to_json())
+    assert loaded["summary"]["leak_per_month"] == {"money": 1234.57, "hours": 20.6}
+    assert loaded["services"][0]["causes"]["training"]["evidence"][0]["baseline"] == 0.0712
+
+
+def test_load_run_of_unknown_id_is_a_usage_error(store: Store) -> None:
+    with pytest.raises(UsageError, match="no run 42"):
+        store.load_run(42)
+
+
+def test_runs_are_listed_newest_first_with_aware_utc_times(store: Store) -> None:
+    cest = timezone(timedelta(hours=2))
+    first = save(store, result(leaking=False), T0.astimezone(cest))
+    second = save(store, result(), T0 + timedelta(days=1))
+    runs = store.runs()
+    assert [r.id for r in runs] == [second, first]
+    assert runs[1].started_at == T0 and runs[1].started_at.tzinfo is not None
+    assert runs[0].counts == {"ok": 0, "watch": 1, "leak": 1, "unknown": 0}
+    assert runs[0].leak_money == pytest.approx(1234.5678)
+    assert (runs[0].services, runs[0].organisation, runs[0].as_of) == (2, "Acme Ltd",
+                                                                        date(2026, 9, 30))
+    assert [r.id for r in store.runs(limit=1)] == [second]
+
+
+def test_service_history_across_runs(store: Store) -> None:
+    later = save(store, result(date(2026, 10, 31)), T0 + timedelta(days=31))
+    earlier = save(store, result(date(2026, 9, 30), leaking=False), T0)
+    history = store.service_history("crm")
+    assert [(p.run_id, p.as_of, p.status) for p in history] == [
+        (earlier, date(2026, 9, 30), Status.OK),  # unknown causes do not darken a light
+        (later, date(2026, 10, 31), Status.LEAK)]
+    assert history[1].leak_cause == "training"
+    assert history[1].leak_money == pytest.approx(1234.5678)
+    assert store.service_history("nope") == []
+
+
+def _bad_summary() -> tuple[Finding, ...]:
+    # A buggy indicator that forgot its summary: the NOT NULL column refuses it.
+    return (Finding("hr", "training", Status.LEAK, 60.0, None),)  # type: ignore[arg-type]
+
+
+def _duplicate_cause() -> tuple[Finding, ...]:
+    twice = Finding("hr", "training", Status.OK, 0.0, "fine")
+    return (twice, twice)
+
+
+@pytest.mark.parametrize("bad", [_bad_summary, _duplicate_cause])
+def test_a_failing_save_stores_nothing(store: Store, bad: Any) -> None:
+    kept = save(store, result())
+    with pytest.raises(StoreError, match="cannot save the run"):
+        save(store, result(hr_findings=bad()), T0 + timedelta(hours=1))
+    assert [r.id for r in store.runs()] == [kept]
+    with store.engine.connect() as conn:
+        counts = [conn.scalar(select(func.count()).select_from(t))
+                  for t in (Run, ServiceResult, FindingRow)]
+    assert counts == [1, 2, 5]
+
+
+def test_saving_before_migrating_says_so(url: str) -> None:
+    with Store.open(url) as fresh, pytest.raises(StoreError, match="migrated"):
+        save(fresh, result())
+
+
+@pytest.mark.parametrize("bad_url", [
+    "postgresql+psycopg://postgres@127.0.0.1:1/x",
+    "sqlite:////nonexistent-dir/for-dipstick/app.db",
+])
+def test_unreachable_database_is_a_clear_store_error(bad_url: str) -> None:
+    with pytest.raises(StoreError, match="cannot reach the app database at") as info:
+        Store.open(bad_url)
+    assert bad_url.split("://")[1][:12] in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_bad_url_is_a_clear_store_error() -> None:
+    with pytest.raises(StoreError, match="bad database URL 'nonsense://u:\\*\\*\\*@h/db'"):
+        Store.open("nonsense://u:secret@h/db")
+
+
+def test_default_url_is_env_else_a_file_here(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_URL, raising=False)
+    assert default_url() == f"sqlite:///{tmp_path / 'dipstick.db'}"
+    with Store.open() as s:
+        s.migrate()
+        assert s.url == default_url()
+    assert (tmp_path / "dipstick.db").exists()
+    monkeypatch.setenv(ENV_URL, "sqlite:///elsewhere.db")
+    assert default_url() == "sqlite:///elsewhere.db"
