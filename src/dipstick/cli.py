@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -109,10 +110,10 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
-        store = Store.open(database)
-        store.migrate()
-        store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                       command=command)
+        with Store.open(database) as store:
+            store.migrate()
+            store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
+                           command=command)
     except DipstickError as e:
         err.print(f"[red]error:[/red] the run was not stored: {e}")
         raise typer.Exit(int(ExitCode.FAILURE)) from None
@@ -222,9 +223,9 @@ def runs(
 
     _check_format(fmt)
     try:
-        store = Store.open(database)
-        store.migrate()
-        rows = store.runs(limit=limit)
+        with Store.open(database) as store:
+            store.migrate()
+            rows = [asdict(r) for r in store.runs(limit=limit)]
     except DipstickError as e:
         raise _fail(e, fmt) from None
     if fmt == "json":

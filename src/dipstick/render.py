@@ -82,14 +82,23 @@ def problems_table(problems: Sequence[Problem]) -> Table:
 
 
 def runs_table(rows: Sequence[dict[str, Any]]) -> Table:
-    table = Table(title="Stored check runs", header_style="bold")
+    table = Table(title="Stored check runs (newest first)", header_style="bold",
+                  box=box.SIMPLE_HEAD)
     if not rows:
         table.add_column("No runs stored yet: run `dipstick check PATH`.")
         return table
-    for col in rows[0]:
-        table.add_column(str(col), overflow="fold")
+    for col in ("Run", "Started (UTC)", "As of", "Organisation", "Services", "Lights",
+                "Leak/month", "Command"):
+        table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(*(str(v) for v in r.values()))
+        counts = r["counts"]
+        lights = Text.assemble(*[t for s in (Status.LEAK, Status.WATCH, Status.OK,
+                                             Status.UNKNOWN)
+                                 for t in (light(s, str(counts.get(s.value, 0))), Text(" "))])
+        table.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M}", str(r["as_of"]),
+                      r["organisation"], str(r["services"]), lights,
+                      f"{r['leak_money']:,.0f} {r['currency']} · {r['leak_hours']:,.0f} h",
+                      r["command"])
     return table
 
 

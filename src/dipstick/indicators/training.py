@@ -44,6 +44,8 @@ class TrainingSpec(Spec):
                                             description="active users ÷ licences, first year")
     question_handling_minutes: float = Field(20.0, ge=0,
                                              description="time a how-to ticket costs its asker")
+    untrained_hours_per_month: float = Field(2.0, ge=0,
+                                             description="time an untrained user loses a month")
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,19 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
             ev.append(evidence("new_service_adoption", "Adoption in the first year",
                                recent / service.licences, spec.new_service_adoption,
                                "last 28 days", note=f"launched {service.launched}"))
-    leak = LeakEstimate.none("no how-to tickets")
-    if n:
-        lost = m.questions[sid].get("lost") or 0.0
-        per_ticket = (lost + spec.question_handling_minutes) / 60.0
-        hours = n / w.months * per_ticket
+    leak = LeakEstimate.none("no how-to tickets and no untrained people")
+    if c and c["required"] > c["completed"]:
+        untrained = c["required"] - c["completed"]
+        hours = untrained * spec.untrained_hours_per_month
         leak = LeakEstimate(hours * ctx.rate, hours,
-                            f"{n / w.months:.0f} how-to tickets a month × ({lost:.0f} min lost "
+                            f"{untrained:.0f} untrained people × "
+                            f"{spec.untrained_hours_per_month:g} h lost a month × "
+                            f"{money(ctx.rate)} {ctx.currency}/h")
+    lost = m.questions.get(sid, {}).get("lost") or 0.0
+    hours = (n or 0) / w.months * (lost + spec.question_handling_minutes) / 60.0
+    if hours > leak.hours:  # the larger of the two views, never both: they overlap
+        leak = LeakEstimate(hours * ctx.rate, hours,
+                            f"{(n or 0) / w.months:.0f} how-to tickets a month × ({lost:.0f} min lost "
                             f"+ {spec.question_handling_minutes:g} min asking) = {hours:.0f} h "
                             f"× {money(ctx.rate)} {ctx.currency}/h")
     return conclude(sid, CAUSE, ev, leak, ACTION)

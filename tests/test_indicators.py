@@ -1,0 +1,201 @@
+"""Each leak cause on small hand-written packages: a leaking case, a healthy case, and unknown
+when its data is missing. Rows read like a table: (case, build, cause, status, metric)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from builder import AS_OF, PackageBuilder, days
+
+from dipstick.check import CheckResult, run_check
+from dipstick.indicators.base import Finding, Status
+from dipstick.package import load_package
+
+Build = Callable[[PackageBuilder], PackageBuilder]
+
+
+def check(tmp_path: Path, build: Build) -> CheckResult:
+    package = load_package(build(PackageBuilder(tmp_path / "pkg")).write())
+    try:
+        return run_check(package)
+    finally:
+        package.close()
+
+
+def finding(tmp_path: Path, build: Build, cause: str, service: str = "crm") -> Finding:
+    result = check(tmp_path, build)
+    return next(v for v in result.verdicts if v.service.id == service).finding(cause)
+
+
+def _stale_survey(b: PackageBuilder) -> PackageBuilder:
+    return (b.service().usage().tickets().kpis()
+            .surveys(on=[AS_OF - timedelta(days=200), AS_OF - timedelta(days=300)]))
+
+
+def _training_rows(completed: int) -> Build:
+    return lambda b: b.healthy().rows("training", [
+        {"date": (AS_OF - timedelta(days=20)).isoformat(), "service": "crm", "group": "staff",
+         "completed": completed, "required": 100}])
+
+
+def _change(after_per_week: int, success: bool = True) -> Build:
+    day = AS_OF - timedelta(days=60)
+
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.service().usage().surveys().kpis()
+        b.tickets(per_week=5, end_day=day - timedelta(days=1))
+        b.tickets(per_week=after_per_week, start_day=day, prefix="A")
+        return b.rows("changes", [{"id": "CHG1", "service": "crm", "date": day.isoformat(),
+                                   "kind": "release", "success": str(success).lower(),
+                                   "communicated": "true"}])
+    return build
+
+
+def _journey(current: float, baseline: float = 8.0, drop_now: int = 5) -> Build:
+    split = AS_OF - timedelta(days=91)
+
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.healthy().settings(value_per_drop_off=25).set("journeys", [{
+            "id": "buy", "name": "Buy", "persona": "Shopper", "stakeholder_group": "shoppers",
+            "stages": [{"name": "Pay", "touchpoints": [
+                {"id": "checkout", "name": "Checkout", "channel": "web", "services": ["crm"]}]}]}])
+        return b.rows("touchpoints", [
+            {"date": d.isoformat(), "journey": "buy", "touchpoint": "checkout",
+             "satisfaction": current if d > split else baseline, "visitors": 100,
+             "drop_offs": drop_now if d > split else 5}
+            for d in days(AS_OF - timedelta(days=400), AS_OF, 7)])
+    return build
+
+
+def _stream(process: float, wait: float, ca: float) -> Build:
+    return lambda b: b.healthy().set("value_streams", [{
+        "id": "onboard", "name": "Onboarding", "runs_per_month": 10, "steps": [
+            {"name": "Request", "process_minutes": process, "wait_minutes": wait,
+             "complete_accurate": ca, "services": ["crm"]}]}])
+
+
+CASES: list[tuple[str, Build, str, Status, str | None]] = [
+    # perception
+    ("healthy scores", lambda b: b.healthy(), "perception", Status.OK, None),
+    ("low scores", lambda b: b.healthy().surveys(score=4, on=[AS_OF - timedelta(days=10)]),
+     "perception", Status.LEAK, "value_score:staff"),
+    ("not asked for 200 days", _stale_survey, "perception", Status.WATCH, "checkin:staff"),
+    ("no surveys", lambda b: b.service().usage().tickets().kpis(), "perception", Status.UNKNOWN,
+     None),
+    # training
+    ("few questions", lambda b: b.healthy().tickets(kind="question", per_week=1, prefix="Q"),
+     "training", Status.OK, None),
+    ("many how-to questions", lambda b: b.healthy().tickets(kind="question", per_week=10,
+                                                            prefix="Q", since_days=80),
+     "training", Status.LEAK, "questions_per_100_users"),
+    ("low training completion", _training_rows(40), "training", Status.LEAK,
+     "training_completion"),
+    ("good training completion", _training_rows(95), "training", Status.OK, None),
+    # change
+    ("release doubles incidents", _change(12), "change", Status.LEAK, "incident_ratio:CHG1"),
+    ("release without effect", _change(5), "change", Status.OK, None),
+    ("failed release without effect", _change(5, success=False), "change", Status.WATCH,
+     "failed:CHG1"),
+    ("no changes table", lambda b: b.healthy(), "change", Status.UNKNOWN, None),
+    # retirement
+    ("licences used", lambda b: b.healthy(), "retirement", Status.OK, None),
+    ("licences unused", lambda b: b.service().usage(users=20).tickets().surveys().kpis(),
+     "retirement", Status.LEAK, "licence_utilisation"),
+    ("end of life passed", lambda b: b.service(end_of_life="2026-01-31").usage().tickets()
+     .surveys().kpis(), "retirement", Status.LEAK, "end_of_life"),
+    ("usage collapsed", lambda b: b.service(licences=None).usage(
+        after=(AS_OF - timedelta(days=120), 30)).tickets().surveys().kpis(),
+     "retirement", Status.LEAK, "usage_trend"),
+    # employee experience
+    ("satisfied staff", lambda b: b.healthy(), "employee_experience", Status.OK, None),
+    ("unhappy staff", lambda b: b.service().usage().surveys().kpis().tickets(satisfaction=4),
+     "employee_experience", Status.LEAK, "satisfaction"),
+    ("reopened tickets", lambda b: b.service().usage().surveys().kpis().tickets(reopened=1),
+     "employee_experience", Status.LEAK, "reopen_share"),
+    ("no tickets", lambda b: b.service().usage().surveys().kpis(), "employee_experience",
+     Status.UNKNOWN, None),
+    # customer experience
+    ("stable journey", _journey(8.0), "customer_experience", Status.OK, None),
+    ("checkout satisfaction fell", _journey(5.0), "customer_experience", Status.LEAK,
+     "touchpoint_satisfaction:buy/checkout"),
+    ("drop-offs tripled", _journey(8.0, drop_now=15), "customer_experience", Status.LEAK,
+     "drop_off_growth:buy/checkout"),
+    ("backs no touchpoint", lambda b: b.healthy(), "customer_experience", Status.UNKNOWN, None),
+    # alignment
+    ("on target", lambda b: b.healthy(), "alignment", Status.OK, None),
+    ("no value link", lambda b: b.service(supports=[]).usage().tickets().surveys(),
+     "alignment", Status.LEAK, "value_links"),
+    ("KPI far off target", lambda b: b.service().usage().tickets().surveys().kpis(value=60),
+     "alignment", Status.LEAK, "kpi_gap"),
+    ("outcome retired", lambda b: b.service().usage().tickets().surveys().set("outcomes", [
+        {"id": "sales", "name": "Old", "status": "retired"}]),
+     "alignment", Status.LEAK, "links_to_ended_outcomes"),
+    # flow
+    ("flowing stream", _stream(60, 60, 0.98), "flow", Status.OK, None),
+    ("waiting stream", _stream(30, 2880, 0.98), "flow", Status.LEAK, "flow_efficiency"),
+    ("rework", _stream(60, 60, 0.7), "flow", Status.LEAK, "step_complete_accurate"),
+    ("in no stream", lambda b: b.healthy(), "flow", Status.UNKNOWN, None),
+]
+
+
+@pytest.mark.parametrize(("case", "build", "cause", "status", "metric"), CASES,
+                         ids=[f"{c[2]}: {c[0]}" for c in CASES])
+def test_indicator(tmp_path: Path, case: str, build: Build, cause: str, status: Status,
+                   metric: str | None) -> None:
+    f = finding(tmp_path, build, cause)
+    assert f.status is status, f"{case}: {f.summary} {f.evidence}"
+    if metric is not None:
+        e = next(e for e in f.evidence if e.metric == metric)
+        assert e.status is status
+    if status is Status.LEAK:
+        assert f.leak.formula and f.action
+        # a satisfaction fall alone has no price: customer_experience prices drop-offs only
+        assert f.leak.money > 0 or case == "checkout satisfaction fell"
+    if status is Status.OK:
+        assert f.score == 0 and f.leak.money == 0
+
+
+def test_lost_time_is_the_employee_experience_leak(tmp_path: Path) -> None:
+    f = finding(tmp_path, lambda b: b.service().usage().surveys().kpis()
+                .tickets(satisfaction=4, lost_minutes=60, per_week=7), "employee_experience")
+    # 7 tickets a week × 1 h lost over the 91-day window → 91 h per 2.99 months.
+    hours = 13 * 7 / (91 / (365.25 / 12))
+    assert f.leak.hours == pytest.approx(hours, rel=0.02)
+    assert f.leak.money == pytest.approx(hours * 50, rel=0.02)
+
+
+def test_retirement_leak_counts_unused_licences_and_a_share_of_run_cost(tmp_path: Path) -> None:
+    f = finding(tmp_path, lambda b: b.service().usage(users=20).tickets().surveys().kpis(),
+                "retirement")
+    assert f.leak.money == pytest.approx(80 * 10 + 0.25 * 1000)
+
+
+def test_not_asked_says_since_when(tmp_path: Path) -> None:
+    f = finding(tmp_path, _stale_survey, "perception")
+    last = (AS_OF - timedelta(days=200)).isoformat()
+    assert f"not asked Staff since {last}" in f.summary
+
+
+def test_service_light_is_its_worst_cause_and_leak_the_largest(tmp_path: Path) -> None:
+    result = check(tmp_path, lambda b: b.healthy().service("erp", supports=[]).usage("erp", 20))
+    erp = next(v for v in result.verdicts if v.service.id == "erp")
+    assert result.verdicts[0] is erp and erp.status is Status.LEAK
+    leaking = [f for f in erp.findings if f.status is Status.LEAK]
+    assert {f.cause for f in leaking} >= {"alignment", "retirement"}
+    assert erp.leak.money == max(f.leak.money for f in leaking)
+    assert result.leak_money == sum(v.leak.money for v in result.verdicts)
+
+
+def test_settings_override_thresholds(tmp_path: Path) -> None:
+    strict = finding(tmp_path, lambda b: b.healthy().settings(
+        licence_utilisation={"watch": 0.95, "leak": 0.92}), "retirement")
+    assert strict.status is Status.LEAK
+
+
+def test_drop_offs_are_priced_by_value_per_drop_off(tmp_path: Path) -> None:
+    f = finding(tmp_path, _journey(8.0, drop_now=15), "customer_experience")
+    # 10 extra drop-offs per 100 weekly visitors: 13 weeks × 10 / 2.99 months × 25 EUR
+    assert f.leak.money == pytest.approx(13 * 10 / (91 / (365.25 / 12)) * 25, rel=0.01)
