@@ -1,0 +1,31 @@
+"""Plotly figures of a check result, shared by the HTML report and the web pages.
+
+Every builder is a pure function of a :class:`~dipstick.check.CheckResult` returning a
+``plotly.graph_objects.Figure``: no I/O, no HTML page around it, so the report embeds it in a
+file and the web app serves it as JSON from the same code. ``layout.meta`` tells how many rows
+were shown out of how many, and which service ids, in order (for click-through).
+"""
+
+from __future__ import annotations
+
+from dipstick.figures._common import (
+    STATUS_COLOURS,
+    cause_title,
+    causes_of,
+    worst_first,
+)
+from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
+from dipstick.figures.leaks import LEAK_BARS_LIMIT, leak_bars, leaking_verdicts
+
+__all__ = [
+    "HEATMAP_LIMIT",
+    "LEAK_BARS_LIMIT",
+    "STATUS_COLOURS",
+    "cause_title",
+    "causes_of",
+    "heatmap_verdicts",
+    "leak_bars",
+    "leaking_verdicts",
+    "status_heatmap",
+    "worst_first",
+]

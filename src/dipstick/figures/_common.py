@@ -1,0 +1,67 @@
+"""What the figures share: the status colours, the worst-first order and safe hover text.
+
+Plotly renders hover and tick text as a small subset of HTML, so every user-provided string
+(service names, summaries, formulas) passes through :func:`plotly_text` before it reaches a
+figure: a service called ``<b>x</b>`` is shown as typed, never interpreted.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections.abc import Iterable
+
+from dipstick.check import CheckResult, ServiceVerdict
+from dipstick.indicators.base import Status
+from dipstick.indicators.registry import CAUSES, INDICATORS
+
+#: One colour per status, the same in every figure and in the report's pills.
+STATUS_COLOURS: dict[Status, str] = {
+    Status.OK: "#2f9e5b",
+    Status.WATCH: "#f2a900",
+    Status.LEAK: "#d64545",
+    Status.UNKNOWN: "#a3a9b1",
+}
+
+#: Discrete order of the heatmap's colour scale (z = index + 0.5).
+STATUS_ORDER: tuple[Status, ...] = (Status.OK, Status.WATCH, Status.LEAK, Status.UNKNOWN)
+
+FONT = ('-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
+        'sans-serif')
+
+
+def worst_first(verdicts: Iterable[ServiceVerdict]) -> list[ServiceVerdict]:
+    """The order of :func:`dipstick.check.run_check`, re-applied so that a result built by
+    other means (a stored one, a test's) is shown the same way."""
+    return sorted(verdicts, key=lambda v: (-v.status.rank, -v.leak.money, -v.score,
+                                           v.service.id))
+
+
+def causes_of(result: CheckResult) -> list[str]:
+    """The registry's causes in PRODUCT.md order, then any other cause found in the result
+    (an older stored result may carry a cause that was renamed since)."""
+    seen = list(CAUSES)
+    for v in result.verdicts:
+        seen += [f.cause for f in v.findings if f.cause not in seen]
+    return seen
+
+
+def cause_title(cause: str) -> str:
+    return next((i.title for i in INDICATORS if i.cause == cause),
+                cause.replace("_", " ").capitalize())
+
+
+def plotly_text(text: str, width: int = 72) -> str:
+    """Escape for Plotly's HTML subset and wrap long text onto ``<br>``-separated lines."""
+    lines = textwrap.wrap(text, width) or [""]
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
+
+
+def short_label(text: str, width: int = 34) -> str:
+    """An axis label: long names are cut (the hover shows them in full), then escaped."""
+    cut = text if len(text) <= width else text[: width - 1].rstrip() + "…"
+    return html.escape(cut, quote=False)
+
+
+def money(value: float, currency: str) -> str:
+    return f"{value:,.0f} {currency}"
