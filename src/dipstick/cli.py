@@ -35,10 +35,19 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
-if not out.is_terminal and "COLUMNS" not in os.environ:
-    out = Console(highlight=False, width=120)  # piped output: do not squeeze the lights table
-err = Console(stderr=True, highlight=False)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
+    table and the problems table must not be squeezed into unreadable wraps."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, width=160)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with dipstick.yaml).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -28,7 +28,7 @@ def connect(path: str = ":memory:") -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[object, ...]]:
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
     """Execute and drain: DuckDB 2 refuses new work while a result is left unread."""
     return con.execute(sql).fetchall()
 

@@ -1,0 +1,115 @@
+"""The `dipstick` command as users run it: exit codes, JSON, filters, and nothing stored on bad
+input. Runs the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builder import PackageBuilder
+
+from dipstick.check import JSON_SCHEMA
+from dipstick.indicators.registry import CAUSES
+from dipstick.store import Store
+
+DIPSTICK = [sys.executable, "-m", "dipstick"]
+
+
+def run(*args: str | Path, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+    extra = ["--database", f"sqlite:///{db}"] if db else []
+    cmd = [*DIPSTICK, *map(str, args)]
+    if args[0] in ("check", "report"):
+        cmd += extra or ["--no-store"]
+    elif extra:
+        cmd += extra
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def healthy(tmp_path: Path) -> Path:
+    return PackageBuilder(tmp_path / "healthy").healthy().write()
+
+
+@pytest.fixture
+def leaking(tmp_path: Path) -> Path:
+    return (PackageBuilder(tmp_path / "leaking").healthy()
+            .service("erp", supports=[]).usage("erp", users=20).surveys("erp").write())
+
+
+def test_exit_0_when_nothing_leaks(healthy: Path) -> None:
+    r = run("check", healthy)
+    assert r.returncode == 0, r.stderr
+    assert "CRM" in r.stdout and "Leak per month" in r.stdout
+
+
+def test_exit_1_on_a_leak_and_json_output(leaking: Path) -> None:
+    r = run("check", leaking, "--format", "json")
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)
+    assert data["schema"] == JSON_SCHEMA and data["causes"] == list(CAUSES)
+    assert [s["id"] for s in data["services"]][0] == "erp"  # worst first
+    erp = data["services"][0]
+    assert erp["status"] == "leak" and set(erp["causes"]) == set(CAUSES)
+    assert erp["causes"]["alignment"]["leak_per_month"]["formula"]
+    assert data["summary"]["leak"] == 1
+
+
+def test_service_filter_and_as_of(leaking: Path) -> None:
+    r = run("check", leaking, "--service", "crm", "--as-of", "2026-06-30", "-f", "json")
+    data = json.loads(r.stdout)
+    assert [s["id"] for s in data["services"]] == ["crm"]
+    assert data["as_of"] == "2026-06-30" and r.returncode == 0
+
+
+def test_unknown_service_is_bad_input(leaking: Path) -> None:
+    r = run("check", leaking, "--service", "nope")
+    assert r.returncode == 2 and "nope" in r.stderr
+
+
+def test_bad_package_exits_2_names_the_row_and_stores_nothing(tmp_path: Path) -> None:
+    b = PackageBuilder(tmp_path / "bad").healthy()
+    b.tables["tickets"][6]["service"] = "ghost"
+    pkg = b.write()
+    db = tmp_path / "app.db"
+    r = run("check", pkg, db=db)
+    assert r.returncode == 2
+    assert "tickets.csv" in r.stderr and "ghost" in r.stderr and "7" in r.stderr
+    j = run("check", pkg, "--format", "json", db=db)
+    problem = json.loads(j.stdout)["problems"][0]
+    assert (problem["file"], problem["row"], problem["field"], problem["value"]) == (
+        "tickets.csv", 7, "service", "ghost")
+    with Store.open(f"sqlite:///{db}") as store:
+        store.migrate()
+        assert store.runs() == []
+
+
+def test_validate(healthy: Path, tmp_path: Path) -> None:
+    assert run("validate", healthy).returncode == 0
+    bad = PackageBuilder(tmp_path / "bad").service(monthly_cost=-1).write()
+    r = run("validate", bad)
+    assert r.returncode == 2 and "monthly_cost" in r.stderr
+
+
+def test_runs_are_stored_and_listed(leaking: Path, tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    assert run("check", leaking, db=db).returncode == 1
+    assert run("check", leaking, "-s", "crm", db=db).returncode == 0
+    r = run("runs", "--format", "json", db=db)
+    runs = json.loads(r.stdout)
+    assert [x["services"] for x in runs] == [1, 2]
+
+
+def test_unreachable_database_is_a_failure_not_a_traceback(leaking: Path) -> None:
+    r = subprocess.run([*DIPSTICK, "check", str(leaking), "--database",
+                        "postgresql+psycopg://postgres@127.0.0.1:1/nope"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3 and "Traceback" not in r.stderr and "not stored" in r.stderr
+
+
+def test_help_everywhere() -> None:
+    for cmd in ("check", "validate", "report", "demo", "runs", "indicators"):
+        r = subprocess.run([*DIPSTICK, cmd, "--help"], capture_output=True, text=True)
+        assert r.returncode == 0 and "Usage" in r.stdout

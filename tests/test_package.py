@@ -1,0 +1,125 @@
+"""Loading and validating data packages: every problem names file, row, field and value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from builder import PackageBuilder
+
+from dipstick.errors import Problem
+from dipstick.package import load_package, validate
+
+
+def _problems(tmp_path: Path, build: Callable[[PackageBuilder], PackageBuilder],
+              fmt: str = "csv") -> list[Problem]:
+    return validate(build(PackageBuilder(tmp_path / "pkg")).write(fmt))
+
+
+def _with_tickets(**override: object) -> Callable[[PackageBuilder], PackageBuilder]:
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.healthy()
+        b.tables["tickets"][2] = {**b.tables["tickets"][2], **override}
+        return b
+    return build
+
+
+def test_a_healthy_package_is_valid(tmp_path: Path) -> None:
+    assert _problems(tmp_path, lambda b: b.healthy()) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_unknown_service_id_names_file_row_field_and_value(tmp_path: Path, fmt: str) -> None:
+    [p] = _problems(tmp_path, _with_tickets(service="nope"), fmt)
+    assert (p.file, p.row, p.field, p.value) == (f"tickets.{fmt}", 3, "service", "nope")
+    assert "unknown service" in p.message
+    assert p.line == (4 if fmt == "csv" else None)
+
+
+def test_unparseable_date(tmp_path: Path) -> None:
+    [p] = _problems(tmp_path, _with_tickets(opened_at="2026-13-45"))
+    assert (p.file, p.row, p.field, p.value) == ("tickets.csv", 3, "opened_at", "2026-13-45")
+    assert "not a valid date" in p.message
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.healthy()
+        t = b.tables["tickets"]
+        t[0] = {**t[0], "type": "complaint"}
+        t[1] = {**t[1], "satisfaction": "11"}
+        t[4] = {**t[4], "lost_minutes": "-3"}
+        b.tables["usage"][0]["active_users"] = "many"
+        return b
+    found = {(p.file, p.row, p.field) for p in _problems(tmp_path, build)}
+    assert found == {("tickets.csv", 1, "type"), ("tickets.csv", 2, "satisfaction"),
+                     ("tickets.csv", 5, "lost_minutes"), ("usage.csv", 1, "active_users")}
+
+
+def test_missing_required_column(tmp_path: Path) -> None:
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.healthy()
+        for r in b.tables["usage"]:
+            del r["active_users"]
+        return b
+    [p] = _problems(tmp_path, build)
+    assert (p.file, p.field, p.row) == ("usage.csv", "active_users", None)
+    assert "required column is missing" in p.message
+
+
+def test_negative_cost_in_yaml_and_in_costs_table(tmp_path: Path) -> None:
+    [p] = _problems(tmp_path, lambda b: b.service(monthly_cost=-5))
+    assert (p.file, p.field, p.value) == ("dipstick.yaml", "services[0].monthly_cost", -5)
+    assert p.line is not None
+    [q] = _problems(tmp_path / "2", lambda b: b.healthy().rows(
+        "costs", [{"month": "2026-10", "service": "crm", "amount": -1}]))
+    assert (q.file, q.row, q.field) == ("costs.csv", 1, "amount")
+
+
+def test_wrong_type_in_yaml_names_the_key_and_line(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, lambda b: b.service(licences="many"))
+    [p] = problems
+    assert (p.file, p.field, p.value) == ("dipstick.yaml", "services[0].licences", "many")
+    text = (tmp_path / "pkg" / "dipstick.yaml").read_text().splitlines()
+    assert p.line is not None and "licences" in text[p.line - 1]
+
+
+def test_referential_checks_in_the_model(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, lambda b: b.service(consumers=["ghosts"], supports=[
+        {"outcome": "world_peace"}]).settings(no_such_setting=1))
+    fields = {p.field for p in problems}
+    assert fields == {"services[0].consumers[0]", "services[0].supports[0].outcome",
+                      "settings.no_such_setting"}
+
+
+def test_survey_dimension_must_belong_to_the_group(tmp_path: Path) -> None:
+    [p] = _problems(tmp_path, lambda b: b.healthy().rows("surveys", [
+        {"date": "2026-10-01", "service": "crm", "group": "staff", "dimension": "revenue",
+         "score": 5}]))
+    assert (p.field, p.value) == ("dimension", "revenue")
+
+
+def test_missing_yaml_and_broken_yaml(tmp_path: Path) -> None:
+    tmp_path.joinpath("empty").mkdir()
+    [p] = validate(tmp_path / "empty")
+    assert "dipstick.yaml" in p.file and "missing" in p.message
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "dipstick.yaml").write_text("organisation:\n  name: [unclosed\n")
+    [q] = validate(broken)
+    assert q.file == "dipstick.yaml" and "not valid YAML" in q.message and q.line
+
+
+def test_iso_timestamps_with_zone_and_dates_both_load(tmp_path: Path) -> None:
+    b = PackageBuilder(tmp_path / "pkg").healthy()
+    b.tables["tickets"][0]["opened_at"] = "2026-03-01"
+    b.tables["tickets"][0]["resolved_at"] = "2026-03-01T10:30:00+01:00"
+    package = load_package(b.write())
+    try:
+        rows = package.signals.connection.execute(
+            "SELECT opened_at, resolved_at FROM tickets LIMIT 1").fetchall()
+        assert str(rows[0][0]) == "2026-03-01 00:00:00"
+        assert str(rows[0][1]) == "2026-03-01 09:30:00"
+    finally:
+        package.close()
