@@ -41,8 +41,9 @@ def _console(stderr: bool = False) -> Console:
     """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
     table and the problems table must not be squeezed into unreadable wraps."""
     console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, highlight=False, width=160)
+    if not console.is_terminal:
+        width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
+        console = Console(stderr=stderr, highlight=False, width=width)
     return console
 
 
