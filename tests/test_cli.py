@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from builder import PackageBuilder
 
+from builder import PackageBuilder
 from dipstick.check import JSON_SCHEMA
 from dipstick.indicators.registry import CAUSES
 from dipstick.store import Store
@@ -50,8 +50,8 @@ def test_exit_1_on_a_leak_and_json_output(leaking: Path) -> None:
     assert r.returncode == 1, r.stderr
     data = json.loads(r.stdout)
     assert data["schema"] == JSON_SCHEMA and data["causes"] == list(CAUSES)
-    assert [s["id"] for s in data["services"]][0] == "erp"  # worst first
-    erp = data["services"][0]
+    erp = data["services"][0]  # worst first
+    assert erp["id"] == "erp"
     assert erp["status"] == "leak" and set(erp["causes"]) == set(CAUSES)
     assert erp["causes"]["alignment"]["leak_per_month"]["formula"]
     assert data["summary"]["leak"] == 1

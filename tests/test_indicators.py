@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from builder import AS_OF, PackageBuilder, days
 
+from builder import AS_OF, PackageBuilder, days
 from dipstick.check import CheckResult, run_check
 from dipstick.indicators.base import Finding, Status
 from dipstick.package import load_package

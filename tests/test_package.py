@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from builder import PackageBuilder
 
+from builder import PackageBuilder
 from dipstick.errors import Problem
 from dipstick.package import load_package, validate
 

@@ -130,9 +130,9 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
     hours = (n or 0) / w.months * (lost + spec.question_handling_minutes) / 60.0
     if hours > leak.hours:  # the larger of the two views, never both: they overlap
         leak = LeakEstimate(hours * ctx.rate, hours,
-                            f"{(n or 0) / w.months:.0f} how-to tickets a month × ({lost:.0f} min lost "
-                            f"+ {spec.question_handling_minutes:g} min asking) = {hours:.0f} h "
-                            f"× {money(ctx.rate)} {ctx.currency}/h")
+                            f"{(n or 0) / w.months:.0f} how-to tickets a month × ({lost:.0f} min "
+                            f"lost + {spec.question_handling_minutes:g} min asking) = "
+                            f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h")
     return conclude(sid, CAUSE, ev, leak, ACTION)
 
 
