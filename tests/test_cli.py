@@ -113,3 +113,11 @@ def test_help_everywhere() -> None:
     for cmd in ("check", "validate", "report", "demo", "runs", "indicators"):
         r = subprocess.run([*DIPSTICK, cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "Usage" in r.stdout
+
+
+def test_report_writes_one_self_contained_file(leaking: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    r = run("report", leaking, "-o", out)
+    assert r.returncode == 1, r.stderr
+    html = out.read_text()
+    assert "ERP" in html and 'src="http' not in html and html.count("plotly.js v") >= 1

@@ -1,0 +1,83 @@
+"""Benchmark: `dipstick check` on the large demo organisation vs the DuckDB floor.
+
+The floor is one DuckDB pass over the same files reading the same columns (an aggregate per
+column, so nothing is skipped) — the least any engine-based check could cost. Run:
+
+    python benchmarks/check.py [--dir /tmp/dipstick-large] [--seed 7] [--repeat 3]
+
+It generates the large organisation once (reused when the folder exists), then prints the
+timings of both, measured in the same run, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from dipstick.package.tables import TABLES
+
+
+def floor_seconds(root: Path) -> float:
+    con = duckdb.connect()
+    start = time.perf_counter()
+    for table, columns in TABLES.items():
+        files = [root / f"{table}{ext}" for ext in (".csv", ".parquet")
+                 if (root / f"{table}{ext}").exists()]
+        if not files:
+            continue
+        f = files[0]
+        reader = "read_parquet" if f.suffix == ".parquet" else "read_csv"
+        present = {r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM {reader}('{f}')").fetchall()}
+        aggs = ", ".join(f'count("{c.name}")' for c in columns if c.name in present)
+        con.execute(f"SELECT {aggs} FROM {reader}('{f}')").fetchall()
+    elapsed = time.perf_counter() - start
+    con.close()
+    return elapsed
+
+
+def check_seconds(root: Path) -> float:
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "dipstick", "check", str(root), "--format", "json",
+                        "--no-store"], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"dipstick check failed ({r.returncode}): {r.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/dipstick-large"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--size", default="large", choices=["default", "large"])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if not (args.dir / "dipstick.yaml").exists():
+        from dipstick.demo import generate
+
+        t = time.perf_counter()
+        generate(args.dir, seed=args.seed, size=args.size)
+        print(f"generated {args.size} demo in {time.perf_counter() - t:.1f} s")
+    sizes = {f.name: f.stat().st_size for f in args.dir.iterdir() if f.is_file()}
+    print(f"package {args.dir}: {sum(sizes.values()) / 1e6:,.0f} MB in {len(sizes)} files")
+    floors, checks = [], []
+    for _ in range(args.repeat):
+        floors.append(floor_seconds(args.dir))
+        checks.append(check_seconds(args.dir))
+    floor, check = statistics.median(floors), statistics.median(checks)
+    print(f"DuckDB floor (one pass, same columns): {floor:.2f} s  (runs: "
+          f"{', '.join(f'{x:.2f}' for x in floors)})")
+    print(f"dipstick check (whole CLI, JSON out):  {check:.2f} s  (runs: "
+          f"{', '.join(f'{x:.2f}' for x in checks)})")
+    print(f"ratio check / floor: {check / floor:.1f}×")
+
+
+if __name__ == "__main__":
+    main()
