@@ -194,3 +194,21 @@ def test_default_url_is_env_else_a_file_here(monkeypatch: pytest.MonkeyPatch,
     assert (tmp_path / "dipstick.db").exists()
     monkeypatch.setenv(ENV_URL, "sqlite:///elsewhere.db")
     assert default_url() == "sqlite:///elsewhere.db"
+
+
+def test_a_real_check_round_trips(store: Store, tmp_path: Any) -> None:
+    """A check computed by the engine from a package (not built by hand) survives the database."""
+    from builder import PackageBuilder
+    from dipstick.check import run_check
+    from dipstick.package import load_package
+
+    pkg = (PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
+           .usage("erp", users=20).surveys("erp").write())
+    package = load_package(pkg)
+    try:
+        real = run_check(package)
+    finally:
+        package.close()
+    run_id = save(store, real)
+    assert store.load_run(run_id) == normalised(real.to_json())
+    assert store.service_history("erp")[-1].status.value == "leak"

@@ -1,0 +1,62 @@
+"""The demo organisation end to end: every seeded leak is found with the right cause, and no
+healthy service is flagged `leak` — the check against a known truth."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from dipstick.check import CheckResult, run_check
+from dipstick.demo import GroundTruth, generate
+from dipstick.indicators.base import Status
+from dipstick.package import load_package
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, CheckResult, float]:
+    root = tmp_path_factory.mktemp("demo") / "org"
+    truth = generate(root, seed=7)
+    start = time.perf_counter()
+    package = load_package(root)
+    try:
+        result = run_check(package)
+    finally:
+        package.close()
+    return truth, result, time.perf_counter() - start
+
+
+def test_every_seeded_leak_is_found_with_its_cause(demo: tuple[GroundTruth, CheckResult,
+                                                                float]) -> None:
+    truth, result, _ = demo
+    by_id = {v.service.id: v for v in result.verdicts}
+    missed = [(leak.service, leak.cause, by_id[leak.service].finding(leak.cause).status.value,
+               by_id[leak.service].finding(leak.cause).summary)
+              for leak in truth.leaks
+              if by_id[leak.service].finding(leak.cause).status is not Status.LEAK]
+    assert not missed, missed
+
+
+def test_no_healthy_service_is_flagged_leak(demo: tuple[GroundTruth, CheckResult,
+                                                         float]) -> None:
+    truth, result, _ = demo
+    by_id = {v.service.id: v for v in result.verdicts}
+    flagged = [(sid, f.cause, f.summary) for sid in truth.healthy
+               for f in by_id[sid].findings if f.status is Status.LEAK]
+    assert not flagged, flagged
+    assert len(truth.healthy) >= len(result.verdicts) / 2
+
+
+def test_the_demo_check_is_fast(demo: tuple[GroundTruth, CheckResult, float]) -> None:
+    _, _, seconds = demo
+    assert seconds < 10, f"check took {seconds:.1f} s"
+
+
+def test_the_demo_has_a_total_and_every_leak_a_formula(demo: tuple[GroundTruth, CheckResult,
+                                                                     float]) -> None:
+    _, result, _ = demo
+    assert result.leak_money > 0
+    for v in result.verdicts:
+        for f in v.findings:
+            if f.status is Status.LEAK:
+                assert f.leak.formula and f.action, (v.service.id, f.cause)
