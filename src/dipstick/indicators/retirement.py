@@ -49,6 +49,7 @@ class RetirementMeasures:
     baseline: dict[str, float]
     costs: dict[str, float]
     median_cost_per_user: float | None
+    live_by_capability: dict[str, list[str]]
 
 
 def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
@@ -56,9 +57,13 @@ def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
     recent = recent_users(ctx)
     costs = monthly_costs(ctx)
     per_user = [costs[s] / u for s, u in recent.items() if u > 0 and costs.get(s)]
+    live: dict[str, list[str]] = {}
+    for s in ctx.model.services:
+        if s.lifecycle == "live" and s.capability:
+            live.setdefault(s.capability, []).append(s.id)
     return RetirementMeasures(recent, active_users(ctx, w.start, w.end),
                               active_users(ctx, w.baseline_start, w.start), costs,
-                              statistics.median(per_user) if per_user else None)
+                              statistics.median(per_user) if per_user else None, live)
 
 
 def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
@@ -93,8 +98,7 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
     if service.lifecycle == "retired" and cost > 0:
         ev.append(fact("retired_but_paid", "Retired but still costs", cost, w.period,
                        Status.LEAK, unit=f" {ctx.currency}/month"))
-    twins = [s.id for s in ctx.model.services if s.id != sid and s.lifecycle == "live"
-             and service.capability and s.capability == service.capability]
+    twins = [s for s in m.live_by_capability.get(service.capability or "", []) if s != sid]
     if twins and service.lifecycle in ("live", "retiring"):
         ev.append(fact("duplicate_capability", "Same capability as", ", ".join(twins), w.period,
                        Status.WATCH, note=f"capability {service.capability!r}"))

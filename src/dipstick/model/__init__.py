@@ -8,7 +8,8 @@ common than a file written for a newer contract, and silently ignoring it would 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -156,13 +157,22 @@ class ValueModel(_Model):
         return {} if v is None else v
 
     def service(self, service_id: str) -> Service:
-        return self._services_by_id()[service_id]
-
-    def _services_by_id(self) -> dict[str, Service]:
-        return {s.id: s for s in self.services}
+        found: Service = _index(self.services)[service_id]
+        return found
 
     def group(self, group_id: str) -> StakeholderGroup | None:
-        return next((g for g in self.stakeholder_groups if g.id == group_id), None)
+        found: StakeholderGroup | None = _index(self.stakeholder_groups).get(group_id)
+        return found
 
     def outcome(self, outcome_id: str) -> Outcome | None:
-        return next((o for o in self.outcomes if o.id == outcome_id), None)
+        found: Outcome | None = _index(self.outcomes).get(outcome_id)
+        return found
+
+
+_T = TypeVar("_T", Service, StakeholderGroup, Outcome)
+
+
+@lru_cache(maxsize=64)
+def _index(items: tuple[_T, ...]) -> dict[str, _T]:
+    """Id lookups in O(1): indicators look ids up once per service, 2,000+ times a check."""
+    return {x.id: x for x in items}
