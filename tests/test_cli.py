@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from builder import PackageBuilder
 from dipstick.check import JSON_SCHEMA
 from dipstick.indicators.registry import CAUSES
 from dipstick.store import Store
+
+from builder import PackageBuilder
 
 DIPSTICK = [sys.executable, "-m", "dipstick"]
 

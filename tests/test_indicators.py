@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from builder import AS_OF, PackageBuilder, days
 from dipstick.check import CheckResult, run_check
 from dipstick.indicators.base import Finding, Status
 from dipstick.package import load_package
+
+from builder import AS_OF, PackageBuilder, days
 
 Build = Callable[[PackageBuilder], PackageBuilder]
 

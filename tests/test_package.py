@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from builder import PackageBuilder
 from dipstick.errors import Problem
 from dipstick.package import load_package, validate
+
+from builder import PackageBuilder
 
 
 def _problems(tmp_path: Path, build: Callable[[PackageBuilder], PackageBuilder],

@@ -12,7 +12,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from db import postgres_schema
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import StoreError, UsageError
 from dipstick.indicators.base import (
@@ -29,6 +28,8 @@ from dipstick.indicators.base import (
 from dipstick.model import Service
 from dipstick.store import ENV_URL, Store, default_url
 from dipstick.store.tables import Base, FindingRow, Run, ServiceResult
+
+from db import postgres_schema
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 T0 = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
@@ -198,9 +199,10 @@ def test_default_url_is_env_else_a_file_here(monkeypatch: pytest.MonkeyPatch,
 
 def test_a_real_check_round_trips(store: Store, tmp_path: Any) -> None:
     """A check computed by the engine from a package (not built by hand) survives the database."""
-    from builder import PackageBuilder
     from dipstick.check import run_check
     from dipstick.package import load_package
+
+    from builder import PackageBuilder
 
     pkg = (PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
            .usage("erp", users=20).surveys("erp").write())
