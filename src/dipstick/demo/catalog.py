@@ -169,7 +169,7 @@ def make_service(rng: np.random.Generator, sid: str, name: str, capability: str,
         growth=u(0.01, 0.08) if internal else u(0.03, 0.12), cpu=cpu, util=u(0.79, 0.9),
         licensed=internal, rates=(u(3.0, 5.0), u(3.0, 5.0), u(1.2, 2.6)),
         sat=u(7.8, 8.4), rated=u(0.38, 0.5), lost=(u(25, 45), u(6, 12), u(8, 15)),
-        resolve=(u(3, 8), u(12, 30), u(1, 4)), reopen=u(0.015, 0.035), reassign=u(0.3, 0.7),
+        resolve=(u(4, 9), u(9, 20), u(1, 4)), reopen=u(0.015, 0.035), reassign=u(0.3, 0.7),
         survey=u(8.0, 8.5), phase=int(rng.integers(8, 70)), completion=u(0.9, 0.97),
         end_of_life=eol, launched=launched)
 

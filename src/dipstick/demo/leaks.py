@@ -195,7 +195,7 @@ class _Planner:
     def perception(self, s: ServiceDef, x: int, subtle: bool) -> None:
         day = self.onset(95, 330)
         group = str(self.rng.choice(s.consumers))
-        mean = mean_for_pmd(-33, SURVEY_SD) if subtle else 4.9
+        mean = mean_for_pmd(-45, SURVEY_SD) if subtle else 4.9
         self.k.survey[(x, group)] = (day, mean)
         self.add(s, "perception", day, subtle, f"{self.cat.group(group).name} rate {s.name} "
                  f"~{mean:.1f}/10 in pulse checks from {self.tl.date(day)} (was ~{s.survey:.1f}).")
@@ -214,12 +214,16 @@ class _Planner:
         day = self.onset(100, 170)
         day -= int(self.tl.weekday[day] >= 5) * (int(self.tl.weekday[day]) - 3)
         kind = str(self.rng.choice(["release", "organisational"]))
+        ratio = 1.72 if subtle else 1.85
+        # Compare like with like: the summer dip would otherwise hide part of the jump.
+        office = self.tl.office
+        season = office[day - 56: day].mean() / office[day: day + 56].mean()
         self.k.onset[x] = day
-        self.k.incidents[x] = 1.75 if subtle else 1.9
+        self.k.incidents[x] = ratio * season
         self.k.sat_all[x] = s.sat - 0.5 if subtle else 6.55
         self.k.changes.append(Change(x, day, kind, subtle or self.rng.random() < 0.5, False))
         self.add(s, "change", day, subtle, f"A poorly communicated {kind} change of {s.name} on "
-                 f"{self.tl.date(day)}: incidents ×{self.k.incidents[x]:.2f} and ticket "
+                 f"{self.tl.date(day)}: incidents ×{ratio:.2f} and ticket "
                  f"satisfaction ~{self.k.sat_all[x]:.1f} since (employee experience may show "
                  "`watch`).")
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 from dipstick.demo.catalog import Catalog
 from dipstick.demo.leaks import SURVEY_SD, Knobs
 from dipstick.demo.sampling import codes, lowdisc, scores
-from dipstick.demo.timeline import RETAIL_WEEK, FloatArray, Timeline
+from dipstick.demo.timeline import RETAIL_WEEK, FloatArray, IntArray, Timeline
 
 ROUND = 91   # days between pulse-check rounds
 COMMENTS = (
@@ -42,8 +42,10 @@ def surveys_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator
         day = last - phase[:, None] - ROUND * rounds[None, :]
         ok = (day >= launch[:, None] + 14) & ~(stale[:, None] & (rounds[None, :] == 0))
         pi, ri = np.nonzero(ok)
-        lo, hi = (3, 7) if g.kind == "internal" else (6, 10)
+        lo, hi = (5, 9) if g.kind == "internal" else (7, 12)
         count = rng.integers(lo, hi + 1, len(pi))
+        unhappy = np.array([(i, g.id) in k.survey for i in pairs], dtype=bool)
+        count = np.where(unhappy[pi], np.maximum(count, 7), count)    # enough voices to hear
         resp_pair = np.repeat(p[pi], count)
         resp_day = np.minimum(np.repeat(day[pi, ri], count) + rng.integers(0, 5, count.sum()),
                               last)
@@ -57,7 +59,8 @@ def surveys_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator
         for (si, gid), (onset, after) in k.survey.items():
             if gid == g.id:
                 mean = np.where((s == si) & (d >= onset), after, mean)
-        score = scores(lowdisc(len(s), "score", rng), mean, SURVEY_SD)
+        block = np.repeat(np.repeat(np.arange(len(pi)), count), nd) * nd + dim
+        score = scores(_stratified(block, rng), mean, SURVEY_SD)
         first = dim == 0
         talk = first & (lowdisc(len(s), "comment", rng) < 0.12)
         band = np.where(score <= 5, 0, np.where(score <= 7, 1, 2))
@@ -147,6 +150,19 @@ def kpis_table(cat: Catalog, tl: Timeline, rng: np.random.Generator) -> pa.Table
     return pa.table({"date": pa.array(tl.dates[np.concatenate(dates)]),
                      "outcome": pa.array(np.concatenate(outcomes).tolist(), type=pa.string()),
                      "value": pa.array(np.concatenate(values))})
+
+
+def _stratified(block: IntArray, rng: np.random.Generator) -> FloatArray:
+    """Uniforms with one draw per equal slice of [0, 1) in each block (one round's answers on
+    one dimension): a round of seven answers always holds its share of detractors."""
+    n = len(block)
+    order = np.lexsort((rng.random(n), block))
+    sizes = np.bincount(block)
+    starts = np.cumsum(sizes) - sizes
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - starts[block[order]]
+    out: FloatArray = (rank + rng.random(n)) / sizes[block]
+    return out
 
 
 def _dict(index: np.ndarray, names: list[str]) -> pa.Array:
