@@ -126,7 +126,8 @@ class _Planner:
                  f"end of life on {s.end_of_life}.")
 
     def alignment(self, n: int) -> None:
-        pool = [s for s in self.cat.services if s.id in self.cat.exclusive("outcome")]
+        mine = self.cat.exclusive("outcome")
+        pool = [s for s in self.cat.services if s.id in mine]
         for i, s in enumerate(self.pick(pool, n)):
             o = self.cat.outcome(s.supports[0][0])
             if i % 3 == 0:
@@ -143,8 +144,8 @@ class _Planner:
                          f"{o.drift_gap:.0%} gap.")
 
     def customer_experience(self, n: int) -> None:
-        pool = [s for s in self.cat.services
-                if s.id in self.cat.exclusive("tp") and s.kind != "internal"]
+        mine = self.cat.exclusive("tp")
+        pool = [s for s in self.cat.services if s.id in mine and s.kind != "internal"]
         for i, s in enumerate(self.pick(pool, n)):
             subtle = i % 2 == 1
             day = self.onset(95, 108) if subtle else self.onset(95, 300)
@@ -161,7 +162,8 @@ class _Planner:
                      f" (backed by {s.name}) {what} from {self.tl.date(day)}.")
 
     def flow(self, n: int) -> None:
-        pool = [s for s in self.cat.services if s.id in self.cat.exclusive("step")]
+        mine = self.cat.exclusive("step")
+        pool = [s for s in self.cat.services if s.id in mine]
         names = {sid: name for sid, name, _ in self.cat.streams}
         for i, s in enumerate(self.pick(pool, n)):
             subtle = i % 3 == 2

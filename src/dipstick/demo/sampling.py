@@ -131,6 +131,7 @@ def score_stats(mean: float, sd: float) -> tuple[float, float]:
     return float(1 - row[8]), float(row[6])
 
 
+@cache
 def mean_for_pmd(target: float, sd: float) -> float:
     """The score mean whose promoters − detractors (in %) is closest to ``target``."""
     best, gap = 0.0, float("inf")

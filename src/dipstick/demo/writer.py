@@ -83,7 +83,8 @@ def _num(v: float) -> float | int:
 
 def write_model(folder: Path, doc: dict[str, Any]) -> None:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100)
+    text = yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=None)
     header = ("# Northwind Retail: a synthetic organisation written by `dipstick demo`.\n"
               "# Seeded leaks and healthy services are listed in ground_truth.json.\n")
     (folder / "dipstick.yaml").write_text(header + text, encoding="utf-8")
