@@ -67,7 +67,7 @@ def grow(cat: Catalog, total: int, rng: np.random.Generator, tl: Timeline) -> No
         supports = [(str(o), round(float(rng.uniform(0.2, 0.7)), 1)) for o in links]
         s = make_service(rng, slug(name), name, slug(f"{domain}-{function}-{unit}"), kind,
                          consumers, round(users), supports, tl)
-        s.legacy = rng.random() < 0.03
+        s.legacy = kind == "internal" and rng.random() < 0.04
         new.append(s)
     _business_cases(cat, new, rng)
     _journeys(cat, [s for s in new if s.kind != "internal"], rng)

@@ -112,6 +112,9 @@ class _Planner:
             (self.end_of_life if i % 2 == 0 else self.decline)(s, True, "a legacy service")
 
     def decline(self, s: ServiceDef, subtle: bool, why: str) -> None:
+        if not s.licensed:      # no licences to leave unused: show its age instead
+            self.end_of_life(s, subtle, why)
+            return
         day = self.onset(150, 330)
         target = 0.355 if subtle else 0.22
         self.k.onset[self.cat.index[s.id]] = day
@@ -213,7 +216,7 @@ class _Planner:
                  f"{self.tl.date(day)}, {what}.")
 
     def change(self, s: ServiceDef, x: int, subtle: bool) -> None:
-        day = self.onset(100, 170)
+        day = self.onset(140, 175)    # inside the 182-day lookback, 8 whole weeks after it
         day -= int(self.tl.weekday[day] >= 5) * (int(self.tl.weekday[day]) - 3)
         kind = str(self.rng.choice(["release", "organisational"]))
         ratio = 1.72 if subtle else 1.85
