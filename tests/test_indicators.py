@@ -200,3 +200,36 @@ def test_drop_offs_are_priced_by_value_per_drop_off(tmp_path: Path) -> None:
     f = finding(tmp_path, _journey(8.0, drop_now=15), "customer_experience")
     # 10 extra drop-offs per 100 weekly visitors: 13 weeks × 10 / 2.99 months × 25 EUR
     assert f.leak.money == pytest.approx(13 * 10 / (91 / (365.25 / 12)) * 25, rel=0.01)
+
+
+def test_too_few_ratings_are_not_judged(tmp_path: Path) -> None:
+    f = finding(tmp_path, lambda b: b.service().usage().tickets().kpis().surveys(
+        score=2, respondents=1, on=[AS_OF - timedelta(days=5)]), "perception")
+    e = next(e for e in f.evidence if e.metric == "value_score:staff")
+    assert e.status is Status.UNKNOWN and "fewer than 10" in e.note
+    assert f.status is not Status.LEAK
+
+
+def test_a_service_launched_inside_the_baseline_is_not_growing(tmp_path: Path) -> None:
+    launched = AS_OF - timedelta(days=250)
+    f = finding(tmp_path, lambda b: b.service(launched=launched.isoformat())
+                .usage(since_days=250).surveys().kpis()
+                .tickets(since_days=250, lost_minutes=60), "employee_experience")
+    e = next(e for e in f.evidence if e.metric == "lost_time_growth")
+    assert e.value == pytest.approx(1.0, abs=0.1) and e.status is Status.OK
+
+
+def test_a_shift_in_ticket_mix_alone_does_not_slow_resolution(tmp_path: Path) -> None:
+    split = AS_OF - timedelta(days=91)
+
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.service().usage().surveys().kpis()
+        # incidents take 2 h, requests 40 h, both unchanged; requests become the majority
+        b.tickets(per_week=6, resolve_hours=2, end_day=split)
+        b.tickets(per_week=1, resolve_hours=40, kind="request", end_day=split, prefix="R")
+        b.tickets(per_week=1, resolve_hours=2, start_day=split, prefix="N")
+        b.tickets(per_week=6, resolve_hours=40, kind="request", start_day=split, prefix="M")
+        return b
+    f = finding(tmp_path, build, "employee_experience")
+    e = next(e for e in f.evidence if e.metric == "resolution_growth")
+    assert e.value == pytest.approx(1.0) and e.status is Status.OK

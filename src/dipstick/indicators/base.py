@@ -51,6 +51,9 @@ class CommonSpec(Spec):
     checkin_max_age_days: int = Field(
         90, ge=1, description="A consuming group not asked for longer than this is not `ok`."
     )
+    min_sample: int = Field(
+        10, ge=1, description="Fewest ratings or tickets a mean, rate or ratio is judged on."
+    )
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,14 @@ def evidence(
     unit: str = "",
     baseline: float | None = None,
     note: str = "",
+    sample: tuple[float, int] | None = None,
 ) -> Evidence:
-    """Grade ``value`` against ``threshold``; a missing value is ``unknown`` evidence."""
+    """Grade ``value`` against ``threshold``; a missing value is ``unknown`` evidence, and so is
+    one measured on fewer data points than ``sample = (count, minimum)`` asks for: a mean of
+    three ratings would flip the light on one person's mood."""
+    if sample is not None and sample[0] < sample[1]:
+        value, note = None, (f"only {sample[0]:.0f} data points (fewer than {sample[1]}): "
+                             "not judged")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return Evidence(metric, label, None, period, Status.UNKNOWN, 0.0, unit,
                         threshold.describe() if threshold else None, baseline, note or "no data")

@@ -81,6 +81,7 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
 
     sides("tickets", "opened_at", [
         nw.col("type").is_in(["incident"]).cast(nw.Float64).sum().alias("incidents"),
+        nw.col("satisfaction").count().alias("rated"),
         nw.col("satisfaction").cast(nw.Float64).mean().alias("satisfaction"),
         nw.col("lost_minutes").cast(nw.Float64).mean().alias("lost_minutes")])
     sides("usage", "date", [nw.col("active_users").cast(nw.Float64).mean().alias("users")])
@@ -113,12 +114,14 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         period = f"{day - timedelta(days=spec.change_effect_days)}..{day + timedelta(after_days)}"
         per_week_before = before.get("incidents", 0.0) / (spec.change_effect_days / 7)
         per_week_after = after.get("incidents", 0.0) / (after_days / 7)
+        least = ctx.common.min_sample
         if per_week_before > 0:
             e = evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}",
                          per_week_after / per_week_before, spec.incident_ratio, period,
-                         baseline=per_week_before, unit="×")
+                         baseline=per_week_before, unit="×",
+                         sample=(before.get("incidents", 0.0), least))
             ev.append(e)
-            if e.status is not Status.OK:
+            if e.status in (Status.WATCH, Status.LEAK):
                 excess = (per_week_after - per_week_before) * 52 / 12
                 lost = after.get("lost_minutes") or 0.0
                 hours = excess * (lost + spec.incident_handling_minutes) / 60.0
@@ -131,7 +134,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             ev.append(evidence(f"satisfaction_drop:{cid}", f"Satisfaction drop after {label}",
                                before["satisfaction"] - after["satisfaction"],
                                spec.satisfaction_drop, period, baseline=before["satisfaction"],
-                               unit=" pts"))
+                               unit=" pts", sample=(min(before["rated"], after["rated"]), least)))
         if before.get("users") and after.get("users") is not None:
             ev.append(evidence(f"usage_change:{cid}", f"Usage change after {label}",
                                after["users"] / before["users"] - 1, spec.usage_change, period,

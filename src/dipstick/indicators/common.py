@@ -66,6 +66,7 @@ def ticket_stats(
                .otherwise(0.0))
            .group_by("service")
            .agg(n=nw.len(),
+                rated=nw.col("satisfaction").count(),
                 satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
                 lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
                 resolution_h=nw.col("resolution_h").median(),
@@ -74,8 +75,44 @@ def ticket_stats(
     return keyed(collect(agg), "service")
 
 
-def per_month(value: float | None, days: int) -> float | None:
-    return None if value is None else value / (days / (365.25 / 12))
+def resolution_by_type(
+    lf: nw.LazyFrame[Any], start: datetime, end: datetime
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Median resolution hours per service and ticket type: pooled incidents and requests have
+    two humps, and a shift in their mix alone would move a pooled median twofold."""
+    agg = (lf.filter(between("opened_at", start, end) & ~nw.col("resolved_at").is_null())
+           .with_columns(h=(nw.col("resolved_at") - nw.col("opened_at")).dt.total_minutes() / 60.0)
+           .group_by("service", "type").agg(n=nw.len(), median=nw.col("h").median()))
+    return keyed(collect(agg), "service", "type")
+
+
+def per_month(value: float | None, days: float) -> float | None:
+    return None if value is None or days <= 0 else value / (days / (365.25 / 12))
+
+
+def first_seen(ctx: CheckContext) -> dict[str, datetime]:
+    """The first day each service shows up in usage or tickets (or its launch date)."""
+    if "first_seen" not in ctx.cache:
+        seen: dict[str, datetime] = {}
+        for table, column in (("usage", "date"), ("tickets", "opened_at")):
+            if ctx.signals.has(table):
+                lf = ctx.signals.frame(table).group_by("service").agg(nw.col(column).min())
+                for r in collect(lf):
+                    seen[r["service"]] = min(seen.get(r["service"], r[column]), r[column])
+        for s in ctx.model.services:
+            if s.launched:
+                launched = datetime.combine(s.launched, datetime.min.time())
+                seen[s.id] = max(seen.get(s.id, launched), launched)
+        ctx.cache["first_seen"] = seen
+    result: dict[str, datetime] = ctx.cache["first_seen"]
+    return result
+
+
+def covered_days(ctx: CheckContext, service: str, start: datetime, end: datetime) -> float:
+    """Days of ``[start, end)`` the service existed: a rate over a baseline that began before
+    the service did must not be divided by days it was not there (it would look like growth)."""
+    begin = max(start, first_seen(ctx).get(service, start))
+    return max(0.0, (end - begin).total_seconds() / 86400)
 
 
 def ratio(current: float | None, baseline: float | None) -> float | None:

@@ -116,7 +116,8 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
     if t:
         ev.append(evidence("customer_satisfaction", "Customer ticket satisfaction (0–10)",
                            t["satisfaction"], spec.customer_satisfaction, w.period,
-                           note=f"{t['n']} tickets"))
+                           note=f"{t['rated']} rated tickets",
+                           sample=(t["rated"], ctx.common.min_sample)))
     value = spec.value_per_drop_off
     note = "" if value else " (set value_per_drop_off to price them)"
     leak = LeakEstimate(excess_drop_offs * value, 0.0,

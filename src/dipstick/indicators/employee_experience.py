@@ -26,7 +26,14 @@ from dipstick.indicators.base import (
     money,
     unknown,
 )
-from dipstick.indicators.common import groups_of_kind, per_month, ratio, ticket_stats
+from dipstick.indicators.common import (
+    covered_days,
+    groups_of_kind,
+    per_month,
+    ratio,
+    resolution_by_type,
+    ticket_stats,
+)
 from dipstick.model import Service
 
 CAUSE = "employee_experience"
@@ -45,6 +52,8 @@ class EmployeeExperienceSpec(Spec):
 class EmployeeMeasures:
     current: dict[str, dict[str, Any]]
     baseline: dict[str, dict[str, Any]]
+    resolution: dict[tuple[str, str], dict[str, Any]]
+    baseline_resolution: dict[tuple[str, str], dict[str, Any]]
 
 
 def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures | None:
@@ -56,7 +65,22 @@ def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures
         & (nw.col("requester_group").is_null() | nw.col("requester_group").is_in(internal)))
     w = ctx.window
     return EmployeeMeasures(ticket_stats(ctx, lf, w.start, w.end),
-                            ticket_stats(ctx, lf, w.baseline_start, w.start))
+                            ticket_stats(ctx, lf, w.baseline_start, w.start),
+                            resolution_by_type(lf, w.start, w.end),
+                            resolution_by_type(lf, w.baseline_start, w.start))
+
+
+def _resolution_growth(m: EmployeeMeasures, service: str, minimum: int) -> tuple[float | None,
+                                                                               float]:
+    """Per ticket type, median resolution now ÷ in the baseline, weighted by today's counts;
+    and the number of tickets it rests on."""
+    total = weighted = 0.0
+    for t in ("incident", "request"):
+        cur, base = m.resolution.get((service, t)), m.baseline_resolution.get((service, t))
+        if cur and base and cur["n"] >= minimum and base["n"] >= minimum and base["median"]:
+            weighted += cur["n"] * cur["median"] / base["median"]
+            total += cur["n"]
+    return (weighted / total if total else None), total
 
 
 def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
@@ -66,24 +90,28 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
     cur, base = m.current.get(service.id), m.baseline.get(service.id, {})
     if not cur:
         return unknown(service.id, CAUSE, "no internal tickets in the current window", ACTION)
-    w = ctx.window
-    lost = per_month(cur["lost_hours"], w.days)
-    base_lost = per_month(base.get("lost_hours"), w.baseline_days)
+    w, sid, least = ctx.window, service.id, ctx.common.min_sample
+    lost = per_month(cur["lost_hours"], covered_days(ctx, sid, w.start, w.end))
+    base_lost = per_month(base.get("lost_hours"),
+                          covered_days(ctx, sid, w.baseline_start, w.start))
+    growth, resolved = _resolution_growth(m, sid, least)
     ev = [
         evidence("satisfaction", "Ticket satisfaction (internal, 0–10)", cur["satisfaction"],
                  spec.employee_satisfaction, w.period, baseline=base.get("satisfaction"),
-                 note=f"{cur['n']} tickets"),
+                 note=f"{cur['rated']} rated tickets", sample=(cur["rated"], least)),
         evidence("lost_time_growth", "Lost hours a month vs baseline", ratio(lost, base_lost),
                  spec.lost_time_growth, w.period, baseline=base_lost, unit="×",
-                 note=f"{lost or 0:.0f} h a month"),
-        evidence("resolution_growth", "Median resolution time vs baseline",
-                 ratio(cur["resolution_h"], base.get("resolution_h")), spec.resolution_growth,
-                 w.period, baseline=base.get("resolution_h"), unit="×",
-                 note=f"median {cur['resolution_h'] or 0:.1f} h"),
+                 note=f"{lost or 0:.0f} h a month", sample=(min(cur["n"], base.get("n", 0)),
+                                                            least)),
+        evidence("resolution_growth", "Median resolution time vs baseline (per type)", growth,
+                 spec.resolution_growth, w.period, unit="×",
+                 note=f"median {cur['resolution_h'] or 0:.1f} h over {resolved:.0f} tickets"),
         evidence("reopen_share", "Share of tickets reopened", cur["reopen_share"],
-                 spec.reopen_share, w.period, baseline=base.get("reopen_share")),
+                 spec.reopen_share, w.period, baseline=base.get("reopen_share"),
+                 sample=(cur["n"], least)),
         evidence("reassignments", "Reassignments per ticket", cur["reassignments"],
-                 spec.reassignments, w.period, baseline=base.get("reassignments")),
+                 spec.reassignments, w.period, baseline=base.get("reassignments"),
+                 sample=(cur["n"], least)),
     ]
     hours = lost or 0.0
     leak = LeakEstimate(hours * ctx.rate, hours,

@@ -118,16 +118,18 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         base = _score(ctx, gid, base_dims) if base_dims else None
         n = sum(d["n"] for d in dims.values())
         pmd = 100.0 * sum(d["promoters"] - d["detractors"] for d in dims.values()) / n
+        least = ctx.common.min_sample
         ev.append(evidence(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
                            score, spec.value_score, w.period, baseline=base,
-                           note=f"{n} answers"))
+                           note=f"{n} answers", sample=(n, least)))
         ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd,
-                           spec.promoters_minus_detractors, w.period, unit=" pts"))
+                           spec.promoters_minus_detractors, w.period, unit=" pts",
+                           sample=(n, least)))
         if base is not None and score is not None:
             ev.append(evidence(f"value_drop:{gid}", f"Drop in value score of {name}",
                                base - score, spec.value_drop, w.period, baseline=base,
-                               unit=" pts"))
-        if score is not None:
+                               unit=" pts", sample=(n, least)))
+        if score is not None and n >= least:
             scores.append(score)
     cost = monthly_costs(ctx).get(service.id, 0.0)
     leak = LeakEstimate.none("no value score in the current window")

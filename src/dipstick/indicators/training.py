@@ -28,7 +28,7 @@ from dipstick.indicators.base import (
     money,
     unknown,
 )
-from dipstick.indicators.common import active_users, ratio, recent_users
+from dipstick.indicators.common import active_users, covered_days, ratio, recent_users
 from dipstick.model import Service
 
 CAUSE = "training"
@@ -95,18 +95,22 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
     n = m.questions.get(sid, {}).get("n", 0) if ctx.signals.has("tickets") else None
     users = m.users.get(sid)
     rate = base_rate = None
+    months = (covered_days(ctx, sid, w.start, w.end) or w.days) / (365.25 / 12)
     if n is not None and users:
-        rate = 100.0 * n / users / w.months
+        rate = 100.0 * n / users / months
         base_users = m.baseline_users.get(sid)
         base_n = m.baseline_questions.get(sid, {}).get("n", 0)
-        if base_users:
-            base_rate = 100.0 * base_n / base_users / (w.baseline_days / (365.25 / 12))
+        base_months = covered_days(ctx, sid, w.baseline_start, w.start) / (365.25 / 12)
+        if base_users and base_months >= 1:
+            base_rate = 100.0 * base_n / base_users / base_months
     ev.append(evidence("questions_per_100_users", "How-to tickets per 100 active users a month",
                        rate, spec.questions_per_100_users, w.period, baseline=base_rate,
                        note="" if users else "no usage data to relate questions to"))
     if rate is not None and base_rate:
+        base_n = m.baseline_questions.get(sid, {}).get("n", 0)
         ev.append(evidence("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
-                           spec.questions_growth, w.period, baseline=base_rate, unit="×"))
+                           spec.questions_growth, w.period, baseline=base_rate, unit="×",
+                           sample=(min(n or 0, base_n), ctx.common.min_sample)))
     c = m.completion.get(sid)
     if c and c["required"]:
         ev.append(evidence("training_completion", "Training completion (latest per group)",
@@ -127,10 +131,10 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
                             f"{spec.untrained_hours_per_month:g} h lost a month × "
                             f"{money(ctx.rate)} {ctx.currency}/h")
     lost = m.questions.get(sid, {}).get("lost") or 0.0
-    hours = (n or 0) / w.months * (lost + spec.question_handling_minutes) / 60.0
+    hours = (n or 0) / months * (lost + spec.question_handling_minutes) / 60.0
     if hours > leak.hours:  # the larger of the two views, never both: they overlap
         leak = LeakEstimate(hours * ctx.rate, hours,
-                            f"{(n or 0) / w.months:.0f} how-to tickets a month × ({lost:.0f} min "
+                            f"{(n or 0) / months:.0f} how-to tickets a month × ({lost:.0f} min "
                             f"lost + {spec.question_handling_minutes:g} min asking) = "
                             f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h")
     return conclude(sid, CAUSE, ev, leak, ACTION)
