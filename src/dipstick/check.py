@@ -7,7 +7,7 @@ app database ("build the data once, render it many ways").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,6 +15,7 @@ from dipstick.errors import UsageError
 from dipstick.indicators.base import (
     CheckContext,
     CommonSpec,
+    Evidence,
     Finding,
     LeakEstimate,
     Status,
@@ -125,11 +126,19 @@ def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
 def finding_json(f: Finding) -> dict[str, Any]:
     return {
         "status": f.status.value, "score": f.score, "summary": f.summary,
-        "evidence": [{**asdict(e), "status": e.status.value} for e in f.evidence],
+        "evidence": [evidence_json(e) for e in f.evidence],
         "leak_per_month": {"money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
                            "formula": f.leak.formula},
         "action": f.action,
     }
+
+
+def evidence_json(e: Evidence) -> dict[str, Any]:
+    """Field by field rather than ``dataclasses.asdict``, whose deep copy took 3 s of a
+    2,000-service check."""
+    return {"metric": e.metric, "label": e.label, "value": e.value, "period": e.period,
+            "status": e.status.value, "score": e.score, "unit": e.unit,
+            "threshold": e.threshold, "baseline": e.baseline, "note": e.note}
 
 
 def run_check(

@@ -93,8 +93,10 @@ def _fail(e: DipstickError, fmt: str) -> typer.Exit:
 
 
 def _print_json(data: Any) -> None:
-    """Plain JSON on stdout: Rich's highlighter takes seconds on a 2,000-service result."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """Plain JSON on stdout: Rich's highlighter takes seconds on a 2,000-service result, and
+    so does indenting (it forces json's pure-Python encoder), so only a terminal gets indents."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
 
 
 def _check_format(fmt: str) -> None:

@@ -176,7 +176,7 @@ def load_table(
         select += [f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
                    for c in columns if c.name not in types]
         run(con, f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT {', '.join(select)} "
-                    f"FROM {raw}")
+                 f"FROM {raw}")
     _drop(con, raw, csv)
     return problems
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 import narwhals as nw
@@ -51,6 +52,14 @@ class SurveyMeasures:
     baseline: dict[tuple[str, str], dict[str, dict[str, Any]]]
     last: dict[tuple[str, str], date]
 
+    @cached_property
+    def answered(self) -> dict[str, set[str]]:
+        """Groups with answers in the current window, per service."""
+        out: dict[str, set[str]] = {}
+        for service, group in self.current:
+            out.setdefault(service, set()).add(group)
+        return out
+
 
 def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
     if not ctx.signals.has("surveys"):
@@ -89,7 +98,7 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         return unknown(service.id, CAUSE, "no surveys table: no pulse-check answers", ACTION)
     w = ctx.window
     groups = list(service.consumers) + sorted(
-        {g for (s, g) in m.current if s == service.id and g not in service.consumers})
+        g for g in m.answered.get(service.id, ()) if g not in service.consumers)
     if not groups:
         return unknown(service.id, CAUSE, "no consuming stakeholder group and no answers", ACTION)
     ev: list[Evidence] = []
