@@ -44,7 +44,7 @@ class TrainingSpec(Spec):
                                             description="active users ÷ licences, first year")
     question_handling_minutes: float = Field(20.0, ge=0,
                                              description="time a how-to ticket costs its asker")
-    untrained_hours_per_month: float = Field(2.0, ge=0,
+    untrained_hours_per_month: float = Field(1.0, ge=0,
                                              description="time an untrained user loses a month")
 
 
