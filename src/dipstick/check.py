@@ -126,6 +126,7 @@ def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
 def finding_json(f: Finding) -> dict[str, Any]:
     return {
         "status": f.status.value, "score": f.score, "summary": f.summary,
+        "since": f.since.isoformat() if f.since else None,
         "evidence": [evidence_json(e) for e in f.evidence],
         "leak_per_month": {"money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
                            "formula": f.leak.formula},

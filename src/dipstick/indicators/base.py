@@ -208,6 +208,7 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     leak: LeakEstimate = field(default_factory=LeakEstimate)
     action: str = ""
+    since: date | None = None   # when the leak started: the shift behind it, where one is known
 
 
 def conclude(

@@ -175,7 +175,7 @@ class Store:
                 {"service_result_id": sid, "position": j, "cause": f.cause,
                  "status": f.status.value, "score": f.score, "summary": f.summary,
                  "leak_money": f.leak.money, "leak_hours": f.leak.hours,
-                 "leak_formula": f.leak.formula, "action": f.action,
+                 "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
                  "evidence": _finite(vdoc["causes"][f.cause]["evidence"])}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
                 for j, f in enumerate(v.findings)]
@@ -259,6 +259,7 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
                            "cause": s.leak_cause, "formula": s.leak_formula},
         "causes": {f.cause: {
             "status": f.status, "score": f.score, "summary": f.summary,
+            "since": f.since.isoformat() if f.since else None,
             "evidence": f.evidence,
             "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
                                "formula": f.leak_formula},

@@ -148,5 +148,6 @@ class FindingRow(Base):
     leak_formula: Mapped[str] = mapped_column(Text)
     action: Mapped[str] = mapped_column(Text)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    since: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
