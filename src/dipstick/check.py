@@ -60,6 +60,12 @@ class ServiceVerdict:
         leaking = [f for f in self.findings if f.status is Status.LEAK]
         return max(leaking, key=lambda f: (f.leak.money, f.leak.hours)).cause if leaking else None
 
+    @property
+    def since(self) -> date | None:
+        """When the service started leaking: the earliest start among its leaking causes."""
+        starts = [f.since for f in self.findings if f.status is Status.LEAK and f.since]
+        return min(starts) if starts else None
+
     def finding(self, cause: str) -> Finding:
         return next(f for f in self.findings if f.cause == cause)
 
@@ -119,6 +125,7 @@ def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
         "lifecycle": v.service.lifecycle, "status": v.status.value, "score": v.score,
         "leak_per_month": {"money": round(leak.money, 2), "hours": round(leak.hours, 1),
                            "cause": v.leak_cause, "formula": leak.formula},
+        "since": v.since.isoformat() if v.since else None,
         "causes": {f.cause: finding_json(f) for f in v.findings},
     }
 

@@ -40,6 +40,7 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
     table.add_column(f"{cur}/month", justify="right", no_wrap=True)
     table.add_column("h/month", justify="right", no_wrap=True)
     table.add_column("Main cause", no_wrap=True, overflow="ellipsis", max_width=20)
+    table.add_column("Since", no_wrap=True)
     shown = result.verdicts if limit <= 0 else result.verdicts[:limit]
     for v in shown:
         leak = v.leak
@@ -48,11 +49,11 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
             *(light(f.status) for f in v.findings),
             f"{leak.money:,.0f}" if leak.money else "–",
             f"{leak.hours:,.0f}" if leak.hours else "–",
-            v.leak_cause or "")
+            v.leak_cause or "", v.since.isoformat() if v.since else "")
     table.add_section()
     table.add_row("", Text("Total", style="bold"), *("" for _ in INDICATORS),
                   Text(f"{result.leak_money:,.0f}", style="bold"),
-                  Text(f"{result.leak_hours:,.0f}", style="bold"), "")
+                  Text(f"{result.leak_hours:,.0f}", style="bold"), "", "")
     console.print(table)
     if len(shown) < len(result.verdicts):
         console.print(f"… and {len(result.verdicts) - len(shown)} more services "

@@ -257,6 +257,8 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
         "lifecycle": s.lifecycle, "status": s.status, "score": s.score,
         "leak_per_month": {"money": round(s.leak_money, 2), "hours": round(s.leak_hours, 1),
                            "cause": s.leak_cause, "formula": s.leak_formula},
+        "since": _iso(min((f.since for f in s.findings if f.status == "leak" and f.since),
+                          default=None)),
         "causes": {f.cause: {
             "status": f.status, "score": f.score, "summary": f.summary,
             "since": f.since.isoformat() if f.since else None,
@@ -266,6 +268,10 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
             "action": f.action,
         } for f in s.findings},
     }
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
 
 
 def _finite(value: Any) -> Any:
