@@ -122,3 +122,21 @@ def test_report_writes_one_self_contained_file(leaking: Path, tmp_path: Path) ->
     assert r.returncode == 1, r.stderr
     html = out.read_text()
     assert "ERP" in html and 'src="http' not in html and html.count("plotly.js v") >= 1
+
+
+def test_indicators_lists_every_cause_with_its_settings() -> None:
+    r = subprocess.run([*DIPSTICK, "indicators", "--format", "json"], capture_output=True,
+                       text=True, timeout=60)
+    rows = json.loads(r.stdout)
+    assert [x["cause"] for x in rows] == list(CAUSES)
+    assert all(x["action"] and x["settings"] for x in rows)
+
+
+def test_demo_writes_package_truth_and_report(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    r = subprocess.run([*DIPSTICK, "demo", str(target), "--seed", "3", "--database",
+                        f"sqlite:///{tmp_path / 'app.db'}"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (target / "ground_truth.json").exists() and (target / "report.html").exists()
+    assert "Leak per month" in r.stdout
