@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from dipstick import render
 from dipstick.check import CheckResult, run_check
-from dipstick.errors import DipstickError, ExitCode, PackageError
+from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
 from dipstick.indicators.registry import INDICATORS
 from dipstick.package import Package, load_package
 
@@ -123,14 +123,14 @@ def _run(path: Path, as_of: date | None, services: list[str] | None, fmt: str) -
             package.close()
 
 
-def _store(result: CheckResult, database: str | None, started: datetime, command: str) -> None:
+def _store(result: CheckResult, database: str | None, started: datetime, command: str) -> int:
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
         with Store.open(database) as store:
             store.migrate()
-            store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                           command=command)
+            return store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
+                                  command=command)
     except DipstickError as e:
         err.print(f"[red]error:[/red] the run was not stored: {e}")
         raise typer.Exit(int(ExitCode.FAILURE)) from None
@@ -160,18 +160,53 @@ def check(
     store: StoreOpt = True,
     limit: Annotated[int, typer.Option(help="Show at most N services in the table (0 = all).")]
     = 0,
+    alert: Annotated[bool, typer.Option(
+        "--alert", help="Notify the `alerts:` targets of new and ended leaks (needs --store).")]
+    = False,
 ) -> None:
     """Run every leak indicator and show the lights. Exit 0 no leak, 1 leak, 2 bad input."""
     _check_format(fmt)
+    if alert and not store:
+        raise _fail(UsageError("--alert needs the run history: it cannot be used with "
+                               "--no-store"), fmt)
     started = datetime.now(UTC)
     result = _run(path, _as_date(as_of), service, fmt)
-    if store:
-        _store(result, database, started, "check " + " ".join(sys.argv[2:]))
+    notifiers = _notifiers(path, fmt) if alert else None
+    run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:])) if store \
+        else None
     if fmt == "json":
         _print_json(result.to_json())
     else:
         render.print_check(out, result, limit)
+    if notifiers is not None and run_id is not None:
+        _alert(result, run_id, notifiers, database)
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
+
+
+def _notifiers(path: Path, fmt: str) -> Any:
+    """The alert targets with their secrets from the environment; exit 2 if one is missing."""
+    from dipstick.alerts import build_notifiers, load_targets
+
+    try:
+        return build_notifiers(load_targets(path), os.environ)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+
+
+def _alert(result: CheckResult, run_id: int, notifiers: Any, database: str | None) -> None:
+    """Log and send this run's alerts; a failed delivery is reported and stays pending, it
+    never changes the exit code. A database failure here is exit 3."""
+    from dipstick.alerts import run_alerts
+    from dipstick.store import Store
+
+    try:
+        with Store.open(database) as db:
+            report = run_alerts(db, run_id, result, notifiers)
+    except DipstickError as e:
+        err.print(f"[red]error:[/red] alerts were not recorded: {e}")
+        raise typer.Exit(int(ExitCode.FAILURE)) from None
+    for line in report.lines():
+        err.print(line, markup=False)
 
 
 @app.command()
@@ -249,6 +284,30 @@ def runs(
         _print_json(json.loads(json.dumps(rows, default=str)))
     else:
         out.print(render.runs_table(rows))
+
+
+@app.command()
+def alerts(
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+    limit: Annotated[int, typer.Option(help="How many of the latest alerts.")] = 50,
+    status: Annotated[str | None, typer.Option(help="Only pending or sent.")] = None,
+) -> None:
+    """List sent and pending alerts (one row per event and target), newest first."""
+    from dipstick.alerts import alerts_table, list_alerts
+    from dipstick.store import Store
+
+    _check_format(fmt)
+    try:
+        with Store.open(database) as store:
+            store.migrate()
+            rows = list_alerts(store, limit, status)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    if fmt == "json":
+        _print_json(json.loads(json.dumps(rows, default=str)))
+    else:
+        out.print(alerts_table(rows))
 
 
 @app.command()

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dipstick.model.alerts import AlertTargets
+
 GroupKind = Literal["customer", "partner", "supplier", "internal"]
 Lifecycle = Literal["pipeline", "live", "retiring", "retired"]
 OutcomeStatus = Literal["active", "achieved", "retired"]
@@ -150,6 +152,7 @@ class ValueModel(_Model):
     services: tuple[Service, ...] = ()
     value_streams: tuple[ValueStream, ...] = ()
     journeys: tuple[Journey, ...] = ()
+    alerts: AlertTargets = ()
 
     @field_validator("settings", mode="before")
     @classmethod

@@ -151,3 +151,59 @@ class FindingRow(Base):
     since: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
+
+
+# -- alerts (migration 0003) -----------------------------------------------------------------
+ALERT_KIND_CHECK = "kind IN ('leak', 'resolved')"
+DELIVERY_STATUS_CHECK = "status IN ('pending', 'sending', 'sent')"
+
+
+class AlertEvent(Base):
+    """A leak that began or ended, once: the alert log is the state ("which leaks are open"),
+    so no two runs can disagree about what was already announced. ``episode`` numbers the
+    leaks of one (organisation, service, cause); the unique key makes a second announcement of
+    the same episode impossible, even from two runs at once."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        UniqueConstraint("organisation", "service_id", "cause", "episode", "kind"),
+        CheckConstraint(ALERT_KIND_CHECK, name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    organisation: Mapped[str] = mapped_column(Text)
+    service_id: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(Text)
+    episode: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    deliveries: Mapped[list[AlertDelivery]] = relationship(
+        back_populates="event", order_by="AlertDelivery.id",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+
+class AlertDelivery(Base):
+    """One event to one configured target: pending until the receiver took it, then sent."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "target"),
+        Index("ix_alert_deliveries_status_id", "status", "id"),
+        CheckConstraint(DELIVERY_STATUS_CHECK, name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(Text)
+    target_type: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    event: Mapped[AlertEvent] = relationship(back_populates="deliveries")

@@ -1,0 +1,100 @@
+"""Which alerts a check raises: the open-leak diff, as a pure function.
+
+The state is the alert log itself, not a comparison of two runs: a (service, cause) is *open*
+when its latest event is a ``leak``. Comparing with "the previous run" instead would repeat an
+alert after a run that checked other services, an ``--as-of`` rerun of an older date, or a run
+whose alerts were never delivered; the log knows exactly what was announced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dipstick.check import CheckResult, ServiceVerdict
+from dipstick.indicators.base import Finding, Status
+
+LEAK = "leak"
+RESOLVED = "resolved"
+
+Pair = tuple[str, str]   # (service id, cause)
+
+
+@dataclass(frozen=True)
+class LatestEvent:
+    """The newest logged event of one (service, cause): its kind, episode and details."""
+
+    kind: str
+    episode: int
+    details: Mapping[str, Any]
+
+    @property
+    def open(self) -> bool:
+        return self.kind == LEAK
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to log: a leak began (a new episode) or the open episode ended."""
+
+    service_id: str
+    cause: str
+    episode: int
+    kind: str
+    details: dict[str, Any]
+
+
+def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEvent]:
+    """New ``leak`` events for leaking pairs not open, ``resolved`` events for open pairs of
+    the services this run checked that no longer leak. A service the run did not check (a
+    ``--service`` filter) keeps its open leaks: not looking is not getting better."""
+    found: dict[Pair, tuple[ServiceVerdict, Finding]] = {
+        (v.service.id, f.cause): (v, f) for v in result.verdicts for f in v.findings}
+    checked = {v.service.id for v in result.verdicts}
+    events: list[NewEvent] = []
+    for (sid, cause), (v, f) in found.items():
+        last = latest.get((sid, cause))
+        if f.status is Status.LEAK and not (last and last.open):
+            episode = (last.episode if last else 0) + 1
+            events.append(NewEvent(sid, cause, episode, LEAK, leak_details(result, v, f)))
+    for (sid, cause), last in sorted(latest.items()):
+        if not last.open or sid not in checked:
+            continue
+        v_f = found.get((sid, cause))
+        if v_f is not None and v_f[1].status is Status.LEAK:
+            continue
+        events.append(NewEvent(sid, cause, last.episode, RESOLVED,
+                               resolved_details(result, last.details, v_f)))
+    return events
+
+
+def leak_details(result: CheckResult, v: ServiceVerdict, f: Finding) -> dict[str, Any]:
+    """Everything a leak message needs, as JSON, so a delivery days later says the same."""
+    return {
+        "kind": LEAK, "organisation": result.organisation, "service_id": v.service.id,
+        "service_name": v.service.name, "owner": v.service.owner, "cause": f.cause,
+        "status": f.status.value, "score": f.score, "summary": f.summary, "action": f.action,
+        "money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
+        "formula": f.leak.formula, "currency": result.currency,
+        "since": f.since.isoformat() if f.since else None, "as_of": result.as_of.isoformat(),
+    }
+
+
+def resolved_details(result: CheckResult, opened: Mapping[str, Any],
+                     now: tuple[ServiceVerdict, Finding] | None) -> dict[str, Any]:
+    """Which leak ended, when it started (its ``since``, else the date it was first seen) and
+    what the cause looks like now (``ok``, ``watch``, or ``unknown`` when data went missing)."""
+    status = now[1].status.value if now else Status.UNKNOWN.value
+    summary = now[1].summary if now else "the cause was not assessed in this run"
+    return {
+        "kind": RESOLVED, "organisation": result.organisation,
+        "service_id": opened["service_id"],
+        "service_name": now[0].service.name if now else opened["service_name"],
+        "owner": now[0].service.owner if now else opened.get("owner"),
+        "cause": opened["cause"], "status": status, "summary": summary,
+        "started": opened.get("since") or opened.get("as_of"),
+        "first_seen": opened.get("as_of"), "leak_money": opened.get("money"),
+        "leak_hours": opened.get("hours"), "currency": result.currency,
+        "as_of": result.as_of.isoformat(),
+    }
