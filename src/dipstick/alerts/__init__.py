@@ -25,7 +25,7 @@ from dipstick.alerts.events import LEAK, RESOLVED, diff
 from dipstick.alerts.messages import build
 from dipstick.alerts.notifiers import DeliveryError, Notifier, build_notifiers
 from dipstick.check import CheckResult
-from dipstick.errors import PackageError, StoreError
+from dipstick.errors import PackageError, StoreError, UsageError
 from dipstick.model.alerts import AlertTarget
 
 if TYPE_CHECKING:
@@ -120,6 +120,8 @@ def list_alerts(store: Store, limit: int = 50, status: str | None = None) -> lis
     """Sent and pending deliveries, newest first, as plain rows for a table or JSON."""
     from dipstick.store.alerts import AlertLog
 
+    if status not in (None, "pending", "sending", "sent"):
+        raise UsageError(f"--status must be pending, sending or sent, not {status!r}")
     rows = AlertLog(store).deliveries(limit, status)
     return [{"id": d.id, "event": d.event_id, "run": d.run_id,
              "created_at": d.created_at.isoformat(),
