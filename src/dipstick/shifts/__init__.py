@@ -1,0 +1,163 @@
+"""Shifts: the change points in every weekly signal, and the date each leak started.
+
+``detect_all(ctx)`` aggregates every signal series once (:mod:`~dipstick.shifts.series`), runs
+change-point detection on each (:mod:`~dipstick.shifts.detect`) and returns a
+:class:`ShiftIndex` that answers, per service: its shifts, its series (for trend charts) and,
+for a leaking cause, ``since`` — the start of the most recent shift in the bad direction of the
+series that drive that cause (:data:`CAUSE_SERIES`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from dipstick.model import ValueModel
+from dipstick.shifts.detect import DEFAULT, Params, Shift, detect
+from dipstick.shifts.series import METRICS, Series, SeriesKey, build
+
+if TYPE_CHECKING:
+    from dipstick.indicators.base import CheckContext
+
+__all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
+           "build", "detect", "detect_all", "since_for"]
+
+# Which series a cause's leak shows in, most telling first. A cause missing here (flow: its
+# value streams are not weekly series) or without data gets no ``since`` from shifts.
+CAUSE_SERIES: dict[str, tuple[str, ...]] = {
+    "training": ("questions_per_user", "training_completion"),
+    "employee_experience": ("satisfaction", "reopen_share", "lost_hours_per_user",
+                            "resolution_hours"),
+    "retirement": ("users", "cost_per_user"),
+    "perception": ("value_score",),
+    "customer_experience": ("touchpoint_satisfaction", "drop_off_rate"),
+    "change": ("incidents_per_user", "satisfaction"),
+    "alignment": ("kpi",),
+}
+# A staircase of shifts this close together is one leak getting worse, dated by its first step.
+CHAIN_WEEKS = 16
+
+
+def since_for(cause: str, service: str, shifts: Iterable[Shift], as_of: date) -> date | None:
+    """When the ``cause`` leak of ``service`` started, from the shifts of the service's series
+    (its own, and those of the outcomes and touchpoints it backs); ``None`` if no shift says."""
+    found = driver(cause, service, shifts, as_of)
+    return found.date if found else None
+
+
+def driver(cause: str, service: str, shifts: Iterable[Shift], as_of: date) -> Shift | None:
+    """The shift behind a leak: per driving series, the most recent bad shift that has not
+    been undone since (a staircase of bad shifts counts from its first step); across series,
+    the most confident, then the most telling series, then the clearest."""
+    wanted = CAUSE_SERIES.get(cause, ())
+    by_series: dict[SeriesKey, list[Shift]] = defaultdict(list)
+    for s in shifts:
+        if s.series_key.metric in wanted and s.date <= as_of and _about(s.series_key, service):
+            by_series[s.series_key].append(s)
+    best: Shift | None = None
+    for key, found in sorted(by_series.items()):
+        lead = _standing(sorted(found, key=lambda s: s.date))
+        if lead is None or (cause == "perception" and "/" in key.part):
+            continue
+        if best is None or _rank(lead, wanted) > _rank(best, wanted):
+            best = lead
+    return best
+
+
+def _rank(s: Shift, wanted: tuple[str, ...]) -> tuple[float, int, float]:
+    """Sure shifts first; among them the most telling series (the order of CAUSE_SERIES);
+    then the clearest."""
+    return (round(s.confidence, 2), -wanted.index(s.series_key.metric), s.size)
+
+
+def _about(key: SeriesKey, service: str) -> bool:
+    return key.kind != "service" or key.subject == service
+
+
+def _standing(shifts: list[Shift]) -> Shift | None:
+    bad = [i for i, s in enumerate(shifts) if s.bad]
+    if not bad:
+        return None
+    i = bad[-1]
+    last = shifts[-1].after
+    first = shifts[i]
+    worse_now = (last > first.before) == first.higher_is_worse and last != first.before
+    if not worse_now:
+        return None
+    while i > 0 and shifts[i - 1].bad and (shifts[i].date - shifts[i - 1].date).days <= \
+            7 * CHAIN_WEEKS:
+        i -= 1
+    lead = shifts[i]
+    if i == bad[-1]:
+        return lead
+    return Shift(lead.series_key, lead.date, lead.before, first.after,
+                 (first.after - lead.before) / max(abs(lead.before), 1e-12),
+                 max(s.confidence for s in shifts[i:bad[-1] + 1]), lead.higher_is_worse,
+                 sum(s.size for s in shifts[i:bad[-1] + 1]))
+
+
+@dataclass
+class ShiftIndex:
+    """Every series and shift of one check, looked up by service."""
+
+    series_by_key: dict[SeriesKey, Series]
+    shifts_by_key: dict[SeriesKey, list[Shift]]
+    links: dict[str, list[SeriesKey]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: ValueModel, series: Iterable[Series], params: Params = DEFAULT
+           ) -> ShiftIndex:
+        """Detect shifts on every series and link outcome and touchpoint series to the
+        services that support or back them."""
+        by_key = {s.key: s for s in series}
+        shifts = {k: detect(s, params) for k, s in by_key.items()}
+        backers: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for o_service in model.services:
+            for link in o_service.supports:
+                backers[("outcome", link.outcome)].append(o_service.id)
+        for j in model.journeys:
+            for stage in j.stages:
+                for tp in stage.touchpoints:
+                    for sid in tp.services:
+                        backers[("touchpoint", f"{j.id}/{tp.id}")].append(sid)
+        links: dict[str, list[SeriesKey]] = defaultdict(list)
+        for key in by_key:
+            owners = [key.subject] if key.kind == "service" else backers.get(
+                (key.kind, key.subject), [])
+            for sid in owners:
+                links[sid].append(key)
+        return cls(by_key, shifts, dict(links))
+
+    def keys(self, service_id: str) -> list[SeriesKey]:
+        return sorted(self.links.get(service_id, []))
+
+    def series(self, service_id: str, metric: str | None = None) -> list[Series]:
+        """The service's series (own, and of the outcomes and touchpoints it serves), for
+        trend charts; only ``metric``'s when given."""
+        return [self.series_by_key[k] for k in self.keys(service_id)
+                if metric is None or k.metric == metric]
+
+    def shifts(self, service_id: str) -> list[Shift]:
+        """Every shift in the service's series, oldest first."""
+        out = [s for k in self.keys(service_id) for s in self.shifts_by_key.get(k, [])]
+        return sorted(out, key=lambda s: (s.date, s.series_key))
+
+    def driver(self, service_id: str, cause: str, as_of: date) -> Shift | None:
+        """The shift behind a leak (its series is ``self.series_by_key[shift.series_key]``)."""
+        return driver(cause, service_id, self.shifts(service_id), as_of)
+
+    def since(self, service_id: str, cause: str, as_of: date) -> date | None:
+        found = self.driver(service_id, cause, as_of)
+        return found.date if found else None
+
+
+def detect_all(ctx: CheckContext, params: Params = DEFAULT) -> ShiftIndex:
+    """Series and shifts for every service, once per check (cached on the context)."""
+    if "shifts" not in ctx.cache:
+        series = build(ctx.signals, ctx.model, ctx.window.end)
+        ctx.cache["shifts"] = ShiftIndex.of(ctx.model, series, params)
+    index: ShiftIndex = ctx.cache["shifts"]
+    return index
