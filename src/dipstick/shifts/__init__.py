@@ -38,7 +38,7 @@ CAUSE_SERIES: dict[str, tuple[str, ...]] = {
     "alignment": ("kpi",),
 }
 # A staircase of shifts this close together is one leak getting worse, dated by its first step.
-CHAIN_WEEKS = 16
+CHAIN_WEEKS = 26
 
 
 def since_for(cause: str, service: str, shifts: Iterable[Shift], as_of: date) -> date | None:

@@ -15,6 +15,8 @@ import numpy as np
 from dipstick.shifts.series import FloatArray, IntArray
 
 MIN_POINTS = 3
+FIRST_PASS = 4       # change points taken out before the residuals' autocorrelation is read
+RAMP_REACH = 20      # a ramp may start (end) this many points before (after) the change point
 
 
 class Knobs(Protocol):
@@ -31,7 +33,7 @@ class Knobs(Protocol):
     @property
     def max_shifts(self) -> int: ...
     @property
-    def ramp_k(self) -> float: ...
+    def ramp_fit(self) -> float: ...
 
 
 class Step(NamedTuple):
@@ -47,13 +49,12 @@ def segment(y: FloatArray, weeks: IntArray, p: Knobs) -> list[Step]:
     sigma = noise(y)
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return []
-    cuts = _binseg(y, weeks, sigma**2, p)
-    phi = _lag1(y, cuts)
+    phi = _lag1(y, _binseg(y, weeks, sigma**2, p, FIRST_PASS))   # level changes aside
     var = sigma**2 * (1 + phi) / (1 - phi)
-    cuts = _binseg(y, weeks, var, p)
+    cuts = _binseg(y, weeks, var, p, p.max_shifts)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
     steps = _prune(y, cuts, var, phi, trials, p)
-    return _date(y, [c for c, _ in steps], [s for _, s in steps], p)
+    return _date(y, [c for c, _ in steps], [s for _, s in steps], var, p)
 
 
 def noise(y: FloatArray) -> float:
@@ -66,17 +67,26 @@ def noise(y: FloatArray) -> float:
 
 
 def mad(v: FloatArray) -> float:
-    return float(1.4826 * np.median(np.abs(v - np.median(v)))) if len(v) else 0.0
+    """Median absolute deviation, scaled to a normal standard deviation."""
+    return 1.4826 * median(np.abs(v - median(v))) if len(v) else 0.0
 
 
-def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs) -> list[int]:
+def median(v: FloatArray) -> float:
+    """``np.median`` without its overhead (it dominated detection time on short series)."""
+    n = len(v)
+    lo, hi = (n - 1) // 2, n // 2
+    part = np.partition(v, [lo, hi])
+    return 0.5 * float(part[lo] + part[hi])
+
+
+def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int) -> list[int]:
     """Split where the least-squares gain is largest while it beats ``penalty · log(n)`` noise
     variances; every split point of a segment is scored at once from cumulative sums."""
     n = len(y)
     threshold = p.penalty * math.log(n) * var
     cuts: list[int] = []
     stack = [(0, n)]
-    while stack and len(cuts) < p.max_shifts:
+    while stack and len(cuts) < most:
         a, b = stack.pop()
         k = np.arange(a + MIN_POINTS, b - MIN_POINTS + 1)
         k = k[(weeks[k - 1] - weeks[a] + 1 >= p.min_size) & (weeks[b - 1] - weeks[k] + 1
@@ -119,9 +129,11 @@ def _prune(y: FloatArray, cuts: list[int], var: float, phi: float, trials: int, 
         cuts.pop(min(failing, key=lambda i: steps[i][1].size))
 
 
-def _date(y: FloatArray, cuts: list[int], steps: list[Step], p: Knobs) -> list[Step]:
-    """Date each shift where the series first left its old level; a staircase of shifts in
-    one direction that a ramp explains as well becomes one shift dated at the ramp's start."""
+def _date(y: FloatArray, cuts: list[int], steps: list[Step], var: float, p: Knobs
+          ) -> list[Step]:
+    """Date each shift where the series first left its old level, by fitting a ramp
+    (flat, linear, flat — a step is the steepest ramp) around it; a staircase of shifts in one
+    direction that one ramp explains about as well becomes one shift dated at its start."""
     bounds = [0, *cuts, len(y)]
     out: list[Step] = []
     i = 0
@@ -130,62 +142,66 @@ def _date(y: FloatArray, cuts: list[int], steps: list[Step], p: Knobs) -> list[S
         while j + 1 < len(steps) and (steps[j + 1].after > steps[j + 1].before) == (
                 steps[i].after > steps[i].before):
             j += 1
-        ramp = _hinge(y, bounds[i], cuts[i:j + 1], steps[i:j + 1], bounds[j + 2])
-        if ramp is None:
-            for k in range(i, j + 1):
-                s = steps[k]
-                out.append(s._replace(at=_onset(y, bounds[k], cuts[k], s, p)))
-        else:
-            group = steps[i:j + 1]
-            out.append(Step(ramp, group[0].before, group[-1].after,
+        group = steps[i:j + 1]
+        start = _ramp(y, bounds[i], cuts[i:j + 1], group, bounds[j + 2], var, p)
+        if start is not None:
+            out.append(Step(start, group[0].before, group[-1].after,
                             max(s.confidence for s in group), sum(s.size for s in group)))
+        else:
+            for k in range(i, j + 1):
+                at = _ramp(y, bounds[k], [cuts[k]], [steps[k]], bounds[k + 1 + 1], var, p)
+                out.append(steps[k]._replace(at=cuts[k] if at is None else at))
         i = j + 1
     return out
 
 
-def _hinge(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int) -> int | None:
-    """The start of a ramp over ``y[lo:hi]`` if flat-then-linear fits the span better than one
-    step does (or about as well as a staircase of several); else ``None``: a step stays a
-    step, and separate steps stay separate."""
+def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, var: float,
+          p: Knobs) -> int | None:
+    """The start of the least-squares ramp ``y[lo:hi]`` = a, then linear from ``t0`` to
+    ``t1``, then b. For one step: ``t0`` (a ramp wider than a week only when it beats the
+    step by more than ``ramp_fit · log(n)`` noise variances — BIC for its extra parameter).
+    For a staircase: ``t0`` if the ramp leaves at most 1.25 × the staircase's error, else
+    ``None`` (separate steps stay separate)."""
+    lo, hi = max(lo, cuts[0] - 2 * RAMP_REACH), min(hi, cuts[-1] + 2 * RAMP_REACH)
     seg = y[lo:hi]
-    levels = [steps[0].before] + [s.after for s in steps]
-    edges = [lo, *cuts, hi]
-    stair = np.concatenate([np.full(b - a, m) for a, b, m in zip(edges[:-1], edges[1:],
-                                                                 levels, strict=True)])
-    rss_stair = float(((seg - stair) ** 2).sum())
-    cands = np.arange(MIN_POINTS, cuts[0] - lo + 1)
-    if not len(cands):
+    n = len(seg)
+    first, last = cuts[0] - lo, cuts[-1] - lo
+    t0s = np.arange(max(MIN_POINTS, first - RAMP_REACH),
+                    min(first + MIN_POINTS, n - MIN_POINTS) + 1)
+    t1s = np.arange(max(MIN_POINTS + 1, last), min(n - MIN_POINTS, last + RAMP_REACH) + 1)
+    t0, t1 = np.meshgrid(t0s, t1s, indexing="ij")
+    ok = (t1 > t0) & (t1 >= last)
+    t0, t1 = t0[ok], t1[ok]
+    if not len(t0):
         return None
-    t = np.arange(len(seg), dtype=np.float64)
-    x = np.maximum(0.0, t[None, :] - cands[:, None])            # candidates × positions
+    t = np.arange(n, dtype=np.float64)
+    x = np.clip((t[None, :] - t0[:, None] + 1) / (t1 - t0)[:, None], 0.0, 1.0)
     xc = x - x.mean(axis=1, keepdims=True)
     yc = seg - seg.mean()
     sxx = (xc**2).sum(axis=1)
     beta = (xc * yc).sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
-    rss = ((yc - beta[:, None] * xc) ** 2).sum(axis=1)
+    rss = ((yc[None, :] - beta[:, None] * xc) ** 2).sum(axis=1)
+    if len(steps) > 1:
+        levels = [steps[0].before] + [s.after for s in steps]
+        edges = [lo, *cuts, hi]
+        stair = np.concatenate([np.full(b - a, m) for a, b, m in zip(edges[:-1], edges[1:],
+                                                                     levels, strict=True)])
+        best = int(np.argmin(rss))
+        return lo + int(t0[best]) if rss[best] <= 1.25 * float(((seg - stair) ** 2).sum()) \
+            else None
+    step = t1 - t0 == 1
+    best_step = int(np.flatnonzero(step)[np.argmin(rss[step])]) if step.any() else None
     best = int(np.argmin(rss))
-    slack = 1.25 if len(steps) > 1 else 1.0
-    return lo + int(cands[best]) if rss[best] < slack * rss_stair else None
-
-
-def _onset(y: FloatArray, lo: int, cut: int, s: Step, p: Knobs) -> int:
-    """The position after the last zero of a one-sided CUSUM from the old level, run up to
-    the change point (reference ``ramp_k`` of the shift): where the level started to move."""
-    d = math.copysign(1.0, s.after - s.before)
-    k = p.ramp_k * abs(s.after - s.before)
-    g, last_zero = 0.0, cut - 1
-    for t in range(lo, cut):
-        g = max(0.0, g + d * (float(y[t]) - s.before) - k)
-        if g == 0.0:
-            last_zero = t
-    return max(last_zero + 1, lo + MIN_POINTS)
+    if best_step is None or rss[best_step] - rss[best] > p.ramp_fit * math.log(n) * var:
+        return lo + int(t0[best])
+    return lo + int(t0[best_step])
 
 
 def _lag1(y: FloatArray, cuts: list[int]) -> float:
     """Lag-1 autocorrelation of the residuals around segment medians, in [0, 0.8]."""
     r = y.copy()
     for a, b in zip([0, *cuts], [*cuts, len(y)], strict=True):
-        r[a:b] -= np.median(r[a:b])
+        r[a:b] -= median(r[a:b])
     den = float(np.dot(r, r))
     phi = float(np.dot(r[1:], r[:-1])) / den if den > 0 else 0.0
     return min(0.8, max(0.0, phi))
