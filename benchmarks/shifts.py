@@ -29,7 +29,7 @@ import numpy as np
 import ruptures as rpt
 
 from dipstick.shifts.detect import DEFAULT, adjust, detect
-from dipstick.shifts.segment import noise
+from dipstick.shifts.segment import _lag1, noise
 from dipstick.shifts.series import EPOCH_MONDAY, FloatArray, IntArray, Series, SeriesKey
 
 N, FIRST, TOL, MAX_DELAY = 156, 2800, 4, 26
@@ -79,7 +79,7 @@ def ours(index: IntArray, y: FloatArray) -> list[int]:
     return [(sh.date - EPOCH_MONDAY.date()).days // 7 for sh in detect(s)]
 
 
-def _rpt(algo: str, adjusted: bool) -> Method:
+def _rpt(algo: str, adjusted: bool, ar: bool = False) -> Method:
     def run(index: IntArray, y: FloatArray) -> list[int]:
         if len(y) < 12:
             return []
@@ -92,7 +92,11 @@ def _rpt(algo: str, adjusted: bool) -> Method:
         pen = DEFAULT.penalty * math.log(len(y)) * sigma**2
         model = (rpt.Binseg(model="l2", min_size=6, jump=1) if algo == "binseg"
                  else rpt.KernelCPD(kernel="linear", min_size=6))
-        bkps = model.fit(y.reshape(-1, 1)).predict(pen=pen)
+        fitted = model.fit(y.reshape(-1, 1))
+        bkps = fitted.predict(pen=pen)
+        if ar:      # dipstick's noise model: inflate for the residuals' autocorrelation
+            phi = _lag1(y, bkps[:-1])
+            bkps = fitted.predict(pen=pen * (1 + phi) / (1 - phi))
         return [int(index[b]) for b in bkps[:-1]]
     return run
 
@@ -128,6 +132,7 @@ METHODS: dict[str, Method] = {
     "ruptures Binseg l2, raw": _rpt("binseg", False),
     "ruptures KernelCPD linear, raw": _rpt("kernel", False),
     "ruptures KernelCPD linear + adjust": _rpt("kernel", True),
+    "ruptures KernelCPD linear + adjust + AR penalty": _rpt("kernel", True, ar=True),
     "CUSUM k=0.5 h=5, raw": cusum,
 }
 
