@@ -24,6 +24,8 @@ from dipstick.indicators.base import (
 from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.model import Service
 from dipstick.package import Package
+from dipstick.shifts import detect_all
+from dipstick.shifts.findings import date_leaks
 
 JSON_SCHEMA = "dipstick.check/v1"
 
@@ -170,6 +172,9 @@ def run_check(
     common = split_settings(model.settings, CommonSpec)
     window = Window(day, common.window_days, common.baseline_days)
     ctx = CheckContext(model, package.signals, window, common)
+    if progress:
+        progress("shifts")
+    shifts = detect_all(ctx)
     per_cause: list[list[Finding]] = []
     for ind in INDICATORS:
         if progress:
@@ -177,7 +182,8 @@ def run_check(
         spec = split_settings(model.settings, ind.spec)
         measured = ind.measure(ctx, spec)
         per_cause.append([ind.assess(s, measured, ctx, spec) for s in chosen])
-    verdicts = [ServiceVerdict(s, tuple(fs[i] for fs in per_cause)) for i, s in enumerate(chosen)]
+    verdicts = [ServiceVerdict(s, date_leaks(s, (fs[i] for fs in per_cause), shifts, day))
+                for i, s in enumerate(chosen)]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
     return CheckResult(model.organisation.name, model.organisation.currency,
                        model.organisation.hourly_rate, window, str(package.path), tuple(verdicts))

@@ -7,8 +7,8 @@ uncommunicated changes are reported too, as the usual root of such shifts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 import narwhals as nw
@@ -31,6 +31,8 @@ from dipstick.indicators.base import (
     unknown,
 )
 from dipstick.model import Service
+from dipstick.shifts import detect_all
+from dipstick.shifts.findings import describe, shift_evidence
 
 CAUSE = "change"
 ACTION = "Communicate and support the change: explain it, train, and staff the service desk."
@@ -45,6 +47,7 @@ class ChangeSpec(Spec):
     satisfaction_drop: Threshold = Field(Threshold(0.7, 1.2), description="before − after")
     usage_change: Threshold = Field(Threshold(-0.15, -0.25), description="after ÷ before − 1")
     incident_handling_minutes: float = Field(60.0, ge=0, description="time an incident costs")
+    change_shift_weeks: int = Field(4, ge=0, description="a shift this soon after is evidence")
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,17 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     ev: list[Evidence] = [fact("changes", "Changes in the lookback", float(len(recent)),
                                lookback, Status.OK)]
     leak = LeakEstimate.none("no change with a measurable effect")
+    started: date | None = None
+    shifts = [s for s in detect_all(ctx).shifts(service.id) if s.bad]
     for c in recent:
         cid, day = c["id"], c["date"].date()
         label = f"{c['kind']} {cid} on {day}"
+        for s in shifts:
+            lag = (s.date - day).days
+            if -7 < lag <= 7 * spec.change_shift_weeks:
+                ev.append(shift_evidence(s, Status.WATCH, note=(
+                    f"{describe(s)} moved {s.relative_change:+.0%} in the week of {s.date}, "
+                    f"{max(lag, 0)} days after {cid} (confidence {s.confidence:.0%})")))
         if c.get("success") is False:
             ev.append(fact(f"failed:{cid}", f"Failed {label}", "failed", str(day), Status.WATCH,
                            note="a failed change"))
@@ -121,6 +132,8 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                          baseline=per_week_before, unit="×",
                          sample=(before.get("incidents", 0.0), least))
             ev.append(e)
+            if e.status is Status.LEAK and started is None:
+                started = day
             if e.status in (Status.WATCH, Status.LEAK):
                 excess = (per_week_after - per_week_before) * 52 / 12
                 lost = after.get("lost_minutes") or 0.0
@@ -139,7 +152,9 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             ev.append(evidence(f"usage_change:{cid}", f"Usage change after {label}",
                                after["users"] / before["users"] - 1, spec.usage_change, period,
                                baseline=before["users"]))
-    return conclude(service.id, CAUSE, ev, leak, ACTION)
+    found = conclude(service.id, CAUSE, ev, leak, ACTION)
+    # a change leak started with the change that caused it
+    return replace(found, since=started) if found.status is Status.LEAK else found
 
 
 INDICATOR = Indicator(
