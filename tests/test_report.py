@@ -188,3 +188,28 @@ def test_an_empty_check_still_renders() -> None:
 
 def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_a_leak_with_a_shift_gets_its_trend_chart_with_the_shift_marked(tmp_path: Path) -> None:
+    """From a real check: satisfaction falls in a step, the report draws that series."""
+    from datetime import timedelta
+
+    from dipstick.check import run_check
+    from dipstick.package import load_package
+
+    from builder import AS_OF, PackageBuilder
+
+    step = AS_OF - timedelta(days=120)
+    b = PackageBuilder(tmp_path / "pkg").service().usage().surveys().kpis()
+    b.tickets(per_week=10, satisfaction=8.5, end_day=step - timedelta(days=1))
+    b.tickets(per_week=10, satisfaction=4.0, start_day=step, prefix="B")
+    package = load_package(b.write())
+    try:
+        result = run_check(package)
+    finally:
+        package.close()
+    finding = result.verdicts[0].finding("employee_experience")
+    assert finding.status is Status.LEAK and finding.since is not None
+    assert abs((finding.since - step).days) <= 7
+    html = render_report(result)
+    assert 'class="trend"' in html and f"shift, week of {finding.since}" in html

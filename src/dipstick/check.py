@@ -6,8 +6,8 @@ app database ("build the data once, render it many ways").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -25,7 +25,7 @@ from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.model import Service
 from dipstick.package import Package
 from dipstick.shifts import detect_all
-from dipstick.shifts.findings import date_leaks
+from dipstick.shifts.findings import Trend, date_leaks, trend_of
 
 JSON_SCHEMA = "dipstick.check/v1"
 
@@ -80,6 +80,8 @@ class CheckResult:
     window: Window
     package: str
     verdicts: tuple[ServiceVerdict, ...]
+    # the leaking signals week by week, per (service, cause), for trend charts; not in the JSON
+    trends: Mapping[tuple[str, str], Trend] = field(default_factory=dict, compare=False)
 
     @property
     def as_of(self) -> date:
@@ -185,5 +187,8 @@ def run_check(
     verdicts = [ServiceVerdict(s, date_leaks(s, (fs[i] for fs in per_cause), shifts, day))
                 for i, s in enumerate(chosen)]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
+    trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings
+              if f.status is Status.LEAK and (t := trend_of(shifts, v.service.id, f.cause, day))}
     return CheckResult(model.organisation.name, model.organisation.currency,
-                       model.organisation.hourly_rate, window, str(package.path), tuple(verdicts))
+                       model.organisation.hourly_rate, window, str(package.path), tuple(verdicts),
+                       trends)

@@ -16,16 +16,19 @@ from dipstick.figures._common import (
 )
 from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
 from dipstick.figures.leaks import LEAK_BARS_LIMIT, leak_bars, leaking_verdicts
+from dipstick.figures.trend import TRENDS_LIMIT, trend_figure
 
 __all__ = [
     "HEATMAP_LIMIT",
     "LEAK_BARS_LIMIT",
     "STATUS_COLOURS",
+    "TRENDS_LIMIT",
     "cause_title",
     "causes_of",
     "heatmap_verdicts",
     "leak_bars",
     "leaking_verdicts",
     "status_heatmap",
+    "trend_figure",
     "worst_first",
 ]

@@ -30,10 +30,12 @@ from dipstick.figures import (
     HEATMAP_LIMIT,
     LEAK_BARS_LIMIT,
     STATUS_COLOURS,
+    TRENDS_LIMIT,
     cause_title,
     leak_bars,
     leaking_verdicts,
     status_heatmap,
+    trend_figure,
     worst_first,
 )
 from dipstick.indicators.base import Status
@@ -76,9 +78,24 @@ def render_report(result: CheckResult) -> str:
         bars=_Figure(_json_island(bars), min(len(leaking), LEAK_BARS_LIMIT), len(leaking)),
         unpriced=sum(1 for v in ordered if v.status is Status.LEAK and v.leak.money <= 0),
         indicators=INDICATORS,
+        trends=_trends(result, ordered),
+        trends_shown=min(len(result.trends), TRENDS_LIMIT),
         plotlyjs=_plotlyjs(),
         version=_version(),
     )
+
+
+def _trends(result: CheckResult, ordered: list[ServiceVerdict]) -> dict[tuple[str, str], Markup]:
+    """Trend charts of the leaking signals, largest leaks first, at most TRENDS_LIMIT (each
+    costs ~15 KB of JSON; a 2,000-service organisation would otherwise make a 50 MB file)."""
+    out: dict[tuple[str, str], Markup] = {}
+    for v in ordered:
+        for f in v.findings:
+            trend = result.trends.get((v.service.id, f.cause))
+            if trend is not None and len(out) < TRENDS_LIMIT:
+                title = f"{v.service.name}: {trend.label}"
+                out[(v.service.id, f.cause)] = _json_island(trend_figure(trend, title))
+    return out
 
 
 def write_report(result: CheckResult, path: str | os.PathLike[str]) -> Path:

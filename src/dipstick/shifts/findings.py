@@ -8,7 +8,7 @@ judged on its thresholds; shifts say *since when*.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from dipstick.indicators.base import Evidence, Finding, Status
@@ -61,3 +61,25 @@ def date_leaks(service: Service, findings: Iterable[Finding], index: ShiftIndex,
                 f = replace(f, since=service.end_of_life)
         out.append(f)
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A leaking signal week by week with the shift behind the leak, for the trend charts."""
+
+    label: str
+    weeks: tuple[date, ...]
+    values: tuple[float, ...]
+    shift: date
+    before: float
+    after: float
+    higher_is_worse: bool
+
+
+def trend_of(index: ShiftIndex, service: str, cause: str, as_of: date) -> Trend | None:
+    shift = index.driver(service, cause, as_of)
+    series = index.series_by_key.get(shift.series_key) if shift else None
+    if shift is None or series is None:
+        return None
+    return Trend(describe(shift), series.weeks, tuple(float(v) for v in series.values),
+                 shift.date, shift.before, shift.after, shift.higher_is_worse)
