@@ -31,7 +31,7 @@ from dipstick.indicators.base import (
     unknown,
 )
 from dipstick.model import Service
-from dipstick.shifts import detect_all
+from dipstick.shifts import CAUSE_SERIES, detect_all
 from dipstick.shifts.findings import describe, shift_evidence
 
 CAUSE = "change"
@@ -102,7 +102,8 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                                lookback, Status.OK)]
     leak = LeakEstimate.none("no change with a measurable effect")
     started: date | None = None
-    shifts = [s for s in detect_all(ctx).shifts(service.id) if s.bad]
+    shifts = [s for s in detect_all(ctx).shifts(service.id, CAUSE_SERIES[CAUSE]) if s.bad] \
+        if recent else []
     for c in recent:
         cid, day = c["id"], c["date"].date()
         label = f"{c['kind']} {cid} on {day}"

@@ -10,7 +10,7 @@ series that drive that cause (:data:`CAUSE_SERIES`).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -150,14 +150,18 @@ class ShiftIndex:
         return [self.series_by_key[k] for k in self.keys(service_id)
                 if metric is None or k.metric == metric]
 
-    def shifts(self, service_id: str) -> list[Shift]:
-        """Every shift in the service's series, oldest first."""
-        out = [s for k in self.keys(service_id) for s in self.shifts_of(k)]
+    def shifts(self, service_id: str, metrics: Collection[str] | None = None) -> list[Shift]:
+        """The shifts in the service's series (only ``metrics``' when given), oldest first.
+        Asking only for the metrics needed keeps detection off the other series."""
+        out = [s for k in self.keys(service_id) if metrics is None or k.metric in metrics
+               for s in self.shifts_of(k)]
         return sorted(out, key=lambda s: (s.date, s.series_key))
 
     def driver(self, service_id: str, cause: str, as_of: date) -> Shift | None:
         """The shift behind a leak (its series is ``self.series_by_key[shift.series_key]``)."""
-        return driver(cause, service_id, self.shifts(service_id), as_of)
+        wanted = CAUSE_SERIES.get(cause, ())
+        return driver(cause, service_id, self.shifts(service_id, wanted), as_of) if wanted \
+            else None
 
     def since(self, service_id: str, cause: str, as_of: date) -> date | None:
         found = self.driver(service_id, cause, as_of)
