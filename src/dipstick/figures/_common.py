@@ -29,6 +29,14 @@ STATUS_ORDER: tuple[Status, ...] = (Status.OK, Status.WATCH, Status.LEAK, Status
 FONT = ('-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
         'sans-serif')
 
+# The look every dipstick chart shares (the report and, later, the web pages).
+LAYOUT: dict[str, object] = {
+    "font": {"family": FONT, "size": 12, "color": "#1f2328"},
+    "plot_bgcolor": "#ffffff",
+    "paper_bgcolor": "#ffffff",
+    "hoverlabel": {"align": "left"},
+}
+
 
 def worst_first(verdicts: Iterable[ServiceVerdict]) -> list[ServiceVerdict]:
     """The order of :func:`dipstick.check.run_check`, re-applied so that a result built by

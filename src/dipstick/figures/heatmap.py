@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.figures._common import (
-    FONT,
+    LAYOUT,
     STATUS_COLOURS,
     STATUS_ORDER,
     cause_title,
@@ -82,10 +82,7 @@ def status_heatmap(result: CheckResult, limit: int = HEATMAP_LIMIT) -> go.Figure
     fig.update_layout(
         height=max(240, 110 + ROW_PX * len(shown)),
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        font={"family": FONT, "size": 12, "color": "#1f2328"},
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
-        hoverlabel={"align": "left"},
+        **LAYOUT,
         meta={"shown": len(shown), "total": len(result.verdicts),
               "service_ids": [v.service.id for v in shown]},
     )

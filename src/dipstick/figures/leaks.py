@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.figures._common import (
-    FONT,
+    LAYOUT,
     STATUS_COLOURS,
     cause_title,
     money,
@@ -57,10 +57,7 @@ def leak_bars(result: CheckResult, limit: int = LEAK_BARS_LIMIT) -> go.Figure:
     fig.update_layout(
         height=max(200, 90 + ROW_PX * len(shown)),
         margin={"l": 10, "r": 90, "t": 20, "b": 50},
-        font={"family": FONT, "size": 12, "color": "#1f2328"},
-        plot_bgcolor="#ffffff",
-        paper_bgcolor="#ffffff",
-        hoverlabel={"align": "left"},
+        **LAYOUT,
         bargap=0.3,
         meta={"shown": len(shown), "total": len(leaking_verdicts(result)),
               "service_ids": [v.service.id for v in shown]},

@@ -10,7 +10,7 @@ from datetime import UTC, date
 
 import plotly.graph_objects as go
 
-from dipstick.figures._common import STATUS_COLOURS, plotly_text
+from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text
 from dipstick.indicators.base import Status
 from dipstick.shifts.findings import Trend
 
@@ -38,8 +38,8 @@ def trend_figure(trend: Trend, title: str) -> go.Figure:
                        font={"size": 11, "color": STATUS_COLOURS[Status.LEAK]})
     fig.update_layout(
         title={"text": plotly_text(title), "font": {"size": 13}}, height=260,
-        margin={"l": 50, "r": 20, "t": 48, "b": 30}, showlegend=False,
-        plot_bgcolor="white", yaxis={"gridcolor": "#eceff3"},
+        margin={"l": 50, "r": 20, "t": 48, "b": 30}, showlegend=False, **LAYOUT,
+        yaxis={"gridcolor": "#eceff3"},
         xaxis={"gridcolor": "#eceff3"})
     return fig
 
