@@ -43,6 +43,7 @@ class OutcomeDef:
     drift_start: int | None = None   # day the KPI starts to drift off target (alignment leak)
     drift_gap: float = 0.0           # relative gap reached on the as-of date
     ended: int | None = None         # day the outcome was retired (KPI actuals stop)
+    drift_end: int | None = None     # day the drift reaches its gap (default: as-of)
 
 
 @dataclass

@@ -59,6 +59,7 @@ class Knobs:
     stale: set[tuple[int, str]] = field(default_factory=set)
     touchpoints: dict[tuple[str, str], tuple[int, float, float]] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
+    ramp_end: dict[int, int] = field(default_factory=dict)  # decline complete on this day
 
     @classmethod
     def healthy(cls, n: int, days: int) -> Knobs:

@@ -19,8 +19,10 @@ from dipstick.demo.timeline import OFFICE_WEEK, RETAIL_WEEK, FloatArray, IntArra
 QUIET_DAYS = 200     # leaking services change nothing in this long but their seeded change
 
 
-def users_matrix(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator) -> FloatArray:
-    """Daily active users, services × days; NaN before a service's launch."""
+def users_matrix(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator,
+                 noise: float = 1.0) -> FloatArray:
+    """Daily active users, services × days; NaN before a service's launch. ``noise`` scales
+    the slow wander and the daily noise (the benchmark organisations vary it)."""
     n, d = len(cat.services), tl.days
     users = np.array([s.users for s in cat.services])
     growth = np.array([s.growth for s in cat.services])
@@ -30,7 +32,9 @@ def users_matrix(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator)
     rhythm = np.where(retail[:, None], tl.retail[None, :] / RETAIL_WEEK.mean(),
                       tl.office[None, :] / OFFICE_WEEK.mean())
     days = np.arange(d)[None, :]
-    end = d - 1 - 14     # the decline is complete two weeks before as-of: the 28-day mean hits it
+    end = np.full((n, 1), d - 1 - 14)   # a decline is complete two weeks before as-of: the
+    for x, e in k.ramp_end.items():     # 28-day mean hits it (unless the plan says when)
+        end[x, 0] = e
     onset = k.onset[:, None]
     progress = np.clip((days - onset) / np.maximum(end - onset, 1), 0.0, 1.0)
     level = trend * (1 - (1 - k.decline[:, None]) * progress)
@@ -39,11 +43,11 @@ def users_matrix(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator)
     ramp = np.where(age >= 0, 1 - np.exp(-np.maximum(age, 0) / 12.0), np.nan)
     level = np.where(launch[:, None] < 0, level, level * ramp)
     slow = np.zeros((n, d))
-    shocks = rng.normal(0, 0.005, (n, d))
+    shocks = rng.normal(0, 0.005 * noise, (n, d))
     for t in range(1, d):
         slow[:, t] = slow[:, t - 1] * 0.97 + shocks[:, t]
-    noise = np.exp(slow + rng.normal(0, 0.035, (n, d)))
-    out: FloatArray = np.rint(level * rhythm * noise)
+    wobble = np.exp(slow + rng.normal(0, 0.035 * noise, (n, d)))
+    out: FloatArray = np.rint(level * rhythm * wobble)
     return out
 
 

@@ -27,7 +27,8 @@ COMMENTS = (
 )
 
 
-def surveys_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator) -> pa.Table:
+def surveys_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator,
+                  sd: float = SURVEY_SD) -> pa.Table:
     parts: dict[str, list[np.ndarray]] = {}
     last = tl.days - 1
     for gi, g in enumerate(cat.groups):
@@ -60,7 +61,7 @@ def surveys_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator
             if gid == g.id:
                 mean = np.where((s == si) & (d >= onset), after, mean)
         block = np.repeat(np.repeat(np.arange(len(pi)), count), nd) * nd + dim
-        score = scores(_stratified(block, rng), mean, SURVEY_SD)
+        score = scores(_stratified(block, rng), mean, sd)
         first = dim == 0
         talk = first & (lowdisc(len(s), "comment", rng) < 0.12)
         band = np.where(score <= 5, 0, np.where(score <= 7, 1, 2))
@@ -92,8 +93,8 @@ def surveys_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator
     })
 
 
-def touchpoints_table(cat: Catalog, k: Knobs, tl: Timeline,
-                      rng: np.random.Generator) -> pa.Table:
+def touchpoints_table(cat: Catalog, k: Knobs, tl: Timeline, rng: np.random.Generator,
+                      noise: float = 1.0) -> pa.Table:
     weeks = tl.weeks()
     tps = cat.touchpoints
     n, w = len(tps), len(weeks)
@@ -101,9 +102,10 @@ def touchpoints_table(cat: Catalog, k: Knobs, tl: Timeline,
     years = (weeks - (tl.days - 1)) / 365.25
     base = np.array([t.visitors for t in tps])[:, None]
     visitors = base * 1.06 ** years[None, :] * week_activity[None, :]
-    visitors = np.rint(visitors * np.exp(rng.normal(0, 0.05, (n, w))))
-    rate = np.array([t.drop for t in tps])[:, None] * np.exp(rng.normal(0, 0.04, (n, w)))
-    sat = np.array([t.sat for t in tps])[:, None] + rng.normal(0, 0.18, (n, w))
+    visitors = np.rint(visitors * np.exp(rng.normal(0, 0.05 * noise, (n, w))))
+    rate = np.array([t.drop for t in tps])[:, None] * np.exp(rng.normal(0, 0.04 * noise,
+                                                                       (n, w)))
+    sat = np.array([t.sat for t in tps])[:, None] + rng.normal(0, 0.18 * noise, (n, w))
     for i, t in enumerate(tps):
         if (t.journey, t.id) in k.touchpoints:
             onset, after, factor = k.touchpoints[(t.journey, t.id)]
@@ -122,7 +124,8 @@ def touchpoints_table(cat: Catalog, k: Knobs, tl: Timeline,
     })
 
 
-def kpis_table(cat: Catalog, tl: Timeline, rng: np.random.Generator) -> pa.Table:
+def kpis_table(cat: Catalog, tl: Timeline, rng: np.random.Generator,
+               noise: float = 1.0) -> pa.Table:
     dates, outcomes, values = [], [], []
     last = tl.days - 1
     for o in cat.outcomes:
@@ -138,9 +141,10 @@ def kpis_table(cat: Catalog, tl: Timeline, rng: np.random.Generator) -> pa.Table
         if o.drift_start is not None:
             bad = o.target * (1 - o.drift_gap if up else 1 + o.drift_gap)
             at = start + (final - start) * min(1.0, o.drift_start / (last * 0.8))
-            t = np.clip((idx - o.drift_start) / max(last - o.drift_start, 1), 0, 1)
+            end = last if o.drift_end is None else o.drift_end
+            t = np.clip((idx - o.drift_start) / max(end - o.drift_start, 1), 0, 1)
             path = np.where(idx >= o.drift_start, at + (bad - at) * t, path)
-        path = path * (1 + rng.normal(0, 0.008, len(idx)))
+        path = path * (1 + rng.normal(0, 0.008 * noise, len(idx)))
         if "(%)" in o.kpi:
             path = np.minimum(path, 100.0)
         digits = 0 if o.target >= 100 else 1 if o.target >= 10 else 2
