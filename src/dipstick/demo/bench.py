@@ -37,6 +37,8 @@ LEAKS = (2, 5)           # seeded leaks per leaking organisation (inclusive)
 ONSET_WEEKS = (8, 40)    # onset, weeks before the end of the data (inclusive)
 RAMP_WEEKS = (4, 16)     # a usage decline or KPI drift reaches its level in this many weeks
 NOISE = (0.5, 2.0)       # noise multiplier, drawn log-uniform
+KPI_START = 0.12         # a KPI starts at most this far off target (the demo's start
+                         # 60 % off, so its first year is legitimately `leak`)
 BENCH_FILE = "bench.json"
 
 
@@ -56,6 +58,8 @@ def generate_bench(path: str | Path, seed: int, stable: bool = False) -> GroundT
     folder.mkdir(parents=True, exist_ok=True)
     tl = Timeline()
     full = catalog.named(rng(1), tl)
+    for o in full.outcomes:   # healthy KPIs near target all along, not just at the end
+        o.start_ratio = 1 + float(np.clip(o.start_ratio - 1, -KPI_START, KPI_START))
     draw = rng(3)
     p = _BenchPlanner(full, tl, draw)
     if not stable:
