@@ -218,3 +218,26 @@ def test_a_real_check_round_trips(store: Store, tmp_path: Any) -> None:
     run_id = save(store, real)
     assert store.load_run(run_id) == normalised(real.to_json())
     assert store.service_history("erp")[-1].status.value == "leak"
+
+
+def test_since_dates_survive_the_database(store: Store, tmp_path: Any) -> None:
+    from dipstick.check import run_check
+    from dipstick.package import load_package
+
+    from builder import AS_OF, PackageBuilder
+
+    step = AS_OF - timedelta(days=120)
+    b = PackageBuilder(tmp_path / "pkg").service().usage().surveys().kpis()
+    b.tickets(per_week=10, satisfaction=8.5, end_day=step - timedelta(days=1))
+    b.tickets(per_week=10, satisfaction=4.0, start_day=step, prefix="B")
+    package = load_package(b.write())
+    try:
+        real = run_check(package)
+    finally:
+        package.close()
+    since = real.verdicts[0].finding("employee_experience").since
+    assert since is not None
+    stored = store.load_run(save(store, real))
+    assert stored == normalised(real.to_json())
+    assert stored["services"][0]["causes"]["employee_experience"]["since"] == since.isoformat()
+    assert stored["services"][0]["since"] == since.isoformat()
