@@ -106,6 +106,13 @@ class PackageBuilder:
                     "requester_group": group or ""})
         return self.rows("tickets", rows)
 
+    def satisfaction_step(self, sid: str = "crm", days_ago: int = 120, before: float = 8.5,
+                          after: float = 4.0) -> PackageBuilder:
+        """Ten tickets a week whose satisfaction steps from ``before`` to ``after``."""
+        step = self.as_of - timedelta(days=days_ago)
+        self.tickets(sid, per_week=10, satisfaction=before, end_day=step - timedelta(days=1))
+        return self.tickets(sid, per_week=10, satisfaction=after, start_day=step, prefix="B")
+
     def surveys(self, sid: str = "crm", group: str = "staff", score: float = 8,
                 on: Iterable[date] | None = None, respondents: int = 5,
                 dimensions: tuple[str, ...] = ("time_saved", "ease")) -> PackageBuilder:

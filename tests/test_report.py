@@ -200,10 +200,8 @@ def test_a_leak_with_a_shift_gets_its_trend_chart_with_the_shift_marked(tmp_path
     from builder import AS_OF, PackageBuilder
 
     step = AS_OF - timedelta(days=120)
-    b = PackageBuilder(tmp_path / "pkg").service().usage().surveys().kpis()
-    b.tickets(per_week=10, satisfaction=8.5, end_day=step - timedelta(days=1))
-    b.tickets(per_week=10, satisfaction=4.0, start_day=step, prefix="B")
-    package = load_package(b.write())
+    package = load_package(PackageBuilder(tmp_path / "pkg").service().usage().surveys().kpis()
+                           .satisfaction_step(days_ago=120).write())
     try:
         result = run_check(package)
     finally:

@@ -224,13 +224,10 @@ def test_since_dates_survive_the_database(store: Store, tmp_path: Any) -> None:
     from dipstick.check import run_check
     from dipstick.package import load_package
 
-    from builder import AS_OF, PackageBuilder
+    from builder import PackageBuilder
 
-    step = AS_OF - timedelta(days=120)
-    b = PackageBuilder(tmp_path / "pkg").service().usage().surveys().kpis()
-    b.tickets(per_week=10, satisfaction=8.5, end_day=step - timedelta(days=1))
-    b.tickets(per_week=10, satisfaction=4.0, start_day=step, prefix="B")
-    package = load_package(b.write())
+    package = load_package(PackageBuilder(tmp_path / "pkg").service().usage().surveys().kpis()
+                           .satisfaction_step(days_ago=120).write())
     try:
         real = run_check(package)
     finally:
