@@ -8,7 +8,8 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import between, collect, keyed
-from dipstick.indicators.base import CheckContext
+from dipstick.indicators.base import CheckContext, Evidence, Threshold, evidence
+from dipstick.shifts import SeriesKey, Shift, detect_all
 
 HANDLING = "handling_minutes"
 
@@ -119,3 +120,43 @@ def ratio(current: float | None, baseline: float | None) -> float | None:
     if current is None or baseline is None or baseline <= 0:
         return None
     return current / baseline
+
+
+def settled_shift(ctx: CheckContext, kind: str, subject: str, metric: str,
+                  part: str = "") -> Shift | None:
+    """The latest confirmed shift for the worse in one weekly series inside the current window.
+
+    The window mean lags a step by weeks (a step halfway through a 13-week window shows at half
+    its size); the level the series settled at after a confirmed shift is known as soon as the
+    detector confirms it, so indicators also judge that level against their thresholds.
+    """
+    index = detect_all(ctx)
+    key = SeriesKey(kind, subject, metric, part)
+    if key not in index.series_by_key:
+        return None
+    start = ctx.window.start.date()
+    found = [s for s in index.shifts_of(key)
+             if s.bad and s.date >= start and s.confidence >= SETTLED_CONFIDENCE]
+    return found[-1] if found else None
+
+
+SETTLED_CONFIDENCE = 0.9
+
+
+def settled_evidence(metric: str, label: str, shift: Shift | None, threshold: Threshold,
+                     *, as_ratio: bool = False, denominator: float | None = None,
+                     unit: str = "") -> list[Evidence]:
+    """Evidence on the level after a settled shift: the level itself, its ratio to the level
+    before (``as_ratio``), or the level over ``denominator`` (e.g. licences)."""
+    if shift is None:
+        return []
+    if as_ratio:
+        value = shift.after / shift.before if shift.before else None
+    elif denominator:
+        value = shift.after / denominator
+    else:
+        value = shift.after
+    return [evidence(f"{metric}_since_shift", f"{label} since the shift", value, threshold,
+                     f"since {shift.date}", unit=unit, baseline=round(shift.before, 4),
+                     note=f"level after the shift in the week of {shift.date} (before: "
+                          f"{shift.before:.3g}, confidence {shift.confidence:.0%})")]

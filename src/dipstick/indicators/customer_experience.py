@@ -27,7 +27,13 @@ from dipstick.indicators.base import (
     money,
     unknown,
 )
-from dipstick.indicators.common import groups_of_kind, ratio, ticket_stats
+from dipstick.indicators.common import (
+    groups_of_kind,
+    ratio,
+    settled_evidence,
+    settled_shift,
+    ticket_stats,
+)
 from dipstick.model import Service
 
 CAUSE = "customer_experience"
@@ -112,6 +118,14 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
                                baseline=base_rate, unit="×", note=f"{rate:.1%} drop off"))
             if base_rate is not None and rate > base_rate:
                 excess_drop_offs += (rate - base_rate) * cur["visitors"] / w.months
+        subject = f"{journey}/{tp}"
+        ev += settled_evidence(f"touchpoint_satisfaction:{subject}", f"{name}: satisfaction",
+                               settled_shift(ctx, "touchpoint", subject,
+                                             "touchpoint_satisfaction"),
+                               spec.touchpoint_satisfaction)
+        ev += settled_evidence(f"drop_off_growth:{subject}", f"{name}: drop-off rate",
+                               settled_shift(ctx, "touchpoint", subject, "drop_off_rate"),
+                               spec.drop_off_growth, as_ratio=True, unit="×")
     t = m.tickets.get(sid)
     if t:
         ev.append(evidence("customer_satisfaction", "Customer ticket satisfaction (0–10)",

@@ -32,9 +32,12 @@ from dipstick.indicators.common import (
     per_month,
     ratio,
     resolution_by_type,
+    settled_evidence,
+    settled_shift,
     ticket_stats,
 )
 from dipstick.model import Service
+from dipstick.shifts import Shift
 
 CAUSE = "employee_experience"
 ACTION = "Fix the experience: remove the top causes of lost time and slow or reopened tickets."
@@ -113,6 +116,20 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
                  spec.reassignments, w.period, baseline=base.get("reassignments"),
                  sample=(cur["n"], least)),
     ]
+    def since_shift(metric: str, part: str = "") -> Shift | None:
+        return settled_shift(ctx, "service", sid, metric, part)
+
+    ev += settled_evidence("satisfaction", "Ticket satisfaction", since_shift("satisfaction"),
+                           spec.employee_satisfaction)
+    ev += settled_evidence("reopen_share", "Share of tickets reopened",
+                           since_shift("reopen_share"), spec.reopen_share)
+    ev += settled_evidence("lost_time_growth", "Lost hours per user",
+                           since_shift("lost_hours_per_user"), spec.lost_time_growth,
+                           as_ratio=True, unit="×")
+    for t in ("incident", "request"):
+        ev += settled_evidence(f"resolution_growth:{t}", f"Median {t} resolution time",
+                               since_shift("resolution_hours", t), spec.resolution_growth,
+                               as_ratio=True, unit="×")
     hours = lost or 0.0
     leak = LeakEstimate(hours * ctx.rate, hours,
                         f"{hours:.0f} h lost a month by internal users × "

@@ -25,7 +25,13 @@ from dipstick.indicators.base import (
     fact,
     money,
 )
-from dipstick.indicators.common import active_users, monthly_costs, recent_users
+from dipstick.indicators.common import (
+    active_users,
+    monthly_costs,
+    recent_users,
+    settled_evidence,
+    settled_shift,
+)
 from dipstick.model import Service
 
 CAUSE = "retirement"
@@ -83,6 +89,16 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
     if cur is not None and base:
         ev.append(evidence("usage_trend", "Active users vs baseline", cur / base - 1,
                            spec.usage_trend, w.period, baseline=base))
+    settled = settled_shift(ctx, "service", sid, "users")
+    if settled is not None:
+        if service.licences:
+            ev += settled_evidence("licence_utilisation", "Licence utilisation", settled,
+                                   spec.licence_utilisation, denominator=service.licences)
+        if settled.before:
+            ev.append(evidence("usage_trend_since_shift", "Active users since the shift",
+                               settled.after / settled.before - 1, spec.usage_trend,
+                               f"since {settled.date}", baseline=round(settled.before, 4),
+                               note=f"level after the shift in the week of {settled.date}"))
     if users and cost and m.median_cost_per_user:
         ev.append(evidence("cost_per_user", "Cost per active user vs portfolio median",
                            (cost / users) / m.median_cost_per_user, spec.cost_per_user_vs_median,
