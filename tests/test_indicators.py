@@ -233,3 +233,28 @@ def test_a_shift_in_ticket_mix_alone_does_not_slow_resolution(tmp_path: Path) ->
     f = finding(tmp_path, build, "employee_experience")
     e = next(e for e in f.evidence if e.metric == "resolution_growth")
     assert e.value == pytest.approx(1.0) and e.status is Status.OK
+
+
+def _dip_and_recover(b: PackageBuilder) -> PackageBuilder:
+    down, up = AS_OF - timedelta(days=84), AS_OF - timedelta(days=42)
+    b.service().usage().surveys().kpis()
+    b.tickets(per_week=10, satisfaction=8.5, end_day=down - timedelta(days=1))
+    b.tickets(per_week=10, satisfaction=4.0, start_day=down, end_day=up - timedelta(days=1),
+              prefix="D")
+    return b.tickets(per_week=10, satisfaction=8.5, start_day=up, prefix="U")
+
+
+def test_the_level_after_a_confirmed_shift_is_judged(tmp_path: Path) -> None:
+    f = finding(tmp_path, lambda b: b.service().usage().surveys().kpis()
+                .satisfaction_step(days_ago=45), "employee_experience")
+    # six and a half weeks at 4.0 leave the 13-week mean at ~6.3 (watch); the settled level leaks
+    window = next(e for e in f.evidence if e.metric == "satisfaction")
+    settled = next(e for e in f.evidence if e.metric == "satisfaction_since_shift")
+    assert window.status is Status.WATCH and settled.status is Status.LEAK
+    assert f.status is Status.LEAK and f.since is not None
+
+
+def test_a_shift_undone_by_a_recovery_is_not_judged(tmp_path: Path) -> None:
+    f = finding(tmp_path, _dip_and_recover, "employee_experience")
+    assert not any(e.metric == "satisfaction_since_shift" for e in f.evidence)
+    assert f.status is not Status.LEAK

@@ -124,7 +124,8 @@ def ratio(current: float | None, baseline: float | None) -> float | None:
 
 def settled_shift(ctx: CheckContext, kind: str, subject: str, metric: str,
                   part: str = "") -> Shift | None:
-    """The latest confirmed shift for the worse in one weekly series inside the current window.
+    """The confirmed shift for the worse a weekly series is still at, if it began inside the
+    current window.
 
     The window mean lags a step by weeks (a step halfway through a 13-week window shows at half
     its size); the level the series settled at after a confirmed shift is known as soon as the
@@ -134,10 +135,12 @@ def settled_shift(ctx: CheckContext, kind: str, subject: str, metric: str,
     key = SeriesKey(kind, subject, metric, part)
     if key not in index.series_by_key:
         return None
-    start = ctx.window.start.date()
-    found = [s for s in index.shifts_of(key)
-             if s.bad and s.date >= start and s.confidence >= SETTLED_CONFIDENCE]
-    return found[-1] if found else None
+    shifts = index.shifts_of(key)
+    # only a shift still standing: the series' last one (a later recovery undoes it)
+    last = shifts[-1] if shifts else None
+    if last is None or not last.bad or last.confidence < SETTLED_CONFIDENCE:
+        return None
+    return last if last.date >= ctx.window.start.date() else None
 
 
 SETTLED_CONFIDENCE = 0.9
