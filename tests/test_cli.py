@@ -111,7 +111,7 @@ def test_unreachable_database_is_a_failure_not_a_traceback(leaking: Path) -> Non
 
 
 def test_help_everywhere() -> None:
-    for cmd in ("check", "validate", "report", "demo", "runs", "indicators"):
+    for cmd in ("check", "validate", "report", "demo", "runs", "indicators", "streams", "alerts"):
         r = subprocess.run([*DIPSTICK, cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "Usage" in r.stdout
 

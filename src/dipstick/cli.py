@@ -311,6 +311,28 @@ def alerts(
 
 
 @app.command()
+def streams(path: PackageArg, fmt: FormatOpt = "table") -> None:
+    """Show the value stream maps of a package: lead time, process time, activity ratio,
+    rolled %C&A and the bottleneck, step by step."""
+    from dipstick.streams import measure_stream
+
+    _check_format(fmt)
+    try:
+        package = load_package(path)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    package.close()
+    measured = [measure_stream(v) for v in package.model.value_streams if v.steps]
+    if fmt == "json":
+        _print_json([m.to_json() for m in measured])
+        return
+    if not measured:
+        out.print("No value stream with hand-given steps in this package.")
+    for m in measured:
+        out.print(render.stream_table(m))
+
+
+@app.command()
 def indicators(fmt: FormatOpt = "table") -> None:
     """List the leak indicators, what each asks and the remedy it points to."""
     _check_format(fmt)

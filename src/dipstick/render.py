@@ -14,6 +14,7 @@ from dipstick.check import CheckResult
 from dipstick.errors import Problem
 from dipstick.indicators.base import Status
 from dipstick.indicators.registry import INDICATORS
+from dipstick.streams import StreamMetrics
 
 STYLE = {Status.LEAK: "bold red", Status.WATCH: "yellow", Status.OK: "green",
          Status.UNKNOWN: "grey50"}
@@ -68,6 +69,39 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
         Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS),
              style="dim"),
     ))
+
+
+def stream_table(m: StreamMetrics) -> Table:
+    """One value stream as a VSM ladder in text: per step its process time (█) against its
+    wait (░), on one scale, so where the time goes is seen before it is read."""
+    lead = m.lead_minutes or 1.0
+    ratio = m.activity_ratio
+    table = Table(title=f"{m.name} ({m.id})", header_style="bold", box=box.SIMPLE_HEAD,
+                  caption=f"lead time {_duration(m.lead_minutes)} · process time "
+                          f"{_duration(m.process_minutes)} · activity ratio "
+                          f"{'–' if ratio is None else f'{ratio:.1%}'} · rolled %C&A "
+                          f"{m.rolled_complete_accurate:.0%}"
+                          + (f" · bottleneck: {m.bottleneck.name}" if m.bottleneck else ""))
+    for col, justify in (("Step", "left"), ("Process", "right"), ("Wait", "right"),
+                         ("%C&A", "right"), ("Services", "left"), ("Where the time goes", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in m.steps:
+        width = 40
+        p = round(width * s.process_minutes / lead)
+        w = round(width * s.wait_minutes / lead)
+        bar = Text("█" * max(p, 1 if s.process_minutes else 0), style="green")
+        bar.append("░" * w, style="red")
+        table.add_row(s.name, _duration(s.process_minutes), _duration(s.wait_minutes),
+                      f"{s.complete_accurate:.0%}", ", ".join(s.services), bar)
+    return table
+
+
+def _duration(minutes: float) -> str:
+    if minutes >= 1440:
+        return f"{minutes / 1440:.1f} d"
+    if minutes >= 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.0f} min"
 
 
 def problems_table(problems: Sequence[Problem]) -> Table:

@@ -7,7 +7,6 @@ given only as an event log are not yet read here.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from pydantic import Field
@@ -28,6 +27,7 @@ from dipstick.indicators.base import (
     unknown,
 )
 from dipstick.model import Service, Step, ValueStream
+from dipstick.streams import measure_stream
 
 CAUSE = "flow"
 ACTION = "Map and fix the value stream: cut the waits and the rework at this service's steps."
@@ -56,10 +56,6 @@ def measure(ctx: CheckContext, spec: FlowSpec) -> FlowMeasures:
     return FlowMeasures(steps)
 
 
-def rolled_complete_accurate(stream: ValueStream) -> float:
-    return math.prod(s.complete_accurate for s in stream.steps)
-
-
 def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec) -> Finding:
     mine = m.steps.get(service.id, [])
     if not mine:
@@ -79,7 +75,7 @@ def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec)
     ]
     for vs in sorted({vs.id: vs for vs, _ in mine}.values(), key=lambda v: v.id):
         ev.append(fact(f"rolled_ca:{vs.id}", f"Rolled %C&A of {vs.name}",
-                       round(rolled_complete_accurate(vs), 4), period, Status.OK,
+                       round(measure_stream(vs).rolled_complete_accurate, 4), period, Status.OK,
                        note="context: the whole stream"))
     money_total = hours_total = 0.0
     parts = []
