@@ -51,3 +51,22 @@ def test_streams_on_a_bad_package_is_exit_2(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "dipstick", "streams", str(pkg)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "monthly_cost" in r.stderr
+
+
+def test_the_report_draws_each_stream(tmp_path: Path) -> None:
+    from dipstick.check import run_check
+    from dipstick.package import load_package
+    from dipstick.report import render_report
+
+    pkg = (PackageBuilder(tmp_path / "pkg").healthy().service("itsm")
+           .set("value_streams", [{"id": "onboarding", "name": "Onboarding", "steps": STEPS}])
+           .write())
+    package = load_package(pkg)
+    try:
+        result = run_check(package)
+    finally:
+        package.close()
+    assert [m.id for m in result.streams] == ["onboarding"]
+    html = render_report(result)
+    assert 'id="streams"' in html and 'id="fig-vsm-1"' in html
+    assert "activity ratio 2.5%" in html

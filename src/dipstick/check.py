@@ -26,6 +26,7 @@ from dipstick.model import Service
 from dipstick.package import Package
 from dipstick.shifts import detect_all
 from dipstick.shifts.findings import Trend, date_leaks, trend_of
+from dipstick.streams import StreamMetrics, measure_stream
 
 JSON_SCHEMA = "dipstick.check/v1"
 
@@ -82,6 +83,8 @@ class CheckResult:
     verdicts: tuple[ServiceVerdict, ...]
     # the leaking signals week by week, per (service, cause), for trend charts; not in the JSON
     trends: Mapping[tuple[str, str], Trend] = field(default_factory=dict, compare=False)
+    # the value stream maps of the package, for their pictures; not in the JSON
+    streams: tuple[StreamMetrics, ...] = field(default=(), compare=False)
 
     @property
     def as_of(self) -> date:
@@ -191,4 +194,4 @@ def run_check(
               if f.status is Status.LEAK and (t := trend_of(shifts, v.service.id, f.cause, day))}
     return CheckResult(model.organisation.name, model.organisation.currency,
                        model.organisation.hourly_rate, window, str(package.path), tuple(verdicts),
-                       trends)
+                       trends, tuple(measure_stream(v) for v in model.value_streams if v.steps))

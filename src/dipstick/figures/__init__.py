@@ -17,6 +17,7 @@ from dipstick.figures._common import (
 from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
 from dipstick.figures.leaks import LEAK_BARS_LIMIT, leak_bars, leaking_verdicts
 from dipstick.figures.trend import TRENDS_LIMIT, trend_figure
+from dipstick.figures.vsm import vsm_figure
 
 __all__ = [
     "HEATMAP_LIMIT",
@@ -30,5 +31,6 @@ __all__ = [
     "leaking_verdicts",
     "status_heatmap",
     "trend_figure",
+    "vsm_figure",
     "worst_first",
 ]

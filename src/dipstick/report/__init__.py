@@ -36,6 +36,7 @@ from dipstick.figures import (
     leaking_verdicts,
     status_heatmap,
     trend_figure,
+    vsm_figure,
     worst_first,
 )
 from dipstick.indicators.base import Status
@@ -79,6 +80,7 @@ def render_report(result: CheckResult) -> str:
         unpriced=sum(1 for v in ordered if v.status is Status.LEAK and v.leak.money <= 0),
         indicators=INDICATORS,
         trends=_trends(result, ordered),
+        streams=[_json_island(vsm_figure(m)) for m in result.streams],
         trends_shown=min(len(result.trends), TRENDS_LIMIT),
         plotlyjs=_plotlyjs(),
         version=_version(),
