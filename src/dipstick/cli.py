@@ -24,6 +24,8 @@ from dipstick import render
 from dipstick.check import CheckResult, run_check
 from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
 from dipstick.indicators.registry import INDICATORS
+from dipstick.model import ValueModel
+from dipstick.model.alerts import AlertTarget
 from dipstick.package import Package, load_package
 
 app = typer.Typer(
@@ -109,13 +111,15 @@ def _as_date(v: datetime | None) -> date | None:
     return v.date() if v else None
 
 
-def _run(path: Path, as_of: date | None, services: list[str] | None, fmt: str) -> CheckResult:
+def _run(path: Path, as_of: date | None, services: list[str] | None,
+         fmt: str) -> tuple[CheckResult, ValueModel]:
+    """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
     package: Package | None = None
     try:
         with _progress("Checking") as step:
             package = load_package(path, progress=lambda t: step(f"loading {t}"))
             return run_check(package, as_of, services or None,
-                             progress=lambda c: step(f"indicator {c}"))
+                             progress=lambda c: step(f"indicator {c}")), package.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
     finally:
@@ -170,8 +174,8 @@ def check(
         raise _fail(UsageError("--alert needs the run history: it cannot be used with "
                                "--no-store"), fmt)
     started = datetime.now(UTC)
-    result = _run(path, _as_date(as_of), service, fmt)
-    notifiers = _notifiers(path, fmt) if alert else None
+    result, model = _run(path, _as_date(as_of), service, fmt)
+    notifiers = _notifiers(model.alerts, fmt) if alert else None
     run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:])) if store \
         else None
     if fmt == "json":
@@ -183,12 +187,12 @@ def check(
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
 
 
-def _notifiers(path: Path, fmt: str) -> Any:
+def _notifiers(targets: tuple[AlertTarget, ...], fmt: str) -> Any:
     """The alert targets with their secrets from the environment; exit 2 if one is missing."""
-    from dipstick.alerts import build_notifiers, load_targets
+    from dipstick.alerts import build_notifiers
 
     try:
-        return build_notifiers(load_targets(path), os.environ)
+        return build_notifiers(targets, os.environ)
     except DipstickError as e:
         raise _fail(e, fmt) from None
 
@@ -223,7 +227,7 @@ def report(
     from dipstick.report import write_report
 
     started = datetime.now(UTC)
-    result = _run(path, _as_date(as_of), service, "table")
+    result, _ = _run(path, _as_date(as_of), service, "table")
     if store:
         _store(result, database, started, "report " + " ".join(sys.argv[2:]))
     written = write_report(result, output)
@@ -257,7 +261,7 @@ def demo(
     if not run:
         return
     started = datetime.now(UTC)
-    result = _run(directory, None, None, "table")
+    result, _ = _run(directory, None, None, "table")
     _store(result, database, started, f"demo {directory}")
     render.print_check(out, result, 0)
     written = write_report(result, directory / "report.html")

@@ -2,7 +2,7 @@
 
 The flow of ``dipstick check --alert``, after the run is stored::
 
-    targets = load_targets(package_path)              # alerts: from dipstick.yaml
+    targets = package.model.alerts                    # alerts: from dipstick.yaml
     notifiers = build_notifiers(targets, os.environ)  # secrets from the environment, or exit 2
     report = run_alerts(store, run_id, result, notifiers)
 
@@ -18,22 +18,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dipstick.alerts.events import LEAK, RESOLVED, diff
 from dipstick.alerts.messages import build
 from dipstick.alerts.notifiers import DeliveryError, Notifier, build_notifiers
 from dipstick.check import CheckResult
-from dipstick.errors import PackageError, StoreError, UsageError
-from dipstick.model.alerts import AlertTarget
+from dipstick.errors import StoreError, UsageError
 
 if TYPE_CHECKING:
     from dipstick.store import Store
     from dipstick.store.alerts import Delivery
 
-__all__ = ["AlertReport", "DeliveryError", "build_notifiers", "list_alerts", "load_targets",
-           "run_alerts"]
+__all__ = ["AlertReport", "DeliveryError", "build_notifiers", "list_alerts", "run_alerts"]
 
 
 @dataclass
@@ -50,16 +47,6 @@ class AlertReport:
         head = (f"alerts: {self.leaks} new leak(s), {self.resolved} resolved; "
                 f"{self.sent} sent, {self.pending} pending")
         return [head, *self.failures]
-
-
-def load_targets(path: Path) -> tuple[AlertTarget, ...]:
-    """The ``alerts:`` targets of a package (already validated by the check that ran)."""
-    from dipstick.package import read_model
-
-    model, problems = read_model(path)
-    if model is None:
-        raise PackageError(problems)
-    return model.alerts
 
 
 def run_alerts(store: Store, run_id: int, result: CheckResult,
