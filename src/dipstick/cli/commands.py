@@ -1,110 +1,39 @@
-"""The ``dipstick`` command: thin Typer commands over the same core functions the web uses.
-
-Exit codes (``dipstick.errors.ExitCode``): 0 no leak, 1 at least one leak, 2 bad input (nothing
-stored), 3 dipstick could not do its job (e.g. the database is unreachable).
-"""
+"""The check commands: validate, check, report, demo, runs, alerts, indicators."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from dipstick import render
 from dipstick.check import CheckResult, run_check
+from dipstick.cli.app import (
+    AsOfOpt,
+    DatabaseOpt,
+    FormatOpt,
+    PackageArg,
+    ServiceOpt,
+    StoreOpt,
+    _check_format,
+    _fail,
+    _print_json,
+    _progress,
+    app,
+    err,
+    out,
+)
 from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
 from dipstick.indicators.registry import INDICATORS
 from dipstick.model import ValueModel
 from dipstick.model.alerts import AlertTarget
 from dipstick.package import Package, load_package
-
-app = typer.Typer(
-    name="dipstick",
-    help="The value leakage indicator for IT services: which services leak value, why, how "
-    "much per month, and since when.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-)
-
-
-def _console(stderr: bool = False) -> Console:
-    """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
-    table and the problems table must not be squeezed into unreadable wraps."""
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
-        console = Console(stderr=stderr, highlight=False, width=width)
-    return console
-
-
-out = _console()
-err = _console(stderr=True)
-
-PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with dipstick.yaml).")]
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
-AsOfOpt = Annotated[datetime | None, typer.Option(
-    "--as-of", formats=["%Y-%m-%d"],
-    help="Check as of this date (default: organisation.as_of or the latest signal date).")]
-ServiceOpt = Annotated[list[str] | None, typer.Option(
-    "--service", "-s", help="Only this service id (repeatable).")]
-DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", envvar="DIPSTICK_DATABASE_URL",
-    help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
-StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
-
-
-def main() -> None:
-    app()
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Any]:
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def step(what: str) -> None:
-            bar.update(task, description=f"{label}: {what}", advance=1)
-
-        yield step
-
-
-def _fail(e: DipstickError, fmt: str) -> typer.Exit:
-    """Report an error the way the chosen format expects; nothing has been stored."""
-    problems = e.problems if isinstance(e, PackageError) else []
-    if fmt == "json":
-        _print_json({"error": type(e).__name__, "message": str(e).splitlines()[0],
-                             "problems": [p.as_dict() for p in problems]})
-    elif problems:
-        err.print(render.problems_table(problems))
-    else:
-        err.print(f"[red]error:[/red] {e}")
-    return typer.Exit(int(e.exit_code))
-
-
-def _print_json(data: Any) -> None:
-    """Plain JSON on stdout: Rich's highlighter takes seconds on a 2,000-service result, and
-    so does indenting (it forces json's pure-Python encoder), so only a terminal gets indents."""
-    indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("table", "json"):
-        err.print(f"[red]error:[/red] --format must be table or json, not {fmt!r}")
-        raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
 def _as_date(v: datetime | None) -> date | None:
@@ -312,28 +241,6 @@ def alerts(
         _print_json(json.loads(json.dumps(rows, default=str)))
     else:
         out.print(alerts_table(rows))
-
-
-@app.command()
-def streams(path: PackageArg, fmt: FormatOpt = "table") -> None:
-    """Show the value stream maps of a package: lead time, process time, activity ratio,
-    rolled %C&A and the bottleneck, step by step."""
-    from dipstick.streams import measure_stream
-
-    _check_format(fmt)
-    try:
-        package = load_package(path)
-    except DipstickError as e:
-        raise _fail(e, fmt) from None
-    package.close()
-    measured = [measure_stream(v) for v in package.model.value_streams if v.steps]
-    if fmt == "json":
-        _print_json([m.to_json() for m in measured])
-        return
-    if not measured:
-        out.print("No value stream with hand-given steps in this package.")
-    for m in measured:
-        out.print(render.stream_table(m))
 
 
 @app.command()

@@ -1,0 +1,104 @@
+"""The ``dipstick`` command's shared parts: the Typer app, consoles, options, errors and output.
+
+Commands live in modules by concept (``commands``, ``streams``, ``journeys``) and register on
+``app``; they are thin edges over the same core functions the web uses.
+
+Exit codes (``dipstick.errors.ExitCode``): 0 no leak, 1 at least one leak, 2 bad input (nothing
+stored), 3 dipstick could not do its job (e.g. the database is unreachable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from dipstick import render
+from dipstick.errors import DipstickError, ExitCode, PackageError
+
+app = typer.Typer(
+    name="dipstick",
+    help="The value leakage indicator for IT services: which services leak value, why, how "
+    "much per month, and since when.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
+    table and the problems table must not be squeezed into unreadable wraps."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
+        console = Console(stderr=stderr, highlight=False, width=width)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
+
+PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with dipstick.yaml).")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+AsOfOpt = Annotated[datetime | None, typer.Option(
+    "--as-of", formats=["%Y-%m-%d"],
+    help="Check as of this date (default: organisation.as_of or the latest signal date).")]
+ServiceOpt = Annotated[list[str] | None, typer.Option(
+    "--service", "-s", help="Only this service id (repeatable).")]
+DatabaseOpt = Annotated[str | None, typer.Option(
+    "--database", envvar="DIPSTICK_DATABASE_URL",
+    help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
+StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
+
+
+def main() -> None:
+    app()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Any]:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def step(what: str) -> None:
+            bar.update(task, description=f"{label}: {what}", advance=1)
+
+        yield step
+
+
+def _fail(e: DipstickError, fmt: str) -> typer.Exit:
+    """Report an error the way the chosen format expects; nothing has been stored."""
+    problems = e.problems if isinstance(e, PackageError) else []
+    if fmt == "json":
+        _print_json({"error": type(e).__name__, "message": str(e).splitlines()[0],
+                             "problems": [p.as_dict() for p in problems]})
+    elif problems:
+        err.print(render.problems_table(problems))
+    else:
+        err.print(f"[red]error:[/red] {e}")
+    return typer.Exit(int(e.exit_code))
+
+
+def _print_json(data: Any) -> None:
+    """Plain JSON on stdout: Rich's highlighter takes seconds on a 2,000-service result, and
+    so does indenting (it forces json's pure-Python encoder), so only a terminal gets indents."""
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("table", "json"):
+        err.print(f"[red]error:[/red] --format must be table or json, not {fmt!r}")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
