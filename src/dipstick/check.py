@@ -22,6 +22,7 @@ from dipstick.indicators.base import (
     Window,
 )
 from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
+from dipstick.journeys import JourneyMeasures, journeys_of
 from dipstick.model import Service
 from dipstick.package import Package
 from dipstick.shifts import detect_all
@@ -85,6 +86,9 @@ class CheckResult:
     trends: Mapping[tuple[str, str], Trend] = field(default_factory=dict, compare=False)
     # the value stream maps of the package, for their pictures; not in the JSON
     streams: tuple[StreamMetrics, ...] = field(default=(), compare=False)
+    # the customer journey maps with their touchpoint measures, for the emotion curves; not in
+    # the JSON (``dipstick journeys --format json`` gives them)
+    journeys: tuple[JourneyMeasures, ...] = field(default=(), compare=False)
 
     @property
     def as_of(self) -> date:
@@ -194,4 +198,5 @@ def run_check(
               if f.status is Status.LEAK and (t := trend_of(shifts, v.service.id, f.cause, day))}
     return CheckResult(model.organisation.name, model.organisation.currency,
                        model.organisation.hourly_rate, window, str(package.path), tuple(verdicts),
-                       trends, tuple(measure_stream(v) for v in model.value_streams if v.steps))
+                       trends, tuple(measure_stream(v) for v in model.value_streams if v.steps),
+                       journeys_of(ctx))

@@ -13,7 +13,6 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.engine import between, collect, keyed
 from dipstick.indicators.base import (
     CheckContext,
     Evidence,
@@ -29,11 +28,11 @@ from dipstick.indicators.base import (
 )
 from dipstick.indicators.common import (
     groups_of_kind,
-    ratio,
     settled_evidence,
     settled_shift,
     ticket_stats,
 )
+from dipstick.journeys import TouchpointMeasures, journeys_of
 from dipstick.model import Service
 
 CAUSE = "customer_experience"
@@ -52,38 +51,25 @@ class CustomerExperienceSpec(Spec):
 
 @dataclass(frozen=True)
 class CustomerMeasures:
-    current: dict[tuple[str, str], dict[str, Any]]
-    baseline: dict[tuple[str, str], dict[str, Any]]
     tickets: dict[str, dict[str, Any]]
-    backed: dict[str, list[tuple[str, str, str]]]   # service → (journey, touchpoint, name)
+    # service → the touchpoints it backs: (journey id, "Journey › Touchpoint", measures)
+    backed: dict[str, list[tuple[str, str, TouchpointMeasures]]]
 
 
 def measure(ctx: CheckContext, spec: CustomerExperienceSpec) -> CustomerMeasures:
-    w = ctx.window
-    backed: dict[str, list[tuple[str, str, str]]] = {}
-    for j in ctx.model.journeys:
+    """Touchpoint measures come from :mod:`dipstick.journeys` (one place for the journey
+    numbers, shared with the journey maps); customer tickets from the shared ticket facts."""
+    backed: dict[str, list[tuple[str, str, TouchpointMeasures]]] = {}
+    for j in journeys_of(ctx):
         for t in j.touchpoints:
             for s in t.services:
-                backed.setdefault(s, []).append((j.id, t.id, f"{j.name} › {t.name}"))
-    current: dict[tuple[str, str], dict[str, Any]] = {}
-    baseline: dict[tuple[str, str], dict[str, Any]] = {}
-    if ctx.signals.has("touchpoints"):
-        lf = ctx.signals.frame("touchpoints")
-
-        def stats(start: Any, end: Any) -> dict[tuple[str, str], dict[str, Any]]:
-            agg = (lf.filter(between("date", start, end)).group_by("journey", "touchpoint")
-                   .agg(satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
-                        visitors=nw.col("visitors").cast(nw.Float64).sum(),
-                        drop_offs=nw.col("drop_offs").cast(nw.Float64).sum()))
-            return keyed(collect(agg), "journey", "touchpoint")
-
-        current, baseline = stats(w.start, w.end), stats(w.baseline_start, w.start)
+                backed.setdefault(s, []).append((j.id, f"{j.name} › {t.name}", t))
     tickets: dict[str, dict[str, Any]] = {}
     customers = groups_of_kind(ctx, "customer")
     if ctx.signals.has("tickets") and customers:
         lf = ctx.signals.frame("tickets").filter(nw.col("requester_group").is_in(customers))
-        tickets = ticket_stats(ctx, lf, w.start, w.end)
-    return CustomerMeasures(current, baseline, tickets, backed)
+        tickets = ticket_stats(ctx, lf, ctx.window.start, ctx.window.end)
+    return CustomerMeasures(tickets, backed)
 
 
 def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
@@ -95,29 +81,27 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
                        ACTION)
     ev: list[Evidence] = []
     excess_drop_offs = 0.0
-    for journey, tp, name in touchpoints:
-        cur, base = m.current.get((journey, tp)), m.baseline.get((journey, tp), {})
-        if not cur:
+    for journey, name, t in touchpoints:
+        tp = t.id
+        if t.current is None:
             ev.append(evidence(f"touchpoint:{journey}/{tp}", f"{name}: satisfaction", None,
                                spec.touchpoint_satisfaction, w.period,
                                note="no touchpoint data in the current window"))
             continue
         ev.append(evidence(f"touchpoint_satisfaction:{journey}/{tp}", f"{name}: satisfaction",
-                           cur["satisfaction"], spec.touchpoint_satisfaction, w.period,
-                           baseline=base.get("satisfaction")))
-        if cur["satisfaction"] is not None and base.get("satisfaction") is not None:
+                           t.satisfaction, spec.touchpoint_satisfaction, w.period,
+                           baseline=t.baseline_satisfaction))
+        if t.satisfaction_drop is not None:
             ev.append(evidence(f"touchpoint_drop:{journey}/{tp}", f"{name}: satisfaction drop",
-                               base["satisfaction"] - cur["satisfaction"],
-                               spec.touchpoint_satisfaction_drop, w.period,
-                               baseline=base["satisfaction"], unit=" pts"))
-        rate = ratio(cur["drop_offs"], cur["visitors"])
-        base_rate = ratio(base.get("drop_offs"), base.get("visitors"))
+                               t.satisfaction_drop, spec.touchpoint_satisfaction_drop, w.period,
+                               baseline=t.baseline_satisfaction, unit=" pts"))
+        rate, base_rate = t.drop_off_rate, t.baseline_drop_off_rate
         if rate is not None:
             ev.append(evidence(f"drop_off_growth:{journey}/{tp}", f"{name}: drop-off rate vs "
-                               "baseline", ratio(rate, base_rate), spec.drop_off_growth, w.period,
+                               "baseline", t.drop_off_growth, spec.drop_off_growth, w.period,
                                baseline=base_rate, unit="×", note=f"{rate:.1%} drop off"))
-            if base_rate is not None and rate > base_rate:
-                excess_drop_offs += (rate - base_rate) * cur["visitors"] / w.months
+            if base_rate is not None and rate > base_rate and t.visitors is not None:
+                excess_drop_offs += (rate - base_rate) * t.visitors / w.months
         subject = f"{journey}/{tp}"
         ev += settled_evidence(f"touchpoint_satisfaction:{subject}", f"{name}: satisfaction",
                                settled_shift(ctx, "touchpoint", subject,
@@ -126,12 +110,12 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
         ev += settled_evidence(f"drop_off_growth:{subject}", f"{name}: drop-off rate",
                                settled_shift(ctx, "touchpoint", subject, "drop_off_rate"),
                                spec.drop_off_growth, as_ratio=True, unit="×")
-    t = m.tickets.get(sid)
-    if t:
+    tk = m.tickets.get(sid)
+    if tk:
         ev.append(evidence("customer_satisfaction", "Customer ticket satisfaction (0–10)",
-                           t["satisfaction"], spec.customer_satisfaction, w.period,
-                           note=f"{t['rated']} rated tickets",
-                           sample=(t["rated"], ctx.common.min_sample)))
+                           tk["satisfaction"], spec.customer_satisfaction, w.period,
+                           note=f"{tk['rated']} rated tickets",
+                           sample=(tk["rated"], ctx.common.min_sample)))
     value = spec.value_per_drop_off
     note = "" if value else " (set value_per_drop_off to price them)"
     leak = LeakEstimate(excess_drop_offs * value, 0.0,
