@@ -1,7 +1,8 @@
 """The ``dipstick`` command line. Exit codes (``dipstick.errors.ExitCode``): 0 no leak, 1 at
 least one leak, 2 bad input (nothing stored), 3 dipstick could not do its job."""
 
-from dipstick.cli import commands, streams  # noqa: F401  (the commands register on ``app``)
+# the commands register on ``app`` when their modules are imported
+from dipstick.cli import commands, journeys, streams  # noqa: F401
 from dipstick.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -15,6 +15,7 @@ from dipstick.figures._common import (
     worst_first,
 )
 from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
+from dipstick.figures.journey import journey_figure
 from dipstick.figures.leaks import LEAK_BARS_LIMIT, leak_bars, leaking_verdicts
 from dipstick.figures.trend import TRENDS_LIMIT, trend_figure
 from dipstick.figures.vsm import vsm_figure
@@ -27,6 +28,7 @@ __all__ = [
     "cause_title",
     "causes_of",
     "heatmap_verdicts",
+    "journey_figure",
     "leak_bars",
     "leaking_verdicts",
     "status_heatmap",
