@@ -1,8 +1,8 @@
-"""Value stream maps: the classic VSM measures of a stream given step by step.
+"""Value stream maps: the classic VSM measures of a stream, given step by step or discovered.
 
-Pure functions of the value model's hand-given steps; discovery from event logs (the `events`
-table) will produce the same :class:`StreamMetrics`, so the `flow` indicator, the CLI and the
-pictures read one shape whatever the source.
+Hand-given steps are measured here; discovery from event logs (:mod:`dipstick.streams.discover`)
+produces the same :class:`StreamMetrics`, so the `flow` indicator, the CLI and the pictures read
+one shape whatever the source.
 """
 
 from __future__ import annotations
@@ -20,10 +20,21 @@ class StepMetrics:
     wait_minutes: float
     complete_accurate: float
     services: tuple[str, ...]
+    # Measured from an event log; for hand-given steps None, and rework is estimated from %C&A.
+    rework_minutes: float | None = None
 
     @property
     def lead_minutes(self) -> float:
         return self.process_minutes + self.wait_minutes
+
+    @property
+    def rework(self) -> float:
+        """Minutes of rework per run: measured when discovered; for a hand-given step, the
+        expected redo of its process time when only %C&A of items pass (p/C&A − p)."""
+        if self.rework_minutes is not None:
+            return self.rework_minutes
+        ca = self.complete_accurate
+        return self.process_minutes * (1 - ca) / ca if ca > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,7 @@ class StreamMetrics:
     name: str
     steps: tuple[StepMetrics, ...]
     runs_per_month: float | None = None
+    discovered: bool = False
 
     @property
     def lead_minutes(self) -> float:
@@ -64,13 +76,15 @@ class StreamMetrics:
         neck = self.bottleneck
         return {
             "id": self.id, "name": self.name, "runs_per_month": self.runs_per_month,
+            "source": "event_log" if self.discovered else "steps",
             "lead_minutes": self.lead_minutes, "process_minutes": self.process_minutes,
             "activity_ratio": self.activity_ratio,
             "rolled_complete_accurate": self.rolled_complete_accurate,
             "bottleneck": neck.name if neck else None,
             "steps": [{"name": s.name, "process_minutes": s.process_minutes,
                        "wait_minutes": s.wait_minutes, "lead_minutes": s.lead_minutes,
-                       "complete_accurate": s.complete_accurate, "services": list(s.services)}
+                       "complete_accurate": s.complete_accurate, "rework_minutes": s.rework,
+                       "services": list(s.services)}
                       for s in self.steps],
         }
 
@@ -80,6 +94,6 @@ def _step(s: Step) -> StepMetrics:
 
 
 def measure_stream(stream: ValueStream) -> StreamMetrics:
-    """The VSM measures of a hand-given stream (event-log streams: a later release)."""
+    """The VSM measures of a hand-given stream."""
     return StreamMetrics(stream.id, stream.name, tuple(_step(s) for s in stream.steps),
                          stream.runs_per_month)

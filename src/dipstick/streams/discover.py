@@ -1,0 +1,479 @@
+"""Discover a value stream from an event log: process map, variants, waits, rework, lead time.
+
+Every aggregation is a Narwhals expression over the events (window functions partitioned by case
+and ordered by timestamp, then group-bys), so it runs in the engine — DuckDB by default — and
+never loops over events in Python. Python only touches the aggregates: one row per activity, per
+directly-follows pair, per variant.
+
+The input is the canonical event frame of :mod:`dipstick.streams.logs` and the ``events`` table:
+``case_id``, ``activity``, ``timestamp``, ``seq`` (the tie-break for equal timestamps: the
+export's own order), and optionally ``lifecycle``, ``resource``, ``service``, ``process``.
+
+Two readings of a log, chosen by the data (formulas in docs/streams.md):
+
+* **Lifecycle logs** (some events have ``lifecycle = start``): an activity *visit* runs from its
+  start to its complete; the work is ``complete − start``, the wait before it is the gap since the
+  case's previous visit ended. Starts pair with completes of the same activity in order.
+* **State logs** (no start events — ServiceNow's audit trail, most ticket exports): an event puts
+  the case into a state (the activity) that lasts until its next event; time in a waiting state
+  (``Awaiting …``) is wait, time in any other state is counted as work — an upper bound, so flow
+  efficiency is too. With ``collapse``, consecutive events in the same state are one visit (an
+  audit trail records every update, not every change of state).
+
+Rework is a repeated visit to an activity, unless the case comes straight back from a waiting
+state (being parked is not being redone); an activity's %C&A is the share of its cases without
+rework there.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import narwhals as nw
+
+from dipstick.engine import collect
+from dipstick.streams import StepMetrics, StreamMetrics
+
+DEFAULT_WAITING = ("awaiting", "waiting", "pending", "on hold")
+"""Activity name prefixes (case-insensitive) that mark a waiting state."""
+
+ORDER = ["timestamp", "seq"]
+DAYS_PER_MONTH = 365.25 / 12
+THROUGHPUT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+# Variants are identified per case by its length and two sums of pseudo-random 31-bit values of
+# (position, activity): engine-portable (plain integer arithmetic, no string aggregation), and two
+# different sequences share a key with probability ~2⁻⁶² per pair.
+_P1, _P2 = 2_147_483_647, 2_147_483_629
+_HASH = ((1_000_003, 7_919, 12_345, _P1), (998_244_353 % _P2, 104_729, 54_321, _P2))
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One directly-follows pair: how often ``target`` came right after ``source`` in a case,
+    and the time between them (``source`` ending → ``target`` starting), in seconds."""
+
+    source: str
+    target: str
+    count: int
+    mean_seconds: float
+    median_seconds: float
+    min_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class Variant:
+    activities: tuple[str, ...]
+    cases: int
+    share: float
+    mean_throughput_seconds: float
+
+
+@dataclass(frozen=True)
+class ActivityStats:
+    """What one activity costs the stream, per visit and in total over all cases."""
+
+    name: str
+    waiting: bool
+    visits: int
+    cases: int
+    order: float                    # mean position of its first visit in a case (map order)
+    process_seconds_mean: float | None  # start → complete per visit (lifecycle logs only)
+    to_next_seconds_mean: float | None  # end of a visit → the case's next event
+    to_next_seconds_median: float | None
+    work_seconds: float             # Σ over cases: time counted as work
+    wait_seconds: float             # Σ over cases: time counted as wait
+    rework_visits: int
+    rework_cases: int
+    rework_seconds: float           # Σ over cases: work in repeated visits
+    services: tuple[str, ...] = ()
+
+    @property
+    def complete_accurate(self) -> float:
+        """%C&A: the share of the activity's cases that never had to redo it."""
+        return 1 - self.rework_cases / self.cases if self.cases else 1.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Case throughput (lead) time, first event → last event, in seconds."""
+
+    cases: int
+    mean: float
+    quantiles: tuple[tuple[float, float], ...]
+    max: float
+
+    def quantile(self, q: float) -> float:
+        return dict(self.quantiles)[q]
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """A process as its event log shows it."""
+
+    process: str | None
+    events: int
+    cases: int
+    first: datetime | None
+    last: datetime | None
+    lifecycle: bool
+    collapsed: bool
+    edges: tuple[Edge, ...]
+    start_activities: dict[str, int]
+    end_activities: dict[str, int]
+    variants: tuple[Variant, ...]           # the most frequent, most frequent first
+    variant_count: int
+    activities: tuple[ActivityStats, ...]   # in map order
+    throughput: Throughput | None
+    handovers_per_case: float | None        # resource changes between visits (None: no resources)
+    cases_with_handover: int | None
+    unpaired_starts: int = 0
+    waiting_prefixes: tuple[str, ...] = DEFAULT_WAITING
+    _by_name: dict[str, ActivityStats] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def main_path(self) -> Variant | None:
+        """The happy path: the most frequent variant."""
+        return self.variants[0] if self.variants else None
+
+    @property
+    def cases_per_month(self) -> float | None:
+        """Cases over the log's span; None when the log spans less than a week."""
+        if self.first is None or self.last is None:
+            return None
+        days = (self.last - self.first).total_seconds() / 86_400
+        return self.cases / (days / DAYS_PER_MONTH) if days >= 7 else None
+
+    @property
+    def rework_hours_per_case(self) -> float:
+        return sum(a.rework_seconds for a in self.activities) / 3600 / max(self.cases, 1)
+
+    @property
+    def wait_hours_per_case(self) -> float:
+        return sum(a.wait_seconds for a in self.activities) / 3600 / max(self.cases, 1)
+
+    def stream(self, id: str, name: str, runs_per_month: float | None = None,
+               services: Sequence[str] = ()) -> StreamMetrics:
+        """The discovered process as a value stream map: one step per activity, in map order,
+        with per-case average work and wait (so the steps add up to the mean lead time) and the
+        measured rework; ``services`` back every step whose events name none."""
+        n = max(self.cases, 1)
+        steps = tuple(
+            StepMetrics(a.name, a.work_seconds / 60 / n, a.wait_seconds / 60 / n,
+                        a.complete_accurate, a.services or tuple(services),
+                        rework_minutes=a.rework_seconds / 60 / n)
+            for a in self.activities)
+        runs = runs_per_month if runs_per_month is not None else self.cases_per_month
+        return StreamMetrics(id, name, steps, runs, discovered=True)
+
+    def to_json(self) -> dict[str, Any]:
+        t = self.throughput
+        return {
+            "process": self.process, "events": self.events, "cases": self.cases,
+            "first": self.first.isoformat() if self.first else None,
+            "last": self.last.isoformat() if self.last else None,
+            "reading": "lifecycle" if self.lifecycle else "state",
+            "collapsed": self.collapsed, "waiting_prefixes": list(self.waiting_prefixes),
+            "cases_per_month": self.cases_per_month,
+            "throughput_seconds": None if t is None else {
+                "mean": t.mean, "max": t.max,
+                "quantiles": {f"p{round(q * 100)}": v for q, v in t.quantiles}},
+            "wait_hours_per_case": self.wait_hours_per_case,
+            "rework_hours_per_case": self.rework_hours_per_case,
+            "handovers_per_case": self.handovers_per_case,
+            "cases_with_handover": self.cases_with_handover,
+            "unpaired_starts": self.unpaired_starts,
+            "start_activities": self.start_activities, "end_activities": self.end_activities,
+            "activities": [{
+                "name": a.name, "waiting": a.waiting, "visits": a.visits, "cases": a.cases,
+                "process_seconds_mean": a.process_seconds_mean,
+                "to_next_seconds_mean": a.to_next_seconds_mean,
+                "to_next_seconds_median": a.to_next_seconds_median,
+                "work_hours": a.work_seconds / 3600, "wait_hours": a.wait_seconds / 3600,
+                "rework_visits": a.rework_visits, "rework_cases": a.rework_cases,
+                "rework_hours": a.rework_seconds / 3600,
+                "complete_accurate": a.complete_accurate, "services": list(a.services),
+            } for a in self.activities],
+            "edges": [{"source": e.source, "target": e.target, "count": e.count,
+                       "mean_seconds": e.mean_seconds, "median_seconds": e.median_seconds,
+                       "min_seconds": e.min_seconds, "max_seconds": e.max_seconds}
+                      for e in self.edges],
+            "variant_count": self.variant_count,
+            "variants": [{"activities": list(v.activities), "cases": v.cases, "share": v.share,
+                          "mean_throughput_seconds": v.mean_throughput_seconds}
+                         for v in self.variants],
+        }
+
+
+# --- the engine part ------------------------------------------------------------------------
+
+def _seconds(later: str, earlier: str) -> nw.Expr:
+    return (nw.col(later) - nw.col(earlier)).dt.total_microseconds() / 1_000_000
+
+
+def _nonneg(e: nw.Expr) -> nw.Expr:
+    return nw.when(e < 0).then(0.0).otherwise(e)
+
+
+def has_starts(events: nw.LazyFrame[Any]) -> bool:
+    if "lifecycle" not in events.collect_schema().names():
+        return False
+    n = collect(events.select((nw.col("lifecycle") == "start").sum().alias("n")))[0]["n"]
+    return bool(n)
+
+
+def visits(events: nw.LazyFrame[Any], *, lifecycle: bool, collapse: bool,
+           full: bool = True) -> nw.LazyFrame[Any]:
+    """One row per activity visit: ``case_id, activity, start, end, seq`` (+ resource, service)
+    and the next visit; ``full`` adds ``pos`` (1-based within the case), ``occ`` (the visit's
+    number among the case's visits to that activity), the previous visit and ``process_s``."""
+    names = events.collect_schema().names()
+    extra = [c for c in ("resource", "service") if c in names]
+    ev = events.select("case_id", "activity", "timestamp", "seq", *extra,
+                       *(["lifecycle"] if lifecycle else []))
+    if lifecycle:
+        per_act = ("case_id", "activity")
+        starts = (ev.filter(nw.col("lifecycle") == "start")
+                  .with_columns(k=nw.col("seq").cum_count().over(*per_act, order_by=ORDER))
+                  .select("case_id", "activity", "k", start=nw.col("timestamp")))
+        ends = (ev.filter((nw.col("lifecycle") != "start") | nw.col("lifecycle").is_null())
+                .with_columns(k=nw.col("seq").cum_count().over(*per_act, order_by=ORDER)))
+        v = (ends.join(starts, on=["case_id", "activity", "k"], how="left")
+             .with_columns(paired=~nw.col("start").is_null(),
+                           start=nw.when(nw.col("start").is_null()
+                                         | (nw.col("start") > nw.col("timestamp")))
+                           .then(nw.col("timestamp")).otherwise(nw.col("start")))
+             .rename({"timestamp": "end"}).drop("k", "lifecycle"))
+    else:
+        v = ev.with_columns(start=nw.col("timestamp")).rename({"timestamp": "end"})
+        if collapse:
+            prev = nw.col("activity").shift(1).over("case_id", order_by=["end", "seq"])
+            v = (v.with_columns(_prev=prev)
+                 .filter(nw.col("_prev").is_null() | (nw.col("_prev") != nw.col("activity")))
+                 .drop("_prev"))
+    order = ["end", "seq"]
+    v = v.with_columns(next_act=nw.col("activity").shift(-1).over("case_id", order_by=order),
+                       next_start=nw.col("start").shift(-1).over("case_id", order_by=order))
+    v = v.with_columns(to_next_s=_nonneg(_seconds("next_start", "end")))
+    if not full:  # the directly-follows graph needs no more
+        return v
+    v = v.with_columns(
+        pos=nw.col("seq").cum_count().over("case_id", order_by=order),
+        occ=nw.col("seq").cum_count().over("case_id", "activity", order_by=order),
+        prev_act=nw.col("activity").shift(1).over("case_id", order_by=order),
+        prev_end=nw.col("end").shift(1).over("case_id", order_by=order),
+    )
+    return v.with_columns(process_s=_seconds("end", "start"),
+                          gap_s=_nonneg(_seconds("start", "prev_end")))
+
+
+def edges(v: nw.LazyFrame[Any]) -> tuple[Edge, ...]:
+    """The directly-follows graph with frequencies and durations, most frequent first."""
+    rows = collect(v.filter(~nw.col("next_act").is_null())
+                   .group_by("activity", "next_act")
+                   .agg(n=nw.len(), mean=nw.col("to_next_s").mean(),
+                        median=nw.col("to_next_s").median(), lo=nw.col("to_next_s").min(),
+                        hi=nw.col("to_next_s").max()))
+    out = [Edge(r["activity"], r["next_act"], int(r["n"]), float(r["mean"]),
+                float(r["median"]), float(r["lo"]), float(r["hi"])) for r in rows]
+    return tuple(sorted(out, key=lambda e: (-e.count, e.source, e.target)))
+
+
+def discover_dfg(events: nw.LazyFrame[Any], *, collapse: bool = False) -> tuple[Edge, ...]:
+    """Only the directly-follows graph (frequencies and durations): what pm4py's
+    ``discover_dfg`` + ``discover_performance_dfg`` give, for comparison and benchmarks."""
+    return edges(visits(events, lifecycle=has_starts(events), collapse=collapse, full=False))
+
+
+def _waiting_names(v: nw.LazyFrame[Any], prefixes: Sequence[str]) -> list[str]:
+    names = [r["activity"] for r in collect(v.select("activity").unique())]
+    low = tuple(p.lower() for p in prefixes)
+    return sorted(n for n in names if n.lower().startswith(low))
+
+
+def discover(
+    events: nw.LazyFrame[Any],
+    *,
+    process: str | None = None,
+    waiting: Sequence[str] = DEFAULT_WAITING,
+    collapse: bool = False,
+    top_variants: int = 10,
+) -> Discovery:
+    """Everything the value stream map and the flow indicator need from one process's log."""
+    if process is not None and "process" in events.collect_schema().names():
+        events = events.filter(nw.col("process") == process)
+    lifecycle = has_starts(events)
+    v = visits(events, lifecycle=lifecycle, collapse=collapse)
+    wait_names = _waiting_names(v, waiting)
+    is_wait = nw.col("activity").is_in(wait_names)
+    # State logs: the time to the next event is the time in the state. Lifecycle logs: the gap
+    # before a visit is its wait, start → complete its work (unless it is a waiting activity).
+    if lifecycle:
+        spent = nw.col("process_s")
+        wait = nw.col("gap_s").fill_null(0.0) + nw.when(is_wait).then(spent).otherwise(0.0)
+    else:
+        spent = nw.col("to_next_s").fill_null(0.0)
+        wait = nw.when(is_wait).then(spent).otherwise(0.0)
+    work = nw.when(is_wait).then(0.0).otherwise(spent)
+    rework = (nw.col("occ") > 1) & ~(nw.col("prev_act").is_in(wait_names).fill_null(False))
+    v = v.with_columns(work_s=work, wait_s=wait, rework=rework,
+                       rework_s=nw.when(rework).then(work).otherwise(0.0),
+                       code=nw.col("activity").rank("dense"))
+    with _materialised(v) as v:
+        return _discover(events, v, process, tuple(waiting), wait_names, lifecycle, collapse,
+                         top_variants)
+
+
+def _discover(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any], process: str | None,
+              waiting: tuple[str, ...], wait_names: list[str], lifecycle: bool, collapse: bool,
+              top_variants: int) -> Discovery:
+
+    head = collect(v.select(n=nw.len(), cases=nw.col("case_id").n_unique(),
+                            first=nw.col("start").min(), last=nw.col("end").max()))[0]
+    if not head["n"]:
+        return Discovery(process, 0, 0, None, None, lifecycle, collapse, (), {}, {}, (), 0, (),
+                         None, None, None, waiting_prefixes=tuple(waiting))
+    events_n = int(collect(events.select(n=nw.len()))[0]["n"])
+    cases = int(head["cases"])
+    acts = _activities(v, wait_names, lifecycle, cases)
+    per_case = (v.group_by("case_id")
+                .agg(*[_hash(i).sum().alias(f"h{i}") for i in range(len(_HASH))],
+                     n=nw.len(), first=nw.col("start").min(), last=nw.col("end").max())
+                .with_columns(tp=_seconds("last", "first")))
+    variants, variant_count = _variants(v, per_case, cases, top_variants)
+    hand = _handovers(events) if "resource" in events.collect_schema().names() else None
+    return Discovery(
+        process=process, events=events_n, cases=cases, first=head["first"], last=head["last"],
+        lifecycle=lifecycle, collapsed=collapse and not lifecycle, edges=edges(v),
+        start_activities=_counts(v.filter(nw.col("pos") == 1)),
+        end_activities=_counts(v.filter(nw.col("next_act").is_null())),
+        variants=variants, variant_count=variant_count, activities=acts,
+        throughput=_throughput(per_case, cases),
+        handovers_per_case=hand[0] if hand else None, cases_with_handover=hand[1] if hand else None,
+        unpaired_starts=_unpaired(events, v) if lifecycle else 0,
+        waiting_prefixes=tuple(waiting),
+    )
+
+
+@contextmanager
+def _materialised(v: nw.LazyFrame[Any]) -> Iterator[nw.LazyFrame[Any]]:
+    """Compute the visits once: a dozen aggregations read them, and a lazy frame would redo the
+    window functions for each. On DuckDB a temp table on the frame's own connection; elsewhere
+    (Spark) the lazy frame as it is, for the engine to cache."""
+    native = v.to_native()
+    if not isinstance(native, duckdb.DuckDBPyRelation):
+        yield v
+        return
+    name = f"_visits_{uuid.uuid4().hex[:12]}"
+    _sql(native, f"CREATE TEMP TABLE {name} AS SELECT * FROM _v")
+    try:
+        yield nw.from_native(native.query("_v", f"SELECT * FROM {name}"))
+    finally:
+        _sql(native, f"DROP TABLE IF EXISTS {name}")
+
+
+def _sql(rel: duckdb.DuckDBPyRelation, sql: str) -> None:
+    """Run a statement on a relation's own connection (DuckDB 2 wants results drained)."""
+    res = rel.query("_v", sql)
+    if res is not None:
+        res.fetchall()
+
+
+def _handovers(events: nw.LazyFrame[Any]) -> tuple[float, int]:
+    """Resource changes between consecutive events of a case (reassignments), counted on the
+    raw events: a reassignment inside one state is still a handover."""
+    prev = nw.col("resource").shift(1).over("case_id", order_by=ORDER)
+    changed = (~nw.col("resource").is_null() & ~prev.is_null()
+               & (nw.col("resource") != prev)).cast(nw.Int64)
+    per_case = events.select("case_id", h=changed).group_by("case_id").agg(nw.col("h").sum())
+    r = collect(per_case.select(mean=nw.col("h").mean(), cases=(nw.col("h") > 0).sum()))[0]
+    return float(r["mean"]), int(r["cases"])
+
+
+def _hash(i: int) -> nw.Expr:
+    a, b, c, p = _HASH[i]
+    x = (nw.col("code") * a + nw.col("pos") * b + c) % p
+    y = (x * x) % p
+    return ((y + nw.col("pos") * 31) % p * ((y % 65_521) + 1)) % p
+
+
+def _counts(v: nw.LazyFrame[Any]) -> dict[str, int]:
+    rows = collect(v.group_by("activity").agg(n=nw.len()))
+    rows.sort(key=lambda r: (-r["n"], r["activity"]))
+    return {r["activity"]: int(r["n"]) for r in rows}
+
+
+def _activities(v: nw.LazyFrame[Any], wait_names: list[str], lifecycle: bool,
+                cases: int) -> tuple[ActivityStats, ...]:
+    rows = collect(v.group_by("activity").agg(
+        visits=nw.len(), cases=nw.col("case_id").n_unique(),
+        process=nw.col("process_s").mean(), to_next=nw.col("to_next_s").mean(),
+        to_next_med=nw.col("to_next_s").median(), work=nw.col("work_s").sum(),
+        wait=nw.col("wait_s").sum(), rework_visits=nw.col("rework").cast(nw.Int64).sum(),
+        rework_s=nw.col("rework_s").sum()))
+    first_pos = collect(v.group_by("case_id", "activity").agg(first=nw.col("pos").min(),
+                                                              rw=nw.col("rework").max())
+                        .group_by("activity").agg(order=nw.col("first").mean(),
+                                                  rework_cases=nw.col("rw").cast(nw.Int64).sum()))
+    pos = {r["activity"]: r for r in first_pos}
+    services: dict[str, tuple[str, ...]] = {}
+    if "service" in v.columns:
+        srows = collect(v.filter(~nw.col("service").is_null())
+                        .group_by("activity", "service").agg(n=nw.len()))
+        for r in sorted(srows, key=lambda r: (-r["n"], r["service"])):
+            services[r["activity"]] = (*services.get(r["activity"], ()), r["service"])
+    out = [ActivityStats(
+        name=r["activity"], waiting=r["activity"] in wait_names, visits=int(r["visits"]),
+        cases=int(r["cases"]), order=float(pos[r["activity"]]["order"]),
+        process_seconds_mean=float(r["process"]) if lifecycle else None,
+        to_next_seconds_mean=_opt(r["to_next"]), to_next_seconds_median=_opt(r["to_next_med"]),
+        work_seconds=float(r["work"] or 0), wait_seconds=float(r["wait"] or 0),
+        rework_visits=int(r["rework_visits"] or 0),
+        rework_cases=int(pos[r["activity"]]["rework_cases"] or 0),
+        rework_seconds=float(r["rework_s"] or 0), services=services.get(r["activity"], ()))
+        for r in rows]
+    return tuple(sorted(out, key=lambda a: (a.order, -a.visits, a.name)))
+
+
+def _opt(x: object) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)  # type: ignore[arg-type]
+
+
+def _throughput(per_case: nw.LazyFrame[Any], cases: int) -> Throughput:
+    qs = {f"q{i}": nw.col("tp").quantile(q, interpolation="linear")
+          for i, q in enumerate(THROUGHPUT_QUANTILES)}
+    r = collect(per_case.select(mean=nw.col("tp").mean(), max=nw.col("tp").max(), **qs))[0]
+    return Throughput(cases, float(r["mean"]),
+                      tuple((q, float(r[f"q{i}"])) for i, q in enumerate(THROUGHPUT_QUANTILES)),
+                      float(r["max"]))
+
+
+def _variants(v: nw.LazyFrame[Any], per_case: nw.LazyFrame[Any], cases: int,
+              top: int) -> tuple[tuple[Variant, ...], int]:
+    keys = ["n", *[f"h{i}" for i in range(len(_HASH))]]
+    grouped = per_case.group_by(*keys).agg(cases=nw.len(), tp=nw.col("tp").mean(),
+                                           rep=nw.col("case_id").min())
+    count = int(collect(grouped.select(n=nw.len()))[0]["n"])
+    best = collect(grouped.sort(["cases", "rep"], descending=[True, False]).head(top))
+    reps = [r["rep"] for r in best]
+    seq_rows = collect(v.filter(nw.col("case_id").is_in(reps)).select("case_id", "pos", "activity")
+                       .sort("case_id", "pos"))
+    seqs: dict[str, list[str]] = {}
+    for r in seq_rows:  # only the representative cases of the top variants
+        seqs.setdefault(r["case_id"], []).append(r["activity"])
+    out = tuple(Variant(tuple(seqs[r["rep"]]), int(r["cases"]), r["cases"] / cases, float(r["tp"]))
+                for r in best)
+    return out, count
+
+
+def _unpaired(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any]) -> int:
+    starts = collect(events.select((nw.col("lifecycle") == "start").sum().alias("n")))[0]["n"]
+    paired = collect(v.select(nw.col("paired").cast(nw.Int64).sum().alias("n")))[0]["n"]
+    return max(int(starts or 0) - int(paired or 0), 0)
