@@ -15,13 +15,14 @@ from dipstick.figures._common import (
     worst_first,
 )
 from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
-from dipstick.figures.journey import journey_figure
+from dipstick.figures.journey import JOURNEYS_LIMIT, journey_figure, journeys_to_draw
 from dipstick.figures.leaks import LEAK_BARS_LIMIT, leak_bars, leaking_verdicts
 from dipstick.figures.trend import TRENDS_LIMIT, trend_figure
 from dipstick.figures.vsm import vsm_figure
 
 __all__ = [
     "HEATMAP_LIMIT",
+    "JOURNEYS_LIMIT",
     "LEAK_BARS_LIMIT",
     "STATUS_COLOURS",
     "TRENDS_LIMIT",
@@ -29,6 +30,7 @@ __all__ = [
     "causes_of",
     "heatmap_verdicts",
     "journey_figure",
+    "journeys_to_draw",
     "leak_bars",
     "leaking_verdicts",
     "status_heatmap",

@@ -9,6 +9,7 @@ bands group the touchpoints the way the journey map does.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
@@ -22,11 +23,14 @@ _SPEC = CustomerExperienceSpec()
 FALL = _SPEC.touchpoint_satisfaction_drop.watch
 RISE = _SPEC.drop_off_growth.watch
 
+#: At most this many journeys are drawn in the report (each curve costs ~10 KB of JSON).
+JOURNEYS_LIMIT = 24
+
 BAND_FILLS = ("#f3f5f8", "#ffffff")
 BASELINE_GREY = "#8c959f"
 
 
-def _worse(t: TouchpointMeasures) -> bool:
+def got_worse(t: TouchpointMeasures) -> bool:
     """Satisfaction fell, or the drop-off rate rose, by at least the indicator's watch level."""
     drop, growth = t.satisfaction_drop, t.drop_off_growth
     return (drop is not None and drop >= FALL) or (growth is not None and growth >= RISE)
@@ -56,6 +60,14 @@ def _hover(stage: str, t: TouchpointMeasures) -> str:
     return "<br>".join(lines)
 
 
+def journeys_to_draw(journeys: Sequence[JourneyMeasures]) -> list[JourneyMeasures]:
+    """Journeys with data, those with a touchpoint that got worse first (otherwise in the
+    model's order), at most :data:`JOURNEYS_LIMIT`."""
+    with_data = [j for j in journeys if j.has_data]
+    ordered = sorted(with_data, key=lambda j: not any(got_worse(t) for t in j.touchpoints))
+    return ordered[:JOURNEYS_LIMIT]
+
+
 def journey_figure(j: JourneyMeasures) -> go.Figure:
     """The emotion curve of one journey; a touchpoint without data leaves a gap, not a zero."""
     rows = [(s.name, t) for s in j.stages for t in s.touchpoints]
@@ -73,7 +85,7 @@ def journey_figure(j: JourneyMeasures) -> go.Figure:
                     "baseline", mode="lines+markers", connectgaps=False,
                     line={"color": BASELINE_GREY, "dash": "dash", "width": 2},
                     marker={"size": 6}, hovertext=hover, hoverinfo="text")
-    colours = [STATUS_COLOURS[Status.WATCH if _worse(t) else Status.OK] for _, t in rows]
+    colours = [STATUS_COLOURS[Status.WATCH if got_worse(t) else Status.OK] for _, t in rows]
     fig.add_scatter(x=xs, y=[t.satisfaction for _, t in rows], name="satisfaction, now",
                     mode="lines+markers", connectgaps=False,
                     line={"color": "#1f6feb", "width": 3},
@@ -105,8 +117,8 @@ def journey_figure(j: JourneyMeasures) -> go.Figure:
         height=440, margin={"l": 10, "r": 10, "t": 90, "b": 40}, shapes=shapes,
         annotations=notes, hovermode="closest", legend={"orientation": "h", "y": -0.15},
         meta={"journey": j.id, "touchpoints": [t.id for _, t in rows]}, **LAYOUT,
-        xaxis={"tickvals": xs, "ticktext": [short_label(t.name, 18) for _, t in rows],
-               "range": [-0.5, len(rows) - 0.5], "showgrid": False},
+        xaxis={"tickvals": xs, "ticktext": [plotly_text(t.name, 16) for _, t in rows],
+               "automargin": True, "range": [-0.5, len(rows) - 0.5], "showgrid": False},
         yaxis={"title": "satisfaction (0–10)", "range": [0, 10.4], "gridcolor": "#eceff3",
                "zeroline": False},
         yaxis2={"title": "drop-off rate", "overlaying": "y", "side": "right",

@@ -28,10 +28,13 @@ from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import UsageError
 from dipstick.figures import (
     HEATMAP_LIMIT,
+    JOURNEYS_LIMIT,
     LEAK_BARS_LIMIT,
     STATUS_COLOURS,
     TRENDS_LIMIT,
     cause_title,
+    journey_figure,
+    journeys_to_draw,
     leak_bars,
     leaking_verdicts,
     status_heatmap,
@@ -81,6 +84,9 @@ def render_report(result: CheckResult) -> str:
         indicators=INDICATORS,
         trends=_trends(result, ordered),
         streams=[_json_island(vsm_figure(m)) for m in result.streams],
+        journeys=[(j, _json_island(journey_figure(j))) for j in journeys_to_draw(result.journeys)],
+        journeys_total=len(result.journeys),
+        journeys_limit=JOURNEYS_LIMIT,
         trends_shown=min(len(result.trends), TRENDS_LIMIT),
         plotlyjs=_plotlyjs(),
         version=_version(),
