@@ -173,7 +173,8 @@ def load_table(
     if not problems:
         extra = [ident(c) for c in header if c not in typed]
         select = [f"{typed[c.name]} AS {ident(c.name)}" for c in present] + extra
-        select += [f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
+        select += [f"{rownum} AS seq" if (table, c.name) == ("events", "seq")
+                   else f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
                    for c in columns if c.name not in types]
         run(con, f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT {', '.join(select)} "
                  f"FROM {raw}")

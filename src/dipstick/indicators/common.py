@@ -10,6 +10,7 @@ import narwhals as nw
 from dipstick.engine import between, collect, keyed
 from dipstick.indicators.base import CheckContext, Evidence, Threshold, evidence
 from dipstick.shifts import SeriesKey, Shift, detect_all
+from dipstick.streams.package import PackageStream, package_streams
 
 HANDLING = "handling_minutes"
 
@@ -163,3 +164,13 @@ def settled_evidence(metric: str, label: str, shift: Shift | None, threshold: Th
                      f"since {shift.date}", unit=unit, baseline=round(shift.before, 4),
                      note=f"level after the shift in the week of {shift.date} (before: "
                           f"{shift.before:.3g}, confidence {shift.confidence:.0%})")]
+
+
+def value_streams(ctx: CheckContext) -> tuple[PackageStream, ...]:
+    """The package's value streams, hand-given or discovered over the current window — once per
+    check: the flow indicator judges them and the report draws them."""
+    if "streams" not in ctx.cache:
+        ctx.cache["streams"] = package_streams(ctx.model, ctx.signals, ctx.window.start,
+                                               ctx.window.end)
+    found: tuple[PackageStream, ...] = ctx.cache["streams"]
+    return found

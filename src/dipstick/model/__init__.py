@@ -97,8 +97,19 @@ class Step(_Model):
     services: tuple[str, ...] = ()
 
 
+WAITING_PREFIXES = ("awaiting", "waiting", "pending", "on hold")
+
+
 class EventLogRef(_Model):
-    process: str
+    """A value stream discovered from the package's ``events`` table (docs/streams.md)."""
+
+    process: str | None = None          # the events' ``process`` value; None: every event
+    # Contract extensions (optional): activity name prefixes that mark waiting states, merging
+    # consecutive events of one state (audit trails), and services backing steps whose events
+    # name none.
+    waiting: tuple[str, ...] = WAITING_PREFIXES
+    collapse: bool = False
+    services: tuple[str, ...] = ()
 
 
 class ValueStream(_Model):

@@ -128,6 +128,9 @@ def model_problems(model: ValueModel) -> list[tuple[str, str]]:
         for k, st in enumerate(v.steps):
             out += [(f"value_streams[{i}].steps[{k}].services", f"unknown service {x!r}")
                     for x in st.services if x not in services]
+        if v.event_log is not None:
+            out += [(f"value_streams[{i}].event_log.services", f"unknown service {x!r}")
+                    for x in v.event_log.services if x not in services]
     for i, j in enumerate(model.journeys):
         if j.stakeholder_group and j.stakeholder_group not in groups:
             out.append((f"journeys[{i}].stakeholder_group",

@@ -76,6 +76,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("case_id", **REQ), _c("activity", **REQ), _c("timestamp", "timestamp", **REQ),
         _c("process"), _c("lifecycle", choices=("start", "complete")), _c("resource"),
         _c("service", ref="service"),
+        _c("seq", "integer"),  # extension: order of equal-timestamp events (default: file order)
     ),
     "touchpoints": (
         _c("date", "timestamp", **REQ), _c("journey", ref="journey", **REQ),

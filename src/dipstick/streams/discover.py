@@ -39,9 +39,10 @@ import duckdb
 import narwhals as nw
 
 from dipstick.engine import collect
+from dipstick.model import WAITING_PREFIXES
 from dipstick.streams import StepMetrics, StreamMetrics
 
-DEFAULT_WAITING = ("awaiting", "waiting", "pending", "on hold")
+DEFAULT_WAITING = WAITING_PREFIXES
 """Activity name prefixes (case-insensitive) that mark a waiting state."""
 
 ORDER = ["timestamp", "seq"]

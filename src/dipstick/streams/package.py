@@ -1,0 +1,58 @@
+"""The value streams of a data package, whatever their source: hand-given steps, or discovered
+from the package's ``events`` table for streams that name an ``event_log``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import narwhals as nw
+
+from dipstick.engine import Signals
+from dipstick.model import ValueModel, ValueStream
+from dipstick.streams import StreamMetrics, measure_stream
+from dipstick.streams.discover import Discovery, discover
+
+
+@dataclass(frozen=True)
+class PackageStream:
+    """One value stream as measured, with its discovery when it came from the event log."""
+
+    stream: ValueStream
+    metrics: StreamMetrics
+    discovery: Discovery | None = None
+
+
+def recent_cases(events: nw.LazyFrame[Any], start: datetime, end: datetime) -> nw.LazyFrame[Any]:
+    """The events of the cases that began in ``[start, end)``, up to ``end``: whole cases, so a
+    case that began before the window does not show up with its first steps cut off."""
+    first = nw.col("timestamp").min().over("case_id")
+    return (events.filter(nw.col("timestamp") < end)
+            .with_columns(_first=first)
+            .filter(nw.col("_first") >= start)
+            .drop("_first"))
+
+
+def package_streams(model: ValueModel, signals: Signals, start: datetime,
+                    end: datetime) -> tuple[PackageStream, ...]:
+    """Every value stream of the model, measured. An ``event_log`` stream is discovered from the
+    cases that began in the window (runs per month: those cases ÷ the window's months, unless
+    the stream states ``runs_per_month``); when the log has no such case, its hand-given steps
+    (if any) stand in. A stream with neither is left out."""
+    months = (end - start).days / (365.25 / 12)
+    out: list[PackageStream] = []
+    for vs in model.value_streams:
+        ref = vs.event_log
+        if ref is not None and signals.has("events"):
+            found = discover(recent_cases(signals.frame("events"), start, end),
+                             process=ref.process, waiting=ref.waiting, collapse=ref.collapse)
+            if found.cases:
+                runs = vs.runs_per_month if vs.runs_per_month is not None else (
+                    found.cases / months if months > 0 else None)
+                out.append(PackageStream(vs, found.stream(vs.id, vs.name, runs, ref.services),
+                                         found))
+                continue
+        if vs.steps:
+            out.append(PackageStream(vs, measure_stream(vs)))
+    return tuple(out)
