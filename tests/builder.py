@@ -127,6 +127,27 @@ class PackageBuilder:
         return self.rows("kpis", ({"date": d.isoformat(), "outcome": outcome, "value": value}
                                   for d in days(self.as_of - timedelta(days=400), self.as_of, 30)))
 
+    def journey(self, jid: str = "buy",
+                stages: dict[str, list[tuple[str, list[str]]]] | None = None, *,
+                persona: str = "Shopper", group: str = "shoppers") -> PackageBuilder:
+        """A journey map; ``stages`` maps each stage name to its (touchpoint id, services);
+        touchpoint names are the ids capitalised."""
+        stages = stages if stages is not None else {"Pay": [("checkout", ["crm"])]}
+        self.model["journeys"].append({
+            "id": jid, "name": jid.capitalize(), "persona": persona, "stakeholder_group": group,
+            "stages": [{"name": stage, "touchpoints": [
+                {"id": tid, "name": tid.capitalize(), "channel": "web", "services": services}
+                for tid, services in tps]} for stage, tps in stages.items()]})
+        return self
+
+    def touchpoint_rows(self, journey: str, touchpoint: str,
+                        rows: Iterable[tuple[date, float, float, float]]) -> PackageBuilder:
+        """Touchpoint rows as (date, satisfaction, visitors, drop_offs)."""
+        return self.rows("touchpoints", (
+            {"date": d.isoformat(), "journey": journey, "touchpoint": touchpoint,
+             "satisfaction": sat, "visitors": visitors, "drop_offs": drops}
+            for d, sat, visitors, drops in rows))
+
     def healthy(self, sid: str = "crm") -> PackageBuilder:
         """A healthy service with every signal in good shape."""
         return (self.service(sid).usage(sid).tickets(sid).surveys(sid).kpis())

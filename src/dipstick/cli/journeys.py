@@ -65,7 +65,7 @@ def journey_table(j: JourneyMeasures, spec: CustomerExperienceSpec) -> Table:
                   header_style="bold", box=box.SIMPLE_HEAD,
                   caption=f"now {j.period} · baseline {j.baseline_period} · satisfaction 0–10, "
                           "drop-off = drop-offs ÷ visitors"
-                          + ("" if j.has_data else " · no touchpoint data for this journey"))
+                          + ("" if j.has_data else "\nno touchpoint data for this journey"))
     for col, justify in (("Stage", "left"), ("Touchpoint", "left"), ("Services", "left"),
                          ("Satisfaction", "right"), ("Baseline", "right"), ("Change", "right"),
                          ("Drop-off", "right"), ("Baseline", "right"), ("Growth", "right"),
