@@ -21,13 +21,15 @@ from dipstick.indicators.base import (
     Status,
     Window,
 )
+from dipstick.indicators.common import value_streams
 from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.journeys import JourneyMeasures, journeys_of
 from dipstick.model import Service
 from dipstick.package import Package
 from dipstick.shifts import detect_all
 from dipstick.shifts.findings import Trend, date_leaks, trend_of
-from dipstick.streams import StreamMetrics, measure_stream
+from dipstick.streams import StreamMetrics
+from dipstick.streams.discover import Discovery
 
 JSON_SCHEMA = "dipstick.check/v1"
 
@@ -86,6 +88,8 @@ class CheckResult:
     trends: Mapping[tuple[str, str], Trend] = field(default_factory=dict, compare=False)
     # the value stream maps of the package, for their pictures; not in the JSON
     streams: tuple[StreamMetrics, ...] = field(default=(), compare=False)
+    # the process maps of the streams discovered from the event log, for the report
+    processes: tuple[tuple[StreamMetrics, Discovery], ...] = field(default=(), compare=False)
     # the customer journey maps with their touchpoint measures, for the emotion curves; not in
     # the JSON (``dipstick journeys --format json`` gives them)
     journeys: tuple[JourneyMeasures, ...] = field(default=(), compare=False)
@@ -194,9 +198,12 @@ def run_check(
     verdicts = [ServiceVerdict(s, date_leaks(s, (fs[i] for fs in per_cause), shifts, day))
                 for i, s in enumerate(chosen)]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
+    streams = value_streams(ctx)
     trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings
               if f.status is Status.LEAK and (t := trend_of(shifts, v.service.id, f.cause, day))}
     return CheckResult(model.organisation.name, model.organisation.currency,
                        model.organisation.hourly_rate, window, str(package.path), tuple(verdicts),
-                       trends, tuple(measure_stream(v) for v in model.value_streams if v.steps),
-                       journeys_of(ctx))
+                       trends, tuple(ps.metrics for ps in streams),
+                       processes=tuple((ps.metrics, ps.discovery) for ps in streams
+                                       if ps.discovery),
+                       journeys=journeys_of(ctx))

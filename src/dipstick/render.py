@@ -15,6 +15,7 @@ from dipstick.errors import Problem
 from dipstick.indicators.base import Status
 from dipstick.indicators.registry import INDICATORS
 from dipstick.streams import StreamMetrics
+from dipstick.streams.discover import Discovery
 
 STYLE = {Status.LEAK: "bold red", Status.WATCH: "yellow", Status.OK: "green",
          Status.UNKNOWN: "grey50"}
@@ -94,6 +95,54 @@ def stream_table(m: StreamMetrics) -> Table:
         table.add_row(s.name, _duration(s.process_minutes), _duration(s.wait_minutes),
                       f"{s.complete_accurate:.0%}", ", ".join(s.services), bar)
     return table
+
+
+def discovery_tables(d: Discovery, top: int = 12) -> Group:
+    """What the event log says about the process: lead time, where it waits, what is redone,
+    the busiest directly-follows pairs and the commonest paths."""
+    t = d.throughput
+    lines = [f"[bold]{d.process or 'Process'}[/bold] discovered from {d.events:,} events, "
+             f"{d.cases:,} cases, {d.first:%Y-%m-%d} … {d.last:%Y-%m-%d} "
+             f"({'start/complete pairs' if d.lifecycle else 'state log'}"
+             f"{', repeated states merged' if d.collapsed else ''})"]
+    if t is not None:
+        lines.append(f"lead time: median {_duration(t.quantile(0.5) / 60)}, p90 "
+                     f"{_duration(t.quantile(0.9) / 60)}, mean {_duration(t.mean / 60)} · "
+                     f"wait {d.wait_hours_per_case:.1f} h and rework "
+                     f"{d.rework_hours_per_case:.1f} h per case"
+                     + ("" if d.handovers_per_case is None else
+                        f" · {d.handovers_per_case:.2f} handovers per case "
+                        f"({d.cases_with_handover:,} cases with any)")
+                     + ("" if d.cases_per_month is None else
+                        f" · {d.cases_per_month:,.0f} cases a month"))
+    acts = Table(title="Activities (map order)", header_style="bold", box=box.SIMPLE_HEAD)
+    for col in ("Activity", "Visits", "Cases", "Time to next (median)", "Work h", "Wait h",
+                "Rework visits", "%C&A"):
+        acts.add_column(col, justify="left" if col == "Activity" else "right")
+    for a in d.activities:
+        med = a.to_next_seconds_median
+        acts.add_row(Text(a.name + (" (waiting)" if a.waiting else ""),
+                          style="red" if a.waiting else ""),
+                     f"{a.visits:,}", f"{a.cases:,}", "–" if med is None else _duration(med / 60),
+                     f"{a.work_seconds / 3600:,.0f}", f"{a.wait_seconds / 3600:,.0f}",
+                     f"{a.rework_visits:,}", f"{a.complete_accurate:.0%}")
+    edges = Table(title=f"Directly-follows pairs (top {min(top, len(d.edges))} of "
+                        f"{len(d.edges)})", header_style="bold", box=box.SIMPLE_HEAD)
+    for col in ("From", "To", "Count", "Mean", "Median"):
+        edges.add_column(col, justify="right" if col in ("Count", "Mean", "Median") else "left")
+    for e in d.edges[:top]:
+        edges.add_row(e.source, e.target, f"{e.count:,}", _duration(e.mean_seconds / 60),
+                      _duration(e.median_seconds / 60))
+    variants = Table(title=f"Variants (top {len(d.variants)} of {d.variant_count:,})",
+                     header_style="bold", box=box.SIMPLE_HEAD)
+    for col in ("Share", "Cases", "Mean lead", "Path"):
+        variants.add_column(col, justify="left" if col == "Path" else "right")
+    for v in d.variants:
+        path = (" → ".join(v.activities) if len(v.activities) <= 12 else
+                " → ".join(v.activities[:11]) + f" … ({len(v.activities)} steps)")
+        variants.add_row(f"{v.share:.1%}", f"{v.cases:,}",
+                         _duration(v.mean_throughput_seconds / 60), path)
+    return Group(*lines, acts, edges, variants)
 
 
 def _duration(minutes: float) -> str:

@@ -2,31 +2,117 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
+import narwhals as nw
+import typer
+
 from dipstick import render
-from dipstick.cli.app import FormatOpt, PackageArg, _check_format, _fail, _print_json, app, out
+from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, out
 from dipstick.errors import DipstickError
+from dipstick.model import WAITING_PREFIXES
 from dipstick.package import load_package
+from dipstick.streams import StreamMetrics
+from dipstick.streams.discover import Discovery, discover
+
+Col = Annotated[str | None, typer.Option(help="Column to read it from (event log files).")]
 
 
 @app.command()
-def streams(path: PackageArg, fmt: FormatOpt = "table") -> None:
-    """Show the value stream maps of a package: lead time, process time, activity ratio,
-    rolled %C&A and the bottleneck, step by step."""
-    from dipstick.streams import measure_stream
-
+def streams(
+    path: Annotated[Path, typer.Argument(
+        help="A data package folder, or an event log file (.csv, .csv.gz, .parquet, .xes, "
+             ".xes.gz) to discover a process from.")],
+    fmt: FormatOpt = "table",
+    case: Annotated[str, typer.Option(help="Case id column.")] = "case_id",
+    activity: Annotated[str, typer.Option(help="Activity column.")] = "activity",
+    timestamp: Annotated[str, typer.Option(help="Timestamp column.")] = "timestamp",
+    lifecycle: Col = None,
+    resource: Col = None,
+    process: Col = None,
+    service: Col = None,
+    order: Annotated[str | None, typer.Option(
+        help="Column ordering events with equal timestamps (e.g. sys_mod_count); default: "
+             "file order.")] = None,
+    time_format: Annotated[str | None, typer.Option(
+        help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")] = None,
+    dayfirst: Annotated[bool, typer.Option(help="Dates like 29/2/2016 01:16.")] = False,
+    only: Annotated[str | None, typer.Option(
+        help="Only the events of this process (the process column's value).")] = None,
+    waiting: Annotated[list[str] | None, typer.Option(
+        help="Activity name prefix marking a waiting state (repeatable; default: "
+             f"{', '.join(WAITING_PREFIXES)}).")] = None,
+    collapse: Annotated[bool, typer.Option(
+        help="Merge consecutive events of one activity in a case into one visit (audit "
+             "trails that log every update).")] = False,
+) -> None:
+    """Show value stream maps: lead time, process and wait time, activity ratio, rolled %C&A,
+    the bottleneck — and, for event logs, the process map (directly-follows pairs with
+    durations), variants, waiting states and rework. Exit 2 on a bad package or log."""
     _check_format(fmt)
-    try:
-        package = load_package(path)
-    except DipstickError as e:
-        raise _fail(e, fmt) from None
-    package.close()
-    measured = [measure_stream(v) for v in package.model.value_streams if v.steps]
+    if path.is_dir():
+        measured = _package_streams(path, fmt)
+    else:
+        from dipstick.streams.logs import LogMapping
+
+        mapping = LogMapping(case_id=case, activity=activity, timestamp=timestamp,
+                             lifecycle=lifecycle, resource=resource, process=process,
+                             service=service, seq=order, timestamp_format=time_format,
+                             dayfirst=dayfirst)
+        measured = [_log_stream(path, mapping, only, tuple(waiting or WAITING_PREFIXES),
+                                collapse, fmt)]
     if fmt == "json":
-        _print_json([m.to_json() for m in measured])
+        _print_json([_json(m, d) for m, d in measured])
         return
     if not measured:
-        out.print("No value stream with hand-given steps in this package.")
-    for m in measured:
+        out.print("No value stream in this package (neither hand-given steps nor an event log "
+                  "with cases).")
+    for m, d in measured:
+        if d is not None:
+            out.print(render.discovery_tables(d))
         out.print(render.stream_table(m))
 
 
+def _json(m: StreamMetrics, d: Discovery | None) -> dict[str, Any]:
+    data = m.to_json()
+    if d is not None:
+        data["discovery"] = d.to_json()
+    return data
+
+
+def _package_streams(path: Path, fmt: str) -> list[tuple[StreamMetrics, Discovery | None]]:
+    from dipstick.streams.package import package_streams
+
+    try:
+        with _progress("Reading") as step:
+            package = load_package(path, progress=lambda t: step(f"loading {t}"))
+            try:
+                step("discovering")
+                found = package_streams(package.model, package.signals)
+            finally:
+                package.close()
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    return [(ps.metrics, ps.discovery) for ps in found]
+
+
+def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
+                collapse: bool, fmt: str) -> tuple[StreamMetrics, Discovery | None]:
+    from dipstick.engine.sql import connect
+    from dipstick.streams.logs import read_event_log
+
+    con = connect()
+    try:
+        with _progress("Discovering") as step:
+            step(f"reading {path.name}")
+            read_event_log(con, path, mapping, table="events")
+            step("discovering")
+            d = discover(nw.from_native(con.table("events")), process=only, waiting=waiting,
+                         collapse=collapse)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    finally:
+        con.close()
+    name = only or path.name.split(".")[0]
+    return d.stream(name, name), d

@@ -34,22 +34,26 @@ def recent_cases(events: nw.LazyFrame[Any], start: datetime, end: datetime) -> n
             .drop("_first"))
 
 
-def package_streams(model: ValueModel, signals: Signals, start: datetime,
-                    end: datetime) -> tuple[PackageStream, ...]:
+def package_streams(model: ValueModel, signals: Signals, start: datetime | None = None,
+                    end: datetime | None = None) -> tuple[PackageStream, ...]:
     """Every value stream of the model, measured. An ``event_log`` stream is discovered from the
-    cases that began in the window (runs per month: those cases ÷ the window's months, unless
-    the stream states ``runs_per_month``); when the log has no such case, its hand-given steps
-    (if any) stand in. A stream with neither is left out."""
-    months = (end - start).days / (365.25 / 12)
+    cases that began in ``[start, end)`` (runs per month: those cases ÷ the window's months,
+    unless the stream states ``runs_per_month``) or, without a window, from the whole log (runs
+    per month over the log's span); when the log has no such case, its hand-given steps (if any)
+    stand in. A stream with neither is left out."""
     out: list[PackageStream] = []
     for vs in model.value_streams:
         ref = vs.event_log
         if ref is not None and signals.has("events"):
-            found = discover(recent_cases(signals.frame("events"), start, end),
-                             process=ref.process, waiting=ref.waiting, collapse=ref.collapse)
+            events = signals.frame("events")
+            if start is not None and end is not None:
+                events = recent_cases(events, start, end)
+            found = discover(events, process=ref.process, waiting=ref.waiting,
+                             collapse=ref.collapse)
             if found.cases:
-                runs = vs.runs_per_month if vs.runs_per_month is not None else (
-                    found.cases / months if months > 0 else None)
+                runs = vs.runs_per_month
+                if runs is None and start is not None and end is not None:
+                    runs = found.cases / ((end - start).days / (365.25 / 12))
                 out.append(PackageStream(vs, found.stream(vs.id, vs.name, runs, ref.services),
                                          found))
                 continue
