@@ -1,0 +1,260 @@
+"""Discovery checked against pm4py (issue 4, item 6): the same events give the same
+directly-follows graph (equal counts; mean, median, min and max durations within a second), the
+same start and end activities and the same variants, on the real ServiceNow log (raw and
+collapsed) and on generated logs.
+
+pm4py is a test-only dependency (AGPL): it is imported here and in benchmarks/, never by
+dipstick itself, which the last test checks.
+
+Both sides get the same events. pm4py orders a case's events by timestamp and keeps the frame's
+order for equal timestamps, so its frame is pre-sorted by (case, timestamp, seq), and the tests
+check that its own sorts keep that order; dipstick gets the rows shuffled and must order them by
+(timestamp, seq) itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import narwhals as nw
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dipstick.engine.sql import connect
+from dipstick.streams.discover import Discovery, Edge, discover, discover_dfg
+
+pm4py = pytest.importorskip("pm4py")
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_LOG = ROOT.parent / "shared" / "data" / "servicenow-incidents" / "incident_event_log.csv.gz"
+COLUMNS = ["case_id", "activity", "timestamp", "seq"]
+CASE, ACT, TS = "case:concept:name", "concept:name", "time:timestamp"
+
+
+# --- both sides from one pandas frame ---------------------------------------------------------
+
+def _events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> nw.LazyFrame[Any]:
+    """The canonical events table (case_id, activity, timestamp, seq), rows as given."""
+    con.register("_frame", df[COLUMNS])
+    con.execute("CREATE OR REPLACE TABLE events AS SELECT case_id::VARCHAR AS case_id, "
+                "activity::VARCHAR AS activity, timestamp::TIMESTAMP AS timestamp, "
+                "seq::BIGINT AS seq FROM _frame")
+    con.unregister("_frame")
+    return nw.from_native(con.table("events"))
+
+
+def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(["case_id", "timestamp", "seq"], kind="stable").reset_index(drop=True)
+
+
+def _pm4py_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """pm4py's frame of the events, ordered by (case, timestamp, seq)."""
+    ordered = _ordered(df)
+    f = pm4py.format_dataframe(ordered.copy(), case_id="case_id", activity_key="activity",
+                               timestamp_key="timestamp")
+    # format_dataframe sorts by case, timestamp and the row index it adds: our order survives
+    assert (f["seq"].to_numpy() == ordered["seq"].to_numpy()).all()
+    # discover_dfg sorts again by case, start timestamp (= timestamp) and timestamp: a stable sort
+    # leaves the frame as it is, so equal timestamps stay in seq order
+    again = f.sort_values([CASE, TS, TS])
+    assert (again["@@index"].to_numpy() == f["@@index"].to_numpy()).all()
+    return f
+
+
+def _collapsed(df: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive events of one activity in a case merged into the first (pandas, not dipstick)."""
+    ordered = _ordered(df)
+    same = ((ordered["case_id"] == ordered["case_id"].shift())
+            & (ordered["activity"] == ordered["activity"].shift()))
+    return ordered[~same].reset_index(drop=True)
+
+
+def _edge_problems(ours: tuple[Edge, ...], f: pd.DataFrame) -> list[str]:
+    freq, _, _ = pm4py.discover_dfg(f)
+    perf, _, _ = pm4py.discover_performance_dfg(f)
+    by_pair = {(e.source, e.target): e for e in ours}
+    problems = []
+    if set(by_pair) != set(freq) or set(freq) != set(perf):
+        problems.append(f"edges: only ours {sorted(set(by_pair) - set(freq))}, "
+                        f"only pm4py {sorted(set(freq) - set(by_pair))}")
+    for pair in sorted(set(by_pair) & set(freq)):
+        e, p = by_pair[pair], perf[pair]
+        if e.count != freq[pair]:
+            problems.append(f"{pair}: count {e.count} vs pm4py {freq[pair]}")
+        for ours_s, theirs in ((e.mean_seconds, "mean"), (e.median_seconds, "median"),
+                               (e.min_seconds, "min"), (e.max_seconds, "max")):
+            if not abs(ours_s - float(p[theirs])) < 1.0:
+                problems.append(f"{pair}: {theirs} {ours_s} s vs pm4py {float(p[theirs])} s")
+    return problems
+
+
+def _variants(f: pd.DataFrame) -> dict[tuple[str, ...], int]:
+    got = pm4py.get_variants(f)
+    return {tuple(k): v if isinstance(v, int) else len(v) for k, v in got.items()}
+
+
+def _discovery_problems(d: Discovery, f: pd.DataFrame) -> list[str]:
+    problems = _edge_problems(d.edges, f)
+    _, starts, ends = pm4py.discover_dfg(f)
+    if d.start_activities != {k: int(v) for k, v in starts.items()}:
+        problems.append(f"start activities {d.start_activities} vs pm4py {starts}")
+    if d.end_activities != {k: int(v) for k, v in ends.items()}:
+        problems.append(f"end activities {d.end_activities} vs pm4py {ends}")
+    variants = _variants(f)
+    if d.cases != f[CASE].nunique() or (d.events != len(f) and not d.collapsed):
+        problems.append(f"{d.cases} cases, {d.events} events vs {f[CASE].nunique()}, {len(f)}")
+    if d.variant_count != len(variants):
+        problems.append(f"{d.variant_count} variants vs pm4py {len(variants)}")
+    top = sorted(variants.values(), reverse=True)[:len(d.variants)]
+    if [v.cases for v in d.variants] != top:
+        problems.append(f"top variant counts {[v.cases for v in d.variants]} vs pm4py {top}")
+    for v in d.variants:
+        if variants.get(v.activities) != v.cases:
+            problems.append(f"variant {v.activities}: {v.cases} cases vs pm4py "
+                            f"{variants.get(v.activities)}")
+    return problems
+
+
+def _check(df: pd.DataFrame, *, collapse: bool = False, shuffle: int | None = 0) -> Discovery:
+    """Discover with dipstick (rows shuffled) and pm4py (its ordered frame): they must agree."""
+    rows = df if shuffle is None else df.sample(frac=1.0, random_state=shuffle)
+    con = connect()
+    try:
+        events = _events(con, rows)
+        dfg = discover_dfg(events, collapse=collapse)
+        d = discover(events, collapse=collapse)
+    finally:
+        con.close()
+    f = _pm4py_frame(_collapsed(df) if collapse else df)
+    problems = _edge_problems(dfg, f) + _discovery_problems(d, f)
+    assert not problems, "\n".join(problems)
+    assert d.edges == dfg
+    return d
+
+
+# --- the real log -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_log() -> pd.DataFrame:
+    if not REAL_LOG.exists():
+        pytest.skip(f"{REAL_LOG} is not here")
+    con = duckdb.connect()
+    df = con.execute(
+        "SELECT number AS case_id, incident_state AS activity, "
+        "strptime(sys_updated_at, '%d/%m/%Y %H:%M') AS timestamp, "
+        f"sys_mod_count::BIGINT AS seq FROM read_csv('{REAL_LOG}', all_varchar = true, "
+        "nullstr = '?')").df()
+    con.close()
+    assert len(df) == 119_998
+    return df
+
+
+def test_real_log_every_update_an_event(real_log: pd.DataFrame) -> None:
+    d = _check(real_log, shuffle=None)
+    assert d.cases == 20_769 and d.events == 119_998
+    assert d.variant_count > 1000 and len(d.edges) > 30
+
+
+def test_real_log_collapsed(real_log: pd.DataFrame) -> None:
+    d = _check(real_log, collapse=True, shuffle=None)
+    assert d.collapsed and d.cases == 20_769
+    assert not any(e.source == e.target for e in d.edges)
+
+
+# --- generated logs ---------------------------------------------------------------------------
+
+STATES = ["New", "Triage", "Active", "Awaiting User", "Awaiting Vendor", "Review", "Resolved",
+          "Closed", "Reopened"]
+#            New  Tri  Act  AwU  AwV  Rev  Res  Clo  Reo
+MOVES = np.array([
+    [0.00, 0.50, 0.40, 0.05, 0.00, 0.00, 0.05, 0.00, 0.00],   # New
+    [0.05, 0.10, 0.70, 0.10, 0.00, 0.00, 0.05, 0.00, 0.00],   # Triage
+    [0.00, 0.05, 0.30, 0.20, 0.05, 0.15, 0.25, 0.00, 0.00],   # Active (updates in place)
+    [0.00, 0.00, 0.60, 0.25, 0.00, 0.00, 0.15, 0.00, 0.00],   # Awaiting User
+    [0.00, 0.00, 0.70, 0.00, 0.30, 0.00, 0.00, 0.00, 0.00],   # Awaiting Vendor
+    [0.00, 0.00, 0.30, 0.00, 0.00, 0.10, 0.60, 0.00, 0.00],   # Review
+    [0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.05, 0.85, 0.10],   # Resolved
+    [0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 1.00, 0.00],   # Closed (absorbing)
+    [0.00, 0.00, 0.90, 0.00, 0.00, 0.00, 0.10, 0.00, 0.00],   # Reopened
+])
+MEAN_GAP = np.array([600, 3600, 7200, 86_400, 250_000, 3600, 43_200, 1, 1800])
+
+
+def generated_log(cases: int, seed: int) -> pd.DataFrame:
+    """A ticket-like state log: loops, repeated states, waits from seconds to weeks, equal
+    timestamps (a fifth of the gaps are zero), one-second resolution, one case of one event."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[str, str, datetime, int]] = []
+    base = np.datetime64("2024-01-01T00:00:00")
+    seq = 0
+    for c in range(cases):
+        case = f"C{c:05d}"
+        state = int(rng.choice([0, 1, 2], p=[0.7, 0.2, 0.1]))
+        t = base + np.timedelta64(int(rng.integers(0, 180 * 86_400)), "s")
+        steps = 1 if c == 7 else int(rng.integers(2, 30))
+        for _ in range(steps):
+            seq += int(rng.integers(1, 4))   # the export's order: increasing, with gaps
+            rows.append((case, STATES[state], t.astype(datetime), seq))
+            if state == 7:
+                break
+            state = int(rng.choice(len(STATES), p=MOVES[state]))
+            gap = 0 if rng.random() < 0.2 else int(rng.exponential(MEAN_GAP[state])) + 1
+            t = t + np.timedelta64(gap, "s")
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["timestamp"] = df["timestamp"].astype("datetime64[us]")
+    return df
+
+
+@pytest.fixture(scope="module")
+def generated() -> pd.DataFrame:
+    return generated_log(4000, seed=11)
+
+
+def test_generated_log(generated: pd.DataFrame) -> None:
+    ties = generated.duplicated(["case_id", "timestamp"], keep=False)
+    # the ties matter: equal timestamps with different activities, order given by seq alone
+    assert generated[ties].groupby(["case_id", "timestamp"])["activity"].nunique().max() > 1
+    d = _check(generated, shuffle=3)
+    assert d.cases == 4000 and d.events == len(generated) > 20_000
+    assert any(e.source == e.target for e in d.edges)                  # repeated states
+    assert any(e.min_seconds == 0 for e in d.edges)                    # equal timestamps
+    assert ("Active", "Awaiting User") in {(e.source, e.target) for e in d.edges}
+
+
+def test_generated_log_collapsed(generated: pd.DataFrame) -> None:
+    d = _check(generated, collapse=True, shuffle=5)
+    assert not any(e.source == e.target for e in d.edges)
+    assert d.events == len(generated)   # events counts the log, visits are collapsed
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from([0, 0, 1, 59, 3600])),
+                         min_size=1, max_size=8), min_size=1, max_size=6),
+       st.booleans(), st.integers(0, 1000))
+def test_small_logs(cases: list[list[tuple[str, int]]], collapse: bool, shuffle: int) -> None:
+    rows, seq = [], 0
+    for i, events in enumerate(cases):
+        t = np.datetime64("2024-03-01T08:00:00")
+        for activity, gap in events:
+            t = t + np.timedelta64(gap, "s")
+            seq += 1
+            rows.append((f"c{i}", activity, t.astype(datetime), seq))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["timestamp"] = df["timestamp"].astype("datetime64[us]")
+    _check(df, collapse=collapse, shuffle=shuffle)
+
+
+# --- the licence boundary ---------------------------------------------------------------------
+
+def test_dipstick_never_imports_pm4py() -> None:
+    pattern = re.compile(r"^\s*(import|from)\s+pm4py\b|import_module\(\s*['\"]pm4py", re.M)
+    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "src" / "dipstick").rglob("*"))
+                 if p.suffix in (".py", ".j2") and pattern.search(p.read_text(encoding="utf-8"))]
+    assert not offenders, f"pm4py (AGPL) is test-only, but these import it: {offenders}"
