@@ -1,0 +1,212 @@
+"""The DuckDB SQL that turns a staged event log into the canonical events table.
+
+A log is first staged as raw text (CSV), as it is (Parquet) or as parsed XES columns; one scan
+then counts every kind of bad value, the first rows of each kind are reported with their row
+numbers, and only a clean log is written, inside one transaction, so a bad log never leaves a
+half-written table behind. Helpers and limits are the package loader's (``engine.sql``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, q, run
+from dipstick.errors import Problem
+
+# The canonical table, in column order; `discover` and the indicators read exactly this shape.
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("case_id", "VARCHAR NOT NULL"), ("activity", "VARCHAR NOT NULL"),
+    ("timestamp", "TIMESTAMP NOT NULL"),
+    ("lifecycle", "VARCHAR CHECK (lifecycle IN ('start', 'complete'))"),
+    ("resource", "VARCHAR"), ("process", "VARCHAR"), ("service", "VARCHAR"),
+    ("seq", "BIGINT NOT NULL"), ("_row", "BIGINT NOT NULL"),
+)
+TEXT_FIELDS = ("case_id", "activity", "lifecycle", "resource", "process", "service")
+# d/m/yyyy with an optional h:mm[:ss], no zero padding needed; %Y alone would also take "16".
+_DAYFIRST_RE = r"\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?"
+_DAYFIRST_FORMATS = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y']"
+ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
+DAYFIRST_EXPECTED = "a day-first date d/m/yyyy h:mm[:ss] (e.g. 29/2/2016 01:16)"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A raw log in DuckDB and where each canonical column comes from.
+
+    ``columns`` maps a canonical name to its raw column (unmapped: NULL); ``labels`` names the
+    column as the user knows it in messages; ``seq`` is the order column (None: file order);
+    ``locate`` optionally prefixes messages with SQL text such as the XES trace and event.
+    """
+
+    relation: str
+    view: bool
+    types: Mapping[str, str]
+    columns: Mapping[str, str]
+    labels: Mapping[str, str]
+    rownum: str
+    csv_lines: bool
+    seq: str | None = None
+    locate: str | None = None
+
+
+@contextmanager
+def utc(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run with the session time zone at UTC: offset-free times are then read as UTC and
+    TIMESTAMPTZ → TIMESTAMP gives UTC, whatever zone the caller's connection uses."""
+    zone = run(con, "SELECT current_setting('TimeZone')")[0][0]
+    run(con, "SET TimeZone = 'UTC'")
+    try:
+        yield
+    finally:
+        run(con, f"SET TimeZone = {q(zone)}")
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, relation: str, path: Path,
+               csv: bool) -> tuple[dict[str, str], str]:
+    """Stage a CSV (all text, as written) or Parquet file; return its column types and the SQL
+    of the 1-based data row. Raises duckdb.Error when the file cannot be read."""
+    if csv:
+        run(con, f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM read_csv("
+                 f"{q(path)}, header = true, all_varchar = true)")
+        rownum = "(rowid + 1)"
+    else:
+        run(con, f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT * FROM read_parquet("
+                 f"{q(path)}, file_row_number = true)")
+        rownum = "(file_row_number + 1)"
+    types = {str(r[0]): str(r[1]) for r in run(con, f"DESCRIBE SELECT * FROM {relation}")}
+    if not csv:
+        types.pop("file_row_number", None)
+    return types, rownum
+
+
+def drop(con: duckdb.DuckDBPyConnection, relation: str, view: bool) -> None:
+    run(con, f"DROP {'VIEW' if view else 'TABLE'} IF EXISTS {relation}")
+
+
+def _text(x: str, missing: Sequence[str]) -> str:
+    """The value as text, NULL when it is one of the missing markers (compared trimmed)."""
+    v = f"CAST({x} AS VARCHAR)"
+    if not missing:
+        return v
+    return f"CASE WHEN trim({v}) IN ({', '.join(q(m) for m in missing)}) THEN NULL ELSE {v} END"
+
+
+def typed_time(raw_type: str) -> bool:
+    """A Parquet date or timestamp column, taken as it is (no text parsing)."""
+    return raw_type.upper().startswith(("TIMESTAMP", "DATE"))
+
+
+def timestamp_sql(text: str, fmt: str | None, dayfirst: bool) -> tuple[str, str]:
+    """SQL turning one text value into a naive UTC TIMESTAMP (NULL when unparseable), and the
+    expected form for messages."""
+    if fmt is not None:
+        return f"CAST(try_strptime({text}, {q(fmt)}) AS TIMESTAMP)", f"a date in the format {fmt}"
+    if dayfirst:
+        v = f"trim({text})"
+        return (f"CASE WHEN regexp_full_match({v}, {q(_DAYFIRST_RE)}) THEN "
+                f"try_strptime({v}, {_DAYFIRST_FORMATS}) END", DAYFIRST_EXPECTED)
+    return f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)", ISO_EXPECTED
+
+
+def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
+    """DuckDB's error for an unusable strptime format, or None when it is fine."""
+    try:
+        run(con, f"SELECT try_strptime('2000-01-01', {q(fmt)})")
+    except duckdb.Error as e:
+        return str(e).splitlines()[0]
+    return None
+
+
+@dataclass(frozen=True)
+class _Check:
+    field: str
+    condition: str
+    message: str
+    value: str
+
+
+def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display: str,
+                missing: Sequence[str], fmt: str | None, dayfirst: bool) -> list[Problem]:
+    """Check every value of the staged log in one scan; without problems, (re)create ``table``
+    in the canonical shape in file order. Call inside :func:`utc`."""
+    cols = src.columns
+    null = "CAST(NULL AS VARCHAR)"
+    raw = {f: ident(cols[f]) if f in cols else null for f in (*TEXT_FIELDS, "timestamp")}
+    text = {f: _text(raw[f], missing) if f in cols else null for f in (*TEXT_FIELDS, "timestamp")}
+    typed = dict(text)
+    if typed_time(src.types.get(cols["timestamp"], "VARCHAR")):
+        text["timestamp"] = raw["timestamp"]
+        typed["timestamp"], expected = f"CAST({raw['timestamp']} AS TIMESTAMP)", "a date"
+    else:
+        typed["timestamp"], expected = timestamp_sql(text["timestamp"], fmt, dayfirst)
+    typed["lifecycle"] = f"lower(trim({text['lifecycle']}))"
+    if src.seq is None:
+        seq_text, typed["seq"] = None, src.rownum
+    else:
+        seq_text = _text(ident(src.seq), missing)
+        whole = f"regexp_full_match(trim({seq_text}), '[+-]?[0-9]+(\\.0*)?')"
+        typed["seq"] = f"CASE WHEN {whole} THEN TRY_CAST(trim({seq_text}) AS BIGINT) END"
+
+    label = src.labels
+    checks = [_Check(label[f], f"{text[f]} IS NULL", "is required but empty", raw[f])
+              for f in ("case_id", "activity", "timestamp")]
+    checks.append(_Check(label["timestamp"], f"{text['timestamp']} IS NOT NULL AND "
+                         f"{typed['timestamp']} IS NULL", f"is not a valid date: expected "
+                         f"{expected}", raw["timestamp"]))
+    if "lifecycle" in cols:
+        checks.append(_Check(label["lifecycle"], f"{typed['lifecycle']} NOT IN "
+                             "('start', 'complete')", "must be start or complete",
+                             raw["lifecycle"]))
+    if src.seq is not None and seq_text is not None:
+        checks.append(_Check(label["seq"], f"{seq_text} IS NULL",
+                             "is empty: the order column needs a whole number on every row",
+                             ident(src.seq)))
+        checks.append(_Check(label["seq"], f"{seq_text} IS NOT NULL AND {typed['seq']} IS NULL",
+                             "is not a whole number", ident(src.seq)))
+
+    problems: list[Problem] = []
+    counts = run(con, "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c.condition})"
+                                            for c in checks) + f" FROM {src.relation}")[0]
+    where = src.locate or "NULL"
+    for ch, n in zip(checks, counts, strict=True):
+        if not n:
+            continue
+        rows = run(con, f"SELECT {src.rownum} AS r, {ch.value}, {where} FROM {src.relation} "
+                        f"WHERE {ch.condition} ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}")
+        for r, v, loc in rows:
+            message = f"{loc}: {ch.message}" if loc else ch.message
+            problems.append(Problem(display, message, row=int(r), field=ch.field, value=v,
+                                    line=int(r) + 1 if src.csv_lines else None))
+        if n > len(rows):
+            problems.append(Problem(display, f"{ch.message}: {n - len(rows):,} more rows like "
+                                    "the ones above", field=ch.field))
+    if problems:
+        return problems
+
+    typed["_row"] = src.rownum
+    select = ", ".join(typed[c] for c, _ in EVENT_COLUMNS)
+    schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
+    con.begin()
+    try:
+        run(con, f"CREATE OR REPLACE TABLE {ident(table)} ({schema})")
+        run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {src.relation} "
+                 f"ORDER BY {src.rownum}")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return []
+
+
+def summary(con: duckdb.DuckDBPyConnection,
+            table: str) -> tuple[int, int, datetime | None, datetime | None]:
+    """Rows, distinct cases, first and last timestamp of a loaded events table."""
+    rows, cases, first, last = run(con, "SELECT count(*), count(DISTINCT case_id), "
+                                        f"min(timestamp), max(timestamp) FROM {ident(table)}")[0]
+    return int(rows), int(cases), first, last
