@@ -1,0 +1,339 @@
+"""Reading event logs into the canonical events table: CSV, gzip CSV, Parquet and XES, real
+files in a temporary folder and a real DuckDB; bad logs give precise problems and no table."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dipstick.engine.sql import connect
+from dipstick.errors import PackageError, Problem
+from dipstick.streams.logs import LogInfo, LogMapping, read_event_log
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_LOG = ROOT.parent / "shared" / "data" / "servicenow-incidents" / "incident_event_log.csv.gz"
+SERVICENOW = LogMapping(case_id="number", activity="incident_state", timestamp="sys_updated_at",
+                        dayfirst=True, seq="sys_mod_count", resource="assignment_group")
+COLUMNS = ["case_id", "activity", "timestamp", "lifecycle", "resource", "process", "service",
+           "seq", "_row"]
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    return connect()
+
+
+def _write(path: Path, text: str) -> Path:
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str = "events") -> list[dict[str, object]]:
+    rel = con.execute(f"SELECT * FROM {table} ORDER BY _row")
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
+
+
+def _problems(con: duckdb.DuckDBPyConnection, path: Path,
+              mapping: LogMapping = LogMapping()) -> list[Problem]:
+    with pytest.raises(PackageError) as e:
+        read_event_log(con, path, mapping)
+    assert _tables(con) == set(), "nothing may be created from a bad log"
+    return e.value.problems
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() UNION ALL "
+                                      "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+                                      ).fetchall()}
+
+
+# --- CSV and Parquet ---------------------------------------------------------------------------
+
+def test_csv_with_a_mapping(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv",
+                 "Ticket,Step,When,Who,Phase,Flow,App,extra\n"
+                 "T1,Triage,2026-03-01 09:00,ann,START,incident,mail,x\n"
+                 "T1,Triage,2026-03-01T09:30:00+01:00,ann,complete,incident,mail,y\n"
+                 "T2,Fix,2026-03-02,,,,,z\n")
+    mapping = LogMapping(case_id="Ticket", activity="Step", timestamp="When", resource="Who",
+                         lifecycle="Phase", process="Flow", service="App")
+    info = read_event_log(con, log, mapping, table="log")
+    assert info == LogInfo("log", "csv", rows=3, cases=2, first=datetime(2026, 3, 1, 8, 30),
+                           last=datetime(2026, 3, 2), dropped=0)
+    assert [c[0] for c in con.execute("DESCRIBE log").fetchall()] == COLUMNS
+    assert _rows(con, "log") == [
+        {"case_id": "T1", "activity": "Triage", "timestamp": datetime(2026, 3, 1, 9),
+         "lifecycle": "start", "resource": "ann", "process": "incident", "service": "mail",
+         "seq": 1, "_row": 1},
+        {"case_id": "T1", "activity": "Triage", "timestamp": datetime(2026, 3, 1, 8, 30),
+         "lifecycle": "complete", "resource": "ann", "process": "incident", "service": "mail",
+         "seq": 2, "_row": 2},
+        {"case_id": "T2", "activity": "Fix", "timestamp": datetime(2026, 3, 2),
+         "lifecycle": None, "resource": None, "process": None, "service": None,
+         "seq": 3, "_row": 3}]
+
+
+def test_canonical_columns_need_no_mapping(con: duckdb.DuckDBPyConnection,
+                                           tmp_path: Path) -> None:
+    log = _write(tmp_path / "events.csv", "case_id,activity,timestamp,lifecycle,resource,service\n"
+                                          "c1,a,2026-03-01T10:00:00Z,complete,bob,web\n")
+    read_event_log(con, log)
+    [row] = _rows(con)
+    assert (row["lifecycle"], row["resource"], row["service"]) == ("complete", "bob", "web")
+
+
+def test_gzip_csv(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv.gz", "case_id,activity,timestamp\nc1,a,2026-03-01 10:00\n"
+                                          "c1,b,2026-03-01 11:00\n")
+    info = read_event_log(con, log)
+    assert (info.format, info.rows, info.cases) == ("csv.gz", 2, 1)
+
+
+def test_parquet_with_typed_and_zoned_timestamps(con: duckdb.DuckDBPyConnection,
+                                                 tmp_path: Path) -> None:
+    zoned = pa.array([datetime(2026, 3, 1, 10), datetime(2026, 3, 1, 12)],
+                     pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz="Europe/Paris"))
+    pq.write_table(pa.table({"case": ["c1", "c1"], "activity": ["a", "b"], "at": zoned,
+                             "n": pa.array([7, 3], pa.int32())}), tmp_path / "log.parquet")
+    info = read_event_log(con, tmp_path / "log.parquet",
+                          LogMapping(case_id="case", timestamp="at", seq="n"))
+    assert info.format == "parquet"
+    assert [(r["timestamp"], r["seq"], r["_row"]) for r in _rows(con)] == [
+        (datetime(2026, 3, 1, 10), 7, 1), (datetime(2026, 3, 1, 12), 3, 2)]
+
+
+def test_parquet_text_timestamps_are_parsed_like_csv(con: duckdb.DuckDBPyConnection,
+                                                     tmp_path: Path) -> None:
+    pq.write_table(pa.table({"case_id": ["c1"], "activity": ["a"],
+                             "timestamp": ["2026-03-01T10:30:00+02:00"]}), tmp_path / "l.parquet")
+    read_event_log(con, tmp_path / "l.parquet")
+    assert _rows(con)[0]["timestamp"] == datetime(2026, 3, 1, 8, 30)
+
+
+def test_day_first_dates_without_zero_padding(con: duckdb.DuckDBPyConnection,
+                                              tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc,a,29/2/2016 01:16\n"
+                                       "c,b,1/3/2016 9:05\nc,c,12/3/2016 23:59:30\n")
+    read_event_log(con, log, LogMapping(dayfirst=True))
+    assert [r["timestamp"] for r in _rows(con)] == [
+        datetime(2016, 2, 29, 1, 16), datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 12, 23, 59, 30)]
+
+
+def test_an_explicit_time_format(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc,a,01.03.2026 07:45\n")
+    read_event_log(con, log, LogMapping(timestamp_format="%d.%m.%Y %H:%M"))
+    assert _rows(con)[0]["timestamp"] == datetime(2026, 3, 1, 7, 45)
+
+
+def test_question_mark_is_a_missing_value(con: duckdb.DuckDBPyConnection,
+                                          tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp,group\n"
+                                       "c,a,2026-03-01,?\nc,b,2026-03-02,Group 5\n")
+    read_event_log(con, log, LogMapping(resource="group"))
+    assert [r["resource"] for r in _rows(con)] == [None, "Group 5"]
+
+
+def test_seq_from_a_mapped_column_or_the_file_order(con: duckdb.DuckDBPyConnection,
+                                                    tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp,mods\n"
+                                       "c,b,2026-03-01 10:00,4\nc,a,2026-03-01 10:00,2\n"
+                                       "d,a,2026-03-01 10:00,0\n")
+    read_event_log(con, log)
+    assert [r["seq"] for r in _rows(con)] == [1, 2, 3]
+    read_event_log(con, log, LogMapping(seq="mods"))
+    assert [r["seq"] for r in _rows(con)] == [4, 2, 0]
+
+
+def test_the_callers_time_zone_does_not_shift_times(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc,a,2026-03-01 10:00\n"
+                                       "c,b,2026-03-01T10:00:00+02:00\n")
+    read_event_log(con, log)
+    assert [r["timestamp"] for r in _rows(con)] == [datetime(2026, 3, 1, 10),
+                                                     datetime(2026, 3, 1, 8)]
+    assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("America/New_York",)
+
+
+# --- XES ---------------------------------------------------------------------------------------
+
+XES = """<?xml version="1.0" encoding="UTF-8"?>
+<log xes.version="1.0" xmlns="http://www.xes-standard.org/">
+  <extension name="Concept" prefix="concept" uri="http://www.xes-standard.org/concept.xesext"/>
+  <global scope="event"><string key="concept:name" value="__INVALID__"/></global>
+  <string key="concept:name" value="Purchasing"/>
+  <trace>
+    <string key="concept:name" value="order-1"/>
+    <event>
+      <string key="concept:name" value="Approve"/>
+      <string key="lifecycle:transition" value="schedule"/>
+      <date key="time:timestamp" value="2026-03-01T08:00:00.000+02:00"/>
+    </event>
+    <event>
+      <string key="concept:name" value="Approve"/>
+      <string key="org:resource" value="Kim"/>
+      <string key="lifecycle:transition" value="start"/>
+      <date key="time:timestamp" value="2026-03-01T09:00:00.000+02:00"/>
+      <int key="cost" value="3"/>
+    </event>
+    <event>
+      <string key="concept:name" value="Approve"/>
+      <string key="lifecycle:transition" value="complete"/>
+      <date key="time:timestamp" value="2026-03-01T09:30:00.000+02:00"/>
+    </event>
+  </trace>
+  <trace>
+    <string key="concept:name" value="order-2"/>
+    <event>
+      <string key="concept:name" value="Pay"/>
+      <date key="time:timestamp" value="2026-03-02T10:00:00Z"/>
+    </event>
+  </trace>
+</log>
+"""
+
+
+@pytest.mark.parametrize("name", ["log.xes", "log.xes.gz"])
+def test_xes(con: duckdb.DuckDBPyConnection, tmp_path: Path, name: str) -> None:
+    info = read_event_log(con, _write(tmp_path / name, XES))
+    assert info == LogInfo("events", name[4:], rows=3, cases=2, first=datetime(2026, 3, 1, 7),
+                           last=datetime(2026, 3, 2, 10), dropped=1)
+    assert _rows(con) == [
+        {"case_id": "order-1", "activity": "Approve", "timestamp": datetime(2026, 3, 1, 7),
+         "lifecycle": "start", "resource": "Kim", "process": "Purchasing", "service": None,
+         "seq": 2, "_row": 2},
+        {"case_id": "order-1", "activity": "Approve", "timestamp": datetime(2026, 3, 1, 7, 30),
+         "lifecycle": "complete", "resource": None, "process": "Purchasing", "service": None,
+         "seq": 3, "_row": 3},
+        {"case_id": "order-2", "activity": "Pay", "timestamp": datetime(2026, 3, 2, 10),
+         "lifecycle": None, "resource": None, "process": "Purchasing", "service": None,
+         "seq": 4, "_row": 4}]
+
+
+def test_xes_without_namespace_and_many_traces(con: duckdb.DuckDBPyConnection,
+                                               tmp_path: Path) -> None:
+    traces = "".join(f'<trace><string key="concept:name" value="c{i}"/><event>'
+                     f'<string key="concept:name" value="a"/>'
+                     f'<date key="time:timestamp" value="2026-03-01T10:00:00"/></event></trace>'
+                     for i in range(70_000))
+    info = read_event_log(con, _write(tmp_path / "big.xes", f"<log>{traces}</log>"))
+    assert (info.rows, info.cases, info.dropped) == (70_000, 70_000, 0)
+
+
+# --- bad logs ----------------------------------------------------------------------------------
+
+def test_missing_mapped_column_lists_the_columns_found(con: duckdb.DuckDBPyConnection,
+                                                       tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case,activity,time\nc,a,2026-03-01\n")
+    problems = _problems(con, log, LogMapping(case_id="case"))
+    [p] = problems
+    assert (p.file, p.field) == (str(log), "timestamp")
+    assert "mapped as timestamp is missing" in p.message
+    assert "columns found: case, activity, time" in p.message
+
+
+def test_unparseable_timestamp(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc,a,2026-03-01\n"
+                                       "c,b,next tuesday\n")
+    [p] = _problems(con, log)
+    assert (p.row, p.line, p.field, p.value) == (2, 3, "timestamp", "next tuesday")
+    assert "ISO 8601" in p.message
+    p, _ = _problems(con, log, LogMapping(dayfirst=True))
+    assert (p.row, p.value) == (1, "2026-03-01")
+    assert "d/m/yyyy" in p.message
+    short = _write(tmp_path / "y.csv", "case_id,activity,timestamp\nc,a,1/3/16 9:05\n")
+    [p] = _problems(con, short, LogMapping(dayfirst=True))
+    assert p.value == "1/3/16 9:05", "a two-digit year is not a day-first date"
+
+
+def test_empty_case_id_and_activity(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\n,a,2026-03-01\n"
+                                       "c,?,2026-03-01\n")
+    found = {(p.row, p.line, p.field, p.message) for p in _problems(con, log)}
+    assert found == {(1, 2, "case_id", "is required but empty"),
+                     (2, 3, "activity", "is required but empty")}
+
+
+def test_bad_lifecycle_and_seq(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp,lc,n\n"
+                                       "c,a,2026-03-01,schedule,1\nc,a,2026-03-01,start,1.5\n")
+    found = {(p.row, p.field, p.value, p.message)
+             for p in _problems(con, log, LogMapping(lifecycle="lc", seq="n"))}
+    assert found == {(1, "lc", "schedule", "must be start or complete"),
+                     (2, "n", "1.5", "is not a whole number")}
+
+
+def test_at_most_twenty_rows_per_problem_then_a_count(con: duckdb.DuckDBPyConnection,
+                                                      tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\n"
+                 + "c,a,soon\n" * 25)
+    problems = _problems(con, log)
+    assert [p.row for p in problems[:20]] == list(range(1, 21))
+    assert "5 more rows" in problems[20].message and len(problems) == 21
+
+
+def test_a_bad_log_leaves_the_existing_table_alone(con: duckdb.DuckDBPyConnection,
+                                                   tmp_path: Path) -> None:
+    read_event_log(con, _write(tmp_path / "ok.csv", "case_id,activity,timestamp\nc,a,2026-03-01\n"))
+    with pytest.raises(PackageError):
+        read_event_log(con, _write(tmp_path / "bad.csv", "case_id,activity,timestamp\nc,a,?\n"))
+    assert len(_rows(con)) == 1
+    assert _tables(con) == {"events"}
+
+
+def test_xes_event_without_timestamp(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.xes", XES.replace(
+        '<date key="time:timestamp" value="2026-03-01T09:30:00.000+02:00"/>', ""))
+    [p] = _problems(con, log)
+    assert (p.row, p.field) == (3, "time:timestamp")
+    assert p.message == "trace 1 ('order-1'), event 3: has no time:timestamp"
+
+
+def test_xes_bad_timestamp_names_trace_and_event(con: duckdb.DuckDBPyConnection,
+                                                 tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.xes", XES.replace("2026-03-02T10:00:00Z", "yesterday"))
+    [p] = _problems(con, log)
+    assert (p.row, p.field, p.value) == (4, "time:timestamp", "yesterday")
+    assert p.message.startswith("trace 2 (order-2), event 1: is not a valid date")
+
+
+def test_xes_not_well_formed(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.xes", XES.replace("</trace>\n  <trace>", "</trace>\n  <trace"))
+    [p] = _problems(con, log)
+    assert p.message.startswith("is not valid XML: not well-formed") and p.line == 27
+
+
+def test_not_an_xes_log(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    [p] = _problems(con, _write(tmp_path / "log.xes", "<html><body/></html>"))
+    assert "not an XES log" in p.message
+
+
+def test_unknown_format_and_missing_file(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    [p] = _problems(con, _write(tmp_path / "log.json", "{}"))
+    assert "use .csv" in p.message
+    [p] = _problems(con, tmp_path / "nope.csv")
+    assert p.message == "file not found"
+
+
+# --- the real ServiceNow export ----------------------------------------------------------------
+
+def test_the_real_servicenow_log(con: duckdb.DuckDBPyConnection) -> None:
+    info = read_event_log(con, REAL_LOG, SERVICENOW)
+    with gzip.open(REAL_LOG, "rt", encoding="utf-8", newline="") as f:
+        numbers = {row["number"] for row in csv.DictReader(f)}
+    assert info.rows == 119_998
+    assert info.cases == len(numbers)
+    first = _rows(con)[0]
+    assert (first["case_id"], first["activity"], first["timestamp"], first["resource"],
+            first["seq"]) == ("INC0000045", "New", datetime(2016, 2, 29, 1, 23), "Group 56", 0)
