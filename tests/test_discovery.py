@@ -1,0 +1,234 @@
+"""Discovery from hand-made event logs with known answers: loops, parallel branches, one-event
+cases, equal timestamps, unsorted input, missing lifecycle, waiting states and rework; the flow
+indicator on a discovered stream; `dipstick streams` on a log file."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import narwhals as nw
+import pytest
+
+from dipstick.check import run_check
+from dipstick.engine.sql import connect
+from dipstick.package import load_package
+from dipstick.streams.discover import Discovery, discover, discover_dfg
+
+from builder import PackageBuilder
+
+T0 = datetime(2026, 3, 2, 9, 0)
+Row = tuple[Any, ...]
+
+
+def frame(rows: list[Row], lifecycle: bool = False,
+          resource: bool = False) -> tuple[duckdb.DuckDBPyConnection, nw.LazyFrame[Any]]:
+    """The canonical event table from (case, activity, minutes after T0[, lifecycle][, resource])
+    rows; ``seq`` is the row's position, as the readers give it."""
+    con = connect()
+    cols = ["case_id VARCHAR", "activity VARCHAR", "timestamp TIMESTAMP", "seq BIGINT"]
+    cols += ["lifecycle VARCHAR"] * lifecycle + ["resource VARCHAR"] * resource
+    con.execute(f"CREATE TABLE events ({', '.join(cols)})").fetchall()
+    for i, r in enumerate(rows, 1):
+        con.execute(f"INSERT INTO events VALUES ({', '.join('?' * len(cols))})",
+                    [r[0], r[1], T0 + timedelta(minutes=r[2]), i, *r[3:]]).fetchall()
+    return con, nw.from_native(con.table("events"))
+
+
+def edge_map(d: Discovery) -> dict[tuple[str, str], tuple[int, float]]:
+    return {(e.source, e.target): (e.count, e.mean_seconds) for e in d.edges}
+
+
+def test_a_loop_counts_every_pass_and_repeats_are_rework() -> None:
+    _, ev = frame([("c1", "A", 0), ("c1", "B", 10), ("c1", "C", 30), ("c1", "B", 40),
+                   ("c1", "C", 70), ("c1", "D", 80), ("c2", "A", 0), ("c2", "B", 20),
+                   ("c2", "C", 30), ("c2", "D", 90)])
+    d = discover(ev)
+    assert edge_map(d) == {("A", "B"): (2, 15 * 60.0), ("B", "C"): (3, (20 + 30 + 10) * 20.0),
+                           ("C", "B"): (1, 600.0), ("C", "D"): (2, (10 + 60) * 30.0)}
+    acts = {a.name: a for a in d.activities}
+    assert (acts["B"].visits, acts["B"].rework_visits, acts["B"].rework_cases) == (3, 1, 1)
+    assert acts["B"].complete_accurate == pytest.approx(0.5)
+    # state reading: the second B lasted until the second C (30 min), all of it rework
+    assert acts["B"].rework_seconds == 30 * 60
+    assert acts["C"].rework_seconds == 10 * 60
+    assert [a.name for a in d.activities] == ["A", "B", "C", "D"]
+    assert d.variant_count == 2 and {v.activities for v in d.variants} == {
+        ("A", "B", "C", "B", "C", "D"), ("A", "B", "C", "D")}
+    assert d.throughput is not None and d.throughput.mean == pytest.approx(85 * 60)
+    assert d.start_activities == {"A": 2} and d.end_activities == {"D": 2}
+
+
+def test_parallel_branches_with_start_and_complete() -> None:
+    _, ev = frame([("c1", "A", 0, "start"), ("c1", "A", 10, "complete"),
+                   ("c1", "B", 15, "start"), ("c1", "C", 20, "start"),
+                   ("c1", "B", 40, "complete"), ("c1", "C", 50, "complete"),
+                   ("c1", "D", 60, "start"), ("c1", "D", 70, "complete")], lifecycle=True)
+    d = discover(ev)
+    assert d.lifecycle and d.unpaired_starts == 0
+    # visits ordered by completion: A, B, C, D; C started before B ended → no wait between
+    assert edge_map(d) == {("A", "B"): (1, 300.0), ("B", "C"): (1, 0.0), ("C", "D"): (1, 600.0)}
+    acts = {a.name: a for a in d.activities}
+    assert {n: a.process_seconds_mean for n, a in acts.items()} == {
+        "A": 600.0, "B": 1500.0, "C": 1800.0, "D": 600.0}
+    assert {n: a.wait_seconds for n, a in acts.items()} == {"A": 0, "B": 300, "C": 0, "D": 600}
+    m = d.stream("s", "S")
+    assert m.process_minutes == 10 + 25 + 30 + 10 and m.lead_minutes == 75 + 15
+
+
+def test_one_event_case_equal_timestamps_and_unsorted_rows() -> None:
+    rows: list[Row] = [("c1", "A", 0), ("c1", "B", 5), ("c1", "C", 5), ("c2", "A", 0),
+                       ("c3", "X", 7)]
+    _, ev = frame(rows)
+    d = discover(ev)
+    # equal timestamps follow the file order (seq): B before C
+    assert edge_map(d) == {("A", "B"): (1, 300.0), ("B", "C"): (1, 0.0)}
+    assert d.start_activities == {"A": 2, "X": 1}
+    assert d.end_activities == {"A": 1, "C": 1, "X": 1}
+    assert d.cases == 3 and d.variant_count == 3
+    assert d.throughput is not None and d.throughput.quantile(0.5) == 0.0
+    # the same events given in another row order, with their seq kept: the same discovery
+    con = connect()
+    con.execute("CREATE TABLE events (case_id VARCHAR, activity VARCHAR, timestamp TIMESTAMP, "
+                "seq BIGINT)").fetchall()
+    for i in (5, 3, 1, 4, 2):
+        c, a, m = rows[i - 1]
+        con.execute("INSERT INTO events VALUES (?, ?, ?, ?)",
+                    [c, a, T0 + timedelta(minutes=m), i]).fetchall()
+    again = discover(nw.from_native(con.table("events")))
+    assert again.edges == d.edges and again.variants == d.variants
+
+
+def test_missing_lifecycle_events_still_count() -> None:
+    """A complete without a start is a visit without measured work; a start that never
+    completes is reported, not silently dropped."""
+    _, ev = frame([("c1", "A", 0, "start"), ("c1", "A", 10, "complete"),
+                   ("c1", "B", 30, None), ("c1", "C", 40, "start")], lifecycle=True)
+    d = discover(ev)
+    acts = {a.name: a for a in d.activities}
+    assert set(acts) == {"A", "B"} and d.unpaired_starts == 1
+    assert acts["B"].process_seconds_mean == 0.0 and acts["B"].wait_seconds == 20 * 60
+
+
+def test_waiting_states_collapse_and_handovers() -> None:
+    _, ev = frame([
+        ("c1", "New", 0, "g1"), ("c1", "Active", 60, "g1"), ("c1", "Active", 90, "g2"),
+        ("c1", "Awaiting User", 120, "g2"), ("c1", "Active", 1560, "g2"),
+        ("c1", "Resolved", 1620, "g2"), ("c1", "Active", 1740, "g2"),
+        ("c1", "Resolved", 1800, "g2"),
+        ("c2", "New", 1440, None), ("c2", "Active", 2910, "g1"), ("c2", "Resolved", 2970, "g1"),
+    ], resource=True)
+    d = discover(ev, collapse=True)
+    acts = {a.name: a for a in d.activities}
+    assert acts["Awaiting User"].waiting and acts["Awaiting User"].wait_seconds == 24 * 3600
+    # Active is re-entered after waiting (not rework) and after Resolved (rework: a reopen)
+    assert acts["Active"].visits == 4 and acts["Active"].rework_visits == 1
+    assert acts["Active"].rework_seconds == 3600
+    assert d.handovers_per_case == pytest.approx(0.5) and d.cases_with_handover == 1
+    assert d.wait_hours_per_case == pytest.approx(12.0)
+    assert d.throughput is not None and d.throughput.max == 30 * 3600
+    without = discover(ev)   # every update an event: Active → Active is a self-loop
+    assert edge_map(without)[("Active", "Active")] == (1, 1800.0)
+    custom = discover(ev, collapse=True, waiting=("new",))
+    assert {a.name for a in custom.activities if a.waiting} == {"New"}
+
+
+def test_variants_equal_a_plain_count_on_a_random_log() -> None:
+    rng = random.Random(7)
+    rows: list[Row] = []
+    truth: Counter[tuple[str, ...]] = Counter()
+    for c in range(600):
+        path = tuple(rng.choice("ABCD") for _ in range(rng.randint(1, 6)))
+        truth[path] += 1
+        rows += [(f"c{c:04d}", a, 10 * k) for k, a in enumerate(path)]
+    _, ev = frame(rows)
+    d = discover(ev, top_variants=1000)
+    assert d.variant_count == len(truth)
+    assert {v.activities: v.cases for v in d.variants} == dict(truth)
+    dfg = Counter((a, b) for p, n in truth.items() for a, b in pairwise(p)
+                  for _ in range(n))
+    assert {(e.source, e.target): e.count for e in discover_dfg(ev)} == dict(dfg)
+
+
+def _log_csv(path: Path) -> Path:
+    lines = ["number,incident_state,sys_updated_at,sys_mod_count,assignment_group"]
+    for c in range(40):
+        lines += [f"INC{c},New,2/3/2026 {8 + c % 5}:00,0,?",
+                  f"INC{c},Active,2/3/2026 {9 + c % 5}:30,1,Group {c % 3}",
+                  f"INC{c},Awaiting User Info,3/3/2026 {9 + c % 5}:30,2,Group {c % 3}",
+                  f"INC{c},Resolved,4/3/2026 {9 + c % 5}:30,3,Group {(c + 1) % 3}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+MAPPING = ["--case", "number", "--activity", "incident_state", "--timestamp", "sys_updated_at",
+           "--dayfirst", "--order", "sys_mod_count", "--resource", "assignment_group"]
+
+
+def _dipstick(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dipstick", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_streams_command_on_a_log_file(tmp_path: Path) -> None:
+    log = _log_csv(tmp_path / "incidents.csv")
+    r = _dipstick("streams", str(log), *MAPPING, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    [s] = json.loads(r.stdout)
+    d = s["discovery"]
+    assert d["cases"] == 40 and d["events"] == 160 and d["variant_count"] == 1
+    assert d["variants"][0]["activities"] == ["New", "Active", "Awaiting User Info", "Resolved"]
+    assert d["throughput_seconds"]["mean"] == (2 * 24 + 1.5) * 3600
+    assert d["wait_hours_per_case"] == 24 and d["handovers_per_case"] == 1
+    assert s["source"] == "event_log" and s["activity_ratio"] == pytest.approx(25.5 / 49.5)
+    table = _dipstick("streams", str(log), *MAPPING)
+    assert table.returncode == 0 and "New → Active → Awaiting User Info → Resolved" in table.stdout
+
+
+def test_streams_command_names_the_bad_row(tmp_path: Path) -> None:
+    log = _log_csv(tmp_path / "incidents.csv")
+    log.write_text(log.read_text().replace("3/3/2026 10:30", "3/13/2026 10:30", 1))
+    r = _dipstick("streams", str(log), *MAPPING, "--format", "json")
+    assert r.returncode == 2
+    [p] = json.loads(r.stdout)["problems"]
+    assert (p["row"], p["field"], p["value"]) == (7, "sys_updated_at", "3/13/2026 10:30")
+    missing = _dipstick("streams", str(log), *MAPPING[:-2], "--resource", "group")
+    assert missing.returncode == 2 and "group" in missing.stderr
+
+
+def test_flow_prices_a_discovered_stream(tmp_path: Path) -> None:
+    """Ten incidents a month wait 24 h and one in two is reopened for 1 h of rework:
+    leak = 10 × (0.5 h × 50 + 24 h × 10 % × 50) = 1,450 EUR a month (the builder's rate: 50)."""
+    b = PackageBuilder(tmp_path / "pkg").service("itsm")
+    b.set("value_streams", [{"id": "incidents", "name": "Incidents", "runs_per_month": 10,
+                             "event_log": {"collapse": True, "services": ["itsm"]}}])
+    rows = []
+    start = datetime.combine(b.as_of, datetime.min.time()) - timedelta(days=60)
+    for c in range(20):
+        t = start + timedelta(days=c)
+        seq = [("Active", 0), ("Awaiting User", 60), ("Active", 60 + 1440),
+               ("Resolved", 120 + 1440)]
+        if c % 2:
+            seq += [("Active", 180 + 1440), ("Resolved", 240 + 1440)]
+        rows += [{"case_id": f"INC{c}", "activity": a, "timestamp": t + timedelta(minutes=m)}
+                 for a, m in seq]
+    pkg = b.rows("events", rows).write()
+    package = load_package(pkg)
+    try:
+        result = run_check(package)
+    finally:
+        package.close()
+    [flow] = [f for v in result.verdicts for f in v.findings if f.cause == "flow"]
+    assert flow.leak.money == pytest.approx(10 * (0.5 * 50 + 24 * 0.1 * 50))
+    assert flow.leak.hours == pytest.approx(5.0)
+    assert "10 runs of incidents" in flow.leak.formula
+    [(metrics, disc)] = result.processes
+    assert metrics.discovered and disc.cases == 20
