@@ -21,6 +21,7 @@ import pytest
 from dipstick.check import run_check
 from dipstick.engine.sql import connect
 from dipstick.package import load_package
+from dipstick.report import render_report
 from dipstick.streams.discover import Discovery, discover, discover_dfg
 
 from builder import PackageBuilder
@@ -232,3 +233,5 @@ def test_flow_prices_a_discovered_stream(tmp_path: Path) -> None:
     assert "10 runs of incidents" in flow.leak.formula
     [(metrics, disc)] = result.processes
     assert metrics.discovered and disc.cases == 20
+    html = render_report(result)
+    assert 'id="fig-process-1"' in html and "Process maps discovered from the event log" in html

@@ -17,6 +17,7 @@ from dipstick.figures._common import (
 from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
 from dipstick.figures.journey import JOURNEYS_LIMIT, journey_figure, journeys_to_draw
 from dipstick.figures.leaks import LEAK_BARS_LIMIT, leak_bars, leaking_verdicts
+from dipstick.figures.process_map import process_map_figure
 from dipstick.figures.trend import TRENDS_LIMIT, trend_figure
 from dipstick.figures.vsm import vsm_figure
 
@@ -33,6 +34,7 @@ __all__ = [
     "journeys_to_draw",
     "leak_bars",
     "leaking_verdicts",
+    "process_map_figure",
     "status_heatmap",
     "trend_figure",
     "vsm_figure",
