@@ -86,11 +86,13 @@ def test_csv_with_a_mapping(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> N
 
 def test_canonical_columns_need_no_mapping(con: duckdb.DuckDBPyConnection,
                                            tmp_path: Path) -> None:
-    log = _write(tmp_path / "events.csv", "case_id,activity,timestamp,lifecycle,resource,service\n"
-                                          "c1,a,2026-03-01T10:00:00Z,complete,bob,web\n")
+    log = _write(tmp_path / "events.csv",
+                 "case_id,activity,timestamp,lifecycle,resource,service,process,seq\n"
+                 "c1,a,2026-03-01T10:00:00Z,complete,bob,web,incident,9\n")
     read_event_log(con, log)
     [row] = _rows(con)
-    assert (row["lifecycle"], row["resource"], row["service"]) == ("complete", "bob", "web")
+    assert ((row["lifecycle"], row["resource"], row["service"], row["process"], row["seq"])
+            == ("complete", "bob", "web", "incident", 9))
 
 
 def test_gzip_csv(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:

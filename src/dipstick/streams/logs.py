@@ -24,7 +24,7 @@ from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, run
 from dipstick.errors import PackageError, Problem
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
-_OPTIONAL = ("lifecycle", "resource", "process", "service")
+_OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
 
 
 @dataclass(frozen=True)
@@ -113,15 +113,13 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
                  mapping: LogMapping, parquet: bool) -> logs_sql.Staged:
     kind = "Parquet" if parquet else "CSV"
     try:
-        types, rownum = logs_sql.stage_file(con, relation, path, csv=not parquet)
+        types = logs_sql.describe_file(con, path, csv=not parquet)
     except duckdb.Error as e:
-        logs_sql.drop(con, relation, parquet)
         raise PackageError([Problem(display, f"cannot be read as {kind}: "
                                     f"{str(e).splitlines()[0]}")]) from None
     found = {c.lower(): c for c in types}
     wanted = {"case_id": mapping.case_id, "activity": mapping.activity,
-              "timestamp": mapping.timestamp, "seq": mapping.seq,
-              **{f: getattr(mapping, f) for f in _OPTIONAL}}
+              "timestamp": mapping.timestamp, **{f: getattr(mapping, f) for f in _OPTIONAL}}
     columns: dict[str, str] = {}
     problems = []
     for name, col in wanted.items():
@@ -135,15 +133,21 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
             problems.append(Problem(display, f"the column mapped as {name} is missing (columns "
                                     f"found: {', '.join(types) or 'none'})", field=col))
     if problems:
-        logs_sql.drop(con, relation, parquet)
         raise PackageError(problems)
-    return logs_sql.Staged(relation, parquet, types, columns, labels=_labels(columns),
-                           rownum=rownum, csv_lines=not parquet, seq=columns.pop("seq", None))
+    try:
+        rownum = logs_sql.stage_file(con, relation, path, not parquet, list(columns.values()))
+    except duckdb.Error as e:
+        logs_sql.drop(con, relation, parquet)
+        raise PackageError([Problem(display, f"cannot be read as {kind}: "
+                                    f"{str(e).splitlines()[0]}")]) from None
+    labels = _labels(columns)
+    seq = columns.pop("seq", None)
+    return logs_sql.Staged(relation, parquet, types, columns, labels, rownum=rownum,
+                           csv_lines=not parquet, seq=seq)
 
 
 def _labels(columns: dict[str, str]) -> dict[str, str]:
-    return {f: columns.get(f, f) for f in ("case_id", "activity", "timestamp", "seq",
-                                            *_OPTIONAL)}
+    return {f: columns.get(f, f) for f in ("case_id", "activity", "timestamp", *_OPTIONAL)}
 
 
 # ---- XES (IEEE 1849) -------------------------------------------------------------------------
