@@ -8,13 +8,15 @@ dipstick itself, which the last test checks.
 
 Both sides get the same events. pm4py orders a case's events by timestamp and keeps the frame's
 order for equal timestamps, so its frame is pre-sorted by (case, timestamp, seq), and the tests
-check that its own sorts keep that order; dipstick gets the rows shuffled and must order them by
-(timestamp, seq) itself.
+check that its own sorts keep that order. dipstick reads the log with ``read_event_log`` (the real
+one from its gzip CSV, pm4py's copy is read by pandas; generated ones written as Parquet with the
+rows shuffled) and must order the events by (timestamp, seq) itself.
 """
 
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,11 +31,14 @@ from hypothesis import strategies as st
 
 from dipstick.engine.sql import connect
 from dipstick.streams.discover import Discovery, Edge, discover, discover_dfg
+from dipstick.streams.logs import LogMapping, read_event_log
 
 pm4py = pytest.importorskip("pm4py")
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_LOG = ROOT.parent / "shared" / "data" / "servicenow-incidents" / "incident_event_log.csv.gz"
+SERVICENOW = LogMapping(case_id="number", activity="incident_state", timestamp="sys_updated_at",
+                        timestamp_format="%d/%m/%Y %H:%M", seq="sys_mod_count")
 COLUMNS = ["case_id", "activity", "timestamp", "seq"]
 CASE, ACT, TS = "case:concept:name", "concept:name", "time:timestamp"
 
@@ -41,12 +46,12 @@ CASE, ACT, TS = "case:concept:name", "concept:name", "time:timestamp"
 # --- both sides from one pandas frame ---------------------------------------------------------
 
 def _events(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> nw.LazyFrame[Any]:
-    """The canonical events table (case_id, activity, timestamp, seq), rows as given."""
-    con.register("_frame", df[COLUMNS])
-    con.execute("CREATE OR REPLACE TABLE events AS SELECT case_id::VARCHAR AS case_id, "
-                "activity::VARCHAR AS activity, timestamp::TIMESTAMP AS timestamp, "
-                "seq::BIGINT AS seq FROM _frame")
-    con.unregister("_frame")
+    """The frame written as a Parquet log, rows as given, and read into the canonical events
+    table by ``read_event_log`` (seq mapped)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "log.parquet"
+        df[COLUMNS].to_parquet(path, index=False)
+        read_event_log(con, path, LogMapping(seq="seq"))
     return nw.from_native(con.table("events"))
 
 
@@ -122,12 +127,17 @@ def _discovery_problems(d: Discovery, f: pd.DataFrame) -> list[str]:
     return problems
 
 
-def _check(df: pd.DataFrame, *, collapse: bool = False, shuffle: int | None = 0) -> Discovery:
-    """Discover with dipstick (rows shuffled) and pm4py (its ordered frame): they must agree."""
-    rows = df if shuffle is None else df.sample(frac=1.0, random_state=shuffle)
+def _check(df: pd.DataFrame, *, collapse: bool = False, shuffle: int = 0,
+           log: tuple[Path, LogMapping] | None = None) -> Discovery:
+    """Discover with dipstick and with pm4py (its ordered frame of ``df``): they must agree.
+    dipstick reads ``log`` if given, else ``df`` with its rows shuffled."""
     con = connect()
     try:
-        events = _events(con, rows)
+        if log is None:
+            events = _events(con, df.sample(frac=1.0, random_state=shuffle))
+        else:
+            read_event_log(con, *log)
+            events = nw.from_native(con.table("events"))
         dfg = discover_dfg(events, collapse=collapse)
         d = discover(events, collapse=collapse)
     finally:
@@ -143,27 +153,27 @@ def _check(df: pd.DataFrame, *, collapse: bool = False, shuffle: int | None = 0)
 
 @pytest.fixture(scope="module")
 def real_log() -> pd.DataFrame:
+    """pm4py's side of the real log, read by pandas (dipstick's by read_event_log)."""
     if not REAL_LOG.exists():
         pytest.skip(f"{REAL_LOG} is not here")
-    con = duckdb.connect()
-    df = con.execute(
-        "SELECT number AS case_id, incident_state AS activity, "
-        "strptime(sys_updated_at, '%d/%m/%Y %H:%M') AS timestamp, "
-        f"sys_mod_count::BIGINT AS seq FROM read_csv('{REAL_LOG}', all_varchar = true, "
-        "nullstr = '?')").df()
-    con.close()
-    assert len(df) == 119_998
+    raw = pd.read_csv(REAL_LOG, usecols=["number", "incident_state", "sys_updated_at",
+                                         "sys_mod_count"], na_values=["?"], dtype=str)
+    df = pd.DataFrame({
+        "case_id": raw["number"], "activity": raw["incident_state"],
+        "timestamp": pd.to_datetime(raw["sys_updated_at"], format="%d/%m/%Y %H:%M"),
+        "seq": raw["sys_mod_count"].astype("int64")})
+    assert len(df) == 119_998 and not df.isna().any().any()
     return df
 
 
 def test_real_log_every_update_an_event(real_log: pd.DataFrame) -> None:
-    d = _check(real_log, shuffle=None)
+    d = _check(real_log, log=(REAL_LOG, SERVICENOW))
     assert d.cases == 20_769 and d.events == 119_998
     assert d.variant_count > 1000 and len(d.edges) > 30
 
 
 def test_real_log_collapsed(real_log: pd.DataFrame) -> None:
-    d = _check(real_log, collapse=True, shuffle=None)
+    d = _check(real_log, collapse=True, log=(REAL_LOG, SERVICENOW))
     assert d.collapsed and d.cases == 20_769
     assert not any(e.source == e.target for e in d.edges)
 
