@@ -26,7 +26,8 @@ from dipstick.package import read_model, validate
 
 pytestmark = pytest.mark.slow
 
-SIGNALS = ("tickets", "usage", "costs", "training", "changes", "surveys", "kpis", "touchpoints")
+SIGNALS = ("tickets", "usage", "costs", "training", "changes", "surveys", "kpis", "touchpoints",
+           "events")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,9 @@ def test_the_catalog_is_a_realistic_organisation(model: ValueModel) -> None:
     assert all(2 <= len(g.value_dimensions) <= 4 for g in model.stakeholder_groups)
     assert len(model.outcomes) >= 10 and all(o.kpi for o in model.outcomes)
     assert model.value_streams and all(v.steps and v.runs_per_month
-                                       for v in model.value_streams)
+                                       for v in model.value_streams if v.event_log is None)
+    [logged] = [v for v in model.value_streams if v.event_log is not None]
+    assert logged.event_log is not None and logged.event_log.process == "access_request"
     touchpoints = [t for j in model.journeys for t in j.touchpoints]
     assert touchpoints and all(t.services for t in touchpoints)
     assert model.settings == {"value_per_drop_off": 25}

@@ -235,3 +235,16 @@ def test_flow_prices_a_discovered_stream(tmp_path: Path) -> None:
     assert metrics.discovered and disc.cases == 20
     html = render_report(result)
     assert 'id="fig-process-1"' in html and "Process maps discovered from the event log" in html
+
+
+def test_handovers_skip_unknown_resources_and_arrivals_use_case_starts() -> None:
+    """A → unknown → B is one reassignment; and a log of four weeks of arrivals whose last
+    case closes a year later still runs ~30 cases a month, not 30 over thirteen months."""
+    rows: list[Row] = [("c0", "New", 0, "g1"), ("c0", "Active", 10, None),
+                       ("c0", "Resolved", 20, "g2")]
+    rows += [(f"c{i}", "New", i * 1440, "g1") for i in range(1, 29)]
+    rows += [("c28", "Resolved", 28 * 1440 + 365 * 1440, "g1")]
+    _, ev = frame(rows, resource=True)
+    d = discover(ev)
+    assert d.cases_with_handover == 1 and d.handovers_per_case == pytest.approx(1 / 29)
+    assert d.cases_per_month == pytest.approx(29 / (28 / (365.25 / 12)))

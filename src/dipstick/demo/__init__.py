@@ -20,7 +20,17 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from dipstick.demo import catalog, extra, leaks, orgdata, signals, tickets, voices, writer
+from dipstick.demo import (
+    catalog,
+    events,
+    extra,
+    leaks,
+    orgdata,
+    signals,
+    tickets,
+    voices,
+    writer,
+)
 from dipstick.demo.timeline import Timeline
 from dipstick.demo.truth import GroundTruth, Leak
 from dipstick.model import ValueModel
@@ -58,6 +68,8 @@ def generate(path: str | Path, *, seed: int = 7, size: Size = "default",
     if size == "large":
         dau = _size_to(cat, plan.knobs, dau, tl, seed)
     doc = writer.value_model(cat, tl)
+    if size == "default":   # one stream discovered from an event log (the large org: none)
+        doc["value_streams"].append(events.STREAM)
     ValueModel.model_validate(doc)
     fmt = "parquet" if size == "large" else "csv"
     for table in TABLES:
@@ -74,6 +86,8 @@ def generate(path: str | Path, *, seed: int = 7, size: Size = "default",
         "kpis": lambda: voices.kpis_table(cat, tl, rng(10)),
         "touchpoints": lambda: voices.touchpoints_table(cat, plan.knobs, tl, rng(11)),
     }
+    if size == "default":
+        builders["events"] = lambda: events.events_table(tl, rng(12))
     for name, build in builders.items():
         step(name)
         writer.write_table(folder, name, build(), fmt)

@@ -136,6 +136,7 @@ class Discovery:
     handovers_per_case: float | None        # resource changes between visits (None: no resources)
     cases_with_handover: int | None
     unpaired_starts: int = 0
+    last_start: datetime | None = None      # the latest case start (arrivals end here)
     waiting_prefixes: tuple[str, ...] = DEFAULT_WAITING
     _by_name: dict[str, ActivityStats] = field(default_factory=dict, repr=False, compare=False)
 
@@ -146,10 +147,12 @@ class Discovery:
 
     @property
     def cases_per_month(self) -> float | None:
-        """Cases over the log's span; None when the log spans less than a week."""
-        if self.first is None or self.last is None:
+        """Arrivals: cases over the span of their starts (not to the last event — an export
+        of a few weeks' cases can end with closures months later); None under a week."""
+        end = self.last_start or self.last
+        if self.first is None or end is None:
             return None
-        days = (self.last - self.first).total_seconds() / 86_400
+        days = (end - self.first).total_seconds() / 86_400
         return self.cases / (days / DAYS_PER_MONTH) if days >= 7 else None
 
     @property
@@ -349,7 +352,9 @@ def _discover(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any], process: str | No
                      n=nw.len(), first=nw.col("start").min(), last=nw.col("end").max())
                 .with_columns(tp=_seconds("last", "first")))
     variants, variant_count = _variants(v, per_case, cases, top_variants)
-    hand = _handovers(events) if "resource" in events.collect_schema().names() else None
+    hand = (_handovers(events, cases) if "resource" in events.collect_schema().names()
+            else None)
+    last_start = collect(per_case.select(nw.col("first").max()))[0]["first"]
     return Discovery(
         process=process, events=events_n, cases=cases, first=head["first"], last=head["last"],
         lifecycle=lifecycle, collapsed=collapse and not lifecycle, edges=edges(v),
@@ -358,7 +363,7 @@ def _discover(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any], process: str | No
         variants=variants, variant_count=variant_count, activities=acts,
         throughput=_throughput(per_case, cases),
         handovers_per_case=hand[0] if hand else None, cases_with_handover=hand[1] if hand else None,
-        unpaired_starts=_unpaired(events, v) if lifecycle else 0,
+        unpaired_starts=_unpaired(events, v) if lifecycle else 0, last_start=last_start,
         waiting_prefixes=tuple(waiting),
     )
 
@@ -387,15 +392,16 @@ def _sql(rel: duckdb.DuckDBPyRelation, sql: str) -> None:
         res.fetchall()
 
 
-def _handovers(events: nw.LazyFrame[Any]) -> tuple[float, int]:
-    """Resource changes between consecutive events of a case (reassignments), counted on the
-    raw events: a reassignment inside one state is still a handover."""
+def _handovers(events: nw.LazyFrame[Any], cases: int) -> tuple[float, int]:
+    """Resource changes between a case's events with a known resource (reassignments), counted
+    on the raw events — a reassignment inside one state is still a handover, and A → unknown →
+    B is one."""
+    known = events.filter(~nw.col("resource").is_null())
     prev = nw.col("resource").shift(1).over("case_id", order_by=ORDER)
-    changed = (~nw.col("resource").is_null() & ~prev.is_null()
-               & (nw.col("resource") != prev)).cast(nw.Int64)
-    per_case = events.select("case_id", h=changed).group_by("case_id").agg(nw.col("h").sum())
-    r = collect(per_case.select(mean=nw.col("h").mean(), cases=(nw.col("h") > 0).sum()))[0]
-    return float(r["mean"]), int(r["cases"])
+    changed = (~prev.is_null() & (nw.col("resource") != prev)).cast(nw.Int64)
+    per_case = known.select("case_id", h=changed).group_by("case_id").agg(nw.col("h").sum())
+    r = collect(per_case.select(total=nw.col("h").sum(), cases=(nw.col("h") > 0).sum()))[0]
+    return float(r["total"] or 0) / max(cases, 1), int(r["cases"] or 0)
 
 
 def _hash(i: int) -> nw.Expr:
