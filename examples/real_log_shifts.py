@@ -13,13 +13,11 @@ when Debian's chromium is installed).
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import duckdb
 import numpy as np
+from _png import write_png  # the examples' shared PNG writer (examples/_png.py)
 
 from dipstick.figures.trend import trend_figure
 from dipstick.shifts import Params, Series, SeriesKey, detect
@@ -105,25 +103,8 @@ def main() -> None:
                               shift.after, s.higher_is_worse)
                 name = f"real-log-{subject}-{s.key.metric}".replace(" ", "-").lower()
                 fig = trend_figure(trend, f"ServiceNow log — {subject}: {s.key.metric}")
-                charts.append(_write(fig, args.out / name))
+                charts.append(write_png(fig, args.out / name, 860, 260))
     print("charts:", *[str(c) for c in charts], sep="\n  ")
-
-
-def _write(fig: object, stem: Path) -> Path:
-    html = stem.with_suffix(".html")
-    fig.write_html(html, include_plotlyjs=True)  # type: ignore[attr-defined]
-    chromium = shutil.which("chromium")
-    if not chromium:
-        return html
-    png = stem.with_suffix(".png")
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-background-networking", "--no-first-run",
-                        f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-                        f"--screenshot={png}", "--window-size=900,300", html.as_uri()],
-                       capture_output=True, timeout=60, check=False)
-    html.unlink()
-    return png
 
 
 if __name__ == "__main__":

@@ -15,14 +15,12 @@ lead-time distribution (HTML; PNG too when Debian's chromium is installed).
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import duckdb
 import narwhals as nw
 import plotly.graph_objects as go
+from _png import write_png  # the examples' shared PNG writer (examples/_png.py)
 
 from dipstick.engine.sql import connect
 from dipstick.figures.process_map import process_map_figure
@@ -235,16 +233,16 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     pictures = [
-        _write(process_map_figure(found["honest"], "ServiceNow incidents, states as activities "
+        write_png(process_map_figure(found["honest"], "ServiceNow incidents, states as activities "
                                   "(New and Resolved read as waiting)"),
                args.out / f"{PREFIX}map", 1500, 600),
-        _write(vsm_figure(found["default"].stream("default", "Default reading (only Awaiting … "
+        write_png(vsm_figure(found["default"].stream("default", "Default reading (only Awaiting … "
                                                   "is waiting)")),
                args.out / f"{PREFIX}vsm-default", 1000, 380),
-        _write(vsm_figure(found["honest"].stream("honest", "Honest reading (New and Resolved "
+        write_png(vsm_figure(found["honest"].stream("honest", "Honest reading (New and Resolved "
                                                  "are waiting too)")),
                args.out / f"{PREFIX}vsm-honest", 1000, 380),
-        _write(lead_figure(con), args.out / f"{PREFIX}lead-time", 1000, 480),
+        write_png(lead_figure(con), args.out / f"{PREFIX}lead-time", 1000, 480),
     ]
     print("\npictures:", *[str(p) for p in pictures], sep="\n  ")
 
@@ -347,41 +345,6 @@ def lead_figure(con: duckdb.DuckDBPyConnection) -> go.Figure:
         legend={"orientation": "h", "y": -0.22, "x": 0},
         margin={"l": 60, "r": 20, "t": 50, "b": 90})
     return fig
-
-
-def _write(fig: go.Figure, stem: Path, width: int, height: int) -> Path:
-    fig.update_layout(width=width, height=height)
-    html = stem.with_suffix(".html")
-    fig.write_html(html, include_plotlyjs=True, config={"displayModeBar": False})
-    chromium = shutil.which("chromium")
-    if not chromium:
-        return html
-    png = stem.with_suffix(".png")
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--disable-background-networking", "--no-first-run",
-                        f"--user-data-dir={profile}", "--virtual-time-budget=3000",
-                        "--hide-scrollbars", f"--screenshot={png}",
-                        f"--window-size={width + 40},{height + 40}", html.resolve().as_uri()],
-                       capture_output=True, timeout=90, check=False)
-    html.unlink()
-    _trim(png)
-    return png
-
-
-def _trim(png: Path) -> None:
-    """Crop the white page margin around the figure."""
-    try:
-        from PIL import Image, ImageChops
-    except ImportError:
-        return
-    with Image.open(png) as im:
-        rgb = im.convert("RGB")
-        box = ImageChops.difference(rgb, Image.new("RGB", rgb.size, "white")).getbbox()
-        if box:
-            left, top, right, bottom = box
-            rgb.crop((max(left - 8, 0), max(top - 8, 0), min(right + 8, rgb.width),
-                      min(bottom + 8, rgb.height))).save(png)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from dipstick.check import CheckResult
 from dipstick.errors import Problem
+from dipstick.figures._common import duration
 from dipstick.indicators.base import Status
 from dipstick.indicators.registry import INDICATORS
 from dipstick.streams import StreamMetrics
@@ -78,8 +79,8 @@ def stream_table(m: StreamMetrics) -> Table:
     lead = m.lead_minutes or 1.0
     ratio = m.activity_ratio
     table = Table(title=f"{m.name} ({m.id})", header_style="bold", box=box.SIMPLE_HEAD,
-                  caption=f"lead time {_duration(m.lead_minutes)} · process time "
-                          f"{_duration(m.process_minutes)} · activity ratio "
+                  caption=f"lead time {duration(m.lead_minutes)} · process time "
+                          f"{duration(m.process_minutes)} · activity ratio "
                           f"{'–' if ratio is None else f'{ratio:.1%}'} · rolled %C&A "
                           f"{m.rolled_complete_accurate:.0%}"
                           + (f" · bottleneck: {m.bottleneck.name}" if m.bottleneck else ""))
@@ -92,7 +93,7 @@ def stream_table(m: StreamMetrics) -> Table:
         w = round(width * s.wait_minutes / lead)
         bar = Text("█" * max(p, 1 if s.process_minutes else 0), style="green")
         bar.append("░" * w, style="red")
-        table.add_row(s.name, _duration(s.process_minutes), _duration(s.wait_minutes),
+        table.add_row(s.name, duration(s.process_minutes), duration(s.wait_minutes),
                       f"{s.complete_accurate:.0%}", ", ".join(s.services), bar)
     return table
 
@@ -106,8 +107,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
              f"({'start/complete pairs' if d.lifecycle else 'state log'}"
              f"{', repeated states merged' if d.collapsed else ''})"]
     if t is not None:
-        lines.append(f"lead time: median {_duration(t.quantile(0.5) / 60)}, p90 "
-                     f"{_duration(t.quantile(0.9) / 60)}, mean {_duration(t.mean / 60)} · "
+        lines.append(f"lead time: median {duration(t.quantile(0.5) / 60)}, p90 "
+                     f"{duration(t.quantile(0.9) / 60)}, mean {duration(t.mean / 60)} · "
                      f"wait {d.wait_hours_per_case:.1f} h and rework "
                      f"{d.rework_hours_per_case:.1f} h per case"
                      + ("" if d.handovers_per_case is None else
@@ -123,7 +124,7 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
         med = a.to_next_seconds_median
         acts.add_row(Text(a.name + (" (waiting)" if a.waiting else ""),
                           style="red" if a.waiting else ""),
-                     f"{a.visits:,}", f"{a.cases:,}", "–" if med is None else _duration(med / 60),
+                     f"{a.visits:,}", f"{a.cases:,}", "–" if med is None else duration(med / 60),
                      f"{a.work_seconds / 3600:,.0f}", f"{a.wait_seconds / 3600:,.0f}",
                      f"{a.rework_visits:,}", f"{a.complete_accurate:.0%}")
     edges = Table(title=f"Directly-follows pairs (top {min(top, len(d.edges))} of "
@@ -131,8 +132,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
     for col in ("From", "To", "Count", "Mean", "Median"):
         edges.add_column(col, justify="right" if col in ("Count", "Mean", "Median") else "left")
     for e in d.edges[:top]:
-        edges.add_row(e.source, e.target, f"{e.count:,}", _duration(e.mean_seconds / 60),
-                      _duration(e.median_seconds / 60))
+        edges.add_row(e.source, e.target, f"{e.count:,}", duration(e.mean_seconds / 60),
+                      duration(e.median_seconds / 60))
     variants = Table(title=f"Variants (top {len(d.variants)} of {d.variant_count:,})",
                      header_style="bold", box=box.SIMPLE_HEAD)
     for col in ("Share", "Cases", "Mean lead", "Path"):
@@ -141,16 +142,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
         path = (" → ".join(v.activities) if len(v.activities) <= 12 else
                 " → ".join(v.activities[:11]) + f" … ({len(v.activities)} steps)")
         variants.add_row(f"{v.share:.1%}", f"{v.cases:,}",
-                         _duration(v.mean_throughput_seconds / 60), path)
+                         duration(v.mean_throughput_seconds / 60), path)
     return Group(*lines, acts, edges, variants)
-
-
-def _duration(minutes: float) -> str:
-    if minutes >= 1440:
-        return f"{minutes / 1440:.1f} d"
-    if minutes >= 60:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes:.0f} min"
 
 
 def problems_table(problems: Sequence[Problem]) -> Table:

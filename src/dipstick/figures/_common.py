@@ -73,3 +73,12 @@ def short_label(text: str, width: int = 34) -> str:
 
 def money(value: float, currency: str) -> str:
     return f"{value:,.0f} {currency}"
+
+
+def duration(minutes: float) -> str:
+    """A duration the way people say it: minutes, hours or days, one decimal."""
+    if minutes >= 1440:
+        return f"{minutes / 1440:.1f} d"
+    if minutes >= 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.0f} min"

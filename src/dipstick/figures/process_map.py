@@ -12,7 +12,13 @@ import math
 
 import plotly.graph_objects as go
 
-from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text, short_label
+from dipstick.figures._common import (
+    LAYOUT,
+    STATUS_COLOURS,
+    duration,
+    plotly_text,
+    short_label,
+)
 from dipstick.indicators.base import Status
 from dipstick.streams.discover import Discovery
 
@@ -21,11 +27,7 @@ START, END = "▶ start", "■ end"
 
 
 def _duration(seconds: float) -> str:
-    if seconds >= 86_400:
-        return f"{seconds / 86_400:.1f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min"
+    return duration(seconds / 60)
 
 
 def _arc(x0: float, x1: float, height: float, n: int = 24) -> tuple[list[float], list[float]]:
