@@ -13,7 +13,6 @@ import gzip
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -209,10 +208,6 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-_attrib = attrgetter("attrib")
-_key_value = itemgetter("key", "value")
-
-
 class _XesReader:
     """ElementTree's C parser and tree builder, with the completed traces taken off the tree
     after every chunk fed.
@@ -293,10 +288,7 @@ class _XesReader:
         row = self.row
         for pos, ev in enumerate(events, 1):
             row += 1
-            try:   # all in C: a dict of each attribute element's key and value
-                a = dict(map(_key_value, map(_attrib, ev)))
-            except KeyError:   # a list or container attribute has no value
-                a = {x.get("key"): x.get("value") for x in ev}
+            a = {x.get("key"): x.get("value") for x in ev}
             life = a.get("lifecycle:transition")
             if life is not None and life != "complete" and life != "start":
                 life = life.strip().lower()
