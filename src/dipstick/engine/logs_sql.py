@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, q, run
+from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, q, run
 from dipstick.errors import Problem
 
 # The canonical table, in column order; `discover` and the indicators read exactly this shape.
@@ -136,14 +136,6 @@ def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Check:
-    field: str
-    condition: str
-    message: str
-    value: str
-
-
 def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display: str,
                 missing: Sequence[str], fmt: str | None, dayfirst: bool) -> list[Problem]:
     """Check every value of the staged log in one scan; without problems, (re)create ``table``
@@ -167,20 +159,20 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
         typed["seq"] = f"CASE WHEN {whole} THEN TRY_CAST(trim({seq_text}) AS BIGINT) END"
 
     label = src.labels
-    checks = [_Check(label[f], f"{text[f]} IS NULL", "is required but empty", raw[f])
+    checks = [Check(label[f], f"{text[f]} IS NULL", "is required but empty", raw[f])
               for f in ("case_id", "activity", "timestamp")]
-    checks.append(_Check(label["timestamp"], f"{text['timestamp']} IS NOT NULL AND "
+    checks.append(Check(label["timestamp"], f"{text['timestamp']} IS NOT NULL AND "
                          f"{typed['timestamp']} IS NULL", f"is not a valid date: expected "
                          f"{expected}", raw["timestamp"]))
     if "lifecycle" in cols:
-        checks.append(_Check(label["lifecycle"], f"{typed['lifecycle']} NOT IN "
+        checks.append(Check(label["lifecycle"], f"{typed['lifecycle']} NOT IN "
                              "('start', 'complete')", "must be start or complete",
                              raw["lifecycle"]))
     if src.seq is not None and seq_text is not None:
-        checks.append(_Check(label["seq"], f"{seq_text} IS NULL",
+        checks.append(Check(label["seq"], f"{seq_text} IS NULL",
                              "is empty: the order column needs a whole number on every row",
                              ident(src.seq)))
-        checks.append(_Check(label["seq"], f"{seq_text} IS NOT NULL AND {typed['seq']} IS NULL",
+        checks.append(Check(label["seq"], f"{seq_text} IS NOT NULL AND {typed['seq']} IS NULL",
                              "is not a whole number", ident(src.seq)))
 
     problems: list[Problem] = []
@@ -208,8 +200,11 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     con.begin()
     try:
         run(con, f"CREATE OR REPLACE TABLE {ident(table)} ({schema})")
+        # Stored in case order: discovery's windows (by case, by timestamp and seq) then sort
+        # runs already in order — 40 % less CPU for the graph (docs/benchmarks.md).
         run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {src.relation} "
-                 f"ORDER BY {src.rownum}")
+                 f"ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, "
+                 f"{src.rownum}")
         con.commit()
     except BaseException:
         con.rollback()

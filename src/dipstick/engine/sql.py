@@ -63,7 +63,9 @@ def _typed(col: Column, raw_type: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Check:
+class Check:
+    """One rule over a raw table: the rows where ``condition`` holds are reported."""
+
     field: str
     condition: str
     message: str
@@ -124,37 +126,37 @@ def load_table(
 
     present = [c for c in columns if c.name in types]
     typed = {c.name: _typed(c, types[c.name]) for c in present}
-    checks: list[_Check] = []
+    checks: list[Check] = []
     for c in present:
         x, t = ident(c.name), typed[c.name]
         if c.required:
-            checks.append(_Check(c.name, f"{x} IS NULL", "is required but empty", x))
+            checks.append(Check(c.name, f"{x} IS NULL", "is required but empty", x))
         if c.kind != "text":
-            checks.append(_Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
+            checks.append(Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
                                  f"is not a valid {_kind_name(c.kind)}", x))
         if c.minimum is not None:
-            checks.append(_Check(c.name, f"{t} < {c.minimum}", f"must be ≥ {c.minimum:g}", x))
+            checks.append(Check(c.name, f"{t} < {c.minimum}", f"must be ≥ {c.minimum:g}", x))
         if c.maximum is not None:
-            checks.append(_Check(c.name, f"{t} > {c.maximum}", f"must be ≤ {c.maximum:g}", x))
+            checks.append(Check(c.name, f"{t} > {c.maximum}", f"must be ≤ {c.maximum:g}", x))
         if c.choices:
-            checks.append(_Check(c.name, f"{t} NOT IN {_in_list(c.choices)}",
+            checks.append(Check(c.name, f"{t} NOT IN {_in_list(c.choices)}",
                                  f"must be one of {', '.join(c.choices)}", x))
         if c.ref in ("dimension", "touchpoint"):
             owner = "group" if c.ref == "dimension" else "journey"
             if owner in types:
                 pair = f"(CAST({ident(owner)} AS VARCHAR) || chr(31) || {t})"
                 known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-                checks.append(_Check(c.name, f"{pair} NOT IN {known}",
+                checks.append(Check(c.name, f"{pair} NOT IN {known}",
                                      f"unknown {c.ref} of that {owner} in dipstick.yaml", x))
         elif c.ref is not None:
             known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-            checks.append(_Check(c.name, f"{t} NOT IN {known}",
+            checks.append(Check(c.name, f"{t} NOT IN {known}",
                                  f"unknown {c.ref} id (not in dipstick.yaml)", x))
     if table == "tickets" and "resolved_at" in typed:
-        checks.append(_Check("resolved_at", f"{typed['resolved_at']} < {typed['opened_at']}",
+        checks.append(Check("resolved_at", f"{typed['resolved_at']} < {typed['opened_at']}",
                              "is before opened_at", ident("resolved_at")))
     if table == "touchpoints" and {"visitors", "drop_offs"} <= typed.keys():
-        checks.append(_Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
+        checks.append(Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
                              "is more than visitors", ident("drop_offs")))
 
     counts = run(con, "SELECT " + ", ".join(
