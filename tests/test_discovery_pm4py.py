@@ -33,10 +33,12 @@ from dipstick.engine.sql import connect
 from dipstick.streams.discover import Discovery, Edge, discover, discover_dfg
 from dipstick.streams.logs import LogMapping, read_event_log
 
+from realdata import SERVICENOW_LOG, require
+
 pm4py = pytest.importorskip("pm4py")
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_LOG = ROOT.parent / "shared" / "data" / "servicenow-incidents" / "incident_event_log.csv.gz"
+REAL_LOG = SERVICENOW_LOG
 SERVICENOW = LogMapping(case_id="number", activity="incident_state", timestamp="sys_updated_at",
                         timestamp_format="%d/%m/%Y %H:%M", seq="sys_mod_count")
 COLUMNS = ["case_id", "activity", "timestamp", "seq"]
@@ -154,8 +156,7 @@ def _check(df: pd.DataFrame, *, collapse: bool = False, shuffle: int = 0,
 @pytest.fixture(scope="module")
 def real_log() -> pd.DataFrame:
     """pm4py's side of the real log, read by pandas (dipstick's by read_event_log)."""
-    if not REAL_LOG.exists():
-        pytest.skip(f"{REAL_LOG} is not here")
+    require(REAL_LOG)
     raw = pd.read_csv(REAL_LOG, usecols=["number", "incident_state", "sys_updated_at",
                                          "sys_mod_count"], na_values=["?"], dtype=str)
     df = pd.DataFrame({

@@ -17,8 +17,9 @@ from dipstick.engine.sql import connect
 from dipstick.errors import PackageError, Problem
 from dipstick.streams.logs import LogInfo, LogMapping, read_event_log
 
-ROOT = Path(__file__).resolve().parents[1]
-REAL_LOG = ROOT.parent / "shared" / "data" / "servicenow-incidents" / "incident_event_log.csv.gz"
+from realdata import SERVICENOW_LOG, require
+
+REAL_LOG = SERVICENOW_LOG
 SERVICENOW = LogMapping(case_id="number", activity="incident_state", timestamp="sys_updated_at",
                         dayfirst=True, seq="sys_mod_count", resource="assignment_group")
 COLUMNS = ["case_id", "activity", "timestamp", "lifecycle", "resource", "process", "service",
@@ -331,7 +332,7 @@ def test_unknown_format_and_missing_file(con: duckdb.DuckDBPyConnection, tmp_pat
 # --- the real ServiceNow export ----------------------------------------------------------------
 
 def test_the_real_servicenow_log(con: duckdb.DuckDBPyConnection) -> None:
-    info = read_event_log(con, REAL_LOG, SERVICENOW)
+    info = read_event_log(con, require(REAL_LOG), SERVICENOW)
     with gzip.open(REAL_LOG, "rt", encoding="utf-8", newline="") as f:
         numbers = {row["number"] for row in csv.DictReader(f)}
     assert info.rows == 119_998
