@@ -207,3 +207,43 @@ class AlertDelivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     event: Mapped[AlertEvent] = relationship(back_populates="deliveries")
+
+
+ROLES = ("admin", "leader", "owner", "viewer")
+ROLE_CHECK = "role IN ('admin', 'leader', 'owner', 'viewer')"
+
+
+class User(Base):
+    """A person who signs in to the web app. An owner acts on the services whose ``owner`` in
+    dipstick.yaml is their e-mail address."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email"), CheckConstraint(ROLE_CHECK, name="role"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    active: Mapped[bool] = mapped_column(default=True)
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API: only its SHA-256 is kept (tokens are 256-bit random, so
+    a fast hash is enough; a slow one is for guessable passwords)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    user: Mapped[User] = relationship(back_populates="tokens")

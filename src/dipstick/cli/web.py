@@ -1,0 +1,107 @@
+"""``dipstick serve`` and ``dipstick users``: the web app and who may sign in to it."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _print_json, app, err, out
+from dipstick.errors import DipstickError
+
+users_app = typer.Typer(help="Web app users: create them, list them, give them API tokens.",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database: DatabaseOpt = None,
+    package: Annotated[Path | None, typer.Option(
+        help="A data package folder the web may check (admins run checks from the web).")] = None,
+    https: Annotated[bool, typer.Option(
+        help="Mark session cookies Secure (when served behind TLS).")] = False,
+) -> None:
+    """Serve the web app: the portfolio's lights, each service's story, the JSON API. Set
+    DIPSTICK_SECRET_KEY so sessions survive a restart; create the first user with
+    `dipstick users create EMAIL --role admin`."""
+    import uvicorn
+
+    from dipstick.web.app import WebConfig, create_app
+
+    config = WebConfig(database=database, https=https, package=package)
+    err.print(f"dipstick serving on [bold]http://{host}:{port}/[/bold] (Ctrl-C stops)")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The user's e-mail (their sign-in name).")],
+    role: Annotated[str, typer.Option(help="admin, leader, owner or viewer.")] = "viewer",
+    name: Annotated[str, typer.Option(help="Display name (default: from the e-mail).")] = "",
+    database: DatabaseOpt = None,
+) -> None:
+    """Create a user. The password is read from DIPSTICK_PASSWORD, else from a prompt (or one
+    line on stdin when it is not a terminal). Exit 2 on a bad role, e-mail or password."""
+    from dipstick.store import Store
+    from dipstick.store.users import create_user
+
+    password = os.environ.get("DIPSTICK_PASSWORD")
+    if password is None:
+        password = (getpass.getpass("Password: ") if sys.stdin.isatty()
+                    else sys.stdin.readline().rstrip("\n"))
+    try:
+        with Store.open(database) as store:
+            store.migrate()
+            who = create_user(store, email, password, role, name)
+    except DipstickError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(int(e.exit_code)) from None
+    out.print(f"Created {who.email} ({who.role}).")
+
+
+@users_app.command("list")
+def users_list(database: DatabaseOpt = None, fmt: FormatOpt = "table") -> None:
+    """List the users and their roles."""
+    from dipstick.store import Store
+    from dipstick.store.users import users
+
+    _check_format(fmt)
+    try:
+        with Store.open(database) as store:
+            store.migrate()
+            rows = users(store)
+    except DipstickError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(int(e.exit_code)) from None
+    if fmt == "json":
+        _print_json([{"email": u.email, "name": u.name, "role": u.role} for u in rows])
+        return
+    for u in rows:
+        out.print(f"{u.email}\t{u.role}\t{u.name}")
+
+
+@users_app.command("token")
+def users_token(
+    email: Annotated[str, typer.Argument(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "api",
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an API token (send it as `Authorization: Bearer TOKEN`); shown only once."""
+    from dipstick.store import Store
+    from dipstick.store.users import create_token
+
+    try:
+        with Store.open(database) as store:
+            store.migrate()
+            token = create_token(store, email, name)
+    except DipstickError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(int(e.exit_code)) from None
+    out.print(token)

@@ -1,0 +1,117 @@
+"""Web app users and API tokens in the app database.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults: memory-hard, salted, with the
+parameters inside the hash so they can be raised later); API tokens are 256-bit random strings
+shown once and kept as SHA-256 hashes, so a copy of the database gives neither away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dipstick.errors import UsageError
+from dipstick.store import Store
+from dipstick.store.tables import ROLES, ApiToken, User
+
+_HASHER = PasswordHasher()
+# A real hash to verify against when the e-mail is unknown, so a failed login takes as long
+# whether or not the account exists.
+_DUMMY = _HASHER.hash("not a password")
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in user, as the web layer sees it."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+
+
+def _account(u: User) -> Account:
+    return Account(u.id, u.email, u.name, u.role)
+
+
+def _session(store: Store) -> Session:
+    return Session(store.engine, expire_on_commit=False)
+
+
+def create_user(store: Store, email: str, password: str, role: str, name: str = "") -> Account:
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if "@" not in email:
+        raise UsageError(f"{email!r} is not an e-mail address")
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"the password needs at least {MIN_PASSWORD} characters")
+    user = User(email=email, name=name or email.split("@")[0], role=role,
+                password_hash=_HASHER.hash(password), created_at=datetime.now(UTC), active=True)
+    try:
+        with _session(store) as s, s.begin():
+            s.add(user)
+    except IntegrityError:
+        raise UsageError(f"a user {email!r} exists already") from None
+    return _account(user)
+
+
+def authenticate(store: Store, email: str, password: str) -> Account | None:
+    """The account when the password is right, else None (in the same time either way)."""
+    with _session(store) as s:
+        user = s.scalar(select(User).where(User.email == email.strip().lower(), User.active))
+        try:
+            _HASHER.verify(user.password_hash if user else _DUMMY, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if user is None:
+            return None
+        if _HASHER.check_needs_rehash(user.password_hash):
+            with s.begin():
+                user.password_hash = _HASHER.hash(password)
+        return _account(user)
+
+
+def get_account(store: Store, user_id: int) -> Account | None:
+    with _session(store) as s:
+        user = s.scalar(select(User).where(User.id == user_id, User.active))
+        return _account(user) if user else None
+
+
+def users(store: Store) -> list[Account]:
+    with _session(store) as s:
+        return [_account(u) for u in s.scalars(select(User).order_by(User.email))]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(store: Store, email: str, name: str) -> str:
+    """A new API token for the user; the only time it is seen in clear."""
+    token = "dst_" + secrets.token_urlsafe(32)
+    with _session(store) as s, s.begin():
+        user = s.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise UsageError(f"no user {email!r}")
+        s.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token),
+                       created_at=datetime.now(UTC)))
+    return token
+
+
+def token_account(store: Store, token: str) -> Account | None:
+    with _session(store) as s, s.begin():
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+        if row is None or not row.user.active:
+            return None
+        row.last_used_at = datetime.now(UTC)
+        return _account(row.user)

@@ -1,0 +1,138 @@
+"""The web app: FastAPI serving server-rendered pages (Jinja2 + htmx) and a JSON API, over the
+same app database as the CLI. A thin edge: every number on a page comes from the stored runs
+and the core's functions; this layer only reads, checks who asks, and renders.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.sessions import SessionMiddleware
+
+from dipstick.store import Store
+from dipstick.store.users import Account
+from dipstick.web.auth import LoginRequired, Throttle, csrf_token
+
+HERE = Path(__file__).parent
+SESSION_HOURS = 8
+log = logging.getLogger("dipstick.web")
+
+# No inline scripts, no other origins: the pages' JavaScript is htmx, plotly.js and app.js,
+# all served from /static; figures travel as JSON islands (not executed).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+       "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    database: str | None = None        # the app database URL (default: the CLI's)
+    secret_key: str | None = None      # signs session cookies (env DIPSTICK_SECRET_KEY)
+    https: bool = False                # mark cookies Secure (behind TLS)
+    package: Path | None = None        # a data package the admin lets the web check
+
+
+@cache
+def templates() -> Jinja2Templates:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, template: str, who: Account | None, status: int = 200,
+           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    """A page: the template with the caller and the form token every page may need."""
+    return templates().TemplateResponse(
+        request, template, {"who": who, "csrf": csrf_token(request), **context},
+        status_code=status, headers=headers)
+
+
+@cache
+def _plotlyjs() -> bytes:
+    from plotly.offline import get_plotlyjs
+
+    js: str = get_plotlyjs()
+    return js.encode()
+
+
+def create_app(config: WebConfig | None = None) -> FastAPI:
+    config = config or WebConfig()
+    secret = config.secret_key or os.environ.get("DIPSTICK_SECRET_KEY")
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        log.warning("DIPSTICK_SECRET_KEY is not set: sessions end when the server stops")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store.open(config.database)
+        store.migrate()
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(title="dipstick", version=_version(), lifespan=lifespan,
+                  summary="The value leakage indicator for IT services: the JSON API.",
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.config = config
+    app.state.throttle = Throttle()
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
+                       max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.https)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/api/docs"):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _: LoginRequired) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, e: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+                "accept", ""):
+            return JSONResponse({"error": e.status_code, "detail": e.detail},
+                                status_code=e.status_code, headers=e.headers)
+        return render(request, "error.html.j2", None, status=e.status_code, code=e.status_code,
+                      detail=e.detail)
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotlyjs() -> Response:
+        return Response(_plotlyjs(), media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    from dipstick.web import api, pages  # the routes, registered on this app
+
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("dipstick")

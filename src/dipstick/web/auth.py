@@ -1,0 +1,134 @@
+"""Who is asking, and may they: sessions, API tokens, roles, CSRF and login throttling.
+
+Every route but the login page and static assets depends on :func:`account` (through
+:func:`page_user` for HTML or :func:`api_user` for JSON), so nothing is reachable without a
+session or a token. Roles (docs/web.md):
+
+* ``admin`` — everything, including users and data packages;
+* ``leader`` — reads everything;
+* ``owner`` — reads everything, acts on the services they own (``owner`` = their e-mail);
+* ``viewer`` — reads the portfolio, never raw comments.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from threading import Lock
+
+from fastapi import HTTPException, Request
+
+from dipstick.store import Store
+from dipstick.store.users import Account, get_account, token_account
+
+ROLES = ("admin", "leader", "owner", "viewer")
+READ_ALL = ("admin", "leader", "owner")
+
+
+class LoginRequired(Exception):
+    """A page asked for without a session: answered with a redirect to the login page."""
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def account(request: Request) -> Account | None:
+    """The caller: a bearer token (API clients) or the session's user (browsers)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return token_account(store_of(request), header[7:].strip())
+    user_id = request.session.get("user_id")
+    if isinstance(user_id, int):
+        return get_account(store_of(request), user_id)
+    return None
+
+
+def page_user(request: Request) -> Account:
+    found = account(request)
+    if found is None:
+        raise LoginRequired
+    return found
+
+
+def api_user(request: Request) -> Account:
+    found = account(request)
+    if found is None:
+        raise HTTPException(401, "sign in or send an API token (Authorization: Bearer …)")
+    return found
+
+
+def allow(*roles: str) -> Callable[[Account], None]:
+    """A check that the caller has one of ``roles`` (403 otherwise)."""
+
+    def check(who: Account) -> None:
+        if who.role not in roles:
+            raise HTTPException(403, f"the {who.role} role may not do this")
+
+    return check
+
+
+def can_read_comments(who: Account) -> bool:
+    return who.role != "viewer"
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+def csrf_token(request: Request) -> str:
+    """The session's anti-forgery token, created on first use; every form carries it."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """A form post must carry the session's token: a page on another site cannot read it."""
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str) or not submitted or not hmac.compare_digest(
+            expected, submitted):
+        raise HTTPException(403, "the form has expired or did not come from this site: "
+                                 "reload the page and try again")
+
+
+# --- login throttling -------------------------------------------------------------------------
+
+class Throttle:
+    """At most ``limit`` failed logins per ``window`` seconds, per client address and per
+    e-mail: slows guessing from one machine and against one account. In memory, per process."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
+        while q and now - q[0] > self.window:
+            q.popleft()
+        return q
+
+    def retry_after(self, *keys: str) -> int:
+        """Seconds until another attempt is allowed (0: allowed now)."""
+        now = time.monotonic()
+        with self._lock:
+            waits = [self.window - (now - q[0]) for k in keys
+                     if len(q := self._recent(k, now)) >= self.limit]
+        return int(max(waits, default=0)) + (1 if waits else 0)
+
+    def fail(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for k in keys:
+                self._recent(k, now).append(now)
+
+    def clear(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._failures.pop(k, None)

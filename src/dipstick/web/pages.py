@@ -1,0 +1,62 @@
+"""The HTML pages. Each route reads its data from :mod:`dipstick.web.views` and renders it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dipstick.store.users import Account, authenticate
+from dipstick.web import views
+from dipstick.web.app import render
+from dipstick.web.auth import check_csrf, page_user, store_of
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[Account, Depends(page_user)]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths on this site: a login link must not send people elsewhere."""
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return render(request, "login.html.j2", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_model=None)
+def login(request: Request, email: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf_token: Annotated[str | None, Form()] = None,
+          next: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf_token)
+    throttle = request.app.state.throttle
+    keys = (f"ip:{request.client.host if request.client else '?'}",
+            f"email:{email.strip().lower()}")
+    wait = throttle.retry_after(*keys)
+    if wait:
+        return render(request, "login.html.j2", None, status=429, next=_safe_next(next),
+                      error=f"Too many failed attempts. Try again in {wait // 60 + 1} min.",
+                      headers={"Retry-After": str(wait)})
+    who = authenticate(store_of(request), email, password)
+    if who is None:
+        throttle.fail(*keys)
+        return render(request, "login.html.j2", None, status=401, next=_safe_next(next),
+                      error="Wrong e-mail or password.")
+    throttle.clear(*keys)
+    request.session.clear()   # a fresh session at sign-in: no fixation
+    request.session["user_id"] = who.id
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", response_model=None)
+def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf_token)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def portfolio(request: Request, who: User) -> HTMLResponse:
+    return render(request, "portfolio.html.j2", who, view=views.portfolio(store_of(request)))
