@@ -125,10 +125,11 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from dipstick.web import api, pages  # the routes, registered on this app
+    # the routes, one module per page or concept, registered on this app
+    from dipstick.web import api, maps, pages, service, valuemap
 
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    for module in (pages, api, service, valuemap, maps):
+        app.include_router(module.router)
     return app
 
 

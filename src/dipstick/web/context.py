@@ -1,0 +1,76 @@
+"""What the stored run does not hold, rebuilt from its data package: the value model (groups,
+outcomes, value links, streams, journeys) and the full check result (trend series with their
+shifts, stream maps, journey measures).
+
+The stored run keeps lights, evidence and leaks — enough for the portfolio. The service page's
+trends, the value map and the stream and journey pages need the package: it is re-checked as of
+the run's date, once, and kept in memory (the latest few runs). When the package has moved or
+changed since, those parts of the pages say so instead of showing something else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dipstick.check import CheckResult, run_check
+from dipstick.errors import DipstickError
+from dipstick.model import ValueModel
+from dipstick.package import load_package
+
+KEEP = 3
+
+
+@dataclass(frozen=True)
+class RunContext:
+    model: ValueModel
+    result: CheckResult
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Why a run's package could not be read back (shown on the pages)."""
+
+    reason: str
+
+
+_cache: OrderedDict[tuple[str, str], RunContext | Missing] = OrderedDict()
+_lock = threading.Lock()
+
+
+def run_context(package: str, as_of: date) -> RunContext | Missing:
+    """The model and full check result of the package a run checked, as of its date."""
+    key = (package, as_of.isoformat())
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        found = _load(Path(package), as_of)
+        _cache[key] = found
+        while len(_cache) > KEEP:
+            _cache.popitem(last=False)
+        return found
+
+
+def _load(path: Path, as_of: date) -> RunContext | Missing:
+    if not (path / "dipstick.yaml").is_file():
+        return Missing(f"the data package {path} is not there any more (trends, the value map, "
+                       "streams and journeys need it)")
+    try:
+        package = load_package(path)
+    except DipstickError as e:
+        return Missing(f"the data package {path} cannot be read now: {str(e).splitlines()[0]}")
+    try:
+        return RunContext(package.model, run_check(package, as_of))
+    except DipstickError as e:
+        return Missing(f"the data package {path} cannot be checked now: {e}")
+    finally:
+        package.close()
+
+
+def clear() -> None:
+    with _lock:
+        _cache.clear()
