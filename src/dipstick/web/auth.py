@@ -99,11 +99,12 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 # --- login throttling -------------------------------------------------------------------------
 
 class Throttle:
-    """At most ``limit`` failed logins per ``window`` seconds, per client address and per
-    e-mail: slows guessing from one machine and against one account. In memory, per process."""
+    """Failed logins per ``window`` seconds: at most 5 against one e-mail (slows guessing one
+    account) and 30 from one client address (slows spraying many; higher, as an office shares
+    one address). Keys are ``"email:…"`` / ``"ip:…"``. In memory, per process."""
 
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
-        self.limit = limit
+    def __init__(self, limits: dict[str, int] | None = None, window: float = 900.0) -> None:
+        self.limits = limits or {"email": 5, "ip": 30}
         self.window = window
         self._failures: dict[str, deque[float]] = {}
         self._lock = Lock()
@@ -119,7 +120,7 @@ class Throttle:
         now = time.monotonic()
         with self._lock:
             waits = [self.window - (now - q[0]) for k in keys
-                     if len(q := self._recent(k, now)) >= self.limit]
+                     if len(q := self._recent(k, now)) >= self.limits[k.split(":", 1)[0]]]
         return int(max(waits, default=0)) + (1 if waits else 0)
 
     def fail(self, *keys: str) -> None:
