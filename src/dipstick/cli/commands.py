@@ -175,8 +175,12 @@ def demo(
     run: Annotated[bool, typer.Option("--check/--no-check", help="Run the check afterwards.")]
     = True,
     database: DatabaseOpt = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Then serve the web app on http://127.0.0.1:8000/ (Ctrl-C stops).")]
+    = False,
 ) -> None:
-    """Write a synthetic demo organisation, check it and write its report. Exit 0 on success."""
+    """Write a synthetic demo organisation, check it and write its report; a demo admin user
+    is (re)created for the web app with a fresh password. Exit 0 on success."""
     from dipstick.demo import generate
     from dipstick.report import write_report
 
@@ -195,6 +199,31 @@ def demo(
     render.print_check(out, result, 0)
     written = write_report(result, directory / "report.html")
     out.print(f"Report written to [bold]{written}[/bold]")
+    email, password = _demo_user(database)
+    out.print(f"Web app: [bold]http://127.0.0.1:8000/[/bold] — sign in as {email} with "
+              f"password [bold]{password}[/bold]" + ("" if serve else
+                                                     " (serve it: dipstick serve)"))
+    if serve:
+        from dipstick.cli.web import serve as serve_app
+
+        serve_app(database=database, package=directory)
+
+
+DEMO_USER = "demo@dipstick.example"
+
+
+def _demo_user(database: str | None) -> tuple[str, str]:
+    """The demo's admin with a fresh random password: printed once, stored only as a hash."""
+    import secrets
+
+    from dipstick.store import Store
+    from dipstick.store.users import set_password
+
+    password = secrets.token_urlsafe(12)
+    with Store.open(database) as store:
+        store.migrate()
+        set_password(store, DEMO_USER, password, role="admin", name="Demo admin")
+    return DEMO_USER, password
 
 
 @app.command()

@@ -65,6 +65,19 @@ def create_user(store: Store, email: str, password: str, role: str, name: str = 
     return _account(user)
 
 
+def set_password(store: Store, email: str, password: str, role: str, name: str = "") -> Account:
+    """Create the user, or give an existing one this password (and role): for the demo's
+    admin, whose password is new each time the demo is written."""
+    with _session(store) as s, s.begin():
+        user = s.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is not None:
+            user.password_hash = _HASHER.hash(password)
+            user.role = role
+            user.active = True
+            return _account(user)
+    return create_user(store, email, password, role, name)
+
+
 def authenticate(store: Store, email: str, password: str) -> Account | None:
     """The account when the password is right, else None (in the same time either way)."""
     with _session(store) as s:
