@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from dipstick.check import CheckResult, run_check
 from dipstick.errors import DipstickError
+from dipstick.indicators.base import CheckContext, CommonSpec
+from dipstick.indicators.perception import PerceptionSpec
+from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
-from dipstick.package import load_package
+from dipstick.package import Package, load_package
+from dipstick.surveys import ServiceSurveys, service_surveys
 
 KEEP = 3
 
@@ -28,6 +33,9 @@ KEEP = 3
 class RunContext:
     model: ValueModel
     result: CheckResult
+    # per service: value scores by group and dimension, check-in recency, latest comments
+    # (read while the package is open; the stored run keeps none of it)
+    surveys: Mapping[str, ServiceSurveys] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,20 @@ def _load(path: Path, as_of: date) -> RunContext | Missing:
     except DipstickError as e:
         return Missing(f"the data package {path} cannot be read now: {str(e).splitlines()[0]}")
     try:
-        return RunContext(package.model, run_check(package, as_of))
+        result = run_check(package, as_of)
+        return RunContext(package.model, result, _surveys(package, result))
     except DipstickError as e:
         return Missing(f"the data package {path} cannot be checked now: {e}")
     finally:
         package.close()
+
+
+def _surveys(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
+    """The surveys as the check saw them: same window and settings as its perception cause."""
+    model = package.model
+    ctx = CheckContext(model, package.signals, result.window,
+                       split_settings(model.settings, CommonSpec))
+    return service_surveys(ctx, split_settings(model.settings, PerceptionSpec))
 
 
 def clear() -> None:
