@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dipstick.store.users import Account, authenticate
 from dipstick.web import views
+from dipstick.web.api import Limit, Offset, PortfolioFilters
 from dipstick.web.app import render
 from dipstick.web.auth import check_csrf, page_user, store_of
 
@@ -58,5 +60,28 @@ def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -
 
 
 @router.get("/", response_class=HTMLResponse)
-def portfolio(request: Request, who: User) -> HTMLResponse:
-    return render(request, "portfolio.html.j2", who, view=views.portfolio(store_of(request)))
+def portfolio(request: Request, who: User, filters: PortfolioFilters,
+              limit: Limit = views.DEFAULT_LIMIT, offset: Offset = 0) -> HTMLResponse:
+    """The portfolio; only its results (``_portfolio_table``) when htmx asks after a filter
+    change, so the form keeps its focus and the page its scroll."""
+    view = views.portfolio(store_of(request), filters, limit, offset, figure=True)
+    partial = bool(request.headers.get("hx-request")) and not request.headers.get(
+        "hx-history-restore-request")
+    return render(request, "_portfolio_table.html.j2" if partial else "portfolio.html.j2", who,
+                  headers={"Vary": "HX-Request"}, figures=True, view=view,
+                  pages=_page_links(view), asked=filters)
+
+
+def _page_links(view: dict[str, Any]) -> dict[str, str | None]:
+    """Previous and next page URLs, keeping the filters."""
+    keep = dict(view["filters"])
+    if view["limit"] != views.DEFAULT_LIMIT:
+        keep["limit"] = str(view["limit"])
+
+    def at(offset: int) -> str:
+        query = keep | ({"offset": str(offset)} if offset else {})
+        return "/?" + urlencode(query) if query else "/"
+
+    limit, offset, total = view["limit"], view["offset"], view["total"]
+    return {"previous": at(max(0, offset - limit)) if offset > 0 else None,
+            "next": at(offset + limit) if offset + limit < total else None}

@@ -1,37 +1,389 @@
 """The data behind each page, built once and rendered as HTML or as JSON (the API returns the
-same dictionaries the templates read), so a page and its API can never disagree."""
+same dictionaries the templates read), so a page and its API can never disagree.
+
+Speed with 2,000+ services: a stored run never changes, so its dictionary (and the portfolio
+rows derived from it) is read from the database once and kept in memory, keyed by run id and
+start time; a request then costs two small queries (which run is the latest, and the one before)
+plus filtering a few thousand dictionaries in Python. The value model (capabilities, consuming
+groups) comes from :func:`dipstick.web.context.run_context`, which re-checks the package — seconds
+for a large organisation — so it is loaded in the background and the page says so meanwhile.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
 
+import plotly.io as pio
+from markupsafe import Markup
+from sqlalchemy import and_, func, or_, select
+
+from dipstick.figures import HEATMAP_LIMIT, status_heatmap
 from dipstick.store import Store
+from dipstick.store.tables import Run
+from dipstick.web.context import Missing, RunContext, run_context
 
 STATUS_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
+STATUSES = tuple(STATUS_ORDER)
+LIFECYCLES = ("pipeline", "live", "retiring", "retired")
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 1000
+KEEP_RUNS = 4            # run dictionaries kept in memory (the latest and its previous, per DB)
+MODEL_WAIT_S = 5.0       # how long a request waits for the value model before answering without
+CHANGES_LIMIT = 100      # new / ended leaks listed on the page (the counts are always complete)
+
+log = logging.getLogger("dipstick.web")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Lru(OrderedDict[K, V]):
+    """A small thread-safe memo: the few latest runs and figures, not a growing heap."""
+
+    def __init__(self, keep: int) -> None:
+        super().__init__()
+        self.keep = keep
+        self.lock = threading.Lock()
+
+    def get_or(self, key: K, build: Callable[[], V]) -> V:
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = build()   # outside the lock: a slow load must not block other runs' readers
+        with self.lock:
+            self[key] = value
+            while len(self) > self.keep:
+                self.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A stored run read once: its dictionary and its portfolio rows, worst first."""
+
+    doc: dict[str, Any]
+    rows: list[dict[str, Any]]
+    leaks: frozenset[tuple[str, str]]     # (service id, cause) in leak
+
+
+_runs: _Lru[tuple[str, int, str], _Loaded] = _Lru(KEEP_RUNS)
+_figures: _Lru[tuple[Any, ...], Markup] = _Lru(8)
+_models: dict[tuple[str, str], Future[RunContext | Missing]] = {}
+_models_lock = threading.Lock()
+_loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dipstick-model")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the portfolio shows: the page's form fields and the API's query parameters alike.
+    Empty values mean "any"; ``q`` searches id, name, owner and capability."""
+
+    owner: str | None = None
+    group: str | None = None
+    lifecycle: str | None = None
+    capability: str | None = None
+    cause: str | None = None
+    status: str | None = None
+    q: str | None = None
+
+    @classmethod
+    def of(cls, **values: str | None) -> Filters:
+        return cls(**{k: (v.strip() or None) if v else None for k, v in values.items()})
+
+    def active(self) -> dict[str, str]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v}
+
+
+MODEL_FILTERS = ("group", "capability")
+
+
+# --- the runs ---------------------------------------------------------------------------------
+
+def _run_key(store: Store, run_id: int, started_at: datetime) -> tuple[str, int, str]:
+    # the start time too: SQLite may reuse the id of a deleted newest run
+    return (store.url, run_id, started_at.isoformat())
+
+
+def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
+    def build() -> _Loaded:
+        doc = store.load_run(run_id) | {"run_id": run_id}
+        rows = sorted((_row(s, doc["causes"]) for s in doc["services"]), key=lambda r: (
+            STATUS_ORDER.get(r["status"], 9), -r["leak_per_month"]["money"], -r["score"],
+            r["id"]))
+        leaks = frozenset((s["id"], c) for s in doc["services"]
+                          for c, f in s["causes"].items() if f["status"] == "leak")
+        return _Loaded(doc, rows, leaks)
+
+    return _runs.get_or(_run_key(store, run_id, started_at), build)
+
+
+def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
+    return {
+        "id": s["id"], "name": s["name"], "owner": s["owner"], "lifecycle": s["lifecycle"],
+        "url": f"/services/{quote(s['id'], safe='')}",
+        "status": s["status"], "score": s["score"], "since": s["since"],
+        "leak_per_month": {k: s["leak_per_month"][k] for k in ("money", "hours", "cause")},
+        "lights": {c: s["causes"][c]["status"] for c in causes if c in s["causes"]},
+    }
+
+
+def _latest_two(store: Store) -> tuple[Any, Any]:
+    """The newest run (started last, as the CLI lists them) and the one before it of the same
+    organisation, as (id, started_at, as_of) rows, ``None`` when absent."""
+    order = (Run.started_at.desc(), Run.id.desc())
+    with store.engine.connect() as conn:
+        latest = conn.execute(select(Run.id, Run.started_at, Run.as_of, Run.organisation)
+                              .order_by(*order).limit(1)).first()
+        if latest is None:
+            return None, None
+        previous = conn.execute(
+            select(Run.id, Run.started_at, Run.as_of)
+            .where(Run.organisation == latest.organisation,
+                   or_(Run.started_at < latest.started_at,
+                       and_(Run.started_at == latest.started_at, Run.id < latest.id)))
+            .order_by(*order).limit(1)).first()
+    return latest, previous
 
 
 def latest_run(store: Store) -> dict[str, Any] | None:
-    """The newest stored check (by as-of date, then start), as the CLI stored it."""
-    runs = store.runs(limit=1)
-    return store.load_run(runs[0].id) | {"run_id": runs[0].id} if runs else None
+    """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``.
+    Shared, cached: do not modify it."""
+    latest, _ = _latest_two(store)
+    return _load(store, latest.id, latest.started_at).doc if latest else None
 
 
-def portfolio(store: Store) -> dict[str, Any]:
-    """The lights of every service in the latest run, worst first, with the totals."""
-    run = latest_run(store)
-    if run is None:
-        return {"run": None, "services": [], "causes": [], "summary": None}
-    services = sorted(run["services"], key=lambda s: (
-        STATUS_ORDER.get(s["status"], 9), -s["leak_per_month"]["money"], -s["score"], s["id"]))
+def runs(store: Store, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+    """The stored runs, newest first, one page of them with the total."""
+    with store.engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(Run)).scalar_one()
+        rows = conn.execute(
+            select(Run.id, Run.started_at, Run.finished_at, Run.command, Run.as_of,
+                   Run.organisation, Run.package, Run.currency, Run.services_count,
+                   Run.leak_count, Run.watch_count, Run.unknown_count, Run.ok_count,
+                   Run.leak_money, Run.leak_hours)
+            .order_by(Run.started_at.desc(), Run.id.desc()).offset(offset).limit(limit)).all()
+    return {"total": total, "limit": limit, "offset": offset, "runs": [{
+        "id": r.id, "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
+        "command": r.command, "as_of": r.as_of.isoformat(), "organisation": r.organisation,
+        "package": r.package, "currency": r.currency, "services": r.services_count,
+        "counts": {"leak": r.leak_count, "watch": r.watch_count, "unknown": r.unknown_count,
+                   "ok": r.ok_count},
+        "leak_per_month": {"money": round(r.leak_money, 2), "hours": round(r.leak_hours, 1)},
+    } for r in rows]}
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat()
+
+
+# --- the value model, loaded in the background ------------------------------------------------
+
+def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S) -> RunContext | Missing:
+    """The run's value model and re-check, waiting at most ``wait`` seconds: a large
+    organisation's first load takes longer than a page may, so the page answers without it
+    (saying why) and the next request finds it ready."""
+    key = (package, as_of.isoformat())
+    with _models_lock:
+        future = _models.get(key)
+        if future is None:
+            future = _loader.submit(run_context, package, as_of)
+            _models[key] = future
+            while len(_models) > KEEP_RUNS:
+                _models.pop(next(iter(_models)))
+    try:
+        return future.result(timeout=wait)
+    except FutureTimeout:
+        return Missing("the value model of this run is still loading (a re-check of its data "
+                       "package); reload in a moment")
+    except Exception:   # a bug in the loader must not take the portfolio down with it
+        log.exception("loading the value model of %s as of %s failed", package, as_of)
+        with _models_lock:
+            _models.pop(key, None)
+        return Missing("the value model could not be loaded (the server log says why)")
+
+
+# --- the portfolio ----------------------------------------------------------------------------
+
+def _matches(row: dict[str, Any], f: Filters, model_ok: bool, with_cause: bool = True) -> bool:
+    if f.owner and row["owner"] != f.owner:
+        return False
+    if f.lifecycle and row["lifecycle"] != f.lifecycle:
+        return False
+    if f.status and row["status"] != f.status:
+        return False
+    if with_cause and f.cause and row["lights"].get(f.cause) not in ("leak", "watch"):
+        return False
+    if model_ok:
+        if f.capability and row.get("capability") != f.capability:
+            return False
+        if f.group and f.group not in row.get("consumers", ()):
+            return False
+    if f.q:
+        needle = f.q.casefold()
+        return any(needle in (row.get(k) or "").casefold()
+                   for k in ("id", "name", "owner", "capability"))
+    return True
+
+
+def _totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    counts = dict.fromkeys(STATUSES, 0)
+    money = hours = 0.0
+    n = 0
+    for r in rows:
+        n += 1
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        money += r["leak_per_month"]["money"]
+        hours += r["leak_per_month"]["hours"]
+    return {"services": n, **counts,
+            "leak_per_month": {"money": round(money, 2), "hours": round(hours, 1)}}
+
+
+def _with_model(rows: list[dict[str, Any]], ctx: RunContext | Missing) -> list[dict[str, Any]]:
+    """The rows with each service's capability and consuming groups from the value model."""
+    if isinstance(ctx, Missing):
+        return [r | {"capability": None, "consumers": []} for r in rows]
+    facts = {s.id: (s.capability, list(s.consumers)) for s in ctx.model.services}
+    return [r | {"capability": facts.get(r["id"], (None, []))[0],
+                 "consumers": facts.get(r["id"], (None, []))[1]} for r in rows]
+
+
+def _changes(now: _Loaded, before: _Loaded | None, rows_now: list[dict[str, Any]],
+             f: Filters, model_ok: bool, ctx: RunContext | Missing) -> dict[str, Any] | None:
+    """Leaks (service × cause) in this run and not the previous (new), and the reverse
+    (ended), limited to the services the filters select."""
+    if before is None:
+        return None
+    by_id = {r["id"]: r for r in rows_now}
+    gone = _with_model([r for r in before.rows if r["id"] not in by_id], ctx)
+    by_id.update({r["id"]: r for r in gone})
+    shown = {i for i, r in by_id.items() if _matches(r, f, model_ok, with_cause=False)}
+
+    def listed(pairs: frozenset[tuple[str, str]], run: _Loaded) -> list[dict[str, Any]]:
+        services = {s["id"]: s for s in run.doc["services"]}
+        out = []
+        for sid, cause in pairs:
+            if sid not in shown or (f.cause and cause != f.cause):
+                continue
+            finding = services[sid]["causes"][cause]
+            out.append({"service": sid, "name": services[sid]["name"],
+                        "url": by_id[sid]["url"], "cause": cause,
+                        "since": finding.get("since"), "summary": finding["summary"],
+                        "leak_per_month": {"money": finding["leak_per_month"]["money"],
+                                           "hours": finding["leak_per_month"]["hours"]},
+                        "checked_now": sid in {r["id"] for r in rows_now}})
+        return sorted(out, key=lambda c: (-c["leak_per_month"]["money"], c["name"], c["cause"]))
+
+    new = listed(now.leaks - before.leaks, now)
+    ended = listed(before.leaks - now.leaks, before)
     return {
+        "previous": {"run_id": before.doc["run_id"], "as_of": before.doc["as_of"]},
+        "new": new, "ended": ended,
+        "new_leak_per_month": _sum_leaks(new), "ended_leak_per_month": _sum_leaks(ended),
+    }
+
+
+def _sum_leaks(items: list[dict[str, Any]]) -> dict[str, float]:
+    return {"money": round(sum(c["leak_per_month"]["money"] for c in items), 2),
+            "hours": round(sum(c["leak_per_month"]["hours"] for c in items), 1)}
+
+
+def empty_portfolio() -> dict[str, Any]:
+    return {"run": None, "services": [], "causes": [], "summary": None, "total": 0,
+            "limit": DEFAULT_LIMIT, "offset": 0, "filters": {}, "ignored": [], "facets": {},
+            "model": {"available": False, "reason": "no check stored yet"}, "matched": None,
+            "changes": None}
+
+
+def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT_LIMIT,
+              offset: int = 0, model_wait: float = MODEL_WAIT_S,
+              figure: bool = False) -> dict[str, Any]:
+    """The latest run's services, worst first, filtered and one page of them; the whole
+    portfolio's totals and the selection's; what changed since the previous run of the same
+    organisation; the values the filters can take. ``figure``: also the heatmap (pages only;
+    a figure is a rendering of these numbers, not more data)."""
+    f = filters or Filters()
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    latest, prev = _latest_two(store)
+    if latest is None:
+        return empty_portfolio() | {"limit": limit, "offset": offset}
+    now = _load(store, latest.id, latest.started_at)
+    before = _load(store, prev.id, prev.started_at) if prev else None
+    run = now.doc
+    ctx = model_context(run["package"], latest.as_of, model_wait)
+    model_ok = isinstance(ctx, RunContext)
+    rows = _with_model(now.rows, ctx)
+    matched = [r for r in rows if _matches(r, f, model_ok)]
+    active = f.active()
+    ignored = [] if model_ok else [k for k in MODEL_FILTERS if k in active]
+    groups: list[dict[str, str]] = []
+    capabilities: list[str] = []
+    if isinstance(ctx, RunContext):
+        groups = [{"id": g.id, "name": g.name, "kind": g.kind}
+                  for g in ctx.model.stakeholder_groups]
+        capabilities = sorted({r["capability"] for r in rows if r["capability"]})
+    view = {
         "run": {k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "window",
                                     "package")},
         "causes": run["causes"],
         "summary": run["summary"],
-        "services": [{
-            "id": s["id"], "name": s["name"], "owner": s["owner"], "lifecycle": s["lifecycle"],
-            "status": s["status"], "score": s["score"], "since": s["since"],
-            "leak_per_month": s["leak_per_month"],
-            "lights": {c: s["causes"][c]["status"] for c in run["causes"] if c in s["causes"]},
-        } for s in services],
+        "filters": {k: v for k, v in active.items() if k not in ignored},
+        "ignored": ignored,
+        "model": {"available": model_ok,
+                  "reason": ctx.reason if isinstance(ctx, Missing) else None},
+        "facets": {
+            "owners": sorted({r["owner"] for r in rows if r["owner"]}),
+            "lifecycles": [c for c in LIFECYCLES if any(r["lifecycle"] == c for r in rows)],
+            "capabilities": capabilities, "groups": groups,
+            "causes": run["causes"], "statuses": list(STATUSES),
+        },
+        # all of them: the run's own totals (sums of rounded rows would differ by a cent)
+        "matched": run["summary"] if len(matched) == len(rows) else _totals(matched),
+        "changes": _changes(now, before, rows, f, model_ok, ctx),
+        "total": len(matched), "limit": limit, "offset": offset,
+        "services": matched[offset:offset + limit],
     }
+    if figure:
+        view["heatmap"] = (_heatmap(run, ctx, {r["id"] for r in matched})
+                           if isinstance(ctx, RunContext) else None)
+    return view
+
+
+# --- the heatmap ------------------------------------------------------------------------------
+
+def _heatmap(run: dict[str, Any], ctx: RunContext, wanted: set[str]) -> dict[str, Any]:
+    """The lights heatmap of the selected services (all pages, the worst HEATMAP_LIMIT of
+    them), drawn from the run's re-check, each row linking to its service page."""
+    key = (run["run_id"], run["package"], run["as_of"], id(ctx), tuple(sorted(wanted)))
+
+    def build() -> Markup:
+        verdicts = tuple(v for v in ctx.result.verdicts if v.service.id in wanted)
+        fig = status_heatmap(dataclasses.replace(ctx.result, verdicts=verdicts))
+        ids = fig.layout.meta["service_ids"]
+        fig.update_layout(meta=dict(fig.layout.meta) | {
+            "links": [f"/services/{quote(i, safe='')}" for i in ids]})
+        return figure_json(fig)
+
+    shown = sum(1 for v in ctx.result.verdicts if v.service.id in wanted)
+    return {"json": _figures.get_or(key, build), "shown": min(shown, HEATMAP_LIMIT),
+            "total": shown, "limit": HEATMAP_LIMIT}
+
+
+def figure_json(fig: Any) -> Markup:
+    """Figure JSON for a ``<script type="application/json">`` island: ``<``, ``>`` and ``&``
+    become JSON escapes, so no string in it can close the element or open a tag."""
+    text = pio.to_json(fig, validate=False, pretty=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    json.loads(text)
+    return Markup(text)   # escaped above for the script element it goes in
