@@ -1,0 +1,264 @@
+"""End to end in a real browser: Playwright driving Debian's chromium (never a downloaded
+browser) against a real server over SQLite and PostgreSQL. Sign in through the form, see the
+demo portfolio, filter it, open a leaking service (evidence, trend chart), open the value map
+(Sankey). Screenshots go to ``test-artifacts/``. Any console error or uncaught page error fails
+the test — which also checks that the Content-Security-Policy lets htmx and plotly.js run.
+
+Without /usr/bin/chromium the tests skip, unless ``DIPSTICK_REQUIRE_BROWSER=1`` (CI) makes that
+a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from db import postgres_schema
+from webserver import PASSWORD, RunningApp, demo_package, running_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ORGANISATION = "Northwind Retail (demo)"
+TIMEOUT_MS = 30_000
+
+
+def _need_browser() -> None:
+    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
+        return
+    message = (f"Debian's chromium is not at {CHROMIUM} (apt-get install -y chromium); "
+               "the browser tests need it")
+    if os.environ.get("DIPSTICK_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                      headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_package(tmp_path_factory.mktemp("web-browser"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def app(request: pytest.FixtureRequest, package: Path, browser: Any,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
+        with running_app(url, package) as running:
+            yield running
+    else:
+        with postgres_schema() as url, running_app(url, package) as running:
+            yield running
+
+
+@dataclass
+class Watched:
+    """A page whose console errors, uncaught errors and dialogs are recorded."""
+
+    page: Any
+    name: str
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    favicon: list[str] = field(default_factory=list)
+
+    def shot(self, step: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}-{step}.png"), full_page=True)
+
+    def assert_clean(self) -> None:
+        assert not self.errors, "browser console errors:\n" + "\n".join(self.errors)
+        assert not self.dialogs, f"dialogs opened (script ran): {self.dialogs}"
+
+
+@pytest.fixture
+def watched(browser: Any, app: RunningApp, request: pytest.FixtureRequest) -> Iterator[Watched]:
+    context = browser.new_context(base_url=app.url, viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+    w = Watched(page, name)
+
+    def on_console(message: Any) -> None:
+        if message.type != "error":
+            return
+        if message.location.get("url", "").endswith("/favicon.ico"):
+            w.favicon.append(message.text)   # asserted by its own test (xfail until fixed)
+        else:
+            w.errors.append(f"console: {message.text} ({message.location})")
+
+    def on_dialog(dialog: Any) -> None:
+        w.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: w.errors.append(f"page error: {error}"))
+    page.on("dialog", on_dialog)
+    try:
+        yield w
+        w.assert_clean()
+    finally:
+        try:
+            w.shot("last")   # where the test ended, passed or not
+        finally:
+            context.close()
+
+
+def _sign_in(w: Watched, app: RunningApp, role: str = "leader") -> None:
+    page = w.page
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/login"))
+    w.shot("1-login")
+    page.fill("input[name=email]", app.users[role])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(r"^[^?]*/$"))
+    page.wait_for_load_state("networkidle")
+
+
+def _routes() -> set[str]:
+    from dipstick.web.app import create_app
+
+    return {getattr(r, "path", "") for r in create_app().routes}
+
+
+def _leaking_service_ids(page: Any) -> list[str]:
+    """The ids of the leaking services listed on the portfolio page, worst first."""
+    ids: list[str] = page.eval_on_selector_all(
+        "#portfolio tbody tr.leak a[href^='/services/']",
+        "links => links.map(a => a.getAttribute('href').split('/')[2])")
+    return ids
+
+
+def test_sign_in_and_see_the_demo_portfolio(watched: Watched, app: RunningApp) -> None:
+    from playwright.sync_api import expect
+
+    _sign_in(watched, app)
+    page = watched.page
+    expect(page.locator("h1")).to_contain_text(ORGANISATION)
+    rows = page.locator("#portfolio tbody tr")
+    assert rows.count() > 10
+    leaking = page.locator("#portfolio tbody tr.leak")
+    assert leaking.count() > 0, "the demo portfolio shows no leaking service"
+    # the leak lights: one dot per cause per service, some of them red
+    assert page.locator("#portfolio td.light .dot.leak").count() > 0
+    assert page.locator("#portfolio tbody tr").first.get_attribute("class") == "leak"
+    expect(page.locator(".totals .pill.leak")).to_contain_text("leak")
+    watched.shot("2-portfolio")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "src bug: no favicon. Chromium asks every new page's site for /favicon.ico, gets 404 and "
+    "logs 'Failed to load resource' as a console error (base.html.j2 needs a <link rel=icon> "
+    "or the app must answer /favicon.ico). The other browser tests set that message aside."))
+def test_the_pages_name_a_favicon(app: RunningApp) -> None:
+
+    with httpx.Client(base_url=app.url) as http:
+        declared = re.search(r"<link[^>]+rel=\"(shortcut )?icon\"", http.get("/login").text)
+        assert declared or http.get("/favicon.ico").status_code == 200
+
+
+def test_filter_and_search_the_portfolio(watched: Watched, app: RunningApp) -> None:
+    """Whatever narrowing the portfolio offers (a search box, filter selects) narrows the table
+    to matching services."""
+    from playwright.sync_api import expect
+
+    _sign_in(watched, app)
+    page = watched.page
+    search = page.locator("input[type=search]")
+    selects = page.locator("main form select")
+    if search.count() == 0 and selects.count() == 0:
+        pytest.skip("the portfolio page offers no search box or filter yet")
+    before = page.locator("#portfolio tbody tr").count()
+    if search.count():
+        # the name of the worst service: searching for it keeps it and drops most others
+        first = page.locator("#portfolio tbody tr").first
+        name = first.locator("td").first.inner_text().strip()
+        search.first.fill(name)
+        search.first.press("Enter")
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#portfolio tbody tr").first).to_contain_text(name, timeout=10_000)
+        page.wait_for_function(
+            "n => document.querySelectorAll('#portfolio tbody tr').length < n", arg=before)
+        watched.shot("3-search")
+        search.first.fill("")
+        search.first.press("Enter")
+        page.wait_for_load_state("networkidle")
+    if selects.count():
+        select = selects.first
+        values = [v for v in select.locator("option").evaluate_all(
+            "os => os.map(o => o.value)") if v]
+        assert values, "a filter with no choices"
+        select.select_option(values[0])
+        form = select.locator("xpath=ancestor::form")
+        if form.locator("button[type=submit]").count():
+            form.locator("button[type=submit]").first.click()
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function(
+            "n => document.querySelectorAll('#portfolio tbody tr').length < n", arg=before)
+        watched.shot("4-filter")
+
+
+def test_open_a_leaking_service_with_its_evidence_and_trend(watched: Watched,
+                                                            app: RunningApp) -> None:
+    from playwright.sync_api import expect
+
+    if "/services/{service_id}" not in _routes() and not any(
+            p.startswith("/services/") for p in _routes()):
+        pytest.skip("the service page (/services/{id}) is not built yet")
+    _sign_in(watched, app)
+    page = watched.page
+    ids = _leaking_service_ids(page)
+    assert ids, "no leaking service links to its page from the portfolio"
+    page.locator(f"#portfolio tbody tr.leak a[href='/services/{ids[0]}']").first.click()
+    page.wait_for_url(re.compile(rf"/services/{re.escape(ids[0])}$"))
+    page.wait_for_load_state("networkidle")
+    main = page.locator("main")
+    expect(main).to_contain_text(re.compile("evidence", re.IGNORECASE))
+    expect(main.locator(".dot.leak, .pill.leak").first).to_be_visible()
+    # a trend drawn by plotly.js from its JSON island
+    chart = page.locator("[data-figure] .js-plotly-plot, [data-figure].js-plotly-plot").first
+    expect(chart).to_be_attached(timeout=TIMEOUT_MS)
+    expect(page.locator("[data-figure] .main-svg").first).to_be_visible()
+    watched.shot("5-service")
+
+
+def test_open_the_value_map(watched: Watched, app: RunningApp) -> None:
+    from playwright.sync_api import expect
+
+    if "/value-map" not in _routes():
+        pytest.skip("the value map page (/value-map) is not built yet")
+    _sign_in(watched, app)
+    page = watched.page
+    link = page.locator("a[href='/value-map']")
+    if link.count():
+        link.first.click()
+        page.wait_for_url(re.compile(r"/value-map$"))
+    else:
+        page.goto("/value-map")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("[data-figure] .js-plotly-plot, [data-figure].js-plotly-plot")
+           .first).to_be_attached(timeout=TIMEOUT_MS)
+    # plotly draws a Sankey's links and nodes in their own layer
+    expect(page.locator(".sankey .sankey-link").first).to_be_attached(timeout=TIMEOUT_MS)
+    assert page.locator(".sankey .sankey-node").count() > 2
+    watched.shot("6-value-map")
