@@ -13,10 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from dipstick.check import run_check
 from dipstick.figures._common import short_label
+from dipstick.figures.valuemap import WORST_LIMIT, value_map_figure
 from dipstick.model import ValueModel
 from dipstick.package import load_package
 
+from builder import PackageBuilder
 from db import postgres_schema
 from webserver import RunningApp, demo_package, running_app, signed_in
 
@@ -199,3 +202,26 @@ def test_a_viewer_may_read_these_pages_and_nobody_without_signing_in(app: Runnin
             assert r.status_code == 303 and r.headers["location"].startswith("/login")
         for path in APIS:
             assert http.get(path).status_code == 401
+
+
+def test_the_sankey_groups_a_large_catalog_and_escapes_names(tmp_path: Path) -> None:
+    """Past 80 services the leak/watch ones stay on their own (at most 60, worst first) and the
+    rest are grouped per capability; names reach Plotly escaped."""
+    b = PackageBuilder(tmp_path / "pkg")
+    for i in range(90):
+        b.service(f"s{i}", capability=f"cap{i % 3}")
+    b.service("evil", name="<script>alert(1)</script>", supports=[])
+    loaded = load_package(b.write())
+    try:
+        result = run_check(loaded)
+        fig = value_map_figure(loaded.model, result)
+    finally:
+        loaded.close()
+    meta = fig.layout.meta
+    assert meta["individual"] == WORST_LIMIT and meta["grouped"] == 91 - WORST_LIMIT
+    assert meta["capabilities"] == 3
+    labels = list(fig.data[0].node.label)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in labels   # the leaking one, worst first
+    assert not any("<script" in str(x) for x in labels + list(fig.data[0].node.customdata))
+    assert meta["links"]["&lt;script&gt;alert(1)&lt;/script&gt;"] == "/services/evil"
+    assert sum(1 for x in labels if x.startswith("cap")) == 3 and "no live outcome" in labels
