@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -24,7 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dipstick.store import Store
 from dipstick.store.users import Account
-from dipstick.web.auth import LoginRequired, Throttle, csrf_token
+from dipstick.web.auth import LoginRequired, Throttle, api_user, csrf_token
 
 HERE = Path(__file__).parent
 SESSION_HOURS = 8
@@ -88,7 +88,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="dipstick", version=_version(), lifespan=lifespan,
                   summary="The value leakage indicator for IT services: the JSON API.",
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.throttle = Throttle()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
@@ -99,8 +99,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         response: Response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith("/api/docs"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
     @app.exception_handler(LoginRequired)
@@ -117,6 +116,12 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                                 status_code=e.status_code, headers=e.headers)
         return render(request, "error.html.j2", None, status=e.status_code, code=e.status_code,
                       detail=e.detail)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(_: Annotated[Account, Depends(api_user)]) -> dict[str, Any]:
+        """The API's OpenAPI schema — for signed-in users and tokens only, like every endpoint
+        (FastAPI's own schema and Swagger routes are public and load Swagger from a CDN)."""
+        return app.openapi()
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotlyjs() -> Response:
