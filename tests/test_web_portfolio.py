@@ -156,6 +156,7 @@ def test_filters_are_a_plain_get_form_enhanced_by_htmx(app: RunningApp) -> None:
 
         partial = http.get("/", params={"status": "leak"}, headers={"HX-Request": "true"})
         assert partial.status_code == 200
+        assert partial.headers["hx-push-url"] == "/?status=leak"   # not every empty field
         assert "<html" not in partial.text and "<form" not in partial.text
         assert 'id="portfolio"' in partial.text
         statuses = re.findall(r'<tr class="(\w+)" data-service=', partial.text)

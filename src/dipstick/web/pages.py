@@ -65,16 +65,19 @@ def portfolio(request: Request, who: User, filters: PortfolioFilters,
     """The portfolio; only its results (``_portfolio_table``) when htmx asks after a filter
     change, so the form keeps its focus and the page its scroll."""
     view = views.portfolio(store_of(request), filters, limit, offset, figure=True)
+    links = _page_links(view, filters)
+    headers = {"Vary": "HX-Request"}
     partial = bool(request.headers.get("hx-request")) and not request.headers.get(
         "hx-history-restore-request")
+    if partial:   # the address bar shows the filters in use, not every empty field
+        headers["HX-Push-Url"] = links["this"] or "/"
     return render(request, "_portfolio_table.html.j2" if partial else "portfolio.html.j2", who,
-                  headers={"Vary": "HX-Request"}, figures=True, view=view,
-                  pages=_page_links(view), asked=filters)
+                  headers=headers, figures=True, view=view, pages=links, asked=filters)
 
 
-def _page_links(view: dict[str, Any]) -> dict[str, str | None]:
-    """Previous and next page URLs, keeping the filters."""
-    keep = dict(view["filters"])
+def _page_links(view: dict[str, Any], filters: views.Filters) -> dict[str, str | None]:
+    """This page's, the previous and the next page's URLs, keeping the filters as asked."""
+    keep = filters.active()
     if view["limit"] != views.DEFAULT_LIMIT:
         keep["limit"] = str(view["limit"])
 
@@ -83,5 +86,6 @@ def _page_links(view: dict[str, Any]) -> dict[str, str | None]:
         return "/?" + urlencode(query) if query else "/"
 
     limit, offset, total = view["limit"], view["offset"], view["total"]
-    return {"previous": at(max(0, offset - limit)) if offset > 0 else None,
+    return {"this": at(offset),
+            "previous": at(max(0, offset - limit)) if offset > 0 else None,
             "next": at(offset + limit) if offset + limit < total else None}
