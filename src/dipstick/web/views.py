@@ -265,6 +265,7 @@ def _changes(now: _Loaded, before: _Loaded | None, rows_now: list[dict[str, Any]
     if before is None:
         return None
     by_id = {r["id"]: r for r in rows_now}
+    checked_now = set(by_id)
     gone = _with_model([r for r in before.rows if r["id"] not in by_id], ctx)
     by_id.update({r["id"]: r for r in gone})
     shown = {i for i, r in by_id.items() if _matches(r, f, model_ok, with_cause=False)}
@@ -281,7 +282,7 @@ def _changes(now: _Loaded, before: _Loaded | None, rows_now: list[dict[str, Any]
                         "since": finding.get("since"), "summary": finding["summary"],
                         "leak_per_month": {"money": finding["leak_per_month"]["money"],
                                            "hours": finding["leak_per_month"]["hours"]},
-                        "checked_now": sid in {r["id"] for r in rows_now}})
+                        "checked_now": sid in checked_now})
         return sorted(out, key=lambda c: (-c["leak_per_month"]["money"], c["name"], c["cause"]))
 
     new = listed(now.leaks - before.leaks, now)
