@@ -15,7 +15,7 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 import plotly.graph_objects as go
@@ -256,7 +256,7 @@ def history_figure(points: list[dict[str, Any]], name: str, currency: str) -> di
                           f"%{{y:,.0f}} {plotly_text(currency)} and %{{customdata[2]:,.1f}} h "
                           "per month<extra></extra>"),
     }
-    layout = {
+    layout: dict[str, Any] = {
         **LAYOUT,
         "title": {"text": plotly_text(f"{name}: leak per month over the checks"),
                   "font": {"size": 13}},
@@ -265,6 +265,10 @@ def history_figure(points: list[dict[str, Any]], name: str, currency: str) -> di
                   "title": {"text": plotly_text(f"{currency} / month")}},
         "xaxis": {"gridcolor": "#eceff3", "type": "date"},
     }
+    if len(points) == 1:   # one run: a month around it, not an axis of milliseconds
+        day = date.fromisoformat(points[0]["as_of"])
+        layout["xaxis"]["range"] = [(day - timedelta(days=15)).isoformat(),
+                                    (day + timedelta(days=15)).isoformat()]
     return {"data": [trace], "layout": layout}
 
 
