@@ -8,9 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,6 +83,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         store = Store.open(config.database)
         store.migrate()
         app.state.store = store
+        threading.Thread(target=_warm, args=(store,), daemon=True).start()
         try:
             yield
         finally:
@@ -136,6 +139,20 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     for module in (pages, api, service, valuemap, maps):
         app.include_router(module.router)
     return app
+
+
+def _warm(store: Store) -> None:
+    """Re-check the latest run's package in the background at start-up, so the first person
+    to open a page that needs it (trends, value map, filters by group) does not wait for it."""
+    from dipstick.web.context import run_context
+    from dipstick.web.views import latest_run
+
+    try:
+        run = latest_run(store)
+        if run is not None:
+            run_context(run["package"], date.fromisoformat(run["as_of"]))
+    except Exception:   # a failed warm-up only costs the first visitor the wait
+        log.exception("warming the latest run's context failed")
 
 
 def _version() -> str:
