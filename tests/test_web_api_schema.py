@@ -1,0 +1,130 @@
+"""schemathesis against the app's OpenAPI schema (/api/openapi.json), over a real server on
+SQLite and PostgreSQL with an API token: whatever the generated requests (valid and invalid),
+no answer is a server error (5xx).
+
+Few examples per operation, so the module runs in well under a minute per database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dipstick.store import Store
+from dipstick.store.users import create_token
+
+from db import postgres_schema
+from webserver import RunningApp, demo_package, running_app
+
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
+
+EXAMPLES = 12   # per operation and generation mode
+INT32 = 2**31   # PostgreSQL's integer column range (SQLite's is 2**63)
+
+RUN_OUT_OF_RANGE = (
+    "src bug: the `run` query parameter of /services/{id} and /api/services/{id}[/evidence|"
+    "/shifts|/history] takes any integer; one beyond the database's integer range (>= 2**31 on "
+    "PostgreSQL, >= 2**63 on SQLite) reaches the query and answers 500 (StoreError 'integer "
+    "out of range' / OverflowError) instead of 404 or 422: bound it (Query(ge=1, le=2**31-1))")
+
+
+def _known_bug(case: Any) -> bool:
+    """The out-of-range run id (RUN_OUT_OF_RANGE): set aside here, asserted in its own test."""
+    run = (case.query or {}).get("run")
+    return isinstance(run, int) and not -INT32 <= run < INT32
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_package(tmp_path_factory.mktemp("web-schema"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def app(request: pytest.FixtureRequest, package: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
+        with running_app(url, package) as running:
+            yield running
+    else:
+        with postgres_schema() as url, running_app(url, package) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def auth(app: RunningApp) -> dict[str, str]:
+    with Store.open(app.database) as store:
+        token = create_token(store, app.users["leader"], "schemathesis")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _real_path_values(app: RunningApp, auth: dict[str, str]) -> dict[str, str]:
+    import httpx
+
+    with httpx.Client(base_url=app.url, headers=auth, timeout=60) as http:
+        services = http.get("/api/portfolio", params={"status": "leak", "limit": 1}).json()
+        runs = http.get("/api/runs").json()
+    values = {"service_id": services["services"][0]["id"]}
+    if runs.get("runs"):
+        values["run_id"] = str(runs["runs"][0].get("id", runs["runs"][0].get("run_id", 1)))
+    return values
+
+
+def test_no_generated_request_gets_a_server_error(app: RunningApp, auth: dict[str, str]) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_url(f"{app.url}/api/openapi.json", headers=auth,
+                                           timeout=30)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    paths = {op.path for op in operations}
+    assert {"/api/me", "/api/portfolio"} <= paths, paths
+    real = _real_path_values(app, auth)
+    failures: list[str] = []
+    calls = 0
+
+    for op in operations:
+        names = {p.name for p in op.path_parameters}
+        known = {k: v for k, v in real.items() if k in names}
+        strategies = [op.as_strategy(mode) for mode in (GenerationMode.POSITIVE,
+                                                        GenerationMode.NEGATIVE)]
+        if known:   # also with real ids, so the 200 paths are exercised, not only 404s
+            strategies.append(op.as_strategy(GenerationMode.POSITIVE, path_parameters=known))
+
+        @settings(max_examples=EXAMPLES * len(strategies), deadline=None, database=None,
+                  derandomize=True, suppress_health_check=list(HealthCheck))
+        @given(case=st.one_of(strategies))
+        def run(case: Any) -> None:
+            nonlocal calls
+            calls += 1
+            response = case.call(base_url=app.url, headers=auth, timeout=60)
+            if response.status_code >= 500 and not _known_bug(case):
+                failures.append(f"{case.method} {case.formatted_path} "
+                                f"query={case.query!r} -> {response.status_code}: "
+                                f"{response.text[:200]}")
+
+        run()
+    assert calls >= len(operations) * EXAMPLES
+    assert not failures, "server errors:\n" + "\n".join(dict.fromkeys(failures))
+
+
+@pytest.mark.xfail(strict=True, reason=RUN_OUT_OF_RANGE)
+def test_an_out_of_range_run_id_is_not_a_server_error(app: RunningApp,
+                                                      auth: dict[str, str]) -> None:
+    import httpx
+
+    sid = _real_path_values(app, auth)["service_id"]
+    answers = {}
+    for run in (INT32, 2**63):
+        for path in (f"/services/{sid}", f"/api/services/{sid}"):
+            # a connection of its own per request: a 500 may leave the connection unusable
+            with httpx.Client(base_url=app.url, headers=auth, timeout=60) as http:
+                try:
+                    answers[path, run] = http.get(path, params={"run": run}).status_code
+                except httpx.TransportError as e:
+                    answers[path, run] = repr(e)
+    assert all(code in (404, 422) for code in answers.values()), answers
