@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from db import postgres_schema
+from test_web_roles import app_routes
 from webserver import PASSWORD, RunningApp, demo_package, running_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -79,7 +80,6 @@ class Watched:
     name: str
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
-    favicon: list[str] = field(default_factory=list)
 
     def shot(self, step: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -99,11 +99,7 @@ def watched(browser: Any, app: RunningApp, request: pytest.FixtureRequest) -> It
     w = Watched(page, name)
 
     def on_console(message: Any) -> None:
-        if message.type != "error":
-            return
-        if message.location.get("url", "").endswith("/favicon.ico"):
-            w.favicon.append(message.text)   # asserted by its own test (xfail until fixed)
-        else:
+        if message.type == "error":
             w.errors.append(f"console: {message.text} ({message.location})")
 
     def on_dialog(dialog: Any) -> None:
@@ -136,9 +132,7 @@ def _sign_in(w: Watched, app: RunningApp, role: str = "leader") -> None:
 
 
 def _routes() -> set[str]:
-    from dipstick.web.app import create_app
-
-    return {getattr(r, "path", "") for r in create_app().routes}
+    return {path for _, path in app_routes()}
 
 
 def _leaking_service_ids(page: Any) -> list[str]:
@@ -166,15 +160,12 @@ def test_sign_in_and_see_the_demo_portfolio(watched: Watched, app: RunningApp) -
     watched.shot("2-portfolio")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src bug: no favicon. Chromium asks every new page's site for /favicon.ico, gets 404 and "
-    "logs 'Failed to load resource' as a console error (base.html.j2 needs a <link rel=icon> "
-    "or the app must answer /favicon.ico). The other browser tests set that message aside."))
 def test_the_pages_name_a_favicon(app: RunningApp) -> None:
 
     with httpx.Client(base_url=app.url) as http:
         declared = re.search(r"<link[^>]+rel=\"(shortcut )?icon\"", http.get("/login").text)
-        assert declared or http.get("/favicon.ico").status_code == 200
+        assert declared or http.get("/favicon.ico").status_code == 200, (
+            "chromium asks for /favicon.ico and logs its 404 as a console error")
 
 
 def test_filter_and_search_the_portfolio(watched: Watched, app: RunningApp) -> None:
@@ -222,8 +213,7 @@ def test_open_a_leaking_service_with_its_evidence_and_trend(watched: Watched,
                                                             app: RunningApp) -> None:
     from playwright.sync_api import expect
 
-    if "/services/{service_id}" not in _routes() and not any(
-            p.startswith("/services/") for p in _routes()):
+    if "/services/{service_id}" not in _routes():
         pytest.skip("the service page (/services/{id}) is not built yet")
     _sign_in(watched, app)
     page = watched.page
@@ -262,3 +252,23 @@ def test_open_the_value_map(watched: Watched, app: RunningApp) -> None:
     expect(page.locator(".sankey .sankey-link").first).to_be_attached(timeout=TIMEOUT_MS)
     assert page.locator(".sankey .sankey-node").count() > 2
     watched.shot("6-value-map")
+
+
+@pytest.mark.parametrize("path", ["/streams", "/journeys"])
+def test_the_stream_and_journey_pages_draw_their_figures(watched: Watched, app: RunningApp,
+                                                         path: str) -> None:
+    from playwright.sync_api import expect
+
+    if path not in _routes():
+        pytest.skip(f"the {path} page is not built yet")
+    _sign_in(watched, app)
+    page = watched.page
+    page.locator(f"nav a[href='{path}']").first.click()
+    page.wait_for_url(re.compile(rf"{path}$"))
+    page.wait_for_load_state("networkidle")
+    figures = page.locator("[data-figure]")
+    assert figures.count() > 0, f"{path} shows no figure"
+    expect(page.locator("[data-figure] .main-svg").first).to_be_visible(timeout=TIMEOUT_MS)
+    drawn = page.locator("[data-figure] .js-plotly-plot, [data-figure].js-plotly-plot")
+    assert drawn.count() == figures.count(), "a figure was not drawn"
+    watched.shot(f"7{path.replace('/', '-')}")

@@ -30,12 +30,6 @@ PAGE = {ANONYMOUS: "login", "viewer": 200, "owner": 200, "leader": 200, "admin":
 API = {ANONYMOUS: 401, "viewer": 200, "owner": 200, "leader": 200, "admin": 200}
 PUBLIC = dict.fromkeys(WHO, 200)
 
-# Spec (issue 5, docs/web.md): "No page or endpoint answers without a session or an API token,
-# except /login and /static". FastAPI's schema and docs routes are public in the app today.
-PUBLIC_SCHEMA = pytest.mark.xfail(strict=True, reason=(
-    "src bug: FastAPI's own routes (openapi_url=/api/openapi.json, docs_url=/api/docs, "
-    "swagger's /docs/oauth2-redirect) answer 200 without a session or token"))
-
 TABLE: dict[tuple[str, str], dict[str, Any]] = {
     # sign-in and assets
     ("GET", "/login"): PUBLIC,
@@ -43,11 +37,8 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/logout"): dict.fromkeys(WHO, "login"),
     ("GET", "/static/plotly.min.js"): PUBLIC,
     ("GET", "/static"): PUBLIC,                       # the mount: /static/app.css
-    # FastAPI's schema and docs
-    ("GET", "/api/openapi.json"): API | {ANONYMOUS: pytest.param(401, marks=PUBLIC_SCHEMA)},
-    ("GET", "/api/docs"): API | {ANONYMOUS: pytest.param(401, marks=PUBLIC_SCHEMA)},
-    ("GET", "/docs/oauth2-redirect"): PAGE | {
-        ANONYMOUS: pytest.param("login", marks=PUBLIC_SCHEMA)},
+    # the API's OpenAPI schema (no Swagger UI: it would load from a CDN)
+    ("GET", "/api/openapi.json"): API,
     # pages
     ("GET", "/"): PAGE,
     ("GET", "/services/{service_id}"): PAGE,
