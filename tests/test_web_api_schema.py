@@ -24,19 +24,6 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in th
 EXAMPLES = 12   # per operation and generation mode
 INT32 = 2**31   # PostgreSQL's integer column range (SQLite's is 2**63)
 
-RUN_OUT_OF_RANGE = (
-    "src bug: the `run` query parameter of /services/{id} and /api/services/{id}[/evidence|"
-    "/shifts|/history] takes any integer; one beyond the database's integer range (>= 2**31 on "
-    "PostgreSQL, >= 2**63 on SQLite) reaches the query and answers 500 (StoreError 'integer "
-    "out of range' / OverflowError) instead of 404 or 422: bound it (Query(ge=1, le=2**31-1))")
-
-
-def _known_bug(case: Any) -> bool:
-    """The out-of-range run id (RUN_OUT_OF_RANGE): set aside here, asserted in its own test."""
-    run = (case.query or {}).get("run")
-    return isinstance(run, int) and not -INT32 <= run < INT32
-
-
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_package(tmp_path_factory.mktemp("web-schema"))
@@ -102,7 +89,7 @@ def test_no_generated_request_gets_a_server_error(app: RunningApp, auth: dict[st
             nonlocal calls
             calls += 1
             response = case.call(base_url=app.url, headers=auth, timeout=60)
-            if response.status_code >= 500 and not _known_bug(case):
+            if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} "
                                 f"query={case.query!r} -> {response.status_code}: "
                                 f"{response.text[:200]}")
@@ -112,8 +99,7 @@ def test_no_generated_request_gets_a_server_error(app: RunningApp, auth: dict[st
     assert not failures, "server errors:\n" + "\n".join(dict.fromkeys(failures))
 
 
-@pytest.mark.xfail(strict=True, reason=RUN_OUT_OF_RANGE)
-def test_an_out_of_range_run_id_is_not_a_server_error(app: RunningApp,
+def test_an_out_of_range_run_id_is_refused_not_a_server_error(app: RunningApp,
                                                       auth: dict[str, str]) -> None:
     import httpx
 

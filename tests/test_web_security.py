@@ -169,10 +169,6 @@ def test_sign_out_ends_the_session(app: RunningApp) -> None:
         assert http.get("/api/me").status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src bug: sessions are Starlette's signed client-side cookies with no server-side state, so "
-    "sign-out only asks the browser to drop the cookie; a copy taken before sign-out (stolen, "
-    "or kept by a shared machine) still signs in for the rest of its 8 hours"))
 def test_a_session_cookie_copied_before_sign_out_is_dead_after_it(app: RunningApp) -> None:
     with signed_in(app, "leader") as http:
         stolen = http.cookies["dipstick_session"]

@@ -227,6 +227,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(default=True)
+    # Sessions are signed cookies; each carries the epoch it was issued in, and sign-out bumps
+    # it, so every copy of an earlier cookie (stolen, left on a shared machine) stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True)

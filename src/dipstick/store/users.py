@@ -37,10 +37,11 @@ class Account:
     email: str
     name: str
     role: str
+    epoch: int = 0      # the session epoch: a session from an earlier one is over
 
 
 def _account(u: User) -> Account:
-    return Account(u.id, u.email, u.name, u.role)
+    return Account(u.id, u.email, u.name, u.role, u.session_epoch)
 
 
 def _session(store: Store) -> Session:
@@ -56,7 +57,8 @@ def create_user(store: Store, email: str, password: str, role: str, name: str = 
     if len(password) < MIN_PASSWORD:
         raise UsageError(f"the password needs at least {MIN_PASSWORD} characters")
     user = User(email=email, name=name or email.split("@")[0], role=role,
-                password_hash=_HASHER.hash(password), created_at=datetime.now(UTC), active=True)
+                password_hash=_HASHER.hash(password), created_at=datetime.now(UTC), active=True,
+                session_epoch=0)
     try:
         with _session(store) as s, s.begin():
             s.add(user)
@@ -98,6 +100,14 @@ def get_account(store: Store, user_id: int) -> Account | None:
     with _session(store) as s:
         user = s.scalar(select(User).where(User.id == user_id, User.active))
         return _account(user) if user else None
+
+
+def end_sessions(store: Store, user_id: int) -> None:
+    """Sign the user out everywhere: every session issued before now stops working."""
+    with _session(store) as s, s.begin():
+        user = s.get(User, user_id)
+        if user is not None:
+            user.session_epoch += 1
 
 
 def users(store: Store) -> list[Account]:

@@ -43,9 +43,12 @@ def account(request: Request) -> Account | None:
     if header.lower().startswith("bearer "):
         return token_account(store_of(request), header[7:].strip())
     user_id = request.session.get("user_id")
-    if isinstance(user_id, int):
-        return get_account(store_of(request), user_id)
-    return None
+    if not isinstance(user_id, int):
+        return None
+    found = get_account(store_of(request), user_id)
+    if found is None or request.session.get("epoch") != found.epoch:
+        return None   # signed out since (everywhere), or the user is gone
+    return found
 
 
 def page_user(request: Request) -> Account:

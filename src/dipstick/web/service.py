@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -44,6 +44,9 @@ from dipstick.web import views
 from dipstick.web.app import render
 from dipstick.web.auth import api_user, can_read_comments, page_user, store_of
 from dipstick.web.context import Missing, RunContext, run_context
+
+# a stored run's id: bounded so an absurd one is a 422, not a database overflow
+RunId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a stored run's id")]
 
 router = APIRouter()
 PageUser = Annotated[Account, Depends(page_user)]
@@ -321,7 +324,7 @@ def figures(view: dict[str, Any], ctx: RunContext | Missing) -> dict[str, Any]:
 
 @router.get("/services/{service_id}", response_class=HTMLResponse, include_in_schema=False)
 def service_page(request: Request, service_id: str, who: PageUser,
-                 run: int | None = None) -> HTMLResponse:
+                 run: RunId = None) -> HTMLResponse:
     f = find(store_of(request), service_id, run)
     ctx = f.context()
     view = service_view(store_of(request), f, ctx, can_read_comments(who))
@@ -331,7 +334,7 @@ def service_page(request: Request, service_id: str, who: PageUser,
 
 @router.get("/api/services/{service_id}", tags=["api"])
 def service_api(request: Request, service_id: str, who: ApiUser,
-                run: int | None = None) -> dict[str, Any]:
+                run: RunId = None) -> dict[str, Any]:
     """One service: each cause's evidence and action, the trends with their shifts, the
     stakeholders' value scores and check-ins, value links, streams, journeys and history
     (``surveys.comments`` only for roles that may read raw comments)."""
@@ -341,7 +344,7 @@ def service_api(request: Request, service_id: str, who: ApiUser,
 
 @router.get("/api/services/{service_id}/evidence", tags=["api"])
 def evidence_api(request: Request, service_id: str, who: ApiUser,
-                 run: int | None = None) -> dict[str, Any]:
+                 run: RunId = None) -> dict[str, Any]:
     """Each cause's status, evidence, leak estimate and recommended action, worst first."""
     f = find(store_of(request), service_id, run)
     return {**header(f), "causes": causes(f)}
@@ -349,7 +352,7 @@ def evidence_api(request: Request, service_id: str, who: ApiUser,
 
 @router.get("/api/services/{service_id}/shifts", tags=["api"])
 def shifts_api(request: Request, service_id: str, who: ApiUser,
-               run: int | None = None) -> dict[str, Any]:
+               run: RunId = None) -> dict[str, Any]:
     """The leaking signals week by week with the shift behind each leak (``since``)."""
     f = find(store_of(request), service_id, run)
     ctx = f.context()

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("session_epoch", sa.Integer(), nullable=False),
         sa.CheckConstraint("role IN ('admin', 'leader', 'owner', 'viewer')",
                            name=op.f("ck_users_role")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
