@@ -31,7 +31,7 @@ from sqlalchemy import and_, func, or_, select
 from dipstick.figures import HEATMAP_LIMIT, status_heatmap
 from dipstick.store import Store
 from dipstick.store.tables import Run
-from dipstick.web.context import Missing, RunContext, run_context
+from dipstick.web.context import Missing, RunContext, run_context, settle
 
 STATUS_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
 STATUSES = tuple(STATUS_ORDER)
@@ -123,7 +123,9 @@ def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
             r["id"]))
         leaks = frozenset((s["id"], c) for s in doc["services"]
                           for c, f in s["causes"].items() if f["status"] == "leak")
-        return _Loaded(doc, rows, leaks)
+        loaded = _Loaded(doc, rows, leaks)
+        settle()   # long-lived: out of the collector's way (see context.settle)
+        return loaded
 
     return _runs.get_or(_run_key(store, run_id, started_at), build)
 
