@@ -9,25 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from db import postgres_schema
-from webserver import PASSWORD, RunningApp, csrf_of, demo_package, running_app, signed_in
+from webserver import BACKENDS, PASSWORD, RunningApp, app_on, csrf_of, signed_in
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_package(tmp_path_factory.mktemp("web"))
+def package(demo_org: Path) -> Path:
+    return demo_org
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        with running_app(url, package) as running:
-            yield running
-    else:
-        with postgres_schema() as url, running_app(url, package) as running:
-            yield running
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield running
 
 
 def test_nothing_is_reachable_without_signing_in(app: RunningApp) -> None:

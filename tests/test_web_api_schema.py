@@ -16,8 +16,7 @@ import pytest
 from dipstick.store import Store
 from dipstick.store.users import create_token
 
-from db import postgres_schema
-from webserver import RunningApp, demo_package, running_app
+from webserver import BACKENDS, RunningApp, app_on
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
 
@@ -25,20 +24,15 @@ EXAMPLES = 12   # per operation and generation mode
 INT32 = 2**31   # PostgreSQL's integer column range (SQLite's is 2**63)
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_package(tmp_path_factory.mktemp("web-schema"))
+def package(demo_org: Path) -> Path:
+    return demo_org
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        with running_app(url, package) as running:
-            yield running
-    else:
-        with postgres_schema() as url, running_app(url, package) as running:
-            yield running
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from db import postgres_schema
 from test_web_roles import app_routes
-from webserver import PASSWORD, RunningApp, demo_package, running_app
+from webserver import BACKENDS, PASSWORD, RunningApp, app_on
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -56,20 +55,15 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_package(tmp_path_factory.mktemp("web-browser"))
+def package(demo_org: Path) -> Path:
+    return demo_org
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path, browser: Any,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        with running_app(url, package) as running:
-            yield running
-    else:
-        with postgres_schema() as url, running_app(url, package) as running:
-            yield running
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield running
 
 
 @dataclass

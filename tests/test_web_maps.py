@@ -20,16 +20,15 @@ from dipstick.model import ValueModel
 from dipstick.package import load_package
 
 from builder import PackageBuilder
-from db import postgres_schema
-from webserver import RunningApp, demo_package, running_app, signed_in
+from webserver import BACKENDS, RunningApp, app_on, signed_in
 
 PAGES = ("/value-map", "/streams", "/journeys")
 APIS = ("/api/outcomes", "/api/streams", "/api/journeys")
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_package(tmp_path_factory.mktemp("web"))
+def package(demo_org: Path) -> Path:
+    return demo_org
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +40,11 @@ def model(package: Path) -> ValueModel:
         loaded.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        with running_app(url, package) as running:
-            yield running
-    else:
-        with postgres_schema() as url, running_app(url, package) as running:
-            yield running
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield running
 
 
 def island(page: str, figure_id: str) -> dict[str, Any]:

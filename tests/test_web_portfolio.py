@@ -24,8 +24,7 @@ from dipstick.package import load_package
 from dipstick.store import Store
 from dipstick.web import views
 
-from db import postgres_schema
-from webserver import RunningApp, demo_package, running_app, signed_in
+from webserver import BACKENDS, RunningApp, app_on, signed_in
 
 EARLIER_DAYS = 91
 
@@ -37,8 +36,8 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_package(tmp_path_factory.mktemp("web-portfolio"))
+def package(demo_org: Path) -> Path:
+    return demo_org
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +50,11 @@ def demo(package: Path) -> Demo:
         loaded.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path, demo: Demo,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        with running_app(url, package) as running:
-            yield _with_previous(running, demo)
-    else:
-        with postgres_schema() as url, running_app(url, package) as running:
-            yield _with_previous(running, demo)
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield _with_previous(running, demo)
 
 
 def _with_previous(app: RunningApp, demo: Demo) -> RunningApp:

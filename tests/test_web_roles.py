@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from db import postgres_schema
-from webserver import ROLES, RunningApp, csrf_of, demo_package, running_app, signed_in
+from webserver import ROLES, RunningApp, csrf_of, running_app, signed_in
 
 ANONYMOUS = "anonymous"
 WHO = (ANONYMOUS, *ROLES)
@@ -96,8 +96,8 @@ class Matrix:
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_package(tmp_path_factory.mktemp("web-roles"))
+def package(demo_org: Path) -> Path:
+    return demo_org
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -26,9 +26,8 @@ from dipstick.store.users import create_user
 from dipstick.web.app import WebConfig
 
 from builder import PackageBuilder
-from db import postgres_schema
 from test_web_roles import TABLE, app_routes
-from webserver import PASSWORD, RunningApp, csrf_of, running_app, serving, signed_in
+from webserver import BACKENDS, PASSWORD, RunningApp, app_on, csrf_of, serving, signed_in
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -61,16 +60,11 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return hostile_package(tmp_path_factory.mktemp("web-security") / "hostile")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        with running_app(url, package) as running:
-            yield running
-    else:
-        with postgres_schema() as url, running_app(url, package) as running:
-            yield running
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield running
 
 
 def _get_paths() -> list[str]:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 
 from dipstick.check import run_check
@@ -29,7 +30,10 @@ from dipstick.store import Store
 from dipstick.store.users import create_user
 from dipstick.web.app import WebConfig, create_app
 
+from db import postgres_schema
+
 PASSWORD = "a-long-test-password"
+BACKENDS = ["sqlite", "postgres"]   # every web test module runs on both
 ROLES = ("admin", "leader", "owner", "viewer")
 
 
@@ -106,6 +110,18 @@ def running_app(database: str, package: Path) -> Iterator[RunningApp]:
     with serving(WebConfig(database=database, secret_key="test-secret",
                            package=package)) as url:
         yield RunningApp(url, database, package, users, owned)
+
+
+@contextmanager
+def app_on(backend: str, package: Path,
+           tmp: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app over a fresh database of ``backend`` (``sqlite`` or ``postgres``)."""
+    if backend == "sqlite":
+        with running_app(f"sqlite:///{tmp.mktemp('db') / 'app.db'}", package) as running:
+            yield running
+    else:
+        with postgres_schema() as url, running_app(url, package) as running:
+            yield running
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -227,12 +227,22 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(default=True)
-    # Sessions are signed cookies; each carries the epoch it was issued in, and sign-out bumps
-    # it, so every copy of an earlier cookie (stolen, left on a shared machine) stops working.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class WebSession(Base):
+    """One sign-in. The signed cookie names it; sign-out ends it here, so a copy of the cookie
+    (stolen, or left on a shared machine) stops working too — a signed cookie alone cannot be
+    taken back."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ApiToken(Base):

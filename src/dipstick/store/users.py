@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from dipstick.errors import UsageError
 from dipstick.store import Store
-from dipstick.store.tables import ROLES, ApiToken, User
+from dipstick.store.tables import ROLES, ApiToken, User, WebSession
 
 _HASHER = PasswordHasher()
 # A real hash to verify against when the e-mail is unknown, so a failed login takes as long
@@ -37,11 +37,10 @@ class Account:
     email: str
     name: str
     role: str
-    epoch: int = 0      # the session epoch: a session from an earlier one is over
 
 
 def _account(u: User) -> Account:
-    return Account(u.id, u.email, u.name, u.role, u.session_epoch)
+    return Account(u.id, u.email, u.name, u.role)
 
 
 def _session(store: Store) -> Session:
@@ -57,8 +56,7 @@ def create_user(store: Store, email: str, password: str, role: str, name: str = 
     if len(password) < MIN_PASSWORD:
         raise UsageError(f"the password needs at least {MIN_PASSWORD} characters")
     user = User(email=email, name=name or email.split("@")[0], role=role,
-                password_hash=_HASHER.hash(password), created_at=datetime.now(UTC), active=True,
-                session_epoch=0)
+                password_hash=_HASHER.hash(password), created_at=datetime.now(UTC), active=True)
     try:
         with _session(store) as s, s.begin():
             s.add(user)
@@ -96,18 +94,29 @@ def authenticate(store: Store, email: str, password: str) -> Account | None:
         return _account(user)
 
 
-def get_account(store: Store, user_id: int) -> Account | None:
-    with _session(store) as s:
-        user = s.scalar(select(User).where(User.id == user_id, User.active))
-        return _account(user) if user else None
-
-
-def end_sessions(store: Store, user_id: int) -> None:
-    """Sign the user out everywhere: every session issued before now stops working."""
+def start_session(store: Store, user_id: int) -> str:
+    """A new sign-in; its random id goes into the signed cookie."""
+    sid = secrets.token_urlsafe(32)
     with _session(store) as s, s.begin():
-        user = s.get(User, user_id)
-        if user is not None:
-            user.session_epoch += 1
+        s.add(WebSession(id=sid, user_id=user_id, created_at=datetime.now(UTC)))
+    return sid
+
+
+def session_account(store: Store, sid: str) -> Account | None:
+    """The account of a sign-in that has not ended (and whose user is still active)."""
+    with _session(store) as s:
+        row = s.get(WebSession, sid)
+        if row is None or row.ended_at is not None:
+            return None
+        user = s.get(User, row.user_id)
+        return _account(user) if user is not None and user.active else None
+
+
+def end_session(store: Store, sid: str) -> None:
+    with _session(store) as s, s.begin():
+        row = s.get(WebSession, sid)
+        if row is not None and row.ended_at is None:
+            row.ended_at = datetime.now(UTC)
 
 
 def users(store: Store) -> list[Account]:

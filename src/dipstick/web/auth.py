@@ -22,7 +22,7 @@ from threading import Lock
 from fastapi import HTTPException, Request
 
 from dipstick.store import Store
-from dipstick.store.users import Account, get_account, token_account
+from dipstick.store.users import Account, session_account, token_account
 
 ROLES = ("admin", "leader", "owner", "viewer")
 READ_ALL = ("admin", "leader", "owner")
@@ -42,13 +42,8 @@ def account(request: Request) -> Account | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return token_account(store_of(request), header[7:].strip())
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
-        return None
-    found = get_account(store_of(request), user_id)
-    if found is None or request.session.get("epoch") != found.epoch:
-        return None   # signed out since (everywhere), or the user is gone
-    return found
+    sid = request.session.get("sid")
+    return session_account(store_of(request), sid) if isinstance(sid, str) else None
 
 
 def page_user(request: Request) -> Account:

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dipstick.store.users import Account, authenticate, end_sessions
+from dipstick.store.users import Account, authenticate, end_session, start_session
 from dipstick.web import views
 from dipstick.web.api import Limit, Offset, PortfolioFilters
 from dipstick.web.app import render
@@ -48,17 +48,16 @@ def login(request: Request, email: Annotated[str, Form()], password: Annotated[s
                       error="Wrong e-mail or password.")
     throttle.clear(*keys)
     request.session.clear()   # a fresh session at sign-in: no fixation
-    request.session["user_id"] = who.id
-    request.session["epoch"] = who.epoch
+    request.session["sid"] = start_session(store_of(request), who.id)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", response_model=None)
 def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> Response:
     check_csrf(request, csrf_token)
-    user_id = request.session.get("user_id")
-    if isinstance(user_id, int):
-        end_sessions(store_of(request), user_id)   # every copy of the cookie ends too
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        end_session(store_of(request), sid)   # every copy of the cookie ends with it
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
