@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from webserver import demo_package
+from webserver import BACKENDS, RunningApp, app_on, demo_package
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +15,17 @@ def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo organisation, written once per test session (a worker, under xdist): the web
     tests read it, none writes to it."""
     return demo_package(tmp_path_factory.mktemp("demo-org"))
+
+
+@pytest.fixture(scope="module")
+def package(demo_org: Path) -> Path:
+    """The package a web test module serves (a module may override it, e.g. a hostile one)."""
+    return demo_org
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request: pytest.FixtureRequest, package: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The web app serving ``package``, once per module on each database backend."""
+    with app_on(request.param, package, tmp_path_factory) as running:
+        yield running

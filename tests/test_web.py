@@ -3,25 +3,9 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 
-from webserver import BACKENDS, PASSWORD, RunningApp, app_on, csrf_of, signed_in
-
-
-@pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
-        yield running
+from webserver import PASSWORD, RunningApp, csrf_of, signed_in
 
 
 def test_nothing_is_reachable_without_signing_in(app: RunningApp) -> None:

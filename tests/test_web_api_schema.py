@@ -7,8 +7,6 @@ Few examples per operation, so the module runs in well under a minute per databa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,24 +14,12 @@ import pytest
 from dipstick.store import Store
 from dipstick.store.users import create_token
 
-from webserver import BACKENDS, RunningApp, app_on
+from webserver import RunningApp
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
 
 EXAMPLES = 12   # per operation and generation mode
 INT32 = 2**31   # PostgreSQL's integer column range (SQLite's is 2**63)
-
-@pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
-        yield running
-
 
 @pytest.fixture(scope="module")
 def auth(app: RunningApp) -> dict[str, str]:

@@ -54,11 +54,6 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
-@pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def app(request: pytest.FixtureRequest, package: Path, browser: Any,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:

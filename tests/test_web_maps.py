@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,10 @@ from dipstick.model import ValueModel
 from dipstick.package import load_package
 
 from builder import PackageBuilder
-from webserver import BACKENDS, RunningApp, app_on, signed_in
+from webserver import RunningApp, signed_in
 
 PAGES = ("/value-map", "/streams", "/journeys")
 APIS = ("/api/outcomes", "/api/streams", "/api/journeys")
-
-
-@pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +32,6 @@ def model(package: Path) -> ValueModel:
         return loaded.model
     finally:
         loaded.close()
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
-        yield running
 
 
 def island(page: str, figure_id: str) -> dict[str, Any]:

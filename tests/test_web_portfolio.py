@@ -36,11 +36,6 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
-
-
-@pytest.fixture(scope="module")
 def demo(package: Path) -> Demo:
     loaded = load_package(package)
     try:

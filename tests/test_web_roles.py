@@ -95,11 +95,6 @@ class Matrix:
     comments: list[str]             # raw survey comments the leader sees for params' service
 
 
-@pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def matrix(request: pytest.FixtureRequest, package: Path,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:

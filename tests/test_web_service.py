@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -17,22 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from webserver import BACKENDS, RunningApp, app_on, signed_in
+from webserver import RunningApp, signed_in
 
 LEAKING = "delivery_tracking"   # leaks by customer experience, in the buy_online journey
 DESK = "service_desk"           # a step of the discovered access_request stream
-
-
-@pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
-    return demo_org
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
-        yield running
 
 
 def island(html: str, figure_id: str) -> dict[str, Any]:
