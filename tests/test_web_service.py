@@ -231,9 +231,9 @@ def test_user_text_is_escaped(tmp_path: Path) -> None:
     and figure islands cannot close their script element."""
     from starlette.requests import Request
 
+    from dipstick.figures import json_island as make_island
     from dipstick.web.app import templates
     from dipstick.web.service import history_figure
-    from dipstick.web.service import island as make_island
 
     evil = '<script>alert(1)</script>'
     point = {"run_id": 1, "as_of": "2026-01-01", "started_at": "2026-01-01T00:00:00",

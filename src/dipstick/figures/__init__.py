@@ -12,6 +12,7 @@ from dipstick.figures._common import (
     STATUS_COLOURS,
     cause_title,
     causes_of,
+    json_island,
     worst_first,
 )
 from dipstick.figures.heatmap import HEATMAP_LIMIT, heatmap_verdicts, status_heatmap
@@ -32,6 +33,7 @@ __all__ = [
     "heatmap_verdicts",
     "journey_figure",
     "journeys_to_draw",
+    "json_island",
     "leak_bars",
     "leaking_verdicts",
     "process_map_figure",

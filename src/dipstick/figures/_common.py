@@ -8,8 +8,13 @@ figure: a service called ``<b>x</b>`` is shown as typed, never interpreted.
 from __future__ import annotations
 
 import html
+import json
 import textwrap
 from collections.abc import Iterable
+from typing import Any
+
+import plotly.io as pio
+from markupsafe import Markup
 
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.indicators.base import Status
@@ -82,3 +87,13 @@ def duration(minutes: float) -> str:
     if minutes >= 60:
         return f"{minutes / 60:.1f} h"
     return f"{minutes:.0f} min"
+
+
+def json_island(fig: Any) -> Markup:
+    """Figure JSON for a ``<script type="application/json">`` island (the report and the web
+    pages): ``<``, ``>`` and ``&`` become JSON escapes, so no string in it can close the element
+    or open a tag."""
+    text = pio.to_json(fig, validate=False, pretty=False)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    json.loads(text)  # still valid JSON: those characters only ever occur inside strings
+    return Markup(text)

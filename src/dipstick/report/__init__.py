@@ -9,7 +9,6 @@ years later. All user-provided text goes through Jinja2 autoescaping; the figure
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import zlib
@@ -17,9 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
-import plotly.io as pio
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
@@ -35,6 +32,7 @@ from dipstick.figures import (
     cause_title,
     journey_figure,
     journeys_to_draw,
+    json_island,
     leak_bars,
     leaking_verdicts,
     process_map_figure,
@@ -79,14 +77,14 @@ def render_report(result: CheckResult) -> str:
         total_rule=TOTAL_RULE,
         attention=[v for v in ordered if v.status is not Status.OK],
         healthy=[v for v in ordered if v.status is Status.OK],
-        heatmap=_Figure(_json_island(heat), min(len(ordered), HEATMAP_LIMIT), len(ordered)),
-        bars=_Figure(_json_island(bars), min(len(leaking), LEAK_BARS_LIMIT), len(leaking)),
+        heatmap=_Figure(json_island(heat), min(len(ordered), HEATMAP_LIMIT), len(ordered)),
+        bars=_Figure(json_island(bars), min(len(leaking), LEAK_BARS_LIMIT), len(leaking)),
         unpriced=sum(1 for v in ordered if v.status is Status.LEAK and v.leak.money <= 0),
         indicators=INDICATORS,
         trends=_trends(result, ordered),
-        streams=[_json_island(vsm_figure(m)) for m in result.streams],
-        processes=[_json_island(process_map_figure(d, m.name)) for m, d in result.processes],
-        journeys=[(j, _json_island(journey_figure(j))) for j in journeys_to_draw(result.journeys)],
+        streams=[json_island(vsm_figure(m)) for m in result.streams],
+        processes=[json_island(process_map_figure(d, m.name)) for m, d in result.processes],
+        journeys=[(j, json_island(journey_figure(j))) for j in journeys_to_draw(result.journeys)],
         journeys_total=len(result.journeys),
         journeys_limit=JOURNEYS_LIMIT,
         trends_shown=min(len(result.trends), TRENDS_LIMIT),
@@ -104,7 +102,7 @@ def _trends(result: CheckResult, ordered: list[ServiceVerdict]) -> dict[tuple[st
             trend = result.trends.get((v.service.id, f.cause))
             if trend is not None and len(out) < TRENDS_LIMIT:
                 title = f"{v.service.name}: {trend.label}"
-                out[(v.service.id, f.cause)] = _json_island(trend_figure(trend, title))
+                out[(v.service.id, f.cause)] = json_island(trend_figure(trend, title))
     return out
 
 
@@ -150,15 +148,6 @@ def _plotlyjs() -> Markup:
     """The bundle, made safe to sit inside a ``<script>`` element."""
     js: str = get_plotlyjs()
     return Markup(js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT"))
-
-
-def _json_island(fig: Any) -> Markup:
-    """Figure JSON for a ``<script type="application/json">``; ``<``, ``>`` and ``&`` become
-    JSON escapes, so no string in it can close the element or open a tag."""
-    text = pio.to_json(fig, validate=False, pretty=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    json.loads(text)  # still valid JSON: those characters only ever occur inside strings
-    return Markup(text)
 
 
 def _version() -> str:

@@ -16,9 +16,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from dipstick.figures import JOURNEYS_LIMIT, journeys_to_draw, process_map_figure, vsm_figure
+from dipstick.figures import (
+    JOURNEYS_LIMIT,
+    journeys_to_draw,
+    json_island,
+    process_map_figure,
+    vsm_figure,
+)
 from dipstick.figures.journey import got_worse, journey_figure
-from dipstick.report import _json_island
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web.app import render
@@ -68,8 +73,8 @@ def streams_page(request: Request, who: PageUser) -> HTMLResponse:
     figs: dict[str, dict[str, Markup | None]] = {}
     if ctx:
         maps = {m.id: process_map_figure(d, m.name) for m, d in ctx.result.processes}
-        figs = {m.id: {"vsm": _json_island(vsm_figure(m)),
-                       "process": _json_island(maps[m.id]) if m.id in maps else None}
+        figs = {m.id: {"vsm": json_island(vsm_figure(m)),
+                       "process": json_island(maps[m.id]) if m.id in maps else None}
                 for m in ctx.result.streams}
     return render(request, "streams.html.j2", who, figures=bool(figs), view=view, figs=figs)
 
@@ -79,7 +84,7 @@ def journeys_page(request: Request, who: PageUser) -> HTMLResponse:
     view, ctx = journeys_view(store_of(request))
     figs: dict[str, Markup] = {}
     if ctx:
-        figs = {j.id: _json_island(journey_figure(j))
+        figs = {j.id: json_island(journey_figure(j))
                 for j in journeys_to_draw(ctx.result.journeys)}
     return render(request, "journeys.html.j2", who, figures=bool(figs), view=view, figs=figs)
 

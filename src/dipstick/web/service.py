@@ -10,7 +10,6 @@ only drawn for the page, from the same objects.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections import OrderedDict
@@ -18,17 +17,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup
 
 from dipstick.check import CheckResult
 from dipstick.errors import UsageError
 from dipstick.figures import (
     cause_title,
     journey_figure,
+    json_island,
     process_map_figure,
     trend_figure,
     vsm_figure,
@@ -235,15 +232,6 @@ def _finite(value: float) -> float | None:
 
 # --- figures (the page only) -----------------------------------------------------------------
 
-def island(fig: go.Figure | dict[str, Any]) -> Markup:
-    """Figure JSON for a ``<script type="application/json">``, the report's way: ``<``, ``>``
-    and ``&`` become JSON escapes, so no string in it can close the element or open a tag."""
-    text = pio.to_json(fig, validate=False, pretty=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    json.loads(text)
-    return Markup(text)
-
-
 def history_figure(points: list[dict[str, Any]], name: str, currency: str) -> dict[str, Any]:
     """The leak per month over the stored runs, each point in its run's status colour. A plain
     figure dictionary (plotly.js reads it as is): it changes with every run, and building a
@@ -295,12 +283,12 @@ def context_figures(ctx: RunContext, view: dict[str, Any]) -> dict[str, Any]:
     discovered = {m.id: d for m, d in result.processes}
     wanted = {j["id"] for j in view["journeys"]}
     out = {
-        "trends": [island(trend_figure(result.trends[(sid, t["cause"])],
+        "trends": [json_island(trend_figure(result.trends[(sid, t["cause"])],
                                        f"{name}: {t['label']}")) for t in view["trends"]],
-        "streams": [island(vsm_figure(m)) for m in mine],
-        "processes": {i: island(process_map_figure(discovered[m.id], m.name))
+        "streams": [json_island(vsm_figure(m)) for m in mine],
+        "processes": {i: json_island(process_map_figure(discovered[m.id], m.name))
                       for i, m in enumerate(mine) if m.id in discovered},
-        "journeys": [island(journey_figure(j)) for j in result.journeys if j.id in wanted],
+        "journeys": [json_island(journey_figure(j)) for j in result.journeys if j.id in wanted],
     }
     with _figures_lock:
         _figures[key] = (ctx, out)
@@ -315,7 +303,7 @@ def figures(view: dict[str, Any], ctx: RunContext | Missing) -> dict[str, Any]:
     if isinstance(ctx, RunContext):
         out.update(context_figures(ctx, view))
     if view["history"]:
-        out["history"] = island(history_figure(view["history"], view["service"]["name"],
+        out["history"] = json_island(history_figure(view["history"], view["service"]["name"],
                                                view["run"]["currency"]))
     return out
 

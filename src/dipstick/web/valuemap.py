@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from dipstick.check import ServiceVerdict
+from dipstick.figures import json_island
 from dipstick.figures.valuemap import (
     no_live_outcome,
     outcome_kpis,
@@ -24,7 +25,6 @@ from dipstick.figures.valuemap import (
 )
 from dipstick.indicators.base import Status
 from dipstick.model import Service, ValueModel
-from dipstick.report import _json_island
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web.app import render
@@ -122,7 +122,7 @@ def outcomes_view(store: Store) -> tuple[dict[str, Any], RunContext | None]:
 @router.get("/value-map", response_class=HTMLResponse, include_in_schema=False)
 def value_map_page(request: Request, who: PageUser) -> HTMLResponse:
     view, ctx = outcomes_view(store_of(request))
-    sankey = _json_island(value_map_figure(ctx.model, ctx.result)) if ctx else None
+    sankey = json_island(value_map_figure(ctx.model, ctx.result)) if ctx else None
     return render(request, "valuemap.html.j2", who, figures=sankey is not None, view=view,
                   sankey=sankey)
 

@@ -12,7 +12,6 @@ for a large organisation — so it is loaded in the background and the page says
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -24,11 +23,10 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import plotly.io as pio
 from markupsafe import Markup
 from sqlalchemy import and_, func, or_, select
 
-from dipstick.figures import HEATMAP_LIMIT, status_heatmap
+from dipstick.figures import HEATMAP_LIMIT, json_island, status_heatmap
 from dipstick.store import Store
 from dipstick.store.tables import Run
 from dipstick.web.context import Missing, RunContext, run_context, settle
@@ -376,17 +374,8 @@ def _heatmap(run: dict[str, Any], ctx: RunContext, wanted: set[str]) -> dict[str
         ids = fig.layout.meta["service_ids"]
         fig.update_layout(meta=dict(fig.layout.meta) | {
             "links": [f"/services/{quote(i, safe='')}" for i in ids]})
-        return figure_json(fig)
+        return json_island(fig)
 
     shown = sum(1 for v in ctx.result.verdicts if v.service.id in wanted)
     return {"json": _figures.get_or(key, build), "shown": min(shown, HEATMAP_LIMIT),
             "total": shown, "limit": HEATMAP_LIMIT}
-
-
-def figure_json(fig: Any) -> Markup:
-    """Figure JSON for a ``<script type="application/json">`` island: ``<``, ``>`` and ``&``
-    become JSON escapes, so no string in it can close the element or open a tag."""
-    text = pio.to_json(fig, validate=False, pretty=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    json.loads(text)
-    return Markup(text)   # escaped above for the script element it goes in
