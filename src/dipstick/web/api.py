@@ -6,16 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from dipstick.store.users import Account
 from dipstick.web import views
-from dipstick.web.auth import api_user, store_of
+from dipstick.web.auth import ApiUser, store_of
 
 router = APIRouter(prefix="/api", tags=["api"])
-User = Annotated[Account, Depends(api_user)]
 
 
 @router.get("/me")
-def me(who: User) -> dict[str, Any]:
+def me(who: ApiUser) -> dict[str, Any]:
     """The caller's account."""
     return {"id": who.id, "email": who.email, "name": who.name, "role": who.role}
 
@@ -46,7 +44,7 @@ Offset = Annotated[int, Query(ge=0, description="services to skip")]
 
 
 @router.get("/portfolio")
-def portfolio(request: Request, who: User, filters: PortfolioFilters,
+def portfolio(request: Request, who: ApiUser, filters: PortfolioFilters,
               limit: Limit = views.DEFAULT_LIMIT, offset: Offset = 0) -> dict[str, Any]:
     """Every service's lights in the latest check, worst first, filtered and paginated
     (``total`` counts the matches): the portfolio page's numbers. ``summary`` is the whole
@@ -57,7 +55,7 @@ def portfolio(request: Request, who: User, filters: PortfolioFilters,
 
 
 @router.get("/runs")
-def runs(request: Request, who: User,
+def runs(request: Request, who: ApiUser,
          limit: Annotated[int, Query(ge=1, le=500)] = 20, offset: Offset = 0) -> dict[str, Any]:
     """The stored checks, newest first, with their totals (``total`` counts them all)."""
     return views.runs(store_of(request), limit, offset)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dipstick.store import Store
 from dipstick.store.users import Account
-from dipstick.web.auth import LoginRequired, Throttle, api_user, csrf_token
+from dipstick.web.auth import ApiUser, LoginRequired, Throttle, csrf_token
 
 HERE = Path(__file__).parent
 SESSION_HOURS = 8
@@ -121,7 +121,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                       detail=e.detail)
 
     @app.get("/api/openapi.json", include_in_schema=False)
-    def openapi(_: Annotated[Account, Depends(api_user)]) -> dict[str, Any]:
+    def openapi(_: ApiUser) -> dict[str, Any]:
         """The API's OpenAPI schema — for signed-in users and tokens only, like every endpoint
         (FastAPI's own schema and Swagger routes are public and load Swagger from a CDN)."""
         return app.openapi()

@@ -18,8 +18,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from threading import Lock
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from dipstick.store import Store
 from dipstick.store.users import Account, session_account, token_account
@@ -58,6 +59,12 @@ def api_user(request: Request) -> Account:
     if found is None:
         raise HTTPException(401, "sign in or send an API token (Authorization: Bearer …)")
     return found
+
+
+# The callers as route parameters: ``who: PageUser`` (pages: no session → the login page) or
+# ``who: ApiUser`` (the API: no session or token → 401).
+PageUser = Annotated[Account, Depends(page_user)]
+ApiUser = Annotated[Account, Depends(api_user)]
 
 
 def allow(*roles: str) -> Callable[[Account], None]:

@@ -10,9 +10,9 @@ read by the template; the pages add the figures.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -25,15 +25,12 @@ from dipstick.figures import (
 )
 from dipstick.figures.journey import got_worse, journey_figure
 from dipstick.store import Store
-from dipstick.store.users import Account
 from dipstick.web.app import render
-from dipstick.web.auth import api_user, page_user, store_of
+from dipstick.web.auth import ApiUser, PageUser, store_of
 from dipstick.web.context import RunContext
 from dipstick.web.valuemap import latest_context
 
 router = APIRouter()
-PageUser = Annotated[Account, Depends(page_user)]
-ApiUser = Annotated[Account, Depends(api_user)]
 
 
 def streams_view(store: Store) -> tuple[dict[str, Any], RunContext | None]:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from dipstick.store.users import Account, authenticate, end_session, start_session
+from dipstick.store.users import authenticate, end_session, start_session
 from dipstick.web import views
 from dipstick.web.api import Limit, Offset, PortfolioFilters
 from dipstick.web.app import render
-from dipstick.web.auth import check_csrf, page_user, store_of
+from dipstick.web.auth import PageUser, check_csrf, store_of
 
 router = APIRouter(include_in_schema=False)
-User = Annotated[Account, Depends(page_user)]
 
 
 def _safe_next(target: str | None) -> str:
@@ -63,7 +62,7 @@ def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -
 
 
 @router.get("/", response_class=HTMLResponse)
-def portfolio(request: Request, who: User, filters: PortfolioFilters,
+def portfolio(request: Request, who: PageUser, filters: PortfolioFilters,
               limit: Limit = views.DEFAULT_LIMIT, offset: Offset = 0) -> HTMLResponse:
     """The portfolio; only its results (``_portfolio_table``) when htmx asks after a filter
     change, so the form keeps its focus and the page its scroll."""

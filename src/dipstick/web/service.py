@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from dipstick.check import CheckResult
@@ -35,19 +35,16 @@ from dipstick.indicators.base import CommonSpec, Status
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.store import Store
-from dipstick.store.users import Account
 from dipstick.surveys import ServiceSurveys
 from dipstick.web import views
 from dipstick.web.app import render
-from dipstick.web.auth import api_user, can_read_comments, page_user, store_of
+from dipstick.web.auth import ApiUser, PageUser, can_read_comments, store_of
 from dipstick.web.context import Missing, RunContext, run_context
 
 # a stored run's id: bounded so an absurd one is a 422, not a database overflow
 RunId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a stored run's id")]
 
 router = APIRouter()
-PageUser = Annotated[Account, Depends(page_user)]
-ApiUser = Annotated[Account, Depends(api_user)]
 
 STATUS_RANK = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
 

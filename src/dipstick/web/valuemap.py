@@ -9,9 +9,9 @@ re-checked once (:mod:`dipstick.web.context`); when it cannot be read the page s
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from dipstick.check import ServiceVerdict
@@ -26,14 +26,11 @@ from dipstick.figures.valuemap import (
 from dipstick.indicators.base import Status
 from dipstick.model import Service, ValueModel
 from dipstick.store import Store
-from dipstick.store.users import Account
 from dipstick.web.app import render
-from dipstick.web.auth import api_user, page_user, store_of
+from dipstick.web.auth import ApiUser, PageUser, store_of
 from dipstick.web.context import Missing, RunContext, run_context
 
 router = APIRouter()
-PageUser = Annotated[Account, Depends(page_user)]
-ApiUser = Annotated[Account, Depends(api_user)]
 
 KPI_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
 
