@@ -2,7 +2,15 @@
 least one leak, 2 bad input (nothing stored), 3 dipstick could not do its job."""
 
 # the commands register on ``app`` when their modules are imported
-from dipstick.cli import commands, journeys, streams, web  # noqa: F401
+from dipstick.cli import (  # noqa: F401
+    commands,
+    connectors,
+    journeys,
+    pull,
+    pulse,
+    streams,
+    web,
+)
 from dipstick.cli.app import app, main
 
 __all__ = ["app", "main"]

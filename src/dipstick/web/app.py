@@ -134,9 +134,9 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # the routes, one module per page or concept, registered on this app
-    from dipstick.web import api, maps, pages, service, valuemap
+    from dipstick.web import api, maps, pages, pulse, runs, service, valuemap
 
-    for module in (pages, api, service, valuemap, maps):
+    for module in (pages, api, service, valuemap, maps, runs, pulse):
         app.include_router(module.router)
     return app
 

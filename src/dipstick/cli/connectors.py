@@ -1,0 +1,3 @@
+"""The `dipstick connectors` commands. (Being built.)"""
+
+from __future__ import annotations

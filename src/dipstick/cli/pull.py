@@ -1,0 +1,3 @@
+"""The `dipstick pull` commands. (Being built.)"""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Connectors: read what organisations already have (exports, APIs) into a data package."""

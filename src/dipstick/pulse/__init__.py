@@ -1,0 +1,1 @@
+"""Pulse checks: ask stakeholders, regularly, in 60 seconds; answers feed perception."""
