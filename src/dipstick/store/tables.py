@@ -154,7 +154,7 @@ class FindingRow(Base):
 
 
 # -- alerts (migration 0003) -----------------------------------------------------------------
-ALERT_KIND_CHECK = "kind IN ('leak', 'resolved')"
+ALERT_KIND_CHECK = "kind IN ('leak', 'resolved', 'overdue')"   # overdue: pulse (0005)
 DELIVERY_STATUS_CHECK = "status IN ('pending', 'sending', 'sent')"
 
 
@@ -260,3 +260,6 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+from dipstick.store import pulse_tables  # noqa: E402,F401  (pulse checks, migration 0005)
