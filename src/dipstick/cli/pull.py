@@ -1,3 +1,213 @@
-"""The `dipstick pull` commands. (Being built.)"""
+"""The ``dipstick pull`` commands: live pulls from ServiceNow and Jira into a data package.
+
+Thin edges over ``dipstick.connectors.pull``: options become a query and import options, the
+core does the pages, the import and the watermark; here only the progress bar and the summary.
+Credentials come from environment variables only (docs/pull.md).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, app, err, out
+from dipstick.connectors.imports import ImportOptions
+from dipstick.connectors.pull import PullSummary, RetryPolicy, pull_jira, pull_servicenow
+from dipstick.errors import DipstickError, UsageError
+
+pull_app = typer.Typer(name="pull", no_args_is_help=True, rich_markup_mode="rich",
+                       help="Pull tickets live from ServiceNow or Jira into a data package "
+                       "(incremental: each pull starts where the last one ended).")
+app.add_typer(pull_app, name="pull")
+
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+                "%Y-%m-%d %H:%M"]
+IntoOpt = Annotated[Path, typer.Option("--into", help="The data package folder to import into "
+                                       "(created when missing).")]
+SinceOpt = Annotated[datetime | None, typer.Option(
+    "--since", formats=DATE_FORMATS,
+    help="Pull what was updated since then (the first pull; later pulls resume from the "
+    "stored watermark, never before --since).")]
+MapOpt = Annotated[list[str] | None, typer.Option(
+    "--map", help="field=column: which pulled column fills a dipstick field (repeatable).")]
+ServiceFromOpt = Annotated[str | None, typer.Option(
+    "--service-from", help="The pulled column that names the service.")]
+ServiceMapOpt = Annotated[Path | None, typer.Option(
+    "--service-map", help="CSV value,service: the column's values mapped to service ids.")]
+StarterOpt = Annotated[bool, typer.Option(
+    "--starter-services", help="Add one starter service per unmapped value.")]
+OverlapOpt = Annotated[float, typer.Option(
+    "--overlap", help="Minutes re-read before the watermark (the import drops duplicates).")]
+FullOpt = Annotated[bool, typer.Option(
+    "--full", help="Ignore the stored watermark and pull from --since (or everything).")]
+AttemptsOpt = Annotated[int, typer.Option(
+    "--attempts", help="Tries per request on 429, 5xx or a dropped connection.")]
+BackoffOpt = Annotated[float, typer.Option(
+    "--backoff", help="First wait in seconds, doubled each retry (Retry-After wins).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request.")]
+
+
+def _mapping(items: list[str] | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise UsageError(f"--map takes field=column, not {item!r}")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+def _policy(attempts: int, backoff: float, timeout: float) -> RetryPolicy:
+    if attempts < 1 or backoff < 0 or timeout <= 0:
+        raise UsageError("--attempts must be at least 1, --backoff at least 0 and --timeout "
+                         "more than 0")
+    return RetryPolicy(attempts=attempts, backoff=backoff, timeout=timeout)
+
+
+def _overlap(minutes: float) -> timedelta:
+    if minutes < 0:
+        raise UsageError(f"--overlap must be 0 or more minutes, not {minutes}")
+    return timedelta(minutes=minutes)
+
+
+@contextmanager
+def _bar(label: str, fmt: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar of records pulled out of the source's total (X-Total-Count, Jira's
+    total), on stderr so ``--format json`` stays clean."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
+                  disable=fmt == "json" and not err.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+
+        def step(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step
+
+
+def _show(summary: PullSummary, fmt: str) -> None:
+    if fmt == "json":
+        _print_json(summary.to_json())
+        return
+    table = Table(title=f"Pulled {summary.source}", show_header=False, title_justify="left")
+    table.add_row("started from", (summary.started_from or "the beginning")
+                  + (" (the stored watermark minus the overlap)" if summary.resumed else ""))
+    table.add_row("records pulled", str(summary.records))
+    table.add_row("requests", f"{summary.requests} ({summary.retries} retried)")
+    table.add_row("next pull from", summary.watermark or "unchanged")
+    imported = summary.imported
+    if imported is None:
+        table.add_row("import", "nothing new: the package was not touched")
+    else:
+        table.add_row("rows written", f"{imported.rows_written} into {imported.table} "
+                      f"({imported.rows_in_table} rows now, {imported.rows_replaced} updated)")
+        if imported.rows_rejected:
+            table.add_row("rows rejected", f"{imported.rows_rejected} → {imported.rejects_file}")
+        if imported.first_date or imported.last_date:
+            table.add_row("dates", f"{imported.first_date} … {imported.last_date}")
+        if imported.unmapped:
+            table.add_row("unmapped services", ", ".join(imported.unmapped[:20])
+                          + (" …" if len(imported.unmapped) > 20 else ""))
+        for note in imported.notes:
+            table.add_row("note", note)
+    out.print(table)
+
+
+def _options(mapping: list[str] | None, service_from: str | None, service_map: Path | None,
+             starter: bool) -> ImportOptions:
+    return ImportOptions(mapping=_mapping(mapping), service_from=service_from,
+                         service_map=service_map, starter_services=starter)
+
+
+@pull_app.command("servicenow")
+def servicenow(
+    instance: Annotated[str, typer.Option(
+        "--instance", help="The instance URL, e.g. https://acme.service-now.com.")],
+    into: IntoOpt,
+    table: Annotated[str, typer.Option("--table", help="The table to pull.")] = "incident",
+    since: SinceOpt = None,
+    mapping: MapOpt = None,
+    service_from: ServiceFromOpt = None,
+    service_map: ServiceMapOpt = None,
+    starter_services: StarterOpt = False,
+    fields: Annotated[str | None, typer.Option(
+        "--fields", help="Comma-separated fields to pull (sysparm_fields; the mapped "
+        "columns and sys_updated_on are added). Default: every field.")] = None,
+    page_size: Annotated[int, typer.Option("--page-size", help="Records per request.")] = 1000,
+    overlap: OverlapOpt = 5.0,
+    full: FullOpt = False,
+    attempts: AttemptsOpt = 5,
+    backoff: BackoffOpt = 1.0,
+    timeout: TimeoutOpt = 30.0,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Pull a table from the ServiceNow Table API into the package's tickets.
+
+    Auth: SERVICENOW_TOKEN (OAuth bearer) or SERVICENOW_USER + SERVICENOW_PASSWORD. Exit 0
+    done, 2 bad input, 3 the instance failed (nothing written)."""
+    _check_format(fmt)
+    try:
+        options = _options(mapping, service_from, service_map, starter_services)
+        wanted: list[str] = []
+        if fields:
+            wanted = [f.strip() for f in fields.split(",") if f.strip()]
+            wanted += [c for c in options.mapping.values()]
+            wanted += [service_from] if service_from else []
+        with _bar(f"Pulling {table}", fmt) as step:
+            summary = pull_servicenow(
+                instance, table, since, into, options, fields=dict.fromkeys(wanted),
+                page_size=page_size, overlap=_overlap(overlap), full=full,
+                policy=_policy(attempts, backoff, timeout), progress=step)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    _show(summary, fmt)
+
+
+@pull_app.command("jira")
+def jira(
+    url: Annotated[str, typer.Option(
+        "--url", help="The Jira base URL, e.g. https://acme.atlassian.net.")],
+    jql: Annotated[str, typer.Option("--jql", help="Which issues, e.g. 'project = OPS'.")],
+    into: IntoOpt,
+    since: SinceOpt = None,
+    mapping: MapOpt = None,
+    service_from: ServiceFromOpt = None,
+    service_map: ServiceMapOpt = None,
+    starter_services: StarterOpt = False,
+    page_size: Annotated[int, typer.Option(
+        "--page-size", help="Issues per request (the server may cap it).")] = 100,
+    overlap: OverlapOpt = 5.0,
+    full: FullOpt = False,
+    attempts: AttemptsOpt = 5,
+    backoff: BackoffOpt = 1.0,
+    timeout: TimeoutOpt = 30.0,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Pull the issues a JQL query finds from Jira's REST search into the package's tickets.
+
+    Auth: JIRA_BEARER (personal access token) or JIRA_USER + JIRA_TOKEN (API token). Exit 0
+    done, 2 bad input, 3 Jira failed (nothing written)."""
+    _check_format(fmt)
+    try:
+        options = _options(mapping, service_from, service_map, starter_services)
+        with _bar("Pulling issues", fmt) as step:
+            summary = pull_jira(url, jql, since, into, options, page_size=page_size,
+                                overlap=_overlap(overlap), full=full,
+                                policy=_policy(attempts, backoff, timeout), progress=step)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+    _show(summary, fmt)
