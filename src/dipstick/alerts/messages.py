@@ -48,7 +48,14 @@ def build(event_id: int, details: Mapping[str, Any]) -> Message:
     resolution names the leak that ended and when it started."""
     d = details
     service = f"{d['service_name']} ({d['service_id']})"
-    if d["kind"] == LEAK:
+    if d["kind"] == "overdue":   # a check-in overdue (dipstick.pulse.overdue)
+        title = f"Check-in overdue: {d['service_name']} — {d['group_name']}"
+        facts = [("Service", service), ("Group", f"{d['group_name']} ({d['group']})"),
+                 ("Last asked", d["last_asked"] or "never"),
+                 ("Rule", f"ask at least every {d['max_age_days']} days"),
+                 ("Recommended action", "Start a pulse check (dipstick pulse start)"),
+                 ("As of", d["as_of"])]
+    elif d["kind"] == LEAK:
         title = f"Value leak: {d['service_name']} — {_cause(d['cause'])}"
         facts = [("Service", service), ("Cause", d["cause"]),
                  ("Leak", _amount(d["money"], d["currency"], d["hours"])),

@@ -338,3 +338,10 @@ def import_campaign(store: Store, organisation: str, service_id: str, service_na
                               scores=r.scores, recommend=r.recommend, comment=r.comment)
                   for r in rows)
     return _campaign(row)
+
+
+def unmark_sent(store: Store, invitation_id: int) -> None:
+    """The invitation e-mail did not go out: try again next time."""
+    with writing(store, "update an invitation in") as s:
+        s.execute(update(PulseInvitation).where(PulseInvitation.id == invitation_id)
+                  .values(sent_at=None))

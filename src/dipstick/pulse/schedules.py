@@ -1,0 +1,68 @@
+"""Recurring check-ins: a schedule opens a new campaign for a service's groups every
+``every_days`` (a quarter by default), each open for ``open_days``.
+
+Nothing runs in the background: ``dipstick pulse due`` (cron it, or run it before a check)
+opens the campaigns whose date has come and moves each schedule on to its next date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from dipstick.errors import UsageError
+from dipstick.model import ValueModel
+from dipstick.pulse.campaigns import Campaign, reading, start_campaign, writing
+from dipstick.pulse.form import questions_for
+from dipstick.store import Store
+from dipstick.store.pulse_tables import PulseSchedule
+
+EVERY = {"month": 30, "quarter": 91, "half-year": 182, "year": 365}
+
+
+def every_days(every: str) -> int:
+    if every in EVERY:
+        return EVERY[every]
+    if every.isdigit() and int(every) >= 7:
+        return int(every)
+    raise UsageError(f"--every must be one of {', '.join(EVERY)} or a number of days ≥ 7, "
+                     f"not {every!r}")
+
+
+def add_schedule(store: Store, model: ValueModel, service_id: str, groups: list[str] | None,
+                 every: str, open_days: int, first_on: date, package: str | None,
+                 created_by: str) -> int:
+    chosen, _ = questions_for(model, service_id, groups)
+    row = PulseSchedule(organisation=model.organisation.name, service_id=service_id,
+                        groups=chosen, every_days=every_days(every), open_days=open_days,
+                        next_on=first_on, package=package, created_at=datetime.now(UTC),
+                        created_by=created_by, active=True)
+    with writing(store, "store a schedule in") as s:
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def open_due(store: Store, model_of: Callable[[str | None], ValueModel], today: date
+             ) -> list[Campaign]:
+    """Open a campaign for every active schedule whose date has come; move it on."""
+    with reading(store, "read the schedules in") as s:
+        due = list(s.scalars(select(PulseSchedule).where(PulseSchedule.active,
+                                                         PulseSchedule.next_on <= today)))
+    opened = []
+    for sch in due:
+        model = model_of(sch.package)
+        opened.append(start_campaign(
+            store, model, sch.service_id, list(sch.groups), created_by=f"schedule {sch.id}",
+            package=sch.package, closes_on=today + timedelta(days=sch.open_days),
+            schedule_id=sch.id, today=today))
+        nxt = sch.next_on
+        while nxt <= today:
+            nxt += timedelta(days=sch.every_days)
+        with writing(store, "move a schedule on in") as s:
+            row = s.get(PulseSchedule, sch.id)
+            if row is not None:
+                row.next_on = nxt
+    return opened
