@@ -8,11 +8,28 @@ checks, and only then renamed over the old one; a bad row stops it (or, with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import csv
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+import duckdb
+
+from dipstick.connectors import catalog
+from dipstick.connectors import pipeline as pl
+from dipstick.connectors.presets import Preset, preset
+from dipstick.connectors.sources import Source, open_source, stage
+from dipstick.engine.sql import ident, load_table, q, run
+from dipstick.errors import PackageError, Problem, UsageError
+from dipstick.model import ValueModel
+from dipstick.package import DATE_COLUMNS, MODEL_FILE, _refs, load_package, read_model
+from dipstick.package.tables import FORMATS, TABLES, Column
 
 
 @dataclass(frozen=True)
@@ -72,12 +89,491 @@ def _s(v: object) -> str | None:
 Progress = Callable[[int], None]
 
 
+KINDS = ("tickets", "usage", "costs", "training", "changes", "surveys", "kpis", "touchpoints",
+         "services")
+SERVICE_COLUMNS: tuple[Column, ...] = (
+    Column("id"), Column("name", required=True), Column("owner"),
+    Column("lifecycle", choices=("pipeline", "live", "retiring", "retired")),
+    Column("capability"), Column("monthly_cost", "number", minimum=0),
+    Column("licences", "integer", minimum=0),
+    Column("licence_cost_monthly", "number", minimum=0),
+    Column("end_of_life", "timestamp"), Column("launched", "timestamp"),
+)
+UNASSIGNED = "unassigned"   # the starter service of records without a service value
+MAP_FILE = "service-map.csv"
+_WORK = ".dipstick-import-"
+
+
 def import_file(kind: str, source: Path, into: Path, options: ImportOptions = ImportOptions(),
                 progress: Progress | None = None) -> ImportSummary:
     """Import ``source`` as table ``kind`` (or the ``services`` of dipstick.yaml) into the
-    package folder ``into`` (created when missing). ``progress`` receives bytes read.
+    package folder ``into`` (created when missing). ``progress`` receives the percent done.
 
     Raises PackageError (file, row, field, value of every problem; nothing written) or
     UsageError (a bad option).
     """
-    raise NotImplementedError("being built")
+    if kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    if options.date_format is not None and options.dayfirst:
+        raise UsageError("give --dayfirst or --date-format, not both")
+    source, into = Path(source), Path(into)
+    spec = preset(kind, options.preset)
+    tick = progress or (lambda _: None)
+    text, model = _current_model(into)
+    with _workdir(into) as work:
+        con = _connect(work)
+        try:
+            if options.date_format is not None:
+                from dipstick.engine.logs_sql import check_format
+                bad = check_format(con, options.date_format)
+                if bad:
+                    raise UsageError(f"--date-format {options.date_format!r} is not a valid "
+                                     f"strptime format: {bad}")
+            src = open_source(con, source, work, options.encoding, options.delimiter,
+                              options.sheet)
+            tick(5)
+            if kind == "services":
+                return _import_services(con, src, into, work, text, options, spec, tick)
+            return _import_table(con, kind, src, into, work, text, model, options, spec, tick)
+        finally:
+            con.close()
+
+
+# ---- signal tables ---------------------------------------------------------------------------
+
+def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: Path,
+                  work: Path, text: str, model: ValueModel, options: ImportOptions,
+                  spec: Preset | None, tick: Progress) -> ImportSummary:
+    columns = TABLES[kind] + pl.EXTRA.get(kind, ())
+    p = pl.plan(kind, columns, src.columns, src.display, options.mapping, options.service_from,
+                spec, service_optional=options.starter_services)
+    used = [*p.sources.values(), *([p.order] if p.order else [])]
+    rows_read = stage(con, src, pl.RAW, used)
+    tick(30)
+    dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
+                     spec.date_formats if spec else ())
+    refs = _refs(model)
+    checks = pl.build_typed(con, p, dates, refs)
+    pl.collect_bad(con, "_typed", checks, "row")
+    _stop_if_bad(con, src, options)
+    collapse = spec is not None and spec.collapse is not None
+    if collapse:
+        run(con, f"CREATE OR REPLACE TABLE _rows AS {pl.collapse_sql(p)}")
+    else:
+        run(con, "CREATE OR REPLACE VIEW _rows AS SELECT * FROM _typed "
+                 "WHERE _row NOT IN (SELECT row FROM _bad)")
+    tick(50)
+    services, unmapped, added, map_rows = _resolve_services(con, p, options, model)
+    if added:
+        text = catalog.with_services(text, [*catalog.raw_services(text),
+                                            *({"id": sid, "name": name, "lifecycle": "live"}
+                                              for sid, name in added)])
+        model = _check_model(text, work)
+        refs = _refs(model)
+    pl.collect_bad(con, "_final", _post_checks(con, kind, p, collapse, services), "post")
+    _stop_if_bad(con, src, options)
+    run(con, "CREATE OR REPLACE VIEW _out AS SELECT * FROM _final "
+             "WHERE _row NOT IN (SELECT row FROM _bad)")
+    # unmapped optional columns are left out, not written as NULL (engine.sql reads a NULL
+    # reference against an empty id list as unknown)
+    out_cols = [c for c in columns if c.required or c.name in p.sources or c.name in p.constants]
+    select = ", ".join(f"CAST({ident('v_' + c.name)} AS {c.sql_type}) AS {ident(c.name)}"
+                       for c in out_cols)
+    run(con, f"CREATE OR REPLACE TABLE _new AS SELECT {select} FROM _out")
+    written = int(run(con, "SELECT count(*) FROM _new")[0][0])
+    date_col = DATE_COLUMNS[kind][0]
+    first, last = run(con, f"SELECT min({ident(date_col)}), max({ident(date_col)}) FROM _new")[0]
+    tick(65)
+
+    old = _existing(into, kind)
+    replaced = 0
+    keys = pl.KEYS[kind]
+    if old is not None and not options.replace:
+        run(con, f"CREATE OR REPLACE VIEW _old AS SELECT * FROM {_read_typed(old, columns)}")
+        match = " AND ".join(f"n.{ident(k)} IS NOT DISTINCT FROM o.{ident(k)}" for k in keys)
+        replaced = int(run(con, f"SELECT count(*) FROM _old o WHERE EXISTS (SELECT 1 FROM _new n "
+                                f"WHERE {match})")[0][0])
+        run(con, f"CREATE OR REPLACE VIEW _merged AS SELECT * FROM _new UNION ALL BY NAME "
+                 f"SELECT * FROM _old o WHERE NOT EXISTS (SELECT 1 FROM _new n WHERE {match})")
+    else:
+        run(con, "CREATE OR REPLACE VIEW _merged AS SELECT * FROM _new")
+    ext = old.suffix if old is not None else ".parquet"
+    staged = _stage_dir(into, work)
+    tmp = staged / f"{kind}{ext}"
+    fmt = "FORMAT parquet" if ext == ".parquet" else "FORMAT csv, HEADER true"
+    order = ", ".join(ident(k) for k in keys)
+    run(con, f"COPY (SELECT * FROM _merged ORDER BY {order}) TO {q(tmp)} ({fmt})")
+    total = int(run(con, "SELECT count(*) FROM _merged")[0][0])
+    tick(80)
+    problems = load_table(con, kind, tmp, TABLES[kind], refs, f"{kind}{ext} (as imported)")
+    if problems:
+        raise PackageError(problems)
+    tick(95)
+    rejects = _write_rejects(con, staged, kind)
+    map_file = None
+    if options.starter_services:
+        map_file = _write_map(into, staged, map_rows)
+    if added:
+        (staged / MODEL_FILE).write_text(text, encoding="utf-8")
+    _commit(into, work, staged, [MODEL_FILE, MAP_FILE, f"{kind}.rejects.csv", tmp.name],
+            stale=[f"{kind}.rejects.csv"] if rejects is None else [])
+    tick(100)
+    return ImportSummary(
+        kind, rows_read, written, _count(con, "_bad"),
+        into / rejects.name if rejects else None, _day(first), _day(last), tuple(unmapped),
+        source=src.path, target=into / tmp.name, rows_in_table=total, rows_replaced=replaced,
+        services_added=tuple(sid for sid, _ in added),
+        service_map_file=into / MAP_FILE if map_file else None,
+        notes=(f"collapsed {rows_read:,} updates to one row per {p.label('id')}",)
+        if collapse else ())
+
+
+def _stop_if_bad(con: duckdb.DuckDBPyConnection, src: Source, options: ImportOptions) -> None:
+    if not options.skip_bad_rows and _count(con, "_bad"):
+        raise PackageError(pl.bad_problems(con, src.display, src.format != "parquet"))
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(run(con, f"SELECT count(*) FROM {table}")[0][0])
+
+
+def _resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, options: ImportOptions,
+                      model: ValueModel) -> tuple[dict[str, str], list[str],
+                                                  list[tuple[str, str]], list[tuple[str, str]]]:
+    """Create ``_final`` (``_rows`` with ``v_service`` resolved to a service id) and return
+    (value → id map, unmapped values, services to add (id, name), the value → id pairs used)."""
+    ids = {s.id for s in model.services}
+    given = _read_service_map(options.service_map, ids, options.starter_services)
+    if "service" not in {c.name for c in p.columns}:
+        run(con, "CREATE OR REPLACE VIEW _final AS SELECT * FROM _rows")
+        return {}, [], [], []
+    has = "service" in p.sources
+    values = [str(r[0]) for r in run(con, "SELECT DISTINCT t_service FROM _rows WHERE t_service "
+                                          "IS NOT NULL ORDER BY 1")] if has else []
+    resolved = {v: given.get(v, v if v in ids else "") for v in values}
+    unmapped = [v for v, sid in resolved.items() if not sid]
+    added: list[tuple[str, str]] = []
+    if options.starter_services:
+        starters = catalog.starter_ids(unmapped, ids)
+        resolved.update(starters)
+        added = [(sid, v) for v, sid in starters.items() if sid not in ids]
+        for sid, _ in [(s, "") for s in given.values() if s not in ids]:
+            if sid not in {a for a, _ in added}:
+                added.append((sid, sid))
+        empty = int(run(con, "SELECT count(*) FROM _rows WHERE t_service IS NULL")[0][0]) \
+            if has else 1
+        if empty and UNASSIGNED not in ids and UNASSIGNED not in {a for a, _ in added}:
+            added.append((UNASSIGNED, f"Unassigned (no {p.label('service')})"))
+    pairs = [(v, s) for v, s in resolved.items() if s]
+    con.execute("CREATE OR REPLACE TABLE _svcmap AS SELECT unnest($v::VARCHAR[]) AS value, "
+                "unnest($s::VARCHAR[]) AS service",
+                {"v": [v for v, _ in pairs], "s": [s for _, s in pairs]}).fetchall()
+    fallback = q(UNASSIGNED) if options.starter_services else "NULL"
+    run(con, "CREATE OR REPLACE VIEW _final AS SELECT r.* REPLACE (coalesce(m.service, CASE WHEN "
+             f"r.t_service IS NULL THEN {fallback} END) AS v_service) FROM _rows r LEFT JOIN "
+             "_svcmap m ON m.value = r.t_service")
+    return dict(pairs), unmapped, added, pairs
+
+
+def _read_service_map(path: Path | None, ids: set[str], starter: bool) -> dict[str, str]:
+    """The user's CSV of ``value,service`` pairs; each service must exist (or be created by
+    ``--starter-services``)."""
+    if path is None:
+        return {}
+    display = str(path)
+    if not path.is_file():
+        raise PackageError([Problem(display, "service map not found")])
+    problems: list[Problem] = []
+    out: dict[str, str] = {}
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        if not {"value", "service"} <= set(header):
+            raise PackageError([Problem(display, "a service map needs the columns value,service "
+                                        f"(found: {', '.join(header) or 'none'})")])
+        for row, rec in enumerate(reader, 1):
+            rec = {k.strip().lower(): (v or "").strip() for k, v in rec.items() if k}
+            value, sid = rec.get("value", ""), rec.get("service", "")
+            if not value or not sid:
+                problems.append(Problem(display, "value and service are both required", row=row,
+                                        line=row + 1, field="service" if value else "value"))
+            elif sid not in ids and not starter:
+                problems.append(Problem(display, "unknown service id (not in dipstick.yaml; "
+                                        "add it, or use --starter-services)", row=row,
+                                        line=row + 1, field="service", value=sid))
+            elif value in out and out[value] != sid:
+                problems.append(Problem(display, f"the value is mapped twice ({out[value]!r} "
+                                        "above)", row=row, line=row + 1, field="value",
+                                        value=value))
+            else:
+                out[value] = sid
+    if problems:
+        raise PackageError(problems)
+    return out
+
+
+def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan, collapse: bool,
+                 services: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+    checks: list[tuple[str, str, str, str]] = []
+    names = {c.name for c in p.columns}
+    if "service" in names:
+        label = p.label("service")
+        checks.append((label, "t_service IS NULL AND v_service IS NULL",
+                       "is required but empty (or use --starter-services)", "t_service"))
+        checks.append((label, "t_service IS NOT NULL AND v_service IS NULL",
+                       "no service for this value: not in the service map and not a service id "
+                       "in dipstick.yaml (map it with --service-map, or --starter-services)",
+                       "t_service"))
+    if kind == "tickets" and "resolved_at" in p.sources:
+        checks.append((p.label("resolved_at"), "v_resolved_at < v_opened_at",
+                       "is before opened_at", "t_resolved_at"))
+    if kind == "touchpoints" and {"visitors", "drop_offs"} <= p.sources.keys():
+        checks.append((p.label("drop_offs"), "v_drop_offs > v_visitors",
+                       "is more than visitors", "t_drop_offs"))
+    if not collapse:
+        keys = pl.KEYS[kind]
+        part = ", ".join(ident("v_" + k) for k in keys)
+        run(con, f"CREATE OR REPLACE TABLE _dup AS SELECT _row FROM (SELECT _row, count(*) OVER "
+                 f"(PARTITION BY {part}) AS n FROM _final) WHERE n > 1")
+        value = " || ' | ' || ".join(f"coalesce(CAST({ident('v_' + k)} AS VARCHAR), '')"
+                                     for k in keys)
+        checks.append((p.label(keys[0]), "_row IN (SELECT _row FROM _dup)",
+                       f"the key ({', '.join(keys)}) is on more than one row of this file",
+                       value))
+    return checks
+
+
+def _existing(into: Path, kind: str) -> Path | None:
+    files = [into / f"{kind}{ext}" for ext in FORMATS if (into / f"{kind}{ext}").is_file()]
+    if len(files) > 1:
+        raise PackageError([Problem(files[0].name, f"both {files[0].name} and {files[1].name} "
+                                    "exist; keep one")])
+    return files[0] if files else None
+
+
+def _read_typed(path: Path, columns: tuple[Column, ...]) -> str:
+    """The existing table, its known columns in their types (it is a valid package table)."""
+    if path.suffix == ".parquet":
+        scan = f"read_parquet({q(path)})"
+    else:
+        scan = f"read_csv({q(path)}, header = true, all_varchar = true)"
+    kinds = {c.name: c for c in columns}
+
+    def cast(name: str) -> str:
+        c = kinds[name]
+        x = ident(name)
+        if c.kind in ("timestamp", "month"):
+            return f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) AS {x}"
+        if c.kind == "boolean":
+            return f"TRY_CAST({x} AS BOOLEAN) AS {x}"
+        return f"TRY_CAST({x} AS {c.sql_type}) AS {x}"
+
+    return f"(SELECT * REPLACE ({{}}) FROM {scan})".format(
+        ", ".join(cast(n) for n in _columns_of(path) if n in kinds)) \
+        if any(n in kinds for n in _columns_of(path)) else f"(SELECT * FROM {scan})"
+
+
+def _columns_of(path: Path) -> list[str]:
+    con = duckdb.connect()
+    try:
+        scan = f"read_parquet({q(path)})" if path.suffix == ".parquet" else \
+            f"read_csv({q(path)}, header = true, all_varchar = true)"
+        return [str(r[0]) for r in run(con, f"DESCRIBE SELECT * FROM {scan}")]
+    finally:
+        con.close()
+
+
+def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str) -> Path | None:
+    if not _count(con, "_bad"):
+        return None
+    out = staged / f"{kind}.rejects.csv"
+    run(con, f"COPY (SELECT b.row AS rejected_row, b.field AS rejected_field, b.value AS "
+             f"rejected_value, b.message AS reason, r.* FROM _bad b LEFT JOIN {pl.RAW} r ON "
+             f"r.rowid + 1 = b.row ORDER BY b.row, b.field) TO {q(out)} (FORMAT csv, HEADER true)")
+    return out
+
+
+def _write_map(into: Path, staged: Path, pairs: list[tuple[str, str]]) -> Path:
+    """The starter mapping, merged with the one already in the package: edit it, then pass it
+    with --service-map on the next import."""
+    known: dict[str, str] = {}
+    old = into / MAP_FILE
+    if old.is_file():
+        with old.open(encoding="utf-8-sig", newline="") as f:
+            for rec in csv.DictReader(f):
+                if rec.get("value") and rec.get("service"):
+                    known[rec["value"]] = rec["service"]
+    known.update(pairs)
+    out = staged / MAP_FILE
+    with out.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["value", "service"])
+        w.writerows(sorted(known.items()))
+    return out
+
+
+# ---- services (the catalog) ------------------------------------------------------------------
+
+def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, work: Path,
+                     text: str, options: ImportOptions, spec: Preset | None,
+                     tick: Progress) -> ImportSummary:
+    p = pl.plan("services", SERVICE_COLUMNS, src.columns, src.display, options.mapping, None,
+                spec, service_optional=True)
+    rows_read = stage(con, src, pl.RAW, list(p.sources.values()))
+    dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format)
+    checks = pl.build_typed(con, p, dates, {})
+    pl.collect_bad(con, "_typed", checks, "row")
+    _stop_if_bad(con, src, options)
+    idx = "v_id" if "id" in p.sources else "NULL"
+    cols = [c.name for c in SERVICE_COLUMNS if c.name in p.sources]
+    got = run(con, f"SELECT _row, {idx}, v_name, {', '.join('v_' + c for c in cols)} FROM _typed "
+                   "WHERE _row NOT IN (SELECT row FROM _bad) ORDER BY _row")
+    imported: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    rows_ok: list[int] = []
+    for rec in got:
+        row, sid, name, values = rec[0], rec[1], rec[2], rec[3:]
+        sid = sid or catalog.slug(str(name))
+        entry: dict[str, Any] = {"id": sid}
+        for c, v in zip(cols, values, strict=True):
+            if v is not None and c != "id":
+                entry[c] = v.date() if isinstance(v, datetime) else v
+        if sid in seen:
+            label = p.label("id" if "id" in p.sources else "name")
+            message = f"duplicate service id (also on row {seen[sid]})"
+            run(con, f"INSERT INTO _bad VALUES ({row}, {q(label)}, {q(sid)}, {q(message)}, "
+                     "'post')")
+            continue
+        seen[sid] = row
+        rows_ok.append(row)
+        imported.append(entry)
+    _stop_if_bad(con, src, options)
+    existing = catalog.raw_services(text)
+    services, added, updated = catalog.merge_services(existing, imported, options.replace)
+    new_text = catalog.with_services(text, services)
+    tick(60)
+    staged = _stage_dir(into, work)
+    (staged / MODEL_FILE).write_text(new_text, encoding="utf-8")
+    _check_package(into, staged)
+    tick(90)
+    rejects = _write_rejects(con, staged, "services")
+    _commit(into, work, staged, [MODEL_FILE, "services.rejects.csv"],
+            stale=["services.rejects.csv"] if rejects is None else [])
+    tick(100)
+    return ImportSummary("services", rows_read, len(imported), _count(con, "_bad"),
+                         into / rejects.name if rejects else None, None, None, (),
+                         source=src.path, target=into / MODEL_FILE,
+                         rows_in_table=len(services), rows_replaced=len(updated),
+                         services_added=tuple(added))
+
+
+def _check_package(into: Path, staged: Path) -> None:
+    """Load the package as it would be after the import: the new dipstick.yaml with every
+    table of the current package (linked, not copied), so a removed service still referenced
+    by a table is caught before anything is replaced."""
+    view = staged.parent / "view"
+    view.mkdir(exist_ok=True)
+    shutil.copy(staged / MODEL_FILE, view / MODEL_FILE)
+    if into.is_dir():
+        for f in into.iterdir():
+            if f.is_file() and f.suffix in FORMATS and f.stem in TABLES:
+                (view / f.name).symlink_to(f.resolve())
+    load_package(view).close()
+
+
+# ---- the package folder: temp work, check, atomic replace ------------------------------------
+
+def _current_model(into: Path) -> tuple[str, ValueModel]:
+    """The package's dipstick.yaml text and model (a minimal one for a new package)."""
+    if into.exists() and not into.is_dir():
+        raise UsageError(f"--into {into} is a file, not a package folder")
+    file = into / MODEL_FILE
+    if into.is_dir() and file.is_file():
+        model, problems = read_model(into)
+        if model is None or problems:
+            raise PackageError(problems)
+        return file.read_text(encoding="utf-8-sig"), model
+    if into.is_dir() and any(into.iterdir()):
+        raise UsageError(f"{into} is not empty and has no dipstick.yaml: not a data package")
+    text = catalog.new_model_text(into.resolve().name)
+    return text, ValueModel.model_validate({"organisation": {"name": into.resolve().name}})
+
+
+def _check_model(text: str, work: Path) -> ValueModel:
+    folder = work / "model"
+    folder.mkdir(exist_ok=True)
+    (folder / MODEL_FILE).write_text(text, encoding="utf-8")
+    model, problems = read_model(folder)
+    if model is None or problems:
+        raise PackageError(problems)
+    return model
+
+
+@contextmanager
+def _workdir(into: Path) -> Iterator[Path]:
+    """A private folder on the package's file system (so the final renames are atomic),
+    removed afterwards whatever happens; left-overs of killed imports are removed first."""
+    parent = into if into.is_dir() else into.parent
+    if not parent.is_dir():
+        raise UsageError(f"{parent} does not exist")
+    prefix = _WORK if into.is_dir() else f".{into.name}{_WORK}"
+    for stale in parent.glob(prefix + "*"):
+        pid = stale.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    work = parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stage_dir(into: Path, work: Path) -> Path:
+    d = work / "out"
+    d.mkdir(exist_ok=True)
+    if not into.is_dir() and not (d / MODEL_FILE).exists():
+        (d / MODEL_FILE).write_text(catalog.new_model_text(into.resolve().name),
+                                    encoding="utf-8")
+    return d
+
+
+def _commit(into: Path, work: Path, staged: Path, order: list[str], stale: list[str]) -> None:
+    """Move the staged files into place: a new package in one rename of its folder; an
+    existing one file by file with ``os.replace`` (atomic each), dipstick.yaml first, so any
+    moment of a kill leaves a valid package (new services before the rows that use them)."""
+    if not into.is_dir():
+        os.replace(staged, into)
+        return
+    for name in order:
+        f = staged / name
+        if f.is_file():
+            os.replace(f, into / name)
+    for name in stale:
+        (into / name).unlink(missing_ok=True)
+
+
+def _connect(work: Path) -> duckdb.DuckDBPyConnection:
+    """An on-disk database in the work folder: big exports spill to disk, not to memory."""
+    con = duckdb.connect(str(work / "import.duckdb"))
+    for sql in ("SET TimeZone = 'UTC'", "SET enable_progress_bar = false",
+                f"SET temp_directory = {q(work / 'spill')}", "SET memory_limit = '1GB'",
+                "SET preserve_insertion_order = true"):
+        run(con, sql)
+    return con
+
+
+def _day(v: object) -> date | None:
+    if isinstance(v, datetime):
+        return v.date()
+    return v if isinstance(v, date) else None

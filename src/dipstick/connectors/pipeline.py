@@ -1,0 +1,291 @@
+"""The DuckDB SQL of an import: map columns, type values, check every row, collapse audit
+trails, resolve services, merge with the existing table.
+
+Every step is a table or view in the import's own on-disk DuckDB database, so a 5 GB export
+streams through in bounded memory. Bad rows are collected in one table ``_bad`` (row, field,
+value, message): they either stop the import (reported like the package loader does, the first
+rows of each kind with their row numbers) or are written to a rejects file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+
+from dipstick.connectors.presets import Preset
+from dipstick.engine.logs_sql import timestamp_sql
+from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, q, run
+from dipstick.errors import PackageError, Problem, UsageError
+from dipstick.package.tables import Column
+
+RAW = "_raw"
+EXTRA: dict[str, tuple[Column, ...]] = {"tickets": (Column("state"),)}
+# How rows are keyed: a re-import replaces the rows with the same key (docs/connectors.md).
+KEYS: dict[str, tuple[str, ...]] = {
+    "tickets": ("id",), "changes": ("id",), "usage": ("date", "service"),
+    "costs": ("month", "service"), "training": ("date", "service", "group"),
+    "surveys": ("date", "service", "group", "dimension", "respondent"),
+    "kpis": ("date", "outcome"), "touchpoints": ("date", "journey", "touchpoint"),
+    "services": ("id",),
+}
+ISO_RE = r"^\s*\d{4}-\d{1,2}-\d{1,2}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where each dipstick field comes from: a source column, or a constant."""
+
+    kind: str
+    columns: tuple[Column, ...]
+    sources: Mapping[str, str]                 # field -> source column
+    constants: Mapping[str, str] = field(default_factory=dict)
+    preset: Preset | None = None
+    missing: tuple[str, ...] = ("", "?")
+    order: str | None = None                   # collapse: the order column (source name)
+
+    def label(self, f: str) -> str:
+        return self.sources.get(f, f)
+
+
+@dataclass(frozen=True)
+class Dates:
+    dayfirst: bool = False
+    fmt: str | None = None
+    extra: tuple[str, ...] = ()
+
+
+def plan(kind: str, columns: tuple[Column, ...], found: Sequence[str], display: str,
+         mapping: Mapping[str, str], service_from: str | None, preset: Preset | None,
+         service_optional: bool) -> Plan:
+    """Match fields to source columns: ``--map`` first, then the preset's candidates, then a
+    column named like the field (case-insensitive). A missing required column is a problem."""
+    names = {c.name for c in columns}
+    unknown = sorted(set(mapping) - names)
+    if unknown:
+        raise UsageError(f"--map: {', '.join(unknown)} is not a field of {kind} (fields: "
+                         f"{', '.join(c.name for c in columns)})")
+    lower = {c.lower(): c for c in found}
+    sources: dict[str, str] = {}
+    problems: list[Problem] = []
+
+    def missing(f: str, col: str) -> None:
+        problems.append(Problem(display, f"the column {col!r} for {f} is missing (columns "
+                                f"found: {', '.join(found) or 'none'}){_delimiter_hint(found)}",
+                                field=col))
+
+    wanted = dict(mapping)
+    if service_from and "service" in names and "service" not in wanted:
+        wanted["service"] = service_from
+    for f, col in wanted.items():
+        if col.lower() in lower:
+            sources[f] = lower[col.lower()]
+        else:
+            missing(f, col)
+    candidates = dict(preset.columns) if preset else {}
+    if preset and preset.service_from and "service" in names:
+        candidates["service"] = preset.service_from
+    constants = {f: v for f, v in (preset.constants if preset else {}).items()
+                 if f not in sources}
+    for c in columns:
+        if c.name in sources or c.name in wanted:
+            continue
+        for cand in (*candidates.get(c.name, ()), c.name):
+            if cand.lower() in lower:
+                sources[c.name] = lower[cand.lower()]
+                break
+        else:
+            optional = c.name == "service" and service_optional
+            if c.required and c.name not in constants and not optional:
+                tried = [*candidates.get(c.name, ()), c.name]
+                hint = " or --service-from" if c.name == "service" else ""
+                problems.append(Problem(display, f"no column for the required field {c.name} "
+                                        f"(looked for {', '.join(map(repr, tried))}; map one "
+                                        f"with --map {c.name}=COLUMN{hint}; columns found: "
+                                        f"{', '.join(found) or 'none'})"
+                                        f"{_delimiter_hint(found)}", field=c.name))
+    if problems:
+        raise PackageError(problems)
+    order = None
+    if preset and preset.collapse and preset.collapse.order.lower() in lower:
+        order = lower[preset.collapse.order.lower()]
+    return Plan(kind, columns, sources, constants, preset,
+                preset.missing if preset else ("", "?"), order)
+
+
+def _delimiter_hint(found: Sequence[str]) -> str:
+    if len(found) == 1 and any(d in found[0] for d in ";\t|,"):
+        return (" — the whole header is one column: the delimiter is probably wrong (give it "
+                "with --delimiter)")
+    return ""
+
+
+def _text(col: str, missing: Sequence[str]) -> str:
+    v = f"trim(CAST({ident(col)} AS VARCHAR))"
+    marks = ", ".join(q(m) for m in missing)
+    return f"CASE WHEN {v} IN ({marks}) THEN NULL ELSE {v} END" if missing else v
+
+
+def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
+    """SQL turning text into a TIMESTAMP (NULL when unparseable) and the expected form.
+
+    ISO 8601 is always accepted unless an explicit format is given; day-first (d/m/yyyy) only
+    with ``dayfirst``, so 3/4/2026 is never guessed."""
+    if month:
+        t = (f"CASE WHEN regexp_full_match({t}, '\\d{{4}}-\\d{{1,2}}') THEN {t} || '-01' "
+             f"ELSE {t} END")
+    if dates.fmt is not None:
+        return (f"CAST(try_strptime({t}, {q(dates.fmt)}) AS TIMESTAMP)",
+                f"a date in the format {dates.fmt}")
+    iso, iso_expected = timestamp_sql(t, None, False)
+    parts = [f"CASE WHEN regexp_matches({t}, {q(ISO_RE)}) THEN {iso} END"]
+    expected = [iso_expected]
+    if dates.dayfirst:
+        parts.append(timestamp_sql(t, None, True)[0])
+        expected.append("a day-first date d/m/yyyy h:mm (e.g. 29/2/2016 01:16)")
+    if dates.extra:
+        forms = ", ".join(q(f) for f in dates.extra)
+        parts.append(f"CAST(try_strptime({t}, [{forms}]) AS TIMESTAMP)")
+        expected.append(" or ".join(dates.extra))
+    hint = "" if dates.dayfirst else " (day-first dates like 29/2/2016: --dayfirst; other forms: "\
+        "--date-format)"
+    return f"coalesce({', '.join(parts)})", " or ".join(expected) + hint
+
+
+def typed_sql(c: Column, t: str, dates: Dates, values: Mapping[str, str] | None,
+              default: str | None) -> tuple[str, str]:
+    """SQL of the typed value of column ``c`` from text ``t``, and what a valid value is."""
+    if values:
+        cases = " ".join(f"WHEN {q(k)} THEN {q(v)}" for k, v in values.items())
+        other = q(default) if default is not None else f"lower({t})"
+        return f"CASE WHEN {t} IS NULL THEN NULL ELSE CASE lower({t}) {cases} ELSE {other} " \
+            "END END", ""
+    if c.kind == "timestamp":
+        return date_sql(t, dates)
+    if c.kind == "month":
+        s, exp = date_sql(t, dates, month=True)
+        return f"date_trunc('month', {s})", "a month (2026-03 or a date in it): " + exp
+    if c.kind == "number":
+        return f"TRY_CAST({t} AS DOUBLE)", "a number"
+    if c.kind == "integer":
+        return (f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+(\\.0*)?') THEN "
+                f"TRY_CAST({t} AS DOUBLE)::BIGINT END", "a whole number")
+    if c.kind == "boolean":
+        return (f"CASE WHEN lower({t}) IN ('true', 'yes', 'y', '1', 't') THEN true WHEN "
+                f"lower({t}) IN ('false', 'no', 'n', '0', 'f') THEN false END",
+                "true/false or yes/no")
+    if c.choices:
+        return f"lower({t})", ""
+    return t, ""
+
+
+def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
+                refs: Mapping[str, set[str]]) -> list[tuple[str, str, str, str]]:
+    """Create view ``_typed`` (``_row``, ``t_<field>`` text, ``v_<field>`` typed) and return the
+    row checks as (field label, condition, message, value SQL)."""
+    cols = ["(rowid + 1) AS _row"]
+    checks: list[tuple[str, str, str, str]] = []
+    preset = p.preset
+    for c in p.columns:
+        if c.name in p.sources:
+            t = _text(p.sources[c.name], p.missing)
+            values = preset.values.get(c.name) if preset else None
+            default = preset.default_value.get(c.name) if preset else None
+            v, expected = typed_sql(c, t, dates, values, default)
+        elif c.name in p.constants:
+            t = v = q(p.constants[c.name])
+            expected = ""
+        else:
+            cols += [f"CAST(NULL AS VARCHAR) AS {ident('t_' + c.name)}",
+                     f"CAST(NULL AS {c.sql_type}) AS {ident('v_' + c.name)}"]
+            continue
+        cols += [f"{t} AS {ident('t_' + c.name)}", f"{v} AS {ident('v_' + c.name)}"]
+        label = p.label(c.name)
+        tx, vx = ident("t_" + c.name), ident("v_" + c.name)
+        if c.name == "service":
+            continue   # resolved and checked after the service mapping
+        if c.required:
+            checks.append((label, f"{tx} IS NULL", "is required but empty", tx))
+        if expected:
+            checks.append((label, f"{tx} IS NOT NULL AND {vx} IS NULL",
+                           f"is not valid: expected {expected}", tx))
+        if c.minimum is not None:
+            checks.append((label, f"{vx} < {c.minimum}", f"must be ≥ {c.minimum:g}", tx))
+        if c.maximum is not None:
+            checks.append((label, f"{vx} > {c.maximum}", f"must be ≤ {c.maximum:g}", tx))
+        if c.choices:
+            checks.append((label, f"{vx} NOT IN ({', '.join(q(x) for x in c.choices)})",
+                           f"must be one of {', '.join(c.choices)}", tx))
+        if c.ref and c.ref != "service":
+            owner = {"dimension": "group", "touchpoint": "journey"}.get(c.ref)
+            key = vx if owner is None else f"(v_{owner} || chr(31) || {vx})"
+            known = _ref(con, c.ref, refs.get(c.ref, set()))
+            checks.append((label, f"{vx} IS NOT NULL AND {key} NOT IN {known}",
+                           f"unknown {c.ref} id (not in dipstick.yaml)", tx))
+    if p.order is not None:
+        t = _text(p.order, p.missing)
+        cols += [f"{t} AS _tord", f"TRY_CAST({t} AS DOUBLE) AS _ord"]
+        checks.append((p.order, "_tord IS NOT NULL AND _ord IS NULL",
+                       "is not a number (it orders the updates of a record)", "_tord"))
+    run(con, f"CREATE OR REPLACE VIEW _typed AS SELECT {', '.join(cols)} FROM {RAW}")
+    return checks
+
+
+def _ref(con: duckdb.DuckDBPyConnection, kind: str, ids: set[str]) -> str:
+    name = f"_ref_{kind}"
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT unnest($ids::VARCHAR[]) AS id",
+                {"ids": sorted(ids)}).fetchall()
+    return f"(SELECT id FROM {name})"
+
+
+def collect_bad(con: duckdb.DuckDBPyConnection, relation: str,
+                checks: Sequence[tuple[str, str, str, str]], stage: str) -> None:
+    """Append the rows of ``relation`` failing any check to ``_bad`` (one row per failure)."""
+    run(con, "CREATE TABLE IF NOT EXISTS _bad (row BIGINT, field VARCHAR, value VARCHAR, "
+             "message VARCHAR, stage VARCHAR)")
+    for label, cond, message, value in checks:
+        run(con, f"INSERT INTO _bad SELECT _row, {q(label)}, CAST({value} AS VARCHAR), "
+                 f"{q(message)}, {q(stage)} FROM {relation} WHERE {cond}")
+
+
+def bad_problems(con: duckdb.DuckDBPyConnection, display: str, lines: bool) -> list[Problem]:
+    """The bad rows as problems: the first rows of each kind, then a count of the rest."""
+    problems: list[Problem] = []
+    kinds = run(con, "SELECT field, message, count(*) FROM _bad GROUP BY ALL "
+                     "ORDER BY min(row), field")
+    for f, message, n in kinds:
+        rows = con.execute("SELECT row, value FROM _bad WHERE field = $f AND message = $m "
+                           f"ORDER BY row LIMIT {MAX_ROWS_PER_PROBLEM}",
+                           {"f": f, "m": message}).fetchall()
+        for r, v in rows:
+            problems.append(Problem(display, message, row=int(r), field=f, value=v,
+                                    line=int(r) + 1 if lines else None))
+        if n > len(rows):
+            problems.append(Problem(display, f"{message}: {n - len(rows):,} more rows like the "
+                                    "ones above", field=f))
+    return problems
+
+
+def collapse_sql(p: Plan) -> str:
+    """One row per record of an audit trail: the last update wins (by the order column, then
+    file order), counts take their maximum, ``last_known`` fields their last non-missing value."""
+    assert p.preset is not None and p.preset.collapse is not None
+    spec = p.preset.collapse
+    order = "_ord, _row" if p.order else "_row"
+    out = ["max(_row) FILTER (WHERE _last) AS _row"]
+    for c in p.columns:
+        for pre in ("t_", "v_"):
+            x = ident(pre + c.name)
+            if c.name == "id":
+                continue
+            if c.name in spec.maximum and pre == "v_":
+                agg = f"max({x})"
+            elif c.name in spec.last_known:
+                agg = f"last({x} ORDER BY {order}) FILTER (WHERE {x} IS NOT NULL)"
+            else:
+                agg = f"last({x} ORDER BY {order})"
+            out.append(f"{agg} AS {x}")
+    last = f"row_number() OVER (PARTITION BY v_id ORDER BY {order} DESC) = 1 AS _last"
+    return (f"SELECT t_id, v_id, {', '.join(out)} FROM (SELECT *, {last} FROM _typed "
+            "WHERE _row NOT IN (SELECT row FROM _bad)) GROUP BY t_id, v_id")

@@ -1,0 +1,206 @@
+"""Reading an export (CSV, gzip CSV, Excel .xlsx, Parquet) into a DuckDB table of raw text.
+
+Every source becomes the same thing: a table whose columns are the file's columns as text and
+whose ``rowid + 1`` is the data row (row 1 is the first row under the header), so every later
+step reads one shape and every message can name the row. DuckDB streams the file into a
+database on disk, so memory stays bounded whatever the file's size. Excel is streamed row by row
+(openpyxl read-only mode) into a CSV first; DuckDB has no built-in Excel reader here.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import IO, Any, cast
+
+import duckdb
+
+from dipstick.engine.sql import ident, q, run
+from dipstick.errors import PackageError, Problem, UsageError
+
+FORMATS = ("csv", "csv.gz", "tsv", "txt", "xlsx", "parquet")
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "utf-8-bom": "utf-8",
+             "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1",
+             "cp1252": "latin-1", "windows-1252": "latin-1"}
+_SAMPLE = 1 << 20
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source file as found: its format, encoding and columns (before anything is staged)."""
+
+    path: Path
+    display: str
+    format: str
+    columns: tuple[str, ...]
+    encoding: str
+    csv_file: Path          # what DuckDB reads (the file itself, or the CSV an Excel became)
+    delimiter: str | None
+    header_lines: int = 1   # lines above data row 1 (messages give row and line)
+
+
+def source_format(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((f for f in sorted(FORMATS, key=len, reverse=True) if name.endswith("." + f)),
+                None)
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path,
+                encoding: str | None = None, delimiter: str | None = None,
+                sheet: str | None = None) -> Source:
+    """Find the format, encoding and columns of ``path``; raise PackageError when it cannot be
+    read as a table at all."""
+    display = str(path)
+    fmt = source_format(path)
+    if fmt is None:
+        raise PackageError([Problem(display, "is not a file dipstick imports (use .csv, .csv.gz, "
+                                    ".tsv, .xlsx or .parquet)")])
+    if not path.is_file():
+        raise PackageError([Problem(display, "file not found")])
+    if path.stat().st_size == 0:
+        raise PackageError([Problem(display, "is empty (0 bytes): expected a header row and "
+                                    "data rows")])
+    enc = _encoding(encoding)
+    if fmt == "xlsx":
+        csv_file = workdir / "source.csv"
+        _excel_to_csv(path, display, csv_file, sheet)
+        fmt, enc, delimiter, path = "xlsx", "utf-8", ",", csv_file
+    elif fmt == "parquet":
+        enc = "binary"
+    elif enc is None:
+        enc = detect_encoding(path)
+    if fmt == "tsv" and delimiter is None:
+        delimiter = "\t"
+    columns = _describe(con, path, display, fmt, enc, delimiter)
+    return Source(Path(display), display, fmt, columns, enc, path, delimiter)
+
+
+def stage(con: duckdb.DuckDBPyConnection, src: Source, relation: str,
+          columns: list[str]) -> int:
+    """Copy ``columns`` of the source as text into table ``relation`` (file order); return the
+    number of data rows. Raise PackageError naming the file when DuckDB cannot read it."""
+    cols = ", ".join(f"CAST({ident(c)} AS VARCHAR) AS {ident(c)}" for c in dict.fromkeys(columns))
+    try:
+        run(con, f"CREATE OR REPLACE TABLE {relation} AS SELECT {cols or '1 AS _none'} FROM "
+                 f"{_scan(src.csv_file, src.format, src.encoding, src.delimiter)}")
+    except duckdb.Error as e:
+        raise PackageError([_read_problem(src.display, src.format, e)]) from None
+    return int(run(con, f"SELECT count(*) FROM {relation}")[0][0])
+
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the first MiB decodes as UTF-8, else Latin-1."""
+    with _open(path) as f:
+        sample = f.read(_SAMPLE)
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(sample) - 3:   # not just a character cut at the end of the sample
+            return "latin-1"
+    return "utf-8"
+
+
+def _encoding(given: str | None) -> str | None:
+    if given is None:
+        return None
+    enc = ENCODINGS.get(given.strip().lower())
+    if enc is None:
+        raise UsageError(f"--encoding {given!r} is not supported: use utf-8, utf-8-sig or "
+                         "latin-1")
+    return enc
+
+
+def _open(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _scan(path: Path, fmt: str, encoding: str, delimiter: str | None) -> str:
+    if fmt == "parquet":
+        return f"read_parquet({q(path)})"
+    opts = f", delim = {q(delimiter)}" if delimiter else ""
+    return (f"read_csv({q(path)}, header = true, all_varchar = true, encoding = {q(encoding)}"
+            f"{opts})")
+
+
+def _describe(con: duckdb.DuckDBPyConnection, path: Path, display: str, fmt: str,
+              enc: str, delimiter: str | None) -> tuple[str, ...]:
+    try:
+        rows = run(con, f"DESCRIBE SELECT * FROM {_scan(path, fmt, enc, delimiter)}")
+    except duckdb.Error as e:
+        raise PackageError([_read_problem(display, fmt, e)]) from None
+    columns = tuple(str(r[0]) for r in rows)
+    if fmt != "parquet" and columns == ("column0",):
+        raise PackageError([Problem(display, "has no header row (the file is empty or holds "
+                                    "no columns)")])
+    return columns
+
+
+def _read_problem(display: str, fmt: str, e: duckdb.Error) -> Problem:
+    text = str(e)
+    kind = {"parquet": "Parquet", "xlsx": "Excel"}.get(fmt, "CSV")
+    first = text.splitlines()[0]
+    if "unicode" in text.lower() or "utf-8" in text.lower():
+        return Problem(display, f"cannot be read as UTF-8 text: {first} — give the encoding "
+                       "with --encoding latin-1 (or utf-8)")
+    line = next((ln for ln in text.splitlines() if ln.startswith("CSV Error on Line")), None)
+    lineno = int(line.rsplit(":", 1)[1]) if line and line.rsplit(":", 1)[1].strip().isdigit() \
+        else None
+    hint = ""
+    if "expected" in text.lower() and "columns" in text.lower():
+        hint = " — a row has more or fewer fields than the header (check the delimiter and quoting)"
+    return Problem(display, f"cannot be read as {kind}: {first}{hint}", line=lineno)
+
+
+# ---- Excel -----------------------------------------------------------------------------------
+
+def _excel_to_csv(path: Path, display: str, out: Path, sheet: str | None) -> None:
+    """Stream the sheet into a UTF-8 CSV: dates as ISO 8601, whole floats without ``.0``."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise PackageError([Problem(display, f"is not an Excel workbook (.xlsx): {e}")]) from None
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise PackageError([Problem(display, f"has no sheet {sheet!r} (sheets: "
+                                        f"{', '.join(book.sheetnames)})")])
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        with out.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            header = False
+            for row in ws.iter_rows(values_only=True):
+                if not header:
+                    if all(v is None for v in row):
+                        continue
+                    header = True
+                    row = tuple(str(v).strip() if v is not None else "" for v in row)
+                    while row and row[-1] == "":
+                        row = row[:-1]
+                    width = len(row)
+                    writer.writerow(row)
+                    continue
+                writer.writerow([_cell(v) for v in row[:width]])
+        if not header:
+            raise PackageError([Problem(display, "the sheet is empty: expected a header row and "
+                                        "data rows")])
+    finally:
+        book.close()
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (date, time)):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
