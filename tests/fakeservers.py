@@ -134,7 +134,8 @@ class _FakeServer:
             self.accepted.add("Basic " + base64.b64encode(f"{user}:{password}".encode())
                               .decode())
         self.faults: dict[int, Fault] = {}      # 1-based request number -> fault
-        self.fail_always: Fault | None = None
+        self.fail_always: Fault | None = None   # every request from number fail_from on
+        self.fail_from = 1
         self.expired = False
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -172,7 +173,8 @@ class _FakeServer:
         with self._lock:
             self.requests.append(Request(split.path, params, auth))
             number = len(self.requests)
-        fault = self.faults.get(number) or self.fail_always
+        fault = self.faults.get(number) or (self.fail_always if number >= self.fail_from
+                                            else None)
         if fault is not None:
             self._send(h, fault.status, self.error_body(f"fault {fault.status}"), fault.headers)
             return
