@@ -29,6 +29,8 @@ WHO = (ANONYMOUS, *ROLES)
 PAGE = {ANONYMOUS: "login", "viewer": 200, "owner": 200, "leader": 200, "admin": 200}
 API = {ANONYMOUS: 401, "viewer": 200, "owner": 200, "leader": 200, "admin": 200}
 PUBLIC = dict.fromkeys(WHO, 200)
+ADMIN_PAGE = {ANONYMOUS: "login", "viewer": 403, "owner": 403, "leader": 403, "admin": 200}
+ADMIN_API = {ANONYMOUS: 401, "viewer": 403, "owner": 403, "leader": 403, "admin": 200}
 
 TABLE: dict[tuple[str, str], dict[str, Any]] = {
     # sign-in and assets
@@ -56,6 +58,16 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/outcomes"): API,
     ("GET", "/api/streams"): API,
     ("GET", "/api/journeys"): API,
+    # running checks from the web: everyone reads the history, only admins start or load
+    ("GET", "/runs"): PAGE,
+    ("POST", "/runs"): ADMIN_PAGE | {"admin": 303},          # → the job's page
+    ("POST", "/runs/upload"): ADMIN_PAGE | {"admin": 422},   # no file sent
+    ("GET", "/runs/jobs/{job_id}"): ADMIN_PAGE,
+    ("GET", "/api/runs/{run_id}"): API,
+    ("GET", "/api/packages"): ADMIN_API,
+    ("POST", "/api/packages"): ADMIN_API | {"admin": 422},   # no file sent
+    ("POST", "/api/runs"): ADMIN_API | {"admin": 202},
+    ("GET", "/api/runs/jobs/{job_id}"): ADMIN_API,
 }
 
 
@@ -108,6 +120,7 @@ def matrix(request: pytest.FixtureRequest, package: Path,
         clients[ANONYMOUS] = stack.enter_context(
             httpx.Client(base_url=app.url, timeout=60, follow_redirects=False))
         params, comments = _real_params(clients["leader"])
+        params |= _run_params(clients["admin"])
         yield Matrix(app, clients, params, comments)
 
 
@@ -125,6 +138,15 @@ def _real_params(leader: httpx.Client) -> tuple[dict[str, str], list[str]]:
         if texts:
             return {"service_id": sid}, texts
     return {"service_id": ids[0]}, []
+
+
+def _run_params(admin: httpx.Client) -> dict[str, str]:
+    """A stored run and a web check (job) started by the admin."""
+    run_id = admin.get("/api/runs?limit=1").json()["runs"][0]["id"]
+    token = csrf_of(admin.get("/runs").text)
+    job = admin.post("/api/runs", json={"package": "configured"},
+                     headers={"X-CSRF-Token": token}).json()
+    return {"run_id": str(run_id), "job_id": job["id"]}
 
 
 def _url(path: str, params: dict[str, str]) -> str:
@@ -152,8 +174,14 @@ def _call(m: Matrix, who: str, method: str, path: str) -> httpx.Response:
         token = csrf_of(http.get("/login").text)
         return http.post(url, data={"email": m.app.users.get(who, "nobody@example.org"),
                                     "password": "not the password", "csrf_token": token})
-    # a new POST (or other) route: the form token of the caller's session, nothing else
     token = csrf_of(http.get("/login").text)
+    if (method, path) == ("POST", "/runs"):      # a check of the configured package
+        return http.post(url, data={"csrf_token": token, "package": "configured"})
+    if (method, path) == ("POST", "/api/runs"):
+        return http.post(url, json={"package": "configured"}, headers={"X-CSRF-Token": token})
+    if path.startswith("/api/"):                 # a session's API writes carry the header
+        return http.request(method, url, headers={"X-CSRF-Token": token})
+    # a new POST (or other) route: the form token of the caller's session, nothing else
     return http.request(method, url, data={"csrf_token": token})
 
 
@@ -190,7 +218,7 @@ def test_the_leader_reads_raw_comments(matrix: Matrix) -> None:
 @pytest.mark.parametrize("path", sorted(p for m, p in TABLE if m == "GET" and p != "/static"))
 def test_a_viewer_never_gets_raw_comments(matrix: Matrix, path: str) -> None:
     r = matrix.clients["viewer"].get(_url(path, matrix.params))
-    assert r.status_code == 200
+    assert r.status_code == (200 if TABLE["GET", path]["viewer"] == 200 else 403)
     body = r.text
     leaked = [c for c in matrix.comments if c in body or html.escape(c) in body]
     assert not leaked, f"{path} shows a viewer raw comments: {leaked[:3]}"

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dipstick import render
-from dipstick.check import CheckResult, run_check
+from dipstick.check import CheckResult
 from dipstick.cli.app import (
     AsOfOpt,
     DatabaseOpt,
@@ -33,7 +33,7 @@ from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
 from dipstick.indicators.registry import INDICATORS
 from dipstick.model import ValueModel
 from dipstick.model.alerts import AlertTarget
-from dipstick.package import Package, load_package
+from dipstick.package import load_package
 
 
 def _as_date(v: datetime | None) -> date | None:
@@ -43,17 +43,14 @@ def _as_date(v: datetime | None) -> date | None:
 def _run(path: Path, as_of: date | None, services: list[str] | None,
          fmt: str) -> tuple[CheckResult, ValueModel]:
     """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
-    package: Package | None = None
+    from dipstick.runs import check_package
+
     try:
         with _progress("Checking") as step:
-            package = load_package(path, progress=lambda t: step(f"loading {t}"))
-            return run_check(package, as_of, services or None,
-                             progress=lambda c: step(f"indicator {c}")), package.model
+            checked = check_package(path, as_of, services, progress=step)
+            return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
-    finally:
-        if package is not None:
-            package.close()
 
 
 def _store(result: CheckResult, database: str | None, started: datetime, command: str) -> int:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _print_json, app, err, out
-from dipstick.errors import DipstickError
+from dipstick.errors import DipstickError, ExitCode
 
 users_app = typer.Typer(help="Web app users: create them, list them, give them API tokens.",
                         no_args_is_help=True)
@@ -25,6 +25,12 @@ def serve(
     database: DatabaseOpt = None,
     package: Annotated[Path | None, typer.Option(
         help="A data package folder the web may check (admins run checks from the web).")] = None,
+    packages_dir: Annotated[Path | None, typer.Option(
+        help="Where packages uploaded as zips are kept, one folder per version "
+        "(default: dipstick-packages here).")] = None,
+    no_uploads: Annotated[bool, typer.Option(
+        "--no-uploads", help="Admins may not upload packages, only check --package.")] = False,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest zip an admin may upload.")] = 512,
     https: Annotated[bool, typer.Option(
         help="Mark session cookies Secure (when served behind TLS).")] = False,
 ) -> None:
@@ -35,7 +41,12 @@ def serve(
 
     from dipstick.web.app import WebConfig, create_app
 
-    config = WebConfig(database=database, https=https, package=package)
+    uploads = None if no_uploads else (packages_dir or Path.cwd() / "dipstick-packages")
+    if package is not None and not (package / "dipstick.yaml").is_file():
+        err.print(f"[red]error:[/red] --package {package}: no dipstick.yaml there")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    config = WebConfig(database=database, https=https, package=package, packages_dir=uploads,
+                       max_upload_bytes=max_upload_mb * 1024**2)
     err.print(f"dipstick serving on [bold]http://{host}:{port}/[/bold] (Ctrl-C stops)")
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 

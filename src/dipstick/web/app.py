@@ -44,7 +44,9 @@ class WebConfig:
     database: str | None = None        # the app database URL (default: the CLI's)
     secret_key: str | None = None      # signs session cookies (env DIPSTICK_SECRET_KEY)
     https: bool = False                # mark cookies Secure (behind TLS)
-    package: Path | None = None        # a data package the admin lets the web check
+    package: Path | None = None        # a data package folder the admin lets the web check
+    packages_dir: Path | None = None   # where uploaded packages are kept (None: no uploads)
+    max_upload_bytes: int = 512 * 1024**2
 
 
 @cache
@@ -87,6 +89,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.jobs.shutdown()
             store.close()
 
     app = FastAPI(title="dipstick", version=_version(), lifespan=lifespan,
@@ -94,6 +97,9 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.throttle = Throttle()
+    from dipstick.web.runs import Jobs
+
+    app.state.jobs = Jobs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.https)
 

@@ -65,6 +65,18 @@ def run_context(package: str, as_of: date) -> RunContext | Missing:
         return found
 
 
+def remember(package: str, as_of: date, found: RunContext) -> None:
+    """Keep a context built by a check this process just ran (the web's "Check now"): the
+    pages need no re-check for it, and a re-checked older copy of the same package and date
+    is replaced rather than shown."""
+    with _lock:
+        _cache[(package, as_of.isoformat())] = found
+        _cache.move_to_end((package, as_of.isoformat()))
+        while len(_cache) > KEEP:
+            _cache.popitem(last=False)
+        settle()
+
+
 def settle() -> None:
     """Take the long-lived caches out of the garbage collector's sight. A re-checked 2,000-
     service package is millions of objects; without this every full collection walks them,
@@ -85,14 +97,14 @@ def _load(path: Path, as_of: date) -> RunContext | Missing:
         return Missing(f"the data package {path} cannot be read now: {str(e).splitlines()[0]}")
     try:
         result = run_check(package, as_of)
-        return RunContext(package.model, result, _surveys(package, result))
+        return RunContext(package.model, result, surveys_of(package, result))
     except DipstickError as e:
         return Missing(f"the data package {path} cannot be checked now: {e}")
     finally:
         package.close()
 
 
-def _surveys(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
+def surveys_of(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
     """The surveys as the check saw them: same window and settings as its perception cause."""
     model = package.model
     ctx = CheckContext(model, package.signals, result.window,

@@ -213,6 +213,14 @@ def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S) -> RunC
         return Missing("the value model could not be loaded (the server log says why)")
 
 
+def forget_model(package: str) -> None:
+    """Drop the loaded models of a package that was just checked again (its content may have
+    changed under the same path and date)."""
+    with _models_lock:
+        for key in [k for k in _models if k[0] == package]:
+            _models.pop(key)
+
+
 # --- the portfolio ----------------------------------------------------------------------------
 
 def _matches(row: dict[str, Any], f: Filters, model_ok: bool, with_cause: bool = True) -> bool:

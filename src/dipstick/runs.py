@@ -1,0 +1,61 @@
+"""A check run end to end — load the package, check it, keep it in the history — the one
+sequence behind ``dipstick check`` and the web app's "Check now", so both store the same runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from dipstick.check import CheckResult, run_check
+from dipstick.indicators.registry import CAUSES
+from dipstick.model import ValueModel
+from dipstick.package import Package, load_package
+from dipstick.package.tables import TABLES
+from dipstick.store import Store
+
+Progress = Callable[[str], None]
+
+# one step per signal table loaded, per cause checked, and the store: a progress bar's total
+STEPS = len(TABLES) + len(CAUSES) + 1
+
+
+@dataclass(frozen=True)
+class Checked:
+    result: CheckResult
+    model: ValueModel
+    run_id: int | None = None
+
+
+def check_package(path: Path, as_of: date | None = None, services: list[str] | None = None,
+                  progress: Progress | None = None,
+                  while_open: Callable[[Package, CheckResult], None] | None = None) -> Checked:
+    """Load and check a package (raises ``PackageError`` with every problem when it is bad).
+    ``while_open`` reads what else the caller needs from the package before it is closed."""
+    step = progress or (lambda _: None)
+    package: Package | None = None
+    try:
+        package = load_package(path, progress=lambda t: step(f"loading {t}"))
+        result = run_check(package, as_of, services or None,
+                           progress=lambda c: step(f"indicator {c}"))
+        if while_open:
+            while_open(package, result)
+        return Checked(result, package.model)
+    finally:
+        if package is not None:
+            package.close()
+
+
+def check_and_store(path: Path, store: Store, command: str, as_of: date | None = None,
+                    progress: Progress | None = None,
+                    while_open: Callable[[Package, CheckResult], None] | None = None) -> Checked:
+    """Check a package and keep the run; nothing is stored when the package is bad."""
+    started = datetime.now(UTC)
+    checked = check_package(path, as_of, progress=progress, while_open=while_open)
+    if progress:
+        progress("storing the run")
+    run_id = store.save_run(checked.result, started_at=started, finished_at=datetime.now(UTC),
+                            command=command)
+    return Checked(checked.result, checked.model, run_id)
