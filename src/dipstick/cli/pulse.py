@@ -1,3 +1,478 @@
-"""The `dipstick pulse` commands. (Being built.)"""
+"""``dipstick pulse``: start check-ins, hand out or mail their links, read their results, list
+the overdue ones. Thin edges over :mod:`dipstick.pulse` (the web app calls the same functions).
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _fail, _print_json, err, out
+from dipstick.cli.app import app as root
+from dipstick.errors import DipstickError, ExitCode, UsageError
+from dipstick.model import ValueModel
+from dipstick.store import Store
+
+app = typer.Typer(name="pulse", no_args_is_help=True, rich_markup_mode="rich",
+                  help="Pulse checks: ask stakeholder groups, in 60 seconds, whether they still "
+                  "see value; see who was not asked for too long.")
+root.add_typer(app)
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+PackageOpt = Annotated[Path | None, typer.Option(
+    "--package", help="The data package with the value model (default: the latest stored "
+    "run's package).")]
+BaseUrlOpt = Annotated[str, typer.Option(
+    "--base-url", envvar="DIPSTICK_BASE_URL",
+    help="Where the web app is reached, for the links (env DIPSTICK_BASE_URL).")]
+CampaignArg = Annotated[int, typer.Argument(help="The check-in's number (dipstick pulse list).")]
+SmtpHost = Annotated[str | None, typer.Option(help="SMTP server: mail the links from it.")]
+SmtpPort = Annotated[int | None, typer.Option(help="SMTP port (default by --smtp-security).")]
+SmtpSecurity = Annotated[str, typer.Option(help="starttls, ssl or none.")]
+SmtpUser = Annotated[str | None, typer.Option(help="SMTP user name.")]
+SmtpPasswordEnv = Annotated[str | None, typer.Option(
+    help="Environment variable holding the SMTP password.")]
+Sender = Annotated[str, typer.Option(help="The From address of the e-mails.")]
+
+
+@contextmanager
+def _store(database: str | None, fmt: str) -> Iterator[Store]:
+    try:
+        with Store.open(database) as store:
+            store.migrate()
+            yield store
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+
+
+def _model(store: Store, package: Path | None) -> tuple[ValueModel, str]:
+    """The value model (and its package path): --package, else the latest stored run's."""
+    from dipstick.package import load_package
+
+    if package is None:
+        runs = store.runs(limit=1)
+        if not runs:
+            raise UsageError("no stored check to take the value model from: pass --package")
+        package = Path(runs[0].package)
+    loaded = load_package(package)
+    try:
+        return loaded.model, str(package)
+    finally:
+        loaded.close()
+
+
+def _mailer(host: str, port: int | None, security: str, user: str | None,
+            password_env: str | None, sender: str) -> Any:
+    from pydantic import ValidationError
+
+    from dipstick.model.alerts import EmailTarget
+    from dipstick.pulse.mail import Mailer
+
+    try:
+        target = EmailTarget(type="email", name="pulse", host=host, port=port,
+                             security=security,
+                             username=user, password_env=password_env, sender=sender,
+                             to=("invitees",))
+    except ValidationError as e:
+        raise UsageError(f"SMTP options: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}") \
+            from None
+    password = os.environ.get(password_env) if password_env else None
+    if password_env and not password:
+        raise UsageError(f"environment variable {password_env} (--smtp-password-env) is not set")
+    return Mailer(target, password)
+
+
+def _links_out(links: list[Any], base_url: str, fmt: str, output: Path | None) -> None:
+    from dipstick.pulse.mail import link_url
+
+    rows = [{"email": x.email, "group": x.group, "url": link_url(base_url, x.token)}
+            for x in links]
+    if output is not None:
+        import csv
+
+        with output.open("w", newline="") as f:
+            w = csv.DictWriter(f, ["email", "group", "url"])
+            w.writeheader()
+            w.writerows(rows)
+        err.print(f"{len(rows)} link(s) written to {output} (shown once: keep the file safe)")
+        return
+    if fmt == "json":
+        _print_json({"links": rows})
+        return
+    table = Table(title="Links to hand out (each works once; shown only now)",
+                  box=box.SIMPLE_HEAD)
+    for c in ("E-mail", "Group", "Link"):
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(r["email"] or "—", r["group"], r["url"])
+    out.print(table)
+
+
+def _read_invitees(path: Path, groups: tuple[str, ...]) -> list[tuple[str, str]]:
+    from dipstick.pulse.invitees import parse_invitees
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot be read as UTF-8 text: {e}") from None
+    return parse_invitees(text, groups, str(path))
+
+
+@app.command()
+def start(
+    service: Annotated[str, typer.Argument(help="The service id.")],
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", "-g", help="A consuming group to ask (repeatable; default: all).")] = None,
+    package: PackageOpt = None,
+    closes: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"], help="Closing date (default: in --open-days).")] = None,
+    open_days: Annotated[int, typer.Option(help="Days a check-in stays open.", min=1)] = 14,
+    every: Annotated[str | None, typer.Option(
+        help="Repeat: month, quarter, half-year, year or a number of days.")] = None,
+    links: Annotated[int, typer.Option(help="Anonymous single-use links to make now.",
+                                       min=0, max=10_000)] = 0,
+    open_link: Annotated[bool, typer.Option(
+        "--open-link", help="Also an open link (one answer per browser) for the first group.")]
+    = False,
+    invitees: Annotated[Path | None, typer.Option(
+        help="CSV of invitees (email, group): one link each.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the links to this CSV instead of showing them.")] = None,
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Start a check-in of SERVICE with its consuming groups; print its links."""
+    from dipstick.pulse.campaigns import add_invitations, start_campaign
+    from dipstick.pulse.campaigns import open_link as make_open
+    from dipstick.pulse.mail import link_url
+    from dipstick.pulse.schedules import add_schedule, every_days
+
+    _check_format(fmt)
+    today = datetime.now(UTC).date()
+    with _store(database, fmt) as store:
+        try:
+            model, pkg = _model(store, package)
+            closes_on = closes.date() if closes else today + timedelta(days=open_days)
+            schedule = None
+            if every is not None:
+                schedule = add_schedule(store, model, service, group, every, open_days,
+                                        today + timedelta(days=every_days(every)), pkg, "cli")
+            from dipstick.pulse.form import questions_for
+
+            chosen, _ = questions_for(model, service, group)
+            listed = _read_invitees(invitees, tuple(chosen)) if invitees else []
+            campaign = start_campaign(store, model, service, group, created_by="cli",
+                                      package=pkg, closes_on=closes_on, schedule_id=schedule,
+                                      today=today)
+            made = add_invitations(store, campaign, [(e, g) for e, g in listed]
+                                   + [(None, campaign.groups[0])] * links)
+            opened = make_open(store, campaign, campaign.groups[0]) if open_link else None
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+    info = {"campaign": campaign.id, "service": campaign.service_id,
+            "groups": list(campaign.groups), "closes_on": str(campaign.closes_on),
+            "schedule": schedule, "results": f"{base_url.rstrip('/')}/pulse/campaigns/"
+            f"{campaign.id}", "open_link": link_url(base_url, opened.token) if opened else None}
+    if fmt == "json" and output is None:
+        from dipstick.pulse.mail import link_url as url
+
+        _print_json({**info, "links": [{"email": x.email, "group": x.group,
+                                        "url": url(base_url, x.token)} for x in made]})
+        return
+    out.print(f"Check-in [bold]#{campaign.id}[/bold] of {campaign.service_name} with "
+              f"{', '.join(campaign.groups)}, open until {campaign.closes_on}"
+              + (f", repeated every {every}" if every else ""))
+    if opened:
+        out.print(f"Open link (one answer per browser): {info['open_link']}")
+    if made:
+        _links_out(made, base_url, fmt, output)
+    out.print(f"Results: {info['results']}")
+
+
+@app.command()
+def invite(
+    campaign: CampaignArg,
+    invitees: Annotated[Path, typer.Option(help="CSV of invitees (email, group).")],
+    smtp_host: SmtpHost = None, smtp_port: SmtpPort = None,
+    smtp_security: SmtpSecurity = "starttls", smtp_user: SmtpUser = None,
+    smtp_password_env: SmtpPasswordEnv = None, sender: Sender = "dipstick@localhost",
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Without SMTP: write the links to this CSV.")] = None,
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Invite people from a CSV (email, group): by e-mail with --smtp-host (one message each,
+    plain text + HTML), else as a list of links. Exit 2 on a bad CSV (nobody invited)."""
+    from dipstick.pulse.campaigns import add_invitations, get
+    from dipstick.pulse.mail import send_invitations
+
+    _check_format(fmt)
+    with _store(database, fmt) as store:
+        try:
+            c = get(store, campaign)
+            listed = _read_invitees(invitees, c.groups)
+            mailer = _mailer(smtp_host, smtp_port, smtp_security, smtp_user,
+                             smtp_password_env, sender) if smtp_host else None
+            made = add_invitations(store, c, listed)
+            if mailer is None:
+                _links_out(made, base_url, fmt, output)
+                return
+            report = send_invitations(store, c, mailer, base_url, reminder=False)
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+    _mail_report(report, "invitation", fmt)
+
+
+def _mail_report(report: Any, what: str, fmt: str) -> None:
+    if fmt == "json":
+        _print_json({"sent": report.sent, "failed": report.failed})
+    else:
+        out.print(f"{len(report.sent)} {what}(s) sent, {len(report.failed)} failed")
+        for line in report.failed:
+            err.print(f"[red]not sent:[/red] {line}", markup=True)
+    if report.failed:
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command()
+def remind(
+    campaign: CampaignArg,
+    smtp_host: Annotated[str, typer.Option(help="SMTP server.")],
+    smtp_port: SmtpPort = None,
+    smtp_security: SmtpSecurity = "starttls", smtp_user: SmtpUser = None,
+    smtp_password_env: SmtpPasswordEnv = None, sender: Sender = "dipstick@localhost",
+    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Remind the invitees who have not answered (only them), each with a fresh link."""
+    from dipstick.pulse.campaigns import get
+    from dipstick.pulse.mail import send_invitations
+
+    _check_format(fmt)
+    with _store(database, fmt) as store:
+        try:
+            c = get(store, campaign)
+            if not c.is_open(datetime.now(UTC).date()):
+                raise UsageError(f"check-in {campaign} has closed ({c.closes_on})")
+            mailer = _mailer(smtp_host, smtp_port, smtp_security, smtp_user,
+                             smtp_password_env, sender)
+            report = send_invitations(store, c, mailer, base_url, reminder=True)
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+    _mail_report(report, "reminder", fmt)
+
+
+@app.command("list")
+def list_(database: DatabaseOpt = None, fmt: FormatOpt = "table",
+          service: Annotated[str | None, typer.Option(help="Only this service.")] = None
+          ) -> None:
+    """The check-ins, newest first, with their answers so far."""
+    from dipstick.pulse.campaigns import answers, campaigns
+
+    _check_format(fmt)
+    with _store(database, fmt) as store:
+        found = campaigns(store, service)
+        counts: dict[int, int] = {}
+        for a in answers(store, [c.id for c in found]) if found else []:
+            counts[a.campaign_id] = counts.get(a.campaign_id, 0) + 1
+    today = datetime.now(UTC).date()
+    rows: list[dict[str, Any]] = [{"id": c.id, "service": c.service_id, "groups": list(c.groups),
+             "source": c.source, "started": c.created_at.date().isoformat(),
+             "closes_on": str(c.closes_on) if c.closes_on else None,
+             "open": c.is_open(today), "answers": counts.get(c.id, 0)} for c in found]
+    if fmt == "json":
+        _print_json(rows)
+        return
+    table = Table(title="Check-ins (newest first)", box=box.SIMPLE_HEAD)
+    for col in ("#", "Service", "Groups", "Source", "Started", "Closes", "Open", "Answers"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["service"], ", ".join(r["groups"]), r["source"],
+                      r["started"], r["closes_on"] or "—", "yes" if r["open"] else "no",
+                      str(r["answers"]))
+    out.print(table)
+
+
+@app.command()
+def results(campaign: CampaignArg, database: DatabaseOpt = None,
+            fmt: FormatOpt = "table") -> None:
+    """A check-in's response rate, score per group and dimension, promoters − detractors and
+    comments (groups under 5 answers stay hidden)."""
+    from dipstick.pulse.campaigns import answers, get, invitation_counts
+    from dipstick.pulse.results import campaign_results
+
+    _check_format(fmt)
+    with _store(database, fmt) as store:
+        try:
+            c = get(store, campaign)
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+        doc = campaign_results(c, answers(store, [c.id]), invitation_counts(store, c.id),
+                               comments=True, today=datetime.now(UTC).date())
+    if fmt == "json":
+        _print_json(doc)
+        return
+    rate = doc["response_rate"]
+    out.print(f"Check-in #{c.id}: {c.service_name} — {doc['answers']} answer(s)"
+              + (f", response rate {rate:.0%} of {doc['invited']} invited" if rate is not None
+                 else ""))
+    for g in doc["groups"]:
+        if not g["shown"]:
+            out.print(f"  {g['name']}: {g['answers']} answer(s) — {g['hidden_reason']}")
+            continue
+        pmd = g["promoters_minus_detractors"]
+        out.print(f"  {g['name']}: value score {g['score']} ({g['score_formula']}); "
+                  f"promoters − detractors {pmd if pmd is not None else '—'} "
+                  f"({g['pmd_formula']})")
+        for d in g["dimensions"]:
+            out.print(f"    {d['name']}: {d['mean']} ({d['answers']} answers, weight "
+                      f"{d['weight']:g})")
+        for text in g.get("comments", []):
+            out.print(f"    “{text}”", markup=False)
+
+
+@app.command()
+def export(campaign: CampaignArg,
+           output: Annotated[Path, typer.Option("--output", "-o", help="The CSV to write.")]
+           = Path("pulse.csv"),
+           database: DatabaseOpt = None) -> None:
+    """Write a check-in's answers as CSV in the shape of a package's surveys table."""
+    from dipstick.pulse.campaigns import answers, get
+    from dipstick.pulse.results import export_csv
+
+    with _store(database, "table") as store:
+        try:
+            c = get(store, campaign)
+        except DipstickError as e:
+            raise _fail(e, "table") from None
+        text = export_csv(c, answers(store, [c.id]))
+    output.write_text(text, encoding="utf-8")
+    out.print(f"Answers of check-in #{c.id} written to [bold]{output}[/bold]")
+
+
+@app.command("import")
+def import_(path: Annotated[Path, typer.Argument(help="A data package with a surveys table.")],
+            database: DatabaseOpt = None, fmt: FormatOpt = "table") -> None:
+    """Import another survey tool's answers from a data package's surveys table."""
+    from dipstick.package import load_package
+    from dipstick.pulse.importer import import_surveys
+
+    _check_format(fmt)
+    with _store(database, fmt) as store:
+        try:
+            package = load_package(path)
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+        try:
+            done = import_surveys(store, package, created_by=f"import {path}")
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+        finally:
+            package.close()
+    if fmt == "json":
+        _print_json({"campaigns": [c.id for c in done]})
+    else:
+        out.print(f"{len(done)} imported check-in(s) from {path}")
+
+
+@app.command()
+def overdue(
+    package: PackageOpt = None,
+    alert: Annotated[bool, typer.Option(
+        "--alert", help="Notify the `alerts:` targets of pairs newly overdue.")] = False,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Service × group pairs not asked for longer than checkin_max_age_days (last asked:
+    the latest survey answer or check-in started). Exit 1 when any is overdue."""
+    from dipstick.indicators.base import CommonSpec
+    from dipstick.indicators.registry import split_settings
+    from dipstick.package import load_package
+    from dipstick.pulse.campaigns import last_asked
+    from dipstick.pulse.overdue import alert_overdue, checkins, survey_dates
+    from dipstick.pulse.overdue import overdue as late_pairs
+
+    _check_format(fmt)
+    today = datetime.now(UTC).date()
+    with _store(database, fmt) as store:
+        try:
+            if package is None:
+                runs = store.runs(limit=1)
+                if not runs:
+                    raise UsageError("no stored check to take the package from: pass --package")
+                package = Path(runs[0].package)
+            loaded = load_package(package)
+            try:
+                model = loaded.model
+                surveyed = survey_dates(loaded.signals)
+            finally:
+                loaded.close()
+            max_age = split_settings(model.settings, CommonSpec).checkin_max_age_days
+            late = late_pairs(checkins(model, surveyed, last_asked(
+                store, model.organisation.name), today), max_age)
+            report = None
+            if alert:
+                from dipstick.cli.commands import _notifiers
+
+                runs = store.runs(limit=1)
+                if not runs:
+                    raise UsageError("--alert needs a stored check (alerts name their run)")
+                report = alert_overdue(store, runs[0].id, model.organisation.name, late,
+                                       _notifiers(model.alerts, fmt), max_age, today)
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+    rows: list[dict[str, Any]] = [
+            {"service": p.service_id, "service_name": p.service_name, "owner": p.owner,
+             "group": p.group, "group_name": p.group_name,
+             "last_asked": p.last_asked.isoformat() if p.last_asked else None,
+             "days": p.days} for p in late]
+    if fmt == "json":
+        _print_json({"max_age_days": max_age, "as_of": today.isoformat(), "overdue": rows})
+    else:
+        table = Table(title=f"Overdue check-ins (not asked for more than {max_age} days)",
+                      box=box.SIMPLE_HEAD)
+        for col in ("Service", "Group", "Owner", "Last asked", "Days", "Start one"):
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(r["service"], r["group"], r["owner"] or "—",
+                          r["last_asked"] or "never", str(r["days"] or "—"),
+                          f"dipstick pulse start {r['service']} --group {r['group']}")
+        out.print(table)
+    if report is not None:
+        for line in report.lines():
+            err.print(line.replace("new leak(s), 0 resolved", "newly overdue"), markup=False)
+    raise typer.Exit(int(ExitCode.LEAK if late else ExitCode.OK))
+
+
+@app.command()
+def due(database: DatabaseOpt = None, fmt: FormatOpt = "table",
+        today: Annotated[datetime | None, typer.Option(
+            formats=["%Y-%m-%d"], help="As of this date (default: today).")] = None) -> None:
+    """Open the scheduled check-ins whose date has come (run it daily, e.g. from cron)."""
+    from dipstick.pulse.schedules import open_due
+
+    _check_format(fmt)
+    day: date = today.date() if today else datetime.now(UTC).date()
+    with _store(database, fmt) as store:
+        try:
+            opened = open_due(store, lambda pkg: _model(
+                store, Path(pkg) if pkg else None)[0], day)
+        except DipstickError as e:
+            raise _fail(e, fmt) from None
+    if fmt == "json":
+        _print_json({"opened": [c.id for c in opened]})
+    else:
+        out.print(f"{len(opened)} scheduled check-in(s) opened"
+                  + "".join(f"\n  #{c.id} {c.service_id}: {', '.join(c.groups)} until "
+                            f"{c.closes_on}" for c in opened))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -177,7 +177,7 @@ def campaigns(store: Store, service_id: str | None = None,
 
 
 def add_invitations(store: Store, campaign: Campaign,
-                    invitees: list[tuple[str | None, str]]) -> list[Link]:
+                    invitees: Sequence[tuple[str | None, str]]) -> list[Link]:
     """One single-use link per (e-mail or None, group); the tokens are returned once."""
     unknown = sorted({g for _, g in invitees if g not in campaign.groups})
     if unknown:
