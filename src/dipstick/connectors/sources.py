@@ -161,7 +161,7 @@ def _read_problem(display: str, fmt: str, e: duckdb.Error) -> Problem:
 
 def _excel_to_csv(path: Path, display: str, out: Path, sheet: str | None) -> None:
     """Stream the sheet into a UTF-8 CSV: dates as ISO 8601, whole floats without ``.0``."""
-    import openpyxl
+    import openpyxl  # type: ignore[import-untyped]
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
