@@ -206,3 +206,24 @@ def test_the_sankey_groups_a_large_catalog_and_escapes_names(tmp_path: Path) -> 
     assert not any("<script" in str(x) for x in labels + list(fig.data[0].node.customdata))
     assert meta["links"]["&lt;script&gt;alert(1)&lt;/script&gt;"] == "/services/evil"
     assert sum(1 for x in labels if x.startswith("cap")) == 3 and "no live outcome" in labels
+
+
+def test_the_lists_are_paged_with_their_totals(app: RunningApp) -> None:
+    """Outcomes, streams and journeys: ``limit``/``offset`` give consecutive pages that put
+    back together are the whole list; out-of-range paging is a 422 with a JSON body."""
+    with signed_in(app, "leader") as http:
+        for api, key in (("/api/outcomes", "outcomes"), ("/api/streams", "streams"),
+                         ("/api/journeys", "journeys")):
+            whole = http.get(api).json()[key]
+            assert len(whole) >= 2, api
+            pages = [http.get(api, params={"limit": 1, "offset": i}).json()
+                     for i in range(len(whole) + 1)]
+            assert [p[key][0] for p in pages[:-1]] == whole
+            assert pages[-1][key] == []
+            assert all(p["limit"] == 1 and p["offset"] == i for i, p in enumerate(pages))
+            if key != "outcomes":
+                assert all(p["total"] == len(whole) for p in pages)
+            else:
+                assert all(p["summary"]["outcomes"] == len(whole) for p in pages)
+            bad = http.get(api, params={"limit": 0})
+            assert bad.status_code == 422 and bad.json()

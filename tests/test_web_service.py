@@ -224,6 +224,14 @@ def test_history_after_two_runs_and_a_run_whose_package_is_gone(
         page = http.get(f"/services/{LEAKING}?run={run_id}")
         assert page.status_code == 200 and "not there any more" in page.text
         assert "Recommended action" in page.text
+        # the history as of the older run stops there; a run without the service is 404
+        upto = http.get(f"/api/services/{LEAKING}/history?run={run_id}").json()["history"]
+        assert upto == history[:1]
+        assert http.get(f"/api/services/{LEAKING}/history?run={history[-1]['run_id']}"
+                        ).json()["history"] == history
+        other = next(s["id"] for s in http.get("/api/portfolio").json()["services"]
+                     if s["id"] not in (LEAKING, DESK))
+        assert http.get(f"/api/services/{other}/history?run={run_id}").status_code == 404
 
 
 def test_user_text_is_escaped(tmp_path: Path) -> None:

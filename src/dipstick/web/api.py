@@ -41,6 +41,8 @@ def portfolio_filters(
 PortfolioFilters = Annotated[views.Filters, Depends(portfolio_filters)]
 Limit = Annotated[int, Query(ge=1, le=views.MAX_LIMIT, description="services per page")]
 Offset = Annotated[int, Query(ge=0, description="services to skip")]
+ItemLimit = Annotated[int, Query(ge=1, le=views.MAX_LIMIT, description="items per page")]
+ItemOffset = Annotated[int, Query(ge=0, description="items to skip")]
 
 
 @router.get("/portfolio")

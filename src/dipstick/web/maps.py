@@ -25,10 +25,11 @@ from dipstick.figures import (
 )
 from dipstick.figures.journey import got_worse, journey_figure
 from dipstick.store import Store
+from dipstick.web.api import ItemLimit, ItemOffset
 from dipstick.web.app import render
 from dipstick.web.auth import ApiUser, PageUser, store_of
 from dipstick.web.context import RunContext
-from dipstick.web.valuemap import latest_context
+from dipstick.web.views import DEFAULT_LIMIT, latest_context, page_of
 
 router = APIRouter()
 
@@ -87,15 +88,23 @@ def journeys_page(request: Request, who: PageUser) -> HTMLResponse:
 
 
 @router.get("/api/streams", tags=["api"])
-def api_streams(request: Request, who: ApiUser) -> dict[str, Any]:
-    """Every value stream of the latest run's package: lead and process time, activity ratio,
-    rolled %C&A, bottleneck and steps; for streams discovered from an event log, the
-    discovery (cases, throughput, activities, edges, variants)."""
-    return streams_view(store_of(request))[0]
+def api_streams(request: Request, who: ApiUser, limit: ItemLimit = DEFAULT_LIMIT,
+                offset: ItemOffset = 0) -> dict[str, Any]:
+    """Every value stream of the latest run's package, one page of them (``total`` counts
+    all): lead and process time, activity ratio, rolled %C&A, bottleneck and steps; for
+    streams discovered from an event log, the discovery (cases, throughput, activities,
+    edges, variants)."""
+    view = streams_view(store_of(request))[0]
+    streams, page = page_of(view["streams"], limit, offset)
+    return view | page | {"streams": streams}
 
 
 @router.get("/api/journeys", tags=["api"])
-def api_journeys(request: Request, who: ApiUser) -> dict[str, Any]:
-    """Every customer journey of the latest run's package: its touchpoints' satisfaction and
-    drop-off now against the baseline, month by month."""
-    return journeys_view(store_of(request))[0]
+def api_journeys(request: Request, who: ApiUser, limit: ItemLimit = DEFAULT_LIMIT,
+                 offset: ItemOffset = 0) -> dict[str, Any]:
+    """Every customer journey of the latest run's package, one page of them (``total`` counts
+    all): its touchpoints' satisfaction and drop-off now against the baseline, month by
+    month."""
+    view = journeys_view(store_of(request))[0]
+    journeys, page = page_of(view["journeys"], limit, offset)
+    return view | page | {"journeys": journeys}

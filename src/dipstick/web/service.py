@@ -39,7 +39,7 @@ from dipstick.surveys import ServiceSurveys
 from dipstick.web import views
 from dipstick.web.app import render
 from dipstick.web.auth import ApiUser, PageUser, can_read_comments, store_of
-from dipstick.web.context import Missing, RunContext, run_context
+from dipstick.web.context import Missing, RunContext
 
 # a stored run's id: bounded so an absurd one is a 422, not a database overflow
 RunId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a stored run's id")]
@@ -58,7 +58,8 @@ class Found:
     run_id: int
 
     def context(self) -> RunContext | Missing:
-        return run_context(self.run["package"], date.fromisoformat(self.run["as_of"]))
+        return views.model_context(self.run["package"], date.fromisoformat(self.run["as_of"]),
+                                   views.PAGE_MODEL_WAIT_S)
 
 
 def find(store: Store, service_id: str, run_id: int | None = None) -> Found:
@@ -346,10 +347,17 @@ def shifts_api(request: Request, service_id: str, who: ApiUser,
 
 
 @router.get("/api/services/{service_id}/history", tags=["api"])
-def history_api(request: Request, service_id: str, who: ApiUser) -> dict[str, Any]:
-    """The service's status, score and leak per month in every stored check, oldest first."""
+def history_api(request: Request, service_id: str, who: ApiUser,
+                run: RunId = None) -> dict[str, Any]:
+    """The service's status, score and leak per month in every stored check, oldest first;
+    with ``run``, its history up to and including that run."""
     store = store_of(request)
     points = history(store, service_id)
     if not points:
         raise HTTPException(404, f"no stored check has a service {service_id!r}")
+    if run is not None:
+        upto = next((i for i, p in enumerate(points) if p["run_id"] == run), None)
+        if upto is None:
+            raise HTTPException(404, f"no service {service_id!r} in run {run}")
+        points = points[:upto + 1]
     return {"service": service_id, "history": points}

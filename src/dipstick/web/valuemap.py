@@ -26,28 +26,15 @@ from dipstick.figures.valuemap import (
 from dipstick.indicators.base import Status
 from dipstick.model import Service, ValueModel
 from dipstick.store import Store
+from dipstick.web.api import ItemLimit, ItemOffset
 from dipstick.web.app import render
 from dipstick.web.auth import ApiUser, PageUser, store_of
-from dipstick.web.context import Missing, RunContext, run_context
+from dipstick.web.context import RunContext
+from dipstick.web.views import DEFAULT_LIMIT, latest_context, page_of
 
 router = APIRouter()
 
 KPI_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
-
-
-def latest_context(store: Store) -> tuple[dict[str, Any], RunContext | None]:
-    """The latest run's header (``run``; None before any check) and ``missing`` (why its
-    package cannot be read back, else None), with the run's context when there is one."""
-    runs = store.runs(limit=1)
-    if not runs:
-        return {"run": None, "missing": None}, None
-    r = runs[0]
-    head = {"run_id": r.id, "organisation": r.organisation, "currency": r.currency,
-            "as_of": r.as_of.isoformat(), "package": r.package}
-    found = run_context(r.package, r.as_of)
-    if isinstance(found, Missing):
-        return {"run": head, "missing": found.reason}, None
-    return {"run": head, "missing": None}, found
 
 
 def _lights(v: ServiceVerdict | None) -> dict[str, str]:
@@ -125,7 +112,13 @@ def value_map_page(request: Request, who: PageUser) -> HTMLResponse:
 
 
 @router.get("/api/outcomes", tags=["api"])
-def api_outcomes(request: Request, who: ApiUser) -> dict[str, Any]:
+def api_outcomes(request: Request, who: ApiUser, limit: ItemLimit = DEFAULT_LIMIT,
+                 offset: ItemOffset = 0) -> dict[str, Any]:
     """Every outcome with its KPI against target and its supporting services and their lights;
-    the services that support no live outcome (the value map's data)."""
-    return outcomes_view(store_of(request))[0]
+    the services that support no live outcome (the value map's data). Both lists are paged by
+    the same ``limit`` and ``offset``; ``summary`` counts them whole."""
+    view = outcomes_view(store_of(request))[0]
+    outcomes, page = page_of(view["outcomes"], limit, offset)
+    lonely, _ = page_of(view["no_live_outcome"], limit, offset)
+    return view | {"outcomes": outcomes, "no_live_outcome": lonely, "limit": page["limit"],
+                   "offset": page["offset"]}

@@ -38,6 +38,7 @@ DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000
 KEEP_RUNS = 4            # run dictionaries kept in memory (the latest and its previous, per DB)
 MODEL_WAIT_S = 5.0       # how long a request waits for the value model before answering without
+PAGE_MODEL_WAIT_S = 30.0  # … on pages that are mostly the model (a service's story, value map)
 CHANGES_LIMIT = 100      # new / ended leaks listed on the page (the counts are always complete)
 
 log = logging.getLogger("dipstick.web")
@@ -211,6 +212,26 @@ def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S) -> RunC
         with _models_lock:
             _models.pop(key, None)
         return Missing("the value model could not be loaded (the server log says why)")
+
+
+def latest_context(store: Store, wait: float = PAGE_MODEL_WAIT_S
+                   ) -> tuple[dict[str, Any], RunContext | None]:
+    """The latest run's header (``run``; None before any check) and ``missing`` (why its
+    package cannot be read back, else None), with the run's context when there is one — the
+    one loader of the pages that are mostly the value model (value map, streams, journeys)."""
+    run = latest_run(store)
+    if run is None:
+        return {"run": None, "missing": None}, None
+    head = {k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "package")}
+    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait)
+    if isinstance(found, Missing):
+        return {"run": head, "missing": found.reason}, None
+    return {"run": head, "missing": None}, found
+
+
+def page_of(items: list[Any], limit: int, offset: int) -> tuple[list[Any], dict[str, int]]:
+    """One page of a list the API returns whole in the page, and how to ask for the next."""
+    return items[offset:offset + limit], {"total": len(items), "limit": limit, "offset": offset}
 
 
 def forget_model(package: str) -> None:
