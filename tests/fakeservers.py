@@ -241,7 +241,7 @@ class FakeServiceNow(_FakeServer):
         mode = params.get("sysparm_display_value", "false")
         result = []
         for r in page:
-            chosen = {f: r.get(f, ("", "")) for f in fields} if fields else r
+            chosen = {f: r[f] for f in fields if f in r} if fields else r   # unknown: left out
             if mode == "all":
                 result.append({f: {"display_value": d, "value": v}
                                for f, (v, d) in chosen.items()})

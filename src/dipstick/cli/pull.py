@@ -50,6 +50,8 @@ ServiceMapOpt = Annotated[Path | None, typer.Option(
     "--service-map", help="CSV value,service: the column's values mapped to service ids.")]
 StarterOpt = Annotated[bool, typer.Option(
     "--starter-services", help="Add one starter service per unmapped value.")]
+SkipOpt = Annotated[bool, typer.Option(
+    "--skip-bad-rows", help="List bad pulled rows in a rejects file instead of stopping.")]
 OverlapOpt = Annotated[float, typer.Option(
     "--overlap", help="Minutes re-read before the watermark (the import drops duplicates).")]
 FullOpt = Annotated[bool, typer.Option(
@@ -119,7 +121,10 @@ def _show(summary: PullSummary, fmt: str) -> None:
             table.add_row("rows rejected", f"{imported.rows_rejected} → {imported.rejects_file}")
         if imported.first_date or imported.last_date:
             table.add_row("dates", f"{imported.first_date} … {imported.last_date}")
-        if imported.unmapped:
+        if imported.services_added:
+            table.add_row("services added", ", ".join(imported.services_added[:20])
+                          + (" …" if len(imported.services_added) > 20 else ""))
+        elif imported.unmapped:
             table.add_row("unmapped services", ", ".join(imported.unmapped[:20])
                           + (" …" if len(imported.unmapped) > 20 else ""))
         for note in imported.notes:
@@ -128,9 +133,9 @@ def _show(summary: PullSummary, fmt: str) -> None:
 
 
 def _options(mapping: list[str] | None, service_from: str | None, service_map: Path | None,
-             starter: bool) -> ImportOptions:
+             starter: bool, skip: bool) -> ImportOptions:
     return ImportOptions(mapping=_mapping(mapping), service_from=service_from,
-                         service_map=service_map, starter_services=starter)
+                         service_map=service_map, starter_services=starter, skip_bad_rows=skip)
 
 
 @pull_app.command("servicenow")
@@ -144,9 +149,12 @@ def servicenow(
     service_from: ServiceFromOpt = None,
     service_map: ServiceMapOpt = None,
     starter_services: StarterOpt = False,
+    skip_bad_rows: SkipOpt = False,
     fields: Annotated[str | None, typer.Option(
-        "--fields", help="Comma-separated fields to pull (sysparm_fields; the mapped "
-        "columns and sys_updated_on are added). Default: every field.")] = None,
+        "--fields", help="More fields to pull, comma-separated (sysparm_fields always has "
+        "those the import reads).")] = None,
+    all_fields: Annotated[bool, typer.Option(
+        "--all-fields", help="Pull every field of the table (no sysparm_fields).")] = False,
     page_size: Annotated[int, typer.Option("--page-size", help="Records per request.")] = 1000,
     overlap: OverlapOpt = 5.0,
     full: FullOpt = False,
@@ -161,15 +169,12 @@ def servicenow(
     done, 2 bad input, 3 the instance failed (nothing written)."""
     _check_format(fmt)
     try:
-        options = _options(mapping, service_from, service_map, starter_services)
-        wanted: list[str] = []
-        if fields:
-            wanted = [f.strip() for f in fields.split(",") if f.strip()]
-            wanted += [c for c in options.mapping.values()]
-            wanted += [service_from] if service_from else []
+        options = _options(mapping, service_from, service_map, starter_services,
+                           skip_bad_rows)
+        extra = [f.strip() for f in (fields or "").split(",") if f.strip()]
         with _bar(f"Pulling {table}", fmt) as step:
             summary = pull_servicenow(
-                instance, table, since, into, options, fields=dict.fromkeys(wanted),
+                instance, table, since, into, options, fields=extra, all_fields=all_fields,
                 page_size=page_size, overlap=_overlap(overlap), full=full,
                 policy=_policy(attempts, backoff, timeout), progress=step)
     except DipstickError as e:
@@ -188,6 +193,7 @@ def jira(
     service_from: ServiceFromOpt = None,
     service_map: ServiceMapOpt = None,
     starter_services: StarterOpt = False,
+    skip_bad_rows: SkipOpt = False,
     page_size: Annotated[int, typer.Option(
         "--page-size", help="Issues per request (the server may cap it).")] = 100,
     overlap: OverlapOpt = 5.0,
@@ -203,7 +209,8 @@ def jira(
     done, 2 bad input, 3 Jira failed (nothing written)."""
     _check_format(fmt)
     try:
-        options = _options(mapping, service_from, service_map, starter_services)
+        options = _options(mapping, service_from, service_map, starter_services,
+                           skip_bad_rows)
         with _bar("Pulling issues", fmt) as step:
             summary = pull_jira(url, jql, since, into, options, page_size=page_size,
                                 overlap=_overlap(overlap), full=full,

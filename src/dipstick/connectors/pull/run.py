@@ -9,6 +9,7 @@ moves only after the import succeeded — so a pull that failed anywhere is simp
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -17,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from dipstick.connectors.imports import ImportOptions, ImportSummary, import_file
+from dipstick.connectors.presets import PRESETS
 from dipstick.connectors.pull import jira, servicenow
 from dipstick.connectors.pull.http import Credentials, Fetcher, RetryPolicy, auth_from_env
 from dipstick.connectors.pull.staging import StagingCsv
 from dipstick.connectors.pull.watermark import read_state, source_key, start_from, write_state
-from dipstick.errors import UsageError
+from dipstick.errors import PackageError, Problem, UsageError
 
 Progress = Callable[[int, int | None], None]
 Sink = Callable[[Iterable[dict[str, str]]], None]
@@ -56,26 +58,39 @@ def _run(key: str, base: str, credentials: Credentials, policy: RetryPolicy,
          fetch: Callable[[Fetcher, Sink], tuple[int, str | None]], columns: Iterable[str],
          into: Path, options: ImportOptions, import_progress: Callable[[int], None] | None,
          ) -> tuple[int, int, int, str | None, Path | None, ImportSummary | None]:
-    with tempfile.TemporaryDirectory(prefix="dipstick-pull-") as tmp:
-        staging = Path(tmp) / "pulled.csv"
+    tmp = Path(tempfile.mkdtemp(prefix="dipstick-pull-"))
+    keep = False
+    try:
+        staging = tmp / f"{key.split(' ', 1)[0]}-pulled.csv"
         with Fetcher(base, credentials, policy) as fetcher, \
                 StagingCsv(staging, tuple(columns)) as sink:
             records, watermark = fetch(fetcher, sink.write)
         if records == 0:
             return 0, fetcher.requests, fetcher.retries, None, None, None
-        imported = import_file("tickets", staging, into, options, progress=import_progress)
+        try:
+            imported = import_file("tickets", staging, into, options, progress=import_progress)
+        except PackageError as e:
+            keep = True     # the problems name rows of this file: leave it to be read
+            raise PackageError([*e.problems, Problem(
+                str(staging), f"the {records} pulled records are kept in this file for "
+                "inspection; the package and its watermark were not changed")]) from None
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     state = write_state(into, key, watermark, records)
     return records, fetcher.requests, fetcher.retries, watermark, state, imported
 
 
 def pull_servicenow(instance: str, table: str, since: datetime | None, into: Path,
                     options: ImportOptions = ImportOptions(), *, fields: Iterable[str] = (),
-                    page_size: int = 1000, overlap: timedelta = DEFAULT_OVERLAP,
-                    full: bool = False, policy: RetryPolicy = RetryPolicy(),
-                    env: Mapping[str, str] | None = None, progress: Progress | None = None,
+                    all_fields: bool = False, page_size: int = 1000,
+                    overlap: timedelta = DEFAULT_OVERLAP, full: bool = False,
+                    policy: RetryPolicy = RetryPolicy(), env: Mapping[str, str] | None = None,
+                    progress: Progress | None = None,
                     import_progress: Callable[[int], None] | None = None) -> PullSummary:
     """Pull the records of ``table`` updated since the watermark (or ``since``) into the
-    package's tickets. ``full`` ignores the watermark."""
+    package's tickets. Only the fields the import reads are asked for, plus ``fields``
+    (``all_fields``: every field of the table). ``full`` ignores the watermark."""
     credentials = auth_from_env(os.environ if env is None else env, "SERVICENOW_TOKEN",
                                 "SERVICENOW_USER", "SERVICENOW_PASSWORD")
     key = source_key("servicenow", instance, table)
@@ -85,10 +100,11 @@ def pull_servicenow(instance: str, table: str, since: datetime | None, into: Pat
     if start is None:
         raise UsageError(f"--since is needed: no earlier pull of {table} from {instance} is "
                          f"recorded in {into}")
-    query = servicenow.TableQuery(instance, table, start, tuple(fields), page_size)
+    wanted = () if all_fields else import_fields(options, fields)
+    query = servicenow.TableQuery(instance, table, start, wanted, page_size)
     counts = _run(key, instance, credentials, policy,
                   lambda f, sink: servicenow.fetch(f, query, sink, progress),
-                  query.fields and (*dict.fromkeys([*query.fields, servicenow.UPDATED]),),
+                  (),       # the header is what the instance returned (unknown fields drop)
                   into, replace(options, preset="servicenow"), import_progress)
     return PullSummary(key, f"{start:%Y-%m-%d %H:%M:%S}", mark is not None, *counts)
 
@@ -114,6 +130,18 @@ def pull_jira(url: str, jql: str, since: datetime | None, into: Path,
                   into, replace(options, preset="jira"), import_progress)
     return PullSummary(key, None if start is None else f"{start:%Y-%m-%d %H:%M}",
                        mark is not None, *counts)
+
+
+def import_fields(options: ImportOptions, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The ServiceNow fields the import will read (``sysparm_fields``): the preset's candidate
+    columns, the service column(s), the audit order, the mapped columns, ``sys_updated_on`` for
+    the watermark, and any ``extra``. An incident has ~100 fields; pages stay small."""
+    spec = PRESETS[("tickets", "servicenow")]
+    wanted = [*extra, *(c for candidates in spec.columns.values() for c in candidates)]
+    wanted += [options.service_from] if options.service_from else list(spec.service_from)
+    wanted += [spec.collapse.order] if spec.collapse else []
+    wanted += [*options.mapping.values(), servicenow.UPDATED]
+    return tuple(dict.fromkeys(wanted))
 
 
 def _servicenow_time(value: object) -> datetime | None:
