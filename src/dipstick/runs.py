@@ -31,13 +31,18 @@ class Checked:
 
 def check_package(path: Path, as_of: date | None = None, services: list[str] | None = None,
                   progress: Progress | None = None,
-                  while_open: Callable[[Package, CheckResult], None] | None = None) -> Checked:
+                  while_open: Callable[[Package, CheckResult], None] | None = None,
+                  prepare: Callable[[Package], object] | None = None) -> Checked:
     """Load and check a package (raises ``PackageError`` with every problem when it is bad).
-    ``while_open`` reads what else the caller needs from the package before it is closed."""
+    ``prepare`` adds to the loaded package before the check (e.g. the stored pulse answers,
+    ``dipstick.pulse.feed.feed_stored_answers``); ``while_open`` reads what else the caller
+    needs from the package before it is closed."""
     step = progress or (lambda _: None)
     package: Package | None = None
     try:
         package = load_package(path, progress=lambda t: step(f"loading {t}"))
+        if prepare:
+            prepare(package)
         result = run_check(package, as_of, services or None,
                            progress=lambda c: step(f"indicator {c}"))
         if while_open:

@@ -41,13 +41,15 @@ def _as_date(v: datetime | None) -> date | None:
 
 
 def _run(path: Path, as_of: date | None, services: list[str] | None,
-         fmt: str) -> tuple[CheckResult, ValueModel]:
+         fmt: str, database: str | None = None) -> tuple[CheckResult, ValueModel]:
     """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
+    from dipstick.pulse.feed import feed_stored_answers  # pulse answers join the surveys
     from dipstick.runs import check_package
 
     try:
         with _progress("Checking") as step:
-            checked = check_package(path, as_of, services, progress=step)
+            checked = check_package(path, as_of, services, progress=step,
+                                    prepare=lambda p: feed_stored_answers(p, database))
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
@@ -100,7 +102,7 @@ def check(
         raise _fail(UsageError("--alert needs the run history: it cannot be used with "
                                "--no-store"), fmt)
     started = datetime.now(UTC)
-    result, model = _run(path, _as_date(as_of), service, fmt)
+    result, model = _run(path, _as_date(as_of), service, fmt, database)
     notifiers = _notifiers(model.alerts, fmt) if alert else None
     run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:])) if store \
         else None
@@ -153,7 +155,7 @@ def report(
     from dipstick.report import write_report
 
     started = datetime.now(UTC)
-    result, _ = _run(path, _as_date(as_of), service, "table")
+    result, _ = _run(path, _as_date(as_of), service, "table", database)
     if store:
         _store(result, database, started, "report " + " ".join(sys.argv[2:]))
     written = write_report(result, output)
