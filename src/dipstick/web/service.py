@@ -314,8 +314,11 @@ def service_page(request: Request, service_id: str, who: PageUser,
     f = find(store_of(request), service_id, run)
     ctx = f.context()
     view = service_view(store_of(request), f, ctx, can_read_comments(who))
+    from dipstick.web.pulse import service_campaigns  # the check-ins (docs/pulse.md)
+
+    checkins = service_campaigns(store_of(request), service_id, who, f.service["owner"])
     return render(request, "service.html.j2", who, view=view, figs=figures(view, ctx),
-                  figures=True)
+                  figures=True, pulse=checkins)
 
 
 @router.get("/api/services/{service_id}", tags=["api"])
