@@ -37,7 +37,7 @@ from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
 from dipstick.web.app import WebConfig, render
-from dipstick.web.auth import ApiUser, PageUser, allow, check_csrf, store_of
+from dipstick.web.auth import ApiUser, CsrfForm, PageUser, allow, check_csrf, store_of
 from dipstick.web.context import RunContext, remember, surveys_of
 
 router = APIRouter()
@@ -278,10 +278,9 @@ def _runs_page(request: Request, who: Account, offset: int,
 
 
 @router.post("/runs", include_in_schema=False, response_model=None)
-def start_page(request: Request, who: PageAdmin, package: Annotated[str, Form()],
-               as_of: Annotated[str | None, Form()] = None,
-               csrf_token: Annotated[str | None, Form()] = None) -> Response:
-    check_csrf(request, csrf_token)
+def start_page(request: Request, who: PageAdmin, _: CsrfForm,
+               package: Annotated[str, Form(max_length=100)],
+               as_of: Annotated[str | None, Form(max_length=10)] = None) -> Response:
     path = package_path(config_of(request), package)
     job = jobs_of(request).submit(store_of(request), path, _label(request, package), who,
                                   _as_of(as_of))
@@ -289,11 +288,10 @@ def start_page(request: Request, who: PageAdmin, package: Annotated[str, Form()]
 
 
 @router.post("/runs/upload", include_in_schema=False, response_model=None)
-def upload_page(request: Request, who: PageAdmin, file: Annotated[UploadFile, File()],
-                name: Annotated[str | None, Form()] = None,
-                check: Annotated[bool, Form()] = False,
-                csrf_token: Annotated[str | None, Form()] = None) -> Response:
-    check_csrf(request, csrf_token)
+def upload_page(request: Request, who: PageAdmin, _: CsrfForm,
+                file: Annotated[UploadFile, File()],
+                name: Annotated[str | None, Form(max_length=63)] = None,
+                check: Annotated[bool, Form()] = False) -> Response:
     try:
         stored = _upload(request, file, name)
     except HTTPException as e:
