@@ -1,0 +1,201 @@
+"""Pulls end to end, as users run them (the installed command in a subprocess) against the
+local fake ServiceNow and Jira: the first pull builds the package's tickets, the next one asks
+only for what changed since the watermark and merges it without duplicates, a failure or a bad
+row leaves the package and its watermark byte for byte as they were."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from fakeservers import FakeJira, FakeServiceNow, Fault, incidents, jira_issues
+
+DIPSTICK = [sys.executable, "-m", "dipstick"]
+SN_ENV = {"SERVICENOW_USER": "admin", "SERVICENOW_PASSWORD": "pw"}
+JIRA_ENV = {"JIRA_USER": "me@acme.example", "JIRA_TOKEN": "api-token"}
+STAMP = "%Y-%m-%d %H:%M:%S"
+
+
+def run(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SERVICENOW_", "JIRA_"))}
+    return subprocess.run([*DIPSTICK, "pull", *map(str, args)], capture_output=True, text=True,
+                          timeout=180, env={**clean, **env})
+
+
+def tickets(package: Path) -> list[dict[str, Any]]:
+    files = list(package.glob("tickets.*"))
+    assert len(files) == 1, files
+    rel = duckdb.sql(f"SELECT * FROM '{files[0]}' ORDER BY id")
+    names = rel.columns
+    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+
+def state(package: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((package / ".dipstick" / "pull-state.json").read_text())
+    (entry,) = data["pulls"].values()
+    return dict(entry)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"/"
+            for p in sorted(folder.rglob("*"))}
+
+
+def servicenow(sn: FakeServiceNow, package: Path, *extra: str) -> dict[str, Any]:
+    result = run("servicenow", "--instance", sn.url, "--into", package, "--page-size", "50",
+                 "--service-from", "assignment_group", "--starter-services", "--format", "json",
+                 *extra, env=SN_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def later(stamp: str, minutes: int) -> str:
+    return (datetime.strptime(stamp, STAMP) + timedelta(minutes=minutes)).strftime(STAMP)
+
+
+def test_servicenow_pulls_then_resumes_from_the_watermark_without_duplicates(
+        tmp_path: Path) -> None:
+    every = incidents(260)
+    package = tmp_path / "acme"
+    with FakeServiceNow(every[:200], user="admin", password="pw") as sn:
+        first = servicenow(sn, package, "--since", "2016-01-01")
+        assert first["records"] == 200 and not first["resumed"]
+        assert first["import"]["rows_in_table"] == 200
+        rows = tickets(package)
+        assert len(rows) == len({r["id"] for r in rows}) == 200
+        mark = state(package)["watermark"]
+        assert mark == max(r["sys_updated_on"][0] for r in every[:200]) == first["watermark"]
+
+        # the instance moves on: three incidents are reopened, sixty new ones arrive
+        changed = [dict(r) for r in every[10:13]]
+        for i, r in enumerate(changed):
+            r["reopen_count"] = ("2", "2")
+            r["incident_state"] = ("2", "Active")
+            r["sys_updated_on"] = (later(mark, 10 + i), "")
+        fresh = [dict(r, sys_updated_on=(later(mark, 20 + i), "")) for i, r in
+                 enumerate(every[200:])]
+        sn.records = every[:10] + changed + every[13:200] + fresh
+        seen = len(sn.requests)
+
+        second = servicenow(sn, package)                  # no --since: the watermark
+        query = sn.requests[seen].params["sysparm_query"]
+        assert query == f"sys_updated_on>={later(mark, -5)}^ORDERBYsys_updated_on"
+        assert second["resumed"] and second["started_from"] == later(mark, -5)
+        overlap = sum(later(mark, -5) <= r["sys_updated_on"][0] for r in every[:200])
+        assert second["records"] == 3 + 60 + overlap
+        rows = tickets(package)
+        assert len(rows) == len({r["id"] for r in rows}) == 260
+        by_id = {r["id"]: r for r in rows}
+        for r in changed:
+            assert by_id[r["number"][1]]["reopened"] == 2
+            assert by_id[r["number"][1]]["state"] == "Active"
+        assert state(package)["watermark"] == later(mark, 20 + 59) == second["watermark"]
+
+        again = servicenow(sn, package)                   # nothing new: only the overlap
+        assert again["records"] == 6        # the new incidents updated at +74..+79 min
+        assert again["started_from"] == later(mark, 20 + 59 - 5)
+        assert len(tickets(package)) == 260
+
+
+def test_a_failed_pull_leaves_package_and_watermark_untouched(tmp_path: Path) -> None:
+    package = tmp_path / "acme"
+    with FakeServiceNow(incidents(120), user="admin", password="pw") as sn:
+        servicenow(sn, package, "--since", "2016-01-01")
+        before = snapshot(package)
+        assert ".dipstick/pull-state.json" in before
+        seen = len(sn.requests)
+        sn.fail_always, sn.fail_from = Fault(503, {"Retry-After": "0"}), seen + 1
+        result = run("servicenow", "--instance", sn.url, "--into", package, "--full",
+                     "--since", "2016-01-01", "--attempts", "2", env=SN_ENV)
+    assert result.returncode == 3, result.stderr
+    assert "still failing after 2 attempts" in result.stderr and "HTTP 503" in result.stderr
+    assert snapshot(package) == before
+
+
+def test_a_bad_pulled_row_is_named_and_nothing_moves(tmp_path: Path) -> None:
+    records = incidents(80)
+    bad = next(i for i, r in enumerate(records) if r["resolved_at"][0])
+    records[bad] = dict(records[bad], resolved_at=("2015-01-01 00:00:00", ""))
+    package = tmp_path / "acme"
+    with FakeServiceNow(records[:bad], user="admin", password="pw") as sn:
+        servicenow(sn, package, "--since", "2016-01-01")
+        before = snapshot(package)
+        sn.records = records
+        result = run("servicenow", "--instance", sn.url, "--into", package, "--full",
+                     "--since", "2016-01-01", "--service-from", "assignment_group",
+                     "--starter-services", "--format", "json", env=SN_ENV)
+    assert result.returncode == 2, result.stderr
+    error = json.loads(result.stdout)
+    named = [p for p in error["problems"] if p["field"] == "resolved_at"]
+    assert named and named[0]["row"] is not None and "before opened_at" in named[0]["message"]
+    kept = Path(error["problems"][-1]["file"])
+    assert kept.exists() and records[bad]["number"][1] in kept.read_text()
+    assert snapshot(package) == before
+    kept.unlink()
+    kept.parent.rmdir()
+
+
+def test_jira_pulls_then_resumes_with_the_jql_watermark(tmp_path: Path) -> None:
+    every = jira_issues(150)
+    package = tmp_path / "acme"
+
+    def pull(fake: FakeJira) -> dict[str, Any]:
+        result = run("jira", "--url", fake.url, "--jql", "project = OPS ORDER BY key",
+                     "--into", package, "--starter-services", "--format", "json", env=JIRA_ENV)
+        assert result.returncode == 0, result.stdout + result.stderr
+        summary: dict[str, Any] = json.loads(result.stdout)
+        return summary
+
+    with FakeJira(every[:120], max_results=30, user="me@acme.example",
+                  password="api-token") as fake:
+        first = pull(fake)
+        assert first["records"] == 120 and first["requests"] == 4
+        assert '"updated' not in fake.requests[0].params["jql"]        # all of them
+        rows = tickets(package)
+        assert len(rows) == len({r["id"] for r in rows}) == 120
+        assert {r["type"] for r in rows} <= {"incident", "request"}
+        mark = state(package)["watermark"]
+        assert mark == max(i["fields"]["updated"] for i in every[:120])
+
+        wall = datetime.strptime(mark[:19], "%Y-%m-%dT%H:%M:%S")
+
+        def at(minutes: int) -> str:
+            return (wall + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+
+        moved = {**every[5], "fields": {**every[5]["fields"], "updated": at(30),
+                                         "status": {"name": "Done"},
+                                         "resolutiondate": at(30)}}
+        fresh = [{**i, "fields": {**i["fields"], "updated": at(40 + n)}}
+                 for n, i in enumerate(every[120:])]
+        fake.issues = [*every[:5], moved, *every[6:120], *fresh]
+        seen = len(fake.requests)
+        second = pull(fake)
+        jql = fake.requests[seen].params["jql"]
+    start = wall - timedelta(minutes=5)
+    assert jql == (f'(project = OPS) AND updated >= "{start:%Y/%m/%d %H:%M}" '
+                   "ORDER BY updated ASC, key ASC")
+    assert second["resumed"] and second["records"] >= 31
+    rows = tickets(package)
+    assert len(rows) == len({r["id"] for r in rows}) == 150
+    assert {r["id"]: r for r in rows}[moved["key"]]["state"] == "Done"
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({}, "JIRA_BEARER"),
+    ({"JIRA_USER": "me@acme.example"}, "JIRA_TOKEN is not set"),
+])
+def test_jira_without_credentials_exits_2_naming_them(tmp_path: Path, env: dict[str, str],
+                                                      named: str) -> None:
+    result = run("jira", "--url", "https://acme.atlassian.net", "--jql", "project = OPS",
+                 "--into", tmp_path / "acme", env=env)
+    assert result.returncode == 2 and named in result.stderr
+    assert not (tmp_path / "acme").exists()
