@@ -75,6 +75,8 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path,
         enc = detect_encoding(path)
     if fmt == "tsv" and delimiter is None:
         delimiter = "\t"
+    if delimiter is None and fmt != "parquet":
+        delimiter = detect_delimiter(path, enc)
     columns = _describe(con, path, display, fmt, enc, delimiter)
     return Source(Path(display), display, fmt, columns, enc, path, delimiter)
 
@@ -104,6 +106,16 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
+def detect_delimiter(path: Path, encoding: str) -> str:
+    """The most frequent of , ; tab | in the header line (DuckDB's sniffer alone may take a
+    ragged data row for the header)."""
+    with _open(path) as f:
+        head = f.readline(_SAMPLE).decode(encoding, errors="replace")
+    counts = {d: head.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _encoding(given: str | None) -> str | None:
     if given is None:
         return None
@@ -123,7 +135,7 @@ def _open(path: Path) -> IO[bytes]:
 def _scan(path: Path, fmt: str, encoding: str, delimiter: str | None) -> str:
     if fmt == "parquet":
         return f"read_parquet({q(path)})"
-    opts = f", delim = {q(delimiter)}" if delimiter else ""
+    opts = f", delim = {q(delimiter)}, skip = 0" if delimiter else ""
     return (f"read_csv({q(path)}, header = true, all_varchar = true, encoding = {q(encoding)}"
             f"{opts})")
 
@@ -145,14 +157,14 @@ def _read_problem(display: str, fmt: str, e: duckdb.Error) -> Problem:
     text = str(e)
     kind = {"parquet": "Parquet", "xlsx": "Excel"}.get(fmt, "CSV")
     first = text.splitlines()[0]
-    if "unicode" in text.lower() or "utf-8" in text.lower():
+    if "invalid unicode" in text.lower():
         return Problem(display, f"cannot be read as UTF-8 text: {first} — give the encoding "
                        "with --encoding latin-1 (or utf-8)")
     line = next((ln for ln in text.splitlines() if ln.startswith("CSV Error on Line")), None)
     lineno = int(line.rsplit(":", 1)[1]) if line and line.rsplit(":", 1)[1].strip().isdigit() \
         else None
     hint = ""
-    if "expected" in text.lower() and "columns" in text.lower():
+    if ("expected" in text.lower() and "columns" in text.lower()) or "sniffing" in text:
         hint = " — a row has more or fewer fields than the header (check the delimiter and quoting)"
     return Problem(display, f"cannot be read as {kind}: {first}{hint}", line=lineno)
 
