@@ -336,7 +336,8 @@ def test_reimport_is_idempotent_and_merges_by_key(tmp_path: Path) -> None:
         k: v for k, v in first.items() if k != "tickets.parquet"}   # yaml and map unchanged
     assert json.loads(second.stdout)["rows_replaced"] == 3
     # a later export: INC3 resolved, INC4 new → 4 tickets, INC3 updated, nothing duplicated
-    later = SN_AUDIT_ROWS + [
+    later = [
+        *SN_AUDIT_ROWS,
         ["INC3", "Resolved", "true", "0", "0", "1", "false", "30/3/2016 23:59",
          "1/4/2016 10:00", "Category 40", "?", "Group 24", "4 - Low", "1/4/2016 10:00", "?"],
         ["INC4", "New", "true", "0", "0", "0", "true", "2/4/2016 08:00", "2/4/2016 08:00",
