@@ -56,11 +56,22 @@ def check_package(path: Path, as_of: date | None = None, services: list[str] | N
 def check_and_store(path: Path, store: Store, command: str, as_of: date | None = None,
                     progress: Progress | None = None,
                     while_open: Callable[[Package, CheckResult], None] | None = None) -> Checked:
-    """Check a package and keep the run; nothing is stored when the package is bad."""
+    """Check a package, with the stored pulse answers, and keep the run; nothing is stored
+    when the package is bad."""
     started = datetime.now(UTC)
-    checked = check_package(path, as_of, progress=progress, while_open=while_open)
+    checked = check_package(path, as_of, progress=progress, while_open=while_open,
+                            prepare=lambda p: add_answers(store, p))
     if progress:
         progress("storing the run")
     run_id = store.save_run(checked.result, started_at=started, finished_at=datetime.now(UTC),
                             command=command)
     return Checked(checked.result, checked.model, run_id)
+
+
+def add_answers(store: Store, package: Package) -> int:
+    """The stored pulse answers of the package's organisation joined to its surveys (the
+    ``prepare`` step of a check run where the app database is already open)."""
+    from dipstick.pulse.feed import answers_as_surveys, merge_surveys
+
+    model = package.model
+    return merge_surveys(package, answers_as_surveys(store, model.organisation.name, model))

@@ -156,7 +156,7 @@ def _warm(store: Store) -> None:
     try:
         run = latest_run(store)
         if run is not None:
-            run_context(run["package"], date.fromisoformat(run["as_of"]))
+            run_context(run["package"], date.fromisoformat(run["as_of"]), store)
     except Exception:   # a failed warm-up only costs the first visitor the wait
         log.exception("warming the latest run's context failed")
 

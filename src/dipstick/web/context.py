@@ -25,6 +25,8 @@ from dipstick.indicators.perception import PerceptionSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.package import Package, load_package
+from dipstick.runs import add_answers
+from dipstick.store import Store
 from dipstick.surveys import ServiceSurveys, service_surveys
 
 KEEP = 3
@@ -50,14 +52,15 @@ _cache: OrderedDict[tuple[str, str], RunContext | Missing] = OrderedDict()
 _lock = threading.Lock()
 
 
-def run_context(package: str, as_of: date) -> RunContext | Missing:
-    """The model and full check result of the package a run checked, as of its date."""
+def run_context(package: str, as_of: date, store: Store | None = None) -> RunContext | Missing:
+    """The model and full check result of the package a run checked, as of its date; with
+    ``store``, the stored pulse answers join its surveys, as they did for the check."""
     key = (package, as_of.isoformat())
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-        found = _load(Path(package), as_of)
+        found = _load(Path(package), as_of, store)
         _cache[key] = found
         while len(_cache) > KEEP:
             _cache.popitem(last=False)
@@ -87,7 +90,7 @@ def settle() -> None:
     gc.freeze()
 
 
-def _load(path: Path, as_of: date) -> RunContext | Missing:
+def _load(path: Path, as_of: date, store: Store | None) -> RunContext | Missing:
     if not (path / "dipstick.yaml").is_file():
         return Missing(f"the data package {path} is not there any more (trends, the value map, "
                        "streams and journeys need it)")
@@ -96,6 +99,8 @@ def _load(path: Path, as_of: date) -> RunContext | Missing:
     except DipstickError as e:
         return Missing(f"the data package {path} cannot be read now: {str(e).splitlines()[0]}")
     try:
+        if store is not None:
+            add_answers(store, package)
         result = run_check(package, as_of)
         return RunContext(package.model, result, surveys_of(package, result))
     except DipstickError as e:

@@ -56,10 +56,11 @@ class Found:
     run: dict[str, Any]
     service: dict[str, Any]
     run_id: int
+    store: Store
 
     def context(self) -> RunContext | Missing:
         return views.model_context(self.run["package"], date.fromisoformat(self.run["as_of"]),
-                                   views.PAGE_MODEL_WAIT_S)
+                                   views.PAGE_MODEL_WAIT_S, self.store)
 
 
 def find(store: Store, service_id: str, run_id: int | None = None) -> Found:
@@ -77,7 +78,7 @@ def find(store: Store, service_id: str, run_id: int | None = None) -> Found:
     service = next((s for s in run["services"] if s["id"] == service_id), None)
     if service is None:
         raise HTTPException(404, f"no service {service_id!r} in run {run_id}")
-    return Found(run, service, run_id)
+    return Found(run, service, run_id, store)
 
 
 # --- the data, as plain dictionaries ---------------------------------------------------------

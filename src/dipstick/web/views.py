@@ -190,7 +190,8 @@ def _iso(t: datetime) -> str:
 
 # --- the value model, loaded in the background ------------------------------------------------
 
-def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S) -> RunContext | Missing:
+def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S,
+                  store: Store | None = None) -> RunContext | Missing:
     """The run's value model and re-check, waiting at most ``wait`` seconds: a large
     organisation's first load takes longer than a page may, so the page answers without it
     (saying why) and the next request finds it ready."""
@@ -198,7 +199,7 @@ def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S) -> RunC
     with _models_lock:
         future = _models.get(key)
         if future is None:
-            future = _loader.submit(run_context, package, as_of)
+            future = _loader.submit(run_context, package, as_of, store)
             _models[key] = future
             while len(_models) > KEEP_RUNS:
                 _models.pop(next(iter(_models)))
@@ -223,7 +224,7 @@ def latest_context(store: Store, wait: float = PAGE_MODEL_WAIT_S
     if run is None:
         return {"run": None, "missing": None}, None
     head = {k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "package")}
-    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait)
+    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait, store)
     if isinstance(found, Missing):
         return {"run": head, "missing": found.reason}, None
     return {"run": head, "missing": None}, found
@@ -351,7 +352,7 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
     now = _load(store, latest.id, latest.started_at)
     before = _load(store, prev.id, prev.started_at) if prev else None
     run = now.doc
-    ctx = model_context(run["package"], latest.as_of, model_wait)
+    ctx = model_context(run["package"], latest.as_of, model_wait, store)
     model_ok = isinstance(ctx, RunContext)
     rows = _with_model(now.rows, ctx)
     matched = [r for r in rows if _matches(r, f, model_ok)]
