@@ -68,6 +68,20 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/packages"): ADMIN_API | {"admin": 422},   # no file sent
     ("POST", "/api/runs"): ADMIN_API | {"admin": 202},
     ("GET", "/api/runs/jobs/{job_id}"): ADMIN_API,
+    # pulse checks (docs/pulse.md): the campaign is of the owner's service; the answer form is
+    # public (the link is the key; a post without the form's nonce is refused)
+    ("GET", "/pulse"): PAGE,
+    ("GET", "/pulse/overdue"): PAGE,
+    ("POST", "/pulse/campaigns"): PAGE | {r: 422 for r in ROLES},   # no service_id sent
+    ("GET", "/pulse/campaigns/{campaign_id}"): PAGE,
+    ("GET", "/pulse/campaigns/{campaign_id}/export.csv"): PAGE,      # viewers: no comments
+    ("POST", "/pulse/campaigns/{campaign_id}/links"):                # no count sent: 422
+        PAGE | {"viewer": 403, "leader": 403, "owner": 422, "admin": 422},
+    ("GET", "/api/pulse/campaigns"): API,
+    ("GET", "/api/pulse/campaigns/{campaign_id}"): API,
+    ("GET", "/api/pulse/overdue"): API,
+    ("GET", "/p/{token}"): PUBLIC,
+    ("POST", "/p/{token}"): dict.fromkeys(WHO, 403),
 }
 
 
@@ -121,6 +135,7 @@ def matrix(request: pytest.FixtureRequest, package: Path,
             httpx.Client(base_url=app.url, timeout=60, follow_redirects=False))
         params, comments = _real_params(clients["leader"])
         params |= _run_params(clients["admin"])
+        params |= _pulse_params(app)
         yield Matrix(app, clients, params, comments)
 
 
@@ -147,6 +162,20 @@ def _run_params(admin: httpx.Client) -> dict[str, str]:
     job = admin.post("/api/runs", json={"package": "configured"},
                      headers={"X-CSRF-Token": token}).json()
     return {"run_id": str(run_id), "job_id": job["id"]}
+
+
+def _pulse_params(app: RunningApp) -> dict[str, str]:
+    """A check-in of the owner's service and one unused invitation link of it."""
+    from dipstick.package import load_package
+    from dipstick.pulse.campaigns import add_invitations, start_campaign
+    from dipstick.store import Store
+
+    loaded = load_package(app.package)
+    with Store.open(app.database) as store:
+        c = start_campaign(store, loaded.model, app.owned[0], created_by="test")
+        link = add_invitations(store, c, [(None, c.groups[0])])[0]
+    loaded.close()
+    return {"campaign_id": str(c.id), "token": link.token}
 
 
 def _url(path: str, params: dict[str, str]) -> str:

@@ -78,9 +78,10 @@ def campaign_results(campaign: Campaign, rows: list[AnswerRow],
     }
 
 
-def export_csv(campaign: Campaign, rows: list[AnswerRow]) -> str:
+def export_csv(campaign: Campaign, rows: list[AnswerRow], comments: bool = True) -> str:
     """The answers in the shape of a data package's ``surveys`` table (one row per dimension;
-    the comment on the first), groups under ``MIN_GROUP`` answers left out."""
+    the comment on the first, when the reader may see comments), groups under ``MIN_GROUP``
+    answers left out."""
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.group] = counts.get(r.group, 0) + 1
@@ -92,7 +93,7 @@ def export_csv(campaign: Campaign, rows: list[AnswerRow]) -> str:
             continue
         for i, (dim, score) in enumerate(r.scores.items()):
             w.writerow([r.answered_on.isoformat(), campaign.service_id, r.group, dim,
-                        _num(score), _cell(r.comment or "") if i == 0 else "",
+                        _num(score), _cell(r.comment or "") if i == 0 and comments else "",
                         "" if r.recommend is None else r.recommend])
     return buf.getvalue()
 
