@@ -268,9 +268,12 @@ JQL_UPDATED = re.compile(r'updated >= "(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2})"'
 class FakeJira(_FakeServer):
     """Jira's REST search over ``issues``; ``max_results`` caps page sizes like Jira Cloud."""
 
-    def __init__(self, issues: list[dict[str, Any]], max_results: int = 50, **auth: str) -> None:
+    def __init__(self, issues: list[dict[str, Any]], max_results: int = 50, cloud: bool = False,
+                 **auth: str) -> None:
+        """``cloud``: today's Jira Cloud, where ``/search`` answers 410 Gone and
+        ``/search/jql`` pages by ``nextPageToken`` / ``isLast`` without a total."""
         super().__init__(**auth)
-        self.issues, self.max_results = issues, max_results
+        self.issues, self.max_results, self.cloud = issues, max_results, cloud
 
     def __enter__(self) -> FakeJira:
         super().__enter__()
@@ -280,8 +283,26 @@ class FakeJira(_FakeServer):
         return {"errorMessages": [message], "errors": {}}
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        if path == "/rest/api/2/search" and self.cloud:
+            return 410, self.error_body("The requested API has been removed. Please migrate to "
+                                        "the /rest/api/3/search/jql API."), {}
+        if path == "/rest/api/2/search/jql" and self.cloud:
+            token = params.get("nextPageToken")
+            start = int(base64.b64decode(token).decode().split(":")[1]) if token else 0
+            status, body, headers = self._search(params, start)
+            if status != 200:
+                return status, body, headers
+            end = start + len(body["issues"])
+            last = end >= body["total"]
+            page = {"issues": body["issues"], "isLast": last}
+            if not last:
+                page["nextPageToken"] = base64.b64encode(f"offset:{end}".encode()).decode()
+            return 200, page, {}
         if path != "/rest/api/2/search":
             return 404, self.error_body("not found"), {}
+        return self._search(params, int(params.get("startAt", "0")))
+
+    def _search(self, params: dict[str, str], start: int) -> tuple[int, Any, dict[str, str]]:
         jql = params.get("jql", "")
         if "ORDER BY updated ASC, key ASC" not in jql:
             return 400, self.error_body(f"the fake expects an order by update: {jql}"), {}
@@ -292,7 +313,6 @@ class FakeJira(_FakeServer):
             issues = [i for i in issues if (i["fields"]["updated"] or "") >= since]
         issues = sorted(issues, key=lambda i: (i["fields"]["updated"] or "",
                                                int(i["key"].split("-")[1])))
-        start = int(params.get("startAt", "0"))
         size = min(int(params.get("maxResults", "50")), self.max_results)
         wanted = [f for f in params.get("fields", "").split(",") if f]
         page = [{**i, "fields": {k: v for k, v in i["fields"].items()

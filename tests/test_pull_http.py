@@ -207,3 +207,28 @@ def test_a_next_page_on_another_host_is_not_followed(records: list) -> None:
             Fetcher(sn.url, TOKEN, FAST) as f, pytest.raises(PullError, match="outside"):
         f.get("http://elsewhere.example/api/now/table/incident")
     assert sn.requests == []
+
+
+def test_a_redirect_to_a_sign_in_page_is_an_error_not_followed() -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class SignIn(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", "https://sso.example/login")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SignIn)
+    Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with Fetcher(url, TOKEN, FAST) as f, pytest.raises(PullError, match=r"sso\.example"):
+            f.get(f"{url}/api/now/table/incident")
+    finally:
+        server.shutdown()
+        server.server_close()

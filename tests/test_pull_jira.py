@@ -117,3 +117,18 @@ def test_an_expired_token_is_an_error_naming_the_variable(issues: list,
     with FakeJira(issues, token="pat") as fake, pytest.raises(PullError, match="JIRA_BEARER"):
         fake.expired = True
         pull(fake, tmp_path)
+
+
+def test_jira_cloud_gone_search_switches_to_token_paging(issues: list, tmp_path: Path) -> None:
+    with FakeJira(issues, max_results=40, cloud=True, token="pat") as fake:
+        fake.faults[3] = Fault(503)                       # and a retry inside token paging
+        n, mark, rows, totals = pull(fake, tmp_path, start=datetime(2016, 1, 1))
+    paths = [r.path for r in fake.requests]
+    assert paths == ["/rest/api/2/search"] + ["/rest/api/2/search/jql"] * 6
+    tokens = [r.params.get("nextPageToken") for r in fake.requests[1:]]
+    assert tokens[0] is None and tokens[1] == tokens[2]     # the 503: the same page again
+    assert None not in tokens[1:] and len(set(tokens[1:])) == 4
+    assert all('updated >= "2016/01/01 00:00"' in r.params["jql"] for r in fake.requests)
+    assert n == len({r["Issue key"] for r in rows}) == 180
+    assert totals[-1] == (180, None)                        # no total on this endpoint
+    assert mark == max(i["fields"]["updated"] for i in issues)

@@ -156,8 +156,10 @@ class Fetcher:
             self._client.close()
             self._client = None
 
-    def get(self, url: str, params: Mapping[str, str | int] | None = None) -> httpx.Response:
-        """One page: a 2xx response, or a ``PullError`` (401/403/exhausted retries) or a
+    def get(self, url: str, params: Mapping[str, str | int] | None = None,
+            passthrough: frozenset[int] = frozenset()) -> httpx.Response:
+        """One page: a 2xx response (or one whose status the caller handles, in
+        ``passthrough``), else a ``PullError`` (401/403, a redirect, exhausted retries) or a
         ``UsageError`` (the server rejected the request itself: 400, 404)."""
         assert self._client is not None, "use Fetcher as a context manager"
         if not same_origin(url, self.base):
@@ -172,7 +174,7 @@ class Fetcher:
                 last = f"{type(e).__name__}: {e}"
                 wait = retry_delay(self.policy, attempt, None)
             else:
-                if response.is_success:
+                if response.is_success or response.status_code in passthrough:
                     return response
                 status = response.status_code
                 if status in (401, 403):
@@ -180,6 +182,10 @@ class Fetcher:
                         f"{self.base} refused the credentials from {self.credentials.source} "
                         f"(HTTP {status}: {_server_message(response) or response.reason_phrase})"
                         ": the token or password may have expired or lack read access")
+                if response.is_redirect:
+                    raise PullError(f"{url} redirected to {response.headers.get('Location')} "
+                                    f"(HTTP {status}): a sign-in page or a moved instance? Use "
+                                    "the URL the API answers on")
                 if status not in RETRY_STATUSES:
                     raise UsageError(f"{url} answered HTTP {status}: "
                                      f"{_server_message(response) or response.reason_phrase}")

@@ -5,7 +5,9 @@ Labels, Updated``).
 The protocol as Atlassian documents it: ``jql``, ``startAt`` (0-based), ``maxResults`` and
 ``fields``; the answer carries ``startAt``, ``maxResults`` (which may be lower than asked: the
 server caps it), ``total`` and ``issues``. Paging goes on from ``startAt + len(issues)`` and
-stops when that reaches ``total`` (or a page comes back empty). The incremental clause is
+stops when that reaches ``total`` (or a page comes back empty). Jira Cloud replaced that
+endpoint by ``/rest/api/2/search/jql`` (``nextPageToken``, ``isLast``); a 410 Gone switches to
+it. The incremental clause is
 ``updated >= "yyyy/MM/dd HH:mm"``: JQL has minute precision and reads the time in the Jira
 user's time zone, so the watermark keeps the wall clock Jira returned and the pull overlaps.
 """
@@ -51,9 +53,20 @@ class SearchQuery:
     def search_url(self) -> str:
         return f"{self.url.rstrip('/')}/rest/api/2/search"
 
+    @property
+    def jql_url(self) -> str:
+        return f"{self.url.rstrip('/')}/rest/api/2/search/jql"
+
     def params(self, start_at: int) -> dict[str, str | int]:
         return {"jql": incremental_jql(self.jql, self.start), "startAt": start_at,
                 "maxResults": self.limit, "fields": FIELDS}
+
+    def token_params(self, token: str | None) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"jql": incremental_jql(self.jql, self.start),
+                                        "maxResults": self.limit, "fields": FIELDS}
+        if token:
+            params["nextPageToken"] = token
+        return params
 
 
 def incremental_jql(jql: str, start: datetime | None) -> str:
@@ -106,23 +119,14 @@ def to_row(issue: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def fetch(fetcher: Fetcher, query: SearchQuery, sink: Callable[[Iterable[dict[str, str]]], None],
-          progress: Progress | None = None) -> tuple[int, str | None]:
-    """Stream every matching issue into ``sink`` page by page; return the number of issues and
-    the watermark (the latest ``updated`` as Jira wrote it, offset included)."""
-    start_at, records = 0, 0
-    latest: datetime | None = None
-    watermark: str | None = None
-    while True:
-        response = fetcher.get(query.search_url, query.params(start_at))
-        body = fetcher.json(response)
-        issues = body.get("issues") if isinstance(body, dict) else None
-        if not isinstance(issues, list):
-            raise PullError(f"{response.request.url} answered without an 'issues' list")
-        total = body.get("total")
-        total = total if isinstance(total, int) else None
-        page_start = body.get("startAt")
-        page_start = page_start if isinstance(page_start, int) else start_at
+class _Watermark:
+    """The latest ``updated`` seen, compared as instants, kept as Jira wrote it."""
+
+    def __init__(self) -> None:
+        self.latest: datetime | None = None
+        self.raw: str | None = None
+
+    def rows(self, issues: list[Any]) -> list[dict[str, str]]:
         rows = []
         for issue in issues:
             if not isinstance(issue, dict):
@@ -130,8 +134,39 @@ def fetch(fetcher: Fetcher, query: SearchQuery, sink: Callable[[Iterable[dict[st
             rows.append(to_row(issue))
             raw = (issue.get("fields") or {}).get("updated")
             when = parse_time(raw)
-            if when is not None and (latest is None or when > latest):
-                latest, watermark = when, str(raw)
+            if when is not None and (self.latest is None or when > self.latest):
+                self.latest, self.raw = when, str(raw)
+        return rows
+
+
+def _issues(fetcher: Fetcher, response: Any) -> tuple[dict[str, Any], list[Any]]:
+    body = fetcher.json(response)
+    issues = body.get("issues") if isinstance(body, dict) else None
+    if not isinstance(issues, list):
+        raise PullError(f"{response.request.url} answered without an 'issues' list")
+    return body, issues
+
+
+def fetch(fetcher: Fetcher, query: SearchQuery, sink: Callable[[Iterable[dict[str, str]]], None],
+          progress: Progress | None = None) -> tuple[int, str | None]:
+    """Stream every matching issue into ``sink`` page by page; return the number of issues and
+    the watermark (the latest ``updated`` as Jira wrote it, offset included).
+
+    ``/rest/api/2/search`` pages by ``startAt`` up to ``total``. Jira Cloud removed it in 2025
+    (it answers 410 Gone); then ``/rest/api/2/search/jql`` is used, paged by ``nextPageToken``
+    until ``isLast`` (it gives no total, so the progress bar has none)."""
+    start_at, records, mark = 0, 0, _Watermark()
+    while True:
+        response = fetcher.get(query.search_url, query.params(start_at),
+                               passthrough=frozenset({410}) if start_at == 0 else frozenset())
+        if response.status_code == 410:
+            return _fetch_by_token(fetcher, query, sink, progress)
+        body, issues = _issues(fetcher, response)
+        total = body.get("total")
+        total = total if isinstance(total, int) else None
+        page_start = body.get("startAt")
+        page_start = page_start if isinstance(page_start, int) else start_at
+        rows = mark.rows(issues)
         sink(rows)
         records += len(rows)
         if progress is not None:
@@ -139,4 +174,26 @@ def fetch(fetcher: Fetcher, query: SearchQuery, sink: Callable[[Iterable[dict[st
         start_at = page_start + len(issues)
         if not issues or total is None or start_at >= total:
             break
-    return records, watermark
+    return records, mark.raw
+
+
+def _fetch_by_token(fetcher: Fetcher, query: SearchQuery,
+                    sink: Callable[[Iterable[dict[str, str]]], None],
+                    progress: Progress | None) -> tuple[int, str | None]:
+    token: str | None = None
+    records, mark, seen = 0, _Watermark(), set()
+    while True:
+        response = fetcher.get(query.jql_url, query.token_params(token))
+        body, issues = _issues(fetcher, response)
+        rows = mark.rows(issues)
+        sink(rows)
+        records += len(rows)
+        if progress is not None:
+            progress(records, None)
+        nxt = body.get("nextPageToken")
+        if not issues or body.get("isLast") or not isinstance(nxt, str) or not nxt \
+                or nxt in seen:
+            break
+        seen.add(nxt)
+        token = nxt
+    return records, mark.raw
