@@ -261,3 +261,29 @@ def test_the_stream_and_journey_pages_draw_their_figures(watched: Watched, app: 
     drawn = page.locator("[data-figure] .js-plotly-plot, [data-figure].js-plotly-plot")
     assert drawn.count() == figures.count(), "a figure was not drawn"
     watched.shot(f"7{path.replace('/', '-')}")
+
+
+def test_an_admin_runs_a_check_from_the_web_and_follows_its_progress(watched: Watched,
+                                                                      app: RunningApp) -> None:
+    """Runs → Check now → the job page's progress bar, refreshed by htmx, ends on the stored
+    run; the portfolio then shows that run."""
+    from playwright.sync_api import expect
+
+    _sign_in(watched, app, "admin")
+    page = watched.page
+    page.locator("nav a[href='/runs']").first.click()
+    page.wait_for_url(re.compile(r"/runs$"))
+    watched.shot("8-runs")
+    page.select_option("select[name=package]", "configured")
+    page.click("#run-a-check button[type=submit]")
+    page.wait_for_url(re.compile(r"/runs/jobs/[0-9a-f]{16}$"))
+    expect(page.locator("#job progress")).to_be_attached()
+    done = page.locator("#job[data-state=done]")
+    expect(done).to_be_attached(timeout=180_000)
+    expect(done).to_contain_text("Stored as run #")
+    run_id = re.search(r"run #(\d+)", done.inner_text())
+    assert run_id, done.inner_text()
+    watched.shot("9-job-done")
+    done.locator("a[href='/']").click()
+    page.wait_for_url(re.compile(r"^[^?]*/$"))
+    expect(page.locator(".card .muted").first).to_contain_text(f"run #{run_id.group(1)}")

@@ -94,6 +94,7 @@ class Job:
     finished_at: datetime | None = None
     run_id: int | None = None
     summary: dict[str, Any] | None = None
+    currency: str | None = None
     error: str | None = None
     problems: list[dict[str, object]] = field(default_factory=list)
 
@@ -111,7 +112,8 @@ class Job:
                              "doing": self.doing},
                 "created_at": iso(self.created_at), "started_at": iso(self.started_at),
                 "finished_at": iso(self.finished_at), "run_id": self.run_id,
-                "summary": self.summary, "error": self.error, "problems": self.problems}
+                "summary": self.summary, "currency": self.currency, "error": self.error,
+                "problems": self.problems}
 
 
 class Jobs:
@@ -177,6 +179,7 @@ class Jobs:
             views.forget_model(job.package)
             job.run_id = checked.run_id
             job.summary = result.to_json()["summary"]
+            job.currency = result.currency
             job.step, job.doing = job.total, "done"
         job.finished_at = datetime.now(UTC)
         job.state = "failed" if job.error else "done"
