@@ -67,8 +67,11 @@ def test_servicenow_pulls_then_resumes_from_the_watermark_without_duplicates(
     every = incidents(260)
     package = tmp_path / "acme"
     with FakeServiceNow(every[:200], user="admin", password="pw") as sn:
-        first = servicenow(sn, package, "--since", "2016-01-01")
+        sn.faults[2] = Fault(500)                          # a 500 in the middle, then a 429
+        sn.faults[3] = Fault(429, {"Retry-After": "1"})
+        first = servicenow(sn, package, "--since", "2016-01-01", "--backoff", "0.1")
         assert first["records"] == 200 and not first["resumed"]
+        assert (first["requests"], first["retries"]) == (4 + 2, 2)
         assert first["import"]["rows_in_table"] == 200
         rows = tickets(package)
         assert len(rows) == len({r["id"] for r in rows}) == 200

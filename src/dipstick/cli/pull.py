@@ -110,7 +110,7 @@ def _show(summary: PullSummary, fmt: str) -> None:
                   + (" (the stored watermark minus the overlap)" if summary.resumed else ""))
     table.add_row("records pulled", str(summary.records))
     table.add_row("requests", f"{summary.requests} ({summary.retries} retried)")
-    table.add_row("next pull from", summary.watermark or "unchanged")
+    table.add_row("watermark", summary.watermark or "unchanged")
     imported = summary.imported
     if imported is None:
         table.add_row("import", "nothing new: the package was not touched")
