@@ -17,7 +17,7 @@ import narwhals as nw
 
 from dipstick.engine import between, collect
 from dipstick.indicators.base import CheckContext, Status
-from dipstick.indicators.perception import PerceptionSpec, SurveyMeasures, _score, measure
+from dipstick.indicators.perception import PerceptionSpec, SurveyMeasures, measure, weighted_score
 
 COMMENTS_PER_SERVICE = 20   # the newest ones; enough to read the mood, small enough to ship
 
@@ -109,8 +109,8 @@ def _group_score(ctx: CheckContext, m: SurveyMeasures, service: str,
     names = {d.id: d.name for d in g.value_dimensions} if g else {}
     order = list(names) + sorted(d for d in dims if d not in names)
     return GroupScore(
-        group, _name(ctx, group), _score(ctx, group, dims),
-        _score(ctx, group, base) if base else None, sum(d["n"] for d in dims.values()),
+        group, _name(ctx, group), weighted_score(ctx, group, dims),
+        weighted_score(ctx, group, base) if base else None, sum(d["n"] for d in dims.values()),
         tuple(DimensionScore(d, names.get(d, d), g.weight(d) if g else 1.0, dims[d]["mean"],
                              dims[d]["n"], base[d]["mean"] if d in base else None)
               for d in order if d in dims))

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text, short_label, worst_first
-from dipstick.indicators.alignment import AlignmentSpec, _gap
+from dipstick.indicators.alignment import AlignmentSpec, kpi_shortfall
 from dipstick.indicators.base import Status
 from dipstick.indicators.registry import split_settings
 from dipstick.model import Service, ValueModel
@@ -78,7 +78,7 @@ def outcome_kpis(model: ValueModel, result: CheckResult) -> dict[str, OutcomeKpi
         if o.kpi is None or actual is None:
             out[o.id] = OutcomeKpi(actual, None, Status.UNKNOWN, period)
             continue
-        gap = _gap(o.kpi.target, actual, o.kpi.direction)
+        gap = kpi_shortfall(o.kpi.target, actual, o.kpi.direction)
         out[o.id] = OutcomeKpi(actual, gap, threshold.grade(gap)[0], period)
     return out
 

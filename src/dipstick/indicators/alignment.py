@@ -57,7 +57,7 @@ def measure(ctx: CheckContext, spec: AlignmentSpec) -> AlignmentMeasures:
     return AlignmentMeasures(latest, monthly_costs(ctx))
 
 
-def _gap(target: float, actual: float, direction: str) -> float:
+def kpi_shortfall(target: float, actual: float, direction: str) -> float:
     """Relative shortfall in the KPI's bad direction; 0 when on or beyond target."""
     if target == 0:
         return 0.0
@@ -97,7 +97,7 @@ def assess(service: Service, m: AlignmentMeasures, ctx: CheckContext,
             ev.append(evidence(f"kpi:{o.id}", f"KPI {o.kpi.name}", None, None, w.period,
                                note="no KPI actual in the current window"))
             continue
-        gap = _gap(o.kpi.target, actual, o.kpi.direction)
+        gap = kpi_shortfall(o.kpi.target, actual, o.kpi.direction)
         weighted_gap += v.contribution * gap
         known += v.contribution
         ev.append(fact(f"kpi:{o.id}", f"KPI {o.kpi.name} ({o.name})", actual, w.period,

@@ -85,7 +85,9 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
                           {(r["service"], r["group"]): r["date"].date() for r in collect(last)})
 
 
-def _score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
+def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
+    """The group's value score: its dimensions' means weighted as the group weighs them (the
+    service page shows the same number the check judged)."""
     g = ctx.model.group(group)
     weights = {d: (g.weight(d) if g else 1.0) for d in dims}
     total = sum(weights.values())
@@ -122,9 +124,9 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         dims = m.current.get((service.id, gid))
         if not dims:
             continue
-        score = _score(ctx, gid, dims)
+        score = weighted_score(ctx, gid, dims)
         base_dims = m.baseline.get((service.id, gid))
-        base = _score(ctx, gid, base_dims) if base_dims else None
+        base = weighted_score(ctx, gid, base_dims) if base_dims else None
         n = sum(d["n"] for d in dims.values())
         pmd = 100.0 * sum(d["promoters"] - d["detractors"] for d in dims.values()) / n
         least = ctx.common.min_sample
