@@ -333,13 +333,19 @@ def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan, collapse
     if not collapse:
         keys = pl.KEYS[kind]
         part = ", ".join(ident("v_" + k) for k in keys)
-        run(con, f"CREATE OR REPLACE TABLE _dup AS SELECT _row FROM (SELECT _row, count(*) OVER "
-                 f"(PARTITION BY {part}) AS n FROM _final) WHERE n > 1")
-        value = " || ' | ' || ".join(f"coalesce(CAST({ident('v_' + k)} AS VARCHAR), '')"
-                                     for k in keys)
-        checks.append((p.label(keys[0]), "_row IN (SELECT _row FROM _dup)",
-                       f"the key ({', '.join(keys)}) is on more than one row of this file",
-                       value))
+        # a hash aggregate finds the repeated keys; rows are looked up only when there are any
+        run(con, f"CREATE OR REPLACE TABLE _dupkeys AS SELECT {part} FROM _final "
+                 f"GROUP BY ALL HAVING count(*) > 1")
+        if _count(con, "_dupkeys"):
+            match = " AND ".join(f"f.{ident('v_' + k)} IS NOT DISTINCT FROM d.{ident('v_' + k)}"
+                                 for k in keys)
+            run(con, f"CREATE OR REPLACE TABLE _dup AS SELECT f._row FROM _final f "
+                     f"JOIN _dupkeys d ON {match}")
+            value = " || ' | ' || ".join(f"coalesce(CAST({ident('v_' + k)} AS VARCHAR), '')"
+                                         for k in keys)
+            checks.append((p.label(keys[0]), "_row IN (SELECT _row FROM _dup)",
+                           f"the key ({', '.join(keys)}) is on more than one row of this file",
+                           value))
     return checks
 
 

@@ -228,7 +228,8 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
         cols += [f"{t} AS _tord", f"TRY_CAST({t} AS DOUBLE) AS _ord"]
         checks.append((p.order, "_tord IS NOT NULL AND _ord IS NULL",
                        "is not a number (it orders the updates of a record)", "_tord"))
-    run(con, f"CREATE OR REPLACE VIEW _typed AS SELECT {', '.join(cols)} FROM {RAW}")
+    # typed once, on disk: every later step (checks, collapse, services, keys) reads it again
+    run(con, f"CREATE OR REPLACE TABLE _typed AS SELECT {', '.join(cols)} FROM {RAW}")
     return checks
 
 
@@ -241,12 +242,20 @@ def _ref(con: duckdb.DuckDBPyConnection, kind: str, ids: set[str]) -> str:
 
 def collect_bad(con: duckdb.DuckDBPyConnection, relation: str,
                 checks: Sequence[tuple[str, str, str, str]], stage: str) -> None:
-    """Append the rows of ``relation`` failing any check to ``_bad`` (one row per failure)."""
+    """Append the rows of ``relation`` failing any check to ``_bad`` (one row per failure).
+
+    One scan counts every check; only the checks that fail scan again, so a clean file costs
+    one pass whatever the number of checks."""
     run(con, "CREATE TABLE IF NOT EXISTS _bad (row BIGINT, field VARCHAR, value VARCHAR, "
              "message VARCHAR, stage VARCHAR)")
-    for label, cond, message, value in checks:
-        run(con, f"INSERT INTO _bad SELECT _row, {q(label)}, CAST({value} AS VARCHAR), "
-                 f"{q(message)}, {q(stage)} FROM {relation} WHERE {cond}")
+    if not checks:
+        return
+    counts = run(con, "SELECT " + ", ".join(f"count(*) FILTER (WHERE {c[1]})" for c in checks)
+                 + f" FROM {relation}")[0]
+    for (label, cond, message, value), n in zip(checks, counts, strict=True):
+        if n:
+            run(con, f"INSERT INTO _bad SELECT _row, {q(label)}, CAST({value} AS VARCHAR), "
+                     f"{q(message)}, {q(stage)} FROM {relation} WHERE {cond}")
 
 
 def bad_problems(con: duckdb.DuckDBPyConnection, display: str, lines: bool) -> list[Problem]:
