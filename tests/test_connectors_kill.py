@@ -1,0 +1,92 @@
+"""A SIGKILL in the middle of ``dipstick import`` leaves the previous package intact.
+
+The import runs as a real subprocess on a generated 1 M-row export and is killed at several
+moments of its work; after each kill the package's files are byte for byte what they were, the
+package still validates, and the next import clears the dead import's work folder.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connector_files import generate_tickets_csv, package, snapshot, write_csv
+from dipstick.connectors.imports import ImportOptions, import_file
+from dipstick.package import load_package
+
+SERVICES = [f"svc-{i}" for i in range(50)]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_tickets_csv(tmp_path_factory.mktemp("big") / "tickets.csv", 1_000_000)
+
+
+def _work_dirs(pkg: Path) -> list[Path]:
+    return [p for p in pkg.iterdir() if p.name.startswith(".dipstick-import-")]
+
+
+def _start(big: Path, pkg: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "dipstick", "import", "tickets", str(big),
+                             "--into", str(pkg), "--starter-services"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("moment", [0.0, 0.5, 1.5, 3.0, "staged"])
+def test_a_killed_import_leaves_the_previous_package_intact(tmp_path: Path, big: Path,
+                                                            moment: float | str) -> None:
+    """Killed after a delay, or once the new table is written to the work folder and being
+    validated (the last moment before the files are replaced)."""
+    pkg = package(tmp_path / "pkg", services=SERVICES)
+    old = write_csv(tmp_path / "old.csv", ["id", "service", "opened_at", "type"],
+                    [["OLD-1", "svc-1", "2024-12-01", "request"]])
+    import_file("tickets", old, pkg)
+    before = snapshot(pkg)
+
+    proc = _start(big, pkg)
+    deadline = time.monotonic() + 60
+    while not _work_dirs(pkg):   # the import has started its work
+        assert proc.poll() is None, "the import ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    if isinstance(moment, float):
+        time.sleep(moment)
+    else:
+        while not any((w / "out" / "tickets.parquet").exists() for w in _work_dirs(pkg)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+    if proc.poll() is not None:
+        pytest.skip(f"the import finished before the kill ({moment}): nothing to kill")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    after = {k: v for k, v in snapshot(pkg).items() if not k.startswith(".dipstick-import-")}
+    assert after == before
+    loaded = load_package(pkg)
+    assert loaded.signals.connection.execute("SELECT id FROM tickets").fetchall() == [("OLD-1",)]
+    loaded.close()
+    # the next import removes the dead one's work folder and succeeds
+    assert _work_dirs(pkg)
+    new = write_csv(tmp_path / "new.csv", ["id", "service", "opened_at", "type"],
+                    [["NEW-1", "svc-2", "2025-01-01", "incident"]])
+    assert import_file("tickets", new, pkg, ImportOptions()).rows_in_table == 2
+    assert not _work_dirs(pkg)
+
+
+def test_an_import_run_to_the_end_as_a_subprocess_replaces_the_table(tmp_path: Path,
+                                                                     big: Path) -> None:
+    """The same command, not killed: the kill tests above do interrupt real work."""
+    pkg = package(tmp_path / "pkg", services=SERVICES)
+    proc = _start(big, pkg)
+    assert proc.wait(timeout=300) == 0
+    loaded = load_package(pkg)
+    con = loaded.signals.connection
+    assert con.execute("SELECT count(*) FROM tickets").fetchone() == (1_000_000,)
+    loaded.close()
+    assert not _work_dirs(pkg)
