@@ -1,0 +1,357 @@
+"""Pulse checks over HTTP on a real server (SQLite and PostgreSQL): starting a check-in as the
+service's owner, links, the public form and its abuse cases (used, forged, closed, bad answers,
+forged posts, rate limits), results with the anonymity threshold, escaping, export, overdue."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from markupsafe import escape
+from sqlalchemy import func, select, update
+
+from dipstick.package import load_package
+from dipstick.pulse import campaigns as repo
+from dipstick.store import Store
+from dipstick.store.pulse_tables import PulseAnswer, PulseCampaign, PulseInvitation
+from dipstick.web.app import WebConfig
+
+from webserver import RunningApp, csrf_of, serving, signed_in
+
+XSS = "<script>alert('pulse')</script><img src=x onerror=alert(1)>"
+ESCAPED = str(escape(XSS))
+NONCE = re.compile(r'name="nonce" value="([^"]+)"')
+DIMS = re.compile(r'name="(dim:[^"]+)" value="0"')
+
+
+@contextmanager
+def store_of(app: RunningApp) -> Iterator[Store]:
+    with Store.open(app.database) as store:
+        yield store
+
+
+def start(app: RunningApp, service: str | None = None, groups: list[str] | None = None
+          ) -> repo.Campaign:
+    loaded = load_package(app.package)
+    try:
+        with store_of(app) as store:
+            return repo.start_campaign(store, loaded.model, service or app.owned[0], groups,
+                                       created_by="test")
+    finally:
+        loaded.close()
+
+
+def links(app: RunningApp, c: repo.Campaign, n: int, group: str | None = None) -> list[str]:
+    with store_of(app) as store:
+        made = repo.add_invitations(store, c, [(None, group or c.groups[0])] * n)
+    return [f"{app.url}/p/{x.token}" for x in made]
+
+
+def answers_of(app: RunningApp, campaign_id: int) -> int:
+    with store_of(app) as store, store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(PulseAnswer)
+                                .where(PulseAnswer.campaign_id == campaign_id)).scalar_one())
+
+
+def form(http: httpx.Client, url: str) -> tuple[str, list[str]]:
+    page = http.get(url)
+    assert page.status_code == 200, page.text[:300]
+    found = NONCE.search(page.text)
+    assert found
+    return found.group(1), DIMS.findall(page.text)
+
+
+def answer(http: httpx.Client, url: str, score: int = 8, comment: str = "",
+           recommend: str = "9", **extra: str) -> httpx.Response:
+    nonce, dims = form(http, url)
+    data = {d: str(score) for d in dims} | {"nonce": nonce, "comment": comment,
+                                            "recommend": recommend} | extra
+    return http.post(url, data=data)
+
+
+def test_the_owner_starts_a_check_in_from_the_service_page(app: RunningApp) -> None:
+    sid = app.owned[0]
+    with signed_in(app, "owner") as http:
+        page = http.get(f"/services/{sid}").text
+        assert "Start a check-in" in page
+        r = http.post("/pulse/campaigns", data={"service_id": sid, "csrf_token": csrf_of(page)})
+        assert r.status_code == 303
+        campaign = r.headers["location"]
+        token = csrf_of(http.get(campaign).text)
+        made = http.post(campaign + "/links", data={"csrf_token": token, "kind": "anonymous",
+                                                    "count": "3"})
+        assert made.status_code == 200
+        urls = re.findall(r'class="pulse-link" href="([^"]+)"', made.text)
+        assert len(urls) == 3 and len(set(urls)) == 3
+        assert all(len(u.rsplit("/", 1)[1]) >= 43 for u in urls)   # 256-bit tokens
+        opened = http.post(campaign + "/links", data={"csrf_token": token, "kind": "open"})
+        assert opened.status_code == 200 and "one answer per browser" in opened.text
+        assert f'href="{campaign}"' in http.get(f"/services/{sid}").text
+    with store_of(app) as store, store.engine.connect() as conn:
+        stored = conn.execute(select(PulseInvitation.token_hash)).scalars().all()
+    assert all(u.rsplit("/", 1)[1] not in stored for u in urls)   # kept hashed only
+
+
+@pytest.mark.parametrize("role", ["viewer", "leader"])
+def test_readers_cannot_start_or_make_links(app: RunningApp, role: str) -> None:
+    c = start(app)
+    with signed_in(app, role) as http:
+        token = csrf_of(http.get("/pulse").text)
+        assert "Start a check-in" not in http.get(f"/services/{app.owned[0]}").text
+        r = http.post("/pulse/campaigns", data={"service_id": app.owned[0], "csrf_token": token})
+        assert r.status_code == 403
+        r = http.post(f"/pulse/campaigns/{c.id}/links",
+                      data={"csrf_token": token, "kind": "anonymous", "count": "2"})
+        assert r.status_code == 403
+
+
+def test_an_owner_acts_only_on_their_own_services(app: RunningApp) -> None:
+    loaded = load_package(app.package)
+    other = next(s.id for s in loaded.model.services if s.id not in app.owned and s.consumers)
+    loaded.close()
+    c = start(app, other)
+    with signed_in(app, "owner") as http:
+        token = csrf_of(http.get("/pulse").text)
+        assert http.post("/pulse/campaigns", data={"service_id": other, "csrf_token": token}
+                         ).status_code == 403
+        assert http.post(f"/pulse/campaigns/{c.id}/links", data={
+            "csrf_token": token, "kind": "anonymous", "count": "1"}).status_code == 403
+    with signed_in(app, "admin") as http:
+        token = csrf_of(http.get("/pulse").text)
+        assert http.post("/pulse/campaigns", data={"service_id": other, "csrf_token": token}
+                         ).status_code == 303
+
+
+def test_an_answer_is_stored_once_and_a_used_link_changes_nothing(app: RunningApp) -> None:
+    c = start(app)
+    url = links(app, c, 1)[0]
+    with httpx.Client(timeout=30) as http:
+        nonce, dims = form(http, url)
+        data = {d: "7" for d in dims} | {"nonce": nonce, "recommend": "10"}
+        r = http.post(url, data=data)
+        assert r.status_code == 200 and "Thank you" in r.text and "What happens next" in r.text
+        assert answers_of(app, c.id) == 1          # committed before the 200
+        again = http.post(url, data=data | {"comment": "second try"})
+        assert again.status_code == 409
+        assert http.get(url).status_code == 409
+        j = http.post(url, data=data, headers={"accept": "application/json"})
+        assert j.status_code == 409 and "used" in j.json()["detail"]
+    assert answers_of(app, c.id) == 1
+    with store_of(app) as store:
+        stored = repo.answers(store, [c.id])
+    assert stored[0].scores == dict.fromkeys([d[4:] for d in dims], 7)
+    assert stored[0].recommend == 10 and stored[0].answered_on == datetime.now(UTC).date()
+
+
+def test_forged_and_closed_links_get_the_same_404(app: RunningApp) -> None:
+    c = start(app)
+    closed = links(app, c, 1)[0]
+    with store_of(app) as store, store.engine.begin() as conn:
+        conn.execute(update(PulseCampaign).where(PulseCampaign.id == c.id)
+                     .values(closes_on=date.today() - timedelta(days=1)))
+    forged = f"{app.url}/p/{'A' * 43}"
+    # a fresh server: the failures below must not throttle the other tests
+    with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
+            httpx.Client(timeout=30) as http:
+        closed = closed.replace(app.url, base)
+        forged = forged.replace(app.url, base)
+        timings: dict[str, list[float]] = {"closed": [], "forged": []}
+        bodies = {}
+        for _ in range(8):
+            for name, url in (("closed", closed), ("forged", forged)):
+                t0 = time.perf_counter()
+                r = http.get(url, headers={"accept": "text/html"})
+                timings[name].append(time.perf_counter() - t0)
+                assert r.status_code == 404
+                bodies[name] = r.text
+        assert bodies["closed"] == bodies["forged"]
+        for url in (closed, forged):
+            r = http.post(url, data={"nonce": "x"}, headers={"accept": "application/json"})
+            assert r.status_code == 404
+            assert r.json() == {"error": 404, "detail": "this link does not open a check-in"}
+    slow, fast = sorted(statistics.median(t) for t in timings.values())[::-1]
+    assert slow < fast * 4 + 0.01, timings      # same shape: no tell-tale extra work
+    assert answers_of(app, c.id) == 0
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"dim": "11"}, "dim"), ({"dim": "-1"}, "dim"), ({"dim": "seven"}, "dim"),
+    ({"dim": ""}, "dim"), ({"recommend": "12"}, "recommend"),
+    ({"comment": "x" * 2001}, "comment"),
+])
+def test_bad_answers_are_refused_with_422_and_nothing_stored(app: RunningApp,
+                                                              change: dict[str, str],
+                                                              field: str) -> None:
+    c = start(app)
+    url = links(app, c, 1)[0]
+    with httpx.Client(timeout=30) as http:
+        nonce, dims = form(http, url)
+        data = {d: "5" for d in dims} | {"nonce": nonce}
+        if "dim" in change:
+            data[dims[0]] = change["dim"]
+        data |= {k: v for k, v in change.items() if k != "dim"}
+        r = http.post(url, data=data, headers={"accept": "application/json"})
+        assert r.status_code == 422, r.text
+        problems = r.json()["problems"]
+        assert any(p["field"].startswith(field) for p in problems), problems
+        page = http.post(url, data=data)           # the HTML form says it too
+        assert page.status_code == 422 and "was not stored" in page.text
+        assert http.post(url, data={"nonce": nonce}, headers={"accept": "application/json"}
+                         ).status_code == 422      # every field missing
+    assert answers_of(app, c.id) == 0
+    with httpx.Client(timeout=30) as http:         # the link still works afterwards
+        assert answer(http, url).status_code == 200
+
+
+def test_a_post_without_the_forms_nonce_is_refused(app: RunningApp) -> None:
+    c = start(app)
+    url = links(app, c, 1)[0]
+    with httpx.Client(timeout=30) as http:
+        _, dims = form(http, url)
+        data = {d: "5" for d in dims}
+        assert http.post(url, data=data).status_code == 403
+        assert http.post(url, data=data | {"nonce": "1.abc"}).status_code == 403
+        other = links(app, c, 1)[0]                # a nonce is bound to its link
+        nonce, _ = form(http, other)
+        assert http.post(url, data=data | {"nonce": nonce}).status_code == 403
+    assert answers_of(app, c.id) == 0
+
+
+def test_an_open_link_takes_one_answer_per_browser(app: RunningApp) -> None:
+    c = start(app)
+    with store_of(app) as store:
+        url = f"{app.url}/p/{repo.open_link(store, c, c.groups[0]).token}"
+    with httpx.Client(timeout=30) as one, httpx.Client(timeout=30) as two:
+        first = one.get(url)
+        cookie = first.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        assert answer(one, url).status_code == 200
+        assert one.get(url).status_code == 409
+        assert answer(two, url).status_code == 200
+    with httpx.Client(timeout=30) as three:       # a post with no cookie is not an answer
+        nonce, dims = form(three, url)
+        three.cookies.clear()
+        r = three.post(url, data={d: "5" for d in dims} | {"nonce": nonce})
+        assert r.status_code == 403
+    assert answers_of(app, c.id) == 2
+
+
+def test_results_need_five_answers_and_escape_comments(app: RunningApp) -> None:
+    c = start(app)
+    group = c.groups[0]
+    urls = links(app, c, 6, group)
+    with httpx.Client(timeout=30) as http:
+        for i, url in enumerate(urls[:4]):
+            assert answer(http, url, score=4 + i, comment=XSS if i == 0 else "",
+                          recommend=str(9 + (i % 2) if i < 2 else 3)).status_code == 200
+    with signed_in(app, "owner") as owner:
+        page = owner.get(f"/pulse/campaigns/{c.id}").text
+        assert "fewer than 5 answers" in page and ESCAPED not in page
+        api = owner.get(f"/api/pulse/campaigns/{c.id}").json()
+        assert api["groups"][0]["shown"] is False and "dimensions" not in api["groups"][0]
+    with httpx.Client(timeout=30) as http:
+        assert answer(http, urls[4], score=8, recommend="").status_code == 200
+    with signed_in(app, "owner") as owner:
+        page = owner.get(f"/pulse/campaigns/{c.id}").text
+        assert ESCAPED in page and XSS not in page
+        g = owner.get(f"/api/pulse/campaigns/{c.id}").json()["groups"][0]
+        assert g["shown"] and g["answers"] == 5 and g["comments"] == [XSS]
+        assert g["response_rate"] == pytest.approx(5 / 6, abs=0.001)
+        # scores 4, 5, 6, 7, 8 on every dimension: mean 6 each, so the weighted score is 6
+        assert all(d["mean"] == 6.0 for d in g["dimensions"]) and g["score"] == 6.0
+        # recommend 9, 10, 3, 3 (one skipped): 2 promoters, 2 detractors of 4 → 0
+        assert g["recommend_answers"] == 4 and g["promoters_minus_detractors"] == 0.0
+        export = owner.get(f"/pulse/campaigns/{c.id}/export.csv").text
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert {r["group"] for r in rows} == {group} and len(rows) == 5 * len(g["dimensions"])
+    assert [r["comment"] for r in rows if r["comment"]] == [XSS]
+    with signed_in(app, "viewer") as viewer:
+        page = viewer.get(f"/pulse/campaigns/{c.id}").text
+        assert ESCAPED not in page and XSS not in page
+        assert "comments" not in viewer.get(f"/api/pulse/campaigns/{c.id}").json()["groups"][0]
+        assert "script" not in viewer.get(f"/pulse/campaigns/{c.id}/export.csv").text
+
+
+def test_an_answer_row_holds_nothing_that_points_at_the_invitation(app: RunningApp) -> None:
+    columns = set(PulseAnswer.__table__.columns.keys())
+    assert columns == {"id", "campaign_id", "group_id", "answered_on", "scores", "recommend",
+                       "comment"}
+    assert "answered_at" not in PulseInvitation.__table__.columns
+
+
+def test_a_bad_invitee_csv_is_a_422_naming_row_and_field(app: RunningApp) -> None:
+    c = start(app)
+    bad = "email,group\nok@example.org,{g}\nnot-an-address,{g}\nx@example.org,nosuch\n".format(
+        g=c.groups[0])
+    with signed_in(app, "admin") as http:
+        token = csrf_of(http.get("/pulse").text)
+        r = http.post(f"/pulse/campaigns/{c.id}/links", data={"csrf_token": token,
+                                                               "kind": "invitees"},
+                      files={"invitees": ("people.csv", bad, "text/csv")},
+                      headers={"accept": "application/json"})
+        assert r.status_code == 422
+        problems = r.json()["problems"]
+        assert {(p["file"], p["row"], p["field"]) for p in problems} == {
+            ("people.csv", 2, "email"), ("people.csv", 3, "group")}
+        page = http.post(f"/pulse/campaigns/{c.id}/links", data={"csrf_token": token,
+                                                                  "kind": "invitees"},
+                         files={"invitees": ("people.csv", bad, "text/csv")})
+        assert page.status_code == 422 and "people.csv, row 2, field email" in page.text
+        good = f"email,group\na@example.org,{c.groups[0]}\nb@example.org,{c.groups[0]}\n"
+        r = http.post(f"/pulse/campaigns/{c.id}/links", data={"csrf_token": token,
+                                                               "kind": "invitees"},
+                      files={"invitees": ("people.csv", good, "text/csv")},
+                      headers={"accept": "application/json"})
+        assert r.status_code == 200
+        assert [x["email"] for x in r.json()["links"]] == ["a@example.org", "b@example.org"]
+    with store_of(app) as store:
+        assert sum(n for n, _ in repo.invitation_counts(store, c.id).values()) == 2
+
+
+def test_failures_are_rate_limited_per_link_and_per_address(app: RunningApp) -> None:
+    c = start(app)
+    url = links(app, c, 1)[0]
+    with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
+            httpx.Client(timeout=30) as http:
+        mine = url.replace(app.url, base)
+        nonce, dims = form(http, mine)
+        bad: dict[str, Any] = {d: "99" for d in dims} | {"nonce": nonce}
+        codes = [http.post(mine, data=bad).status_code for _ in range(11)]
+        assert codes[:10] == [422] * 10 and codes[10] == 429
+        r = http.post(mine, data={d: "5" for d in dims} | {"nonce": nonce})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0   # per link
+        assert answers_of(app, c.id) == 0
+        other = links(app, c, 1)[0].replace(app.url, base)
+        assert http.get(other).status_code == 200                # other links still work
+        codes = [http.get(f"{base}/p/guess{i:04d}").status_code for i in range(60)]
+        assert set(codes[:50]) == {404} and codes[-1] == 429     # per address
+        assert http.get(other).status_code == 429
+
+
+def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp) -> None:
+    with signed_in(app, "admin") as http:
+        view = http.get("/api/pulse/overdue").json()
+        assert view["available"] and view["max_age_days"] == 90
+        pairs = view["pairs"]
+        assert pairs and all(p["days"] is None or p["days"] > 90 for p in pairs)
+        page = http.get("/pulse/overdue").text
+        assert "Start a check-in" in page
+        p = pairs[0]
+        token = csrf_of(page)
+        r = http.post("/pulse/campaigns", data={"service_id": p["service_id"],
+                                                "group": p["group"], "csrf_token": token})
+        assert r.status_code == 303
+        after = http.get("/api/pulse/overdue").json()["pairs"]
+        assert (p["service_id"], p["group"]) not in {(q["service_id"], q["group"])
+                                                     for q in after}
+    with signed_in(app, "viewer") as http:
+        assert "Start a check-in" not in http.get("/pulse/overdue").text
