@@ -98,6 +98,24 @@ def _total(headers: Mapping[str, str]) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
+@dataclass(frozen=True)
+class _Page:
+    rows: list[dict[str, str]]
+    total: int | None                # X-Total-Count
+    next_url: str | None             # the Link header's rel="next"
+    has_link: bool
+
+
+def _read_page(fetcher: Fetcher, url: str, params: dict[str, str | int] | None) -> _Page:
+    response = fetcher.get(url, params)
+    body = fetcher.json(response)
+    result = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(result, list):
+        raise PullError(f"{response.request.url} answered without a 'result' list")
+    return _Page([flatten(r) for r in result if isinstance(r, dict)], _total(response.headers),
+                 response.links.get("next", {}).get("url"), "link" in response.headers)
+
+
 def fetch(fetcher: Fetcher, query: TableQuery, sink: Callable[[Iterable[dict[str, str]]], None],
           progress: Progress | None = None) -> tuple[int, str | None]:
     """Stream every matching record into ``sink`` one page at a time; return the number of
@@ -109,31 +127,26 @@ def fetch(fetcher: Fetcher, query: TableQuery, sink: Callable[[Iterable[dict[str
     params: dict[str, str | int] | None = query.params()
     offset, records, watermark, seen = 0, 0, None, set()
     while True:
-        response = fetcher.get(url, params)
-        body = fetcher.json(response)
-        result = body.get("result") if isinstance(body, dict) else None
-        if not isinstance(result, list):
-            raise PullError(f"{response.request.url} answered without a 'result' list")
-        rows = [flatten(r) for r in result if isinstance(r, dict)]
-        for row in rows:
+        page = _read_page(fetcher, url, params)
+        for row in page.rows:
             stamp = row.get(UPDATED, "")
             if TIMESTAMP.match(stamp) and (watermark is None or stamp > watermark):
                 watermark = stamp
-        sink(rows)
-        records += len(rows)
-        total = _total(response.headers)
+        sink(page.rows)
+        n, total, nxt, has_link = len(page.rows), page.total, page.next_url, page.has_link
+        del page                        # one page in memory while the next one loads, not two
+        records += n
         if progress is not None:
             progress(records, total)
-        nxt = response.links.get("next", {}).get("url")
         if nxt:
-            if nxt in seen or not rows:
+            if nxt in seen or not n:
                 break               # a server that points back at a page it already sent
             seen.add(nxt)
             url, params = nxt, None
             continue
-        if "link" in response.headers or not rows or len(rows) < query.limit:
+        if has_link or not n or n < query.limit:
             break                   # a Link header without next: the last page
-        offset += len(rows)
+        offset += n
         if total is not None and offset >= total:
             break
         url, params = query.url, {**query.params(), "sysparm_offset": offset}
