@@ -125,7 +125,9 @@ class Threshold:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    """Three significant digits, whole numbers from 100 up: a summary is read, not computed
+    with (the evidence keeps the full value)."""
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
 
 
 @dataclass(frozen=True)
