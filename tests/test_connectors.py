@@ -400,3 +400,36 @@ def test_import_file_raises_with_file_row_field_value(tmp_path: Path) -> None:
         import_file("tickets", src, pkg)
     (p,) = e.value.problems
     assert (p.file, p.row, p.line, p.field, p.value) == (str(src), 2, 3, "reopened", "many")
+
+
+def test_jira_repeated_component_columns_take_the_first(tmp_path: Path) -> None:
+    (tmp_path / "jira.csv").write_text(
+        "Issue key,Issue Type,Created,Component/s,Component/s,Labels\n"
+        "ITSM-1,Bug,2024-03-12 10:00,vpn,email,network\n", encoding="utf-8")
+    pkg = package(tmp_path / "pkg", services=["vpn", "email"])
+    import_file("tickets", tmp_path / "jira.csv", pkg, ImportOptions(preset="jira"))
+    assert rows(pkg / "tickets.parquet")[0]["service"] == "vpn"
+
+
+def test_progress_runs_to_100(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "t.csv", *_tickets([["T1", "crm", "2026-03-01", "incident", "0"]]))
+    pkg = package(tmp_path / "pkg", services=["crm"])
+    seen: list[int] = []
+    import_file("tickets", src, pkg, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == 100 and len(seen) >= 4
+
+
+def test_services_replace_cannot_drop_a_service_a_table_still_names(tmp_path: Path) -> None:
+    pkg = package(tmp_path / "pkg", services=["crm", "email"])
+    write_csv(pkg / "tickets.csv", *_tickets([["T1", "crm", "2026-03-01", "incident", "0"]]))
+    src = write_csv(tmp_path / "catalog.csv", ["id", "name"], [["email", "Email"]])
+    before = snapshot(pkg)
+    result = cli("services", str(src), "--into", str(pkg), "--replace", "--format", "json")
+    assert result.exit_code == 2
+    problem = json.loads(result.stdout)["problems"][0]
+    assert (problem["file"], problem["field"], problem["value"]) == ("tickets.csv", "service",
+                                                                      "crm")
+    assert snapshot(pkg) == before
+    merged = cli("services", str(src), "--into", str(pkg))
+    assert merged.exit_code == 0
+    assert "name: Email" in (pkg / "dipstick.yaml").read_text()
