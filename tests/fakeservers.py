@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -78,6 +79,8 @@ def incidents(n: int = 300) -> list[dict[str, Cell]]:
                 record[name] = (text.split(" - ", 1)[0], text)
             else:
                 record[name] = (text, text)
+        sys_id = hashlib.md5(row["number"].encode()).hexdigest()
+        record["sys_id"] = (sys_id, sys_id)
         records.append(record)
     return records
 
@@ -134,6 +137,8 @@ class _FakeServer:
             self.accepted.add("Basic " + base64.b64encode(f"{user}:{password}".encode())
                               .decode())
         self.faults: dict[int, Fault] = {}      # 1-based request number -> fault
+        self.before: dict[int, Callable[[], None]] = {}   # run before answering request n
+        self.served: list[list[str]] = []       # the record keys of each page answered
         self.fail_always: Fault | None = None   # every request from number fail_from on
         self.fail_from = 1
         self.expired = False
@@ -182,6 +187,8 @@ class _FakeServer:
             self._send(h, 401, self.error_body("User Not Authenticated",
                                                "Required to provide Auth information"))
             return
+        if number in self.before:
+            self.before[number]()
         status, body, headers = self.answer(split.path, params)
         self._send(h, status, body, headers)
 
@@ -237,6 +244,7 @@ class FakeServiceNow(_FakeServer):
         limit = min(int(params.get("sysparm_limit", "10000")), self.max_limit)
         offset = int(params.get("sysparm_offset", "0"))
         page = rows[offset:offset + limit]
+        self.served.append([r["number"][0] for r in page])
         fields = [f for f in params.get("sysparm_fields", "").split(",") if f]
         mode = params.get("sysparm_display_value", "false")
         result = []
@@ -318,5 +326,6 @@ class FakeJira(_FakeServer):
         page = [{**i, "fields": {k: v for k, v in i["fields"].items()
                                  if not wanted or k in wanted}}
                 for i in issues[start:start + size]]
+        self.served.append([i["key"] for i in page])
         return 200, {"expand": "schema,names", "startAt": start, "maxResults": size,
                      "total": len(issues), "issues": page}, {}

@@ -16,6 +16,9 @@ from typing import Any
 import duckdb
 import pytest
 
+from dipstick.connectors.imports import ImportOptions
+from dipstick.connectors.pull import pull_jira, pull_servicenow
+from dipstick.connectors.pull.run import moved_during
 from fakeservers import FakeJira, FakeServiceNow, Fault, incidents, jira_issues
 
 DIPSTICK = [sys.executable, "-m", "dipstick"]
@@ -203,3 +206,71 @@ def test_jira_without_credentials_exits_2_naming_them(tmp_path: Path, env: dict[
                  "--into", tmp_path / "acme", env=env)
     assert result.returncode == 2 and named in result.stderr
     assert not (tmp_path / "acme").exists()
+
+
+def test_records_updated_while_paging_are_not_skipped(tmp_path: Path) -> None:
+    """Offset paging over an update-ordered query: an incident already pulled is updated
+    mid-pull, moves to the end, and shifts the next page by one — the first pass skips a
+    record; the pull sees the incident twice and pages again from its old update time."""
+    records = incidents(230)
+    package = tmp_path / "acme"
+    oldest = min(records, key=lambda r: r["sys_updated_on"][0])
+    newest = max(r["sys_updated_on"][0] for r in records)
+    with FakeServiceNow(records, token="t") as sn:
+        def update_an_incident_already_pulled() -> None:
+            i = sn.records.index(oldest)
+            sn.records = [*sn.records[:i], *sn.records[i + 1:],
+                          dict(oldest, sys_updated_on=(later(newest, 1), ""),
+                               reopen_count=("3", "3"))]
+
+        sn.before[3] = update_an_incident_already_pulled
+        summary = pull_servicenow(sn.url, "incident", datetime(2016, 1, 1), package,
+                                  ImportOptions(service_from="assignment_group",
+                                                starter_services=True),
+                                  page_size=50, env={"SERVICENOW_TOKEN": "t"})
+    queries = [r.params["sysparm_query"] for r in sn.requests]
+    second = queries.index(f"sys_updated_on>={oldest['sys_updated_on'][0]}"
+                           "^ORDERBYsys_updated_on")
+    first_pass = {n for page in sn.served[:second] for n in page}
+    assert len(first_pass) == 229                     # the gap the second pass closes
+    assert summary.notes and "pass 2 re-read from" in summary.notes[0]
+    rows = tickets(package)
+    assert len(rows) == len({r["id"] for r in rows}) == 230
+    assert {r["id"]: r for r in rows}[oldest["number"][0]]["reopened"] == 3
+    assert summary.watermark == later(newest, 1)
+
+
+def test_moved_records_are_found_by_key_and_earliest_time(tmp_path: Path) -> None:
+    part = tmp_path / "p.csv"
+    part.write_text('sys_id,sys_updated_on,note\n'
+                    'a,2016-03-01 10:00:00,"first, with a comma"\n'
+                    'b,2016-03-01 10:05:00,"two\nlines"\n'
+                    'c,2016-03-01 10:07:00,\n'
+                    'a,2016-03-02 08:00:00,moved to the end\n', encoding="utf-8")
+    assert moved_during(part, "sys_id", "sys_updated_on") == (1, datetime(2016, 3, 1, 10))
+    assert moved_during(part, "number", "sys_updated_on") is None      # no key column
+    part.write_text("sys_id,sys_updated_on\na,2016-03-01 10:00:00\n", encoding="utf-8")
+    assert moved_during(part, "sys_id", "sys_updated_on") is None
+
+
+def test_jira_issues_updated_while_paging_are_not_skipped(tmp_path: Path) -> None:
+    issues = jira_issues(120)
+    package = tmp_path / "acme"
+    oldest = min(issues, key=lambda i: i["fields"]["updated"])
+    newest = max(i["fields"]["updated"] for i in issues)
+    with FakeJira(issues, max_results=25, token="pat") as fake:
+        def update_an_issue_already_pulled() -> None:
+            moved = {**oldest, "fields": {**oldest["fields"], "status": {"name": "Done"},
+                                          "updated": newest[:17] + "59.000+0000"}}
+            fake.issues = [i for i in fake.issues if i is not oldest] + [moved]
+
+        fake.before[2] = update_an_issue_already_pulled
+        summary = pull_jira(fake.url, "project = OPS", None, package,
+                            ImportOptions(starter_services=True), page_size=25,
+                            env={"JIRA_BEARER": "pat"})
+    start = datetime.strptime(oldest["fields"]["updated"][:16], "%Y-%m-%dT%H:%M")
+    assert f'updated >= "{start:%Y/%m/%d %H:%M}"' in fake.requests[-1].params["jql"]
+    assert summary.notes and "pass 2" in summary.notes[0]
+    rows = tickets(package)
+    assert len(rows) == len({r["id"] for r in rows}) == 120
+    assert {r["id"]: r for r in rows}[oldest["key"]]["state"] == "Done"

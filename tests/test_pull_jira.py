@@ -86,9 +86,9 @@ def test_several_components_and_offsets_are_read() -> None:
         "components": [{"name": "CRM"}, {"name": "Web"}], "labels": ["a", "b"],
         "updated": "2016-03-01T10:30:00.000+0100"}})
     assert row == {"Issue key": "OPS-1", "Issue Type": "Bug", "Status": "Done",
-                   "Created": "2016-03-01 09:00:00", "Resolved": "",
+                   "Created": "2016-03-01 10:00:00", "Resolved": "",    # Jira's wall clock
                    "Component/s": "CRM, Web", "Labels": "a, b",
-                   "Updated": "2016-03-01 09:30:00"}
+                   "Updated": "2016-03-01 10:30:00"}
 
 
 def test_only_issues_updated_since_the_start_are_asked_for(issues: list,

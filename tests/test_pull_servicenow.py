@@ -92,8 +92,9 @@ def test_fields_are_asked_for_and_the_watermark_field_always(records: list,
                                                              tmp_path: Path) -> None:
     with FakeServiceNow(records, token="t0ken") as sn:
         _, _, rows, _ = pull(sn, tmp_path, fields=("number", "assignment_group"))
-    assert sn.requests[0].params["sysparm_fields"] == "number,assignment_group,sys_updated_on"
-    assert set(rows[0]) == {"number", "assignment_group", "sys_updated_on"}
+    assert sn.requests[0].params["sysparm_fields"] == \
+        "number,assignment_group,sys_updated_on,sys_id"
+    assert set(rows[0]) == {"number", "assignment_group", "sys_updated_on", "sys_id"}
 
 
 def test_the_query_starts_at_the_given_time(records: list, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from dipstick.connectors.pull.http import Fetcher, PullError
@@ -92,9 +92,11 @@ def parse_time(value: object) -> datetime | None:
     return None
 
 
-def _utc(value: object) -> str:
+def _wall(value: object) -> str:
+    """The wall clock Jira wrote (its offset dropped), as Jira's own CSV export shows times:
+    the same clock the JQL watermark is written in."""
     when = parse_time(value)
-    return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if when is None else when.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _name(value: object) -> str:
@@ -104,18 +106,18 @@ def _name(value: object) -> str:
 
 
 def to_row(issue: Mapping[str, Any]) -> dict[str, str]:
-    """One issue as a CSV-export row; dates in UTC ``yyyy-mm-dd HH:MM:SS``; several components
-    or labels joined with ``, ``."""
+    """One issue as a CSV-export row; dates ``yyyy-mm-dd HH:MM:SS`` in Jira's wall clock;
+    several components or labels joined with ``, ``."""
     fields = issue.get("fields") or {}
     return {
         "Issue key": str(issue.get("key", "")),
         "Issue Type": _name(fields.get("issuetype")),
         "Status": _name(fields.get("status")),
-        "Created": _utc(fields.get("created")),
-        "Resolved": _utc(fields.get("resolutiondate")),
+        "Created": _wall(fields.get("created")),
+        "Resolved": _wall(fields.get("resolutiondate")),
         "Component/s": MULTI_SEPARATOR.join(_name(c) for c in fields.get("components") or []),
         "Labels": MULTI_SEPARATOR.join(str(x) for x in fields.get("labels") or []),
-        "Updated": _utc(fields.get("updated")),
+        "Updated": _wall(fields.get("updated")),
     }
 
 

@@ -22,6 +22,7 @@ from dipstick.connectors.pull.http import Fetcher, PullError
 from dipstick.errors import UsageError
 
 UPDATED = "sys_updated_on"
+KEY = "sys_id"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 TABLE = re.compile(r"^[A-Za-z0-9_]+$")
 FIELD = re.compile(r"^[A-Za-z0-9_.]+$")
@@ -67,7 +68,7 @@ class TableQuery:
             "sysparm_offset": 0,
         }
         if self.fields:
-            wanted = list(dict.fromkeys([*self.fields, UPDATED]))
+            wanted = list(dict.fromkeys([*self.fields, UPDATED, KEY]))
             params["sysparm_fields"] = ",".join(wanted)
         return params
 
