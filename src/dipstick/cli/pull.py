@@ -111,6 +111,8 @@ def _show(summary: PullSummary, fmt: str) -> None:
     table.add_row("records pulled", str(summary.records))
     table.add_row("requests", f"{summary.requests} ({summary.retries} retried)")
     table.add_row("watermark", summary.watermark or "unchanged")
+    for note in summary.notes:
+        table.add_row("note", note)
     imported = summary.imported
     if imported is None:
         table.add_row("import", "nothing new: the package was not touched")
