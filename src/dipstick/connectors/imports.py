@@ -24,7 +24,7 @@ import duckdb
 from dipstick.connectors import catalog
 from dipstick.connectors import pipeline as pl
 from dipstick.connectors.presets import Preset, preset
-from dipstick.connectors.sources import Source, open_source, stage
+from dipstick.connectors.sources import Source, open_source, read_error, stage
 from dipstick.engine.sql import ident, load_table, q, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
@@ -148,12 +148,13 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     p = pl.plan(kind, columns, src.columns, src.display, options.mapping, options.service_from,
                 spec, service_optional=options.starter_services)
     used = [*p.sources.values(), *([p.order] if p.order else [])]
-    rows_read = stage(con, src, pl.RAW, used)
-    tick(30)
+    stage(con, src, pl.RAW, used)
     dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
                      spec.date_formats if spec else ())
     refs = _refs(model)
-    checks = pl.build_typed(con, p, dates, refs)
+    checks = _read(con, src, p, dates, refs)
+    rows_read = _count(con, "_typed_t")
+    tick(30)
     pl.collect_bad(con, "_typed", checks, "row")
     _stop_if_bad(con, src, options)
     collapse = spec is not None and spec.collapse is not None
@@ -209,7 +210,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     if problems:
         raise PackageError(problems)
     tick(95)
-    rejects = _write_rejects(con, staged, kind)
+    rejects = _write_rejects(con, staged, kind, p)
     map_file = None
     if options.starter_services:
         map_file = _write_map(into, staged, map_rows)
@@ -226,6 +227,14 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
         service_map_file=into / MAP_FILE if map_file else None,
         notes=(f"collapsed {rows_read:,} updates to one row per {p.label('id')}",)
         if collapse else ())
+
+
+def _read(con: duckdb.DuckDBPyConnection, src: Source, p: pl.Plan, dates: pl.Dates,
+          refs: Mapping[str, set[str]]) -> list[tuple[str, str, str, str]]:
+    try:
+        return pl.build_typed(con, p, dates, refs)
+    except duckdb.Error as e:
+        raise read_error(src, e) from None
 
 
 def _stop_if_bad(con: duckdb.DuckDBPyConnection, src: Source, options: ImportOptions) -> None:
@@ -389,13 +398,19 @@ def _columns_of(path: Path) -> list[str]:
         con.close()
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str) -> Path | None:
+def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str,
+                   p: pl.Plan) -> Path | None:
+    """The bad rows with why, then their source values under the file's column names."""
     if not _count(con, "_bad"):
         return None
     out = staged / f"{kind}.rejects.csv"
+    columns = {col: f"r.{ident('t_' + f)}" for f, col in reversed(p.sources.items())}
+    if p.order:
+        columns[p.order] = "r._tord"
+    values = "".join(f", {x} AS {ident(col)}" for col, x in columns.items())
     run(con, f"COPY (SELECT b.row AS rejected_row, b.field AS rejected_field, b.value AS "
-             f"rejected_value, b.message AS reason, r.* FROM _bad b LEFT JOIN {pl.RAW} r ON "
-             f"r.rowid + 1 = b.row ORDER BY b.row, b.field) TO {q(out)} (FORMAT csv, HEADER true)")
+             f"rejected_value, b.message AS reason{values} FROM _bad b LEFT JOIN _typed r ON "
+             f"r._row = b.row ORDER BY b.row, b.field) TO {q(out)} (FORMAT csv, HEADER true)")
     return out
 
 
@@ -425,9 +440,10 @@ def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, wo
                      tick: Progress) -> ImportSummary:
     p = pl.plan("services", SERVICE_COLUMNS, src.columns, src.display, options.mapping, None,
                 spec, service_optional=True)
-    rows_read = stage(con, src, pl.RAW, list(p.sources.values()))
+    stage(con, src, pl.RAW, list(p.sources.values()))
     dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format)
-    checks = pl.build_typed(con, p, dates, {})
+    checks = _read(con, src, p, dates, {})
+    rows_read = _count(con, "_typed_t")
     pl.collect_bad(con, "_typed", checks, "row")
     _stop_if_bad(con, src, options)
     idx = "v_id" if "id" in p.sources else "NULL"
@@ -462,7 +478,7 @@ def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, wo
     (staged / MODEL_FILE).write_text(new_text, encoding="utf-8")
     _check_package(into, staged)
     tick(90)
-    rejects = _write_rejects(con, staged, "services")
+    rejects = _write_rejects(con, staged, "services", p)
     _commit(into, work, staged, [MODEL_FILE, "services.rejects.csv"],
             stale=["services.rejects.csv"] if rejects is None else [])
     tick(100)

@@ -182,9 +182,13 @@ def typed_sql(c: Column, t: str, dates: Dates, values: Mapping[str, str] | None,
 
 def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
                 refs: Mapping[str, set[str]]) -> list[tuple[str, str, str, str]]:
-    """Create view ``_typed`` (``_row``, ``t_<field>`` text, ``v_<field>`` typed) and return the
-    row checks as (field label, condition, message, value SQL)."""
-    cols = ["(rowid + 1) AS _row"]
+    """Create ``_typed`` (``_row``, ``t_<field>`` text, ``v_<field>`` typed) from the source
+    view ``_raw`` and return the row checks as (field label, condition, message, value SQL).
+
+    The file is read once, straight into one on-disk table in file order (its rowid is the
+    data row); a text field is stored once and shown under both names by the view."""
+    cols: list[str] = []
+    aliases: list[str] = []
     checks: list[tuple[str, str, str, str]] = []
     preset = p.preset
     for c in p.columns:
@@ -193,6 +197,10 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
             values = preset.values.get(c.name) if preset else None
             default = preset.default_value.get(c.name) if preset else None
             v, expected = typed_sql(c, t, dates, values, default)
+            if v == t:   # plain text: stored once
+                cols.append(f"{t} AS {ident('t_' + c.name)}")
+                aliases.append(f"{ident('t_' + c.name)} AS {ident('v_' + c.name)}")
+                v = ""
         elif c.name in p.constants:
             t = v = q(p.constants[c.name])
             expected = ""
@@ -200,7 +208,8 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
             cols += [f"CAST(NULL AS VARCHAR) AS {ident('t_' + c.name)}",
                      f"CAST(NULL AS {c.sql_type}) AS {ident('v_' + c.name)}"]
             continue
-        cols += [f"{t} AS {ident('t_' + c.name)}", f"{v} AS {ident('v_' + c.name)}"]
+        if v:
+            cols += [f"{t} AS {ident('t_' + c.name)}", f"{v} AS {ident('v_' + c.name)}"]
         label = p.label(c.name)
         tx, vx = ident("t_" + c.name), ident("v_" + c.name)
         if c.name == "service":
@@ -228,8 +237,9 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
         cols += [f"{t} AS _tord", f"TRY_CAST({t} AS DOUBLE) AS _ord"]
         checks.append((p.order, "_tord IS NOT NULL AND _ord IS NULL",
                        "is not a number (it orders the updates of a record)", "_tord"))
-    # typed once, on disk: every later step (checks, collapse, services, keys) reads it again
-    run(con, f"CREATE OR REPLACE TABLE _typed AS SELECT {', '.join(cols)} FROM {RAW}")
+    run(con, f"CREATE OR REPLACE TABLE _typed_t AS SELECT {', '.join(cols)} FROM {RAW}")
+    run(con, "CREATE OR REPLACE VIEW _typed AS SELECT rowid + 1 AS _row, *"
+             f"{''.join(', ' + a for a in aliases)} FROM _typed_t")
     return checks
 
 

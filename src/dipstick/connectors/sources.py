@@ -82,16 +82,17 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path,
 
 
 def stage(con: duckdb.DuckDBPyConnection, src: Source, relation: str,
-          columns: list[str]) -> int:
-    """Copy ``columns`` of the source as text into table ``relation`` (file order); return the
-    number of data rows. Raise PackageError naming the file when DuckDB cannot read it."""
+          columns: list[str]) -> None:
+    """Create the view ``relation``: ``columns`` of the source as text. Nothing is read yet;
+    the one pass that reads it reports errors through :func:`read_error`."""
     cols = ", ".join(f"CAST({ident(c)} AS VARCHAR) AS {ident(c)}" for c in dict.fromkeys(columns))
-    try:
-        run(con, f"CREATE OR REPLACE TABLE {relation} AS SELECT {cols or '1 AS _none'} FROM "
-                 f"{_scan(src.csv_file, src.format, src.encoding, src.delimiter)}")
-    except duckdb.Error as e:
-        raise PackageError([_read_problem(src.display, src.format, e)]) from None
-    return int(run(con, f"SELECT count(*) FROM {relation}")[0][0])
+    run(con, f"CREATE OR REPLACE VIEW {relation} AS SELECT {cols or '1 AS _none'} FROM "
+             f"{_scan(src.csv_file, src.format, src.encoding, src.delimiter)}")
+
+
+def read_error(src: Source, e: duckdb.Error) -> PackageError:
+    """DuckDB's error while reading the source, as a problem naming the file (and line)."""
+    return PackageError([_read_problem(src.display, src.format, e)])
 
 
 def detect_encoding(path: Path) -> str:
