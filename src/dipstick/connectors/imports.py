@@ -404,7 +404,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str,
     if not _count(con, "_bad"):
         return None
     out = staged / f"{kind}.rejects.csv"
-    columns = {col: f"r.{ident('t_' + f)}" for f, col in reversed(p.sources.items())}
+    columns = {col: f"r.{ident('t_' + f)}" for f, col in reversed(list(p.sources.items()))}
     if p.order:
         columns[p.order] = "r._tord"
     values = "".join(f", {x} AS {ident(col)}" for col, x in columns.items())
