@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -195,3 +196,15 @@ def test_a_first_pull_needs_since(package: Path) -> None:
     result = run("servicenow", "--instance", "https://acme.service-now.com", "--into", package,
                  env={"SERVICENOW_TOKEN": "t"})
     assert result.returncode == 2 and "--since is needed" in result.stderr
+
+
+def test_nothing_new_touches_nothing_and_says_so(records: list, package: Path) -> None:
+    before = snapshot(package)
+    with FakeServiceNow(records, token="t0ken") as sn:
+        result = run("servicenow", "--instance", sn.url, "--since", "2030-01-01", "--into",
+                     package, env={"SERVICENOW_TOKEN": "t0ken", "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"records pulled\s*│\s*0\s", result.stdout), result.stdout
+    assert "nothing new: the package was not touched" in result.stdout
+    assert sn.requests[0].params["sysparm_query"].startswith("sys_updated_on>=2030-01-01 00:00")
+    assert snapshot(package) == before
