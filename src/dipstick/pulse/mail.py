@@ -51,7 +51,7 @@ def message(campaign: Campaign, group: str, url: str, *, reminder: bool,
     service, gname = campaign.service_name, campaign.group_name(group)
     closes = f" It closes on {campaign.closes_on}." if campaign.closes_on else ""
     subject = (f"{'Reminder: ' if reminder else ''}60 seconds on {service}? "
-               f"How much value do you get from it")
+               f"How much value do you get from it?")
     lead = ("A short reminder: we have not heard from you yet." if reminder else
             f"{sender_name} asks {gname} how much value {service} gives you.")
     text = (f"{lead}\n\nAnswer in about 60 seconds, no account needed:\n{url}\n\n"

@@ -1,0 +1,287 @@
+"""`dipstick pulse` and the check's use of stored answers, through the real CLI on SQLite and
+PostgreSQL: perception before/after a check-in, e-mail invitations and reminders to a real
+SMTP server (aiosmtpd), bad invitee lists, import from a surveys table, overdue check-ins and
+their alerts, schedules."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from aiosmtpd.controller import Controller
+
+from dipstick.package import load_package
+from dipstick.pulse import campaigns as repo
+from dipstick.pulse.form import Answer
+from dipstick.store import Store
+from dipstick.web.app import WebConfig
+
+from db import postgres_schema
+from webserver import serving
+
+DIPSTICK = [sys.executable, "-m", "dipstick"]
+TODAY = datetime.now(UTC).date()
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_-]{43}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mailbox:
+    messages: list[bytes]
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    box, port = Mailbox(), free_port()
+    box.messages = []
+    (controller := Controller(box, hostname="127.0.0.1", port=port)).start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+def cli(*args: str, url: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run([*DIPSTICK, *args, "--database", url], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, "COLUMNS": "250"})
+    assert r.returncode in ok, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    return r
+
+
+def perception(url: str, service: str) -> dict[str, Any]:
+    """The perception finding of the service in the latest stored run."""
+    with Store.open(url) as store:
+        run = store.load_run(store.runs(limit=1)[0].id)
+    svc = next(s for s in run["services"] if s["id"] == service)
+    return dict(svc["causes"]["perception"])
+
+
+def subject(raw: bytes) -> str:
+    return str(message_from_bytes(raw, policy=policy.default)["Subject"]).strip()
+
+
+def parts(raw: bytes) -> dict[str, str]:
+    mail = message_from_bytes(raw)
+    return {p.get_content_type(): p.get_payload(decode=True).decode()
+            for p in mail.walk() if not p.is_multipart()}
+
+
+def test_the_next_check_judges_the_stored_answers(demo_org: Path, db_url: str) -> None:
+    """Answers given through dipstick change the perception light and evidence of the next
+    `dipstick check` (as of today, so the answers fall in its window)."""
+    today = TODAY.isoformat()
+    cli("check", str(demo_org), "--as-of", today, url=db_url, ok=(0, 1))
+    with Store.open(db_url) as store:
+        run = store.load_run(store.runs(limit=1)[0].id)
+    sid = next(s["id"] for s in run["services"]
+               if s["causes"]["perception"]["status"] != "leak" and s["lifecycle"] == "live")
+    before = perception(db_url, sid)
+    loaded = load_package(demo_org)
+    group = loaded.model.service(sid).consumers[0]
+    dims = [d.id for d in loaded.model.group(group).value_dimensions]  # type: ignore[union-attr]
+    with Store.open(db_url) as store:
+        c = repo.start_campaign(store, loaded.model, sid, [group], created_by="test")
+        for link in repo.add_invitations(store, c, [(None, group)] * 10):
+            target = repo.lookup(store, link.token, TODAY)
+            assert target is not None
+            assert repo.submit(store, target, Answer(group, dict.fromkeys(dims, 1), 2,
+                                                     "hard to use"), TODAY) == "stored"
+    loaded.close()
+    cli("check", str(demo_org), "--as-of", today, url=db_url, ok=(0, 1))
+    after = perception(db_url, sid)
+    assert (before["status"], after["status"]) != ("leak", "leak") and after["status"] == "leak"
+    ev = {e["metric"]: e for e in after["evidence"]}
+    assert ev[f"checkin:{group}"]["value"] == today and ev[f"checkin:{group}"]["status"] == "ok"
+    old = {e["metric"]: e for e in before["evidence"]}
+    score, was = ev[f"value_score:{group}"], old.get(f"value_score:{group}")
+    assert score["status"] == "leak"
+    n_before = int(re.match(r"(\d+) answers", was["note"]).group(1)) if was else 0  # type: ignore[union-attr]
+    assert score["note"].startswith(f"{n_before + 10 * len(dims)} answers")   # 10 people
+    if was:                       # the package's own answers of the window are still there
+        assert score["value"] < was["value"]
+        assert ev[f"pmd:{group}"]["value"] < old[f"pmd:{group}"]["value"]
+    else:
+        assert score["value"] == pytest.approx(1.0)
+
+
+def test_invitations_and_reminders_by_email(demo_org: Path, db_url: str,
+                                            mailbox: tuple[Mailbox, int],
+                                            tmp_path: Path) -> None:
+    box, port = mailbox
+    cli("check", str(demo_org), url=db_url, ok=(0, 1))
+    with serving(WebConfig(database=db_url, secret_key="t")) as base:
+        started = json.loads(cli("pulse", "start", "crm", "--format", "json", "--base-url",
+                                 base, url=db_url).stdout)
+        group = started["groups"][0]
+        people = tmp_path / "people.csv"
+        people.write_text("email,group\n" + "".join(
+            f"p{i}@example.org,{group}\n" for i in range(3)))
+        smtp = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security",
+                "none", "--sender", "it@example.org", "--base-url", base]
+        r = cli("pulse", "invite", str(started["campaign"]), "--invitees", str(people), *smtp,
+                url=db_url)
+        assert "3 invitation(s) sent, 0 failed" in r.stdout
+        assert len(box.messages) == 3
+        sent = {}
+        for raw in box.messages:
+            mail = message_from_bytes(raw)
+            body = parts(raw)
+            assert set(body) == {"text/plain", "text/html"}
+            link = LINK.search(body["text/plain"])
+            assert link and link.group(0) in body["text/html"]
+            sent[mail["To"]] = link.group(0)
+        assert set(sent) == {f"p{i}@example.org" for i in range(3)}
+        with httpx.Client(timeout=30) as http:        # p0 answers through the mailed link
+            page = http.get(sent["p0@example.org"])
+            assert page.status_code == 200
+            nonce = re.search(r'name="nonce" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            dims = set(re.findall(r'name="(dim:[^"]+)"', page.text))
+            assert http.post(sent["p0@example.org"], data=dict.fromkeys(dims, "9") | {
+                "nonce": nonce}).status_code == 200
+        box.messages.clear()
+        r = cli("pulse", "remind", str(started["campaign"]), *smtp, url=db_url)
+        assert "2 reminder(s) sent" in r.stdout
+        reminded = {message_from_bytes(m)["To"]: LINK.search(parts(m)["text/plain"])
+                    for m in box.messages}
+        assert set(reminded) == {"p1@example.org", "p2@example.org"}   # not the answerer
+        assert all(subject(m).startswith("Reminder: 60 seconds on CRM") for m in box.messages)
+        with httpx.Client(timeout=30) as http:
+            for who, found in reminded.items():
+                assert found and found.group(0) != sent[who]
+                assert http.get(found.group(0)).status_code == 200      # the new link works
+                assert http.get(sent[who]).status_code == 404           # the old one ended
+    done = json.loads(cli("pulse", "list", "--format", "json", url=db_url).stdout)
+    assert done[0]["answers"] == 1
+
+
+def test_a_bad_invitee_list_invites_nobody(demo_org: Path, db_url: str, tmp_path: Path) -> None:
+    started = json.loads(cli("pulse", "start", "crm", "--package", str(demo_org), "--format",
+                             "json", url=db_url).stdout)
+    bad = tmp_path / "people.csv"
+    bad.write_text("email,group\nok@example.org,sales\nnope,sales\nz@example.org,martians\n")
+    r = cli("pulse", "invite", str(started["campaign"]), "--invitees", str(bad), "--format",
+            "json", url=db_url, ok=(2,))
+    problems = json.loads(r.stdout)["problems"]
+    assert {(p["file"], p["row"], p["field"]) for p in problems} == {
+        (str(bad), 2, "email"), (str(bad), 3, "group")}
+    missing = tmp_path / "nohead.csv"
+    missing.write_text("mail,team\na@b.org,sales\n")
+    r = cli("pulse", "invite", str(started["campaign"]), "--invitees", str(missing), url=db_url,
+            ok=(2,))
+    assert "required column is missing" in r.stderr
+    with Store.open(db_url) as store:
+        assert repo.invitation_counts(store, started["campaign"]) == {}
+
+
+def test_unknown_service_or_group_is_exit_2(demo_org: Path, db_url: str) -> None:
+    r = cli("pulse", "start", "no-such", "--package", str(demo_org), url=db_url, ok=(2,))
+    assert "unknown service 'no-such'" in r.stderr
+    r = cli("pulse", "start", "crm", "--group", "martians", "--package", str(demo_org),
+            url=db_url, ok=(2,))
+    assert "unknown stakeholder group 'martians'" in r.stderr
+    with Store.open(db_url) as store:
+        assert repo.campaigns(store) == []
+
+
+def test_answers_are_imported_from_a_surveys_table(demo_org: Path, db_url: str,
+                                                   tmp_path: Path) -> None:
+    loaded = load_package(demo_org)
+    pairs = {(r[0], r[1]) for r in loaded.signals.connection.execute(
+        'SELECT DISTINCT service, "group" FROM surveys').fetchall()}
+    respondents = loaded.signals.connection.execute(
+        "SELECT count(DISTINCT (service, \"group\", CAST(date AS DATE), respondent)) "
+        "FROM surveys WHERE service = 'crm'").fetchone()[0]  # type: ignore[index]
+    loaded.close()
+    r = cli("pulse", "import", str(demo_org), "--format", "json", url=db_url)
+    ids = json.loads(r.stdout)["campaigns"]
+    assert len(ids) == len(pairs)
+    with Store.open(db_url) as store:
+        crm = [c for c in repo.campaigns(store, "crm") if c.source == "import"]
+        assert sum(1 for _ in repo.answers(store, [c.id for c in crm])) == respondents
+        res = json.loads(cli("pulse", "results", str(crm[0].id), "--format", "json",
+                             url=db_url).stdout)
+    assert res["groups"][0]["shown"] and res["groups"][0]["dimensions"]
+    out = tmp_path / "export.csv"
+    cli("pulse", "export", str(crm[0].id), "-o", str(out), url=db_url)
+    assert out.read_text().startswith("date,service,group,dimension,score,comment")
+
+
+def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
+        demo_org: Path, db_url: str, tmp_path: Path, mailbox: tuple[Mailbox, int]) -> None:
+    box, port = mailbox
+    pkg = tmp_path / "org"
+    shutil.copytree(demo_org, pkg)
+    model = yaml.safe_load((pkg / "dipstick.yaml").read_text())
+    model["alerts"] = [{"type": "email", "host": "127.0.0.1", "port": port,
+                        "security": "none", "sender": "dipstick@example.org",
+                        "to": ["it@example.org"], "timeout_s": 2, "attempts": 1}]
+    (pkg / "dipstick.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    cli("check", str(pkg), url=db_url, ok=(0, 1))
+    listed = json.loads(cli("pulse", "overdue", "--format", "json", url=db_url, ok=(1,)).stdout)
+    late = listed["overdue"]
+    assert late and listed["max_age_days"] == 90
+    assert all(p["days"] is None or p["days"] > 90 for p in late)
+    cli("pulse", "overdue", "--alert", url=db_url, ok=(1,))
+    assert len(box.messages) == len(late)
+    subjects = sorted(subject(m) for m in box.messages)
+    assert all(s.startswith("[dipstick] Check-in overdue:") for s in subjects)
+    assert "Last asked" in parts(box.messages[0])["text/plain"]
+    cli("pulse", "overdue", "--alert", url=db_url, ok=(1,))
+    assert len(box.messages) == len(late)                        # once per pair
+    alerts = json.loads(cli("alerts", "--format", "json", url=db_url).stdout)
+    assert {a["kind"] for a in alerts} == {"overdue"} and len(alerts) == len(late)
+    first = late[0]
+    cli("pulse", "start", first["service"], "--group", first["group"], url=db_url)
+    after = json.loads(cli("pulse", "overdue", "--format", "json", url=db_url,
+                           ok=(0, 1)).stdout)["overdue"]
+    assert (first["service"], first["group"]) not in {(p["service"], p["group"]) for p in after}
+    assert len(after) == len(late) - 1
+
+
+def test_a_schedule_opens_the_next_check_in_when_due(demo_org: Path, db_url: str) -> None:
+    started = json.loads(cli("pulse", "start", "crm", "--package", str(demo_org), "--every",
+                             "quarter", "--format", "json", url=db_url).stdout)
+    assert started["schedule"]
+    soon = (TODAY + timedelta(days=30)).isoformat()
+    assert json.loads(cli("pulse", "due", "--today", soon, "--format", "json",
+                          url=db_url).stdout)["opened"] == []
+    due = (TODAY + timedelta(days=91)).isoformat()
+    opened = json.loads(cli("pulse", "due", "--today", due, "--format", "json",
+                            url=db_url).stdout)["opened"]
+    assert len(opened) == 1
+    assert json.loads(cli("pulse", "due", "--today", due, "--format", "json",
+                          url=db_url).stdout)["opened"] == []
+    with Store.open(db_url) as store:
+        c = repo.get(store, opened[0])
+    assert c.service_id == "crm" and c.schedule_id == started["schedule"]
+    r = cli("pulse", "start", "crm", "--package", str(demo_org), "--every", "fortnightly",
+            url=db_url, ok=(2,))
+    assert "--every must be one of" in r.stderr
