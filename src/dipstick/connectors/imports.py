@@ -589,7 +589,7 @@ def _connect(work: Path) -> duckdb.DuckDBPyConnection:
     """An on-disk database in the work folder: big exports spill to disk, not to memory."""
     con = duckdb.connect(str(work / "import.duckdb"))
     for sql in ("SET TimeZone = 'UTC'", "SET enable_progress_bar = false",
-                f"SET temp_directory = {q(work / 'spill')}", "SET memory_limit = '1GB'",
+                f"SET temp_directory = {q(work / 'spill')}", "SET memory_limit = '512MB'",
                 "SET preserve_insertion_order = true"):
         run(con, sql)
     return con
