@@ -18,7 +18,7 @@ import pytest
 
 from dipstick.connectors.imports import ImportOptions
 from dipstick.connectors.pull import pull_jira, pull_servicenow
-from dipstick.connectors.pull.run import moved_during
+from dipstick.connectors.pull.passes import moved_during
 from fakeservers import FakeJira, FakeServiceNow, Fault, incidents, jira_issues
 
 DIPSTICK = [sys.executable, "-m", "dipstick"]

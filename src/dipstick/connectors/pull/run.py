@@ -8,7 +8,6 @@ moves only after the import succeeded — so a pull that failed anywhere is simp
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import tempfile
@@ -18,19 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from dipstick.connectors.imports import ImportOptions, ImportSummary, import_file
 from dipstick.connectors.presets import PRESETS
 from dipstick.connectors.pull import jira, servicenow
 from dipstick.connectors.pull.http import Credentials, Fetcher, RetryPolicy, auth_from_env
-from dipstick.connectors.pull.staging import StagingCsv
+from dipstick.connectors.pull.passes import Source, pull_passes
 from dipstick.connectors.pull.watermark import read_state, source_key, start_from, write_state
-from dipstick.engine.sql import ident, q, run
 from dipstick.errors import PackageError, Problem, UsageError
 
 Progress = Callable[[int, int | None], None]
-Sink = Callable[[Iterable[dict[str, str]]], None]
 DEFAULT_OVERLAP = timedelta(minutes=5)
 
 
@@ -60,20 +55,6 @@ class PullSummary:
         }
 
 
-MAX_PASSES = 3
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What the generic pull loop needs to know of one API."""
-
-    fetch: Callable[[Fetcher, datetime | None, Sink], tuple[int, str | None]]
-    columns: tuple[str, ...]          # the staging header up front, or () for the first page's
-    key: str                          # the staging column identifying a record
-    updated: str                      # its update time, ``yyyy-mm-dd HH:MM:SS``
-    newest: Callable[[str], Any]      # orders watermarks
-
-
 @dataclass(frozen=True)
 class _Pulled:
     records: int
@@ -85,90 +66,7 @@ class _Pulled:
     notes: tuple[str, ...]
 
 
-def moved_during(part: Path, key: str, updated: str) -> tuple[int, datetime] | None:
-    """Records read twice in one pass, and the earliest update time they had: offset paging
-    over an update-ordered query shifts every later record back one place each time a record
-    already read is updated again and moves to the end, so one record at a page boundary is
-    skipped. It was ordered after the moved record's old place, so a pass from that time
-    finds it. ``None`` when no record was read twice."""
-    with part.open(encoding="utf-8", newline="") as f:
-        header = next(csv.reader(f), [])
-    if key not in header or updated not in header:
-        return None
-    con = duckdb.connect()
-    try:
-        count, earliest = con.execute(
-            f"SELECT count(*), min(first) FROM (SELECT min({ident(updated)}) AS first FROM "
-            f"read_csv({q(part)}, header=true, all_varchar=true, delim=',', quote='\"', "
-            f"escape='\"') WHERE {ident(key)} IS NOT NULL GROUP BY {ident(key)} "
-            "HAVING count(*) > 1)").fetchone() or (0, None)
-    finally:
-        con.close()
-    if not count or not earliest:
-        return None
-    try:
-        return int(count), datetime.strptime(str(earliest)[:19], "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
-def _concat(parts: list[Path], path: Path, key: str) -> None:
-    """The passes' CSVs as one, each record once: its last reading (a later pass, or later in
-    a pass) wins, in file order. Done on disk in DuckDB (a row's ``rowid`` is its place in
-    the file, as in ``engine.sql``), only when there was more than one pass."""
-    if len(parts) == 1:
-        parts[0].replace(path)
-        return
-    con = duckdb.connect(str(path.with_suffix(".duckdb")))
-    try:
-        for i, part in enumerate(parts):
-            read = (f"read_csv({q(part)}, header=true, all_varchar=true, delim=',', "
-                    "quote='\"', escape='\"')")
-            run(con, f"CREATE TABLE s AS SELECT * FROM {read}" if i == 0
-                else f"INSERT INTO s BY NAME SELECT * FROM {read}")
-        run(con, f"COPY (SELECT * FROM s QUALIFY row_number() OVER (PARTITION BY {ident(key)} "
-                 f"ORDER BY rowid DESC) = 1 ORDER BY rowid) TO {q(path)} "
-                 "(HEADER true, DELIMITER ',')")
-    finally:
-        con.close()
-    path.with_suffix(".duckdb").unlink(missing_ok=True)
-    for part in parts:
-        part.unlink()
-
-
-def _passes(fetcher: Fetcher, source: _Source, start: datetime | None,
-            path: Path) -> tuple[int, str | None, tuple[str, ...]]:
-    """Page through the source, again from an earlier time when records moved under the
-    pager (at most ``MAX_PASSES``). Returns records, watermark and notes for the user."""
-    parts: list[Path] = []
-    columns, records, marks, notes = source.columns, 0, [], []
-    for n in range(1, MAX_PASSES + 1):
-        part = path.with_name(f"{path.stem}.pass{n}.csv")
-        with StagingCsv(part, columns) as sink:
-            got, mark = source.fetch(fetcher, start, sink.write)
-        columns = tuple(sink.columns)
-        parts.append(part)
-        records += got
-        marks += [mark] if mark else []
-        moved = moved_during(part, source.key, source.updated) if got else None
-        if moved is None:
-            break
-        count, earliest = moved
-        if n == MAX_PASSES:
-            notes.append(f"{count} record(s) were still being updated while paged after "
-                         f"{n} passes: the watermark stays where it was, so the next pull "
-                         "reads them again")
-            marks = []
-            break
-        notes.append(f"{count} record(s) were updated while being paged, which can make "
-                     f"offset paging skip others: pass {n + 1} re-read from "
-                     f"{earliest:%Y-%m-%d %H:%M:%S}")
-        start = earliest
-    _concat(parts, path, source.key)
-    return records, max(marks, key=source.newest, default=None), tuple(notes)
-
-
-def _run(key: str, base: str, credentials: Credentials, policy: RetryPolicy, source: _Source,
+def _run(key: str, base: str, credentials: Credentials, policy: RetryPolicy, source: Source,
          start: datetime | None, into: Path, options: ImportOptions,
          import_progress: Callable[[int], None] | None) -> _Pulled:
     tmp = Path(tempfile.mkdtemp(prefix="dipstick-pull-"))
@@ -176,7 +74,7 @@ def _run(key: str, base: str, credentials: Credentials, policy: RetryPolicy, sou
     try:
         staging = tmp / f"{key.split(' ', 1)[0]}-pulled.csv"
         with Fetcher(base, credentials, policy) as fetcher:
-            records, watermark, notes = _passes(fetcher, source, start, staging)
+            records, watermark, notes = pull_passes(fetcher, source, start, staging)
         if records == 0:
             return _Pulled(0, fetcher.requests, fetcher.retries, None, None, None, notes)
         try:
@@ -215,7 +113,7 @@ def pull_servicenow(instance: str, table: str, since: datetime | None, into: Pat
                          f"recorded in {into}")
     wanted = () if all_fields else import_fields(options, fields)
     query = servicenow.TableQuery(instance, table, start, wanted, page_size)
-    source = _Source(
+    source = Source(
         lambda f, at, sink: servicenow.fetch(f, replace(query, start=at or start), sink,
                                              progress),
         (),             # the header is what the instance returned (unknown fields drop)
@@ -243,7 +141,7 @@ def pull_jira(url: str, jql: str, since: datetime | None, into: Path,
     mark = raw.replace(tzinfo=None) if raw is not None else None   # Jira's wall clock
     start = start_from(since, mark, overlap)
     query = jira.SearchQuery(url, jql, start, page_size)
-    source = _Source(
+    source = Source(
         lambda f, at, sink: jira.fetch(f, replace(query, start=at or start), sink, progress),
         jira.COLUMNS, "Issue key", "Updated", _jira_instant)
     done = _run(key, url, credentials, policy, source, start, into,
