@@ -105,6 +105,10 @@ def _lock(engine: Engine) -> threading.Lock:
         if lock is None:
             lock = _locks[engine] = threading.Lock()
             event.listen(engine, "connect", _busy_timeout)
+            # Write-ahead logging: readers (the form, the results) never wait for a writer,
+            # and a commit is one append. Persistent in the file; a no-op in memory.
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         return lock
 
 
@@ -132,6 +136,8 @@ def writing(store: Store, action: str) -> Iterator[Session]:
 
 @contextmanager
 def reading(store: Store, action: str) -> Iterator[Session]:
+    if store.engine.dialect.name == "sqlite":
+        _lock(store.engine)          # once per engine: WAL and the busy timeout
     with store._guard(action), Session(store.engine, expire_on_commit=False) as s:
         yield s
 
