@@ -90,3 +90,25 @@ def test_an_import_run_to_the_end_as_a_subprocess_replaces_the_table(tmp_path: P
     assert con.execute("SELECT count(*) FROM tickets").fetchone() == (1_000_000,)
     loaded.close()
     assert not _work_dirs(pkg)
+
+
+def test_two_imports_at_once_keep_both_sets_of_services(tmp_path: Path) -> None:
+    """Each import adds its own starter services to dipstick.yaml; run together, the second
+    waits for the first (a lock on the package folder) instead of overwriting its services."""
+    pkg = package(tmp_path / "pkg")
+    tickets = write_csv(tmp_path / "tickets.csv", ["id", "service", "opened_at", "type"],
+                        [[f"T{i}", f"Team {i % 7}", "2026-03-01", "incident"]
+                         for i in range(20_000)])
+    usage = write_csv(tmp_path / "usage.csv", ["date", "service", "active_users"],
+                      [[f"2026-03-{d:02d}", f"App {a}", "10"] for d in range(1, 29)
+                       for a in range(5)])
+    procs = [subprocess.Popen([sys.executable, "-m", "dipstick", "import", kind, str(src),
+                               "--into", str(pkg), "--starter-services"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for kind, src in (("tickets", tickets), ("usage", usage))]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read() if p.stderr else ""
+    loaded = load_package(pkg)
+    ids = {s.id for s in loaded.model.services}
+    loaded.close()
+    assert {f"team-{i}" for i in range(7)} | {f"app-{a}" for a in range(5)} <= ids

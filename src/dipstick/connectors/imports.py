@@ -9,6 +9,7 @@ checks, and only then renamed over the old one; a bad row stops it (or, with
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
 import shutil
 import uuid
@@ -119,24 +120,30 @@ def import_file(kind: str, source: Path, into: Path, options: ImportOptions = Im
     source, into = Path(source), Path(into)
     spec = preset(kind, options.preset)
     tick = progress or (lambda _: None)
-    text, model = _current_model(into)
-    with _workdir(into) as work:
-        con = _connect(work)
-        try:
-            if options.date_format is not None:
-                from dipstick.engine.logs_sql import check_format
-                bad = check_format(con, options.date_format)
-                if bad:
-                    raise UsageError(f"--date-format {options.date_format!r} is not a valid "
-                                     f"strptime format: {bad}")
-            src = open_source(con, source, work, options.encoding, options.delimiter,
-                              options.sheet)
-            tick(5)
-            if kind == "services":
-                return _import_services(con, src, into, work, text, options, spec, tick)
-            return _import_table(con, kind, src, into, work, text, model, options, spec, tick)
-        finally:
-            con.close()
+    with _locked(into):
+        text, model = _current_model(into)
+        with _workdir(into) as work:
+            con = _connect(work)
+            try:
+                if options.date_format is not None:
+                    _check_date_format(con, options.date_format)
+                src = open_source(con, source, work, options.encoding, options.delimiter,
+                                  options.sheet)
+                tick(5)
+                if kind == "services":
+                    return _import_services(con, src, into, work, text, options, spec, tick)
+                return _import_table(con, kind, src, into, work, text, model, options, spec,
+                                     tick)
+            finally:
+                con.close()
+
+
+def _check_date_format(con: duckdb.DuckDBPyConnection, fmt: str) -> None:
+    from dipstick.engine.logs_sql import check_format
+
+    bad = check_format(con, fmt)
+    if bad:
+        raise UsageError(f"--date-format {fmt!r} is not a valid strptime format: {bad}")
 
 
 # ---- signal tables ---------------------------------------------------------------------------
@@ -529,6 +536,23 @@ def _check_model(text: str, work: Path) -> ValueModel:
     if model is None or problems:
         raise PackageError(problems)
     return model
+
+
+@contextmanager
+def _locked(into: Path) -> Iterator[None]:
+    """One import at a time per package: two imports adding services at once would each
+    write their own dipstick.yaml, and the second would drop the first's services. An
+    exclusive ``flock`` on the package folder itself (its parent for a new package) — no lock
+    file is left behind, and the kernel releases it when a process dies."""
+    target = into if into.is_dir() else into.parent
+    if not target.is_dir():
+        raise UsageError(f"{target} does not exist")
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextmanager
