@@ -10,6 +10,7 @@ I/O edge over httpx.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -111,7 +112,36 @@ def same_origin(a: str, b: str) -> bool:
     return (x.scheme, x.netloc.lower()) == (y.scheme, y.netloc.lower())
 
 
-def _server_message(response: httpx.Response) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """A response reduced to what the pagers read. It holds no httpx object: httpx responses
+    sit in reference cycles until the garbage collector runs, and each kept its page's body
+    alive until then — a pull's memory grew with its pages. This one is freed when dropped."""
+
+    url: str
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    links: dict[Any, dict[str, str]]
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def _server_message(response: Answer) -> str:
     """The reason the server gave, from ServiceNow's ``{"error": {"message", "detail"}}`` or
     Jira's ``{"errorMessages": [...], "errors": {...}}``, else the start of the body."""
     try:
@@ -157,7 +187,7 @@ class Fetcher:
             self._client = None
 
     def get(self, url: str, params: Mapping[str, str | int] | None = None,
-            passthrough: frozenset[int] = frozenset()) -> httpx.Response:
+            passthrough: frozenset[int] = frozenset()) -> Answer:
         """One page: a 2xx response (or one whose status the caller handles, in
         ``passthrough``), else a ``PullError`` (401/403, a redirect, exhausted retries) or a
         ``UsageError`` (the server rejected the request itself: 400, 404)."""
@@ -169,7 +199,10 @@ class Fetcher:
         for attempt in range(1, self.policy.attempts + 1):
             self.requests += 1
             try:
-                response = self._client.get(url, params=params)
+                with self._client.stream("GET", url, params=params) as streamed:
+                    response = Answer(str(streamed.url), streamed.status_code,
+                                      streamed.reason_phrase, streamed.headers, streamed.links,
+                                      b"".join(streamed.iter_bytes()))   # not kept on it
             except httpx.TransportError as e:
                 last = f"{type(e).__name__}: {e}"
                 wait = retry_delay(self.policy, attempt, None)
@@ -202,9 +235,9 @@ class Fetcher:
         raise PullError(f"{self.base} still failing after {self.policy.attempts} attempts "
                         f"(last answer: {last}); nothing was written")
 
-    def json(self, response: httpx.Response) -> Any:
+    def json(self, response: Answer) -> Any:
         try:
             return response.json()
         except ValueError:
-            raise PullError(f"{response.request.url} did not answer JSON: "
+            raise PullError(f"{response.url} did not answer JSON: "
                             f"{response.text[:120]!r}") from None

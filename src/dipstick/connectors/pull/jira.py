@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dipstick.connectors.pull.http import Fetcher, PullError
+from dipstick.connectors.pull.http import Answer, Fetcher, PullError
 from dipstick.errors import UsageError
 
 COLUMNS = ("Issue key", "Issue Type", "Status", "Created", "Resolved", "Component/s", "Labels",
@@ -141,11 +141,11 @@ class _Watermark:
         return rows
 
 
-def _issues(fetcher: Fetcher, response: Any) -> tuple[dict[str, Any], list[Any]]:
+def _issues(fetcher: Fetcher, response: Answer) -> tuple[dict[str, Any], list[Any]]:
     body = fetcher.json(response)
     issues = body.get("issues") if isinstance(body, dict) else None
     if not isinstance(issues, list):
-        raise PullError(f"{response.request.url} answered without an 'issues' list")
+        raise PullError(f"{response.url} answered without an 'issues' list")
     return body, issues
 
 

@@ -112,7 +112,7 @@ def _read_page(fetcher: Fetcher, url: str, params: dict[str, str | int] | None) 
     body = fetcher.json(response)
     result = body.get("result") if isinstance(body, dict) else None
     if not isinstance(result, list):
-        raise PullError(f"{response.request.url} answered without a 'result' list")
+        raise PullError(f"{response.url} answered without a 'result' list")
     return _Page([flatten(r) for r in result if isinstance(r, dict)], _total(response.headers),
                  response.links.get("next", {}).get("url"), "link" in response.headers)
 
