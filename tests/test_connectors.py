@@ -433,3 +433,34 @@ def test_services_replace_cannot_drop_a_service_a_table_still_names(tmp_path: Pa
     merged = cli("services", str(src), "--into", str(pkg))
     assert merged.exit_code == 0
     assert "name: Email" in (pkg / "dipstick.yaml").read_text()
+
+
+def test_date_format_reads_month_first_dates_and_checks_the_format(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "logins.csv", ["date", "service", "active_users"],
+                    [["03/13/2026", "crm", "40"], ["12/31/2025", "crm", "38"]])
+    pkg = package(tmp_path / "pkg", services=["crm"])
+    before = snapshot(pkg)
+    guessed = cli("usage", str(src), "--into", str(pkg), "--dayfirst", "--format", "json")
+    assert guessed.exit_code == 2 and snapshot(pkg) == before
+    assert {p["value"] for p in json.loads(guessed.stdout)["problems"]} == {"03/13/2026",
+                                                                           "12/31/2025"}
+    bad = cli("usage", str(src), "--into", str(pkg), "--date-format", "%Q")
+    assert bad.exit_code == 2 and "not a valid strptime format" in bad.output
+    ok = cli("usage", str(src), "--into", str(pkg), "--date-format", "%m/%d/%Y")
+    assert ok.exit_code == 0, ok.output
+    assert [r["date"] for r in rows(pkg / "usage.parquet", "date")] == [
+        datetime(2025, 12, 31), datetime(2026, 3, 13)]
+
+
+def test_gzip_csv_and_a_mapping_file_with_map_winning(tmp_path: Path) -> None:
+    import gzip
+
+    body = "ref,app,opened,kind,when\nR1,crm,2026-03-01,incident,2026-04-01\n"
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(body.encode()))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("id: ref\nservice: app\nopened_at: when\ntype: kind\n")
+    pkg = package(tmp_path / "pkg", services=["crm"])
+    result = cli("tickets", str(tmp_path / "t.csv.gz"), "--into", str(pkg), "--mapping",
+                 str(mapping), "--map", "opened_at=opened")
+    assert result.exit_code == 0, result.output
+    assert rows(pkg / "tickets.parquet")[0]["opened_at"] == datetime(2026, 3, 1)
