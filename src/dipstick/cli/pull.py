@@ -7,8 +7,9 @@ Credentials come from environment variables only (docs/pull.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -86,19 +88,30 @@ def _overlap(minutes: float) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+@dataclass
+class _Bars:
+    """The pull's bar (records out of X-Total-Count or Jira's total) and, once every page has
+    arrived, the import's (percent), on stderr so ``--format json`` stays clean."""
+
+    bar: Progress
+    pulling: TaskID
+    importing: TaskID | None = None
+
+    def pulled(self, done: int, total: int | None) -> None:
+        self.bar.update(self.pulling, completed=done, total=total)
+
+    def imported(self, percent: int) -> None:
+        if self.importing is None:
+            self.importing = self.bar.add_task("Importing", total=100)
+        self.bar.update(self.importing, completed=percent)
+
+
 @contextmanager
-def _bar(label: str, fmt: str) -> Iterator[Callable[[int, int | None], None]]:
-    """A progress bar of records pulled out of the source's total (X-Total-Count, Jira's
-    total), on stderr so ``--format json`` stays clean."""
+def _bars(label: str, fmt: str) -> Iterator[_Bars]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
                   disable=fmt == "json" and not err.is_terminal) as bar:
-        task = bar.add_task(label, total=None)
-
-        def step(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield step
+        yield _Bars(bar, bar.add_task(label, total=None))
 
 
 def _show(summary: PullSummary, fmt: str) -> None:
@@ -174,11 +187,12 @@ def servicenow(
         options = _options(mapping, service_from, service_map, starter_services,
                            skip_bad_rows)
         extra = [f.strip() for f in (fields or "").split(",") if f.strip()]
-        with _bar(f"Pulling {table}", fmt) as step:
+        with _bars(f"Pulling {table}", fmt) as bars:
             summary = pull_servicenow(
                 instance, table, since, into, options, fields=extra, all_fields=all_fields,
                 page_size=page_size, overlap=_overlap(overlap), full=full,
-                policy=_policy(attempts, backoff, timeout), progress=step)
+                policy=_policy(attempts, backoff, timeout), progress=bars.pulled,
+                import_progress=bars.imported)
     except DipstickError as e:
         raise _fail(e, fmt) from None
     _show(summary, fmt)
@@ -213,10 +227,11 @@ def jira(
     try:
         options = _options(mapping, service_from, service_map, starter_services,
                            skip_bad_rows)
-        with _bar("Pulling issues", fmt) as step:
+        with _bars("Pulling issues", fmt) as bars:
             summary = pull_jira(url, jql, since, into, options, page_size=page_size,
                                 overlap=_overlap(overlap), full=full,
-                                policy=_policy(attempts, backoff, timeout), progress=step)
+                                policy=_policy(attempts, backoff, timeout),
+                                progress=bars.pulled, import_progress=bars.imported)
     except DipstickError as e:
         raise _fail(e, fmt) from None
     _show(summary, fmt)
