@@ -86,7 +86,11 @@ def test_missing_credentials_name_the_variable(env: dict[str, str], named: str) 
 def test_credentials_go_back_only_to_their_host() -> None:
     assert same_origin("https://acme.service-now.com/api/now/table/incident?x=1",
                        "https://ACME.service-now.com")
+    assert same_origin("https://acme.service-now.com:443/api", "https://acme.service-now.com")
     assert not same_origin("https://evil.example/api", "https://acme.service-now.com")
+    assert not same_origin("https://acme.service-now.com.evil.example/",
+                           "https://acme.service-now.com")
+    assert not same_origin("https://acme.service-now.com:8443/", "https://acme.service-now.com")
     assert not same_origin("http://acme.service-now.com/", "https://acme.service-now.com")
 
 

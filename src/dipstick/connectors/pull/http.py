@@ -108,8 +108,11 @@ def retry_delay(policy: RetryPolicy, attempt: int, retry_after: float | None) ->
 def same_origin(a: str, b: str) -> bool:
     """Credentials only go back to the host they were meant for (a ``Link`` to elsewhere is
     not followed)."""
-    x, y = urlsplit(a), urlsplit(b)
-    return (x.scheme, x.netloc.lower()) == (y.scheme, y.netloc.lower())
+    def origin(url: str) -> tuple[str, str | None, int | None]:
+        u = urlsplit(url)
+        return u.scheme, u.hostname, u.port or {"https": 443, "http": 80}.get(u.scheme)
+
+    return origin(a) == origin(b)
 
 
 @dataclass(frozen=True)
