@@ -328,22 +328,38 @@ def last_asked(store: Store, organisation: str) -> dict[tuple[str, str], date]:
         return out
 
 
-def import_campaign(store: Store, organisation: str, service_id: str, service_name: str,
-                    group: str, questions: dict[str, Any], package: str,
-                    rows: list[AnswerRow], created_by: str) -> Campaign:
-    """A closed campaign holding answers imported from another survey tool."""
-    row = PulseCampaign(
-        organisation=organisation, service_id=service_id, service_name=service_name,
-        groups=[group], questions={group: questions}, source="import", package=package,
-        created_at=datetime.now(UTC), created_by=created_by,
-        closes_on=max(r.answered_on for r in rows))
+@dataclass(frozen=True)
+class Imported:
+    """Answers of one (service, group) from another survey tool."""
+
+    service_id: str
+    service_name: str
+    group: str
+    questions: dict[str, Any]
+    rows: list[AnswerRow]
+
+
+def import_campaigns(store: Store, organisation: str, package: str, items: list[Imported],
+                     created_by: str) -> list[Campaign]:
+    """One closed, imported campaign per item with its answers — all in one transaction, so
+    a failure imports nothing."""
+    now = datetime.now(UTC)
+    made = []
     with writing(store, "import answers into") as s:
-        s.add(row)
-        s.flush()
-        s.add_all(PulseAnswer(campaign_id=row.id, group_id=group, answered_on=r.answered_on,
-                              scores=r.scores, recommend=r.recommend, comment=r.comment)
-                  for r in rows)
-    return _campaign(row)
+        for it in items:
+            row = PulseCampaign(
+                organisation=organisation, service_id=it.service_id,
+                service_name=it.service_name, groups=[it.group],
+                questions={it.group: it.questions}, source="import", package=package,
+                created_at=now, created_by=created_by,
+                closes_on=max(r.answered_on for r in it.rows))
+            s.add(row)
+            s.flush()
+            s.add_all(PulseAnswer(campaign_id=row.id, group_id=it.group,
+                                  answered_on=r.answered_on, scores=r.scores,
+                                  recommend=r.recommend, comment=r.comment) for r in it.rows)
+            made.append(row)
+    return [_campaign(c) for c in made]
 
 
 def unmark_sent(store: Store, invitation_id: int) -> None:

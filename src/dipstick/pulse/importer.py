@@ -14,7 +14,7 @@ from typing import Any
 
 from dipstick.engine import collect
 from dipstick.package import Package
-from dipstick.pulse.campaigns import AnswerRow, Campaign, import_campaign
+from dipstick.pulse.campaigns import AnswerRow, Campaign, Imported, import_campaigns
 from dipstick.store import Store
 
 
@@ -45,15 +45,15 @@ def _as_date(v: Any) -> date:
 
 
 def import_surveys(store: Store, package: Package, created_by: str) -> list[Campaign]:
-    """One imported check-in per (service, group) of the package's surveys table."""
+    """One imported check-in per (service, group) of the package's surveys table, all or
+    nothing."""
     model = package.model
-    done = []
+    items = []
     for (service, group), rows in sorted(survey_answers(package).items()):
         g = model.group(group)
         questions = {"name": g.name if g else group, "kind": g.kind if g else None,
                      "dimensions": [{"id": d.id, "name": d.name, "weight": d.weight}
                                     for d in (g.value_dimensions if g else ())]}
-        done.append(import_campaign(store, model.organisation.name, service,
-                                    model.service(service).name, group, questions,
-                                    str(package.path), rows, created_by))
-    return done
+        items.append(Imported(service, model.service(service).name, group, questions, rows))
+    return import_campaigns(store, model.organisation.name, str(package.path), items,
+                            created_by)
