@@ -139,7 +139,7 @@ def _show(summary: PullSummary, fmt: str) -> None:
         if imported.services_added:
             table.add_row("services added", ", ".join(imported.services_added[:20])
                           + (" …" if len(imported.services_added) > 20 else ""))
-        elif imported.unmapped:
+        elif imported.unmapped and imported.service_map_file is None:   # starters map them
             table.add_row("unmapped services", ", ".join(imported.unmapped[:20])
                           + (" …" if len(imported.unmapped) > 20 else ""))
         for note in imported.notes:
