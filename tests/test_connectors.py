@@ -464,3 +464,18 @@ def test_gzip_csv_and_a_mapping_file_with_map_winning(tmp_path: Path) -> None:
                  str(mapping), "--map", "opened_at=opened")
     assert result.exit_code == 0, result.output
     assert rows(pkg / "tickets.parquet")[0]["opened_at"] == datetime(2026, 3, 1)
+
+
+def test_iso_times_with_offsets_are_converted_to_utc(tmp_path: Path) -> None:
+    header = ["id", "service", "opened_at", "resolved_at", "type"]
+    body = [["A", "crm", "2026-03-01T10:30:00+01:00", "2026-03-01T10:30:00-05:00", "incident"],
+            ["B", "crm", "2026-03-01T10:30:00Z", "2026-03-01 10:30:00.250", "incident"],
+            ["C", "crm", "2026-03-01", "2026-03-02T00:00:00+0000", "request"]]
+    src = write_csv(tmp_path / "t.csv", header, body)
+    pkg = package(tmp_path / "pkg", services=["crm"])
+    import_file("tickets", src, pkg)
+    got = {r["id"]: (r["opened_at"], r["resolved_at"]) for r in rows(pkg / "tickets.parquet")}
+    assert got == {
+        "A": (datetime(2026, 3, 1, 9, 30), datetime(2026, 3, 1, 15, 30)),
+        "B": (datetime(2026, 3, 1, 10, 30), datetime(2026, 3, 1, 10, 30, 0, 250000)),
+        "C": (datetime(2026, 3, 1), datetime(2026, 3, 2))}

@@ -413,7 +413,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str,
     out = staged / f"{kind}.rejects.csv"
     columns = {col: f"r.{ident('t_' + f)}" for f, col in reversed(list(p.sources.items()))}
     if p.order:
-        columns[p.order] = "r._tord"
+        columns[p.order] = "coalesce(r._tord, CAST(r._ord AS VARCHAR))"
     values = "".join(f", {x} AS {ident(col)}" for col, x in columns.items())
     run(con, f"COPY (SELECT b.row AS rejected_row, b.field AS rejected_field, b.value AS "
              f"rejected_value, b.message AS reason{values} FROM _bad b LEFT JOIN _typed r ON "

@@ -30,7 +30,6 @@ KEYS: dict[str, tuple[str, ...]] = {
     "kpis": ("date", "outcome"), "touchpoints": ("date", "journey", "touchpoint"),
     "services": ("id",),
 }
-ISO_RE = r"^\s*\d{4}-\d{1,2}-\d{1,2}"
 
 
 @dataclass(frozen=True)
@@ -138,8 +137,13 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
     if dates.fmt is not None:
         return (f"CAST(try_strptime({t}, {q(dates.fmt)}) AS TIMESTAMP)",
                 f"a date in the format {dates.fmt}")
-    iso, iso_expected = timestamp_sql(t, None, False)
-    parts = [f"CASE WHEN regexp_matches({t}, {q(ISO_RE)}) THEN {iso} END"]
+    iso_expected = timestamp_sql(t, None, False)[1]
+    # an offset (Z, +01:00, -0500) needs the time-zone parse (4× slower); plain ISO does not
+    offset = (f"{t} LIKE '%Z' OR {t} LIKE '%z' OR strpos(substr({t}, 11), '+') > 0 OR "
+              f"strpos(substr({t}, 11), '-') > 0")
+    parts = [f"CASE WHEN substr({t}, 5, 1) = '-' THEN CASE WHEN {offset} THEN "
+             f"TRY_CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS TIMESTAMP) ELSE "
+             f"TRY_CAST({t} AS TIMESTAMP) END END"]
     expected = [iso_expected]
     if dates.dayfirst:
         parts.append(timestamp_sql(t, None, True)[0])
@@ -186,60 +190,85 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
     view ``_raw`` and return the row checks as (field label, condition, message, value SQL).
 
     The file is read once, straight into one on-disk table in file order (its rowid is the
-    data row); a text field is stored once and shown under both names by the view."""
+    data row). What is stored is what later steps need, no more (writing it is half the
+    import): a text field once; a typed field as its value, plus its source text only on the
+    rows where a check of that field fails (``e_<field>``, for the messages). The view shows
+    ``t_<field>`` for every field: the source text where kept, else the value as text."""
     cols: list[str] = []
-    aliases: list[str] = []
+    shown: list[str] = []
+    inner: dict[str, str] = {}   # each source column's text, computed once per row
     checks: list[tuple[str, str, str, str]] = []
     preset = p.preset
+
+    def text(col: str) -> str:
+        name = f"s_{len(inner)}" if col not in inner else inner[col].rsplit(" AS ", 1)[1]
+        inner.setdefault(col, f"{_text(col, p.missing)} AS {name}")
+        return name
+
     for c in p.columns:
+        tx, vx, ex = ident("t_" + c.name), ident("v_" + c.name), ident("e_" + c.name)
         if c.name in p.sources:
-            t = _text(p.sources[c.name], p.missing)
+            t = text(p.sources[c.name])
             values = preset.values.get(c.name) if preset else None
             default = preset.default_value.get(c.name) if preset else None
             v, expected = typed_sql(c, t, dates, values, default)
-            if v == t:   # plain text: stored once
-                cols.append(f"{t} AS {ident('t_' + c.name)}")
-                aliases.append(f"{ident('t_' + c.name)} AS {ident('v_' + c.name)}")
-                v = ""
         elif c.name in p.constants:
             t = v = q(p.constants[c.name])
             expected = ""
         else:
-            cols += [f"CAST(NULL AS VARCHAR) AS {ident('t_' + c.name)}",
-                     f"CAST(NULL AS {c.sql_type}) AS {ident('v_' + c.name)}"]
+            shown += [f"CAST(NULL AS VARCHAR) AS {tx}", f"CAST(NULL AS {c.sql_type}) AS {vx}"]
             continue
-        if v:
-            cols += [f"{t} AS {ident('t_' + c.name)}", f"{v} AS {ident('v_' + c.name)}"]
         label = p.label(c.name)
-        tx, vx = ident("t_" + c.name), ident("v_" + c.name)
-        if c.name == "service":
-            continue   # resolved and checked after the service mapping
-        if c.required:
-            checks.append((label, f"{tx} IS NULL", "is required but empty", tx))
+        if v == t:   # plain text: stored once, checked as text
+            cols.append(f"{t} AS {tx}")
+            shown.append(f"{tx} AS {vx}")
+            if c.name == "service":
+                continue   # resolved and checked after the service mapping
+            if c.required:
+                checks.append((label, f"{tx} IS NULL", "is required but empty", tx))
+            if c.ref and c.ref != "service":
+                owner = {"dimension": "group", "touchpoint": "journey"}.get(c.ref)
+                key = tx if owner is None else f"(t_{owner} || chr(31) || {tx})"
+                known = _ref(con, c.ref, refs.get(c.ref, set()))
+                checks.append((label, f"{tx} IS NOT NULL AND {key} NOT IN {known}",
+                               f"unknown {c.ref} id (not in dipstick.yaml)", tx))
+            continue
+        rules: list[tuple[str, str, str]] = []   # (condition on v, on the stored columns, message)
         if expected:
-            checks.append((label, f"{tx} IS NOT NULL AND {vx} IS NULL",
-                           f"is not valid: expected {expected}", tx))
+            rules.append((f"{t} IS NOT NULL AND {v} IS NULL", f"{ex} IS NOT NULL AND {vx} IS NULL",
+                          f"is not valid: expected {expected}"))
         if c.minimum is not None:
-            checks.append((label, f"{vx} < {c.minimum}", f"must be ≥ {c.minimum:g}", tx))
+            rules.append((f"{v} < {c.minimum}", f"{vx} < {c.minimum}",
+                          f"must be ≥ {c.minimum:g}"))
         if c.maximum is not None:
-            checks.append((label, f"{vx} > {c.maximum}", f"must be ≤ {c.maximum:g}", tx))
+            rules.append((f"{v} > {c.maximum}", f"{vx} > {c.maximum}",
+                          f"must be ≤ {c.maximum:g}"))
         if c.choices:
-            checks.append((label, f"{vx} NOT IN ({', '.join(q(x) for x in c.choices)})",
-                           f"must be one of {', '.join(c.choices)}", tx))
-        if c.ref and c.ref != "service":
-            owner = {"dimension": "group", "touchpoint": "journey"}.get(c.ref)
-            key = vx if owner is None else f"(v_{owner} || chr(31) || {vx})"
-            known = _ref(con, c.ref, refs.get(c.ref, set()))
-            checks.append((label, f"{vx} IS NOT NULL AND {key} NOT IN {known}",
-                           f"unknown {c.ref} id (not in dipstick.yaml)", tx))
+            inside = ", ".join(q(x) for x in c.choices)
+            rules.append((f"{v} NOT IN ({inside})", f"{vx} NOT IN ({inside})",
+                          f"must be one of {', '.join(c.choices)}"))
+        cols.append(f"{v} AS {vx}")
+        if rules:
+            fails = " OR ".join(f"coalesce({r[0]}, false)" for r in rules)
+            cols.append(f"CASE WHEN {fails} THEN {t} END AS {ex}")
+            shown.append(f"coalesce({ex}, CAST({vx} AS VARCHAR)) AS {tx}")
+        else:
+            shown.append(f"CAST({vx} AS VARCHAR) AS {tx}")
+        if c.required:
+            empty = f"{vx} IS NULL" + (f" AND {ex} IS NULL" if rules else "")
+            checks.append((label, empty, "is required but empty", "NULL"))
+        checks += [(label, on_stored, message, ex) for _, on_stored, message in rules]
     if p.order is not None:
-        t = _text(p.order, p.missing)
-        cols += [f"{t} AS _tord", f"TRY_CAST({t} AS DOUBLE) AS _ord"]
-        checks.append((p.order, "_tord IS NOT NULL AND _ord IS NULL",
+        t = text(p.order)
+        cols += [f"TRY_CAST({t} AS DOUBLE) AS _ord",
+                 f"CASE WHEN {t} IS NOT NULL AND TRY_CAST({t} AS DOUBLE) IS NULL THEN {t} END "
+                 "AS _tord"]
+        checks.append((p.order, "_tord IS NOT NULL",
                        "is not a number (it orders the updates of a record)", "_tord"))
-    run(con, f"CREATE OR REPLACE TABLE _typed_t AS SELECT {', '.join(cols)} FROM {RAW}")
+    run(con, f"CREATE OR REPLACE TABLE _typed_t AS SELECT {', '.join(cols)} FROM (SELECT "
+             f"{', '.join(inner.values()) or '1 AS _none'} FROM {RAW})")
     run(con, "CREATE OR REPLACE VIEW _typed AS SELECT rowid + 1 AS _row, *"
-             f"{''.join(', ' + a for a in aliases)} FROM _typed_t")
+             f"{''.join(', ' + a for a in shown)} FROM _typed_t")
     return checks
 
 
