@@ -27,7 +27,6 @@ COLUMNS = ("Issue key", "Issue Type", "Status", "Created", "Resolved", "Componen
            "Updated")
 FIELDS = "issuetype,status,created,resolutiondate,components,labels,updated"
 ORDER_BY = re.compile(r"\border\s+by\b", re.IGNORECASE)
-MULTI_SEPARATOR = ", "
 
 Progress = Callable[[int, int | None], None]
 
@@ -105,9 +104,14 @@ def _name(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _first(values: Iterable[str]) -> str:
+    return next((v for v in values if v), "")
+
+
 def to_row(issue: Mapping[str, Any]) -> dict[str, str]:
     """One issue as a CSV-export row; dates ``yyyy-mm-dd HH:MM:SS`` in Jira's wall clock;
-    several components or labels joined with ``, ``."""
+    of several components or labels the first, as the import reads the first of the columns
+    Jira's export repeats for them (one service per ticket)."""
     fields = issue.get("fields") or {}
     return {
         "Issue key": str(issue.get("key", "")),
@@ -115,8 +119,8 @@ def to_row(issue: Mapping[str, Any]) -> dict[str, str]:
         "Status": _name(fields.get("status")),
         "Created": _wall(fields.get("created")),
         "Resolved": _wall(fields.get("resolutiondate")),
-        "Component/s": MULTI_SEPARATOR.join(_name(c) for c in fields.get("components") or []),
-        "Labels": MULTI_SEPARATOR.join(str(x) for x in fields.get("labels") or []),
+        "Component/s": _first(_name(c) for c in fields.get("components") or []),
+        "Labels": _first(str(x) for x in fields.get("labels") or []),
         "Updated": _wall(fields.get("updated")),
     }
 
