@@ -106,7 +106,7 @@ def test_a_pull_resumes_from_the_watermark_minus_the_overlap(
     assert start_from(since, watermark, timedelta(minutes=5)) == start
 
 
-def test_watermarks_are_kept_per_source_and_written_atomically(tmp_path: Path) -> None:
+def test_watermarks_are_per_source_never_go_back_and_written_atomically(tmp_path: Path) -> None:
     a = source_key("servicenow", "https://acme.service-now.com/", "incident")
     b = source_key("servicenow", "https://acme.service-now.com", "problem")
     assert read_state(tmp_path, a) is None
@@ -116,6 +116,8 @@ def test_watermarks_are_kept_per_source_and_written_atomically(tmp_path: Path) -
     assert read_state(tmp_path, a) == {"watermark": "2016-03-01 12:00:00",
                                        "pulled_at": "2026-11-27T12:00:00+00:00", "records": 0}
     assert read_state(tmp_path, b)["watermark"] == "2016-02-01 00:00:00"  # type: ignore[index]
+    write_state(tmp_path, a, "2016-02-01 00:00:00", 4, now=NOW)   # a slower pull, older
+    assert read_state(tmp_path, a)["watermark"] == "2016-03-01 12:00:00"  # type: ignore[index]
     assert json.loads(state_path(tmp_path).read_text())["version"] == 1
     assert [p.name for p in state_path(tmp_path).parent.iterdir()] == ["pull-state.json"]
 

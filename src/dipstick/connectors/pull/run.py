@@ -87,7 +87,7 @@ def _run(key: str, base: str, credentials: Credentials, policy: RetryPolicy, sou
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    state = write_state(into, key, watermark, records)
+    state = write_state(into, key, watermark, records, order=source.newest)
     return _Pulled(records, fetcher.requests, fetcher.retries, watermark, state, imported,
                    notes)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,18 @@ def read_state(package: Path, key: str) -> dict[str, Any] | None:
 
 
 def write_state(package: Path, key: str, watermark: str | None, records: int,
-                now: datetime | None = None) -> Path:
+                now: datetime | None = None, order: Callable[[str], Any] = str) -> Path:
     """Record a successful pull atomically (temp file + replace): a crash leaves the old state.
-    A pull that found nothing new keeps the previous watermark."""
+    The watermark never goes back (``order`` compares two): a pull that found nothing new, or
+    a slower pull finishing after a faster one, keeps the later one."""
     path = state_path(package)
     data = _read(path)
     pulls = data.setdefault("pulls", {})
     previous = pulls.get(key) or {}
+    kept = previous.get("watermark")
+    marks = [m for m in (watermark, kept) if isinstance(m, str) and m]
     pulls[key] = {
-        "watermark": watermark or previous.get("watermark"),
+        "watermark": max(marks, key=order) if marks else None,
         "pulled_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
         "records": records,
     }
