@@ -4,6 +4,10 @@ built from the real ServiceNow incident log in ../shared/data (each incident's l
 
     with FakeServiceNow(incidents(200), token="t") as sn:     # sn.url, sn.requests
         sn.faults[3] = Fault(429, {"Retry-After": "1"})       # the 3rd request is throttled
+        sn.fail_always, sn.fail_from = Fault(500), 5          # from the 5th on: always 500
+        sn.expired = True                                     # 401 for everything
+        sn.before[2] = lambda: ...                            # change records mid-pull
+        sn.served                                             # record keys of each page
 
 ServiceNow (``GET /api/now/table/{table}``): ``sysparm_query`` (``sys_updated_on>=…`` and
 ``ORDERBY…``), ``sysparm_limit`` / ``sysparm_offset``, ``sysparm_fields``,
