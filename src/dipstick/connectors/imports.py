@@ -187,16 +187,20 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     out_cols = [c for c in columns if c.required or c.name in p.sources or c.name in p.constants]
     select = ", ".join(f"CAST({ident('v_' + c.name)} AS {c.sql_type}) AS {ident(c.name)}"
                        for c in out_cols)
-    run(con, f"CREATE OR REPLACE TABLE _new AS SELECT {select} FROM _out")
-    written = int(run(con, "SELECT count(*) FROM _new")[0][0])
+    old = _existing(into, kind)
+    merging = old is not None and not options.replace
+    # a view unless the merge reads it three times: writing 10 M rows costs more than a rescan
+    run(con, f"CREATE OR REPLACE {'TABLE' if merging else 'VIEW'} _new AS SELECT {select} "
+             "FROM _out")
     date_col = DATE_COLUMNS[kind][0]
-    first, last = run(con, f"SELECT min({ident(date_col)}), max({ident(date_col)}) FROM _new")[0]
+    written, first, last = run(con, f"SELECT count(*), min({ident(date_col)}), "
+                                    f"max({ident(date_col)}) FROM _new")[0]
     tick(65)
 
-    old = _existing(into, kind)
     replaced = 0
     keys = pl.KEYS[kind]
-    if old is not None and not options.replace:
+    if merging:
+        assert old is not None
         run(con, f"CREATE OR REPLACE VIEW _old AS SELECT * FROM {_read_typed(old, columns)}")
         match = " AND ".join(f"n.{ident(k)} IS NOT DISTINCT FROM o.{ident(k)}" for k in keys)
         replaced = int(run(con, f"SELECT count(*) FROM _old o WHERE EXISTS (SELECT 1 FROM _new n "
@@ -209,8 +213,10 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     staged = _stage_dir(into, work)
     tmp = staged / f"{kind}{ext}"
     fmt = "FORMAT parquet" if ext == ".parquet" else "FORMAT csv, HEADER true"
-    order = ", ".join(ident(k) for k in keys)
-    run(con, f"COPY (SELECT * FROM _merged ORDER BY {order}) TO {q(tmp)} ({fmt})")
+    # rows keep the file's order (then the kept old rows); a collapsed audit trail comes out
+    # of a GROUP BY in no fixed order, so it is sorted: the same import, the same file
+    order = f" ORDER BY {', '.join(ident(k) for k in keys)}" if collapse else ""
+    run(con, f"COPY (SELECT * FROM _merged{order}) TO {q(tmp)} ({fmt})")
     total = int(run(con, "SELECT count(*) FROM _merged")[0][0])
     tick(80)
     problems = load_table(con, kind, tmp, TABLES[kind], refs, f"{kind}{ext} (as imported)")
@@ -227,7 +233,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
             stale=[f"{kind}.rejects.csv"] if rejects is None else [])
     tick(100)
     return ImportSummary(
-        kind, rows_read, written, _count(con, "_bad"),
+        kind, rows_read, int(written), _count(con, "_bad"),
         into / rejects.name if rejects else None, _day(first), _day(last), tuple(unmapped),
         source=src.path, target=into / tmp.name, rows_in_table=total, rows_replaced=replaced,
         services_added=tuple(sid for sid, _ in added),
