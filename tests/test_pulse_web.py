@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 
 from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
+from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
 from dipstick.store.pulse_tables import PulseAnswer, PulseCampaign, PulseInvitation
 from dipstick.web.app import WebConfig
@@ -175,7 +176,11 @@ def test_forged_and_closed_links_get_the_same_404(app: RunningApp) -> None:
                 bodies[name] = r.text
         assert bodies["closed"] == bodies["forged"]
         for url in (closed, forged):
-            r = http.post(url, data={"nonce": "x"}, headers={"accept": "application/json"})
+            # without a nonce this server issued: 403, whether or not the link exists
+            assert http.post(url, data={"nonce": "x"}).status_code == 403
+            # with one (the tests know the server's secret): the same 404 for both
+            nonce = make_nonce(b"test-secret", digest(url.rsplit("/", 1)[1]))
+            r = http.post(url, data={"nonce": nonce}, headers={"accept": "application/json"})
             assert r.status_code == 404
             assert r.json() == {"error": 404, "detail": "this link does not open a check-in"}
     slow, fast = sorted(statistics.median(t) for t in timings.values())[::-1]

@@ -194,14 +194,16 @@ def export(request: Request, campaign_id: int, who: PageUser) -> Response:
 
 @router.post("/pulse/campaigns/{campaign_id}/links", response_model=None,
              include_in_schema=False)
-async def make_links(request: Request, campaign_id: int, who: PageUser) -> Response:
+async def make_links(request: Request, campaign_id: str, who: PageUser) -> Response:
     """Links to hand out: N anonymous single-use ones, the open link, or one per invitee of
     an uploaded CSV (email, group). Shown once: only their hashes are kept."""
     form = await request.form()
     token = form.get("csrf_token")
-    check_csrf(request, token if isinstance(token, str) else None)
+    check_csrf(request, token if isinstance(token, str) else None)   # before anything else
+    if not campaign_id.isdigit() or len(campaign_id) > 9:
+        raise HTTPException(404, f"no check-in {campaign_id[:20]!r}")
     store = store_of(request)
-    c = await run_in_threadpool(_campaign, store, campaign_id)
+    c = await run_in_threadpool(_campaign, store, int(campaign_id))
     model, _ = await run_in_threadpool(_model, store)
     _require_act(who, model, c.service_id)
     kind = str(form.get("kind") or "")
@@ -418,6 +420,16 @@ async def answer(request: Request, token: str) -> Response:
     wait = throttle.retry_after(*keys)
     if wait:
         return _limited(request, wait)
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    browser = request.cookies.get(BROWSER_COOKIE)
+    # The form's nonce first, like the CSRF token of every other form: a post this server
+    # did not serve the form for is refused (403) whether or not the link exists.
+    nonce, h = fields.get("nonce"), digest(token)
+    if not (nonce_ok(_key(request), nonce, h) or nonce_ok(_key(request), nonce, h, browser or "")):
+        throttle.fail(*keys)
+        raise HTTPException(403, "the form has expired or did not come from this site: open "
+                                 "the link again")
     store = store_of(request)
     today = datetime.now(UTC).date()
     target = await run_in_threadpool(repo.lookup, store, token, today) \
@@ -428,16 +440,11 @@ async def answer(request: Request, token: str) -> Response:
     if target.answered:
         throttle.fail(*keys)
         return _used(request)
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    browser = request.cookies.get(BROWSER_COOKIE)
-    if target.invitation_id is None and not browser:
-        throttle.fail(*keys)
-        raise HTTPException(403, "this form needs its cookie: open the link again")
-    if not nonce_ok(_key(request), fields.get("nonce"), *_nonce_parts(target, token, browser)):
-        throttle.fail(*keys)
-        raise HTTPException(403, "the form has expired or did not come from this site: open "
-                                 "the link again")
+    if not nonce_ok(_key(request), nonce, *_nonce_parts(target, token, browser)) or (
+            target.invitation_id is None and not browser):
+        throttle.fail(*keys)        # an open link's nonce is bound to the browser's cookie
+        raise HTTPException(403, "the form has expired or did not come from this site (or "
+                                 "its cookie is missing): open the link again")
     try:
         parsed = parse_answer(target.campaign.questions, target.group, fields)
     except AnswerError as e:
