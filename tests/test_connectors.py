@@ -479,3 +479,27 @@ def test_iso_times_with_offsets_are_converted_to_utc(tmp_path: Path) -> None:
         "A": (datetime(2026, 3, 1, 9, 30), datetime(2026, 3, 1, 15, 30)),
         "B": (datetime(2026, 3, 1, 10, 30), datetime(2026, 3, 1, 10, 30, 0, 250000)),
         "C": (datetime(2026, 3, 1), datetime(2026, 3, 2))}
+
+
+def test_service_map_problems_are_named_and_an_empty_folder_becomes_a_package(
+        tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "t.csv", *_tickets([["T1", "Mail", "2026-03-01", "incident", "0"]]))
+    pkg = package(tmp_path / "pkg", services=["email"])
+    smap = write_csv(tmp_path / "map.csv", ["value", "service"],
+                     [["Mail", "e-mail"], ["Web", ""]])
+    result = cli("tickets", str(src), "--into", str(pkg), "--service-map", str(smap),
+                 "--format", "json")
+    assert result.exit_code == 2
+    said = [(p["row"], p["field"], p["value"]) for p in json.loads(result.stdout)["problems"]]
+    assert said == [(1, "service", "e-mail"), (2, "service", None)]
+    nomap = write_csv(tmp_path / "nomap.csv", ["val", "svc"], [["Mail", "email"]])
+    assert "value,service" in cli("tickets", str(src), "--into", str(pkg), "--service-map",
+                                  str(nomap)).output
+    (tmp_path / "empty").mkdir()
+    made = cli("tickets", str(src), "--into", str(tmp_path / "empty"), "--starter-services")
+    assert made.exit_code == 0, made.output
+    load_package(tmp_path / "empty").close()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not a package")
+    other = cli("tickets", str(src), "--into", str(tmp_path / "other"))
+    assert other.exit_code == 2 and "not a data package" in other.output

@@ -227,7 +227,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     map_file = None
     if options.starter_services:
         map_file = _write_map(into, staged, map_rows)
-    if added:
+    if added or not (into / MODEL_FILE).is_file():
         (staged / MODEL_FILE).write_text(text, encoding="utf-8")
     _commit(into, work, staged, [MODEL_FILE, MAP_FILE, f"{kind}.rejects.csv", tmp.name],
             stale=[f"{kind}.rejects.csv"] if rejects is None else [])
