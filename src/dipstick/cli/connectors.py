@@ -130,7 +130,9 @@ def summary_table(s: ImportSummary) -> Table:
     if s.unmapped:
         shown = ", ".join(s.unmapped[:12]) + (f" … (+{len(s.unmapped) - 12})"
                                               if len(s.unmapped) > 12 else "")
-        t.add_row("unmapped service values", f"{len(s.unmapped)}: {shown}")
+        label = "unmapped service values" + (" (now starter services)" if s.service_map_file
+                                             else "")
+        t.add_row(label, f"{len(s.unmapped)}: {shown}")
     if s.services_added:
         t.add_row("services added", f"{len(s.services_added)} (to dipstick.yaml)")
     if s.service_map_file:
