@@ -137,12 +137,18 @@ def campaigns_api(request: Request, who: ApiUser) -> dict[str, Any]:
 
 
 @router.post("/pulse/campaigns", response_model=None, include_in_schema=False)
-def start(request: Request, who: PageUser, service_id: Annotated[str, Form()],
+def start(request: Request, who: PageUser,
+          service_id: Annotated[str | None, Form()] = None,
           group: Annotated[list[str] | None, Form()] = None,
-          open_days: Annotated[int, Form(ge=1, le=365)] = 14,
+          open_days: Annotated[str | None, Form()] = None,
           csrf_token: Annotated[str | None, Form()] = None) -> Response:
     """Start a check-in (service page, overdue list): the service's owner or an admin."""
-    check_csrf(request, csrf_token)
+    check_csrf(request, csrf_token)     # the form token before anything else
+    if not service_id:
+        raise HTTPException(422, "service_id: which service to ask about")
+    days = int(open_days) if open_days and open_days.isdigit() else 14
+    if not 1 <= days <= 365:
+        raise HTTPException(422, "open_days: 1 to 365")
     store = store_of(request)
     model, package = _model(store)
     if service_id not in {s.id for s in model.services}:
@@ -152,7 +158,7 @@ def start(request: Request, who: PageUser, service_id: Annotated[str, Form()],
     try:
         c = repo.start_campaign(store, model, service_id, [g for g in group or [] if g],
                                 created_by=who.email, package=package,
-                                closes_on=today + timedelta(days=open_days), today=today)
+                                closes_on=today + timedelta(days=days), today=today)
     except UsageError as e:
         raise HTTPException(422, str(e)) from None
     return RedirectResponse(f"/pulse/campaigns/{c.id}", status_code=303)
