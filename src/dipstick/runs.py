@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dipstick.check import CheckResult, run_check
+from dipstick.errors import UsageError
 from dipstick.indicators.registry import CAUSES
 from dipstick.model import ValueModel
 from dipstick.package import Package, load_package
@@ -17,6 +18,7 @@ from dipstick.package.tables import TABLES
 from dipstick.store import Store
 
 Progress = Callable[[str], None]
+ENGINES = ("duckdb", "spark")
 
 # one step per signal table loaded, per cause checked, and the store: a progress bar's total
 STEPS = len(TABLES) + len(CAUSES) + 1
@@ -32,17 +34,26 @@ class Checked:
 def check_package(path: Path, as_of: date | None = None, services: list[str] | None = None,
                   progress: Progress | None = None,
                   while_open: Callable[[Package, CheckResult], None] | None = None,
-                  prepare: Callable[[Package], object] | None = None) -> Checked:
+                  prepare: Callable[[Package], object] | None = None,
+                  engine: str = "duckdb") -> Checked:
     """Load and check a package (raises ``PackageError`` with every problem when it is bad).
     ``prepare`` adds to the loaded package before the check (e.g. the stored pulse answers,
     ``dipstick.pulse.feed.feed_stored_answers``); ``while_open`` reads what else the caller
-    needs from the package before it is closed."""
+    needs from the package before it is closed. ``engine``: ``duckdb`` (embedded) or
+    ``spark`` (the same aggregations as Spark jobs, :mod:`dipstick.engine.spark`)."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     step = progress or (lambda _: None)
     package: Package | None = None
     try:
         package = load_package(path, progress=lambda t: step(f"loading {t}"))
         if prepare:
             prepare(package)
+        if engine == "spark":
+            from dipstick.engine.spark import on_spark, session
+
+            step("starting Spark")
+            on_spark(package, session())
         result = run_check(package, as_of, services or None,
                            progress=lambda c: step(f"indicator {c}"))
         if while_open:

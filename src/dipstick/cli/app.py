@@ -60,6 +60,9 @@ DatabaseOpt = Annotated[str | None, typer.Option(
     "--database", envvar="DIPSTICK_DATABASE_URL",
     help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
 StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="duckdb (embedded, default) or spark (needs dipstick[spark]; "
+    "DIPSTICK_SPARK_MASTER names a cluster, default local).")]
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from dipstick.check import CheckResult
 from dipstick.cli.app import (
     AsOfOpt,
     DatabaseOpt,
+    EngineOpt,
     FormatOpt,
     PackageArg,
     ServiceOpt,
@@ -41,7 +42,8 @@ def _as_date(v: datetime | None) -> date | None:
 
 
 def _run(path: Path, as_of: date | None, services: list[str] | None,
-         fmt: str, database: str | None = None) -> tuple[CheckResult, ValueModel]:
+         fmt: str, database: str | None = None,
+         engine: str = "duckdb") -> tuple[CheckResult, ValueModel]:
     """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
     from dipstick.pulse.feed import feed_stored_answers  # pulse answers join the surveys
     from dipstick.runs import check_package
@@ -49,7 +51,8 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
     try:
         with _progress("Checking") as step:
             checked = check_package(path, as_of, services, progress=step,
-                                    prepare=lambda p: feed_stored_answers(p, database))
+                                    prepare=lambda p: feed_stored_answers(p, database),
+                                    engine=engine)
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
@@ -92,6 +95,7 @@ def check(
     store: StoreOpt = True,
     limit: Annotated[int, typer.Option(help="Show at most N services in the table (0 = all).")]
     = 0,
+    engine: EngineOpt = "duckdb",
     alert: Annotated[bool, typer.Option(
         "--alert", help="Notify the `alerts:` targets of new and ended leaks (needs --store).")]
     = False,
@@ -102,7 +106,7 @@ def check(
         raise _fail(UsageError("--alert needs the run history: it cannot be used with "
                                "--no-store"), fmt)
     started = datetime.now(UTC)
-    result, model = _run(path, _as_date(as_of), service, fmt, database)
+    result, model = _run(path, _as_date(as_of), service, fmt, database, engine)
     notifiers = _notifiers(model.alerts, fmt) if alert else None
     run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:])) if store \
         else None

@@ -14,7 +14,7 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.engine import between, collect, keyed
+from dipstick.engine import between, collect, keyed, minutes_between
 from dipstick.indicators.base import (
     CheckContext,
     Evidence,
@@ -74,7 +74,7 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
             return
         lf = (recent.select("id", "service", nw.col("date").alias("changed"))
               .join(ctx.signals.frame(table), on="service")
-              .with_columns(day=(nw.col(time) - nw.col("changed")).dt.total_minutes() / 1440.0)
+              .with_columns(day=minutes_between("changed", time) / 1440.0)
               .filter((nw.col("day") >= -span) & (nw.col("day") < span) & (nw.col(time) < w.end))
               .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))
                             .otherwise(nw.lit("after")))

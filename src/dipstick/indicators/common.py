@@ -7,7 +7,7 @@ from typing import Any
 
 import narwhals as nw
 
-from dipstick.engine import between, collect, keyed
+from dipstick.engine import between, collect, hours_between, keyed
 from dipstick.indicators.base import CheckContext, Evidence, Threshold, evidence
 from dipstick.shifts import SeriesKey, Shift, detect_all
 from dipstick.streams.package import PackageStream, package_streams
@@ -63,7 +63,7 @@ def ticket_stats(
     resolution hours, reopen share, mean reassignments (the ticket facts several causes use)."""
     agg = (lf.filter(between("opened_at", start, end))
            .with_columns(
-               resolution_h=(nw.col("resolved_at") - nw.col("opened_at")).dt.total_minutes() / 60.0,
+               resolution_h=hours_between("opened_at", "resolved_at"),
                was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
                .otherwise(0.0))
            .group_by("service")
@@ -83,7 +83,7 @@ def resolution_by_type(
     """Median resolution hours per service and ticket type: pooled incidents and requests have
     two humps, and a shift in their mix alone would move a pooled median twofold."""
     agg = (lf.filter(between("opened_at", start, end) & ~nw.col("resolved_at").is_null())
-           .with_columns(h=(nw.col("resolved_at") - nw.col("opened_at")).dt.total_minutes() / 60.0)
+           .with_columns(h=hours_between("opened_at", "resolved_at"))
            .group_by("service", "type").agg(n=nw.len(), median=nw.col("h").median()))
     return keyed(collect(agg), "service", "type")
 

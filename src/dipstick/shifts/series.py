@@ -23,13 +23,14 @@ import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import Signals
+from dipstick.engine import Signals, epoch_us, hours_between
 from dipstick.model import ValueModel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 EPOCH_MONDAY = datetime(1970, 1, 5)
+EPOCH_MONDAY_US = 4 * 86_400 * 1_000_000
 WEEK_MINUTES = 1440 * 7
 TYPES = ("incident", "request", "question")
 
@@ -85,8 +86,7 @@ def week_start(day: date) -> date:
 
 def week_index(column: str) -> nw.Expr:
     """Monday-based week number since 1970-01-05 (``dt.truncate("1w")`` fails on DuckDB)."""
-    return ((nw.col(column) - nw.lit(EPOCH_MONDAY)).dt.total_minutes() // WEEK_MINUTES).cast(
-        nw.Int64)
+    return ((epoch_us(column) - EPOCH_MONDAY_US) // (WEEK_MINUTES * 60_000_000)).cast(nw.Int64)
 
 
 def monday(week: int) -> date:
@@ -133,7 +133,7 @@ def _usage(signals: Signals, cut: datetime) -> Users:
 def _tickets(signals: Signals, cut: datetime, users: Users) -> list[Series]:
     if not signals.has("tickets"):
         return []
-    h = (nw.col("resolved_at") - nw.col("opened_at")).dt.total_minutes() / 60.0
+    h = hours_between("opened_at", "resolved_at")
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
     lf = (_frame(signals, "tickets", "opened_at", cut).group_by("service", "wk")
           .agg(**counts, n=nw.len(),

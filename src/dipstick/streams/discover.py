@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 import narwhals as nw
 
-from dipstick.engine import collect
+from dipstick.engine import collect, epoch_us
 from dipstick.model import WAITING_PREFIXES
 from dipstick.streams import StepMetrics, StreamMetrics
 
@@ -219,7 +219,7 @@ class Discovery:
 # --- the engine part ------------------------------------------------------------------------
 
 def _seconds(later: str, earlier: str) -> nw.Expr:
-    return (nw.col(later) - nw.col(earlier)).dt.total_microseconds() / 1_000_000
+    return (epoch_us(later) - epoch_us(earlier)) / 1_000_000
 
 
 def _nonneg(e: nw.Expr) -> nw.Expr:
@@ -229,8 +229,12 @@ def _nonneg(e: nw.Expr) -> nw.Expr:
 def has_starts(events: nw.LazyFrame[Any]) -> bool:
     if "lifecycle" not in events.collect_schema().names():
         return False
-    n = collect(events.select((nw.col("lifecycle") == "start").sum().alias("n")))[0]["n"]
-    return bool(n)
+    return bool(_starts(events))
+
+
+def _starts(events: nw.LazyFrame[Any]) -> int:
+    starts = (nw.col("lifecycle") == "start").cast(nw.Int64).sum()
+    return int(collect(events.select(starts.alias("n")))[0]["n"] or 0)
 
 
 def visits(events: nw.LazyFrame[Any], *, lifecycle: bool, collapse: bool,
@@ -400,15 +404,17 @@ def _handovers(events: nw.LazyFrame[Any], cases: int) -> tuple[float, int]:
     prev = nw.col("resource").shift(1).over("case_id", order_by=ORDER)
     changed = (~prev.is_null() & (nw.col("resource") != prev)).cast(nw.Int64)
     per_case = known.select("case_id", h=changed).group_by("case_id").agg(nw.col("h").sum())
-    r = collect(per_case.select(total=nw.col("h").sum(), cases=(nw.col("h") > 0).sum()))[0]
+    r = collect(per_case.select(total=nw.col("h").sum(),
+                                cases=(nw.col("h") > 0).cast(nw.Int64).sum()))[0]
     return float(r["total"] or 0) / max(cases, 1), int(r["cases"] or 0)
 
 
 def _hash(i: int) -> nw.Expr:
     a, b, c, p = _HASH[i]
-    x = (nw.col("code") * a + nw.col("pos") * b + c) % p
+    code, pos = nw.col("code").cast(nw.Int64), nw.col("pos").cast(nw.Int64)  # Spark ranks: int32
+    x = (code * a + pos * b + c) % p
     y = (x * x) % p
-    return ((y + nw.col("pos") * 31) % p * ((y % 65_521) + 1)) % p
+    return ((y + pos * 31) % p * ((y % 65_521) + 1)) % p
 
 
 def _counts(v: nw.LazyFrame[Any]) -> dict[str, int]:
@@ -481,6 +487,5 @@ def _variants(v: nw.LazyFrame[Any], per_case: nw.LazyFrame[Any], cases: int,
 
 
 def _unpaired(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any]) -> int:
-    starts = collect(events.select((nw.col("lifecycle") == "start").sum().alias("n")))[0]["n"]
     paired = collect(v.select(nw.col("paired").cast(nw.Int64).sum().alias("n")))[0]["n"]
-    return max(int(starts or 0) - int(paired or 0), 0)
+    return max(_starts(events) - int(paired or 0), 0)

@@ -1,0 +1,65 @@
+"""The distributed engine: the check's aggregations, unchanged, on Apache Spark.
+
+Indicators, shift series, journeys and discovery are written once as Narwhals expressions over
+:class:`~dipstick.engine.Signals`; here each signal table becomes a Spark DataFrame, so the
+same expressions run as Spark jobs (``dipstick check PKG --engine spark``). The tables are read
+and validated by the package loader first (DuckDB, row-level problems by file, row and field)
+and handed to Spark through Arrow, so both engines judge the very same rows; what Spark takes
+over is the aggregation — grouping, windows, medians — over every table.
+
+Needs the optional extra ``dipstick[spark]`` (PySpark 4, Java 17+). The session is local by
+default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import narwhals as nw
+
+from dipstick.engine import Signals
+from dipstick.errors import UsageError
+
+if TYPE_CHECKING:
+    from dipstick.package import Package
+
+ENV_MASTER = "DIPSTICK_SPARK_MASTER"
+
+
+def session(master: str | None = None) -> Any:
+    """A Spark session in UTC (dipstick's timestamps are naive UTC), without the web UI; small
+    shuffles, as a check's grouped results are small (one row per service or week)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UsageError("--engine spark needs PySpark: pip install 'dipstick[spark]' "
+                         "(and Java 17 or newer)") from None
+    chosen = master or os.environ.get(ENV_MASTER) or "local[*]"
+    return (SparkSession.builder.master(chosen).appName("dipstick")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate())
+
+
+class SparkSignals(Signals):
+    """The package's validated tables as Spark DataFrames (same names, same columns)."""
+
+    def __init__(self, base: Signals, spark: Any) -> None:
+        super().__init__(base.connection, {n: n for n in base.names})
+        self._frames = {n: spark.createDataFrame(base.connection.table(n).to_arrow_table())
+                        for n in base.names}
+
+    def frame(self, name: str) -> nw.LazyFrame[Any]:
+        frame: nw.LazyFrame[Any] = nw.from_native(self._frames[name])
+        return frame
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        return tuple(self._frames[name].columns)
+
+
+def on_spark(package: Package, spark: Any) -> None:
+    """Switch a loaded package's signals to Spark (after anything that adds rows to them, such
+    as the stored pulse answers)."""
+    package.signals = SparkSignals(package.signals, spark)
