@@ -8,13 +8,7 @@ checks, and only then renamed over the old one; a bad row stops it (or, with
 
 from __future__ import annotations
 
-import csv
-import fcntl
-import os
-import shutil
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,14 +16,15 @@ from typing import Any
 
 import duckdb
 
-from dipstick.connectors import catalog
+from dipstick.connectors import catalog, folder
 from dipstick.connectors import pipeline as pl
+from dipstick.connectors import services as services_
 from dipstick.connectors.presets import Preset, preset
 from dipstick.connectors.sources import Source, open_source, read_error, stage
 from dipstick.engine.sql import ident, load_table, q, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
-from dipstick.package import DATE_COLUMNS, MODEL_FILE, _refs, load_package, read_model
+from dipstick.package import DATE_COLUMNS, MODEL_FILE, _refs
 from dipstick.package.tables import FORMATS, TABLES, Column
 
 
@@ -100,9 +95,6 @@ SERVICE_COLUMNS: tuple[Column, ...] = (
     Column("licence_cost_monthly", "number", minimum=0),
     Column("end_of_life", "timestamp"), Column("launched", "timestamp"),
 )
-UNASSIGNED = "unassigned"   # the starter service of records without a service value
-MAP_FILE = "service-map.csv"
-_WORK = ".dipstick-import-"
 
 
 def import_file(kind: str, source: Path, into: Path, options: ImportOptions = ImportOptions(),
@@ -120,10 +112,10 @@ def import_file(kind: str, source: Path, into: Path, options: ImportOptions = Im
     source, into = Path(source), Path(into)
     spec = preset(kind, options.preset)
     tick = progress or (lambda _: None)
-    with _locked(into):
-        text, model = _current_model(into)
-        with _workdir(into) as work:
-            con = _connect(work)
+    with folder.locked(into):
+        text, model = folder.current_model(into)
+        with folder.workdir(into) as work:
+            con = folder.connect(work)
             try:
                 if options.date_format is not None:
                     _check_date_format(con, options.date_format)
@@ -171,12 +163,13 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
         run(con, "CREATE OR REPLACE VIEW _rows AS SELECT * FROM _typed "
                  "WHERE _row NOT IN (SELECT row FROM _bad)")
     tick(50)
-    services, unmapped, added, map_rows = _resolve_services(con, p, options, model)
+    services, unmapped, added, map_rows = services_.resolve_services(
+        con, p, options.service_map, options.starter_services, model)
     if added:
         text = catalog.with_services(text, [*catalog.raw_services(text),
                                             *({"id": sid, "name": name, "lifecycle": "live"}
                                               for sid, name in added)])
-        model = _check_model(text, work)
+        model = folder.check_model(text, work)
         refs = _refs(model)
     pl.collect_bad(con, "_final", _post_checks(con, kind, p, collapse, services), "post")
     _stop_if_bad(con, src, options)
@@ -210,7 +203,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     else:
         run(con, "CREATE OR REPLACE VIEW _merged AS SELECT * FROM _new")
     ext = old.suffix if old is not None else ".parquet"
-    staged = _stage_dir(into, work)
+    staged = folder.stage_dir(into, work)
     tmp = staged / f"{kind}{ext}"
     fmt = "FORMAT parquet" if ext == ".parquet" else "FORMAT csv, HEADER true"
     # rows keep the file's order (then the kept old rows); a collapsed audit trail comes out
@@ -226,18 +219,19 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     rejects = _write_rejects(con, staged, kind, p)
     map_file = None
     if options.starter_services:
-        map_file = _write_map(into, staged, map_rows)
+        map_file = services_.write_map(into, staged, map_rows)
     if added or not (into / MODEL_FILE).is_file():
         (staged / MODEL_FILE).write_text(text, encoding="utf-8")
-    _commit(into, work, staged, [MODEL_FILE, MAP_FILE, f"{kind}.rejects.csv", tmp.name],
-            stale=[f"{kind}.rejects.csv"] if rejects is None else [])
+    folder.commit(into, work, staged,
+                  [MODEL_FILE, services_.MAP_FILE, f"{kind}.rejects.csv", tmp.name],
+                  stale=[f"{kind}.rejects.csv"] if rejects is None else [])
     tick(100)
     return ImportSummary(
         kind, rows_read, int(written), _count(con, "_bad"),
         into / rejects.name if rejects else None, _day(first), _day(last), tuple(unmapped),
         source=src.path, target=into / tmp.name, rows_in_table=total, rows_replaced=replaced,
         services_added=tuple(sid for sid, _ in added),
-        service_map_file=into / MAP_FILE if map_file else None,
+        service_map_file=into / services_.MAP_FILE if map_file else None,
         notes=(f"collapsed {rows_read:,} updates to one row per {p.label('id')}",)
         if collapse else ())
 
@@ -257,81 +251,6 @@ def _stop_if_bad(con: duckdb.DuckDBPyConnection, src: Source, options: ImportOpt
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(run(con, f"SELECT count(*) FROM {table}")[0][0])
-
-
-def _resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, options: ImportOptions,
-                      model: ValueModel) -> tuple[dict[str, str], list[str],
-                                                  list[tuple[str, str]], list[tuple[str, str]]]:
-    """Create ``_final`` (``_rows`` with ``v_service`` resolved to a service id) and return
-    (value → id map, unmapped values, services to add (id, name), the value → id pairs used)."""
-    ids = {s.id for s in model.services}
-    given = _read_service_map(options.service_map, ids, options.starter_services)
-    if "service" not in {c.name for c in p.columns}:
-        run(con, "CREATE OR REPLACE VIEW _final AS SELECT * FROM _rows")
-        return {}, [], [], []
-    has = "service" in p.sources
-    values = [str(r[0]) for r in run(con, "SELECT DISTINCT t_service FROM _rows WHERE t_service "
-                                          "IS NOT NULL ORDER BY 1")] if has else []
-    resolved = {v: given.get(v, v if v in ids else "") for v in values}
-    unmapped = [v for v, sid in resolved.items() if not sid]
-    added: list[tuple[str, str]] = []
-    if options.starter_services:
-        starters = catalog.starter_ids(unmapped, ids)
-        resolved.update(starters)
-        added = [(sid, v) for v, sid in starters.items() if sid not in ids]
-        for sid, _ in [(s, "") for s in given.values() if s not in ids]:
-            if sid not in {a for a, _ in added}:
-                added.append((sid, sid))
-        empty = int(run(con, "SELECT count(*) FROM _rows WHERE t_service IS NULL")[0][0]) \
-            if has else 1
-        if empty and UNASSIGNED not in ids and UNASSIGNED not in {a for a, _ in added}:
-            added.append((UNASSIGNED, f"Unassigned (no {p.label('service')})"))
-    pairs = [(v, s) for v, s in resolved.items() if s]
-    con.execute("CREATE OR REPLACE TABLE _svcmap AS SELECT unnest($v::VARCHAR[]) AS value, "
-                "unnest($s::VARCHAR[]) AS service",
-                {"v": [v for v, _ in pairs], "s": [s for _, s in pairs]}).fetchall()
-    fallback = q(UNASSIGNED) if options.starter_services else "NULL"
-    run(con, "CREATE OR REPLACE VIEW _final AS SELECT r.* REPLACE (coalesce(m.service, CASE WHEN "
-             f"r.t_service IS NULL THEN {fallback} END) AS v_service) FROM _rows r LEFT JOIN "
-             "_svcmap m ON m.value = r.t_service")
-    return dict(pairs), unmapped, added, pairs
-
-
-def _read_service_map(path: Path | None, ids: set[str], starter: bool) -> dict[str, str]:
-    """The user's CSV of ``value,service`` pairs; each service must exist (or be created by
-    ``--starter-services``)."""
-    if path is None:
-        return {}
-    display = str(path)
-    if not path.is_file():
-        raise PackageError([Problem(display, "service map not found")])
-    problems: list[Problem] = []
-    out: dict[str, str] = {}
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if not {"value", "service"} <= set(header):
-            raise PackageError([Problem(display, "a service map needs the columns value,service "
-                                        f"(found: {', '.join(header) or 'none'})")])
-        for row, rec in enumerate(reader, 1):
-            rec = {k.strip().lower(): (v or "").strip() for k, v in rec.items() if k}
-            value, sid = rec.get("value", ""), rec.get("service", "")
-            if not value or not sid:
-                problems.append(Problem(display, "value and service are both required", row=row,
-                                        line=row + 1, field="service" if value else "value"))
-            elif sid not in ids and not starter:
-                problems.append(Problem(display, "unknown service id (not in dipstick.yaml; "
-                                        "add it, or use --starter-services)", row=row,
-                                        line=row + 1, field="service", value=sid))
-            elif value in out and out[value] != sid:
-                problems.append(Problem(display, f"the value is mapped twice ({out[value]!r} "
-                                        "above)", row=row, line=row + 1, field="value",
-                                        value=value))
-            else:
-                out[value] = sid
-    if problems:
-        raise PackageError(problems)
-    return out
 
 
 def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan, collapse: bool,
@@ -427,25 +346,6 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str,
     return out
 
 
-def _write_map(into: Path, staged: Path, pairs: list[tuple[str, str]]) -> Path:
-    """The starter mapping, merged with the one already in the package: edit it, then pass it
-    with --service-map on the next import."""
-    known: dict[str, str] = {}
-    old = into / MAP_FILE
-    if old.is_file():
-        with old.open(encoding="utf-8-sig", newline="") as f:
-            for rec in csv.DictReader(f):
-                if rec.get("value") and rec.get("service"):
-                    known[rec["value"]] = rec["service"]
-    known.update(pairs)
-    out = staged / MAP_FILE
-    with out.open("w", encoding="utf-8", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["value", "service"])
-        w.writerows(sorted(known.items()))
-    return out
-
-
 # ---- services (the catalog) ------------------------------------------------------------------
 
 def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, work: Path,
@@ -487,142 +387,19 @@ def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, wo
     services, added, updated = catalog.merge_services(existing, imported, options.replace)
     new_text = catalog.with_services(text, services)
     tick(60)
-    staged = _stage_dir(into, work)
+    staged = folder.stage_dir(into, work)
     (staged / MODEL_FILE).write_text(new_text, encoding="utf-8")
-    _check_package(into, staged)
+    folder.check_package(into, staged)
     tick(90)
     rejects = _write_rejects(con, staged, "services", p)
-    _commit(into, work, staged, [MODEL_FILE, "services.rejects.csv"],
-            stale=["services.rejects.csv"] if rejects is None else [])
+    folder.commit(into, work, staged, [MODEL_FILE, "services.rejects.csv"],
+                  stale=["services.rejects.csv"] if rejects is None else [])
     tick(100)
     return ImportSummary("services", rows_read, len(imported), _count(con, "_bad"),
                          into / rejects.name if rejects else None, None, None, (),
                          source=src.path, target=into / MODEL_FILE,
                          rows_in_table=len(services), rows_replaced=len(updated),
                          services_added=tuple(added))
-
-
-def _check_package(into: Path, staged: Path) -> None:
-    """Load the package as it would be after the import: the new dipstick.yaml with every
-    table of the current package (linked, not copied), so a removed service still referenced
-    by a table is caught before anything is replaced."""
-    view = staged.parent / "view"
-    view.mkdir(exist_ok=True)
-    shutil.copy(staged / MODEL_FILE, view / MODEL_FILE)
-    if into.is_dir():
-        for f in into.iterdir():
-            if f.is_file() and f.suffix in FORMATS and f.stem in TABLES:
-                (view / f.name).symlink_to(f.resolve())
-    load_package(view).close()
-
-
-# ---- the package folder: temp work, check, atomic replace ------------------------------------
-
-def _current_model(into: Path) -> tuple[str, ValueModel]:
-    """The package's dipstick.yaml text and model (a minimal one for a new package)."""
-    if into.exists() and not into.is_dir():
-        raise UsageError(f"--into {into} is a file, not a package folder")
-    file = into / MODEL_FILE
-    if into.is_dir() and file.is_file():
-        model, problems = read_model(into)
-        if model is None or problems:
-            raise PackageError(problems)
-        return file.read_text(encoding="utf-8-sig"), model
-    if into.is_dir() and any(into.iterdir()):
-        raise UsageError(f"{into} is not empty and has no dipstick.yaml: not a data package")
-    text = catalog.new_model_text(into.resolve().name)
-    return text, ValueModel.model_validate({"organisation": {"name": into.resolve().name}})
-
-
-def _check_model(text: str, work: Path) -> ValueModel:
-    folder = work / "model"
-    folder.mkdir(exist_ok=True)
-    (folder / MODEL_FILE).write_text(text, encoding="utf-8")
-    model, problems = read_model(folder)
-    if model is None or problems:
-        raise PackageError(problems)
-    return model
-
-
-@contextmanager
-def _locked(into: Path) -> Iterator[None]:
-    """One import at a time per package: two imports adding services at once would each
-    write their own dipstick.yaml, and the second would drop the first's services. An
-    exclusive ``flock`` on the package folder itself (its parent for a new package) — no lock
-    file is left behind, and the kernel releases it when a process dies."""
-    target = into if into.is_dir() else into.parent
-    if not target.is_dir():
-        raise UsageError(f"{target} does not exist")
-    fd = os.open(target, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def _workdir(into: Path) -> Iterator[Path]:
-    """A private folder on the package's file system (so the final renames are atomic),
-    removed afterwards whatever happens; left-overs of killed imports are removed first."""
-    parent = into if into.is_dir() else into.parent
-    if not parent.is_dir():
-        raise UsageError(f"{parent} does not exist")
-    prefix = _WORK if into.is_dir() else f".{into.name}{_WORK}"
-    for stale in parent.glob(prefix + "*"):
-        pid = stale.name.rsplit("-", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    work = parent / f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    work.mkdir()
-    try:
-        yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _stage_dir(into: Path, work: Path) -> Path:
-    d = work / "out"
-    d.mkdir(exist_ok=True)
-    if not into.is_dir() and not (d / MODEL_FILE).exists():
-        (d / MODEL_FILE).write_text(catalog.new_model_text(into.resolve().name),
-                                    encoding="utf-8")
-    return d
-
-
-def _commit(into: Path, work: Path, staged: Path, order: list[str], stale: list[str]) -> None:
-    """Move the staged files into place: a new package in one rename of its folder; an
-    existing one file by file with ``os.replace`` (atomic each), dipstick.yaml first, so any
-    moment of a kill leaves a valid package (new services before the rows that use them)."""
-    if not into.is_dir():
-        os.replace(staged, into)
-        return
-    for name in order:
-        f = staged / name
-        if f.is_file():
-            os.replace(f, into / name)
-    for name in stale:
-        (into / name).unlink(missing_ok=True)
-
-
-def _connect(work: Path) -> duckdb.DuckDBPyConnection:
-    """An on-disk database in the work folder: big exports spill to disk, not to memory."""
-    con = duckdb.connect(str(work / "import.duckdb"))
-    for sql in ("SET TimeZone = 'UTC'", "SET enable_progress_bar = false",
-                f"SET temp_directory = {q(work / 'spill')}", "SET memory_limit = '512MB'",
-                "SET preserve_insertion_order = true"):
-        run(con, sql)
-    return con
 
 
 def _day(v: object) -> date | None:
