@@ -503,3 +503,26 @@ def test_service_map_problems_are_named_and_an_empty_folder_becomes_a_package(
     (tmp_path / "other" / "notes.txt").write_text("not a package")
     other = cli("tickets", str(src), "--into", str(tmp_path / "other"))
     assert other.exit_code == 2 and "not a data package" in other.output
+
+
+def test_servicenow_excel_export_with_date_cells_and_quoted_text(tmp_path: Path) -> None:
+    """An incident export saved as .xlsx (dates are Excel dates), and a CSV whose description
+    holds commas, quotes and line breaks, as ServiceNow writes them."""
+    header = ["number", "short_description", "opened_at", "resolved_at", "reopen_count",
+              "reassignment_count", "cmdb_ci"]
+    body = [["INC1", 'VPN "drops", again\nsince Monday', datetime(2026, 3, 2, 9, 0),
+             datetime(2026, 3, 2, 17, 30), 0, 2, "vpn"],
+            ["INC2", "Mail slow", datetime(2026, 3, 3, 10, 15), None, 1, 0, "email"]]
+    pkg = package(tmp_path / "pkg", services=["vpn", "email"])
+    s = import_file("tickets", write_xlsx(tmp_path / "incident.xlsx", header, body), pkg,
+                    ImportOptions(preset="servicenow", service_from="cmdb_ci"))
+    assert s.rows_written == 2
+    got = {r["id"]: r for r in rows(pkg / "tickets.parquet")}
+    assert got["INC1"]["resolved_at"] == datetime(2026, 3, 2, 17, 30)
+    assert got["INC2"]["resolved_at"] is None and got["INC2"]["reopened"] == 1
+    csv_body = [[r[0], r[1], f"{r[2]:%d/%m/%Y %H:%M}", "" if r[3] is None else
+                 f"{r[3]:%d/%m/%Y %H:%M}", r[4], r[5], r[6]] for r in body]
+    pkg2 = package(tmp_path / "pkg2", services=["vpn", "email"])
+    s2 = import_file("tickets", write_csv(tmp_path / "incident.csv", header, csv_body), pkg2,
+                     ImportOptions(preset="servicenow", service_from="cmdb_ci"))
+    assert s2.rows_written == 2 and rows(pkg2 / "tickets.parquet") == rows(pkg / "tickets.parquet")
