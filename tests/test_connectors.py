@@ -526,3 +526,12 @@ def test_servicenow_excel_export_with_date_cells_and_quoted_text(tmp_path: Path)
     s2 = import_file("tickets", write_csv(tmp_path / "incident.csv", header, csv_body), pkg2,
                      ImportOptions(preset="servicenow", service_from="cmdb_ci"))
     assert s2.rows_written == 2 and rows(pkg2 / "tickets.parquet") == rows(pkg / "tickets.parquet")
+
+
+@pytest.mark.parametrize("delimiter,name", [(";", "t.csv"), ("\t", "t.tsv"), ("|", "t.txt")])
+def test_the_delimiter_is_found_from_the_header(tmp_path: Path, delimiter: str,
+                                                name: str) -> None:
+    src = write_csv(tmp_path / name, *_tickets([["T1", "crm", "2026-03-01", "incident", "0"]]),
+                    delimiter=delimiter)
+    pkg = package(tmp_path / "pkg", services=["crm"])
+    assert import_file("tickets", src, pkg).rows_written == 1
