@@ -81,7 +81,7 @@ PRESETS: dict[tuple[str, str], Preset] = {
         columns={"id": ("u_dipstick_id",), "name": ("name",),
                  "owner": ("owned_by", "managed_by", "owner"),
                  "lifecycle": ("operational_status", "install_status", "life_cycle_stage"),
-                 "capability": ("service_classification", "category", "busines_criticality"),
+                 "capability": ("service_classification", "category"),
                  "monthly_cost": ("cost",), "end_of_life": ("end_of_life", "u_end_of_life"),
                  "launched": ("start_date", "install_date")},
         values={"lifecycle": _OPERATIONAL},
