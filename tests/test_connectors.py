@@ -535,3 +535,25 @@ def test_the_delimiter_is_found_from_the_header(tmp_path: Path, delimiter: str,
                     delimiter=delimiter)
     pkg = package(tmp_path / "pkg", services=["crm"])
     assert import_file("tickets", src, pkg).rows_written == 1
+
+
+def test_anonymous_survey_answers_share_a_slice_and_reimport_replaces_it(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "dipstick.yaml").write_text(
+        "organisation: {name: T}\nservices: [{id: crm, name: CRM}]\n"
+        "stakeholder_groups:\n  - id: sales\n    name: Sales\n    kind: internal\n"
+        "    value_dimensions: [{id: speed, name: Speed}, {id: ease, name: Ease}]\n")
+    header = ["date", "service", "group", "dimension", "score"]
+    march = [["2026-03-01", "crm", "sales", "speed", s] for s in ("7", "8", "8")]
+    src = write_csv(tmp_path / "march.csv", header, march)
+    for _ in range(2):
+        assert import_file("surveys", src, pkg).rows_in_table == 3
+    april = write_csv(tmp_path / "april.csv", header,
+                      [["2026-04-01", "crm", "sales", "ease", "6"],
+                       ["2026-03-01", "crm", "sales", "speed", "9"]])
+    s = import_file("surveys", april, pkg)
+    assert (s.rows_replaced, s.rows_in_table) == (3, 2)   # the March speed slice: 3 → 1 answer
+    scores = sorted((str(r["date"].date()), r["dimension"], r["score"])
+                    for r in rows(pkg / "surveys.parquet", "date"))
+    assert scores == [("2026-03-01", "speed", 9.0), ("2026-04-01", "ease", 6.0)]

@@ -191,7 +191,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     tick(65)
 
     replaced = 0
-    keys = pl.KEYS[kind]
+    keys, _ = pl.keys_of(kind, p.sources)
     if merging:
         assert old is not None
         run(con, f"CREATE OR REPLACE VIEW _old AS SELECT * FROM {_read_typed(old, columns)}")
@@ -271,8 +271,8 @@ def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan, collapse
     if kind == "touchpoints" and {"visitors", "drop_offs"} <= p.sources.keys():
         checks.append((p.label("drop_offs"), "v_drop_offs > v_visitors",
                        "is more than visitors", "t_drop_offs"))
-    if not collapse:
-        keys = pl.KEYS[kind]
+    keys, unique = pl.keys_of(kind, p.sources)
+    if not collapse and unique:
         part = ", ".join(ident("v_" + k) for k in keys)
         # a hash aggregate finds the repeated keys; rows are looked up only when there are any
         run(con, f"CREATE OR REPLACE TABLE _dupkeys AS SELECT {part} FROM _final "

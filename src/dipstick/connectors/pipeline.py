@@ -32,6 +32,16 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+def keys_of(kind: str, sources: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
+    """The key of an import and whether it is unique per row. Anonymous survey answers (no
+    respondent column) have none of their own: their slice (date, service, group, dimension)
+    is the key, several answers may share it, and a re-import replaces the whole slice."""
+    keys = KEYS[kind]
+    if kind == "surveys" and "respondent" not in sources:
+        return keys[:-1], False
+    return keys, True
+
+
 @dataclass(frozen=True)
 class Plan:
     """Where each dipstick field comes from: a source column, or a constant."""
