@@ -210,11 +210,12 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     # of a GROUP BY in no fixed order, so it is sorted: the same import, the same file
     order = f" ORDER BY {', '.join(ident(k) for k in keys)}" if collapse else ""
     run(con, f"COPY (SELECT * FROM _merged{order}) TO {q(tmp)} ({fmt})")
-    total = int(run(con, "SELECT count(*) FROM _merged")[0][0])
     tick(80)
+    # the written file, read back by the package loader's own checks against the new model
     problems = load_table(con, kind, tmp, TABLES[kind], refs, f"{kind}{ext} (as imported)")
     if problems:
         raise PackageError(problems)
+    total = _count(con, ident(kind))
     tick(95)
     rejects = _write_rejects(con, staged, kind, p)
     map_file = None
