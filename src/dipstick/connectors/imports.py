@@ -163,7 +163,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
         run(con, "CREATE OR REPLACE VIEW _rows AS SELECT * FROM _typed "
                  "WHERE _row NOT IN (SELECT row FROM _bad)")
     tick(50)
-    services, unmapped, added, map_rows = services_.resolve_services(
+    unmapped, added, map_rows = services_.resolve_services(
         con, p, options.service_map, options.starter_services, model)
     if added:
         text = catalog.with_services(text, [*catalog.raw_services(text),
@@ -171,7 +171,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                                               for sid, name in added)])
         model = folder.check_model(text, work)
         refs = _refs(model)
-    pl.collect_bad(con, "_final", _post_checks(con, kind, p, collapse, services), "post")
+    pl.collect_bad(con, "_final", _post_checks(con, kind, p, collapse), "post")
     _stop_if_bad(con, src, options)
     run(con, "CREATE OR REPLACE VIEW _out AS SELECT * FROM _final "
              "WHERE _row NOT IN (SELECT row FROM _bad)")
@@ -254,8 +254,10 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(run(con, f"SELECT count(*) FROM {table}")[0][0])
 
 
-def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan, collapse: bool,
-                 services: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
+def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan,
+                 collapse: bool) -> list[tuple[str, str, str, str]]:
+    """Checks of the rows as they will be written: services resolved, cross-field rules, one
+    row per key."""
     checks: list[tuple[str, str, str, str]] = []
     names = {c.name for c in p.columns}
     if "service" in names:

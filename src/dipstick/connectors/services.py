@@ -19,15 +19,15 @@ MAP_FILE = "service-map.csv"
 
 
 def resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, service_map: Path | None,
-                     starter: bool, model: ValueModel) -> tuple[dict[str, str], list[str],
-                                                  list[tuple[str, str]], list[tuple[str, str]]]:
+                     starter: bool, model: ValueModel
+                     ) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]]]:
     """Create ``_final`` (``_rows`` with ``v_service`` resolved to a service id) and return
-    (value → id map, unmapped values, services to add (id, name), the value → id pairs used)."""
+    (unmapped values, services to add (id, name), the value → id pairs used)."""
     ids = {s.id for s in model.services}
     given = read_service_map(service_map, ids, starter)
     if "service" not in {c.name for c in p.columns}:
         run(con, "CREATE OR REPLACE VIEW _final AS SELECT * FROM _rows")
-        return {}, [], [], []
+        return [], [], []
     has = "service" in p.sources
     values = [str(r[0]) for r in run(con, "SELECT DISTINCT t_service FROM _rows WHERE t_service "
                                           "IS NOT NULL ORDER BY 1")] if has else []
@@ -53,7 +53,7 @@ def resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, service_map: Pa
     run(con, "CREATE OR REPLACE VIEW _final AS SELECT r.* REPLACE (coalesce(m.service, CASE WHEN "
              f"r.t_service IS NULL THEN {fallback} END) AS v_service) FROM _rows r LEFT JOIN "
              "_svcmap m ON m.value = r.t_service")
-    return dict(pairs), unmapped, added, pairs
+    return unmapped, added, pairs
 
 
 def read_service_map(path: Path | None, ids: set[str], starter: bool) -> dict[str, str]:
