@@ -38,7 +38,8 @@ def resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, service_map: Pa
         starters = catalog.starter_ids(unmapped, ids)
         resolved.update(starters)
         added = [(sid, v) for v, sid in starters.items() if sid not in ids]
-        for sid, _ in [(s, "") for s in given.values() if s not in ids]:
+        # services the user's map names but dipstick.yaml lacks: created under their id
+        for sid in dict.fromkeys(s for s in given.values() if s not in ids):
             if sid not in {a for a, _ in added}:
                 added.append((sid, sid))
         empty = int(run(con, "SELECT count(*) FROM _rows WHERE t_service IS NULL")[0][0]) \
