@@ -557,3 +557,17 @@ def test_anonymous_survey_answers_share_a_slice_and_reimport_replaces_it(tmp_pat
     scores = sorted((str(r["date"].date()), r["dimension"], r["score"])
                     for r in rows(pkg / "surveys.parquet", "date"))
     assert scores == [("2026-03-01", "speed", 9.0), ("2026-04-01", "ease", 6.0)]
+
+
+def test_a_service_map_may_name_new_services_with_starter_services(tmp_path: Path) -> None:
+    src = write_csv(tmp_path / "t.csv", *_tickets([["T1", "Mail", "2026-03-01", "incident", "0"],
+                                                   ["T2", "Web", "2026-03-01", "incident", "0"],
+                                                   ["T3", "", "2026-03-01", "request", "0"]]))
+    pkg = package(tmp_path / "pkg")
+    smap = write_csv(tmp_path / "map.csv", ["value", "service"], [["Mail", "messaging"]])
+    s = import_file("tickets", src, pkg, ImportOptions(service_map=smap, starter_services=True))
+    assert s.services_added == ("web", "messaging", "unassigned") and s.unmapped == ("Web",)
+    got = {r["id"]: r["service"] for r in rows(pkg / "tickets.parquet")}
+    assert got == {"T1": "messaging", "T2": "web", "T3": "unassigned"}
+    assert (pkg / "service-map.csv").read_text().splitlines() == [
+        "value,service", "Mail,messaging", "Web,web"]
