@@ -21,12 +21,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import func, select
 from aiosmtpd.controller import Controller
 
 from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
 from dipstick.pulse.form import Answer
 from dipstick.store import Store
+from dipstick.store.pulse_tables import PulseSchedule
 from dipstick.web.app import WebConfig
 
 from db import postgres_schema
@@ -285,3 +287,11 @@ def test_a_schedule_opens_the_next_check_in_when_due(demo_org: Path, db_url: str
     r = cli("pulse", "start", "crm", "--package", str(demo_org), "--every", "fortnightly",
             url=db_url, ok=(2,))
     assert "--every must be one of" in r.stderr
+    bad = Path(str(demo_org)) / "missing.csv"
+    r = cli("pulse", "start", "crm", "--package", str(demo_org), "--every", "quarter",
+            "--invitees", str(bad), url=db_url, ok=(2,))
+    with Store.open(db_url) as store:                   # nothing half-written
+        assert len(repo.campaigns(store)) == 2
+        assert [c.schedule_id for c in repo.campaigns(store)] == [started["schedule"]] * 2
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(PulseSchedule)).scalar() == 1

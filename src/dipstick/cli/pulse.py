@@ -153,6 +153,7 @@ def start(
     """Start a check-in of SERVICE with its consuming groups; print its links."""
     from dipstick.pulse.campaigns import add_invitations, start_campaign
     from dipstick.pulse.campaigns import open_link as make_open
+    from dipstick.pulse.form import questions_for
     from dipstick.pulse.mail import link_url
     from dipstick.pulse.schedules import add_schedule, every_days
 
@@ -162,14 +163,16 @@ def start(
         try:
             model, pkg = _model(store, package)
             closes_on = closes.date() if closes else today + timedelta(days=open_days)
-            schedule = None
-            if every is not None:
-                schedule = add_schedule(store, model, service, group, every, open_days,
-                                        today + timedelta(days=every_days(every)), pkg, "cli")
-            from dipstick.pulse.form import questions_for
-
+            if closes_on < today:
+                raise UsageError(f"the closing date {closes_on} is in the past")
+            # every input is checked before anything is stored
             chosen, _ = questions_for(model, service, group)
             listed = _read_invitees(invitees, tuple(chosen)) if invitees else []
+            period = every_days(every) if every is not None else None
+            schedule = None
+            if period is not None and every is not None:
+                schedule = add_schedule(store, model, service, group, every, open_days,
+                                        today + timedelta(days=period), pkg, "cli")
             campaign = start_campaign(store, model, service, group, created_by="cli",
                                       package=pkg, closes_on=closes_on, schedule_id=schedule,
                                       today=today)
