@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import func, select
 from aiosmtpd.controller import Controller
+from sqlalchemy import func, select
 
 from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
