@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dipstick.errors import Problem
+from dipstick.errors import PackageError, Problem
 from dipstick.package import load_package, validate
 
 from builder import PackageBuilder
@@ -124,3 +124,20 @@ def test_iso_timestamps_with_zone_and_dates_both_load(tmp_path: Path) -> None:
         assert str(rows[0][1]) == "2026-03-01 09:30:00"
     finally:
         package.close()
+
+
+def test_an_empty_optional_reference_is_no_reference(tmp_path: Path) -> None:
+    """A tickets export whose requester_group column is empty, in a model that declares no
+    stakeholder groups at all: nothing to check, not a row of errors (``NULL NOT IN`` an empty
+    set is true in SQL)."""
+    b = PackageBuilder(tmp_path / "p").healthy()
+    b.model["stakeholder_groups"] = []
+    b.model["services"][0]["consumers"] = []
+    b.tables.pop("surveys", None)
+    for row in b.tables["tickets"]:
+        row["requester_group"] = ""
+    load_package(b.write()).close()
+    for row in b.tables["tickets"][:1]:
+        row["requester_group"] = "ghosts"
+    with pytest.raises(PackageError, match="unknown group id"):
+        load_package(b.write()).close()

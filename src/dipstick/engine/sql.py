@@ -146,11 +146,13 @@ def load_table(
             if owner in types:
                 pair = f"(CAST({ident(owner)} AS VARCHAR) || chr(31) || {t})"
                 known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-                checks.append(Check(c.name, f"{pair} NOT IN {known}",
+                checks.append(Check(c.name, f"{t} IS NOT NULL AND {pair} NOT IN {known}",
                                      f"unknown {c.ref} of that {owner} in dipstick.yaml", x))
         elif c.ref is not None:
             known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-            checks.append(Check(c.name, f"{t} NOT IN {known}",
+            # IS NOT NULL: an empty optional reference is no reference, and ``NULL NOT IN`` an
+            # empty set is true (a model that declares no ids of the kind)
+            checks.append(Check(c.name, f"{t} IS NOT NULL AND {t} NOT IN {known}",
                                  f"unknown {c.ref} id (not in dipstick.yaml)", x))
     if table == "tickets" and "resolved_at" in typed:
         checks.append(Check("resolved_at", f"{typed['resolved_at']} < {typed['opened_at']}",
