@@ -15,8 +15,9 @@ import pytest
 from dipstick.alerts.events import LatestEvent
 from dipstick.errors import PackageError, UsageError
 from dipstick.model import ValueModel
+from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
-from dipstick.pulse.feed import answers_as_surveys
+from dipstick.pulse.feed import answers_as_surveys, feed_stored_answers
 from dipstick.pulse.form import Answer, AnswerError, parse_answer, questions_for
 from dipstick.pulse.invitees import parse_invitees
 from dipstick.pulse.overdue import Pair, checkins, overdue, overdue_events
@@ -24,6 +25,7 @@ from dipstick.pulse.results import MIN_GROUP, campaign_results, export_csv
 from dipstick.pulse.tokens import digest, make_nonce, new_token, nonce_ok
 from dipstick.store import Store
 
+from builder import PackageBuilder
 from db import postgres_schema
 
 TODAY = datetime.now(UTC).date()
@@ -262,3 +264,44 @@ def test_last_asked_is_the_latest_check_in_per_pair(store: Store) -> None:
                                               ("fax", "sales"): TODAY}
     assert repo.last_asked(store, "Other") == {}
     assert date.today() - TODAY <= timedelta(days=1)
+
+
+def test_the_feed_needs_no_database_and_creates_none(tmp_path: Path) -> None:
+    pkg = PackageBuilder(tmp_path / "pkg").service("crm", consumers=["staff"]).usage().write()
+    loaded = load_package(pkg)
+    try:
+        missing = tmp_path / "nothing.db"
+        assert feed_stored_answers(loaded, f"sqlite:///{missing}") == 0
+        assert not missing.exists()                       # --no-store on a fresh machine
+        with Store.open(f"sqlite:///{tmp_path / 'old.db'}"):   # a database not migrated yet
+            pass
+        assert feed_stored_answers(loaded, f"sqlite:///{tmp_path / 'old.db'}") == 0
+        assert not loaded.signals.has("surveys")
+    finally:
+        loaded.close()
+
+
+def test_answers_make_the_surveys_table_of_a_package_without_one(tmp_path: Path) -> None:
+    pkg = PackageBuilder(tmp_path / "pkg").service("crm", consumers=["staff"]).usage().write()
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    loaded = load_package(pkg)
+    try:
+        with Store.open(url) as store:
+            store.migrate()
+            c = repo.start_campaign(store, loaded.model, "crm", created_by="t")
+            target = repo.lookup(store, repo.add_invitations(store, c, [(None, "staff")])[0]
+                                 .token, TODAY)
+            assert target is not None
+            repo.submit(store, target, Answer("staff", {"time_saved": 2, "ease": 3}, None,
+                                              None), TODAY)
+        latest = loaded.latest
+        assert feed_stored_answers(loaded, url) == 2
+        assert loaded.signals.has("surveys")
+        rows = loaded.signals.connection.execute(
+            'SELECT service, "group", dimension, score, respondent FROM surveys '
+            "ORDER BY dimension").fetchall()
+        assert rows == [("crm", "staff", "ease", 3.0, None),
+                        ("crm", "staff", "time_saved", 2.0, None)]
+        assert loaded.latest == max(TODAY, latest or TODAY)
+    finally:
+        loaded.close()
