@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dipstick.check import run_check
 from dipstick.demo import generate
-from dipstick.engine.spark import on_spark, session
+from dipstick.engine.spark import differences, on_spark, session
 from dipstick.package import load_package
 
 
@@ -51,7 +51,10 @@ def main() -> None:
     print(f"DuckDB check:            {duck_s:7.1f} s")
     print(f"Spark session start:     {start_s:7.1f} s  ({args.master})")
     print(f"Spark check:             {spark_s:7.1f} s  = {spark_s / duck_s:.1f}× DuckDB")
-    print(f"same result JSON:        {on == duck}")
+    diff = differences(duck, on)
+    print(f"same result:             {not diff} (bit for bit: {on == duck}; floats to 1e-9)")
+    for d in diff[:20]:
+        print("  ", d)
 
 
 if __name__ == "__main__":

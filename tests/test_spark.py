@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dipstick.cli import app as cli
+from dipstick.engine.spark import differences
 from dipstick.streams.discover import discover
 from dipstick.streams.logs import LogMapping, read_event_log
 
@@ -100,7 +101,7 @@ def test_the_check_on_spark_equals_the_check_on_duckdb(spark: Any, leaking: Path
     assert crm["since"] is not None
     flow = crm["causes"]["flow"]
     assert flow["status"] != "unknown", flow         # the stream was discovered and measured
-    assert on_spark == on_duckdb
+    assert not differences(on_duckdb, on_spark)
 
 
 def test_discovery_on_spark_equals_duckdb_on_the_real_log(spark: Any) -> None:
@@ -116,7 +117,7 @@ def test_discovery_on_spark_equals_duckdb_on_the_real_log(spark: Any) -> None:
     frame = spark.createDataFrame(con.table("sample").to_arrow_table())
     on_spark = discover(nw.from_native(frame), collapse=True)
     assert on_duckdb.cases == 1500 and len(on_duckdb.edges) > 10
-    assert on_spark.to_json() == on_duckdb.to_json()
+    assert not differences(on_duckdb.to_json(), on_spark.to_json())
 
 
 def test_an_unknown_engine_is_a_usage_error(leaking: Path, tmp_path: Path) -> None:
