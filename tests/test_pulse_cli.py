@@ -295,3 +295,33 @@ def test_a_schedule_opens_the_next_check_in_when_due(demo_org: Path, db_url: str
         assert [c.schedule_id for c in repo.campaigns(store)] == [started["schedule"]] * 2
         with store.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(PulseSchedule)).scalar() == 1
+
+
+def test_the_check_alerts_overdue_check_ins_once(demo_org: Path, db_url: str, tmp_path: Path,
+                                                  mailbox: tuple[Mailbox, int]) -> None:
+    """`dipstick check --alert` raises an `overdue` alert for each consuming group its
+    perception evidence says was not asked for too long — once, not at every check."""
+    box, port = mailbox
+    pkg = tmp_path / "org"
+    shutil.copytree(demo_org, pkg)
+    model = yaml.safe_load((pkg / "dipstick.yaml").read_text())
+    model["alerts"] = [{"type": "email", "host": "127.0.0.1", "port": port,
+                        "security": "none", "sender": "dipstick@example.org",
+                        "to": ["it@example.org"], "timeout_s": 2, "attempts": 1}]
+    (pkg / "dipstick.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    cli("check", str(pkg), "--alert", url=db_url, ok=(0, 1))
+    with Store.open(db_url) as store:
+        run = store.load_run(store.runs(limit=1)[0].id)
+    late = {(s["id"], e["metric"]) for s in run["services"]
+            for e in s["causes"]["perception"]["evidence"]
+            if e["metric"].startswith("checkin:") and e["status"] == "watch"}
+    assert late
+    overdue_mails = [m for m in box.messages if subject(m).startswith("[dipstick] Check-in")]
+    assert len(overdue_mails) == len(late)
+    text = parts(overdue_mails[0])["text/plain"]
+    assert "Last asked" in text and "ask at least every 90 days" in text
+    box.messages.clear()
+    cli("check", str(pkg), "--alert", url=db_url, ok=(0, 1))
+    assert not [m for m in box.messages if subject(m).startswith("[dipstick] Check-in")]
+    alerts = json.loads(cli("alerts", "--format", "json", url=db_url).stdout)
+    assert {(a["service"], a["cause"]) for a in alerts if a["kind"] == "overdue"} == late

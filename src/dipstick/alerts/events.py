@@ -8,6 +8,7 @@ whose alerts were never delivered; the log knows exactly what was announced.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from dipstick.indicators.base import Finding, Status
 
 LEAK = "leak"
 RESOLVED = "resolved"
+OVERDUE = "overdue"   # a consuming group not asked for too long (docs/pulse.md)
 
 Pair = tuple[str, str]   # (service id, cause)
 
@@ -66,6 +68,37 @@ def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEve
             continue
         events.append(NewEvent(sid, cause, last.episode, RESOLVED,
                                resolved_details(result, last.details, v_f)))
+    return events + overdue_checkins(result, latest)
+
+
+def overdue_checkins(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEvent]:
+    """An ``overdue`` event (key ``checkin:<group>``) for each consuming group the perception
+    evidence says was not asked for too long, unless already announced for the same last
+    check-in date (asked again and overdue again is a new episode)."""
+    events = []
+    for v in result.verdicts:
+        for f in v.findings:
+            if f.cause != "perception":
+                continue
+            for e in f.evidence:
+                if not e.metric.startswith("checkin:") or e.status is not Status.WATCH:
+                    continue
+                asked = e.value if isinstance(e.value, str) and e.value != "never" else None
+                last = latest.get((v.service.id, e.metric))
+                if last is not None and last.kind == OVERDUE and \
+                        last.details.get("last_asked") == asked:
+                    continue
+                days = re.search(r"\d+", e.threshold or "")
+                events.append(NewEvent(v.service.id, e.metric, (last.episode if last else 0) + 1,
+                                       OVERDUE, {
+                    "kind": OVERDUE, "organisation": result.organisation,
+                    "service_id": v.service.id, "service_name": v.service.name,
+                    "owner": v.service.owner, "cause": e.metric,
+                    "group": e.metric.split(":", 1)[1],
+                    "group_name": e.label.removeprefix("Last check-in with "),
+                    "last_asked": asked, "days": None,
+                    "max_age_days": int(days.group(0)) if days else None,
+                    "as_of": result.as_of.isoformat()}))
     return events
 
 

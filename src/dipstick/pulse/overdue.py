@@ -16,13 +16,11 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.alerts import AlertReport
-from dipstick.alerts.events import LatestEvent, NewEvent
+from dipstick.alerts.events import OVERDUE, LatestEvent, NewEvent
 from dipstick.alerts.notifiers import Notifier
 from dipstick.engine import Signals, collect
 from dipstick.model import ValueModel
 from dipstick.store import Store
-
-OVERDUE = "overdue"
 
 
 @dataclass(frozen=True)
