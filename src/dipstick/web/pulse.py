@@ -174,9 +174,12 @@ def _results(store: Store, c: repo.Campaign, who: Account) -> dict[str, Any]:
 def campaign_page(request: Request, campaign_id: int, who: PageUser) -> HTMLResponse:
     store = store_of(request)
     c = _campaign(store, campaign_id)
-    owner = _owner(_model(store)[0], c.service_id)
+    try:
+        acts = may_act(who, _owner(_model(store)[0], c.service_id))
+    except HTTPException:      # no check stored yet: the results still show, links need one
+        acts = False
     return render(request, "pulse_campaign.html.j2", who, doc=_results(store, c, who),
-                  may_act=may_act(who, owner), links=None, problems=None)
+                  may_act=acts, links=None, problems=None)
 
 
 @router.get("/api/pulse/campaigns/{campaign_id}", tags=["api"])
