@@ -325,3 +325,24 @@ def test_the_check_alerts_overdue_check_ins_once(demo_org: Path, db_url: str, tm
     assert not [m for m in box.messages if subject(m).startswith("[dipstick] Check-in")]
     alerts = json.loads(cli("alerts", "--format", "json", url=db_url).stdout)
     assert {(a["service"], a["cause"]) for a in alerts if a["kind"] == "overdue"} == late
+
+
+def test_links_to_hand_out_are_listed_or_written_once(demo_org: Path, db_url: str,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "links.csv"
+    cli("pulse", "start", "crm", "--group", "sales", "--package", str(demo_org), "--links", "3",
+        "--open-link", "-o", str(out), url=db_url)
+    rows = out.read_text().splitlines()
+    assert rows[0] == "email,group,url" and len(rows) == 4
+    assert all(LINK.search(r) and r.startswith(",sales,") for r in rows[1:])
+    people = tmp_path / "people.csv"
+    people.write_text("email,group\nann@example.org,sales\nbo@example.org,sales\n")
+    with Store.open(db_url) as store:
+        cid = repo.campaigns(store)[0].id
+    listed = json.loads(cli("pulse", "invite", str(cid), "--invitees", str(people),
+                            "--format", "json", url=db_url).stdout)["links"]
+    assert [x["email"] for x in listed] == ["ann@example.org", "bo@example.org"]
+    assert len({x["url"] for x in listed}) == 2 and all(LINK.match(x["url"]) for x in listed)
+    with Store.open(db_url) as store:
+        assert repo.invitation_counts(store, cid) == {"sales": (5, 0)}
+        assert repo.get(store, cid).open_group == "sales"
