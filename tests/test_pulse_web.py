@@ -360,3 +360,16 @@ def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp) -> None
                                                      for q in after}
     with signed_in(app, "viewer") as http:
         assert "Start a check-in" not in http.get("/pulse/overdue").text
+
+
+def test_absurd_campaign_numbers_are_refused_not_a_server_error(app: RunningApp) -> None:
+    with signed_in(app, "admin") as http:
+        for n in ("0", "99999999999", "-3"):
+            assert http.get(f"/api/pulse/campaigns/{n}").status_code == 422
+            assert http.get(f"/pulse/campaigns/{n}").status_code == 422
+            assert http.get(f"/pulse/campaigns/{n}/export.csv").status_code == 422
+        token = csrf_of(http.get("/pulse").text)
+        for n in ("0", "99999999999", "x"):
+            r = http.post(f"/pulse/campaigns/{n}/links", data={"csrf_token": token})
+            assert r.status_code == 404, (n, r.status_code)
+        assert http.get("/api/pulse/campaigns/2147483647").status_code == 404

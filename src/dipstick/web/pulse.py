@@ -18,7 +18,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
@@ -42,6 +42,9 @@ from dipstick.web.auth import READ_ALL, ApiUser, PageUser, Throttle, check_csrf,
 from dipstick.web.context import Missing, RunContext, run_context
 
 router = APIRouter()
+
+# a check-in's number: bounded so an absurd one is a 422, not a database overflow
+CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a check-in's number")]
 
 BROWSER_COOKIE = "dipstick_pulse_browser"
 FAILURES = {"token": 10, "ip": 60}     # failed posts / unknown links per 15 minutes
@@ -171,7 +174,7 @@ def _results(store: Store, c: repo.Campaign, who: Account) -> dict[str, Any]:
 
 @router.get("/pulse/campaigns/{campaign_id}", response_class=HTMLResponse,
             include_in_schema=False)
-def campaign_page(request: Request, campaign_id: int, who: PageUser) -> HTMLResponse:
+def campaign_page(request: Request, campaign_id: CampaignId, who: PageUser) -> HTMLResponse:
     store = store_of(request)
     c = _campaign(store, campaign_id)
     try:
@@ -183,7 +186,7 @@ def campaign_page(request: Request, campaign_id: int, who: PageUser) -> HTMLResp
 
 
 @router.get("/api/pulse/campaigns/{campaign_id}", tags=["api"])
-def campaign_api(request: Request, campaign_id: int, who: ApiUser) -> dict[str, Any]:
+def campaign_api(request: Request, campaign_id: CampaignId, who: ApiUser) -> dict[str, Any]:
     """A check-in's results: response rate, score per group and dimension, promoters −
     detractors, comments (not for viewers); groups under 5 answers hidden."""
     store = store_of(request)
@@ -191,7 +194,7 @@ def campaign_api(request: Request, campaign_id: int, who: ApiUser) -> dict[str, 
 
 
 @router.get("/pulse/campaigns/{campaign_id}/export.csv", include_in_schema=False)
-def export(request: Request, campaign_id: int, who: PageUser) -> Response:
+def export(request: Request, campaign_id: CampaignId, who: PageUser) -> Response:
     """The answers as a surveys-table CSV (comments only for roles that may read them)."""
     store = store_of(request)
     c = _campaign(store, campaign_id)
@@ -209,7 +212,7 @@ async def make_links(request: Request, campaign_id: str, who: PageUser) -> Respo
     form = await request.form()
     token = form.get("csrf_token")
     check_csrf(request, token if isinstance(token, str) else None)   # before anything else
-    if not campaign_id.isdigit() or len(campaign_id) > 9:
+    if not campaign_id.isdigit() or not 1 <= int(campaign_id[:10]) < 2**31:
         raise HTTPException(404, f"no check-in {campaign_id[:20]!r}")
     store = store_of(request)
     c = await run_in_threadpool(_campaign, store, int(campaign_id))
