@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from browser import chromium
+from local import Mailbox, smtp_server
 from webserver import BACKENDS, RunningApp, app_on, demo_package
 
 
@@ -29,3 +32,17 @@ def app(request: pytest.FixtureRequest, package: Path,
     """The web app serving ``package``, once per module on each database backend."""
     with app_on(request.param, package, tmp_path_factory) as running:
         yield running
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server for the test: its mailbox and port."""
+    with smtp_server() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium (Playwright), one per test module; skips without it (tests/browser.py)."""
+    with chromium() as launched:
+        yield launched

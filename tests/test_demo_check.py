@@ -47,11 +47,6 @@ def test_no_healthy_service_is_flagged_leak(demo: tuple[GroundTruth, CheckResult
     assert len(truth.healthy) >= len(result.verdicts) / 2
 
 
-def test_the_demo_check_is_fast(demo: tuple[GroundTruth, CheckResult, float]) -> None:
-    _, _, seconds = demo
-    assert seconds < 10, f"check took {seconds:.1f} s"
-
-
 def test_the_demo_has_a_total_and_every_leak_a_formula(demo: tuple[GroundTruth, CheckResult,
                                                                      float]) -> None:
     _, result, _ = demo

@@ -22,26 +22,14 @@ import httpx
 import pytest
 
 from dipstick.store import Store
-from test_web_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _need_browser
 
+from browser import ARTIFACTS, TIMEOUT_MS
 from webserver import BACKENDS, PASSWORD, RunningApp, app_on
 
 TODAY = datetime.now(UTC).date().isoformat()
 COMMENT = "Too slow <b>since</b> the update"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                      headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from dipstick.package import load_package
@@ -32,6 +30,7 @@ from dipstick.store.pulse_tables import PulseSchedule
 from dipstick.web.app import WebConfig
 
 from db import postgres_schema
+from local import Mailbox
 from webserver import serving
 
 DIPSTICK = [sys.executable, "-m", "dipstick"]
@@ -39,27 +38,8 @@ TODAY = datetime.now(UTC).date()
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_-]{43}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-class Mailbox:
-    messages: list[bytes]
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    box.messages = []
-    (controller := Controller(box, hostname="127.0.0.1", port=port)).start()
-    yield box, port
-    controller.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,6 @@ import pytest
 from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
 from dipstick.store import Store
-from test_web_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 from test_web_security import EVIL, EVIL_ID, RAW, hostile_package
 
 from webserver import PASSWORD, RunningApp, signed_in
@@ -60,35 +60,30 @@ def test_pulse_pages_show_html_as_text(app: RunningApp, checkin: tuple[int, list
         assert sorted(doc["groups"][0]["comments"]) == sorted(f"{i} {EVIL}" for i in range(5))
 
 
-def test_no_script_runs_on_the_pulse_pages(app: RunningApp,
-                                           checkin: tuple[int, list[str]]) -> None:
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-
+def test_no_script_runs_on_the_pulse_pages(app: RunningApp, checkin: tuple[int, list[str]],
+                                           browser: Any) -> None:
     cid, urls = checkin
     dialogs: list[str] = []
     errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                     headless=True)
-        try:
-            page = browser.new_context(base_url=app.url).new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(urls[5])                           # the public form, no account
-            assert "Svc <script>" in page.locator("h1").inner_text()
-            page.goto("/login")
-            page.fill("input[name=email]", app.users["admin"])
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form[action='/login'] button[type=submit]")
-            page.wait_for_url(re.compile(r"^[^?]*/$"))
-            for path in ("/pulse", f"/pulse/campaigns/{cid}", "/pulse/overdue"):
-                page.goto(path)
-                page.wait_for_load_state("networkidle")
-            page.goto(f"/pulse/campaigns/{cid}")
-            assert f"0 {EVIL}" in page.locator("ul.comments").inner_text()
-        finally:
-            browser.close()
+    context = browser.new_context(base_url=app.url)
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(urls[5])                           # the public form, no account
+        assert "Svc <script>" in page.locator("h1").inner_text()
+        page.goto("/login")
+        page.fill("input[name=email]", app.users["admin"])
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(re.compile(r"^[^?]*/$"))
+        for path in ("/pulse", f"/pulse/campaigns/{cid}", "/pulse/overdue"):
+            page.goto(path)
+            page.wait_for_load_state("networkidle")
+        page.goto(f"/pulse/campaigns/{cid}")
+        assert f"0 {EVIL}" in page.locator("ul.comments").inner_text()
+    finally:
+        context.close()
     assert not dialogs, f"a script from user text ran: {dialogs}"
     assert not errors, errors

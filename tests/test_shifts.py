@@ -214,10 +214,9 @@ def test_demo_healthy_services_rarely_get_a_since(demo: tuple[GroundTruth, Shift
 
 
 @pytest.mark.slow
-def test_demo_series_and_shifts_are_there_and_fast(demo: tuple[GroundTruth, ShiftIndex,
-                                                               float]) -> None:
-    truth, index, seconds = demo
-    assert seconds < 2.0, f"series and detection took {seconds:.2f} s"
+def test_demo_series_and_shifts_are_there(demo: tuple[GroundTruth, ShiftIndex, float]) -> None:
+    """(How fast is measured by benchmarks/shifts.py, not here: a loaded CI machine is slow.)"""
+    truth, index, _ = demo
     users = index.series("crm", "users")
     assert len(users) == 1 and len(users[0]) >= 150
     assert users[0].weeks[-1] <= truth.as_of

@@ -10,7 +10,6 @@ a failure.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,38 +19,11 @@ from typing import Any
 import httpx
 import pytest
 
+from browser import ARTIFACTS, TIMEOUT_MS
 from test_web_roles import app_routes
 from webserver import BACKENDS, PASSWORD, RunningApp, app_on
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ORGANISATION = "Northwind Retail (demo)"
-TIMEOUT_MS = 30_000
-
-
-def _need_browser() -> None:
-    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
-        return
-    message = (f"Debian's chromium is not at {CHROMIUM} (apt-get install -y chromium); "
-               "the browser tests need it")
-    if os.environ.get("DIPSTICK_REQUIRE_BROWSER") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                      headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -290,7 +290,8 @@ def test_the_portfolio_answers_quickly_once_warm(app: RunningApp) -> None:
                 start = time.perf_counter()
                 assert http.get(path, params=params).status_code == 200
                 took.append(time.perf_counter() - start)
-            assert statistics.median(took) < 0.5, (path, params, took)
+            # a re-check per request would take seconds; 1.5 s leaves room for a loaded machine
+            assert statistics.median(took) < 1.5, (path, params, took)
 
 
 def test_without_the_value_model_its_filters_are_off_and_say_why(

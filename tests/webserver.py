@@ -10,7 +10,6 @@ user per role.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from dipstick.store.users import create_user
 from dipstick.web.app import WebConfig, create_app
 
 from db import postgres_schema
+from local import free_port
 
 PASSWORD = "a-long-test-password"
 BACKENDS = ["sqlite", "postgres"]   # every web test module runs on both
@@ -77,17 +77,10 @@ def prepare(database: str, package: Path) -> tuple[dict[str, str], tuple[str, ..
     return users, owned
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(config: WebConfig) -> Iterator[str]:
     """The app on a real socket in a thread; its base URL."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
