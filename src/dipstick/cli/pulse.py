@@ -53,15 +53,21 @@ def _store(database: str | None, fmt: str) -> Iterator[Store]:
         raise _fail(e, fmt) from None
 
 
+def _package(store: Store, package: Path | None) -> Path:
+    """--package, else the package of the latest stored run."""
+    if package is not None:
+        return package
+    runs = store.runs(limit=1)
+    if not runs:
+        raise UsageError("no stored check to take the package from: pass --package")
+    return Path(runs[0].package)
+
+
 def _model(store: Store, package: Path | None) -> tuple[ValueModel, str]:
     """The value model (and its package path): --package, else the latest stored run's."""
     from dipstick.package import load_package
 
-    if package is None:
-        runs = store.runs(limit=1)
-        if not runs:
-            raise UsageError("no stored check to take the value model from: pass --package")
-        package = Path(runs[0].package)
+    package = _package(store, package)
     loaded = load_package(package)
     try:
         return loaded.model, str(package)
@@ -410,12 +416,7 @@ def overdue(
     today = datetime.now(UTC).date()
     with _store(database, fmt) as store:
         try:
-            if package is None:
-                runs = store.runs(limit=1)
-                if not runs:
-                    raise UsageError("no stored check to take the package from: pass --package")
-                package = Path(runs[0].package)
-            loaded = load_package(package)
+            loaded = load_package(_package(store, package))
             try:
                 model = loaded.model
                 surveyed = survey_dates(loaded.signals)
