@@ -203,9 +203,9 @@ def demo(
     written = write_report(result, directory / "report.html")
     out.print(f"Report written to [bold]{written}[/bold]")
     email, password = _demo_user(database)
+    how = "" if serve else f" (serve it: dipstick serve --package {directory})"
     out.print(f"Web app: [bold]http://127.0.0.1:8000/[/bold] — sign in as {email} with "
-              f"password [bold]{password}[/bold]" + ("" if serve else
-                                                     " (serve it: dipstick serve)"))
+              f"password [bold]{password}[/bold]{how}")
     if serve:
         from dipstick.cli.web import serve as serve_app
 
