@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from dipstick.store import Store
     from dipstick.store.alerts import Delivery
 
-__all__ = ["AlertReport", "DeliveryError", "build_notifiers", "list_alerts", "run_alerts"]
+__all__ = ["AlertReport", "DeliveryError", "build_notifiers", "deliver_pending", "list_alerts",
+           "run_alerts"]
 
 
 @dataclass
@@ -68,12 +69,14 @@ def run_alerts(store: Store, run_id: int, result: CheckResult,
                 raise
     report.leaks = sum(1 for e in events if e.kind == LEAK)
     report.resolved = sum(1 for e in events if e.kind == RESOLVED)
-    _deliver(log, notifiers, report, clock)
+    deliver_pending(log, notifiers, report, clock)
     return report
 
 
-def _deliver(log: Any, notifiers: dict[str, Notifier], report: AlertReport,
-             clock: Callable[[], datetime]) -> None:
+def deliver_pending(log: Any, notifiers: dict[str, Notifier], report: AlertReport,
+                    clock: Callable[[], datetime]) -> None:
+    """Send every pending delivery of the log (alerts and overdue check-ins alike), skipping a
+    target for the rest of the run once it is down."""
     down: set[str] = set()
     pending: list[Delivery] = log.pending(clock())
     for d in pending:

@@ -124,6 +124,10 @@ class EmailNotifier(_Retrying):
         mail["To"] = ", ".join(self.target.to)
         mail.set_content(text)
         mail.add_alternative(html_body, subtype="html")
+        self.send_mail(mail)
+
+    def send_mail(self, mail: EmailMessage) -> None:
+        """Any message over this target's server, with its retries (pulse invitations too)."""
         self._retry(lambda: self._deliver(mail))
 
     def _deliver(self, mail: EmailMessage) -> None:

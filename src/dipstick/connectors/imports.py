@@ -24,7 +24,7 @@ from dipstick.connectors.sources import Source, open_source, read_error, stage
 from dipstick.engine.sql import ident, load_table, q, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
-from dipstick.package import DATE_COLUMNS, MODEL_FILE, _refs
+from dipstick.package import DATE_COLUMNS, MODEL_FILE, reference_ids
 from dipstick.package.tables import FORMATS, TABLES, Column
 
 
@@ -150,7 +150,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     stage(con, src, pl.RAW, used)
     dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
                      spec.date_formats if spec else ())
-    refs = _refs(model)
+    refs = reference_ids(model)
     checks = _read(con, src, p, dates, refs)
     rows_read = _count(con, "_typed_t")
     tick(30)
@@ -170,7 +170,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                                             *({"id": sid, "name": name, "lifecycle": "live"}
                                               for sid, name in added)])
         model = folder.check_model(text, work)
-        refs = _refs(model)
+        refs = reference_ids(model)
     pl.collect_bad(con, "_final", _post_checks(con, kind, p, collapse), "post")
     _stop_if_bad(con, src, options)
     run(con, "CREATE OR REPLACE VIEW _out AS SELECT * FROM _final "

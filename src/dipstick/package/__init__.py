@@ -51,7 +51,7 @@ def load_package(path: str | Path, progress: Progress | None = None) -> Package:
         raise PackageError(problems)
     con = connect()
     loaded: dict[str, str] = {}
-    refs = _refs(model)
+    refs = reference_ids(model)
     for table, file in _table_files(root, problems):
         if progress:
             progress(table)
@@ -154,7 +154,9 @@ def _table_files(root: Path, problems: list[Problem]) -> Iterable[tuple[str, Pat
             yield table, files[0]
 
 
-def _refs(model: ValueModel) -> dict[str, set[str]]:
+def reference_ids(model: ValueModel) -> dict[str, set[str]]:
+    """The ids a table's reference columns may name, by kind (the loader's and importers'
+    check of unknown services, groups, outcomes …)."""
     sep = chr(31)
     return {
         "service": {s.id for s in model.services},

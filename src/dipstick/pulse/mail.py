@@ -42,7 +42,7 @@ class Mailer:
         mail["To"] = to
         mail.set_content(text)
         mail.add_alternative(html_body, subtype="html")
-        self.notifier._retry(lambda: self.notifier._deliver(mail))
+        self.notifier.send_mail(mail)
 
 
 def message(campaign: Campaign, group: str, url: str, *, reminder: bool,

@@ -99,7 +99,7 @@ def alert_overdue(store: Store, run_id: int, organisation: str, late: list[Pair]
                   ) -> AlertReport:
     """Log the newly overdue pairs in the alert log (one pending delivery per target) and
     deliver everything pending, as ``dipstick check --alert`` does for leaks."""
-    from dipstick.alerts import _deliver
+    from dipstick.alerts import deliver_pending
     from dipstick.store.alerts import AlertLog
 
     log = AlertLog(store)
@@ -108,5 +108,5 @@ def alert_overdue(store: Store, run_id: int, organisation: str, late: list[Pair]
     log.record(run_id, organisation, events, [(k, n.kind) for k, n in notifiers.items()],
                datetime.now(UTC))
     report.leaks = len(events)
-    _deliver(log, notifiers, report, lambda: datetime.now(UTC))
+    deliver_pending(log, notifiers, report, lambda: datetime.now(UTC))
     return report
