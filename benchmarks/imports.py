@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
+from dipstick.demo.bench import tickets_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG = ROOT.parent / "shared" / "data" / "servicenow-incidents" / "incident_event_log.csv.gz"
@@ -30,17 +30,7 @@ SERVICES = 50
 
 
 def generate(path: Path, rows: int) -> Path:
-    if path.exists():
-        return path
-    con = duckdb.connect()
-    con.execute(f"""COPY (SELECT 'T' || i AS id, 'svc-' || (i % {SERVICES}) AS service,
-        TIMESTAMP '2025-01-01' + INTERVAL (i % 500000) MINUTE AS opened_at,
-        TIMESTAMP '2025-01-01' + INTERVAL (i % 500000 + 90) MINUTE AS resolved_at,
-        CASE i % 3 WHEN 0 THEN 'incident' WHEN 1 THEN 'request' ELSE 'question' END AS type,
-        i % 4 AS reopened, i % 7 AS reassignments
-        FROM range({rows}) t(i)) TO '{path}' (FORMAT csv, HEADER true)""").fetchall()
-    con.close()
-    return path
+    return path if path.exists() else tickets_csv(path, rows, SERVICES)
 
 
 def package(root: Path) -> Path:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from connector_files import generate_tickets_csv, package, snapshot, write_csv
+from connector_files import package, snapshot, write_csv
 from dipstick.connectors.imports import ImportOptions, import_file
+from dipstick.demo.bench import tickets_csv
 from dipstick.package import load_package
 
 SERVICES = [f"svc-{i}" for i in range(50)]
@@ -25,7 +26,7 @@ SERVICES = [f"svc-{i}" for i in range(50)]
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_tickets_csv(tmp_path_factory.mktemp("big") / "tickets.csv", 1_000_000)
+    return tickets_csv(tmp_path_factory.mktemp("big") / "tickets.csv", 1_000_000)
 
 
 def _work_dirs(pkg: Path) -> list[Path]:

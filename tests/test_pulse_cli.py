@@ -216,16 +216,21 @@ def test_answers_are_imported_from_a_surveys_table(demo_org: Path, db_url: str,
     assert out.read_text().startswith("date,service,group,dimension,score,comment")
 
 
-def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
-        demo_org: Path, db_url: str, tmp_path: Path, mailbox: tuple[Mailbox, int]) -> None:
-    box, port = mailbox
-    pkg = tmp_path / "org"
+def alerting_copy(demo_org: Path, pkg: Path, smtp_port: int) -> Path:
+    """A copy of the demo whose alerts go by e-mail to the test's SMTP server."""
     shutil.copytree(demo_org, pkg)
     model = yaml.safe_load((pkg / "dipstick.yaml").read_text())
-    model["alerts"] = [{"type": "email", "host": "127.0.0.1", "port": port,
+    model["alerts"] = [{"type": "email", "host": "127.0.0.1", "port": smtp_port,
                         "security": "none", "sender": "dipstick@example.org",
                         "to": ["it@example.org"], "timeout_s": 2, "attempts": 1}]
     (pkg / "dipstick.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    return pkg
+
+
+def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
+        demo_org: Path, db_url: str, tmp_path: Path, mailbox: tuple[Mailbox, int]) -> None:
+    box, port = mailbox
+    pkg = alerting_copy(demo_org, tmp_path / "org", port)
     cli("check", str(pkg), url=db_url, ok=(0, 1))
     listed = json.loads(cli("pulse", "overdue", "--format", "json", url=db_url, ok=(1,)).stdout)
     late = listed["overdue"]
@@ -282,13 +287,7 @@ def test_the_check_alerts_overdue_check_ins_once(demo_org: Path, db_url: str, tm
     """`dipstick check --alert` raises an `overdue` alert for each consuming group its
     perception evidence says was not asked for too long — once, not at every check."""
     box, port = mailbox
-    pkg = tmp_path / "org"
-    shutil.copytree(demo_org, pkg)
-    model = yaml.safe_load((pkg / "dipstick.yaml").read_text())
-    model["alerts"] = [{"type": "email", "host": "127.0.0.1", "port": port,
-                        "security": "none", "sender": "dipstick@example.org",
-                        "to": ["it@example.org"], "timeout_s": 2, "attempts": 1}]
-    (pkg / "dipstick.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    pkg = alerting_copy(demo_org, tmp_path / "org", port)
     cli("check", str(pkg), "--alert", url=db_url, ok=(0, 1))
     with Store.open(db_url) as store:
         run = store.load_run(store.runs(limit=1)[0].id)

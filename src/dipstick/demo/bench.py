@@ -263,3 +263,21 @@ class _BenchPlanner(leaks._Planner):
                 st.ca = round(_lerp(0.78, 0.68, u), 3)
         self.k.changes.append(leaks.Change(x, self.day, "process", True, True))
         self.add(s, "flow", self.day, u < 0.5, f"{s.name}'s value-stream steps degrade.")
+
+
+def tickets_csv(path: Path, rows: int, services: int = 50) -> Path:
+    """A canonical tickets CSV of ``rows`` rows over services ``svc-0…``, written by DuckDB
+    (no Python loop): the input of the import benchmark and of the tests that need a big file."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"""COPY (SELECT 'T' || i AS id, 'svc-' || (i % {int(services)}) AS service,
+            TIMESTAMP '2025-01-01' + INTERVAL (i % 500000) MINUTE AS opened_at,
+            TIMESTAMP '2025-01-01' + INTERVAL (i % 500000 + 90) MINUTE AS resolved_at,
+            CASE i % 3 WHEN 0 THEN 'incident' WHEN 1 THEN 'request' ELSE 'question' END AS type,
+            i % 4 AS reopened, i % 7 AS reassignments
+            FROM range({int(rows)}) t(i)) TO '{path}' (FORMAT csv, HEADER true)""").fetchall()
+    finally:
+        con.close()
+    return path
