@@ -66,10 +66,11 @@ def packages(config: WebConfig) -> list[dict[str, str]]:
     return found
 
 
-def package_path(config: WebConfig, key: str) -> Path:
+def chosen(config: WebConfig, key: str) -> tuple[Path, str]:
+    """The path and name of the package an admin chose by key (404 for any other key)."""
     for p in packages(config):
         if p["key"] == key:
-            return Path(p["path"])
+            return Path(p["path"]), p["name"]
     raise HTTPException(404, f"no data package {key!r}: choose one of those listed at "
                              "/api/packages")
 
@@ -284,9 +285,8 @@ def _runs_page(request: Request, who: Account, offset: int,
 def start_page(request: Request, who: PageAdmin, _: CsrfForm,
                package: Annotated[str, Form(max_length=100)],
                as_of: Annotated[str | None, Form(max_length=10)] = None) -> Response:
-    path = package_path(config_of(request), package)
-    job = jobs_of(request).submit(store_of(request), path, _label(request, package), who,
-                                  _as_of(as_of))
+    path, name = chosen(config_of(request), package)
+    job = jobs_of(request).submit(store_of(request), path, name, who, _as_of(as_of))
     return RedirectResponse(f"/runs/jobs/{job.id}", status_code=303)
 
 
@@ -313,10 +313,6 @@ def job_page(request: Request, job_id: str, who: PageAdmin) -> HTMLResponse:
     job = find_job(request, job_id)
     partial = bool(request.headers.get("hx-request"))
     return render(request, "_job.html.j2" if partial else "job.html.j2", who, job=job.to_json())
-
-
-def _label(request: Request, key: str) -> str:
-    return next(p["name"] for p in packages(config_of(request)) if p["key"] == key)
 
 
 # --- the API ----------------------------------------------------------------------------------
@@ -357,9 +353,8 @@ def upload_api(request: Request, who: ApiAdmin, file: Annotated[UploadFile, File
 def start_api(request: Request, who: ApiAdmin, body: CheckRequest) -> dict[str, Any]:
     """Start a check of a package (admins); follow it at ``/api/runs/jobs/{id}``. When it is
     done, ``run_id`` is the stored run."""
-    path = package_path(config_of(request), body.package)
-    return jobs_of(request).submit(store_of(request), path, _label(request, body.package), who,
-                                   body.as_of).to_json()
+    path, name = chosen(config_of(request), body.package)
+    return jobs_of(request).submit(store_of(request), path, name, who, body.as_of).to_json()
 
 
 @router.get("/api/runs/jobs/{job_id}", tags=["api"])
