@@ -22,6 +22,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from dipstick.demo.timeline import AS_OF
 from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
 from dipstick.pulse.form import Answer
@@ -78,8 +79,10 @@ def parts(raw: bytes) -> dict[str, str]:
 
 def test_the_next_check_judges_the_stored_answers(demo_org: Path, db_url: str) -> None:
     """Answers given through dipstick change the perception light and evidence of the next
-    `dipstick check` (as of today, so the answers fall in its window)."""
-    today = TODAY.isoformat()
+    `dipstick check`. The answers are dated on the demo's last day of data and the check runs
+    as of that day, so the window is the demo's whole last quarter whatever today is."""
+    day = AS_OF
+    today = day.isoformat()
     cli("check", str(demo_org), "--as-of", today, url=db_url, ok=(0, 1))
     with Store.open(db_url) as store:
         run = store.load_run(store.runs(limit=1)[0].id)
@@ -90,12 +93,12 @@ def test_the_next_check_judges_the_stored_answers(demo_org: Path, db_url: str) -
     group = loaded.model.service(sid).consumers[0]
     dims = [d.id for d in loaded.model.group(group).value_dimensions]  # type: ignore[union-attr]
     with Store.open(db_url) as store:
-        c = repo.start_campaign(store, loaded.model, sid, [group], created_by="test")
+        c = repo.start_campaign(store, loaded.model, sid, [group], created_by="test", today=day)
         for link in repo.add_invitations(store, c, [(None, group)] * 10):
-            target = repo.lookup(store, link.token, TODAY)
+            target = repo.lookup(store, link.token, day)
             assert target is not None
             assert repo.submit(store, target, Answer(group, dict.fromkeys(dims, 1), 2,
-                                                     "hard to use"), TODAY) == "stored"
+                                                     "hard to use"), day) == "stored"
     loaded.close()
     cli("check", str(demo_org), "--as-of", today, url=db_url, ok=(0, 1))
     after = perception(db_url, sid)
