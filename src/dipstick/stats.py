@@ -1,0 +1,166 @@
+"""How sure a figure is: intervals and one-sided tests for the three kinds of evidence.
+
+Every indicator compares a *now* with a *before* (or with a fixed line) on samples that can be
+small: 11 rated tickets, 26 incidents. A light that flips on such a sample is noise. Each test
+here answers one question — "how likely is a value this bad if the truth were only at the watch
+line?" — so that a leak can require both an effect past its line and confidence that the
+deterioration is real. The p-values of a whole check are then corrected together
+(:func:`fdr`), so 2,000 services × 8 causes do not raise alarms by chance.
+
+Methods (all exact or standard; documented in docs/indicators.md):
+- counts over exposure (tickets per week, per user): the conditional binomial test of a Poisson
+  rate ratio, with the exact Clopper–Pearson interval turned into a ratio interval;
+- proportions (utilisation, completion, reopen share): Wilson's interval, exact binomial test;
+- means (satisfaction, resolution hours): Welch's t-test and interval from (mean, sd, n).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Test:
+    """An estimate with its 95 % interval, the one-sided p-value against a null value, and the
+    sample it rests on (in words, e.g. "41 vs 26 tickets")."""
+
+    estimate: float
+    low: float
+    high: float
+    p: float
+    n: int
+    sample: str
+
+    def interval(self, unit: str = "", digits: int = 3) -> str:
+        return f"95 % CI {_g(self.low, digits)}–{_g(self.high, digits)}{unit}"
+
+
+def _g(v: float, digits: int) -> str:
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:.{digits}g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def rate_ratio(k1: float, t1: float, k0: float, t0: float, null: float = 1.0,
+               higher_is_worse: bool = True) -> Test | None:
+    """Counts ``k1`` over exposure ``t1`` (now) against ``k0`` over ``t0`` (before).
+
+    Given k1 + k0 = n, k1 is binomial with p = r·t1 / (r·t1 + t0) when the true ratio is r; the
+    test asks how likely k1 is this far from ``null`` (one-sided, in the worse direction). The
+    ratio's interval is the exact Clopper–Pearson interval of p, mapped back to r."""
+    from scipy import stats
+
+    k1i, k0i = int(round(k1)), int(round(k0))
+    if t1 <= 0 or t0 <= 0 or k1i < 0 or k0i < 0 or k1i + k0i == 0:
+        return None
+    n = k1i + k0i
+    p0 = null * t1 / (null * t1 + t0)
+    res = stats.binomtest(k1i, n, p0, alternative="greater" if higher_is_worse else "less")
+    ci = stats.binomtest(k1i, n, 0.5).proportion_ci(0.95, method="exact")
+
+    def to_ratio(p: float) -> float:
+        return math.inf if p >= 1 else (p / (1 - p)) * (t0 / t1)
+
+    est = (k1i / t1) / (k0i / t0) if k0i else math.inf
+    return Test(est, to_ratio(ci.low), to_ratio(ci.high), float(res.pvalue), n,
+                f"{k1i} vs {k0i}")
+
+
+def proportion(k: float, n: float, null: float, higher_is_worse: bool) -> Test | None:
+    """``k`` of ``n`` (e.g. licences in use) against the line ``null``: Wilson's interval, the
+    exact binomial test one-sided in the worse direction."""
+    from scipy import stats
+
+    ki, ni = int(round(k)), int(round(n))
+    if ni <= 0 or not 0 <= ki <= ni:
+        return None
+    res = stats.binomtest(ki, ni, min(max(null, 1e-9), 1 - 1e-9),
+                          alternative="greater" if higher_is_worse else "less")
+    low, high = wilson(ki, ni)
+    return Test(ki / ni, low, high, float(res.pvalue), ni, f"{ki} of {ni}")
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def two_proportions(k1: float, n1: float, k0: float, n0: float, null: float = 0.0,
+                    higher_is_worse: bool = True) -> Test | None:
+    """Difference of two shares (now − before) against ``null``: a normal test with the
+    unpooled standard error, and Newcombe's hybrid Wilson interval for the difference."""
+    from scipy import stats
+
+    k1i, n1i, k0i, n0i = (int(round(x)) for x in (k1, n1, k0, n0))
+    if n1i <= 0 or n0i <= 0:
+        return None
+    p1, p0 = k1i / n1i, k0i / n0i
+    d = p1 - p0
+    l1, u1 = wilson(k1i, n1i)
+    l0, u0 = wilson(k0i, n0i)
+    low = d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    se = math.sqrt(max(p1 * (1 - p1) / n1i + p0 * (1 - p0) / n0i, 1e-12))
+    zv = (d - null) / se
+    p = float(stats.norm.sf(zv) if higher_is_worse else stats.norm.cdf(zv))
+    return Test(d, low, high, p, n1i + n0i, f"{k1i} of {n1i} vs {k0i} of {n0i}")
+
+
+def means(m1: float, s1: float, n1: float, m0: float, s0: float, n0: float,
+          null: float = 0.0, higher_is_worse: bool = True) -> Test | None:
+    """Difference of two means (now − before) against ``null`` by Welch's t-test, with the
+    Welch–Satterthwaite interval. Needs two observations on each side."""
+    from scipy import stats
+
+    n1i, n0i = int(n1), int(n0)
+    if n1i < 2 or n0i < 2 or any(map(_bad, (m1, s1, m0, s0))):
+        return None
+    v1, v0 = s1 * s1 / n1i, s0 * s0 / n0i
+    se = math.sqrt(v1 + v0)
+    d = m1 - m0
+    if se == 0:
+        worse = d > null if higher_is_worse else d < null
+        return Test(d, d, d, 0.0 if worse else 1.0, n1i + n0i, f"{n1i} vs {n0i}")
+    df = (v1 + v0) ** 2 / (v1 * v1 / (n1i - 1) + v0 * v0 / (n0i - 1))
+    t = (d - null) / se
+    p = float(stats.t.sf(t, df) if higher_is_worse else stats.t.cdf(t, df))
+    q = float(stats.t.ppf(0.975, df))
+    return Test(d, d - q * se, d + q * se, p, n1i + n0i, f"{n1i} vs {n0i}")
+
+
+def mean_vs_line(m: float, s: float, n: float, line: float,
+                 higher_is_worse: bool) -> Test | None:
+    """One mean against a fixed line (e.g. satisfaction 4 of 10): Student's t."""
+    from scipy import stats
+
+    ni = int(n)
+    if ni < 2 or _bad(m) or _bad(s):
+        return None
+    se = s / math.sqrt(ni)
+    if se == 0:
+        worse = m > line if higher_is_worse else m < line
+        return Test(m, m, m, 0.0 if worse else 1.0, ni, f"{ni}")
+    t = (m - line) / se
+    p = float(stats.t.sf(t, ni - 1) if higher_is_worse else stats.t.cdf(t, ni - 1))
+    q = float(stats.t.ppf(0.975, ni - 1))
+    return Test(m, m - q * se, m + q * se, p, ni, f"{ni}")
+
+
+def _bad(v: float | None) -> bool:
+    return v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v)))
+
+
+def fdr(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values (q-values), in the input order."""
+    if not pvalues:
+        return []
+    from scipy import stats
+
+    return [float(q) for q in stats.false_discovery_control(list(pvalues), method="bh")]

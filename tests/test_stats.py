@@ -1,0 +1,60 @@
+"""The evidence statistics against textbook values and against their own promise: under the null
+hypothesis a 5 % test fires about 5 % of the time, not more."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dipstick import stats
+
+
+def test_wilson_matches_the_textbook() -> None:
+    low, high = stats.wilson(5, 10)
+    assert (round(low, 4), round(high, 4)) == (0.2366, 0.7634)     # Newcombe (1998), table I
+    assert stats.wilson(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    assert stats.wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_rate_ratio_interval_and_direction() -> None:
+    t = stats.rate_ratio(41, 8, 26, 8)
+    assert t is not None and t.sample == "41 vs 26"
+    assert t.estimate == pytest.approx(41 / 26)
+    assert t.low < t.estimate < t.high
+    assert 0.02 < t.p < 0.05                               # 41 vs 26 at equal exposure
+    assert stats.rate_ratio(41, 8, 26, 8, null=1.6).p > 0.5   # not past a 1.6 line
+    assert stats.rate_ratio(0, 8, 0, 8) is None
+
+
+def test_means_welch_against_scipy() -> None:
+    from scipy.stats import ttest_ind_from_stats
+
+    t = stats.means(6.2, 1.5, 11, 7.5, 1.4, 40, higher_is_worse=False)
+    ref = ttest_ind_from_stats(6.2, 1.5, 11, 7.5, 1.4, 40, equal_var=False,
+                               alternative="less")
+    assert t is not None and t.p == pytest.approx(ref.pvalue)
+    assert t.low < -1.3 < t.high
+
+
+@pytest.mark.parametrize("kind", ["rate", "proportion", "means"])
+def test_tests_keep_their_size_under_the_null(kind: str) -> None:
+    rng = np.random.default_rng(7)
+    hits = 0
+    trials = 2000
+    for _ in range(trials):
+        if kind == "rate":
+            t = stats.rate_ratio(rng.poisson(30), 4, rng.poisson(90), 12)
+        elif kind == "proportion":
+            t = stats.proportion(rng.binomial(40, 0.4), 40, 0.4, higher_is_worse=False)
+        else:
+            a, b = rng.normal(7, 2, 12), rng.normal(7, 2, 30)
+            t = stats.means(a.mean(), a.std(ddof=1), 12, b.mean(), b.std(ddof=1), 30,
+                            higher_is_worse=False)
+        hits += t is not None and t.p < 0.05
+    assert hits / trials <= 0.065                       # at most the nominal 5 % (+ noise)
+
+
+def test_fdr_is_benjamini_hochberg() -> None:
+    q = stats.fdr([0.01, 0.04, 0.03, 0.2])
+    assert q == pytest.approx([0.04, 0.0533333, 0.0533333, 0.2], rel=1e-4)
+    assert stats.fdr([]) == []
