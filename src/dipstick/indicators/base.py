@@ -26,14 +26,20 @@ class Status(StrEnum):
     WATCH = "watch"
     LEAK = "leak"
     UNKNOWN = "unknown"
+    NA = "n/a"   # the cause cannot apply (no touchpoint, no stream): not "no data"
 
     @property
     def rank(self) -> int:
-        """Severity order for "worst first": leak > watch > unknown > ok."""
+        """Severity order for "worst first": leak > watch > unknown > ok > n/a."""
         return _RANK[self]
 
+    @property
+    def judged(self) -> bool:
+        """Whether the status is a judgement (ok, watch, leak) rather than its absence."""
+        return self not in (Status.UNKNOWN, Status.NA)
 
-_RANK = {Status.OK: 0, Status.UNKNOWN: 1, Status.WATCH: 2, Status.LEAK: 3}
+
+_RANK = {Status.NA: -1, Status.OK: 0, Status.UNKNOWN: 1, Status.WATCH: 2, Status.LEAK: 3}
 
 
 class Spec(BaseModel):
@@ -144,6 +150,13 @@ class Evidence:
     threshold: str | None = None
     baseline: float | None = None
     note: str = ""
+    # how sure: the observations it rests on, its 95 % interval, the one-sided p-value against
+    # the watch line and that p-value corrected across the whole check (Benjamini–Hochberg)
+    n: int | None = None
+    low: float | None = None
+    high: float | None = None
+    p: float | None = None
+    q: float | None = None
 
 
 def evidence(
@@ -192,6 +205,8 @@ class LeakEstimate:
     money: float = 0.0
     hours: float = 0.0
     formula: str = ""
+    low: float | None = None     # a plausible range of ``money`` (same formula, its inputs'
+    high: float | None = None    # 95 % intervals); None where the inputs carry none
 
     @staticmethod
     def none(reason: str = "no leak measured") -> LeakEstimate:
@@ -211,6 +226,8 @@ class Finding:
     leak: LeakEstimate = field(default_factory=LeakEstimate)
     action: str = ""
     since: date | None = None   # when the leak started: the shift behind it, where one is known
+    symptom_of: str | None = None   # the root cause of the episode this finding is a symptom of
+    episode: str = ""               # the episode's one-line story (root and symptoms carry it)
 
 
 def conclude(
