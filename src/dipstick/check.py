@@ -22,6 +22,7 @@ from dipstick.indicators.base import (
     Window,
 )
 from dipstick.indicators.common import value_streams
+from dipstick.indicators.confidence import confirm
 from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.journeys import JourneyMeasures, journeys_of
 from dipstick.model import Service
@@ -43,8 +44,9 @@ class ServiceVerdict:
 
     @property
     def status(self) -> Status:
-        """The worst known cause; ``unknown`` only when no cause could be assessed."""
-        known = [f.status for f in self.findings if f.status is not Status.UNKNOWN]
+        """The worst judged cause; ``unknown`` only when no cause could be judged (``n/a``
+        causes, which cannot apply, are left out like unknown ones)."""
+        known = [f.status for f in self.findings if f.status.judged]
         return max(known, key=lambda s: s.rank) if known else Status.UNKNOWN
 
     @property
@@ -139,7 +141,8 @@ def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
         "id": v.service.id, "name": v.service.name, "owner": v.service.owner,
         "lifecycle": v.service.lifecycle, "status": v.status.value, "score": v.score,
         "leak_per_month": {"money": round(leak.money, 2), "hours": round(leak.hours, 1),
-                           "cause": v.leak_cause, "formula": leak.formula},
+                           "cause": v.leak_cause, "formula": leak.formula,
+                           "low": _money(leak.low), "high": _money(leak.high)},
         "since": v.since.isoformat() if v.since else None,
         "causes": {f.cause: finding_json(f) for f in v.findings},
     }
@@ -151,9 +154,14 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "since": f.since.isoformat() if f.since else None,
         "evidence": [evidence_json(e) for e in f.evidence],
         "leak_per_month": {"money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
-                           "formula": f.leak.formula},
+                           "formula": f.leak.formula, "low": _money(f.leak.low),
+                           "high": _money(f.leak.high)},
         "action": f.action,
     }
+
+
+def _money(v: float | None) -> float | None:
+    return None if v is None else round(v, 2)
 
 
 def evidence_json(e: Evidence) -> dict[str, Any]:
@@ -161,7 +169,8 @@ def evidence_json(e: Evidence) -> dict[str, Any]:
     2,000-service check."""
     return {"metric": e.metric, "label": e.label, "value": e.value, "period": e.period,
             "status": e.status.value, "score": e.score, "unit": e.unit,
-            "threshold": e.threshold, "baseline": e.baseline, "note": e.note}
+            "threshold": e.threshold, "baseline": e.baseline, "note": e.note,
+            "n": e.n, "low": e.low, "high": e.high, "p": e.p, "q": e.q}
 
 
 def run_check(
@@ -195,6 +204,9 @@ def run_check(
         spec = split_settings(model.settings, ind.spec)
         measured = ind.measure(ctx, spec)
         per_cause.append([ind.assess(s, measured, ctx, spec) for s in chosen])
+    # a leak needs confidence too: the check's p-values corrected together (issue 13)
+    flat = confirm([f for fs in per_cause for f in fs])
+    per_cause = [flat[i * len(chosen):(i + 1) * len(chosen)] for i in range(len(per_cause))]
     verdicts = [ServiceVerdict(s, date_leaks(s, (fs[i] for fs in per_cause), shifts, day))
                 for i, s in enumerate(chosen)]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))

@@ -19,8 +19,10 @@ from dipstick.streams import StreamMetrics
 from dipstick.streams.discover import Discovery
 
 STYLE = {Status.LEAK: "bold red", Status.WATCH: "yellow", Status.OK: "green",
-         Status.UNKNOWN: "grey50"}
-GLYPH = {Status.LEAK: "●", Status.WATCH: "●", Status.OK: "●", Status.UNKNOWN: "○"}
+         Status.UNKNOWN: "grey50", Status.NA: "dim"}
+# n/a (the cause cannot apply) is a dash, unknown (should apply, no data) a hollow light
+GLYPH = {Status.LEAK: "●", Status.WATCH: "●", Status.OK: "●", Status.UNKNOWN: "○",
+         Status.NA: "–"}
 SHORT = {"perception": "Per", "training": "Trn", "change": "Chg", "retirement": "Ret",
          "employee_experience": "EmX", "customer_experience": "CuX", "alignment": "Aln",
          "flow": "Flw"}
@@ -68,8 +70,9 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
              f"— per service the largest leaking cause's estimate (causes may overlap, so they "
              f"are not added); formulas in --format json, the report and docs/indicators.md.",
              style="dim"),
-        Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS),
-             style="dim"),
+        Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS)
+             + f". {GLYPH[Status.UNKNOWN]} unknown: no data (unknown is not green); "
+             f"{GLYPH[Status.NA]} n/a: the cause cannot apply.", style="dim"),
     ))
 
 

@@ -54,7 +54,7 @@ def rate_ratio(k1: float, t1: float, k0: float, t0: float, null: float = 1.0,
     ratio's interval is the exact Clopper–Pearson interval of p, mapped back to r."""
     from scipy import stats
 
-    k1i, k0i = int(round(k1)), int(round(k0))
+    k1i, k0i = round(k1), round(k0)
     if t1 <= 0 or t0 <= 0 or k1i < 0 or k0i < 0 or k1i + k0i == 0:
         return None
     n = k1i + k0i
@@ -75,7 +75,7 @@ def proportion(k: float, n: float, null: float, higher_is_worse: bool) -> Test |
     exact binomial test one-sided in the worse direction."""
     from scipy import stats
 
-    ki, ni = int(round(k)), int(round(n))
+    ki, ni = round(k), round(n)
     if ni <= 0 or not 0 <= ki <= ni:
         return None
     res = stats.binomtest(ki, ni, min(max(null, 1e-9), 1 - 1e-9),
@@ -98,7 +98,7 @@ def two_proportions(k1: float, n1: float, k0: float, n0: float, null: float = 0.
     unpooled standard error, and Newcombe's hybrid Wilson interval for the difference."""
     from scipy import stats
 
-    k1i, n1i, k0i, n0i = (int(round(x)) for x in (k1, n1, k0, n0))
+    k1i, n1i, k0i, n0i = (round(x) for x in (k1, n1, k0, n0))
     if n1i <= 0 or n0i <= 0:
         return None
     p1, p0 = k1i / n1i, k0i / n0i
@@ -164,3 +164,36 @@ def fdr(pvalues: Sequence[float]) -> list[float]:
     from scipy import stats
 
     return [float(q) for q in stats.false_discovery_control(list(pvalues), method="bh")]
+
+
+def sum_ratio(n1: float, mean1: float, sd1: float, t1: float,
+              n0: float, mean0: float, sd0: float, t0: float,
+              null: float = 1.0, higher_is_worse: bool = True) -> Test | None:
+    """Ratio of two totals per exposure (lost hours a month now ÷ before), each a sum over
+    ``n`` events of sizes with ``mean`` and ``sd``.
+
+    The events are Poisson and their sizes independent (a compound Poisson total), so
+    var(log total) ≈ (1 + cv²) / n on each side (delta method); the test is a one-sided z-test
+    of the log ratio against log ``null`` and the interval is exp(log ratio ± 1.96 se)."""
+    from scipy import stats
+
+    n1i, n0i = round(n1), round(n0)
+    if n1i < 1 or n0i < 1 or t1 <= 0 or t0 <= 0 or null <= 0 or mean1 <= 0 or mean0 <= 0 \
+            or any(map(_bad, (mean1, sd1, mean0, sd0))):
+        return None
+    est = (n1i * mean1 / t1) / (n0i * mean0 / t0)
+    se = math.sqrt((1 + (sd1 / mean1) ** 2) / n1i + (1 + (sd0 / mean0) ** 2) / n0i)
+    zv = (math.log(est) - math.log(null)) / se
+    p = float(stats.norm.sf(zv) if higher_is_worse else stats.norm.cdf(zv))
+    return Test(est, est * math.exp(-Z95 * se), est * math.exp(Z95 * se), p, n1i + n0i,
+                f"{n1i} vs {n0i}")
+
+
+def poisson_range(k: float) -> tuple[float, float]:
+    """The exact (Garwood) 95 % interval of a Poisson mean from one count ``k``: the range of
+    an estimate that scales with a count (tickets a month × minutes each)."""
+    from scipy import stats
+
+    ki = max(0, round(k))
+    low = 0.0 if ki == 0 else float(stats.chi2.ppf(0.025, 2 * ki)) / 2
+    return low, float(stats.chi2.ppf(0.975, 2 * ki + 2)) / 2

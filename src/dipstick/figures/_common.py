@@ -26,10 +26,12 @@ STATUS_COLOURS: dict[Status, str] = {
     Status.WATCH: "#f2a900",
     Status.LEAK: "#d64545",
     Status.UNKNOWN: "#a3a9b1",
+    Status.NA: "#eef0f2",   # n/a: the cause cannot apply — paler than unknown, never a colour
 }
 
 #: Discrete order of the heatmap's colour scale (z = index + 0.5).
-STATUS_ORDER: tuple[Status, ...] = (Status.OK, Status.WATCH, Status.LEAK, Status.UNKNOWN)
+STATUS_ORDER: tuple[Status, ...] = (Status.OK, Status.WATCH, Status.LEAK, Status.UNKNOWN,
+                                    Status.NA)
 
 FONT = ('-apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial, '
         'sans-serif')

@@ -49,7 +49,7 @@ def _cell(v: ServiceVerdict, cause: str) -> tuple[float, str, list[str]]:
     status = found.status if found else Status.UNKNOWN
     score = found.score if found else 0.0
     summary = found.summary if found else "not assessed"
-    text = {Status.OK: "", Status.UNKNOWN: "?"}.get(status, f"{score:.0f}")
+    text = {Status.OK: "", Status.UNKNOWN: "?", Status.NA: "–"}.get(status, f"{score:.0f}")
     hover = [plotly_text(v.service.name), plotly_text(cause_title(cause)), status.value,
              f"{score:.0f}", plotly_text(summary)]
     return STATUS_ORDER.index(status) + 0.5, text, hover

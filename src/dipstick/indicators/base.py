@@ -259,6 +259,12 @@ def unknown(service: str, cause: str, reason: str, action: str = "") -> Finding:
                    LeakEstimate.none("not estimated: " + reason), action)
 
 
+def not_applicable(service: str, cause: str, reason: str, action: str = "") -> Finding:
+    """The cause cannot apply to the service (``n/a``): unlike ``unknown``, nothing is missing."""
+    return Finding(service, cause, Status.NA, 0.0, reason, (),
+                   LeakEstimate.none("not applicable: " + reason), action)
+
+
 def _summarise(e: Evidence) -> str:
     if e.status is Status.OK:
         return "no sign of a leak"

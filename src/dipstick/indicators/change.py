@@ -25,14 +25,15 @@ from dipstick.indicators.base import (
     Status,
     Threshold,
     conclude,
-    evidence,
     fact,
     money,
     unknown,
 )
+from dipstick.indicators.confidence import flipped, shifted, tested
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
 from dipstick.shifts.findings import describe, shift_evidence
+from dipstick.stats import means, rate_ratio
 
 CAUSE = "change"
 ACTION = "Communicate and support the change: explain it, train, and staff the service desk."
@@ -86,6 +87,7 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
         nw.col("type").is_in(["incident"]).cast(nw.Float64).sum().alias("incidents"),
         nw.col("satisfaction").count().alias("rated"),
         nw.col("satisfaction").cast(nw.Float64).mean().alias("satisfaction"),
+        nw.col("satisfaction").cast(nw.Float64).std().alias("satisfaction_sd"),
         nw.col("lost_minutes").cast(nw.Float64).mean().alias("lost_minutes")])
     sides("usage", "date", [nw.col("active_users").cast(nw.Float64).mean().alias("users")])
     return ChangeMeasures(changes, effects)
@@ -124,35 +126,56 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             continue
         before, after = m.effects.get((cid, "before"), {}), m.effects.get((cid, "after"), {})
         period = f"{day - timedelta(days=spec.change_effect_days)}..{day + timedelta(after_days)}"
-        per_week_before = before.get("incidents", 0.0) / (spec.change_effect_days / 7)
-        per_week_after = after.get("incidents", 0.0) / (after_days / 7)
-        least = ctx.common.min_sample
+        k0, k1 = before.get("incidents", 0.0), after.get("incidents", 0.0)
+        per_week_before = k0 / (spec.change_effect_days / 7)
+        per_week_after = k1 / (after_days / 7)
         if per_week_before > 0:
-            e = evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}",
-                         per_week_after / per_week_before, spec.incident_ratio, period,
-                         baseline=per_week_before, unit="×",
-                         sample=(before.get("incidents", 0.0), least))
+            e = tested(f"incident_ratio:{cid}", f"Incidents/week after {label}",
+                       per_week_after / per_week_before, spec.incident_ratio, period,
+                       rate_ratio(k1, after_days, k0, spec.change_effect_days,
+                                  spec.incident_ratio.watch),
+                       baseline=per_week_before, unit="×", sample="incidents")
             ev.append(e)
             if e.status is Status.LEAK and started is None:
                 started = day
             if e.status in (Status.WATCH, Status.LEAK):
                 excess = (per_week_after - per_week_before) * 52 / 12
                 lost = after.get("lost_minutes") or 0.0
-                hours = excess * (lost + spec.incident_handling_minutes) / 60.0
+                each = (lost + spec.incident_handling_minutes) / 60.0
+                hours = excess * each
                 if hours > leak.hours:
+                    # the same formula over the incident ratio's 95 % interval
+                    lo_r = e.low if e.low is not None else e.value
+                    hi_r = e.high if e.high is not None else e.value
+                    span = per_week_before * 52 / 12 * each * ctx.rate
+
+                    def excess_money(r: float | str | None, span: float = span) -> float:
+                        return max(0.0, (float(r or 0.0) - 1.0) * span)
+
                     leak = LeakEstimate(hours * ctx.rate, hours, (
                         f"{excess:.0f} extra incidents a month since {cid} × ({lost:.0f} min "
                         f"lost + {spec.incident_handling_minutes:g} min handling) = "
-                        f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h"))
+                        f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
+                        "incident ratio's 95 % interval)"),
+                        excess_money(lo_r), excess_money(hi_r))
         if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
-            ev.append(evidence(f"satisfaction_drop:{cid}", f"Satisfaction drop after {label}",
-                               before["satisfaction"] - after["satisfaction"],
-                               spec.satisfaction_drop, period, baseline=before["satisfaction"],
-                               unit=" pts", sample=(min(before["rated"], after["rated"]), least)))
+            # Welch on the ratings: after − before against −watch, lower is worse
+            test = means(after["satisfaction"], max(after.get("satisfaction_sd") or 0.0, 1.0),
+                         after["rated"], before["satisfaction"],
+                         max(before.get("satisfaction_sd") or 0.0, 1.0), before["rated"],
+                         null=-spec.satisfaction_drop.watch, higher_is_worse=False)
+            ev.append(tested(f"satisfaction_drop:{cid}", f"Satisfaction drop after {label}",
+                             before["satisfaction"] - after["satisfaction"],
+                             spec.satisfaction_drop, period, flipped(test),
+                             baseline=before["satisfaction"], unit=" pts",
+                             sample="rated tickets (sd floored at 1 point)"))
         if before.get("users") and after.get("users") is not None:
-            ev.append(evidence(f"usage_change:{cid}", f"Usage change after {label}",
-                               after["users"] / before["users"] - 1, spec.usage_change, period,
-                               baseline=before["users"]))
+            ev.append(tested(f"usage_change:{cid}", f"Usage change after {label}",
+                             after["users"] / before["users"] - 1, spec.usage_change, period,
+                             shifted(rate_ratio(after["users"], 1.0, before["users"], 1.0,
+                                                1 + spec.usage_change.watch,
+                                                higher_is_worse=False), -1.0),
+                             baseline=before["users"], sample="mean daily users"))
     found = conclude(service.id, CAUSE, ev, leak, ACTION)
     # a change leak started with the change that caused it
     return replace(found, since=started) if found.status is Status.LEAK else found

@@ -2,7 +2,8 @@
 
 Read where customers meet the service: journey touchpoints backed by it (satisfaction and
 drop-off, each against its own baseline) and the tickets customers raise. A touchpoint backed by
-several services counts for each of them: the journey map cannot say which one is to blame.
+several services counts for each of them: the journey map cannot say which one is to blame. A
+service backing no touchpoint and serving no customer group is ``n/a``, not ``unknown``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dipstick.indicators.base import (
     conclude,
     evidence,
     money,
+    not_applicable,
     unknown,
 )
 from dipstick.indicators.common import (
@@ -32,8 +34,10 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
+from dipstick.indicators.confidence import tested
 from dipstick.journeys import TouchpointMeasures, journeys_of
 from dipstick.model import Service
+from dipstick.stats import mean_vs_line, rate_ratio
 
 CAUSE = "customer_experience"
 ACTION = "Fix the journey: walk the customer journey map and repair the failing touchpoints."
@@ -77,8 +81,12 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
     sid, w = service.id, ctx.window
     touchpoints = m.backed.get(sid, [])
     if not touchpoints and sid not in m.tickets:
-        return unknown(sid, CAUSE, "backs no journey touchpoint and has no customer tickets",
-                       ACTION)
+        customers = set(groups_of_kind(ctx, "customer"))
+        if not customers & set(service.consumers):
+            return not_applicable(sid, CAUSE, "backs no journey touchpoint and serves no "
+                                  "customer group", ACTION)
+        return unknown(sid, CAUSE, "serves customers but backs no journey touchpoint and has no "
+                       "customer tickets", ACTION)
     ev: list[Evidence] = []
     excess_drop_offs = 0.0
     for journey, name, t in touchpoints:
@@ -97,9 +105,13 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
                                baseline=t.baseline_satisfaction, unit=" pts"))
         rate, base_rate = t.drop_off_rate, t.baseline_drop_off_rate
         if rate is not None:
-            ev.append(evidence(f"drop_off_growth:{journey}/{tp}", f"{name}: drop-off rate vs "
-                               "baseline", t.drop_off_growth, spec.drop_off_growth, w.period,
-                               baseline=base_rate, unit="×", note=f"{rate:.1%} drop off"))
+            b = t.baseline
+            test = rate_ratio(t.drop_offs or 0.0, t.visitors or 0.0, b.drop_offs or 0.0,
+                              b.visitors or 0.0, spec.drop_off_growth.watch) if b else None
+            ev.append(tested(f"drop_off_growth:{journey}/{tp}", f"{name}: drop-off rate vs "
+                             "baseline", t.drop_off_growth, spec.drop_off_growth, w.period, test,
+                             baseline=base_rate, unit="×", note=f"{rate:.1%} drop off",
+                             sample="drop-offs"))
             if base_rate is not None and rate > base_rate and t.visitors is not None:
                 excess_drop_offs += (rate - base_rate) * t.visitors / w.months
         subject = f"{journey}/{tp}"
@@ -112,10 +124,12 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
                                spec.drop_off_growth, as_ratio=True, unit="×")
     tk = m.tickets.get(sid)
     if tk:
-        ev.append(evidence("customer_satisfaction", "Customer ticket satisfaction (0–10)",
-                           tk["satisfaction"], spec.customer_satisfaction, w.period,
-                           note=f"{tk['rated']} rated tickets",
-                           sample=(tk["rated"], ctx.common.min_sample)))
+        ev.append(tested("customer_satisfaction", "Customer ticket satisfaction (0–10)",
+                         tk["satisfaction"], spec.customer_satisfaction, w.period,
+                         mean_vs_line(tk["satisfaction"] or 0.0,
+                                      max(tk["satisfaction_sd"] or 0.0, 1.0), tk["rated"],
+                                      spec.customer_satisfaction.watch, higher_is_worse=False),
+                         sample="rated tickets"))
     value = spec.value_per_drop_off
     note = "" if value else " (set value_per_drop_off to price them)"
     leak = LeakEstimate(excess_drop_offs * value, 0.0,

@@ -2,12 +2,14 @@
 
 Read from the tickets internal people raise (incidents and requests; how-to questions belong to
 ``training``). Lost time is the leak itself: hours people could not work, priced at the hourly
-rate. Slowness is judged against the service's own baseline, because a normal resolution time
-differs a lot between services.
+rate. Lost time and slowness are judged against the service's own baseline, because their
+normal level differs a lot between services; a service whose consuming groups are all external
+is ``n/a`` (issue 13).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +24,8 @@ from dipstick.indicators.base import (
     Spec,
     Threshold,
     conclude,
-    evidence,
     money,
+    not_applicable,
     unknown,
 )
 from dipstick.indicators.common import (
@@ -36,8 +38,10 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
+from dipstick.indicators.confidence import tested
 from dipstick.model import Service
 from dipstick.shifts import Shift
+from dipstick.stats import Test, mean_vs_line, means, poisson_range, proportion, sum_ratio
 
 CAUSE = "employee_experience"
 ACTION = "Fix the experience: remove the top causes of lost time and slow or reopened tickets."
@@ -73,49 +77,88 @@ def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures
                             resolution_by_type(lf, w.baseline_start, w.start))
 
 
-def _resolution_growth(m: EmployeeMeasures, service: str, minimum: int) -> tuple[float | None,
-                                                                               float]:
+def _resolution_growth(m: EmployeeMeasures, service: str,
+                       watch: float) -> tuple[float | None, float, Test | None]:
     """Per ticket type, median resolution now ÷ in the baseline, weighted by today's counts;
-    and the number of tickets it rests on."""
+    the number of tickets it rests on; and its test: per type, Welch on log(hours + 1) against
+    the watch ratio, the smallest p times the number of types (Bonferroni), the interval of the
+    type with the most tickets."""
     total = weighted = 0.0
+    tests: list[tuple[float, Test]] = []
     for t in ("incident", "request"):
         cur, base = m.resolution.get((service, t)), m.baseline_resolution.get((service, t))
-        if cur and base and cur["n"] >= minimum and base["n"] >= minimum and base["median"]:
+        if cur and base and cur["n"] >= 2 and base["n"] >= 2 and base["median"]:
             weighted += cur["n"] * cur["median"] / base["median"]
             total += cur["n"]
-    return (weighted / total if total else None), total
+            test = means(cur["log_mean"], cur["log_sd"] or 0.0, cur["n"],
+                         base["log_mean"] + math.log(watch), base["log_sd"] or 0.0, base["n"])
+            if test is not None:
+                tests.append((cur["n"], test))
+    combined = None
+    if tests:
+        p = min(1.0, len(tests) * min(t.p for _, t in tests))
+        top = max(tests, key=lambda x: x[0])[1]
+        combined = Test(math.exp(top.estimate) * watch, math.exp(top.low) * watch,
+                        math.exp(top.high) * watch, p, sum(t.n for _, t in tests), top.sample)
+    return (weighted / total if total else None), total, combined
+
+
+def _internal(service: Service, ctx: CheckContext) -> bool:
+    """Whether internal people use the service: an internal consuming group, or no consuming
+    group named at all (then its tickets tell)."""
+    kinds = [g.kind for c in service.consumers if (g := ctx.model.group(c)) is not None]
+    return not service.consumers or "internal" in kinds
+
+
+RATING_SD_FLOOR = 1.0   # ratings are whole points: a sample of equal ratings is not certainty
 
 
 def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
            spec: EmployeeExperienceSpec) -> Finding:
+    if not _internal(service, ctx):
+        return not_applicable(service.id, CAUSE, "no internal consuming group: the service has "
+                              "no internal users", ACTION)
     if m is None:
         return unknown(service.id, CAUSE, "no tickets table", ACTION)
     cur, base = m.current.get(service.id), m.baseline.get(service.id, {})
     if not cur:
         return unknown(service.id, CAUSE, "no internal tickets in the current window", ACTION)
-    w, sid, least = ctx.window, service.id, ctx.common.min_sample
-    lost = per_month(cur["lost_hours"], covered_days(ctx, sid, w.start, w.end))
-    base_lost = per_month(base.get("lost_hours"),
-                          covered_days(ctx, sid, w.baseline_start, w.start))
-    growth, resolved = _resolution_growth(m, sid, least)
+    w, sid = ctx.window, service.id
+    days = covered_days(ctx, sid, w.start, w.end)
+    base_days = covered_days(ctx, sid, w.baseline_start, w.start)
+    lost = per_month(cur["lost_hours"], days)
+    base_lost = per_month(base.get("lost_hours"), base_days)
+    growth, resolved, res_test = _resolution_growth(m, sid, spec.resolution_growth.watch)
+    lost_test = sum_ratio(cur["lost_n"], cur["lost_mean"] or 0.0, cur["lost_sd"] or 0.0, days,
+                          base.get("lost_n") or 0, base.get("lost_mean") or 0.0,
+                          base.get("lost_sd") or 0.0, base_days,
+                          null=spec.lost_time_growth.watch)
     ev = [
-        evidence("satisfaction", "Ticket satisfaction (internal, 0–10)", cur["satisfaction"],
-                 spec.employee_satisfaction, w.period, baseline=base.get("satisfaction"),
-                 note=f"{cur['rated']} rated tickets", sample=(cur["rated"], least)),
-        evidence("lost_time_growth", "Lost hours a month vs baseline", ratio(lost, base_lost),
-                 spec.lost_time_growth, w.period, baseline=base_lost, unit="×",
-                 note=f"{lost or 0:.0f} h a month", sample=(min(cur["n"], base.get("n", 0)),
-                                                            least)),
-        evidence("resolution_growth", "Median resolution time vs baseline (per type)", growth,
-                 spec.resolution_growth, w.period, unit="×",
-                 note=f"median {cur['resolution_h'] or 0:.1f} h over {resolved:.0f} tickets"),
-        evidence("reopen_share", "Share of tickets reopened", cur["reopen_share"],
-                 spec.reopen_share, w.period, baseline=base.get("reopen_share"),
-                 sample=(cur["n"], least)),
-        evidence("reassignments", "Reassignments per ticket", cur["reassignments"],
-                 spec.reassignments, w.period, baseline=base.get("reassignments"),
-                 sample=(cur["n"], least)),
+        tested("satisfaction", "Ticket satisfaction (internal, 0–10)", cur["satisfaction"],
+               spec.employee_satisfaction, w.period,
+               mean_vs_line(cur["satisfaction"] or 0.0,
+                            max(cur["satisfaction_sd"] or 0.0, RATING_SD_FLOOR), cur["rated"],
+                            spec.employee_satisfaction.watch, higher_is_worse=False),
+               baseline=base.get("satisfaction"), sample="rated tickets"),
+        tested("lost_time_growth", "Lost hours a month vs baseline", ratio(lost, base_lost),
+               spec.lost_time_growth, w.period, lost_test, baseline=base_lost, unit="×",
+               note=f"{lost or 0:.0f} h a month", sample="tickets with lost time",
+               required=bool(lost)),
+        tested("resolution_growth", "Median resolution time vs baseline (per type)", growth,
+               spec.resolution_growth, w.period, res_test, unit="×",
+               note=f"median {cur['resolution_h'] or 0:.1f} h over {resolved:.0f} tickets"),
+        tested("reopen_share", "Share of tickets reopened", cur["reopen_share"],
+               spec.reopen_share, w.period,
+               proportion(cur["reopened"] or 0, cur["n"], spec.reopen_share.watch,
+                          higher_is_worse=True),
+               baseline=base.get("reopen_share"), sample="tickets reopened"),
+        tested("reassignments", "Reassignments per ticket", cur["reassignments"],
+               spec.reassignments, w.period,
+               mean_vs_line(cur["reassignments"] or 0.0, cur["reassignments_sd"] or 0.0,
+                            cur["assigned"], spec.reassignments.watch, higher_is_worse=True),
+               baseline=base.get("reassignments"), sample="tickets"),
     ]
+
     def since_shift(metric: str, part: str = "") -> Shift | None:
         return settled_shift(ctx, "service", sid, metric, part)
 
@@ -131,9 +174,14 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
                                since_shift("resolution_hours", t), spec.resolution_growth,
                                as_ratio=True, unit="×")
     hours = lost or 0.0
+    lo, hi = poisson_range(cur["lost_n"] or 0)
+    scale = hours * ctx.rate / (cur["lost_n"] or 1)
     leak = LeakEstimate(hours * ctx.rate, hours,
                         f"{hours:.0f} h lost a month by internal users × "
-                        f"{money(ctx.rate)} {ctx.currency}/h")
+                        f"{money(ctx.rate)} {ctx.currency}/h (range: the count of tickets with "
+                        "lost time over its exact 95 % Poisson interval)",
+                        scale * lo if cur["lost_n"] else None,
+                        scale * hi if cur["lost_n"] else None)
     return conclude(service.id, CAUSE, ev, leak, ACTION)
 
 

@@ -2,7 +2,7 @@
 
 Judged on the steps that use the service, of hand-given value stream maps and of streams
 discovered from the ``events`` table, so a long wait at another service's step does not blame
-this one.
+this one. A service no stream step uses is ``n/a``: flow cannot apply to it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dipstick.indicators.base import (
     evidence,
     fact,
     money,
-    unknown,
+    not_applicable,
 )
 from dipstick.indicators.common import value_streams
 from dipstick.model import Service
@@ -64,8 +64,8 @@ def _source(vs: StreamMetrics) -> str:
 def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec) -> Finding:
     mine = m.steps.get(service.id, [])
     if not mine:
-        return unknown(service.id, CAUSE, "no value stream step uses the service (hand-given "
-                       "or discovered from the events table)", ACTION)
+        return not_applicable(service.id, CAUSE, "in no value stream: no step uses the service "
+                              "(hand-given or discovered from the events table)", ACTION)
     period = str(ctx.window.as_of)
     process = sum(st.process_minutes for _, st in mine)
     wait = sum(st.wait_minutes for _, st in mine)

@@ -7,6 +7,7 @@ value dimensions. Not asking is itself a finding: a consuming group not asked fo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -26,13 +27,14 @@ from dipstick.indicators.base import (
     Status,
     Threshold,
     conclude,
-    evidence,
     fact,
     money,
     unknown,
 )
 from dipstick.indicators.common import monthly_costs
+from dipstick.indicators.confidence import tested
 from dipstick.model import Service
+from dipstick.stats import Z95, Test
 
 CAUSE = "perception"
 ACTION = "Talk with the stakeholders: run a pulse check and a follow-up conversation."
@@ -72,7 +74,7 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
                .with_columns(promoter=nw.when(nw.col("score") >= 9).then(1).otherwise(0),
                              detractor=nw.when(nw.col("score") <= 6).then(1).otherwise(0))
                .group_by("service", "group", "dimension")
-               .agg(mean=nw.col("score").mean(), n=nw.len(),
+               .agg(mean=nw.col("score").mean(), n=nw.len(), sd=nw.col("score").std(),
                     promoters=nw.col("promoter").sum(), detractors=nw.col("detractor").sum()))
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for r in collect(agg):
@@ -92,6 +94,55 @@ def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float
     weights = {d: (g.weight(d) if g else 1.0) for d in dims}
     total = sum(weights.values())
     return sum(weights[d] * dims[d]["mean"] for d in dims) / total if total else None
+
+
+def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
+               base_dims: dict[str, Any] | None = None) -> Test | None:
+    """The weighted value score against ``line`` (or, with ``base_dims``, the baseline score
+    minus the current one against ``line``), by a normal test: the score is a weighted sum of
+    dimension means, so its variance is Σ w²·sd²/n ÷ (Σ w)² (sd floored at 1 point)."""
+    from scipy import stats as sp
+
+    def var(ds: dict[str, Any]) -> float | None:
+        g = ctx.model.group(group)
+        w = {d: (g.weight(d) if g else 1.0) for d in ds}
+        total = sum(w.values())
+        if not total or any(ds[d]["n"] < 2 for d in ds):
+            return None
+        return float(sum(w[d] ** 2 * max(ds[d]["sd"] or 0.0, 1.0) ** 2 / ds[d]["n"]
+                         for d in ds) / total ** 2)
+
+    score, v = weighted_score(ctx, group, dims), var(dims)
+    if score is None or v is None:
+        return None
+    n = int(sum(d["n"] for d in dims.values()))
+    if base_dims is None:
+        se = math.sqrt(v)
+        p = float(sp.norm.cdf((score - line) / se))
+        return Test(score, score - Z95 * se, score + Z95 * se, p, n, f"{n} answers")
+    base, bv = weighted_score(ctx, group, base_dims), var(base_dims)
+    if base is None or bv is None:
+        return None
+    drop, se = base - score, math.sqrt(v + bv)
+    nb = int(sum(d["n"] for d in base_dims.values()))
+    return Test(drop, drop - Z95 * se, drop + Z95 * se, float(sp.norm.sf((drop - line) / se)),
+                n + nb, f"{n} vs {nb} answers")
+
+
+def pmd_test(dims: dict[str, Any], line: float) -> Test | None:
+    """Promoters − detractors (points) against ``line``: a difference of two shares of one
+    multinomial sample, var = (P + D − (P − D)²) / n; normal test, lower is worse."""
+    from scipy import stats as sp
+
+    n = int(sum(d["n"] for d in dims.values()))
+    if n < 2:
+        return None
+    pro = sum(d["promoters"] for d in dims.values()) / n
+    det = sum(d["detractors"] for d in dims.values()) / n
+    x = 100 * (pro - det)
+    se = 100 * math.sqrt(max(pro + det - (pro - det) ** 2, 1.0 / n) / n)
+    return Test(x, x - Z95 * se, x + Z95 * se, float(sp.norm.cdf((x - line) / se)), n,
+                f"{n} answers")
 
 
 def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
@@ -130,16 +181,17 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         n = sum(d["n"] for d in dims.values())
         pmd = 100.0 * sum(d["promoters"] - d["detractors"] for d in dims.values()) / n
         least = ctx.common.min_sample
-        ev.append(evidence(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
-                           score, spec.value_score, w.period, baseline=base,
-                           note=f"{n} answers", sample=(n, least)))
-        ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd,
-                           spec.promoters_minus_detractors, w.period, unit=" pts",
-                           sample=(n, least)))
+        ev.append(tested(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
+                         score, spec.value_score, w.period,
+                         score_test(ctx, gid, dims, spec.value_score.watch), baseline=base))
+        ev.append(tested(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd,
+                         spec.promoters_minus_detractors, w.period,
+                         pmd_test(dims, spec.promoters_minus_detractors.watch), unit=" pts"))
         if base is not None and score is not None:
-            ev.append(evidence(f"value_drop:{gid}", f"Drop in value score of {name}",
-                               base - score, spec.value_drop, w.period, baseline=base,
-                               unit=" pts", sample=(n, least)))
+            ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
+                             base - score, spec.value_drop, w.period,
+                             score_test(ctx, gid, dims, spec.value_drop.watch, base_dims),
+                             baseline=base, unit=" pts"))
         if score is not None and n >= least:
             scores.append(score)
     cost = monthly_costs(ctx).get(service.id, 0.0)

@@ -1,11 +1,15 @@
 """retirement — a service lives on after its value is gone.
 
-Unused licences, a high cost per user, falling use, a passed end-of-life, a twin with the same
-capability and no live outcome each say "retire or consolidate"; together they make the case.
+Unused licences, falling use, a passed end-of-life, a twin with the same capability and no live
+outcome each say "retire or consolidate"; together they make the case. Cost per user differs a
+hundredfold by nature (an ERP with 50 users, e-mail with 5,000), so it is compared only with
+peers of the same lifecycle and size band, by a robust z-score (median and MAD of log cost per
+user), and can raise a ``watch`` at most (issue 13).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -32,7 +36,9 @@ from dipstick.indicators.common import (
     settled_evidence,
     settled_shift,
 )
+from dipstick.indicators.confidence import shifted, tested
 from dipstick.model import Service
+from dipstick.stats import proportion, rate_ratio
 
 CAUSE = "retirement"
 ACTION = "Retire or consolidate: plan the service's retirement or merge it with its twin."
@@ -41,8 +47,8 @@ ACTION = "Retire or consolidate: plan the service's retirement or merge it with 
 class RetirementSpec(Spec):
     licence_utilisation: Threshold = Field(Threshold(0.6, 0.4), description="active ÷ licences")
     usage_trend: Threshold = Field(Threshold(-0.2, -0.4), description="current ÷ baseline − 1")
-    cost_per_user_vs_median: Threshold = Field(Threshold(3.0, 5.0),
-                                               description="÷ portfolio median")
+    cost_per_user_peer_z: float = Field(3.5, gt=0, description="robust z vs peers: watch")
+    cost_per_user_min_peers: int = Field(5, ge=3, description="fewest peers to compare with")
     end_of_life_warning_days: int = Field(180, ge=0, description="watch before end-of-life")
     retirement_run_cost_share: float = Field(0.25, ge=0, le=1,
                                              description="share of run cost retiring saves")
@@ -54,7 +60,7 @@ class RetirementMeasures:
     current: dict[str, float]
     baseline: dict[str, float]
     costs: dict[str, float]
-    median_cost_per_user: float | None
+    peers: dict[str, tuple[float, float, int]]    # service → (median, MAD, n) of its peers
     live_by_capability: dict[str, list[str]]
 
 
@@ -62,14 +68,32 @@ def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
     w = ctx.window
     recent = recent_users(ctx)
     costs = monthly_costs(ctx)
-    per_user = [costs[s] / u for s, u in recent.items() if u > 0 and costs.get(s)]
+    lifecycle = {s.id: s.lifecycle for s in ctx.model.services}
+    bands: dict[tuple[str, int], dict[str, float]] = {}
+    for sid, u in recent.items():
+        if u and u > 0 and costs.get(sid) and sid in lifecycle:
+            band = (lifecycle[sid], _size_band(u))
+            bands.setdefault(band, {})[sid] = math.log(costs[sid] / u)
+    peers: dict[str, tuple[float, float, int]] = {}
+    for members in bands.values():
+        for sid in members:
+            others = [v for o, v in members.items() if o != sid]
+            if len(others) >= spec.cost_per_user_min_peers:
+                med = statistics.median(others)
+                peers[sid] = (med, statistics.median(abs(v - med) for v in others),
+                              len(others))
     live: dict[str, list[str]] = {}
     for s in ctx.model.services:
         if s.lifecycle == "live" and s.capability:
             live.setdefault(s.capability, []).append(s.id)
     return RetirementMeasures(recent, active_users(ctx, w.start, w.end),
                               active_users(ctx, w.baseline_start, w.start), costs,
-                              statistics.median(per_user) if per_user else None, live)
+                              peers, live)
+
+
+def _size_band(users: float) -> int:
+    """Tens, hundreds, thousands of users: a size band's members cost alike per user."""
+    return math.floor(math.log10(max(users, 1.0)))
 
 
 def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
@@ -79,16 +103,26 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
     users = m.recent.get(sid)
     cost = m.costs.get(sid, 0.0)
     utilisation = None
+    unused_range: tuple[float, float] | None = None
     if service.licences:
         utilisation = None if users is None else users / service.licences
-        ev.append(evidence("licence_utilisation", "Licence utilisation", utilisation,
-                           spec.licence_utilisation, "last 28 days",
-                           note=f"{users or 0:.0f} of {service.licences} licences in use"
-                           if users is not None else "no usage data"))
+        test = None if users is None else proportion(
+            min(users, service.licences), service.licences, spec.licence_utilisation.watch,
+            higher_is_worse=False)
+        ev.append(tested("licence_utilisation", "Licence utilisation", utilisation,
+                         spec.licence_utilisation, "last 28 days", test,
+                         note="" if users is not None else "no usage data",
+                         sample="licences in use"))
+        if ev[-1].low is not None and ev[-1].high is not None:
+            unused_range = (service.licences * (1 - ev[-1].high),
+                            service.licences * (1 - ev[-1].low))
     cur, base = m.current.get(sid), m.baseline.get(sid)
     if cur is not None and base:
-        ev.append(evidence("usage_trend", "Active users vs baseline", cur / base - 1,
-                           spec.usage_trend, w.period, baseline=base))
+        ev.append(tested("usage_trend", "Active users vs baseline", cur / base - 1,
+                         spec.usage_trend, w.period,
+                         shifted(rate_ratio(cur, 1.0, base, 1.0, 1 + spec.usage_trend.watch,
+                                            higher_is_worse=False), -1.0),
+                         baseline=base, sample="mean daily users (a Poisson count)"))
     settled = settled_shift(ctx, "service", sid, "users")
     if settled is not None:
         if service.licences:
@@ -99,11 +133,17 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
                                settled.after / settled.before - 1, spec.usage_trend,
                                f"since {settled.date}", baseline=round(settled.before, 4),
                                note=f"level after the shift in the week of {settled.date}"))
-    if users and cost and m.median_cost_per_user:
-        ev.append(evidence("cost_per_user", "Cost per active user vs portfolio median",
-                           (cost / users) / m.median_cost_per_user, spec.cost_per_user_vs_median,
-                           w.period, baseline=m.median_cost_per_user, unit="×",
-                           note=f"{money(cost / users)} {ctx.currency} per user a month"))
+    peer = m.peers.get(sid)
+    if users and cost and peer:
+        med, mad, k = peer
+        z = (math.log(cost / users) - med) / (1.4826 * mad) if mad > 0 else 0.0
+        ev.append(fact("cost_per_user_vs_peers", "Cost per active user vs peers (robust z)",
+                       round(z, 2), w.period,
+                       Status.WATCH if z >= spec.cost_per_user_peer_z else Status.OK,
+                       threshold=f"watch ≥ {spec.cost_per_user_peer_z:g} (never a leak alone)",
+                       note=f"{money(cost / users)} {ctx.currency} per user a month; peer "
+                            f"median {money(math.exp(med))} over {k} {service.lifecycle} "
+                            f"services of {10 ** _size_band(users):,}+ users"))
     if service.end_of_life:
         eol = service.end_of_life
         days_left = (eol - w.as_of).days
@@ -125,9 +165,14 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
     unused = max(0.0, (service.licences or 0) - (users or 0)) if service.licences else 0.0
     licence_cost = service.licence_cost_monthly or 0.0
     share = spec.retirement_run_cost_share
+    lo_unused, hi_unused = unused_range or (unused, unused)
     leak = LeakEstimate(unused * licence_cost + share * cost, 0.0,
                         f"{unused:.0f} unused licences × {money(licence_cost)} {ctx.currency} "
-                        f"+ {share:.0%} × run cost {money(cost)} {ctx.currency}")
+                        f"+ {share:.0%} × run cost {money(cost)} {ctx.currency}"
+                        + (" (range: unused licences over the utilisation's 95 % interval)"
+                           if unused_range else ""),
+                        max(0.0, lo_unused) * licence_cost + share * cost,
+                        max(0.0, hi_unused) * licence_cost + share * cost)
     return conclude(sid, CAUSE, ev, leak, ACTION)
 
 

@@ -1,8 +1,9 @@
 """training — people cannot use what was delivered.
 
 How-to questions per active user are the clearest trace of people who were not shown how to use
-a service; they are compared both with an absolute bar and with the service's own baseline, so a
-complex service with always-many questions is not flagged for being complex.
+a service. Their level differs tenfold by nature between a complex and a simple application, so
+it is shown for information only; the rate is judged against the service's own baseline, with
+the conditional binomial test of the two Poisson rates (issue 13).
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ from dipstick.indicators.base import (
     unknown,
 )
 from dipstick.indicators.common import active_users, covered_days, ratio, recent_users
+from dipstick.indicators.confidence import tested
 from dipstick.model import Service
+from dipstick.stats import poisson_range, proportion, rate_ratio
 
 CAUSE = "training"
 ACTION = "Train: run targeted training and publish how-to guides for the top questions."
 
 
 class TrainingSpec(Spec):
-    questions_per_100_users: Threshold = Field(Threshold(5.0, 10.0),
-                                               description="how-to tickets per 100 users a month")
     questions_growth: Threshold = Field(Threshold(1.5, 2.0), description="rate ÷ baseline rate")
     training_completion: Threshold = Field(Threshold(0.8, 0.6), description="completed/required")
     new_service_adoption: Threshold = Field(Threshold(0.5, 0.3),
@@ -104,24 +105,34 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
         if base_users and base_months >= 1:
             base_rate = 100.0 * base_n / base_users / base_months
     ev.append(evidence("questions_per_100_users", "How-to tickets per 100 active users a month",
-                       rate, spec.questions_per_100_users, w.period, baseline=base_rate,
-                       note="" if users else "no usage data to relate questions to"))
-    if rate is not None and base_rate:
+                       rate, None, w.period, baseline=base_rate,
+                       note="for information: the level differs by nature between services"
+                       if users else "no usage data to relate questions to"))
+    if rate is not None and base_rate and users:
         base_n = m.baseline_questions.get(sid, {}).get("n", 0)
-        ev.append(evidence("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
-                           spec.questions_growth, w.period, baseline=base_rate, unit="×",
-                           sample=(min(n or 0, base_n), ctx.common.min_sample)))
+        base_users = m.baseline_users.get(sid) or 0.0
+        base_months = covered_days(ctx, sid, w.baseline_start, w.start) / (365.25 / 12)
+        test = rate_ratio(n or 0, users * months, base_n, base_users * base_months,
+                          null=spec.questions_growth.watch)
+        ev.append(tested("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
+                         spec.questions_growth, w.period, test, baseline=base_rate, unit="×",
+                         sample="how-to tickets"))
     c = m.completion.get(sid)
     if c and c["required"]:
-        ev.append(evidence("training_completion", "Training completion (latest per group)",
-                           c["completed"] / c["required"], spec.training_completion, w.period,
-                           note=f"{c['completed']:.0f} of {c['required']:.0f} people"))
+        ev.append(tested("training_completion", "Training completion (latest per group)",
+                         c["completed"] / c["required"], spec.training_completion, w.period,
+                         proportion(c["completed"], c["required"],
+                                    spec.training_completion.watch, higher_is_worse=False),
+                         sample="people trained"))
     if service.launched and (w.as_of - service.launched) <= timedelta(days=365):
         recent = m.recent_users.get(sid)
         if service.licences and recent is not None:
-            ev.append(evidence("new_service_adoption", "Adoption in the first year",
-                               recent / service.licences, spec.new_service_adoption,
-                               "last 28 days", note=f"launched {service.launched}"))
+            ev.append(tested("new_service_adoption", "Adoption in the first year",
+                             recent / service.licences, spec.new_service_adoption,
+                             "last 28 days",
+                             proportion(min(recent, service.licences), service.licences,
+                                        spec.new_service_adoption.watch, higher_is_worse=False),
+                             note=f"launched {service.launched}", sample="licences in use"))
     leak = LeakEstimate.none("no how-to tickets and no untrained people")
     if c and c["required"] > c["completed"]:
         untrained = c["required"] - c["completed"]
@@ -133,10 +144,13 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
     lost = m.questions.get(sid, {}).get("lost") or 0.0
     hours = (n or 0) / months * (lost + spec.question_handling_minutes) / 60.0
     if hours > leak.hours:  # the larger of the two views, never both: they overlap
+        lo, hi = poisson_range(n or 0)
+        per = hours / (n or 1) * ctx.rate
         leak = LeakEstimate(hours * ctx.rate, hours,
                             f"{(n or 0) / months:.0f} how-to tickets a month × ({lost:.0f} min "
                             f"lost + {spec.question_handling_minutes:g} min asking) = "
-                            f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h")
+                            f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
+                            "ticket count's exact 95 % Poisson interval)", per * lo, per * hi)
     return conclude(sid, CAUSE, ev, leak, ACTION)
 
 

@@ -159,7 +159,8 @@ class Store:
             {"position": i, "service_id": v.service.id, "name": v.service.name,
              "owner": v.service.owner, "lifecycle": v.service.lifecycle, "status": v.status.value,
              "score": v.score, "leak_money": v.leak.money, "leak_hours": v.leak.hours,
-             "leak_cause": v.leak_cause, "leak_formula": v.leak.formula}
+             "leak_cause": v.leak_cause, "leak_formula": v.leak.formula,
+             "leak_low": v.leak.low, "leak_high": v.leak.high}
             for i, v in enumerate(result.verdicts)]
         # Bulk inserts (Core, executemany) instead of one ORM object per row: a 2,000-service
         # run has 16,000 findings, which the unit of work took seconds to flush.
@@ -176,6 +177,7 @@ class Store:
                  "status": f.status.value, "score": f.score, "summary": f.summary,
                  "leak_money": f.leak.money, "leak_hours": f.leak.hours,
                  "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
+                 "leak_low": f.leak.low, "leak_high": f.leak.high,
                  "evidence": _finite(vdoc["causes"][f.cause]["evidence"])}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
                 for j, f in enumerate(v.findings)]
@@ -224,7 +226,7 @@ class Store:
 
 def _summary(r: Run) -> RunSummary:
     counts = {"ok": r.ok_count, "watch": r.watch_count, "leak": r.leak_count,
-              "unknown": r.unknown_count}
+              "unknown": r.unknown_count, "n/a": 0}   # a service's light is never n/a
     return RunSummary(r.id, r.started_at, r.finished_at, r.command, r.as_of, r.organisation,
                       r.package, r.currency, r.services_count, counts, r.leak_money, r.leak_hours)
 
@@ -256,7 +258,8 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
         "id": s.service_id, "name": s.name, "owner": s.owner,
         "lifecycle": s.lifecycle, "status": s.status, "score": s.score,
         "leak_per_month": {"money": round(s.leak_money, 2), "hours": round(s.leak_hours, 1),
-                           "cause": s.leak_cause, "formula": s.leak_formula},
+                           "cause": s.leak_cause, "formula": s.leak_formula,
+                           "low": _money(s.leak_low), "high": _money(s.leak_high)},
         "since": _iso(min((f.since for f in s.findings if f.status == "leak" and f.since),
                           default=None)),
         "causes": {f.cause: {
@@ -264,10 +267,15 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
             "since": f.since.isoformat() if f.since else None,
             "evidence": f.evidence,
             "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
-                               "formula": f.leak_formula},
+                               "formula": f.leak_formula, "low": _money(f.leak_low),
+                               "high": _money(f.leak_high)},
             "action": f.action,
         } for f in s.findings},
     }
+
+
+def _money(v: float | None) -> float | None:
+    return None if v is None else round(v, 2)
 
 
 def _iso(d: date | None) -> str | None:

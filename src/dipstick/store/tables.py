@@ -37,8 +37,11 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-STATUSES = ("ok", "watch", "leak", "unknown")
+STATUSES = ("ok", "watch", "leak", "unknown")   # a service's light
 STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown')"
+# a cause's status may also be n/a: it cannot apply to the service (migration 0006_na)
+FINDING_STATUSES = (*STATUSES, "n/a")
+FINDING_STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown', 'n/a')"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -119,6 +122,8 @@ class ServiceResult(Base):
     leak_hours: Mapped[float] = mapped_column(Double)
     leak_cause: Mapped[str | None] = mapped_column(Text)
     leak_formula: Mapped[str] = mapped_column(Text)
+    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006_na
+    leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
 
     run: Mapped[Run] = relationship(back_populates="services")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -132,7 +137,7 @@ class FindingRow(Base):
     __tablename__ = "findings"
     __table_args__ = (
         UniqueConstraint("service_result_id", "cause"),
-        CheckConstraint(STATUS_CHECK, name="status"),
+        CheckConstraint(FINDING_STATUS_CHECK, name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -149,6 +154,8 @@ class FindingRow(Base):
     action: Mapped[str] = mapped_column(Text)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006_na
+    leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
 

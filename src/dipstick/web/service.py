@@ -46,7 +46,7 @@ RunId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a stored ru
 
 router = APIRouter()
 
-STATUS_RANK = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
+STATUS_RANK = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3, "n/a": 4}
 
 
 @dataclass(frozen=True)

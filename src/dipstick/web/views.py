@@ -31,8 +31,8 @@ from dipstick.store import Store
 from dipstick.store.tables import Run
 from dipstick.web.context import Missing, RunContext, run_context, settle
 
-STATUS_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3}
-STATUSES = tuple(STATUS_ORDER)
+STATUS_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3, "n/a": 4}
+STATUSES = ("leak", "watch", "unknown", "ok")   # a service's overall light is never n/a
 LIFECYCLES = ("pipeline", "live", "retiring", "retired")
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 1000

@@ -1,0 +1,107 @@
+"""Evidence with its uncertainty, and the check-wide confidence rule (issue 13, item 3).
+
+An indicator grades the *effect* of a measure against its threshold as before, and attaches the
+test of :mod:`dipstick.stats` that says how sure that effect is: its sample size, its 95 %
+interval and the one-sided p-value against the watch line. :func:`confirm` then corrects all
+p-values of one check together (Benjamini–Hochberg) and lets a ``leak`` stand only where the
+correction leaves q ≤ 0.05; the rest become ``watch`` "not yet sure". Thousands of tests on a big
+portfolio would otherwise raise a few dozen leaks by chance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from dipstick.indicators.base import (
+    Evidence,
+    Finding,
+    LeakEstimate,
+    Status,
+    Threshold,
+    _fmt,
+    conclude,
+    evidence,
+)
+from dipstick.stats import Test, fdr
+
+ALPHA = 0.05   # the false discovery rate a check allows among its leaks
+
+
+def tested(metric: str, label: str, value: float | None, threshold: Threshold | None,
+           period: str, test: Test | None, *, unit: str = "", baseline: float | None = None,
+           note: str = "", sample: str = "", required: bool = True) -> Evidence:
+    """Evidence graded on ``value`` and carrying ``test``: n, interval and p, and in its note
+    the interval and the sample in words, e.g. "95 % CI 1.2–2.1; 41 vs 26 tickets".
+
+    ``value`` may differ from ``test.estimate`` (a drop is the negated difference); the
+    interval is then mapped by the caller. Without a test the statistic is meaningless (fewer
+    than two ratings, no event at all): the evidence is ``unknown`` unless ``required`` is
+    false (a value that is good whatever its noise, e.g. no lost time at all)."""
+    if test is None and required and value is not None:
+        return evidence(metric, label, None, threshold, period, unit=unit, baseline=baseline,
+                        note="too few data points to test")
+    e = evidence(metric, label, value, threshold, period, unit=unit, baseline=baseline,
+                 note=note)
+    if test is None or e.value is None:
+        return e
+    words = f"{test.interval(unit if unit.strip() != '×' else '')}; {test.sample}"
+    if sample:
+        words += f" {sample}"
+    return replace(e, n=test.n, low=_round(test.low), high=_round(test.high),
+                   p=_round(test.p, 6), note=f"{words}; {note}" if note else words)
+
+
+def flipped(test: Test | None) -> Test | None:
+    """The test of −x from the test of x (a drop from a difference now − before)."""
+    if test is None:
+        return None
+    return Test(-test.estimate, -test.high, -test.low, test.p, test.n, test.sample)
+
+
+def shifted(test: Test | None, by: float) -> Test | None:
+    """The test of x + ``by`` (a share change from a ratio: ratio − 1)."""
+    if test is None:
+        return None
+    return Test(test.estimate + by, test.low + by, test.high + by, test.p, test.n, test.sample)
+
+
+def _round(v: float, digits: int = 4) -> float | None:
+    return None if math.isnan(v) or math.isinf(v) else round(v, digits)
+
+
+def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
+    """Every evidence p of the check corrected together into q; a ``leak`` evidence with
+    q > ``alpha`` becomes ``watch`` ("not yet sure: q = 0.2") and its finding is concluded
+    again. A pure function: the findings come back in order, the unchanged ones as they were."""
+    ps = [e.p for f in findings for e in f.evidence if e.p is not None]
+    qs = iter(fdr(ps))
+    out: list[Finding] = []
+    for f in findings:
+        if not any(e.p is not None for e in f.evidence):
+            out.append(f)
+            continue
+        ev: list[Evidence] = []
+        changed = False
+        for e in f.evidence:
+            if e.p is None:
+                ev.append(e)
+                continue
+            q = round(next(qs), 6)
+            if e.status is Status.LEAK and q > alpha:
+                changed = True
+                e = replace(e, status=Status.WATCH, score=min(e.score, 49.9),
+                            note=f"not yet sure: q = {_fmt(q)}; {e.note}")
+            ev.append(replace(e, q=q))
+        if not changed:
+            out.append(replace(f, evidence=tuple(ev)))
+            continue
+        again = conclude(f.service, f.cause, ev, f.leak, f.action)
+        if again.status is Status.LEAK:
+            again = replace(again, since=f.since)
+        elif again.status is Status.OK:
+            again = replace(again, leak=LeakEstimate.none("nothing counted while the cause "
+                                                          "is ok"))
+        out.append(replace(again, symptom_of=f.symptom_of, episode=f.episode))
+    return out
