@@ -226,7 +226,7 @@ class Store:
 
 def _summary(r: Run) -> RunSummary:
     counts = {"ok": r.ok_count, "watch": r.watch_count, "leak": r.leak_count,
-              "unknown": r.unknown_count, "n/a": 0}   # a service's light is never n/a
+              "unknown": r.unknown_count}
     return RunSummary(r.id, r.started_at, r.finished_at, r.command, r.as_of, r.organisation,
                       r.package, r.currency, r.services_count, counts, r.leak_money, r.leak_hours)
 
@@ -246,7 +246,7 @@ def _run_json(r: Run) -> dict[str, Any]:
         "causes": list(r.causes),
         "summary": {
             "services": r.services_count,
-            **{s.value: counts[s.value] for s in Status},
+            **{s.value: counts.get(s.value, 0) for s in Status},   # never n/a: 0
             "leak_per_month": {"money": round(r.leak_money, 2), "hours": round(r.leak_hours, 1)},
         },
         "services": [_service_json(s) for s in r.services],

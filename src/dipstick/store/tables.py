@@ -39,7 +39,7 @@ NAMING = {
 
 STATUSES = ("ok", "watch", "leak", "unknown")   # a service's light
 STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown')"
-# a cause's status may also be n/a: it cannot apply to the service (migration 0006_na)
+# a cause's status may also be n/a: it cannot apply to the service (migration 0006)
 FINDING_STATUSES = (*STATUSES, "n/a")
 FINDING_STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown', 'n/a')"
 
@@ -122,7 +122,7 @@ class ServiceResult(Base):
     leak_hours: Mapped[float] = mapped_column(Double)
     leak_cause: Mapped[str | None] = mapped_column(Text)
     leak_formula: Mapped[str] = mapped_column(Text)
-    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006_na
+    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006
     leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
 
     run: Mapped[Run] = relationship(back_populates="services")
@@ -154,7 +154,7 @@ class FindingRow(Base):
     action: Mapped[str] = mapped_column(Text)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     since: Mapped[date | None] = mapped_column(Date, nullable=True)
-    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006_na
+    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006
     leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")

@@ -1,7 +1,7 @@
 """Findings may be ``n/a`` (the cause cannot apply); leak estimates get a low–high range
 (issue 13). Evidence's sample size, interval, p and q live in the evidence JSON: no column.
 
-Revision ID: 0006_na
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-08
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_na"
+revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
