@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from dipstick.check import CheckResult, run_check
-from dipstick.indicators.base import Finding, Status
+from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status, Threshold, conclude
+from dipstick.indicators.confidence import confirm
 from dipstick.package import load_package
 
 from builder import AS_OF, PackageBuilder, days
@@ -306,11 +307,23 @@ def test_evidence_carries_its_sample_interval_and_q(tmp_path: Path) -> None:
     assert f.leak.low <= f.leak.money <= f.leak.high
 
 
-def test_a_leak_needs_confidence(tmp_path: Path) -> None:
-    """Issue 13: a value score at the leak line (6.0) from 20 answers, half 8 and half 4, is
-    past the line but not sure against the watch line (7): BH q > 0.05 makes it watch."""
-    f = finding(tmp_path, lambda b: b.healthy().surveys(score=4, on=[AS_OF - timedelta(days=10)]),
-                "perception")
-    e = next(e for e in f.evidence if e.metric == "value_score:staff")
-    assert e.value == 6.0 and e.status is Status.WATCH and e.n == 20
-    assert e.q is not None and e.q > 0.05 and e.note.startswith("not yet sure: q = ")
+def test_a_leak_needs_confidence() -> None:
+    """Issue 13: the check's candidate p-values are corrected together (Benjamini–Hochberg); a
+    leak whose q > 0.05 is only watch, "not yet sure", and its finding is concluded again."""
+    line = Threshold(7.0, 6.0)
+
+    def ev(metric: str, value: float, p: float) -> Evidence:
+        status, score = line.grade(value)
+        return Evidence(metric, metric, value, "now", status, score, n=20, p=p)
+
+    sure = conclude("a", "perception", [ev("x", 5.0, 0.001)], LeakEstimate(100.0), "act")
+    unsure = conclude("b", "perception", [ev("y", 5.5, 0.2), ev("z", 6.5, 0.03)],
+                      LeakEstimate(100.0), "act")
+    assert sure.status is unsure.status is Status.LEAK
+    out = confirm([sure, unsure])
+    assert out[0].status is Status.LEAK and out[0].evidence[0].q == pytest.approx(0.003)
+    y = out[1].evidence[0]
+    assert y.status is Status.WATCH and y.q == pytest.approx(0.2)
+    assert y.note.startswith("not yet sure: q = 0.2")
+    assert out[1].status is Status.WATCH and out[1].leak.money == 100.0
+    assert confirm([sure, unsure]) == out and unsure.status is Status.LEAK   # pure

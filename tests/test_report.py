@@ -120,7 +120,7 @@ def test_totals_match_the_check_result(page: str, result: CheckResult) -> None:
     assert money and money.group(1) == f"{result.leak_money:,.0f} EUR" == "15,457 EUR"
     assert hours and hours.group(1) == f"{result.leak_hours:,.0f} h per month" == "258 h per month"
     assert TOTAL_RULE in page.replace("&#39;", "'")
-    for status in Status:
+    for status in (s for s in Status if s is not Status.NA):   # a service is never n/a
         shown = re.search(rf'id="count-{status.value}">([\d,]+)<', page)
         assert shown and int(shown.group(1).replace(",", "")) == result.count(status)
     assert (result.count(Status.LEAK), result.count(Status.WATCH), result.count(Status.OK),

@@ -29,7 +29,7 @@ from dipstick.indicators.base import (
     money,
     unknown,
 )
-from dipstick.indicators.confidence import flipped, shifted, tested
+from dipstick.indicators.confidence import NO_CHANGE, flipped, shifted, tested
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
 from dipstick.shifts.findings import describe, shift_evidence
@@ -132,8 +132,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         if per_week_before > 0:
             e = tested(f"incident_ratio:{cid}", f"Incidents/week after {label}",
                        per_week_after / per_week_before, spec.incident_ratio, period,
-                       rate_ratio(k1, after_days, k0, spec.change_effect_days,
-                                  spec.incident_ratio.watch),
+                       rate_ratio(k1, after_days, k0, spec.change_effect_days, NO_CHANGE),
                        baseline=per_week_before, unit="×", sample="incidents")
             ev.append(e)
             if e.status is Status.LEAK and started is None:
@@ -163,7 +162,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             test = means(after["satisfaction"], max(after.get("satisfaction_sd") or 0.0, 1.0),
                          after["rated"], before["satisfaction"],
                          max(before.get("satisfaction_sd") or 0.0, 1.0), before["rated"],
-                         null=-spec.satisfaction_drop.watch, higher_is_worse=False)
+                         null=0.0, higher_is_worse=False)
             ev.append(tested(f"satisfaction_drop:{cid}", f"Satisfaction drop after {label}",
                              before["satisfaction"] - after["satisfaction"],
                              spec.satisfaction_drop, period, flipped(test),
@@ -173,8 +172,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             ev.append(tested(f"usage_change:{cid}", f"Usage change after {label}",
                              after["users"] / before["users"] - 1, spec.usage_change, period,
                              shifted(rate_ratio(after["users"], 1.0, before["users"], 1.0,
-                                                1 + spec.usage_change.watch,
-                                                higher_is_worse=False), -1.0),
+                                                NO_CHANGE, higher_is_worse=False), -1.0),
                              baseline=before["users"], sample="mean daily users"))
     found = conclude(service.id, CAUSE, ev, leak, ACTION)
     # a change leak started with the change that caused it

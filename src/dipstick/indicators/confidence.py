@@ -2,7 +2,8 @@
 
 An indicator grades the *effect* of a measure against its threshold as before, and attaches the
 test of :mod:`dipstick.stats` that says how sure that effect is: its sample size, its 95 %
-interval and the one-sided p-value against the watch line. :func:`confirm` then corrects all
+interval and the one-sided p-value (against "no change" where the service is compared with its
+own baseline, against the watch line where the line is absolute). :func:`confirm` then corrects all
 p-values of one check together (Benjamini–Hochberg) and lets a ``leak`` stand only where the
 correction leaves q ≤ 0.05; the rest become ``watch`` "not yet sure". Thousands of tests on a big
 portfolio would otherwise raise a few dozen leaks by chance.
@@ -27,6 +28,12 @@ from dipstick.indicators.base import (
 from dipstick.stats import Test, fdr
 
 ALPHA = 0.05   # the false discovery rate a check allows among its leaks
+# The null of a test. Against the service's own baseline: no change (ratio 1, difference 0)
+# — the line judges the effect's size, the test that the change is real; measured on the
+# demo, a one-sided test against the watch line could not confirm 92 vs 52 incidents
+# (×1.77, 95 % CI 1.25–2.54) among a check's 1,240 tests. Against an absolute line (ratings,
+# licence use): the watch line itself, where "no change" has no meaning.
+NO_CHANGE = 1.0
 
 
 def tested(metric: str, label: str, value: float | None, threshold: Threshold | None,
@@ -71,21 +78,29 @@ def _round(v: float, digits: int = 4) -> float | None:
     return None if math.isnan(v) or math.isinf(v) else round(v, digits)
 
 
+def _candidate(e: Evidence) -> bool:
+    """Tested evidence past its watch line: the family whose false discoveries are controlled.
+    Evidence better than its watch line can light nothing; counting its p-values (≈ 1) would
+    only dilute the others — on the demo, 1,240 tests of which ~150 are past a line."""
+    return e.p is not None and e.status in (Status.WATCH, Status.LEAK)
+
+
 def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
-    """Every evidence p of the check corrected together into q; a ``leak`` evidence with
-    q > ``alpha`` becomes ``watch`` ("not yet sure: q = 0.2") and its finding is concluded
-    again. A pure function: the findings come back in order, the unchanged ones as they were."""
-    ps = [e.p for f in findings for e in f.evidence if e.p is not None]
+    """The p-values of the check's candidate evidence (tested and past its watch line)
+    corrected together into q (Benjamini–Hochberg); a ``leak`` evidence with q > ``alpha``
+    becomes ``watch`` ("not yet sure: q = 0.2") and its finding is concluded again. A pure
+    function: the findings come back in order, the unchanged ones as they were."""
+    ps = [e.p for f in findings for e in f.evidence if _candidate(e) and e.p is not None]
     qs = iter(fdr(ps))
     out: list[Finding] = []
     for f in findings:
-        if not any(e.p is not None for e in f.evidence):
+        if not any(_candidate(e) for e in f.evidence):
             out.append(f)
             continue
         ev: list[Evidence] = []
         changed = False
         for e in f.evidence:
-            if e.p is None:
+            if not _candidate(e):
                 ev.append(e)
                 continue
             q = round(next(qs), 6)

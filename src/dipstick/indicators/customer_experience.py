@@ -34,7 +34,7 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
-from dipstick.indicators.confidence import tested
+from dipstick.indicators.confidence import NO_CHANGE, tested
 from dipstick.journeys import TouchpointMeasures, journeys_of
 from dipstick.model import Service
 from dipstick.stats import mean_vs_line, rate_ratio
@@ -107,7 +107,7 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
         if rate is not None:
             b = t.baseline
             test = rate_ratio(t.drop_offs or 0.0, t.visitors or 0.0, b.drop_offs or 0.0,
-                              b.visitors or 0.0, spec.drop_off_growth.watch) if b else None
+                              b.visitors or 0.0, NO_CHANGE) if b else None
             ev.append(tested(f"drop_off_growth:{journey}/{tp}", f"{name}: drop-off rate vs "
                              "baseline", t.drop_off_growth, spec.drop_off_growth, w.period, test,
                              baseline=base_rate, unit="×", note=f"{rate:.1%} drop off",

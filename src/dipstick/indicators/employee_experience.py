@@ -38,7 +38,7 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
-from dipstick.indicators.confidence import tested
+from dipstick.indicators.confidence import NO_CHANGE, tested
 from dipstick.model import Service
 from dipstick.shifts import Shift
 from dipstick.stats import Test, mean_vs_line, means, poisson_range, proportion, sum_ratio
@@ -78,11 +78,11 @@ def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures
 
 
 def _resolution_growth(m: EmployeeMeasures, service: str,
-                       watch: float) -> tuple[float | None, float, Test | None]:
+                       null: float) -> tuple[float | None, float, Test | None]:
     """Per ticket type, median resolution now ÷ in the baseline, weighted by today's counts;
     the number of tickets it rests on; and its test: per type, Welch on log(hours + 1) against
-    the watch ratio, the smallest p times the number of types (Bonferroni), the interval of the
-    type with the most tickets."""
+    the ratio ``null`` (1: no change), the smallest p times the number of types (Bonferroni),
+    the interval of the type with the most tickets."""
     total = weighted = 0.0
     tests: list[tuple[float, Test]] = []
     for t in ("incident", "request"):
@@ -91,15 +91,15 @@ def _resolution_growth(m: EmployeeMeasures, service: str,
             weighted += cur["n"] * cur["median"] / base["median"]
             total += cur["n"]
             test = means(cur["log_mean"], cur["log_sd"] or 0.0, cur["n"],
-                         base["log_mean"] + math.log(watch), base["log_sd"] or 0.0, base["n"])
+                         base["log_mean"] + math.log(null), base["log_sd"] or 0.0, base["n"])
             if test is not None:
                 tests.append((cur["n"], test))
     combined = None
     if tests:
         p = min(1.0, len(tests) * min(t.p for _, t in tests))
         top = max(tests, key=lambda x: x[0])[1]
-        combined = Test(math.exp(top.estimate) * watch, math.exp(top.low) * watch,
-                        math.exp(top.high) * watch, p, sum(t.n for _, t in tests), top.sample)
+        combined = Test(math.exp(top.estimate) * null, math.exp(top.low) * null,
+                        math.exp(top.high) * null, p, sum(t.n for _, t in tests), top.sample)
     return (weighted / total if total else None), total, combined
 
 
@@ -128,11 +128,11 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
     base_days = covered_days(ctx, sid, w.baseline_start, w.start)
     lost = per_month(cur["lost_hours"], days)
     base_lost = per_month(base.get("lost_hours"), base_days)
-    growth, resolved, res_test = _resolution_growth(m, sid, spec.resolution_growth.watch)
+    growth, resolved, res_test = _resolution_growth(m, sid, NO_CHANGE)
     lost_test = sum_ratio(cur["lost_n"], cur["lost_mean"] or 0.0, cur["lost_sd"] or 0.0, days,
                           base.get("lost_n") or 0, base.get("lost_mean") or 0.0,
                           base.get("lost_sd") or 0.0, base_days,
-                          null=spec.lost_time_growth.watch)
+                          null=NO_CHANGE)
     ev = [
         tested("satisfaction", "Ticket satisfaction (internal, 0–10)", cur["satisfaction"],
                spec.employee_satisfaction, w.period,

@@ -129,13 +129,14 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
                 n + nb, f"{n} vs {nb} answers")
 
 
-def pmd_test(dims: dict[str, Any], line: float) -> Test | None:
+def pmd_test(dims: dict[str, Any], line: float, least: int) -> Test | None:
     """Promoters − detractors (points) against ``line``: a difference of two shares of one
-    multinomial sample, var = (P + D − (P − D)²) / n; normal test, lower is worse."""
+    multinomial sample, var = (P + D − (P − D)²) / n; normal test, lower is worse. Below
+    ``least`` answers the normal approximation means nothing (two answers give ±100)."""
     from scipy import stats as sp
 
     n = int(sum(d["n"] for d in dims.values()))
-    if n < 2:
+    if n < max(least, 2):
         return None
     pro = sum(d["promoters"] for d in dims.values()) / n
     det = sum(d["detractors"] for d in dims.values()) / n
@@ -186,11 +187,12 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
                          score_test(ctx, gid, dims, spec.value_score.watch), baseline=base))
         ev.append(tested(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd,
                          spec.promoters_minus_detractors, w.period,
-                         pmd_test(dims, spec.promoters_minus_detractors.watch), unit=" pts"))
+                         pmd_test(dims, spec.promoters_minus_detractors.watch, least),
+                         unit=" pts"))
         if base is not None and score is not None:
             ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
                              base - score, spec.value_drop, w.period,
-                             score_test(ctx, gid, dims, spec.value_drop.watch, base_dims),
+                             score_test(ctx, gid, dims, 0.0, base_dims),
                              baseline=base, unit=" pts"))
         if score is not None and n >= least:
             scores.append(score)

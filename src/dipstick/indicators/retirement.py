@@ -36,7 +36,7 @@ from dipstick.indicators.common import (
     settled_evidence,
     settled_shift,
 )
-from dipstick.indicators.confidence import shifted, tested
+from dipstick.indicators.confidence import NO_CHANGE, shifted, tested
 from dipstick.model import Service
 from dipstick.stats import proportion, rate_ratio
 
@@ -120,7 +120,7 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
     if cur is not None and base:
         ev.append(tested("usage_trend", "Active users vs baseline", cur / base - 1,
                          spec.usage_trend, w.period,
-                         shifted(rate_ratio(cur, 1.0, base, 1.0, 1 + spec.usage_trend.watch,
+                         shifted(rate_ratio(cur, 1.0, base, 1.0, NO_CHANGE,
                                             higher_is_worse=False), -1.0),
                          baseline=base, sample="mean daily users (a Poisson count)"))
     settled = settled_shift(ctx, "service", sid, "users")

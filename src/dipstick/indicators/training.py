@@ -30,7 +30,7 @@ from dipstick.indicators.base import (
     unknown,
 )
 from dipstick.indicators.common import active_users, covered_days, ratio, recent_users
-from dipstick.indicators.confidence import tested
+from dipstick.indicators.confidence import NO_CHANGE, tested
 from dipstick.model import Service
 from dipstick.stats import poisson_range, proportion, rate_ratio
 
@@ -113,7 +113,7 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
         base_users = m.baseline_users.get(sid) or 0.0
         base_months = covered_days(ctx, sid, w.baseline_start, w.start) / (365.25 / 12)
         test = rate_ratio(n or 0, users * months, base_n, base_users * base_months,
-                          null=spec.questions_growth.watch)
+                          null=NO_CHANGE)
         ev.append(tested("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
                          spec.questions_growth, w.period, test, baseline=base_rate, unit="×",
                          sample="how-to tickets"))
