@@ -125,8 +125,8 @@ def means(m1: float, s1: float, n1: float, m0: float, s0: float, n0: float,
     v1, v0 = s1 * s1 / n1i, s0 * s0 / n0i
     se = math.sqrt(v1 + v0)
     d = m1 - m0
-    if se == 0:
-        worse = d > null if higher_is_worse else d < null
+    if se == 0:   # no spread: worse or not, beyond float noise (engines sum differently)
+        worse = _beyond(d, null, higher_is_worse)
         return Test(d, d, d, 0.0 if worse else 1.0, n1i + n0i, f"{n1i} vs {n0i}")
     df = (v1 + v0) ** 2 / (v1 * v1 / (n1i - 1) + v0 * v0 / (n0i - 1))
     t = (d - null) / se
@@ -145,12 +145,17 @@ def mean_vs_line(m: float, s: float, n: float, line: float,
         return None
     se = s / math.sqrt(ni)
     if se == 0:
-        worse = m > line if higher_is_worse else m < line
+        worse = _beyond(m, line, higher_is_worse)
         return Test(m, m, m, 0.0 if worse else 1.0, ni, f"{ni}")
     t = (m - line) / se
     p = float(stats.t.sf(t, ni - 1) if higher_is_worse else stats.t.cdf(t, ni - 1))
     q = float(stats.t.ppf(0.975, ni - 1))
     return Test(m, m - q * se, m + q * se, p, ni, f"{ni}")
+
+
+def _beyond(v: float, line: float, higher_is_worse: bool) -> bool:
+    gap = (v - line) if higher_is_worse else (line - v)
+    return gap > 1e-9 * max(1.0, abs(line))
 
 
 def _bad(v: float | None) -> bool:
