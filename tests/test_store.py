@@ -216,8 +216,15 @@ def test_a_real_check_round_trips(store: Store, tmp_path: Any) -> None:
     finally:
         package.close()
     run_id = save(store, real)
-    assert store.load_run(run_id) == normalised(real.to_json())
+    loaded = store.load_run(run_id)
+    assert loaded == normalised(real.to_json())
     assert store.service_history("erp")[-1].status.value == "leak"
+    # n/a (migration 0006: no value stream, no touchpoint) and the evidence's test survive
+    crm = next(s for s in loaded["services"] if s["id"] == "crm")
+    assert crm["causes"]["flow"]["status"] == crm["causes"]["customer_experience"]["status"] \
+        == "n/a"
+    assert any(e["n"] and e["p"] is not None for c in crm["causes"].values()
+               for e in c["evidence"])
 
 
 def test_since_dates_survive_the_database(store: Store, tmp_path: Any) -> None:
