@@ -29,7 +29,14 @@ from dipstick.indicators.base import (
     money,
     unknown,
 )
-from dipstick.indicators.common import active_users, covered_days, ratio, recent_users
+from dipstick.indicators.common import (
+    active_users,
+    covered_days,
+    ratio,
+    recent_users,
+    settled_evidence,
+    settled_shift,
+)
 from dipstick.indicators.confidence import NO_CHANGE, tested
 from dipstick.model import Service
 from dipstick.stats import poisson_range, proportion, rate_ratio
@@ -117,6 +124,11 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
         ev.append(tested("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
                          spec.questions_growth, w.period, test, baseline=base_rate, unit="×",
                          sample="how-to tickets"))
+    # the window mean lags a step: judge the level the weekly how-to rate settled at, as a
+    # ratio to the level before (the service against itself, as the growth above)
+    ev += settled_evidence("questions_growth", "How-to rate",
+                           settled_shift(ctx, "service", sid, "questions_per_user"),
+                           spec.questions_growth, as_ratio=True, unit="×")
     c = m.completion.get(sid)
     if c and c["required"]:
         ev.append(tested("training_completion", "Training completion (latest per group)",
