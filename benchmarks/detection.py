@@ -29,7 +29,7 @@ from typing import Any
 
 from dipstick.check import run_check
 from dipstick.demo.bench import CAUSES, generate_bench
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.package import load_package
 
 HORIZON = 13       # weeks after the onset for the fixed-horizon recall

@@ -25,7 +25,7 @@ from dipstick.alerts.messages import build, slack_payload, teams_payload
 from dipstick.alerts.notifiers import build_notifiers
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import UsageError
-from dipstick.indicators.base import Finding, LeakEstimate, Status, Window
+from dipstick.findings import Finding, LeakEstimate, Status, Window
 from dipstick.model import Service, ValueModel
 from dipstick.store import Store
 

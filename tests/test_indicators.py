@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dipstick.check import CheckResult, run_check
-from dipstick.indicators.base import Finding, Status
+from dipstick.findings import Finding, Status
 from dipstick.package import load_package
 
 from builder import AS_OF, PackageBuilder, days

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import dipstick.indicators
-from dipstick.indicators.base import CommonSpec
+from dipstick.findings import CommonSpec
 from dipstick.indicators.registry import CAUSES, INDICATORS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dipstick.indicators.base import LeakEstimate, Status, Threshold, conclude, evidence
+from dipstick.findings import LeakEstimate, Status, Threshold, conclude, evidence
 
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 

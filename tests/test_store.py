@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 import dipstick.store
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import StoreError, UsageError
-from dipstick.indicators.base import (
+from dipstick.findings import (
     Finding,
     LeakEstimate,
     Status,

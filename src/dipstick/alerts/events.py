@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dipstick.check import CheckResult, ServiceVerdict
-from dipstick.indicators.base import Finding, Status
+from dipstick.findings import Finding, Status
 
 LEAK = "leak"
 RESOLVED = "resolved"

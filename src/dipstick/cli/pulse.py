@@ -405,7 +405,7 @@ def overdue(
 ) -> None:
     """Service × group pairs not asked for longer than checkin_max_age_days (last asked:
     the latest survey answer or check-in started). Exit 1 when any is overdue."""
-    from dipstick.indicators.base import CommonSpec
+    from dipstick.findings import CommonSpec
     from dipstick.indicators.registry import split_settings
     from dipstick.package import load_package
     from dipstick.pulse.campaigns import last_asked

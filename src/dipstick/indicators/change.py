@@ -15,11 +15,10 @@ import narwhals as nw
 from pydantic import Field
 
 from dipstick.engine import between, collect, keyed, minutes_between
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Status,
@@ -27,12 +26,12 @@ from dipstick.indicators.base import (
     conclude,
     evidence,
     fact,
-    money,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
+from dipstick.indicators.common import describe, shift_evidence
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
-from dipstick.shifts.findings import describe, shift_evidence
 
 CAUSE = "change"
 ACTION = "Communicate and support the change: explain it, train, and staff the service desk."

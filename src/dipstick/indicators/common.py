@@ -8,11 +8,40 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import between, collect, hours_between, keyed
-from dipstick.indicators.base import CheckContext, Evidence, Threshold, evidence
+from dipstick.findings import CheckContext, Evidence, Status, Threshold, evidence
 from dipstick.shifts import SeriesKey, Shift, detect_all
 from dipstick.streams.package import PackageStream, package_streams
 
 HANDLING = "handling_minutes"
+
+# what each weekly series is called where a shift in it is shown as evidence
+LABELS = {
+    "users": "active users", "incidents_per_user": "incidents per user",
+    "requests_per_user": "requests per user", "questions_per_user": "how-to tickets per user",
+    "satisfaction": "ticket satisfaction", "lost_hours_per_user": "lost hours per user",
+    "resolution_hours": "resolution hours", "reopen_share": "reopen share",
+    "cost_per_user": "cost per active user", "training_completion": "training completion",
+    "value_score": "value score", "kpi": "KPI actual",
+    "touchpoint_satisfaction": "touchpoint satisfaction", "drop_off_rate": "drop-off rate",
+}
+
+
+def describe(shift: Shift) -> str:
+    key = shift.series_key
+    what = LABELS.get(key.metric, key.metric)
+    where = key.subject if key.kind != "service" else ""
+    part = f" ({key.part})" if key.part else ""
+    return f"{what}{part}" + (f" of {where}" if where else "")
+
+
+def shift_evidence(shift: Shift, status: Status, note: str = "") -> Evidence:
+    """A shift as a row of evidence: what moved, from what to what, and how sure we are."""
+    return Evidence(
+        metric=f"shift:{shift.series_key}", label=f"Shift in {describe(shift)}",
+        value=round(shift.relative_change, 4), period=f"week of {shift.date}", status=status,
+        score=0.0, unit="", threshold=None, baseline=round(shift.before, 4),
+        note=note or (f"from {shift.before:.3g} to {shift.after:.3g} "
+                      f"({shift.relative_change:+.0%}), confidence {shift.confidence:.0%}"))
 
 
 def monthly_costs(ctx: CheckContext) -> dict[str, float]:

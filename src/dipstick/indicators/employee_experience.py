@@ -14,18 +14,17 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Threshold,
     conclude,
     evidence,
-    money,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     covered_days,
     groups_of_kind,

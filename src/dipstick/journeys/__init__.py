@@ -1,7 +1,7 @@
 """Customer journey maps: a persona's stages and touchpoints, with satisfaction and drop-off.
 
 Pure functions of the value model's journeys and the ``touchpoints`` signal table. The windows
-are the check's (:class:`~dipstick.indicators.base.Window`: the current window ending on the
+are the check's (:class:`~dipstick.findings.Window`: the current window ending on the
 as-of date and the baseline right before it), so the `customer_experience` indicator, the CLI
 and the emotion curve read the same numbers. A touchpoint without rows is ``None`` throughout:
 unknown is never shown as a number.
@@ -17,7 +17,7 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import Signals, between, collect, keyed
-from dipstick.indicators.base import CheckContext, Window
+from dipstick.findings import CheckContext, Window
 from dipstick.model import Journey, ValueModel
 
 TABLE = "touchpoints"

@@ -13,14 +13,11 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
 
+from dipstick.findings import CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect
 from dipstick.shifts.series import METRICS, Series, SeriesKey, build
-
-if TYPE_CHECKING:
-    from dipstick.indicators.base import CheckContext
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
            "build", "detect", "detect_all", "since_for"]

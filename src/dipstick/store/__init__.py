@@ -34,7 +34,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from dipstick.errors import StoreError, UsageError
-from dipstick.indicators.base import Status, Window
+from dipstick.findings import Status, Window
 from dipstick.store.tables import FindingRow, Run, ServiceResult
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 from dipstick.errors import PackageError, UsageError
-from dipstick.indicators.base import CommonSpec
+from dipstick.findings import CommonSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.pulse import campaigns as repo

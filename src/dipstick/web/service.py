@@ -31,7 +31,7 @@ from dipstick.figures import (
     vsm_figure,
 )
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text
-from dipstick.indicators.base import CommonSpec, Status
+from dipstick.findings import CommonSpec, Status
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.store import Store

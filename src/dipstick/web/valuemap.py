@@ -23,7 +23,7 @@ from dipstick.figures.valuemap import (
     value_map_figure,
     weighting_note,
 )
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.model import Service, ValueModel
 from dipstick.store import Store
 from dipstick.web.api import ItemLimit, ItemOffset
