@@ -9,11 +9,11 @@ indicators, shifts and journeys import each other in a circle).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -251,6 +251,37 @@ def _summarise(e: Evidence) -> str:
     return f"{e.label}: {value}" + (f" ({e.threshold})" if e.threshold else "")
 
 
+T = TypeVar("T")
+
+
+class CacheKey(Generic[T]):
+    """The typed name of one measure a check computes once and shares (``CacheKey[T]`` promises
+    a ``T``). Keys are module constants compared by identity, so a misspelt key is a name
+    error that mypy reports, not a silent second computation under another string."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"CacheKey({self.name!r})"
+
+
+class CheckCache:
+    """What one check computed once for several of its parts (shifts, costs, streams,
+    journeys), under typed keys."""
+
+    def __init__(self) -> None:
+        self._values: dict[CacheKey[Any], Any] = {}
+
+    def get(self, key: CacheKey[T], compute: Callable[[], T]) -> T:
+        """The value under ``key``, computing it on first use."""
+        if key not in self._values:
+            self._values[key] = compute()
+        return cast(T, self._values[key])
+
+
 @dataclass(frozen=True)
 class CheckContext:
     """What every indicator may read: the value model, the signal tables and the window."""
@@ -259,7 +290,7 @@ class CheckContext:
     signals: Signals
     window: Window
     common: CommonSpec
-    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    cache: CheckCache = field(default_factory=CheckCache, compare=False, repr=False)
 
     @property
     def rate(self) -> float:

@@ -14,15 +14,19 @@ default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a c
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import narwhals as nw
 
 from dipstick.engine import Signals
 from dipstick.errors import UsageError
 
-if TYPE_CHECKING:
-    from dipstick.package import Package
+
+class Loaded(Protocol):
+    """What :func:`on_spark` needs of a loaded package (the engine sits below the package
+    loader, so it names the shape, not the class)."""
+
+    signals: Signals
 
 ENV_MASTER = "DIPSTICK_SPARK_MASTER"
 
@@ -59,7 +63,7 @@ class SparkSignals(Signals):
         return tuple(self._frames[name].columns)
 
 
-def on_spark(package: Package, spark: Any) -> None:
+def on_spark(package: Loaded, spark: Any) -> None:
     """Switch a loaded package's signals to Spark (after anything that adds rows to them, such
     as the stored pulse answers)."""
     package.signals = SparkSignals(package.signals, spark)

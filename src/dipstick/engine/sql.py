@@ -10,14 +10,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 
 from dipstick.errors import Problem
 
-if TYPE_CHECKING:
-    from dipstick.package.tables import Column
+
+class Column(Protocol):
+    """What loading needs of a column of the contract (:mod:`dipstick.package.tables`
+    describes them; the engine sits below the package loader, so it names the shape)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def required(self) -> bool: ...
+    @property
+    def minimum(self) -> float | None: ...
+    @property
+    def maximum(self) -> float | None: ...
+    @property
+    def choices(self) -> tuple[str, ...]: ...
+    @property
+    def ref(self) -> str | None: ...
+    @property
+    def sql_type(self) -> str: ...
 
 MAX_ROWS_PER_PROBLEM = 20
 

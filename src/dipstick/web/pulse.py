@@ -37,9 +37,9 @@ from dipstick.pulse.tokens import digest, make_nonce, nonce_ok
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
-from dipstick.web.app import render, templates
 from dipstick.web.auth import READ_ALL, ApiUser, PageUser, Throttle, check_csrf, store_of
 from dipstick.web.context import Missing, RunContext, run_context
+from dipstick.web.templating import render, templates
 
 router = APIRouter()
 
