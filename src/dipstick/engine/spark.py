@@ -13,18 +13,16 @@ default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a c
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
 
 from dipstick.engine import Signals
 from dipstick.errors import UsageError
+from dipstick.settings import settings
 
 if TYPE_CHECKING:
     from dipstick.package import Package
-
-ENV_MASTER = "DIPSTICK_SPARK_MASTER"
 
 
 def session(master: str | None = None) -> Any:
@@ -35,7 +33,7 @@ def session(master: str | None = None) -> Any:
     except ImportError:
         raise UsageError("--engine spark needs PySpark: pip install 'dipstick[spark]' "
                          "(and Java 17 or newer)") from None
-    chosen = master or os.environ.get(ENV_MASTER) or "local[*]"
+    chosen = master or settings().spark_master
     return (SparkSession.builder.master(chosen).appName("dipstick")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
