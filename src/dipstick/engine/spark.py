@@ -13,13 +13,13 @@ default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a c
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol
 
 import narwhals as nw
 
 from dipstick.engine import Signals
 from dipstick.errors import UsageError
+from dipstick.settings import settings
 
 
 class Loaded(Protocol):
@@ -27,8 +27,6 @@ class Loaded(Protocol):
     loader, so it names the shape, not the class)."""
 
     signals: Signals
-
-ENV_MASTER = "DIPSTICK_SPARK_MASTER"
 
 
 def session(master: str | None = None) -> Any:
@@ -39,7 +37,7 @@ def session(master: str | None = None) -> Any:
     except ImportError:
         raise UsageError("--engine spark needs PySpark: pip install 'dipstick[spark]' "
                          "(and Java 17 or newer)") from None
-    chosen = master or os.environ.get(ENV_MASTER) or "local[*]"
+    chosen = master or settings().spark_master
     return (SparkSession.builder.master(chosen).appName("dipstick")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")

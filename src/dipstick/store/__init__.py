@@ -16,7 +16,6 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,7 +49,9 @@ CONNECT_TIMEOUT_S = 10
 
 def default_url() -> str:
     """The URL used when none is given: ``$DIPSTICK_DATABASE_URL``, else ./dipstick.db."""
-    return os.environ.get(ENV_URL) or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+    from dipstick.settings import settings
+
+    return settings().database_url or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ and the core's functions; this layer only reads, checks who asks, and renders.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from dipstick.settings import secret_key, secret_key_is_set
 from dipstick.store import Store
 from dipstick.web import api, maps, pages, pulse, runs, service, valuemap
 from dipstick.web.auth import ApiUser, LoginRequired, Throttle
@@ -50,9 +49,8 @@ def _plotlyjs() -> bytes:
 
 def create_app(config: WebConfig | None = None) -> FastAPI:
     config = config or WebConfig()
-    secret = config.secret_key or os.environ.get("DIPSTICK_SECRET_KEY")
-    if not secret:
-        secret = secrets.token_urlsafe(32)
+    secret = config.secret_key or secret_key()
+    if not config.secret_key and not secret_key_is_set():
         log.warning("DIPSTICK_SECRET_KEY is not set: sessions end when the server stops")
 
     @asynccontextmanager
