@@ -156,7 +156,9 @@ def build(rng: np.random.Generator, n_services: int, weeks: int, tables: set[str
     groups = internal + external
     n_facing = int(rng.integers(7, 10))
     n_inner = n_services - n_facing
-    kinds = [KINDS[i] for i in rng.choice(len(KINDS), min(n_inner, len(KINDS)), replace=False)]
+    # e-mail in every organisation: the big, cheap-per-user end of the portfolio
+    kinds = [KINDS[4]] + [KINDS[i] for i in rng.choice(
+        [i for i in range(len(KINDS)) if i != 4], min(n_inner, len(KINDS)) - 1, replace=False)]
     while len(kinds) < n_inner:   # more services than stems: a second instance of one
         stem, cap, nature = KINDS[int(rng.integers(len(KINDS)))]
         kinds.append((f"{stem} {len(kinds)}", cap, nature))
@@ -181,15 +183,17 @@ def build(rng: np.random.Generator, n_services: int, weeks: int, tables: set[str
 def _service(rng: np.random.Generator, sid: str, name: str, cap: str, nature: str,
              internal: list[Group], weeks: int) -> Service:
     users, per_user, howto = {
-        "commodity": ((800, 8000), (1.5, 12), (0.03, 0.12)),
+        "commodity": ((1500, 8000) if name == "E-mail" else (800, 8000), (1.5, 12),
+                      (0.03, 0.12)),
         "simple": ((60, 1500), (8, 60), (0.10, 0.30)),
         "complex": ((30, 600), (60, 900), (0.20, 0.50)),
         "facing": ((40, 600), (15, 200), (0.05, 0.25)),   # users = staff and agents on it
     }[nature]
     u = _logu(rng, *users)
     # tickets per active user a week: complex services draw more, big ones fewer per user
-    weekly = max(4.0, u * _logu(rng, 0.004, 0.05) * (2.5 if nature == "complex" else 1.0))
-    weekly = min(weekly, 350.0)
+    # small services: 5–20 tickets a week; big ones scale with users, up to a few hundred
+    weekly = max(_logu(rng, 5, 20),
+                 min(350.0, u * _logu(rng, 0.01, 0.05) * (2.0 if nature == "complex" else 1.0)))
     lic = int(u * rng.uniform(1.05, 1.5)) if rng.random() < 0.75 else None
     k = int(rng.integers(1, 4))
     consumers = [g.id for g in rng.choice(internal, min(k, len(internal)), replace=False)]
@@ -282,8 +286,9 @@ def _streams(rng: np.random.Generator, services: list[Service]) -> list[Stream]:
     pool = [s for s in services if s.nature != "commodity"]
     order = list(rng.permutation(len(pool)))
     out = []
-    for k, (sid, name) in enumerate([("hire", "Hire and equip"), ("order", "Order to cash"),
-                                      ("claim", "Claim to payment")][:int(rng.integers(2, 4))]):
+    plans = [("hire", "Hire and equip"), ("order", "Order to cash"),
+             ("claim", "Claim to payment")]
+    for sid, name in plans[:int(rng.integers(2, 4))]:
         steps = []
         for _ in range(int(rng.integers(3, 6))):
             s = pool[order.pop()]

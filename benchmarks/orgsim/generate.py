@@ -20,7 +20,8 @@ from .leaks import CAUSES, Effects, SeededLeak, seed
 
 WEEKS = 130           # two and a half years: a year of baseline before the earliest onset
 HORIZON_DAYS = 91     # recall is judged 13 weeks (+0–6 days) after each onset
-STEP_DAYS = 28        # onsets sit 13 weeks + 0..5 × 4 weeks (+0–6 days) before the end
+STEP_DAYS = 28        # onsets sit 13 weeks + 0..1 × 4 weeks (+0–6 days) before the end
+SLOTS = 2             # so a benchmark checks each leaking organisation on two dates only
 OPTIONAL = ("training", "surveys", "touchpoints", "events", "costs")
 
 
@@ -38,7 +39,7 @@ class Truth:
 
     def check_dates(self) -> list[date]:
         """The as-of dates every seeded onset + 13 weeks (+ its 0–6 jitter days) lands on."""
-        return [self.as_of - timedelta(days=STEP_DAYS * k) for k in range(5, -1, -1)]
+        return [self.as_of - timedelta(days=STEP_DAYS * k) for k in range(SLOTS - 1, -1, -1)]
 
 
 def generate(folder: Path, seed_: int, stable: bool = False, n_services: int = 40,
@@ -59,7 +60,7 @@ def generate(folder: Path, seed_: int, stable: bool = False, n_services: int = 4
         leaks: list[SeededLeak] = []
         fx = Effects(days)
     else:
-        onsets = [days - 1 - HORIZON_DAYS - STEP_DAYS * int(rng.integers(0, 6))
+        onsets = [days - 1 - HORIZON_DAYS - STEP_DAYS * int(rng.integers(0, SLOTS))
                   - int(rng.integers(0, 7)) for _ in range(2 * len(CAUSES))]
         leaks, fx = seed(rng, org, start, days, onsets)
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ def calendar(start: date, days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def usage_level(rng: np.random.Generator, s: Service, fx: Effects, start: date, days: int,
                 noise: float) -> np.ndarray:
     """Expected active users per day (the leak included, daily noise not)."""
-    doy, wday, summer, yearend = calendar(start, days)
+    _, wday, summer, yearend = calendar(start, days)
     t = np.arange(days) / days
     base = s.users * (1 + s.growth * t)
     season = 1 - s.summer * summer - (0.45 if s.nature != "facing" else 0.1) * yearend
@@ -105,7 +105,7 @@ def ticket_rows(rng: np.random.Generator, s: Service, level: np.ndarray, fx: Eff
         cols["resolved_at"] += [c if c < end else None for c in closed.tolist()]
         cols["type"] += [kind] * k
         cols["reopened"] += reopened.tolist()
-        cols["satisfaction"] += [int(x) if r else None for x, r in zip(score, rated)]
+        cols["satisfaction"] += [int(x) if r else None for x, r in zip(score, rated, strict=True)]
         cols["lost_minutes"] += lostm.astype(int).tolist()
         cols["requester_group"] += [consumers[i] for i in rng.integers(len(consumers), size=k)]
         cols["reassignments"] += rng.poisson(0.7, k).tolist()
