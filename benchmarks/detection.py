@@ -27,6 +27,10 @@ stable organisation every 13 weeks over its last 39 weeks. Measures, per cause:
 - false alarms on stable organisations — (service, cause) pairs turning `leak` between
   quarterly checks over the last 39 weeks (the first check counts all its leaks), per 100
   service-years.
+
+``--weekly`` also checks every week from the first onset and reports the median delay (weeks
+from the onset to the first date the seeded finding is `leak`): the measure of the first
+demo runs in docs/benchmarks.md, at many more checks.
 """
 
 from __future__ import annotations
@@ -82,9 +86,9 @@ def _generate(generator: str, folder: Path, seed: int, stable: bool) -> tuple[da
                      for x in d.leaks]
 
 
-def one_org(job: tuple[str, int, bool]) -> dict[str, Any]:
+def one_org(job: tuple[str, int, bool, bool]) -> dict[str, Any]:
     """Generate one organisation, check it at its as-of dates, and grade every finding."""
-    generator, seed, stable = job
+    generator, seed, stable, weekly = job
     start = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="dipstick-detect-"))
     try:
@@ -95,6 +99,10 @@ def one_org(job: tuple[str, int, bool]) -> dict[str, Any]:
             grid = [end - k * HORIZON for k in range(STABLE_CHECKS - 1, -1, -1)]
         else:
             grid = sorted({x[4] for x in seeded if x[4] is not None} | {end})
+            if weekly:   # every week from the first onset: the first date each leak is lit
+                first = min(x[2] for x in seeded)
+                grid = sorted(set(grid) | {end - timedelta(weeks=k) for k in range(
+                    (end - first).days // 7 + 1) if end - timedelta(weeks=k) >= first})
         lit: dict[date, dict[tuple[str, str], date | None]] = {}
         for d in grid:
             result = run_check(package, as_of=d)
@@ -110,7 +118,9 @@ def one_org(job: tuple[str, int, bool]) -> dict[str, Any]:
         at13 = None if d13 is None else (sid, cause) in lit[d13]
         when = d13 if at13 else end
         since = lit[when].get((sid, cause)) if (sid, cause) in lit[when] else None
+        hit = next((d for d in grid if d >= onset and (sid, cause) in lit[d]), None)
         leaks.append({"service": sid, "cause": cause, "onset": onset.isoformat(), "clear": clear,
+                      "delay_weeks": (hit - onset).days / 7 if weekly and hit else None,
                       "at13": at13, "at_end": (sid, cause) in lit[end],
                       "lit": (sid, cause) in lit[when],
                       "since_error": None if since is None else abs((since - onset).days)})
@@ -144,6 +154,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         tp_end = sum(x["at_end"] for x in ls)
         errs = [x["since_error"] for x in ls if x["since_error"] is not None]
         eps = [c for r in stable for c in r["episodes"] if cause in ("all", c)]
+        delays = [x["delay_weeks"] for x in ls if x.get("delay_weeks") is not None]
         by = {k: [x["at13"] for x in ls if x["clear"] is k and x["at13"] is not None]
               for k in (True, False)}
         out[cause] = {
@@ -156,6 +167,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             "fp_other_cause": sum(x["kind"] == "other cause" for x in fps),
             "fp_healthy": sum(x["kind"] == "healthy" for x in fps),
             "since_error_median_days": _median(errs),
+            "delay_weeks_median": _median(delays),   # --weekly only: first lit − onset
             "lit_without_since": sum(1 for x in ls if x["lit"] and x["since_error"] is None),
             "false_alarms": len(eps),
             "false_alarms_per_100_service_years": 100 * len(eps) / years if years else None,
@@ -168,9 +180,10 @@ def _f(v: Any, digits: int = 2) -> str:
     return "–" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
-def print_table(summary: dict[str, Any]) -> None:
+def print_table(summary: dict[str, Any], weekly: bool = False) -> None:
     head = ("cause", "seeded", "recall@13w (n)", "clear / subtle", "recall@end", "precision",
-            "FP other/healthy", "median since error (d)", "FA /100 svc-y")
+            "FP other/healthy", "median since error (d)", "FA /100 svc-y (n)",
+            *(("median delay (w)",) if weekly else ()))
     print("\n| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for cause, s in summary.items():
         name = f"**{cause}**" if cause == "all" else cause
@@ -179,7 +192,8 @@ def print_table(summary: dict[str, Any]) -> None:
               f"{_f(s['recall_end'])} | {_f(s['precision'])} | "
               f"{s['fp_other_cause']}/{s['fp_healthy']} | "
               f"{_f(s['since_error_median_days'], 0)} | "
-              f"{_f(s['false_alarms_per_100_service_years'], 1)} ({s['false_alarms']}) |")
+              f"{_f(s['false_alarms_per_100_service_years'], 1)} ({s['false_alarms']}) |"
+              + (f" {_f(s['delay_weeks_median'], 1)} |" if weekly else ""))
     a = summary["all"]
     print(f"\noverall: recall@13w {_f(a['recall13'])}, precision {_f(a['precision'])} "
           f"({a['fp_other_cause'] + a['fp_healthy']} false leak lights, "
@@ -198,12 +212,14 @@ def main() -> None:
     parser.add_argument("--stable", type=int, default=None,
                         help="stable organisations, from the first seeds (default: half)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--weekly", action="store_true",
+                        help="also check weekly from the first onset: median detection delay")
     parser.add_argument("--json", type=Path, help="write the summary and per-org grades here")
     args = parser.parse_args()
     seeds = parse_seeds(args.seeds)
     n_stable = (len(seeds) + 1) // 2 if args.stable is None else args.stable
-    jobs = [(args.generator, s, True) for s in seeds[:n_stable]]
-    jobs += [(args.generator, s, False) for s in seeds]
+    jobs = [(args.generator, s, True, False) for s in seeds[:n_stable]]
+    jobs += [(args.generator, s, False, args.weekly) for s in seeds]
     start = time.perf_counter()
     results = []
     with mp.get_context("spawn").Pool(args.jobs) as pool:
@@ -219,7 +235,7 @@ def main() -> None:
           f"organisations, {sum(len(r['leaks']) for r in results)} seeded leaks, "
           f"{sum(r['checks'] for r in results)} checks, {wall:.0f} s wall on {args.jobs} "
           "processes")
-    print_table(summary)
+    print_table(summary, args.weekly)
     if args.json:
         args.json.write_text(json.dumps({
             "generator": args.generator, "seeds": args.seeds, "stable": n_stable,

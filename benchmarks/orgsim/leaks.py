@@ -137,6 +137,9 @@ def _apply(rng: np.random.Generator, fx: Effects, org: Org, s: Service, cause: s
     if cause == "retirement":
         m = {"usage": -(u(0.55, 0.7) if clear else u(0.25, 0.35))}
         fx.service(s.id, "usage")[:] *= 1 + m["usage"] * ramp(d, on, int(u(42, 84)))
+        if clear and rng.random() < 0.5:   # the vendor's support ends as use falls away
+            s.end_of_life = (start + timedelta(days=on)).isoformat()
+            return m, "end of life passes on the onset; use declines while the cost stays"
         return m, "use declines while the cost stays"
     if cause == "training":
         m = {"howto": u(1.3, 1.8) if clear else u(0.5, 0.7),
