@@ -196,7 +196,8 @@ def _service(rng: np.random.Generator, sid: str, name: str, cap: str, nature: st
                  min(350.0, u * _logu(rng, 0.01, 0.05) * (2.0 if nature == "complex" else 1.0)))
     lic = int(u * rng.uniform(1.05, 1.5)) if rng.random() < 0.75 else None
     k = int(rng.integers(1, 4))
-    consumers = [g.id for g in rng.choice(internal, min(k, len(internal)), replace=False)]
+    consumers = [g.id for g in rng.choice(np.asarray(internal, dtype=object),
+                                          min(k, len(internal)), replace=False)]
     s = Service(
         sid, name, cap, nature, u, round(u * _logu(rng, *per_user), -1), lic, weekly,
         rng.uniform(*howto), rng.uniform(0.25, 0.55), _logu(rng, 3, 96), rng.uniform(6.6, 8.8),

@@ -44,7 +44,8 @@ def usage_level(rng: np.random.Generator, s: Service, fx: Effects, start: date, 
         launch = s.launched_week * 7
         level[:launch] = 0.0
         level *= np.clip((np.arange(days) - launch) / 84, 0.05, 1.0)
-    return level
+    out: np.ndarray = level
+    return out
 
 
 def usage_rows(rng: np.random.Generator, s: Service, level: np.ndarray, start: date,
@@ -115,7 +116,7 @@ def ticket_rows(rng: np.random.Generator, s: Service, level: np.ndarray, fx: Eff
 def change_rows(rng: np.random.Generator, org: Org, fx: Effects, start: date,
                 days: int) -> list[dict[str, Any]]:
     """Routine releases (mostly fine, changing nothing) and a few reorganisations."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for s in org.services:
         t = float(rng.exponential(s.release_every * 7))
         quiet = fx.quiet.get(s.id, (-1, -1))
