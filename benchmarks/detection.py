@@ -104,10 +104,13 @@ def one_org(job: tuple[str, int, bool, bool]) -> dict[str, Any]:
                 grid = sorted(set(grid) | {end - timedelta(weeks=k) for k in range(
                     (end - first).days // 7 + 1) if end - timedelta(weeks=k) >= first})
         lit: dict[date, dict[tuple[str, str], date | None]] = {}
+        said: dict[tuple[str, str], str] = {}   # each lit finding's summary, at the end
         for d in grid:
             result = run_check(package, as_of=d)
             lit[d] = {(v.service.id, f.cause): f.since for v in result.verdicts
                       for f in v.findings if f.status is Status.LEAK}
+            said = {(v.service.id, f.cause): f.summary for v in result.verdicts
+                    for f in v.findings if f.status is Status.LEAK}
         package.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -124,8 +127,8 @@ def one_org(job: tuple[str, int, bool, bool]) -> dict[str, Any]:
                       "at13": at13, "at_end": (sid, cause) in lit[end],
                       "lit": (sid, cause) in lit[when],
                       "since_error": None if since is None else abs((since - onset).days)})
-    fp = [{"service": s, "cause": c, "kind": "other cause" if s in leaking else "healthy"}
-          for s, c in sorted(set(lit[end]) - set(truth))]
+    fp = [{"service": s, "cause": c, "kind": "other cause" if s in leaking else "healthy",
+           "summary": said.get((s, c), "")} for s, c in sorted(set(lit[end]) - set(truth))]
     episodes: list[str] = []
     before: set[tuple[str, str]] = set()
     for d in grid:
