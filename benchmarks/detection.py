@@ -153,6 +153,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     for cause in (*CAUSES, "all"):
         ls = [x for r in results for x in r["leaks"] if cause in ("all", x["cause"])]
         fps = [x for r in results for x in r["fp_end"] if cause in ("all", x["cause"])]
+        fps_leaking = [x for r in results if not r["stable"] for x in r["fp_end"]
+                       if cause in ("all", x["cause"])]
         at13 = [x["at13"] for x in ls if x["at13"] is not None]
         tp_end = sum(x["at_end"] for x in ls)
         errs = [x["since_error"] for x in ls if x["since_error"] is not None]
@@ -167,6 +169,8 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
             "recall13_subtle": sum(by[False]) / len(by[False]) if by[False] else None,
             "recall_end": tp_end / len(ls) if ls else None,
             "precision": tp_end / (tp_end + len(fps)) if tp_end + len(fps) else None,
+            "precision_leaking_orgs": (tp_end / (tp_end + len(fps_leaking))
+                                       if tp_end + len(fps_leaking) else None),
             "fp_other_cause": sum(x["kind"] == "other cause" for x in fps),
             "fp_healthy": sum(x["kind"] == "healthy" for x in fps),
             "since_error_median_days": _median(errs),
@@ -199,6 +203,7 @@ def print_table(summary: dict[str, Any], weekly: bool = False) -> None:
               + (f" {_f(s['delay_weeks_median'], 1)} |" if weekly else ""))
     a = summary["all"]
     print(f"\noverall: recall@13w {_f(a['recall13'])}, precision {_f(a['precision'])} "
+          f"(on the leaking organisations alone {_f(a['precision_leaking_orgs'])}) "
           f"({a['fp_other_cause'] + a['fp_healthy']} false leak lights, "
           f"{a['fp_other_cause']} on services leaking from another cause), "
           f"median since error {_f(a['since_error_median_days'], 0)} d "
@@ -218,7 +223,14 @@ def main() -> None:
     parser.add_argument("--weekly", action="store_true",
                         help="also check weekly from the first onset: median detection delay")
     parser.add_argument("--json", type=Path, help="write the summary and per-org grades here")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="print the tables of an earlier --json run (no checks run)")
     args = parser.parse_args()
+    if args.summarise:
+        old = json.loads(args.summarise.read_text())
+        print(f"{old['generator']}, seeds {old['seeds']} ({args.summarise})")
+        print_table(summarise(old["organisations"]), args.weekly)
+        return
     seeds = parse_seeds(args.seeds)
     n_stable = (len(seeds) + 1) // 2 if args.stable is None else args.stable
     jobs = [(args.generator, s, True, False) for s in seeds[:n_stable]]

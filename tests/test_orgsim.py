@@ -109,6 +109,7 @@ def test_benchmark_counts_only_leak_lights_off_the_truth_as_false() -> None:
               "service_years": 50.0}
     s = detection.summarise([org, stable])
     assert s["all"]["precision"] == 0.5 and s["change"]["precision"] == 1.0
+    assert s["all"]["precision_leaking_orgs"] == 0.5
     assert s["training"]["precision"] == 0.0 and s["training"]["fp_other_cause"] == 1
     assert s["all"]["false_alarms_per_100_service_years"] == 2.0
     assert s["change"]["since_error_median_days"] == 3
