@@ -39,7 +39,8 @@ from dipstick.store.tables import FindingRow, Run, ServiceResult
 if TYPE_CHECKING:
     from dipstick.check import CheckResult
 
-__all__ = ["DEFAULT_FILE", "ENV_URL", "HistoryPoint", "RunSummary", "Store", "default_url"]
+__all__ = ["DEFAULT_FILE", "ENV_URL", "HistoryPoint", "RunSummary", "Store", "default_url",
+           "sqlite_file_missing"]
 
 ENV_URL = "DIPSTICK_DATABASE_URL"
 DEFAULT_FILE = "dipstick.db"
@@ -52,6 +53,17 @@ def default_url() -> str:
     from dipstick.settings import settings
 
     return settings().database_url or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+
+
+def sqlite_file_missing(url: str | None = None) -> bool:
+    """Whether the URL (default: :func:`default_url`) names a SQLite file that does not exist
+    yet, so a reader that must not create one (opening would) can skip it. False for other
+    databases and for URLs that do not parse (opening them reports the problem)."""
+    try:
+        parsed = make_url(url or default_url())
+    except ArgumentError:
+        return False
+    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file()
 
 
 @dataclass(frozen=True)
