@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,6 +129,7 @@ class Request:
     path: str
     params: dict[str, str]
     authorization: str | None
+    at: float = field(default_factory=time.monotonic)   # when the server received it
 
 
 class _FakeServer:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email import message_from_bytes
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,10 @@ from pydantic import ValidationError
 from dipstick.alerts import run_alerts
 from dipstick.alerts.events import LEAK, RESOLVED, LatestEvent, diff
 from dipstick.alerts.messages import build, slack_payload, teams_payload
-from dipstick.alerts.notifiers import build_notifiers
+from dipstick.alerts.notifiers import MAX_WAIT_S, DeliveryError, build_notifiers
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import UsageError
-from dipstick.indicators.base import Finding, LeakEstimate, Status, Window
+from dipstick.findings import Finding, LeakEstimate, Status, Window
 from dipstick.model import Service, ValueModel
 from dipstick.store import Store
 
@@ -40,21 +41,28 @@ FAST = {"timeout_s": 0.5, "attempts": 2, "backoff_s": 0.1}
 
 
 class Receiver:
-    """A real HTTP server on 127.0.0.1 that records every POST; ``status`` and ``delay``
-    make it fail or hang."""
+    """A real HTTP server on 127.0.0.1 that records every POST and when it arrived;
+    ``status`` and ``delay`` make it fail or hang, ``answers`` (status, headers) are served
+    first, one per POST."""
 
     def __init__(self, port: int | None = None) -> None:
         self.status, self.delay = 200, 0.0
+        self.answers: list[tuple[int, dict[str, str]]] = []
         self.received: list[tuple[str, Any, int]] = []   # path, JSON body, answered status
+        self.arrived: list[float] = []                   # time.monotonic() of each POST
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                outer.arrived.append(time.monotonic())
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(outer.delay)
-                outer.received.append((self.path, body, outer.status))
+                status, headers = outer.answers.pop(0) if outer.answers else (outer.status, {})
+                outer.received.append((self.path, body, status))
                 try:
-                    self.send_response(outer.status)
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(b"ok")
                 except OSError:   # the client gave up waiting (the hanging receiver)
@@ -296,3 +304,41 @@ def test_messages_carry_the_facts_and_escape_markup() -> None:
     assert "&lt;b&gt;idle&lt;/b&gt; &amp; costly" in json.dumps(slack_payload(m))
     card = teams_payload(m, "messagecard")
     assert card["@type"] == "MessageCard" and card["themeColor"] == "D83B01"
+
+
+# --- Retry-After: the notifier waits as long as a throttling receiver asks ---------------------
+
+def _one_message() -> Any:
+    return build(1, diff(result({"erp": Status.LEAK}), {})[0].details)
+
+
+def _webhook(receiver: Receiver, **policy: Any) -> Any:
+    model = ValueModel.model_validate({"organisation": {"name": "X"}, "alerts": [
+        {"type": "webhook", "url_env": "H", **FAST, **policy}]})
+    return build_notifiers(model.alerts, {"H": f"http://127.0.0.1:{receiver.port}/"})["webhook"]
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+def test_a_throttled_notifier_waits_as_long_as_retry_after_says(receiver: Receiver,
+                                                               form: str) -> None:
+    # the HTTP date is whole seconds: two seconds ahead leaves more than one to wait
+    value = "1" if form == "seconds" else formatdate(time.time() + 2, usegmt=True)
+    receiver.answers.append((429, {"Retry-After": value}))
+    _webhook(receiver, backoff_s=0.01).send(_one_message())
+    assert [s for _, _, s in receiver.received] == [429, 200]
+    gap = receiver.arrived[1] - receiver.arrived[0]
+    assert gap >= 1.0, gap            # the receiver's Retry-After, not the 0.01 s backoff
+
+
+def test_a_503_with_retry_after_is_honoured_too(receiver: Receiver) -> None:
+    receiver.answers.append((503, {"Retry-After": "1"}))
+    _webhook(receiver, backoff_s=0.01).send(_one_message())
+    assert receiver.arrived[1] - receiver.arrived[0] >= 1.0
+
+
+def test_a_receiver_asking_for_too_long_a_wait_keeps_the_alert_pending(
+        receiver: Receiver) -> None:
+    receiver.answers.append((429, {"Retry-After": str(int(MAX_WAIT_S) + 1)}))
+    with pytest.raises(DeliveryError, match=r"HTTP 429.*asked to wait 61 s"):
+        _webhook(receiver, attempts=3).send(_one_message())
+    assert len(receiver.received) == 1          # given up at once, not after 61 s

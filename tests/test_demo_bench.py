@@ -15,7 +15,7 @@ import pytest
 
 from dipstick.check import run_check
 from dipstick.demo.bench import BENCH_FILE, SERVICES, generate_bench
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.package import load_package, validate
 
 

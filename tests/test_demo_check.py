@@ -9,7 +9,7 @@ import pytest
 
 from dipstick.check import CheckResult, run_check
 from dipstick.demo import GroundTruth, generate
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.package import load_package
 
 

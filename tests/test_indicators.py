@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dipstick.check import CheckResult, run_check
-from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status, Threshold, conclude
+from dipstick.findings import Evidence, Finding, LeakEstimate, Status, Threshold, conclude
 from dipstick.indicators.confidence import confirm
 from dipstick.package import load_package
 

@@ -19,7 +19,7 @@ import pytest
 
 from dipstick.check import run_check
 from dipstick.figures import STATUS_COLOURS, journey_figure
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.journeys import JourneyMeasures, measure_journeys
 from dipstick.package import load_package
 from dipstick.report import render_report

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,16 @@ def test_a_throttled_request_waits_as_long_as_retry_after_says(records: list) ->
     assert 1.0 <= waited < 5.0                       # Retry-After, not the 0.01 s backoff
     assert (fetcher.requests, fetcher.retries) == (2, 1)
     assert len(body["result"]) == 5                  # type: ignore[index]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_date_is_honoured_as_the_server_sees_it(records: list, status: int) -> None:
+    with FakeServiceNow(records, token="t0ken") as sn:
+        # an HTTP date is whole seconds: three ahead leaves more than one when it is read
+        sn.faults[1] = Fault(status, {"Retry-After": formatdate(time.time() + 3, usegmt=True)})
+        fetcher, _ = _get(sn, RetryPolicy(attempts=3, backoff=0.01))
+    assert sn.requests[1].at - sn.requests[0].at >= 1.0   # not the 0.01 s backoff
+    assert (fetcher.requests, fetcher.retries) == (2, 1)
 
 
 def test_a_server_error_is_retried_until_it_recovers(records: list) -> None:

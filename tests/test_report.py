@@ -13,7 +13,7 @@ from plotly.offline import get_plotlyjs
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import UsageError
 from dipstick.figures import HEATMAP_LIMIT, leak_bars, status_heatmap
-from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status, Window
+from dipstick.findings import Evidence, Finding, LeakEstimate, Status, Window
 from dipstick.indicators.registry import CAUSES
 from dipstick.model import Service
 from dipstick.report import TOTAL_RULE, render_report, write_report

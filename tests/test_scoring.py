@@ -6,7 +6,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dipstick.indicators.base import LeakEstimate, Status, Threshold, conclude, evidence
+from dipstick.findings import (
+    CacheKey,
+    CheckCache,
+    LeakEstimate,
+    Status,
+    Threshold,
+    conclude,
+    evidence,
+)
 
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
@@ -49,3 +57,19 @@ def test_a_finding_is_its_worst_known_evidence_and_ok_counts_nothing() -> None:
     assert leak.status is Status.LEAK and leak.leak.money == 100
     none = conclude("s", "c", [evidence("b", "B", None, t, "p")], LeakEstimate(), "act")
     assert none.status is Status.UNKNOWN
+
+
+def test_the_check_cache_computes_once_per_key_and_keys_are_not_names() -> None:
+    cache = CheckCache()
+    calls: list[int] = []
+    costs: CacheKey[int] = CacheKey("costs")
+
+    def compute() -> int:
+        calls.append(1)
+        return 7
+
+    assert cache.get(costs, compute) == 7
+    assert cache.get(costs, compute) == 7
+    assert calls == [1]
+    # a second key of the same name is another slot: keys are constants, not strings
+    assert cache.get(CacheKey[int]("costs"), lambda: 8) == 8

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dipstick.demo import GroundTruth, generate
-from dipstick.indicators.base import CheckContext, CommonSpec, Window
+from dipstick.findings import CheckContext, CommonSpec, Window
 from dipstick.package import load_package
 from dipstick.shifts import (
     CAUSE_SERIES,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 import dipstick.store
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import StoreError, UsageError
-from dipstick.indicators.base import (
+from dipstick.findings import (
     Finding,
     LeakEstimate,
     Status,
@@ -28,8 +28,14 @@ from dipstick.indicators.base import (
     unknown,
 )
 from dipstick.model import Service
-from dipstick.store import ENV_URL, Store, default_url
-from dipstick.store.tables import Base, FindingRow, Run, ServiceResult
+from dipstick.store import (
+    ENV_URL,
+    Store,
+    default_url,
+    pulse_tables,  # noqa: F401  (its tables in the metadata compared)
+)
+from dipstick.store.schema import Base
+from dipstick.store.tables import FindingRow, Run, ServiceResult
 
 from db import postgres_schema
 

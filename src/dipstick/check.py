@@ -7,12 +7,12 @@ app database ("build the data once, render it many ways").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from dipstick.errors import UsageError
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     CommonSpec,
     Evidence,
@@ -21,18 +21,57 @@ from dipstick.indicators.base import (
     Status,
     Window,
 )
-from dipstick.indicators.common import value_streams
+from dipstick.indicators.common import describe, shift_evidence, value_streams
 from dipstick.indicators.confidence import confirm
 from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.journeys import JourneyMeasures, journeys_of
 from dipstick.model import Service
 from dipstick.package import Package
-from dipstick.shifts import detect_all
-from dipstick.shifts.findings import Trend, date_leaks, trend_of
+from dipstick.shifts import ShiftIndex, detect_all
 from dipstick.streams import StreamMetrics
 from dipstick.streams.discover import Discovery
 
 JSON_SCHEMA = "dipstick.check/v1"
+
+
+def date_leaks(service: Service, findings: Iterable[Finding], index: ShiftIndex,
+               as_of: date) -> tuple[Finding, ...]:
+    """Give each leaking finding its ``since`` and the shift behind it as evidence. Without a
+    shift, a passed end-of-life dates a retirement leak; otherwise ``since`` stays unknown."""
+    out = []
+    for f in findings:
+        if f.status is Status.LEAK and f.since is None:
+            shift = index.driver(service.id, f.cause, as_of)
+            if shift is not None:
+                f = replace(f, since=shift.date,
+                            evidence=(*f.evidence, shift_evidence(shift, f.status)))
+            elif f.cause == "retirement" and service.end_of_life and \
+                    service.end_of_life <= as_of:
+                f = replace(f, since=service.end_of_life)
+        out.append(f)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A leaking signal week by week with the shift behind the leak, for the trend charts."""
+
+    label: str
+    weeks: tuple[date, ...]
+    values: tuple[float, ...]
+    shift: date
+    before: float
+    after: float
+    higher_is_worse: bool
+
+
+def trend_of(index: ShiftIndex, service: str, cause: str, as_of: date) -> Trend | None:
+    shift = index.driver(service, cause, as_of)
+    series = index.series_by_key.get(shift.series_key) if shift else None
+    if shift is None or series is None:
+        return None
+    return Trend(describe(shift), series.weeks, tuple(float(v) for v in series.values),
+                 shift.date, shift.before, shift.after, shift.higher_is_worse)
 
 
 @dataclass(frozen=True)

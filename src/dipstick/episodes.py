@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status, fact
+from dipstick.findings import Evidence, Finding, LeakEstimate, Status, fact
 
 CHANGE = "change"
 

@@ -13,7 +13,7 @@ from rich.text import Text
 from dipstick.check import CheckResult
 from dipstick.errors import Problem
 from dipstick.figures._common import duration
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.indicators.registry import INDICATORS
 from dipstick.streams import StreamMetrics
 from dipstick.streams.discover import Discovery

@@ -16,7 +16,7 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import between, collect
-from dipstick.indicators.base import CheckContext, Status
+from dipstick.findings import CheckContext, Status
 from dipstick.indicators.perception import PerceptionSpec, SurveyMeasures, measure, weighted_score
 
 COMMENTS_PER_SERVICE = 20   # the newest ones; enough to read the mood, small enough to ship

@@ -18,17 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dipstick.alerts.events import LEAK, RESOLVED, diff
 from dipstick.alerts.messages import build
 from dipstick.alerts.notifiers import DeliveryError, Notifier, build_notifiers
 from dipstick.check import CheckResult
 from dipstick.errors import StoreError, UsageError
-
-if TYPE_CHECKING:
-    from dipstick.store import Store
-    from dipstick.store.alerts import Delivery
+from dipstick.store import Store
+from dipstick.store.alerts import AlertLog, Delivery
 
 __all__ = ["AlertReport", "DeliveryError", "build_notifiers", "deliver_pending", "list_alerts",
            "run_alerts"]
@@ -54,8 +52,6 @@ def run_alerts(store: Store, run_id: int, result: CheckResult,
                notifiers: dict[str, Notifier],
                clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> AlertReport:
     """Log the events this run raises, then deliver everything pending."""
-    from dipstick.store.alerts import AlertLog
-
     log = AlertLog(store)
     report = AlertReport()
     targets = [(key, n.kind) for key, n in notifiers.items()]
@@ -108,8 +104,6 @@ def deliver_pending(log: Any, notifiers: dict[str, Notifier], report: AlertRepor
 
 def list_alerts(store: Store, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
     """Sent and pending deliveries, newest first, as plain rows for a table or JSON."""
-    from dipstick.store.alerts import AlertLog
-
     if status not in (None, "pending", "sending", "sent"):
         raise UsageError(f"--status must be pending, sending or sent, not {status!r}")
     rows = AlertLog(store).deliveries(limit, status)

@@ -10,42 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from dipstick.check import CheckResult, ServiceVerdict
-from dipstick.indicators.base import Finding, Status
+from dipstick.findings import Finding, Status
+from dipstick.store.alerts import LEAK, OVERDUE, RESOLVED, LatestEvent, NewEvent, Pair
 
-LEAK = "leak"
-RESOLVED = "resolved"
-OVERDUE = "overdue"   # a consuming group not asked for too long (docs/pulse.md)
-
-Pair = tuple[str, str]   # (service id, cause)
-
-
-@dataclass(frozen=True)
-class LatestEvent:
-    """The newest logged event of one (service, cause): its kind, episode and details."""
-
-    kind: str
-    episode: int
-    details: Mapping[str, Any]
-
-    @property
-    def open(self) -> bool:
-        return self.kind == LEAK
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to log: a leak began (a new episode) or the open episode ended."""
-
-    service_id: str
-    cause: str
-    episode: int
-    kind: str
-    details: dict[str, Any]
-
+__all__ = ["LEAK", "OVERDUE", "RESOLVED", "LatestEvent", "NewEvent", "Pair", "diff",
+           "leak_details", "overdue_checkins", "resolved_details"]
 
 def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEvent]:
     """New ``leak`` events for leaking pairs not open, ``resolved`` events for open pairs of

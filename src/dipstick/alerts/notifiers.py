@@ -1,9 +1,11 @@
 """Delivery to receivers: one small class per target type behind one interface.
 
 Every notifier has the same contract: ``send(message)`` returns once the receiver accepted the
-alert, or raises :class:`DeliveryError` after ``attempts`` tries with exponential backoff, each
-bounded by ``timeout_s``, so a dead or hanging receiver costs a check at most about
-``attempts × timeout_s + backoff`` seconds. Secrets are read from the environment only here,
+alert, or raises :class:`DeliveryError` after ``attempts`` tries with the shared retry policy
+(:mod:`dipstick.retries`: exponential backoff, the receiver's ``Retry-After`` on 429 and 503
+up to :data:`MAX_WAIT_S`), each bounded by ``timeout_s``, so a dead or hanging receiver costs a
+check at most about ``attempts × timeout_s + backoff`` seconds (a throttling one adds what it
+asks for, at most ``MAX_WAIT_S`` per try). Secrets are read from the environment only here,
 when notifiers are built for a run.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-import time
 from collections.abc import Callable, Mapping
 from email.message import EmailMessage
 from functools import partial
@@ -28,6 +29,12 @@ from dipstick.alerts.messages import (
 )
 from dipstick.errors import UsageError
 from dipstick.model.alerts import AlertTarget, EmailTarget, TeamsTarget
+from dipstick.retries import GaveUp, Retry, RetryPolicy, retry_after
+from dipstick.retries import call as call_with_retries
+
+MAX_WAIT_S = 60.0
+"""The longest ``Retry-After`` a notifier waits for within a check; a receiver asking for more
+keeps the delivery pending for the next run instead of holding the check."""
 
 
 class DeliveryError(Exception):
@@ -42,35 +49,35 @@ class Notifier(Protocol):
 
 
 class _Retrying:
-    """Tries ``attempt()`` up to ``attempts`` times, waiting ``backoff_s``, then double that."""
+    """Tries ``attempt()`` with the target's policy: ``attempts`` tries, waiting ``backoff_s``,
+    then double that, or as long as the receiver's ``Retry-After`` says."""
 
     def __init__(self, target: AlertTarget) -> None:
         self.key: str = target.key
         self.kind: str = target.type
         self.timeout_s = target.timeout_s
-        self.attempts = target.attempts
-        self.backoff_s = target.backoff_s
+        self.policy = RetryPolicy(attempts=target.attempts, backoff=target.backoff_s,
+                                  max_backoff=float("inf"), max_wait=MAX_WAIT_S,
+                                  timeout=target.timeout_s)
 
     def _retry(self, attempt: Callable[[], None]) -> None:
-        wait = self.backoff_s
-        errors: list[str] = []
-        for n in range(self.attempts):
-            if n:
-                time.sleep(wait)
-                wait *= 2
-            try:
-                attempt()
-                return
-            except _Permanent as e:
-                errors.append(str(e))
-                break
-            except (OSError, httpx.HTTPError, smtplib.SMTPException, _Transient) as e:
-                errors.append(_describe(e))
-        raise DeliveryError(f"{len(errors)} attempt(s) failed, last: {errors[-1]}")
+        tries = 0
 
+        def counted() -> None:
+            nonlocal tries
+            tries += 1
+            attempt()
 
-class _Transient(Exception):
-    """Worth another try: a 5xx or 429 answer."""
+        try:
+            call_with_retries(self.policy, counted,
+                              also_on=(OSError, httpx.HTTPError, smtplib.SMTPException))
+        except GaveUp as e:
+            last = _describe(e.last)
+            if e.too_long is not None:
+                last += f" (asked to wait {e.too_long:.0f} s, more than {MAX_WAIT_S:.0f} s)"
+            raise DeliveryError(f"{e.attempts} attempt(s) failed, last: {last}") from None
+        except _Permanent as e:
+            raise DeliveryError(f"{tries} attempt(s) failed, last: {e}") from None
 
 
 class _Permanent(Exception):
@@ -78,6 +85,8 @@ class _Permanent(Exception):
 
 
 def _describe(e: BaseException) -> str:
+    if isinstance(e, Retry):
+        return e.reason
     if isinstance(e, httpx.TimeoutException):
         return f"timed out ({type(e).__name__})"
     return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
@@ -102,7 +111,7 @@ class HttpNotifier(_Retrying):
                     return
                 why = f"HTTP {r.status_code} {r.reason_phrase}: {r.text[:200]}".strip()
                 if r.status_code == 429 or r.status_code >= 500:
-                    raise _Transient(why)
+                    raise Retry(why, retry_after(r.status_code, r.headers))
                 raise _Permanent(why)
 
             self._retry(attempt)

@@ -57,7 +57,7 @@ AsOfOpt = Annotated[datetime | None, typer.Option(
 ServiceOpt = Annotated[list[str] | None, typer.Option(
     "--service", "-s", help="Only this service id (repeatable).")]
 DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database", envvar="DIPSTICK_DATABASE_URL",
+    "--database",   # unset: DIPSTICK_DATABASE_URL, read by dipstick.settings
     help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
 StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
 EngineOpt = Annotated[str, typer.Option(

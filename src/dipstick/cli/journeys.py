@@ -19,7 +19,7 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.errors import DipstickError
-from dipstick.indicators.base import CommonSpec, Status, Threshold
+from dipstick.findings import CommonSpec, Status, Threshold
 from dipstick.indicators.customer_experience import CustomerExperienceSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.journeys import JourneyMeasures, MonthPoint, measure_journeys

@@ -19,6 +19,7 @@ from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _fail, _prin
 from dipstick.cli.app import app as root
 from dipstick.errors import DipstickError, ExitCode, UsageError
 from dipstick.model import ValueModel
+from dipstick.settings import DEFAULT_BASE_URL, settings
 from dipstick.store import Store
 
 app = typer.Typer(name="pulse", no_args_is_help=True, rich_markup_mode="rich",
@@ -26,13 +27,13 @@ app = typer.Typer(name="pulse", no_args_is_help=True, rich_markup_mode="rich",
                   "see value; see who was not asked for too long.")
 root.add_typer(app)
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 PackageOpt = Annotated[Path | None, typer.Option(
     "--package", help="The data package with the value model (default: the latest stored "
     "run's package).")]
-BaseUrlOpt = Annotated[str, typer.Option(
-    "--base-url", envvar="DIPSTICK_BASE_URL",
-    help="Where the web app is reached, for the links (env DIPSTICK_BASE_URL).")]
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--base-url",   # unset: DIPSTICK_BASE_URL, read by dipstick.settings
+    help="Where the web app is reached, for the links (default: env DIPSTICK_BASE_URL, else "
+    f"{DEFAULT_BASE_URL}).")]
 CampaignArg = Annotated[int, typer.Argument(help="The check-in's number (dipstick pulse list).")]
 SmtpHost = Annotated[str | None, typer.Option(help="SMTP server: mail the links from it.")]
 SmtpPort = Annotated[int | None, typer.Option(help="SMTP port (default by --smtp-security).")]
@@ -152,7 +153,7 @@ def start(
         help="CSV of invitees (email, group): one link each.")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the links to this CSV instead of showing them.")] = None,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    base_url: BaseUrlOpt = None,
     database: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -164,6 +165,7 @@ def start(
     from dipstick.pulse.schedules import add_schedule, every_days
 
     _check_format(fmt)
+    base_url = base_url or settings().base_url
     today = datetime.now(UTC).date()
     with _store(database, fmt) as store:
         try:
@@ -216,7 +218,7 @@ def invite(
     smtp_password_env: SmtpPasswordEnv = None, sender: Sender = "dipstick@localhost",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Without SMTP: write the links to this CSV.")] = None,
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    base_url: BaseUrlOpt = None,
     database: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -226,6 +228,7 @@ def invite(
     from dipstick.pulse.mail import send_invitations
 
     _check_format(fmt)
+    base_url = base_url or settings().base_url
     with _store(database, fmt) as store:
         try:
             c = get(store, campaign)
@@ -260,7 +263,7 @@ def remind(
     smtp_port: SmtpPort = None,
     smtp_security: SmtpSecurity = "starttls", smtp_user: SmtpUser = None,
     smtp_password_env: SmtpPasswordEnv = None, sender: Sender = "dipstick@localhost",
-    base_url: BaseUrlOpt = DEFAULT_BASE_URL,
+    base_url: BaseUrlOpt = None,
     database: DatabaseOpt = None,
     fmt: FormatOpt = "table",
 ) -> None:
@@ -269,6 +272,7 @@ def remind(
     from dipstick.pulse.mail import send_invitations
 
     _check_format(fmt)
+    base_url = base_url or settings().base_url
     with _store(database, fmt) as store:
         try:
             c = get(store, campaign)
@@ -405,7 +409,7 @@ def overdue(
 ) -> None:
     """Service × group pairs not asked for longer than checkin_max_age_days (last asked:
     the latest survey answer or check-in started). Exit 1 when any is overdue."""
-    from dipstick.indicators.base import CommonSpec
+    from dipstick.findings import CommonSpec
     from dipstick.indicators.registry import split_settings
     from dipstick.package import load_package
     from dipstick.pulse.campaigns import last_asked

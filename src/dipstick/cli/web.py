@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ import typer
 
 from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _print_json, app, err, out
 from dipstick.errors import DipstickError, ExitCode
+from dipstick.settings import settings
 
 users_app = typer.Typer(help="Web app users: create them, list them, give them API tokens.",
                         no_args_is_help=True)
@@ -63,7 +63,8 @@ def users_create(
     from dipstick.store import Store
     from dipstick.store.users import create_user
 
-    password = os.environ.get("DIPSTICK_PASSWORD")
+    given = settings().password
+    password = given.get_secret_value() if given is not None else None
     if password is None:
         password = (getpass.getpass("Password: ") if sys.stdin.isatty()
                     else sys.stdin.readline().rstrip("\n"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from dipstick.connectors import catalog
-from dipstick.engine.sql import q, run
+from dipstick.engine.sql import run
 from dipstick.errors import PackageError, UsageError
 from dipstick.model import ValueModel
 from dipstick.package import MODEL_FILE, load_package, read_model
@@ -142,9 +142,9 @@ def connect(work: Path) -> duckdb.DuckDBPyConnection:
     """An on-disk database in the work folder: big exports spill to disk, not to memory."""
     con = duckdb.connect(str(work / "import.duckdb"))
     for sql in ("SET TimeZone = 'UTC'", "SET enable_progress_bar = false",
-                f"SET temp_directory = {q(work / 'spill')}", "SET memory_limit = '512MB'",
-                "SET preserve_insertion_order = true"):
+                "SET memory_limit = '512MB'", "SET preserve_insertion_order = true"):
         run(con, sql)
+    run(con, "SET temp_directory = ?", [str(work / "spill")])
     return con
 
 

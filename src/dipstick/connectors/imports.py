@@ -21,7 +21,7 @@ from dipstick.connectors import pipeline as pl
 from dipstick.connectors import services as services_
 from dipstick.connectors.presets import Preset, preset
 from dipstick.connectors.sources import Source, open_source, read_error, stage
-from dipstick.engine.sql import ident, load_table, q, run
+from dipstick.engine.sql import ident, literal, load_table, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
 from dipstick.package import DATE_COLUMNS, MODEL_FILE, reference_ids
@@ -209,7 +209,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     # rows keep the file's order (then the kept old rows); a collapsed audit trail comes out
     # of a GROUP BY in no fixed order, so it is sorted: the same import, the same file
     order = f" ORDER BY {', '.join(ident(k) for k in keys)}" if collapse else ""
-    run(con, f"COPY (SELECT * FROM _merged{order}) TO {q(tmp)} ({fmt})")
+    run(con, f"COPY (SELECT * FROM _merged{order}) TO ? ({fmt})", [str(tmp)])
     tick(80)
     # the written file, read back by the package loader's own checks against the new model
     problems = load_table(con, kind, tmp, TABLES[kind], refs, f"{kind}{ext} (as imported)")
@@ -302,11 +302,12 @@ def _existing(into: Path, kind: str) -> Path | None:
 
 
 def _read_typed(path: Path, columns: tuple[Column, ...]) -> str:
-    """The existing table, its known columns in their types (it is a valid package table)."""
+    """The existing table, its known columns in their types (it is a valid package table).
+    Read by a view (``_old``), so its path is a literal: DuckDB cannot bind one in a view."""
     if path.suffix == ".parquet":
-        scan = f"read_parquet({q(path)})"
+        scan = f"read_parquet({literal(path)})"
     else:
-        scan = f"read_csv({q(path)}, header = true, all_varchar = true)"
+        scan = f"read_csv({literal(path)}, header = true, all_varchar = true)"
     kinds = {c.name: c for c in columns}
 
     def cast(name: str) -> str:
@@ -326,9 +327,9 @@ def _read_typed(path: Path, columns: tuple[Column, ...]) -> str:
 def _columns_of(path: Path) -> list[str]:
     con = duckdb.connect()
     try:
-        scan = f"read_parquet({q(path)})" if path.suffix == ".parquet" else \
-            f"read_csv({q(path)}, header = true, all_varchar = true)"
-        return [str(r[0]) for r in run(con, f"DESCRIBE SELECT * FROM {scan}")]
+        scan = "read_parquet(?)" if path.suffix == ".parquet" else \
+            "read_csv(?, header = true, all_varchar = true)"
+        return [str(r[0]) for r in run(con, f"DESCRIBE SELECT * FROM {scan}", [str(path)])]
     finally:
         con.close()
 
@@ -345,7 +346,8 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, staged: Path, kind: str,
     values = "".join(f", {x} AS {ident(col)}" for col, x in columns.items())
     run(con, f"COPY (SELECT b.row AS rejected_row, b.field AS rejected_field, b.value AS "
              f"rejected_value, b.message AS reason{values} FROM _bad b LEFT JOIN _typed r ON "
-             f"r._row = b.row ORDER BY b.row, b.field) TO {q(out)} (FORMAT csv, HEADER true)")
+             "r._row = b.row ORDER BY b.row, b.field) TO ? (FORMAT csv, HEADER true)",
+        [str(out)])
     return out
 
 
@@ -379,8 +381,7 @@ def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, wo
         if sid in seen:
             label = p.label("id" if "id" in p.sources else "name")
             message = f"duplicate service id (also on row {seen[sid]})"
-            run(con, f"INSERT INTO _bad VALUES ({row}, {q(label)}, {q(sid)}, {q(message)}, "
-                     "'post')")
+            run(con, "INSERT INTO _bad VALUES (?, ?, ?, ?, 'post')", [row, label, sid, message])
             continue
         seen[sid] = row
         rows_ok.append(row)

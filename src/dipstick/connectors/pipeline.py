@@ -16,7 +16,7 @@ import duckdb
 
 from dipstick.connectors.presets import Preset
 from dipstick.engine.logs_sql import timestamp_sql
-from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, q, run
+from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.package.tables import Column
 
@@ -130,9 +130,13 @@ def _delimiter_hint(found: Sequence[str]) -> str:
     return ""
 
 
+# The mapped expressions below (missing-value marks, date formats, value maps, constants,
+# choices) are compiled into the ``_typed`` view, where DuckDB cannot bind parameters: their
+# values are literals by ``engine.sql.literal``, the one escaping helper.
+
 def _text(col: str, missing: Sequence[str]) -> str:
     v = f"trim(CAST({ident(col)} AS VARCHAR))"
-    marks = ", ".join(q(m) for m in missing)
+    marks = ", ".join(literal(m) for m in missing)
     return f"CASE WHEN {v} IN ({marks}) THEN NULL ELSE {v} END" if missing else v
 
 
@@ -145,7 +149,7 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
         t = (f"CASE WHEN regexp_full_match({t}, '\\d{{4}}-\\d{{1,2}}') THEN {t} || '-01' "
              f"ELSE {t} END")
     if dates.fmt is not None:
-        return (f"CAST(try_strptime({t}, {q(dates.fmt)}) AS TIMESTAMP)",
+        return (f"CAST(try_strptime({t}, {literal(dates.fmt)}) AS TIMESTAMP)",
                 f"a date in the format {dates.fmt}")
     iso_expected = timestamp_sql(t, None, False)[1]
     # an offset (Z, +01:00, -0500) needs the time-zone parse (4× slower); plain ISO does not
@@ -159,7 +163,7 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
         parts.append(timestamp_sql(t, None, True)[0])
         expected.append("a day-first date d/m/yyyy h:mm (e.g. 29/2/2016 01:16)")
     if dates.extra:
-        forms = ", ".join(q(f) for f in dates.extra)
+        forms = ", ".join(literal(f) for f in dates.extra)
         parts.append(f"CAST(try_strptime({t}, [{forms}]) AS TIMESTAMP)")
         expected.append(" or ".join(dates.extra))
     hint = "" if dates.dayfirst else " (day-first dates like 29/2/2016: --dayfirst; other forms: "\
@@ -171,8 +175,8 @@ def typed_sql(c: Column, t: str, dates: Dates, values: Mapping[str, str] | None,
               default: str | None) -> tuple[str, str]:
     """SQL of the typed value of column ``c`` from text ``t``, and what a valid value is."""
     if values:
-        cases = " ".join(f"WHEN {q(k)} THEN {q(v)}" for k, v in values.items())
-        other = q(default) if default is not None else f"lower({t})"
+        cases = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in values.items())
+        other = literal(default) if default is not None else f"lower({t})"
         return f"CASE WHEN {t} IS NULL THEN NULL ELSE CASE lower({t}) {cases} ELSE {other} " \
             "END END", ""
     if c.kind == "timestamp":
@@ -223,7 +227,7 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
             default = preset.default_value.get(c.name) if preset else None
             v, expected = typed_sql(c, t, dates, values, default)
         elif c.name in p.constants:
-            t = v = q(p.constants[c.name])
+            t = v = literal(p.constants[c.name])
             expected = ""
         else:
             shown += [f"CAST(NULL AS VARCHAR) AS {tx}", f"CAST(NULL AS {c.sql_type}) AS {vx}"]
@@ -254,7 +258,7 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
             rules.append((f"{v} > {c.maximum}", f"{vx} > {c.maximum}",
                           f"must be ≤ {c.maximum:g}"))
         if c.choices:
-            inside = ", ".join(q(x) for x in c.choices)
+            inside = ", ".join(literal(x) for x in c.choices)
             rules.append((f"{v} NOT IN ({inside})", f"{vx} NOT IN ({inside})",
                           f"must be one of {', '.join(c.choices)}"))
         cols.append(f"{v} AS {vx}")
@@ -303,8 +307,8 @@ def collect_bad(con: duckdb.DuckDBPyConnection, relation: str,
                  + f" FROM {relation}")[0]
     for (label, cond, message, value), n in zip(checks, counts, strict=True):
         if n:
-            run(con, f"INSERT INTO _bad SELECT _row, {q(label)}, CAST({value} AS VARCHAR), "
-                     f"{q(message)}, {q(stage)} FROM {relation} WHERE {cond}")
+            run(con, f"INSERT INTO _bad SELECT _row, ?, CAST({value} AS VARCHAR), ?, ? "
+                     f"FROM {relation} WHERE {cond}", [label, message, stage])
 
 
 def bad_problems(con: duckdb.DuckDBPyConnection, display: str, lines: bool) -> list[Problem]:

@@ -10,7 +10,7 @@ import duckdb
 
 from dipstick.connectors import catalog
 from dipstick.connectors import pipeline as pl
-from dipstick.engine.sql import q, run
+from dipstick.engine.sql import literal, run
 from dipstick.errors import PackageError, Problem
 from dipstick.model import ValueModel
 
@@ -50,7 +50,7 @@ def resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, service_map: Pa
     con.execute("CREATE OR REPLACE TABLE _svcmap AS SELECT unnest($v::VARCHAR[]) AS value, "
                 "unnest($s::VARCHAR[]) AS service",
                 {"v": [v for v, _ in pairs], "s": [s for _, s in pairs]}).fetchall()
-    fallback = q(UNASSIGNED) if starter else "NULL"
+    fallback = literal(UNASSIGNED) if starter else "NULL"
     run(con, "CREATE OR REPLACE VIEW _final AS SELECT r.* REPLACE (coalesce(m.service, CASE WHEN "
              f"r.t_service IS NULL THEN {fallback} END) AS v_service) FROM _rows r LEFT JOIN "
              "_svcmap m ON m.value = r.t_service")

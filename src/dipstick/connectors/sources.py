@@ -19,7 +19,7 @@ from typing import IO, Any, cast
 
 import duckdb
 
-from dipstick.engine.sql import ident, q, run
+from dipstick.engine.sql import ident, literal, run
 from dipstick.errors import PackageError, Problem, UsageError
 
 FORMATS = ("csv", "csv.gz", "tsv", "txt", "xlsx", "parquet")
@@ -134,11 +134,13 @@ def _open(path: Path) -> IO[bytes]:
 
 
 def _scan(path: Path, fmt: str, encoding: str, delimiter: str | None) -> str:
+    """The source as a table function, its options literals: :func:`stage` makes it a view,
+    where DuckDB cannot bind parameters."""
     if fmt == "parquet":
-        return f"read_parquet({q(path)})"
-    opts = f", delim = {q(delimiter)}, skip = 0" if delimiter else ""
-    return (f"read_csv({q(path)}, header = true, all_varchar = true, encoding = {q(encoding)}"
-            f"{opts})")
+        return f"read_parquet({literal(path)})"
+    opts = f", delim = {literal(delimiter)}, skip = 0" if delimiter else ""
+    return (f"read_csv({literal(path)}, header = true, all_varchar = true, "
+            f"encoding = {literal(encoding)}{opts})")
 
 
 def _describe(con: duckdb.DuckDBPyConnection, path: Path, display: str, fmt: str,

@@ -272,12 +272,13 @@ def tickets_csv(path: Path, rows: int, services: int = 50) -> Path:
 
     con = duckdb.connect()
     try:
-        con.execute(f"""COPY (SELECT 'T' || i AS id, 'svc-' || (i % {int(services)}) AS service,
+        con.execute("""COPY (SELECT 'T' || i AS id, 'svc-' || (i % $services) AS service,
             TIMESTAMP '2025-01-01' + INTERVAL (i % 500000) MINUTE AS opened_at,
             TIMESTAMP '2025-01-01' + INTERVAL (i % 500000 + 90) MINUTE AS resolved_at,
             CASE i % 3 WHEN 0 THEN 'incident' WHEN 1 THEN 'request' ELSE 'question' END AS type,
             i % 4 AS reopened, i % 7 AS reassignments
-            FROM range({int(rows)}) t(i)) TO '{path}' (FORMAT csv, HEADER true)""").fetchall()
+            FROM range($rows) t(i)) TO $path (FORMAT csv, HEADER true)""",
+                    {"services": int(services), "rows": int(rows), "path": str(path)}).fetchall()
     finally:
         con.close()
     return path

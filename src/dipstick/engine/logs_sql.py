@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, q, run
+from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, literal, run
 from dipstick.errors import Problem
 
 # The canonical table, in column order; `discover` and the indicators read exactly this shape.
@@ -64,13 +64,15 @@ def utc(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     try:
         yield
     finally:
-        run(con, f"SET TimeZone = {q(zone)}")
+        run(con, "SET TimeZone = ?", [zone])
 
 
 def _scan(path: Path, csv: bool) -> str:
+    """The file as a table function; its path a literal, as a Parquet file is staged in a
+    view (which DuckDB cannot bind a parameter in)."""
     if csv:
-        return f"read_csv({q(path)}, header = true, all_varchar = true)"
-    return f"read_parquet({q(path)}, file_row_number = true)"
+        return f"read_csv({literal(path)}, header = true, all_varchar = true)"
+    return f"read_parquet({literal(path)}, file_row_number = true)"
 
 
 def describe_file(con: duckdb.DuckDBPyConnection, path: Path, csv: bool) -> dict[str, str]:
@@ -107,7 +109,8 @@ def _text(x: str, missing: Sequence[str]) -> str:
     v = f"CAST({x} AS VARCHAR)"
     if not missing:
         return v
-    return f"CASE WHEN trim({v}) IN ({', '.join(q(m) for m in missing)}) THEN NULL ELSE {v} END"
+    marks = ", ".join(literal(m) for m in missing)   # built into a view: not bindable
+    return f"CASE WHEN trim({v}) IN ({marks}) THEN NULL ELSE {v} END"
 
 
 def typed_time(raw_type: str) -> bool:
@@ -119,10 +122,11 @@ def timestamp_sql(text: str, fmt: str | None, dayfirst: bool) -> tuple[str, str]
     """SQL turning one text value into a naive UTC TIMESTAMP (NULL when unparseable), and the
     expected form for messages."""
     if fmt is not None:
-        return f"CAST(try_strptime({text}, {q(fmt)}) AS TIMESTAMP)", f"a date in the format {fmt}"
+        return (f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)",
+                f"a date in the format {fmt}")
     if dayfirst:
         v = f"trim({text})"
-        return (f"CASE WHEN regexp_full_match({v}, {q(_DAYFIRST_RE)}) THEN "
+        return (f"CASE WHEN regexp_full_match({v}, {literal(_DAYFIRST_RE)}) THEN "
                 f"try_strptime({v}, {_DAYFIRST_FORMATS}) END", DAYFIRST_EXPECTED)
     return f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)", ISO_EXPECTED
 
@@ -130,7 +134,7 @@ def timestamp_sql(text: str, fmt: str | None, dayfirst: bool) -> tuple[str, str]
 def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
     """DuckDB's error for an unusable strptime format, or None when it is fine."""
     try:
-        run(con, f"SELECT try_strptime('2000-01-01', {q(fmt)})")
+        run(con, "SELECT try_strptime('2000-01-01', ?)", [fmt])
     except duckdb.Error as e:
         return str(e).splitlines()[0]
     return None

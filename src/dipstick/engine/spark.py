@@ -13,18 +13,20 @@ default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a c
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import narwhals as nw
 
 from dipstick.engine import Signals
 from dipstick.errors import UsageError
+from dipstick.settings import settings
 
-if TYPE_CHECKING:
-    from dipstick.package import Package
 
-ENV_MASTER = "DIPSTICK_SPARK_MASTER"
+class Loaded(Protocol):
+    """What :func:`on_spark` needs of a loaded package (the engine sits below the package
+    loader, so it names the shape, not the class)."""
+
+    signals: Signals
 
 
 def session(master: str | None = None) -> Any:
@@ -35,7 +37,7 @@ def session(master: str | None = None) -> Any:
     except ImportError:
         raise UsageError("--engine spark needs PySpark: pip install 'dipstick[spark]' "
                          "(and Java 17 or newer)") from None
-    chosen = master or os.environ.get(ENV_MASTER) or "local[*]"
+    chosen = master or settings().spark_master
     return (SparkSession.builder.master(chosen).appName("dipstick")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
@@ -59,7 +61,7 @@ class SparkSignals(Signals):
         return tuple(self._frames[name].columns)
 
 
-def on_spark(package: Package, spark: Any) -> None:
+def on_spark(package: Loaded, spark: Any) -> None:
     """Switch a loaded package's signals to Spark (after anything that adds rows to them, such
     as the stored pulse answers)."""
     package.signals = SparkSignals(package.signals, spark)

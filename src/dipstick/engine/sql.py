@@ -10,14 +10,33 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 
 from dipstick.errors import Problem
 
-if TYPE_CHECKING:
-    from dipstick.package.tables import Column
+
+class Column(Protocol):
+    """What loading needs of a column of the contract (:mod:`dipstick.package.tables`
+    describes them; the engine sits below the package loader, so it names the shape)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def required(self) -> bool: ...
+    @property
+    def minimum(self) -> float | None: ...
+    @property
+    def maximum(self) -> float | None: ...
+    @property
+    def choices(self) -> tuple[str, ...]: ...
+    @property
+    def ref(self) -> str | None: ...
+    @property
+    def sql_type(self) -> str: ...
 
 MAX_ROWS_PER_PROBLEM = 20
 
@@ -29,17 +48,25 @@ def connect(path: str = ":memory:") -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
-    """Execute and drain: DuckDB 2 refuses new work while a result is left unread."""
-    return con.execute(sql).fetchall()
+def run(con: duckdb.DuckDBPyConnection, sql: str,
+        params: Sequence[object] | Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+    """Execute and drain: DuckDB 2 refuses new work while a result is left unread. Values go
+    in ``params`` (``?`` or ``$name`` in ``sql``), never into the SQL text."""
+    return con.execute(sql, params).fetchall()
 
 
-def q(value: object) -> str:
-    """A SQL string literal."""
+def literal(value: object) -> str:
+    """A SQL string literal, for the one place DuckDB cannot bind a value: the text of a
+    ``CREATE VIEW`` (a view stores its SQL, so ``?`` is refused: "This type of statement can't
+    be prepared"). The import pipeline builds its mapped expressions (value maps, choices, date
+    formats, a Parquet file's path) into views, so those use this; every other value is a
+    parameter of :func:`run`. Doubling ``'`` is all a DuckDB string literal needs (no backslash
+    escapes), so any text, ``;`` and ``--`` included, arrives intact."""
     return "'" + str(value).replace("'", "''") + "'"
 
 
 def ident(name: str) -> str:
+    """A quoted SQL identifier (table or column name): the one helper for names."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -73,8 +100,10 @@ class Check:
 
 
 def _in_list(values: Iterable[str]) -> str:
+    """Part of a check compiled into the load's CREATE TABLE … AS and its problem queries;
+    the choices come from the package's schema (tables.py), not from the data."""
     vals = sorted(set(values))
-    return "(" + ", ".join(q(v) for v in vals) + ")" if vals else "(NULL)"
+    return "(" + ", ".join(literal(v) for v in vals) + ")" if vals else "(NULL)"
 
 
 def _ref_table(con: duckdb.DuckDBPyConnection, kind: str, ids: Iterable[str]) -> str:
@@ -105,11 +134,11 @@ def load_table(
     try:
         if csv:
             run(con, f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv("
-                        f"{q(path)}, header = true, all_varchar = true)")
+                        "?, header = true, all_varchar = true)", [str(path)])
             rownum = "(rowid + 1)"
-        else:
+        else:   # a view: DuckDB cannot bind its path, so it is a literal
             run(con, f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
-                        f"{q(path)}, file_row_number = true)")
+                        f"{literal(path)}, file_row_number = true)")
             rownum = "(file_row_number + 1)"
         described = run(con, f"DESCRIBE SELECT * FROM {raw}")
     except duckdb.Error as e:

@@ -17,7 +17,7 @@ import plotly.io as pio
 from markupsafe import Markup
 
 from dipstick.check import CheckResult, ServiceVerdict
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.indicators.registry import CAUSES, INDICATORS
 
 #: One colour per status, the same in every figure and in the report's pills.

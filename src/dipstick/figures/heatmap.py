@@ -20,7 +20,7 @@ from dipstick.figures._common import (
     short_label,
     worst_first,
 )
-from dipstick.indicators.base import Finding, Status
+from dipstick.findings import Finding, Status
 
 #: Beyond this many services the chart shows the worst ones only: a 2,000-row heatmap is
 #: neither readable nor light enough to render; the report says what was left out.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text, short_label
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.indicators.customer_experience import CustomerExperienceSpec
 from dipstick.journeys import JourneyMeasures, TouchpointMeasures
 

@@ -19,7 +19,7 @@ from dipstick.figures._common import (
     plotly_text,
     short_label,
 )
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 
 #: Bars beyond this many are not readable; the report says how many were left out.
 LEAK_BARS_LIMIT = 40

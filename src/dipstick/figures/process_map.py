@@ -19,7 +19,7 @@ from dipstick.figures._common import (
     plotly_text,
     short_label,
 )
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.streams.discover import Discovery
 
 EDGES_LIMIT = 24

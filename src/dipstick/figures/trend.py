@@ -10,9 +10,9 @@ from datetime import UTC, date
 
 import plotly.graph_objects as go
 
+from dipstick.check import Trend
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text
-from dipstick.indicators.base import Status
-from dipstick.shifts.findings import Trend
+from dipstick.findings import Status
 
 TRENDS_LIMIT = 60  # trend charts per report: the largest leaks first
 

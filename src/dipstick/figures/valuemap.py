@@ -23,8 +23,8 @@ import plotly.graph_objects as go
 
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text, short_label, worst_first
+from dipstick.findings import Status
 from dipstick.indicators.alignment import AlignmentSpec, kpi_shortfall
-from dipstick.indicators.base import Status
 from dipstick.indicators.registry import split_settings
 from dipstick.model import Service, ValueModel
 

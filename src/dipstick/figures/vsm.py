@@ -6,7 +6,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.streams import StreamMetrics
 
 

@@ -13,11 +13,10 @@ import narwhals as nw
 from pydantic import Field
 
 from dipstick.engine import between, collect
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Status,
@@ -25,8 +24,8 @@ from dipstick.indicators.base import (
     conclude,
     evidence,
     fact,
-    money,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
 from dipstick.model import Service
 

@@ -15,24 +15,23 @@ import narwhals as nw
 from pydantic import Field
 
 from dipstick.engine import between, collect, keyed, minutes_between
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Status,
     Threshold,
     conclude,
     fact,
-    money,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
+from dipstick.indicators.common import describe, shift_evidence
 from dipstick.indicators.confidence import NO_CHANGE, flipped, shifted, tested
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
-from dipstick.shifts.findings import describe, shift_evidence
 from dipstick.stats import means, rate_ratio
 
 CAUSE = "change"

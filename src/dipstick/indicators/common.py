@@ -8,44 +8,78 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import between, collect, hours_between, keyed
-from dipstick.indicators.base import CheckContext, Evidence, Threshold, evidence
+from dipstick.findings import CacheKey, CheckContext, Evidence, Status, Threshold, evidence
 from dipstick.shifts import SeriesKey, Shift, detect_all
 from dipstick.streams.package import PackageStream, package_streams
 
 HANDLING = "handling_minutes"
+# the measures shared by several indicators, computed once per check
+COSTS: CacheKey[dict[str, float]] = CacheKey("costs")
+USERS: CacheKey[dict[tuple[datetime, datetime], dict[str, float]]] = CacheKey("active users")
+FIRST_SEEN: CacheKey[dict[str, datetime]] = CacheKey("first seen")
+STREAMS: CacheKey[tuple[PackageStream, ...]] = CacheKey("streams")
+
+# what each weekly series is called where a shift in it is shown as evidence
+LABELS = {
+    "users": "active users", "incidents_per_user": "incidents per user",
+    "requests_per_user": "requests per user", "questions_per_user": "how-to tickets per user",
+    "satisfaction": "ticket satisfaction", "lost_hours_per_user": "lost hours per user",
+    "resolution_hours": "resolution hours", "reopen_share": "reopen share",
+    "cost_per_user": "cost per active user", "training_completion": "training completion",
+    "value_score": "value score", "kpi": "KPI actual",
+    "touchpoint_satisfaction": "touchpoint satisfaction", "drop_off_rate": "drop-off rate",
+}
+
+
+def describe(shift: Shift) -> str:
+    key = shift.series_key
+    what = LABELS.get(key.metric, key.metric)
+    where = key.subject if key.kind != "service" else ""
+    part = f" ({key.part})" if key.part else ""
+    return f"{what}{part}" + (f" of {where}" if where else "")
+
+
+def shift_evidence(shift: Shift, status: Status, note: str = "") -> Evidence:
+    """A shift as a row of evidence: what moved, from what to what, and how sure we are."""
+    return Evidence(
+        metric=f"shift:{shift.series_key}", label=f"Shift in {describe(shift)}",
+        value=round(shift.relative_change, 4), period=f"week of {shift.date}", status=status,
+        score=0.0, unit="", threshold=None, baseline=round(shift.before, 4),
+        note=note or (f"from {shift.before:.3g} to {shift.after:.3g} "
+                      f"({shift.relative_change:+.0%}), confidence {shift.confidence:.0%}"))
 
 
 def monthly_costs(ctx: CheckContext) -> dict[str, float]:
     """Run cost per service: the latest month of the ``costs`` table within the current window,
     else ``monthly_cost`` from dipstick.yaml."""
-    if "costs" not in ctx.cache:
-        costs = {s.id: s.monthly_cost for s in ctx.model.services}
-        if ctx.signals.has("costs"):
-            w = ctx.window
-            lf = (ctx.signals.frame("costs").filter(between("month", w.start - timedelta(days=31),
-                                                            w.end))
-                  .with_columns(nw.col("amount").cast(nw.Float64))
-                  .with_columns(last=nw.col("month").max().over("service"))
-                  .filter(nw.col("month") == nw.col("last"))
-                  .group_by("service").agg(nw.col("amount").sum()))
-            costs.update({r["service"]: float(r["amount"]) for r in collect(lf)})
-        ctx.cache["costs"] = costs
-    result: dict[str, float] = ctx.cache["costs"]
-    return result
+    return ctx.cache.get(COSTS, lambda: _monthly_costs(ctx))
+
+
+def _monthly_costs(ctx: CheckContext) -> dict[str, float]:
+    costs = {s.id: s.monthly_cost for s in ctx.model.services}
+    if ctx.signals.has("costs"):
+        w = ctx.window
+        lf = (ctx.signals.frame("costs").filter(between("month", w.start - timedelta(days=31),
+                                                        w.end))
+              .with_columns(nw.col("amount").cast(nw.Float64))
+              .with_columns(last=nw.col("month").max().over("service"))
+              .filter(nw.col("month") == nw.col("last"))
+              .group_by("service").agg(nw.col("amount").sum()))
+        costs.update({r["service"]: float(r["amount"]) for r in collect(lf)})
+    return costs
 
 
 def active_users(ctx: CheckContext, start: datetime, end: datetime) -> dict[str, float]:
     """Mean daily active users per service over ``[start, end)``."""
-    key = f"users:{start.isoformat()}:{end.isoformat()}"
-    if key not in ctx.cache:
+    known = ctx.cache.get(USERS, dict)
+    if (start, end) not in known:
         out: dict[str, float] = {}
         if ctx.signals.has("usage"):
             lf = (ctx.signals.frame("usage").filter(between("date", start, end))
                   .group_by("service").agg(nw.col("active_users").cast(nw.Float64).mean()))
             out = {r["service"]: r["active_users"] for r in collect(lf)}
-        ctx.cache[key] = out
-    users: dict[str, float] = ctx.cache[key]
-    return users
+        known[(start, end)] = out
+    return known[(start, end)]
 
 
 def recent_users(ctx: CheckContext, days: int = 28) -> dict[str, float]:
@@ -105,20 +139,21 @@ def per_month(value: float | None, days: float) -> float | None:
 
 def first_seen(ctx: CheckContext) -> dict[str, datetime]:
     """The first day each service shows up in usage or tickets (or its launch date)."""
-    if "first_seen" not in ctx.cache:
-        seen: dict[str, datetime] = {}
-        for table, column in (("usage", "date"), ("tickets", "opened_at")):
-            if ctx.signals.has(table):
-                lf = ctx.signals.frame(table).group_by("service").agg(nw.col(column).min())
-                for r in collect(lf):
-                    seen[r["service"]] = min(seen.get(r["service"], r[column]), r[column])
-        for s in ctx.model.services:
-            if s.launched:
-                launched = datetime.combine(s.launched, datetime.min.time())
-                seen[s.id] = max(seen.get(s.id, launched), launched)
-        ctx.cache["first_seen"] = seen
-    result: dict[str, datetime] = ctx.cache["first_seen"]
-    return result
+    return ctx.cache.get(FIRST_SEEN, lambda: _first_seen(ctx))
+
+
+def _first_seen(ctx: CheckContext) -> dict[str, datetime]:
+    seen: dict[str, datetime] = {}
+    for table, column in (("usage", "date"), ("tickets", "opened_at")):
+        if ctx.signals.has(table):
+            lf = ctx.signals.frame(table).group_by("service").agg(nw.col(column).min())
+            for r in collect(lf):
+                seen[r["service"]] = min(seen.get(r["service"], r[column]), r[column])
+    for s in ctx.model.services:
+        if s.launched:
+            launched = datetime.combine(s.launched, datetime.min.time())
+            seen[s.id] = max(seen.get(s.id, launched), launched)
+    return seen
 
 
 def covered_days(ctx: CheckContext, service: str, start: datetime, end: datetime) -> float:
@@ -180,8 +215,5 @@ def settled_evidence(metric: str, label: str, shift: Shift | None, threshold: Th
 def value_streams(ctx: CheckContext) -> tuple[PackageStream, ...]:
     """The package's value streams, hand-given or discovered over the current window — once per
     check: the flow indicator judges them and the report draws them."""
-    if "streams" not in ctx.cache:
-        ctx.cache["streams"] = package_streams(ctx.model, ctx.signals, ctx.window.start,
-                                               ctx.window.end)
-    found: tuple[PackageStream, ...] = ctx.cache["streams"]
-    return found
+    return ctx.cache.get(STREAMS, lambda: package_streams(ctx.model, ctx.signals,
+                                                          ctx.window.start, ctx.window.end))

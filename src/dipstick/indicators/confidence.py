@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from dipstick.indicators.base import (
+from dipstick.findings import (
     Evidence,
     Finding,
     LeakEstimate,

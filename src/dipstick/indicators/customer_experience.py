@@ -14,20 +14,19 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Threshold,
     conclude,
     evidence,
-    money,
     not_applicable,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     groups_of_kind,
     settled_evidence,

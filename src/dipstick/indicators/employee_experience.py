@@ -16,18 +16,17 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Threshold,
     conclude,
-    money,
     not_applicable,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     covered_days,
     groups_of_kind,

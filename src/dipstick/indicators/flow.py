@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Status,
@@ -23,9 +22,9 @@ from dipstick.indicators.base import (
     conclude,
     evidence,
     fact,
-    money,
     not_applicable,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import value_streams
 from dipstick.model import Service
 from dipstick.streams import StepMetrics, StreamMetrics

@@ -17,20 +17,19 @@ import narwhals as nw
 from pydantic import Field
 
 from dipstick.engine import between, collect
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Status,
     Threshold,
     conclude,
     fact,
-    money,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import tested
 from dipstick.model import Service

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dipstick.findings import CommonSpec, Spec
 from dipstick.indicators import (
     alignment,
     change,
@@ -21,7 +22,7 @@ from dipstick.indicators import (
     retirement,
     training,
 )
-from dipstick.indicators.base import CommonSpec, Indicator, Spec
+from dipstick.indicators.base import Indicator
 
 INDICATORS: tuple[Indicator[Any, Any], ...] = (
     perception.INDICATOR,

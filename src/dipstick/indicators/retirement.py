@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Status,
@@ -27,8 +26,8 @@ from dipstick.indicators.base import (
     conclude,
     evidence,
     fact,
-    money,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     active_users,
     monthly_costs,

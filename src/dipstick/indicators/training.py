@@ -16,19 +16,18 @@ import narwhals as nw
 from pydantic import Field
 
 from dipstick.engine import between, collect, keyed
-from dipstick.indicators.base import (
+from dipstick.findings import (
     CheckContext,
     Evidence,
     Finding,
-    Indicator,
     LeakEstimate,
     Spec,
     Threshold,
     conclude,
     evidence,
-    money,
     unknown,
 )
+from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     active_users,
     covered_days,

@@ -1,7 +1,7 @@
 """Customer journey maps: a persona's stages and touchpoints, with satisfaction and drop-off.
 
 Pure functions of the value model's journeys and the ``touchpoints`` signal table. The windows
-are the check's (:class:`~dipstick.indicators.base.Window`: the current window ending on the
+are the check's (:class:`~dipstick.findings.Window`: the current window ending on the
 as-of date and the baseline right before it), so the `customer_experience` indicator, the CLI
 and the emotion curve read the same numbers. A touchpoint without rows is ``None`` throughout:
 unknown is never shown as a number.
@@ -17,7 +17,7 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import Signals, between, collect, keyed
-from dipstick.indicators.base import CheckContext, Window
+from dipstick.findings import CacheKey, CheckContext, Window
 from dipstick.model import Journey, ValueModel
 
 TABLE = "touchpoints"
@@ -210,13 +210,13 @@ def measure_journeys(model: ValueModel, signals: Signals, as_of: date, window_da
     return journeys_in(model, signals, Window(as_of, window_days, baseline_days))
 
 
+JOURNEYS: CacheKey[tuple[JourneyMeasures, ...]] = CacheKey("journeys")
+
+
 def journeys_of(ctx: CheckContext) -> tuple[JourneyMeasures, ...]:
     """The check's journeys, measured once per check: the `customer_experience` indicator
     judges them and the report draws them, from the same numbers."""
-    if "journeys" not in ctx.cache:
-        ctx.cache["journeys"] = journeys_in(ctx.model, ctx.signals, ctx.window)
-    result: tuple[JourneyMeasures, ...] = ctx.cache["journeys"]
-    return result
+    return ctx.cache.get(JOURNEYS, lambda: journeys_in(ctx.model, ctx.signals, ctx.window))
 
 
 def _journey(j: Journey, current: Mapping[Key, Period], baseline: Mapping[Key, Period],

@@ -2,7 +2,8 @@
 
 * :mod:`.tokens` — unguessable single-use links (only their SHA-256 is stored) and form nonces;
 * :mod:`.form` — the questions of a campaign and the validation of one answer (pure);
-* :mod:`.campaigns` — campaigns, invitations, open links and answers in the app database;
+* :mod:`.campaigns` — campaigns, invitations, open links and answers (stored by
+  :mod:`dipstick.store.pulse`, which sees token hashes, never tokens);
 * :mod:`.invitees` — the invitee CSV (email, group), every problem with its row and field;
 * :mod:`.results` — response rate, scores per group and dimension, promoters − detractors (pure);
 * :mod:`.feed` — stored answers as ``surveys`` rows for the ``perception`` indicator;

@@ -1,64 +1,43 @@
-"""Campaigns, their links and their answers in the app database (the pulse repository).
+"""Campaigns, their links and their answers (the pulse side of the repository).
 
-Writes are short transactions. An invitee's answer and the mark that the invitation is used are
-one transaction, and the mark is a conditional update (``answered`` false → true), so two
-submissions of one link at once store exactly one answer, on SQLite and PostgreSQL alike. On
-SQLite, writers of one process take turns behind a lock (SQLite has one writer at a time and a
-deferred transaction cannot wait for it), and other processes are waited for (busy timeout).
+This module makes the tokens, asks :mod:`.form` which questions a campaign asks and checks
+what a campaign accepts; :mod:`dipstick.store.pulse` stores it all, seeing only token hashes
+and plain values (the storage, its transactions and the SQLite locking are described there).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal
-
-from sqlalchemy import Engine, Integer, cast, event, func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from dipstick.errors import UsageError
 from dipstick.model import ValueModel
 from dipstick.pulse.form import Answer, questions_for
 from dipstick.pulse.tokens import digest, new_token
 from dipstick.store import Store
-from dipstick.store.pulse_tables import (
-    PulseAnswer,
-    PulseCampaign,
-    PulseInvitation,
-    PulseOpenUse,
+from dipstick.store import pulse as db
+from dipstick.store.pulse import (
+    AnswerRow,
+    Campaign,
+    Imported,
+    Outcome,
+    Target,
+    answers,
+    campaigns,
+    import_campaigns,
+    invitation_counts,
+    last_asked,
+    unanswered,
+    unmark_sent,
 )
 
-SQLITE_BUSY_MS = 30_000
-_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Campaign:
-    id: int
-    organisation: str
-    service_id: str
-    service_name: str
-    groups: tuple[str, ...]
-    questions: dict[str, Any]
-    source: str
-    package: str | None
-    created_at: datetime
-    created_by: str
-    closes_on: date | None
-    open_group: str | None
-    schedule_id: int | None
-
-    def is_open(self, today: date) -> bool:
-        return self.source == "pulse" and (self.closes_on is None or today <= self.closes_on)
-
-    def group_name(self, gid: str) -> str:
-        return str(self.questions.get(gid, {}).get("name", gid))
+__all__ = [
+    "AnswerRow", "Campaign", "Imported", "Link", "Outcome", "Target", "add_invitations",
+    "answers", "browser_answered", "campaigns", "get", "import_campaigns", "invitation_counts",
+    "last_asked", "lookup", "open_link", "reissue", "start_campaign", "submit", "unanswered",
+    "unmark_sent",
+]
 
 
 @dataclass(frozen=True)
@@ -70,78 +49,6 @@ class Link:
     email: str | None
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a link opens: the campaign and the group asked, by invitation or open link."""
-
-    campaign: Campaign
-    group: str
-    invitation_id: int | None
-    answered: bool
-
-
-@dataclass(frozen=True)
-class AnswerRow:
-    campaign_id: int
-    group: str
-    answered_on: date
-    scores: dict[str, float]
-    recommend: int | None
-    comment: str | None
-
-
-Outcome = Literal["stored", "used", "gone"]
-
-
-def _campaign(c: PulseCampaign) -> Campaign:
-    return Campaign(c.id, c.organisation, c.service_id, c.service_name, tuple(c.groups),
-                    dict(c.questions), c.source, c.package, c.created_at, c.created_by,
-                    c.closes_on, c.open_group, c.schedule_id)
-
-
-def _lock(engine: Engine) -> threading.Lock:
-    with _locks_guard:
-        lock = _locks.get(engine)
-        if lock is None:
-            lock = _locks[engine] = threading.Lock()
-            event.listen(engine, "connect", _busy_timeout)
-            # Write-ahead logging: readers (the form, the results) never wait for a writer,
-            # and a commit is one append. Persistent in the file; a no-op in memory.
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        return lock
-
-
-def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-    cursor.close()
-
-
-@contextmanager
-def writing(store: Store, action: str) -> Iterator[Session]:
-    """One write transaction, committed on exit; SQLite writers take turns."""
-    sqlite = store.engine.dialect.name == "sqlite"
-    lock = _lock(store.engine) if sqlite else None
-    with store._guard(action):
-        if lock is not None:
-            lock.acquire()
-        try:
-            with Session(store.engine, expire_on_commit=False) as s, s.begin():
-                yield s
-        finally:
-            if lock is not None:
-                lock.release()
-
-
-@contextmanager
-def reading(store: Store, action: str) -> Iterator[Session]:
-    if store.engine.dialect.name == "sqlite":
-        _lock(store.engine)          # once per engine: WAL and the busy timeout
-    with store._guard(action), Session(store.engine, expire_on_commit=False) as s:
-        yield s
-
-
 def start_campaign(store: Store, model: ValueModel, service_id: str,
                    groups: list[str] | None = None, *, created_by: str,
                    package: str | None = None, closes_on: date | None = None,
@@ -151,35 +58,14 @@ def start_campaign(store: Store, model: ValueModel, service_id: str,
     if closes_on is not None and closes_on < today:
         raise UsageError(f"the closing date {closes_on} is in the past")
     chosen, questions = questions_for(model, service_id, groups)
-    row = PulseCampaign(
-        organisation=model.organisation.name, service_id=service_id,
+    return db.add_campaign(
+        store, organisation=model.organisation.name, service_id=service_id,
         service_name=model.service(service_id).name, groups=chosen, questions=questions,
-        source="pulse", package=package, created_at=datetime.now(UTC), created_by=created_by,
-        closes_on=closes_on, schedule_id=schedule_id)
-    with writing(store, "start a check-in in") as s:
-        s.add(row)
-    return _campaign(row)
+        created_by=created_by, package=package, closes_on=closes_on, schedule_id=schedule_id)
 
 
 def get(store: Store, campaign_id: int) -> Campaign:
-    with reading(store, "read a check-in from") as s:
-        row = s.get(PulseCampaign, campaign_id)
-        if row is None:
-            raise UsageError(f"no check-in {campaign_id} in the app database")
-        return _campaign(row)
-
-
-def campaigns(store: Store, service_id: str | None = None,
-              organisation: str | None = None) -> list[Campaign]:
-    """Check-ins, newest first."""
-    query = select(PulseCampaign).order_by(PulseCampaign.created_at.desc(),
-                                           PulseCampaign.id.desc())
-    if service_id is not None:
-        query = query.where(PulseCampaign.service_id == service_id)
-    if organisation is not None:
-        query = query.where(PulseCampaign.organisation == organisation)
-    with reading(store, "list the check-ins in") as s:
-        return [_campaign(c) for c in s.scalars(query)]
+    return db.campaign(store, campaign_id)
 
 
 def add_invitations(store: Store, campaign: Campaign,
@@ -189,12 +75,8 @@ def add_invitations(store: Store, campaign: Campaign,
     if unknown:
         raise UsageError(f"check-in {campaign.id} does not ask group(s) {', '.join(unknown)} "
                          f"(it asks {', '.join(campaign.groups)})")
-    now = datetime.now(UTC)
     links = [Link(new_token(), g, e) for e, g in invitees]
-    with writing(store, "store invitations in") as s:
-        s.add_all(PulseInvitation(campaign_id=campaign.id, token_hash=digest(x.token),
-                                  email=x.email, group_id=x.group, created_at=now,
-                                  answered=False) for x in links)
+    db.add_invitations(store, campaign.id, [(digest(x.token), x.email, x.group) for x in links])
     return links
 
 
@@ -203,167 +85,34 @@ def open_link(store: Store, campaign: Campaign, group: str) -> Link:
     if group not in campaign.groups:
         raise UsageError(f"check-in {campaign.id} does not ask group {group!r}")
     link = Link(new_token(), group, None)
-    with writing(store, "store an open link in") as s:
-        row = s.get(PulseCampaign, campaign.id)
-        if row is None:
-            raise UsageError(f"no check-in {campaign.id}")
-        row.open_token_hash = digest(link.token)
-        row.open_group = group
+    db.set_open_link(store, campaign.id, digest(link.token), group)
     return link
 
 
 def lookup(store: Store, token: str, today: date) -> Target | None:
     """What the token opens, or None when it is unknown or its check-in has closed (the two
     are not told apart, so a closed link reveals nothing)."""
-    h = digest(token)
-    with reading(store, "look up a link in") as s:
-        inv = s.scalar(select(PulseInvitation).where(PulseInvitation.token_hash == h))
-        if inv is not None:
-            c = s.get(PulseCampaign, inv.campaign_id)
-            if c is None:
-                return None
-            camp = _campaign(c)
-            return Target(camp, inv.group_id, inv.id, inv.answered) \
-                if camp.is_open(today) else None
-        c = s.scalar(select(PulseCampaign).where(PulseCampaign.open_token_hash == h))
-        if c is None or c.open_group is None:
-            return None
-        camp = _campaign(c)
-        return Target(camp, c.open_group, None, False) if camp.is_open(today) else None
+    target = db.find_link(store, digest(token))
+    return target if target is not None and target.campaign.is_open(today) else None
 
 
 def browser_answered(store: Store, campaign_id: int, browser: str) -> bool:
-    with reading(store, "look up a link in") as s:
-        return s.scalar(select(PulseOpenUse.id).where(
-            PulseOpenUse.campaign_id == campaign_id,
-            PulseOpenUse.browser_hash == digest(browser))) is not None
+    return db.browser_answered(store, campaign_id, digest(browser))
 
 
 def submit(store: Store, target: Target, answer: Answer, today: date,
            browser: str | None = None) -> Outcome:
     """Store the answer and use up the link in one transaction. ``used``: the invitation (or
     this browser, on an open link) has answered already; nothing changed."""
-    row = PulseAnswer(campaign_id=target.campaign.id, group_id=target.group, answered_on=today,
-                      scores=answer.scores, recommend=answer.recommend, comment=answer.comment)
-    try:
-        with writing(store, "store an answer in") as s:
-            if target.invitation_id is not None:
-                done = s.execute(update(PulseInvitation)
-                                 .where(PulseInvitation.id == target.invitation_id,
-                                        PulseInvitation.answered.is_(False))
-                                 .values(answered=True))
-                if done.rowcount != 1:   # type: ignore[attr-defined]
-                    return "used"
-            else:
-                if browser is None:
-                    return "used"
-                s.add(PulseOpenUse(campaign_id=target.campaign.id,
-                                   browser_hash=digest(browser)))
-                s.flush()
-            s.add(row)
-    except IntegrityError:
-        return "used"
-    return "stored"
-
-
-def answers(store: Store, campaign_ids: list[int] | None = None) -> list[AnswerRow]:
-    query = select(PulseAnswer).order_by(PulseAnswer.id)
-    if campaign_ids is not None:
-        query = query.where(PulseAnswer.campaign_id.in_(campaign_ids))
-    with reading(store, "read the answers in") as s:
-        return [AnswerRow(a.campaign_id, a.group_id, a.answered_on, dict(a.scores),
-                          a.recommend, a.comment) for a in s.scalars(query)]
-
-
-def invitation_counts(store: Store, campaign_id: int) -> dict[str, tuple[int, int]]:
-    """Per group: (invited, answered)."""
-    query = (select(PulseInvitation.group_id, func.count(),
-                    func.sum(cast(PulseInvitation.answered, Integer)))
-             .where(PulseInvitation.campaign_id == campaign_id)
-             .group_by(PulseInvitation.group_id))
-    with reading(store, "count the invitations in") as s:
-        return {g: (int(n), int(a or 0)) for g, n, a in s.execute(query)}
-
-
-def unanswered(store: Store, campaign_id: int, *, unsent_only: bool = False
-               ) -> list[tuple[int, str, str]]:
-    """(invitation id, e-mail, group) of invitees with an e-mail who have not answered."""
-    query = (select(PulseInvitation.id, PulseInvitation.email, PulseInvitation.group_id)
-             .where(PulseInvitation.campaign_id == campaign_id,
-                    PulseInvitation.answered.is_(False), PulseInvitation.email.is_not(None))
-             .order_by(PulseInvitation.id))
-    if unsent_only:
-        query = query.where(PulseInvitation.sent_at.is_(None))
-    with reading(store, "read the invitations in") as s:
-        return [(i, str(e), g) for i, e, g in s.execute(query)]
+    row = AnswerRow(target.campaign.id, target.group, today, dict(answer.scores),
+                    answer.recommend, answer.comment)
+    return db.add_answer(store, row, invitation_id=target.invitation_id,
+                         browser_hash=None if browser is None else digest(browser))
 
 
 def reissue(store: Store, invitation_id: int, *, reminder: bool) -> str | None:
     """A fresh token for an unanswered invitation, marked sent (or reminded) now; the link it
     replaces stops working. None when it was answered meanwhile."""
     token = new_token()
-    now = datetime.now(UTC)
-    values: dict[str, Any] = {"token_hash": digest(token)}
-    values["reminded_at" if reminder else "sent_at"] = now
-    with writing(store, "renew an invitation in") as s:
-        done = s.execute(update(PulseInvitation)
-                         .where(PulseInvitation.id == invitation_id,
-                                PulseInvitation.answered.is_(False)).values(**values))
-        return token if done.rowcount == 1 else None   # type: ignore[attr-defined]
-
-
-def last_asked(store: Store, organisation: str) -> dict[tuple[str, str], date]:
-    """The day of the latest check-in started per (service, group) of the organisation."""
-    with reading(store, "read the check-ins in") as s:
-        rows = s.execute(select(PulseCampaign.service_id, PulseCampaign.groups,
-                                PulseCampaign.created_at)
-                         .where(PulseCampaign.organisation == organisation,
-                                PulseCampaign.source == "pulse"))
-        out: dict[tuple[str, str], date] = {}
-        for sid, groups, at in rows:
-            for g in groups:
-                day = at.date()
-                if out.get((sid, g), date.min) < day:
-                    out[(sid, g)] = day
-        return out
-
-
-@dataclass(frozen=True)
-class Imported:
-    """Answers of one (service, group) from another survey tool."""
-
-    service_id: str
-    service_name: str
-    group: str
-    questions: dict[str, Any]
-    rows: list[AnswerRow]
-
-
-def import_campaigns(store: Store, organisation: str, package: str, items: list[Imported],
-                     created_by: str) -> list[Campaign]:
-    """One closed, imported campaign per item with its answers — all in one transaction, so
-    a failure imports nothing."""
-    now = datetime.now(UTC)
-    made = []
-    with writing(store, "import answers into") as s:
-        for it in items:
-            row = PulseCampaign(
-                organisation=organisation, service_id=it.service_id,
-                service_name=it.service_name, groups=[it.group],
-                questions={it.group: it.questions}, source="import", package=package,
-                created_at=now, created_by=created_by,
-                closes_on=max(r.answered_on for r in it.rows))
-            s.add(row)
-            s.flush()
-            s.add_all(PulseAnswer(campaign_id=row.id, group_id=it.group,
-                                  answered_on=r.answered_on, scores=r.scores,
-                                  recommend=r.recommend, comment=r.comment) for r in it.rows)
-            made.append(row)
-    return [_campaign(c) for c in made]
-
-
-def unmark_sent(store: Store, invitation_id: int) -> None:
-    """The invitation e-mail did not go out: try again next time."""
-    with writing(store, "update an invitation in") as s:
-        s.execute(update(PulseInvitation).where(PulseInvitation.id == invitation_id)
-                  .values(sent_at=None))
+    renewed = db.renew_invitation(store, invitation_id, digest(token), reminder=reminder)
+    return token if renewed else None

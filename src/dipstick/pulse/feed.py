@@ -10,17 +10,15 @@ package no longer has are left out (the package is the truth about what exists).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pyarrow as pa
-from sqlalchemy import make_url
 
 from dipstick.engine import Signals
 from dipstick.errors import StoreError
 from dipstick.model import ValueModel
 from dipstick.package import Package
 from dipstick.pulse.campaigns import answers, campaigns
-from dipstick.store import Store, default_url
+from dipstick.store import Store, sqlite_file_missing
 
 SCHEMA = pa.schema([("date", pa.timestamp("us")), ("service", pa.string()),
                     ("group", pa.string()), ("dimension", pa.string()),
@@ -78,8 +76,7 @@ def merge_surveys(package: Package, rows: pa.Table) -> int:
 def feed_stored_answers(package: Package, database: str | None) -> int:
     """The stored answers merged into the loaded package; 0 when the app database cannot be
     reached or holds no check-ins (a check never fails for want of pulse answers)."""
-    url = make_url(database or default_url())
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+    if sqlite_file_missing(database):
         return 0    # no app database here (e.g. --no-store on a fresh machine): none created
     try:
         with Store.open(database) as store:

@@ -8,16 +8,14 @@ opens the campaigns whose date has come and moves each schedule on to its next d
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
-
-from sqlalchemy import select
+from datetime import date, timedelta
 
 from dipstick.errors import UsageError
 from dipstick.model import ValueModel
-from dipstick.pulse.campaigns import Campaign, reading, start_campaign, writing
+from dipstick.pulse.campaigns import Campaign, start_campaign
 from dipstick.pulse.form import questions_for
 from dipstick.store import Store
-from dipstick.store.pulse_tables import PulseSchedule
+from dipstick.store import pulse as db
 
 EVERY = {"month": 30, "quarter": 91, "half-year": 182, "year": 365}
 
@@ -35,24 +33,16 @@ def add_schedule(store: Store, model: ValueModel, service_id: str, groups: list[
                  every: str, open_days: int, first_on: date, package: str | None,
                  created_by: str) -> int:
     chosen, _ = questions_for(model, service_id, groups)
-    row = PulseSchedule(organisation=model.organisation.name, service_id=service_id,
-                        groups=chosen, every_days=every_days(every), open_days=open_days,
-                        next_on=first_on, package=package, created_at=datetime.now(UTC),
-                        created_by=created_by, active=True)
-    with writing(store, "store a schedule in") as s:
-        s.add(row)
-        s.flush()
-        return row.id
+    return db.add_schedule(store, organisation=model.organisation.name, service_id=service_id,
+                           groups=chosen, every_days=every_days(every), open_days=open_days,
+                           first_on=first_on, package=package, created_by=created_by)
 
 
 def open_due(store: Store, model_of: Callable[[str | None], ValueModel], today: date
              ) -> list[Campaign]:
     """Open a campaign for every active schedule whose date has come; move it on."""
-    with reading(store, "read the schedules in") as s:
-        due = list(s.scalars(select(PulseSchedule).where(PulseSchedule.active,
-                                                         PulseSchedule.next_on <= today)))
     opened = []
-    for sch in due:
+    for sch in db.due_schedules(store, today):
         model = model_of(sch.package)
         opened.append(start_campaign(
             store, model, sch.service_id, list(sch.groups), created_by=f"schedule {sch.id}",
@@ -61,8 +51,5 @@ def open_due(store: Store, model_of: Callable[[str | None], ValueModel], today: 
         nxt = sch.next_on
         while nxt <= today:
             nxt += timedelta(days=sch.every_days)
-        with writing(store, "move a schedule on in") as s:
-            row = s.get(PulseSchedule, sch.id)
-            if row is not None:
-                row.next_on = nxt
+        db.move_schedule(store, sch.id, nxt)
     return opened

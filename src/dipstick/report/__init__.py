@@ -41,7 +41,7 @@ from dipstick.figures import (
     vsm_figure,
     worst_first,
 )
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.indicators.registry import INDICATORS
 
 __all__ = ["render_report", "write_report"]

@@ -13,14 +13,11 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
 
+from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect
 from dipstick.shifts.series import METRICS, Series, SeriesKey, build
-
-if TYPE_CHECKING:
-    from dipstick.indicators.base import CheckContext
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
            "build", "detect", "detect_all", "since_for"]
@@ -168,11 +165,11 @@ class ShiftIndex:
         return found.date if found else None
 
 
+SHIFTS: CacheKey[ShiftIndex] = CacheKey("shifts")
+
+
 def detect_all(ctx: CheckContext, params: Params = DEFAULT) -> ShiftIndex:
     """Series for every service, aggregated once per check (cached on the context); shifts
     are detected as they are asked for."""
-    if "shifts" not in ctx.cache:
-        series = build(ctx.signals, ctx.model, ctx.window.end)
-        ctx.cache["shifts"] = ShiftIndex.of(ctx.model, series, params)
-    index: ShiftIndex = ctx.cache["shifts"]
-    return index
+    return ctx.cache.get(SHIFTS, lambda: ShiftIndex.of(
+        ctx.model, build(ctx.signals, ctx.model, ctx.window.end), params))

@@ -16,7 +16,6 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,13 +33,14 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import selectinload, sessionmaker
 
 from dipstick.errors import StoreError, UsageError
-from dipstick.indicators.base import Status, Window
+from dipstick.findings import Status, Window
 from dipstick.store.tables import FindingRow, Run, ServiceResult
 
 if TYPE_CHECKING:
     from dipstick.check import CheckResult
 
-__all__ = ["DEFAULT_FILE", "ENV_URL", "HistoryPoint", "RunSummary", "Store", "default_url"]
+__all__ = ["DEFAULT_FILE", "ENV_URL", "HistoryPoint", "RunSummary", "Store", "default_url",
+           "sqlite_file_missing"]
 
 ENV_URL = "DIPSTICK_DATABASE_URL"
 DEFAULT_FILE = "dipstick.db"
@@ -50,7 +50,20 @@ CONNECT_TIMEOUT_S = 10
 
 def default_url() -> str:
     """The URL used when none is given: ``$DIPSTICK_DATABASE_URL``, else ./dipstick.db."""
-    return os.environ.get(ENV_URL) or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+    from dipstick.settings import settings
+
+    return settings().database_url or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+
+
+def sqlite_file_missing(url: str | None = None) -> bool:
+    """Whether the URL (default: :func:`default_url`) names a SQLite file that does not exist
+    yet, so a reader that must not create one (opening would) can skip it. False for other
+    databases and for URLs that do not parse (opening them reports the problem)."""
+    try:
+        parsed = make_url(url or default_url())
+    except ArgumentError:
+        return False
+    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ so two runs at once never both send it, and it becomes ``sent`` only after the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,9 +18,40 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
-from dipstick.alerts.events import LatestEvent, NewEvent, Pair
 from dipstick.store import Store
 from dipstick.store.tables import AlertDelivery, AlertEvent
+
+# The event records are the log's own: :mod:`dipstick.alerts.events` decides which to log.
+LEAK = "leak"
+RESOLVED = "resolved"
+OVERDUE = "overdue"   # a consuming group not asked for too long (docs/pulse.md)
+
+Pair = tuple[str, str]   # (service id, cause)
+
+
+@dataclass(frozen=True)
+class LatestEvent:
+    """The newest logged event of one (service, cause): its kind, episode and details."""
+
+    kind: str
+    episode: int
+    details: Mapping[str, Any]
+
+    @property
+    def open(self) -> bool:
+        return self.kind == LEAK
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to log: a leak began (a new episode) or the open episode ended."""
+
+    service_id: str
+    cause: str
+    episode: int
+    kind: str
+    details: dict[str, Any]
+
 
 PENDING, SENDING, SENT = "pending", "sending", "sent"
 # A claim older than this belongs to a run that died mid-send; the delivery is retried (the

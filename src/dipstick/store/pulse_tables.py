@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dipstick.store.tables import Base, UTCDateTime
+from dipstick.store.schema import Base, UTCDateTime
 
 
 class PulseSchedule(Base):

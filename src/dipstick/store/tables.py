@@ -8,65 +8,30 @@ convention so the hand-written migrations name them the same on every backend.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    DateTime,
-    Dialect,
     Double,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from dipstick.store.schema import Base, UTCDateTime
 
 STATUSES = ("ok", "watch", "leak", "unknown")   # a service's light
 STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown')"
 # a cause's status may also be n/a: it cannot apply to the service (migration 0006)
 FINDING_STATUSES = (*STATUSES, "n/a")
 FINDING_STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown', 'n/a')"
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware timestamp stored in UTC. SQLite keeps no offset, so values are written
-    as naive UTC there and read back as aware UTC; naive input is refused, not guessed."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive timestamp {value.isoformat()}: pass a timezone-aware one")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
 
 
 class Run(Base):
@@ -268,5 +233,3 @@ class ApiToken(Base):
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
-
-from dipstick.store import pulse_tables  # noqa: E402,F401  (pulse checks, migration 0005)

@@ -6,29 +6,29 @@ and the core's functions; this layer only reads, checks who asks, and renders.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
+from dipstick.settings import secret_key, secret_key_is_set
 from dipstick.store import Store
-from dipstick.store.users import Account
-from dipstick.web.auth import ApiUser, LoginRequired, Throttle, csrf_token
+from dipstick.web import api, maps, pages, pulse, runs, service, valuemap
+from dipstick.web.auth import ApiUser, LoginRequired, Throttle
+from dipstick.web.context import run_context
+from dipstick.web.runs import Jobs
+from dipstick.web.templating import HERE, WebConfig, render, templates
+from dipstick.web.views import latest_run
 
-HERE = Path(__file__).parent
+__all__ = ["WebConfig", "create_app", "render", "templates"]
+
 SESSION_HOURS = 8
 log = logging.getLogger("dipstick.web")
 
@@ -37,32 +37,6 @@ log = logging.getLogger("dipstick.web")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'")
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    database: str | None = None        # the app database URL (default: the CLI's)
-    secret_key: str | None = None      # signs session cookies (env DIPSTICK_SECRET_KEY)
-    https: bool = False                # mark cookies Secure (behind TLS)
-    package: Path | None = None        # a data package folder the admin lets the web check
-    packages_dir: Path | None = None   # where uploaded packages are kept (None: no uploads)
-    max_upload_bytes: int = 512 * 1024**2
-
-
-@cache
-def templates() -> Jinja2Templates:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"),
-                      autoescape=select_autoescape(["html", "j2"], default=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    return Jinja2Templates(env=env)
-
-
-def render(request: Request, template: str, who: Account | None, status: int = 200,
-           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """A page: the template with the caller and the form token every page may need."""
-    return templates().TemplateResponse(
-        request, template, {"who": who, "csrf": csrf_token(request), **context},
-        status_code=status, headers=headers)
 
 
 @cache
@@ -75,9 +49,8 @@ def _plotlyjs() -> bytes:
 
 def create_app(config: WebConfig | None = None) -> FastAPI:
     config = config or WebConfig()
-    secret = config.secret_key or os.environ.get("DIPSTICK_SECRET_KEY")
-    if not secret:
-        secret = secrets.token_urlsafe(32)
+    secret = config.secret_key or secret_key()
+    if not config.secret_key and not secret_key_is_set():
         log.warning("DIPSTICK_SECRET_KEY is not set: sessions end when the server stops")
 
     @asynccontextmanager
@@ -97,8 +70,6 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.throttle = Throttle()
-    from dipstick.web.runs import Jobs
-
     app.state.jobs = Jobs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.https)
@@ -140,8 +111,6 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # the routes, one module per page or concept, registered on this app
-    from dipstick.web import api, maps, pages, pulse, runs, service, valuemap
-
     for module in (pages, api, service, valuemap, maps, runs, pulse):
         app.include_router(module.router)
     return app
@@ -150,9 +119,6 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 def _warm(store: Store) -> None:
     """Re-check the latest run's package in the background at start-up, so the first person
     to open a page that needs it (trends, value map, filters by group) does not wait for it."""
-    from dipstick.web.context import run_context
-    from dipstick.web.views import latest_run
-
     try:
         run = latest_run(store)
         if run is not None:

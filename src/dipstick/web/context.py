@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dipstick.check import CheckResult, run_check
 from dipstick.errors import DipstickError
-from dipstick.indicators.base import CheckContext, CommonSpec
+from dipstick.findings import CheckContext, CommonSpec
 from dipstick.indicators.perception import PerceptionSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel

@@ -26,9 +26,9 @@ from dipstick.figures import (
 from dipstick.figures.journey import got_worse, journey_figure
 from dipstick.store import Store
 from dipstick.web.api import ItemLimit, ItemOffset
-from dipstick.web.app import render
 from dipstick.web.auth import ApiUser, PageUser, store_of
 from dipstick.web.context import RunContext
+from dipstick.web.templating import render
 from dipstick.web.views import DEFAULT_LIMIT, latest_context, page_of
 
 router = APIRouter()

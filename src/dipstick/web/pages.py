@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from dipstick.store.users import authenticate, end_session, start_session
 from dipstick.web import views
 from dipstick.web.api import Limit, Offset, PortfolioFilters
-from dipstick.web.app import render
 from dipstick.web.auth import PageUser, check_csrf, store_of
+from dipstick.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 

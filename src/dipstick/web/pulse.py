@@ -12,7 +12,6 @@ before the 200 is sent.
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 from dipstick.errors import PackageError, UsageError
-from dipstick.indicators.base import CommonSpec
+from dipstick.findings import CommonSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.pulse import campaigns as repo
@@ -34,12 +33,13 @@ from dipstick.pulse.mail import link_url
 from dipstick.pulse.overdue import Pair, checkins, overdue
 from dipstick.pulse.results import campaign_results, export_csv
 from dipstick.pulse.tokens import digest, make_nonce, nonce_ok
+from dipstick.settings import secret_key
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
-from dipstick.web.app import render, templates
 from dipstick.web.auth import READ_ALL, ApiUser, PageUser, Throttle, check_csrf, store_of
 from dipstick.web.context import Missing, RunContext, run_context
+from dipstick.web.templating import render, templates
 
 router = APIRouter()
 
@@ -50,7 +50,6 @@ BROWSER_COOKIE = "dipstick_pulse_browser"
 FAILURES = {"token": 10, "ip": 60}     # failed posts / unknown links per 15 minutes
 MAX_LINKS = 1000
 _key_lock = threading.Lock()
-_process_key = secrets.token_bytes(32)
 
 
 # --- who may act -----------------------------------------------------------------------------
@@ -320,8 +319,7 @@ def overdue_api(request: Request, who: ApiUser) -> dict[str, Any]:
 # --- the public form -------------------------------------------------------------------------
 
 def _key(request: Request) -> bytes:
-    secret = request.app.state.config.secret_key or os.environ.get("DIPSTICK_SECRET_KEY")
-    return secret.encode() if secret else _process_key
+    return str(request.app.state.config.secret_key or secret_key()).encode()
 
 
 def _throttle(request: Request) -> Throttle:

@@ -36,9 +36,9 @@ from dipstick.runs import STEPS, check_and_store
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
-from dipstick.web.app import WebConfig, render
 from dipstick.web.auth import ApiUser, CsrfForm, PageUser, allow, check_csrf, store_of
 from dipstick.web.context import RunContext, remember, surveys_of
+from dipstick.web.templating import WebConfig, render
 
 router = APIRouter()
 log = logging.getLogger("dipstick.web")

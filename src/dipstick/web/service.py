@@ -31,15 +31,16 @@ from dipstick.figures import (
     vsm_figure,
 )
 from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text
-from dipstick.indicators.base import CommonSpec, Status
+from dipstick.findings import CommonSpec, Status
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.store import Store
 from dipstick.surveys import ServiceSurveys
 from dipstick.web import views
-from dipstick.web.app import render
 from dipstick.web.auth import ApiUser, PageUser, can_read_comments, store_of
 from dipstick.web.context import Missing, RunContext
+from dipstick.web.pulse import service_campaigns  # the check-ins (docs/pulse.md)
+from dipstick.web.templating import render
 
 # a stored run's id: bounded so an absurd one is a 422, not a database overflow
 RunId = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a stored run's id")]
@@ -315,7 +316,6 @@ def service_page(request: Request, service_id: str, who: PageUser,
     f = find(store_of(request), service_id, run)
     ctx = f.context()
     view = service_view(store_of(request), f, ctx, can_read_comments(who))
-    from dipstick.web.pulse import service_campaigns  # the check-ins (docs/pulse.md)
 
     checkins = service_campaigns(store_of(request), service_id, who, f.service["owner"])
     return render(request, "service.html.j2", who, view=view, figs=figures(view, ctx),

@@ -23,13 +23,13 @@ from dipstick.figures.valuemap import (
     value_map_figure,
     weighting_note,
 )
-from dipstick.indicators.base import Status
+from dipstick.findings import Status
 from dipstick.model import Service, ValueModel
 from dipstick.store import Store
 from dipstick.web.api import ItemLimit, ItemOffset
-from dipstick.web.app import render
 from dipstick.web.auth import ApiUser, PageUser, store_of
 from dipstick.web.context import RunContext
+from dipstick.web.templating import render
 from dipstick.web.views import DEFAULT_LIMIT, latest_context, page_of
 
 router = APIRouter()

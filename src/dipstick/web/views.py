@@ -24,11 +24,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from markupsafe import Markup
-from sqlalchemy import and_, func, or_, select
 
 from dipstick.figures import HEATMAP_LIMIT, json_island, status_heatmap
 from dipstick.store import Store
-from dipstick.store.tables import Run
+from dipstick.store.runs import latest_two, run_page
 from dipstick.web.context import Missing, RunContext, run_context, settle
 
 STATUS_ORDER = {"leak": 0, "watch": 1, "unknown": 2, "ok": 3, "n/a": 4}
@@ -139,41 +138,16 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
     }
 
 
-def _latest_two(store: Store) -> tuple[Any, Any]:
-    """The newest run (started last, as the CLI lists them) and the one before it of the same
-    organisation, as (id, started_at, as_of) rows, ``None`` when absent."""
-    order = (Run.started_at.desc(), Run.id.desc())
-    with store.engine.connect() as conn:
-        latest = conn.execute(select(Run.id, Run.started_at, Run.as_of, Run.organisation)
-                              .order_by(*order).limit(1)).first()
-        if latest is None:
-            return None, None
-        previous = conn.execute(
-            select(Run.id, Run.started_at, Run.as_of)
-            .where(Run.organisation == latest.organisation,
-                   or_(Run.started_at < latest.started_at,
-                       and_(Run.started_at == latest.started_at, Run.id < latest.id)))
-            .order_by(*order).limit(1)).first()
-    return latest, previous
-
-
 def latest_run(store: Store) -> dict[str, Any] | None:
     """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``.
     Shared, cached: do not modify it."""
-    latest, _ = _latest_two(store)
+    latest, _ = latest_two(store)
     return _load(store, latest.id, latest.started_at).doc if latest else None
 
 
 def runs(store: Store, limit: int = 20, offset: int = 0) -> dict[str, Any]:
     """The stored runs, newest first, one page of them with the total."""
-    with store.engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(Run)).scalar_one()
-        rows = conn.execute(
-            select(Run.id, Run.started_at, Run.finished_at, Run.command, Run.as_of,
-                   Run.organisation, Run.package, Run.currency, Run.services_count,
-                   Run.leak_count, Run.watch_count, Run.unknown_count, Run.ok_count,
-                   Run.leak_money, Run.leak_hours)
-            .order_by(Run.started_at.desc(), Run.id.desc()).offset(offset).limit(limit)).all()
+    total, rows = run_page(store, limit, offset)
     return {"total": total, "limit": limit, "offset": offset, "runs": [{
         "id": r.id, "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
         "command": r.command, "as_of": r.as_of.isoformat(), "organisation": r.organisation,
@@ -346,7 +320,7 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
     f = filters or Filters()
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
-    latest, prev = _latest_two(store)
+    latest, prev = latest_two(store)
     if latest is None:
         return empty_portfolio() | {"limit": limit, "offset": offset}
     now = _load(store, latest.id, latest.started_at)

@@ -2,20 +2,17 @@
 exponential backoff on 429, 5xx and dropped connections (honouring ``Retry-After``), and errors
 that say what to do.
 
-Why one module: ServiceNow and Jira throttle and fail the same way, and the retry policy is the
-part users must be able to read in one place (docs/pull.md). The pure parts (``retry_delay``,
-``parse_retry_after``, ``auth_from_env``) are tested without a server; ``Fetcher`` is the thin
-I/O edge over httpx.
+Why one module: ServiceNow and Jira throttle and fail the same way. The retry policy itself
+lives in :mod:`dipstick.retries`, shared with the alert notifiers; it is re-exported here for
+the pulls' callers. The pure parts (``auth_from_env``, ``same_origin``) are tested without a
+server; ``Fetcher`` is the thin I/O edge over httpx.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,27 +20,23 @@ import httpx
 
 from dipstick import __version__
 from dipstick.errors import DipstickError, UsageError
+from dipstick.retries import (
+    RETRY_STATUSES,
+    GaveUp,
+    Retry,
+    RetryPolicy,
+    parse_retry_after,
+    retry_after,
+    retry_delay,
+)
+from dipstick.retries import call as call_with_retries
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
+__all__ = ["RETRY_STATUSES", "Answer", "Credentials", "Fetcher", "PullError", "RetryPolicy",
+           "auth_from_env", "parse_retry_after", "retry_delay", "same_origin"]
 
 class PullError(DipstickError):
     """The source could not be read to the end (refused credentials, throttled or failing past
     the retry budget, an unreadable answer). Exit 3; nothing was written to the package."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard a pull tries before it gives up. ``attempts`` counts every try of one request
-    (the first included); waits double from ``backoff`` up to ``max_backoff`` unless the server
-    says how long with ``Retry-After``; a server asking for more than ``max_wait`` seconds is an
-    error at once rather than a pull that hangs."""
-
-    attempts: int = 5
-    backoff: float = 1.0
-    max_backoff: float = 60.0
-    max_wait: float = 300.0
-    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -77,32 +70,6 @@ def auth_from_env(env: Mapping[str, str], token: str, user: str, secret: str) ->
                          f"(or set {token} for a bearer token)")
     raise UsageError(f"no credentials: set {token} (OAuth bearer token) or {user} and {secret} "
                      "(basic auth) in the environment")
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: either delta-seconds or an HTTP date (RFC 9110).
-    Unreadable values are ignored (the backoff applies), a date in the past means now."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def retry_delay(policy: RetryPolicy, attempt: int, retry_after: float | None) -> float:
-    """Seconds to wait after failed try number ``attempt`` (1-based): the server's
-    ``Retry-After`` when it gave one, else ``backoff * 2**(attempt-1)`` capped at
-    ``max_backoff``."""
-    if retry_after is not None:
-        return retry_after
-    return float(min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1)))
 
 
 def same_origin(a: str, b: str) -> bool:
@@ -165,13 +132,13 @@ def _server_message(response: Answer) -> str:
 
 @dataclass
 class Fetcher:
-    """GET with the retry policy; counts requests and retries for the summary. ``sleep`` is
-    ``time.sleep`` (tests keep the server's Retry-After short rather than faking time)."""
+    """GET with the shared retry policy (:mod:`dipstick.retries`); counts requests and
+    retries for the summary. Waits are real: tests keep the server's Retry-After short rather
+    than faking time."""
 
     base: str
     credentials: Credentials
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    sleep: Callable[[float], None] = time.sleep
     requests: int = 0
     retries: int = 0
     _client: httpx.Client | None = None
@@ -194,49 +161,51 @@ class Fetcher:
         """One page: a 2xx response (or one whose status the caller handles, in
         ``passthrough``), else a ``PullError`` (401/403, a redirect, exhausted retries) or a
         ``UsageError`` (the server rejected the request itself: 400, 404)."""
-        assert self._client is not None, "use Fetcher as a context manager"
+        client = self._client
+        assert client is not None, "use Fetcher as a context manager"
         if not same_origin(url, self.base):
             raise PullError(f"the server pointed the next page at {url}, outside {self.base}; "
                             "not following it with your credentials")
-        last = ""
-        for attempt in range(1, self.policy.attempts + 1):
+
+        def attempt() -> Answer:
             self.requests += 1
             try:
-                with self._client.stream("GET", url, params=params) as streamed:
+                with client.stream("GET", url, params=params) as streamed:
                     response = Answer(str(streamed.url), streamed.status_code,
                                       streamed.reason_phrase, streamed.headers, streamed.links,
                                       b"".join(streamed.iter_bytes()))   # not kept on it
             except httpx.TransportError as e:
-                last = f"{type(e).__name__}: {e}"
-                wait = retry_delay(self.policy, attempt, None)
-            else:
-                if response.is_success or response.status_code in passthrough:
-                    return response
-                status = response.status_code
-                if status in (401, 403):
-                    raise PullError(
-                        f"{self.base} refused the credentials from {self.credentials.source} "
-                        f"(HTTP {status}: {_server_message(response) or response.reason_phrase})"
-                        ": the token or password may have expired or lack read access")
-                if response.is_redirect:
-                    raise PullError(f"{url} redirected to {response.headers.get('Location')} "
-                                    f"(HTTP {status}): a sign-in page or a moved instance? Use "
-                                    "the URL the API answers on")
-                if status not in RETRY_STATUSES:
-                    raise UsageError(f"{url} answered HTTP {status}: "
-                                     f"{_server_message(response) or response.reason_phrase}")
-                last = f"HTTP {status} {_server_message(response)}".strip()
-                wait = retry_delay(self.policy, attempt,
-                                   parse_retry_after(response.headers.get("Retry-After")))
-            if attempt == self.policy.attempts:
-                break
-            if wait > self.policy.max_wait:
-                raise PullError(f"{self.base} asked to wait {wait:.0f} s before retrying "
-                                f"(more than {self.policy.max_wait:.0f} s); last answer: {last}")
+                raise Retry(f"{type(e).__name__}: {e}") from e
+            if response.is_success or response.status_code in passthrough:
+                return response
+            status = response.status_code
+            if status in (401, 403):
+                raise PullError(
+                    f"{self.base} refused the credentials from {self.credentials.source} "
+                    f"(HTTP {status}: {_server_message(response) or response.reason_phrase})"
+                    ": the token or password may have expired or lack read access")
+            if response.is_redirect:
+                raise PullError(f"{url} redirected to {response.headers.get('Location')} "
+                                f"(HTTP {status}): a sign-in page or a moved instance? Use "
+                                "the URL the API answers on")
+            if status not in RETRY_STATUSES:
+                raise UsageError(f"{url} answered HTTP {status}: "
+                                 f"{_server_message(response) or response.reason_phrase}")
+            raise Retry(f"HTTP {status} {_server_message(response)}".strip(),
+                        retry_after(status, response.headers))
+
+        def retried() -> None:
             self.retries += 1
-            self.sleep(wait)
-        raise PullError(f"{self.base} still failing after {self.policy.attempts} attempts "
-                        f"(last answer: {last}); nothing was written")
+
+        try:
+            return call_with_retries(self.policy, attempt, on_retry=retried)
+        except GaveUp as e:
+            if e.too_long is not None:
+                raise PullError(
+                    f"{self.base} asked to wait {e.too_long:.0f} s before retrying (more than "
+                    f"{self.policy.max_wait:.0f} s); last answer: {e.last}") from None
+            raise PullError(f"{self.base} still failing after {e.attempts} attempts "
+                            f"(last answer: {e.last}); nothing was written") from None
 
     def json(self, response: Answer) -> Any:
         try:

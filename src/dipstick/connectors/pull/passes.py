@@ -20,7 +20,7 @@ import duckdb
 
 from dipstick.connectors.pull.http import Fetcher
 from dipstick.connectors.pull.staging import StagingCsv
-from dipstick.engine.sql import ident, q, run
+from dipstick.engine.sql import ident, run
 
 Sink = Callable[[Iterable[dict[str, str]]], None]
 
@@ -52,9 +52,9 @@ def moved_during(part: Path, key: str, updated: str) -> tuple[int, datetime] | N
     try:
         count, earliest = con.execute(
             f"SELECT count(*), min(first) FROM (SELECT min({ident(updated)}) AS first FROM "
-            f"read_csv({q(part)}, header=true, all_varchar=true, delim=',', quote='\"', "
+            "read_csv(?, header=true, all_varchar=true, delim=',', quote='\"', "
             f"escape='\"') WHERE {ident(key)} IS NOT NULL GROUP BY {ident(key)} "
-            "HAVING count(*) > 1)").fetchone() or (0, None)
+            "HAVING count(*) > 1)", [str(part)]).fetchone() or (0, None)
     finally:
         con.close()
     if not count or not earliest:
@@ -75,13 +75,13 @@ def _concat(parts: list[Path], path: Path, key: str) -> None:
     con = duckdb.connect(str(path.with_suffix(".duckdb")))
     try:
         for i, part in enumerate(parts):
-            read = (f"read_csv({q(part)}, header=true, all_varchar=true, delim=',', "
+            read = ("read_csv(?, header=true, all_varchar=true, delim=',', "
                     "quote='\"', escape='\"')")
             run(con, f"CREATE TABLE s AS SELECT * FROM {read}" if i == 0
-                else f"INSERT INTO s BY NAME SELECT * FROM {read}")
+                else f"INSERT INTO s BY NAME SELECT * FROM {read}", [str(part)])
         run(con, f"COPY (SELECT * FROM s QUALIFY row_number() OVER (PARTITION BY {ident(key)} "
-                 f"ORDER BY rowid DESC) = 1 ORDER BY rowid) TO {q(path)} "
-                 "(HEADER true, DELIMITER ',')")
+                 "ORDER BY rowid DESC) = 1 ORDER BY rowid) TO ? "
+                 "(HEADER true, DELIMITER ',')", [str(path)])
     finally:
         con.close()
     path.with_suffix(".duckdb").unlink(missing_ok=True)

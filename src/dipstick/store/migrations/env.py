@@ -13,7 +13,8 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-from dipstick.store.tables import Base, UTCDateTime
+from dipstick.store import pulse_tables, tables  # noqa: F401  (every table in the metadata)
+from dipstick.store.schema import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

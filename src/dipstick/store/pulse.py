@@ -1,0 +1,385 @@
+"""The pulse repository: every query on the pulse tables, in plain values in and out.
+
+``pulse/`` decides what to ask, makes the tokens and validates answers; it hands this module
+token *hashes*, score dicts and question lists, so nothing here knows a token or a form.
+
+Writes are short transactions. An invitee's answer and the mark that the invitation is used are
+one transaction, and the mark is a conditional update (``answered`` false → true), so two
+submissions of one link at once store exactly one answer, on SQLite and PostgreSQL alike. On
+SQLite, writers of one process take turns behind a lock (SQLite has one writer at a time and a
+deferred transaction cannot wait for it), and other processes are waited for (busy timeout).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Engine, Integer, cast, event, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dipstick.errors import UsageError
+from dipstick.store import Store
+from dipstick.store.pulse_tables import (
+    PulseAnswer,
+    PulseCampaign,
+    PulseInvitation,
+    PulseOpenUse,
+    PulseSchedule,
+)
+
+SQLITE_BUSY_MS = 30_000
+_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    organisation: str
+    service_id: str
+    service_name: str
+    groups: tuple[str, ...]
+    questions: dict[str, Any]
+    source: str
+    package: str | None
+    created_at: datetime
+    created_by: str
+    closes_on: date | None
+    open_group: str | None
+    schedule_id: int | None
+
+    def is_open(self, today: date) -> bool:
+        return self.source == "pulse" and (self.closes_on is None or today <= self.closes_on)
+
+    def group_name(self, gid: str) -> str:
+        return str(self.questions.get(gid, {}).get("name", gid))
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a link opens: the campaign and the group asked, by invitation or open link."""
+
+    campaign: Campaign
+    group: str
+    invitation_id: int | None
+    answered: bool
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    campaign_id: int
+    group: str
+    answered_on: date
+    scores: dict[str, float]
+    recommend: int | None
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class Imported:
+    """Answers of one (service, group) from another survey tool."""
+
+    service_id: str
+    service_name: str
+    group: str
+    questions: dict[str, Any]
+    rows: list[AnswerRow]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A due schedule, as much of it as opening its next campaign needs."""
+
+    id: int
+    service_id: str
+    groups: tuple[str, ...]
+    every_days: int
+    open_days: int
+    next_on: date
+    package: str | None
+
+
+Outcome = Literal["stored", "used", "gone"]
+
+
+def _campaign(c: PulseCampaign) -> Campaign:
+    return Campaign(c.id, c.organisation, c.service_id, c.service_name, tuple(c.groups),
+                    dict(c.questions), c.source, c.package, c.created_at, c.created_by,
+                    c.closes_on, c.open_group, c.schedule_id)
+
+
+def _lock(engine: Engine) -> threading.Lock:
+    with _locks_guard:
+        lock = _locks.get(engine)
+        if lock is None:
+            lock = _locks[engine] = threading.Lock()
+            event.listen(engine, "connect", _busy_timeout)
+            # Write-ahead logging: readers (the form, the results) never wait for a writer,
+            # and a commit is one append. Persistent in the file; a no-op in memory.
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        return lock
+
+
+def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.close()
+
+
+@contextmanager
+def _writing(store: Store, action: str) -> Iterator[Session]:
+    """One write transaction, committed on exit; SQLite writers take turns."""
+    sqlite = store.engine.dialect.name == "sqlite"
+    lock = _lock(store.engine) if sqlite else None
+    with store._guard(action):
+        if lock is not None:
+            lock.acquire()
+        try:
+            with Session(store.engine, expire_on_commit=False) as s, s.begin():
+                yield s
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+@contextmanager
+def _reading(store: Store, action: str) -> Iterator[Session]:
+    if store.engine.dialect.name == "sqlite":
+        _lock(store.engine)          # once per engine: WAL and the busy timeout
+    with store._guard(action), Session(store.engine, expire_on_commit=False) as s:
+        yield s
+
+
+def add_campaign(store: Store, *, organisation: str, service_id: str, service_name: str,
+                 groups: list[str], questions: dict[str, Any], created_by: str,
+                 package: str | None, closes_on: date | None,
+                 schedule_id: int | None) -> Campaign:
+    """A new, open check-in (source ``pulse``) with the questions as they are today."""
+    row = PulseCampaign(
+        organisation=organisation, service_id=service_id, service_name=service_name,
+        groups=groups, questions=questions, source="pulse", package=package,
+        created_at=datetime.now(UTC), created_by=created_by, closes_on=closes_on,
+        schedule_id=schedule_id)
+    with _writing(store, "start a check-in in") as s:
+        s.add(row)
+    return _campaign(row)
+
+
+def campaign(store: Store, campaign_id: int) -> Campaign:
+    with _reading(store, "read a check-in from") as s:
+        row = s.get(PulseCampaign, campaign_id)
+        if row is None:
+            raise UsageError(f"no check-in {campaign_id} in the app database")
+        return _campaign(row)
+
+
+def campaigns(store: Store, service_id: str | None = None,
+              organisation: str | None = None) -> list[Campaign]:
+    """Check-ins, newest first."""
+    query = select(PulseCampaign).order_by(PulseCampaign.created_at.desc(),
+                                           PulseCampaign.id.desc())
+    if service_id is not None:
+        query = query.where(PulseCampaign.service_id == service_id)
+    if organisation is not None:
+        query = query.where(PulseCampaign.organisation == organisation)
+    with _reading(store, "list the check-ins in") as s:
+        return [_campaign(c) for c in s.scalars(query)]
+
+
+def add_invitations(store: Store, campaign_id: int,
+                    invitations: Sequence[tuple[str, str | None, str]]) -> None:
+    """One unanswered invitation per (token hash, e-mail or None, group)."""
+    now = datetime.now(UTC)
+    with _writing(store, "store invitations in") as s:
+        s.add_all(PulseInvitation(campaign_id=campaign_id, token_hash=h, email=e, group_id=g,
+                                  created_at=now, answered=False) for h, e, g in invitations)
+
+
+def set_open_link(store: Store, campaign_id: int, token_hash: str, group: str) -> None:
+    """The campaign's one open link; the previous one stops working."""
+    with _writing(store, "store an open link in") as s:
+        row = s.get(PulseCampaign, campaign_id)
+        if row is None:
+            raise UsageError(f"no check-in {campaign_id}")
+        row.open_token_hash = token_hash
+        row.open_group = group
+
+
+def find_link(store: Store, token_hash: str) -> Target | None:
+    """What the link with this token hash opens (an invitation first, else an open link),
+    open or closed; None when no link has the hash."""
+    with _reading(store, "look up a link in") as s:
+        inv = s.scalar(select(PulseInvitation).where(PulseInvitation.token_hash == token_hash))
+        if inv is not None:
+            c = s.get(PulseCampaign, inv.campaign_id)
+            return None if c is None else Target(_campaign(c), inv.group_id, inv.id,
+                                                 inv.answered)
+        c = s.scalar(select(PulseCampaign).where(PulseCampaign.open_token_hash == token_hash))
+        if c is None or c.open_group is None:
+            return None
+        return Target(_campaign(c), c.open_group, None, False)
+
+
+def browser_answered(store: Store, campaign_id: int, browser_hash: str) -> bool:
+    with _reading(store, "look up a link in") as s:
+        return s.scalar(select(PulseOpenUse.id).where(
+            PulseOpenUse.campaign_id == campaign_id,
+            PulseOpenUse.browser_hash == browser_hash)) is not None
+
+
+def add_answer(store: Store, answer: AnswerRow, *, invitation_id: int | None,
+               browser_hash: str | None) -> Outcome:
+    """Store the answer and use up its invitation (or mark the browser, on an open link) in
+    one transaction. ``used``: the invitation or browser has answered already, or neither was
+    given; nothing changed."""
+    row = PulseAnswer(campaign_id=answer.campaign_id, group_id=answer.group,
+                      answered_on=answer.answered_on, scores=answer.scores,
+                      recommend=answer.recommend, comment=answer.comment)
+    try:
+        with _writing(store, "store an answer in") as s:
+            if invitation_id is not None:
+                done = s.execute(update(PulseInvitation)
+                                 .where(PulseInvitation.id == invitation_id,
+                                        PulseInvitation.answered.is_(False))
+                                 .values(answered=True))
+                if done.rowcount != 1:   # type: ignore[attr-defined]
+                    return "used"
+            else:
+                if browser_hash is None:
+                    return "used"
+                s.add(PulseOpenUse(campaign_id=answer.campaign_id, browser_hash=browser_hash))
+                s.flush()
+            s.add(row)
+    except IntegrityError:
+        return "used"
+    return "stored"
+
+
+def answers(store: Store, campaign_ids: list[int] | None = None) -> list[AnswerRow]:
+    query = select(PulseAnswer).order_by(PulseAnswer.id)
+    if campaign_ids is not None:
+        query = query.where(PulseAnswer.campaign_id.in_(campaign_ids))
+    with _reading(store, "read the answers in") as s:
+        return [AnswerRow(a.campaign_id, a.group_id, a.answered_on, dict(a.scores),
+                          a.recommend, a.comment) for a in s.scalars(query)]
+
+
+def invitation_counts(store: Store, campaign_id: int) -> dict[str, tuple[int, int]]:
+    """Per group: (invited, answered)."""
+    query = (select(PulseInvitation.group_id, func.count(),
+                    func.sum(cast(PulseInvitation.answered, Integer)))
+             .where(PulseInvitation.campaign_id == campaign_id)
+             .group_by(PulseInvitation.group_id))
+    with _reading(store, "count the invitations in") as s:
+        return {g: (int(n), int(a or 0)) for g, n, a in s.execute(query)}
+
+
+def unanswered(store: Store, campaign_id: int, *, unsent_only: bool = False
+               ) -> list[tuple[int, str, str]]:
+    """(invitation id, e-mail, group) of invitees with an e-mail who have not answered."""
+    query = (select(PulseInvitation.id, PulseInvitation.email, PulseInvitation.group_id)
+             .where(PulseInvitation.campaign_id == campaign_id,
+                    PulseInvitation.answered.is_(False), PulseInvitation.email.is_not(None))
+             .order_by(PulseInvitation.id))
+    if unsent_only:
+        query = query.where(PulseInvitation.sent_at.is_(None))
+    with _reading(store, "read the invitations in") as s:
+        return [(i, str(e), g) for i, e, g in s.execute(query)]
+
+
+def renew_invitation(store: Store, invitation_id: int, token_hash: str, *,
+                     reminder: bool) -> bool:
+    """Give an unanswered invitation a new token hash, marked sent (or reminded) now; False
+    when it was answered meanwhile (the conditional update changed nothing)."""
+    values: dict[str, Any] = {"token_hash": token_hash}
+    values["reminded_at" if reminder else "sent_at"] = datetime.now(UTC)
+    with _writing(store, "renew an invitation in") as s:
+        done = s.execute(update(PulseInvitation)
+                         .where(PulseInvitation.id == invitation_id,
+                                PulseInvitation.answered.is_(False)).values(**values))
+        return bool(done.rowcount == 1)   # type: ignore[attr-defined]
+
+
+def unmark_sent(store: Store, invitation_id: int) -> None:
+    """The invitation e-mail did not go out: try again next time."""
+    with _writing(store, "update an invitation in") as s:
+        s.execute(update(PulseInvitation).where(PulseInvitation.id == invitation_id)
+                  .values(sent_at=None))
+
+
+def last_asked(store: Store, organisation: str) -> dict[tuple[str, str], date]:
+    """The day of the latest check-in started per (service, group) of the organisation."""
+    with _reading(store, "read the check-ins in") as s:
+        rows = s.execute(select(PulseCampaign.service_id, PulseCampaign.groups,
+                                PulseCampaign.created_at)
+                         .where(PulseCampaign.organisation == organisation,
+                                PulseCampaign.source == "pulse"))
+        out: dict[tuple[str, str], date] = {}
+        for sid, groups, at in rows:
+            for g in groups:
+                day = at.date()
+                if out.get((sid, g), date.min) < day:
+                    out[(sid, g)] = day
+        return out
+
+
+def import_campaigns(store: Store, organisation: str, package: str, items: list[Imported],
+                     created_by: str) -> list[Campaign]:
+    """One closed, imported campaign per item with its answers — all in one transaction, so
+    a failure imports nothing."""
+    now = datetime.now(UTC)
+    made = []
+    with _writing(store, "import answers into") as s:
+        for it in items:
+            row = PulseCampaign(
+                organisation=organisation, service_id=it.service_id,
+                service_name=it.service_name, groups=[it.group],
+                questions={it.group: it.questions}, source="import", package=package,
+                created_at=now, created_by=created_by,
+                closes_on=max(r.answered_on for r in it.rows))
+            s.add(row)
+            s.flush()
+            s.add_all(PulseAnswer(campaign_id=row.id, group_id=it.group,
+                                  answered_on=r.answered_on, scores=r.scores,
+                                  recommend=r.recommend, comment=r.comment) for r in it.rows)
+            made.append(row)
+    return [_campaign(c) for c in made]
+
+
+def add_schedule(store: Store, *, organisation: str, service_id: str, groups: list[str],
+                 every_days: int, open_days: int, first_on: date, package: str | None,
+                 created_by: str) -> int:
+    """A new active schedule; its id."""
+    row = PulseSchedule(organisation=organisation, service_id=service_id, groups=groups,
+                        every_days=every_days, open_days=open_days, next_on=first_on,
+                        package=package, created_at=datetime.now(UTC), created_by=created_by,
+                        active=True)
+    with _writing(store, "store a schedule in") as s:
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def due_schedules(store: Store, today: date) -> list[Schedule]:
+    """The active schedules whose next date has come."""
+    with _reading(store, "read the schedules in") as s:
+        return [Schedule(r.id, r.service_id, tuple(r.groups), r.every_days, r.open_days,
+                         r.next_on, r.package)
+                for r in s.scalars(select(PulseSchedule).where(PulseSchedule.active,
+                                                               PulseSchedule.next_on <= today))]
+
+
+def move_schedule(store: Store, schedule_id: int, next_on: date) -> None:
+    """Set the schedule's next date (nothing when it was deleted meanwhile)."""
+    with _writing(store, "move a schedule on in") as s:
+        row = s.get(PulseSchedule, schedule_id)
+        if row is not None:
+            row.next_on = next_on
