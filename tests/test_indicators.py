@@ -327,3 +327,13 @@ def test_a_leak_needs_confidence() -> None:
     assert y.note.startswith("not yet sure: q = 0.2")
     assert out[1].status is Status.WATCH and out[1].leak.money == 100.0
     assert confirm([sure, unsure]) == out and unsure.status is Status.LEAK   # pure
+
+
+def test_a_retired_setting_still_loads_and_is_ignored() -> None:
+    """A dipstick.yaml written for an earlier release keeps loading: settings this release
+    retired are accepted (and documented), while a misspelt one is still an error."""
+    from dipstick.indicators.registry import RETIRED, settings_problems
+
+    assert settings_problems({name: {"watch": 1, "leak": 2} for name in RETIRED}) == []
+    assert [k for k, _ in settings_problems({"cost_per_user_vs_mediam": 3})] == \
+        ["cost_per_user_vs_mediam"]

@@ -56,10 +56,20 @@ def split_settings(settings: Mapping[str, Any], spec: type[Spec]) -> Any:
     return spec.model_validate({k: v for k, v in settings.items() if k in spec.model_fields})
 
 
+# Settings a release stopped using: still accepted (a dipstick.yaml written for an older release
+# keeps loading) and ignored; docs/indicators.md says what replaced each.
+RETIRED: dict[str, str] = {
+    "cost_per_user_vs_median": "replaced by cost_per_user_peer_z (peers of the same kind, "
+                               "watch at most; issue 13)",
+    "questions_per_100_users": "the how-to level is shown, not judged: questions_growth "
+                               "judges the rate against the service's own baseline (issue 13)",
+}
+
+
 def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     known = known_settings()
     out = [(k, "unknown setting (see docs/indicators.md for the settings and their defaults)")
-           for k in settings if k not in known]
+           for k in settings if k not in known and k not in RETIRED]
     for spec in _specs():
         try:
             split_settings(settings, spec)
