@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import narwhals as nw
+
+from dipstick.engine import collect
+from dipstick.episodes import ChangeRecord, Episode, changes_by_service
+from dipstick.episodes import group as group_episodes
 from dipstick.errors import UsageError
 from dipstick.indicators.base import (
     CheckContext,
@@ -36,10 +41,12 @@ JSON_SCHEMA = "dipstick.check/v1"
 
 @dataclass(frozen=True)
 class ServiceVerdict:
-    """One service's row: a finding per cause and the headline light and leak."""
+    """One service's row: a finding per cause, its episodes (one per leak that is a root) and
+    the headline light and leak, which follow the roots only."""
 
     service: Service
     findings: tuple[Finding, ...]
+    episodes: tuple[Episode, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -54,8 +61,9 @@ class ServiceVerdict:
     @property
     def leak(self) -> LeakEstimate:
         """The largest single-cause estimate among leaking causes, never their sum: the causes
-        look at the same service from different sides and may count the same money twice."""
-        leaking = [f for f in self.findings if f.status is Status.LEAK]
+        look at the same service from different sides and may count the same money twice.
+        Symptoms are never leaks (they are counted in their root's estimate)."""
+        leaking = self._roots()
         if not leaking:
             return LeakEstimate()
         top = max(leaking, key=lambda f: (f.leak.money, f.leak.hours))
@@ -63,14 +71,17 @@ class ServiceVerdict:
 
     @property
     def leak_cause(self) -> str | None:
-        leaking = [f for f in self.findings if f.status is Status.LEAK]
+        leaking = self._roots()
         return max(leaking, key=lambda f: (f.leak.money, f.leak.hours)).cause if leaking else None
 
     @property
     def since(self) -> date | None:
         """When the service started leaking: the earliest start among its leaking causes."""
-        starts = [f.since for f in self.findings if f.status is Status.LEAK and f.since]
+        starts = [f.since for f in self._roots() if f.since]
         return min(starts) if starts else None
+
+    def _roots(self) -> list[Finding]:
+        return [f for f in self.findings if f.status is Status.LEAK and f.symptom_of is None]
 
     def finding(self, cause: str) -> Finding:
         return next(f for f in self.findings if f.cause == cause)
@@ -142,6 +153,7 @@ def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
                            "cause": v.leak_cause, "formula": leak.formula},
         "since": v.since.isoformat() if v.since else None,
         "causes": {f.cause: finding_json(f) for f in v.findings},
+        "episodes": [e.to_json() for e in v.episodes],
     }
 
 
@@ -152,7 +164,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "evidence": [evidence_json(e) for e in f.evidence],
         "leak_per_month": {"money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
                            "formula": f.leak.formula},
-        "action": f.action,
+        "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
     }
 
 
@@ -162,6 +174,16 @@ def evidence_json(e: Evidence) -> dict[str, Any]:
     return {"metric": e.metric, "label": e.label, "value": e.value, "period": e.period,
             "status": e.status.value, "score": e.score, "unit": e.unit,
             "threshold": e.threshold, "baseline": e.baseline, "note": e.note}
+
+
+def _changes(ctx: CheckContext) -> dict[str, list[ChangeRecord]]:
+    """Every recorded change up to the end of the window, per service: one query for the whole
+    portfolio (Narwhals, so it runs on Spark too). No ``changes`` table: no change roots."""
+    if not ctx.signals.has("changes"):
+        return {}
+    lf = (ctx.signals.frame("changes").filter(nw.col("date") < ctx.window.end)
+          .select("id", "service", "date", "kind"))
+    return changes_by_service(collect(lf))
 
 
 def run_check(
@@ -195,8 +217,14 @@ def run_check(
         spec = split_settings(model.settings, ind.spec)
         measured = ind.measure(ctx, spec)
         per_cause.append([ind.assess(s, measured, ctx, spec) for s in chosen])
-    verdicts = [ServiceVerdict(s, date_leaks(s, (fs[i] for fs in per_cause), shifts, day))
-                for i, s in enumerate(chosen)]
+    dated = [date_leaks(s, (fs[i] for fs in per_cause), shifts, day)
+             for i, s in enumerate(chosen)]
+    # one event, one leak: group each service's dated leaks into episodes (episodes.py)
+    if progress:
+        progress("episodes")
+    changes = _changes(ctx)
+    verdicts = [ServiceVerdict(s, *group_episodes(found, changes.get(s.id, ())))
+                for s, found in zip(chosen, dated, strict=True)]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
     streams = value_streams(ctx)
     trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings

@@ -111,6 +111,7 @@ def leak_details(result: CheckResult, v: ServiceVerdict, f: Finding) -> dict[str
         "money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
         "formula": f.leak.formula, "currency": result.currency,
         "since": f.since.isoformat() if f.since else None, "as_of": result.as_of.isoformat(),
+        "episode": f.episode,
     }
 
 
