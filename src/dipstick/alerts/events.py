@@ -50,7 +50,10 @@ class NewEvent:
 def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEvent]:
     """New ``leak`` events for leaking pairs not open, ``resolved`` events for open pairs of
     the services this run checked that no longer leak. A service the run did not check (a
-    ``--service`` filter) keeps its open leaks: not looking is not getting better."""
+    ``--service`` filter) keeps its open leaks: not looking is not getting better. A symptom
+    (``watch`` with ``symptom_of``) never opens a leak, and an open leak that became one stays
+    open: the event goes on under its root, so it is neither "ended" now nor announced again
+    when it stands alone once more."""
     found: dict[Pair, tuple[ServiceVerdict, Finding]] = {
         (v.service.id, f.cause): (v, f) for v in result.verdicts for f in v.findings}
     checked = {v.service.id for v in result.verdicts}
@@ -64,8 +67,8 @@ def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEve
         if not last.open or sid not in checked:
             continue
         v_f = found.get((sid, cause))
-        if v_f is not None and v_f[1].status is Status.LEAK:
-            continue
+        if v_f is not None and (v_f[1].status is Status.LEAK or v_f[1].symptom_of):
+            continue     # still leaking, or now a symptom: counted under its root, not ended
         events.append(NewEvent(sid, cause, last.episode, RESOLVED,
                                resolved_details(result, last.details, v_f)))
     return events + overdue_checkins(result, latest)
