@@ -159,7 +159,8 @@ class Store:
             {"position": i, "service_id": v.service.id, "name": v.service.name,
              "owner": v.service.owner, "lifecycle": v.service.lifecycle, "status": v.status.value,
              "score": v.score, "leak_money": v.leak.money, "leak_hours": v.leak.hours,
-             "leak_cause": v.leak_cause, "leak_formula": v.leak.formula}
+             "leak_cause": v.leak_cause, "leak_formula": v.leak.formula,
+             "episodes": [e.to_json() for e in v.episodes]}
             for i, v in enumerate(result.verdicts)]
         # Bulk inserts (Core, executemany) instead of one ORM object per row: a 2,000-service
         # run has 16,000 findings, which the unit of work took seconds to flush.
@@ -176,6 +177,7 @@ class Store:
                  "status": f.status.value, "score": f.score, "summary": f.summary,
                  "leak_money": f.leak.money, "leak_hours": f.leak.hours,
                  "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
+                 "symptom_of": f.symptom_of, "episode": f.episode,
                  "evidence": _finite(vdoc["causes"][f.cause]["evidence"])}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
                 for j, f in enumerate(v.findings)]
@@ -244,7 +246,7 @@ def _run_json(r: Run) -> dict[str, Any]:
         "causes": list(r.causes),
         "summary": {
             "services": r.services_count,
-            **{s.value: counts[s.value] for s in Status},
+            **{s.value: counts.get(s.value, 0) for s in Status},   # n/a: not stored yet
             "leak_per_month": {"money": round(r.leak_money, 2), "hours": round(r.leak_hours, 1)},
         },
         "services": [_service_json(s) for s in r.services],
@@ -257,7 +259,8 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
         "lifecycle": s.lifecycle, "status": s.status, "score": s.score,
         "leak_per_month": {"money": round(s.leak_money, 2), "hours": round(s.leak_hours, 1),
                            "cause": s.leak_cause, "formula": s.leak_formula},
-        "since": _iso(min((f.since for f in s.findings if f.status == "leak" and f.since),
+        "since": _iso(min((f.since for f in s.findings
+                           if f.status == "leak" and f.since and not f.symptom_of),
                           default=None)),
         "causes": {f.cause: {
             "status": f.status, "score": f.score, "summary": f.summary,
@@ -265,8 +268,9 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
             "evidence": f.evidence,
             "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
                                "formula": f.leak_formula},
-            "action": f.action,
+            "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
         } for f in s.findings},
+        "episodes": list(s.episodes or []),
     }
 
 

@@ -119,6 +119,9 @@ class ServiceResult(Base):
     leak_hours: Mapped[float] = mapped_column(Double)
     leak_cause: Mapped[str | None] = mapped_column(Text)
     leak_formula: Mapped[str] = mapped_column(Text)
+    # one per leak that is a root: ``Episode.to_json`` (migration 0006)
+    episodes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                          server_default="[]")
 
     run: Mapped[Run] = relationship(back_populates="services")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -149,6 +152,8 @@ class FindingRow(Base):
     action: Mapped[str] = mapped_column(Text)
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     since: Mapped[date | None] = mapped_column(Date, nullable=True)
+    symptom_of: Mapped[str | None] = mapped_column(Text, nullable=True)   # migration 0006
+    episode: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
 
