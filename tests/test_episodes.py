@@ -4,17 +4,22 @@ grouping rule case by case on findings written out as data."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from dipstick.alerts.events import LEAK, diff
 from dipstick.check import CheckResult, run_check
 from dipstick.episodes import ChangeRecord, Rule, group
 from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status
 from dipstick.package import load_package
+from dipstick.render import print_check
+from dipstick.report import render_report
 
 from builder import AS_OF, PackageBuilder
+from webserver import RunningApp, signed_in
 
 RELEASE = AS_OF - timedelta(days=70)
 
@@ -41,8 +46,23 @@ def check(root: Path, b: PackageBuilder) -> CheckResult:
         package.close()
 
 
-def test_a_bad_release_is_one_leak_with_its_symptoms(tmp_path: Path) -> None:
-    result = check(tmp_path, bad_release(PackageBuilder(tmp_path / "pkg")))
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bad release as a package (also what the module's web ``app`` fixture serves)."""
+    return bad_release(PackageBuilder(tmp_path_factory.mktemp("release") / "pkg")).write()
+
+
+@pytest.fixture(scope="module")
+def released(package: Path) -> CheckResult:
+    loaded = load_package(package)
+    try:
+        return run_check(loaded)
+    finally:
+        loaded.close()
+
+
+def test_a_bad_release_is_one_leak_with_its_symptoms(released: CheckResult) -> None:
+    result = released
     [v] = result.verdicts
     leaks = [f.cause for f in v.findings if f.status is Status.LEAK]
     symptoms = {f.cause: f for f in v.findings if f.symptom_of}
@@ -69,6 +89,36 @@ def test_a_bad_release_is_one_leak_with_its_symptoms(tmp_path: Path) -> None:
     assert doc["episodes"] == [ep.to_json()]
     assert doc["causes"]["training"]["symptom_of"] == "change"
     assert doc["causes"]["change"]["episode"] == ep.story
+
+
+def test_terminal_and_report_tell_the_episode(released: CheckResult) -> None:
+    [v] = released.verdicts
+    [ep] = v.episodes
+    console = Console(record=True, width=240)
+    print_check(console, released)
+    text = console.export_text()
+    assert ep.story in text and "explains" in text
+    html = unescape(render_report(released))
+    assert ep.story in html and "symptom of Change" in html
+    # the symptoms get no second action in the report: every other cause not ok has one
+    assert html.count("Recommended action:") == sum(
+        1 for f in v.findings if f.status is not Status.OK and not f.symptom_of)
+
+
+def test_the_web_pages_tell_the_episode(app: RunningApp) -> None:
+    """The stored run through the real app (SQLite and PostgreSQL): the portfolio row and the
+    service page carry the story; the symptom says whose symptom it is and has no action."""
+    with signed_in(app, "leader") as http:
+        portfolio = unescape(http.get("/").text)
+        page = unescape(http.get("/services/crm").text)
+        api = http.get("/api/services/crm").json()
+    story = api["episodes"][0]["story"]
+    assert story.startswith(f"since release CHG1 on {RELEASE}")
+    assert story in portfolio and story in page
+    assert "symptom of change" in page
+    training = page[page.index('id="cause-training"'):]
+    training = training[:training.index("</details>")]
+    assert "Recommended action" not in training
 
 
 def test_without_a_change_record_the_earliest_driver_is_the_root(tmp_path: Path) -> None:

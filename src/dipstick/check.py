@@ -228,7 +228,8 @@ def run_check(
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
     streams = value_streams(ctx)
     trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings
-              if f.status is Status.LEAK and (t := trend_of(shifts, v.service.id, f.cause, day))}
+              if (f.status is Status.LEAK or f.symptom_of)
+              and (t := trend_of(shifts, v.service.id, f.cause, day))}
     return CheckResult(model.organisation.name, model.organisation.currency,
                        model.organisation.hourly_rate, window, str(package.path), tuple(verdicts),
                        trends, tuple(ps.metrics for ps in streams),
