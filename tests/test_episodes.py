@@ -155,8 +155,11 @@ def shifted(cause: str, since: date | None, money: float = 100.0, score: float =
                    LeakEstimate(money, money / 50, f"{cause} formula"), f"fix {cause}", since)
 
 
-def watching(cause: str) -> Finding:
-    return Finding("crm", cause, Status.WATCH, 40.0, f"{cause} watch", action=f"fix {cause}")
+def watching(cause: str, about: str = "CHG9") -> Finding:
+    """The change indicator at watch over one change (a failed one, say)."""
+    ev = (Evidence(f"failed:{about}", f"Failed release {about}", "failed", "day", Status.WATCH,
+                   30.0, "", None, None),)
+    return Finding("crm", cause, Status.WATCH, 40.0, f"{cause} watch", ev, action=f"fix {cause}")
 
 
 def ok(cause: str) -> Finding:
@@ -189,6 +192,12 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
      {"change": None, "training": "change", "retirement": "change"}),
     ("one leak after a routine change is not blamed on it",
      [shifted("training", D + timedelta(days=7)), ok("change")], [CHG], {"training": None}),
+    ("nor when the change indicator's doubt is about another change",
+     [shifted("training", D + timedelta(days=7)), watching("change", about="CHG8")], [CHG],
+     {"training": None}),
+    ("one leak after a change the indicator doubts is the change's",
+     [shifted("training", D + timedelta(days=7)), watching("change")], [CHG],
+     {"change": None, "training": "change"}),
     ("a change long before the shift explains nothing",
      [shifted("training", D + timedelta(days=90)), shifted("retirement", D + timedelta(days=91)),
       watching("change")], [CHG],

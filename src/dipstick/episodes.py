@@ -9,8 +9,9 @@ order, for each such leak from the earliest:
    at most ``lead_days`` after or ``lag_days`` before the start of a leaking cause, every dated
    leak starting in that span belongs to the change's episode and the cause ``change`` is its
    root, dated by the change — even if the change indicator itself stayed at ``watch``. A lone
-   leak after a change the change indicator saw no effect of (``ok``) is not blamed on it: one
-   shift after one of many routine releases is a coincidence as often as not.
+   leak after a change the change indicator found nothing wrong with (no evidence naming it
+   at ``watch`` or worse) is not blamed on it: one shift after one of many routine releases is
+   a coincidence as often as not.
 2. **Else the earliest confirmed driver.** The earliest dated leak (ties: the higher score) is
    the root; leaks whose own start lies within ``together_days`` after it are its symptoms.
 3. Leaks without such a date (a passed end of life, a missing outcome link, a slow value
@@ -89,8 +90,6 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
     leaking = [f for f in findings if f.status is Status.LEAK]
     dated = sorted(((f.since, f) for f in leaking if f.since and _dated(f)),
                    key=lambda x: (x[0], -x[1].score))
-    change_seen = by_cause.get(CHANGE) is not None and \
-        by_cause[CHANGE].status in (Status.WATCH, Status.LEAK)
     episodes: list[Episode] = []
     taken: set[str] = set()
     for since, f in dated:
@@ -104,7 +103,7 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
             high = change.date + timedelta(days=rule.lag_days)
             members = [g for d, g in dated if g.cause not in taken and low <= d <= high]
             others = [g for g in members if g.cause != CHANGE]
-            if not (change_seen or len(others) >= 2):
+            if not (_seen(by_cause[CHANGE], change) or len(others) >= 2):
                 change, members = None, []     # one shift after a routine change: not blamed
         if change is not None:
             root, start = CHANGE, change.date
@@ -132,6 +131,17 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
             f = _as_symptom(f, symptom_of[f.cause])
         out.append(f)
     return tuple(out), tuple(episodes)
+
+
+def _seen(f: Finding, change: ChangeRecord) -> bool:
+    """Whether the change indicator found something wrong with *this* change: evidence naming
+    it (an incident ratio, a satisfaction drop, a shift soon after, a failed or uncommunicated
+    change) at ``watch`` or worse, or a change leak dated by it."""
+    if f.status is Status.LEAK and f.since == change.date:
+        return True
+    return any(e.status in (Status.WATCH, Status.LEAK)
+               and (e.metric.endswith(f":{change.id}") or change.id in e.note)
+               for e in f.evidence)
 
 
 def _dated(f: Finding) -> bool:
