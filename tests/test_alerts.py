@@ -342,3 +342,33 @@ def test_a_receiver_asking_for_too_long_a_wait_keeps_the_alert_pending(
     with pytest.raises(DeliveryError, match=r"HTTP 429.*asked to wait 61 s"):
         _webhook(receiver, attempts=3).send(_one_message())
     assert len(receiver.received) == 1          # given up at once, not after 61 s
+
+
+def test_a_leak_that_becomes_a_symptom_is_neither_ended_nor_announced_again() -> None:
+    """Run 1: training leaks alone (alerted). Run 2: a change is found behind it: training is
+    its symptom at watch, the change alerts once with the story. Run 3: the change is gone
+    from the picture and training stands alone again: still the same open leak, no alert."""
+    def run(*findings: Finding) -> CheckResult:
+        return CheckResult("Acme", "EUR", 50.0, Window(date(2026, 11, 1)), "/p", (
+            ServiceVerdict(Service(id="a", name="A"), findings),))
+
+    alone = Finding("a", "training", Status.LEAK, 60.0, "how-to tickets", (),
+                    LeakEstimate(300.0, 6.0, "f"), "train", date(2026, 6, 1))
+    story = "since release CHG1 on 2026-06-01: how-to tickets per user ×3.0"
+    symptom = Finding("a", "training", Status.WATCH, 60.0, "symptom of change", (),
+                      LeakEstimate(), "", date(2026, 6, 1), symptom_of="change", episode=story)
+    root = Finding("a", "change", Status.LEAK, 60.0, story, (), LeakEstimate(300.0, 6.0, "f"),
+                   "communicate", date(2026, 6, 1), episode=story)
+    latest: dict[tuple[str, str], LatestEvent] = {}
+    for findings, expected in (((alone,), [("training", LEAK)]),
+                               ((symptom, root), [("change", LEAK)]),
+                               ((alone, Finding("a", "change", Status.OK, 0, "fine")),
+                                [("change", RESOLVED)])):
+        events = diff(run(*findings), latest)
+        assert [(e.cause, e.kind) for e in events] == expected
+        latest.update({(e.service_id, e.cause): LatestEvent(e.kind, e.episode, e.details)
+                       for e in events})
+    assert dict(build(1, latest[("a", "training")].details).facts).get("Episode") is None
+    change_alert = diff(run(symptom, root), {})
+    assert [e.cause for e in change_alert] == ["change"]
+    assert dict(build(2, change_alert[0].details).facts)["Episode"] == story

@@ -26,7 +26,7 @@ from dipstick.engine.spark import differences
 from dipstick.streams.discover import discover
 from dipstick.streams.logs import LogMapping, read_event_log
 
-from builder import PackageBuilder
+from builder import AS_OF, PackageBuilder
 from realdata import SERVICENOW_LOG, require
 
 pytestmark = pytest.mark.spark
@@ -66,6 +66,9 @@ def leaking(tmp_path_factory: pytest.TempPathFactory) -> Path:
     process discovered from an event log with a waiting state and rework."""
     b = PackageBuilder(tmp_path_factory.mktemp("spark") / "pkg")
     b.healthy().satisfaction_step("crm", days_ago=120, before=8.5, after=4.0)
+    b.rows("changes", [{"id": "CHG7", "service": "crm", "kind": "release", "success": "true",
+                        "communicated": "true",   # the episodes' query runs on Spark too
+                        "date": (AS_OF - timedelta(days=120)).isoformat()}])
     start = datetime(2026, 8, 10, 9)    # cases that begin inside the current window
     rows = []
     for case in range(60):
@@ -99,6 +102,7 @@ def test_the_check_on_spark_equals_the_check_on_duckdb(spark: Any, leaking: Path
     assert on_duckdb["summary"]["leak"] >= 1      # not a vacuous comparison of empty checks
     crm = next(s for s in on_duckdb["services"] if s["id"] == "crm")
     assert crm["since"] is not None
+    assert [e["change"] for e in crm["episodes"] if e["change"]] == ["CHG7"]
     flow = crm["causes"]["flow"]
     assert flow["status"] != "unknown", flow         # the stream was discovered and measured
     assert not differences(on_duckdb, on_spark)

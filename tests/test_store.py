@@ -17,6 +17,7 @@ import dipstick.store
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.errors import StoreError, UsageError
 from dipstick.findings import (
+    Evidence,
     Finding,
     LeakEstimate,
     Status,
@@ -251,3 +252,29 @@ def test_since_dates_survive_the_database(store: Store, tmp_path: Any) -> None:
     assert stored == normalised(real.to_json())
     assert stored["services"][0]["causes"]["employee_experience"]["since"] == since.isoformat()
     assert stored["services"][0]["since"] == since.isoformat()
+
+
+def test_episodes_round_trip(store: Store) -> None:
+    """A symptom's link and the episode's story come back as the check wrote them."""
+    from dipstick.episodes import ChangeRecord, group
+
+    story_of = Evidence("shift:crm/questions_per_user", "Shift in how-to tickets per user", 2.0,
+                        "week of 2026-06-01", Status.LEAK, 0.0, "", None, 0.1)
+    leaks = (Finding("crm", "training", Status.LEAK, 70.0, "how-to tickets", (story_of,),
+                     LeakEstimate(500.0, 10.0, "f"), "train", date(2026, 6, 1)),
+             Finding("crm", "change", Status.WATCH, 30.0, "a release", (), LeakEstimate(),
+                     "communicate"),
+             Finding("crm", "retirement", Status.LEAK, 60.0, "usage down", (story_of,),
+                     LeakEstimate(300.0, 6.0, "g"), "retire", date(2026, 6, 8)))
+    found, episodes = group(leaks, [ChangeRecord("CHG1", date(2026, 5, 31), "release")])
+    res = CheckResult("Acme Ltd", "EUR", 62.5, Window(date(2026, 9, 30), 91, 364), "/data/acme",
+                      (ServiceVerdict(Service(id="crm", name="CRM"), found, episodes),))
+    loaded = store.load_run(save(store, res))
+    assert normalised(loaded) == normalised(res.to_json())
+    crm = loaded["services"][0]
+    assert crm["episodes"][0]["change"] == "CHG1"
+    assert crm["causes"]["training"]["symptom_of"] == "change"
+    assert crm["leak_per_month"] == {"money": 500.0, "hours": 10.0, "cause": "change",
+                                     "formula": crm["causes"]["change"]["leak_per_month"][
+                                         "formula"]}
+    assert crm["since"] == "2026-05-31"

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+import narwhals as nw
+
+from dipstick.engine import collect
+from dipstick.episodes import ChangeRecord, Episode, changes_by_service
+from dipstick.episodes import group as group_episodes
 from dipstick.errors import UsageError
 from dipstick.findings import (
     CheckContext,
@@ -76,10 +81,12 @@ def trend_of(index: ShiftIndex, service: str, cause: str, as_of: date) -> Trend 
 
 @dataclass(frozen=True)
 class ServiceVerdict:
-    """One service's row: a finding per cause and the headline light and leak."""
+    """One service's row: a finding per cause, its episodes (one per leak that is a root) and
+    the headline light and leak, which follow the roots only."""
 
     service: Service
     findings: tuple[Finding, ...]
+    episodes: tuple[Episode, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -95,8 +102,9 @@ class ServiceVerdict:
     @property
     def leak(self) -> LeakEstimate:
         """The largest single-cause estimate among leaking causes, never their sum: the causes
-        look at the same service from different sides and may count the same money twice."""
-        leaking = [f for f in self.findings if f.status is Status.LEAK]
+        look at the same service from different sides and may count the same money twice.
+        Symptoms are never leaks (they are counted in their root's estimate)."""
+        leaking = self._roots()
         if not leaking:
             return LeakEstimate()
         top = max(leaking, key=lambda f: (f.leak.money, f.leak.hours))
@@ -104,14 +112,17 @@ class ServiceVerdict:
 
     @property
     def leak_cause(self) -> str | None:
-        leaking = [f for f in self.findings if f.status is Status.LEAK]
+        leaking = self._roots()
         return max(leaking, key=lambda f: (f.leak.money, f.leak.hours)).cause if leaking else None
 
     @property
     def since(self) -> date | None:
         """When the service started leaking: the earliest start among its leaking causes."""
-        starts = [f.since for f in self.findings if f.status is Status.LEAK and f.since]
+        starts = [f.since for f in self._roots() if f.since]
         return min(starts) if starts else None
+
+    def _roots(self) -> list[Finding]:
+        return [f for f in self.findings if f.status is Status.LEAK and f.symptom_of is None]
 
     def finding(self, cause: str) -> Finding:
         return next(f for f in self.findings if f.cause == cause)
@@ -184,6 +195,7 @@ def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:
                            "low": _money(leak.low), "high": _money(leak.high)},
         "since": v.since.isoformat() if v.since else None,
         "causes": {f.cause: finding_json(f) for f in v.findings},
+        "episodes": [e.to_json() for e in v.episodes],
     }
 
 
@@ -195,7 +207,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
         "leak_per_month": {"money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
                            "formula": f.leak.formula, "low": _money(f.leak.low),
                            "high": _money(f.leak.high)},
-        "action": f.action,
+        "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
     }
 
 
@@ -210,6 +222,16 @@ def evidence_json(e: Evidence) -> dict[str, Any]:
             "status": e.status.value, "score": e.score, "unit": e.unit,
             "threshold": e.threshold, "baseline": e.baseline, "note": e.note,
             "n": e.n, "low": e.low, "high": e.high, "p": e.p, "q": e.q}
+
+
+def _changes(ctx: CheckContext) -> dict[str, list[ChangeRecord]]:
+    """Every recorded change up to the end of the window, per service: one query for the whole
+    portfolio (Narwhals, so it runs on Spark too). No ``changes`` table: no change roots."""
+    if not ctx.signals.has("changes"):
+        return {}
+    lf = (ctx.signals.frame("changes").filter(nw.col("date") < ctx.window.end)
+          .select("id", "service", "date", "kind"))
+    return changes_by_service(collect(lf))
 
 
 def run_check(
@@ -246,12 +268,19 @@ def run_check(
     # a leak needs confidence too: the check's p-values corrected together (issue 13)
     flat = confirm([f for fs in per_cause for f in fs])
     per_cause = [flat[i * len(chosen):(i + 1) * len(chosen)] for i in range(len(per_cause))]
-    verdicts = [ServiceVerdict(s, date_leaks(s, (fs[i] for fs in per_cause), shifts, day))
-                for i, s in enumerate(chosen)]
+    dated = [date_leaks(s, (fs[i] for fs in per_cause), shifts, day)
+             for i, s in enumerate(chosen)]
+    # one event, one leak: group each service's dated leaks into episodes (episodes.py)
+    if progress:
+        progress("episodes")
+    changes = _changes(ctx)
+    verdicts = [ServiceVerdict(s, *group_episodes(found, changes.get(s.id, ())))
+                for s, found in zip(chosen, dated, strict=True)]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
     streams = value_streams(ctx)
     trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings
-              if f.status is Status.LEAK and (t := trend_of(shifts, v.service.id, f.cause, day))}
+              if (f.status is Status.LEAK or f.symptom_of)
+              and (t := trend_of(shifts, v.service.id, f.cause, day))}
     return CheckResult(model.organisation.name, model.organisation.currency,
                        model.organisation.hourly_rate, window, str(package.path), tuple(verdicts),
                        trends, tuple(ps.metrics for ps in streams),

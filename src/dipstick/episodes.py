@@ -1,29 +1,36 @@
 """One event, one leak: a service's leaking causes grouped into episodes with one root cause.
 
 A bad release cuts usage, raises how-to tickets and drops satisfaction: four indicators see it,
-but the leader has one problem with one remedy. The rule, in order:
+but the leader has one problem with one remedy. Only leaks dated by a shift (``since`` with the
+shift as evidence) or by a change (the ``change`` cause) can be tied to an event; the rule, in
+order, for each such leak from the earliest:
 
 1. **A recorded change just before the shifts is the root.** When a change of the service lies
-   at most ``lead_days`` after / ``lag_days`` before the start (``since``) of a leaking cause,
-   that change is the episode's root and the cause ``change`` carries it, even if the change
-   indicator itself stayed at ``watch`` (several symptoms right after one change are the
-   strongest evidence a change indicator can have).
-2. **Else the earliest confirmed driver.** Among leaking causes with a ``since`` (a confirmed
-   shift), the earliest is the root; causes whose own start lies within ``together_days`` of it
-   are its symptoms.
-3. Causes without a start date (a passed end of life, a missing outcome link) stand alone: no
-   rule could tie them to an event.
+   at most ``lead_days`` after or ``lag_days`` before the start of a leaking cause, every dated
+   leak starting in that span belongs to the change's episode and the cause ``change`` is its
+   root, dated by the change — even if the change indicator itself stayed at ``watch``. A lone
+   leak after a change the change indicator found nothing wrong with (no evidence naming it
+   at ``watch`` or worse) is not blamed on it: one shift after one of many routine releases is
+   a coincidence as often as not.
+2. **Else the earliest confirmed driver.** The earliest dated leak (ties: the higher score) is
+   the root; leaks whose own start lies within ``together_days`` after it are its symptoms.
+3. Leaks without such a date (a passed end of life, a missing outcome link, a slow value
+   stream) stand alone: no rule could tie them to an event. So does a leak after a change
+   when ``change`` is already the root of another episode.
 
-A symptom keeps its evidence but is shown at ``watch`` with ``symptom_of`` naming the root: it
-is not priced again, not alerted again and gets no second action. The root is priced at the
-largest estimate among its members (their views overlap; summing would count twice).
+Every leak that stays a root is an episode, alone or not, so the episode list is the service's
+list of leaks, each with its one-line story. A symptom keeps its evidence but is shown at
+``watch`` with ``symptom_of`` naming the root: it is not priced again, not alerted again and
+gets no second action. The root is priced at the largest estimate among its members (their
+views overlap; summing would count the same money twice).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import Any
 
 from dipstick.findings import Evidence, Finding, LeakEstimate, Status, fact
 
@@ -32,6 +39,8 @@ CHANGE = "change"
 
 @dataclass(frozen=True)
 class ChangeRecord:
+    """A row of the ``changes`` table, as the grouping needs it."""
+
     id: str
     date: date
     kind: str = "release"
@@ -39,9 +48,11 @@ class ChangeRecord:
 
 @dataclass(frozen=True)
 class Rule:
-    lead_days: int = 7      # a weekly shift is dated by its Monday: up to 6 days before
-    lag_days: int = 42      # a change explains shifts that begin this long after it
-    together_days: int = 42  # shifts this close together without a change: one event
+    """How close shifts must be to count as one event (docs/episodes.md)."""
+
+    lead_days: int = 7       # a weekly shift is dated by its Monday: up to 6 days before
+    lag_days: int = 35       # a change explains shifts that begin up to five weeks after it
+    together_days: int = 28  # shifts this close together without a change: one event
 
 
 @dataclass(frozen=True)
@@ -59,44 +70,60 @@ class Episode:
                 "change": self.change, "symptoms": list(self.symptoms), "story": self.story}
 
 
+def changes_by_service(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[ChangeRecord]]:
+    """Rows of the ``changes`` table (``id``, ``service``, ``date``, ``kind``) per service;
+    ``date`` may be a date or a timestamp (CSV and Spark give timestamps)."""
+    out: dict[str, list[ChangeRecord]] = {}
+    for r in rows:
+        day = r["date"]
+        day = day.date() if hasattr(day, "date") and callable(day.date) else day
+        out.setdefault(str(r["service"]), []).append(
+            ChangeRecord(str(r["id"]), day, str(r.get("kind") or "change")))
+    return out
+
+
 def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
           rule: Rule = Rule()) -> tuple[tuple[Finding, ...], tuple[Episode, ...]]:
-    """The findings with symptoms marked and roots priced, and the service's episodes."""
+    """The findings with symptoms marked and roots priced, and the service's episodes (one
+    per leak that stays a root, in order of start; undated ones last)."""
     by_cause = {f.cause: f for f in findings}
     leaking = [f for f in findings if f.status is Status.LEAK]
-    dated = sorted((f for f in leaking if f.since), key=lambda f: (f.since, -f.score))
+    dated = sorted(((f.since, f) for f in leaking if f.since and _dated(f)),
+                   key=lambda x: (x[0], -x[1].score))
     episodes: list[Episode] = []
     taken: set[str] = set()
-    for f in dated:
+    for since, f in dated:
         if f.cause in taken:
             continue
-        assert f.since is not None
-        change = _change_before(f.since, changes, rule)
+        members: list[Finding] = []
+        change = None if CHANGE in taken or CHANGE not in by_cause else \
+            _change_before(since, changes, rule)
         if change is not None:
-            start = change.date
-            window = (start - timedelta(days=rule.lead_days),
-                      start + timedelta(days=rule.lag_days))
-            root = CHANGE
+            low = change.date - timedelta(days=rule.lead_days)
+            high = change.date + timedelta(days=rule.lag_days)
+            members = [g for d, g in dated if g.cause not in taken and low <= d <= high]
+            others = [g for g in members if g.cause != CHANGE]
+            if not (_seen(by_cause[CHANGE], change) or len(others) >= 2):
+                change, members = None, []     # one shift after a routine change: not blamed
+        if change is not None:
+            root, start = CHANGE, change.date
+            members = [by_cause[CHANGE], *(g for g in members if g.cause != CHANGE)]
         else:
-            start = f.since
-            window = (start, start + timedelta(days=rule.together_days))
-            root = f.cause
-        members = [g for g in dated if g.cause not in taken and g.since is not None
-                   and window[0] <= g.since <= window[1]]
-        if change is not None and by_cause.get(CHANGE) is not None \
-                and by_cause[CHANGE].status is Status.LEAK and CHANGE not in taken \
-                and all(m.cause != CHANGE for m in members):
-            members.insert(0, by_cause[CHANGE])
-        symptoms = tuple(m.cause for m in members if m.cause != root)
-        if root == CHANGE and not symptoms and by_cause.get(CHANGE) is None:
-            root, change = f.cause, None      # nothing to carry the change: stand alone
+            root, start = f.cause, since
+            high = start + timedelta(days=rule.together_days)
+            members = [g for d, g in dated if g.cause not in taken and start <= d <= high]
         taken.update(m.cause for m in members)
-        taken.add(root)
-        story = _story(change, start, members, root)
-        episodes.append(Episode(root, start, change.id if change else None, symptoms, story))
-    out = []
+        symptoms = tuple(m.cause for m in members if m.cause != root)
+        episodes.append(Episode(root, start, change.id if change else None, symptoms,
+                                _story(change, start, members, root)))
+    for f in leaking:
+        if f.cause not in taken:          # undated: stands alone
+            taken.add(f.cause)
+            episodes.append(Episode(f.cause, f.since, None, (), _story(None, f.since, [f],
+                                                                        f.cause)))
     roots = {e.root: e for e in episodes}
     symptom_of = {s: e for e in episodes for s in e.symptoms}
+    out = []
     for f in findings:
         if f.cause in roots:
             f = _as_root(f, roots[f.cause], [by_cause[s] for s in roots[f.cause].symptoms])
@@ -106,53 +133,82 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
     return tuple(out), tuple(episodes)
 
 
+def _seen(f: Finding, change: ChangeRecord) -> bool:
+    """Whether the change indicator found something wrong with *this* change: evidence naming
+    it (an incident ratio, a satisfaction drop, a shift soon after, a failed or uncommunicated
+    change) at ``watch`` or worse, or a change leak dated by it."""
+    if f.status is Status.LEAK and f.since == change.date:
+        return True
+    return any(e.status in (Status.WATCH, Status.LEAK)
+               and (e.metric.endswith(f":{change.id}") or change.id in e.note)
+               for e in f.evidence)
+
+
+def _dated(f: Finding) -> bool:
+    """Whether the leak's start is an event's: a shift behind it, or a change's date."""
+    return f.since is not None and (f.cause == CHANGE or any(
+        e.metric.startswith("shift:") for e in f.evidence))
+
+
 def _change_before(since: date, changes: Sequence[ChangeRecord], rule: Rule
                    ) -> ChangeRecord | None:
     """The latest change that may explain a shift starting on ``since``."""
     fits = [c for c in changes
-            if c.date - timedelta(days=rule.lead_days) <= since <= c.date
-            + timedelta(days=rule.lag_days)]
+            if c.date - timedelta(days=rule.lead_days) <= since
+            <= c.date + timedelta(days=rule.lag_days)]
     return max(fits, key=lambda c: (c.date, c.id)) if fits else None
 
 
 def _as_root(f: Finding, ep: Episode, symptoms: list[Finding]) -> Finding:
     top = max([f, *symptoms], key=lambda g: (g.leak.money, g.leak.hours))
     leak = f.leak
-    if top is not f:
+    if top is not f and (top.leak.money, top.leak.hours) > (f.leak.money, f.leak.hours):
         leak = LeakEstimate(top.leak.money, top.leak.hours,
                             f"the episode's largest estimate ({top.cause}): {top.leak.formula}",
                             top.leak.low, top.leak.high)
     extra: tuple[Evidence, ...] = ()
     status, score, summary = f.status, f.score, f.summary
     if ep.symptoms:
-        extra = (fact("episode", "One event behind", ", ".join(ep.symptoms), str(ep.since),
-                      Status.LEAK, note=ep.story),)
+        extra = (fact("episode", "One event behind", ", ".join(ep.symptoms),
+                      str(ep.since) if ep.since else "", Status.LEAK, note=ep.story),)
         if f.status is not Status.LEAK:       # a change at watch, confirmed by its symptoms
             status, score = Status.LEAK, max([f.score, *(s.score for s in symptoms)])
-        summary = ep.story
+        summary = f"{ep.story}; {f.summary}"
     return replace(f, status=status, score=score, summary=summary, since=ep.since,
                    evidence=(*f.evidence, *extra), leak=leak, episode=ep.story)
 
 
 def _as_symptom(f: Finding, ep: Episode) -> Finding:
     return replace(f, status=Status.WATCH, symptom_of=ep.root,
-                   summary=f"symptom of {ep.root} ({ep.story}): {f.summary}",
+                   summary=f"symptom of {ep.root}: {f.summary}",
                    leak=LeakEstimate.none(f"counted in the {ep.root} leak"), action="",
                    episode=ep.story)
 
 
-def _story(change: ChangeRecord | None, start: date, members: Sequence[Finding],
+def _story(change: ChangeRecord | None, start: date | None, members: Sequence[Finding],
            root: str) -> str:
-    head = f"since {change.id} on {change.date}" if change else f"since {start} ({root})"
+    """One line: what started it, when, and what moved ("since CHG1 on 2026-06-12: active
+    users −30 %, how-to tickets per user ×3.0, ticket satisfaction −2.0 pts")."""
+    if change is not None:
+        head = f"since {change.kind} {change.id} on {change.date}"
+    else:
+        head = f"{root} since {start}" if start else f"{root} (start unknown)"
     moves = [m for f in members if (m := _move(f))]
     return head + (": " + ", ".join(dict.fromkeys(moves)) if moves else "")
 
 
 def _move(f: Finding) -> str:
-    """What moved, from the shift behind the finding (its ``shift:`` evidence)."""
+    """What moved, from the shift behind the finding (its ``shift:`` evidence): scores move
+    by points, levels by a factor or a percentage."""
     shift = next((e for e in f.evidence if e.metric.startswith("shift:")), None)
     if shift is None or not isinstance(shift.value, float):
         return ""
     what = shift.label.removeprefix("Shift in ")
     v = shift.value
-    return f"{what} ×{1 + v:.1f}" if v >= 1 else f"{what} {v:+.0%}"
+    if ("satisfaction" in what or "score" in what) and shift.baseline is not None:
+        return f"{what} {_signed(v * shift.baseline, '.1f')} pts"
+    return f"{what} ×{1 + v:.1f}" if v >= 1 else f"{what} {_signed(100 * v, '.0f')} %"
+
+
+def _signed(x: float, fmt: str) -> str:
+    return ("+" if x >= 0 else "−") + format(abs(x), fmt)

@@ -60,6 +60,13 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
                   Text(f"{result.leak_money:,.0f}", style="bold"),
                   Text(f"{result.leak_hours:,.0f}", style="bold"), "", "")
     console.print(table)
+    stories = [Text.assemble(light(Status.LEAK, v.service.name), f" — {e.story}",
+                             (f" (explains {', '.join(e.symptoms)})" if e.symptoms else "",
+                              "dim"))
+               for v in shown for e in v.episodes if e.symptoms or e.change]
+    if stories:
+        console.print(Text("One event, one leak: the symptoms (watch) are counted in the "
+                           "root's leak", style="bold"), *stories)
     if len(shown) < len(result.verdicts):
         console.print(f"… and {len(result.verdicts) - len(shown)} more services "
                       "(--limit 0 shows all, --format json gives everything)")

@@ -22,7 +22,10 @@ __all__ = ["LEAK", "OVERDUE", "RESOLVED", "LatestEvent", "NewEvent", "Pair", "di
 def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEvent]:
     """New ``leak`` events for leaking pairs not open, ``resolved`` events for open pairs of
     the services this run checked that no longer leak. A service the run did not check (a
-    ``--service`` filter) keeps its open leaks: not looking is not getting better."""
+    ``--service`` filter) keeps its open leaks: not looking is not getting better. A symptom
+    (``watch`` with ``symptom_of``) never opens a leak, and an open leak that became one stays
+    open: the event goes on under its root, so it is neither "ended" now nor announced again
+    when it stands alone once more."""
     found: dict[Pair, tuple[ServiceVerdict, Finding]] = {
         (v.service.id, f.cause): (v, f) for v in result.verdicts for f in v.findings}
     checked = {v.service.id for v in result.verdicts}
@@ -36,8 +39,8 @@ def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEve
         if not last.open or sid not in checked:
             continue
         v_f = found.get((sid, cause))
-        if v_f is not None and v_f[1].status is Status.LEAK:
-            continue
+        if v_f is not None and (v_f[1].status is Status.LEAK or v_f[1].symptom_of):
+            continue     # still leaking, or now a symptom: counted under its root, not ended
         events.append(NewEvent(sid, cause, last.episode, RESOLVED,
                                resolved_details(result, last.details, v_f)))
     return events + overdue_checkins(result, latest)
@@ -83,6 +86,7 @@ def leak_details(result: CheckResult, v: ServiceVerdict, f: Finding) -> dict[str
         "money": round(f.leak.money, 2), "hours": round(f.leak.hours, 1),
         "formula": f.leak.formula, "currency": result.currency,
         "since": f.since.isoformat() if f.since else None, "as_of": result.as_of.isoformat(),
+        "episode": f.episode,
     }
 
 

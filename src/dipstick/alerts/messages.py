@@ -61,6 +61,7 @@ def build(event_id: int, details: Mapping[str, Any]) -> Message:
                  ("Leak", _amount(d["money"], d["currency"], d["hours"])),
                  ("Formula", d["formula"] or "not estimated"),
                  ("Since", d["since"] or "unknown (no shift dated)"),
+                 *([("Episode", d["episode"])] if d.get("episode") else []),
                  ("Summary", d["summary"]), ("Recommended action", d["action"] or "—"),
                  ("As of", d["as_of"])]
     else:

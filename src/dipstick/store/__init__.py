@@ -173,7 +173,8 @@ class Store:
              "owner": v.service.owner, "lifecycle": v.service.lifecycle, "status": v.status.value,
              "score": v.score, "leak_money": v.leak.money, "leak_hours": v.leak.hours,
              "leak_cause": v.leak_cause, "leak_formula": v.leak.formula,
-             "leak_low": v.leak.low, "leak_high": v.leak.high}
+             "leak_low": v.leak.low, "leak_high": v.leak.high,
+             "episodes": [e.to_json() for e in v.episodes]}
             for i, v in enumerate(result.verdicts)]
         # Bulk inserts (Core, executemany) instead of one ORM object per row: a 2,000-service
         # run has 16,000 findings, which the unit of work took seconds to flush.
@@ -191,6 +192,7 @@ class Store:
                  "leak_money": f.leak.money, "leak_hours": f.leak.hours,
                  "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
                  "leak_low": f.leak.low, "leak_high": f.leak.high,
+                 "symptom_of": f.symptom_of, "episode": f.episode,
                  "evidence": _finite(vdoc["causes"][f.cause]["evidence"])}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
                 for j, f in enumerate(v.findings)]
@@ -259,7 +261,7 @@ def _run_json(r: Run) -> dict[str, Any]:
         "causes": list(r.causes),
         "summary": {
             "services": r.services_count,
-            **{s.value: counts.get(s.value, 0) for s in Status},   # never n/a: 0
+            **{s.value: counts.get(s.value, 0) for s in Status},   # n/a: never a service's light
             "leak_per_month": {"money": round(r.leak_money, 2), "hours": round(r.leak_hours, 1)},
         },
         "services": [_service_json(s) for s in r.services],
@@ -273,7 +275,8 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
         "leak_per_month": {"money": round(s.leak_money, 2), "hours": round(s.leak_hours, 1),
                            "cause": s.leak_cause, "formula": s.leak_formula,
                            "low": _money(s.leak_low), "high": _money(s.leak_high)},
-        "since": _iso(min((f.since for f in s.findings if f.status == "leak" and f.since),
+        "since": _iso(min((f.since for f in s.findings
+                           if f.status == "leak" and f.since and not f.symptom_of),
                           default=None)),
         "causes": {f.cause: {
             "status": f.status, "score": f.score, "summary": f.summary,
@@ -282,8 +285,9 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
             "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
                                "formula": f.leak_formula, "low": _money(f.leak_low),
                                "high": _money(f.leak_high)},
-            "action": f.action,
+            "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
         } for f in s.findings},
+        "episodes": list(s.episodes or []),
     }
 
 

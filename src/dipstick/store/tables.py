@@ -89,6 +89,9 @@ class ServiceResult(Base):
     leak_formula: Mapped[str] = mapped_column(Text)
     leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006
     leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # one per leak that is a root: ``Episode.to_json`` (migration 0007)
+    episodes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                          server_default="[]")
 
     run: Mapped[Run] = relationship(back_populates="services")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -121,6 +124,8 @@ class FindingRow(Base):
     since: Mapped[date | None] = mapped_column(Date, nullable=True)
     leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006
     leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
+    symptom_of: Mapped[str | None] = mapped_column(Text, nullable=True)   # migration 0007
+    episode: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
 

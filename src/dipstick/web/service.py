@@ -92,6 +92,7 @@ def header(f: Found) -> dict[str, Any]:
                 "window": f.run["window"], "package": f.run["package"]},
         "service": {k: s[k] for k in ("id", "name", "owner", "lifecycle", "status", "score",
                                       "since", "leak_per_month")},
+        "episodes": f.service.get("episodes") or [],
     }
 
 
