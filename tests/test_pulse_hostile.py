@@ -33,7 +33,7 @@ def checkin(app: RunningApp) -> Iterator[tuple[int, list[str]]]:
         urls = [f"{app.url}/p/{x.token}"
                 for x in repo.add_invitations(store, c, [(None, c.groups[0])] * 6)]
     loaded.close()
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         for i, url in enumerate(urls[:5]):
             page = http.get(url).text
             assert not any(r in page for r in RAW), page

@@ -135,7 +135,7 @@ def test_an_owner_acts_only_on_their_own_services(app: RunningApp) -> None:
 def test_an_answer_is_stored_once_and_a_used_link_changes_nothing(app: RunningApp) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         nonce, dims = form(http, url)
         data = {d: "7" for d in dims} | {"nonce": nonce, "recommend": "10"}
         r = http.post(url, data=data)
@@ -162,7 +162,7 @@ def test_forged_and_closed_links_get_the_same_404(app: RunningApp) -> None:
     forged = f"{app.url}/p/{'A' * 43}"
     # a fresh server: the failures below must not throttle the other tests
     with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
-            httpx.Client(timeout=30) as http:
+            app.client() as http:
         closed = closed.replace(app.url, base)
         forged = forged.replace(app.url, base)
         timings: dict[str, list[float]] = {"closed": [], "forged": []}
@@ -198,7 +198,7 @@ def test_bad_answers_are_refused_with_422_and_nothing_stored(app: RunningApp,
                                                               field: str) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         nonce, dims = form(http, url)
         data = {d: "5" for d in dims} | {"nonce": nonce}
         if "dim" in change:
@@ -213,14 +213,14 @@ def test_bad_answers_are_refused_with_422_and_nothing_stored(app: RunningApp,
         assert http.post(url, data={"nonce": nonce}, headers={"accept": "application/json"}
                          ).status_code == 422      # every field missing
     assert answers_of(app, c.id) == 0
-    with httpx.Client(timeout=30) as http:         # the link still works afterwards
+    with app.client() as http:         # the link still works afterwards
         assert answer(http, url).status_code == 200
 
 
 def test_a_post_without_the_forms_nonce_is_refused(app: RunningApp) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         _, dims = form(http, url)
         data = {d: "5" for d in dims}
         assert http.post(url, data=data).status_code == 403
@@ -235,14 +235,14 @@ def test_an_open_link_takes_one_answer_per_browser(app: RunningApp) -> None:
     c = start(app)
     with store_of(app) as store:
         url = f"{app.url}/p/{repo.open_link(store, c, c.groups[0]).token}"
-    with httpx.Client(timeout=30) as one, httpx.Client(timeout=30) as two:
+    with app.client() as one, app.client() as two:
         first = one.get(url)
         cookie = first.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         assert answer(one, url).status_code == 200
         assert one.get(url).status_code == 409
         assert answer(two, url).status_code == 200
-    with httpx.Client(timeout=30) as three:       # a post with no cookie is not an answer
+    with app.client() as three:       # a post with no cookie is not an answer
         nonce, dims = form(three, url)
         three.cookies.clear()
         r = three.post(url, data={d: "5" for d in dims} | {"nonce": nonce})
@@ -254,7 +254,7 @@ def test_results_need_five_answers_and_escape_comments(app: RunningApp) -> None:
     c = start(app)
     group = c.groups[0]
     urls = links(app, c, 6, group)
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         for i, url in enumerate(urls[:4]):
             assert answer(http, url, score=4 + i, comment=XSS if i == 0 else "",
                           recommend=str(9 + (i % 2) if i < 2 else 3)).status_code == 200
@@ -263,7 +263,7 @@ def test_results_need_five_answers_and_escape_comments(app: RunningApp) -> None:
         assert "fewer than 5 answers" in page and ESCAPED not in page
         api = owner.get(f"/api/pulse/campaigns/{c.id}").json()
         assert api["groups"][0]["shown"] is False and "dimensions" not in api["groups"][0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         assert answer(http, urls[4], score=8, recommend="").status_code == 200
     with signed_in(app, "owner") as owner:
         page = owner.get(f"/pulse/campaigns/{c.id}").text
@@ -326,7 +326,7 @@ def test_failures_are_rate_limited_per_link_and_per_address(app: RunningApp) -> 
     c = start(app)
     url = links(app, c, 1)[0]
     with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
-            httpx.Client(timeout=30) as http:
+            app.client() as http:
         mine = url.replace(app.url, base)
         nonce, dims = form(http, mine)
         bad: dict[str, Any] = {d: "99" for d in dims} | {"nonce": nonce}

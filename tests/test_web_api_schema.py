@@ -31,7 +31,7 @@ def auth(app: RunningApp) -> dict[str, str]:
 def _real_path_values(app: RunningApp, auth: dict[str, str]) -> dict[str, str]:
     import httpx
 
-    with httpx.Client(base_url=app.url, headers=auth, timeout=60) as http:
+    with app.client(headers=auth) as http:
         services = http.get("/api/portfolio", params={"status": "leak", "limit": 1}).json()
         runs = http.get("/api/runs").json()
     values = {"service_id": services["services"][0]["id"]}
@@ -88,7 +88,7 @@ def test_an_out_of_range_run_id_is_refused_not_a_server_error(app: RunningApp,
     for run in (INT32, 2**63):
         for path in (f"/services/{sid}", f"/api/services/{sid}"):
             # a connection of its own per request: a 500 may leave the connection unusable
-            with httpx.Client(base_url=app.url, headers=auth, timeout=60) as http:
+            with app.client(headers=auth) as http:
                 try:
                     answers[path, run] = http.get(path, params={"run": run}).status_code
                 except httpx.TransportError as e:

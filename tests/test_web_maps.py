@@ -177,7 +177,7 @@ def test_a_viewer_may_read_these_pages_and_nobody_without_signing_in(app: Runnin
     with signed_in(app, "viewer") as http:
         for path in PAGES + APIS:
             assert http.get(path).status_code == 200, path
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         for path in PAGES:
             r = http.get(path, follow_redirects=False)
             assert r.status_code == 303 and r.headers["location"].startswith("/login")

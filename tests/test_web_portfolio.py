@@ -274,7 +274,7 @@ def test_every_role_may_see_the_portfolio(app: RunningApp) -> None:
             assert http.get("/").status_code == 200
             assert http.get("/api/portfolio").status_code == 200
             assert http.get("/api/runs").status_code == 200
-    with httpx.Client(base_url=app.url) as anonymous:
+    with app.client() as anonymous:
         assert anonymous.get("/api/runs").status_code == 401
 
 

@@ -132,7 +132,7 @@ def matrix(request: pytest.FixtureRequest, package: Path,
         app = stack.enter_context(running_app(url, package))
         clients = {role: stack.enter_context(signed_in(app, role)) for role in ROLES}
         clients[ANONYMOUS] = stack.enter_context(
-            httpx.Client(base_url=app.url, timeout=60, follow_redirects=False))
+            app.client())
         params, comments = _real_params(clients["leader"])
         params |= _run_params(clients["admin"])
         params |= _pulse_params(app)

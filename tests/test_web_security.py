@@ -135,7 +135,7 @@ def _session_cookie(response: httpx.Response) -> str:
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         token = csrf_of(http.get("/login").text)
         r = http.post("/login", data={"email": app.users["leader"], "password": PASSWORD,
                                       "csrf_token": token})
@@ -170,7 +170,7 @@ def test_a_session_cookie_copied_before_sign_out_is_dead_after_it(app: RunningAp
         stolen = http.cookies["dipstick_session"]
         token = csrf_of(http.get("/").text)
         assert http.post("/logout", data={"csrf_token": token}).status_code == 303
-    with httpx.Client(base_url=app.url, cookies={"dipstick_session": stolen}) as replay:
+    with app.client(cookies={"dipstick_session": stolen}) as replay:
         r = replay.get("/")
         assert r.status_code == 303, "the session still works after sign-out"
 
@@ -294,7 +294,7 @@ def test_an_api_token_from_the_cli_signs_in_the_api(app: RunningApp) -> None:
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1].strip()
     assert re.fullmatch(r"[A-Za-z0-9_\-]{32,}", token), done.stdout
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         me = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
         assert me.json()["email"] == app.users["viewer"] and me.json()["role"] == "viewer"
@@ -314,7 +314,7 @@ def test_an_api_token_from_the_cli_signs_in_the_api(app: RunningApp) -> None:
                                     "/\\evil.example", "/\t/evil.example",
                                     "http:evil.example", "javascript:alert(1)"])
 def test_the_login_never_redirects_to_another_site(app: RunningApp, target: str) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         page = http.get("/login", params={"next": target}).text
         token = csrf_of(page)
         shown = re.search(r'name="next" value="([^"]*)"', page)

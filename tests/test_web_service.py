@@ -133,7 +133,7 @@ def test_unknown_service_is_404_as_page_and_json(app: RunningApp) -> None:
 
 
 def test_nothing_without_signing_in(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         r = http.get(f"/services/{LEAKING}", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
         for tail in ("", "/evidence", "/shifts", "/history"):
