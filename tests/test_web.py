@@ -3,8 +3,6 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import httpx
-
 from webserver import PASSWORD, RunningApp, csrf_of, signed_in
 
 

@@ -13,7 +13,6 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from webserver import RunningApp, signed_in
