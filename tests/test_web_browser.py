@@ -1,8 +1,9 @@
 """End to end in a real browser: Playwright driving Debian's chromium (never a downloaded
 browser) against a real server (uvicorn) over SQLite (the web layer has no database-specific
-code). Sign in through the form, see the demo portfolio, filter it, open a leaking service (evidence, trend chart), open the value map
-(Sankey). Screenshots go to ``test-artifacts/``. Any console error or uncaught page error fails
-the test — which also checks that the Content-Security-Policy lets htmx and plotly.js run.
+code). Sign in through the form, see the demo portfolio, filter it, open a leaking service
+(evidence, trend chart), open the value map (Sankey). Screenshots go to ``test-artifacts/``.
+Any console error or uncaught page error fails the test — which also checks that the
+Content-Security-Policy lets htmx and plotly.js run.
 
 Without /usr/bin/chromium the tests skip, unless ``DIPSTICK_REQUIRE_BROWSER=1`` (CI) makes that
 a failure.
