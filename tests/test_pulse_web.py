@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,12 +25,40 @@ from dipstick.pulse import campaigns as repo
 from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
 from dipstick.store.pulse_tables import PulseAnswer, PulseCampaign, PulseInvitation
-from dipstick.web.app import WebConfig
 
-from webserver import RunningApp, csrf_of, serving, signed_in
+from webserver import (
+    BACKENDS,
+    PreparedDemo,
+    RunningApp,
+    app_on,
+    csrf_of,
+    fresh,
+    pinned,
+    signed_in,
+    today_of_tests,
+)
 
 XSS = "<script>alert('pulse')</script><img src=x onerror=alert(1)>"
 ESCAPED = str(escape(XSS))
+pytestmark = pytest.mark.clock   # check-ins open and close by "today"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request: pytest.FixtureRequest, package: Path, web_demo: PreparedDemo,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app in process, on SQLite and on PostgreSQL: the one web module run on both, as it
+    writes through the most store paths (check-ins, invitations, answers, throttles)."""
+    with app_on(request.param, package, tmp_path_factory, web_demo) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def today(web_demo: PreparedDemo) -> Iterator[date]:
+    """Every test on a pinned "today": the demo's last day, or ``DIPSTICK_TEST_TODAY``."""
+    with pinned(today_of_tests(web_demo.as_of)) as day:
+        yield day
+
+
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 DIMS = re.compile(r'name="(dim:[^"]+)" value="0"')
 
@@ -160,9 +189,9 @@ def test_forged_and_closed_links_get_the_same_404(app: RunningApp) -> None:
         conn.execute(update(PulseCampaign).where(PulseCampaign.id == c.id)
                      .values(closes_on=date.today() - timedelta(days=1)))
     forged = f"{app.url}/p/{'A' * 43}"
-    # a fresh server: the failures below must not throttle the other tests
-    with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
-            app.client() as http:
+    # a fresh app: the failures below must not throttle the other tests
+    with fresh(app) as own, own.client() as http:
+        base = own.url
         closed = closed.replace(app.url, base)
         forged = forged.replace(app.url, base)
         timings: dict[str, list[float]] = {"closed": [], "forged": []}
@@ -325,8 +354,8 @@ def test_a_bad_invitee_csv_is_a_422_naming_row_and_field(app: RunningApp) -> Non
 def test_failures_are_rate_limited_per_link_and_per_address(app: RunningApp) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
-            app.client() as http:
+    with fresh(app) as own, own.client() as http:
+        base = own.url
         mine = url.replace(app.url, base)
         nonce, dims = form(http, mine)
         bad: dict[str, Any] = {d: "99" for d in dims} | {"nonce": nonce}

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import time_machine
 import uvicorn
 from fastapi import FastAPI
 
@@ -102,6 +103,7 @@ class PreparedDemo:
     database_file: Path
     users: dict[str, str]
     owned: tuple[str, ...]
+    as_of: date                    # the stored check's date: the demo data's last day
 
     def copy(self, folder: Path) -> str:
         """A module's own copy of the prepared database (tests write to it), as a URL."""
@@ -147,9 +149,13 @@ def prepared_demo(tmp: pytest.TempPathFactory) -> PreparedDemo:
             database = root / "app.db"
             database.unlink(missing_ok=True)
             users, owned = prepare(f"sqlite:///{database}", package)
-            done.write_text(json.dumps({"users": users, "owned": owned}))
+            with Store.open(f"sqlite:///{database}") as store:
+                as_of = store.runs(limit=1)[0].as_of
+            done.write_text(json.dumps({"users": users, "owned": owned,
+                                        "as_of": as_of.isoformat()}))
     found = json.loads(done.read_text())
-    return PreparedDemo(root / "demo", root / "app.db", found["users"], tuple(found["owned"]))
+    return PreparedDemo(root / "demo", root / "app.db", found["users"], tuple(found["owned"]),
+                        date.fromisoformat(found["as_of"]))
 
 
 def prepare(database: str, package: Path) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -278,8 +284,12 @@ def fresh(app: RunningApp, **config: object) -> Iterator[RunningApp]:
         yield replace(app, asgi=asgi)
 
 
-def noon_of(day: date) -> datetime:
-    return datetime.combine(day, clock_time(12), tzinfo=UTC)
+@contextmanager
+def pinned(day: date) -> Iterator[date]:
+    """The clock (this process: the tests, the in-process app, a served app's thread) moved to
+    noon of ``day``, ticking from there: "today" is ``day`` whatever the wall clock says."""
+    with time_machine.travel(datetime.combine(day, clock_time(12), tzinfo=UTC), tick=True):
+        yield day
 
 
 def today_of_tests(default: date) -> date:
