@@ -204,8 +204,10 @@ def in_process(config: WebConfig) -> Iterator[FastAPI]:
 
 
 @contextmanager
-def serving(config: WebConfig) -> Iterator[str]:
-    """The app on a real socket (uvicorn) in a thread, its value model loaded; its base URL."""
+def serving(config: WebConfig, model: bool = False) -> Iterator[str]:
+    """The app on a real socket (uvicorn) in a thread; its base URL. With ``model``, once the
+    value model of its latest run is loaded (pages that show it then never answer "still
+    loading"); without, the app loads it in the background as in production."""
     port = free_port()
     asgi = create_app(config)
     server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port,
@@ -218,7 +220,8 @@ def serving(config: WebConfig) -> Iterator[str]:
             raise RuntimeError("the web app did not start")
         time.sleep(0.05)
     try:
-        model_ready(asgi.state.store)
+        if model:
+            model_ready(asgi.state.store)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
@@ -240,7 +243,7 @@ def running_app(database: str, package: Path, users: dict[str, str] | None = Non
     app = RunningApp(IN_PROCESS_URL, database, package, dict(users), owned)
     cfg = config_of(app, **config)
     if served:
-        with serving(cfg) as url:
+        with serving(cfg, model=True) as url:
             yield replace(app, url=url)
     else:
         with in_process(cfg) as asgi:
@@ -272,7 +275,7 @@ def app_on(backend: str, package: Path, tmp: pytest.TempPathFactory,
 @contextmanager
 def served(app: RunningApp, **config: object) -> Iterator[RunningApp]:
     """The same app database under a real uvicorn (a browser needs a socket)."""
-    with serving(config_of(app, **config)) as url:
+    with serving(config_of(app, **config), model=True) as url:
         yield replace(app, url=url, asgi=None)
 
 
