@@ -371,24 +371,28 @@ def test_failures_are_rate_limited_per_link_and_per_address(app: RunningApp) -> 
         assert http.get(other).status_code == 429
 
 
-def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp) -> None:
-    with signed_in(app, "admin") as http:
-        view = http.get("/api/pulse/overdue").json()
-        assert view["available"] and view["max_age_days"] == 90
-        pairs = view["pairs"]
-        assert pairs and all(p["days"] is None or p["days"] > 90 for p in pairs)
-        page = http.get("/pulse/overdue").text
-        assert "Start a check-in" in page
-        p = pairs[0]
-        token = csrf_of(page)
-        r = http.post("/pulse/campaigns", data={"service_id": p["service_id"],
-                                                "group": p["group"], "csrf_token": token})
-        assert r.status_code == 303
-        after = http.get("/api/pulse/overdue").json()["pairs"]
-        assert (p["service_id"], p["group"]) not in {(q["service_id"], q["group"])
-                                                     for q in after}
-    with signed_in(app, "viewer") as http:
-        assert "Start a check-in" not in http.get("/pulse/overdue").text
+def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp, today: date,
+                                                         web_demo: PreparedDemo) -> None:
+    """Overdue is counted from the surveys' dates to "today": on a day before the demo's data
+    nothing is, so a moved clock earlier than its last day is put back to that day."""
+    with pinned(max(today, web_demo.as_of)):
+        with signed_in(app, "admin") as http:
+            view = http.get("/api/pulse/overdue").json()
+            assert view["available"] and view["max_age_days"] == 90
+            pairs = view["pairs"]
+            assert pairs and all(p["days"] is None or p["days"] > 90 for p in pairs)
+            page = http.get("/pulse/overdue").text
+            assert "Start a check-in" in page
+            p = pairs[0]
+            token = csrf_of(page)
+            r = http.post("/pulse/campaigns", data={"service_id": p["service_id"],
+                                                    "group": p["group"], "csrf_token": token})
+            assert r.status_code == 303
+            after = http.get("/api/pulse/overdue").json()["pairs"]
+            assert (p["service_id"], p["group"]) not in {(q["service_id"], q["group"])
+                                                         for q in after}
+        with signed_in(app, "viewer") as http:
+            assert "Start a check-in" not in http.get("/pulse/overdue").text
 
 
 def test_absurd_campaign_numbers_are_refused_not_a_server_error(app: RunningApp) -> None:
