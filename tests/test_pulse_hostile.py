@@ -1,6 +1,6 @@
 """HTML in every name a check-in shows (organisation, service, group, comments) stays text on
 every pulse page — the campaign list and results, the overdue list, the public form and its
-thank-you page — and no script runs in chromium (SQLite and PostgreSQL)."""
+thank-you page — and no script runs in chromium (on SQLite; chromium against a real server)."""
 
 from __future__ import annotations
 

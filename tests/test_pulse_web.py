@@ -1,4 +1,4 @@
-"""Pulse checks over HTTP on a real server (SQLite and PostgreSQL): starting a check-in as the
+"""Pulse checks over HTTP, in process (SQLite and PostgreSQL): starting a check-in as the
 service's owner, links, the public form and its abuse cases (used, forged, closed, bad answers,
 forged posts, rate limits), results with the anonymity threshold, escaping, export, overdue."""
 

@@ -1,5 +1,4 @@
-"""The web app over a real server and database: sign-in, the portfolio, the API, on SQLite and
-PostgreSQL."""
+"""The web app in process over a real SQLite database: sign-in, the portfolio, the API."""
 
 from __future__ import annotations
 

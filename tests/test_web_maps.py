@@ -1,5 +1,5 @@
-"""The value map, streams and journeys pages and their APIs over a real server and database
-(SQLite and PostgreSQL), against the demo organisation's model and ground truth."""
+"""The value map, streams and journeys pages and their APIs, the app in process over a real
+SQLite database, against the demo organisation's model and ground truth."""
 
 from __future__ import annotations
 

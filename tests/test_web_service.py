@@ -1,4 +1,4 @@
-"""The service page and its API over a real server and database (SQLite and PostgreSQL): a
+"""The service page and its API, the app in process over a real SQLite database: a
 leaking demo service's evidence, action, trend with its shift, stakeholders, value links,
 streams, journeys and history; the same numbers on the page and in the JSON; 404s; comments
 only for the roles that may read them."""
