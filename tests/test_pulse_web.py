@@ -5,6 +5,7 @@ forged posts, rate limits), results with the anonymity threshold, escaping, expo
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import statistics
@@ -20,7 +21,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
-from dipstick.package import load_package
+from dipstick.model import ValueModel
+from dipstick.package import read_model
 from dipstick.pulse import campaigns as repo
 from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
@@ -69,15 +71,20 @@ def store_of(app: RunningApp) -> Iterator[Store]:
         yield store
 
 
+@functools.cache
+def model_of(package: Path) -> ValueModel:
+    """The package's value model, read once (only dipstick.yaml: loading the whole package
+    for it cost seconds per check-in started)."""
+    model, problems = read_model(package)
+    assert model is not None, problems
+    return model
+
+
 def start(app: RunningApp, service: str | None = None, groups: list[str] | None = None
           ) -> repo.Campaign:
-    loaded = load_package(app.package)
-    try:
-        with store_of(app) as store:
-            return repo.start_campaign(store, loaded.model, service or app.owned[0], groups,
-                                       created_by="test")
-    finally:
-        loaded.close()
+    with store_of(app) as store:
+        return repo.start_campaign(store, model_of(app.package), service or app.owned[0],
+                                   groups, created_by="test")
 
 
 def links(app: RunningApp, c: repo.Campaign, n: int, group: str | None = None) -> list[str]:
@@ -145,9 +152,8 @@ def test_readers_cannot_start_or_make_links(app: RunningApp, role: str) -> None:
 
 
 def test_an_owner_acts_only_on_their_own_services(app: RunningApp) -> None:
-    loaded = load_package(app.package)
-    other = next(s.id for s in loaded.model.services if s.id not in app.owned and s.consumers)
-    loaded.close()
+    other = next(s.id for s in model_of(app.package).services
+                 if s.id not in app.owned and s.consumers)
     c = start(app, other)
     with signed_in(app, "owner") as http:
         token = csrf_of(http.get("/pulse").text)
