@@ -10,7 +10,7 @@ import pytest
 
 from browser import chromium
 from local import Mailbox, smtp_server
-from webserver import BACKENDS, RunningApp, app_on, demo_package
+from webserver import PreparedDemo, RunningApp, app_on, demo_package, prepared_demo
 
 
 @pytest.fixture(scope="session")
@@ -20,17 +20,25 @@ def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_package(tmp_path_factory.mktemp("demo-org"))
 
 
+@pytest.fixture(scope="session")
+def web_demo(tmp_path_factory: pytest.TempPathFactory) -> PreparedDemo:
+    """The demo and its app database (a stored check, users), prepared once per session and
+    shared by the xdist workers (tests/webserver.py); each module copies the database."""
+    return prepared_demo(tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
+def package(web_demo: PreparedDemo) -> Path:
     """The package a web test module serves (a module may override it, e.g. a hostile one)."""
-    return demo_org
+    return web_demo.package
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
+@pytest.fixture(scope="module")
+def app(package: Path, web_demo: PreparedDemo,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The web app serving ``package``, once per module on each database backend."""
-    with app_on(request.param, package, tmp_path_factory) as running:
+    """The web app serving ``package`` in process on SQLite, once per module (the web layer
+    has no database-specific code; tests/test_pulse_web.py also runs it on PostgreSQL)."""
+    with app_on("sqlite", package, tmp_path_factory, web_demo) as running:
         yield running
 
 
