@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
+from dipstick.check import CheckResult
+from dipstick.demo import GroundTruth
+
+import shared
 from browser import chromium
 from local import Mailbox, smtp_server
-from webserver import BACKENDS, RunningApp, app_on, demo_package
+from webserver import BACKENDS, RunningApp, app_on
 
 
 @pytest.fixture(scope="session")
 def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo organisation, written once per test session (a worker, under xdist): the web
-    tests read it, none writes to it."""
-    return demo_package(tmp_path_factory.mktemp("demo-org"))
+    """The demo organisation, written once per test session and shared by all workers
+    (tests/shared.py): tests read it; one that writes takes a copy (``shared.copied``)."""
+    return shared.demo(shared.session_dir(tmp_path_factory))
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +53,40 @@ def browser() -> Iterator[Any]:
     """Debian's chromium (Playwright), one per test module; skips without it (tests/browser.py)."""
     with chromium() as launched:
         yield launched
+
+
+# -- built once per session (tests/shared.py) ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def demo_truth(demo_org: Path) -> GroundTruth:
+    """What the demo seeded (its ``ground_truth.json``)."""
+    return GroundTruth.load(demo_org)
+
+
+@pytest.fixture(scope="session")
+def demo_result(tmp_path_factory: pytest.TempPathFactory) -> CheckResult:
+    """The demo's check as of its own data, computed once per session (read-only)."""
+    return shared.demo_check(shared.session_dir(tmp_path_factory))
+
+
+@pytest.fixture
+def demo_db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> str:
+    """The URL of a private SQLite app database, migrated, holding the demo's check."""
+    source = shared.demo_db(shared.session_dir(tmp_path_factory))
+    return f"sqlite:///{shared.copied(source, tmp_path / 'app.db')}"
+
+
+# -- the clock ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def moved_clock() -> Iterator[date | None]:
+    """``DIPSTICK_TEST_TODAY=YYYY-MM-DD`` moves this process's clock to that day (ticking) for
+    the whole session, so the ``clock`` tests prove they pass on any day: before the demo's
+    data and long after it. In-process only: a subprocess keeps the real clock."""
+    day = os.environ.get("DIPSTICK_TEST_TODAY")
+    if not day:
+        yield None
+        return
+    moved = date.fromisoformat(day)
+    with time_machine.travel(moved, tick=True):
+        yield moved

@@ -1,12 +1,10 @@
 """Alerts against real receivers: a local HTTP server (webhook, Slack, Teams) and a local SMTP
-server (aiosmtpd), driven through the real `dipstick check --alert` on SQLite and PostgreSQL."""
+server (aiosmtpd), driven through the real `dipstick check --alert` (in-process,
+tests/clirun.py) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,10 +28,10 @@ from dipstick.model import Service, ValueModel
 from dipstick.store import Store
 
 from builder import PackageBuilder
+from clirun import Ran, dipstick
 from db import postgres_schema
 from local import Mailbox, free_port
 
-DIPSTICK = [sys.executable, "-m", "dipstick"]
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 FAST = {"timeout_s": 0.5, "attempts": 2, "backoff_s": 0.1}
 
@@ -105,14 +103,12 @@ def package(root: Path, targets: list[dict[str, Any]], *, aligned: bool = False)
     return b.write()
 
 
-def check(pkg: Path, url: str, env: dict[str, str], *extra: str) -> Any:
-    return subprocess.run([*DIPSTICK, "check", str(pkg), "--database", url, *extra],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
+def check(pkg: Path, url: str, env: dict[str, str], *extra: str) -> Ran:
+    return dipstick("check", pkg, "--database", url, *extra, env=env)
 
 
 def listed(url: str, *extra: str) -> list[dict[str, Any]]:
-    r = subprocess.run([*DIPSTICK, "alerts", "--database", url, "--format", "json", *extra],
-                       capture_output=True, text=True, timeout=60)
+    r = dipstick("alerts", "--database", url, "--format", "json", *extra)
     assert r.returncode == 0, r.stderr
     return list(json.loads(r.stdout))
 
