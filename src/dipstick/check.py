@@ -190,7 +190,7 @@ def run_check(
         unknown = [c for c in asked if c not in {i.cause for i in INDICATORS}]
         if unknown:
             raise UsageError(f"unknown cause(s): {', '.join(unknown)}")
-        indicators = [i for i in INDICATORS if i.cause in asked]
+        indicators = tuple(i for i in INDICATORS if i.cause in asked)
     day = as_of or model.organisation.as_of or package.latest or date.today()
     common = split_settings(model.settings, CommonSpec)
     window = Window(day, common.window_days, common.baseline_days)
