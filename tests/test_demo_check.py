@@ -3,27 +3,18 @@ healthy service is flagged `leak` — the check against a known truth."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from dipstick.check import CheckResult, run_check
-from dipstick.demo import GroundTruth, generate
+from dipstick.check import CheckResult
+from dipstick.demo import GroundTruth
 from dipstick.indicators.base import Status
-from dipstick.package import load_package
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, CheckResult, float]:
-    root = tmp_path_factory.mktemp("demo") / "org"
-    truth = generate(root, seed=7)
-    start = time.perf_counter()
-    package = load_package(root)
-    try:
-        result = run_check(package)
-    finally:
-        package.close()
-    return truth, result, time.perf_counter() - start
+def demo(demo_truth: GroundTruth, demo_result: CheckResult) -> tuple[GroundTruth, CheckResult,
+                                                                       float]:
+    """The session's demo and its check (tests/shared.py: generated and checked once)."""
+    return demo_truth, demo_result, 0.0
 
 
 def test_every_seeded_leak_is_found_with_its_cause(demo: tuple[GroundTruth, CheckResult,
