@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -78,15 +78,37 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> str:
 
 # -- the clock ------------------------------------------------------------------------------
 
-@pytest.fixture(scope="session", autouse=True)
-def moved_clock() -> Iterator[date | None]:
-    """``DIPSTICK_TEST_TODAY=YYYY-MM-DD`` moves this process's clock to that day (ticking) for
-    the whole session, so the ``clock`` tests prove they pass on any day: before the demo's
-    data and long after it. In-process only: a subprocess keeps the real clock."""
+_MOVED: list[Any] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``DIPSTICK_TEST_TODAY=YYYY-MM-DD`` moves this process's clock to noon of that day
+    (ticking) before any test module is imported, so the ``clock`` tests prove they pass on
+    any day: .ci/run uses a day after the demo's data and one before it. In-process only: a
+    subprocess keeps the real clock (why the CLI tests run in-process)."""
     day = os.environ.get("DIPSTICK_TEST_TODAY")
-    if not day:
-        yield None
+    if day:
+        traveller = time_machine.travel(noon(date.fromisoformat(day)), tick=True)
+        traveller.start()
+        _MOVED.append(traveller)
+    shared.session_day()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _MOVED:
+        _MOVED.pop().stop()
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A ``clock`` test runs at noon of the session's day (ticking): what it reads as today
+    is the day its module saw at import, whatever the hour the suite runs."""
+    if request.node.get_closest_marker("clock") is None:
+        yield
         return
-    moved = date.fromisoformat(day)
-    with time_machine.travel(moved, tick=True):
-        yield moved
+    with time_machine.travel(noon(shared.session_day()), tick=True):
+        yield

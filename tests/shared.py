@@ -13,7 +13,7 @@ import os
 import pickle
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,15 @@ from dipstick.package import load_package
 from dipstick.store import Store
 
 SEED = 7
+_DAY: list[date] = []
+
+
+def session_day() -> date:
+    """Today for this test process, read once (after .ci/run's moved clock is applied): a
+    module's "today" and the ``clock`` tests' pinned clock agree, even across midnight."""
+    if not _DAY:
+        _DAY.append(date.today())
+    return _DAY[0]
 
 
 def session_dir(factory: pytest.TempPathFactory) -> Path:
@@ -51,7 +60,9 @@ def once(root: Path, name: str, build: Callable[[Path], None]) -> Path:
 
 def demo(root: Path) -> Path:
     """The demo organisation (seed 7), read-only for the tests."""
-    return once(root, "demo", lambda p: generate(p, seed=SEED) and None)
+    def build(path: Path) -> None:
+        generate(path, seed=SEED)
+    return once(root, "demo", build)
 
 
 def _check(root: Path) -> Callable[[Path], None]:
