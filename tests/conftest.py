@@ -76,6 +76,47 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> str:
     return f"sqlite:///{shared.copied(source, tmp_path / 'app.db')}"
 
 
+# -- balance across workers -----------------------------------------------------------------
+
+SHARED_SCOPES = {"module", "class", "package"}
+# Modules whose tests share nothing costly (no module- or class-scoped fixture): under xdist
+# each of their tests is handed out on its own, so a heavy module no longer loads one worker
+# (test_pulse_cli once took 56 % of the wall time on one worker). Every other module stays
+# on one worker, so its module fixtures (servers, browsers, Spark) are built once.
+SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_indicators.py",
+          "test_journeys.py", "test_pull_import.py", "test_pulse_cli.py", "test_pulse_core.py",
+          "test_store.py", "test_streams.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with scopes of our own: a test of a SPREAD module is its own
+    scope, any other test's scope is its module. (``--dist loadgroup`` would do this by
+    marks, but pytest-xdist 3.8 cannot rename node ids on pytest 9.2, so marks are ignored.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Balanced(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if Path(module).name in SPREAD else module
+
+    return Balanced(config, log)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A SPREAD module must not grow a module- or class-scoped fixture: spread over workers,
+    it would be built on each of them."""
+    if item.path.name not in SPREAD:
+        return
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    shared_ = sorted({d.argname for chain in defs for d in chain if d.scope in SHARED_SCOPES})
+    if shared_:
+        raise pytest.UsageError(f"{item.nodeid} is in conftest.SPREAD but uses the module- or "
+                                f"class-scoped fixture(s) {', '.join(shared_)}")
+
+
 # -- the clock ------------------------------------------------------------------------------
 
 _MOVED: list[Any] = []
