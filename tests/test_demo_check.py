@@ -8,6 +8,7 @@ import pytest
 from dipstick.check import CheckResult
 from dipstick.demo import GroundTruth
 from dipstick.indicators.base import Status
+from dipstick.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,14 @@ def test_the_access_request_stream_is_discovered_from_the_event_log(
     flow = desk.finding("flow")
     assert flow.status is Status.OK
     assert any(e.metric == "rolled_ca:access_request" for e in flow.evidence)
+
+
+def test_the_stored_demo_check_is_the_check(demo_db: str, demo_result: CheckResult) -> None:
+    """The session's app database (tests/shared.py) holds the demo's check as its one run:
+    what the web and pulse tests start from instead of checking the demo again."""
+    with Store.open(demo_db) as store:
+        [run] = store.runs()
+        stored = store.load_run(run.id)
+    assert run.as_of == demo_result.window.as_of and run.services == len(demo_result.verdicts)
+    assert [(s["id"], s["status"]) for s in stored["services"]] == [
+        (v.service.id, v.status.value) for v in demo_result.verdicts]
