@@ -9,15 +9,16 @@ that writes copies first (``copied``).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from dipstick.check import CheckResult, run_check
 from dipstick.demo import generate
@@ -43,11 +44,22 @@ def session_dir(factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (fcntl: no dependency for one lock)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def once(root: Path, name: str, build: Callable[[Path], None]) -> Path:
     """``root/name`` built by ``build`` exactly once across workers: written under another
     name and renamed when complete, so nobody reads a half-built thing."""
     target = root / name
-    with FileLock(str(root / f"{name}.lock")):
+    with locked(root / f"{name}.lock"):
         if not target.exists():
             partial = root / f"{name}.partial"
             if partial.is_dir():
