@@ -19,7 +19,6 @@ deadline), so no page can answer "still loading" on a slow machine.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -44,14 +43,14 @@ with warnings.catch_warnings():   # starlette 1.x nudges towards httpx2; httpx i
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient
 
-from dipstick.check import run_check
-from dipstick.demo import generate
+from dipstick.check import CheckResult, run_check
 from dipstick.package import load_package
 from dipstick.store import Store
 from dipstick.store.users import create_user
 from dipstick.web import views
 from dipstick.web.app import WebConfig, create_app
 
+import shared
 from db import postgres_schema
 from local import free_port
 
@@ -112,58 +111,36 @@ class PreparedDemo:
         return f"sqlite:///{target}"
 
 
-def demo_package(root: Path) -> Path:
-    """The demo organisation written once per test session folder."""
-    path = root / "demo"
-    if not (path / "dipstick.yaml").exists():
-        generate(path, seed=7)
-    return path
-
-
-def shared_folder(tmp: pytest.TempPathFactory) -> Path:
-    """A folder every xdist worker of this session sees (the session's base temp folder)."""
-    base = tmp.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """One process at a time (the xdist workers of a session) past this point."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def prepared_demo(tmp: pytest.TempPathFactory) -> PreparedDemo:
     """The demo package and its prepared SQLite database: built by the first worker that asks,
     read by the others (the lock makes them wait until it is complete)."""
-    root = shared_folder(tmp) / "web-demo"
+    shared_root = shared.session_dir(tmp)
+    package = shared.demo(shared_root)          # the session's one demo (tests/shared.py)
+    root = shared_root / "web-demo"
+    root.mkdir(exist_ok=True)
     done = root / "prepared.json"
-    with file_lock(root / ".lock"):
+    with shared.locked(root / ".lock"):
         if not done.exists():
-            package = demo_package(root)
             database = root / "app.db"
             database.unlink(missing_ok=True)
-            users, owned = prepare(f"sqlite:///{database}", package)
+            users, owned = prepare(f"sqlite:///{database}", package,
+                                   shared.demo_check(shared_root))
             with Store.open(f"sqlite:///{database}") as store:
                 as_of = store.runs(limit=1)[0].as_of
             done.write_text(json.dumps({"users": users, "owned": owned,
                                         "as_of": as_of.isoformat()}))
     found = json.loads(done.read_text())
-    return PreparedDemo(root / "demo", root / "app.db", found["users"], tuple(found["owned"]),
+    return PreparedDemo(package, root / "app.db", found["users"], tuple(found["owned"]),
                         date.fromisoformat(found["as_of"]))
 
 
-def prepare(database: str, package: Path) -> tuple[dict[str, str], tuple[str, ...]]:
-    """Migrate, store one check of the package, and create one user per role. The owner is the
-    owner (by e-mail) of the package's first service."""
+def prepare(database: str, package: Path, result: CheckResult | None = None
+            ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Migrate, store one check of the package (``result``, else checked here), and create one
+    user per role. The owner is the owner (by e-mail) of the package's first service."""
     loaded = load_package(package)
     try:
-        result = run_check(loaded)
+        result = result or run_check(loaded)
         model = loaded.model
     finally:
         loaded.close()
