@@ -2,35 +2,50 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
+from dipstick.check import CheckResult
+from dipstick.demo import GroundTruth
+
+import shared
 from browser import chromium
 from local import Mailbox, smtp_server
-from webserver import BACKENDS, RunningApp, app_on, demo_package
+from webserver import PreparedDemo, RunningApp, app_on, prepared_demo
 
 
 @pytest.fixture(scope="session")
 def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo organisation, written once per test session (a worker, under xdist): the web
-    tests read it, none writes to it."""
-    return demo_package(tmp_path_factory.mktemp("demo-org"))
+    """The demo organisation, written once per test session and shared by all workers
+    (tests/shared.py): tests read it; one that writes takes a copy (``shared.copied``)."""
+    return shared.demo(shared.session_dir(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def web_demo(tmp_path_factory: pytest.TempPathFactory) -> PreparedDemo:
+    """The demo and its app database (a stored check, users), prepared once per session and
+    shared by the xdist workers (tests/webserver.py); each module copies the database."""
+    return prepared_demo(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def package(demo_org: Path) -> Path:
+def package(web_demo: PreparedDemo) -> Path:
     """The package a web test module serves (a module may override it, e.g. a hostile one)."""
-    return demo_org
+    return web_demo.package
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
+@pytest.fixture(scope="module")
+def app(package: Path, web_demo: PreparedDemo,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The web app serving ``package``, once per module on each database backend."""
-    with app_on(request.param, package, tmp_path_factory) as running:
+    """The web app serving ``package`` in process on SQLite, once per module (the web layer
+    has no database-specific code; tests/test_pulse_web.py also runs it on PostgreSQL)."""
+    with app_on("sqlite", package, tmp_path_factory, web_demo) as running:
         yield running
 
 
@@ -46,3 +61,103 @@ def browser() -> Iterator[Any]:
     """Debian's chromium (Playwright), one per test module; skips without it (tests/browser.py)."""
     with chromium() as launched:
         yield launched
+
+
+# -- built once per session (tests/shared.py) ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def demo_truth(demo_org: Path) -> GroundTruth:
+    """What the demo seeded (its ``ground_truth.json``)."""
+    return GroundTruth.load(demo_org)
+
+
+@pytest.fixture(scope="session")
+def demo_result(tmp_path_factory: pytest.TempPathFactory) -> CheckResult:
+    """The demo's check as of its own data, computed once per session (read-only)."""
+    return shared.demo_check(shared.session_dir(tmp_path_factory))
+
+
+@pytest.fixture
+def demo_db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> str:
+    """The URL of a private SQLite app database, migrated, holding the demo's check."""
+    source = shared.demo_db(shared.session_dir(tmp_path_factory))
+    return f"sqlite:///{shared.copied(source, tmp_path / 'app.db')}"
+
+
+# -- balance across workers -----------------------------------------------------------------
+
+SHARED_SCOPES = {"module", "class", "package"}
+# Modules whose tests share nothing costly (no module- or class-scoped fixture): under xdist
+# each of their tests is handed out on its own, so a heavy module no longer loads one worker
+# (test_pulse_cli once took 56 % of the wall time on one worker). Every other module stays
+# on one worker, so its module fixtures (servers, browsers, Spark) are built once.
+SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_indicators.py",
+          "test_journeys.py", "test_pull_import.py", "test_pulse_cli.py", "test_pulse_core.py",
+          "test_store.py", "test_streams.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with scopes of our own: a test of a SPREAD module is its own
+    scope, any other test's scope is its module. (``--dist loadgroup`` would do this by
+    marks, but pytest-xdist 3.8 cannot rename node ids on pytest 9.2, so marks are ignored.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Balanced(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if Path(module).name in SPREAD else module
+
+    return Balanced(config, log)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A SPREAD module must not grow a module- or class-scoped fixture: spread over workers,
+    it would be built on each of them."""
+    if item.path.name not in SPREAD:
+        return
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    shared_ = sorted({d.argname for chain in defs for d in chain if d.scope in SHARED_SCOPES})
+    if shared_:
+        raise pytest.UsageError(f"{item.nodeid} is in conftest.SPREAD but uses the module- or "
+                                f"class-scoped fixture(s) {', '.join(shared_)}")
+
+
+# -- the clock ------------------------------------------------------------------------------
+
+_MOVED: list[Any] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``DIPSTICK_TEST_TODAY=YYYY-MM-DD`` moves this process's clock to noon of that day
+    (ticking) before any test module is imported, so the ``clock`` tests prove they pass on
+    any day: .ci/run uses a day after the demo's data and one before it. In-process only: a
+    subprocess keeps the real clock (why the CLI tests run in-process)."""
+    day = os.environ.get("DIPSTICK_TEST_TODAY")
+    if day:
+        traveller = time_machine.travel(noon(date.fromisoformat(day)), tick=True)
+        traveller.start()
+        _MOVED.append(traveller)
+    shared.session_day()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _MOVED:
+        _MOVED.pop().stop()
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A ``clock`` test runs at noon of the session's day (ticking): what it reads as today
+    is the day its module saw at import, whatever the hour the suite runs."""
+    if request.node.get_closest_marker("clock") is None:
+        yield
+        return
+    with time_machine.travel(noon(shared.session_day()), tick=True):
+        yield

@@ -1,11 +1,11 @@
 """The `dipstick` command as users run it: exit codes, JSON, filters, and nothing stored on bad
-input. Runs the installed console script in a subprocess."""
+input. In-process (tests/clirun.py), except one real process per exit code 0/1/2/3 and the
+entry point: what a shell sees."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,18 +15,19 @@ from dipstick.indicators.registry import CAUSES
 from dipstick.store import Store
 
 from builder import PackageBuilder
+from clirun import Ran, dipstick, dipstick_process
 
-DIPSTICK = [sys.executable, "-m", "dipstick"]
 
-
-def run(*args: str | Path, db: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, db: Path | None = None, process: bool = False
+        ) -> Ran | subprocess.CompletedProcess[str]:
+    """The command in-process, or as a real process when ``process`` (the exit-code tests)."""
     extra = ["--database", f"sqlite:///{db}"] if db else []
-    cmd = [*DIPSTICK, *map(str, args)]
+    cmd = [*map(str, args)]
     if args[0] in ("check", "report"):
         cmd += extra or ["--no-store"]
     elif extra:
         cmd += extra
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    return dipstick_process(*cmd) if process else dipstick(*cmd)
 
 
 @pytest.fixture
@@ -41,13 +42,13 @@ def leaking(tmp_path: Path) -> Path:
 
 
 def test_exit_0_when_nothing_leaks(healthy: Path) -> None:
-    r = run("check", healthy)
+    r = run("check", healthy, process=True)
     assert r.returncode == 0, r.stderr
     assert "CRM" in r.stdout and "Leak per month" in r.stdout
 
 
 def test_exit_1_on_a_leak_and_json_output(leaking: Path) -> None:
-    r = run("check", leaking, "--format", "json")
+    r = run("check", leaking, "--format", "json", process=True)
     assert r.returncode == 1, r.stderr
     data = json.loads(r.stdout)
     assert data["schema"] == JSON_SCHEMA and data["causes"] == list(CAUSES)
@@ -75,7 +76,7 @@ def test_bad_package_exits_2_names_the_row_and_stores_nothing(tmp_path: Path) ->
     b.tables["tickets"][6]["service"] = "ghost"
     pkg = b.write()
     db = tmp_path / "app.db"
-    r = run("check", pkg, db=db)
+    r = run("check", pkg, db=db, process=True)
     assert r.returncode == 2
     assert "tickets.csv" in r.stderr and "ghost" in r.stderr and "7" in r.stderr
     j = run("check", pkg, "--format", "json", db=db)
@@ -104,15 +105,14 @@ def test_runs_are_stored_and_listed(leaking: Path, tmp_path: Path) -> None:
 
 
 def test_unreachable_database_is_a_failure_not_a_traceback(leaking: Path) -> None:
-    r = subprocess.run([*DIPSTICK, "check", str(leaking), "--database",
-                        "postgresql+psycopg://postgres@127.0.0.1:1/nope"],
-                       capture_output=True, text=True, timeout=120)
+    r = dipstick_process("check", leaking, "--database",
+                         "postgresql+psycopg://postgres@127.0.0.1:1/nope", timeout=120)
     assert r.returncode == 3 and "Traceback" not in r.stderr and "not stored" in r.stderr
 
 
 def test_help_everywhere() -> None:
     for cmd in ("check", "validate", "report", "demo", "runs", "indicators", "streams", "alerts"):
-        r = subprocess.run([*DIPSTICK, cmd, "--help"], capture_output=True, text=True)
+        r = dipstick(cmd, "--help")
         assert r.returncode == 0 and "Usage" in r.stdout
 
 
@@ -125,8 +125,7 @@ def test_report_writes_one_self_contained_file(leaking: Path, tmp_path: Path) ->
 
 
 def test_indicators_lists_every_cause_with_its_settings() -> None:
-    r = subprocess.run([*DIPSTICK, "indicators", "--format", "json"], capture_output=True,
-                       text=True, timeout=60)
+    r = dipstick("indicators", "--format", "json")
     rows = json.loads(r.stdout)
     assert [x["cause"] for x in rows] == list(CAUSES)
     assert all(x["action"] and x["settings"] for x in rows)
@@ -134,9 +133,7 @@ def test_indicators_lists_every_cause_with_its_settings() -> None:
 
 def test_demo_writes_package_truth_and_report(tmp_path: Path) -> None:
     target = tmp_path / "demo"
-    r = subprocess.run([*DIPSTICK, "demo", str(target), "--seed", "3", "--database",
-                        f"sqlite:///{tmp_path / 'app.db'}"], capture_output=True, text=True,
-                       timeout=300)
+    r = dipstick("demo", target, "--seed", "3", "--database", f"sqlite:///{tmp_path / 'app.db'}")
     assert r.returncode == 0, r.stderr
     assert (target / "ground_truth.json").exists() and (target / "report.html").exists()
     assert "Leak per month" in r.stdout

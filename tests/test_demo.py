@@ -1,6 +1,6 @@
 """The demo organisation: big enough, every cause seeded, reproducible, and a valid package.
 
-The default organisation is generated once per module (about a second); the large one only
+The default organisation is the session's shared demo (tests/shared.py); the large one only
 as a catalog and seeding plan, since its signals take minutes and gigabytes to write.
 """
 
@@ -31,9 +31,8 @@ SIGNALS = ("tickets", "usage", "costs", "training", "changes", "surveys", "kpis"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, GroundTruth]:
-    path = tmp_path_factory.mktemp("demo")
-    return path, generate(path, seed=7)
+def demo(demo_org: Path, demo_truth: GroundTruth) -> tuple[Path, GroundTruth]:
+    return demo_org, demo_truth
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +119,17 @@ def test_healthy_services_stay_clear_of_structural_leaks(demo: tuple[Path, Groun
 
 
 def test_ground_truth_loads_back(demo: tuple[Path, GroundTruth]) -> None:
+    """(That it equals what ``generate`` returned: the same-seed test below.)"""
     path, truth = demo
-    assert GroundTruth.load(path) == truth
+    assert GroundTruth.load(path / "ground_truth.json") == truth
     assert GroundTruth.load(path / "ground_truth.json").causes(truth.leaks[0].service)
 
 
 def test_the_same_seed_writes_the_same_bytes(demo: tuple[Path, GroundTruth],
                                              tmp_path: Path) -> None:
-    generate(tmp_path / "again", seed=7)
+    again = generate(tmp_path / "again", seed=7)
     assert hashes(tmp_path / "again") == hashes(demo[0])
+    assert again == demo[1] == GroundTruth.load(tmp_path / "again")   # the truth loads back
     generate(tmp_path / "other", seed=8)
     other = hashes(tmp_path / "other")
     assert other["tickets.csv"] != hashes(demo[0])["tickets.csv"]

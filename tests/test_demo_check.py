@@ -3,27 +3,19 @@ healthy service is flagged `leak` — the check against a known truth."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from dipstick.check import CheckResult, run_check
-from dipstick.demo import GroundTruth, generate
+from dipstick.check import CheckResult
+from dipstick.demo import GroundTruth
 from dipstick.findings import Status
-from dipstick.package import load_package
+from dipstick.store import Store
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, CheckResult, float]:
-    root = tmp_path_factory.mktemp("demo") / "org"
-    truth = generate(root, seed=7)
-    start = time.perf_counter()
-    package = load_package(root)
-    try:
-        result = run_check(package)
-    finally:
-        package.close()
-    return truth, result, time.perf_counter() - start
+def demo(demo_truth: GroundTruth, demo_result: CheckResult) -> tuple[GroundTruth, CheckResult,
+                                                                       float]:
+    """The session's demo and its check (tests/shared.py: generated and checked once)."""
+    return demo_truth, demo_result, 0.0
 
 
 def test_every_seeded_leak_is_found_with_its_cause(demo: tuple[GroundTruth, CheckResult,
@@ -74,3 +66,14 @@ def test_the_access_request_stream_is_discovered_from_the_event_log(
     flow = desk.finding("flow")
     assert flow.status is Status.OK
     assert any(e.metric == "rolled_ca:access_request" for e in flow.evidence)
+
+
+def test_the_stored_demo_check_is_the_check(demo_db: str, demo_result: CheckResult) -> None:
+    """The session's app database (tests/shared.py) holds the demo's check as its one run:
+    what the web and pulse tests start from instead of checking the demo again."""
+    with Store.open(demo_db) as store:
+        [run] = store.runs()
+        stored = store.load_run(run.id)
+    assert run.as_of == demo_result.window.as_of and run.services == len(demo_result.verdicts)
+    assert [(s["id"], s["status"]) for s in stored["services"]] == [
+        (v.service.id, v.status.value) for v in demo_result.verdicts]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -25,6 +23,7 @@ from dipstick.report import render_report
 from dipstick.streams.discover import Discovery, discover, discover_dfg
 
 from builder import PackageBuilder
+from clirun import Ran, dipstick
 
 T0 = datetime(2026, 3, 2, 9, 0)
 Row = tuple[Any, ...]
@@ -174,9 +173,8 @@ MAPPING = ["--case", "number", "--activity", "incident_state", "--timestamp", "s
            "--dayfirst", "--order", "sys_mod_count", "--resource", "assignment_group"]
 
 
-def _dipstick(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dipstick", *args], capture_output=True,
-                          text=True, timeout=120)
+def _dipstick(*args: str) -> Ran:
+    return dipstick(*args)
 
 
 def test_streams_command_on_a_log_file(tmp_path: Path) -> None:

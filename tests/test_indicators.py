@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dipstick.check import CheckResult, run_check
+from dipstick.errors import UsageError
 from dipstick.findings import Evidence, Finding, LeakEstimate, Status, Threshold, conclude
 from dipstick.indicators.confidence import confirm
 from dipstick.package import load_package
@@ -19,17 +20,26 @@ from builder import AS_OF, PackageBuilder, days
 Build = Callable[[PackageBuilder], PackageBuilder]
 
 
-def check(tmp_path: Path, build: Build) -> CheckResult:
+def check(tmp_path: Path, build: Build, causes: list[str] | None = None) -> CheckResult:
     package = load_package(build(PackageBuilder(tmp_path / "pkg")).write())
     try:
-        return run_check(package)
+        return run_check(package, causes=causes)
     finally:
         package.close()
 
 
 def finding(tmp_path: Path, build: Build, cause: str, service: str = "crm") -> Finding:
-    result = check(tmp_path, build)
+    """The service's finding for ``cause``, from a check that runs that cause only."""
+    result = check(tmp_path, build, [cause])
     return next(v for v in result.verdicts if v.service.id == service).finding(cause)
+
+
+def test_a_check_of_some_causes_runs_only_those(tmp_path: Path) -> None:
+    result = check(tmp_path, lambda b: b.healthy(), ["retirement", "flow"])
+    [crm] = result.verdicts
+    assert [f.cause for f in crm.findings] == ["retirement", "flow"]      # registry order
+    with pytest.raises(UsageError, match=r"unknown cause.*nope"):
+        check(tmp_path / "again", lambda b: b.healthy(), ["nope"])
 
 
 def _stale_survey(b: PackageBuilder) -> PackageBuilder:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from dipstick.package import load_package
 from dipstick.report import render_report
 
 from builder import AS_OF, PackageBuilder
-
-DIPSTICK = [sys.executable, "-m", "dipstick"]
+from clirun import dipstick
 
 CHECKOUT = [
     (date(2025, 8, 3), 1, 1000, 900),    # the day before the baseline: ignored
@@ -145,8 +142,7 @@ def test_emotion_curve(tmp_path: Path) -> None:
 
 def test_journeys_command_json(tmp_path: Path) -> None:
     pkg = build(tmp_path / "pkg")
-    r = subprocess.run([*DIPSTICK, "journeys", str(pkg), "--format", "json"],
-                       capture_output=True, text=True, timeout=60)
+    r = dipstick("journeys", pkg, "--format", "json")
     assert r.returncode == 0, r.stderr
     buy, support = json.loads(r.stdout)
     checkout = buy["stages"][1]["touchpoints"][0]
@@ -164,8 +160,7 @@ def test_journeys_command_json(tmp_path: Path) -> None:
 
 def test_journeys_command_table(tmp_path: Path) -> None:
     pkg = build(tmp_path / "pkg")
-    r = subprocess.run([*DIPSTICK, "journeys", str(pkg)], capture_output=True, text=True,
-                       timeout=60)
+    r = dipstick("journeys", pkg)
     assert r.returncode == 0, r.stderr
     row = next(line for line in r.stdout.splitlines() if "Checkout" in line)
     for cell in ("5.0", "8.0", "-3.0", "15.0%", "5.0%", "3.00×", "400"):
@@ -177,8 +172,7 @@ def test_journeys_command_table(tmp_path: Path) -> None:
 def test_journeys_on_a_bad_package_is_exit_2(tmp_path: Path) -> None:
     pkg = (PackageBuilder(tmp_path / "pkg").healthy().journey()
            .touchpoint_rows("buy", "nowhere", [(AS_OF, 8, 10, 1)]).write())
-    r = subprocess.run([*DIPSTICK, "journeys", str(pkg)], capture_output=True, text=True,
-                       timeout=60)
+    r = dipstick("journeys", pkg)
     assert r.returncode == 2 and "nowhere" in r.stderr
 
 

@@ -1,4 +1,4 @@
-"""Pulls end to end, as users run them (the installed command in a subprocess) against the
+"""Pulls end to end, as users run them (the `dipstick pull` command, in-process) against the
 local fake ServiceNow and Jira: the first pull builds the package's tickets, the next one asks
 only for what changed since the watermark and merges it without duplicates, a failure or a bad
 row leaves the package and its watermark byte for byte as they were."""
@@ -6,9 +6,6 @@ row leaves the package and its watermark byte for byte as they were."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,16 +18,15 @@ from dipstick.connectors.pull import pull_jira, pull_servicenow
 from dipstick.connectors.pull.passes import moved_during
 from fakeservers import FakeJira, FakeServiceNow, Fault, incidents, jira_issues
 
-DIPSTICK = [sys.executable, "-m", "dipstick"]
+from clirun import Ran, dipstick
+
 SN_ENV = {"SERVICENOW_USER": "admin", "SERVICENOW_PASSWORD": "pw"}
 JIRA_ENV = {"JIRA_USER": "me@acme.example", "JIRA_TOKEN": "api-token"}
 STAMP = "%Y-%m-%d %H:%M:%S"
 
 
-def run(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SERVICENOW_", "JIRA_"))}
-    return subprocess.run([*DIPSTICK, "pull", *map(str, args)], capture_output=True, text=True,
-                          timeout=180, env={**clean, **env})
+def run(*args: str | Path, env: dict[str, str]) -> Ran:
+    return dipstick("pull", *args, env=env, unset=("SERVICENOW_", "JIRA_"))
 
 
 def tickets(package: Path) -> list[dict[str, Any]]:

@@ -6,10 +6,7 @@ package left byte for byte as it was."""
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -21,10 +18,11 @@ from dipstick.connectors.pull.staging import StagingCsv
 from dipstick.errors import UsageError
 from fakeservers import FakeServiceNow, Fault, incidents
 
+from clirun import Ran, dipstick
+
 TOKEN = Credentials(source="SERVICENOW_TOKEN", bearer="t0ken")
 FAST = RetryPolicy(attempts=3, backoff=0.01, timeout=5)
 SINCE = datetime(2016, 1, 1)
-DIPSTICK = [sys.executable, "-m", "dipstick"]
 
 
 @pytest.fixture(scope="module")
@@ -133,10 +131,8 @@ def test_bad_options_are_named(args: dict, message: str) -> None:
 
 # --- the command --------------------------------------------------------------------------
 
-def run(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SERVICENOW_", "JIRA_"))}
-    return subprocess.run([*DIPSTICK, "pull", *map(str, args)], capture_output=True, text=True,
-                          timeout=120, env={**clean, **env})
+def run(*args: str | Path, env: dict[str, str]) -> Ran:
+    return dipstick("pull", *args, env=env, unset=("SERVICENOW_", "JIRA_"))
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

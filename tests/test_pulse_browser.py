@@ -1,8 +1,9 @@
-"""A check-in end to end in Debian's chromium, on SQLite and PostgreSQL: the service's owner
-starts a check-in from the service page and makes links; a stakeholder opens one on a phone
-(360×640) and answers with the keyboard only (Tab, Space, arrow keys, Enter); the thank-you
-page says what happens next; the owner sees the results; and the next `dipstick check` turns
-the service's perception light from ok to leak, with the answers in its evidence.
+"""A check-in end to end in Debian's chromium, on SQLite, "today" pinned to the demo's last
+day: the service's owner starts a check-in from the service page and makes links; a stakeholder
+opens one on a phone (360×640) and answers with the keyboard only (Tab, Space, arrow keys,
+Enter); the thank-you page says what happens next; the owner sees the results; and the next
+`dipstick check` turns the service's perception light from ok to leak, with the answers in its
+evidence.
 
 Console errors fail the test (the form runs no script at all; the CSP stays as it is).
 """
@@ -14,35 +15,42 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from dipstick.store import Store
 
 from browser import ARTIFACTS, TIMEOUT_MS
-from webserver import BACKENDS, PASSWORD, RunningApp, app_on
+from webserver import PASSWORD, PreparedDemo, RunningApp, app_on, pinned
 
-TODAY = datetime.now(UTC).date().isoformat()
 COMMENT = "Too slow <b>since</b> the update"
 
 
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path, browser: Any,
+@pytest.fixture(scope="module")
+def app(package: Path, web_demo: PreparedDemo, browser: Any,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
+    """The app on a real socket (chromium needs one), over a copy of the demo's database."""
+    with app_on("sqlite", package, tmp_path_factory, web_demo, served=True) as running:
         yield running
 
 
-def check(app: RunningApp) -> None:
+@pytest.fixture
+def today(web_demo: PreparedDemo) -> Iterator[str]:
+    """"Today" is the demo's last day, whatever the date: the answers made in the browser are
+    dated by the app's clock, and the check needs them and a full window of the demo's data
+    (on a later date the window is sparse and the value scores are not judged)."""
+    with pinned(web_demo.as_of) as day:
+        yield day.isoformat()
+
+
+def check(app: RunningApp, today: str) -> None:
     """`dipstick check` as of today (so today's answers are in its window), stored."""
     r = subprocess.run([sys.executable, "-m", "dipstick", "check", str(app.package), "--as-of",
-                        TODAY, "--database", app.database], capture_output=True, text=True,
+                        today, "--database", app.database], capture_output=True, text=True,
                        timeout=300, env={**os.environ, "COLUMNS": "200"})
     assert r.returncode in (0, 1), r.stderr[-2000:]
 
@@ -64,9 +72,10 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"pulse-{name}.png"), full_page=True)
 
 
-def test_a_check_in_from_phone_to_the_perception_light(app: RunningApp, browser: Any) -> None:
+def test_a_check_in_from_phone_to_the_perception_light(app: RunningApp, browser: Any,
+                                                       today: str) -> None:
     service = "crm" if "crm" in app.owned else app.owned[0]
-    check(app)
+    check(app, today)
     before = perception(app, service)
     assert before["status"] == "ok", before          # the demo's CRM is fine as of today
     errors: list[str] = []
@@ -128,7 +137,7 @@ def test_a_check_in_from_phone_to_the_perception_light(app: RunningApp, browser:
     assert "This link has been used" in again.content()
 
     # nine colleagues answer the same (over HTTP, to keep the test short)
-    with httpx.Client(timeout=60) as http:
+    with app.client() as http:
         for url in links[1:]:
             text = http.get(url).text
             nonce = re.search(r'name="nonce" value="([^"]+)"', text).group(1)  # type: ignore[union-attr]
@@ -146,14 +155,14 @@ def test_a_check_in_from_phone_to_the_perception_light(app: RunningApp, browser:
     shot(page, "results")
 
     # the next check: perception ok → leak, with the answers in its evidence
-    check(app)
+    check(app, today)
     after = perception(app, service)
     assert (before["status"], after["status"]) == ("ok", "leak")
     ev = {e["metric"]: e for e in after["evidence"]}
     old = {e["metric"]: e for e in before["evidence"]}
     assert ev["value_score:sales"]["status"] == "leak"
     assert ev["value_score:sales"]["value"] < old["value_score:sales"]["value"]
-    assert ev["checkin:sales"]["value"] == TODAY
+    assert ev["checkin:sales"]["value"] == today
     page.goto(f"/services/{service}")
     cause = page.locator("#cause-perception")
     assert "leak" in (cause.get_attribute("class") or "")

@@ -1,27 +1,31 @@
-"""`dipstick pulse` and the check's use of stored answers, through the real CLI on SQLite and
-PostgreSQL: perception before/after a check-in, e-mail invitations and reminders to a real
-SMTP server (aiosmtpd), bad invitee lists, import from a surveys table, overdue check-ins and
-their alerts, schedules."""
+"""`dipstick pulse` and the check's use of stored answers, through the real CLI (in-process,
+tests/clirun.py) on SQLite and PostgreSQL: perception before/after a check-in, e-mail
+invitations and reminders to a real SMTP server (aiosmtpd), bad invitee lists, import from a
+surveys table, overdue check-ins and their alerts, schedules.
+
+A test whose check is only its starting point stores the session's check of the demo
+(``demo_result``) instead of checking the demo again; the tests about what a check does with
+stored answers and alerts run the check."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 import yaml
 from sqlalchemy import func, select
 
+from dipstick.check import CheckResult
 from dipstick.demo.timeline import AS_OF
 from dipstick.package import load_package
 from dipstick.pulse import campaigns as repo
@@ -30,12 +34,11 @@ from dipstick.store import Store
 from dipstick.store.pulse_tables import PulseSchedule
 from dipstick.web.app import WebConfig
 
+from clirun import Ran, dipstick
 from db import postgres_schema
 from local import Mailbox
 from webserver import serving
 
-DIPSTICK = [sys.executable, "-m", "dipstick"]
-TODAY = datetime.now(UTC).date()
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_-]{43}")
 
 
@@ -52,11 +55,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
-def cli(*args: str, url: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    r = subprocess.run([*DIPSTICK, *args, "--database", url], capture_output=True, text=True,
-                       timeout=300, env={**os.environ, "COLUMNS": "250"})
+def cli(*args: str, url: str, ok: tuple[int, ...] = (0,)) -> Ran:
+    r = dipstick(*args, "--database", url, env={"COLUMNS": "250"})
     assert r.returncode in ok, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
     return r
+
+
+def stored(url: str, result: CheckResult, package: Path) -> None:
+    """The demo's check stored as the latest run of ``package`` (what `dipstick check` of an
+    unchanged demo stores), dated on the demo's last day."""
+    at = datetime.combine(result.window.as_of, time(12), tzinfo=UTC)
+    with Store.open(url) as store:
+        store.migrate()
+        store.save_run(replace(result, package=str(package)), started_at=at, finished_at=at,
+                       command="check")
 
 
 def perception(url: str, service: str) -> dict[str, Any]:
@@ -77,13 +89,15 @@ def parts(raw: bytes) -> dict[str, str]:
             for p in mail.walk() if not p.is_multipart()}
 
 
-def test_the_next_check_judges_the_stored_answers(demo_org: Path, db_url: str) -> None:
+def test_the_next_check_judges_the_stored_answers(demo_org: Path, db_url: str,
+                                                  demo_result: CheckResult) -> None:
     """Answers given through dipstick change the perception light and evidence of the next
     `dipstick check`. The answers are dated on the demo's last day of data and the check runs
     as of that day, so the window is the demo's whole last quarter whatever today is."""
     day = AS_OF
     today = day.isoformat()
-    cli("check", str(demo_org), "--as-of", today, url=db_url, ok=(0, 1))
+    assert demo_result.window.as_of == day
+    stored(db_url, demo_result, demo_org)            # the check before any answer
     with Store.open(db_url) as store:
         run = store.load_run(store.runs(limit=1)[0].id)
     sid = next(s["id"] for s in run["services"]
@@ -117,11 +131,13 @@ def test_the_next_check_judges_the_stored_answers(demo_org: Path, db_url: str) -
         assert score["value"] == pytest.approx(1.0)
 
 
+@pytest.mark.clock
 def test_invitations_and_reminders_by_email(demo_org: Path, db_url: str,
                                             mailbox: tuple[Mailbox, int],
-                                            tmp_path: Path) -> None:
+                                            tmp_path: Path, demo_result: CheckResult) -> None:
+    """Links open and close by today's date: a clock test."""
     box, port = mailbox
-    cli("check", str(demo_org), url=db_url, ok=(0, 1))
+    stored(db_url, demo_result, demo_org)
     with serving(WebConfig(database=db_url, secret_key="t")) as base:
         started = json.loads(cli("pulse", "start", "crm", "--format", "json", "--base-url",
                                  base, url=db_url).stdout)
@@ -230,11 +246,15 @@ def alerting_copy(demo_org: Path, pkg: Path, smtp_port: int) -> Path:
     return pkg
 
 
+@time_machine.travel(datetime.combine(AS_OF, time(12), tzinfo=UTC), tick=True)
 def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
-        demo_org: Path, db_url: str, tmp_path: Path, mailbox: tuple[Mailbox, int]) -> None:
+        demo_org: Path, db_url: str, tmp_path: Path, mailbox: tuple[Mailbox, int],
+        demo_result: CheckResult) -> None:
+    """Overdue is counted to today, so the clock is pinned to the demo's last day of data:
+    on a day before the data nothing is overdue, a year after it every pair is."""
     box, port = mailbox
     pkg = alerting_copy(demo_org, tmp_path / "org", port)
-    cli("check", str(pkg), url=db_url, ok=(0, 1))
+    stored(db_url, demo_result, pkg)
     listed = json.loads(cli("pulse", "overdue", "--format", "json", url=db_url, ok=(1,)).stdout)
     late = listed["overdue"]
     assert late and listed["max_age_days"] == 90
@@ -246,7 +266,7 @@ def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
     assert "Last asked" in parts(box.messages[0])["text/plain"]
     cli("pulse", "overdue", "--alert", url=db_url, ok=(1,))
     assert len(box.messages) == len(late)                        # once per pair
-    alerts = json.loads(cli("alerts", "--format", "json", url=db_url).stdout)
+    alerts = json.loads(cli("alerts", "--format", "json", "--limit", "1000", url=db_url).stdout)
     assert {a["kind"] for a in alerts} == {"overdue"} and len(alerts) == len(late)
     first = late[0]
     cli("pulse", "start", first["service"], "--group", first["group"], url=db_url)
@@ -256,14 +276,18 @@ def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
     assert len(after) == len(late) - 1
 
 
+@pytest.mark.clock
 def test_a_schedule_opens_the_next_check_in_when_due(demo_org: Path, db_url: str) -> None:
+    """A schedule started today is due a quarter later (today from the clock, as the command
+    reads it; moved by .ci/run's clock runs)."""
+    today = datetime.now(UTC).date()
     started = json.loads(cli("pulse", "start", "crm", "--package", str(demo_org), "--every",
                              "quarter", "--format", "json", url=db_url).stdout)
     assert started["schedule"]
-    soon = (TODAY + timedelta(days=30)).isoformat()
+    soon = (today + timedelta(days=30)).isoformat()
     assert json.loads(cli("pulse", "due", "--today", soon, "--format", "json",
                           url=db_url).stdout)["opened"] == []
-    due = (TODAY + timedelta(days=91)).isoformat()
+    due = (today + timedelta(days=91)).isoformat()
     opened = json.loads(cli("pulse", "due", "--today", due, "--format", "json",
                             url=db_url).stdout)["opened"]
     assert len(opened) == 1
@@ -285,6 +309,7 @@ def test_a_schedule_opens_the_next_check_in_when_due(demo_org: Path, db_url: str
             assert conn.execute(select(func.count()).select_from(PulseSchedule)).scalar() == 1
 
 
+@pytest.mark.clock
 def test_the_check_alerts_overdue_check_ins_once(demo_org: Path, db_url: str, tmp_path: Path,
                                                   mailbox: tuple[Mailbox, int]) -> None:
     """`dipstick check --alert` raises an `overdue` alert for each consuming group its
@@ -305,10 +330,11 @@ def test_the_check_alerts_overdue_check_ins_once(demo_org: Path, db_url: str, tm
     box.messages.clear()
     cli("check", str(pkg), "--alert", url=db_url, ok=(0, 1))
     assert not [m for m in box.messages if subject(m).startswith("[dipstick] Check-in")]
-    alerts = json.loads(cli("alerts", "--format", "json", url=db_url).stdout)
+    alerts = json.loads(cli("alerts", "--format", "json", "--limit", "1000", url=db_url).stdout)
     assert {(a["service"], a["cause"]) for a in alerts if a["kind"] == "overdue"} == late
 
 
+@pytest.mark.clock
 def test_links_to_hand_out_are_listed_or_written_once(demo_org: Path, db_url: str,
                                                      tmp_path: Path) -> None:
     out = tmp_path / "links.csv"

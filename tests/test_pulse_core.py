@@ -27,8 +27,10 @@ from dipstick.store import Store
 
 from builder import PackageBuilder
 from db import postgres_schema
+from shared import session_day
 
-TODAY = datetime.now(UTC).date()
+pytestmark = pytest.mark.clock      # campaigns open, close and are dated by today's date
+TODAY = session_day()
 MODEL = ValueModel.model_validate({
     "organisation": {"name": "Acme"},
     "stakeholder_groups": [

@@ -1,10 +1,11 @@
-"""Pulse checks over HTTP on a real server (SQLite and PostgreSQL): starting a check-in as the
+"""Pulse checks over HTTP, in process (SQLite and PostgreSQL): starting a check-in as the
 service's owner, links, the public form and its abuse cases (used, forged, closed, bad answers,
 forged posts, rate limits), results with the anonymity threshold, escaping, export, overdue."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import statistics
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,17 +21,46 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select, update
 
-from dipstick.package import load_package
+from dipstick.model import ValueModel
+from dipstick.package import read_model
 from dipstick.pulse import campaigns as repo
 from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
 from dipstick.store.pulse_tables import PulseAnswer, PulseCampaign, PulseInvitation
-from dipstick.web.app import WebConfig
 
-from webserver import RunningApp, csrf_of, serving, signed_in
+from webserver import (
+    BACKENDS,
+    PreparedDemo,
+    RunningApp,
+    app_on,
+    csrf_of,
+    fresh,
+    pinned,
+    signed_in,
+    today_of_tests,
+)
 
 XSS = "<script>alert('pulse')</script><img src=x onerror=alert(1)>"
 ESCAPED = str(escape(XSS))
+pytestmark = pytest.mark.clock   # check-ins open and close by "today"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def app(request: pytest.FixtureRequest, package: Path, web_demo: PreparedDemo,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app in process, on SQLite and on PostgreSQL: the one web module run on both, as it
+    writes through the most store paths (check-ins, invitations, answers, throttles)."""
+    with app_on(request.param, package, tmp_path_factory, web_demo) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def today(web_demo: PreparedDemo) -> Iterator[date]:
+    """Every test on a pinned "today": the demo's last day, or ``DIPSTICK_TEST_TODAY``."""
+    with pinned(today_of_tests(web_demo.as_of)) as day:
+        yield day
+
+
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 DIMS = re.compile(r'name="(dim:[^"]+)" value="0"')
 
@@ -40,15 +71,20 @@ def store_of(app: RunningApp) -> Iterator[Store]:
         yield store
 
 
+@functools.cache
+def model_of(package: Path) -> ValueModel:
+    """The package's value model, read once (only dipstick.yaml: loading the whole package
+    for it cost seconds per check-in started)."""
+    model, problems = read_model(package)
+    assert model is not None, problems
+    return model
+
+
 def start(app: RunningApp, service: str | None = None, groups: list[str] | None = None
           ) -> repo.Campaign:
-    loaded = load_package(app.package)
-    try:
-        with store_of(app) as store:
-            return repo.start_campaign(store, loaded.model, service or app.owned[0], groups,
-                                       created_by="test")
-    finally:
-        loaded.close()
+    with store_of(app) as store:
+        return repo.start_campaign(store, model_of(app.package), service or app.owned[0],
+                                   groups, created_by="test")
 
 
 def links(app: RunningApp, c: repo.Campaign, n: int, group: str | None = None) -> list[str]:
@@ -116,9 +152,8 @@ def test_readers_cannot_start_or_make_links(app: RunningApp, role: str) -> None:
 
 
 def test_an_owner_acts_only_on_their_own_services(app: RunningApp) -> None:
-    loaded = load_package(app.package)
-    other = next(s.id for s in loaded.model.services if s.id not in app.owned and s.consumers)
-    loaded.close()
+    other = next(s.id for s in model_of(app.package).services
+                 if s.id not in app.owned and s.consumers)
     c = start(app, other)
     with signed_in(app, "owner") as http:
         token = csrf_of(http.get("/pulse").text)
@@ -135,7 +170,7 @@ def test_an_owner_acts_only_on_their_own_services(app: RunningApp) -> None:
 def test_an_answer_is_stored_once_and_a_used_link_changes_nothing(app: RunningApp) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         nonce, dims = form(http, url)
         data = {d: "7" for d in dims} | {"nonce": nonce, "recommend": "10"}
         r = http.post(url, data=data)
@@ -160,9 +195,9 @@ def test_forged_and_closed_links_get_the_same_404(app: RunningApp) -> None:
         conn.execute(update(PulseCampaign).where(PulseCampaign.id == c.id)
                      .values(closes_on=date.today() - timedelta(days=1)))
     forged = f"{app.url}/p/{'A' * 43}"
-    # a fresh server: the failures below must not throttle the other tests
-    with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
-            httpx.Client(timeout=30) as http:
+    # a fresh app: the failures below must not throttle the other tests
+    with fresh(app) as own, own.client() as http:
+        base = own.url
         closed = closed.replace(app.url, base)
         forged = forged.replace(app.url, base)
         timings: dict[str, list[float]] = {"closed": [], "forged": []}
@@ -198,7 +233,7 @@ def test_bad_answers_are_refused_with_422_and_nothing_stored(app: RunningApp,
                                                               field: str) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         nonce, dims = form(http, url)
         data = {d: "5" for d in dims} | {"nonce": nonce}
         if "dim" in change:
@@ -213,14 +248,14 @@ def test_bad_answers_are_refused_with_422_and_nothing_stored(app: RunningApp,
         assert http.post(url, data={"nonce": nonce}, headers={"accept": "application/json"}
                          ).status_code == 422      # every field missing
     assert answers_of(app, c.id) == 0
-    with httpx.Client(timeout=30) as http:         # the link still works afterwards
+    with app.client() as http:         # the link still works afterwards
         assert answer(http, url).status_code == 200
 
 
 def test_a_post_without_the_forms_nonce_is_refused(app: RunningApp) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         _, dims = form(http, url)
         data = {d: "5" for d in dims}
         assert http.post(url, data=data).status_code == 403
@@ -235,14 +270,14 @@ def test_an_open_link_takes_one_answer_per_browser(app: RunningApp) -> None:
     c = start(app)
     with store_of(app) as store:
         url = f"{app.url}/p/{repo.open_link(store, c, c.groups[0]).token}"
-    with httpx.Client(timeout=30) as one, httpx.Client(timeout=30) as two:
+    with app.client() as one, app.client() as two:
         first = one.get(url)
         cookie = first.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         assert answer(one, url).status_code == 200
         assert one.get(url).status_code == 409
         assert answer(two, url).status_code == 200
-    with httpx.Client(timeout=30) as three:       # a post with no cookie is not an answer
+    with app.client() as three:       # a post with no cookie is not an answer
         nonce, dims = form(three, url)
         three.cookies.clear()
         r = three.post(url, data={d: "5" for d in dims} | {"nonce": nonce})
@@ -254,7 +289,7 @@ def test_results_need_five_answers_and_escape_comments(app: RunningApp) -> None:
     c = start(app)
     group = c.groups[0]
     urls = links(app, c, 6, group)
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         for i, url in enumerate(urls[:4]):
             assert answer(http, url, score=4 + i, comment=XSS if i == 0 else "",
                           recommend=str(9 + (i % 2) if i < 2 else 3)).status_code == 200
@@ -263,7 +298,7 @@ def test_results_need_five_answers_and_escape_comments(app: RunningApp) -> None:
         assert "fewer than 5 answers" in page and ESCAPED not in page
         api = owner.get(f"/api/pulse/campaigns/{c.id}").json()
         assert api["groups"][0]["shown"] is False and "dimensions" not in api["groups"][0]
-    with httpx.Client(timeout=30) as http:
+    with app.client() as http:
         assert answer(http, urls[4], score=8, recommend="").status_code == 200
     with signed_in(app, "owner") as owner:
         page = owner.get(f"/pulse/campaigns/{c.id}").text
@@ -325,8 +360,8 @@ def test_a_bad_invitee_csv_is_a_422_naming_row_and_field(app: RunningApp) -> Non
 def test_failures_are_rate_limited_per_link_and_per_address(app: RunningApp) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
-    with serving(WebConfig(database=app.database, secret_key="test-secret")) as base, \
-            httpx.Client(timeout=30) as http:
+    with fresh(app) as own, own.client() as http:
+        base = own.url
         mine = url.replace(app.url, base)
         nonce, dims = form(http, mine)
         bad: dict[str, Any] = {d: "99" for d in dims} | {"nonce": nonce}
@@ -342,24 +377,28 @@ def test_failures_are_rate_limited_per_link_and_per_address(app: RunningApp) -> 
         assert http.get(other).status_code == 429
 
 
-def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp) -> None:
-    with signed_in(app, "admin") as http:
-        view = http.get("/api/pulse/overdue").json()
-        assert view["available"] and view["max_age_days"] == 90
-        pairs = view["pairs"]
-        assert pairs and all(p["days"] is None or p["days"] > 90 for p in pairs)
-        page = http.get("/pulse/overdue").text
-        assert "Start a check-in" in page
-        p = pairs[0]
-        token = csrf_of(page)
-        r = http.post("/pulse/campaigns", data={"service_id": p["service_id"],
-                                                "group": p["group"], "csrf_token": token})
-        assert r.status_code == 303
-        after = http.get("/api/pulse/overdue").json()["pairs"]
-        assert (p["service_id"], p["group"]) not in {(q["service_id"], q["group"])
-                                                     for q in after}
-    with signed_in(app, "viewer") as http:
-        assert "Start a check-in" not in http.get("/pulse/overdue").text
+def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp, today: date,
+                                                         web_demo: PreparedDemo) -> None:
+    """Overdue is counted from the surveys' dates to "today": on a day before the demo's data
+    nothing is, so a moved clock earlier than its last day is put back to that day."""
+    with pinned(max(today, web_demo.as_of)):
+        with signed_in(app, "admin") as http:
+            view = http.get("/api/pulse/overdue").json()
+            assert view["available"] and view["max_age_days"] == 90
+            pairs = view["pairs"]
+            assert pairs and all(p["days"] is None or p["days"] > 90 for p in pairs)
+            page = http.get("/pulse/overdue").text
+            assert "Start a check-in" in page
+            p = pairs[0]
+            token = csrf_of(page)
+            r = http.post("/pulse/campaigns", data={"service_id": p["service_id"],
+                                                    "group": p["group"], "csrf_token": token})
+            assert r.status_code == 303
+            after = http.get("/api/pulse/overdue").json()["pairs"]
+            assert (p["service_id"], p["group"]) not in {(q["service_id"], q["group"])
+                                                         for q in after}
+        with signed_in(app, "viewer") as http:
+            assert "Start a check-in" not in http.get("/pulse/overdue").text
 
 
 def test_absurd_campaign_numbers_are_refused_not_a_server_error(app: RunningApp) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dipstick.demo import GroundTruth, generate
+from dipstick.demo import GroundTruth
 from dipstick.findings import CheckContext, CommonSpec, Window
 from dipstick.package import load_package
 from dipstick.shifts import (
@@ -168,10 +168,9 @@ HIT_WEEKS = 3
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, ShiftIndex, float]:
-    root: Path = tmp_path_factory.mktemp("shifts") / "org"
-    truth = generate(root, seed=7)
-    package = load_package(root)
+def demo(demo_org: Path, demo_truth: GroundTruth) -> tuple[GroundTruth, ShiftIndex, float]:
+    truth = demo_truth
+    package = load_package(demo_org)
     try:
         ctx = CheckContext(package.model, package.signals, Window(truth.as_of), CommonSpec())
         start = time.perf_counter()

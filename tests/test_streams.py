@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from dipstick.model import ValueStream
 from dipstick.streams import measure_stream
 
 from builder import PackageBuilder
+from clirun import dipstick
 
 STEPS = [
     {"name": "Request laptop", "process_minutes": 20, "wait_minutes": 2880,
@@ -36,20 +35,17 @@ def test_streams_command(tmp_path: Path) -> None:
     pkg = (PackageBuilder(tmp_path / "pkg").service("itsm").set("value_streams", [
         {"id": "onboarding", "name": "Onboarding", "runs_per_month": 12, "steps": STEPS}])
            .write())
-    r = subprocess.run([sys.executable, "-m", "dipstick", "streams", str(pkg), "--format",
-                        "json"], capture_output=True, text=True, timeout=60)
+    r = dipstick("streams", pkg, "--format", "json")
     assert r.returncode == 0, r.stderr
     [stream] = json.loads(r.stdout)
     assert stream["lead_minutes"] == 4430 and stream["bottleneck"] == "Request laptop"
-    table = subprocess.run([sys.executable, "-m", "dipstick", "streams", str(pkg)],
-                           capture_output=True, text=True, timeout=60)
+    table = dipstick("streams", pkg)
     assert "activity ratio 2.5%" in table.stdout and "rolled %C&A 72%" in table.stdout
 
 
 def test_streams_on_a_bad_package_is_exit_2(tmp_path: Path) -> None:
     pkg = PackageBuilder(tmp_path / "pkg").service(monthly_cost=-1).write()
-    r = subprocess.run([sys.executable, "-m", "dipstick", "streams", str(pkg)],
-                       capture_output=True, text=True, timeout=60)
+    r = dipstick("streams", pkg)
     assert r.returncode == 2 and "monthly_cost" in r.stderr
 
 

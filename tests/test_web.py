@@ -1,15 +1,12 @@
-"""The web app over a real server and database: sign-in, the portfolio, the API, on SQLite and
-PostgreSQL."""
+"""The web app in process over a real SQLite database: sign-in, the portfolio, the API."""
 
 from __future__ import annotations
-
-import httpx
 
 from webserver import PASSWORD, RunningApp, csrf_of, signed_in
 
 
 def test_nothing_is_reachable_without_signing_in(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         r = http.get("/", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
         assert http.get("/api/portfolio").status_code == 401
@@ -38,7 +35,7 @@ def test_a_wrong_password_is_refused_and_then_throttled(app: RunningApp) -> None
         with Store.open(app.database) as store:
             create_user(store, "target@example.org", PASSWORD, "viewer")
         assert admin.get("/").status_code == 200
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         codes = []
         for _ in range(6):
             token = csrf_of(http.get("/login").text)
@@ -55,7 +52,7 @@ def test_a_wrong_password_is_refused_and_then_throttled(app: RunningApp) -> None
 
 
 def test_login_needs_the_form_token(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         r = http.post("/login", data={"email": app.users["admin"], "password": PASSWORD})
         assert r.status_code == 403
         cookie = http.get("/login").headers["set-cookie"].lower()

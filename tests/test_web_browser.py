@@ -1,8 +1,9 @@
 """End to end in a real browser: Playwright driving Debian's chromium (never a downloaded
-browser) against a real server over SQLite and PostgreSQL. Sign in through the form, see the
-demo portfolio, filter it, open a leaking service (evidence, trend chart), open the value map
-(Sankey). Screenshots go to ``test-artifacts/``. Any console error or uncaught page error fails
-the test — which also checks that the Content-Security-Policy lets htmx and plotly.js run.
+browser) against a real server (uvicorn) over SQLite (the web layer has no database-specific
+code). Sign in through the form, see the demo portfolio, filter it, open a leaking service
+(evidence, trend chart), open the value map (Sankey). Screenshots go to ``test-artifacts/``.
+Any console error or uncaught page error fails the test — which also checks that the
+Content-Security-Policy lets htmx and plotly.js run.
 
 Without /usr/bin/chromium the tests skip, unless ``DIPSTICK_REQUIRE_BROWSER=1`` (CI) makes that
 a failure.
@@ -16,20 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from browser import ARTIFACTS, TIMEOUT_MS
 from test_web_roles import app_routes
-from webserver import BACKENDS, PASSWORD, RunningApp, app_on
+from webserver import PASSWORD, PreparedDemo, RunningApp, app_on
 
 ORGANISATION = "Northwind Retail (demo)"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path, browser: Any,
+@pytest.fixture(scope="module")
+def app(package: Path, web_demo: PreparedDemo, browser: Any,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
+    """The app on a real socket: chromium needs one."""
+    with app_on("sqlite", package, tmp_path_factory, web_demo, served=True) as running:
         yield running
 
 
@@ -123,7 +124,7 @@ def test_sign_in_and_see_the_demo_portfolio(watched: Watched, app: RunningApp) -
 
 def test_the_pages_name_a_favicon(app: RunningApp) -> None:
 
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         declared = re.search(r"<link[^>]+rel=\"(shortcut )?icon\"", http.get("/login").text)
         assert declared or http.get("/favicon.ico").status_code == 200, (
             "chromium asks for /favicon.ico and logs its 404 as a console error")

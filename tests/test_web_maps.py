@@ -1,5 +1,5 @@
-"""The value map, streams and journeys pages and their APIs over a real server and database
-(SQLite and PostgreSQL), against the demo organisation's model and ground truth."""
+"""The value map, streams and journeys pages and their APIs, the app in process over a real
+SQLite database, against the demo organisation's model and ground truth."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from dipstick.check import run_check
@@ -177,7 +176,7 @@ def test_a_viewer_may_read_these_pages_and_nobody_without_signing_in(app: Runnin
     with signed_in(app, "viewer") as http:
         for path in PAGES + APIS:
             assert http.get(path).status_code == 200, path
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         for path in PAGES:
             r = http.get(path, follow_redirects=False)
             assert r.status_code == 303 and r.headers["location"].startswith("/login")

@@ -1,5 +1,5 @@
 """The roles matrix: every route of the app × every role (and nobody signed in), asserted
-against a table written out here, over a real server on SQLite and PostgreSQL.
+against a table written out here, in process on SQLite.
 
 A route the app has and the table lacks fails (``test_every_route_is_in_the_table``): whoever
 adds a route says here who may use it. Raw survey comments never reach a viewer, on any page or
@@ -13,14 +13,12 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from db import postgres_schema
-from webserver import ROLES, RunningApp, csrf_of, running_app, signed_in
+from webserver import ROLES, RunningApp, csrf_of, signed_in
 
 ANONYMOUS = "anonymous"
 WHO = (ANONYMOUS, *ROLES)
@@ -121,18 +119,14 @@ class Matrix:
     comments: list[str]             # raw survey comments the leader sees for params' service
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def matrix(request: pytest.FixtureRequest, package: Path,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+@pytest.fixture(scope="module")
+def matrix(app: RunningApp) -> Iterator[Matrix]:
+    """The app in process on SQLite (no route has database-specific code), a signed-in client
+    per role, and real values for every path parameter."""
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
-        else:
-            url = stack.enter_context(postgres_schema())
-        app = stack.enter_context(running_app(url, package))
         clients = {role: stack.enter_context(signed_in(app, role)) for role in ROLES}
         clients[ANONYMOUS] = stack.enter_context(
-            httpx.Client(base_url=app.url, timeout=60, follow_redirects=False))
+            app.client())
         params, comments = _real_params(clients["leader"])
         params |= _run_params(clients["admin"])
         params |= _pulse_params(app)

@@ -1,4 +1,4 @@
-"""Running checks from the web (issue 5, item 5), over a real server on SQLite and PostgreSQL:
+"""Running checks from the web (issue 5, item 5), in process on SQLite:
 an admin checks the configured package or uploads a zip (validated first, kept as a new
 version), follows the progress, and the run lands in the same history the CLI writes to.
 A bad or unsafe zip replaces nothing and stores nothing; only admins may start anything.
@@ -21,11 +21,9 @@ from dipstick.check import run_check
 from dipstick.package import load_package
 from dipstick.store import Store
 from dipstick.store.users import create_token
-from dipstick.web.app import WebConfig
 
 from builder import PackageBuilder
-from db import postgres_schema
-from webserver import BACKENDS, RunningApp, csrf_of, prepare, serving, signed_in
+from webserver import RunningApp, csrf_of, running_app, signed_in
 
 
 @pytest.fixture(scope="module")
@@ -36,23 +34,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
             .write())
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, small: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    uploads = tmp_path_factory.mktemp("uploads")
-
-    def run(database: str) -> Iterator[RunningApp]:
-        users, owned = prepare(database, small)
-        config = WebConfig(database=database, secret_key="test-secret", package=small,
-                           packages_dir=uploads)
-        with serving(config) as url:
-            yield RunningApp(url, database, small, users, owned)
-
-    if request.param == "sqlite":
-        yield from run(f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}")
-    else:
-        with postgres_schema() as url:
-            yield from run(url)
+@pytest.fixture(scope="module")
+def app(small: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app in process on SQLite, checking ``small`` and keeping uploads."""
+    database = f"sqlite:///{tmp_path_factory.mktemp('db') / 'app.db'}"
+    with running_app(database, small, packages_dir=tmp_path_factory.mktemp("uploads")) as app:
+        yield app
 
 
 def zipped(folder: Path, top: str | None = "pkg") -> bytes:
@@ -65,7 +52,7 @@ def zipped(folder: Path, top: str | None = "pkg") -> bytes:
     return buf.getvalue()
 
 
-def wait_for(http: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+def wait_for(http: httpx.Client, job_id: str, timeout: float = 600) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, Any] = http.get(f"/api/runs/jobs/{job_id}").json()
@@ -254,8 +241,7 @@ def test_only_admins_start_checks_or_load_packages(app: RunningApp) -> None:
 def test_an_admin_token_starts_a_check_over_the_api(app: RunningApp) -> None:
     with Store.open(app.database) as store:
         token = create_token(store, app.users["admin"], "ci")
-    with httpx.Client(base_url=app.url, timeout=60,
-                      headers={"Authorization": f"Bearer {token}"}) as http:
+    with app.client(headers={"Authorization": f"Bearer {token}"}) as http:
         r = http.post("/api/runs", json={"package": "configured", "as_of": "2026-10-01"})
         assert r.status_code == 202, r.text
         job = wait_for(http, r.json()["id"])

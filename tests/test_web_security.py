@@ -1,6 +1,6 @@
-"""Security of the web app over a real server, on SQLite and PostgreSQL: form tokens on every
-POST, session cookie flags, HTML in user-provided text shown escaped, login throttling per
-client address, API tokens from the CLI, sign-out, no open redirect.
+"""Security of the web app, in process on SQLite (chromium against a real server): form tokens
+on every POST, session cookie flags, HTML in user-provided text shown escaped, login throttling
+per client address, API tokens from the CLI, sign-out, no open redirect.
 
 The demo cannot carry hostile text, so this module serves a package of its own whose
 organisation, service name, owner, group, outcome and a survey comment are HTML.
@@ -14,20 +14,19 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from dipstick.store import Store
 from dipstick.store.users import create_user
-from dipstick.web.app import WebConfig
 
 from builder import PackageBuilder
 from test_web_roles import TABLE, app_routes
-from webserver import BACKENDS, PASSWORD, RunningApp, app_on, csrf_of, serving, signed_in
+from webserver import PASSWORD, RunningApp, csrf_of, fresh, served, signed_in
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -58,13 +57,6 @@ def hostile_package(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return hostile_package(tmp_path_factory.mktemp("web-security") / "hostile")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def app(request: pytest.FixtureRequest, package: Path,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with app_on(request.param, package, tmp_path_factory) as running:
-        yield running
 
 
 def _get_paths() -> list[str]:
@@ -135,7 +127,7 @@ def _session_cookie(response: httpx.Response) -> str:
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         token = csrf_of(http.get("/login").text)
         r = http.post("/login", data={"email": app.users["leader"], "password": PASSWORD,
                                       "csrf_token": token})
@@ -146,8 +138,7 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(app: RunningApp) -> Non
 
 
 def test_the_session_cookie_is_secure_behind_https(app: RunningApp) -> None:
-    with serving(WebConfig(database=app.database, secret_key="test-secret", https=True)) as url, \
-            httpx.Client(base_url=url) as http:
+    with fresh(app, https=True) as behind_tls, behind_tls.client() as http:
         cookie = _session_cookie(http.get("/login"))
         assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
 
@@ -170,7 +161,7 @@ def test_a_session_cookie_copied_before_sign_out_is_dead_after_it(app: RunningAp
         stolen = http.cookies["dipstick_session"]
         token = csrf_of(http.get("/").text)
         assert http.post("/logout", data={"csrf_token": token}).status_code == 303
-    with httpx.Client(base_url=app.url, cookies={"dipstick_session": stolen}) as replay:
+    with app.client(cookies={"dipstick_session": stolen}) as replay:
         r = replay.get("/")
         assert r.status_code == 303, "the session still works after sign-out"
 
@@ -221,23 +212,16 @@ def test_the_api_returns_user_text_as_data(app: RunningApp) -> None:
         assert json.loads(r.text) == data
 
 
-def test_no_script_from_user_text_runs_in_the_browser(app: RunningApp) -> None:
-    """The pages in chromium: no dialog opens, no console error (an injected inline script or
-    handler would also be refused by the CSP, which logs one)."""
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.is_file():
-        if os.environ.get("DIPSTICK_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Debian's chromium is not at {chromium}")
-        pytest.skip(f"Debian's chromium is not at {chromium} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
+def test_no_script_from_user_text_runs_in_the_browser(app: RunningApp, browser: Any) -> None:
+    """The pages in chromium (the same database served by uvicorn): no dialog opens, no console
+    error (an injected inline script or handler would also be refused by the CSP, which logs
+    one)."""
     dialogs: list[str] = []
     errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    with served(app) as live:
+        context = browser.new_context(base_url=live.url)
         try:
-            page = browser.new_context(base_url=app.url).new_page()
+            page = context.new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -253,7 +237,7 @@ def test_no_script_from_user_text_runs_in_the_browser(app: RunningApp) -> None:
             page.wait_for_load_state("networkidle")
             assert "Svc <script>" in page.locator("main").inner_text()   # shown as text
         finally:
-            browser.close()
+            context.close()
     assert not dialogs, f"a script from user text ran: {dialogs}"
     assert not errors, errors
 
@@ -264,8 +248,7 @@ def test_thirty_failures_from_one_address_lock_it_out(app: RunningApp) -> None:
     """Different e-mails (so the per-account limit of 5 never applies): the 31st attempt from
     the address is refused, even with a right password. A server of its own (the limits are per
     process), so the other tests' address stays allowed."""
-    with serving(WebConfig(database=app.database, secret_key="test-secret")) as url, \
-            httpx.Client(base_url=url) as http:
+    with fresh(app) as own, own.client() as http:
         codes = []
         for k in range(30):
             token = csrf_of(http.get("/login").text)
@@ -294,7 +277,7 @@ def test_an_api_token_from_the_cli_signs_in_the_api(app: RunningApp) -> None:
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip().splitlines()[-1].strip()
     assert re.fullmatch(r"[A-Za-z0-9_\-]{32,}", token), done.stdout
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         me = http.get("/api/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
         assert me.json()["email"] == app.users["viewer"] and me.json()["role"] == "viewer"
@@ -314,7 +297,7 @@ def test_an_api_token_from_the_cli_signs_in_the_api(app: RunningApp) -> None:
                                     "/\\evil.example", "/\t/evil.example",
                                     "http:evil.example", "javascript:alert(1)"])
 def test_the_login_never_redirects_to_another_site(app: RunningApp, target: str) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         page = http.get("/login", params={"next": target}).text
         token = csrf_of(page)
         shown = re.search(r'name="next" value="([^"]*)"', page)
@@ -326,4 +309,4 @@ def test_the_login_never_redirects_to_another_site(app: RunningApp, target: str)
         assert location.startswith("/") and not location.startswith(("//", "/\\")), location
         assert not re.match(r"^/[\t\n\r]*[/\\]", location), location
         resolved = httpx.URL(app.url).join(location)
-        assert resolved.host == "127.0.0.1", (location, resolved)
+        assert resolved.host == httpx.URL(app.url).host, (location, resolved)

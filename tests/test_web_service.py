@@ -1,4 +1,4 @@
-"""The service page and its API over a real server and database (SQLite and PostgreSQL): a
+"""The service page and its API, the app in process over a real SQLite database: a
 leaking demo service's evidence, action, trend with its shift, stakeholders, value links,
 streams, journeys and history; the same numbers on the page and in the JSON; 404s; comments
 only for the roles that may read them."""
@@ -13,7 +13,6 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from webserver import RunningApp, signed_in
@@ -133,7 +132,7 @@ def test_unknown_service_is_404_as_page_and_json(app: RunningApp) -> None:
 
 
 def test_nothing_without_signing_in(app: RunningApp) -> None:
-    with httpx.Client(base_url=app.url) as http:
+    with app.client() as http:
         r = http.get(f"/services/{LEAKING}", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
         for tail in ("", "/evidence", "/shifts", "/history"):

@@ -239,9 +239,12 @@ def run_check(
     as_of: date | None = None,
     services: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    causes: Iterable[str] | None = None,
 ) -> CheckResult:
     """Run every registered indicator for ``as_of`` (default: the package's or the latest
-    signal date) over the chosen services, worst first."""
+    signal date) over the chosen services, worst first. ``causes`` runs only those
+    indicators (each verdict then holds only their findings): a test of one cause need not
+    pay for all eight."""
     model = package.model
     chosen = list(model.services)
     if services is not None:
@@ -251,6 +254,13 @@ def run_check(
         if missing:
             raise UsageError(f"unknown service id(s): {', '.join(missing)}")
         chosen = [s for s in chosen if s.id in set(wanted)]
+    indicators = INDICATORS
+    if causes is not None:
+        asked = list(causes)
+        unknown = [c for c in asked if c not in {i.cause for i in INDICATORS}]
+        if unknown:
+            raise UsageError(f"unknown cause(s): {', '.join(unknown)}")
+        indicators = tuple(i for i in INDICATORS if i.cause in asked)
     day = as_of or model.organisation.as_of or package.latest or date.today()
     common = split_settings(model.settings, CommonSpec)
     window = Window(day, common.window_days, common.baseline_days)
@@ -259,7 +269,7 @@ def run_check(
         progress("shifts")
     shifts = detect_all(ctx)
     per_cause: list[list[Finding]] = []
-    for ind in INDICATORS:
+    for ind in indicators:
         if progress:
             progress(ind.cause)
         spec = split_settings(model.settings, ind.spec)
