@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -100,10 +101,25 @@ def test_the_real_log_goes_from_its_export_to_lights(tmp_path: Path,
         if value is not None:
             judged += 1
             assert value == pytest.approx(expected[svc["id"]], abs=1e-3), svc["id"]
-            if value >= 2.5:
+            # past the leak line is a leak only when the test is sure (issue 13: q ≤ 0.05
+            # across the check); a small group past it stays at watch, "not yet sure"
+            if value >= 2.5 and sure(ev["reassignments"]):
                 assert emx["status"] == "leak" and svc["status"] == "leak", svc["id"]
+            elif value >= 2.5:
+                assert ev["reassignments"]["status"] == "watch", svc["id"]
     assert judged >= 50
     leaking = sorted(s["id"] for s in result["services"] if s["status"] == "leak")
-    assert leaking == sorted(k for k, v in expected.items() if v >= 2.5 and k in {
-        s["id"] for s in result["services"]
-        if s["causes"]["employee_experience"]["status"] != "unknown"})
+    assert leaking == sorted(s["id"] for s in result["services"]
+                             if (e := reassignments(s))["value"] is not None
+                             and e["value"] >= 2.5 and sure(e))
+
+
+def reassignments(service: dict[str, Any]) -> dict[str, Any]:
+    found = service["causes"]["employee_experience"]["evidence"]
+    return dict(next(e for e in found if e["metric"] == "reassignments"))
+
+
+def sure(e: dict[str, Any]) -> bool:
+    """Past its line with confidence: the evidence's q-value (Benjamini–Hochberg across the
+    check) at most 0.05."""
+    return e["q"] is not None and e["q"] <= 0.05

@@ -276,5 +276,5 @@ def test_episodes_round_trip(store: Store) -> None:
     assert crm["causes"]["training"]["symptom_of"] == "change"
     assert crm["leak_per_month"] == {"money": 500.0, "hours": 10.0, "cause": "change",
                                      "formula": crm["causes"]["change"]["leak_per_month"][
-                                         "formula"]}
+                                         "formula"], "low": None, "high": None}
     assert crm["since"] == "2026-05-31"

@@ -145,7 +145,7 @@ def test_filter_and_search_the_portfolio(watched: Watched, app: RunningApp) -> N
     if search.count():
         # the name of the worst service: searching for it keeps it and drops most others
         first = page.locator("#portfolio tbody tr").first
-        name = first.locator("td").first.inner_text().strip()
+        name = first.locator("td a").first.inner_text().strip()   # the name, not its story
         search.first.fill(name)
         search.first.press("Enter")
         page.wait_for_load_state("networkidle")
