@@ -40,9 +40,9 @@ def portfolio_filters(
 
 PortfolioFilters = Annotated[views.Filters, Depends(portfolio_filters)]
 Limit = Annotated[int, Query(ge=1, le=views.MAX_LIMIT, description="services per page")]
-Offset = Annotated[int, Query(ge=0, description="services to skip")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="services to skip")]
 ItemLimit = Annotated[int, Query(ge=1, le=views.MAX_LIMIT, description="items per page")]
-ItemOffset = Annotated[int, Query(ge=0, description="items to skip")]
+ItemOffset = Annotated[int, Query(ge=0, le=2**31 - 1, description="items to skip")]
 
 
 @router.get("/portfolio")
