@@ -26,6 +26,7 @@ from dipstick.findings import (
     Status,
     Threshold,
     conclude,
+    evidence,
     fact,
     unknown,
 )
@@ -42,8 +43,8 @@ ACTION = "Talk with the stakeholders: run a pulse check and a follow-up conversa
 class PerceptionSpec(Spec):
     value_score: Threshold = Field(Threshold(7.0, 6.0), description="weighted value score 0–10")
     value_drop: Threshold = Field(Threshold(0.75, 1.5), description="drop vs baseline, points")
-    promoters_minus_detractors: Threshold = Field(Threshold(-10.0, -25.0),
-                                                  description="% promoters − % detractors")
+    promoters_minus_detractors_drop: Threshold = Field(
+        Threshold(15.0, 25.0), description="drop of % promoters − % detractors vs baseline")
     value_target: float = Field(7.5, gt=0, le=10, description="score at which no value leaks")
 
 
@@ -128,21 +129,30 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
                 n + nb, f"{n} vs {nb} answers")
 
 
-def pmd_test(dims: dict[str, Any], line: float, least: int) -> Test | None:
-    """Promoters − detractors (points) against ``line``: a difference of two shares of one
-    multinomial sample, var = (P + D − (P − D)²) / n; normal test, lower is worse. Below
-    ``least`` answers the normal approximation means nothing (two answers give ±100)."""
-    from scipy import stats as sp
-
+def _pmd(dims: dict[str, Any]) -> tuple[float, float, int]:
+    """Promoters − detractors (points), its variance and n: a difference of two shares of one
+    multinomial sample, var = (P + D − (P − D)²) / n (floored at 1/n)."""
     n = int(sum(d["n"] for d in dims.values()))
-    if n < max(least, 2):
-        return None
     pro = sum(d["promoters"] for d in dims.values()) / n
     det = sum(d["detractors"] for d in dims.values()) / n
-    x = 100 * (pro - det)
-    se = 100 * math.sqrt(max(pro + det - (pro - det) ** 2, 1.0 / n) / n)
-    return Test(x, x - Z95 * se, x + Z95 * se, float(sp.norm.cdf((x - line) / se)), n,
-                f"{n} answers")
+    return 100 * (pro - det), 100 ** 2 * max(pro + det - (pro - det) ** 2, 1.0 / n) / n, n
+
+
+def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int) -> Test | None:
+    """The drop of promoters − detractors against the group's own baseline (no change): a
+    normal test on the difference of two independent samples, higher is worse. Below
+    ``least`` answers on either side the normal approximation means nothing (two answers give
+    ±100). The level itself differs by nature between groups (−40 can be a healthy normal), so
+    only its change is judged."""
+    from scipy import stats as sp
+
+    if min(sum(d["n"] for d in dims.values()),
+           sum(d["n"] for d in base_dims.values())) < max(least, 2):
+        return None
+    (x1, v1, n1), (x0, v0, n0) = _pmd(dims), _pmd(base_dims)
+    drop, se = x0 - x1, math.sqrt(v1 + v0)
+    return Test(drop, drop - Z95 * se, drop + Z95 * se, float(sp.norm.sf(drop / se)),
+                n1 + n0, f"{n1} vs {n0} answers")
 
 
 def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
@@ -184,10 +194,16 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         ev.append(tested(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
                          score, spec.value_score, w.period,
                          score_test(ctx, gid, dims, spec.value_score.watch), baseline=base))
-        ev.append(tested(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd,
-                         spec.promoters_minus_detractors, w.period,
-                         pmd_test(dims, spec.promoters_minus_detractors.watch, least),
-                         unit=" pts"))
+        base_pmd = _pmd(base_dims)[0] if base_dims else None
+        ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd, None,
+                           w.period, unit=" pts", baseline=base_pmd,
+                           note=f"{n} answers; shown, judged only as a drop against the "
+                                "group's own baseline"))
+        if base_dims and base_pmd is not None:
+            ev.append(tested(f"pmd_drop:{gid}", f"Drop in promoters − detractors of {name}",
+                             base_pmd - pmd, spec.promoters_minus_detractors_drop, w.period,
+                             pmd_drop_test(dims, base_dims, least), baseline=base_pmd,
+                             unit=" pts"))
         if base is not None and score is not None:
             ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
                              base - score, spec.value_drop, w.period,

@@ -61,6 +61,9 @@ def split_settings(settings: Mapping[str, Any], spec: type[Spec]) -> Any:
 RETIRED: dict[str, str] = {
     "cost_per_user_vs_median": "replaced by cost_per_user_peer_z (peers of the same kind, "
                                "watch at most; issue 13)",
+    "promoters_minus_detractors": "the level differs by nature between groups: "
+                                  "promoters_minus_detractors_drop judges its drop against "
+                                  "the group's own baseline (issue 13)",
     "questions_per_100_users": "the how-to level is shown, not judged: questions_growth "
                                "judges the rate against the service's own baseline (issue 13)",
 }
