@@ -22,6 +22,7 @@ import pytest
 
 from dipstick.check import CheckResult, run_check
 from dipstick.demo import generate
+from dipstick.demo.timeline import AS_OF
 from dipstick.package import load_package
 from dipstick.store import Store
 
@@ -30,10 +31,12 @@ _DAY: list[date] = []
 
 
 def session_day() -> date:
-    """Today for this test process, read once (after .ci/run's moved clock is applied): a
-    module's "today" and the ``clock`` tests' pinned clock agree, even across midnight."""
+    """The one "today" of the tests that read the clock, never the wall clock: the day
+    ``DIPSTICK_TEST_TODAY`` names (.ci/run's moved-clock runs), else the demo's last day of data.
+    The ``clock`` tests run at noon of it (conftest.pinned_clock)."""
     if not _DAY:
-        _DAY.append(date.today())
+        moved = os.environ.get("DIPSTICK_TEST_TODAY")
+        _DAY.append(date.fromisoformat(moved) if moved else AS_OF)
     return _DAY[0]
 
 

@@ -37,6 +37,7 @@ from dipstick.web.app import WebConfig
 from clirun import Ran, dipstick
 from db import postgres_schema
 from local import Mailbox
+from shared import session_day
 from webserver import serving
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_-]{43}")
@@ -278,9 +279,9 @@ def test_overdue_pairs_alert_once_and_a_check_in_clears_them(
 
 @pytest.mark.clock
 def test_a_schedule_opens_the_next_check_in_when_due(demo_org: Path, db_url: str) -> None:
-    """A schedule started today is due a quarter later (today from the clock, as the command
-    reads it; moved by .ci/run's clock runs)."""
-    today = datetime.now(UTC).date()
+    """A schedule started today is due a quarter later ("today" is the session's pinned day,
+    which the command reads from the clock; moved by .ci/run's clock runs)."""
+    today = session_day()
     started = json.loads(cli("pulse", "start", "crm", "--package", str(demo_org), "--every",
                              "quarter", "--format", "json", url=db_url).stdout)
     assert started["schedule"]

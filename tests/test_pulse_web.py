@@ -12,7 +12,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,8 @@ def test_an_owner_acts_only_on_their_own_services(app: RunningApp) -> None:
                          ).status_code == 303
 
 
-def test_an_answer_is_stored_once_and_a_used_link_changes_nothing(app: RunningApp) -> None:
+def test_an_answer_is_stored_once_and_a_used_link_changes_nothing(app: RunningApp,
+                                                                 today: date) -> None:
     c = start(app)
     url = links(app, c, 1)[0]
     with app.client() as http:
@@ -185,15 +186,15 @@ def test_an_answer_is_stored_once_and_a_used_link_changes_nothing(app: RunningAp
     with store_of(app) as store:
         stored = repo.answers(store, [c.id])
     assert stored[0].scores == dict.fromkeys([d[4:] for d in dims], 7)
-    assert stored[0].recommend == 10 and stored[0].answered_on == datetime.now(UTC).date()
+    assert stored[0].recommend == 10 and stored[0].answered_on == today
 
 
-def test_forged_and_closed_links_get_the_same_404(app: RunningApp) -> None:
+def test_forged_and_closed_links_get_the_same_404(app: RunningApp, today: date) -> None:
     c = start(app)
     closed = links(app, c, 1)[0]
     with store_of(app) as store, store.engine.begin() as conn:
         conn.execute(update(PulseCampaign).where(PulseCampaign.id == c.id)
-                     .values(closes_on=date.today() - timedelta(days=1)))
+                     .values(closes_on=today - timedelta(days=1)))
     forged = f"{app.url}/p/{'A' * 43}"
     # a fresh app: the failures below must not throttle the other tests
     with fresh(app) as own, own.client() as http:
