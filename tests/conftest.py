@@ -135,12 +135,10 @@ def pytest_configure(config: pytest.Config) -> None:
     (ticking) before any test module is imported, so the ``clock`` tests prove they pass on
     any day: .ci/run uses a day after the demo's data and one before it. In-process only: a
     subprocess keeps the real clock (why the CLI tests run in-process)."""
-    day = os.environ.get("DIPSTICK_TEST_TODAY")
-    if day:
-        traveller = time_machine.travel(noon(date.fromisoformat(day)), tick=True)
+    if os.environ.get("DIPSTICK_TEST_TODAY"):
+        traveller = time_machine.travel(noon(shared.session_day()), tick=True)
         traveller.start()
         _MOVED.append(traveller)
-    shared.session_day()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

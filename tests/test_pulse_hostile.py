@@ -17,7 +17,8 @@ from dipstick.pulse import campaigns as repo
 from dipstick.store import Store
 from test_web_security import EVIL, EVIL_ID, RAW, hostile_package
 
-from webserver import PASSWORD, PreparedDemo, RunningApp, pinned, served, signed_in, today_of_tests
+from shared import session_day
+from webserver import PASSWORD, PreparedDemo, RunningApp, pinned, served, signed_in
 
 pytestmark = pytest.mark.clock   # check-ins open and close by "today"
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.clock   # check-ins open and close by "today"
 @pytest.fixture(scope="module", autouse=True)
 def today(web_demo: PreparedDemo) -> Iterator[date]:
     """The module on a pinned "today" (the check-in is made once for all its tests)."""
-    with pinned(today_of_tests(web_demo.as_of)) as day:
+    with pinned(session_day()) as day:
         yield day
 
 

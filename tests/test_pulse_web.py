@@ -28,6 +28,7 @@ from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
 from dipstick.store.pulse_tables import PulseAnswer, PulseCampaign, PulseInvitation
 
+from shared import session_day
 from webserver import (
     BACKENDS,
     PreparedDemo,
@@ -37,7 +38,6 @@ from webserver import (
     fresh,
     pinned,
     signed_in,
-    today_of_tests,
 )
 
 XSS = "<script>alert('pulse')</script><img src=x onerror=alert(1)>"
@@ -57,7 +57,7 @@ def app(request: pytest.FixtureRequest, package: Path, web_demo: PreparedDemo,
 @pytest.fixture(autouse=True)
 def today(web_demo: PreparedDemo) -> Iterator[date]:
     """Every test on a pinned "today": the demo's last day, or ``DIPSTICK_TEST_TODAY``."""
-    with pinned(today_of_tests(web_demo.as_of)) as day:
+    with pinned(session_day()) as day:
         yield day
 
 

@@ -20,7 +20,6 @@ deadline), so no page can answer "still loading" on a slow machine.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import threading
@@ -270,13 +269,6 @@ def pinned(day: date) -> Iterator[date]:
     noon of ``day``, ticking from there: "today" is ``day`` whatever the wall clock says."""
     with time_machine.travel(datetime.combine(day, clock_time(12), tzinfo=UTC), tick=True):
         yield day
-
-
-def today_of_tests(default: date) -> date:
-    """The "today" of the tests that touch the clock: ``DIPSTICK_TEST_TODAY`` (the CI's runs
-    with the clock moved) or ``default``."""
-    moved = os.environ.get("DIPSTICK_TEST_TODAY")
-    return date.fromisoformat(moved) if moved else default
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
