@@ -18,7 +18,6 @@ from dataclasses import replace
 from dipstick.findings import (
     Evidence,
     Finding,
-    LeakEstimate,
     Status,
     Threshold,
     _fmt,
@@ -91,6 +90,7 @@ def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
     becomes ``watch`` ("not yet sure: q = 0.2") and its finding is concluded again. A pure
     function: the findings come back in order, the unchanged ones as they were."""
     ps = [e.p for f in findings for e in f.evidence if _candidate(e) and e.p is not None]
+    # (``e.p is not None`` again only for mypy: _candidate checks it)
     qs = iter(fdr(ps))
     out: list[Finding] = []
     for f in findings:
@@ -112,11 +112,8 @@ def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
         if not changed:
             out.append(replace(f, evidence=tuple(ev)))
             continue
-        again = conclude(f.service, f.cause, ev, f.leak, f.action)
+        again = conclude(f.service, f.cause, ev, f.leak, f.action)   # ok → no leak counted
         if again.status is Status.LEAK:
             again = replace(again, since=f.since)
-        elif again.status is Status.OK:
-            again = replace(again, leak=LeakEstimate.none("nothing counted while the cause "
-                                                          "is ok"))
         out.append(replace(again, symptom_of=f.symptom_of, episode=f.episode))
     return out
