@@ -5,8 +5,8 @@ test of :mod:`dipstick.stats` that says how sure that effect is: its sample size
 interval and the one-sided p-value (against "no change" where the service is compared with its
 own baseline, against the watch line where the line is absolute). :func:`confirm` then corrects all
 p-values of one check together (Benjamini–Hochberg) and lets a ``leak`` stand only where the
-correction leaves q ≤ 0.05; the rest become ``watch`` "not yet sure". Thousands of tests on a big
-portfolio would otherwise raise a few dozen leaks by chance.
+correction (over all the check's tests) leaves q ≤ 0.05; the rest become ``watch`` "not yet
+sure". Thousands of tests on a big portfolio would otherwise raise a few dozen leaks by chance.
 """
 
 from __future__ import annotations
@@ -78,32 +78,38 @@ def _round(v: float, digits: int = 4) -> float | None:
 
 
 def _candidate(e: Evidence) -> bool:
-    """Tested evidence past its watch line: the family whose false discoveries are controlled.
-    Evidence better than its watch line can light nothing; counting its p-values (≈ 1) would
-    only dilute the others — on the demo, 1,240 tests of which ~150 are past a line."""
+    """Tested evidence past its watch line: the evidence a q can downgrade and that shows it."""
     return e.p is not None and e.status in (Status.WATCH, Status.LEAK)
 
 
 def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
-    """The p-values of the check's candidate evidence (tested and past its watch line)
-    corrected together into q (Benjamini–Hochberg); a ``leak`` evidence with q > ``alpha``
-    becomes ``watch`` ("not yet sure: q = 0.2") and its finding is concluded again. A pure
-    function: the findings come back in order, the unchanged ones as they were."""
-    ps = [e.p for f in findings for e in f.evidence if _candidate(e) and e.p is not None]
-    # (``e.p is not None`` again only for mypy: _candidate checks it)
+    """The p-values of *every* tested evidence of the check corrected together into q
+    (Benjamini–Hochberg); a ``leak`` evidence with q > ``alpha`` becomes ``watch`` ("not yet
+    sure: q = 0.2") and its finding is concluded again. The family is all tests, not only those
+    past a line: picking the tests with the biggest effects first and correcting only over them
+    keeps chance effects of small samples in a small family (on orgsim's tuning seeds, 37 false
+    `change` and `perception` leaks of which 20 went once the family was whole, recall 0.55 →
+    0.53). A pure function: the findings come back in order, the unchanged ones as they were.
+    """
+    ps = [e.p for f in findings for e in f.evidence if e.p is not None]
     qs = iter(fdr(ps))
     out: list[Finding] = []
     for f in findings:
         if not any(_candidate(e) for e in f.evidence):
+            for _ in (e for e in f.evidence if e.p is not None):
+                next(qs)
             out.append(f)
             continue
         ev: list[Evidence] = []
         changed = False
         for e in f.evidence:
-            if not _candidate(e):
+            if e.p is None:
                 ev.append(e)
                 continue
             q = round(next(qs), 6)
+            if not _candidate(e):
+                ev.append(e)
+                continue
             if e.status is Status.LEAK and q > alpha:
                 changed = True
                 e = replace(e, status=Status.WATCH, score=min(e.score, 49.9),
