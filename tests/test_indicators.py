@@ -3,8 +3,9 @@ when its data is missing. Rows read like a table: (case, build, cause, status, m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,42 @@ def _journey(current: float, baseline: float = 8.0, drop_now: int = 5) -> Build:
     return build
 
 
-def _stream(process: float, wait: float, ca: float) -> Build:
+def _stream(process: float, wait: float, ca: float,
+            before: tuple[float, float, float] | None = None) -> Build:
+    """A hand-given one-step map; ``before``: the same step on an earlier map."""
+    step: dict[str, object] = {"name": "Request", "process_minutes": process,
+                               "wait_minutes": wait, "complete_accurate": ca, "services": ["crm"]}
+    if before is not None:
+        step["baseline"] = dict(zip(("process_minutes", "wait_minutes", "complete_accurate"),
+                                    before, strict=True))
     return lambda b: b.healthy().set("value_streams", [{
-        "id": "onboard", "name": "Onboarding", "runs_per_month": 10, "steps": [
-            {"name": "Request", "process_minutes": process, "wait_minutes": wait,
-             "complete_accurate": ca, "services": ["crm"]}]}])
+        "id": "onboard", "name": "Onboarding", "runs_per_month": 10, "steps": [step]}])
+
+
+def _logged_stream(wait_h: tuple[float, float], redo: tuple[int, int]) -> Build:
+    """A stream discovered from events, three cases a day for 500 days: 'Awaiting Request'
+    (a wait of ``wait_h`` hours, before / in the last 80 days, ±30 % case to case) then
+    'Request' (30 min), redone in every ``redo``-th case (0: never), then 'Done'."""
+    def rows() -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for i, day in enumerate(days(AS_OF - timedelta(days=500), AS_OF)):
+            late = (AS_OF - day).days < 80
+            for k in range(3):
+                n = 3 * i + k
+                t = datetime.combine(day, time(9 + k))
+                wait = timedelta(hours=wait_h[late] * (1 + 0.3 * math.sin(n)))
+                acts = [("Awaiting Request", t), ("Request", t + wait)]
+                t = t + wait + timedelta(minutes=30)
+                every = redo[late]
+                if every and n % every == 0:
+                    acts += [("Returned Request", t), ("Request", t + timedelta(minutes=20))]
+                    t += timedelta(minutes=50)
+                acts.append(("Done", t))
+                out += [{"case_id": f"c{n}", "activity": a, "timestamp": ts,
+                         "process": "onboard", "service": "crm"} for a, ts in acts]
+        return out
+    return lambda b: b.healthy().rows("events", rows()).set("value_streams", [{
+        "id": "onboard", "name": "Onboarding", "event_log": {"process": "onboard"}}])
 
 
 CASES: list[tuple[str, Build, str, Status, str | None]] = [
@@ -153,8 +185,19 @@ CASES: list[tuple[str, Build, str, Status, str | None]] = [
      "alignment", Status.LEAK, "links_to_ended_outcomes"),
     # flow
     ("flowing stream", _stream(60, 60, 0.98), "flow", Status.OK, None),
-    ("waiting stream", _stream(30, 2880, 0.98), "flow", Status.LEAK, "flow_efficiency"),
-    ("rework", _stream(60, 60, 0.7), "flow", Status.LEAK, "step_complete_accurate"),
+    # issue 13: a step's levels differ by nature; a leak needs it worse than its own baseline
+    ("waiting stream, always", _stream(30, 2880, 0.98), "flow", Status.WATCH,
+     "flow_efficiency"),
+    ("waiting stream, worse than the earlier map", _stream(30, 2880, 0.98, (30, 600, 0.98)),
+     "flow", Status.LEAK, "wait_ratio:onboard:Request"),
+    ("rework, always", _stream(60, 60, 0.7), "flow", Status.WATCH, "step_complete_accurate"),
+    ("rework, more than on the earlier map", _stream(60, 60, 0.7, (60, 60, 0.95)), "flow",
+     Status.LEAK, "rework_rise:onboard:Request"),
+    ("logged stream, steady", _logged_stream((20, 20), (10, 10)), "flow", Status.OK, None),
+    ("logged stream, waits tripled", _logged_stream((20, 60), (10, 10)), "flow", Status.LEAK,
+     "wait_ratio:onboard:Awaiting Request"),
+    ("logged stream, rework from 1 in 10 to 1 in 3", _logged_stream((20, 20), (10, 3)), "flow",
+     Status.LEAK, "rework_rise:onboard:Request"),
     ("in no stream", lambda b: b.healthy(), "flow", Status.NA, None),
 ]
 

@@ -105,6 +105,12 @@ class StepDef:
     wait: float
     ca: float
     services: tuple[str, ...]
+    # the step as the earlier map drew it (process, wait, %C&A): what a seeded leak changes
+    # from, written as the step's ``baseline``
+    base: tuple[float, float, float] = (0.0, 0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        self.base = (self.process, self.wait, self.ca)
 
 
 @dataclass

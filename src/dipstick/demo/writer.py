@@ -43,7 +43,10 @@ def value_model(cat: Catalog, tl: Timeline) -> dict[str, Any]:
             {"id": sid, "name": name, "runs_per_month": _num(runs), "steps": [
                 {"name": st.name, "process_minutes": _num(st.process),
                  "wait_minutes": _num(st.wait), "complete_accurate": _num(st.ca),
-                 "services": list(st.services)}
+                 "services": list(st.services),
+                 "baseline": {"process_minutes": _num(st.base[0]),
+                              "wait_minutes": _num(st.base[1]),
+                              "complete_accurate": _num(st.base[2])}}
                 for st in cat.steps if st.stream == sid]}
             for sid, name, runs in cat.streams],
         "journeys": [

@@ -73,6 +73,14 @@ def shifted(test: Test | None, by: float) -> Test | None:
     return Test(test.estimate + by, test.low + by, test.high + by, test.p, test.n, test.sample)
 
 
+def scaled(test: Test, factor: float, offset: float = 0.0, sample: str | None = None) -> Test:
+    """The test of ``factor`` · x + ``offset`` (factor > 0): a share difference in points, a
+    difference of means as a ratio to the baseline mean."""
+    return Test(test.estimate * factor + offset, test.low * factor + offset,
+                test.high * factor + offset, test.p, test.n,
+                test.sample if sample is None else sample)
+
+
 def _round(v: float, digits: int = 4) -> float | None:
     return None if math.isnan(v) or math.isinf(v) else round(v, digits)
 

@@ -89,12 +89,23 @@ class Service(_Model):
     supports: tuple[ValueLink, ...] = ()
 
 
+class StepBaseline(_Model):
+    """The same step as an earlier map measured it (contract extension): what ``flow`` compares
+    a hand-given step with, since a map's levels differ by nature between steps."""
+
+    process_minutes: float = Field(ge=0)
+    wait_minutes: float = Field(0.0, ge=0)
+    complete_accurate: float = Field(1.0, gt=0, le=1)
+    mapped: date | None = None          # when the earlier map was drawn
+
+
 class Step(_Model):
     name: str
     process_minutes: float = Field(ge=0)
     wait_minutes: float = Field(0.0, ge=0)
     complete_accurate: float = Field(1.0, gt=0, le=1)
     services: tuple[str, ...] = ()
+    baseline: StepBaseline | None = None
 
 
 WAITING_PREFIXES = ("awaiting", "waiting", "pending", "on hold")

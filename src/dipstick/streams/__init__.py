@@ -22,6 +22,8 @@ class StepMetrics:
     services: tuple[str, ...]
     # Measured from an event log; for hand-given steps None, and rework is estimated from %C&A.
     rework_minutes: float | None = None
+    # A hand-given step's earlier map (the model's StepBaseline), as step metrics.
+    baseline: StepMetrics | None = None
 
     @property
     def lead_minutes(self) -> float:
@@ -90,7 +92,11 @@ class StreamMetrics:
 
 
 def _step(s: Step) -> StepMetrics:
-    return StepMetrics(s.name, s.process_minutes, s.wait_minutes, s.complete_accurate, s.services)
+    b = s.baseline
+    before = None if b is None else StepMetrics(s.name, b.process_minutes, b.wait_minutes,
+                                                b.complete_accurate, s.services)
+    return StepMetrics(s.name, s.process_minutes, s.wait_minutes, s.complete_accurate, s.services,
+                       baseline=before)
 
 
 def measure_stream(stream: ValueStream) -> StreamMetrics:

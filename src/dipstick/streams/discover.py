@@ -95,6 +95,16 @@ class ActivityStats:
     rework_cases: int
     rework_seconds: float           # Σ over cases: work in repeated visits
     services: tuple[str, ...] = ()
+    wait_seconds_sq: float = 0.0    # Σ over visits of wait²: the spread a comparison needs
+
+    @property
+    def wait_seconds_sd(self) -> float | None:
+        """Standard deviation of the wait per visit (None with fewer than two visits)."""
+        n = self.visits
+        if n < 2:
+            return None
+        mean = self.wait_seconds / n
+        return math.sqrt(max(0.0, (self.wait_seconds_sq - n * mean * mean) / (n - 1)))
 
     @property
     def complete_accurate(self) -> float:
@@ -429,7 +439,9 @@ def _activities(v: nw.LazyFrame[Any], wait_names: list[str], lifecycle: bool,
         visits=nw.len(), cases=nw.col("case_id").n_unique(),
         process=nw.col("process_s").mean(), to_next=nw.col("to_next_s").mean(),
         to_next_med=nw.col("to_next_s").median(), work=nw.col("work_s").sum(),
-        wait=nw.col("wait_s").sum(), rework_visits=nw.col("rework").cast(nw.Int64).sum(),
+        wait=nw.col("wait_s").sum(),
+        wait_sq=(nw.col("wait_s").cast(nw.Float64) * nw.col("wait_s").cast(nw.Float64)).sum(),
+        rework_visits=nw.col("rework").cast(nw.Int64).sum(),
         rework_s=nw.col("rework_s").sum()))
     first_pos = collect(v.group_by("case_id", "activity").agg(first=nw.col("pos").min(),
                                                               rw=nw.col("rework").max())
@@ -450,7 +462,8 @@ def _activities(v: nw.LazyFrame[Any], wait_names: list[str], lifecycle: bool,
         work_seconds=float(r["work"] or 0), wait_seconds=float(r["wait"] or 0),
         rework_visits=int(r["rework_visits"] or 0),
         rework_cases=int(pos[r["activity"]]["rework_cases"] or 0),
-        rework_seconds=float(r["rework_s"] or 0), services=services.get(r["activity"], ()))
+        rework_seconds=float(r["rework_s"] or 0), services=services.get(r["activity"], ()),
+        wait_seconds_sq=float(r["wait_sq"] or 0))
         for r in rows]
     return tuple(sorted(out, key=lambda a: (a.order, -a.visits, a.name)))
 

@@ -24,30 +24,34 @@ class PackageStream:
     discovery: Discovery | None = None
 
 
-def recent_cases(events: nw.LazyFrame[Any], start: datetime, end: datetime) -> nw.LazyFrame[Any]:
-    """The events of the cases that began in ``[start, end)``, up to ``end``: whole cases, so a
-    case that began before the window does not show up with its first steps cut off."""
+def recent_cases(events: nw.LazyFrame[Any], start: datetime, end: datetime,
+                 until: datetime | None = None) -> nw.LazyFrame[Any]:
+    """The events of the cases that began in ``[start, end)``, up to ``until`` (default
+    ``end``): whole cases, so a case that began before the window does not show up with its
+    first steps cut off. A baseline window's cases are followed to the check's end, so their
+    last waits are not cut short where the baseline ends."""
     first = nw.col("timestamp").min().over("case_id")
-    return (events.filter(nw.col("timestamp") < end)
+    return (events.filter(nw.col("timestamp") < (until or end))
             .with_columns(_first=first)
-            .filter(nw.col("_first") >= start)
+            .filter((nw.col("_first") >= start) & (nw.col("_first") < end))
             .drop("_first"))
 
 
 def package_streams(model: ValueModel, signals: Signals, start: datetime | None = None,
-                    end: datetime | None = None) -> tuple[PackageStream, ...]:
+                    end: datetime | None = None,
+                    until: datetime | None = None) -> tuple[PackageStream, ...]:
     """Every value stream of the model, measured. An ``event_log`` stream is discovered from the
     cases that began in ``[start, end)`` (runs per month: those cases ÷ the window's months,
     unless the stream states ``runs_per_month``) or, without a window, from the whole log (runs
     per month over the log's span); when the log has no such case, its hand-given steps (if any)
-    stand in. A stream with neither is left out."""
+    stand in. A stream with neither is left out. ``until``: see :func:`recent_cases`."""
     out: list[PackageStream] = []
     for vs in model.value_streams:
         ref = vs.event_log
         if ref is not None and signals.has("events"):
             events = signals.frame("events")
             if start is not None and end is not None:
-                events = recent_cases(events, start, end)
+                events = recent_cases(events, start, end, until)
             found = discover(events, process=ref.process, waiting=ref.waiting,
                              collapse=ref.collapse)
             if found.cases:
