@@ -73,6 +73,15 @@ def shifted(test: Test | None, by: float) -> Test | None:
     return Test(test.estimate + by, test.low + by, test.high + by, test.p, test.n, test.sample)
 
 
+def at_most_watch(e: Evidence, why: str) -> Evidence:
+    """``e`` capped at ``watch``, saying ``why`` (a level that differs by nature, a drift that
+    began before the change it would be blamed on)."""
+    if e.status is not Status.LEAK:
+        return e
+    return replace(e, status=Status.WATCH, score=min(e.score, 49.9),
+                   note=f"{e.note}; {why}" if e.note else why)
+
+
 def scaled(test: Test, factor: float, offset: float = 0.0, sample: str | None = None) -> Test:
     """The test of ``factor`` · x + ``offset`` (factor > 0): a share difference in points, a
     difference of means as a ratio to the baseline mean."""

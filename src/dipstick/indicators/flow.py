@@ -13,7 +13,7 @@ are shown and can raise at most ``watch``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -32,7 +32,7 @@ from dipstick.findings import (
 )
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import value_streams
-from dipstick.indicators.confidence import scaled, tested
+from dipstick.indicators.confidence import at_most_watch, scaled, tested
 from dipstick.model import Service
 from dipstick.stats import Test, means, two_proportions
 from dipstick.streams import StepMetrics, StreamMetrics
@@ -105,13 +105,7 @@ def _source(vs: StreamMetrics) -> str:
     return "discovered from the event log" if vs.discovered else "hand-given"
 
 
-def _at_most_watch(e: Evidence) -> Evidence:
-    """A level differs by nature between steps: it asks for a look, it proves no leak."""
-    if e.status is not Status.LEAK:
-        return e
-    return replace(e, status=Status.WATCH, score=min(e.score, 49.9),
-                   note=f"{e.note}; a level, at most watch: a leak needs the step worse than "
-                        "its own baseline")
+LEVEL = "a level, at most watch: a leak needs the step worse than its own baseline"
 
 
 def _wait_test(now: ActivityStats, before: ActivityStats) -> Test | None:
@@ -196,15 +190,17 @@ def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec)
     judged = not any(v.before_step is not None or v.before is not None for v in mine)
     context = "" if judged else "; context: the steps are judged against their baselines"
     ev: list[Evidence] = [
-        _at_most_watch(evidence(
+        at_most_watch(evidence(
             "flow_efficiency", "Flow efficiency at its steps",
             process / (process + wait) if process + wait else None,
             spec.flow_efficiency if judged else None, period,
-            note=f"{process / 60:.1f} h process, {wait / 60:.1f} h wait per run{context}")),
-        _at_most_watch(evidence(
+            note=f"{process / 60:.1f} h process, {wait / 60:.1f} h wait per run{context}"),
+            LEVEL),
+        at_most_watch(evidence(
             "step_complete_accurate", "Lowest %C&A at its steps", worst.step.complete_accurate,
             spec.step_complete_accurate if judged else None, period,
-            note=f"{worst.stream.name} › {worst.step.name} ({_source(worst.stream)}){context}")),
+            note=f"{worst.stream.name} › {worst.step.name} ({_source(worst.stream)}){context}"),
+            LEVEL),
     ]
     for v in mine:
         ev += _compare(v, spec, f"{ctx.window.baseline_period} → {ctx.window.period}"
