@@ -292,6 +292,13 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                 # use was already falling before the change: a decline, not the change's step
                 e = at_most_watch(e, f"use already fell {drift:+.0%} in the weeks before the "
                                      "change: a decline under way, not the change's step")
+            harm = any(x.status in (Status.WATCH, Status.LEAK) and x.metric in (
+                f"incident_ratio:{cid}", f"satisfaction_drop:{cid}") for x in ev)
+            if not harm:
+                # use falls for many reasons (a service losing its purpose, a rival); a badly
+                # managed change also shows in incidents or satisfaction
+                e = at_most_watch(e, "no rise in incidents nor fall in satisfaction after the "
+                                     "change: a use drop alone is not blamed on it")
             ev.append(e)
     found = conclude(service.id, CAUSE, ev, leak, ACTION)
     # a change leak started with the change that caused it
