@@ -133,11 +133,13 @@ def test_without_a_change_record_the_earliest_driver_is_the_root(tmp_path: Path)
 
 
 def test_a_leak_without_a_start_stands_alone(tmp_path: Path) -> None:
-    """A slow value stream has no weekly series, so no date to tie it to the release."""
+    """A value stream slower than on its earlier map has no weekly series, so no date to tie it
+    to the release."""
     b = bad_release(PackageBuilder(tmp_path / "pkg")).set("value_streams", [{
         "id": "onboard", "name": "Onboarding", "runs_per_month": 10, "steps": [
             {"name": "Request", "process_minutes": 10, "wait_minutes": 5000,
-             "complete_accurate": 0.9, "services": ["crm"]}]}])
+             "complete_accurate": 0.9, "services": ["crm"],
+             "baseline": {"process_minutes": 10, "wait_minutes": 500}}]}])
     [v] = check(tmp_path, b).verdicts
     assert v.finding("flow").status is Status.LEAK and v.finding("flow").symptom_of is None
     assert sorted(e.root for e in v.episodes) == ["change", "flow"]
