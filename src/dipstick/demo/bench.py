@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,9 +118,11 @@ def _subset(full: Catalog, k: leaks.Knobs, kept: list[str]) -> tuple[Catalog, le
     outcomes = [o for o in full.outcomes if o.id in linked]
     steps = [st for st in full.steps if keep & set(st.services)]
     streams = {st.stream for st in steps}
-    steps = [catalog.StepDef(st.stream, st.name, st.process, st.wait, st.ca,
-                             tuple(x for x in st.services if x in keep))
+    steps = [replace(st, services=tuple(x for x in st.services if x in keep))
              for st in full.steps if st.stream in streams]
+    for copy, orig in zip(steps, (st for st in full.steps if st.stream in streams),
+                          strict=True):
+        copy.base = orig.base         # the earlier map's figures, from before the leak
     tps = [t for t in full.touchpoints if keep & set(t.services)]
     for t in tps:
         t.services = tuple(x for x in t.services if x in keep)
