@@ -137,17 +137,23 @@ def _seen(f: Finding, change: ChangeRecord) -> bool:
     """Whether the change indicator found something wrong with *this* change: evidence naming
     it (an incident ratio, a satisfaction drop, a failed or uncommunicated change) at
     ``watch`` or worse, a use change at ``leak``, or a change leak dated by it. A shift soon
-    after the change does not count: with releases every few weeks, some shift follows some release by chance
-    (on orgsim's tuning seeds, 8 retirement and experience leaks were blamed on a routine
-    release that way)."""
+    after the change does not count: with releases every few weeks, some shift follows some
+    release by chance (on orgsim's tuning seeds, 8 retirement and experience leaks were blamed
+    on a routine release that way)."""
     if f.status is Status.LEAK and f.since == change.date:
         return True
     # a shift soon after the change is the coincidence in question, not a finding about it;
     # nor is a use drop alone (use falls for many reasons), unless it is a leak in itself
     return any((e.status is Status.LEAK or (e.status is Status.WATCH and not e.metric.startswith(
                     ("shift:", "usage_change:"))))
-               and (e.metric.endswith(f":{change.id}") or change.id in e.note)
+               and _sure(e) and (e.metric.endswith(f":{change.id}") or change.id in e.note)
                for e in f.evidence)
+
+
+def _sure(e: Evidence) -> bool:
+    """Untested evidence (a failed change) stands; a tested one needs its q ≤ 0.05: a ratio
+    past its watch line by chance says nothing about the change."""
+    return e.p is None or (e.q is not None and e.q <= 0.05)
 
 
 def _dated(f: Finding) -> bool:

@@ -157,6 +157,9 @@ class Evidence:
     high: float | None = None
     p: float | None = None
     q: float | None = None
+    # compared with its own baseline (p against no change), not a level against a fixed line:
+    # only such evidence may be raised to `leak` by being sure past its watch line
+    relative: bool = False
 
 
 def evidence(

@@ -37,7 +37,8 @@ NO_CHANGE = 1.0
 
 def tested(metric: str, label: str, value: float | None, threshold: Threshold | None,
            period: str, test: Test | None, *, unit: str = "", baseline: float | None = None,
-           note: str = "", sample: str = "", required: bool = True) -> Evidence:
+           note: str = "", sample: str = "", required: bool = True,
+           relative: bool = False) -> Evidence:
     """Evidence graded on ``value`` and carrying ``test``: n, interval and p, and in its note
     the interval and the sample in words, e.g. "95 % CI 1.2–2.1; 41 vs 26 tickets".
 
@@ -56,7 +57,8 @@ def tested(metric: str, label: str, value: float | None, threshold: Threshold | 
     if sample:
         words += f" {sample}"
     return replace(e, n=test.n, low=_round(test.low), high=_round(test.high),
-                   p=_round(test.p, 6), note=f"{words}; {note}" if note else words)
+                   p=_round(test.p, 6), note=f"{words}; {note}" if note else words,
+                   relative=relative)
 
 
 def flipped(test: Test | None) -> Test | None:
@@ -73,12 +75,18 @@ def shifted(test: Test | None, by: float) -> Test | None:
     return Test(test.estimate + by, test.low + by, test.high + by, test.p, test.n, test.sample)
 
 
+# The score of a `watch` held there on purpose — capped by a rule (a level, one sign only) or not
+# yet sure — which confirmation never raises to `leak` (a graded watch scores 25–49.9).
+HELD = 49.95
+
+
 def at_most_watch(e: Evidence, why: str) -> Evidence:
     """``e`` capped at ``watch``, saying ``why`` (a level that differs by nature, a drift that
-    began before the change it would be blamed on)."""
-    if e.status is not Status.LEAK:
+    began before the change it would be blamed on). Held there: :func:`confirm` does not
+    raise it however sure its test."""
+    if e.status is Status.OK or e.status is Status.UNKNOWN:
         return e
-    return replace(e, status=Status.WATCH, score=min(e.score, 49.9),
+    return replace(e, status=Status.WATCH, score=HELD,
                    note=f"{e.note}; {why}" if e.note else why)
 
 
@@ -129,14 +137,18 @@ def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
                 continue
             if e.status is Status.LEAK and q > alpha:
                 changed = True
-                e = replace(e, status=Status.WATCH, score=min(e.score, 49.9),
+                e = replace(e, status=Status.WATCH, score=HELD,
                             note=f"not yet sure: q = {_fmt(q)}; {e.note}")
+            elif e.status is Status.WATCH and e.relative and e.score != HELD and q <= alpha:
+                changed = True
+                e = replace(e, status=Status.LEAK, score=50.0,
+                            note=f"sure past the watch line: q = {_fmt(q)}; {e.note}")
             ev.append(replace(e, q=q))
         if not changed:
             out.append(replace(f, evidence=tuple(ev)))
             continue
         again = conclude(f.service, f.cause, ev, f.leak, f.action)   # ok → no leak counted
-        if again.status is Status.LEAK:
+        if again.status is Status.LEAK:     # a date the indicator gave (a change's) stays
             again = replace(again, since=f.since)
         out.append(replace(again, symptom_of=f.symptom_of, episode=f.episode))
     return out

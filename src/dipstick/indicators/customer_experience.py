@@ -110,7 +110,7 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
             ev.append(tested(f"drop_off_growth:{journey}/{tp}", f"{name}: drop-off rate vs "
                              "baseline", t.drop_off_growth, spec.drop_off_growth, w.period, test,
                              baseline=base_rate, unit="×", note=f"{rate:.1%} drop off",
-                             sample="drop-offs"))
+                             sample="drop-offs", relative=True))
             if base_rate is not None and rate > base_rate and t.visitors is not None:
                 excess_drop_offs += (rate - base_rate) * t.visitors / w.months
         subject = f"{journey}/{tp}"

@@ -140,7 +140,7 @@ def _compare(v: StepView, spec: FlowSpec, period: str) -> list[Evidence]:
                               spec.wait_ratio, period, test, unit="×",
                               baseline=round(m0 / 3600, 4),
                               note=f"{now.wait_seconds / now.visits / 3600:.1f} h vs "
-                                   f"{m0 / 3600:.1f} h a visit"))
+                                   f"{m0 / 3600:.1f} h a visit", relative=True))
         if now.work_seconds > 0 or now.rework_cases or before.rework_cases:
             test = two_proportions(now.rework_cases, now.cases, before.rework_cases,
                                    before.cases)
@@ -150,7 +150,7 @@ def _compare(v: StepView, spec: FlowSpec, period: str) -> list[Evidence]:
                               spec.rework_rise, period,
                               scaled(test, 100.0, 0.0) if test else None, unit=" pts",
                               baseline=round(100 * before.rework_cases / before.cases, 2),
-                              sample="cases redone"))
+                              sample="cases redone", relative=True))
     elif b is not None:                                    # hand-given: an earlier map
         if b.wait_minutes > 0:
             out.append(evidence(f"wait_ratio:{v.stream.id}:{st.name}", f"Wait at {where} vs "

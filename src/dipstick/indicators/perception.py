@@ -203,12 +203,12 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
             ev.append(tested(f"pmd_drop:{gid}", f"Drop in promoters − detractors of {name}",
                              base_pmd - pmd, spec.promoters_minus_detractors_drop, w.period,
                              pmd_drop_test(dims, base_dims, least), baseline=base_pmd,
-                             unit=" pts"))
+                             unit=" pts", relative=True))
         if base is not None and score is not None:
             ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
                              base - score, spec.value_drop, w.period,
                              score_test(ctx, gid, dims, 0.0, base_dims),
-                             baseline=base, unit=" pts"))
+                             baseline=base, unit=" pts", relative=True))
         if score is not None and n >= least:
             scores.append(score)
     cost = monthly_costs(ctx).get(service.id, 0.0)

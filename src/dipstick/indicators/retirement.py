@@ -121,7 +121,7 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
                          spec.usage_trend, w.period,
                          shifted(rate_ratio(cur, 1.0, base, 1.0, NO_CHANGE,
                                             higher_is_worse=False), -1.0),
-                         baseline=base, sample="mean daily users (a Poisson count)"))
+                         baseline=base, sample="mean daily users (a Poisson count)", relative=True))
     settled = settled_shift(ctx, "service", sid, "users")
     if settled is not None:
         if service.licences:

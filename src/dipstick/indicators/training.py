@@ -122,7 +122,7 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
                           null=NO_CHANGE)
         ev.append(tested("questions_growth", "How-to rate vs baseline", ratio(rate, base_rate),
                          spec.questions_growth, w.period, test, baseline=base_rate, unit="×",
-                         sample="how-to tickets"))
+                         sample="how-to tickets", relative=True))
     # the window mean lags a step: judge the level the weekly how-to rate settled at, as a
     # ratio to the level before (the service against itself, as the growth above)
     ev += settled_evidence("questions_growth", "How-to rate",
