@@ -16,7 +16,12 @@ order, for each such leak from the earliest:
    the root; leaks whose own start lies within ``together_days`` after it are its symptoms.
 3. Leaks without such a date (a passed end of life, a missing outcome link, a slow value
    stream) stand alone: no rule could tie them to an event. So does a leak after a change
-   when ``change`` is already the root of another episode.
+   when ``change`` is already the root of another episode. Except: on a service where a
+   change is the root of an episode, an undated leak of a cause a bad change moves (perception,
+   training, employee or customer experience, retirement's falling use) is read as that
+   change's symptom — a pulse check every few weeks gives perception no weekly date, and on
+   orgsim's tuning seeds 6 of 10 false perception leaks were a bad release's lower scores
+   shown as a second leak.
 
 Every leak that stays a root is an episode, alone or not, so the episode list is the service's
 list of leaks, each with its one-line story. A symptom keeps its evidence but is shown at
@@ -35,6 +40,10 @@ from typing import Any
 from dipstick.findings import Evidence, Finding, LeakEstimate, Status, fact
 
 CHANGE = "change"
+# what a badly managed change moves besides its own measures (PRODUCT.md: use, tickets,
+# satisfaction, perceived value): an undated leak of one of these joins the change's episode
+CHANGE_SYMPTOMS = frozenset({"perception", "training", "employee_experience",
+                             "customer_experience", "retirement"})
 
 
 @dataclass(frozen=True)
@@ -116,11 +125,18 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
         symptoms = tuple(m.cause for m in members if m.cause != root)
         episodes.append(Episode(root, start, change.id if change else None, symptoms,
                                 _story(change, start, members, root)))
+    by_change = next((i for i, e in enumerate(episodes) if e.root == CHANGE), None)
     for f in leaking:
-        if f.cause not in taken:          # undated: stands alone
-            taken.add(f.cause)
-            episodes.append(Episode(f.cause, f.since, None, (), _story(None, f.since, [f],
-                                                                        f.cause)))
+        if f.cause in taken:
+            continue
+        taken.add(f.cause)
+        if by_change is not None and f.cause in CHANGE_SYMPTOMS and f.since is None:
+            # undated, on a service a change already leaks on: read as the change's symptom
+            ep = episodes[by_change]
+            episodes[by_change] = replace(ep, symptoms=(*ep.symptoms, f.cause))
+            continue
+        episodes.append(Episode(f.cause, f.since, None, (), _story(None, f.since, [f],
+                                                                    f.cause)))   # alone
     roots = {e.root: e for e in episodes}
     symptom_of = {s: e for e in episodes for s in e.symptoms}
     out = []

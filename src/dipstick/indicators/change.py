@@ -336,13 +336,14 @@ def corroborated(ev: list[Evidence], changes: list[str],
     few weeks and each is compared three ways; one measure just past its line after one of them
     is as often chance, a season or another cause (a service desk slowing down drops
     satisfaction too) as a badly managed change — on orgsim's tuning seeds 11 of 13 false
-    change leaks had one sign only. A shift soon after the change is not a second sign: it is
-    the same movement seen again."""
+    change leaks had one sign only. A lone sign at ``watch`` is held there too (confirmation
+    does not raise it). A shift soon after the change is not a second sign: it is the same
+    movement seen again."""
     out = list(ev)
     for cid in changes:
         mine = [i for i, e in enumerate(out) if e.metric.endswith(f":{cid}")
                 and e.metric.split(":")[0] in SIGNS and e.status in (Status.WATCH, Status.LEAK)]
-        if len(mine) != 1 or out[mine[0]].status is not Status.LEAK:
+        if len(mine) != 1 or out[mine[0]].p is None:   # a failed change alone stays watch
             continue
         e = out[mine[0]]
         line = lines.get(e.metric.split(":")[0])
