@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from dipstick.findings import Evidence, Finding, LeakEstimate, Status, fact
+from dipstick.findings import HELD, Evidence, Finding, LeakEstimate, Status, fact
 
 CHANGE = "change"
 # what a badly managed change moves besides its own measures (PRODUCT.md: use, tickets,
@@ -168,8 +168,9 @@ def _seen(f: Finding, change: ChangeRecord) -> bool:
 
 def _sure(e: Evidence) -> bool:
     """Untested evidence (a failed change) stands; a tested one needs its q ≤ 0.05: a ratio
-    past its watch line by chance says nothing about the change."""
-    return e.p is None or (e.q is not None and e.q <= 0.05)
+    past its watch line by chance says nothing about the change. Evidence held at watch (a
+    lone sign of the change) is no finding about it either."""
+    return e.score != HELD and (e.p is None or (e.q is not None and e.q <= 0.05))
 
 
 def _dated(f: Finding) -> bool:

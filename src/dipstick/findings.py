@@ -162,6 +162,12 @@ class Evidence:
     relative: bool = False
 
 
+# The score of a `watch` held there on purpose — capped by a rule (a level, one sign only) or not
+# yet sure — which confirmation never raises to `leak` and episodes do not count as a sign (a
+# graded watch scores 25–49.9).
+HELD = 49.95
+
+
 def evidence(
     metric: str,
     label: str,

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from dipstick.engine import between, collect, keyed, minutes_between
 from dipstick.findings import (
+    HELD,
     CacheKey,
     CheckContext,
     Evidence,
@@ -38,7 +39,6 @@ from dipstick.findings import (
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import describe, shift_evidence
 from dipstick.indicators.confidence import (
-    HELD,
     NO_CHANGE,
     at_most_watch,
     flipped,

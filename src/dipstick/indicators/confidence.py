@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from dipstick.findings import (
+    HELD,
     Evidence,
     Finding,
     Status,
@@ -73,11 +74,6 @@ def shifted(test: Test | None, by: float) -> Test | None:
     if test is None:
         return None
     return Test(test.estimate + by, test.low + by, test.high + by, test.p, test.n, test.sample)
-
-
-# The score of a `watch` held there on purpose — capped by a rule (a level, one sign only) or not
-# yet sure — which confirmation never raises to `leak` (a graded watch scores 25–49.9).
-HELD = 49.95
 
 
 def at_most_watch(e: Evidence, why: str) -> Evidence:
