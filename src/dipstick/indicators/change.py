@@ -4,9 +4,10 @@ Compares the weeks right before each recent change with the weeks right after it
 incidents, satisfaction or usage that starts at the change is the change's evidence. Failed and
 uncommunicated changes are reported too, as the usual root of such shifts.
 
-Use has seasons (summer, year-end) that are nobody's change: incidents and use are compared
-against the common rhythm of the services with the same audience (internal, customer, …) over
-the same weeks, so a release in the first week of January is not blamed for the holidays.
+Use has seasons (summer, year-end) and growth that are nobody's change: incidents are counted
+per active user of the service (without usage data, against the common rhythm of the services
+with the same audience — internal, customer, … — over the same weeks), and use against that
+rhythm, so a release in the first week of January is not blamed for the holidays.
 """
 
 from __future__ import annotations
@@ -245,9 +246,15 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         weeks_before = range(wk - spec.change_effect_days // 7, wk)
         weeks_after = range(wk + 1, wk + max(after_days // 7, 1))
         assert rhythm is not None
-        common = rhythm.ratio(service.id, weeks_before, weeks_after)
-        rhythm_note = (f"the audience's use moved ×{common:.2f} over the same weeks: counted as "
-                       "expected" if abs(common - 1) >= 0.02 else "")
+        u0, u1 = before.get("users"), after.get("users")
+        if u0 and u1:       # incidents follow use: the service's own, season and growth alike
+            common = u1 / u0
+            rhythm_note = (f"per active user: use moved ×{common:.2f} (counted as expected)"
+                           if abs(common - 1) >= 0.02 else "")
+        else:               # no usage data: the audience's rhythm over the same weeks
+            common = rhythm.ratio(service.id, weeks_before, weeks_after)
+            rhythm_note = (f"the audience's use moved ×{common:.2f} over the same weeks: "
+                           "counted as expected" if abs(common - 1) >= 0.02 else "")
         per_week_before = k0 / (spec.change_effect_days / 7)
         per_week_after = k1 / (after_days / 7) / common
         if per_week_before > 0:
@@ -299,7 +306,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                 # use was already falling before the change: a decline, not the change's step
                 e = at_most_watch(e, f"use already fell {drift:+.0%} in the weeks before the "
                                      "change: a decline under way, not the change's step")
-            harm = any(x.status in (Status.WATCH, Status.LEAK) and x.metric in (
+            harm = any(_sign(x) and x.metric in (
                 f"incident_ratio:{cid}", f"satisfaction_drop:{cid}") for x in ev)
             if not harm:
                 # use falls for many reasons (a service losing its purpose, a rival); a badly
@@ -310,19 +317,29 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     ev = corroborated(ev, [c["id"] for c in recent], {
         "incident_ratio": spec.incident_ratio, "satisfaction_drop": spec.satisfaction_drop,
         "usage_change": spec.usage_change})
-    # a change leak started with the change that caused it: the first with a leaking sign, else
-    # (for confirmation to raise) the first with a sign at watch not held there
-    def signed(c: dict[str, Any], ok: Callable[[Evidence], bool]) -> bool:
-        return any(ok(e) and e.metric.endswith(f":{c['id']}")
-                   and e.metric.split(":")[0] in SIGNS for e in ev)
+    # a change leak started with the change that caused it: the one whose signs are surest
+    # (the smallest p among its leaking signs; else among its signs at watch not held there,
+    # for confirmation to raise). Not the first: a neighbour's chance sign would date it.
+    def surest(ok: Callable[[Evidence], bool]) -> dict[str, Any] | None:
+        ps = [(e.p, c["date"]) for c in recent for e in ev
+              if ok(e) and e.p is not None and e.metric.endswith(f":{c['id']}")
+              and e.metric.split(":")[0] in SIGNS]
+        if not ps:
+            return None
+        _, day = min(ps)
+        return next(c for c in recent if c["date"] == day)
 
-    first = next((c for c in recent if signed(c, lambda e: e.status is Status.LEAK)), None) or \
-        next((c for c in recent if signed(c, lambda e: e.status is Status.WATCH
-                                           and e.score != HELD and e.p is not None)), None)
+    first = surest(lambda e: e.status is Status.LEAK) or \
+        surest(lambda e: e.status is Status.WATCH and e.score != HELD)
     found = conclude(service.id, CAUSE, ev, leak, ACTION)
     started = first["date"].date() if first else None
     return replace(found, since=started) if found.status in (Status.LEAK, Status.WATCH) \
         else found
+
+
+def _sign(e: Evidence) -> bool:
+    """Past its watch line and, if tested, not plainly noise (p ≤ 0.05 before correction)."""
+    return e.status in (Status.WATCH, Status.LEAK) and (e.p is None or e.p <= 0.05)
 
 
 SIGNS = ("incident_ratio", "satisfaction_drop", "usage_change", "failed", "uncommunicated")
@@ -342,7 +359,7 @@ def corroborated(ev: list[Evidence], changes: list[str],
     out = list(ev)
     for cid in changes:
         mine = [i for i, e in enumerate(out) if e.metric.endswith(f":{cid}")
-                and e.metric.split(":")[0] in SIGNS and e.status in (Status.WATCH, Status.LEAK)]
+                and e.metric.split(":")[0] in SIGNS and _sign(e)]
         if len(mine) != 1 or out[mine[0]].p is None:   # a failed change alone stays watch
             continue
         e = out[mine[0]]
