@@ -95,6 +95,14 @@ def _stream(process: float, wait: float, ca: float,
         "id": "onboard", "name": "Onboarding", "runs_per_month": 10, "steps": [step]}])
 
 
+def _weekly_kpi(before: float, after: float) -> list[dict[str, object]]:
+    """Weekly KPI actuals of 'sales' over 400 days, ±2 around ``before``, then ``after`` in the
+    last 80 days."""
+    return [{"date": d.isoformat(), "outcome": "sales",
+             "value": (after if (AS_OF - d).days < 80 else before) + 2 * math.sin(i)}
+            for i, d in enumerate(days(AS_OF - timedelta(days=400), AS_OF, 7))]
+
+
 def _logged_stream(wait_h: tuple[float, float], redo: tuple[int, int]) -> Build:
     """A stream discovered from events, three cases a day for 500 days: 'Awaiting Request'
     (a wait of ``wait_h`` hours, before / in the last 80 days, ±30 % case to case) then
@@ -183,6 +191,12 @@ CASES: list[tuple[str, Build, str, Status, str | None]] = [
     ("outcome retired", lambda b: b.service().usage().tickets().surveys().set("outcomes", [
         {"id": "sales", "name": "Old", "status": "retired"}]),
      "alignment", Status.LEAK, "links_to_ended_outcomes"),
+    # issue 13: a KPI 12 % under target is a level (watch); sliding there from on target is a
+    # change against its own baseline, a leak once sure
+    ("KPI a little under target, always", lambda b: b.service().usage().tickets().surveys()
+     .rows("kpis", _weekly_kpi(88, 88)), "alignment", Status.WATCH, "kpi_gap"),
+    ("KPI slid a little under target", lambda b: b.service().usage().tickets().surveys()
+     .rows("kpis", _weekly_kpi(101, 88)), "alignment", Status.LEAK, "kpi_drift:sales"),
     # flow
     ("flowing stream", _stream(60, 60, 0.98), "flow", Status.OK, None),
     # issue 13: a step's levels differ by nature; a leak needs it worse than its own baseline

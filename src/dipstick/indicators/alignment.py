@@ -3,11 +3,14 @@
 Value links are where IT outputs meet business outcomes. A service that costs money with no link,
 links only to outcomes that are over, or serves outcomes far off their KPI target spends money
 the organisation cannot connect to a result. The leak is the share of the run cost so spent.
+A KPI that slid off its own baseline (tested on the KPI's values of both windows) is a leak
+once sure; its distance to the target alone is a level, since targets are set high or low.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import narwhals as nw
 from pydantic import Field
@@ -27,7 +30,9 @@ from dipstick.findings import (
 )
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
-from dipstick.model import Service
+from dipstick.indicators.confidence import flipped, scaled, tested
+from dipstick.model import Outcome, Service
+from dipstick.stats import means
 
 CAUSE = "alignment"
 ACTION = "Reconnect or stop: link the service to a live outcome with its owner, or stop it."
@@ -36,24 +41,61 @@ ACTION = "Reconnect or stop: link the service to a live outcome with its owner, 
 class AlignmentSpec(Spec):
     kpi_gap: Threshold = Field(Threshold(0.10, 0.25),
                                description="contribution-weighted relative gap to KPI target")
+    kpi_drift: Threshold = Field(Threshold(0.10, 0.25),
+                                 description="KPI's mean moved off its baseline mean, in the "
+                                             "bad direction, as a share of the target")
 
 
 @dataclass(frozen=True)
 class AlignmentMeasures:
     kpi_latest: dict[str, float]
     costs: dict[str, float]
+    # outcome → (mean, sd, n) of the KPI's values in the current and the baseline window
+    kpi_now: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    kpi_before: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+
+
+def _kpi_stats(ctx: CheckContext, start: datetime, end: datetime
+               ) -> dict[str, tuple[float, float, int]]:
+    lf = (ctx.signals.frame("kpis").filter(between("date", start, end))
+          .group_by("outcome").agg(m=nw.col("value").cast(nw.Float64).mean(),
+                                   sd=nw.col("value").cast(nw.Float64).std(),
+                                   n=nw.len()))
+    return {r["outcome"]: (float(r["m"]), float(r["sd"] or 0.0), int(r["n"]))
+            for r in collect(lf) if r["m"] is not None}
 
 
 def measure(ctx: CheckContext, spec: AlignmentSpec) -> AlignmentMeasures:
     latest: dict[str, float] = {}
-    if ctx.signals.has("kpis"):
-        w = ctx.window
-        lf = (ctx.signals.frame("kpis").filter(between("date", w.start, w.end))
-              .with_columns(last=nw.col("date").max().over("outcome"))
-              .filter(nw.col("date") == nw.col("last"))
-              .group_by("outcome").agg(nw.col("value").cast(nw.Float64).mean()))
-        latest = {r["outcome"]: r["value"] for r in collect(lf)}
-    return AlignmentMeasures(latest, monthly_costs(ctx))
+    if not ctx.signals.has("kpis"):
+        return AlignmentMeasures(latest, monthly_costs(ctx))
+    w = ctx.window
+    lf = (ctx.signals.frame("kpis").filter(between("date", w.start, w.end))
+          .with_columns(last=nw.col("date").max().over("outcome"))
+          .filter(nw.col("date") == nw.col("last"))
+          .group_by("outcome").agg(nw.col("value").cast(nw.Float64).mean()))
+    latest = {r["outcome"]: r["value"] for r in collect(lf)}
+    return AlignmentMeasures(latest, monthly_costs(ctx), _kpi_stats(ctx, w.start, w.end),
+                             _kpi_stats(ctx, w.baseline_start, w.start))
+
+
+def _drift(o: Outcome, now: tuple[float, float, int], before: tuple[float, float, int],
+           spec: AlignmentSpec, period: str) -> Evidence:
+    """The KPI's mean now against its own baseline mean, as a share of the target, positive in
+    the bad direction: Welch's test on the KPI values of the two windows. A KPI's distance to
+    its target is a level (targets are set high or low by nature); a KPI that slid off where
+    it was is a change the service's value is judged on."""
+    assert o.kpi is not None
+    (m1, s1, n1), (m0, s0, n0) = now, before
+    scale = abs(o.kpi.target) or 1.0
+    up = o.kpi.direction == "up"
+    test = means(m1, s1, n1, m0, s0, n0, null=0.0, higher_is_worse=not up)
+    if test is not None:
+        test = scaled(flipped(test) or test if up else test, 1 / scale, 0.0)
+    return tested(f"kpi_drift:{o.id}", f"KPI {o.kpi.name} off its baseline",
+                  ((m0 - m1) if up else (m1 - m0)) / scale, spec.kpi_drift, period, test,
+                  baseline=round(m0, 4), unit="", sample="KPI values", relative=True,
+                  note=f"mean {m1:.4g} vs {m0:.4g} before, target {o.kpi.target:g}")
 
 
 def kpi_shortfall(target: float, actual: float, direction: str) -> float:
@@ -102,6 +144,9 @@ def assess(service: Service, m: AlignmentMeasures, ctx: CheckContext,
         ev.append(fact(f"kpi:{o.id}", f"KPI {o.kpi.name} ({o.name})", actual, w.period,
                        Status.OK, note=f"target {o.kpi.target:g} ({o.kpi.direction}), "
                        f"gap {gap:.0%}"))
+        now, before = m.kpi_now.get(o.id), m.kpi_before.get(o.id)
+        if now is not None and before is not None:
+            ev.append(_drift(o, now, before, spec, f"{w.baseline_period} → {w.period}"))
     gap_share = weighted_gap / known if known else None
     ev.append(evidence("kpi_gap", "KPI gap of supported outcomes (weighted)", gap_share,
                        spec.kpi_gap, w.period))
