@@ -1,7 +1,8 @@
 """change — an organisational change or release was poorly managed.
 
 Compares the weeks right before each recent change with the weeks right after it: a shift in
-incidents, satisfaction or usage that starts at the change is the change's evidence. Failed and
+incidents, how-to tickets, satisfaction or usage that starts at the change is the change's
+evidence. Failed and
 uncommunicated changes are reported too, as the usual root of such shifts.
 
 Use has seasons (summer, year-end) and growth that are nobody's change: incidents are counted
@@ -197,6 +198,7 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
 
     sides("tickets", "opened_at", [
         nw.col("type").is_in(["incident"]).cast(nw.Float64).sum().alias("incidents"),
+        nw.col("type").is_in(["question"]).cast(nw.Float64).sum().alias("questions"),
         nw.col("satisfaction").count().alias("rated"),
         nw.col("satisfaction").cast(nw.Float64).mean().alias("satisfaction"),
         nw.col("satisfaction").cast(nw.Float64).std().alias("satisfaction_sd"),
@@ -284,6 +286,17 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                         f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
                         "incident ratio's 95 % interval)"),
                         excess_money(lo_r), excess_money(hi_r))
+        q0, q1 = before.get("questions", 0.0), after.get("questions", 0.0)
+        if q0 > 0:
+            # how-to questions per active user, as incidents: people lost after the change
+            ev.append(tested(f"question_ratio:{cid}", f"How-to tickets/week after {label}",
+                             (q1 / (after_days / 7) / common) / (q0 / (spec.change_effect_days
+                                                                       / 7)),
+                             spec.incident_ratio, period,
+                             rate_ratio(q1, after_days * common, q0, spec.change_effect_days,
+                                        NO_CHANGE),
+                             baseline=round(q0 / (spec.change_effect_days / 7), 4), unit="×",
+                             sample="how-to tickets", note=rhythm_note, relative=True))
         if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
             # Welch on the ratings: after − before against −watch, lower is worse
             test = means(after["satisfaction"], max(after.get("satisfaction_sd") or 0.0, 1.0),
@@ -307,7 +320,8 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                 e = at_most_watch(e, f"use already fell {drift:+.0%} in the weeks before the "
                                      "change: a decline under way, not the change's step")
             harm = any(_sign(x) and x.metric in (
-                f"incident_ratio:{cid}", f"satisfaction_drop:{cid}") for x in ev)
+                f"incident_ratio:{cid}", f"question_ratio:{cid}", f"satisfaction_drop:{cid}")
+                for x in ev)
             if not harm:
                 # use falls for many reasons (a service losing its purpose, a rival); a badly
                 # managed change also shows in incidents or satisfaction
@@ -315,7 +329,8 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                                      "change: a use drop alone is not blamed on it")
             ev.append(e)
     ev = corroborated(ev, [c["id"] for c in recent], {
-        "incident_ratio": spec.incident_ratio, "satisfaction_drop": spec.satisfaction_drop,
+        "incident_ratio": spec.incident_ratio, "question_ratio": spec.incident_ratio,
+        "satisfaction_drop": spec.satisfaction_drop,
         "usage_change": spec.usage_change})
     # a change leak started with the change that caused it: the one whose signs are surest
     # (the smallest p among its leaking signs; else among its signs at watch not held there,
@@ -342,13 +357,15 @@ def _sign(e: Evidence) -> bool:
     return e.status in (Status.WATCH, Status.LEAK) and (e.p is None or e.p <= 0.05)
 
 
-SIGNS = ("incident_ratio", "satisfaction_drop", "usage_change", "failed", "uncommunicated")
+SIGNS = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change", "failed",
+         "uncommunicated")
 
 
 def corroborated(ev: list[Evidence], changes: list[str],
                  lines: dict[str, Threshold]) -> list[Evidence]:
     """A change is a leak only with two signs of it — its leaking measure and another of the
-    same change at ``watch`` or worse (incidents, satisfaction, use, failed, not communicated)
+    same change at ``watch`` or worse (incidents, how-to tickets, satisfaction, use, failed,
+    not communicated)
     — or with one sign whose whole 95 % interval lies past its leak line. Releases come every
     few weeks and each is compared three ways; one measure just past its line after one of them
     is as often chance, a season or another cause (a service desk slowing down drops
