@@ -13,8 +13,6 @@ rhythm, so a release in the first week of January is not blamed for the holidays
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -26,7 +24,6 @@ from pydantic import Field
 from dipstick.engine import between, collect, keyed, minutes_between
 from dipstick.findings import (
     HELD,
-    CacheKey,
     CheckContext,
     Evidence,
     Finding,
@@ -39,18 +36,17 @@ from dipstick.findings import (
     unknown,
 )
 from dipstick.indicators.base import Indicator, money
-from dipstick.indicators.common import describe, shift_evidence
+from dipstick.indicators.common import describe, shift_evidence, use_change, week_of
+from dipstick.indicators.common import rhythm as common_rhythm
 from dipstick.indicators.confidence import (
     NO_CHANGE,
     at_most_watch,
     flipped,
-    scaled,
     tested,
 )
-from dipstick.model import Service, ValueModel
-from dipstick.shifts import CAUSE_SERIES, ShiftIndex, detect_all
-from dipstick.shifts.series import EPOCH_MONDAY
-from dipstick.stats import Test, means, rate_ratio
+from dipstick.model import Service
+from dipstick.shifts import CAUSE_SERIES, detect_all
+from dipstick.stats import means, rate_ratio
 
 CAUSE = "change"
 ACTION = "Communicate and support the change: explain it, train, and staff the service desk."
@@ -66,102 +62,6 @@ class ChangeSpec(Spec):
     usage_change: Threshold = Field(Threshold(-0.15, -0.25), description="after ÷ before − 1")
     incident_handling_minutes: float = Field(60.0, ge=0, description="time an incident costs")
     change_shift_weeks: int = Field(4, ge=0, description="a shift this soon after is evidence")
-
-
-def _week(day: date) -> int:
-    return (day - EPOCH_MONDAY.date()).days // 7
-
-
-@dataclass(frozen=True)
-class Season:
-    """Per audience, week by week, the median over its services of a week's active users ÷
-    that service's median week: the rhythm all of them share (holidays, summer, year-end).
-    The median keeps one service's own leak out of its peers' rhythm."""
-
-    index: dict[str, dict[int, float]]     # audience → week number → relative level
-    audience: dict[str, str]               # service → audience
-    min_peers: int = 5
-
-    def level(self, service: str, week: int) -> float | None:
-        return self.index.get(self.audience.get(service, ""), {}).get(week)
-
-    def ratio(self, service: str, before: range, after: range) -> float:
-        """The common rhythm's after ÷ before (1 where it is not known)."""
-        def mean(weeks: range) -> float | None:
-            xs = [x for w in weeks if (x := self.level(service, w)) is not None]
-            return sum(xs) / len(xs) if len(xs) >= 2 else None
-        a, b = mean(after), mean(before)
-        return a / b if a and b else 1.0
-
-
-SEASON: CacheKey[Season] = CacheKey("change season")
-
-
-def _audience(model: ValueModel) -> dict[str, str]:
-    kinds = {g.id: g.kind for g in model.stakeholder_groups}
-    return {s.id: "+".join(sorted({kinds[c] for c in s.consumers if c in kinds})) or "-"
-            for s in model.services}
-
-
-def season(model: ValueModel, shifts: ShiftIndex, min_peers: int = 5) -> Season:
-    """The audiences' rhythm from the services' weekly user series (an audience with fewer
-    than ``min_peers`` services with use borrows the whole portfolio's)."""
-    audience = _audience(model)
-    rel: dict[str, list[dict[int, float]]] = defaultdict(list)
-    for s in model.services:
-        [*found] = shifts.series(s.id, "users")
-        own = [x for x in found if x.key.kind == "service" and x.key.subject == s.id]
-        if not own or len(own[0]) < 8:
-            continue
-        mid = statistics.median(float(v) for v in own[0].values)
-        if mid <= 0:
-            continue
-        rel[audience[s.id]].append({int(w): float(v) / mid
-                                    for w, v in zip(own[0].index, own[0].values, strict=True)})
-    everyone = [x for xs in rel.values() for x in xs]
-
-    def median_by_week(members: list[dict[int, float]]) -> dict[int, float]:
-        weeks: dict[int, list[float]] = defaultdict(list)
-        for m in members:
-            for w, v in m.items():
-                weeks[w].append(v)
-        return {w: statistics.median(vs) for w, vs in weeks.items()
-                if len(vs) >= min(min_peers, len(members))}
-
-    whole = median_by_week(everyone) if len(everyone) >= min_peers else {}
-    index = {a: median_by_week(m) if len(m) >= min_peers else whole for a, m in rel.items()}
-    for a in set(audience.values()) - set(index):
-        index[a] = whole
-    return Season(index, audience, min_peers)
-
-
-def _usage_test(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
-                after: range) -> tuple[float, float, Test | None, float] | None:
-    """Weekly active users after ÷ before the change, each week divided by the audience's
-    rhythm; Welch's test on the weekly values (weeks vary more than a count would), as the
-    share change after ÷ before − 1; and the drift already under way before the change (the
-    later half of the before weeks ÷ the earlier half − 1). None without two weeks on each
-    side."""
-    own = [x for x in shifts.series(service, "users") if x.key.subject == service]
-    if not own:
-        return None
-    weeks = dict(zip((int(w) for w in own[0].index), (float(v) for v in own[0].values),
-                     strict=True))
-
-    def side(span: range) -> list[float]:
-        return [weeks[w] / (rhythm.level(service, w) or 1.0) for w in span if w in weeks]
-
-    a, b = side(after), side(before)
-    if len(a) < 2 or len(b) < 2 or not sum(b):
-        return None
-    ma, mb = statistics.fmean(a), statistics.fmean(b)
-    test = means(ma, statistics.stdev(a), len(a), mb, statistics.stdev(b), len(b), null=0.0,
-                 higher_is_worse=False)
-    half = len(b) // 2
-    early, late = statistics.fmean(b[:half]), statistics.fmean(b[half:])
-    drift = late / early - 1 if early else 0.0
-    return ma, mb, None if test is None else scaled(test, 1 / mb, 0.0,
-                                                   f"{len(a)} vs {len(b)} weeks"), drift
 
 
 @dataclass(frozen=True)
@@ -219,7 +119,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     leak = LeakEstimate.none("no change with a measurable effect")
     started: date | None = None
     index = detect_all(ctx)
-    rhythm = ctx.cache.get(SEASON, lambda: season(ctx.model, index)) if recent else None
+    rhythm = common_rhythm(ctx) if recent else None
     shifts = [s for s in detect_all(ctx).shifts(service.id, CAUSE_SERIES[CAUSE]) if s.bad] \
         if recent else []
     for c in recent:
@@ -244,7 +144,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         period = f"{day - timedelta(days=spec.change_effect_days)}..{day + timedelta(after_days)}"
         k0, k1 = before.get("incidents", 0.0), after.get("incidents", 0.0)
         # the audience's rhythm over the same weeks: what the counts would have done anyway
-        wk = _week(day)
+        wk = week_of(day)
         weeks_before = range(wk - spec.change_effect_days // 7, wk)
         weeks_after = range(wk + 1, wk + max(after_days // 7, 1))
         assert rhythm is not None
@@ -308,7 +208,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                              spec.satisfaction_drop, period, flipped(test),
                              baseline=before["satisfaction"], unit=" pts",
                              sample="rated tickets (sd floored at 1 point)", relative=True))
-        used = _usage_test(index, rhythm, service.id, weeks_before, weeks_after)
+        used = use_change(index, rhythm, service.id, weeks_before, weeks_after)
         if used is not None:
             ma, mb, test, drift = used
             e = tested(f"usage_change:{cid}", f"Usage change after {label}", ma / mb - 1,

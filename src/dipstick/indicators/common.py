@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import narwhals as nw
 
 from dipstick.engine import between, collect, hours_between, keyed
 from dipstick.findings import CacheKey, CheckContext, Evidence, Status, Threshold, evidence
-from dipstick.shifts import SeriesKey, Shift, detect_all
+from dipstick.indicators.confidence import scaled
+from dipstick.model import ValueModel
+from dipstick.shifts import SeriesKey, Shift, ShiftIndex, detect_all
+from dipstick.shifts.series import EPOCH_MONDAY
+from dipstick.stats import Test, means
 from dipstick.streams.package import PackageStream, package_streams
 
 HANDLING = "handling_minutes"
@@ -217,3 +224,106 @@ def value_streams(ctx: CheckContext) -> tuple[PackageStream, ...]:
     check: the flow indicator judges them and the report draws them."""
     return ctx.cache.get(STREAMS, lambda: package_streams(ctx.model, ctx.signals,
                                                           ctx.window.start, ctx.window.end))
+
+
+# -- the audiences' rhythm: seasons that are nobody's change ------------------------------
+
+def week_of(day: date) -> int:
+    return (day - EPOCH_MONDAY.date()).days // 7
+
+
+@dataclass(frozen=True)
+class Season:
+    """Per audience, week by week, the median over its services of a week's active users ÷
+    that service's median week: the rhythm all of them share (holidays, summer, year-end).
+    The median keeps one service's own leak out of its peers' rhythm."""
+
+    index: dict[str, dict[int, float]]     # audience → week number → relative level
+    audience: dict[str, str]               # service → audience
+    min_peers: int = 5
+
+    def level(self, service: str, week: int) -> float | None:
+        return self.index.get(self.audience.get(service, ""), {}).get(week)
+
+    def ratio(self, service: str, before: range, after: range) -> float:
+        """The common rhythm's after ÷ before (1 where it is not known)."""
+        def mean(weeks: range) -> float | None:
+            xs = [x for w in weeks if (x := self.level(service, w)) is not None]
+            return sum(xs) / len(xs) if len(xs) >= 2 else None
+        a, b = mean(after), mean(before)
+        return a / b if a and b else 1.0
+
+
+SEASON: CacheKey[Season] = CacheKey("season")
+
+
+def _audience(model: ValueModel) -> dict[str, str]:
+    kinds = {g.id: g.kind for g in model.stakeholder_groups}
+    return {s.id: "+".join(sorted({kinds[c] for c in s.consumers if c in kinds})) or "-"
+            for s in model.services}
+
+
+def season(model: ValueModel, shifts: ShiftIndex, min_peers: int = 5) -> Season:
+    """The audiences' rhythm from the services' weekly user series (an audience with fewer
+    than ``min_peers`` services with use borrows the whole portfolio's)."""
+    audience = _audience(model)
+    rel: dict[str, list[dict[int, float]]] = defaultdict(list)
+    for s in model.services:
+        [*found] = shifts.series(s.id, "users")
+        own = [x for x in found if x.key.kind == "service" and x.key.subject == s.id]
+        if not own or len(own[0]) < 8:
+            continue
+        mid = statistics.median(float(v) for v in own[0].values)
+        if mid <= 0:
+            continue
+        rel[audience[s.id]].append({int(w): float(v) / mid
+                                    for w, v in zip(own[0].index, own[0].values, strict=True)})
+    everyone = [x for xs in rel.values() for x in xs]
+
+    def median_by_week(members: list[dict[int, float]]) -> dict[int, float]:
+        weeks: dict[int, list[float]] = defaultdict(list)
+        for m in members:
+            for w, v in m.items():
+                weeks[w].append(v)
+        return {w: statistics.median(vs) for w, vs in weeks.items()
+                if len(vs) >= min(min_peers, len(members))}
+
+    whole = median_by_week(everyone) if len(everyone) >= min_peers else {}
+    index = {a: median_by_week(m) if len(m) >= min_peers else whole for a, m in rel.items()}
+    for a in set(audience.values()) - set(index):
+        index[a] = whole
+    return Season(index, audience, min_peers)
+
+
+def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
+               after: range) -> tuple[float, float, Test | None, float] | None:
+    """Weekly active users after ÷ before the change, each week divided by the audience's
+    rhythm; Welch's test on the weekly values (weeks vary more than a count would), as the
+    share change after ÷ before − 1; and the drift already under way before the change (the
+    later half of the before weeks ÷ the earlier half − 1). None without two weeks on each
+    side."""
+    own = [x for x in shifts.series(service, "users") if x.key.subject == service]
+    if not own:
+        return None
+    weeks = dict(zip((int(w) for w in own[0].index), (float(v) for v in own[0].values),
+                     strict=True))
+
+    def side(span: range) -> list[float]:
+        return [weeks[w] / (rhythm.level(service, w) or 1.0) for w in span if w in weeks]
+
+    a, b = side(after), side(before)
+    if len(a) < 2 or len(b) < 2 or not sum(b):
+        return None
+    ma, mb = statistics.fmean(a), statistics.fmean(b)
+    test = means(ma, statistics.stdev(a), len(a), mb, statistics.stdev(b), len(b), null=0.0,
+                 higher_is_worse=False)
+    half = len(b) // 2
+    early, late = statistics.fmean(b[:half]), statistics.fmean(b[half:])
+    drift = late / early - 1 if early else 0.0
+    return ma, mb, None if test is None else scaled(test, 1 / mb, 0.0,
+                                                   f"{len(a)} vs {len(b)} weeks"), drift
+
+
+def rhythm(ctx: CheckContext) -> Season:
+    """The audiences' rhythm of this check (once per check)."""
+    return ctx.cache.get(SEASON, lambda: season(ctx.model, detect_all(ctx)))

@@ -29,15 +29,18 @@ from dipstick.findings import (
 )
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
-    active_users,
     monthly_costs,
     recent_users,
+    rhythm,
     settled_evidence,
     settled_shift,
+    use_change,
+    week_of,
 )
-from dipstick.indicators.confidence import NO_CHANGE, shifted, tested
+from dipstick.indicators.confidence import tested
 from dipstick.model import Service
-from dipstick.stats import proportion, rate_ratio
+from dipstick.shifts import detect_all
+from dipstick.stats import proportion
 
 CAUSE = "retirement"
 ACTION = "Retire or consolidate: plan the service's retirement or merge it with its twin."
@@ -56,15 +59,12 @@ class RetirementSpec(Spec):
 @dataclass(frozen=True)
 class RetirementMeasures:
     recent: dict[str, float]
-    current: dict[str, float]
-    baseline: dict[str, float]
     costs: dict[str, float]
     peers: dict[str, tuple[float, float, int]]    # service → (median, MAD, n) of its peers
     live_by_capability: dict[str, list[str]]
 
 
 def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
-    w = ctx.window
     recent = recent_users(ctx)
     costs = monthly_costs(ctx)
     lifecycle = {s.id: s.lifecycle for s in ctx.model.services}
@@ -85,9 +85,7 @@ def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
     for s in ctx.model.services:
         if s.lifecycle == "live" and s.capability:
             live.setdefault(s.capability, []).append(s.id)
-    return RetirementMeasures(recent, active_users(ctx, w.start, w.end),
-                              active_users(ctx, w.baseline_start, w.start), costs,
-                              peers, live)
+    return RetirementMeasures(recent, costs, peers, live)
 
 
 def _size_band(users: float) -> int:
@@ -115,13 +113,16 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
         if ev[-1].low is not None and ev[-1].high is not None:
             unused_range = (service.licences * (1 - ev[-1].high),
                             service.licences * (1 - ev[-1].low))
-    cur, base = m.current.get(sid), m.baseline.get(sid)
-    if cur is not None and base:
-        ev.append(tested("usage_trend", "Active users vs baseline", cur / base - 1,
-                         spec.usage_trend, w.period,
-                         shifted(rate_ratio(cur, 1.0, base, 1.0, NO_CHANGE,
-                                            higher_is_worse=False), -1.0),
-                         baseline=base, sample="mean daily users (a Poisson count)", relative=True))
+    # weekly use, each week ÷ the audience's rhythm, now against the baseline's weeks
+    used = use_change(detect_all(ctx), rhythm(ctx), sid,
+                      range(week_of(w.baseline_start.date()), week_of(w.start.date())),
+                      range(week_of(w.start.date()), week_of(w.end.date())))
+    if used is not None:
+        ma, mb, test, _ = used
+        ev.append(tested("usage_trend", "Active users vs baseline", ma / mb - 1,
+                         spec.usage_trend, w.period, test, baseline=round(mb, 2),
+                         sample="of mean daily users, each week ÷ the audience's rhythm",
+                         relative=True))
     settled = settled_shift(ctx, "service", sid, "users")
     if settled is not None:
         if service.licences:
