@@ -5,6 +5,9 @@ but the leader has one problem with one remedy. Only leaks dated by a shift (``s
 shift as evidence) or by a change (the ``change`` cause) can be tied to an event; the rule, in
 order, for each such leak from the earliest:
 
+0. **A confirmed change leak claims first.** When ``change`` is itself a leak dated by its
+   change, every dated leak starting in ``[change − claim_days, change + lag_days]`` is its
+   symptom (a weekly shift in a small or seasonal series is dated up to weeks early).
 1. **A recorded change just before the shifts is the root.** When a change of the service lies
    at most ``lead_days`` after or ``lag_days`` before the start of a leaking cause, every dated
    leak starting in that span belongs to the change's episode and the cause ``change`` is its
@@ -62,6 +65,7 @@ class Rule:
     lead_days: int = 7       # a weekly shift is dated by its Monday: up to 6 days before
     lag_days: int = 35       # a change explains shifts that begin up to five weeks after it
     together_days: int = 28  # shifts this close together without a change: one event
+    claim_days: int = 28     # a confirmed change leak claims shifts dated this much before it
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,18 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
                    key=lambda x: (x[0], -x[1].score))
     episodes: list[Episode] = []
     taken: set[str] = set()
+    lead = by_cause.get(CHANGE)
+    if lead is not None and lead.status is Status.LEAK and lead.since is not None:
+        # a confirmed change leak claims its symptoms first, reaching further back: a weekly
+        # shift in a small or seasonal series is dated up to weeks early
+        ch = next((c for c in changes if c.date == lead.since), None)
+        low = lead.since - timedelta(days=rule.claim_days)
+        high = lead.since + timedelta(days=rule.lag_days)
+        claimed = [lead, *(g for d, g in dated if g.cause != CHANGE and low <= d <= high)]
+        taken.update(m.cause for m in claimed)
+        episodes.append(Episode(CHANGE, lead.since, ch.id if ch else None,
+                                tuple(m.cause for m in claimed[1:]),
+                                _story(ch, lead.since, claimed, CHANGE)))
     for since, f in dated:
         if f.cause in taken:
             continue
