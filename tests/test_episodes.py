@@ -164,6 +164,21 @@ def watching(cause: str, about: str = "CHG9") -> Finding:
     return Finding("crm", cause, Status.WATCH, 40.0, f"{cause} watch", ev, action=f"fix {cause}")
 
 
+def shift_noted(cause: str, about: str = "CHG9") -> Finding:
+    """The change indicator at watch only because a shift followed the change."""
+    ev = (Evidence("shift:crm/incidents_per_user", "Shift in incidents per user", 0.5,
+                   "week", Status.WATCH, 0.0, "", None, 1.0, note=f"5 days after {about}"),)
+    return Finding("crm", cause, Status.WATCH, 30.0, f"{cause} watch", ev, action=f"fix {cause}")
+
+
+def change_leak(day: date | None = None, about: str = "CHG9") -> Finding:
+    """The change indicator's own leak, dated by the change (two sure signs of it)."""
+    ev = tuple(Evidence(f"{m}:{about}", m, 2.0, "day", Status.LEAK, 60.0, "", None, 1.0,
+                        p=0.001, q=0.002) for m in ("incident_ratio", "question_ratio"))
+    return Finding("crm", "change", Status.LEAK, 60.0, "change leaks", ev,
+                   LeakEstimate(100.0, 2.0, "change formula"), "fix change", day or D)
+
+
 def ok(cause: str) -> Finding:
     return Finding("crm", cause, Status.OK, 0.0, "fine")
 
@@ -210,6 +225,21 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
     ("a leak without a shift behind its date stands alone",
      [shifted("training", D), Finding("crm", "retirement", Status.LEAK, 60.0, "end of life",
                                      since=D)], [], {"training": None, "retirement": None}),
+    # issue 13, session 5
+    ("a shift soon after a routine change is no finding about it",
+     [shifted("training", D + timedelta(days=7)), shift_noted("change")], [CHG],
+     {"training": None}),
+    ("a confirmed change leak claims a symptom dated up to four weeks before it",
+     [shifted("training", D - timedelta(days=23)), change_leak()], [CHG],
+     {"change": None, "training": "change"}),
+    ("but not one dated long before it",
+     [shifted("training", D - timedelta(days=60)), change_leak()], [CHG],
+     {"change": None, "training": None}),
+    ("an undated perception leak on a service a change leaks on is the change's symptom",
+     [shifted("perception", None), change_leak()], [CHG],
+     {"change": None, "perception": "change"}),
+    ("an undated flow leak is not: a bad release does not slow a value stream",
+     [shifted("flow", None), change_leak()], [CHG], {"change": None, "flow": None}),
 ])
 def test_the_rule(case: str, findings: list[Finding], changes: list[ChangeRecord],
                   expected: dict[str, str | None]) -> None:

@@ -12,7 +12,15 @@ import pytest
 
 from dipstick.check import CheckResult, run_check
 from dipstick.errors import UsageError
-from dipstick.findings import Evidence, Finding, LeakEstimate, Status, Threshold, conclude
+from dipstick.findings import (
+    HELD,
+    Evidence,
+    Finding,
+    LeakEstimate,
+    Status,
+    Threshold,
+    conclude,
+)
 from dipstick.indicators.confidence import confirm
 from dipstick.package import load_package
 
@@ -404,3 +412,68 @@ def test_a_retired_setting_still_loads_and_is_ignored() -> None:
     assert settings_problems({name: {"watch": 1, "leak": 2} for name in RETIRED}) == []
     assert [k for k, _ in settings_problems({"cost_per_user_vs_mediam": 3})] == \
         ["cost_per_user_vs_mediam"]
+
+
+def test_sure_past_the_watch_line_is_a_leak_only_against_its_own_baseline() -> None:
+    """Issue 13: a confirmed change against the service's own baseline, past its watch line, is
+    a leak; a level against an absolute line is not raised, nor is evidence held at watch."""
+    line = Threshold(1.3, 1.6)
+
+    def ev(metric: str, relative: bool, score: float | None = None) -> Evidence:
+        status, graded = line.grade(1.45)
+        return Evidence(metric, metric, 1.45, "now", status, graded if score is None else score,
+                        n=400, p=1e-6, relative=relative)
+
+    found = [conclude(s, "training", [e], LeakEstimate(10.0), "act") for s, e in (
+        ("own", ev("questions_growth", True)), ("level", ev("reopen_share", False)),
+        ("held", ev("questions_growth", True, HELD)))]
+    assert all(f.status is Status.WATCH for f in found)
+    own, level, held = confirm(found)
+    assert own.status is Status.LEAK
+    assert own.evidence[0].note.startswith("sure past the watch line: q = ")
+    assert level.status is Status.WATCH and held.status is Status.WATCH
+
+
+def _many_services_dip(release_on_dip: bool) -> Build:
+    """Six internal services whose use dips from 100 to 60 users a day for the same six weeks
+    (a summer), and a release of one of them on the first day of the dip."""
+    dip = (AS_OF - timedelta(days=70), AS_OF - timedelta(days=28))
+
+    def build(b: PackageBuilder) -> PackageBuilder:
+        for i, sid in enumerate(["crm", "hr", "erp", "wiki", "mail", "chat"]):
+            b.service(sid).rows("usage", (
+                {"date": d.isoformat(), "service": sid,
+                 "active_users": (60 if dip[0] <= d < dip[1] else 100) + i + (d.day % 3)}
+                for d in days(AS_OF - timedelta(days=500), AS_OF)))
+        b.tickets(per_week=5)
+        return b.rows("changes", [{"id": "CHG1", "service": "crm",
+                                   "date": dip[0].isoformat(), "kind": "release",
+                                   "success": "true", "communicated": "true"}])
+    return build
+
+
+def test_a_season_every_service_shares_is_not_a_release_effect(tmp_path: Path) -> None:
+    """The use of all six services dips together: judged against their audience's rhythm, the
+    release at the start of the dip moved nothing."""
+    f = finding(tmp_path, _many_services_dip(True), "change")
+    e = next(e for e in f.evidence if e.metric == "usage_change:CHG1")
+    assert abs(float(e.value or 0)) < 0.05 and e.status is Status.OK, e
+    assert f.status is not Status.LEAK
+
+
+def test_a_lone_sign_after_a_release_is_held_at_watch(tmp_path: Path) -> None:
+    """Satisfaction falls 1 point after a release and nothing else moves: one sign, sure but
+    not surely past its leak line (1.2), so held at watch (issue 13: two signs, or one beyond
+    doubt)."""
+    def build(b: PackageBuilder) -> PackageBuilder:
+        day = AS_OF - timedelta(days=50)
+        b.service().usage().surveys().kpis()
+        b.tickets(per_week=20, satisfaction=8.0, end_day=day - timedelta(days=1))
+        b.tickets(per_week=20, satisfaction=7.0, start_day=day, prefix="A")
+        return b.rows("changes", [{"id": "CHG1", "service": "crm", "date": day.isoformat(),
+                                   "kind": "release", "success": "true",
+                                   "communicated": "true"}])
+    f = finding(tmp_path, build, "change")
+    e = next(e for e in f.evidence if e.metric == "satisfaction_drop:CHG1")
+    assert e.status is Status.WATCH and "one sign only" in e.note, e
+    assert f.status is Status.WATCH
