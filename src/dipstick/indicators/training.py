@@ -8,7 +8,7 @@ the conditional binomial test of the two Poisson rates (issue 13).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -36,9 +36,9 @@ from dipstick.indicators.common import (
     settled_evidence,
     settled_shift,
 )
-from dipstick.indicators.confidence import NO_CHANGE, tested
+from dipstick.indicators.confidence import NO_CHANGE, scaled, tested
 from dipstick.model import Service
-from dipstick.stats import poisson_range, proportion, rate_ratio
+from dipstick.stats import poisson_range, proportion, rate_ratio, two_proportions
 
 CAUSE = "training"
 ACTION = "Train: run targeted training and publish how-to guides for the top questions."
@@ -47,6 +47,9 @@ ACTION = "Train: run targeted training and publish how-to guides for the top que
 class TrainingSpec(Spec):
     questions_growth: Threshold = Field(Threshold(1.5, 2.0), description="rate ÷ baseline rate")
     training_completion: Threshold = Field(Threshold(0.8, 0.6), description="completed/required")
+    completion_drop: Threshold = Field(Threshold(10.0, 20.0),
+                                       description="completion now below the baseline's, "
+                                                   "percentage points")
     new_service_adoption: Threshold = Field(Threshold(0.5, 0.3),
                                             description="active users ÷ licences, first year")
     question_handling_minutes: float = Field(20.0, ge=0,
@@ -63,6 +66,18 @@ class TrainingMeasures:
     baseline_users: dict[str, float]
     recent_users: dict[str, float]
     completion: dict[str, dict[str, Any]]
+    baseline_completion: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _completion(ctx: CheckContext, start: Any, end: Any) -> dict[str, dict[str, Any]]:
+    """The latest completion per (service, group) in ``[start, end)``, summed per service."""
+    latest = (ctx.signals.frame("training").filter(between("date", start, end))
+              .with_columns(last=nw.col("date").max().over("service", "group"))
+              .filter(nw.col("date") == nw.col("last"))
+              .group_by("service")
+              .agg(completed=nw.col("completed").cast(nw.Float64).sum(),
+                   required=nw.col("required").cast(nw.Float64).sum()))
+    return keyed(collect(latest), "service")
 
 
 def measure(ctx: CheckContext, spec: TrainingSpec) -> TrainingMeasures:
@@ -80,17 +95,13 @@ def measure(ctx: CheckContext, spec: TrainingSpec) -> TrainingMeasures:
 
         questions, baseline = count(w.start, w.end), count(w.baseline_start, w.start)
     completion: dict[str, dict[str, Any]] = {}
+    before: dict[str, dict[str, Any]] = {}
     if ctx.signals.has("training"):
-        latest = (ctx.signals.frame("training").filter(between("date", w.start, w.end))
-                  .with_columns(last=nw.col("date").max().over("service", "group"))
-                  .filter(nw.col("date") == nw.col("last"))
-                  .group_by("service")
-                  .agg(completed=nw.col("completed").cast(nw.Float64).sum(),
-                       required=nw.col("required").cast(nw.Float64).sum()))
-        completion = keyed(collect(latest), "service")
+        completion = _completion(ctx, w.start, w.end)
+        before = _completion(ctx, w.baseline_start, w.start)
     return TrainingMeasures(questions, baseline, active_users(ctx, w.start, w.end),
                             active_users(ctx, w.baseline_start, w.start), recent_users(ctx),
-                            completion)
+                            completion, before)
 
 
 def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
@@ -135,6 +146,19 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
                          proportion(c["completed"], c["required"],
                                     spec.training_completion.watch, higher_is_worse=False),
                          sample="people trained"))
+        b = m.baseline_completion.get(sid)
+        if b and b["required"]:
+            # completion differs by nature (mandatory vs optional courses): its fall against
+            # the service's own baseline is the change judged
+            test = two_proportions(b["completed"], b["required"], c["completed"],
+                                   c["required"])
+            ev.append(tested("completion_drop", "Training completion drop vs baseline",
+                             100 * (b["completed"] / b["required"]
+                                    - c["completed"] / c["required"]),
+                             spec.completion_drop, w.period,
+                             scaled(test, 100.0) if test else None, unit=" pts",
+                             baseline=round(100 * b["completed"] / b["required"], 2),
+                             sample="people trained", relative=True))
     if service.launched and (w.as_of - service.launched) <= timedelta(days=365):
         recent = m.recent_users.get(sid)
         if service.licences and recent is not None:
