@@ -487,3 +487,12 @@ def test_a_lone_sign_after_a_release_is_held_at_watch(tmp_path: Path) -> None:
     e = next(e for e in f.evidence if e.metric == "satisfaction_drop:CHG1")
     assert e.status is Status.WATCH and "one sign only" in e.note, e
     assert f.status is Status.WATCH
+
+
+def test_a_logged_step_that_got_slower_is_dated(tmp_path: Path) -> None:
+    """Issue 13: a discovered step's leak has a start — the shift in its weekly wait series —
+    so the leader learns since when (the waits tripled 80 days before the as-of date)."""
+    f = finding(tmp_path, _logged_stream((20, 60), (10, 10)), "flow")
+    assert f.status is Status.LEAK and f.since is not None
+    assert abs((AS_OF - timedelta(days=80) - f.since).days) <= 7
+    assert any(e.metric.startswith("shift:") for e in f.evidence)

@@ -35,6 +35,7 @@ LABELS = {
     "cost_per_user": "cost per active user", "training_completion": "training completion",
     "value_score": "value score", "kpi": "KPI actual",
     "touchpoint_satisfaction": "touchpoint satisfaction", "drop_off_rate": "drop-off rate",
+    "step_wait": "wait per visit", "step_rework": "rework share",
 }
 
 

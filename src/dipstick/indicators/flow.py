@@ -13,10 +13,14 @@ are shown and can raise at most ``watch``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import date
 
+import narwhals as nw
+import numpy as np
 from pydantic import Field
 
+from dipstick.engine import between, collect
 from dipstick.findings import (
     CheckContext,
     Evidence,
@@ -31,12 +35,14 @@ from dipstick.findings import (
     not_applicable,
 )
 from dipstick.indicators.base import Indicator, money
-from dipstick.indicators.common import value_streams
+from dipstick.indicators.common import shift_evidence, value_streams
 from dipstick.indicators.confidence import at_most_watch, scaled, tested
 from dipstick.model import Service
+from dipstick.shifts.detect import Shift, detect
+from dipstick.shifts.series import Series, SeriesKey, week_index
 from dipstick.stats import Test, means, two_proportions
 from dipstick.streams import StepMetrics, StreamMetrics
-from dipstick.streams.discover import ActivityStats
+from dipstick.streams.discover import ActivityStats, timed_visits
 from dipstick.streams.package import PackageStream, package_streams
 
 CAUSE = "flow"
@@ -75,6 +81,53 @@ class StepView:
 @dataclass(frozen=True)
 class FlowMeasures:
     steps: dict[str, list[StepView]]
+    # (stream id, activity) → its weekly mean wait per visit and share of rework visits, over
+    # the baseline and current windows: what dates a discovered step's leak
+    weekly: dict[tuple[str, str], tuple[Series, Series]] = field(default_factory=dict)
+
+
+def _weekly(ctx: CheckContext, ps: PackageStream) -> dict[tuple[str, str], tuple[Series, Series]]:
+    ref = ps.stream.event_log
+    if ref is None or not ctx.signals.has("events"):
+        return {}
+    w = ctx.window
+    events = ctx.signals.frame("events").filter(between("timestamp", w.baseline_start, w.end))
+    v = timed_visits(events, process=ref.process, waiting=ref.waiting, collapse=ref.collapse)
+    rows = collect(v.with_columns(wk=week_index("start")).group_by("activity", "wk")
+                   .agg(wait=nw.col("wait_s").mean(),
+                        rework=nw.col("rework").cast(nw.Float64).mean()))
+    by: dict[str, list[tuple[int, float, float]]] = {}
+    for r in rows:
+        by.setdefault(r["activity"], []).append((int(r["wk"]), float(r["wait"] or 0.0),
+                                                 float(r["rework"] or 0.0)))
+    out = {}
+    for act, xs in by.items():
+        xs.sort()
+        weeks = np.array([x[0] for x in xs], dtype=np.int64)
+        out[(ps.stream.id, act)] = tuple(
+            Series(SeriesKey("step", f"{ps.stream.id}/{act}", metric), weeks,
+                   np.array([x[i] for x in xs], dtype=np.float64), higher_is_worse=True)
+            for i, metric in ((1, "step_wait"), (2, "step_rework")))
+    return out  # type: ignore[return-value]
+
+
+def _dated(m: FlowMeasures, views: list[StepView], ev: list[Evidence], as_of: date
+           ) -> Shift | None:
+    """The shift for the worse behind the step comparisons past their watch line: per step,
+    the latest bad shift in its weekly wait (or rework) series; the earliest of those."""
+    found = []
+    for v in views:
+        for metric, i in (("wait_ratio", 0), ("rework_rise", 1)):
+            key = f"{metric}:{v.stream.id}:{v.step.name}"
+            if not any(e.metric == key and e.status in (Status.WATCH, Status.LEAK) for e in ev):
+                continue
+            series = m.weekly.get((v.stream.id, v.step.name))
+            if series is None:
+                continue
+            bad = [s for s in detect(series[i]) if s.bad and s.date <= as_of]
+            if bad:
+                found.append(bad[-1])
+    return min(found, key=lambda s: s.date) if found else None
 
 
 def _activities(ps: PackageStream) -> dict[str, ActivityStats]:
@@ -98,7 +151,9 @@ def measure(ctx: CheckContext, spec: FlowSpec) -> FlowMeasures:
                     else StepView(ps.metrics, st, before_step=st.baseline))
             for s in st.services:
                 steps.setdefault(s, []).append(view)
-    return FlowMeasures(steps)
+    weekly = {k: v for ps in value_streams(ctx) if ps.metrics.discovered
+              for k, v in _weekly(ctx, ps).items()}
+    return FlowMeasures(steps, weekly)
 
 
 def _source(vs: StreamMetrics) -> str:
@@ -232,8 +287,15 @@ def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec)
         formula += " (rework and wait beyond the steps' baselines)"
     if unpriced:
         formula += f" (streams without runs_per_month are not priced: {', '.join(unpriced)})"
-    return conclude(service.id, CAUSE, ev, LeakEstimate(money_total, hours_total, formula),
-                    ACTION)
+    found = conclude(service.id, CAUSE, ev, LeakEstimate(money_total, hours_total, formula),
+                     ACTION)
+    if found.status not in (Status.WATCH, Status.LEAK):
+        return found
+    shift = _dated(m, mine, ev, ctx.window.as_of)     # a discovered step's leak has a start
+    if shift is None:
+        return found
+    return replace(found, since=shift.date,
+                   evidence=(*found.evidence, shift_evidence(shift, found.status)))
 
 
 INDICATOR = Indicator(

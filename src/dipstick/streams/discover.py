@@ -328,6 +328,25 @@ def discover(
     if process is not None and "process" in events.collect_schema().names():
         events = events.filter(nw.col("process") == process)
     lifecycle = has_starts(events)
+    v, wait_names = _timed(events, waiting, lifecycle, collapse)
+    with _materialised(v) as v:
+        return _discover(events, v, process, tuple(waiting), wait_names, lifecycle, collapse,
+                         top_variants)
+
+
+def timed_visits(events: nw.LazyFrame[Any], *, process: str | None = None,
+                 waiting: Sequence[str] = DEFAULT_WAITING,
+                 collapse: bool = False) -> nw.LazyFrame[Any]:
+    """The visits of one process's log with the time each counts as work and as wait and
+    whether it is rework (``work_s``, ``wait_s``, ``rework``): what :func:`discover` sums, for
+    callers that slice it differently (the flow indicator's weekly series)."""
+    if process is not None and "process" in events.collect_schema().names():
+        events = events.filter(nw.col("process") == process)
+    return _timed(events, waiting, has_starts(events), collapse)[0]
+
+
+def _timed(events: nw.LazyFrame[Any], waiting: Sequence[str], lifecycle: bool,
+           collapse: bool) -> tuple[nw.LazyFrame[Any], list[str]]:
     v = visits(events, lifecycle=lifecycle, collapse=collapse)
     wait_names = _waiting_names(v, waiting)
     is_wait = nw.col("activity").is_in(wait_names)
@@ -341,12 +360,9 @@ def discover(
         wait = nw.when(is_wait).then(spent).otherwise(0.0)
     work = nw.when(is_wait).then(0.0).otherwise(spent)
     rework = (nw.col("occ") > 1) & ~(nw.col("prev_act").is_in(wait_names).fill_null(False))
-    v = v.with_columns(work_s=work, wait_s=wait, rework=rework,
-                       rework_s=nw.when(rework).then(work).otherwise(0.0),
-                       code=nw.col("activity").rank("dense"))
-    with _materialised(v) as v:
-        return _discover(events, v, process, tuple(waiting), wait_names, lifecycle, collapse,
-                         top_variants)
+    return v.with_columns(work_s=work, wait_s=wait, rework=rework,
+                          rework_s=nw.when(rework).then(work).otherwise(0.0),
+                          code=nw.col("activity").rank("dense")), wait_names
 
 
 def _discover(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any], process: str | None,
