@@ -496,3 +496,24 @@ def test_a_logged_step_that_got_slower_is_dated(tmp_path: Path) -> None:
     assert f.status is Status.LEAK and f.since is not None
     assert abs((AS_OF - timedelta(days=80) - f.since).days) <= 7
     assert any(e.metric.startswith("shift:") for e in f.evidence)
+
+
+def _two_minded(people: int, ids: bool) -> Build:
+    """``people`` respondents, each answering both dimensions alike: half say 4, half say 8."""
+    day = AS_OF - timedelta(days=10)
+    rows = [{"date": day.isoformat(), "service": "crm", "group": "staff", "dimension": dim,
+             "score": 4 if r % 2 else 8, "respondent": f"r{r}" if ids else None}
+            for r in range(people) for dim in ("time_saved", "ease")]
+    return lambda b: b.service().usage().tickets().kpis().rows("surveys", rows)
+
+
+@pytest.mark.parametrize("ids", [True, False])
+def test_one_persons_answers_count_once(tmp_path: Path, ids: bool) -> None:
+    """Issue 13: 40 people answering two dimensions alike are 40 observations, not 80 — with
+    respondent ids (their own mean answers' spread) or without (dimensions moving as one)."""
+    f = finding(tmp_path, _two_minded(40, ids), "perception")
+    e = next(e for e in f.evidence if e.metric == "value_score:staff")
+    assert e.low is not None and e.high is not None
+    half_width = (e.high - e.low) / 2
+    # sd 2.0 (answers 4 and 8) over 40 people: 1.96 × 2.0 / √40 ≈ 0.62 (over 80: 0.44)
+    assert half_width == pytest.approx(1.96 * 2.0 / math.sqrt(40), rel=0.05), e

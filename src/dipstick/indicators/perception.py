@@ -8,7 +8,7 @@ value dimensions. Not asking is itself a finding: a consuming group not asked fo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
@@ -53,6 +53,10 @@ class SurveyMeasures:
     current: dict[tuple[str, str], dict[str, dict[str, Any]]]   # (service, group) → dim → stats
     baseline: dict[tuple[str, str], dict[str, dict[str, Any]]]
     last: dict[tuple[str, str], date]
+    # (service, group) → (respondents, sd of their own mean answer), per window: the spread a
+    # score has when one person's answers to several dimensions move together
+    people: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    base_people: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
 
     @cached_property
     def answered(self) -> dict[str, set[str]]:
@@ -81,10 +85,20 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
             out.setdefault((r["service"], r["group"]), {})[r["dimension"]] = r
         return out
 
+    def by_person(start: datetime, end: datetime) -> dict[tuple[str, str], tuple[int, float]]:
+        if "respondent" not in lf.collect_schema().names():
+            return {}
+        agg = (lf.filter(between("date", start, end) & ~nw.col("respondent").is_null())
+               .group_by("service", "group", "respondent").agg(m=nw.col("score").mean())
+               .group_by("service", "group").agg(n=nw.len(), sd=nw.col("m").std()))
+        return {(r["service"], r["group"]): (int(r["n"]), float(r["sd"] or 0.0))
+                for r in collect(agg)}
+
     last = (lf.filter(nw.col("date") < w.end).group_by("service", "group")
             .agg(nw.col("date").max()))
     return SurveyMeasures(by_dimension(w.start, w.end), by_dimension(w.baseline_start, w.start),
-                          {(r["service"], r["group"]): r["date"].date() for r in collect(last)})
+                          {(r["service"], r["group"]): r["date"].date() for r in collect(last)},
+                          by_person(w.start, w.end), by_person(w.baseline_start, w.start))
 
 
 def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
@@ -97,22 +111,31 @@ def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float
 
 
 def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
-               base_dims: dict[str, Any] | None = None) -> Test | None:
+               base_dims: dict[str, Any] | None = None,
+               people: tuple[tuple[int, float] | None, tuple[int, float] | None] = (None, None),
+               ) -> Test | None:
     """The weighted value score against ``line`` (or, with ``base_dims``, the baseline score
-    minus the current one against ``line``), by a normal test: the score is a weighted sum of
-    dimension means, so its variance is Σ w²·sd²/n ÷ (Σ w)² (sd floored at 1 point)."""
+    minus the current one against ``line``), by a normal test. The score is a weighted sum of
+    dimension means answered by the same people, whose answers move together: its variance is
+    the larger of Σ w²·sd²/n ÷ (Σ w)² (dimensions independent) and sd²/n of the respondents'
+    own mean answers (``people``: (respondents, sd) now and before); without respondent ids,
+    (Σ w·sd/√n)² ÷ (Σ w)² (dimensions moving as one). Sds floored at 1 point."""
     from scipy import stats as sp
 
-    def var(ds: dict[str, Any]) -> float | None:
+    def var(ds: dict[str, Any], who: tuple[int, float] | None) -> float | None:
         g = ctx.model.group(group)
         w = {d: (g.weight(d) if g else 1.0) for d in ds}
         total = sum(w.values())
         if not total or any(ds[d]["n"] < 2 for d in ds):
             return None
-        return float(sum(w[d] ** 2 * max(ds[d]["sd"] or 0.0, 1.0) ** 2 / ds[d]["n"]
-                         for d in ds) / total ** 2)
+        sd = {d: max(ds[d]["sd"] or 0.0, 1.0) for d in ds}
+        if who is None or who[0] < 2:
+            return float(sum(w[d] * sd[d] / math.sqrt(ds[d]["n"]) for d in ds) ** 2
+                         / total ** 2)
+        apart = sum(w[d] ** 2 * sd[d] ** 2 / ds[d]["n"] for d in ds) / total ** 2
+        return float(max(apart, max(who[1], 1.0) ** 2 / who[0]))
 
-    score, v = weighted_score(ctx, group, dims), var(dims)
+    score, v = weighted_score(ctx, group, dims), var(dims, people[0])
     if score is None or v is None:
         return None
     n = int(sum(d["n"] for d in dims.values()))
@@ -120,7 +143,7 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
         se = math.sqrt(v)
         p = float(sp.norm.cdf((score - line) / se))
         return Test(score, score - Z95 * se, score + Z95 * se, p, n, f"{n} answers")
-    base, bv = weighted_score(ctx, group, base_dims), var(base_dims)
+    base, bv = weighted_score(ctx, group, base_dims), var(base_dims, people[1])
     if base is None or bv is None:
         return None
     drop, se = base - score, math.sqrt(v + bv)
@@ -193,7 +216,9 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         least = ctx.common.min_sample
         ev.append(tested(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
                          score, spec.value_score, w.period,
-                         score_test(ctx, gid, dims, spec.value_score.watch), baseline=base))
+                         score_test(ctx, gid, dims, spec.value_score.watch,
+                                    people=(m.people.get((service.id, gid)), None)),
+                         baseline=base))
         base_pmd = _pmd(base_dims)[0] if base_dims else None
         ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd, None,
                            w.period, unit=" pts", baseline=base_pmd,
@@ -207,7 +232,9 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         if base is not None and score is not None:
             ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
                              base - score, spec.value_drop, w.period,
-                             score_test(ctx, gid, dims, 0.0, base_dims),
+                             score_test(ctx, gid, dims, 0.0, base_dims,
+                                        (m.people.get((service.id, gid)),
+                                         m.base_people.get((service.id, gid)))),
                              baseline=base, unit=" pts", relative=True))
         if score is not None and n >= least:
             scores.append(score)
