@@ -58,3 +58,35 @@ def test_fdr_is_benjamini_hochberg() -> None:
     q = stats.fdr([0.01, 0.04, 0.03, 0.2])
     assert q == pytest.approx([0.04, 0.0533333, 0.0533333, 0.2], rel=1e-4)
     assert stats.fdr([]) == []
+
+
+def test_exact_binomial_helpers_equal_scipys_binomtest() -> None:
+    """The closed forms the check uses (a third of a large check went to binomtest's root
+    finding) give scipy's own exact p-values and Clopper–Pearson bounds."""
+    from scipy.stats import binomtest
+
+    for k, n, p in [(0, 5, 0.3), (3, 5, 0.3), (5, 5, 0.3), (41, 67, 0.5), (92, 144, 0.5),
+                    (1, 1000, 0.01), (999, 1000, 0.99), (12, 40, 0.6)]:
+        for upper in (True, False):
+            want = binomtest(k, n, p, alternative="greater" if upper else "less").pvalue
+            assert stats.binom_tail(k, n, p, upper) == pytest.approx(want, rel=1e-9, abs=1e-300)
+        ci = binomtest(k, n, 0.5).proportion_ci(0.95, method="exact")
+        low, high = stats.clopper_pearson(k, n)
+        assert low == pytest.approx(ci.low, abs=1e-9) and high == pytest.approx(ci.high, abs=1e-9)
+
+
+def test_welch_and_student_equal_scipys() -> None:
+    from scipy.stats import ttest_1samp, ttest_ind_from_stats
+
+    a, b = (5.1, 1.2, 30), (4.2, 1.9, 12)
+    t = stats.means(*a, *b, null=0.0, higher_is_worse=True)
+    want = ttest_ind_from_stats(*a, *b, equal_var=False, alternative="greater")
+    assert t is not None and t.p == pytest.approx(want.pvalue, rel=1e-9)
+    two = stats.means(*a, *b, null=0.0, higher_is_worse=False)
+    assert two is not None and (two.low, two.high) == (t.low, t.high)
+    assert t.p + two.p == pytest.approx(1.0)
+    xs = np.array([6.0, 7, 5, 8, 6, 7, 4])
+    one = stats.mean_vs_line(float(xs.mean()), float(xs.std(ddof=1)), len(xs), 7.0,
+                             higher_is_worse=False)
+    assert one is not None
+    assert one.p == pytest.approx(ttest_1samp(xs, 7.0, alternative="less").pvalue, rel=1e-9)
