@@ -42,8 +42,9 @@ from dipstick.shifts.detect import Shift, detect
 from dipstick.shifts.series import Series, SeriesKey, week_index
 from dipstick.stats import Test, means, two_proportions
 from dipstick.streams import StepMetrics, StreamMetrics
-from dipstick.streams.discover import ActivityStats, timed_visits
+from dipstick.streams.discover import ActivityStats
 from dipstick.streams.package import PackageStream, package_streams
+from dipstick.streams.visits import timed_visits
 
 CAUSE = "flow"
 ACTION = "Map and fix the value stream: cut the waits and the rework at this service's steps."

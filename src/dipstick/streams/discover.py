@@ -38,14 +38,18 @@ from typing import Any
 import duckdb
 import narwhals as nw
 
-from dipstick.engine import collect, epoch_us
-from dipstick.model import WAITING_PREFIXES
+from dipstick.engine import collect
 from dipstick.streams import StepMetrics, StreamMetrics
+from dipstick.streams.visits import (
+    DEFAULT_WAITING,
+    ORDER,
+    count_starts,
+    has_starts,
+    seconds,
+    timed,
+    visits,
+)
 
-DEFAULT_WAITING = WAITING_PREFIXES
-"""Activity name prefixes (case-insensitive) that mark a waiting state."""
-
-ORDER = ["timestamp", "seq"]
 DAYS_PER_MONTH = 365.25 / 12
 THROUGHPUT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 # Variants are identified per case by its length and two sums of pseudo-random 31-bit values of
@@ -228,70 +232,6 @@ class Discovery:
 
 # --- the engine part ------------------------------------------------------------------------
 
-def _seconds(later: str, earlier: str) -> nw.Expr:
-    return (epoch_us(later) - epoch_us(earlier)) / 1_000_000
-
-
-def _nonneg(e: nw.Expr) -> nw.Expr:
-    return nw.when(e < 0).then(0.0).otherwise(e)
-
-
-def has_starts(events: nw.LazyFrame[Any]) -> bool:
-    if "lifecycle" not in events.collect_schema().names():
-        return False
-    return bool(_starts(events))
-
-
-def _starts(events: nw.LazyFrame[Any]) -> int:
-    starts = (nw.col("lifecycle") == "start").cast(nw.Int64).sum()
-    return int(collect(events.select(starts.alias("n")))[0]["n"] or 0)
-
-
-def visits(events: nw.LazyFrame[Any], *, lifecycle: bool, collapse: bool,
-           full: bool = True) -> nw.LazyFrame[Any]:
-    """One row per activity visit: ``case_id, activity, start, end, seq`` (+ resource, service)
-    and the next visit; ``full`` adds ``pos`` (1-based within the case), ``occ`` (the visit's
-    number among the case's visits to that activity), the previous visit and ``process_s``."""
-    names = events.collect_schema().names()
-    extra = [c for c in ("resource", "service") if c in names]
-    ev = events.select("case_id", "activity", "timestamp", "seq", *extra,
-                       *(["lifecycle"] if lifecycle else []))
-    if lifecycle:
-        per_act = ("case_id", "activity")
-        starts = (ev.filter(nw.col("lifecycle") == "start")
-                  .with_columns(k=nw.col("seq").cum_count().over(*per_act, order_by=ORDER))
-                  .select("case_id", "activity", "k", start=nw.col("timestamp")))
-        ends = (ev.filter((nw.col("lifecycle") != "start") | nw.col("lifecycle").is_null())
-                .with_columns(k=nw.col("seq").cum_count().over(*per_act, order_by=ORDER)))
-        v = (ends.join(starts, on=["case_id", "activity", "k"], how="left")
-             .with_columns(paired=~nw.col("start").is_null(),
-                           start=nw.when(nw.col("start").is_null()
-                                         | (nw.col("start") > nw.col("timestamp")))
-                           .then(nw.col("timestamp")).otherwise(nw.col("start")))
-             .rename({"timestamp": "end"}).drop("k", "lifecycle"))
-    else:
-        v = ev.with_columns(start=nw.col("timestamp")).rename({"timestamp": "end"})
-        if collapse:
-            prev = nw.col("activity").shift(1).over("case_id", order_by=["end", "seq"])
-            v = (v.with_columns(_prev=prev)
-                 .filter(nw.col("_prev").is_null() | (nw.col("_prev") != nw.col("activity")))
-                 .drop("_prev"))
-    order = ["end", "seq"]
-    v = v.with_columns(next_act=nw.col("activity").shift(-1).over("case_id", order_by=order),
-                       next_start=nw.col("start").shift(-1).over("case_id", order_by=order))
-    v = v.with_columns(to_next_s=_nonneg(_seconds("next_start", "end")))
-    if not full:  # the directly-follows graph needs no more
-        return v
-    v = v.with_columns(
-        pos=nw.col("seq").cum_count().over("case_id", order_by=order),
-        occ=nw.col("seq").cum_count().over("case_id", "activity", order_by=order),
-        prev_act=nw.col("activity").shift(1).over("case_id", order_by=order),
-        prev_end=nw.col("end").shift(1).over("case_id", order_by=order),
-    )
-    return v.with_columns(process_s=_seconds("end", "start"),
-                          gap_s=_nonneg(_seconds("start", "prev_end")))
-
-
 def edges(v: nw.LazyFrame[Any]) -> tuple[Edge, ...]:
     """The directly-follows graph with frequencies and durations, most frequent first."""
     rows = collect(v.filter(~nw.col("next_act").is_null())
@@ -310,12 +250,6 @@ def discover_dfg(events: nw.LazyFrame[Any], *, collapse: bool = False) -> tuple[
     return edges(visits(events, lifecycle=has_starts(events), collapse=collapse, full=False))
 
 
-def _waiting_names(v: nw.LazyFrame[Any], prefixes: Sequence[str]) -> list[str]:
-    names = [r["activity"] for r in collect(v.select("activity").unique())]
-    low = tuple(p.lower() for p in prefixes)
-    return sorted(n for n in names if n.lower().startswith(low))
-
-
 def discover(
     events: nw.LazyFrame[Any],
     *,
@@ -328,41 +262,10 @@ def discover(
     if process is not None and "process" in events.collect_schema().names():
         events = events.filter(nw.col("process") == process)
     lifecycle = has_starts(events)
-    v, wait_names = _timed(events, waiting, lifecycle, collapse)
+    v, wait_names = timed(events, waiting, lifecycle, collapse)
     with _materialised(v) as v:
         return _discover(events, v, process, tuple(waiting), wait_names, lifecycle, collapse,
                          top_variants)
-
-
-def timed_visits(events: nw.LazyFrame[Any], *, process: str | None = None,
-                 waiting: Sequence[str] = DEFAULT_WAITING,
-                 collapse: bool = False) -> nw.LazyFrame[Any]:
-    """The visits of one process's log with the time each counts as work and as wait and
-    whether it is rework (``work_s``, ``wait_s``, ``rework``): what :func:`discover` sums, for
-    callers that slice it differently (the flow indicator's weekly series)."""
-    if process is not None and "process" in events.collect_schema().names():
-        events = events.filter(nw.col("process") == process)
-    return _timed(events, waiting, has_starts(events), collapse)[0]
-
-
-def _timed(events: nw.LazyFrame[Any], waiting: Sequence[str], lifecycle: bool,
-           collapse: bool) -> tuple[nw.LazyFrame[Any], list[str]]:
-    v = visits(events, lifecycle=lifecycle, collapse=collapse)
-    wait_names = _waiting_names(v, waiting)
-    is_wait = nw.col("activity").is_in(wait_names)
-    # State logs: the time to the next event is the time in the state. Lifecycle logs: the gap
-    # before a visit is its wait, start → complete its work (unless it is a waiting activity).
-    if lifecycle:
-        spent = nw.col("process_s")
-        wait = nw.col("gap_s").fill_null(0.0) + nw.when(is_wait).then(spent).otherwise(0.0)
-    else:
-        spent = nw.col("to_next_s").fill_null(0.0)
-        wait = nw.when(is_wait).then(spent).otherwise(0.0)
-    work = nw.when(is_wait).then(0.0).otherwise(spent)
-    rework = (nw.col("occ") > 1) & ~(nw.col("prev_act").is_in(wait_names).fill_null(False))
-    return v.with_columns(work_s=work, wait_s=wait, rework=rework,
-                          rework_s=nw.when(rework).then(work).otherwise(0.0),
-                          code=nw.col("activity").rank("dense")), wait_names
 
 
 def _discover(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any], process: str | None,
@@ -380,7 +283,7 @@ def _discover(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any], process: str | No
     per_case = (v.group_by("case_id")
                 .agg(*[_hash(i).sum().alias(f"h{i}") for i in range(len(_HASH))],
                      n=nw.len(), first=nw.col("start").min(), last=nw.col("end").max())
-                .with_columns(tp=_seconds("last", "first")))
+                .with_columns(tp=seconds("last", "first")))
     variants, variant_count = _variants(v, per_case, cases, top_variants)
     hand = (_handovers(events, cases) if "resource" in events.collect_schema().names()
             else None)
@@ -517,4 +420,4 @@ def _variants(v: nw.LazyFrame[Any], per_case: nw.LazyFrame[Any], cases: int,
 
 def _unpaired(events: nw.LazyFrame[Any], v: nw.LazyFrame[Any]) -> int:
     paired = collect(v.select(nw.col("paired").cast(nw.Int64).sum().alias("n")))[0]["n"]
-    return max(_starts(events) - int(paired or 0), 0)
+    return max(count_starts(events) - int(paired or 0), 0)
