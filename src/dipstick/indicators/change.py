@@ -36,8 +36,7 @@ from dipstick.findings import (
     unknown,
 )
 from dipstick.indicators.base import Indicator, money
-from dipstick.indicators.common import describe, shift_evidence, use_change, week_of
-from dipstick.indicators.common import rhythm as common_rhythm
+from dipstick.indicators.common import describe, rhythm, shift_evidence, use_change, week_of
 from dipstick.indicators.confidence import (
     NO_CHANGE,
     at_most_watch,
@@ -119,7 +118,6 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     leak = LeakEstimate.none("no change with a measurable effect")
     started: date | None = None
     index = detect_all(ctx)
-    rhythm = common_rhythm(ctx) if recent else None
     shifts = [s for s in detect_all(ctx).shifts(service.id, CAUSE_SERIES[CAUSE]) if s.bad] \
         if recent else []
     for c in recent:
@@ -147,24 +145,23 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         wk = week_of(day)
         weeks_before = range(wk - spec.change_effect_days // 7, wk)
         weeks_after = range(wk + 1, wk + max(after_days // 7, 1))
-        assert rhythm is not None
+        season = rhythm(ctx)            # once per check (cached)
         u0, u1 = before.get("users"), after.get("users")
         if u0 and u1:       # incidents follow use: the service's own, season and growth alike
             common = u1 / u0
             rhythm_note = (f"per active user: use moved ×{common:.2f} (counted as expected)"
                            if abs(common - 1) >= 0.02 else "")
         else:               # no usage data: the audience's rhythm over the same weeks
-            common = rhythm.ratio(service.id, weeks_before, weeks_after)
+            common = season.ratio(service.id, weeks_before, weeks_after)
             rhythm_note = (f"the audience's use moved ×{common:.2f} over the same weeks: "
                            "counted as expected" if abs(common - 1) >= 0.02 else "")
+        count = _CountRatio(spec.change_effect_days, after_days, common, spec.incident_ratio,
+                            period, rhythm_note)
         per_week_before = k0 / (spec.change_effect_days / 7)
         per_week_after = k1 / (after_days / 7) / common
         if per_week_before > 0:
-            e = tested(f"incident_ratio:{cid}", f"Incidents/week after {label}",
-                       per_week_after / per_week_before, spec.incident_ratio, period,
-                       rate_ratio(k1, after_days * common, k0, spec.change_effect_days, NO_CHANGE),
-                       baseline=per_week_before, unit="×", sample="incidents",
-                       note=rhythm_note, relative=True)
+            e = count.evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}", k1, k0,
+                               "incidents")
             ev.append(e)
             if e.status in (Status.WATCH, Status.LEAK):
                 excess = (per_week_after - per_week_before) * 52 / 12
@@ -189,14 +186,9 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         q0, q1 = before.get("questions", 0.0), after.get("questions", 0.0)
         if q0 > 0:
             # how-to questions per active user, as incidents: people lost after the change
-            ev.append(tested(f"question_ratio:{cid}", f"How-to tickets/week after {label}",
-                             (q1 / (after_days / 7) / common) / (q0 / (spec.change_effect_days
-                                                                       / 7)),
-                             spec.incident_ratio, period,
-                             rate_ratio(q1, after_days * common, q0, spec.change_effect_days,
-                                        NO_CHANGE),
-                             baseline=round(q0 / (spec.change_effect_days / 7), 4), unit="×",
-                             sample="how-to tickets", note=rhythm_note, relative=True))
+            ev.append(count.evidence(f"question_ratio:{cid}",
+                                     f"How-to tickets/week after {label}", q1, q0,
+                                     "how-to tickets"))
         if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
             # Welch on the ratings: after − before against −watch, lower is worse
             test = means(after["satisfaction"], max(after.get("satisfaction_sd") or 0.0, 1.0),
@@ -208,7 +200,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                              spec.satisfaction_drop, period, flipped(test),
                              baseline=before["satisfaction"], unit=" pts",
                              sample="rated tickets (sd floored at 1 point)", relative=True))
-        used = use_change(index, rhythm, service.id, weeks_before, weeks_after)
+        used = use_change(index, season, service.id, weeks_before, weeks_after)
         if used is not None:
             ma, mb, test, drift = used
             e = tested(f"usage_change:{cid}", f"Usage change after {label}", ma / mb - 1,
@@ -250,6 +242,28 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     started = first["date"].date() if first else None
     return replace(found, since=started) if found.status in (Status.LEAK, Status.WATCH) \
         else found
+
+
+@dataclass(frozen=True)
+class _CountRatio:
+    """A count a week after a change ÷ before, with the use the service had anyway (``common``:
+    after ÷ before) counted as expected; the conditional binomial test of the two counts."""
+
+    before_days: int
+    after_days: int
+    common: float
+    line: Threshold
+    period: str
+    note: str
+
+    def evidence(self, metric: str, label: str, k1: float, k0: float, what: str) -> Evidence:
+        per_week_before = k0 / (self.before_days / 7)
+        per_week_after = k1 / (self.after_days / 7) / self.common
+        return tested(metric, label, per_week_after / per_week_before, self.line, self.period,
+                      rate_ratio(k1, self.after_days * self.common, k0, self.before_days,
+                                 NO_CHANGE),
+                      baseline=round(per_week_before, 4), unit="×", sample=what,
+                      note=self.note, relative=True)
 
 
 def _sign(e: Evidence) -> bool:

@@ -13,8 +13,7 @@ are shown and can raise at most ``watch``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, replace
 
 import narwhals as nw
 import numpy as np
@@ -22,6 +21,7 @@ from pydantic import Field
 
 from dipstick.engine import between, collect
 from dipstick.findings import (
+    CacheKey,
     CheckContext,
     Evidence,
     Finding,
@@ -82,12 +82,23 @@ class StepView:
 @dataclass(frozen=True)
 class FlowMeasures:
     steps: dict[str, list[StepView]]
-    # (stream id, activity) → its weekly mean wait per visit and share of rework visits, over
-    # the baseline and current windows: what dates a discovered step's leak
-    weekly: dict[tuple[str, str], tuple[Series, Series]] = field(default_factory=dict)
 
 
-def _weekly(ctx: CheckContext, ps: PackageStream) -> dict[tuple[str, str], tuple[Series, Series]]:
+# stream id → activity → its weekly mean wait per visit and share of rework visits over the
+# baseline and current windows: what dates a discovered step's leak, read only for a stream
+# with a step past its line
+WEEKLY: CacheKey[dict[str, dict[str, tuple[Series, Series]]]] = CacheKey("flow weekly")
+
+
+def _weekly(ctx: CheckContext, stream: str) -> dict[str, tuple[Series, Series]]:
+    known = ctx.cache.get(WEEKLY, dict)
+    if stream not in known:
+        ps = next((p for p in value_streams(ctx) if p.stream.id == stream), None)
+        known[stream] = {} if ps is None else _read_weekly(ctx, ps)
+    return known[stream]
+
+
+def _read_weekly(ctx: CheckContext, ps: PackageStream) -> dict[str, tuple[Series, Series]]:
     ref = ps.stream.event_log
     if ref is None or not ctx.signals.has("events"):
         return {}
@@ -105,15 +116,14 @@ def _weekly(ctx: CheckContext, ps: PackageStream) -> dict[tuple[str, str], tuple
     for act, xs in by.items():
         xs.sort()
         weeks = np.array([x[0] for x in xs], dtype=np.int64)
-        out[(ps.stream.id, act)] = tuple(
+        out[act] = tuple(
             Series(SeriesKey("step", f"{ps.stream.id}/{act}", metric), weeks,
                    np.array([x[i] for x in xs], dtype=np.float64), higher_is_worse=True)
             for i, metric in ((1, "step_wait"), (2, "step_rework")))
     return out  # type: ignore[return-value]
 
 
-def _dated(m: FlowMeasures, views: list[StepView], ev: list[Evidence], as_of: date
-           ) -> Shift | None:
+def _dated(ctx: CheckContext, views: list[StepView], ev: list[Evidence]) -> Shift | None:
     """The shift for the worse behind the step comparisons past their watch line: per step,
     the latest bad shift in its weekly wait (or rework) series; the earliest of those."""
     found = []
@@ -122,10 +132,10 @@ def _dated(m: FlowMeasures, views: list[StepView], ev: list[Evidence], as_of: da
             key = f"{metric}:{v.stream.id}:{v.step.name}"
             if not any(e.metric == key and e.status in (Status.WATCH, Status.LEAK) for e in ev):
                 continue
-            series = m.weekly.get((v.stream.id, v.step.name))
+            series = _weekly(ctx, v.stream.id).get(v.step.name)
             if series is None:
                 continue
-            bad = [s for s in detect(series[i]) if s.bad and s.date <= as_of]
+            bad = [s for s in detect(series[i]) if s.bad and s.date <= ctx.window.as_of]
             if bad:
                 found.append(bad[-1])
     return min(found, key=lambda s: s.date) if found else None
@@ -152,9 +162,7 @@ def measure(ctx: CheckContext, spec: FlowSpec) -> FlowMeasures:
                     else StepView(ps.metrics, st, before_step=st.baseline))
             for s in st.services:
                 steps.setdefault(s, []).append(view)
-    weekly = {k: v for ps in value_streams(ctx) if ps.metrics.discovered
-              for k, v in _weekly(ctx, ps).items()}
-    return FlowMeasures(steps, weekly)
+    return FlowMeasures(steps)
 
 
 def _source(vs: StreamMetrics) -> str:
@@ -292,7 +300,7 @@ def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec)
                      ACTION)
     if found.status not in (Status.WATCH, Status.LEAK):
         return found
-    shift = _dated(m, mine, ev, ctx.window.as_of)     # a discovered step's leak has a start
+    shift = _dated(ctx, mine, ev)     # a discovered step's leak has a start
     if shift is None:
         return found
     return replace(found, since=shift.date,
