@@ -17,6 +17,7 @@ from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status
 from dipstick.package import load_package
 from dipstick.render import print_check
 from dipstick.report import render_report
+from dipstick.shifts import CAUSE_SERIES
 
 from builder import AS_OF, PackageBuilder
 from webserver import RunningApp, signed_in
@@ -151,7 +152,8 @@ def test_a_leak_without_a_start_stands_alone(tmp_path: Path) -> None:
 def shifted(cause: str, since: date | None, money: float = 100.0, score: float = 70.0,
             status: Status = Status.LEAK, shift: float = 0.5) -> Finding:
     """A finding as the check hands it over: leaking, dated by the shift in its evidence."""
-    ev = (Evidence(f"shift:crm/{cause}", f"Shift in {cause} level", shift, "week", status, 0.0,
+    series = CAUSE_SERIES.get(cause, (cause,))[0]    # the series its leak shows in
+    ev = (Evidence(f"shift:crm/{series}", f"Shift in {cause} level", shift, "week", status, 0.0,
                    "", None, 2.0),) if since else ()
     return Finding("crm", cause, status, score, f"{cause} leaks", ev,
                    LeakEstimate(money, money / 50, f"{cause} formula"), f"fix {cause}", since)
@@ -171,12 +173,22 @@ def shift_noted(cause: str, about: str = "CHG9") -> Finding:
     return Finding("crm", cause, Status.WATCH, 30.0, f"{cause} watch", ev, action=f"fix {cause}")
 
 
-def change_leak(day: date | None = None, about: str = "CHG9") -> Finding:
+def change_leak(day: date | None = None, about: str = "CHG9",
+                signs: tuple[str, ...] = ("incident_ratio", "question_ratio")) -> Finding:
     """The change indicator's own leak, dated by the change (two sure signs of it)."""
     ev = tuple(Evidence(f"{m}:{about}", m, 2.0, "day", Status.LEAK, 60.0, "", None, 1.0,
-                        p=0.001, q=0.002) for m in ("incident_ratio", "question_ratio"))
+                        p=0.001, q=0.002) for m in signs)
     return Finding("crm", "change", Status.LEAK, 60.0, "change leaks", ev,
                    LeakEstimate(100.0, 2.0, "change formula"), "fix change", day or D)
+
+
+def leaking_on(cause: str, since: date, *metrics: str) -> Finding:
+    """A leak dated by a shift, leaking on the named measures as well."""
+    f = shifted(cause, since)
+    more = tuple(Evidence(m, m, 2.0, "13 weeks", Status.LEAK, 60.0, "", None, 1.0, p=0.001,
+                          q=0.002) for m in metrics)
+    return Finding(f.service, f.cause, f.status, f.score, f.summary, (*f.evidence, *more),
+                   f.leak, f.action, f.since)
 
 
 def ok(cause: str) -> Finding:
@@ -233,8 +245,33 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
      [shifted("training", D - timedelta(days=23)), change_leak()], [CHG],
      {"change": None, "training": "change"}),
     ("but not one dated long before it",
+     [shifted("retirement", D - timedelta(days=60)), change_leak()], [CHG],
+     {"change": None, "retirement": None}),
+    # session 6: which signals each leak moves
+    ("unless it moves only what the change was seen to move: the change's own before/after "
+     "comparison dates it, whatever a sparse weekly series says",
      [shifted("training", D - timedelta(days=60)), change_leak()], [CHG],
-     {"change": None, "training": None}),
+     {"change": None, "training": "change"}),
+    ("a confirmed change leak claims a later leak on a signal a change moves",
+     [shifted("employee_experience", D + timedelta(days=70)), change_leak()], [CHG],
+     {"change": None, "employee_experience": "change"}),
+    ("but not a later one on a signal no change moves",
+     [leaking_on("employee_experience", D + timedelta(days=70), "reopen_share"),
+      change_leak()], [CHG], {"change": None, "employee_experience": None}),
+    ("a change leak inside an experience leak already under way is its symptom",
+     [leaking_on("employee_experience", D - timedelta(days=10), "reopen_share",
+                 "resolution_growth"), change_leak(signs=("satisfaction_drop",))], [CHG],
+     {"employee_experience": None, "change": "employee_experience"}),
+    ("and a use drop after a decline long under way",
+     [shifted("retirement", D - timedelta(days=40)), change_leak(signs=("usage_change",))],
+     [CHG], {"retirement": None, "change": "retirement"}),
+    ("but a change moving more than the earlier leak shows is the root of both",
+     [shifted("retirement", D - timedelta(days=40)),
+      change_leak(signs=("usage_change", "incident_ratio"))], [CHG],
+     {"change": None, "retirement": "change"}),
+    ("a KPI drift after a change the indicator doubts is not blamed on it",
+     [shifted("alignment", D + timedelta(days=7)), watching("change")], [CHG],
+     {"alignment": None}),
     ("an undated perception leak on a service a change leaks on is the change's symptom",
      [shifted("perception", None), change_leak()], [CHG],
      {"change": None, "perception": "change"}),

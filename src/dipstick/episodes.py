@@ -47,6 +47,24 @@ CHANGE = "change"
 # satisfaction, perceived value): an undated leak of one of these joins the change's episode
 CHANGE_SYMPTOMS = frozenset({"perception", "training", "employee_experience",
                              "customer_experience", "retirement"})
+# What each measure is a reading of: two causes leaking on the same signal may be one event
+# seen twice; a cause leaking on a signal no change moves has a story of its own.
+SIGNAL: dict[str, str] = {
+    **dict.fromkeys(("usage_change", "usage_trend", "licence_utilisation", "users",
+                     "new_service_adoption", "cost_per_user"), "use"),
+    **dict.fromkeys(("incident_ratio", "incidents_per_user", "lost_time_growth",
+                     "lost_hours_per_user"), "incidents"),
+    **dict.fromkeys(("question_ratio", "questions_growth", "questions_per_user"), "how-to"),
+    **dict.fromkeys(("satisfaction", "satisfaction_drop", "customer_satisfaction",
+                     "touchpoint_satisfaction"), "satisfaction"),
+    **dict.fromkeys(("value_score", "value_drop", "pmd_drop"), "perceived value"),
+    **dict.fromkeys(("drop_off_growth", "drop_off_rate", "touchpoint_drop"), "drop-offs"),
+}
+# The signals a bad change moves (PRODUCT.md: use, tickets, satisfaction, perceived value;
+# customers drop off a broken journey). It does not slow the service desk's resolution, reopen
+# tickets, stop people training, move a KPI by itself or slow a value stream.
+CHANGE_MOVES = frozenset({"use", "incidents", "how-to", "satisfaction", "perceived value",
+                          "drop-offs"})
 
 
 @dataclass(frozen=True)
@@ -106,27 +124,29 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
     episodes: list[Episode] = []
     taken: set[str] = set()
     lead = by_cause.get(CHANGE)
+    coincidence: Finding | None = None
     if lead is not None and lead.status is Status.LEAK and lead.since is not None:
-        # a confirmed change leak claims its symptoms first, reaching further back: a weekly
-        # shift in a small or seasonal series is dated up to weeks early
-        ch = next((c for c in changes if c.date == lead.since), None)
-        low = lead.since - timedelta(days=rule.claim_days)
-        high = lead.since + timedelta(days=rule.lag_days)
-        claimed = [lead, *(g for d, g in dated if g.cause != CHANGE and low <= d <= high)]
-        taken.update(m.cause for m in claimed)
-        episodes.append(Episode(CHANGE, lead.since, ch.id if ch else None,
-                                tuple(m.cause for m in claimed[1:]),
-                                _story(ch, lead.since, claimed, CHANGE)))
+        coincidence = _under_way(lead, leaking, rule)
+        if coincidence is not None:
+            taken.add(CHANGE)           # joins the episode of what was already under way
+        else:
+            claimed = [lead, *_claims(lead, leaking, rule)]
+            ch = next((c for c in changes if c.date == lead.since), None)
+            taken.update(m.cause for m in claimed)
+            episodes.append(Episode(CHANGE, lead.since, ch.id if ch else None,
+                                    tuple(m.cause for m in claimed[1:]),
+                                    _story(ch, lead.since, claimed, CHANGE)))
     for since, f in dated:
         if f.cause in taken:
             continue
         members: list[Finding] = []
-        change = None if CHANGE in taken or CHANGE not in by_cause else \
+        change = None if CHANGE in taken or CHANGE not in by_cause or not _movable(f) else \
             _change_before(since, changes, rule)
         if change is not None:
             low = change.date - timedelta(days=rule.lead_days)
             high = change.date + timedelta(days=rule.lag_days)
-            members = [g for d, g in dated if g.cause not in taken and low <= d <= high]
+            members = [g for d, g in dated if g.cause not in taken and low <= d <= high
+                       and (g.cause == CHANGE or _movable(g))]
             others = [g for g in members if g.cause != CHANGE]
             if not (_seen(by_cause[CHANGE], change) or len(others) >= 2):
                 change, members = None, []     # one shift after a routine change: not blamed
@@ -153,6 +173,10 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
             continue
         episodes.append(Episode(f.cause, f.since, None, (), _story(None, f.since, [f],
                                                                     f.cause)))   # alone
+    if coincidence is not None:
+        at = next(i for i, e in enumerate(episodes)
+                  if coincidence.cause in (e.root, *e.symptoms))
+        episodes[at] = replace(episodes[at], symptoms=(*episodes[at].symptoms, CHANGE))
     roots = {e.root: e for e in episodes}
     symptom_of = {s: e for e in episodes for s in e.symptoms}
     out = []
@@ -163,6 +187,61 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
             f = _as_symptom(f, symptom_of[f.cause])
         out.append(f)
     return tuple(out), tuple(episodes)
+
+
+def signals(f: Finding) -> frozenset[str]:
+    """The signals ``f`` leaks on (:data:`SIGNAL`; a measure not named there is a signal of
+    its own)."""
+    return frozenset(_signal(e.metric) for e in f.evidence
+                     if e.status is Status.LEAK and e.metric != "episode")
+
+
+def _signal(metric: str) -> str:
+    head, _, rest = metric.partition(":")
+    if head == "shift":     # shift:<subject>/<metric>[/<part>], the subject may hold "/"
+        key = next((x for x in rest.split("/") if x in SIGNAL), metric)
+    else:
+        key = head.removesuffix("_since_shift")
+    return SIGNAL.get(key, key)
+
+
+def _movable(f: Finding) -> bool:
+    """Whether a bad change could be all of ``f``: it leaks only on signals a change moves."""
+    return bool(signals(f)) and signals(f) <= CHANGE_MOVES
+
+
+def _under_way(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> Finding | None:
+    """The leak a confirmed change leak merely coincides with: one that already moves every
+    signal the change's own evidence moves, and either began well before the change (beyond
+    ``claim_days``) or also leaks on a signal no change moves (slower resolution, reopens)
+    and began no later than the change. The change's before/after comparison then measured a
+    leak under way; on orgsim's tuning seeds, 5 of 7 false change leaks were a failed or
+    routine release falling inside another cause's leak."""
+    assert lead.since is not None
+    seen = signals(lead)
+    if not seen:
+        return None
+    fits = [g for g in leaking if g.cause != CHANGE and g.since is not None and _dated(g)
+            and seen <= signals(g)
+            and (g.since < lead.since - timedelta(days=rule.claim_days)
+                 or (not _movable(g) and g.since <= lead.since + timedelta(days=rule.lead_days)))]
+    return min(fits, key=lambda g: g.since or lead.since) if fits else None
+
+
+def _claims(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> list[Finding]:
+    """What a confirmed change leak explains: leaks dated in ``[change − claim_days, change +
+    lag_days]`` (a weekly shift in a small or seasonal series is dated weeks early), and leaks
+    on signals a change moves, dated after ``change − claim_days`` or undated (the change's
+    after-window runs to the as-of date, and a sparse series dates its shift late), or moving
+    only signals the change itself was seen to move (its before/after comparison dates them,
+    whatever a sparse weekly series says)."""
+    assert lead.since is not None
+    low = lead.since - timedelta(days=rule.claim_days)
+    high = lead.since + timedelta(days=rule.lag_days)
+    seen = signals(lead)
+    return [g for g in leaking if g.cause != CHANGE and (
+        (g.since is not None and _dated(g) and low <= g.since <= high)
+        or (_movable(g) and (g.since is None or g.since >= low or signals(g) <= seen)))]
 
 
 def _seen(f: Finding, change: ChangeRecord) -> bool:
