@@ -4,7 +4,7 @@ when its data is missing. Rows read like a table: (case, build, cause, status, m
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -517,3 +517,38 @@ def test_one_persons_answers_count_once(tmp_path: Path, ids: bool) -> None:
     half_width = (e.high - e.low) / 2
     # sd 2.0 (answers 4 and 8) over 40 people: 1.96 × 2.0 / √40 ≈ 0.62 (over 80: 0.44)
     assert half_width == pytest.approx(1.96 * 2.0 / math.sqrt(40), rel=0.05), e
+
+
+def _pulse(before: list[int], now: list[int]) -> Build:
+    """One answer per respondent and dimension: ``before`` in the baseline window (every 30
+    days over its year), ``now`` ten days before the as-of date."""
+    def rows() -> Iterator[dict[str, object]]:
+        waves = [(AS_OF - timedelta(days=120 + 30 * k), before) for k in range(8)]
+        for day, scores in [*waves, (AS_OF - timedelta(days=10), now)]:
+            for r, score in enumerate(scores):
+                for dim in ("time_saved", "ease"):
+                    yield {"date": day.isoformat(), "service": "crm", "group": "staff",
+                           "dimension": dim, "score": score, "respondent": f"{day}-{r}"}
+    return lambda b: b.service().usage().tickets().kpis().rows("surveys", list(rows()))
+
+
+def test_promoters_minus_detractors_alone_is_held(tmp_path: Path) -> None:
+    """Issue 13: half 9 and half 7 before, all 8 now: promoters − detractors fell 50 points
+    while the mean did not move — the cut-offs' noise, not a drop in perceived value."""
+    f = finding(tmp_path, _pulse([9, 7] * 10, [8] * 20), "perception")
+    e = next(e for e in f.evidence if e.metric == "pmd_drop:staff")
+    assert e.value == pytest.approx(50.0) and e.status is Status.WATCH
+    assert "mean score did not surely fall" in e.note
+    assert f.status is not Status.LEAK
+    # the same fall in promoters − detractors with the mean falling too is a leak
+    f = finding(tmp_path / "fell", _pulse([9, 7] * 10, [7, 5] * 10), "perception")
+    assert next(e for e in f.evidence if e.metric == "pmd_drop:staff").status is Status.LEAK
+
+
+def test_a_score_just_under_the_leak_line_is_not_yet_sure(tmp_path: Path) -> None:
+    """Issue 13: an absolute level leaks when it is surely past the leak line (6), not merely
+    surely past the watch line: 20 people averaging 5.8 with answers 3 to 9 might be at 6."""
+    f = finding(tmp_path, _pulse([8] * 20, [3, 9, 5, 6, 6] * 4), "perception")
+    e = next(e for e in f.evidence if e.metric == "value_score:staff")
+    assert e.value == pytest.approx(5.8) and e.status is Status.WATCH
+    assert e.high is not None and e.high > 6.0

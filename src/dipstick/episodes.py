@@ -63,6 +63,9 @@ SIGNAL: dict[str, str] = {
 # The signals a bad change moves (PRODUCT.md: use, tickets, satisfaction, perceived value;
 # customers drop off a broken journey). It does not slow the service desk's resolution, reopen
 # tickets, stop people training, move a KPI by itself or slow a value stream.
+# Pulse checks come every few weeks to a quarter: a shift in their scores is dated by a wave,
+# not by the event (on orgsim's tuning seeds, months before the release that caused it).
+COARSE = frozenset({"perceived value"})
 CHANGE_MOVES = frozenset({"use", "incidents", "how-to", "satisfaction", "perceived value",
                           "drop-offs"})
 
@@ -234,14 +237,15 @@ def _claims(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> list[Findi
     on signals a change moves, dated after ``change − claim_days`` or undated (the change's
     after-window runs to the as-of date, and a sparse series dates its shift late), or moving
     only signals the change itself was seen to move (its before/after comparison dates them,
-    whatever a sparse weekly series says)."""
+    whatever a sparse weekly series says), and perceived value whenever its wave was."""
     assert lead.since is not None
     low = lead.since - timedelta(days=rule.claim_days)
     high = lead.since + timedelta(days=rule.lag_days)
     seen = signals(lead)
     return [g for g in leaking if g.cause != CHANGE and (
         (g.since is not None and _dated(g) and low <= g.since <= high)
-        or (_movable(g) and (g.since is None or g.since >= low or signals(g) <= seen)))]
+        or (_movable(g) and (g.since is None or g.since >= low or signals(g) <= seen
+                             or signals(g) == COARSE)))]
 
 
 def _seen(f: Finding, change: ChangeRecord) -> bool:
