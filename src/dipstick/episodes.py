@@ -228,7 +228,7 @@ def _under_way(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> Finding
             and seen <= signals(g)
             and (g.since < lead.since - timedelta(days=rule.claim_days)
                  or (not _movable(g) and g.since <= lead.since + timedelta(days=rule.lead_days)))]
-    return min(fits, key=lambda g: g.since or lead.since) if fits else None
+    return min(fits, key=lambda g: g.since or date.max) if fits else None
 
 
 def _claims(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> list[Finding]:

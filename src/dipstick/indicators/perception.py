@@ -237,8 +237,9 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
                            w.period, unit=" pts", baseline=base_pmd,
                            note=f"{n} answers; shown, judged only as a drop against the "
                                 "group's own baseline"))
-        drop_test = None
+        drop_test, drop = None, None
         if base is not None and score is not None:
+            drop = base - score
             drop_test = score_test(ctx, gid, dims, 0.0, base_dims,
                                    (m.people.get((service.id, gid)),
                                     m.base_people.get((service.id, gid))))
@@ -253,7 +254,7 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
             ev.append(e)
         if drop_test is not None:
             ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
-                             base - score, spec.value_drop, w.period, drop_test,
+                             drop, spec.value_drop, w.period, drop_test,
                              baseline=base, unit=" pts", relative=True))
         if score is not None and n >= least:
             scores.append(score)
