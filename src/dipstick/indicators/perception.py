@@ -252,7 +252,7 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
                 e = at_most_watch(e, "the mean score did not surely fall: the shares past the "
                                      "cut-offs (9 and 6) moving alone is noise of the cut-offs")
             ev.append(e)
-        if drop_test is not None:
+        if drop is not None:
             ev.append(tested(f"value_drop:{gid}", f"Drop in value score of {name}",
                              drop, spec.value_drop, w.period, drop_test,
                              baseline=base, unit=" pts", relative=True))
