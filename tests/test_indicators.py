@@ -552,3 +552,17 @@ def test_a_score_just_under_the_leak_line_is_not_yet_sure(tmp_path: Path) -> Non
     e = next(e for e in f.evidence if e.metric == "value_score:staff")
     assert e.value == pytest.approx(5.8) and e.status is Status.WATCH
     assert e.high is not None and e.high > 6.0
+
+
+def test_weeks_that_wander_together_count_for_less() -> None:
+    """Issue 13: weekly use wanders (a quiet month, a busy one), so neighbouring weeks are
+    alike and a mean of n of them varies more than one of n independent weeks — by the AR(1)
+    factor (1 + ρ) / (1 − ρ). Unwidened, a year's wander lit use drops on stable orgsim
+    organisations at q ≈ 0.002."""
+    from dipstick.indicators.common import _ar1_factor
+
+    wander = [100 + 10 * math.sin(k / 6) for k in range(52)]     # slow: ρ near 1, capped
+    assert _ar1_factor(list(wander)) == pytest.approx((1 + 0.8) / (1 - 0.8))
+    alternate = [100.0 + (5 if k % 2 else -5) for k in range(52)]   # ρ < 0: no widening
+    assert _ar1_factor(list(alternate)) == 1.0
+    assert _ar1_factor([100.0, 101.0, None, 99.0]) == 1.0            # too few pairs to say

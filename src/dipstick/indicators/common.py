@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import narwhals as nw
@@ -316,13 +318,36 @@ def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
     if len(a) < 2 or len(b) < 2 or not sum(b):
         return None
     ma, mb = statistics.fmean(a), statistics.fmean(b)
-    test = means(ma, statistics.stdev(a), len(a), mb, statistics.stdev(b), len(b), null=0.0,
-                 higher_is_worse=False)
+    # weeks of use wander (a quiet month, a busy one): neighbours are alike, so n weeks say
+    # less than n independent draws. Each side's spread is widened by the AR(1) factor
+    # √((1 + ρ) / (1 − ρ)) of the year of weeks before ``after`` (ρ their lag-1 correlation)
+    history = range(after.start - 52, after.start)
+    widen = math.sqrt(_ar1_factor([weeks[w] / (rhythm.level(service, w) or 1.0)
+                                   if w in weeks else None for w in history]))
+    test = means(ma, statistics.stdev(a) * widen, len(a), mb, statistics.stdev(b) * widen,
+                 len(b), null=0.0, higher_is_worse=False)
     half = len(b) // 2
     early, late = statistics.fmean(b[:half]), statistics.fmean(b[half:])
     drift = late / early - 1 if early else 0.0
     return ma, mb, None if test is None else scaled(test, 1 / mb, 0.0,
                                                    f"{len(a)} vs {len(b)} weeks"), drift
+
+
+def _ar1_factor(xs: list[float | None], cap: float = 0.8) -> float:
+    """(1 + ρ) / (1 − ρ), ρ the lag-1 correlation of consecutive known values (clipped to
+    [0, ``cap``]): how much a mean of such a series varies more than one of independent
+    values. 1 with fewer than 8 pairs."""
+    pairs = [(x, y) for x, y in pairwise(xs) if x is not None and y is not None]
+    if len(pairs) < 8:
+        return 1.0
+    known = [x for x in xs if x is not None]
+    mid = statistics.fmean(known)
+    var = sum((x - mid) ** 2 for x in known) / len(known)
+    if var <= 0:
+        return 1.0
+    rho = sum((x - mid) * (y - mid) for x, y in pairs) / len(pairs) / var
+    rho = min(max(rho, 0.0), cap)
+    return (1 + rho) / (1 - rho)
 
 
 def rhythm(ctx: CheckContext) -> Season:
