@@ -110,21 +110,10 @@ def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
     past a line: picking the tests with the biggest effects first and correcting only over them
     keeps chance effects of small samples in a small family (on orgsim's tuning seeds, 37 false
     `change` and `perception` leaks of which 20 went once the family was whole, recall 0.55 →
-    0.53). The family is corrected in two strata (stratified Benjamini–Hochberg, which keeps
-    the rate in each and so overall): comparisons with the service's own baseline (null: no
-    change) and levels against absolute lines (null: at the watch line). Healthy services sit
-    surely past a watch line by the dozen (licence use 0.5, satisfaction 6.8 on 400 ratings),
-    and in one family those discoveries loosened the bar for every baseline comparison: on
-    orgsim's stable organisations, chance rises of lost time and incidents were lit at q ≈ 0.02.
-    A pure function: the findings come back in order, the unchanged ones as they were.
+    0.53). A pure function: the findings come back in order, the unchanged ones as they were.
     """
-    tests = [e for f in findings for e in f.evidence if e.p is not None]
-    q_of: list[float] = [0.0] * len(tests)
-    for relative in (True, False):      # two strata, each corrected on its own
-        at = [i for i, e in enumerate(tests) if e.relative is relative]
-        for i, q in zip(at, fdr([tests[i].p or 0.0 for i in at]), strict=True):
-            q_of[i] = q
-    qs = iter(q_of)
+    ps = [e.p for f in findings for e in f.evidence if e.p is not None]
+    qs = iter(fdr(ps))
     out: list[Finding] = []
     for f in findings:
         if not any(_candidate(e) for e in f.evidence):
