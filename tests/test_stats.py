@@ -90,3 +90,18 @@ def test_welch_and_student_equal_scipys() -> None:
                              higher_is_worse=False)
     assert one is not None
     assert one.p == pytest.approx(ttest_1samp(xs, 7.0, alternative="less").pvalue, rel=1e-9)
+
+
+def test_a_shift_of_means_is_judged_on_the_baselines_spread() -> None:
+    """Issue 13: a KPI that slid 29 % inside the current window (4 values along its ramp vs 13
+    steady ones): Welch's p leans on the ramp's own spread and is unsure; under "no change"
+    the recent values vary as the baseline did, and the slide is plain. The interval stays
+    Welch's."""
+    welch = stats.means(20.5, 4.0, 4, 27.85, 0.8, 13, null=0.0, higher_is_worse=False)
+    shift = stats.shift_of_means(20.5, 4.0, 4, 27.85, 0.8, 13, null=0.0, higher_is_worse=False)
+    assert welch is not None and shift is not None
+    assert welch.p > 0.01 and shift.p < 1e-6
+    assert (shift.low, shift.high) == (welch.low, welch.high)
+    # no change: the same values on both sides are not a shift
+    same = stats.shift_of_means(27.9, 0.8, 4, 27.85, 0.8, 13, null=0.0, higher_is_worse=False)
+    assert same is not None and same.p > 0.4

@@ -149,6 +149,22 @@ def means(m1: float, s1: float, n1: float, m0: float, s0: float, n0: float,
     return Test(d, d - q * se, d + q * se, p, n1i + n0i, f"{n1i} vs {n0i}")
 
 
+def shift_of_means(m1: float, s1: float, n1: float, m0: float, s0: float, n0: float,
+                   null: float = 0.0, higher_is_worse: bool = True) -> Test | None:
+    """Whether a series' recent values left its baseline: Welch's interval (honest about the
+    recent spread), but the p-value of "no change" from the *baseline's* spread for both sides
+    (Student's t, n0 − 1 degrees of freedom). Under no change the recent values vary as the
+    baseline did; a step or a slide inside the recent window widens their own spread and, in
+    Welch's p, hid a KPI that fell 29 % (4 values vs 13) behind its own ramp."""
+    welch = means(m1, s1, n1, m0, s0, n0, null, higher_is_worse)
+    n1i, n0i = int(n1), int(n0)
+    if welch is None or n0i < 3 or s0 <= 0:
+        return welch
+    t = (m1 - m0 - null) / (s0 * math.sqrt(1 / n1i + 1 / n0i))
+    p, _ = _student(t, n0i - 1, higher_is_worse)
+    return Test(welch.estimate, welch.low, welch.high, p, welch.n, welch.sample)
+
+
 def _student(t: float, df: float, higher_is_worse: bool) -> tuple[float, float]:
     """One-sided p of Student's t in the worse direction and the two-sided 95 % quantile: the
     special functions ``scipy.stats.t`` wraps, without its per-call overhead (a large check

@@ -32,7 +32,7 @@ from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import flipped, scaled, tested
 from dipstick.model import Outcome, Service
-from dipstick.stats import means
+from dipstick.stats import shift_of_means
 
 CAUSE = "alignment"
 ACTION = "Reconnect or stop: link the service to a live outcome with its owner, or stop it."
@@ -82,14 +82,15 @@ def measure(ctx: CheckContext, spec: AlignmentSpec) -> AlignmentMeasures:
 def _drift(o: Outcome, now: tuple[float, float, int], before: tuple[float, float, int],
            spec: AlignmentSpec, period: str) -> Evidence:
     """The KPI's mean now against its own baseline mean, as a share of the target, positive in
-    the bad direction: Welch's test on the KPI values of the two windows. A KPI's distance to
+    the bad direction: the KPI values of the two windows, tested against the baseline's spread
+    (:func:`~dipstick.stats.shift_of_means`). A KPI's distance to
     its target is a level (targets are set high or low by nature); a KPI that slid off where
     it was is a change the service's value is judged on."""
     assert o.kpi is not None
     (m1, s1, n1), (m0, s0, n0) = now, before
     scale = abs(o.kpi.target) or 1.0
     up = o.kpi.direction == "up"
-    test = means(m1, s1, n1, m0, s0, n0, null=0.0, higher_is_worse=not up)
+    test = shift_of_means(m1, s1, n1, m0, s0, n0, null=0.0, higher_is_worse=not up)
     if test is not None:
         test = scaled(flipped(test) or test if up else test, 1 / scale, 0.0)
     return tested(f"kpi_drift:{o.id}", f"KPI {o.kpi.name} off its baseline",
