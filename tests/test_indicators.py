@@ -566,3 +566,33 @@ def test_weeks_that_wander_together_count_for_less() -> None:
     alternate = [100.0 + (5 if k % 2 else -5) for k in range(52)]   # ρ < 0: no widening
     assert _ar1_factor(list(alternate)) == 1.0
     assert _ar1_factor([100.0, 101.0, None, 99.0]) == 1.0            # too few pairs to say
+
+
+def _release_after(quiet: bool, after_per_week: int) -> Build:
+    """Four incidents a week for a year; eight weeks of one a week before a release on day
+    −60 if ``quiet``; ``after_per_week`` after it."""
+    release = AS_OF - timedelta(days=60)
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.service().usage().kpis()
+        b.tickets(per_week=4, end_day=release - timedelta(days=57 if quiet else 1))
+        if quiet:
+            b.tickets(per_week=1, start_day=release - timedelta(days=56),
+                      end_day=release - timedelta(days=1), prefix="Q")
+        b.tickets(per_week=after_per_week, start_day=release, prefix="A")
+        return b.rows("changes", [{"id": "CHG1", "service": "crm", "date": release.isoformat(),
+                                   "kind": "release", "success": "true",
+                                   "communicated": "true"}])
+    return build
+
+
+def test_a_quiet_spell_before_a_release_is_not_its_rise(tmp_path: Path) -> None:
+    """Issue 13: after eight quiet weeks (1 incident a week where the year had 4), the usual 4
+    a week after a release look like ×4 — against the year before they are ×1.1, so the
+    change is not sure. A real rise to 12 a week is sure against both."""
+    f = finding(tmp_path, _release_after(True, 4), "change")
+    e = next(e for e in f.evidence if e.metric == "incident_ratio:CHG1")
+    assert e.value == pytest.approx(4.0, rel=0.15) and e.status is not Status.LEAK
+    assert "against the year before: ×1.1" in e.note
+    f = finding(tmp_path / "real", _release_after(False, 12), "change")
+    e = next(e for e in f.evidence if e.metric == "incident_ratio:CHG1")
+    assert e.status is Status.LEAK and f.status is Status.LEAK

@@ -83,17 +83,22 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
     span = float(spec.change_effect_days)
 
     def sides(table: str, time: str, aggs: list[nw.Expr]) -> None:
+        """Per change: the weeks before and after it (``span`` days each), and the year
+        before it (``year``: its first day with data gives the year's exposure)."""
         if not ctx.signals.has(table) or not changes:
             return
         lf = (recent.select("id", "service", nw.col("date").alias("changed"))
               .join(ctx.signals.frame(table), on="service")
               .with_columns(day=minutes_between("changed", time) / 1440.0)
-              .filter((nw.col("day") >= -span) & (nw.col("day") < span) & (nw.col(time) < w.end))
-              .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))
-                            .otherwise(nw.lit("after")))
-              .group_by("id", "side").agg(*aggs))
-        for key, row in keyed(collect(lf), "id", "side").items():
-            effects.setdefault(key, {}).update(row)
+              .filter((nw.col("day") >= -YEAR) & (nw.col("day") < span) & (nw.col(time) < w.end)))
+        near = (lf.filter(nw.col("day") >= -span)
+                .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))
+                              .otherwise(nw.lit("after"))))
+        year = (lf.filter(nw.col("day") < 0).with_columns(side=nw.lit("year")))
+        for part in (near, year):
+            agg = part.group_by("id", "side").agg(*aggs, nw.col("day").min().alias("first"))
+            for key, row in keyed(collect(agg), "id", "side").items():
+                effects.setdefault(key, {}).update(row)
 
     sides("tickets", "opened_at", [
         nw.col("type").is_in(["incident"]).cast(nw.Float64).sum().alias("incidents"),
@@ -104,6 +109,9 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
         nw.col("lost_minutes").cast(nw.Float64).mean().alias("lost_minutes")])
     sides("usage", "date", [nw.col("active_users").cast(nw.Float64).mean().alias("users")])
     return ChangeMeasures(changes, effects)
+
+
+YEAR = 364.0   # the longer reference a change's weeks after are also held against
 
 
 def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
@@ -155,13 +163,17 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             common = season.ratio(service.id, weeks_before, weeks_after)
             rhythm_note = (f"the audience's use moved ×{common:.2f} over the same weeks: "
                            "counted as expected" if abs(common - 1) >= 0.02 else "")
+        year = m.effects.get((cid, "year"), {})
+        year_days = min(YEAR, -float(year.get("first") or 0.0))
+        uy = year.get("users")
         count = _CountRatio(spec.change_effect_days, after_days, common, spec.incident_ratio,
-                            period, rhythm_note)
+                            period, rhythm_note, year_days,
+                            u1 / uy if u1 and uy else 1.0)
         per_week_before = k0 / (spec.change_effect_days / 7)
         per_week_after = k1 / (after_days / 7) / common
         if per_week_before > 0:
             e = count.evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}", k1, k0,
-                               "incidents")
+                               "incidents", year.get("incidents"))
             ev.append(e)
             if e.status in (Status.WATCH, Status.LEAK):
                 excess = (per_week_after - per_week_before) * 52 / 12
@@ -188,7 +200,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
             # how-to questions per active user, as incidents: people lost after the change
             ev.append(count.evidence(f"question_ratio:{cid}",
                                      f"How-to tickets/week after {label}", q1, q0,
-                                     "how-to tickets"))
+                                     "how-to tickets", year.get("questions")))
         if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
             # Welch on the ratings: after − before against −watch, lower is worse
             test = means(after["satisfaction"], max(after.get("satisfaction_sd") or 0.0, 1.0),
@@ -247,7 +259,13 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
 @dataclass(frozen=True)
 class _CountRatio:
     """A count a week after a change ÷ before, with the use the service had anyway (``common``:
-    after ÷ before) counted as expected; the conditional binomial test of the two counts."""
+    after ÷ before) counted as expected; the conditional binomial test of the two counts.
+
+    The weeks right before a change can be a quiet spell by chance (4 incidents in 8 weeks
+    where the year averaged 15): a change then looks as if it tripled incidents. So the weeks
+    after are also held against the year before the change (``year_days`` of it with data,
+    use ``year_common`` after ÷ over the year), and the rise counts only as sure as the
+    weaker of the two tests."""
 
     before_days: int
     after_days: int
@@ -255,15 +273,27 @@ class _CountRatio:
     line: Threshold
     period: str
     note: str
+    year_days: float = 0.0
+    year_common: float = 1.0
 
-    def evidence(self, metric: str, label: str, k1: float, k0: float, what: str) -> Evidence:
+    def evidence(self, metric: str, label: str, k1: float, k0: float, what: str,
+                 k_year: float | None = None) -> Evidence:
         per_week_before = k0 / (self.before_days / 7)
         per_week_after = k1 / (self.after_days / 7) / self.common
+        test = rate_ratio(k1, self.after_days * self.common, k0, self.before_days, NO_CHANGE)
+        note = self.note
+        if test is not None and k_year and self.year_days > self.before_days:
+            longer = rate_ratio(k1, self.after_days * self.year_common, k_year, self.year_days,
+                                NO_CHANGE)
+            if longer is not None and longer.p > test.p:
+                test = replace(test, p=longer.p)
+            if longer is not None:
+                year_note = (f"against the year before: ×{longer.estimate:.2f} ({k1:.0f} vs "
+                             f"{k_year:.0f} over {self.year_days:.0f} days)")
+                note = f"{note}; {year_note}" if note else year_note
         return tested(metric, label, per_week_after / per_week_before, self.line, self.period,
-                      rate_ratio(k1, self.after_days * self.common, k0, self.before_days,
-                                 NO_CHANGE),
-                      baseline=round(per_week_before, 4), unit="×", sample=what,
-                      note=self.note, relative=True)
+                      test, baseline=round(per_week_before, 4), unit="×", sample=what,
+                      note=note, relative=True)
 
 
 def _sign(e: Evidence) -> bool:

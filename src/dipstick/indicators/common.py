@@ -18,7 +18,7 @@ from dipstick.indicators.confidence import scaled
 from dipstick.model import ValueModel
 from dipstick.shifts import SeriesKey, Shift, ShiftIndex, detect_all
 from dipstick.shifts.series import EPOCH_MONDAY
-from dipstick.stats import Test, means
+from dipstick.stats import Test, shift_of_means
 from dipstick.streams.package import PackageStream, package_streams
 
 HANDLING = "handling_minutes"
@@ -324,7 +324,7 @@ def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
     history = range(after.start - 52, after.start)
     widen = math.sqrt(_ar1_factor([weeks[w] / (rhythm.level(service, w) or 1.0)
                                    if w in weeks else None for w in history]))
-    test = means(ma, statistics.stdev(a) * widen, len(a), mb, statistics.stdev(b) * widen,
+    test = shift_of_means(ma, statistics.stdev(a) * widen, len(a), mb, statistics.stdev(b) * widen,
                  len(b), null=0.0, higher_is_worse=False)
     half = len(b) // 2
     early, late = statistics.fmean(b[:half]), statistics.fmean(b[half:])
