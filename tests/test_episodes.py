@@ -174,10 +174,14 @@ def shift_noted(cause: str, about: str = "CHG9") -> Finding:
 
 
 def change_leak(day: date | None = None, about: str = "CHG9",
-                signs: tuple[str, ...] = ("incident_ratio", "question_ratio")) -> Finding:
-    """The change indicator's own leak, dated by the change (two sure signs of it)."""
+                signs: tuple[str, ...] = ("incident_ratio", "question_ratio"),
+                moved: tuple[str, ...] = ()) -> Finding:
+    """The change indicator's own leak, dated by the change (two sure signs of it), and signs
+    at watch that are not noise (``moved``: p 0.003, q 0.08)."""
     ev = tuple(Evidence(f"{m}:{about}", m, 2.0, "day", Status.LEAK, 60.0, "", None, 1.0,
-                        p=0.001, q=0.002) for m in signs)
+                        p=0.001, q=0.002) for m in signs) + tuple(
+        Evidence(f"{m}:{about}", m, 1.0, "day", Status.WATCH, 40.0, "", None, 1.0, p=0.003,
+                 q=0.08) for m in moved)
     return Finding("crm", "change", Status.LEAK, 60.0, "change leaks", ev,
                    LeakEstimate(100.0, 2.0, "change formula"), "fix change", day or D)
 
@@ -252,6 +256,10 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
      "comparison dates it, whatever a sparse weekly series says",
      [shifted("training", D - timedelta(days=60)), change_leak()], [CHG],
      {"change": None, "training": "change"}),
+    ("or what its signs at watch say moved at the change, not surely but not by chance",
+     [shifted("employee_experience", D - timedelta(days=36)),
+      change_leak(signs=("usage_change", "incident_ratio"), moved=("satisfaction_drop",))],
+     [CHG], {"change": None, "employee_experience": "change"}),
     ("a confirmed change leak claims a later leak on a signal a change moves",
      [shifted("employee_experience", D + timedelta(days=70)), change_leak()], [CHG],
      {"change": None, "employee_experience": "change"}),

@@ -192,11 +192,13 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
     return tuple(out), tuple(episodes)
 
 
-def signals(f: Finding) -> frozenset[str]:
+def signals(f: Finding, moved: bool = False) -> frozenset[str]:
     """The signals ``f`` leaks on (:data:`SIGNAL`; a measure not named there is a signal of
-    its own)."""
-    return frozenset(_signal(e.metric) for e in f.evidence
-                     if e.status is Status.LEAK and e.metric != "episode")
+    its own); with ``moved``, also those its tested evidence at ``watch`` says moved
+    (p ≤ 0.05): not sure enough for a leak of their own, but not noise either."""
+    return frozenset(_signal(e.metric) for e in f.evidence if e.metric != "episode" and (
+        e.status is Status.LEAK
+        or (moved and e.status is Status.WATCH and e.p is not None and e.p <= 0.05)))
 
 
 def _signal(metric: str) -> str:
@@ -236,12 +238,13 @@ def _claims(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> list[Findi
     lag_days]`` (a weekly shift in a small or seasonal series is dated weeks early), and leaks
     on signals a change moves, dated after ``change − claim_days`` or undated (the change's
     after-window runs to the as-of date, and a sparse series dates its shift late), or moving
-    only signals the change itself was seen to move (its before/after comparison dates them,
-    whatever a sparse weekly series says), and perceived value whenever its wave was."""
+    only signals the change itself was seen to move, surely or not (its before/after
+    comparison dates them, whatever a sparse weekly series says), and perceived value
+    whenever its wave was."""
     assert lead.since is not None
     low = lead.since - timedelta(days=rule.claim_days)
     high = lead.since + timedelta(days=rule.lag_days)
-    seen = signals(lead)
+    seen = signals(lead, moved=True)
     return [g for g in leaking if g.cause != CHANGE and (
         (g.since is not None and _dated(g) and low <= g.since <= high)
         or (_movable(g) and (g.since is None or g.since >= low or signals(g) <= seen
