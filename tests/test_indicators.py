@@ -596,3 +596,21 @@ def test_a_quiet_spell_before_a_release_is_not_its_rise(tmp_path: Path) -> None:
     f = finding(tmp_path / "real", _release_after(False, 12), "change")
     e = next(e for e in f.evidence if e.metric == "incident_ratio:CHG1")
     assert e.status is Status.LEAK and f.status is Status.LEAK
+
+
+@pytest.mark.parametrize(("window_p", "lit"), [(0.4, False), (0.01, True)])
+def test_a_level_since_a_shift_needs_its_window_test(window_p: float, lit: bool) -> None:
+    """Issue 13: "how-to rate since the shift ×71" on a series of a ticket every few weeks
+    leaks only if the window's own test of the how-to rate is a sign too (p ≤ 0.05); else it
+    is held at watch, saying why."""
+    line = Threshold(1.5, 2.0)
+    settled = Evidence("questions_growth_since_shift", "since the shift", 71.0, "since",
+                       Status.LEAK, 100.0)
+    window = Evidence("questions_growth", "vs baseline", 1.7, "now", Status.WATCH, 40.0, n=9,
+                      p=window_p, relative=True)
+    f = conclude("a", "training", [settled, window], LeakEstimate(10.0), "act")
+    assert f.status is Status.LEAK and line.grade(71.0)[0] is Status.LEAK
+    [out] = confirm([f])
+    e = out.evidence[0]
+    assert (out.status is Status.LEAK) is lit and (e.status is Status.LEAK) is lit
+    assert lit or "does not say it moved" in e.note
