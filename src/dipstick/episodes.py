@@ -5,9 +5,16 @@ but the leader has one problem with one remedy. Only leaks dated by a shift (``s
 shift as evidence) or by a change (the ``change`` cause) can be tied to an event; the rule, in
 order, for each such leak from the earliest:
 
-0. **A confirmed change leak claims first.** When ``change`` is itself a leak dated by its
-   change, every dated leak starting in ``[change − claim_days, change + lag_days]`` is its
-   symptom (a weekly shift in a small or seasonal series is dated up to weeks early).
+0. **A confirmed change leak claims first** — unless it coincides with a leak already under
+   way: one that shows every signal the change's leaking evidence shows (:data:`SIGNAL`:
+   use, incidents, how-to, satisfaction, perceived value, drop-offs) and began more than
+   ``lead_days`` before the change, or also leaks on a signal no change moves (resolution,
+   reopens) and began by the change; the change is then that leak's symptom. Otherwise,
+   when ``change`` is itself a leak dated by its change, its symptoms are every dated leak
+   starting in ``[change − claim_days, change + lag_days]`` (a weekly shift in a small or
+   seasonal series is dated up to weeks early), every leak on signals a change moves dated
+   after ``change − claim_days`` or undated, and every leak on signals the change itself was
+   seen to move (p ≤ 0.05), whatever its date.
 1. **A recorded change just before the shifts is the root.** When a change of the service lies
    at most ``lead_days`` after or ``lag_days`` before the start of a leaking cause, every dated
    leak starting in that span belongs to the change's episode and the cause ``change`` is its
@@ -217,9 +224,12 @@ def _movable(f: Finding) -> bool:
 
 def _under_way(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> Finding | None:
     """The leak a confirmed change leak merely coincides with: one that already moves every
-    signal the change's own evidence moves, and either began well before the change (beyond
-    ``claim_days``) or also leaks on a signal no change moves (slower resolution, reopens)
-    and began no later than the change. The change's before/after comparison then measured a
+    signal the change's own leaking evidence moves, and either began before the change (more
+    than ``lead_days`` before: a change cannot cause what was already under way) or also
+    leaks on a signal no change moves (slower resolution, reopens) and began no later than
+    the change. (Measured on orgsim's tuning seeds 1–12: ``claim_days`` instead of
+    ``lead_days`` kept 3 more false change leaks; counting the change's signs at watch too
+    kept 2 more.) The change's before/after comparison then measured a
     leak under way; on orgsim's tuning seeds, 5 of 7 false change leaks were a failed or
     routine release falling inside another cause's leak."""
     assert lead.since is not None
@@ -228,7 +238,7 @@ def _under_way(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> Finding
         return None
     fits = [g for g in leaking if g.cause != CHANGE and g.since is not None and _dated(g)
             and seen <= signals(g)
-            and (g.since < lead.since - timedelta(days=rule.claim_days)
+            and (g.since < lead.since - timedelta(days=rule.lead_days)
                  or (not _movable(g) and g.since <= lead.since + timedelta(days=rule.lead_days)))]
     return min(fits, key=lambda g: g.since or date.max) if fits else None
 
