@@ -13,6 +13,7 @@ from rich.console import Console
 from dipstick.alerts.events import LEAK, diff
 from dipstick.check import CheckResult, run_check
 from dipstick.episodes import ChangeRecord, Rule, group
+from dipstick.findings import HELD
 from dipstick.indicators.base import Evidence, Finding, LeakEstimate, Status
 from dipstick.package import load_package
 from dipstick.render import print_check
@@ -195,6 +196,22 @@ def leaking_on(cause: str, since: date, *metrics: str) -> Finding:
                    f.leak, f.action, f.since)
 
 
+def doubted(about: str = "CHG9") -> Finding:
+    """The change indicator at watch over one change: a lone satisfaction drop, not noise
+    (p 0.009) but held at watch (one sign only)."""
+    ev = (Evidence(f"satisfaction_drop:{about}", "Satisfaction drop", 1.0, "day", Status.WATCH,
+                   HELD, "", None, 1.0, p=0.009, q=0.2),)
+    return Finding("crm", "change", Status.WATCH, 40.0, "change watch", ev, action="fix change")
+
+
+def undated(cause: str, metric: str) -> Finding:
+    """A leak no shift dates, on one measure."""
+    ev = (Evidence(metric, metric, 2.0, "13 weeks", Status.LEAK, 60.0, "", None, 1.0, p=0.001,
+                   q=0.01),)
+    return Finding("crm", cause, Status.LEAK, 60.0, f"{cause} leaks", ev,
+                   LeakEstimate(50.0, 1.0, f"{cause} formula"), f"fix {cause}")
+
+
 def ok(cause: str) -> Finding:
     return Finding("crm", cause, Status.OK, 0.0, "fine")
 
@@ -283,6 +300,12 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
      [shifted("retirement", D - timedelta(days=40)),
       change_leak(signs=("usage_change", "incident_ratio"))], [CHG],
      {"change": None, "retirement": "change"}),
+    ("several of a bad change's signs at once, after a change the indicator doubts, are its",
+     [undated("training", "questions_growth"), undated("employee_experience", "satisfaction"),
+      doubted()], [CHG],
+     {"change": None, "training": "change", "employee_experience": "change"}),
+    ("but one alone is not",
+     [undated("training", "questions_growth"), doubted()], [CHG], {"training": None}),
     ("a KPI drift after a change the indicator doubts is not blamed on it",
      [shifted("alignment", D + timedelta(days=7)), watching("change")], [CHG],
      {"alignment": None}),

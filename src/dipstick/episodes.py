@@ -146,6 +146,15 @@ def group(findings: Sequence[Finding], changes: Sequence[ChangeRecord],
             episodes.append(Episode(CHANGE, lead.since, ch.id if ch else None,
                                     tuple(m.cause for m in claimed[1:]),
                                     _story(ch, lead.since, claimed, CHANGE)))
+    elif lead is not None and (noticed := _noticed(lead, changes)) is not None:
+        low = noticed.date - timedelta(days=rule.claim_days)
+        signs = [g for g in leaking if g.cause != CHANGE and _movable(g)
+                 and (g.since is None or g.since >= low)]
+        if len(signs) >= 2:     # several of a bad change's signs at once, after a change seen
+            taken.update([CHANGE, *(g.cause for g in signs)])
+            episodes.append(Episode(CHANGE, noticed.date, noticed.id,
+                                    tuple(g.cause for g in signs),
+                                    _story(noticed, noticed.date, [lead, *signs], CHANGE)))
     for since, f in dated:
         if f.cause in taken:
             continue
@@ -259,6 +268,25 @@ def _claims(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> list[Findi
         (g.since is not None and _dated(g) and low <= g.since <= high)
         or (_movable(g) and (g.since is None or g.since >= low or signals(g) <= seen
                              or signals(g) == COARSE)))]
+
+
+CHANGE_SIGNS = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change")
+
+
+def _noticed(f: Finding, changes: Sequence[ChangeRecord]) -> ChangeRecord | None:
+    """The change the change indicator saw move something, surely or not: its sign (incidents,
+    how-to tickets, satisfaction, use) at ``watch`` or worse with the smallest p ≤ 0.05, held
+    at watch or not. A subtle bad release shows each sign weakly, and its symptoms as leaks
+    of their own: on orgsim's tuning seeds one lit perception, training and employee
+    experience on one service, each a separate leak."""
+    best: tuple[float, ChangeRecord] | None = None
+    for c in changes:
+        for e in f.evidence:
+            if (e.metric.split(":")[0] in CHANGE_SIGNS and e.metric.endswith(f":{c.id}")
+                    and e.status in (Status.WATCH, Status.LEAK) and e.p is not None
+                    and e.p <= 0.05 and (best is None or e.p < best[0])):
+                best = (e.p, c)
+    return best[1] if best else None
 
 
 def _seen(f: Finding, change: ChangeRecord) -> bool:
