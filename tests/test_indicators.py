@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -614,3 +614,28 @@ def test_a_level_since_a_shift_needs_its_window_test(window_p: float, lit: bool)
     e = out.evidence[0]
     assert (out.status is Status.LEAK) is lit and (e.status is Status.LEAK) is lit
     assert lit or "does not say it moved" in e.note
+
+
+def test_use_still_sliding_weeks_after_a_release_is_not_its_step(tmp_path: Path) -> None:
+    """Issue 13: use slides from 100 to 40 users over two months that begin a week before a
+    release. The release's weeks after are lower than its weeks before, but use kept falling
+    through them: a decline the release fell in, held at watch — not the release's step."""
+    release = AS_OF - timedelta(days=60)
+
+    def users(d: date) -> float:
+        k = (d - (release - timedelta(days=7))).days
+        return 100.0 if k < 0 else max(40.0, 100.0 - k)
+
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.service().kpis().tickets(per_week=4, end_day=release - timedelta(days=1))
+        b.tickets(per_week=4, satisfaction=5, start_day=release, prefix="A")   # a second sign
+        b.rows("usage", ({"date": d.isoformat(), "service": "crm", "active_users": users(d)}
+                         for d in days(AS_OF - timedelta(days=500), AS_OF)))
+        return b.rows("changes", [{"id": "CHG1", "service": "crm", "date": release.isoformat(),
+                                   "kind": "release", "success": "false",
+                                   "communicated": "true"}])
+
+    f = finding(tmp_path, build, "change")
+    e = next(e for e in f.evidence if e.metric == "usage_change:CHG1")
+    assert e.value is not None and float(e.value) < -0.25
+    assert e.status is Status.WATCH and "kept falling" in e.note

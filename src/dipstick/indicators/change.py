@@ -214,7 +214,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                              sample="rated tickets (sd floored at 1 point)", relative=True))
         used = use_change(index, season, service.id, weeks_before, weeks_after)
         if used is not None:
-            ma, mb, test, drift = used
+            ma, mb, test, drift, still = used
             e = tested(f"usage_change:{cid}", f"Usage change after {label}", ma / mb - 1,
                        spec.usage_change, period, test, baseline=round(mb, 2),
                        sample="of mean daily users, each week ÷ the audience's rhythm",
@@ -223,6 +223,12 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                 # use was already falling before the change: a decline, not the change's step
                 e = at_most_watch(e, f"use already fell {drift:+.0%} in the weeks before the "
                                      "change: a decline under way, not the change's step")
+            elif still <= (ma / mb - 1) / 2 < 0:
+                # a change's step is over within days; use that keeps sliding for weeks after it
+                # is a decline the change happened to fall in (orgsim tuning: releases inside a
+                # retirement's slide were blamed for it)
+                e = at_most_watch(e, f"use kept falling {still:+.0%} over the weeks after the "
+                                     "change: a decline, not the change's step")
             harm = any(_sign(x) and x.metric in (
                 f"incident_ratio:{cid}", f"question_ratio:{cid}", f"satisfaction_drop:{cid}")
                 for x in ev)

@@ -299,12 +299,12 @@ def season(model: ValueModel, shifts: ShiftIndex, min_peers: int = 5) -> Season:
 
 
 def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
-               after: range) -> tuple[float, float, Test | None, float] | None:
+               after: range) -> tuple[float, float, Test | None, float, float] | None:
     """Weekly active users after ÷ before the change, each week divided by the audience's
     rhythm; Welch's test on the weekly values (weeks vary more than a count would), as the
-    share change after ÷ before − 1; and the drift already under way before the change (the
-    later half of the before weeks ÷ the earlier half − 1). None without two weeks on each
-    side."""
+    share change after ÷ before − 1; the drift already under way before the change (the
+    later half of the before weeks ÷ the earlier half − 1) and the drift still under way after
+    it (the same of the after weeks). None without two weeks on each side."""
     own = [x for x in shifts.series(service, "users") if x.key.subject == service]
     if not own:
         return None
@@ -326,11 +326,16 @@ def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
                                    if w in weeks else None for w in history]))
     test = shift_of_means(ma, statistics.stdev(a) * widen, len(a), mb, statistics.stdev(b) * widen,
                  len(b), null=0.0, higher_is_worse=False)
-    half = len(b) // 2
-    early, late = statistics.fmean(b[:half]), statistics.fmean(b[half:])
-    drift = late / early - 1 if early else 0.0
     return ma, mb, None if test is None else scaled(test, 1 / mb, 0.0,
-                                                   f"{len(a)} vs {len(b)} weeks"), drift
+                                                   f"{len(a)} vs {len(b)} weeks"), \
+        _drift(b), _drift(a)
+
+
+def _drift(xs: list[float]) -> float:
+    """The later half of ``xs`` ÷ the earlier half − 1: how far a side moved within itself."""
+    half = len(xs) // 2
+    early, late = statistics.fmean(xs[:half]), statistics.fmean(xs[half:])
+    return late / early - 1 if early else 0.0
 
 
 def _ar1_factor(xs: list[float | None], cap: float = 0.8) -> float:

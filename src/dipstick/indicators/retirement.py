@@ -118,7 +118,7 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
                       range(week_of(w.baseline_start.date()), week_of(w.start.date())),
                       range(week_of(w.start.date()), week_of(w.end.date())))
     if used is not None:
-        ma, mb, test, _ = used
+        ma, mb, test, _, _ = used
         ev.append(tested("usage_trend", "Active users vs baseline", ma / mb - 1,
                          spec.usage_trend, w.period, test, baseline=round(mb, 2),
                          sample="of mean daily users, each week ÷ the audience's rhythm",
