@@ -8,7 +8,7 @@ order, for each such leak from the earliest:
 0. **A confirmed change leak claims first** — unless it coincides with a leak already under
    way: one that shows every signal the change's leaking evidence shows (:data:`SIGNAL`:
    use, incidents, how-to, satisfaction, perceived value, drop-offs) and began more than
-   ``lead_days`` before the change, or also leaks on a signal no change moves (resolution,
+   ``before_days`` before the change, or also leaks on a signal no change moves (resolution,
    reopens) and began by the change; the change is then that leak's symptom. Otherwise,
    when ``change`` is itself a leak dated by its change, its symptoms are every dated leak
    starting in ``[change − claim_days, change + lag_days]`` (a weekly shift in a small or
@@ -94,6 +94,7 @@ class Rule:
     lag_days: int = 35       # a change explains shifts that begin up to five weeks after it
     together_days: int = 28  # shifts this close together without a change: one event
     claim_days: int = 28     # a confirmed change leak claims shifts dated this much before it
+    before_days: int = 14    # a leak dated this much before a change was under way before it
 
 
 @dataclass(frozen=True)
@@ -234,20 +235,21 @@ def _movable(f: Finding) -> bool:
 def _under_way(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> Finding | None:
     """The leak a confirmed change leak merely coincides with: one that already moves every
     signal the change's own leaking evidence moves, and either began before the change (more
-    than ``lead_days`` before: a change cannot cause what was already under way) or also
-    leaks on a signal no change moves (slower resolution, reopens) and began no later than
-    the change. (Measured on orgsim's tuning seeds 1–12: ``claim_days`` instead of
-    ``lead_days`` kept 3 more false change leaks; counting the change's signs at watch too
-    kept 2 more.) The change's before/after comparison then measured a
-    leak under way; on orgsim's tuning seeds, 5 of 7 false change leaks were a failed or
-    routine release falling inside another cause's leak."""
+    than ``before_days`` before: a change cannot cause what was already under way; a weekly
+    shift is dated by its Monday and up to a week early) or also leaks on a signal no change
+    moves (slower resolution, reopens) and began no later than the change. (Measured on
+    orgsim's tuning seeds 1–18: ``before_days`` 7, 14 and 28 left 13, 12 and 13 false leaks;
+    counting the change's signs at watch too kept 2 more on seeds 1–12.) The change's
+    before/after comparison then measured a leak under way; on orgsim's tuning seeds, 5 of 7
+    false change leaks were a failed or routine release falling inside another cause's leak.
+    """
     assert lead.since is not None
     seen = signals(lead)
     if not seen:
         return None
     fits = [g for g in leaking if g.cause != CHANGE and g.since is not None and _dated(g)
             and seen <= signals(g)
-            and (g.since < lead.since - timedelta(days=rule.lead_days)
+            and (g.since < lead.since - timedelta(days=rule.before_days)
                  or (not _movable(g) and g.since <= lead.since + timedelta(days=rule.lead_days)))]
     return min(fits, key=lambda g: g.since or date.max) if fits else None
 
