@@ -639,3 +639,28 @@ def test_use_still_sliding_weeks_after_a_release_is_not_its_step(tmp_path: Path)
     e = next(e for e in f.evidence if e.metric == "usage_change:CHG1")
     assert e.value is not None and float(e.value) < -0.25
     assert e.status is Status.WATCH and "kept falling" in e.note
+
+
+def test_a_touchpoint_near_its_leak_line_by_nature_is_not_sure(tmp_path: Path) -> None:
+    """Issue 13: touchpoint satisfaction is tested too. Weeks alternating 5.4 and 6.5 (mean
+    5.95, now as before) sit at the leak line 6 by nature: not surely below it, no drop — a
+    watch, not a leak. A fall from 8 to 5 with the same spread is a sure drop."""
+    def rows(now: tuple[float, float], before: tuple[float, float]) -> Build:
+        split = AS_OF - timedelta(days=91)
+        def build(b: PackageBuilder) -> PackageBuilder:
+            _journey(8.0)(b)
+            b.tables["touchpoints"] = [
+                {"date": d.isoformat(), "journey": "buy", "touchpoint": "checkout",
+                 "satisfaction": (now if d > split else before)[k % 2], "visitors": 100,
+                 "drop_offs": 5}
+                for k, d in enumerate(days(AS_OF - timedelta(days=400), AS_OF, 7))]
+            return b
+        return build
+
+    f = finding(tmp_path, rows((5.4, 6.5), (5.4, 6.5)), "customer_experience")
+    e = next(e for e in f.evidence if e.metric == "touchpoint_satisfaction:buy/checkout")
+    assert e.value == pytest.approx(5.95, abs=0.06) and e.p is not None and e.p > 0.05
+    assert f.status is not Status.LEAK
+    f = finding(tmp_path / "fell", rows((4.5, 5.6), (7.4, 8.5)), "customer_experience")
+    drop = next(e for e in f.evidence if e.metric == "touchpoint_drop:buy/checkout")
+    assert drop.p is not None and drop.p < 0.001 and f.status is Status.LEAK

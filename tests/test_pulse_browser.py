@@ -160,7 +160,11 @@ def test_a_check_in_from_phone_to_the_perception_light(app: RunningApp, browser:
     assert (before["status"], after["status"]) == ("ok", "leak")
     ev = {e["metric"]: e for e in after["evidence"]}
     old = {e["metric"]: e for e in before["evidence"]}
-    assert ev["value_score:sales"]["status"] == "leak"
+    # the level past its leak line, and the light lit: by the level if it is surely below
+    # the line after the check-wide correction, else by the drop against Sales' baseline
+    assert ev["value_score:sales"]["value"] <= 6.0
+    assert "leak" in (ev["value_score:sales"]["status"],
+                      ev.get("value_drop:sales", {}).get("status"))
     assert ev["value_score:sales"]["value"] < old["value_score:sales"]["value"]
     assert ev["checkin:sales"]["value"] == today
     page.goto(f"/services/{service}")

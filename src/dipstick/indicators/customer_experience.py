@@ -33,10 +33,10 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
-from dipstick.indicators.confidence import NO_CHANGE, tested
+from dipstick.indicators.confidence import NO_CHANGE, flipped, tested
 from dipstick.journeys import TouchpointMeasures, journeys_of
 from dipstick.model import Service
-from dipstick.stats import mean_vs_line, rate_ratio
+from dipstick.stats import mean_vs_line, rate_ratio, shift_of_means
 
 CAUSE = "customer_experience"
 ACTION = "Fix the journey: walk the customer journey map and repair the failing touchpoints."
@@ -95,13 +95,25 @@ def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,
                                spec.touchpoint_satisfaction, w.period,
                                note="no touchpoint data in the current window"))
             continue
-        ev.append(evidence(f"touchpoint_satisfaction:{journey}/{tp}", f"{name}: satisfaction",
-                           t.satisfaction, spec.touchpoint_satisfaction, w.period,
-                           baseline=t.baseline_satisfaction))
-        if t.satisfaction_drop is not None:
-            ev.append(evidence(f"touchpoint_drop:{journey}/{tp}", f"{name}: satisfaction drop",
-                               t.satisfaction_drop, spec.touchpoint_satisfaction_drop, w.period,
-                               baseline=t.baseline_satisfaction, unit=" pts"))
+        cur, base = t.current, t.baseline
+        # the rows' mean satisfaction (each a day's or week's average): against the leak line
+        # as the value score is (a touchpoint's level sits near 6 by nature for some), its drop
+        # against the baseline rows' spread (stats.shift_of_means)
+        level = None if t.satisfaction is None else mean_vs_line(
+            t.satisfaction, cur.satisfaction_sd or 0.0, cur.rated,
+            spec.touchpoint_satisfaction.leak, higher_is_worse=False)
+        ev.append(tested(f"touchpoint_satisfaction:{journey}/{tp}", f"{name}: satisfaction",
+                         t.satisfaction, spec.touchpoint_satisfaction, w.period, level,
+                         baseline=t.baseline_satisfaction, sample="days or weeks",
+                         required=False))
+        if t.satisfaction_drop is not None and base is not None and cur.satisfaction is not None:
+            drop = shift_of_means(cur.satisfaction, cur.satisfaction_sd or 0.0, cur.rated,
+                                  base.satisfaction or 0.0, base.satisfaction_sd or 0.0,
+                                  base.rated, null=0.0, higher_is_worse=False)
+            ev.append(tested(f"touchpoint_drop:{journey}/{tp}", f"{name}: satisfaction drop",
+                             t.satisfaction_drop, spec.touchpoint_satisfaction_drop, w.period,
+                             flipped(drop), baseline=t.baseline_satisfaction, unit=" pts",
+                             sample="days or weeks", required=False, relative=True))
         rate, base_rate = t.drop_off_rate, t.baseline_drop_off_rate
         if rate is not None:
             b = t.baseline

@@ -39,6 +39,8 @@ class Period:
     satisfaction: float | None
     visitors: float | None
     drop_offs: float | None
+    satisfaction_sd: float | None = None   # over the period's rows (days or weeks)
+    rated: int = 0                          # rows with a satisfaction
 
     @property
     def drop_off_rate(self) -> float | None:
@@ -165,8 +167,11 @@ def touchpoint_periods(signals: Signals, start: datetime, end: datetime) -> dict
            .group_by("journey", "touchpoint")
            .agg(satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
                 visitors=nw.col("visitors").cast(nw.Float64).sum(),
-                drop_offs=nw.col("drop_offs").cast(nw.Float64).sum()))
-    return {k: Period(r["satisfaction"], r["visitors"], r["drop_offs"])
+                drop_offs=nw.col("drop_offs").cast(nw.Float64).sum(),
+                satisfaction_sd=nw.col("satisfaction").cast(nw.Float64).std(),
+                rated=nw.col("satisfaction").count()))
+    return {k: Period(r["satisfaction"], r["visitors"], r["drop_offs"], r["satisfaction_sd"],
+                      int(r["rated"] or 0))
             for k, r in keyed(collect(agg), "journey", "touchpoint").items()}
 
 
