@@ -141,3 +141,23 @@ def test_an_empty_optional_reference_is_no_reference(tmp_path: Path) -> None:
         row["requester_group"] = "ghosts"
     with pytest.raises(PackageError, match="unknown group id"):
         load_package(b.write()).close()
+
+
+def test_a_steps_earlier_figures_are_checked_like_its_own(tmp_path: Path) -> None:
+    """The contract's ``steps[].baseline`` (issue 13): a negative wait or a %C&A above 1 on the
+    earlier map is refused with the file, the key path, its line and the value."""
+    def build(b: PackageBuilder) -> PackageBuilder:
+        return b.healthy().set("value_streams", [{
+            "id": "onboard", "name": "Onboarding", "runs_per_month": 10, "steps": [
+                {"name": "Request", "process_minutes": 10, "wait_minutes": 50,
+                 "services": ["crm"],
+                 "baseline": {"process_minutes": 10, "wait_minutes": -5,
+                              "complete_accurate": 1.5}}]}])
+    problems = _problems(tmp_path, build)
+    found = {(p.file, p.field, p.value) for p in problems}
+    assert found == {
+        ("dipstick.yaml", "value_streams[0].steps[0].baseline.wait_minutes", -5),
+        ("dipstick.yaml", "value_streams[0].steps[0].baseline.complete_accurate", 1.5)}
+    text = (tmp_path / "pkg" / "dipstick.yaml").read_text().splitlines()
+    assert all(p.line is not None and p.field.rsplit(".", 1)[-1] in text[p.line - 1]
+               for p in problems)
