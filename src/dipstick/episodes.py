@@ -48,6 +48,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from dipstick.findings import HELD, Evidence, Finding, LeakEstimate, Status, fact
+from dipstick.indicators.change import MOVED
 
 CHANGE = "change"
 # what a badly managed change moves besides its own measures (PRODUCT.md: use, tickets,
@@ -70,11 +71,11 @@ SIGNAL: dict[str, str] = {
 # The signals a bad change moves (PRODUCT.md: use, tickets, satisfaction, perceived value;
 # customers drop off a broken journey). It does not slow the service desk's resolution, reopen
 # tickets, stop people training, move a KPI by itself or slow a value stream.
+CHANGE_MOVES = frozenset({"use", "incidents", "how-to", "satisfaction", "perceived value",
+                          "drop-offs"})
 # Pulse checks come every few weeks to a quarter: a shift in their scores is dated by a wave,
 # not by the event (on orgsim's tuning seeds, months before the release that caused it).
 COARSE = frozenset({"perceived value"})
-CHANGE_MOVES = frozenset({"use", "incidents", "how-to", "satisfaction", "perceived value",
-                          "drop-offs"})
 
 
 @dataclass(frozen=True)
@@ -229,20 +230,20 @@ def _signal(metric: str) -> str:
 
 def _movable(f: Finding) -> bool:
     """Whether a bad change could be all of ``f``: it leaks only on signals a change moves."""
-    return bool(signals(f)) and signals(f) <= CHANGE_MOVES
+    moved = signals(f)
+    return bool(moved) and moved <= CHANGE_MOVES
 
 
 def _under_way(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> Finding | None:
     """The leak a confirmed change leak merely coincides with: one that already moves every
-    signal the change's own leaking evidence moves, and either began before the change (more
-    than ``before_days`` before: a change cannot cause what was already under way; a weekly
-    shift is dated by its Monday and up to a week early) or also leaks on a signal no change
-    moves (slower resolution, reopens) and began no later than the change. (Measured on
-    orgsim's tuning seeds 1–18: ``before_days`` 7, 14 and 28 left 13, 12 and 13 false leaks;
-    counting the change's signs at watch too kept 2 more on seeds 1–12.) The change's
-    before/after comparison then measured a leak under way; on orgsim's tuning seeds, 5 of 7
-    false change leaks were a failed or routine release falling inside another cause's leak.
-    """
+    signal the change's own leaking evidence moves, and either began more than
+    ``before_days`` before the change (a change cannot cause what was already under way; a
+    weekly shift is dated by its Monday and up to a week early) or also leaks on a signal no
+    change moves (slower resolution, reopens) and began no later than the change. The
+    change's before/after comparison then measured a leak in progress: on orgsim's tuning
+    seeds, 5 of 7 false change leaks were a release falling inside another cause's leak.
+    Measured there too: ``before_days`` 7, 14 and 28 left 13, 12 and 13 false leaks (seeds
+    1–18); counting the change's signs at watch as well kept 2 more (seeds 1–12)."""
     assert lead.since is not None
     seen = signals(lead)
     if not seen:
@@ -272,9 +273,6 @@ def _claims(lead: Finding, leaking: Sequence[Finding], rule: Rule) -> list[Findi
                              or signals(g) == COARSE)))]
 
 
-CHANGE_SIGNS = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change")
-
-
 def _noticed(f: Finding, changes: Sequence[ChangeRecord]) -> ChangeRecord | None:
     """The change the change indicator saw move something, surely or not: its sign (incidents,
     how-to tickets, satisfaction, use) at ``watch`` or worse with the smallest p ≤ 0.05, held
@@ -284,7 +282,7 @@ def _noticed(f: Finding, changes: Sequence[ChangeRecord]) -> ChangeRecord | None
     best: tuple[float, ChangeRecord] | None = None
     for c in changes:
         for e in f.evidence:
-            if (e.metric.split(":")[0] in CHANGE_SIGNS and e.metric.endswith(f":{c.id}")
+            if (e.metric.split(":")[0] in MOVED and e.metric.endswith(f":{c.id}")
                     and e.status in (Status.WATCH, Status.LEAK) and e.p is not None
                     and e.p <= 0.05 and (best is None or e.p < best[0])):
                 best = (e.p, c)

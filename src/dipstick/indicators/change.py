@@ -329,15 +329,13 @@ class _CountRatio:
         per_week_after = k1 / (self.after_days / 7) / self.common
         test = rate_ratio(k1, self.after_days * self.common, k0, self.before_days, NO_CHANGE)
         note = self.note
-        if test is not None and k_year and self.year_days > self.before_days:
-            longer = rate_ratio(k1, self.after_days * self.year_common, k_year, self.year_days,
-                                NO_CHANGE)
-            if longer is not None and longer.p > test.p:
-                test = replace(test, p=longer.p)
-            if longer is not None:
-                year_note = (f"against the year before: ×{longer.estimate:.2f} ({k1:.0f} vs "
-                             f"{k_year:.0f} over {self.year_days:.0f} days)")
-                note = f"{note}; {year_note}" if note else year_note
+        longer = rate_ratio(k1, self.after_days * self.year_common, k_year, self.year_days,
+                            NO_CHANGE) if k_year and self.year_days > self.before_days else None
+        if test is not None and longer is not None:
+            test = replace(test, p=max(test.p, longer.p))
+            year_note = (f"against the year before: ×{longer.estimate:.2f} ({k1:.0f} vs "
+                         f"{k_year:.0f} over {self.year_days:.0f} days)")
+            note = f"{note}; {year_note}" if note else year_note
         return tested(metric, label, per_week_after / per_week_before, self.line, self.period,
                       test, baseline=round(per_week_before, 4), unit="×", sample=what,
                       note=note, relative=True)
@@ -348,8 +346,9 @@ def _sign(e: Evidence) -> bool:
     return e.status in (Status.WATCH, Status.LEAK) and (e.p is None or e.p <= 0.05)
 
 
-SIGNS = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change", "failed",
-         "uncommunicated")
+# what a change moved (its measured signs), and the signs that are facts about it
+MOVED = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change")
+SIGNS = (*MOVED, "failed", "uncommunicated")
 
 
 def corroborated(ev: list[Evidence], changes: list[str],

@@ -159,14 +159,14 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
 
 
 def _pmd(dims: dict[str, Any] | list[dict[str, Any]]) -> tuple[float, float, int]:
-    """Promoters − detractors (points), its variance and n over the answers to ``dims`` (per
-    dimension, or a list of them): a difference of two shares of one multinomial sample,
-    var = (P + D − (P − D)²) / n (floored at 1/n)."""
+    """Promoters − detractors (points), one answer's variance and n over the answers to
+    ``dims`` (per dimension, or a list of them): a difference of two shares of one
+    multinomial sample, P + D − (P − D)² (floored at 1/n); the mean's is that ÷ n."""
     ds = list(dims.values()) if isinstance(dims, dict) else dims
     n = int(sum(d["n"] for d in ds))
     pro = sum(d["promoters"] for d in ds) / n
     det = sum(d["detractors"] for d in ds) / n
-    return 100 * (pro - det), 100 ** 2 * max(pro + det - (pro - det) ** 2, 1.0 / n) / n, n
+    return 100 * (pro - det), 100 ** 2 * max(pro + det - (pro - det) ** 2, 1.0 / n), n
 
 
 def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int) -> Test | None:
@@ -181,12 +181,12 @@ def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int) -
            sum(d["n"] for d in base_dims.values())) < max(least, 2):
         return None
     (x1, v1, n1), (x0, v0, n0) = _pmd(dims), _pmd(base_dims)
-    drop, se = x0 - x1, math.sqrt(v1 + v0)
+    drop, se = x0 - x1, math.sqrt(v1 / n1 + v0 / n0)
     # the p-value under "no change": both samples from one distribution, its variance from
     # both together (a small window of mostly detractors has a small variance of its own,
     # which made 2.5-sigma chance drops read as 3.8 sigma on orgsim's tuning seeds)
     _, pooled, _ = _pmd([*dims.values(), *base_dims.values()])
-    z = drop / math.sqrt(pooled * (n1 + n0) * (1 / n1 + 1 / n0))
+    z = drop / math.sqrt(pooled * (1 / n1 + 1 / n0))
     return Test(drop, drop - Z95 * se, drop + Z95 * se, float(sp.norm.sf(z)),
                 n1 + n0, f"{n1} vs {n0} answers")
 
