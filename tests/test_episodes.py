@@ -3,6 +3,7 @@ grouping rule case by case on findings written out as data."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
@@ -287,6 +288,25 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
      [leaking_on("employee_experience", D - timedelta(days=10), "reopen_share",
                  "resolution_growth"), change_leak(signs=("satisfaction_drop",))], [CHG],
      {"employee_experience": None, "change": "employee_experience"}),
+    # session 7
+    ("or one begun after the change, which it explains whole: the change was seen to move "
+     "only satisfaction, the experience leak moves it and what no change moves",
+     [leaking_on("employee_experience", D + timedelta(days=11), "reopen_share",
+                 "resolution_growth"), change_leak(signs=("satisfaction_drop",))], [CHG],
+     {"employee_experience": None, "change": "employee_experience"}),
+    ("but not one begun long after it",
+     [leaking_on("employee_experience", D + timedelta(days=70), "reopen_share",
+                 "resolution_growth"), change_leak(signs=("satisfaction_drop",))], [CHG],
+     {"change": None, "employee_experience": None}),
+    ("signs that agree leak on the signals of each: a change claims lost time and "
+     "satisfaction together, not slower resolution",
+     [replace(undated("employee_experience", "signs_agreeing:lost_time_growth+satisfaction"),
+              since=D + timedelta(days=70)), change_leak()], [CHG],
+     {"change": None, "employee_experience": "change"}),
+    ("and not resolution and reopens",
+     [replace(undated("employee_experience", "signs_agreeing:resolution_growth+reopen_share"),
+              since=D + timedelta(days=70)), change_leak()], [CHG],
+     {"change": None, "employee_experience": None}),
     ("and a use drop after a decline long under way",
      [shifted("retirement", D - timedelta(days=40)), change_leak(signs=("usage_change",))],
      [CHG], {"retirement": None, "change": "retirement"}),

@@ -381,6 +381,49 @@ def test_no_internal_users_is_na_and_left_out_of_the_light(tmp_path: Path) -> No
     assert shop.status is not Status.UNKNOWN and shop.status is not Status.NA
 
 
+def _moderately_worse(*, lost: float, resolution: float, satisfaction: float) -> Build:
+    """Ten internal tickets a week; 13 weeks ago their lost minutes, resolution hours and
+    satisfaction move by the given factors and points (each ticket pair keeps a spread)."""
+    split = AS_OF - timedelta(days=91)
+
+    def build(b: PackageBuilder) -> PackageBuilder:
+        b.service().usage().surveys().kpis()
+        for prefix, start, end, k in (("B", None, split - timedelta(days=1), 0),
+                                      ("A", split, None, 1)):
+            for low, (mins, hours, sat) in enumerate(((20, 8, 9), (40, 9, 7))):
+                b.tickets(per_week=5, start_day=start, end_day=end, prefix=f"{prefix}{low}",
+                          lost_minutes=mins * (lost if k else 1.0),
+                          resolve_hours=hours * (resolution if k else 1.0),
+                          satisfaction=sat + (satisfaction if k else 0.0))
+        return b
+    return build
+
+
+def test_signs_that_agree_make_a_leak_none_of_them_makes_alone(tmp_path: Path) -> None:
+    """Issue 13: a subtle leak moves every sign of its cause a little — lost hours ×1.4,
+    resolution ×1.4, satisfaction −0.8, each short of its watch line — and together, each sure
+    against the service's own baseline and their combined (Fisher) p past the check's FDR,
+    they are a leak. One such sign alone is not."""
+    f = finding(tmp_path / "all", _moderately_worse(lost=1.4, resolution=1.4, satisfaction=-0.8),
+                "employee_experience")
+    for metric in ("lost_time_growth", "resolution_growth", "satisfaction"):
+        e = next(e for e in f.evidence if e.metric == metric)
+        assert e.status is Status.OK, e
+    agree = next(e for e in f.evidence if e.metric.startswith("signs_agreeing"))
+    assert agree.metric == "signs_agreeing:lost_time_growth+resolution_growth+satisfaction"
+    assert agree.value == 3 and agree.status is Status.LEAK and agree.q is not None \
+        and agree.q <= 0.05
+    assert "lost hours ×1.40" in agree.note and "satisfaction −0.8 pts" in agree.note
+    assert "Fisher" in agree.note
+    assert f.status is Status.LEAK and f.leak.money > 0
+
+    one = finding(tmp_path / "one", _moderately_worse(lost=1.0, resolution=1.4, satisfaction=0),
+                  "employee_experience")
+    agree = next(e for e in one.evidence if e.metric.startswith("signs_agreeing"))
+    assert agree.metric == "signs_agreeing:resolution_growth" and agree.status is Status.OK
+    assert one.status is not Status.LEAK
+
+
 def test_evidence_carries_its_sample_interval_and_q(tmp_path: Path) -> None:
     f = finding(tmp_path, _change(12), "change")
     e = next(e for e in f.evidence if e.metric == "incident_ratio:CHG1")

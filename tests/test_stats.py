@@ -54,6 +54,18 @@ def test_tests_keep_their_size_under_the_null(kind: str) -> None:
     assert hits / trials <= 0.065                       # at most the nominal 5 % (+ noise)
 
 
+def test_fisher_combines_agreeing_tests_and_keeps_its_size() -> None:
+    from scipy import stats as sst
+
+    ps = [0.045, 0.0046, 0.6, 0.3]
+    assert stats.fisher(ps) == pytest.approx(sst.combine_pvalues(ps, method="fisher").pvalue)
+    assert stats.fisher([0.04, 0.04]) < 0.04 < stats.fisher([0.04, 0.9])
+    assert stats.fisher([]) == 1.0 and stats.fisher([0.0, 1.0]) < 1e-100
+    rng = np.random.default_rng(3)
+    hits = sum(stats.fisher(rng.uniform(size=4)) < 0.05 for _ in range(4000))
+    assert hits / 4000 <= 0.06                          # under the null, the nominal 5 %
+
+
 def test_fdr_is_benjamini_hochberg() -> None:
     q = stats.fdr([0.01, 0.04, 0.03, 0.2])
     assert q == pytest.approx([0.04, 0.0533333, 0.0533333, 0.2], rel=1e-4)

@@ -209,6 +209,19 @@ def fdr(pvalues: Sequence[float]) -> list[float]:
     return [float(q) for q in stats.false_discovery_control(list(pvalues), method="bh")]
 
 
+def fisher(pvalues: Sequence[float]) -> float:
+    """Fisher's combined p of independent one-sided tests of one question: −2 Σ ln p is χ² with
+    2k degrees of freedom when every null holds. Several moderate signs that agree are stronger
+    evidence than any one of them; the tests that disagree stay in the sum, so picking the
+    agreeing ones does not make the result look surer than it is."""
+    from scipy import stats
+
+    ps = [min(max(p, 1e-300), 1.0) for p in pvalues]
+    if not ps:
+        return 1.0
+    return float(stats.chi2.sf(-2.0 * sum(math.log(p) for p in ps), 2 * len(ps)))
+
+
 def sum_ratio(n1: float, mean1: float, sd1: float, t1: float,
               n0: float, mean0: float, sd0: float, t0: float,
               null: float = 1.0, higher_is_worse: bool = True) -> Test | None:

@@ -37,10 +37,18 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
-from dipstick.indicators.confidence import NO_CHANGE, tested
+from dipstick.indicators.confidence import NO_CHANGE, Sign, agreeing, tested
 from dipstick.model import Service
 from dipstick.shifts import Shift
-from dipstick.stats import Test, mean_vs_line, means, poisson_range, proportion, sum_ratio
+from dipstick.stats import (
+    Test,
+    mean_vs_line,
+    means,
+    poisson_range,
+    proportion,
+    sum_ratio,
+    two_proportions,
+)
 
 CAUSE = "employee_experience"
 ACTION = "Fix the experience: remove the top causes of lost time and slow or reopened tickets."
@@ -159,6 +167,11 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
                baseline=base.get("reassignments"), sample="tickets"),
     ]
 
+    signs = agreeing(_signs(cur, base, (ratio(lost, base_lost), lost_test),
+                            (growth, res_test), spec), w.period)
+    if signs is not None:
+        ev.append(signs)
+
     def since_shift(metric: str, part: str = "") -> Shift | None:
         return settled_shift(ctx, "service", sid, metric, part)
 
@@ -183,6 +196,36 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
                         scale * lo if cur["lost_n"] else None,
                         scale * hi if cur["lost_n"] else None)
     return conclude(service.id, CAUSE, ev, leak, ACTION)
+
+
+def _signs(cur: dict[str, Any], base: dict[str, Any], lost: tuple[float | None, Test | None],
+           resolution: tuple[float | None, Test | None],
+           spec: EmployeeExperienceSpec) -> list[Sign]:
+    """The four measures of internal users' experience, each (value, test) against the
+    service's own baseline: material at half their watch line (lost hours and resolution
+    ×1.25, reopens ×1.25 their baseline share, satisfaction down half a watch-to-leak span)."""
+    def grows(name: str, words: str, value: float | None, test: Test | None,
+              line: float) -> Sign:
+        return Sign(name, f"{words} ×{value or 0:.2f}",
+                    value is not None and value >= 1 + (line - 1) / 2, test)
+
+    reopen = two_proportions(cur["reopened"] or 0, cur["n"], base.get("reopened") or 0,
+                             base.get("n") or 0) if base.get("n") else None
+    share, base_share = cur["reopen_share"] or 0.0, base.get("reopen_share") or 0.0
+    sat = spec.employee_satisfaction
+    drop = means(cur["satisfaction"] or 0.0, max(cur["satisfaction_sd"] or 0.0, RATING_SD_FLOOR),
+                 cur["rated"], base.get("satisfaction") or 0.0,
+                 max(base.get("satisfaction_sd") or 0.0, RATING_SD_FLOOR), base.get("rated") or 0,
+                 higher_is_worse=False) if base.get("rated") and cur["rated"] else None
+    return [
+        grows("lost_time_growth", "lost hours", *lost, spec.lost_time_growth.watch),
+        grows("resolution_growth", "resolution", *resolution, spec.resolution_growth.watch),
+        Sign("reopen_share", f"reopened {share:.0%} (was {base_share:.0%})",
+             share >= 1.25 * base_share, reopen),
+        Sign("satisfaction",
+             f"satisfaction {drop.estimate if drop else 0:+.1f} pts".replace("-", "−"),
+             drop is not None and -drop.estimate >= abs(sat.watch - sat.leak) / 2, drop),
+    ]
 
 
 INDICATOR = Indicator(
