@@ -97,13 +97,23 @@ def scaled(test: Test, factor: float, offset: float = 0.0, sample: str | None = 
 @dataclass(frozen=True)
 class Sign:
     """One measure of a cause against the service's own baseline, as :func:`agreeing` weighs
-    it: in words ("resolution ×1.4"), whether its effect is material (at least halfway from no
-    change to its watch line) and its test of no change (one-sided, in the worse direction)."""
+    it: in words ("resolution ×1.4"), whether its effect is material (:func:`halfway` to its
+    watch line or more), and the one-sided p of no change and the sample of its test."""
 
     metric: str
     words: str
     material: bool
-    test: Test | None
+    p: float | None
+    n: int = 0
+
+
+def halfway(value: float | None, line: Threshold, null: float) -> bool:
+    """Whether ``value`` lies at least halfway from ``null`` (no change) to the watch line, on
+    the worse side: the effect a sign must have to count as one in :func:`agreeing`."""
+    if value is None:
+        return False
+    mid = null + (line.watch - null) / 2
+    return value >= mid if line.higher_is_worse else value <= mid
 
 
 AGREEING = "signs_agreeing"
@@ -123,18 +133,17 @@ def agreeing(signs: Sequence[Sign], period: str) -> Evidence | None:
     subtle employee-experience leaks showed only such signs). ``None`` below two tested
     signs. The metric names the agreeing measures (``signs_agreeing:a+b``): episodes read
     their signals."""
-    tests = [s for s in signs if s.test is not None]
+    tests = [s for s in signs if s.p is not None]
     if len(tests) < 2:
         return None
-    agree = [s for s in tests if s.material and s.test is not None and s.test.p <= SIGN_P]
-    p = fisher([s.test.p for s in tests if s.test is not None])
-    words = ", ".join(f"{s.words} (p {_fmt(s.test.p)})" for s in agree if s.test is not None)
-    e = evidence(AGREEING + (":" + "+".join(s.metric for s in agree) if agree else ""),
-                 "Signs agreeing against the service's own baseline", float(len(agree)), AGREE,
-                 period, note=(f"{words}; " if words else "") + f"combined p of {len(tests)} "
-                 "signs (Fisher)")
-    return replace(e, n=sum(s.test.n for s in tests if s.test is not None), p=_round(p, 6),
-                   relative=True)
+    agree = [s for s in tests if s.material and s.p is not None and s.p <= SIGN_P]
+    p = fisher([s.p for s in tests if s.p is not None])
+    words = ", ".join(f"{s.words} (p {_fmt(s.p or 0.0)})" for s in agree)
+    metric = f"{AGREEING}:{'+'.join(s.metric for s in agree) or 'none'}"
+    note = (f"{words}; " if words else "") + f"combined p of {len(tests)} signs (Fisher)"
+    e = evidence(metric, "Signs agreeing against the service's own baseline",
+                 float(len(agree)), AGREE, period, note=note)
+    return replace(e, n=sum(s.n for s in tests), p=_round(p, 6), relative=True)
 
 
 def _round(v: float, digits: int = 4) -> float | None:

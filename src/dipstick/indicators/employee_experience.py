@@ -37,7 +37,7 @@ from dipstick.indicators.common import (
     settled_shift,
     ticket_stats,
 )
-from dipstick.indicators.confidence import NO_CHANGE, Sign, agreeing, tested
+from dipstick.indicators.confidence import NO_CHANGE, Sign, agreeing, halfway, tested
 from dipstick.model import Service
 from dipstick.shifts import Shift
 from dipstick.stats import (
@@ -202,12 +202,10 @@ def _signs(cur: dict[str, Any], base: dict[str, Any], lost: tuple[float | None, 
            resolution: tuple[float | None, Test | None],
            spec: EmployeeExperienceSpec) -> list[Sign]:
     """The four measures of internal users' experience, each (value, test) against the
-    service's own baseline: material at half their watch line (lost hours and resolution
-    ×1.25, reopens ×1.25 their baseline share, satisfaction down half a watch-to-leak span)."""
-    def grows(name: str, words: str, value: float | None, test: Test | None,
-              line: float) -> Sign:
-        return Sign(name, f"{words} ×{value or 0:.2f}",
-                    value is not None and value >= 1 + (line - 1) / 2, test)
+    service's own baseline, material :func:`halfway` to their watch line (lost hours and
+    resolution ×1.25, satisfaction −0.5 pts; reopens ×1.25 their baseline share)."""
+    def sign(name: str, words: str, material: bool, test: Test | None) -> Sign:
+        return Sign(name, words, material, test.p if test else None, test.n if test else 0)
 
     reopen = two_proportions(cur["reopened"] or 0, cur["n"], base.get("reopened") or 0,
                              base.get("n") or 0) if base.get("n") else None
@@ -217,14 +215,17 @@ def _signs(cur: dict[str, Any], base: dict[str, Any], lost: tuple[float | None, 
                  cur["rated"], base.get("satisfaction") or 0.0,
                  max(base.get("satisfaction_sd") or 0.0, RATING_SD_FLOOR), base.get("rated") or 0,
                  higher_is_worse=False) if base.get("rated") and cur["rated"] else None
+    fell = -drop.estimate if drop else None
     return [
-        grows("lost_time_growth", "lost hours", *lost, spec.lost_time_growth.watch),
-        grows("resolution_growth", "resolution", *resolution, spec.resolution_growth.watch),
-        Sign("reopen_share", f"reopened {share:.0%} (was {base_share:.0%})",
+        sign("lost_time_growth", f"lost hours ×{lost[0] or 0:.2f}",
+             halfway(lost[0], spec.lost_time_growth, 1.0), lost[1]),
+        sign("resolution_growth", f"resolution ×{resolution[0] or 0:.2f}",
+             halfway(resolution[0], spec.resolution_growth, 1.0), resolution[1]),
+        sign("reopen_share", f"reopened {share:.0%} (was {base_share:.0%})",
              share >= 1.25 * base_share, reopen),
-        Sign("satisfaction",
-             f"satisfaction {drop.estimate if drop else 0:+.1f} pts".replace("-", "−"),
-             drop is not None and -drop.estimate >= abs(sat.watch - sat.leak) / 2, drop),
+        sign("satisfaction", f"satisfaction −{fell or 0:.1f} pts",
+             halfway(fell, Threshold(sat.watch - sat.leak, 2 * (sat.watch - sat.leak)), 0.0),
+             drop),
     ]
 
 
