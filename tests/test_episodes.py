@@ -161,10 +161,13 @@ def shifted(cause: str, since: date | None, money: float = 100.0, score: float =
                    LeakEstimate(money, money / 50, f"{cause} formula"), f"fix {cause}", since)
 
 
-def watching(cause: str, about: str = "CHG9") -> Finding:
-    """The change indicator at watch over one change (a failed one, say)."""
+def watching(cause: str, about: str = "CHG9", measured: bool = True) -> Finding:
+    """The change indicator at watch over one change: a failed one, with (``measured``) an
+    incident ratio past its watch line, p 0.01 but not sure (q 0.2)."""
     ev = (Evidence(f"failed:{about}", f"Failed release {about}", "failed", "day", Status.WATCH,
-                   30.0, "", None, None),)
+                   30.0, "", None, None),) + ((
+        Evidence(f"incident_ratio:{about}", "Incidents", 1.4, "day", Status.WATCH, 30.0, "",
+                 None, 1.0, p=0.01, q=0.2),) if measured else ())
     return Finding("crm", cause, Status.WATCH, 40.0, f"{cause} watch", ev, action=f"fix {cause}")
 
 
@@ -249,9 +252,12 @@ def roots(found: tuple[Finding, ...]) -> dict[str, str | None]:
     ("one leak after a change the indicator doubts is the change's",
      [shifted("training", D + timedelta(days=7)), watching("change")], [CHG],
      {"change": None, "training": "change"}),
+    ("but not after a failed change that moved nothing measured",
+     [shifted("training", D + timedelta(days=7)), watching("change", measured=False)], [CHG],
+     {"training": None}),
     ("a change long before the shift explains nothing",
      [shifted("training", D + timedelta(days=90)), shifted("retirement", D + timedelta(days=91)),
-      watching("change")], [CHG],
+      watching("change", measured=False)], [CHG],
      {"training": None, "retirement": "training"}),
     ("an undated leak stands alone",
      [shifted("training", D), shifted("flow", None), shifted("retirement", D), ok("change")],
@@ -359,11 +365,13 @@ def test_change_roots_one_episode_only() -> None:
     cause already taken, gets its earliest driver as root."""
     late = ChangeRecord("CHG10", D + timedelta(days=150), "release")
     found, episodes = group(
-        [watching("change"), shifted("training", D + timedelta(days=3)),
+        [watching("change", measured=False), shifted("training", D + timedelta(days=3)),
+         shifted("customer_experience", D + timedelta(days=5)),
          shifted("retirement", D + timedelta(days=150)),
          shifted("employee_experience", D + timedelta(days=160))], [CHG, late])
     assert [(e.root, e.change, e.symptoms) for e in episodes] == [
-        ("change", "CHG9", ("training",)), ("retirement", None, ("employee_experience",))]
+        ("change", "CHG9", ("training", "customer_experience")),
+        ("retirement", None, ("employee_experience",))]
     assert roots(found)["employee_experience"] == "retirement"
 
 

@@ -674,6 +674,8 @@ def test_use_still_sliding_weeks_after_a_release_is_not_its_step(tmp_path: Path)
         b.tickets(per_week=4, satisfaction=5, start_day=release, prefix="A")   # a second sign
         b.rows("usage", ({"date": d.isoformat(), "service": "crm", "active_users": users(d)}
                          for d in days(AS_OF - timedelta(days=500), AS_OF)))
+        for peer in ("p1", "p2", "p3", "p4", "p5"):     # the audience's rhythm: flat
+            b.service(peer).usage(peer)
         return b.rows("changes", [{"id": "CHG1", "service": "crm", "date": release.isoformat(),
                                    "kind": "release", "success": "false",
                                    "communicated": "true"}])
@@ -682,6 +684,11 @@ def test_use_still_sliding_weeks_after_a_release_is_not_its_step(tmp_path: Path)
     e = next(e for e in f.evidence if e.metric == "usage_change:CHG1")
     assert e.value is not None and float(e.value) < -0.25
     assert e.status is Status.WATCH and "kept falling" in e.note
+    # the incidents stayed at 4 a week: per active user they would read ×1.8, but use sliding
+    # away is not counted as expected, only the audience's (flat) season
+    incidents = next(e for e in f.evidence if e.metric == "incident_ratio:CHG1")
+    assert incidents.value == pytest.approx(1.0, abs=0.1)
+    assert "a decline: only ×1.00 counted as expected" in incidents.note
 
 
 def test_a_touchpoint_near_its_leak_line_by_nature_is_not_sure(tmp_path: Path) -> None:

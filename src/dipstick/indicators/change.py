@@ -196,7 +196,19 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         weeks_after = range(wk + 1, wk + max(after_days // 7, 1))
         season = rhythm(ctx)            # once per check (cached)
         u0, u1 = before.get("users"), after.get("users")
-        if u0 and u1:       # incidents follow use: the service's own, season and growth alike
+        used = use_change(index, season, service.id, weeks_before, weeks_after)
+        slide, slid = _decline(used)
+        sliding = bool(u0 and u1 and u1 < u0 and slide and slid <= spec.usage_change.watch)
+        if u0 and u1 and sliding:
+            # a slide of use the change fell in (a retirement's, past the use watch line within
+            # one side) leaves the incidents behind: per active user, use halved read as
+            # incidents doubled (orgsim tuning seed 15). Only the audience's season counts as
+            # expected then; a smaller wobble is no slide (a bad release's own use drop often
+            # looks like one, and its incidents per user are its sign).
+            common = max(u1 / u0, season.ratio(service.id, weeks_before, weeks_after))
+            rhythm_note = (f"use moved ×{u1 / u0:.2f}, {slide}: only ×{common:.2f} counted "
+                           "as expected")
+        elif u0 and u1:     # incidents follow use: the service's own, season and growth alike
             common = u1 / u0
             rhythm_note = (f"per active user: use moved ×{common:.2f} (counted as expected)"
                            if abs(common - 1) >= 0.02 else "")
@@ -209,7 +221,9 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         uy = year.get("users")
         count = _CountRatio(spec.change_effect_days, after_days, common, spec.incident_ratio,
                             period, rhythm_note, year_days,
-                            u1 / uy if u1 and uy else 1.0)
+                            (max(u1 / uy, season.ratio(service.id, range(wk - 52, wk),
+                                                       weeks_after)) if sliding
+                             else u1 / uy) if u1 and uy else 1.0)
         per_week_before = k0 / (spec.change_effect_days / 7)
         per_week_after = k1 / (after_days / 7) / common
         if per_week_before > 0:
@@ -253,23 +267,14 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                              spec.satisfaction_drop, period, flipped(test),
                              baseline=before["satisfaction"], unit=" pts",
                              sample="rated tickets (sd floored at 1 point)", relative=True))
-        used = use_change(index, season, service.id, weeks_before, weeks_after)
         if used is not None:
-            ma, mb, test, drift, still = used
+            ma, mb, test, _, _ = used
             e = tested(f"usage_change:{cid}", f"Usage change after {label}", ma / mb - 1,
                        spec.usage_change, period, test, baseline=round(mb, 2),
                        sample="of mean daily users, each week ÷ the audience's rhythm",
                        relative=True)
-            if drift <= (ma / mb - 1) / 2 < 0:
-                # use was already falling before the change: a decline, not the change's step
-                e = at_most_watch(e, f"use already fell {drift:+.0%} in the weeks before the "
-                                     "change: a decline under way, not the change's step")
-            elif still <= (ma / mb - 1) / 2 < 0:
-                # a change's step is over within days; use that keeps sliding for weeks after it
-                # is a decline the change happened to fall in (orgsim tuning: releases inside a
-                # retirement's slide were blamed for it)
-                e = at_most_watch(e, f"use kept falling {still:+.0%} over the weeks after the "
-                                     "change: a decline, not the change's step")
+            if slide:
+                e = at_most_watch(e, f"{slide}, not the change's step")
             harm = any(_sign(x) and x.metric in (
                 f"incident_ratio:{cid}", f"question_ratio:{cid}", f"satisfaction_drop:{cid}")
                 for x in ev)
@@ -301,6 +306,23 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     started = first["date"].date() if first else None
     return replace(found, since=started) if found.status in (Status.LEAK, Status.WATCH) \
         else found
+
+
+def _decline(used: tuple[float, float, Any, float, float] | None) -> tuple[str | None, float]:
+    """Why the use around a change is a slide, not the change's step (None if it is not), and
+    how far it slid within one side: use already falling before the change, or still falling
+    for weeks after it — a change's step is over within days (orgsim tuning: releases inside
+    a retirement's slide were blamed for it)."""
+    if used is None:
+        return None, 0.0
+    ma, mb, _, drift, still = used
+    half = (ma / mb - 1) / 2
+    if drift <= half < 0:
+        return (f"use already fell {drift:+.0%} in the weeks before the change: a decline "
+                "under way"), drift
+    if still <= half < 0:
+        return f"use kept falling {still:+.0%} over the weeks after the change: a decline", still
+    return None, 0.0
 
 
 @dataclass(frozen=True)
