@@ -159,6 +159,15 @@ CASES: list[tuple[str, Build, str, Status, str | None]] = [
                                                             prefix="Q").tickets(
         kind="question", per_week=10, prefix="R", since_days=80),
      "training", Status.LEAK, "questions_growth"),
+    # session 7: a lone rise on few tickets (2 a week after 1; 95 % CI from ~1.4×) is a watch
+    ("how-to questions doubled, on few tickets", lambda b: b.healthy().tickets(
+        kind="question", per_week=1, prefix="Q").tickets(kind="question", per_week=1,
+                                                         prefix="R", since_days=80),
+     "training", Status.WATCH, "questions_growth"),
+    ("the same with training completion falling: two signs", lambda b: _training_rows(78, 97)(
+        b).tickets(kind="question", per_week=1, prefix="Q").tickets(
+        kind="question", per_week=1, prefix="R", since_days=80),
+     "training", Status.LEAK, "completion_drop"),
     ("many how-to questions, always", lambda b: b.healthy().tickets(
         kind="question", per_week=10, prefix="Q"), "training", Status.OK, None),
     ("low training completion", _training_rows(40), "training", Status.LEAK,
