@@ -193,6 +193,31 @@ def test_streams_command_on_a_log_file(tmp_path: Path) -> None:
     assert table.returncode == 0 and "New → Active → Awaiting User Info → Resolved" in table.stdout
 
 
+def test_streams_without_resources_and_every_variant(tmp_path: Path) -> None:
+    """Issue 14: a log with no resource column says handovers are not known (not "0.00 per
+    case"); ``--top-variants N|all`` chooses how many variants the output lists."""
+    rows = ["case_id,activity,timestamp"] + [
+        f"{c},{a},2026-01-0{1 + c % 5} {9 + k}:00"
+        for c in range(12) for k, a in enumerate(["New", *(["Fix"] * (c % 4)), "Done"])]
+    log = tmp_path / "plain.csv"
+    log.write_text("\n".join(rows) + "\n")
+    r = _dipstick("streams", str(log), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)[0]["discovery"]
+    assert d["handovers_per_case"] is None and d["cases_with_handover"] is None
+    assert d["variant_count"] == 4
+    table = _dipstick("streams", str(log))
+    assert "handovers not known" in table.stdout and "0.00 handovers" not in table.stdout
+    two = json.loads(_dipstick("streams", str(log), "--format", "json", "--top-variants",
+                               "2").stdout)[0]["discovery"]
+    every = json.loads(_dipstick("streams", str(log), "--format", "json", "--top-variants",
+                                 "all").stdout)[0]["discovery"]
+    assert len(two["variants"]) == 2 and len(every["variants"]) == 4
+    assert sum(v["cases"] for v in every["variants"]) == 12
+    bad = _dipstick("streams", str(log), "--top-variants", "some")
+    assert bad.returncode == 2 and "--top-variants" in bad.stderr
+
+
 def test_streams_command_names_the_bad_row(tmp_path: Path) -> None:
     log = _log_csv(tmp_path / "incidents.csv")
     log.write_text(log.read_text().replace("3/3/2026 10:30", "3/13/2026 10:30", 1))

@@ -121,7 +121,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
                      f"{duration(t.quantile(0.9) / 60)}, mean {duration(t.mean / 60)} · "
                      f"wait {d.wait_hours_per_case:.1f} h and rework "
                      f"{d.rework_hours_per_case:.1f} h per case"
-                     + ("" if d.handovers_per_case is None else
+                     + (" · handovers not known (no resource in the log)"
+                        if d.handovers_per_case is None else
                         f" · {d.handovers_per_case:.2f} handovers per case "
                         f"({d.cases_with_handover:,} cases with any)")
                      + ("" if d.cases_per_month is None else

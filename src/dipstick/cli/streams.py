@@ -10,7 +10,7 @@ import typer
 
 from dipstick import render
 from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, out
-from dipstick.errors import DipstickError
+from dipstick.errors import DipstickError, UsageError
 from dipstick.model import WAITING_PREFIXES
 from dipstick.package import load_package
 from dipstick.streams import StreamMetrics
@@ -46,11 +46,15 @@ def streams(
     collapse: Annotated[bool, typer.Option(
         help="Merge consecutive events of one activity in a case into one visit (audit "
              "trails that log every update).")] = False,
+    top_variants: Annotated[str, typer.Option(
+        "--top-variants", help="How many variants to list, most frequent first: a number or "
+                               "'all'.")] = "10",
 ) -> None:
     """Show value stream maps: lead time, process and wait time, activity ratio, rolled %C&A,
     the bottleneck — and, for event logs, the process map (directly-follows pairs with
     durations), variants, waiting states and rework. Exit 2 on a bad package or log."""
     _check_format(fmt)
+    top = _top(top_variants, fmt)
     if path.is_dir():
         measured = _package_streams(path, fmt)
     else:
@@ -61,7 +65,7 @@ def streams(
                              service=service, seq=order, timestamp_format=time_format,
                              dayfirst=dayfirst)
         measured = [_log_stream(path, mapping, only, tuple(waiting or WAITING_PREFIXES),
-                                collapse, fmt)]
+                                collapse, fmt, top)]
     if fmt == "json":
         _print_json([_json(m, d) for m, d in measured])
         return
@@ -97,8 +101,18 @@ def _package_streams(path: Path, fmt: str) -> list[tuple[StreamMetrics, Discover
     return [(ps.metrics, ps.discovery) for ps in found]
 
 
+def _top(text: str, fmt: str) -> int:
+    """``--top-variants``: a positive number, or ``all`` (every variant)."""
+    if text.strip().lower() == "all":
+        return 2**62
+    if text.strip().isdigit() and int(text) > 0:
+        return int(text)
+    raise _fail(UsageError(f"--top-variants: {text!r} is neither a positive number nor 'all'"),
+                fmt)
+
+
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
-                collapse: bool, fmt: str) -> tuple[StreamMetrics, Discovery | None]:
+                collapse: bool, fmt: str, top: int = 10) -> tuple[StreamMetrics, Discovery | None]:
     from dipstick.engine.sql import connect
     from dipstick.streams.logs import read_event_log
 
@@ -109,7 +123,7 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
             read_event_log(con, path, mapping, table="events")
             step("discovering")
             d = discover(nw.from_native(con.table("events")), process=only, waiting=waiting,
-                         collapse=collapse)
+                         collapse=collapse, top_variants=top)
     except DipstickError as e:
         raise _fail(e, fmt) from None
     finally:

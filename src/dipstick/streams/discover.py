@@ -325,17 +325,20 @@ def _sql(rel: duckdb.DuckDBPyRelation, sql: str) -> None:
         res.fetchall()
 
 
-def _handovers(events: nw.LazyFrame[Any], cases: int) -> tuple[float, int]:
+def _handovers(events: nw.LazyFrame[Any], cases: int) -> tuple[float, int] | None:
     """Resource changes between a case's events with a known resource (reassignments), counted
     on the raw events — a reassignment inside one state is still a handover, and A → unknown →
-    B is one."""
+    B is one. None when no event names a resource: not known, not zero."""
     known = events.filter(~nw.col("resource").is_null())
     prev = nw.col("resource").shift(1).over("case_id", order_by=ORDER)
     changed = (~prev.is_null() & (nw.col("resource") != prev)).cast(nw.Int64)
     per_case = known.select("case_id", h=changed).group_by("case_id").agg(nw.col("h").sum())
     r = collect(per_case.select(total=nw.col("h").sum(),
-                                cases=(nw.col("h") > 0).cast(nw.Int64).sum()))[0]
-    return float(r["total"] or 0) / max(cases, 1), int(r["cases"] or 0)
+                                cases=(nw.col("h") > 0).cast(nw.Int64).sum(),
+                                known=nw.len()))[0]
+    if not r["known"]:          # no event with a resource (a log without that column)
+        return None
+    return float(r["total"]) / max(cases, 1), int(r["cases"] or 0)
 
 
 def _hash(i: int) -> nw.Expr:
