@@ -112,7 +112,7 @@ def _top(text: str, fmt: str) -> int:
 
 
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
-                collapse: bool, fmt: str, top: int = 10) -> tuple[StreamMetrics, Discovery | None]:
+                collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
     from dipstick.engine.sql import connect
     from dipstick.streams.logs import read_event_log
 

@@ -41,6 +41,7 @@ from dipstick.indicators.confidence import (
     NO_CHANGE,
     at_most_watch,
     flipped,
+    is_sign,
     tested,
 )
 from dipstick.model import Service
@@ -199,7 +200,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         used = use_change(index, season, service.id, weeks_before, weeks_after)
         slide, slid = _decline(used)
         sliding = bool(u0 and u1 and u1 < u0 and slide and slid <= spec.usage_change.watch)
-        if u0 and u1 and sliding:
+        if u0 and u1 and sliding:   # (u0, u1 repeated for the type checker)
             # a slide of use the change fell in (a retirement's, past the use watch line within
             # one side) leaves the incidents behind: per active user, use halved read as
             # incidents doubled (orgsim tuning seed 15). Only the audience's season counts as
@@ -275,7 +276,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                        relative=True)
             if slide:
                 e = at_most_watch(e, f"{slide}, not the change's step")
-            harm = any(_sign(x) and x.metric in (
+            harm = any(is_sign(x) and x.metric in (
                 f"incident_ratio:{cid}", f"question_ratio:{cid}", f"satisfaction_drop:{cid}")
                 for x in ev)
             if not harm:
@@ -363,11 +364,6 @@ class _CountRatio:
                       note=note, relative=True)
 
 
-def _sign(e: Evidence) -> bool:
-    """Past its watch line and, if tested, not plainly noise (p ≤ 0.05 before correction)."""
-    return e.status in (Status.WATCH, Status.LEAK) and (e.p is None or e.p <= 0.05)
-
-
 # what a change moved (its measured signs), and the signs that are facts about it
 MOVED = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change")
 SIGNS = (*MOVED, "failed", "uncommunicated")
@@ -388,7 +384,7 @@ def corroborated(ev: list[Evidence], changes: list[str],
     out = list(ev)
     for cid in changes:
         mine = [i for i, e in enumerate(out) if e.metric.endswith(f":{cid}")
-                and e.metric.split(":")[0] in SIGNS and _sign(e)]
+                and e.metric.split(":")[0] in SIGNS and is_sign(e)]
         if len(mine) != 1 or out[mine[0]].p is None:   # a failed change alone stays watch
             continue
         e = out[mine[0]]

@@ -62,6 +62,12 @@ def tested(metric: str, label: str, value: float | None, threshold: Threshold | 
                    relative=relative)
 
 
+def is_sign(e: Evidence) -> bool:
+    """Past its watch line and, if tested, not plainly noise (p ≤ 0.05 before correction):
+    what a second sign of the same event must be for a lone one to stand."""
+    return e.status in (Status.WATCH, Status.LEAK) and (e.p is None or e.p <= 0.05)
+
+
 def flipped(test: Test | None) -> Test | None:
     """The test of −x from the test of x (a drop from a difference now − before)."""
     if test is None:
@@ -133,17 +139,18 @@ def agreeing(signs: Sequence[Sign], period: str) -> Evidence | None:
     subtle employee-experience leaks showed only such signs). ``None`` below two tested
     signs. The metric names the agreeing measures (``signs_agreeing:a+b``): episodes read
     their signals."""
-    tests = [s for s in signs if s.p is not None]
-    if len(tests) < 2:
+    ps = {s.metric: s.p for s in signs if s.p is not None}
+    if len(ps) < 2:
         return None
-    agree = [s for s in tests if s.material and s.p is not None and s.p <= SIGN_P]
-    p = fisher([s.p for s in tests if s.p is not None])
-    words = ", ".join(f"{s.words} (p {_fmt(s.p or 0.0)})" for s in agree)
+    agree = [s for s in signs if s.material and s.p is not None and s.p <= SIGN_P]
+    p = fisher(list(ps.values()))
+    words = ", ".join(f"{s.words} (p {_fmt(ps[s.metric])})" for s in agree)
     metric = f"{AGREEING}:{'+'.join(s.metric for s in agree) or 'none'}"
-    note = (f"{words}; " if words else "") + f"combined p of {len(tests)} signs (Fisher)"
+    note = (f"{words}; " if words else "") + f"combined p of {len(ps)} signs (Fisher)"
     e = evidence(metric, "Signs agreeing against the service's own baseline",
                  float(len(agree)), AGREE, period, note=note)
-    return replace(e, n=sum(s.n for s in tests), p=_round(p, 6), relative=True)
+    return replace(e, n=sum(s.n for s in signs if s.p is not None), p=_round(p, 6),
+                   relative=True)
 
 
 def _round(v: float, digits: int = 4) -> float | None:

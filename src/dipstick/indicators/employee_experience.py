@@ -224,8 +224,7 @@ def _signs(cur: dict[str, Any], base: dict[str, Any], lost: tuple[float | None, 
         sign("reopen_share", f"reopened {share:.0%} (was {base_share:.0%})",
              share >= 1.25 * base_share, reopen),
         sign("satisfaction", f"satisfaction −{fell or 0:.1f} pts",
-             halfway(fell, Threshold(sat.watch - sat.leak, 2 * (sat.watch - sat.leak)), 0.0),
-             drop),
+             fell is not None and fell >= abs(sat.watch - sat.leak) / 2, drop),
     ]
 
 

@@ -22,7 +22,6 @@ from dipstick.findings import (
     Finding,
     LeakEstimate,
     Spec,
-    Status,
     Threshold,
     conclude,
     evidence,
@@ -37,7 +36,7 @@ from dipstick.indicators.common import (
     settled_evidence,
     settled_shift,
 )
-from dipstick.indicators.confidence import NO_CHANGE, at_most_watch, scaled, tested
+from dipstick.indicators.confidence import NO_CHANGE, at_most_watch, is_sign, scaled, tested
 from dipstick.model import Service
 from dipstick.stats import poisson_range, proportion, rate_ratio, two_proportions
 
@@ -201,9 +200,7 @@ def _lone_rise(ev: list[Evidence], spec: TrainingSpec) -> list[Evidence]:
     growth = next((e for e in ev if e.metric == "questions_growth"), None)
     if growth is None or growth.low is None or growth.low >= spec.questions_growth.watch:
         return ev
-    if any(e.metric in ("training_completion", "completion_drop")
-           and e.status in (Status.WATCH, Status.LEAK) and (e.p is None or e.p <= 0.05)
-           for e in ev):
+    if any(e.metric in ("training_completion", "completion_drop") and is_sign(e) for e in ev):
         return ev
     why = (f"a how-to rise alone, not surely past its watch line (interval from "
            f"{growth.low:.2f}×): a training leak needs the whole interval past it or a second "
