@@ -442,8 +442,11 @@ def test_date_format_reads_month_first_dates_and_checks_the_format(tmp_path: Pat
     before = snapshot(pkg)
     guessed = cli("usage", str(src), "--into", str(pkg), "--dayfirst", "--format", "json")
     assert guessed.exit_code == 2 and snapshot(pkg) == before
-    assert {p["value"] for p in json.loads(guessed.stdout)["problems"]} == {"03/13/2026",
-                                                                           "12/31/2025"}
+    problems = json.loads(guessed.stdout)["problems"]
+    assert {p["value"] for p in problems if p["row"]} == {"03/13/2026", "12/31/2025"}
+    # the values were read first: the form they have and the option it needs lead the error
+    assert problems[0]["message"].startswith("note: the dates are month-first (e.g. "
+                                             "'03/13/2026'): give their form with --date-format")
     bad = cli("usage", str(src), "--into", str(pkg), "--date-format", "%Q")
     assert bad.exit_code == 2 and "not a valid strptime format" in bad.output
     ok = cli("usage", str(src), "--into", str(pkg), "--date-format", "%m/%d/%Y")

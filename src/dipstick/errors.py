@@ -57,8 +57,18 @@ class PackageError(DipstickError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__(f"{len(problems)} problem(s) in the data package:\n"
+        super().__init__(f"{len(problems)} problem(s) in {where(problems)}:\n"
                          + "\n".join(f"  - {p}" for p in problems))
+
+
+def where(problems: list[Problem]) -> str:
+    """The files the problems are in, by name: an import's problems are in the export, not
+    in a data package that may not exist yet."""
+    names = list(dict.fromkeys(p.file.replace("\\", "/").rsplit("/", 1)[-1]
+                               for p in problems))
+    if not names:
+        return "the data package"
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more files" if len(names) > 3 else "")
 
 
 class UsageError(DipstickError):

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dipstick.check import CheckResult
-from dipstick.errors import Problem
+from dipstick.errors import Problem, where
 from dipstick.figures._common import duration
 from dipstick.findings import Status
 from dipstick.indicators.registry import INDICATORS
@@ -158,7 +158,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
 
 
 def problems_table(problems: Sequence[Problem]) -> Table:
-    table = Table(title=f"{len(problems)} problem(s) in the data package", title_style="bold red",
+    table = Table(title=f"{len(problems)} problem(s) in {where(list(problems))}",
+                  title_style="bold red",
                   header_style="bold")
     for col in ("File", "Row", "Line", "Field", "Value", "Problem"):
         table.add_column(col, overflow="fold")

@@ -60,6 +60,9 @@ def import_(
     replace: Annotated[bool, typer.Option(
         "--replace", help="Replace the whole table (default: merge, replacing rows with the "
                           "same key).")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Read, map and check the export and say what would be written "
+                          "(the mapping with fill rates, rows, services); write nothing.")] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """Import an export (ServiceNow, Jira, CSV, Excel, Parquet) into a data package: every row
@@ -70,7 +73,7 @@ def import_(
             preset=preset, mapping=_mapping(map_ or [], mapping), service_from=service_from,
             service_map=service_map, starter_services=starter_services, dayfirst=dayfirst,
             date_format=date_format, encoding=encoding, skip_bad_rows=skip_bad_rows,
-            replace=replace, delimiter=_delimiter(delimiter), sheet=sheet)
+            replace=replace, delimiter=_delimiter(delimiter), sheet=sheet, dry_run=dry_run)
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
             task = bar.add_task(f"Importing {source.name}", total=100)
@@ -81,6 +84,8 @@ def import_(
     if fmt == "json":
         _print_json(summary.to_json())
     else:
+        if summary.dry_run:
+            out.print(mapping_table(summary))
         out.print(summary_table(summary))
 
 
@@ -114,8 +119,9 @@ def _delimiter(d: str | None) -> str | None:
 
 def summary_table(s: ImportSummary) -> Table:
     """The summary of one import, as the terminal shows it."""
-    t = Table(title=f"Imported {s.source} → {s.target}", show_header=False,
-              title_justify="left")
+    title = (f"Dry run: {s.source} would be imported → {s.target} (nothing written)"
+             if s.dry_run else f"Imported {s.source} → {s.target}")
+    t = Table(title=title, show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     t.add_row("table", s.table)
@@ -124,7 +130,9 @@ def summary_table(s: ImportSummary) -> Table:
     t.add_row("rows rejected", f"[red]{s.rows_rejected:,}[/red]" if s.rows_rejected else "0")
     if s.rejects_file:
         t.add_row("rejects file", str(s.rejects_file))
-    t.add_row("rows in the table", f"{s.rows_in_table:,} ({s.rows_replaced:,} replaced by key)")
+    if not s.dry_run:
+        t.add_row("rows in the table",
+                  f"{s.rows_in_table:,} ({s.rows_replaced:,} replaced by key)")
     if s.first_date or s.last_date:
         t.add_row("date range", f"{s.first_date} … {s.last_date}")
     if s.unmapped:
@@ -139,4 +147,19 @@ def summary_table(s: ImportSummary) -> Table:
         t.add_row("service map", f"{s.service_map_file} (edit it, then --service-map)")
     for note in s.notes:
         t.add_row("note", note)
+    for warning in s.warnings:
+        t.add_row("[yellow]warning[/yellow]", warning)
+    return t
+
+
+def mapping_table(s: ImportSummary) -> Table:
+    """Which export column feeds each field, how it was chosen, and how filled it is."""
+    t = Table(title=f"Mapping of {s.source} to {s.table}", title_justify="left",
+              header_style="bold")
+    for col in ("Field", "Column", "Chosen by", "Filled", "Values"):
+        t.add_column(col, justify="right" if col in ("Filled", "Values") else "left")
+    for f in s.fields:
+        t.add_row(f.field, f.column or "[dim]—[/dim]", f.how,
+                  "" if f.filled is None else f"{f.filled:.1%}",
+                  "" if f.distinct is None else f"{f.distinct:,}")
     return t

@@ -8,7 +8,7 @@ checks, and only then renamed over the old one; a bad row stops it (or, with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,8 +17,10 @@ from typing import Any
 import duckdb
 
 from dipstick.connectors import catalog, folder
+from dipstick.connectors import look as look_
 from dipstick.connectors import pipeline as pl
 from dipstick.connectors import services as services_
+from dipstick.connectors.look import FieldLook
 from dipstick.connectors.presets import Preset, preset
 from dipstick.connectors.sources import Source, open_source, read_error, stage
 from dipstick.engine.sql import ident, literal, load_table, run
@@ -44,6 +46,7 @@ class ImportOptions:
     replace: bool = False                     # replace the table instead of merging by key
     delimiter: str | None = None              # CSV delimiter (None: sniffed)
     sheet: str | None = None                  # Excel sheet (None: the first)
+    dry_run: bool = False                     # look, map, check and count; write nothing
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,10 @@ class ImportSummary:
     services_added: tuple[str, ...] = ()
     service_map_file: Path | None = None      # the starter mapping written, if any
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()            # what the user should fix or check
+    fields: tuple[FieldLook, ...] = ()        # the mapping with fill rates
+    dry_run: bool = False                     # nothing was written
+    unassigned: int = 0                       # rows that went to the 'unassigned' service
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +82,8 @@ class ImportSummary:
             "first_date": _s(self.first_date), "last_date": _s(self.last_date),
             "unmapped": list(self.unmapped), "services_added": list(self.services_added),
             "service_map_file": _s(self.service_map_file), "notes": list(self.notes),
+            "warnings": list(self.warnings), "unassigned": self.unassigned,
+            "dry_run": self.dry_run, "mapping": [f.to_json() for f in self.fields],
         }
 
 
@@ -144,18 +153,23 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                   work: Path, text: str, model: ValueModel, options: ImportOptions,
                   spec: Preset | None, tick: Progress) -> ImportSummary:
     columns = TABLES[kind] + pl.EXTRA.get(kind, ())
-    p = pl.plan(kind, columns, src.columns, src.display, options.mapping, options.service_from,
+    dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
+                     spec.date_formats if spec else ())
+    choice = look_.choose(con, src, kind, spec, options.mapping, options.service_from,
+                          options.dayfirst, options.date_format,
+                          [c.name for c in columns if c.kind == "timestamp"])
+    mapping = {**choice.mapping, **options.mapping}
+    p = pl.plan(kind, columns, src.columns, src.display, mapping, choice.service_from,
                 spec, service_optional=options.starter_services)
     used = [*p.sources.values(), *([p.order] if p.order else [])]
     stage(con, src, pl.RAW, used)
-    dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
-                     spec.date_formats if spec else ())
     refs = reference_ids(model)
     checks = _read(con, src, p, dates, refs)
     rows_read = _count(con, "_typed_t")
     tick(30)
     pl.collect_bad(con, "_typed", checks, "row")
-    _stop_if_bad(con, src, options)
+    _stop_if_bad(con, src, options, [Problem(src.display, f"note: {choice.dates}")]
+                 if choice.dates else [])
     collapse = spec is not None and spec.collapse is not None
     if collapse:
         run(con, f"CREATE OR REPLACE TABLE _rows AS {pl.collapse_sql(p)}")
@@ -165,6 +179,9 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     tick(50)
     unmapped, added, map_rows = services_.resolve_services(
         con, p, options.service_map, options.starter_services, model)
+    unassigned, said = services_.coverage(con, p, src.display, unmapped,
+                                          options.service_map is not None,
+                                          options.starter_services, choice.service_fill)
     if added:
         text = catalog.with_services(text, [*catalog.raw_services(text),
                                             *({"id": sid, "name": name, "lifecycle": "live"}
@@ -172,7 +189,8 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
         model = folder.check_model(text, work)
         refs = reference_ids(model)
     pl.collect_bad(con, "_final", _post_checks(con, kind, p, collapse), "post")
-    _stop_if_bad(con, src, options)
+    _stop_if_bad(con, src, options, [*(Problem(src.display, f"note: {n}") for n in
+                                       choice.notes), *said.problems] if said.problems else [])
     run(con, "CREATE OR REPLACE VIEW _out AS SELECT * FROM _final "
              "WHERE _row NOT IN (SELECT row FROM _bad)")
     # unmapped optional columns are left out, not written as NULL (engine.sql reads a NULL
@@ -189,6 +207,17 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     written, first, last = run(con, f"SELECT count(*), min({ident(date_col)}), "
                                     f"max({ident(date_col)}) FROM _new")[0]
     tick(65)
+    notes = (*choice.notes, *((f"collapsed {rows_read:,} updates to one row per "
+                               f"{p.label('id')}",) if collapse else ()))
+    warnings = (*choice.warnings, *said.warnings)
+    fields = tuple(look_.fill_rates(con, p, _how(p, options, choice, spec), collapse))
+    if options.dry_run:
+        tick(100)
+        return ImportSummary(
+            kind, rows_read, int(written), _count(con, "_bad"), None, _day(first), _day(last),
+            tuple(unmapped), source=src.path, target=into / f"{kind}{_ext(into, kind)}",
+            services_added=tuple(sid for sid, _ in added), notes=notes, warnings=warnings,
+            fields=fields, dry_run=True, unassigned=unassigned)
 
     replaced = 0
     keys, _ = pl.keys_of(kind, p.sources)
@@ -233,8 +262,32 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
         source=src.path, target=into / tmp.name, rows_in_table=total, rows_replaced=replaced,
         services_added=tuple(sid for sid, _ in added),
         service_map_file=into / services_.MAP_FILE if map_file else None,
-        notes=(f"collapsed {rows_read:,} updates to one row per {p.label('id')}",)
-        if collapse else ())
+        notes=notes, warnings=warnings, fields=fields, unassigned=unassigned)
+
+
+def _how(p: pl.Plan, options: ImportOptions, choice: look_.Choice,
+         spec: Preset | None) -> dict[str, str]:
+    """How each field found its column, for the mapping table."""
+    how: dict[str, str] = {}
+    for f, col in p.sources.items():
+        if f in options.mapping:
+            how[f] = "--map"
+        elif f == "service" and options.service_from:
+            how[f] = "--service-from"
+        elif f == "service" and choice.service_from:
+            how[f] = f"chosen: filled on {choice.service_fill.get(col, 0):.1%}"
+        elif f in choice.mapping:
+            how[f] = "near match"
+        elif spec is not None and col.lower() in {c.lower() for c in spec.columns.get(f, ())}:
+            how[f] = f"{spec.name} preset"
+        else:
+            how[f] = "same name"
+    return how
+
+
+def _ext(into: Path, kind: str) -> str:
+    old = _existing(into, kind) if into.is_dir() else None
+    return old.suffix if old is not None else ".parquet"
 
 
 def _read(con: duckdb.DuckDBPyConnection, src: Source, p: pl.Plan, dates: pl.Dates,
@@ -245,9 +298,12 @@ def _read(con: duckdb.DuckDBPyConnection, src: Source, p: pl.Plan, dates: pl.Dat
         raise read_error(src, e) from None
 
 
-def _stop_if_bad(con: duckdb.DuckDBPyConnection, src: Source, options: ImportOptions) -> None:
+def _stop_if_bad(con: duckdb.DuckDBPyConnection, src: Source, options: ImportOptions,
+                 lead: Sequence[Problem] = ()) -> None:
+    """Stop on bad rows (unless they are skipped); ``lead`` problems sum them up first."""
     if not options.skip_bad_rows and _count(con, "_bad"):
-        raise PackageError(pl.bad_problems(con, src.display, src.format != "parquet"))
+        raise PackageError([*lead, *pl.bad_problems(con, src.display,
+                                                    src.format != "parquet")])
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -391,6 +447,11 @@ def _import_services(con: duckdb.DuckDBPyConnection, src: Source, into: Path, wo
     services, added, updated = catalog.merge_services(existing, imported, options.replace)
     new_text = catalog.with_services(text, services)
     tick(60)
+    if options.dry_run:
+        return ImportSummary("services", rows_read, len(imported), _count(con, "_bad"), None,
+                             None, None, (), source=src.path, target=into / MODEL_FILE,
+                             rows_in_table=len(services), rows_replaced=len(updated),
+                             services_added=tuple(added), dry_run=True)
     staged = folder.stage_dir(into, work)
     (staged / MODEL_FILE).write_text(new_text, encoding="utf-8")
     folder.check_package(into, staged)

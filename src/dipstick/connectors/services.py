@@ -4,6 +4,8 @@ services made from the values (docs/connectors.md, "Services of tickets and othe
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -16,6 +18,65 @@ from dipstick.model import ValueModel
 
 UNASSIGNED = "unassigned"   # the starter service of records without a service value
 MAP_FILE = "service-map.csv"
+WARN_SHARE = 0.05           # more rows than this without a mapped service is worth a warning
+TOP = 5                     # the biggest unmapped values named
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the service mapping leaves out: problems that sum up failing rows (listed before
+    them), and warnings for an import that succeeds."""
+
+    problems: tuple[Problem, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def coverage(con: duckdb.DuckDBPyConnection, p: pl.Plan, display: str, unmapped: list[str],
+             has_map: bool, starter: bool, fill: Mapping[str, float]) -> tuple[int, Said]:
+    """How many rows of ``_final`` the mapping leaves without a service of their own, said
+    with the option that fixes it: the rows with no value (the 'unassigned' service, or a
+    failure without --starter-services) and the values nothing maps."""
+    if "service" not in {c.name for c in p.columns}:
+        return 0, Said()
+    total = int(run(con, "SELECT count(*) FROM _final")[0][0])
+    if not total:
+        return 0, Said()
+    col = p.label("service")
+    noun = p.kind if p.kind in ("tickets", "changes") else "rows"
+    has = "service" in p.sources
+    empty = int(run(con, "SELECT count(*) FROM _final WHERE t_service IS NULL")[0][0]) \
+        if has else total
+    better = [c for c, f in sorted(fill.items(), key=lambda x: -x[1])
+              if c != col and f >= 1 - WARN_SHARE]
+    other = (f"; {better[0]} is filled on {fill[better[0]]:.1%}: --service-from {better[0]}"
+             if better else "; choose another column with --service-from COLUMN")
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    if empty and has:
+        share = f"{empty:,} of {total:,} {noun} ({empty / total:.1%}) have no {col}"
+        if not starter:
+            problems.append(Problem(display, f"{share}: add --starter-services to "
+                                    f"put them in the service '{UNASSIGNED}'{other}",
+                                    field=col))
+        elif empty / total > WARN_SHARE:
+            warnings.append(f"{share}: they go to the service '{UNASSIGNED}'{other}")
+    if unmapped and (not starter or has_map):
+        counts = con.execute(
+            "SELECT t_service, count(*) AS n FROM _final WHERE t_service IN (SELECT unnest("
+            "$v::VARCHAR[])) GROUP BY 1 ORDER BY n DESC, 1", {"v": unmapped}).fetchall()
+        n = sum(int(c) for _, c in counts)
+        top = ", ".join(f"{v} ({int(c):,})" for v, c in counts[:TOP])
+        share = (f"{n:,} of {total:,} {noun} ({n / total:.1%}) name {len(unmapped):,} "
+                 f"{col} values that are not services yet (biggest: {top})")
+        if not starter:
+            problems.append(Problem(display, f"{share}: add --starter-services to "
+                                    "make one service of each (and a service-map.csv to edit), "
+                                    "or map them to services with --service-map FILE",
+                                    field=col))
+        elif n / total > WARN_SHARE:
+            warnings.append(f"{share}: the service map does not name them, so each became a "
+                            "starter service; map them in the service map to fold them in")
+    return empty if starter else 0, Said(tuple(problems), tuple(warnings))
 
 
 def resolve_services(con: duckdb.DuckDBPyConnection, p: pl.Plan, service_map: Path | None,
