@@ -275,3 +275,38 @@ def test_handovers_skip_unknown_resources_and_arrivals_use_case_starts() -> None
     d = discover(ev)
     assert d.cases_with_handover == 1 and d.handovers_per_case == pytest.approx(1 / 29)
     assert d.cases_per_month == pytest.approx(29 / (28 / (365.25 / 12)))
+
+
+def test_waiting_states_inside_composite_names(tmp_path: Path) -> None:
+    """Issue 14: the BPI Challenge 2013 names its waits inside composite activities
+    (``Queued-Awaiting Assignment``, ``Accepted-Wait - User``); they are waits, the work states
+    beside them are not, and a log whose states never wait says so and names --waiting."""
+    names = ["Accepted-In Progress", "Queued-Awaiting Assignment", "Accepted-In Progress",
+             "Accepted-Wait - User", "Completed-Resolved"]
+    rows = [(c, a, 60 * k + 10 * c) for c in range(4) for k, a in enumerate(names)]
+    _con, ev = frame(rows)   # the connection lives as long as the lazy frame
+    d = discover(ev)
+    waits = {a.name: a.waiting for a in d.activities}
+    assert waits == {"Accepted-In Progress": False, "Queued-Awaiting Assignment": True,
+                     "Accepted-Wait - User": True, "Completed-Resolved": False}
+    assert d.wait_hours_per_case == 2   # one hour in each waiting state, per case
+    log = tmp_path / "bpi.csv"
+    log.write_text("case_id,activity,timestamp\n" + "".join(
+        f"{c},{a},{(T0 + timedelta(minutes=m)).isoformat(sep=' ')}\n" for c, a, m in rows))
+    plain = tmp_path / "plain.csv"
+    plain.write_text(log.read_text().replace("Queued-Awaiting Assignment", "Queued")
+                     .replace("Accepted-Wait - User", "Accepted-Parked"))
+    table = _dipstick("streams", str(plain), "--waiting", "nothing")
+    assert table.returncode == 0 and "no activity is a waiting state" in table.stdout
+    assert "--waiting" in table.stdout
+    assert "no activity is a waiting state" not in _dipstick("streams", str(log)).stdout
+
+
+def test_a_day_first_log_without_dayfirst_names_the_option(tmp_path: Path) -> None:
+    log = tmp_path / "eu.csv"
+    log.write_text("case_id,activity,timestamp\n1,New,29/2/2016 01:16\n1,Done,1/3/2016 09:00\n")
+    r = _dipstick("streams", str(log), "--format", "json")
+    assert r.returncode == 2
+    problems = json.loads(r.stdout)["problems"]
+    assert problems[0]["value"] == "29/2/2016 01:16" and "--dayfirst" in problems[0]["message"]
+    assert _dipstick("streams", str(log), "--dayfirst").returncode == 0

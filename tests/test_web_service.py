@@ -283,3 +283,17 @@ def test_user_text_is_escaped(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     spec = island(html, "fig-history")
     assert "<script>" not in spec["layout"]["title"]["text"]
+
+
+def test_pages_state_what_the_check_judged(app: RunningApp) -> None:
+    """Issue 14: the portfolio says why the check has its date and what each table held;
+    each cause on a service page says on how many rows of which tables it judged."""
+    with signed_in(app, "leader") as http:
+        portfolio = http.get("/").text
+        page = http.get(f"/services/{LEAKING}").text
+        data = http.get(f"/api/services/{LEAKING}").json()
+    assert "What this check judged" in portfolio and "<td>tickets</td>" in portfolio
+    emx = next(c for c in data["causes"] if c["cause"] == "employee_experience")
+    tickets = next(k for k in emx["coverage"] if k["table"] == "tickets")
+    assert f"Judged on {emx['coverage'][0]['table']}: window" in unescape(page)
+    assert f"{tickets['window']['rows']:,} rows ({tickets['window']['first']}.." in page

@@ -13,6 +13,7 @@ from typing import Any
 
 import narwhals as nw
 
+from dipstick import coverage as coverage_
 from dipstick.engine import collect
 from dipstick.episodes import ChangeRecord, Episode, changes_by_service
 from dipstick.episodes import group as group_episodes
@@ -145,6 +146,8 @@ class CheckResult:
     # the customer journey maps with their touchpoint measures, for the emotion curves; not in
     # the JSON (``dipstick journeys --format json`` gives them)
     journeys: tuple[JourneyMeasures, ...] = field(default=(), compare=False)
+    as_of_reason: str = ""                      # why this as-of date (coverage.py)
+    coverage: tuple[coverage_.TableCoverage, ...] = ()   # each table's window and baseline
 
     @property
     def as_of(self) -> date:
@@ -172,6 +175,7 @@ class CheckResult:
             "currency": self.currency,
             "hourly_rate": self.hourly_rate,
             "as_of": self.as_of.isoformat(),
+            "as_of_reason": self.as_of_reason,
             "window": {"current": self.window.period, "baseline": self.window.baseline_period},
             "package": self.package,
             "causes": list(CAUSES),
@@ -181,6 +185,7 @@ class CheckResult:
                 "leak_per_month": {"money": round(self.leak_money, 2),
                                    "hours": round(self.leak_hours, 1)},
             },
+            "coverage": [c.to_json() for c in self.coverage],
             "services": [_verdict_json(v) for v in self.verdicts],
         }
 
@@ -208,6 +213,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
                            "formula": f.leak.formula, "low": _money(f.leak.low),
                            "high": _money(f.leak.high)},
         "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
+        "coverage": [c.to_json() for c in f.coverage],
     }
 
 
@@ -261,9 +267,36 @@ def run_check(
         if unknown:
             raise UsageError(f"unknown cause(s): {', '.join(unknown)}")
         indicators = tuple(i for i in INDICATORS if i.cause in asked)
-    day = as_of or model.organisation.as_of or package.latest or date.today()
+    day, why = _as_of(package, as_of)
     common = split_settings(model.settings, CommonSpec)
     window = Window(day, common.window_days, common.baseline_days)
+    try:
+        return _check(package, chosen, indicators, window, common, why, progress)
+    finally:
+        package.signals.unrestrict()
+
+
+def _as_of(package: Package, given: date | None) -> tuple[date, str]:
+    """The as-of date and why: given, set in dipstick.yaml, or the last complete date."""
+    if given is not None:
+        return given, "given with --as-of"
+    if package.model.organisation.as_of is not None:
+        return package.model.organisation.as_of, "organisation.as_of in dipstick.yaml"
+    found = coverage_.complete_as_of(package.signals, package.latest)
+    if found is not None:
+        return found.day, found.reason
+    if package.latest is not None:
+        return package.latest, "the last date in the data"
+    return date.today(), "today: the package has no dated rows"
+
+
+def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...], window: Window,
+           common: CommonSpec, why: str, progress: Callable[[str], None] | None
+           ) -> CheckResult:
+    model = package.model
+    day = window.as_of
+    covered = coverage_.tables(package.signals, window)
+    coverage_.hide_thin_baselines(package.signals, covered, window)
     ctx = CheckContext(model, package.signals, window, common)
     if progress:
         progress("shifts")
@@ -276,7 +309,8 @@ def run_check(
         measured = ind.measure(ctx, spec)
         per_cause.append([ind.assess(s, measured, ctx, spec) for s in chosen])
     # a leak needs confidence too: the check's p-values corrected together (issue 13)
-    flat = confirm([f for fs in per_cause for f in fs])
+    flat = coverage_.judged(confirm([f for fs in per_cause for f in fs]), package.signals,
+                            window, covered)
     per_cause = [flat[i * len(chosen):(i + 1) * len(chosen)] for i in range(len(per_cause))]
     dated = [date_leaks(s, (fs[i] for fs in per_cause), shifts, day)
              for i, s in enumerate(chosen)]
@@ -296,4 +330,4 @@ def run_check(
                        trends, tuple(ps.metrics for ps in streams),
                        processes=tuple((ps.metrics, ps.discovery) for ps in streams
                                        if ps.discovery),
-                       journeys=journeys_of(ctx))
+                       journeys=journeys_of(ctx), as_of_reason=why, coverage=covered)

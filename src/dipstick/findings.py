@@ -185,7 +185,7 @@ def evidence(
     three ratings would flip the light on one person's mood."""
     if sample is not None and sample[0] < sample[1]:
         value, note = None, (f"only {sample[0]:.0f} data points (fewer than {sample[1]}): "
-                             "not judged")
+                             "not judged" if sample[0] else note or "no data")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return Evidence(metric, label, None, period, Status.UNKNOWN, 0.0, unit,
                         threshold.describe() if threshold else None, baseline, note or "no data")
@@ -223,6 +223,43 @@ class LeakEstimate:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Rows of a period and the dates they cover."""
+
+    rows: int = 0
+    first: date | None = None
+    last: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "first": iso_day(self.first), "last": iso_day(self.last)}
+
+    def __str__(self) -> str:
+        if not self.rows:
+            return "no rows"
+        return f"{self.rows:,} rows, {self.first}..{self.last}"
+
+
+@dataclass(frozen=True)
+class ServiceCoverage:
+    """One table for one service: rows in the window and the baseline."""
+
+    table: str
+    window: Span
+    baseline: Span
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "window": self.window.to_json(),
+                "baseline": self.baseline.to_json()}
+
+    def __str__(self) -> str:
+        return f"{self.table}: window {self.window}; baseline {self.baseline}"
+
+
+def iso_day(d: date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+@dataclass(frozen=True)
 class Finding:
     """One indicator's verdict on one service at one as-of date."""
 
@@ -237,6 +274,7 @@ class Finding:
     since: date | None = None   # when the leak started: the shift behind it, where one is known
     symptom_of: str | None = None   # the root cause of the episode this finding is a symptom of
     episode: str = ""               # the episode's one-line story (root and symptoms carry it)
+    coverage: tuple[ServiceCoverage, ...] = ()   # what it judged: rows per table and period
 
 
 def conclude(
@@ -251,7 +289,7 @@ def conclude(
     ev = tuple(items)
     known = [e for e in ev if e.status is not Status.UNKNOWN]
     if not known:
-        reason = "; ".join(e.note for e in ev if e.note) or "no data"
+        reason = "; ".join(dict.fromkeys(e.note for e in ev if e.note)) or "no data"
         return Finding(service, cause, Status.UNKNOWN, 0.0, summary or reason, ev,
                        LeakEstimate.none("not estimated: " + reason), action)
     worst = max(known, key=lambda e: (e.status.rank, e.score))

@@ -70,6 +70,7 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
     if len(shown) < len(result.verdicts):
         console.print(f"… and {len(result.verdicts) - len(shown)} more services "
                       "(--limit 0 shows all, --format json gives everything)")
+    console.print(coverage_lines(result))
     console.print(Group(
         Text.assemble(*[t for s in (Status.LEAK, Status.WATCH, Status.OK, Status.UNKNOWN)
                         for t in (light(s, f"{result.count(s)} {s.value}"), Text("   "))]),
@@ -81,6 +82,22 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
              + f". {GLYPH[Status.UNKNOWN]} unknown: no data (unknown is not green); "
              f"{GLYPH[Status.NA]} n/a: the cause cannot apply.", style="dim"),
     ))
+
+
+def coverage_lines(result: CheckResult) -> Group:
+    """What the check judged: the as-of date and why, then each table's window and baseline,
+    thin periods in yellow (coverage.py)."""
+    lines = [Text.assemble(("As of ", "bold"), (str(result.as_of), "bold"),
+                           f": {result.as_of_reason}." if result.as_of_reason else "")]
+    for c in result.coverage:
+        weeks = (f" ({c.window_weeks[0]}/{c.window_weeks[1]} weeks complete)"
+                 if c.window_weeks[1] else "")
+        lines.append(Text.assemble(f"  {c.table}: window {c.window}{weeks}; baseline "
+                                   f"{c.baseline}", style="dim"))
+        for thin in (c.thin_window, c.thin_baseline):
+            if thin:
+                lines.append(Text(f"    {thin}", style="yellow"))
+    return Group(*lines)
 
 
 def stream_table(m: StreamMetrics) -> Table:
@@ -127,6 +144,11 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
                         f"({d.cases_with_handover:,} cases with any)")
                      + ("" if d.cases_per_month is None else
                         f" · {d.cases_per_month:,.0f} cases a month"))
+    if not d.lifecycle and not any(a.waiting for a in d.activities):
+        lines.append("[yellow]no activity is a waiting state[/yellow] (none starts with, or "
+                     f"has a part starting with: {', '.join(d.waiting_prefixes)}), so all "
+                     "time counts as work and the activity ratio is 100 %: name the waiting "
+                     "states with --waiting WORD")
     acts = Table(title="Activities (map order)", header_style="bold", box=box.SIMPLE_HEAD)
     for col in ("Activity", "Visits", "Cases", "Time to next (median)", "Work h", "Wait h",
                 "Rework visits", "%C&A"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from dipstick.connectors.presets import Preset
-from dipstick.engine.logs_sql import timestamp_sql
+from dipstick.engine.logs_sql import ISO_EXPECTED, timestamp_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.package.tables import Column
@@ -151,7 +151,7 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
     if dates.fmt is not None:
         return (f"CAST(try_strptime({t}, {literal(dates.fmt)}) AS TIMESTAMP)",
                 f"a date in the format {dates.fmt}")
-    iso_expected = timestamp_sql(t, None, False)[1]
+    iso_expected = ISO_EXPECTED
     # an offset (Z, +01:00, -0500) needs the time-zone parse (4× slower); plain ISO does not
     offset = (f"{t} LIKE '%Z' OR {t} LIKE '%z' OR strpos(substr({t}, 11), '+') > 0 OR "
               f"strpos(substr({t}, 11), '-') > 0")

@@ -22,6 +22,7 @@ class Signals:
     def __init__(self, con: duckdb.DuckDBPyConnection, tables: Mapping[str, str]) -> None:
         self._con = con
         self._tables = dict(tables)
+        self._since: dict[str, tuple[str, datetime]] = {}
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -35,7 +36,21 @@ class Signals:
         return name in self._tables
 
     def frame(self, name: str) -> nw.LazyFrame[Any]:
-        return nw.from_native(self._con.table(self._tables[name]))
+        return self._cut(name, nw.from_native(self._con.table(self._tables[name])))
+
+    def restrict(self, name: str, column: str, since: datetime) -> None:
+        """Leave the rows of ``name`` before ``since`` out of every later read (a baseline
+        too thin to use: coverage.py)."""
+        self._since[name] = (column, since)
+
+    def unrestrict(self) -> None:
+        self._since.clear()
+
+    def _cut(self, name: str, frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+        if name not in self._since:
+            return frame
+        column, since = self._since[name]
+        return frame.filter(nw.col(column) >= since)
 
     def columns(self, name: str) -> tuple[str, ...]:
         return tuple(self._con.table(self._tables[name]).columns)

@@ -128,7 +128,9 @@ def timestamp_sql(text: str, fmt: str | None, dayfirst: bool) -> tuple[str, str]
         v = f"trim({text})"
         return (f"CASE WHEN regexp_full_match({v}, {literal(_DAYFIRST_RE)}) THEN "
                 f"try_strptime({v}, {_DAYFIRST_FORMATS}) END", DAYFIRST_EXPECTED)
-    return f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)", ISO_EXPECTED
+    return (f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)",
+            ISO_EXPECTED + "; day-first dates like 29/2/2016 01:16 need --dayfirst, other forms "
+            "a strptime format (--time-format)")
 
 
 def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:

@@ -55,7 +55,7 @@ class SparkSignals(Signals):
 
     def frame(self, name: str) -> nw.LazyFrame[Any]:
         frame: nw.LazyFrame[Any] = nw.from_native(self._frames[name])
-        return frame
+        return self._cut(name, frame)
 
     def columns(self, name: str) -> tuple[str, ...]:
         return tuple(self._frames[name].columns)

@@ -99,6 +99,10 @@ def _drift(o: Outcome, now: tuple[float, float, int], before: tuple[float, float
                   note=f"mean {m1:.4g} vs {m0:.4g} before, target {o.kpi.target:g}")
 
 
+NO_OUTCOMES = ("dipstick.yaml names no outcomes yet: add the outcomes the services serve and "
+               "link services to them (supports:) to judge alignment")
+
+
 def kpi_shortfall(target: float, actual: float, direction: str) -> float:
     """Relative shortfall in the KPI's bad direction; 0 when on or beyond target."""
     if target == 0:
@@ -113,6 +117,12 @@ def assess(service: Service, m: AlignmentMeasures, ctx: CheckContext,
     cost = m.costs.get(sid, 0.0)
     ev: list[Evidence] = []
     total = sum(v.contribution for v in service.supports)
+    if not ctx.model.outcomes:
+        # a starter model with no outcomes yet: a gap in the model, not a verdict on the service
+        ev.append(fact("value_links", "Value links to outcomes", None, w.period, Status.UNKNOWN,
+                       note=NO_OUTCOMES))
+        return conclude(sid, CAUSE, ev, LeakEstimate.none("not estimated: " + NO_OUTCOMES),
+                        ACTION)
     if not service.supports:
         status = Status.LEAK if cost > 0 and service.lifecycle in ("live", "retiring") else (
             Status.WATCH)

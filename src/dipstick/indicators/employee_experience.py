@@ -84,19 +84,20 @@ def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures
                             resolution_by_type(lf, w.baseline_start, w.start))
 
 
-def _resolution_growth(m: EmployeeMeasures, service: str,
-                       null: float) -> tuple[float | None, float, Test | None]:
+def _resolution_growth(m: EmployeeMeasures, service: str, null: float
+                       ) -> tuple[float | None, tuple[float, float], Test | None]:
     """Per ticket type, median resolution now ÷ in the baseline, weighted by today's counts;
-    the number of tickets it rests on; and its test: per type, Welch on log(hours + 1) against
-    the ratio ``null`` (1: no change), the smallest p times the number of types (Bonferroni),
-    the interval of the type with the most tickets."""
-    total = weighted = 0.0
+    the numbers of tickets it rests on (now, baseline); and its test: per type, Welch on
+    log(hours + 1) against the ratio ``null`` (1: no change), the smallest p times the number
+    of types (Bonferroni), the interval of the type with the most tickets."""
+    total = weighted = base_total = 0.0
     tests: list[tuple[float, Test]] = []
     for t in ("incident", "request"):
         cur, base = m.resolution.get((service, t)), m.baseline_resolution.get((service, t))
         if cur and base and cur["n"] >= 2 and base["n"] >= 2 and base["median"]:
             weighted += cur["n"] * cur["median"] / base["median"]
             total += cur["n"]
+            base_total += base["n"]
             test = means(cur["log_mean"], cur["log_sd"] or 0.0, cur["n"],
                          base["log_mean"] + math.log(null), base["log_sd"] or 0.0, base["n"])
             if test is not None:
@@ -107,7 +108,7 @@ def _resolution_growth(m: EmployeeMeasures, service: str,
         top = max(tests, key=lambda x: x[0])[1]
         combined = Test(math.exp(top.estimate) * null, math.exp(top.low) * null,
                         math.exp(top.high) * null, p, sum(t.n for _, t in tests), top.sample)
-    return (weighted / total if total else None), total, combined
+    return (weighted / total if total else None), (total, base_total), combined
 
 
 def _internal(service: Service, ctx: CheckContext) -> bool:
@@ -149,11 +150,15 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
                baseline=base.get("satisfaction"), sample="rated tickets"),
         tested("lost_time_growth", "Lost hours a month vs baseline", ratio(lost, base_lost),
                spec.lost_time_growth, w.period, lost_test, baseline=base_lost, unit="×",
-               note=f"{lost or 0:.0f} h a month", sample="tickets with lost time",
+               note=f"{lost or 0:.0f} h a month" if cur["lost_n"] else
+               "the tickets record no lost time (lost_minutes)", sample="tickets with lost time",
                required=bool(lost), relative=True),
         tested("resolution_growth", "Median resolution time vs baseline (per type)", growth,
                spec.resolution_growth, w.period, res_test, unit="×",
-               note=f"median {cur['resolution_h'] or 0:.1f} h over {resolved:.0f} tickets",
+               note=(f"median {cur['resolution_h'] or 0:.1f} h now; {resolved[0]:.0f} tickets "
+                     f"against {resolved[1]:.0f} in the baseline") if resolved[0] else
+               (f"median {cur['resolution_h']:.1f} h now; no baseline to compare with"
+                if cur["resolution_h"] is not None else "no resolved tickets"),
                relative=True),
         tested("reopen_share", "Share of tickets reopened", cur["reopen_share"],
                spec.reopen_share, w.period,
@@ -189,6 +194,10 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
     hours = lost or 0.0
     lo, hi = poisson_range(cur["lost_n"] or 0)
     scale = hours * ctx.rate / (cur["lost_n"] or 1)
+    if not cur["lost_n"]:
+        leak = LeakEstimate.none("not priced: the tickets record no lost time (lost_minutes); "
+                                 "with it, lost hours a month × the hourly rate")
+        return conclude(service.id, CAUSE, ev, leak, ACTION)
     leak = LeakEstimate(hours * ctx.rate, hours,
                         f"{hours:.0f} h lost a month by internal users × "
                         f"{money(ctx.rate)} {ctx.currency}/h (range: the count of tickets with "

@@ -160,8 +160,13 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
                        Status.WATCH, note=f"capability {service.capability!r}"))
     live = [v.outcome for v in service.supports
             if (o := ctx.model.outcome(v.outcome)) is not None and o.status == "active"]
-    ev.append(fact("live_outcomes", "Active outcomes supported", float(len(live)), w.period,
-                   Status.OK if live or service.lifecycle == "pipeline" else Status.WATCH))
+    if ctx.model.outcomes:
+        ev.append(fact("live_outcomes", "Active outcomes supported", float(len(live)),
+                       w.period,
+                       Status.OK if live or service.lifecycle == "pipeline" else Status.WATCH))
+    else:   # a starter model: no outcomes to support yet, which says nothing of the service
+        ev.append(fact("live_outcomes", "Active outcomes supported", None, w.period,
+                       Status.UNKNOWN, note="dipstick.yaml names no outcomes yet"))
     unused = max(0.0, (service.licences or 0) - (users or 0)) if service.licences else 0.0
     licence_cost = service.licence_cost_monthly or 0.0
     share = spec.retirement_run_cost_share

@@ -167,7 +167,8 @@ class Store:
             causes=list(doc["causes"]), services_count=len(result.verdicts),
             ok_count=result.count(Status.OK), watch_count=result.count(Status.WATCH),
             leak_count=result.count(Status.LEAK), unknown_count=result.count(Status.UNKNOWN),
-            leak_money=result.leak_money, leak_hours=result.leak_hours)
+            leak_money=result.leak_money, leak_hours=result.leak_hours,
+            as_of_reason=result.as_of_reason, coverage=doc["coverage"])
         services = [
             {"position": i, "service_id": v.service.id, "name": v.service.name,
              "owner": v.service.owner, "lifecycle": v.service.lifecycle, "status": v.status.value,
@@ -193,7 +194,8 @@ class Store:
                  "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
                  "leak_low": f.leak.low, "leak_high": f.leak.high,
                  "symptom_of": f.symptom_of, "episode": f.episode,
-                 "evidence": _finite(vdoc["causes"][f.cause]["evidence"])}
+                 "evidence": _finite(vdoc["causes"][f.cause]["evidence"]),
+                 "coverage": vdoc["causes"][f.cause]["coverage"]}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
                 for j, f in enumerate(v.findings)]
             if findings:
@@ -256,6 +258,7 @@ def _run_json(r: Run) -> dict[str, Any]:
         "currency": r.currency,
         "hourly_rate": r.hourly_rate,
         "as_of": r.as_of.isoformat(),
+        "as_of_reason": r.as_of_reason,
         "window": {"current": window.period, "baseline": window.baseline_period},
         "package": r.package,
         "causes": list(r.causes),
@@ -264,6 +267,7 @@ def _run_json(r: Run) -> dict[str, Any]:
             **{s.value: counts.get(s.value, 0) for s in Status},   # n/a: never a service's light
             "leak_per_month": {"money": round(r.leak_money, 2), "hours": round(r.leak_hours, 1)},
         },
+        "coverage": list(r.coverage or []),
         "services": [_service_json(s) for s in r.services],
     }
 
@@ -286,6 +290,7 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
                                "formula": f.leak_formula, "low": _money(f.leak_low),
                                "high": _money(f.leak_high)},
             "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
+            "coverage": list(f.coverage or []),
         } for f in s.findings},
         "episodes": list(s.episodes or []),
     }

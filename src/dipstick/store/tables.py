@@ -58,6 +58,10 @@ class Run(Base):
     unknown_count: Mapped[int] = mapped_column(Integer)
     leak_money: Mapped[float] = mapped_column(Double)
     leak_hours: Mapped[float] = mapped_column(Double)
+    # why this as-of date, and each table's window and baseline (migration 0008)
+    as_of_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    coverage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
+                                                          server_default="[]")
 
     services: Mapped[list[ServiceResult]] = relationship(
         back_populates="run", order_by="ServiceResult.position",
@@ -126,6 +130,8 @@ class FindingRow(Base):
     leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
     symptom_of: Mapped[str | None] = mapped_column(Text, nullable=True)   # migration 0007
     episode: Mapped[str] = mapped_column(Text, default="", server_default="")
+    coverage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,   # 0008
+                                                          server_default="[]")
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
 

@@ -10,7 +10,7 @@ from typing import Any
 import narwhals as nw
 
 from dipstick.engine import collect, epoch_us
-from dipstick.model import WAITING_PREFIXES
+from dipstick.model import WAITING_PREFIXES, is_waiting
 
 DEFAULT_WAITING = WAITING_PREFIXES
 """Activity name prefixes (case-insensitive) that mark a waiting state."""
@@ -84,8 +84,7 @@ def visits(events: nw.LazyFrame[Any], *, lifecycle: bool, collapse: bool,
 
 def _waiting_names(v: nw.LazyFrame[Any], prefixes: Sequence[str]) -> list[str]:
     names = [r["activity"] for r in collect(v.select("activity").unique())]
-    low = tuple(p.lower() for p in prefixes)
-    return sorted(n for n in names if n.lower().startswith(low))
+    return sorted(n for n in names if is_waiting(n, prefixes))
 
 
 def timed_visits(events: nw.LazyFrame[Any], *, process: str | None = None,

@@ -341,8 +341,9 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
                   for g in ctx.model.stakeholder_groups]
         capabilities = sorted({r["capability"] for r in rows if r["capability"]})
     view = {
-        "run": {k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "window",
-                                    "package")},
+        "run": {**{k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "window",
+                                       "package")},
+                "as_of_reason": run.get("as_of_reason", ""), "coverage": run.get("coverage", [])},
         "causes": run["causes"],
         "summary": run["summary"],
         "filters": {k: v for k, v in active.items() if k not in ignored},

@@ -1,0 +1,232 @@
+"""What a check judged: the rows and dates of each table in the window and the baseline, and the
+as-of date where the data is still complete (issue 14; docs/coverage.md).
+
+A real export is rarely whole at its edges. An export cut at a row limit thins out at its end
+(the last weeks hold a few late tickets), and a table that starts two days before the window
+offers a "baseline" of two days. Judging either would be a verdict on missing data, so:
+
+- **Complete weeks.** For the volume tables (tickets, usage) a week is
+  complete when its rows reach a quarter of the table's usual week (the median week with
+  data). The rule needs a usual week of at least ``MIN_WEEK`` rows; below that every week
+  counts as complete (too little data to call a tail thin).
+- **The default as-of date** is the last date with complete data: from the table with the
+  most rows, trailing weeks under a quarter of the median of the 13 weeks before them are
+  dropped (a partial last week is scaled to seven days first).
+- **Thin periods.** A period (window or baseline) with under a quarter of its weeks complete is
+  too thin: a thin baseline is not used (its rows are left out of the check, so every
+  comparison with it is ``unknown``: no baseline), a thin window makes the causes that read
+  the table ``unknown``, with the reason.
+
+Per-service volume is not a coverage question: a service whose tickets halve has a signal, not
+a gap, and small samples already carry their confidence intervals.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import narwhals as nw
+
+from dipstick.engine import Signals, collect
+from dipstick.findings import Finding, LeakEstimate, ServiceCoverage, Span, Status, Window
+from dipstick.shifts.series import monday, week_index, week_start
+
+THIN = 0.25        # under a quarter of the usual is thin (a week, a period's complete weeks)
+MIN_WEEK = 20      # rows in a usual week below which no week is called thin
+TAIL_WEEKS = 13    # the weeks before a tail week that say what usual is
+# the tables whose rows are records of a steady flow (a ticket each, a service-day each):
+# their row counts say whether a week is complete. Event logs and touchpoint aggregates
+# are often samples of some days, judged per case or per visitor: stated, not ruled.
+VOLUME = ("tickets", "usage")
+DATE = {"tickets": "opened_at", "usage": "date", "costs": "month", "training": "date",
+        "changes": "date", "surveys": "date", "kpis": "date", "events": "timestamp",
+        "touchpoints": "date"}
+# the tables each cause reads, the one that decides whether it can judge first
+CAUSE_TABLES: Mapping[str, tuple[str, ...]] = {
+    "perception": ("surveys",), "training": ("usage", "tickets", "training"),
+    "change": ("changes", "tickets", "usage"), "retirement": ("usage", "costs"),
+    "employee_experience": ("tickets",), "customer_experience": ("touchpoints",),
+    "alignment": ("kpis",), "flow": ("events",),
+}
+
+
+@dataclass(frozen=True)
+class TableCoverage:
+    """One table over the whole organisation: what the window and the baseline hold."""
+
+    table: str
+    window: Span
+    baseline: Span
+    window_weeks: tuple[int, int] = (0, 0)     # complete weeks, weeks in the period
+    baseline_weeks: tuple[int, int] = (0, 0)
+    thin_window: str | None = None             # why the window cannot be judged
+    thin_baseline: str | None = None           # why the baseline is not used
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "window": self.window.to_json(),
+                "baseline": self.baseline.to_json(),
+                "window_weeks_complete": list(self.window_weeks),
+                "baseline_weeks_complete": list(self.baseline_weeks),
+                "thin_window": self.thin_window, "thin_baseline": self.thin_baseline}
+
+
+@dataclass(frozen=True)
+class AsOf:
+    day: date
+    reason: str
+
+
+def _day(v: object) -> date | None:
+    if isinstance(v, datetime):
+        return v.date()
+    return v if isinstance(v, date) else None
+
+
+def weekly(signals: Signals, table: str) -> dict[int, int]:
+    """Rows per week (Monday-based week numbers) over the whole organisation."""
+    col = DATE[table]
+    rows = collect(signals.frame(table).filter(~nw.col(col).is_null())
+                   .with_columns(wk=week_index(col)).group_by("wk").agg(n=nw.len()))
+    return {int(r["wk"]): int(r["n"]) for r in rows}
+
+
+def complete_as_of(signals: Signals, latest: date | None) -> AsOf | None:
+    """The last date with complete data, or None when there is no volume table to say."""
+    tables = [t for t in VOLUME if signals.has(t)]
+    if latest is None or not tables:
+        return None
+    counts = {t: weekly(signals, t) for t in tables}
+    table = max(tables, key=lambda t: sum(counts[t].values()))
+    weeks = counts[table]
+    last = _week(latest)
+    days_in_last = latest.weekday() + 1
+    usual_all = statistics.median(weeks.values()) if weeks else 0
+    if usual_all < MIN_WEEK:
+        return AsOf(latest, f"the last date in the data ({table} are too few to judge where "
+                            "they are complete)")
+    wk = last
+    first = min(weeks)
+    while wk - TAIL_WEEKS >= first:
+        n = weeks.get(wk, 0) * (7 / days_in_last if wk == last else 1)
+        usual = statistics.median(weeks.get(w, 0) for w in range(wk - TAIL_WEEKS, wk))
+        if n >= THIN * usual:
+            break
+        wk -= 1
+    if wk == last:
+        return AsOf(latest, "the last date in the data")
+    day = monday(wk) + timedelta(days=6)
+    dropped = sum(weeks.get(w, 0) for w in range(wk + 1, last + 1))
+    usual = statistics.median(weeks.get(w, 0) for w in range(wk - TAIL_WEEKS + 1, wk + 1))
+    return AsOf(day, f"the last complete week: after it the {table} thin out to "
+                     f"{dropped:,} rows in {last - wk} week(s) up to {latest}, under a quarter "
+                     f"of the usual {usual:,.0f} a week (an export cut short?); give --as-of "
+                     "to choose another date")
+
+
+def _week(d: date) -> int:
+    return (week_start(d) - monday(0)).days // 7
+
+
+def tables(signals: Signals, window: Window) -> tuple[TableCoverage, ...]:
+    """Every table's window and baseline, with the thin-period rule of the volume tables."""
+    out = []
+    for table in DATE:
+        if not signals.has(table):
+            continue
+        win, base = _spans(signals, table, window)
+        if table not in VOLUME:
+            out.append(TableCoverage(table, win, base))
+            continue
+        weeks = weekly(signals, table)
+        start, mid, end = (_week(window.baseline_start.date()), _week(window.start.date()),
+                           _week(window.as_of) + 1)
+        ww, bw = _complete(weeks, mid, end), _complete(weeks, start, mid)
+        thin_w = thin_b = None
+        if ww[0] < THIN * ww[1]:
+            thin_w = (f"the window is too thin: {table} complete in {ww[0]} of its {ww[1]} "
+                      f"weeks ({win})")
+        if bw[0] < THIN * bw[1]:
+            thin_b = (f"no baseline: {table} complete in {bw[0]} of its {bw[1]} weeks "
+                      f"({base}); comparisons with the past are not judged")
+        out.append(TableCoverage(table, win, base, ww, bw, thin_w, thin_b))
+    return tuple(out)
+
+
+def _complete(weeks: Mapping[int, int], a: int, b: int) -> tuple[int, int]:
+    """Complete weeks of ``a..b-1`` and how many weeks that is."""
+    usual = statistics.median(weeks.values()) if weeks else 0
+    floor = THIN * usual if usual >= MIN_WEEK else 1
+    return sum(1 for w in range(a, b) if weeks.get(w, 0) >= floor), b - a
+
+
+def _spans(signals: Signals, table: str, window: Window) -> tuple[Span, Span]:
+    col = DATE[table]
+    got = collect(signals.frame(table).select(*_aggs(col, window)))[0]
+    return _pair(got)
+
+
+def _aggs(col: str, window: Window) -> list[nw.Expr]:
+    c = nw.col(col)
+    periods = {"w": (c >= window.start) & (c < window.end),
+               "b": (c >= window.baseline_start) & (c < window.start)}
+    out = []
+    for k, cond in periods.items():
+        out += [nw.when(cond).then(1).otherwise(0).sum().alias(f"{k}_rows"),
+                nw.when(cond).then(c).otherwise(None).min().alias(f"{k}_first"),
+                nw.when(cond).then(c).otherwise(None).max().alias(f"{k}_last")]
+    return out
+
+
+def _pair(r: Mapping[str, Any]) -> tuple[Span, Span]:
+    return tuple(Span(int(r[f"{k}_rows"] or 0), _day(r[f"{k}_first"]), _day(r[f"{k}_last"]))
+                 for k in ("w", "b"))  # type: ignore[return-value]
+
+
+def by_service(signals: Signals, window: Window,
+               wanted: Sequence[str]) -> dict[tuple[str, str], ServiceCoverage]:
+    """(service, table) → the service's rows of the table in the window and the baseline; one
+    grouped query per table."""
+    out: dict[tuple[str, str], ServiceCoverage] = {}
+    for table in dict.fromkeys(wanted):
+        if not signals.has(table) or "service" not in signals.columns(table):
+            continue
+        col = DATE[table]
+        rows = collect(signals.frame(table).filter(
+            (nw.col(col) >= window.baseline_start) & (nw.col(col) < window.end))
+            .group_by("service").agg(*_aggs(col, window)))
+        for r in rows:
+            win, base = _pair(r)
+            out[(str(r["service"]), table)] = ServiceCoverage(table, win, base)
+    return out
+
+
+def hide_thin_baselines(signals: Signals, covered: Sequence[TableCoverage],
+                        window: Window) -> None:
+    """Leave a thin baseline's rows out of the check: an indicator then finds no baseline and
+    says so, instead of comparing with two days of data."""
+    for c in covered:
+        if c.thin_baseline:
+            signals.restrict(c.table, DATE[c.table], window.start)
+
+
+def judged(findings: Sequence[Finding], signals: Signals, window: Window,
+           covered: Sequence[TableCoverage]) -> list[Finding]:
+    """Each finding with what it judged (its service's rows of the tables its cause reads);
+    a cause whose deciding table has a thin window is ``unknown``, with the reason."""
+    wanted = [t for f in findings for t in CAUSE_TABLES.get(f.cause, ())]
+    rows = by_service(signals, window, wanted)
+    thin = {c.table: c.thin_window for c in covered if c.thin_window}
+    out = []
+    for f in findings:
+        tabs = [t for t in CAUSE_TABLES.get(f.cause, ()) if signals.has(t)]
+        cov = tuple(rows.get((f.service, t)) or ServiceCoverage(t, Span(), Span()) for t in tabs)
+        reason = thin.get(CAUSE_TABLES[f.cause][0]) if f.cause in CAUSE_TABLES else None
+        if reason and f.status.judged:
+            f = replace(f, status=Status.UNKNOWN, score=0.0, summary=reason,
+                        leak=LeakEstimate.none("not estimated: " + reason), since=None)
+        out.append(replace(f, coverage=cov))
+    return out

@@ -1,0 +1,188 @@
+"""Coverage, stated (issue 14, item 2): the default as-of date stops where an export thins
+out, each check says what it judged per table and per cause, a thin baseline is not compared
+with and a thin window is not judged; on hand-made packages and the real ServiceNow log."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dipstick.check import run_check
+from dipstick.package import load_package
+
+from builder import PackageBuilder
+from clirun import dipstick
+from realdata import SERVICENOW_LOG, require
+
+END = date(2026, 6, 28)   # a Sunday: the last complete week of the exports below
+
+
+def _truncated(root: Path) -> Path:
+    """A year of 80 tickets a week for two services, then a tail of four weeks where only a
+    few late tickets remain (what an export cut at a row limit looks like)."""
+    b = PackageBuilder(root, as_of=END)
+    del b.model["organisation"]["as_of"]
+    for sid in ("crm", "mail"):
+        b.service(sid).tickets(sid, per_week=40, since_days=150, resolve_hours=8)
+        b.tickets(sid, per_week=1, start_day=END + timedelta(days=1),
+                  end_day=END + timedelta(days=28), resolve_hours=500, prefix="late")
+    return b.write()
+
+
+def check_json(pkg: Path, *args: str) -> dict[str, Any]:
+    ran = dipstick("check", pkg, "--no-store", "--format", "json", *args)
+    assert ran.returncode in (0, 1), ran.stderr
+    return dict(json.loads(ran.stdout))
+
+
+def test_the_default_as_of_date_is_the_last_complete_week(tmp_path: Path) -> None:
+    pkg = _truncated(tmp_path / "pkg")
+    result = check_json(pkg)
+    assert result["as_of"] == END.isoformat()
+    reason = result["as_of_reason"]
+    assert reason.startswith("the last complete week: after it the tickets thin out to 8 rows "
+                             "in 4 week(s) up to 2026-07-20")
+    assert "--as-of" in reason
+    # the sparse tail is not judged: its 500-hour tickets are outside the window
+    tickets = next(c for c in result["coverage"] if c["table"] == "tickets")
+    assert tickets["window"]["last"] == END.isoformat()
+    assert tickets["window_weeks_complete"][0] >= 13 and tickets["thin_window"] is None
+    # the table shows the date and why
+    ran = dipstick("check", pkg, "--no-store")
+    assert "as of 2026-06-28" in ran.stdout and "the last complete week" in ran.stdout
+    # a date given is used as given, and said so
+    given = check_json(pkg, "--as-of", "2026-07-26")
+    assert (given["as_of"], given["as_of_reason"]) == ("2026-07-26", "given with --as-of")
+
+
+def test_an_export_without_a_tail_keeps_its_last_date(tmp_path: Path) -> None:
+    b = PackageBuilder(tmp_path / "pkg", as_of=date(2026, 7, 1))   # a Wednesday
+    del b.model["organisation"]["as_of"]
+    b.service("crm").tickets("crm", per_week=30, since_days=300)
+    result = check_json(b.write())
+    # the last week holds three days of tickets: scaled to seven it is a usual week
+    assert (result["as_of"], result["as_of_reason"]) == ("2026-07-01",
+                                                         "the last date in the data")
+
+
+def test_each_finding_states_what_it_judged(tmp_path: Path) -> None:
+    b = PackageBuilder(tmp_path / "pkg")
+    b.healthy("crm")
+    pkg = b.write()
+    result = check_json(pkg)
+    assert result["as_of_reason"] == "organisation.as_of in dipstick.yaml"
+    crm = result["services"][0]
+    emx = crm["causes"]["employee_experience"]["coverage"]
+    assert [c["table"] for c in emx] == ["tickets"]
+    window, baseline = emx[0]["window"], emx[0]["baseline"]
+    # 5 tickets a week, 13 weeks in the window, 52 in the baseline (the builder's pattern)
+    assert 60 <= window["rows"] <= 70 and 255 <= baseline["rows"] <= 265
+    assert window["last"] <= "2026-11-01" and baseline["last"] < window["first"]
+    tables = {c["table"] for c in result["coverage"]}
+    assert {"tickets", "usage", "surveys", "kpis"} <= tables
+    assert all(c["thin_baseline"] is None and c["thin_window"] is None
+               for c in result["coverage"])
+
+
+def test_a_thin_baseline_is_not_compared_with(tmp_path: Path) -> None:
+    """Tickets that start two days before the window: no baseline, said, and resolution
+    growth is unknown, not a ratio against two days."""
+    b = PackageBuilder(tmp_path / "pkg")
+    start = b.as_of - timedelta(days=90 + 2)   # two days before the window
+    b.service("crm").usage("crm")
+    b.tickets("crm", per_week=30, start_day=start, end_day=start + timedelta(days=1),
+              resolve_hours=2, prefix="early")
+    b.tickets("crm", per_week=30, start_day=start + timedelta(days=2), resolve_hours=40)
+    result = check_json(b.write())
+    tickets = next(c for c in result["coverage"] if c["table"] == "tickets")
+    assert tickets["baseline"]["rows"] > 0
+    assert tickets["thin_baseline"].startswith("no baseline: tickets complete in ")
+    assert tickets["baseline_weeks_complete"][0] <= 1
+    emx = result["services"][0]["causes"]["employee_experience"]
+    growth = next(e for e in emx["evidence"] if e["metric"] == "resolution_growth")
+    assert growth["status"] == "unknown" and growth["value"] is None
+    assert growth["note"].endswith("no baseline to compare with")
+    assert emx["coverage"][0]["baseline"]["rows"] == 0   # left out of the check
+
+
+def test_a_thin_window_is_not_a_verdict(tmp_path: Path) -> None:
+    """Tickets ended long before the date asked for: the causes that read them are unknown,
+    with the reason, whatever the few tickets in the window say."""
+    b = PackageBuilder(tmp_path / "pkg")
+    b.service("crm").usage("crm")
+    b.tickets("crm", per_week=30, since_days=400, end_day=b.as_of - timedelta(days=80))
+    b.tickets("crm", per_week=2, start_day=b.as_of - timedelta(days=79), reassignments=9,
+              prefix="few")
+    result = check_json(b.write())
+    tickets = next(c for c in result["coverage"] if c["table"] == "tickets")
+    assert tickets["thin_window"].startswith("the window is too thin: tickets complete in ")
+    assert tickets["window_weeks_complete"][0] <= 2
+    emx = result["services"][0]["causes"]["employee_experience"]
+    assert emx["status"] == "unknown" and emx["summary"] == tickets["thin_window"]
+    assert emx["leak_per_month"]["money"] == 0
+
+
+def test_a_model_without_outcomes_is_a_gap_not_amber(tmp_path: Path) -> None:
+    b = PackageBuilder(tmp_path / "pkg")
+    b.model["outcomes"] = []
+    b.service("crm", supports=[]).usage("crm").tickets("crm")
+    crm = check_json(b.write())["services"][0]["causes"]
+    assert crm["alignment"]["status"] == "unknown"
+    assert "names no outcomes yet" in crm["alignment"]["summary"]
+    live = next(e for e in crm["retirement"]["evidence"] if e["metric"] == "live_outcomes")
+    assert live["status"] == "unknown"
+
+
+def test_the_real_log_states_its_coverage(tmp_path: Path) -> None:
+    log = require(SERVICENOW_LOG)
+    pkg = tmp_path / "pkg"
+    ran = dipstick("import", "tickets", log, "--preset", "servicenow", "--starter-services",
+                   "--into", pkg)
+    assert ran.returncode == 0, ran.stderr
+    result = check_json(pkg)
+    assert (result["as_of"], result["as_of_reason"]) == ("2016-05-13",
+                                                         "the last date in the data")
+    tickets = result["coverage"][0]
+    assert tickets["table"] == "tickets" and tickets["window"]["rows"] == 20769
+    assert tickets["baseline"]["rows"] == 0 and tickets["thin_baseline"]
+    # no verdict rests on a missing model part: every watch or leak is measured evidence
+    for s in result["services"]:
+        for cause, f in s["causes"].items():
+            if f["status"] in ("watch", "leak"):
+                assert cause == "employee_experience", (s["id"], cause, f["summary"])
+            for e in f["evidence"]:
+                assert "over 0 tickets" not in (e["note"] or "")
+    judged = [c for s in result["services"]
+              for c in s["causes"]["employee_experience"]["coverage"]]
+    assert sum(c["window"]["rows"] for c in judged) == 20769
+
+
+@pytest.mark.parametrize("weekday", range(7))
+def test_a_partial_last_week_is_scaled_not_dropped(tmp_path: Path, weekday: int) -> None:
+    last = date(2026, 6, 29) + timedelta(days=weekday)   # Monday .. Sunday
+    b = PackageBuilder(tmp_path / "pkg", as_of=last)
+    del b.model["organisation"]["as_of"]
+    b.service("crm").tickets("crm", per_week=28, since_days=200)
+    package = load_package(b.write())
+    try:
+        result = run_check(package)
+    finally:
+        package.close()
+    assert result.as_of == last and result.as_of_reason == "the last date in the data"
+
+
+def test_the_report_states_the_date_and_the_coverage(tmp_path: Path) -> None:
+    from dipstick.report import render_report
+
+    package = load_package(_truncated(tmp_path / "pkg"))
+    try:
+        result = run_check(package)
+    finally:
+        package.close()
+    html = render_report(result)
+    assert "What this check judged" in html and "(the last complete week: after it" in html
+    assert "Judged on tickets: window" in html
