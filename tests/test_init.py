@@ -113,7 +113,7 @@ def test_init_refuses_to_change_your_own_model_without_force(tmp_path: Path) -> 
             "# my outcomes\n"
             "outcomes:\n  - id: growth   # keep this comment\n    name: Growth\n"
             "services:\n  - {id: erp, name: ERP, owner: me@acme.example, supports: "
-            "[{outcome: growth}]}\n")
+            "[{outcome: growth}]}\n\n# the end\n")
     (pkg / "dipstick.yaml").write_text(mine)
     write_csv(pkg / "tickets.csv", tickets())
     refused = dipstick("init", pkg)
@@ -124,6 +124,8 @@ def test_init_refuses_to_change_your_own_model_without_force(tmp_path: Path) -> 
     text = (pkg / "dipstick.yaml").read_text()
     assert text.startswith(mine.split("services:")[0])          # every byte above kept
     assert "# keep this comment" in text
+    # the new service joins the end of the list, before the comment that follows it
+    assert text.index("id: mail") < text.index("# the end") < text.index("stakeholder_groups:")
     assert result["added"] == {"stakeholder_groups": ["finance", "sales"],
                                "services": ["mail"]}
     model = yaml.safe_load(text)

@@ -248,7 +248,16 @@ def _append(text: str, key: str, items: list[dict[str, Any]]) -> str:
                 continue
             if isinstance(v, yaml.SequenceNode) and not v.flow_style and v.value:
                 col = v.start_mark.column
-                end = _line_end(text, v.end_mark.index)
+                end = _line_end(text, v.value[-1].end_mark.index)
+                # a node ends at the next token: give back the comments and blank lines after
+                # it that sit left of the items (they belong to what follows)
+                while end > 0:
+                    prev = text.rfind("\n", 0, end - 1) + 1
+                    line = text[prev:end]
+                    if line.strip() and not (line.lstrip().startswith("#")
+                                             and len(line) - len(line.lstrip()) < col):
+                        break
+                    end = prev
                 body = "".join(" " * col + line[2:] + "\n" for line in block.splitlines())
                 return text[:end] + body + text[end:]
             existing = [] if isinstance(v, yaml.ScalarNode) else \
