@@ -151,7 +151,7 @@ def starter_text(text: str | None, found: Found, name: str) -> Starter:
         services = [dict(s) for s in raw.get("services") or []] + new["services"]
         consumers = {s: sorted(g for g, used in groups.items() if s in used)
                      for s in found.services}
-        org = dict(raw.get("organisation") or {}) or {"name": name}
+        org = {"name": name} | dict(raw.get("organisation") or {})
         out = _fresh(org, new["stakeholder_groups"], new["outcomes"], services,
                      new["journeys"], consumers, placeholder)
         return Starter(None if text is not None and out == text else out, added,
@@ -190,7 +190,7 @@ def _dump(value: Any, indent: int = 0) -> str:
 def _fresh(org: dict[str, Any], groups: list[dict[str, Any]], outcomes: list[dict[str, Any]],
            services: list[dict[str, Any]], journeys: list[dict[str, Any]],
            consumers: Mapping[str, list[str]], placeholder: bool) -> str:
-    parts = [HEADER, "organisation:\n", _dump({"name": org.pop("name")}, 2)]
+    parts = [HEADER, "organisation:\n", _dump({"name": org.pop("name", "")}, 2)]
     parts.append(_dump({"currency": org.pop("currency", "EUR")}, 2).rstrip("\n")
                  + "   # TODO: your currency\n")
     parts.append(_dump({"hourly_rate": org.pop("hourly_rate", 60)}, 2).rstrip("\n")
