@@ -222,6 +222,12 @@ class LeakEstimate:
         return LeakEstimate(0.0, 0.0, reason)
 
 
+# What a finding rests on: measured signals, or — where none could judge the cause — the
+# service owner's answers to the day-one questionnaire (dipstick.selfassess)
+MEASURED = "measured"
+SELF_ASSESSED = "self-assessed"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One indicator's verdict on one service at one as-of date."""
@@ -237,6 +243,11 @@ class Finding:
     since: date | None = None   # when the leak started: the shift behind it, where one is known
     symptom_of: str | None = None   # the root cause of the episode this finding is a symptom of
     episode: str = ""               # the episode's one-line story (root and symptoms carry it)
+    basis: str = MEASURED           # MEASURED or SELF_ASSESSED
+
+    @property
+    def self_assessed(self) -> bool:
+        return self.basis == SELF_ASSESSED
 
 
 def conclude(
