@@ -192,7 +192,7 @@ class Store:
                  "leak_money": f.leak.money, "leak_hours": f.leak.hours,
                  "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
                  "leak_low": f.leak.low, "leak_high": f.leak.high,
-                 "symptom_of": f.symptom_of, "episode": f.episode,
+                 "symptom_of": f.symptom_of, "episode": f.episode, "basis": f.basis,
                  "evidence": _finite(vdoc["causes"][f.cause]["evidence"])}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
                 for j, f in enumerate(v.findings)]
@@ -286,6 +286,7 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
                                "formula": f.leak_formula, "low": _money(f.leak_low),
                                "high": _money(f.leak_high)},
             "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
+            "basis": f.basis,
         } for f in s.findings},
         "episodes": list(s.episodes or []),
     }

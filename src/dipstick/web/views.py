@@ -135,6 +135,10 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
         "status": s["status"], "score": s["score"], "since": s["since"],
         "leak_per_month": {k: s["leak_per_month"][k] for k in ("money", "hours", "cause")},
         "lights": {c: s["causes"][c]["status"] for c in causes if c in s["causes"]},
+        # the causes lit by the owner's self-assessment, not by data (runs stored before
+        # self-assessments have none)
+        "self_assessed": [c for c in causes if c in s["causes"]
+                          and s["causes"][c].get("basis") == "self-assessed"],
         # the episode behind each leak in one line (runs stored before episodes have none)
         "episodes": [e["story"] for e in s.get("episodes") or []],
     }
