@@ -105,7 +105,7 @@ async def answer(request: Request, service_id: str, who: PageUser) -> Response:
     answers, bad = _answers(form)
     if bad:
         raise HTTPException(422, "; ".join(bad))
-    before = {(c, q["id"]): q["answer"] for c in questionnaire_view(f)["causes"]
+    before = {(c["cause"], q["id"]): q["answer"] for c in questionnaire_view(f)["causes"]
               for q in c["questions"]}
     saved = 0
     for cause, given in answers.items():
