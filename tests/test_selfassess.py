@@ -35,8 +35,9 @@ ANSWERS = CSV_HEAD + (
 
 def day_one(tmp_path: Path, answers: str = ANSWERS, name: str = "self_assessment.csv") -> Path:
     """Two services, no signal table at all, and the owners' answers."""
-    root = PackageBuilder(tmp_path / "pkg").service("crm").service(
-        "hr", owner="hr@example.org").write()
+    b = PackageBuilder(tmp_path / "pkg").service("crm").service("hr", owner="hr@example.org")
+    del b.model["organisation"]["as_of"]     # the as-of date follows the newest answer
+    root = b.write()
     (root / name).write_text(answers, encoding="utf-8")
     return root
 

@@ -69,7 +69,11 @@ def load_package(path: str | Path, progress: Progress | None = None) -> Package:
         con.close()
         raise PackageError(problems)
     latest = latest_date(con, {t: DATE_COLUMNS[t] for t in loaded})
-    return Package(root, model, Signals(con, loaded), _as_date(latest), answers)
+    # a self-assessment is data too: a day-one package's latest date is its newest answer
+    newest = max((a.date for a in answers if a.date), default=None)
+    day = _as_date(latest)
+    return Package(root, model, Signals(con, loaded),
+                   max(day, newest) if day and newest else day or newest, answers)
 
 
 def validate(path: str | Path) -> list[Problem]:

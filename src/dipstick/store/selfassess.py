@@ -53,6 +53,9 @@ def add_stored_answers(store: Store, package: Package) -> int:
     known = {s.id for s in model.services}
     mine = [a for a in stored_answers(store, model.organisation.name) if a.service in known]
     package.self_assessment = (*package.self_assessment, *mine)
+    newest = max((a.date for a in mine if a.date), default=None)
+    if newest and (package.latest is None or newest > package.latest):
+        package.latest = newest     # as the pulse answers do: the default as-of date follows
     return len(mine)
 
 
