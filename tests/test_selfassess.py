@@ -197,3 +197,25 @@ def test_measured_evidence_replaces_a_self_assessed_light(tmp_path: Path) -> Non
         package.close()
     assert f.basis == MEASURED and f.status is not Status.UNKNOWN
     assert not any(e.metric.startswith("self:") for e in f.evidence)
+
+
+def test_the_cli_check_counts_answers_given_on_the_web(tmp_path: Path) -> None:
+    """`dipstick check` merges the app database's answers with the file's, as the web does."""
+    from datetime import UTC, datetime
+
+    from dipstick.store import Store
+    from dipstick.store.selfassess import save_answers
+
+    root = day_one(tmp_path)
+    database = f"sqlite:///{tmp_path / 'app.db'}"
+    with Store.open(database) as store:
+        store.migrate()
+        save_answers(store, "Test Org", "hr", "change", {"last_change": 1, "communicated": 2},
+                     "hr@example.org", datetime(2026, 10, 15, tzinfo=UTC))
+    ran = dipstick("check", root, "--database", database, "--format", "json")
+    assert ran.returncode == 1, ran.stderr
+    doc = json.loads(ran.stdout)
+    assert doc["as_of"] == "2026-10-15"         # the newest answer dates the check
+    change = next(s for s in doc["services"] if s["id"] == "hr")["causes"]["change"]
+    assert (change["status"], change["basis"], change["score"]) == ("leak", "self-assessed", 87.5)
+    assert "hr@example.org" in change["summary"]
