@@ -186,3 +186,14 @@ def test_the_report_states_the_date_and_the_coverage(tmp_path: Path) -> None:
     html = render_report(result)
     assert "What this check judged" in html and "(the last complete week: after it" in html
     assert "Judged on tickets: window" in html
+
+
+def test_later_data_in_another_table_is_not_a_tail(tmp_path: Path) -> None:
+    """A pulse check answered after the last ticket: the tickets end, they do not thin out."""
+    b = PackageBuilder(tmp_path / "pkg", as_of=date(2026, 7, 1))
+    del b.model["organisation"]["as_of"]
+    b.service("crm").tickets("crm", per_week=30, since_days=300)
+    b.surveys("crm", on=[date(2026, 8, 15)])
+    result = check_json(b.write())
+    assert (result["as_of"], result["as_of_reason"]) == ("2026-08-15",
+                                                         "the last date in the data")

@@ -87,7 +87,7 @@ def test_init_on_a_hand_made_export_infers_groups_and_the_model_checks(tmp_path:
     erp = sum(30 for i in range(30) if i % 3 == 0) / 60 / months * 60
     assert money["lost_time_measured"]["services"] == {"erp": pytest.approx(erp, abs=0.01)}
     assert "assumption" in money["lost_time_open_tickets"]["assumption"]
-    assert "× 0.1 × 60 EUR/h" in money["lost_time_open_tickets"]["formula"]
+    assert "× 0.03 × 60 EUR/h" in money["lost_time_open_tickets"]["formula"]
 
 
 def test_a_second_init_writes_nothing_and_the_list_follows_the_model(tmp_path: Path) -> None:
@@ -204,7 +204,7 @@ def test_init_on_the_imported_real_log_writes_a_model_that_checks(real_pkg: Path
         WITH t AS (SELECT * FROM read_parquet('{real_pkg / "tickets.parquet"}')),
              span AS (SELECT epoch(max(opened_at) - min(opened_at)) / 86400 / (365.25 / 12)
                              AS months FROM t)
-        SELECT sum(n * med) / any_value(months) * 0.1 * 60 FROM (
+        SELECT sum(n * med) / any_value(months) * 0.03 * 60 FROM (
             SELECT service, count(*) AS n, median(epoch(resolved_at - opened_at) / 3600) AS med
             FROM t WHERE resolved_at >= opened_at GROUP BY service), span""").fetchone()[0]
     money = {e["key"]: e for e in result["estimates"]}

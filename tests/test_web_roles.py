@@ -78,6 +78,13 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/pulse/campaigns"): API,
     ("GET", "/api/pulse/campaigns/{campaign_id}"): API,
     ("GET", "/api/pulse/overdue"): API,
+    # the self-assessment (docs/self-assessment.md): leaders and admins answer for every
+    # service, owners for their own (the matrix's service is not the owner's), viewers never;
+    # a post with the form token and no answer stores nothing and returns to the page
+    ("GET", "/services/{service_id}/self-assessment"): PAGE | {"viewer": 403, "owner": 403},
+    ("POST", "/services/{service_id}/self-assessment"):
+        PAGE | {"viewer": 403, "owner": 403, "leader": 303, "admin": 303},
+    ("GET", "/api/services/{service_id}/self-assessment"): API,
     ("GET", "/p/{token}"): PUBLIC,
     ("POST", "/p/{token}"): dict.fromkeys(WHO, 403),
 }

@@ -33,6 +33,7 @@ from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.journeys import JourneyMeasures, journeys_of
 from dipstick.model import Service
 from dipstick.package import Package
+from dipstick.selfassess import fill_unknown, latest
 from dipstick.shifts import ShiftIndex, detect_all
 from dipstick.streams import StreamMetrics
 from dipstick.streams.discover import Discovery
@@ -214,6 +215,7 @@ def finding_json(f: Finding) -> dict[str, Any]:
                            "high": _money(f.leak.high)},
         "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
         "coverage": [c.to_json() for c in f.coverage],
+        "basis": f.basis,
     }
 
 
@@ -320,6 +322,11 @@ def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...],
     changes = _changes(ctx)
     verdicts = [ServiceVerdict(s, *group_episodes(found, changes.get(s.id, ())))
                 for s, found in zip(chosen, dated, strict=True)]
+    # day one: a cause no data could judge takes its self-assessment, marked so; after the
+    # episodes, which tie measured leaks to events (docs/self-assessment.md)
+    if package.self_assessment:
+        assessed = latest(package.self_assessment, day)
+        verdicts = [replace(v, findings=fill_unknown(v.findings, assessed)) for v in verdicts]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
     streams = value_streams(ctx)
     trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings

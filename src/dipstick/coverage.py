@@ -102,8 +102,11 @@ def complete_as_of(signals: Signals, latest: date | None) -> AsOf | None:
     counts = {t: weekly(signals, t) for t in tables}
     table = max(tables, key=lambda t: sum(counts[t].values()))
     weeks = counts[table]
-    last = _week(latest)
-    days_in_last = latest.weekday() + 1
+    # the tail is the table's own: later dates of other tables (a survey, an answer) are data
+    end = _day(collect(signals.frame(table).select(nw.col(DATE[table]).max().alias("d")))[0]["d"])
+    end = min(end or latest, latest)
+    last = _week(end)
+    days_in_last = end.weekday() + 1
     usual_all = statistics.median(weeks.values()) if weeks else 0
     if usual_all < MIN_WEEK:
         return AsOf(latest, f"the last date in the data ({table} are too few to judge where "
@@ -122,7 +125,7 @@ def complete_as_of(signals: Signals, latest: date | None) -> AsOf | None:
     dropped = sum(weeks.get(w, 0) for w in range(wk + 1, last + 1))
     usual = statistics.median(weeks.get(w, 0) for w in range(wk - TAIL_WEEKS + 1, wk + 1))
     return AsOf(day, f"the last complete week: after it the {table} thin out to "
-                     f"{dropped:,} rows in {last - wk} week(s) up to {latest}, under a quarter "
+                     f"{dropped:,} rows in {last - wk} week(s) up to {end}, under a quarter "
                      f"of the usual {usual:,.0f} a week (an export cut short?); give --as-of "
                      "to choose another date")
 

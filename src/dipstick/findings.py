@@ -222,6 +222,12 @@ class LeakEstimate:
         return LeakEstimate(0.0, 0.0, reason)
 
 
+# What a finding rests on: measured signals, or — where none could judge the cause — the
+# service owner's answers to the day-one questionnaire (dipstick.selfassess)
+MEASURED = "measured"
+SELF_ASSESSED = "self-assessed"
+
+
 @dataclass(frozen=True)
 class Span:
     """Rows of a period and the dates they cover."""
@@ -275,6 +281,11 @@ class Finding:
     symptom_of: str | None = None   # the root cause of the episode this finding is a symptom of
     episode: str = ""               # the episode's one-line story (root and symptoms carry it)
     coverage: tuple[ServiceCoverage, ...] = ()   # what it judged: rows per table and period
+    basis: str = MEASURED           # MEASURED or SELF_ASSESSED
+
+    @property
+    def self_assessed(self) -> bool:
+        return self.basis == SELF_ASSESSED
 
 
 def conclude(

@@ -13,7 +13,7 @@ from rich.text import Text
 from dipstick.check import CheckResult
 from dipstick.errors import Problem, where
 from dipstick.figures._common import duration
-from dipstick.findings import Status
+from dipstick.findings import Finding, Status
 from dipstick.indicators.registry import INDICATORS
 from dipstick.streams import StreamMetrics
 from dipstick.streams.discover import Discovery
@@ -28,8 +28,17 @@ SHORT = {"perception": "Per", "training": "Trn", "change": "Chg", "retirement": 
          "flow": "Flw"}
 
 
+# a self-assessed light (no data yet, the owner's answers): a letter, not the measured dot
+SELF_GLYPH = "S"
+
+
 def light(status: Status, text: str | None = None) -> Text:
     return Text(f"{GLYPH[status]} {text}" if text else GLYPH[status], style=STYLE[status])
+
+
+def cause_light(f: Finding) -> Text:
+    """A cause's cell: its light, or ``S`` in the light's colour when self-assessed."""
+    return Text(SELF_GLYPH, style=STYLE[f.status]) if f.self_assessed else light(f.status)
 
 
 def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
@@ -51,7 +60,7 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
         leak = v.leak
         table.add_row(
             light(v.status), v.service.name,
-            *(light(f.status) for f in v.findings),
+            *(cause_light(f) for f in v.findings),
             f"{leak.money:,.0f}" if leak.money else "–",
             f"{leak.hours:,.0f}" if leak.hours else "–",
             v.leak_cause or "", v.since.isoformat() if v.since else "")
@@ -80,7 +89,10 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
              style="dim"),
         Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS)
              + f". {GLYPH[Status.UNKNOWN]} unknown: no data (unknown is not green); "
-             f"{GLYPH[Status.NA]} n/a: the cause cannot apply.", style="dim"),
+             f"{GLYPH[Status.NA]} n/a: the cause cannot apply"
+             + (f"; {SELF_GLYPH} self-assessed: the owner's answers, no data yet (no money "
+                "estimate; measured data replaces it)." if _self_assessed(result) else "."),
+             style="dim"),
     ))
 
 
@@ -98,6 +110,10 @@ def coverage_lines(result: CheckResult) -> Group:
             if thin:
                 lines.append(Text(f"    {thin}", style="yellow"))
     return Group(*lines)
+
+
+def _self_assessed(result: CheckResult) -> bool:
+    return any(f.self_assessed for v in result.verdicts for f in v.findings)
 
 
 def stream_table(m: StreamMetrics) -> Table:

@@ -80,9 +80,12 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
 
 
 def add_answers(store: Store, package: Package) -> int:
-    """The stored pulse answers of the package's organisation joined to its surveys (the
-    ``prepare`` step of a check run where the app database is already open)."""
+    """The stored pulse answers of the package's organisation joined to its surveys, and its
+    self-assessments given on the web to the package's own (the ``prepare`` step of a check
+    run where the app database is already open)."""
     from dipstick.pulse.feed import answers_as_surveys, merge_surveys
+    from dipstick.store.selfassess import add_stored_answers
 
     model = package.model
-    return merge_surveys(package, answers_as_surveys(store, model.organisation.name, model))
+    return (merge_surveys(package, answers_as_surveys(store, model.organisation.name, model))
+            + add_stored_answers(store, package))

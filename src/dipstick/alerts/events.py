@@ -25,13 +25,16 @@ def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEve
     ``--service`` filter) keeps its open leaks: not looking is not getting better. A symptom
     (``watch`` with ``symptom_of``) never opens a leak, and an open leak that became one stays
     open: the event goes on under its root, so it is neither "ended" now nor announced again
-    when it stands alone once more."""
+    when it stands alone once more. A self-assessed finding (an owner's answers, no data)
+    neither opens nor ends a leak."""
     found: dict[Pair, tuple[ServiceVerdict, Finding]] = {
         (v.service.id, f.cause): (v, f) for v in result.verdicts for f in v.findings}
     checked = {v.service.id for v in result.verdicts}
     events: list[NewEvent] = []
     for (sid, cause), (v, f) in found.items():
         last = latest.get((sid, cause))
+        if f.self_assessed:
+            continue     # an owner's answers, not a measured leak: never announced
         if f.status is Status.LEAK and not (last and last.open):
             episode = (last.episode if last else 0) + 1
             events.append(NewEvent(sid, cause, episode, LEAK, leak_details(result, v, f)))
@@ -39,8 +42,10 @@ def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEve
         if not last.open or sid not in checked:
             continue
         v_f = found.get((sid, cause))
-        if v_f is not None and (v_f[1].status is Status.LEAK or v_f[1].symptom_of):
-            continue     # still leaking, or now a symptom: counted under its root, not ended
+        if v_f is not None and (v_f[1].status is Status.LEAK or v_f[1].symptom_of
+                                or v_f[1].self_assessed):
+            continue     # still leaking, or now a symptom: counted under its root, not ended;
+            # or its data is gone and only an opinion is left: not a measured end either
         events.append(NewEvent(sid, cause, last.episode, RESOLVED,
                                resolved_details(result, last.details, v_f)))
     return events + overdue_checkins(result, latest)

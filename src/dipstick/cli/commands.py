@@ -47,11 +47,13 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
     """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
     from dipstick.pulse.feed import feed_stored_answers  # pulse answers join the surveys
     from dipstick.runs import check_package
+    from dipstick.store.selfassess import feed_stored_self_assessment  # and the web's
 
     try:
         with _progress("Checking") as step:
             checked = check_package(path, as_of, services, progress=step,
-                                    prepare=lambda p: feed_stored_answers(p, database),
+                                    prepare=lambda p: (feed_stored_answers(p, database),
+                                                       feed_stored_self_assessment(p, database)),
                                     engine=engine)
             return checked.result, checked.model
     except DipstickError as e:

@@ -50,7 +50,10 @@ def _cell(v: ServiceVerdict, cause: str) -> tuple[float, str, list[str]]:
     score = found.score if found else 0.0
     summary = found.summary if found else "not assessed"
     text = {Status.OK: "", Status.UNKNOWN: "?", Status.NA: "–"}.get(status, f"{score:.0f}")
-    hover = [plotly_text(v.service.name), plotly_text(cause_title(cause)), status.value,
+    label = status.value
+    if found is not None and found.self_assessed:   # the owner's answers, not data: marked S
+        text, label = f"S {text}".strip(), f"{status.value} (self-assessed)"
+    hover = [plotly_text(v.service.name), plotly_text(cause_title(cause)), label,
              f"{score:.0f}", plotly_text(summary)]
     return STATUS_ORDER.index(status) + 0.5, text, hover
 

@@ -20,6 +20,7 @@ from dipstick.engine.sql import connect, latest_date, load_table
 from dipstick.errors import PackageError, Problem
 from dipstick.model import ValueModel
 from dipstick.package.tables import FORMATS, TABLES
+from dipstick.selfassess import Answer, read_self_assessment
 
 MODEL_FILE = "dipstick.yaml"
 # libyaml's loader is 3× faster on a 2,000-service catalog; pure Python where it is missing.
@@ -35,6 +36,9 @@ class Package:
     model: ValueModel
     signals: Signals
     latest: date | None
+    # day one: the owners' answers to the questionnaire (self_assessment.csv/.yaml, and the
+    # app database's, merged in by a check's prepare step)
+    self_assessment: tuple[Answer, ...] = ()
 
     def close(self) -> None:
         self.signals.close()
@@ -59,11 +63,17 @@ def load_package(path: str | Path, progress: Progress | None = None) -> Package:
         problems += found
         if not found:
             loaded[table] = table
+    answers, found = read_self_assessment(root, (s.id for s in model.services))
+    problems += found
     if problems:
         con.close()
         raise PackageError(problems)
     latest = latest_date(con, {t: DATE_COLUMNS[t] for t in loaded})
-    return Package(root, model, Signals(con, loaded), _as_date(latest))
+    # a self-assessment is data too: a day-one package's latest date is its newest answer
+    newest = max((a.date for a in answers if a.date), default=None)
+    day = _as_date(latest)
+    return Package(root, model, Signals(con, loaded),
+                   max(day, newest) if day and newest else day or newest, answers)
 
 
 def validate(path: str | Path) -> list[Problem]:

@@ -21,7 +21,7 @@ from dipstick.package import Package
 TICKET_FIELDS = ("resolved_at", "satisfaction", "lost_minutes", "requester_group")
 SERVICE_TABLES = ("tickets", "usage", "costs", "training", "changes", "surveys", "events")
 DAYS_PER_MONTH = 365.25 / 12
-DEFAULT_LOST_SHARE = 0.1
+DEFAULT_LOST_SHARE = 0.03   # about one working hour per day open: 1 h ÷ 24 h × 5/7 days
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def _links(m: ValueModel, f: Facts) -> NextStep | None:
         else "value links (supports: outcome) for"
     return NextStep("value_links", f"{what} {len(todo)} services", todo, (), ("alignment",),
                     False, "alignment asks whether each service still connects to a live "
-                    "outcome; with no link every service reads 'supports no outcome'") \
+                    "outcome; until the model names outcomes, alignment is unknown") \
         if todo else None
 
 

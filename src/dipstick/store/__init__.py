@@ -193,7 +193,7 @@ class Store:
                  "leak_money": f.leak.money, "leak_hours": f.leak.hours,
                  "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
                  "leak_low": f.leak.low, "leak_high": f.leak.high,
-                 "symptom_of": f.symptom_of, "episode": f.episode,
+                 "symptom_of": f.symptom_of, "episode": f.episode, "basis": f.basis,
                  "evidence": _finite(vdoc["causes"][f.cause]["evidence"]),
                  "coverage": vdoc["causes"][f.cause]["coverage"]}
                 for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
@@ -291,6 +291,7 @@ def _service_json(s: ServiceResult) -> dict[str, Any]:
                                "high": _money(f.leak_high)},
             "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
             "coverage": list(f.coverage or []),
+            "basis": f.basis,
         } for f in s.findings},
         "episodes": list(s.episodes or []),
     }

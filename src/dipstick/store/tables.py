@@ -132,8 +132,31 @@ class FindingRow(Base):
     episode: Mapped[str] = mapped_column(Text, default="", server_default="")
     coverage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,   # 0008
                                                           server_default="[]")
+    # measured | self-assessed (migration 0009)
+    basis: Mapped[str] = mapped_column(Text, default="measured", server_default="measured")
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
+
+
+class SelfAssessmentAnswer(Base):
+    """One answer to the day-one questionnaire given on the web (migration 0009): who, when,
+    about which service, cause and question. Rows are never updated: the newest answer to a
+    question counts, the older ones are its history."""
+
+    __tablename__ = "self_assessment_answers"
+    __table_args__ = (
+        Index("ix_self_assessment_answers_org_service", "organisation", "service_id"),
+        CheckConstraint("answer BETWEEN 1 AND 5", name="answer"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(Text)
+    service_id: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[int] = mapped_column(Integer)
+    answered_by: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 # -- alerts (migration 0003) -----------------------------------------------------------------

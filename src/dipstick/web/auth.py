@@ -77,6 +77,13 @@ def allow(*roles: str) -> Callable[[Account], None]:
     return check
 
 
+def may_self_assess(who: Account, owner: str | None) -> bool:
+    """Who answers a service's self-assessment: leaders and admins for every service, owners
+    for the services they own (docs/self-assessment.md)."""
+    return who.role in ("admin", "leader") or (
+        who.role == "owner" and owner is not None and owner.strip().lower() == who.email)
+
+
 def can_read_comments(who: Account) -> bool:
     return who.role != "viewer"
 

@@ -119,8 +119,11 @@ def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
         rows = sorted((_row(s, doc["causes"]) for s in doc["services"]), key=lambda r: (
             STATUS_ORDER.get(r["status"], 9), -r["leak_per_month"]["money"], -r["score"],
             r["id"]))
+        # measured leaks only: a self-assessed one is an opinion, not a change seen in data
+        # (alerts skip it alike)
         leaks = frozenset((s["id"], c) for s in doc["services"]
-                          for c, f in s["causes"].items() if f["status"] == "leak")
+                          for c, f in s["causes"].items()
+                          if f["status"] == "leak" and f.get("basis") != "self-assessed")
         loaded = _Loaded(doc, rows, leaks)
         settle()   # long-lived: out of the collector's way (see context.settle)
         return loaded
@@ -135,6 +138,10 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
         "status": s["status"], "score": s["score"], "since": s["since"],
         "leak_per_month": {k: s["leak_per_month"][k] for k in ("money", "hours", "cause")},
         "lights": {c: s["causes"][c]["status"] for c in causes if c in s["causes"]},
+        # the causes lit by the owner's self-assessment, not by data (runs stored before
+        # self-assessments have none)
+        "self_assessed": [c for c in causes if c in s["causes"]
+                          and s["causes"][c].get("basis") == "self-assessed"],
         # the episode behind each leak in one line (runs stored before episodes have none)
         "episodes": [e["story"] for e in s.get("episodes") or []],
     }
