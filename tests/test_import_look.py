@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 
 from connector_files import write_csv
 from dipstick.connectors.imports import ImportOptions, import_file
@@ -187,3 +188,32 @@ def test_a_gzip_export_with_a_duplicated_header_names_it(tmp_path: Path) -> None
                              "--dry-run")
     assert code == 0
     assert any("'service' 2 times (columns 2, 5)" in w for w in summary["warnings"])
+
+
+def test_starter_groups_come_from_the_requester_groups(tmp_path: Path) -> None:
+    """A ticket export naming its requesters' departments: unknown groups are refused (naming
+    --starter-groups), then become internal stakeholder groups that init makes consumers."""
+    rows = [[f"T{i}", "mail", "incident", f"2026-03-{1 + i % 28:02d} 09:00",
+             ["Finance", "Sales", "?"][i % 3]] for i in range(30)]
+    export = write_csv(tmp_path / "tickets.csv",
+                       ["id", "service", "type", "opened_at", "requester_group"], rows)
+    pkg = tmp_path / "pkg"
+    code, error = imported("tickets", export, "--starter-services", "--into", pkg)
+    assert code == 2 and not pkg.exists()
+    assert any("--starter-groups" in p["message"] and p["value"] == "Finance"
+               for p in error["problems"])
+    code, summary = imported("tickets", export, "--starter-services", "--starter-groups",
+                             "--into", pkg)
+    assert code == 0 and summary["groups_added"] == ["Finance", "Sales"]
+    assert any("added 2 stakeholder group(s) from the values of requester_group" in n
+               for n in summary["notes"])
+    model = yaml.safe_load((pkg / "dipstick.yaml").read_text())
+    assert [(g["id"], g["kind"]) for g in model["stakeholder_groups"]] == [
+        ("Finance", "internal"), ("Sales", "internal")]
+    # a second import knows them: nothing added again
+    code, again = imported("tickets", export, "--starter-services", "--starter-groups",
+                           "--into", pkg)
+    assert code == 0 and again["groups_added"] == []
+    ran = dipstick("init", pkg, "--format", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["placeholder_group"] is False   # real groups, no stand-in

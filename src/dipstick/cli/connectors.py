@@ -44,6 +44,10 @@ def import_(
         "--starter-services", help="Add one service per unmapped value (and 'unassigned' for "
                                    "empty ones) and write service-map.csv: a starting point to "
                                    "edit.")] = False,
+    starter_groups: Annotated[bool, typer.Option(
+        "--starter-groups", help="Add one stakeholder group (internal) per group value "
+                                 "dipstick.yaml lacks (requester_group, group): a starting "
+                                 "point to edit.")] = False,
     dayfirst: Annotated[bool, typer.Option(
         "--dayfirst", help="Slash dates are day-first: 3/4/2026 is 3 April.")] = False,
     date_format: Annotated[str | None, typer.Option(
@@ -71,7 +75,8 @@ def import_(
     try:
         options = ImportOptions(
             preset=preset, mapping=_mapping(map_ or [], mapping), service_from=service_from,
-            service_map=service_map, starter_services=starter_services, dayfirst=dayfirst,
+            service_map=service_map, starter_services=starter_services,
+            starter_groups=starter_groups, dayfirst=dayfirst,
             date_format=date_format, encoding=encoding, skip_bad_rows=skip_bad_rows,
             replace=replace, delimiter=_delimiter(delimiter), sheet=sheet, dry_run=dry_run)
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
@@ -143,6 +148,9 @@ def summary_table(s: ImportSummary) -> Table:
         t.add_row(label, f"{len(s.unmapped)}: {shown}")
     if s.services_added:
         t.add_row("services added", f"{len(s.services_added)} (to dipstick.yaml)")
+    if s.groups_added:
+        t.add_row("groups added", f"{len(s.groups_added)}: {', '.join(s.groups_added[:12])}"
+                                  + (" …" if len(s.groups_added) > 12 else ""))
     if s.service_map_file:
         t.add_row("service map", f"{s.service_map_file} (edit it, then --service-map)")
     for note in s.notes:

@@ -1,5 +1,6 @@
-"""The ``services:`` of dipstick.yaml as an import target: ids from names, and a rewrite of the
-``services:`` block that keeps every other byte of the file as the user wrote it."""
+"""The ``services:`` (and ``stakeholder_groups:``) of dipstick.yaml as an import target: ids
+from names, and a rewrite of one block that keeps every other byte of the file as the user
+wrote it."""
 
 from __future__ import annotations
 
@@ -40,9 +41,14 @@ def new_model_text(name: str) -> str:
 
 
 def raw_services(text: str) -> list[dict[str, Any]]:
+    return raw_block(text, "services")
+
+
+def raw_block(text: str, key: str) -> list[dict[str, Any]]:
+    """The entries of one list block of dipstick.yaml (``services``, ``stakeholder_groups``)."""
     raw = yaml.load(text, Loader=_Loader) or {}
-    services = raw.get("services") if isinstance(raw, dict) else None
-    return [dict(s) for s in services or [] if isinstance(s, dict)]
+    items = raw.get(key) if isinstance(raw, dict) else None
+    return [dict(s) for s in items or [] if isinstance(s, dict)]
 
 
 def merge_services(existing: Sequence[Mapping[str, Any]], imported: Sequence[Mapping[str, Any]],
@@ -71,12 +77,17 @@ def merge_services(existing: Sequence[Mapping[str, Any]], imported: Sequence[Map
 
 def with_services(text: str, services: Sequence[Mapping[str, Any]]) -> str:
     """``text`` with its ``services:`` block replaced (or appended); the rest is untouched."""
-    block = yaml.safe_dump({"services": [dict(s) for s in services]}, sort_keys=False,
+    return with_block(text, "services", services)
+
+
+def with_block(text: str, name: str, items: Sequence[Mapping[str, Any]]) -> str:
+    """``text`` with its ``name:`` block replaced (or appended); the rest is untouched."""
+    block = yaml.safe_dump({name: [dict(s) for s in items]}, sort_keys=False,
                            allow_unicode=True, default_flow_style=None, width=100)
     node = yaml.compose(text, Loader=_Loader) if text.strip() else None
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            if key.value == "services":
+            if key.value == name:
                 start = text.rfind("\n", 0, key.start_mark.index) + 1
                 end = value.end_mark.index
                 if text[end - 1:end] != "\n":   # a flow value: the rest of its line goes too

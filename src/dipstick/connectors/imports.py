@@ -39,6 +39,7 @@ class ImportOptions:
     service_from: str | None = None           # the source column naming the service
     service_map: Path | None = None           # CSV value,service: source values -> service ids
     starter_services: bool = False            # one new service per distinct unmapped value
+    starter_groups: bool = False              # one new internal group per unknown group value
     dayfirst: bool = False                    # 3/4/2026 is 3 April
     date_format: str | None = None            # a strptime format, e.g. %m/%d/%Y
     encoding: str | None = None               # utf-8 | utf-8-sig | latin-1 (None: detected)
@@ -66,6 +67,7 @@ class ImportSummary:
     rows_in_table: int = 0                    # rows of the table after the merge
     rows_replaced: int = 0                    # existing rows whose key the import carried
     services_added: tuple[str, ...] = ()
+    groups_added: tuple[str, ...] = ()        # stakeholder groups added (--starter-groups)
     service_map_file: Path | None = None      # the starter mapping written, if any
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()            # what the user should fix or check
@@ -81,6 +83,7 @@ class ImportSummary:
             "rows_in_table": self.rows_in_table, "rows_replaced": self.rows_replaced,
             "first_date": _s(self.first_date), "last_date": _s(self.last_date),
             "unmapped": list(self.unmapped), "services_added": list(self.services_added),
+            "groups_added": list(self.groups_added),
             "service_map_file": _s(self.service_map_file), "notes": list(self.notes),
             "warnings": list(self.warnings), "unassigned": self.unassigned,
             "dry_run": self.dry_run, "mapping": [f.to_json() for f in self.fields],
@@ -163,6 +166,9 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                 spec, service_optional=options.starter_services)
     used = [*p.sources.values(), *([p.order] if p.order else [])]
     stage(con, src, pl.RAW, used)
+    groups: list[str] = []
+    if options.starter_groups:
+        text, model, groups = services_.starter_groups(con, p, text, model, work)
     refs = reference_ids(model)
     checks = _read(con, src, p, dates, refs)
     rows_read = _count(con, "_typed_t")
@@ -208,7 +214,10 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                                     f"max({ident(date_col)}) FROM _new")[0]
     tick(65)
     notes = (*choice.notes, *((f"collapsed {rows_read:,} updates to one row per "
-                               f"{p.label('id')}",) if collapse else ()))
+                               f"{p.label('id')}",) if collapse else ()),
+             *((f"added {len(groups)} stakeholder group(s) from the values of "
+                f"{', '.join(services_.group_columns(p))}, as internal: set their kind, size "
+                "and value dimensions in dipstick.yaml",) if groups else ()))
     warnings = (*choice.warnings, *said.warnings)
     fields = tuple(look_.fill_rates(con, p, _how(p, options, choice, spec), collapse))
     if options.dry_run:
@@ -217,7 +226,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
             kind, rows_read, int(written), _count(con, "_bad"), None, _day(first), _day(last),
             tuple(unmapped), source=src.path, target=into / f"{kind}{_ext(into, kind)}",
             services_added=tuple(sid for sid, _ in added), notes=notes, warnings=warnings,
-            fields=fields, dry_run=True, unassigned=unassigned)
+            fields=fields, dry_run=True, unassigned=unassigned, groups_added=tuple(groups))
 
     replaced = 0
     keys, _ = pl.keys_of(kind, p.sources)
@@ -250,7 +259,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     map_file = None
     if options.starter_services:
         map_file = services_.write_map(into, staged, map_rows)
-    if added or not (into / MODEL_FILE).is_file():
+    if added or groups or not (into / MODEL_FILE).is_file():
         (staged / MODEL_FILE).write_text(text, encoding="utf-8")
     folder.commit(into, work, staged,
                   [MODEL_FILE, services_.MAP_FILE, f"{kind}.rejects.csv", tmp.name],
@@ -262,7 +271,8 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
         source=src.path, target=into / tmp.name, rows_in_table=total, rows_replaced=replaced,
         services_added=tuple(sid for sid, _ in added),
         service_map_file=into / services_.MAP_FILE if map_file else None,
-        notes=notes, warnings=warnings, fields=fields, unassigned=unassigned)
+        notes=notes, warnings=warnings, fields=fields, unassigned=unassigned,
+        groups_added=tuple(groups))
 
 
 def _how(p: pl.Plan, options: ImportOptions, choice: look_.Choice,

@@ -244,8 +244,9 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
                 owner = {"dimension": "group", "touchpoint": "journey"}.get(c.ref)
                 key = tx if owner is None else f"(t_{owner} || chr(31) || {tx})"
                 known = _ref(con, c.ref, refs.get(c.ref, set()))
+                hint = " — add it, or use --starter-groups" if c.ref == "group" else ""
                 checks.append((label, f"{tx} IS NOT NULL AND {key} NOT IN {known}",
-                               f"unknown {c.ref} id (not in dipstick.yaml)", tx))
+                               f"unknown {c.ref} id (not in dipstick.yaml){hint}", tx))
             continue
         rules: list[tuple[str, str, str]] = []   # (condition on v, on the stored columns, message)
         if expected:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from dipstick.connectors import catalog
+from dipstick.connectors import catalog, folder
 from dipstick.connectors import pipeline as pl
-from dipstick.engine.sql import literal, run
+from dipstick.engine.sql import ident, literal, run
 from dipstick.errors import PackageError, Problem
 from dipstick.model import ValueModel
 
@@ -172,3 +172,31 @@ def write_map(into: Path, staged: Path, pairs: list[tuple[str, str]]) -> Path:
         w.writerow(["value", "service"])
         w.writerows(sorted(known.items()))
     return out
+
+
+def group_columns(p: pl.Plan) -> list[str]:
+    return [p.sources[c.name] for c in p.columns if c.ref == "group" and c.name in p.sources]
+
+
+def starter_groups(con: duckdb.DuckDBPyConnection, p: pl.Plan, text: str, model: ValueModel,
+                    work: Path) -> tuple[str, ValueModel, list[str]]:
+    """Every group value of the export that dipstick.yaml lacks becomes a stakeholder group
+    (id and name the value, kind internal): requesters are people inside the organisation
+    until the user says otherwise. Returns the new model text, model and the ids added."""
+    cols = group_columns(p)
+    if not cols:
+        return text, model, []
+    known = {g.id for g in model.stakeholder_groups}
+    marks = ", ".join(literal(m) for m in p.missing)
+    found: set[str] = set()
+    for col in cols:
+        found |= {str(v) for (v,) in run(
+            con, f"SELECT DISTINCT trim({ident(col)}) AS v FROM {pl.RAW} WHERE "
+                 f"trim({ident(col)}) NOT IN ({marks}) AND {ident(col)} IS NOT NULL")}
+    new = sorted(found - known)
+    if not new:
+        return text, model, []
+    groups = [*catalog.raw_block(text, "stakeholder_groups"),
+              *({"id": g, "name": g, "kind": "internal"} for g in new)]
+    text = catalog.with_block(text, "stakeholder_groups", groups)
+    return text, folder.check_model(text, work), new
