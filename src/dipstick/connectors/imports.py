@@ -219,7 +219,8 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                 f"{', '.join(services_.group_columns(p))}, as internal: set their kind, size "
                 "and value dimensions in dipstick.yaml",) if groups else ()))
     warnings = (*choice.warnings, *said.warnings)
-    fields = tuple(look_.fill_rates(con, p, _how(p, options, choice, spec), collapse))
+    fields = tuple(look_.fill_rates(con, p, _how(p, options, choice, spec), collapse,
+                                    distinct=options.dry_run))
     if options.dry_run:
         tick(100)
         return ImportSummary(

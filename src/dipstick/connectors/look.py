@@ -208,6 +208,32 @@ def duplicate_headers(src: Source) -> list[str]:
     return out
 
 
+def _sample(con: duckdb.DuckDBPyConnection, src: Source, cols: Sequence[str]) -> list[str]:
+    """The first ``SAMPLE`` rows' values of ``cols``: read by the csv module from the top of a
+    text file (DuckDB would sniff and scan a gzip file again), by DuckDB from Parquet."""
+    if src.format == "parquet":
+        stage(con, src, "_look_sample", list(cols))
+        return [str(v) for c in cols for (v,) in run(
+            con, f"SELECT {ident(c)} FROM _look_sample WHERE {ident(c)} IS NOT NULL "
+                 f"LIMIT {SAMPLE}")]
+    at = [src.columns.index(c) for c in cols if c in src.columns]
+    path = Path(src.csv_file)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    encoding = "utf-8-sig" if src.encoding == "utf-8" else src.encoding
+    out: list[str] = []
+    try:
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as f:
+            rows = csv.reader(f, delimiter=src.delimiter or ",")
+            next(rows, None)
+            for n, row in enumerate(rows):
+                if n >= SAMPLE:
+                    break
+                out += [row[i] for i in at if i < len(row)]
+    except (OSError, csv.Error):
+        return out
+    return out
+
+
 def _raw_header(src: Source) -> list[str]:
     if src.format == "parquet":
         return []
@@ -233,10 +259,7 @@ def date_hint(con: duckdb.DuckDBPyConnection, src: Source, cols: Sequence[str | 
     names = [c for c in dict.fromkeys(cols) if c]
     if not names:
         return None
-    stage(con, src, "_look_dates", names)
-    values = [str(v) for c in names for (v,) in run(
-        con, f"SELECT {ident(c)} FROM _look_dates WHERE {ident(c)} IS NOT NULL "
-             f"LIMIT {SAMPLE}")]
+    values = [v for v in _sample(con, src, names) if v.strip()]
     forms = [m.groups() for v in values if (m := _SLASH.match(v))]
     if not forms:
         return None
@@ -255,9 +278,10 @@ def date_hint(con: duckdb.DuckDBPyConnection, src: Source, cols: Sequence[str | 
 
 
 def fill_rates(con: duckdb.DuckDBPyConnection, p: pl.Plan, how: Mapping[str, str],
-               collapse: bool) -> list[FieldLook]:
+               collapse: bool, distinct: bool = True) -> list[FieldLook]:
     """Each field of the plan with its source, how it was matched, and how filled it is in
-    ``_typed`` (of records for an audit trail, as :func:`_fill`)."""
+    ``_typed`` (of records for an audit trail, as :func:`_fill`); with ``distinct``, how many
+    values it takes (exact, so a cost on big exports: a dry run asks for it)."""
     fields = [c.name for c in p.columns if c.name in p.sources or c.name in p.constants]
     mapped = [f for f in fields if f in p.sources]
     got: Sequence[object] = ()
@@ -269,7 +293,8 @@ def fill_rates(con: duckdb.DuckDBPyConnection, p: pl.Plan, how: Mapping[str, str
         else:
             unit = "count(*)"
             parts = [f"count({ident('v_' + f)})" for f in mapped]
-        parts += [f"count(DISTINCT {ident('v_' + f)})" for f in mapped]
+        parts += [f"count(DISTINCT {ident('v_' + f)})" if distinct else "NULL"
+                  for f in mapped]
         got = run(con, f"SELECT {unit}, {', '.join(parts)} FROM _typed")[0]
     total = int(got[0]) if got else 0   # type: ignore[call-overload]
     out = []
@@ -278,9 +303,13 @@ def fill_rates(con: duckdb.DuckDBPyConnection, p: pl.Plan, how: Mapping[str, str
             i = mapped.index(c.name)
             out.append(FieldLook(c.name, p.sources[c.name], how.get(c.name, "same name"),
                                  int(got[1 + i]) / total if total else None,  # type: ignore
-                                 int(got[1 + len(mapped) + i])))  # type: ignore[call-overload]
+                                 _int(got[1 + len(mapped) + i])))
         elif c.name in p.constants:
             out.append(FieldLook(c.name, None, f"constant {p.constants[c.name]!r}"))
         else:
             out.append(FieldLook(c.name, None, "not in the export"))
     return out
+
+
+def _int(v: object) -> int | None:
+    return None if v is None else int(v)  # type: ignore[call-overload]
