@@ -159,6 +159,14 @@ def test_the_real_log_states_its_coverage(tmp_path: Path) -> None:
     judged = [c for s in result["services"]
               for c in s["causes"]["employee_experience"]["coverage"]]
     assert sum(c["window"]["rows"] for c in judged) == 20769
+    # its leaks (reassignments) have no lost time to price: said, not "0 h × 60 EUR/h"
+    leaking = [s for s in result["services"] if s["status"] == "leak"]
+    assert leaking and all(s["leak_per_month"]["money"] == 0 and
+                           s["leak_per_month"]["formula"].startswith("not priced")
+                           for s in leaking)
+    table = dipstick("check", pkg, "--no-store").stdout
+    assert f"{len(leaking)} leaking service(s) not priced" in table
+    assert "no baseline: tickets complete in 0 of its 52 weeks" in table
 
 
 @pytest.mark.parametrize("weekday", range(7))

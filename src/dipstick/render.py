@@ -80,12 +80,16 @@ def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
         console.print(f"… and {len(result.verdicts) - len(shown)} more services "
                       "(--limit 0 shows all, --format json gives everything)")
     console.print(coverage_lines(result))
+    unpriced = sum(1 for v in result.verdicts
+                   if v.status is Status.LEAK and not v.leak.money and not v.leak.hours)
     console.print(Group(
         Text.assemble(*[t for s in (Status.LEAK, Status.WATCH, Status.OK, Status.UNKNOWN)
                         for t in (light(s, f"{result.count(s)} {s.value}"), Text("   "))]),
         Text(f"Leak per month: {result.leak_money:,.0f} {cur} and {result.leak_hours:,.0f} h "
              f"— per service the largest leaking cause's estimate (causes may overlap, so they "
-             f"are not added); formulas in --format json, the report and docs/indicators.md.",
+             f"are not added); formulas in --format json, the report and docs/indicators.md."
+             + (f" {unpriced} leaking service(s) not priced: the data has no cost or lost "
+                "time for them (their formula says what is missing)." if unpriced else ""),
              style="dim"),
         Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS)
              + f". {GLYPH[Status.UNKNOWN]} unknown: no data (unknown is not green); "
