@@ -205,3 +205,44 @@ def test_later_data_in_another_table_is_not_a_tail(tmp_path: Path) -> None:
     result = check_json(b.write())
     assert (result["as_of"], result["as_of_reason"]) == ("2026-08-15",
                                                          "the last date in the data")
+
+
+def test_the_real_log_cut_short_is_judged_before_its_tail(tmp_path: Path) -> None:
+    """The shared log with the tail a row-limited export of a longer history has (the full UCI
+    log's last incidents: a few a week for months): the check stops where the log is whole,
+    says why, and judges the 20,769 tickets before the tail, not the tail."""
+    import csv
+    import gzip
+    import random
+    from datetime import datetime
+
+    log = require(SERVICENOW_LOG)
+    with gzip.open(log, "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    header, last = rows[0], rows[-1]
+    at = {c: header.index(c) for c in header}
+    rng = random.Random(1)
+    tail = []
+    for k in range(200):   # 200 incidents over 40 weeks after the log's last week
+        opened = datetime(2016, 5, 16) + timedelta(days=rng.randint(0, 280),
+                                                   hours=rng.randint(0, 23))
+        done = opened + timedelta(hours=rng.randint(1, 200))
+        r = list(last)
+        r[at["number"]], r[at["sys_mod_count"]] = f"INC9{k:06d}", "0"
+        r[at["opened_at"]] = f"{opened.day}/{opened.month}/{opened.year} {opened.hour:02d}:00"
+        for c in ("resolved_at", "closed_at", "sys_updated_at", "sys_created_at"):
+            r[at[c]] = f"{done.day}/{done.month}/{done.year} {done.hour:02d}:00"
+        tail.append(r)
+    export = tmp_path / "incidents.csv.gz"
+    with gzip.open(export, "wt", newline="") as f:
+        csv.writer(f).writerows([*rows, *tail])
+    pkg = tmp_path / "pkg"
+    ran = dipstick("import", "tickets", export, "--preset", "servicenow", "--starter-services",
+                   "--into", pkg)
+    assert ran.returncode == 0, ran.stderr
+    result = check_json(pkg)
+    assert result["as_of"] == "2016-05-15"   # the Sunday of the log's last whole week
+    assert result["as_of_reason"].startswith("the last complete week: after it the tickets "
+                                             "thin out to 200 rows in 41 week(s)")
+    tickets = result["coverage"][0]
+    assert tickets["window"]["rows"] == 20769 and tickets["window"]["last"] == "2016-05-13"

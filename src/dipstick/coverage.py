@@ -5,13 +5,15 @@ A real export is rarely whole at its edges. An export cut at a row limit thins o
 (the last weeks hold a few late tickets), and a table that starts two days before the window
 offers a "baseline" of two days. Judging either would be a verdict on missing data, so:
 
-- **Complete weeks.** For the volume tables (tickets, usage) a week is
-  complete when its rows reach a quarter of the table's usual week (the median week with
-  data). The rule needs a usual week of at least ``MIN_WEEK`` rows; below that every week
-  counts as complete (too little data to call a tail thin).
+- **Complete weeks.** For the volume tables (tickets, usage) a week is complete when its rows
+  reach a quarter of the table's usual week: the rows-weighted median week of the two years up
+  to it (the week size half of the rows live in; a plain median would be the tail's own when an
+  export trails off over more weeks than it is whole). The rule needs a usual week of at least
+  ``MIN_WEEK`` rows; below that any week with a row counts (too little data to call a tail
+  thin).
 - **The default as-of date** is the last date with complete data: from the table with the
-  most rows, trailing weeks under a quarter of the median of the 13 weeks before them are
-  dropped (a partial last week is scaled to seven days first).
+  most rows, trailing weeks under a quarter of its usual week are dropped (a partial last week
+  is scaled to seven days first).
 - **Thin periods.** A period (window or baseline) with under a quarter of its weeks complete is
   too thin: a thin baseline is not used (its rows are left out of the check, so every
   comparison with it is ``unknown``: no baseline), a thin window makes the causes that read
@@ -23,7 +25,6 @@ a gap, and small samples already carry their confidence intervals.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -37,7 +38,7 @@ from dipstick.shifts.series import monday, week_index, week_start
 
 THIN = 0.25        # under a quarter of the usual is thin (a week, a period's complete weeks)
 MIN_WEEK = 20      # rows in a usual week below which no week is called thin
-TAIL_WEEKS = 13    # the weeks before a tail week that say what usual is
+USUAL_WEEKS = 104  # the weeks up to the last whose rows say what a usual week is
 # the tables whose rows are records of a steady flow (a ticket each, a service-day each):
 # their row counts say whether a week is complete. Event logs and touchpoint aggregates
 # are often samples of some days, judged per case or per visitor: stated, not ruled.
@@ -107,27 +108,35 @@ def complete_as_of(signals: Signals, latest: date | None) -> AsOf | None:
     end = min(end or latest, latest)
     last = _week(end)
     days_in_last = end.weekday() + 1
-    usual_all = statistics.median(weeks.values()) if weeks else 0
-    if usual_all < MIN_WEEK:
+    usual = usual_week(weeks, last)
+    if usual < MIN_WEEK:
         return AsOf(latest, f"the last date in the data ({table} are too few to judge where "
                             "they are complete)")
-    wk = last
-    first = min(weeks)
-    while wk - TAIL_WEEKS >= first:
-        n = weeks.get(wk, 0) * (7 / days_in_last if wk == last else 1)
-        usual = statistics.median(weeks.get(w, 0) for w in range(wk - TAIL_WEEKS, wk))
-        if n >= THIN * usual:
-            break
+    wk, first = last, min(weeks)
+    while wk > first and weeks.get(wk, 0) * (7 / days_in_last if wk == last else 1) \
+            < THIN * usual:
         wk -= 1
     if wk == last:
         return AsOf(latest, "the last date in the data")
     day = monday(wk) + timedelta(days=6)
     dropped = sum(weeks.get(w, 0) for w in range(wk + 1, last + 1))
-    usual = statistics.median(weeks.get(w, 0) for w in range(wk - TAIL_WEEKS + 1, wk + 1))
     return AsOf(day, f"the last complete week: after it the {table} thin out to "
                      f"{dropped:,} rows in {last - wk} week(s) up to {end}, under a quarter "
                      f"of the usual {usual:,.0f} a week (an export cut short?); give --as-of "
                      "to choose another date")
+
+
+def usual_week(weeks: Mapping[int, int], last: int) -> float:
+    """The usual week of a table: the rows-weighted median of its weekly counts over the two
+    years up to ``last`` — the week size half of its rows live in. A plain median would be
+    the tail's own when an export trails off over more weeks than it is whole."""
+    counts = sorted(n for w, n in weeks.items() if last - USUAL_WEEKS < w <= last and n)
+    half, seen = sum(counts) / 2, 0
+    for n in counts:
+        seen += n
+        if seen >= half:
+            return float(n)
+    return 0.0
 
 
 def _week(d: date) -> int:
@@ -161,7 +170,7 @@ def tables(signals: Signals, window: Window) -> tuple[TableCoverage, ...]:
 
 def _complete(weeks: Mapping[int, int], a: int, b: int) -> tuple[int, int]:
     """Complete weeks of ``a..b-1`` and how many weeks that is."""
-    usual = statistics.median(weeks.values()) if weeks else 0
+    usual = usual_week(weeks, b - 1) if weeks else 0
     floor = THIN * usual if usual >= MIN_WEEK else 1
     return sum(1 for w in range(a, b) if weeks.get(w, 0) >= floor), b - a
 
