@@ -64,10 +64,14 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
+        from dipstick.store.actions import settle
+
         with Store.open(database) as store:
             store.migrate()
-            return store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                                  command=command)
+            run_id = store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
+                                    command=command)
+            settle(store)    # a done action whose leak came back is reopened
+            return run_id
     except DipstickError as e:
         err.print(f"[red]error:[/red] the run was not stored: {e}")
         raise typer.Exit(int(ExitCode.FAILURE)) from None
