@@ -23,7 +23,7 @@ def root_leaks(http: httpx.Client) -> list[tuple[str, str, str | None]]:
 
 def test_a_leader_creates_and_moves_an_action_from_the_service_page(app: RunningApp) -> None:
     with signed_in(app, "leader") as http:
-        sid, cause, owner = root_leaks(http)[0]
+        sid, cause, _ = root_leaks(http)[0]
         page = http.get(f"/services/{sid}").text
         assert f'id="new-{cause}"' in page and 'href="/ledger"' in page
         token = csrf_of(page)
