@@ -101,10 +101,12 @@ def _back(service_id: str) -> RedirectResponse:
 
 @router.post("/services/{service_id}/actions", include_in_schema=False)
 def add_page(request: Request, service_id: str, who: PageUser, _: CsrfForm,
-             cause: Annotated[str, Form(max_length=50)], owner: Text = None,
-             due: Text = None, note: Text = None) -> RedirectResponse:
+             cause: Text = None, owner: Text = None, due: Text = None,
+             note: Text = None) -> RedirectResponse:
     store = store_of(request)
-    _require(who, store, service_id)
+    _require(who, store, service_id)   # who may act before what is wrong with the form
+    if not cause:
+        raise HTTPException(422, "name the leak's cause")
     try:
         create_action(store, service_id, cause, who.email, owner=owner,
                       due=_day(due, "due"), note=note)
