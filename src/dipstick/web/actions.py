@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -37,6 +38,8 @@ from dipstick.web.templating import render
 
 router = APIRouter()
 Text = Annotated[str | None, Form(max_length=500)]
+# an action's id: bounded so an absurd one is a 422, not a database overflow
+ActionId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="an action's id")]
 
 
 def may_act(who: Account, owner: str | None) -> bool:
@@ -116,7 +119,7 @@ def add_page(request: Request, service_id: str, who: PageUser, _: CsrfForm,
 
 
 @router.post("/actions/{action_id}", include_in_schema=False)
-def set_page(request: Request, action_id: int, who: PageUser, _: CsrfForm,
+def set_page(request: Request, action_id: ActionId, who: PageUser, _: CsrfForm,
              status: Text = None, on: Text = None, reason: Text = None, owner: Text = None,
              due: Text = None, note: Text = None) -> RedirectResponse:
     store = store_of(request)
@@ -180,8 +183,7 @@ def list_api(request: Request, who: ApiUser,
 
 
 @router.get("/api/actions/{action_id}", tags=["api"])
-def get_api(request: Request, who: ApiUser,
-            action_id: int) -> dict[str, Any]:
+def get_api(request: Request, who: ApiUser, action_id: ActionId) -> dict[str, Any]:
     """One action with its history (who, when, what changed)."""
     try:
         return get_action(store_of(request), action_id)
@@ -203,7 +205,7 @@ def add_api(request: Request, who: ApiUser, body: NewAction) -> dict[str, Any]:
 
 
 @router.patch("/api/actions/{action_id}", tags=["api"])
-def set_api(request: Request, who: ApiUser, action_id: int,
+def set_api(request: Request, who: ApiUser, action_id: ActionId,
             body: ActionChangeBody) -> dict[str, Any]:
     """Change an action's status, owner, due date or note (kept in its history)."""
     _api_write(request, who)
