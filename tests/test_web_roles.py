@@ -85,6 +85,18 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/services/{service_id}/self-assessment"):
         PAGE | {"viewer": 403, "owner": 403, "leader": 303, "admin": 303},
     ("GET", "/api/services/{service_id}/self-assessment"): API,
+    # actions (docs/actions.md): owners act on their own services (the matrix's is not the
+    # owner's), leaders and admins on all, viewers never
+    ("GET", "/ledger"): PAGE,
+    ("GET", "/api/ledger"): API,
+    ("GET", "/api/actions"): API,
+    ("GET", "/api/actions/{action_id}"): API,
+    ("POST", "/api/actions"): API | {r: 422 for r in ROLES},             # no body sent
+    ("PATCH", "/api/actions/{action_id}"): API | {r: 422 for r in ROLES},
+    ("POST", "/services/{service_id}/actions"):                          # no cause sent
+        PAGE | {"viewer": 403, "owner": 403, "leader": 422, "admin": 422},
+    ("POST", "/actions/{action_id}"):                                    # nothing to change
+        PAGE | {"viewer": 403, "owner": 403, "leader": 422, "admin": 422},
     ("GET", "/p/{token}"): PUBLIC,
     ("POST", "/p/{token}"): dict.fromkeys(WHO, 403),
 }
@@ -137,6 +149,7 @@ def matrix(app: RunningApp) -> Iterator[Matrix]:
         params, comments = _real_params(clients["leader"])
         params |= _run_params(clients["admin"])
         params |= _pulse_params(app)
+        params["action_id"] = _action(clients["leader"], params["service_id"])
         yield Matrix(app, clients, params, comments)
 
 
@@ -154,6 +167,17 @@ def _real_params(leader: httpx.Client) -> tuple[dict[str, str], list[str]]:
         if texts:
             return {"service_id": sid}, texts
     return {"service_id": ids[0]}, []
+
+
+def _action(leader: httpx.Client, service_id: str) -> str:
+    """An action on the matrix service's largest root leak (docs/actions.md)."""
+    causes = leader.get(f"/api/services/{service_id}/evidence").json()["causes"]
+    cause = next(c["cause"] for c in causes if c["status"] == "leak" and not c["symptom_of"])
+    token = csrf_of(leader.get("/login").text)
+    r = leader.post("/api/actions", json={"service_id": service_id, "cause": cause},
+                    headers={"X-CSRF-Token": token})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
 
 
 def _run_params(admin: httpx.Client) -> dict[str, str]:

@@ -277,9 +277,24 @@ def test_user_text_is_escaped(tmp_path: Path) -> None:
             "history": make_island(history_figure([point], evil, "EUR"))}
     request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
                        "query_string": b"", "session": {}})
+    expected = {"money": 1.0, "hours": 0.0, "low": None, "high": None, "formula": evil,
+                "since": None, "as_of": "2026-01-01", "drivers": []}
+    actions = {"may_act": True, "latest": True, "owner": evil, "recovery_formula": evil,
+               "leaks": [{"cause": "flow", "money": 1.0, "low": None, "high": None,
+                          "since": None}],
+               "actions": [{"id": 1, "cause": "perception", "owner": evil, "due": None,
+                            "status": "done", "reason": evil, "note": evil,
+                            "done_on": "2026-01-01", "dismissed_on": None,
+                            "expected": expected, "next": ["in progress"],
+                            "recovery": {"state": "not recovered yet", "reason": evil,
+                                         "formula": evil, "money": None, "low": None,
+                                         "high": None},
+                            "history": [{"at": "2026-01-01T00:00", "by": evil, "note": evil,
+                                         "changes": {"owner": [evil, evil]}}]}]}
     html = templates().get_template("service.html.j2").render(
-        request=request, who=None, csrf="t", view=view, figs=figs, figures=True)
-    assert "<script>alert" not in html
+        request=request, who=None, csrf="t", view=view, figs=figs, figures=True,
+        actions=actions)
+    assert "<script>alert" not in html and 'id="action-1"' in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     spec = island(html, "fig-history")
     assert "<script>" not in spec["layout"]["title"]["text"]

@@ -16,6 +16,7 @@ from dipstick.model import ValueModel
 from dipstick.package import Package, load_package
 from dipstick.package.tables import TABLES
 from dipstick.store import Store
+from dipstick.store.actions import settle
 
 Progress = Callable[[str], None]
 ENGINES = ("duckdb", "spark")
@@ -76,6 +77,7 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
         progress("storing the run")
     run_id = store.save_run(checked.result, started_at=started, finished_at=datetime.now(UTC),
                             command=command)
+    settle(store)    # a done action whose leak came back is reopened (docs/actions.md)
     return Checked(checked.result, checked.model, run_id)
 
 

@@ -26,6 +26,7 @@ from dipstick.alerts.notifiers import DeliveryError, Notifier, build_notifiers
 from dipstick.check import CheckResult
 from dipstick.errors import StoreError, UsageError
 from dipstick.store import Store
+from dipstick.store.actions import dismissed
 from dipstick.store.alerts import AlertLog, Delivery
 
 __all__ = ["AlertReport", "DeliveryError", "build_notifiers", "deliver_pending", "list_alerts",
@@ -56,7 +57,8 @@ def run_alerts(store: Store, run_id: int, result: CheckResult,
     report = AlertReport()
     targets = [(key, n.kind) for key, n in notifiers.items()]
     for attempt in range(2):
-        events = diff(result, log.latest(result.organisation))
+        events = diff(result, log.latest(result.organisation),
+                      dismissed(store, result.organisation))
         try:
             log.record(run_id, result.organisation, events, targets, clock())
             break

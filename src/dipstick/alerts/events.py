@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dipstick.actions.dismissal import Dismissed, material_change
 from dipstick.check import CheckResult, ServiceVerdict
 from dipstick.findings import Finding, Status
 from dipstick.store.alerts import LEAK, OVERDUE, RESOLVED, LatestEvent, NewEvent, Pair
@@ -19,14 +20,18 @@ from dipstick.store.alerts import LEAK, OVERDUE, RESOLVED, LatestEvent, NewEvent
 __all__ = ["LEAK", "OVERDUE", "RESOLVED", "LatestEvent", "NewEvent", "Pair", "diff",
            "leak_details", "overdue_checkins", "resolved_details"]
 
-def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEvent]:
+def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent],
+         dismissed: Mapping[Pair, Dismissed] | None = None) -> list[NewEvent]:
     """New ``leak`` events for leaking pairs not open, ``resolved`` events for open pairs of
     the services this run checked that no longer leak. A service the run did not check (a
     ``--service`` filter) keeps its open leaks: not looking is not getting better. A symptom
     (``watch`` with ``symptom_of``) never opens a leak, and an open leak that became one stays
     open: the event goes on under its root, so it is neither "ended" now nor announced again
     when it stands alone once more. A self-assessed finding (an owner's answers, no data)
-    neither opens nor ends a leak."""
+    neither opens nor ends a leak. A leak whose newest action is dismissed opens no episode
+    until its evidence changed materially (:func:`dipstick.actions.dismissal.material_change`);
+    the reason it is announced again goes into the event's details."""
+    dismissed = dismissed or {}
     found: dict[Pair, tuple[ServiceVerdict, Finding]] = {
         (v.service.id, f.cause): (v, f) for v in result.verdicts for f in v.findings}
     checked = {v.service.id for v in result.verdicts}
@@ -36,8 +41,16 @@ def diff(result: CheckResult, latest: Mapping[Pair, LatestEvent]) -> list[NewEve
         if f.self_assessed:
             continue     # an owner's answers, not a measured leak: never announced
         if f.status is Status.LEAK and not (last and last.open):
+            details = leak_details(result, v, f)
+            quiet = dismissed.get((sid, cause))
+            if quiet is not None:
+                why = material_change(quiet, f.leak.money, f.since)
+                if why is None:
+                    continue     # dismissed, and nothing material changed: stay quiet
+                details["dismissed_action"] = quiet.action_id
+                details["changed"] = why
             episode = (last.episode if last else 0) + 1
-            events.append(NewEvent(sid, cause, episode, LEAK, leak_details(result, v, f)))
+            events.append(NewEvent(sid, cause, episode, LEAK, details))
     for (sid, cause), last in sorted(latest.items()):
         if not last.open or sid not in checked:
             continue

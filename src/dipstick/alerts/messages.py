@@ -62,6 +62,9 @@ def build(event_id: int, details: Mapping[str, Any]) -> Message:
                  ("Formula", d["formula"] or "not estimated"),
                  ("Since", d["since"] or "unknown (no shift dated)"),
                  *([("Episode", d["episode"])] if d.get("episode") else []),
+                 *([("Dismissed before", f"action #{d['dismissed_action']}; raised again: "
+                                         f"{d['changed']}")]
+                   if d.get("dismissed_action") else []),
                  ("Summary", d["summary"]), ("Recommended action", d["action"] or "—"),
                  ("As of", d["as_of"])]
     else:

@@ -64,10 +64,14 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
+        from dipstick.store.actions import settle
+
         with Store.open(database) as store:
             store.migrate()
-            return store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                                  command=command)
+            run_id = store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
+                                    command=command)
+            settle(store)    # a done action whose leak came back is reopened
+            return run_id
     except DipstickError as e:
         err.print(f"[red]error:[/red] the run was not stored: {e}")
         raise typer.Exit(int(ExitCode.FAILURE)) from None
@@ -200,6 +204,7 @@ def demo(
         return
     started = datetime.now(UTC)
     result, _ = _run(directory, None, None, "table")
+    _demo_fixes(directory, result, database)   # an earlier check and its actions (the loop)
     _store(result, database, started, f"demo {directory}")
     render.print_check(out, result, 0)
     written = write_report(result, directory / "report.html")
@@ -215,6 +220,27 @@ def demo(
 
 
 DEMO_USER = "demo@dipstick.example"
+
+
+def _demo_fixes(directory: Path, final: CheckResult, database: str | None) -> None:
+    """Store the demo's earlier check and seed actions on its leaks (dipstick.demo.fixes): the
+    final check, stored after this, re-measures them."""
+    from dipstick.demo.fixes import early_as_of, plan
+    from dipstick.store import Store
+    from dipstick.store.actions import create_action, update_action
+
+    started = datetime.now(UTC)
+    early, _ = _run(directory, early_as_of(final.as_of), None, "table")
+    run_id = _store(early, database, started, f"demo {directory} (the early check)")
+    fixes = plan(early.to_json(), final.to_json())
+    with Store.open(database) as store:
+        for fix in fixes:
+            action = create_action(store, fix.service_id, fix.cause, DEMO_USER, due=fix.due,
+                                   note=fix.note, run_id=run_id)
+            update_action(store, action["id"], DEMO_USER, status=fix.status, on=fix.on,
+                          reason=fix.reason)
+    out.print(f"Seeded {len(fixes)} action(s) on the leaks of the check as of {early.as_of} "
+              "(dipstick actions list; the ledger: dipstick actions ledger)")
 
 
 def _demo_user(database: str | None) -> tuple[str, str]:

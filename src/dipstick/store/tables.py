@@ -267,3 +267,57 @@ class ApiToken(Base):
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
+
+
+# -- actions on leaks (migration 0010) -------------------------------------------------------
+ACTION_STATUS_CHECK = "status IN ('proposed', 'in progress', 'done', 'dismissed')"
+
+
+class ActionRow(Base):
+    """An action on one leak (organisation, service, root cause): who, by when, the saving
+    expected (the leak's estimate when it was created, JSON) and where it stands. ``run_id``
+    names the check the leak was read from (no foreign key: the action outlives a pruned run)."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        Index("ix_actions_org_service_cause", "organisation", "service_id", "cause"),
+        CheckConstraint(ACTION_STATUS_CHECK, name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(Text)
+    service_id: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(Text)
+    due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)   # why dismissed
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    done_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    dismissed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    expected: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    changes: Mapped[list[ActionChange]] = relationship(
+        back_populates="action", order_by="ActionChange.id",
+        cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ActionChange(Base):
+    """One change of an action: who, when, and each field's old and new value. Never updated:
+    the rows are the action's history."""
+
+    __tablename__ = "action_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"),
+                                           index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    action: Mapped[ActionRow] = relationship(back_populates="changes")

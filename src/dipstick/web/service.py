@@ -37,6 +37,7 @@ from dipstick.model import ValueModel
 from dipstick.store import Store
 from dipstick.surveys import ServiceSurveys
 from dipstick.web import views
+from dipstick.web.actions import panel as actions_panel
 from dipstick.web.auth import ApiUser, PageUser, can_read_comments, may_self_assess, store_of
 from dipstick.web.context import Missing, RunContext
 from dipstick.web.pulse import service_campaigns  # the check-ins (docs/pulse.md)
@@ -321,7 +322,8 @@ def service_page(request: Request, service_id: str, who: PageUser,
     checkins = service_campaigns(store_of(request), service_id, who, f.service["owner"])
     return render(request, "service.html.j2", who, view=view, figs=figures(view, ctx),
                   figures=True, pulse=checkins,
-                  self_assess=may_self_assess(who, f.service["owner"]))
+                  self_assess=may_self_assess(who, f.service["owner"]),
+                  actions=actions_panel(f.store, {**f.run, "run_id": f.run_id}, f.service, who))
 
 
 @router.get("/api/services/{service_id}", tags=["api"])
