@@ -165,7 +165,7 @@ def test_the_real_log_states_its_coverage(tmp_path: Path) -> None:
                            s["leak_per_month"]["formula"].startswith("not priced")
                            for s in leaking)
     table = dipstick("check", pkg, "--no-store").stdout
-    assert f"{len(leaking)} leaking service(s) not priced" in table
+    assert f"{len(leaking)} leaking services not priced" in table
     assert "no baseline: tickets complete in 0 of its 52 weeks" in table
 
 

@@ -97,6 +97,9 @@ def check(
     store: StoreOpt = True,
     limit: Annotated[int, typer.Option(help="Show at most N services in the table (0 = all).")]
     = 0,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="A light per cause, the hours and the whole action, however narrow "
+        "the console.")] = False,
     engine: EngineOpt = "duckdb",
     alert: Annotated[bool, typer.Option(
         "--alert", help="Notify the `alerts:` targets of new and ended leaks (needs --store).")]
@@ -115,7 +118,7 @@ def check(
     if fmt == "json":
         _print_json(result.to_json())
     else:
-        render.print_check(out, result, limit)
+        render.print_check(out, result, limit, wide)
     if notifiers is not None and run_id is not None:
         _alert(result, run_id, notifiers, database)
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
