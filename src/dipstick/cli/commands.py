@@ -31,6 +31,7 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
+from dipstick.findings import Threshold
 from dipstick.indicators.registry import INDICATORS
 from dipstick.model import ValueModel
 from dipstick.model.alerts import AlertTarget
@@ -280,12 +281,23 @@ def alerts(
         out.print(alerts_table(rows))
 
 
+def plain_setting(value: object) -> str:
+    """A default as a reader writes it: ``watch ≥ 7 · leak ≥ 6``, ``60``, not a repr."""
+    if isinstance(value, Threshold):
+        return value.describe()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(plain_setting(v) for v in value) or "none"
+    return str(value)
+
+
 @app.command()
 def indicators(fmt: FormatOpt = "table") -> None:
     """List the leak indicators, what each asks and the remedy it points to."""
     _check_format(fmt)
     rows = [{"cause": i.cause, "title": i.title, "question": i.question, "action": i.action,
-             "settings": {k: str(f.default) for k, f in i.spec.model_fields.items()}}
+             "settings": {k: plain_setting(f.default) for k, f in i.spec.model_fields.items()}}
             for i in INDICATORS]
     if fmt == "json":
         _print_json(rows)
