@@ -37,13 +37,13 @@ app = typer.Typer(
 
 
 def _console(stderr: bool = False) -> Console:
-    """Piped or captured output gets a wide page instead of Rich's 80 columns (the problems
-    table must not be squeezed into unreadable wraps), unless COLUMNS says how wide: then the
-    lights table fits it."""
+    """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
+    table and the problems table must not be squeezed into unreadable wraps. (A terminal keeps
+    its own width: 80 columns get the compact lights table, render/lights.py.)"""
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
-        columns = int(os.environ.get("COLUMNS", "0") or 0)
-        console = Console(stderr=stderr, highlight=False, width=columns or 160)
+        width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
+        console = Console(stderr=stderr, highlight=False, width=width)
     return console
 
 
