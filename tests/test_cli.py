@@ -5,11 +5,13 @@ entry point: what a shell sees."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from dipstick import __version__
 from dipstick.check import JSON_SCHEMA
 from dipstick.indicators.registry import CAUSES
 from dipstick.store import Store
@@ -137,3 +139,36 @@ def test_demo_writes_package_truth_and_report(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (target / "ground_truth.json").exists() and (target / "report.html").exists()
     assert "Leak per month" in r.stdout
+
+
+def test_version() -> None:
+    r = dipstick("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"dipstick {__version__}"
+
+
+def test_help_keeps_its_brackets() -> None:
+    """Rich markup took "[spark]" for a style and printed "dipstick;" (issue 15)."""
+    r = dipstick("check", "--help")
+    assert "dipstick[spark]" in " ".join(r.stdout.split()).replace("│", "").replace(" ", "")
+
+
+def test_indicators_prints_plain_numbers() -> None:
+    r = dipstick("indicators")
+    assert "Threshold(" not in r.stdout and "watch ≤ 7 · leak ≤ 6" in r.stdout
+    rows = json.loads(dipstick("indicators", "--format", "json").stdout)
+    perception = next(x for x in rows if x["cause"] == "perception")
+    assert perception["settings"]["value_score"] == "watch ≤ 7 · leak ≤ 6"
+
+
+def test_docs_link_only_inside_the_repository() -> None:
+    """The data contract was linked at ../../shared, outside the repository (issue 15)."""
+    root = Path(__file__).resolve().parent.parent
+    outside = []
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)", doc.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (doc.parent / target).resolve()
+            if not resolved.is_relative_to(root) or not resolved.exists():
+                outside.append(f"{doc.name}: {target}")
+    assert not outside, outside

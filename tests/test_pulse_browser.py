@@ -111,6 +111,10 @@ def test_a_check_in_from_phone_to_the_perception_light(app: RunningApp, browser:
     assert form.evaluate("document.documentElement.scrollWidth") <= 360   # no sideways scroll
     groups = form.locator("fieldset.scale").count()
     assert groups == 4                                    # 3 value dimensions + recommend
+    # every answer button is a 44 px touch target (it was 27×40 px: issue 15)
+    sizes = form.eval_on_selector_all(
+        ".options label", "els => els.map(e => [e.offsetWidth, e.offsetHeight])")
+    assert len(sizes) == 44 and all(w >= 44 and h >= 44 for w, h in sizes), sizes
     shot(form, "phone-form")
     kb = form.keyboard
     for i in range(groups):

@@ -359,3 +359,34 @@ def test_links_to_hand_out_are_listed_or_written_once(demo_org: Path, db_url: st
     with Store.open(db_url) as store:
         assert repo.invitation_counts(store, cid) == {"sales": (5, 0)}
         assert repo.get(store, cid).open_group == "sales"
+
+
+def test_overdue_with_nothing_to_judge_is_not_an_all_clear(tmp_path: Path) -> None:
+    """An import with no consuming groups used to print an empty table and exit 0 (issue 15):
+    no pair judged is said, exit 2, naming the package it took."""
+    from builder import PackageBuilder
+
+    pkg = PackageBuilder(tmp_path / "pkg").service("crm", consumers=[]).write()
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    cli("check", str(pkg), url=url, ok=(0, 1))
+    r = cli("pulse", "overdue", url=url, ok=(2,))
+    said = " ".join((r.stdout + r.stderr).split())
+    assert "nothing to judge" in said and "--package" in said
+    assert cli("pulse", "overdue", "--package", str(pkg), url=url, ok=(2,)).returncode == 2
+
+
+def test_overdue_names_services_and_groups_and_says_today(demo_org: Path, tmp_path: Path
+                                                          ) -> None:
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    r = cli("pulse", "overdue", "--package", str(demo_org), url=url, ok=(0, 1))
+    assert "today" in r.stdout
+    model = load_package(demo_org)
+    try:
+        names = {g.name for g in model.model.stakeholder_groups}
+        ids = {g.id for g in model.model.stakeholder_groups} - names
+    finally:
+        model.close()
+    if r.returncode == 1:
+        assert any(n in r.stdout for n in names)
+        rows = [ln.split() for ln in r.stdout.splitlines() if "pulse start" in ln]
+        assert rows and not any(ln[1] in ids for ln in rows if len(ln) > 1)

@@ -390,6 +390,8 @@ def test_overdue_page_lists_pairs_and_starts_a_check_in(app: RunningApp, today: 
             assert pairs and all(p["days"] is None or p["days"] > 90 for p in pairs)
             page = http.get("/pulse/overdue").text
             assert "Start a check-in" in page
+            # one reference date said plainly: days run to today, the check has its own as-of
+            assert f"today, {view['as_of']}" in page and view["check_as_of"]
             p = pairs[0]
             token = csrf_of(page)
             r = http.post("/pulse/campaigns", data={"service_id": p["service_id"],

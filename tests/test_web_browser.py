@@ -122,6 +122,44 @@ def test_sign_in_and_see_the_demo_portfolio(watched: Watched, app: RunningApp) -
     watched.shot("2-portfolio")
 
 
+def test_the_portfolio_opens_on_the_largest_leaks_and_fits_1280_px(
+        browser: Any, app: RunningApp) -> None:
+    """Issue 15: the first screen shows what to act on, and no money needs a sideways scroll."""
+    context = browser.new_context(base_url=app.url, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    w = Watched(context.new_page(), "portfolio-1280")
+    try:
+        _sign_in(w, app)
+        page = w.page
+        top = page.locator("#top-leaks")
+        box = top.bounding_box()
+        assert box is not None and box["y"] < 800, "the largest leaks are below the first screen"
+        heatmap = page.locator(".fig.heatmap").bounding_box()
+        assert heatmap is not None and heatmap["y"] > box["y"], "the heatmap comes first"
+        rows = top.locator("tbody tr")
+        assert 0 < rows.count() <= 10
+        first = rows.first.locator("td")
+        assert first.nth(2).inner_text().strip(), "no root cause"
+        assert first.nth(5).inner_text().strip() not in ("", "–"), "no recommended action"
+        assert first.nth(6).inner_text().strip() == "–"   # no action yet: a dash
+        w.shot("1-first-screen")
+        width = page.evaluate("document.documentElement.clientWidth")
+        for selector in ("#top-leaks td.money", "#portfolio td.money"):
+            cells = page.locator(selector)
+            assert cells.count() > 0
+            for i in range(min(cells.count(), 30)):
+                b = cells.nth(i).bounding_box()
+                assert b is not None and b["x"] >= 0 and b["x"] + b["width"] <= width, \
+                    f"{selector} #{i} is outside the {width} px viewport: {b}"
+        for card in page.locator("section.card").all():
+            scroll = card.evaluate("e => e.scrollWidth - e.clientWidth")
+            assert scroll <= 1, f"{card.get_attribute('id')} scrolls sideways by {scroll} px"
+        w.assert_clean()
+    finally:
+        w.shot("last")
+        context.close()
+
+
 def test_the_pages_name_a_favicon(app: RunningApp) -> None:
 
     with app.client() as http:

@@ -189,8 +189,9 @@ def test_the_page_shows_the_numbers_of_the_api(app: RunningApp) -> None:
             data = everything(http, **params)
             page = http.get("/", params=params | {"limit": "1000"}).text
             assert re.findall(r'data-service="([^"]+)"', page) == ids(data)
+            table = page[page.index('id="portfolio"'):]
             money = [m.replace(",", "") for m in re.findall(
-                r'<td class="num">([\d,]+|–)</td>\s*<td class="num">', page)]
+                r'<td class="num money">([\d,]+|–)</td>\s*<td class="num">', table)]
             assert money == [f"{s['leak_per_month']['money']:.0f}"
                              if s["leak_per_month"]["money"] else "–" for s in data["services"]]
             matched = data["matched"]

@@ -44,6 +44,8 @@ def test_a_leaking_service_shows_evidence_action_and_its_trend(app: RunningApp) 
     assert page.status_code == 200
     html = page.text
     assert data["service"]["status"] == "leak" and data["context"]["available"]
+    # the breadcrumb names the service, not its id (issue 15)
+    assert f'<a href="/">Portfolio</a> › {data["service"]["name"]}</p>' in html
     leaking = [c for c in data["causes"] if c["status"] == "leak"]
     assert leaking and data["causes"][0]["status"] == "leak"      # worst first
     cause = leaking[0]

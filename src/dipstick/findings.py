@@ -130,6 +130,19 @@ class Threshold:
         return f"watch {op} {_fmt(self.watch)} · leak {op} {_fmt(self.leak)}"
 
 
+def sig(v: float, digits: int = 3) -> str:
+    """A quantity in a formula, so the formula multiplies out to its money: ``digits``
+    significant digits below 100 (``0.00767``, never ``0.0`` for a non-zero value), whole
+    numbers with separators from 100 up (``42,026``, never ``4.2e+04``)."""
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g}"
+    if abs(v) >= 10 ** (digits - 1):
+        return f"{v:,.0f}"
+    decimals = digits - 1 - math.floor(math.log10(abs(v)))
+    text = f"{v:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _fmt(v: float) -> str:
     """Three significant digits, whole numbers from 100 up: a summary is read, not computed
     with (the evidence keeps the full value)."""

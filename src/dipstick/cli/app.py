@@ -38,7 +38,8 @@ app = typer.Typer(
 
 def _console(stderr: bool = False) -> Console:
     """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
-    table and the problems table must not be squeezed into unreadable wraps."""
+    table and the problems table must not be squeezed into unreadable wraps. (A terminal keeps
+    its own width: 80 columns get the compact lights table, render/lights.py.)"""
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
@@ -61,12 +62,29 @@ DatabaseOpt = Annotated[str | None, typer.Option(
     help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
 StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
 EngineOpt = Annotated[str, typer.Option(
-    "--engine", help="duckdb (embedded, default) or spark (needs dipstick[spark]; "
+    # \[ : Rich markup would take "[spark]" for a style and drop it from the help
+    "--engine", help="duckdb (embedded, default) or spark (needs dipstick\\[spark]; "
     "DIPSTICK_SPARK_MASTER names a cluster, default local).")]
 
 
 def main() -> None:
     app()
+
+
+def _version(show: bool) -> None:
+    if show:
+        from dipstick import __version__
+
+        out.print(f"dipstick {__version__}", markup=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """The value leakage indicator for IT services: which services leak value, why, how much
+    per month, and since when."""
 
 
 @contextmanager

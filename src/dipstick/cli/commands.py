@@ -31,6 +31,7 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
+from dipstick.findings import Threshold
 from dipstick.indicators.registry import INDICATORS
 from dipstick.model import ValueModel
 from dipstick.model.alerts import AlertTarget
@@ -101,6 +102,9 @@ def check(
     store: StoreOpt = True,
     limit: Annotated[int, typer.Option(help="Show at most N services in the table (0 = all).")]
     = 0,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="A light per cause, the hours and the whole action, however narrow "
+        "the console.")] = False,
     engine: EngineOpt = "duckdb",
     alert: Annotated[bool, typer.Option(
         "--alert", help="Notify the `alerts:` targets of new and ended leaks (needs --store).")]
@@ -119,7 +123,7 @@ def check(
     if fmt == "json":
         _print_json(result.to_json())
     else:
-        render.print_check(out, result, limit)
+        render.print_check(out, result, limit, wide)
     if notifiers is not None and run_id is not None:
         _alert(result, run_id, notifiers, database)
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
@@ -303,12 +307,23 @@ def alerts(
         out.print(alerts_table(rows))
 
 
+def plain_setting(value: object) -> str:
+    """A default as a reader writes it: ``watch ≥ 7 · leak ≥ 6``, ``60``, not a repr."""
+    if isinstance(value, Threshold):
+        return value.describe()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(plain_setting(v) for v in value) or "none"
+    return str(value)
+
+
 @app.command()
 def indicators(fmt: FormatOpt = "table") -> None:
     """List the leak indicators, what each asks and the remedy it points to."""
     _check_format(fmt)
     rows = [{"cause": i.cause, "title": i.title, "question": i.question, "action": i.action,
-             "settings": {k: str(f.default) for k, f in i.spec.model_fields.items()}}
+             "settings": {k: plain_setting(f.default) for k, f in i.spec.model_fields.items()}}
             for i in INDICATORS]
     if fmt == "json":
         _print_json(rows)

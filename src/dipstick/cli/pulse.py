@@ -420,15 +420,22 @@ def overdue(
     today = datetime.now(UTC).date()
     with _store(database, fmt) as store:
         try:
-            loaded = load_package(_package(store, package))
+            path = _package(store, package)
+            loaded = load_package(path)
             try:
                 model = loaded.model
                 surveyed = survey_dates(loaded.signals)
             finally:
                 loaded.close()
             max_age = split_settings(model.settings, CommonSpec).checkin_max_age_days
-            late = late_pairs(checkins(model, surveyed, last_asked(
-                store, model.organisation.name), today), max_age)
+            pairs = checkins(model, surveyed, last_asked(store, model.organisation.name), today)
+            if not pairs:   # nothing judged is not an all-clear
+                raise UsageError(
+                    f"nothing to judge: no live service of {path} has a consuming stakeholder "
+                    "group (services[].consumers)"
+                    + ("; it is the latest stored check's package: --package names another"
+                       if package is None else ""))
+            late = late_pairs(pairs, max_age)
             report = None
             if alert:
                 from dipstick.cli.commands import _notifiers
@@ -448,12 +455,14 @@ def overdue(
     if fmt == "json":
         _print_json({"max_age_days": max_age, "as_of": today.isoformat(), "overdue": rows})
     else:
-        table = Table(title=f"Overdue check-ins (not asked for more than {max_age} days)",
-                      box=box.SIMPLE_HEAD)
+        table = Table(title=f"Overdue check-ins today, {today} (not asked for more than "
+                            f"{max_age} days)", box=box.SIMPLE_HEAD,
+                      caption=f"{len(pairs)} service × group pairs of {path} judged; "
+                              f"{len(late)} overdue")
         for col in ("Service", "Group", "Owner", "Last asked", "Days", "Start one"):
             table.add_column(col, overflow="fold")
         for r in rows:
-            table.add_row(r["service"], r["group"], r["owner"] or "—",
+            table.add_row(r["service_name"], r["group_name"], r["owner"] or "—",
                           r["last_asked"] or "never", str(r["days"] or "—"),
                           f"dipstick pulse start {r['service']} --group {r['group']}")
         out.print(table)

@@ -33,6 +33,7 @@ from dipstick.findings import (
     Threshold,
     conclude,
     fact,
+    sig,
     unknown,
 )
 from dipstick.indicators.base import Indicator, money
@@ -246,9 +247,9 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                         return max(0.0, (float(r or 0.0) - 1.0) * span)
 
                     leak = LeakEstimate(hours * ctx.rate, hours, (
-                        f"{excess:.0f} extra incidents a month since {cid} × ({lost:.0f} min "
+                        f"{sig(excess)} extra incidents a month since {cid} × ({sig(lost)} min "
                         f"lost + {spec.incident_handling_minutes:g} min handling) = "
-                        f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
+                        f"{sig(hours)} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
                         "incident ratio's 95 % interval)"),
                         excess_money(lo_r), excess_money(hi_r))
         q0, q1 = before.get("questions", 0.0), after.get("questions", 0.0)

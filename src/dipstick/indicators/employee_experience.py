@@ -24,6 +24,7 @@ from dipstick.findings import (
     Threshold,
     conclude,
     not_applicable,
+    sig,
     unknown,
 )
 from dipstick.indicators.base import Indicator, money
@@ -199,7 +200,7 @@ def assess(service: Service, m: EmployeeMeasures | None, ctx: CheckContext,
                                  "with it, lost hours a month × the hourly rate")
         return conclude(service.id, CAUSE, ev, leak, ACTION)
     leak = LeakEstimate(hours * ctx.rate, hours,
-                        f"{hours:.0f} h lost a month by internal users × "
+                        f"{sig(hours)} h lost a month by internal users × "
                         f"{money(ctx.rate)} {ctx.currency}/h (range: the count of tickets with "
                         "lost time over its exact 95 % Poisson interval)",
                         scale * lo if cur["lost_n"] else None,

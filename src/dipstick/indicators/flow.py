@@ -33,6 +33,7 @@ from dipstick.findings import (
     evidence,
     fact,
     not_applicable,
+    sig,
 )
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import shift_evidence, value_streams
@@ -288,8 +289,8 @@ def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec)
         delay = vs.runs_per_month * wait_h * spec.cost_of_delay_share * ctx.rate
         hours_total += hours
         money_total += hours * ctx.rate + delay
-        parts.append(f"{vs.runs_per_month:,.4g} runs of {vs.id} × ({rework_h:.3g} h rework × "
-                     f"{money(ctx.rate)} + {wait_h:.3g} h wait × {spec.cost_of_delay_share:.0%}"
+        parts.append(f"{sig(vs.runs_per_month)} runs of {vs.id} × ({sig(rework_h)} h rework × "
+                     f"{money(ctx.rate)} + {sig(wait_h)} h wait × {spec.cost_of_delay_share:.0%}"
                      f" × {money(ctx.rate)}) {ctx.currency}")
     formula = "; ".join(parts) or "not priced"
     if any(v.before_step is not None for v in mine):

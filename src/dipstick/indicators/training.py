@@ -25,6 +25,7 @@ from dipstick.findings import (
     Threshold,
     conclude,
     evidence,
+    sig,
     unknown,
 )
 from dipstick.indicators.base import Indicator, money
@@ -174,7 +175,7 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
         untrained = c["required"] - c["completed"]
         hours = untrained * spec.untrained_hours_per_month
         leak = LeakEstimate(hours * ctx.rate, hours,
-                            f"{untrained:.0f} untrained people × "
+                            f"{sig(untrained)} untrained people × "
                             f"{spec.untrained_hours_per_month:g} h lost a month × "
                             f"{money(ctx.rate)} {ctx.currency}/h")
     lost = m.questions.get(sid, {}).get("lost") or 0.0
@@ -183,9 +184,9 @@ def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,
         lo, hi = poisson_range(n or 0)
         per = hours / (n or 1) * ctx.rate
         leak = LeakEstimate(hours * ctx.rate, hours,
-                            f"{(n or 0) / months:.0f} how-to tickets a month × ({lost:.0f} min "
+                            f"{sig((n or 0) / months)} how-to tickets a month × ({sig(lost)} min "
                             f"lost + {spec.question_handling_minutes:g} min asking) = "
-                            f"{hours:.0f} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
+                            f"{sig(hours)} h × {money(ctx.rate)} {ctx.currency}/h (range: the "
                             "ticket count's exact 95 % Poisson interval)", per * lo, per * hi)
     return conclude(sid, CAUSE, ev, leak, ACTION)
 

@@ -286,7 +286,7 @@ def overdue_view(store: Store, who: Account | None) -> dict[str, Any]:
                             repo.last_asked(store, ctx.model.organisation.name), today),
                    max_age)
     return {"available": True, "reason": None, "max_age_days": max_age,
-            "as_of": today.isoformat(),
+            "as_of": today.isoformat(), "check_as_of": run["as_of"],
             "rule": f"not asked for more than {max_age} days (checkin_max_age_days); last "
                     "asked = the latest survey answer or check-in started for the pair",
             "pairs": [_pair(p, who) for p in late]}

@@ -38,6 +38,7 @@ MAX_LIMIT = 1000
 KEEP_RUNS = 4            # run dictionaries kept in memory (the latest and its previous, per DB)
 MODEL_WAIT_S = 5.0       # how long a request waits for the value model before answering without
 PAGE_MODEL_WAIT_S = 30.0  # … on pages that are mostly the model (a service's story, value map)
+TOP_LEAKS = 10           # the largest leaks the portfolio opens on (what to act on first)
 CHANGES_LIMIT = 100      # new / ended leaks listed on the page (the counts are always complete)
 
 log = logging.getLogger("dipstick.web")
@@ -136,7 +137,12 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
         "id": s["id"], "name": s["name"], "owner": s["owner"], "lifecycle": s["lifecycle"],
         "url": f"/services/{quote(s['id'], safe='')}",
         "status": s["status"], "score": s["score"], "since": s["since"],
-        "leak_per_month": {k: s["leak_per_month"][k] for k in ("money", "hours", "cause")},
+        # low/high: the money's range (runs stored before ranges have none)
+        "leak_per_month": {k: s["leak_per_month"].get(k) for k in ("money", "hours", "cause",
+                                                                   "low", "high")},
+        # the remedy of the cause behind the leak, what the largest-leaks table recommends
+        "recommended": (s["causes"].get(s["leak_per_month"]["cause"] or "") or {}).get(
+            "action") or "",
         "lights": {c: s["causes"][c]["status"] for c in causes if c in s["causes"]},
         # the causes lit by the owner's self-assessment, not by data (runs stored before
         # self-assessments have none)
@@ -316,7 +322,7 @@ def empty_portfolio() -> dict[str, Any]:
     return {"run": None, "services": [], "causes": [], "summary": None, "total": 0,
             "limit": DEFAULT_LIMIT, "offset": 0, "filters": {}, "ignored": [], "facets": {},
             "model": {"available": False, "reason": "no check stored yet"}, "matched": None,
-            "changes": None}
+            "changes": None, "top": []}
 
 
 def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT_LIMIT,
@@ -368,6 +374,8 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
         "changes": _changes(now, before, rows, f, model_ok, ctx),
         "total": len(matched), "limit": limit, "offset": offset,
         "services": matched[offset:offset + limit],
+        # the page opens on these: worst first is leak first, then by money
+        "top": [r for r in matched if r["status"] == "leak"][:TOP_LEAKS],
     }
     if figure:
         view["heatmap"] = (_heatmap(run, ctx, {r["id"] for r in matched})

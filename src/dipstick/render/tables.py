@@ -1,4 +1,5 @@
-"""Terminal rendering of check results and problems with Rich (the CLI's only presentation)."""
+"""Terminal tables beside the lights: value streams, discovered processes, problems, runs and
+the indicators' list."""
 
 from __future__ import annotations
 
@@ -6,118 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from dipstick.check import CheckResult
 from dipstick.errors import Problem, where
 from dipstick.figures._common import duration
-from dipstick.findings import Finding, Status
-from dipstick.indicators.registry import INDICATORS
+from dipstick.findings import Status
+from dipstick.render.lights import light
 from dipstick.streams import StreamMetrics
 from dipstick.streams.discover import Discovery
-
-STYLE = {Status.LEAK: "bold red", Status.WATCH: "yellow", Status.OK: "green",
-         Status.UNKNOWN: "grey50", Status.NA: "dim"}
-# n/a (the cause cannot apply) is a dash, unknown (should apply, no data) a hollow light
-GLYPH = {Status.LEAK: "●", Status.WATCH: "●", Status.OK: "●", Status.UNKNOWN: "○",
-         Status.NA: "–"}
-SHORT = {"perception": "Per", "training": "Trn", "change": "Chg", "retirement": "Ret",
-         "employee_experience": "EmX", "customer_experience": "CuX", "alignment": "Aln",
-         "flow": "Flw"}
-
-
-# a self-assessed light (no data yet, the owner's answers): a letter, not the measured dot
-SELF_GLYPH = "S"
-
-
-def light(status: Status, text: str | None = None) -> Text:
-    return Text(f"{GLYPH[status]} {text}" if text else GLYPH[status], style=STYLE[status])
-
-
-def cause_light(f: Finding) -> Text:
-    """A cause's cell: its light, or ``S`` in the light's colour when self-assessed."""
-    return Text(SELF_GLYPH, style=STYLE[f.status]) if f.self_assessed else light(f.status)
-
-
-def print_check(console: Console, result: CheckResult, limit: int = 0) -> None:
-    cur = result.currency
-    table = Table(title=f"{result.organisation} — value leakage as of {result.as_of}",
-                  caption=f"current window {result.window.period}, baseline "
-                          f"{result.window.baseline_period}",
-                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("", no_wrap=True)
-    table.add_column("Service", overflow="ellipsis", no_wrap=True, min_width=14, max_width=30)
-    for ind in INDICATORS:
-        table.add_column(SHORT.get(ind.cause, ind.cause), justify="center", no_wrap=True)
-    table.add_column(f"{cur}/month", justify="right", no_wrap=True)
-    table.add_column("h/month", justify="right", no_wrap=True)
-    table.add_column("Main cause", no_wrap=True, overflow="ellipsis", max_width=20)
-    table.add_column("Since", no_wrap=True)
-    shown = result.verdicts if limit <= 0 else result.verdicts[:limit]
-    for v in shown:
-        leak = v.leak
-        table.add_row(
-            light(v.status), v.service.name,
-            *(cause_light(f) for f in v.findings),
-            f"{leak.money:,.0f}" if leak.money else "–",
-            f"{leak.hours:,.0f}" if leak.hours else "–",
-            v.leak_cause or "", v.since.isoformat() if v.since else "")
-    table.add_section()
-    table.add_row("", Text("Total", style="bold"), *("" for _ in INDICATORS),
-                  Text(f"{result.leak_money:,.0f}", style="bold"),
-                  Text(f"{result.leak_hours:,.0f}", style="bold"), "", "")
-    console.print(table)
-    stories = [Text.assemble(light(Status.LEAK, v.service.name), f" — {e.story}",
-                             (f" (explains {', '.join(e.symptoms)})" if e.symptoms else "",
-                              "dim"))
-               for v in shown for e in v.episodes if e.symptoms or e.change]
-    if stories:
-        console.print(Text("One event, one leak: the symptoms (watch) are counted in the "
-                           "root's leak", style="bold"), *stories)
-    if len(shown) < len(result.verdicts):
-        console.print(f"… and {len(result.verdicts) - len(shown)} more services "
-                      "(--limit 0 shows all, --format json gives everything)")
-    console.print(coverage_lines(result))
-    unpriced = sum(1 for v in result.verdicts
-                   if v.status is Status.LEAK and not v.leak.money and not v.leak.hours)
-    console.print(Group(
-        Text.assemble(*[t for s in (Status.LEAK, Status.WATCH, Status.OK, Status.UNKNOWN)
-                        for t in (light(s, f"{result.count(s)} {s.value}"), Text("   "))]),
-        Text(f"Leak per month: {result.leak_money:,.0f} {cur} and {result.leak_hours:,.0f} h "
-             f"— per service the largest leaking cause's estimate (causes may overlap, so they "
-             f"are not added); formulas in --format json, the report and docs/indicators.md."
-             + (f" {unpriced} leaking service(s) not priced: the data has no cost or lost "
-                "time for them (their formula says what is missing)." if unpriced else ""),
-             style="dim"),
-        Text("Causes: " + ", ".join(f"{SHORT[i.cause]} = {i.cause}" for i in INDICATORS)
-             + f". {GLYPH[Status.UNKNOWN]} unknown: no data (unknown is not green); "
-             f"{GLYPH[Status.NA]} n/a: the cause cannot apply"
-             + (f"; {SELF_GLYPH} self-assessed: the owner's answers, no data yet (no money "
-                "estimate; measured data replaces it)." if _self_assessed(result) else "."),
-             style="dim"),
-    ))
-
-
-def coverage_lines(result: CheckResult) -> Group:
-    """What the check judged: the as-of date and why, then each table's window and baseline,
-    thin periods in yellow (coverage.py)."""
-    lines = [Text.assemble(("As of ", "bold"), (str(result.as_of), "bold"),
-                           f": {result.as_of_reason}." if result.as_of_reason else "")]
-    for c in result.coverage:
-        weeks = (f" ({c.window_weeks[0]}/{c.window_weeks[1]} weeks complete)"
-                 if c.window_weeks[1] else "")
-        lines.append(Text.assemble(f"  {c.table}: window {c.window}{weeks}; baseline "
-                                   f"{c.baseline}", style="dim"))
-        for thin in (c.thin_window, c.thin_baseline):
-            if thin:
-                lines.append(Text(f"    {thin}", style="yellow"))
-    return Group(*lines)
-
-
-def _self_assessed(result: CheckResult) -> bool:
-    return any(f.self_assessed for v in result.verdicts for f in v.findings)
 
 
 def stream_table(m: StreamMetrics) -> Table:
