@@ -4,6 +4,7 @@ CSRF on forms and session API writes, 4xx with a JSON body on bad input, the led
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -34,6 +35,11 @@ def test_a_leader_creates_and_moves_an_action_from_the_service_page(app: Running
         action = http.get("/api/actions", params={"service": sid}).json()["actions"][0]
         assert (action["cause"], action["owner"], action["status"]) == \
             (cause, "fixer@example.org", "proposed")
+        # the portfolio's largest leaks show the action beside its leak
+        top = http.get("/").text
+        row = re.search(rf'<tr class="leak" data-top="{re.escape(sid)}">(.*?)</tr>', top, re.S)
+        assert row and '<span class="tag proposed">proposed</span>' in row.group(1)
+        assert "fixer@example.org" in row.group(1) and "due 2026-12-31" in row.group(1)
         page = http.get(f"/services/{sid}").text
         assert f'id="action-{action["id"]}"' in page and f'id="new-{cause}"' not in page
         bad = http.post(f"/actions/{action['id']}", data={"csrf_token": token,

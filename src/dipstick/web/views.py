@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from dipstick.figures import HEATMAP_LIMIT, json_island, status_heatmap
 from dipstick.store import Store
+from dipstick.store.actions import latest_by_leak
 from dipstick.store.runs import latest_two, run_page
 from dipstick.web.context import Missing, RunContext, run_context, settle
 
@@ -345,6 +346,7 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
     model_ok = isinstance(ctx, RunContext)
     rows = _with_model(now.rows, ctx)
     matched = [r for r in rows if _matches(r, f, model_ok)]
+    acts = latest_by_leak(store, run["organisation"])
     active = f.active()
     ignored = [] if model_ok else [k for k in MODEL_FILTERS if k in active]
     groups: list[dict[str, str]] = []
@@ -374,8 +376,10 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
         "changes": _changes(now, before, rows, f, model_ok, ctx),
         "total": len(matched), "limit": limit, "offset": offset,
         "services": matched[offset:offset + limit],
-        # the page opens on these: worst first is leak first, then by money
-        "top": [r for r in matched if r["status"] == "leak"][:TOP_LEAKS],
+        # the page opens on these: worst first is leak first, then by money; each with the
+        # newest action on its leak (rows are shared: copied, not changed)
+        "top": [{**r, "action": acts.get((r["id"], r["leak_per_month"]["cause"]))}
+                for r in matched if r["status"] == "leak"][:TOP_LEAKS],
     }
     if figure:
         view["heatmap"] = (_heatmap(run, ctx, {r["id"] for r in matched})
