@@ -314,3 +314,19 @@ def test_pages_state_what_the_check_judged(app: RunningApp) -> None:
     tickets = next(k for k in emx["coverage"] if k["table"] == "tickets")
     assert f"Judged on {emx['coverage'][0]['table']}: window" in unescape(page)
     assert f"{tickets['window']['rows']:,} rows ({tickets['window']['first']}.." in page
+
+
+def test_history_with_several_runs_of_one_date_is_one_point_per_run() -> None:
+    """Issue 15: five re-checks as of one date made a date axis of milliseconds
+    (23:59:59.999 … 00:00:00.0005); each run is now its own point on a category axis."""
+    from dipstick.web.service import history_figure
+
+    points = [{"run_id": i, "as_of": "2026-11-01", "started_at": f"2026-12-05T10:0{i}:00",
+               "status": "leak", "score": 80.0,
+               "leak_per_month": {"money": 100.0 * i, "hours": 1.0}, "cause": "flow"}
+              for i in range(1, 6)]
+    fig = history_figure(points, "Invoicing", "EUR")
+    assert fig["layout"]["xaxis"]["type"] == "category"
+    assert fig["data"][0]["x"] == [f"2026-11-01 · #{i}" for i in range(1, 6)]
+    distinct = [{**p, "as_of": f"2026-1{i - 1}-01"} for i, p in enumerate(points[:3], 1)]
+    assert history_figure(distinct, "Invoicing", "EUR")["layout"]["xaxis"]["type"] == "date"

@@ -238,9 +238,13 @@ def history_figure(points: list[dict[str, Any]], name: str, currency: str) -> di
     """The leak per month over the stored runs, each point in its run's status colour. A plain
     figure dictionary (plotly.js reads it as is): it changes with every run, and building a
     validated ``go.Figure`` would cost ~100 ms per page view."""
+    # several runs of one as-of date (re-checks of the same data): one point per run on a
+    # category axis of "date · #run", never a date axis squeezed to milliseconds
+    shared = len({p["as_of"] for p in points}) < len(points)
+    x = [f"{p['as_of']} · #{p['run_id']}" if shared else p["as_of"] for p in points]
     trace = {
         "type": "scatter", "mode": "lines+markers",
-        "x": [p["as_of"] for p in points], "y": [p["leak_per_month"]["money"] for p in points],
+        "x": x, "y": [p["leak_per_month"]["money"] for p in points],
         "line": {"color": "#5b6b7b", "width": 1.5},
         "marker": {"size": 9, "color": [STATUS_COLOURS[Status(p["status"])] for p in points]},
         "customdata": [[p["run_id"], p["status"], p["leak_per_month"]["hours"]]
@@ -256,7 +260,7 @@ def history_figure(points: list[dict[str, Any]], name: str, currency: str) -> di
         "height": 240, "margin": {"l": 60, "r": 20, "t": 48, "b": 30}, "showlegend": False,
         "yaxis": {"gridcolor": "#eceff3", "rangemode": "tozero",
                   "title": {"text": plotly_text(f"{currency} / month")}},
-        "xaxis": {"gridcolor": "#eceff3", "type": "date"},
+        "xaxis": {"gridcolor": "#eceff3", "type": "category" if shared else "date"},
     }
     if len(points) == 1:   # one run: a month around it, not an axis of milliseconds
         day = date.fromisoformat(points[0]["as_of"])
