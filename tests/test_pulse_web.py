@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import io
 import re
 import statistics
@@ -22,7 +23,7 @@ from markupsafe import escape
 from sqlalchemy import func, select, update
 
 from dipstick.model import ValueModel
-from dipstick.package import read_model
+from dipstick.package import load_package, read_model
 from dipstick.pulse import campaigns as repo
 from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
@@ -123,7 +124,16 @@ def test_the_owner_starts_a_check_in_from_the_service_page(app: RunningApp) -> N
         r = http.post("/pulse/campaigns", data={"service_id": sid, "csrf_token": csrf_of(page)})
         assert r.status_code == 303
         campaign = r.headers["location"]
-        token = csrf_of(http.get(campaign).text)
+        shown = http.get(campaign).text
+        token = csrf_of(shown)
+        # the groups by their names, as the value model gives them, not their ids (issue 15)
+        loaded = load_package(app.package)
+        groups = {g.id: g.name for g in loaded.model.stakeholder_groups}
+        loaded.close()
+        listed = re.search(r"<dt>Groups</dt><dd>(.*?)</dd>", shown)
+        asked = [html.unescape(x) for x in listed.group(1).split(", ")] if listed else []
+        assert asked and set(asked) <= set(groups.values())
+        assert any(name != gid for gid, name in groups.items() if name in asked)
         made = http.post(campaign + "/links", data={"csrf_token": token, "kind": "anonymous",
                                                     "count": "3"})
         assert made.status_code == 200

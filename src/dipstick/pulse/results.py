@@ -64,6 +64,7 @@ def campaign_results(campaign: Campaign, rows: list[AnswerRow],
     return {
         "campaign": {"id": campaign.id, "service_id": campaign.service_id,
                      "service_name": campaign.service_name, "groups": list(campaign.groups),
+                     "group_names": [campaign.group_name(g) for g in campaign.groups],
                      "source": campaign.source, "created_at": campaign.created_at.isoformat(),
                      "created_by": campaign.created_by,
                      "closes_on": campaign.closes_on.isoformat() if campaign.closes_on else None,

@@ -107,6 +107,7 @@ def service_campaigns(store: Store, service_id: str, who: Account,
         counts[a.campaign_id] = counts.get(a.campaign_id, 0) + 1
     return {"may_start": may_act(who, owner), "campaigns": [
         {"id": c.id, "groups": list(c.groups), "source": c.source,
+         "group_names": [c.group_name(g) for g in c.groups],
          "started": c.created_at.date().isoformat(),
          "closes_on": c.closes_on.isoformat() if c.closes_on else None,
          "open": c.is_open(today), "answers": counts.get(c.id, 0)} for c in found]}
@@ -122,6 +123,7 @@ def _list(store: Store) -> list[dict[str, Any]]:
         counts[a.campaign_id] = counts.get(a.campaign_id, 0) + 1
     return [{"id": c.id, "service_id": c.service_id, "service_name": c.service_name,
              "groups": list(c.groups), "source": c.source,
+             "group_names": [c.group_name(g) for g in c.groups],
              "started": c.created_at.date().isoformat(),
              "closes_on": c.closes_on.isoformat() if c.closes_on else None,
              "open": c.is_open(today), "answers": counts.get(c.id, 0)} for c in found]
