@@ -5,6 +5,7 @@ least one leak, 2 bad input (nothing stored), 3 dipstick could not do its job.""
 from dipstick.cli import (  # noqa: F401
     commands,
     connectors,
+    digest,
     init,
     journeys,
     pull,

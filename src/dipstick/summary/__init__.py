@@ -146,6 +146,7 @@ class Summary:
     """Everything on the one page; every renderer reads only this."""
 
     organisation: str
+    package: str                          # the data package checked (its path)
     currency: str
     as_of: date
     as_of_reason: str
@@ -196,7 +197,8 @@ def build_summary(check: CheckResult | Mapping[str, Any], history: Iterable[RunL
     views = {key: _action(v, day) for key, v in (actions or {}).items()}
     top = sorted(priced, key=lambda s: (-s["leak_per_month"]["money"], s["name"]))[:TOP_LEAKS]
     return Summary(
-        organisation=doc["organisation"], currency=doc["currency"], as_of=as_of,
+        organisation=doc["organisation"], package=doc.get("package") or "",
+        currency=doc["currency"], as_of=as_of,
         as_of_reason=doc.get("as_of_reason") or "", window=doc["window"]["current"],
         baseline=doc["window"]["baseline"], generated=day, services=len(services),
         counts={s.value: int(doc["summary"].get(s.value, 0)) for s in Status
