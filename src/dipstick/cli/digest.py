@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from dipstick.cli.app import DatabaseOpt, _fail, app, err, out
 from dipstick.errors import DipstickError, ExitCode
@@ -44,8 +45,8 @@ def digest(
         raise _fail(e, "table") from None
     via = f"{smtp.host}:{smtp.smtp_port} ({smtp.security}) as {smtp.sender}"
     if dry_run:
-        out.print(f"[bold]Dry run[/bold]: nothing sent. Would send {len(addresses)} e-mail(s) "
-                  f"via {via}:", markup=True)
+        out.print(f"Dry run: nothing sent. Would send {len(addresses)} e-mail(s) via {via}:",
+                  markup=False)
         for a in addresses:
             out.print(f"  to {a}: {d.subject} — attached {d.pdf_name} "
                       f"({len(d.pdf) / 1024:,.0f} KB)", markup=False)
@@ -56,7 +57,7 @@ def digest(
         out.print(f"sent to {a}", markup=False)
     if report.failed:
         unsent = len(addresses) - len(report.sent)
-        err.print(f"[red]error:[/red] the SMTP server at {via} did not take the digest "
-                  f"({unsent} of {len(addresses)} not sent): {report.failed[0]}")
+        err.print(f"[red]error:[/red] the SMTP server at {escape(via)} did not take the digest "
+                  f"({unsent} of {len(addresses)} not sent): {escape(report.failed[0])}")
         raise typer.Exit(int(ExitCode.FAILURE))
     out.print(f"Digest sent to {len(report.sent)} recipient(s) via {via}", markup=False)
