@@ -5,6 +5,7 @@ Debian's chromium against a real server (tests/browser.py); screenshots in test-
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
@@ -12,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 
 from dipstick.check import run_check
 from dipstick.demo.fixes import early_as_of
+from dipstick.digest import latest_summary
 from dipstick.package import load_package
 from dipstick.store import Store
 from dipstick.store.users import create_user
+from dipstick.summary.html import render_html
+from dipstick.summary.pdf import render_pdf
 
 import shared
 from browser import ARTIFACTS, TIMEOUT_MS
@@ -118,3 +123,13 @@ def test_leak_action_done_value_recovered_on_the_service_page_and_ledger(
         assert not errors, errors
     finally:
         context.close()
+
+    # the one-page summary of the final check, as the digest sends it: HTML and PDF
+    with Store.open(url) as store:
+        summary = latest_summary(store)
+    assert summary.recovered.money == pytest.approx(32630, abs=1)
+    html = render_html(summary)
+    assert "32,630" in html and "Value recovered" in html
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(summary))).pages)
+    assert "32,630" in text and summary.organisation in text
+

@@ -6,6 +6,7 @@ from dipstick.cli import (  # noqa: F401
     actions,
     commands,
     connectors,
+    digest,
     init,
     journeys,
     pull,

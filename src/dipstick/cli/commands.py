@@ -158,23 +158,69 @@ def _alert(result: CheckResult, run_id: int, notifiers: Any, database: str | Non
 @app.command()
 def report(
     path: PackageArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")]
-    = Path("report.html"),
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The file to write (default: report.html, or with --summary "
+        "summary.html / summary.pdf).")] = None,
     service: ServiceOpt = None,
     as_of: AsOfOpt = None,
     database: DatabaseOpt = None,
     store: StoreOpt = True,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="One page for the executive instead of the full report: value at "
+        "risk and recovered, the ten largest leaks, the leak over the stored checks, coverage "
+        "(docs/summary.md).")] = False,
+    fmt: Annotated[str, typer.Option(
+        "--format", "-f", help="html, or pdf (with --summary).")] = "html",
 ) -> None:
-    """Write one self-contained HTML report (opens with no network). Exit codes as `check`."""
+    """Write one self-contained HTML report (opens with no network), or with --summary the
+    one-page summary as HTML or PDF. Exit codes as `check`."""
     from dipstick.report import write_report
 
+    if fmt not in ("html", "pdf") or (fmt == "pdf" and not summary):
+        err.print("[red]error:[/red] --format must be html, or pdf with --summary "
+                  f"(not {fmt!r})")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
     started = datetime.now(UTC)
     result, _ = _run(path, _as_date(as_of), service, "table", database)
     if store:
         _store(result, database, started, "report " + " ".join(sys.argv[2:]))
-    written = write_report(result, output)
-    out.print(f"Report written to [bold]{written}[/bold]")
+    if summary:
+        written = _write_summary(result, output or Path(f"summary.{fmt}"), fmt, database)
+        out.print(f"Summary written to [bold]{written}[/bold]")
+    else:
+        written = write_report(result, output or Path("report.html"))
+        out.print(f"Report written to [bold]{written}[/bold]")
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
+
+
+def _write_summary(result: CheckResult, output: Path, fmt: str, database: str | None) -> Path:
+    """The summary of this check with the organisation's stored runs as its history (none
+    when there is no app database yet: a summary never creates one)."""
+    from dipstick.summary import build_summary
+    from dipstick.summary.write import write_summary
+
+    history: list[Any] = []
+    actions: dict[Any, Any] | None = None
+    ledger: dict[str, Any] | None = None
+    try:
+        from dipstick.digest import actions_of
+        from dipstick.store import Store, sqlite_file_missing
+
+        if not sqlite_file_missing(database):
+            with Store.open(database) as db:
+                db.migrate()
+                history = list(db.runs(limit=520))
+                # the actions as the latest stored run of this organisation sees them
+                mine = [r for r in history if r.organisation == result.organisation]
+                if mine:
+                    actions, ledger = actions_of(db, mine[0].id)
+    except DipstickError as e:
+        err.print(f"[yellow]warning:[/yellow] no run history on the summary: {e}")
+    try:
+        return write_summary(build_summary(result, history, actions, ledger), output,
+                             "pdf" if fmt == "pdf" else "html")
+    except DipstickError as e:
+        raise _fail(e, "table") from None
 
 
 @app.command()

@@ -147,3 +147,10 @@ def token_account(store: Store, token: str) -> Account | None:
             return None
         row.last_used_at = datetime.now(UTC)
         return _account(row.user)
+
+
+def emails_with_role(store: Store, role: str) -> list[str]:
+    """The active users' e-mail addresses with this role, sorted (the digest's leaders)."""
+    with _session(store) as s:
+        return list(s.scalars(select(User.email).where(User.role == role, User.active)
+                              .order_by(User.email)))
