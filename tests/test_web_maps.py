@@ -199,7 +199,7 @@ def test_the_sankey_groups_a_large_catalog_and_escapes_names(tmp_path: Path) -> 
         loaded.close()
     meta = fig.layout.meta
     assert meta["individual"] == WORST_LIMIT and meta["grouped"] == 91 - WORST_LIMIT
-    assert meta["capabilities"] == 3
+    assert meta["groups"] == 3
     labels = list(fig.data[0].node.label)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in labels   # the leaking one, worst first
     assert not any("<script" in str(x) for x in labels + list(fig.data[0].node.customdata))
