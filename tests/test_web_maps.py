@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
-from dipstick.check import run_check
+from dipstick.check import CheckResult, run_check
 from dipstick.figures._common import short_label
-from dipstick.figures.valuemap import WORST_LIMIT, value_map_figure
+from dipstick.figures.valuemap import WORST_LIMIT, MapOptions, value_map_figure
+from dipstick.findings import CheckContext, CommonSpec
+from dipstick.indicators.common import monthly_costs
+from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.package import load_package
 
@@ -199,7 +202,7 @@ def test_the_sankey_groups_a_large_catalog_and_escapes_names(tmp_path: Path) -> 
         loaded.close()
     meta = fig.layout.meta
     assert meta["individual"] == WORST_LIMIT and meta["grouped"] == 91 - WORST_LIMIT
-    assert meta["capabilities"] == 3
+    assert meta["groups"] == 3
     labels = list(fig.data[0].node.label)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in labels   # the leaking one, worst first
     assert not any("<script" in str(x) for x in labels + list(fig.data[0].node.customdata))
@@ -226,3 +229,72 @@ def test_the_lists_are_paged_with_their_totals(app: RunningApp) -> None:
                 assert all(p["summary"]["outcomes"] == len(whole) for p in pages)
             bad = http.get(api, params={"limit": 0})
             assert bad.status_code == 422 and bad.json()
+
+
+def test_every_cost_on_the_value_map_is_the_one_the_check_priced_the_service_with(
+        app: RunningApp, package: Path, demo_result: CheckResult) -> None:
+    """Issue 15: the map read the catalog's monthly_cost (survey tool: 1,460 EUR) while the
+    leak formulas read costs.csv's latest month in the window (1,475 EUR). Every cost of the
+    page, the API and the Sankey is now the check's own figure, and the page says what it is."""
+    loaded = load_package(package)
+    try:
+        model = loaded.model
+        ctx = CheckContext(model, loaded.signals, demo_result.window,
+                           split_settings(model.settings, CommonSpec))
+        priced = monthly_costs(ctx)
+    finally:
+        loaded.close()
+    assert any(round(s.monthly_cost) != round(priced[s.id]) for s in model.services)
+    with signed_in(app, "leader") as http:
+        data = http.get("/api/outcomes").json()
+        page = http.get("/value-map").text
+    shown = {s["id"]: s["monthly_cost"] for o in data["outcomes"] for s in o["services"]}
+    shown |= {s["id"]: s["monthly_cost"] for s in data["no_live_outcome"]}
+    assert set(shown) >= {s.id for s in model.services if s.lifecycle != "retired"}
+    assert shown == {sid: round(priced[sid], 2) for sid in shown}
+    # the leak formulas name the same figure ("run cost 1,475 EUR")
+    named = {v.service.id: m.group(1) for v in demo_result.verdicts for f in v.findings
+             if (m := re.search(r"run cost ([\d,]+) EUR", f.leak.formula))}
+    assert named and all(f"{shown[sid]:,.0f}" == text for sid, text in named.items())
+    listed = section(page, "no-live-outcome")
+    for s in data["no_live_outcome"]:
+        assert re.search(rf'data-service="{s["id"]}".*?data-key="monthly_cost">'
+                         rf'{s["monthly_cost"]:,.0f} EUR<', listed, re.S)
+    assert data["summary"]["cost_basis"] in html.unescape(listed)
+    assert "latest month of costs.csv" in data["summary"]["cost_basis"]
+    # the Sankey: each service's hover and its links' widths
+    sankey = island(page, "valuemap-sankey")
+    node, links = sankey["data"][0]["node"], sankey["layout"]["meta"]["links"]
+    for label, href in links.items():
+        sid = href.rsplit("/", 1)[1]
+        hover = node["customdata"][node["label"].index(label)]
+        assert f"{priced[sid]:,.0f} EUR run cost a month" in hover, (sid, hover)
+    assert {h.rsplit("/", 1)[1] for h in links.values()} == {
+        s.id for s in model.services if s.lifecycle != "retired"}
+
+
+def test_grouping_by_capability_or_owner_and_filtering_draw_fewer_nodes(tmp_path: Path) -> None:
+    """Services sharing a capability or an owner become one node each; a group of one stays
+    its service; the filters keep only the lights or names asked for."""
+    b = PackageBuilder(tmp_path / "pkg")
+    for i in range(12):
+        b.service(f"s{i}", capability=f"cap{i % 3}", owner=f"o{i % 4}@example.org")
+    b.service("alone", name="Lonely tool", capability="solo", owner="solo@example.org")
+    loaded = load_package(b.write())
+    try:
+        result = run_check(loaded)
+        figures = {g: value_map_figure(loaded.model, result, options=MapOptions(group=g))
+                   for g in ("none", "capability", "owner")}
+        lonely = value_map_figure(loaded.model, result, options=MapOptions(text="LONELY"))
+    finally:
+        loaded.close()
+    meta = {g: f.layout.meta for g, f in figures.items()}
+    assert meta["none"]["individual"] == 13 and meta["none"]["groups"] == 0
+    assert meta["capability"]["groups"] == 3 and meta["capability"]["individual"] == 1
+    assert meta["owner"]["groups"] == 4 and meta["owner"]["individual"] == 1
+    sizes = {g: len(f.data[0].node.label) for g, f in figures.items()}
+    assert sizes["capability"] < sizes["owner"] < sizes["none"]
+    assert "Lonely tool" in figures["capability"].data[0].node.label
+    assert "cap0 · 4 services" in figures["capability"].data[0].node.label
+    assert lonely.layout.meta["services"] == 1
+    assert list(lonely.layout.meta["links"]) == ["Lonely tool"]

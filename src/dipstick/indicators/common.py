@@ -59,9 +59,14 @@ def shift_evidence(shift: Shift, status: Status, note: str = "") -> Evidence:
                       f"({shift.relative_change:+.0%}), confidence {shift.confidence:.0%}"))
 
 
+#: How :func:`monthly_costs` reads a service's run cost, for pages that show it next to it.
+RUN_COST_BASIS = ("run cost a month as the check counts it: the latest month of costs.csv "
+                  "within the check's window, else monthly_cost from dipstick.yaml")
+
+
 def monthly_costs(ctx: CheckContext) -> dict[str, float]:
     """Run cost per service: the latest month of the ``costs`` table within the current window,
-    else ``monthly_cost`` from dipstick.yaml."""
+    else ``monthly_cost`` from dipstick.yaml (:data:`RUN_COST_BASIS`)."""
     return ctx.cache.get(COSTS, lambda: _monthly_costs(ctx))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from dipstick.check import CheckResult, run_check
 from dipstick.errors import DipstickError
 from dipstick.findings import CheckContext, CommonSpec
+from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.perception import PerceptionSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
@@ -39,6 +40,8 @@ class RunContext:
     # per service: value scores by group and dimension, check-in recency, latest comments
     # (read while the package is open; the stored run keeps none of it)
     surveys: Mapping[str, ServiceSurveys] = field(default_factory=dict)
+    # per service: the run cost a month the check's formulas used (costs.csv, else the catalog)
+    costs: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,19 +105,30 @@ def _load(path: Path, as_of: date, store: Store | None) -> RunContext | Missing:
         if store is not None:
             add_answers(store, package)
         result = run_check(package, as_of)
-        return RunContext(package.model, result, surveys_of(package, result))
+        return RunContext(package.model, result, surveys_of(package, result),
+                          run_costs(package, result))
     except DipstickError as e:
         return Missing(f"the data package {path} cannot be checked now: {e}")
     finally:
         package.close()
 
 
+def _check_context(package: Package, result: CheckResult) -> CheckContext:
+    model = package.model
+    return CheckContext(model, package.signals, result.window,
+                        split_settings(model.settings, CommonSpec))
+
+
 def surveys_of(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
     """The surveys as the check saw them: same window and settings as its perception cause."""
-    model = package.model
-    ctx = CheckContext(model, package.signals, result.window,
-                       split_settings(model.settings, CommonSpec))
-    return service_surveys(ctx, split_settings(model.settings, PerceptionSpec))
+    return service_surveys(_check_context(package, result),
+                           split_settings(package.model.settings, PerceptionSpec))
+
+
+def run_costs(package: Package, result: CheckResult) -> dict[str, float]:
+    """Each service's run cost a month read the way the check's formulas read it (same
+    function, same window), so a page showing a cost shows the one the leak was priced with."""
+    return monthly_costs(_check_context(package, result))
 
 
 def clear() -> None:

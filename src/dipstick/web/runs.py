@@ -37,7 +37,7 @@ from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
 from dipstick.web.auth import ApiUser, CsrfForm, PageUser, allow, check_csrf, store_of
-from dipstick.web.context import RunContext, remember, surveys_of
+from dipstick.web.context import RunContext, remember, run_costs, surveys_of
 from dipstick.web.templating import WebConfig, render
 
 router = APIRouter()
@@ -161,6 +161,7 @@ class Jobs:
 
         def keep(package: Package, result: CheckResult) -> None:
             kept["surveys"] = surveys_of(package, result)
+            kept["costs"] = run_costs(package, result)
 
         try:
             checked = check_and_store(Path(job.package), store, f"web check {job.label} "
@@ -176,7 +177,8 @@ class Jobs:
         else:
             result = checked.result
             remember(job.package, result.as_of,
-                     RunContext(checked.model, result, kept.get("surveys", {})))
+                     RunContext(checked.model, result, kept.get("surveys", {}),
+                                kept.get("costs", {})))
             views.forget_model(job.package)
             job.run_id = checked.run_id
             job.summary = result.to_json()["summary"]
