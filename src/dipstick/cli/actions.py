@@ -7,8 +7,6 @@ Exit codes: 0 done, 2 bad input (an unknown action, a move the loop forbids; not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -17,10 +15,17 @@ from rich import box
 from rich.table import Table
 
 from dipstick.actions import STATUSES
-from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _fail, _print_json, out
+from dipstick.cli.app import (
+    DatabaseOpt,
+    FormatOpt,
+    _check_format,
+    _fail,
+    _print_json,
+    open_store,
+    out,
+)
 from dipstick.cli.app import app as root
 from dipstick.errors import DipstickError, UsageError
-from dipstick.store import Store
 
 app = typer.Typer(name="actions", no_args_is_help=True, rich_markup_mode="rich",
                   help="Actions on leaks: owner, due date, expected saving, status; what a done "
@@ -30,16 +35,6 @@ root.add_typer(app)
 DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
 ById = Annotated[int, typer.Argument(help="The action's number (dipstick actions list).")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who makes the change (kept in the history).")]
-
-
-@contextmanager
-def _store(database: str | None, fmt: str) -> Iterator[Store]:
-    try:
-        with Store.open(database) as store:
-            store.migrate()
-            yield store
-    except DipstickError as e:
-        raise _fail(e, fmt) from None
 
 
 def _status(value: str | None) -> str | None:
@@ -64,7 +59,7 @@ def list_(database: DatabaseOpt = None, fmt: FormatOpt = "table",
     from dipstick.store.actions import list_actions
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             rows = list_actions(store, service_id=service, status=_status(status))
         except DipstickError as e:
@@ -90,7 +85,7 @@ def add(service: Annotated[str, typer.Argument(help="The leaking service's id.")
     from dipstick.store.actions import create_action
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             action = create_action(store, service, cause, by, owner=owner, due=_day(due),
                                    note=note, run_id=run)
@@ -113,7 +108,7 @@ def set_(action_id: ById, database: DatabaseOpt = None, fmt: FormatOpt = "table"
     from dipstick.store.actions import update_action
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             action = update_action(store, action_id, by, status=_status(status), on=_day(on),
                                    owner=owner, due=_day(due), reason=reason, note=note)
@@ -128,7 +123,7 @@ def show(action_id: ById, database: DatabaseOpt = None, fmt: FormatOpt = "table"
     from dipstick.store.actions import get_action
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             action = get_action(store, action_id)
         except DipstickError as e:
@@ -144,7 +139,7 @@ def ledger(database: DatabaseOpt = None, fmt: FormatOpt = "table",
     from dipstick.store.actions import ledger as read
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         doc = read(store, organisation)
     if fmt == "json":
         _print_json(doc)

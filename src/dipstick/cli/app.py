@@ -112,6 +112,20 @@ def _fail(e: DipstickError, fmt: str) -> typer.Exit:
     return typer.Exit(int(e.exit_code))
 
 
+@contextmanager
+def open_store(database: str | None, fmt: str) -> Iterator[Any]:
+    """The app database, migrated, for a command that reads or writes it; its errors reported
+    the way ``fmt`` expects. Imported here, not at start-up: most commands never open it."""
+    from dipstick.store import Store
+
+    try:
+        with Store.open(database) as store:
+            store.migrate()
+            yield store
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
+
+
 def _print_json(data: Any) -> None:
     """Plain JSON on stdout: Rich's highlighter takes seconds on a 2,000-service result, and
     so does indenting (it forces json's pure-Python encoder), so only a terminal gets indents."""

@@ -5,8 +5,6 @@ the overdue ones. Thin edges over :mod:`dipstick.pulse` (the web app calls the s
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +13,16 @@ import typer
 from rich import box
 from rich.table import Table
 
-from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _fail, _print_json, err, out
+from dipstick.cli.app import (
+    DatabaseOpt,
+    FormatOpt,
+    _check_format,
+    _fail,
+    _print_json,
+    err,
+    open_store,
+    out,
+)
 from dipstick.cli.app import app as root
 from dipstick.errors import DipstickError, ExitCode, UsageError
 from dipstick.model import ValueModel
@@ -42,16 +49,6 @@ SmtpUser = Annotated[str | None, typer.Option(help="SMTP user name.")]
 SmtpPasswordEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the SMTP password.")]
 Sender = Annotated[str, typer.Option(help="The From address of the e-mails.")]
-
-
-@contextmanager
-def _store(database: str | None, fmt: str) -> Iterator[Store]:
-    try:
-        with Store.open(database) as store:
-            store.migrate()
-            yield store
-    except DipstickError as e:
-        raise _fail(e, fmt) from None
 
 
 def _package(store: Store, package: Path | None) -> Path:
@@ -167,7 +164,7 @@ def start(
     _check_format(fmt)
     base_url = base_url or settings().base_url
     today = datetime.now(UTC).date()
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             model, pkg = _model(store, package)
             closes_on = closes.date() if closes else today + timedelta(days=open_days)
@@ -229,7 +226,7 @@ def invite(
 
     _check_format(fmt)
     base_url = base_url or settings().base_url
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             c = get(store, campaign)
             listed = _read_invitees(invitees, c.groups)
@@ -273,7 +270,7 @@ def remind(
 
     _check_format(fmt)
     base_url = base_url or settings().base_url
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             c = get(store, campaign)
             if not c.is_open(datetime.now(UTC).date()):
@@ -294,7 +291,7 @@ def list_(database: DatabaseOpt = None, fmt: FormatOpt = "table",
     from dipstick.pulse.campaigns import answers, campaigns
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         found = campaigns(store, service)
         counts: dict[int, int] = {}
         for a in answers(store, [c.id for c in found]) if found else []:
@@ -326,7 +323,7 @@ def results(campaign: CampaignArg, database: DatabaseOpt = None,
     from dipstick.pulse.results import campaign_results
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             c = get(store, campaign)
         except DipstickError as e:
@@ -364,7 +361,7 @@ def export(campaign: CampaignArg,
     from dipstick.pulse.campaigns import answers, get
     from dipstick.pulse.results import export_csv
 
-    with _store(database, "table") as store:
+    with open_store(database, "table") as store:
         try:
             c = get(store, campaign)
         except DipstickError as e:
@@ -382,7 +379,7 @@ def import_(path: Annotated[Path, typer.Argument(help="A data package with a sur
     from dipstick.pulse.importer import import_surveys
 
     _check_format(fmt)
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             package = load_package(path)
         except DipstickError as e:
@@ -418,7 +415,7 @@ def overdue(
 
     _check_format(fmt)
     today = datetime.now(UTC).date()
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             path = _package(store, package)
             loaded = load_package(path)
@@ -481,7 +478,7 @@ def due(database: DatabaseOpt = None, fmt: FormatOpt = "table",
 
     _check_format(fmt)
     day: date = today.date() if today else datetime.now(UTC).date()
-    with _store(database, fmt) as store:
+    with open_store(database, fmt) as store:
         try:
             opened = open_due(store, lambda pkg: _model(
                 store, Path(pkg) if pkg else None)[0], day)

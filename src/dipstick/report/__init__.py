@@ -10,7 +10,6 @@ years later. All user-provided text goes through Jinja2 autoescaping; the figure
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -22,7 +21,6 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from dipstick.check import CheckResult, ServiceVerdict
-from dipstick.errors import UsageError
 from dipstick.figures import (
     HEATMAP_LIMIT,
     JOURNEYS_LIMIT,
@@ -41,6 +39,7 @@ from dipstick.figures import (
     vsm_figure,
     worst_first,
 )
+from dipstick.files import require_folder, write_atomic
 from dipstick.findings import Status
 from dipstick.indicators.registry import INDICATORS
 
@@ -110,22 +109,8 @@ def write_report(result: CheckResult, path: str | os.PathLike[str]) -> Path:
     """Render, then write atomically: a temp file in the target folder moved into place, so a
     failed or interrupted write never leaves a half report (or clobbers the previous one)."""
     target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot write the report to {target}: folder {folder} does not exist")
-    page = render_report(result)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    require_folder(target, "report")
+    return write_atomic(target, render_report(result).encode("utf-8"))
 
 
 @cache

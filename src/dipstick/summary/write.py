@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Literal
 
-from dipstick.errors import UsageError
+from dipstick.files import require_folder, write_atomic
 from dipstick.summary import Summary
 
 Format = Literal["html", "pdf"]
@@ -37,19 +36,5 @@ def write_summary(summary: Summary, path: str | os.PathLike[str], fmt: Format) -
     """Render, then write through a temp file moved into place: a failed write never leaves
     half a file or clobbers the previous one."""
     target = Path(path)
-    if not target.parent.is_dir():
-        raise UsageError(f"cannot write the summary to {target}: folder {target.parent} does "
-                         "not exist")
-    data = render(summary, fmt)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    require_folder(target, "summary")
+    return write_atomic(target, render(summary, fmt))
