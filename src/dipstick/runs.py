@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dipstick.check import CheckResult, run_check
 from dipstick.errors import UsageError
@@ -15,8 +16,9 @@ from dipstick.indicators.registry import CAUSES
 from dipstick.model import ValueModel
 from dipstick.package import Package, load_package
 from dipstick.package.tables import TABLES
-from dipstick.store import Store
-from dipstick.store.actions import settle
+
+if TYPE_CHECKING:   # the database layer only where a run is kept (tests/test_startup.py)
+    from dipstick.store import Store
 
 Progress = Callable[[str], None]
 ENGINES = ("duckdb", "spark")
@@ -70,6 +72,8 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
                     while_open: Callable[[Package, CheckResult], None] | None = None) -> Checked:
     """Check a package, with the stored pulse answers, and keep the run; nothing is stored
     when the package is bad."""
+    from dipstick.store.actions import settle
+
     started = datetime.now(UTC)
     checked = check_package(path, as_of, progress=progress, while_open=while_open,
                             prepare=lambda p: add_answers(store, p))

@@ -17,7 +17,7 @@ import secrets
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+from dipstick.defaults import DEFAULT_BASE_URL
 
 # The one fallback for an unset DIPSTICK_SECRET_KEY: a random key made once per process, so
 # every part of one server (session cookies, pulse-form nonces) signs with the same key, and

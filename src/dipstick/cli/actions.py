@@ -14,7 +14,6 @@ import typer
 from rich import box
 from rich.table import Table
 
-from dipstick.actions import STATUSES
 from dipstick.cli.app import (
     DatabaseOpt,
     FormatOpt,
@@ -39,6 +38,8 @@ ByOpt = Annotated[str, typer.Option("--by", help="Who makes the change (kept in 
 
 def _status(value: str | None) -> str | None:
     """``in-progress`` and ``in_progress`` are ``in progress`` on a command line."""
+    from dipstick.actions import STATUSES
+
     if value is None:
         return None
     norm = value.strip().lower().replace("-", " ").replace("_", " ")

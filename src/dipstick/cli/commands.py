@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dipstick import render
-from dipstick.check import CheckResult
 from dipstick.cli.app import (
     AsOfOpt,
     DatabaseOpt,
@@ -31,11 +30,11 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
-from dipstick.findings import Threshold
-from dipstick.indicators.registry import INDICATORS
-from dipstick.model import ValueModel
-from dipstick.model.alerts import AlertTarget
-from dipstick.package import load_package
+
+if TYPE_CHECKING:   # the core is imported by the commands that run it, not at start-up
+    from dipstick.check import CheckResult
+    from dipstick.model import ValueModel
+    from dipstick.model.alerts import AlertTarget
 
 
 def _as_date(v: datetime | None) -> date | None:
@@ -46,19 +45,27 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
          fmt: str, database: str | None = None,
          engine: str = "duckdb") -> tuple[CheckResult, ValueModel]:
     """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
-    from dipstick.pulse.feed import feed_stored_answers  # pulse answers join the surveys
+    from dipstick.database import sqlite_file_missing
     from dipstick.runs import check_package
-    from dipstick.store.selfassess import feed_stored_self_assessment  # and the web's
 
     try:
         with _progress("Checking") as step:
             checked = check_package(path, as_of, services, progress=step,
-                                    prepare=lambda p: (feed_stored_answers(p, database),
-                                                       feed_stored_self_assessment(p, database)),
-                                    engine=engine)
+                                    prepare=None if sqlite_file_missing(database)
+                                    else _stored_answers(database), engine=engine)
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
+
+
+def _stored_answers(database: str | None) -> Callable[[Any], Any]:
+    """What the app database adds to a package before its check: pulse answers join the
+    surveys, the web's self-assessments their causes. Only called when there is a database:
+    a check on a machine without one never imports the database layer."""
+    from dipstick.pulse.feed import feed_stored_answers
+    from dipstick.store.selfassess import feed_stored_self_assessment
+
+    return lambda p: (feed_stored_answers(p, database), feed_stored_self_assessment(p, database))
 
 
 def _store(result: CheckResult, database: str | None, started: datetime, command: str) -> int:
@@ -81,6 +88,8 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
 @app.command()
 def validate(path: PackageArg, fmt: FormatOpt = "table") -> None:
     """Check a data package and list every problem (file, row, field, value). Exit 2 if any."""
+    from dipstick.package import load_package
+
     _check_format(fmt)
     try:
         load_package(path).close()
@@ -111,6 +120,8 @@ def check(
     = False,
 ) -> None:
     """Run every leak indicator and show the lights. Exit 0 no leak, 1 leak, 2 bad input."""
+    from dipstick import render
+
     _check_format(fmt)
     if alert and not store:
         raise _fail(UsageError("--alert needs the run history: it cannot be used with "
@@ -240,6 +251,7 @@ def demo(
 ) -> None:
     """Write a synthetic demo organisation, check it and write its report; a demo admin user
     is (re)created for the web app with a fresh password. Exit 0 on success."""
+    from dipstick import render
     from dipstick.demo import generate
     from dipstick.report import write_report
 
@@ -314,6 +326,7 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many of the latest runs.")] = 20,
 ) -> None:
     """List the stored check runs, newest first (the history behind trends)."""
+    from dipstick import render
     from dipstick.store import Store
 
     _check_format(fmt)
@@ -355,6 +368,8 @@ def alerts(
 
 def plain_setting(value: object) -> str:
     """A default as a reader writes it: ``watch ≥ 7 · leak ≥ 6``, ``60``, not a repr."""
+    from dipstick.findings import Threshold
+
     if isinstance(value, Threshold):
         return value.describe()
     if isinstance(value, float):
@@ -367,6 +382,9 @@ def plain_setting(value: object) -> str:
 @app.command()
 def indicators(fmt: FormatOpt = "table") -> None:
     """List the leak indicators, what each asks and the remedy it points to."""
+    from dipstick import render
+    from dipstick.indicators.registry import INDICATORS
+
     _check_format(fmt)
     rows = [{"cause": i.cause, "title": i.title, "question": i.question, "action": i.action,
              "settings": {k: plain_setting(f.default) for k, f in i.spec.model_fields.items()}}

@@ -8,16 +8,18 @@ A thin edge over :func:`dipstick.connectors.imports.import_file`: options become
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, app, err, out
-from dipstick.connectors.imports import KINDS, ImportOptions, ImportSummary, import_file
+from dipstick.defaults import IMPORT_KINDS as KINDS
 from dipstick.errors import DipstickError, UsageError
+
+if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+    from dipstick.connectors.imports import ImportSummary
 
 
 @app.command("import")
@@ -71,6 +73,8 @@ def import_(
 ) -> None:
     """Import an export (ServiceNow, Jira, CSV, Excel, Parquet) into a data package: every row
     checked, all-or-nothing, idempotent. Exit 0 done, 2 bad input (nothing written)."""
+    from dipstick.connectors.imports import ImportOptions, import_file
+
     _check_format(fmt)
     try:
         options = ImportOptions(
@@ -95,6 +99,8 @@ def import_(
 
 
 def _mapping(pairs: list[str], file: Path | None) -> dict[str, str]:
+    import yaml
+
     out: dict[str, str] = {}
     if file is not None:
         try:

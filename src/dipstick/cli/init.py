@@ -7,24 +7,19 @@ A thin edge over :mod:`dipstick.package.starter` (the model) and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import yaml
 from rich.table import Table
 
 from dipstick.cli.app import FormatOpt, PackageArg, _check_format, _fail, _print_json, app, out
+from dipstick.defaults import DEFAULT_LOST_SHARE
 from dipstick.errors import DipstickError, PackageError, Problem, UsageError
-from dipstick.package import MODEL_FILE, Package, load_package
-from dipstick.package.nextsteps import (
-    DEFAULT_LOST_SHARE,
-    Estimate,
-    NextStep,
-    estimates,
-    facts_of,
-    next_steps,
-)
-from dipstick.package.starter import Starter, found_in, starter_text, write_model
+
+if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+    from dipstick.package import Package
+    from dipstick.package.nextsteps import Estimate, NextStep
+    from dipstick.package.starter import Starter
 
 
 @app.command()
@@ -45,6 +40,12 @@ def init(
     they name; TODO placeholders for the rest), then list what to add next, what each addition
     unlocks, and the money already in sight. Exit 0 done, 2 bad input or a dipstick.yaml with
     your own content and no --force (nothing written)."""
+    import yaml
+
+    from dipstick.package import MODEL_FILE, load_package
+    from dipstick.package.nextsteps import estimates, facts_of, next_steps
+    from dipstick.package.starter import found_in, starter_text, write_model
+
     _check_format(fmt)
     try:
         if not 0 < lost_share <= 1:

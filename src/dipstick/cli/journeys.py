@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.table import Table
@@ -19,12 +20,11 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.errors import DipstickError
-from dipstick.findings import CommonSpec, Status, Threshold
-from dipstick.indicators.customer_experience import CustomerExperienceSpec
-from dipstick.indicators.registry import split_settings
-from dipstick.journeys import JourneyMeasures, MonthPoint, measure_journeys
-from dipstick.package import load_package
-from dipstick.render import STYLE
+
+if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+    from dipstick.findings import Threshold
+    from dipstick.indicators.customer_experience import CustomerExperienceSpec
+    from dipstick.journeys import JourneyMeasures, MonthPoint
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -33,6 +33,12 @@ SPARKS = "▁▂▃▄▅▆▇█"
 def journeys(path: PackageArg, fmt: FormatOpt = "table", as_of: AsOfOpt = None) -> None:
     """Show the customer journey maps of a package: per touchpoint its satisfaction and
     drop-off rate now against the baseline, and its monthly satisfaction."""
+    from dipstick.findings import CommonSpec
+    from dipstick.indicators.customer_experience import CustomerExperienceSpec
+    from dipstick.indicators.registry import split_settings
+    from dipstick.journeys import measure_journeys
+    from dipstick.package import load_package
+
     _check_format(fmt)
     try:
         package = load_package(path)
@@ -93,6 +99,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _cue(value: float | None, text: str, threshold: Threshold) -> Text:
+    from dipstick.findings import Status
+    from dipstick.render import STYLE
+
     if value is None:
         return Text(text, style=STYLE[Status.UNKNOWN])
     status, _ = threshold.grade(value)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -27,9 +27,11 @@ from rich.progress import (
 from rich.table import Table
 
 from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, app, err, out
-from dipstick.connectors.imports import ImportOptions
-from dipstick.connectors.pull import PullSummary, RetryPolicy, pull_jira, pull_servicenow
 from dipstick.errors import DipstickError, UsageError
+
+if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+    from dipstick.connectors.imports import ImportOptions
+    from dipstick.connectors.pull import PullSummary, RetryPolicy
 
 pull_app = typer.Typer(name="pull", no_args_is_help=True, rich_markup_mode="rich",
                        help="Pull tickets live from ServiceNow or Jira into a data package "
@@ -76,6 +78,8 @@ def _mapping(items: list[str] | None) -> dict[str, str]:
 
 
 def _policy(attempts: int, backoff: float, timeout: float) -> RetryPolicy:
+    from dipstick.connectors.pull import RetryPolicy
+
     if attempts < 1 or backoff < 0 or timeout <= 0:
         raise UsageError("--attempts must be at least 1, --backoff at least 0 and --timeout "
                          "more than 0")
@@ -149,6 +153,8 @@ def _show(summary: PullSummary, fmt: str) -> None:
 
 def _options(mapping: list[str] | None, service_from: str | None, service_map: Path | None,
              starter: bool, skip: bool) -> ImportOptions:
+    from dipstick.connectors.imports import ImportOptions
+
     return ImportOptions(mapping=_mapping(mapping), service_from=service_from,
                          service_map=service_map, starter_services=starter, skip_bad_rows=skip)
 
@@ -182,6 +188,8 @@ def servicenow(
 
     Auth: SERVICENOW_TOKEN (OAuth bearer) or SERVICENOW_USER + SERVICENOW_PASSWORD. Exit 0
     done, 2 bad input, 3 the instance failed (nothing written)."""
+    from dipstick.connectors.pull import pull_servicenow
+
     _check_format(fmt)
     try:
         options = _options(mapping, service_from, service_map, starter_services,
@@ -223,6 +231,8 @@ def jira(
 
     Auth: JIRA_BEARER (personal access token) or JIRA_USER + JIRA_TOKEN (API token). Exit 0
     done, 2 bad input, 3 Jira failed (nothing written)."""
+    from dipstick.connectors.pull import pull_jira
+
     _check_format(fmt)
     try:
         options = _options(mapping, service_from, service_map, starter_services,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -24,10 +24,12 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.cli.app import app as root
+from dipstick.defaults import DEFAULT_BASE_URL
 from dipstick.errors import DipstickError, ExitCode, UsageError
-from dipstick.model import ValueModel
-from dipstick.settings import DEFAULT_BASE_URL, settings
-from dipstick.store import Store
+
+if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+    from dipstick.model import ValueModel
+    from dipstick.store import Store
 
 app = typer.Typer(name="pulse", no_args_is_help=True, rich_markup_mode="rich",
                   help="Pulse checks: ask stakeholder groups, in 60 seconds, whether they still "
@@ -160,6 +162,7 @@ def start(
     from dipstick.pulse.form import questions_for
     from dipstick.pulse.mail import link_url
     from dipstick.pulse.schedules import add_schedule, every_days
+    from dipstick.settings import settings
 
     _check_format(fmt)
     base_url = base_url or settings().base_url
@@ -223,6 +226,7 @@ def invite(
     plain text + HTML), else as a list of links. Exit 2 on a bad CSV (nobody invited)."""
     from dipstick.pulse.campaigns import add_invitations, get
     from dipstick.pulse.mail import send_invitations
+    from dipstick.settings import settings
 
     _check_format(fmt)
     base_url = base_url or settings().base_url
@@ -267,6 +271,7 @@ def remind(
     """Remind the invitees who have not answered (only them), each with a fresh link."""
     from dipstick.pulse.campaigns import get
     from dipstick.pulse.mail import send_invitations
+    from dipstick.settings import settings
 
     _check_format(fmt)
     base_url = base_url or settings().base_url

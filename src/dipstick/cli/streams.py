@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import narwhals as nw
 import typer
 
-from dipstick import render
 from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, out
+from dipstick.defaults import WAITING_PREFIXES
 from dipstick.errors import DipstickError, UsageError
-from dipstick.model import WAITING_PREFIXES
-from dipstick.package import load_package
-from dipstick.streams import StreamMetrics
-from dipstick.streams.discover import Discovery, discover
+
+if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+    from dipstick.streams import StreamMetrics
+    from dipstick.streams.discover import Discovery
 
 Col = Annotated[str | None, typer.Option(help="Column to read it from (event log files).")]
 
@@ -53,6 +52,7 @@ def streams(
     """Show value stream maps: lead time, process and wait time, activity ratio, rolled %C&A,
     the bottleneck — and, for event logs, the process map (directly-follows pairs with
     durations), variants, waiting states and rework. Exit 2 on a bad package or log."""
+
     _check_format(fmt)
     top = _top(top_variants, fmt)
     if path.is_dir():
@@ -69,6 +69,8 @@ def streams(
     if fmt == "json":
         _print_json([_json(m, d) for m, d in measured])
         return
+    from dipstick import render
+
     if not measured:
         out.print("No value stream in this package (neither hand-given steps nor an event log "
                   "with cases).")
@@ -86,6 +88,7 @@ def _json(m: StreamMetrics, d: Discovery | None) -> dict[str, Any]:
 
 
 def _package_streams(path: Path, fmt: str) -> list[tuple[StreamMetrics, Discovery | None]]:
+    from dipstick.package import load_package
     from dipstick.streams.package import package_streams
 
     try:
@@ -113,7 +116,10 @@ def _top(text: str, fmt: str) -> int:
 
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
+    import narwhals as nw
+
     from dipstick.engine.sql import connect
+    from dipstick.streams.discover import discover
     from dipstick.streams.logs import read_event_log
 
     con = connect()

@@ -11,7 +11,6 @@ import typer
 
 from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _print_json, app, err, out
 from dipstick.errors import DipstickError, ExitCode
-from dipstick.settings import settings
 
 users_app = typer.Typer(help="Web app users: create them, list them, give them API tokens.",
                         no_args_is_help=True)
@@ -60,6 +59,7 @@ def users_create(
 ) -> None:
     """Create a user. The password is read from DIPSTICK_PASSWORD, else from a prompt (or one
     line on stdin when it is not a terminal). Exit 2 on a bad role, e-mail or password."""
+    from dipstick.settings import settings
     from dipstick.store import Store
     from dipstick.store.users import create_user
 

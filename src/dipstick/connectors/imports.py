@@ -23,6 +23,7 @@ from dipstick.connectors import services as services_
 from dipstick.connectors.look import FieldLook
 from dipstick.connectors.presets import Preset, preset
 from dipstick.connectors.sources import Source, open_source, read_error, stage
+from dipstick.defaults import IMPORT_KINDS
 from dipstick.engine.sql import ident, literal, load_table, run
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
@@ -97,8 +98,7 @@ def _s(v: object) -> str | None:
 Progress = Callable[[int], None]
 
 
-KINDS = ("tickets", "usage", "costs", "training", "changes", "surveys", "kpis", "touchpoints",
-         "services")
+KINDS = IMPORT_KINDS
 SERVICE_COLUMNS: tuple[Column, ...] = (
     Column("id"), Column("name", required=True), Column("owner"),
     Column("lifecycle", choices=("pipeline", "live", "retiring", "retired")),

@@ -82,15 +82,6 @@ def money(value: float, currency: str) -> str:
     return f"{value:,.0f} {currency}"
 
 
-def duration(minutes: float) -> str:
-    """A duration the way people say it: minutes, hours or days, one decimal."""
-    if minutes >= 1440:
-        return f"{minutes / 1440:.1f} d"
-    if minutes >= 60:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes:.0f} min"
-
-
 def json_island(fig: Any) -> Markup:
     """Figure JSON for a ``<script type="application/json">`` island (the report and the web
     pages): ``<``, ``>`` and ``&`` become JSON escapes, so no string in it can close the element

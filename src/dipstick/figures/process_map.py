@@ -15,11 +15,11 @@ import plotly.graph_objects as go
 from dipstick.figures._common import (
     LAYOUT,
     STATUS_COLOURS,
-    duration,
     plotly_text,
     short_label,
 )
 from dipstick.findings import Status
+from dipstick.spoken import duration
 from dipstick.streams.discover import Discovery
 
 EDGES_LIMIT = 24

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dipstick.defaults import WAITING_PREFIXES
 from dipstick.model.alerts import AlertTargets
 
 GroupKind = Literal["customer", "partner", "supplier", "internal"]
@@ -110,9 +111,6 @@ class Step(_Model):
     baseline: StepBaseline | None = None
 
 
-# Words that mark a waiting state at the start of an activity name or of any part of a
-# composite one ("Queued-Awaiting Assignment", "Accepted-Wait - User"): docs/streams.md.
-WAITING_PREFIXES = ("awaiting", "waiting", "wait", "pending", "on hold", "queued")
 _PARTS = re.compile(r"\s*[-–—/:|(),]\s*")
 
 

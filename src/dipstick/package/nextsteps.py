@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dipstick.defaults import DEFAULT_LOST_SHARE
 from dipstick.engine.sql import ident, run
 from dipstick.model import ValueModel
 from dipstick.package import Package
@@ -21,7 +22,6 @@ from dipstick.package import Package
 TICKET_FIELDS = ("resolved_at", "satisfaction", "lost_minutes", "requester_group")
 SERVICE_TABLES = ("tickets", "usage", "costs", "training", "changes", "surveys", "events")
 DAYS_PER_MONTH = 365.25 / 12
-DEFAULT_LOST_SHARE = 0.03   # about one working hour per day open: 1 h ÷ 24 h × 5/7 days
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ the indicators' list."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group
@@ -12,11 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from dipstick.errors import Problem, where
-from dipstick.figures._common import duration
-from dipstick.findings import Status
-from dipstick.render.lights import light
-from dipstick.streams import StreamMetrics
-from dipstick.streams.discover import Discovery
+from dipstick.spoken import duration
+
+if TYPE_CHECKING:   # the streams and the lights are imported by those who render them
+    from dipstick.streams import StreamMetrics
+    from dipstick.streams.discover import Discovery
 
 
 def stream_table(m: StreamMetrics) -> Table:
@@ -112,6 +112,9 @@ def problems_table(problems: Sequence[Problem]) -> Table:
 
 
 def runs_table(rows: Sequence[dict[str, Any]]) -> Table:
+    from dipstick.findings import Status
+    from dipstick.render.lights import light
+
     table = Table(title="Stored check runs (newest first)", header_style="bold",
                   box=box.SIMPLE_HEAD)
     if not rows:

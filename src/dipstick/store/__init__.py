@@ -32,6 +32,7 @@ from sqlalchemy import Engine, create_engine, event, insert, make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import selectinload, sessionmaker
 
+from dipstick.database import DEFAULT_FILE, ENV_URL, default_url, sqlite_file_missing
 from dipstick.errors import StoreError, UsageError
 from dipstick.findings import Status, Window
 from dipstick.store.tables import FindingRow, Run, ServiceResult
@@ -42,28 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_FILE", "ENV_URL", "HistoryPoint", "RunSummary", "Store", "default_url",
            "sqlite_file_missing"]
 
-ENV_URL = "DIPSTICK_DATABASE_URL"
-DEFAULT_FILE = "dipstick.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT_S = 10
-
-
-def default_url() -> str:
-    """The URL used when none is given: ``$DIPSTICK_DATABASE_URL``, else ./dipstick.db."""
-    from dipstick.settings import settings
-
-    return settings().database_url or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
-
-
-def sqlite_file_missing(url: str | None = None) -> bool:
-    """Whether the URL (default: :func:`default_url`) names a SQLite file that does not exist
-    yet, so a reader that must not create one (opening would) can skip it. False for other
-    databases and for URLs that do not parse (opening them reports the problem)."""
-    try:
-        parsed = make_url(url or default_url())
-    except ArgumentError:
-        return False
-    return parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""Benchmark: how fast `dipstick --help` and every command's `--help` answer, whole process.
+
+Issue 16, item 1: each ≤ 0.3 s. The floors, measured in the same run: the bare interpreter
+(`python -c pass`) and `python -c "import duckdb"` (the issue's reference). Run:
+
+    python benchmarks/startup.py [--repeat 7]
+
+Each figure is the median wall time of fresh processes (`python -m dipstick ...`, the same
+code path as the `dipstick` script); the worst command is named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+
+def seconds(args: list[str], repeat: int) -> float:
+    """Median wall time; the CPU time (user + system, the steadier figure on a busy machine)
+    is kept in CPU beside it."""
+    runs, cpu = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        runs.append(time.perf_counter() - start)
+        cpu.append(usage.ru_utime + usage.ru_stime)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(args)} failed")
+    CPU[" ".join(args)] = statistics.median(cpu)
+    return statistics.median(runs)
+
+
+CPU: dict[str, float] = {}
+
+
+def commands() -> list[list[str]]:
+    import typer
+
+    from dipstick.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(group: Any, prefix: list[str]) -> None:
+        for name, cmd in group.commands.items():
+            found.append([*prefix, name])
+            if hasattr(cmd, "commands"):
+                walk(cmd, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args()
+    py = [sys.executable]
+    bare = seconds([*py, "-c", "pass"], args.repeat)
+    duck = seconds([*py, "-c", "import duckdb"], args.repeat)
+    root = seconds([*py, "-m", "dipstick", "--help"], args.repeat)
+    each = {" ".join(c): seconds([*py, "-m", "dipstick", *c, "--help"], args.repeat)
+            for c in commands()}
+    worst = max(each, key=each.__getitem__)
+
+    def cpu(*tail: str) -> str:
+        return f"CPU {CPU[' '.join([*py, *tail])]:.3f} s"
+
+    print(f"python -c pass:            {bare:.3f} s  {cpu('-c', 'pass')}")
+    print(f"python -c 'import duckdb': {duck:.3f} s  {cpu('-c', 'import duckdb')}  (the floor "
+          "named by issue 16)")
+    print(f"dipstick --help:           {root:.3f} s  {cpu('-m', 'dipstick', '--help')}  "
+          f"({root / duck:.1f}× the duckdb import)")
+    each_cpu = [CPU[" ".join([*py, "-m", "dipstick", *c.split(), "--help"])] for c in each]
+    print(f"every command's --help ({len(each)}): median {statistics.median(each.values()):.3f} s"
+          f" (CPU {statistics.median(each_cpu):.3f} s), worst {each[worst]:.3f} s "
+          f"(dipstick {worst} --help)")
+    met = max(root, *each.values()) <= 0.3
+    print(f"target ≤ 0.3 s for all: {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Start-up stays light: each command imports only what it uses (issue 16, item 1).
+
+What is guarded is the import list, not the time (the time is measured by
+``benchmarks/startup.py``, never asserted here). Each case runs in a fresh interpreter, since
+what a process has imported is exactly what is under test; inside it the command runs through
+Typer's runner as the other CLI tests do.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import make_url
+
+from dipstick.database import sqlite_file_missing
+
+# Libraries that cost tenths of a second each to import, and the parts of dipstick that pull
+# them in. `--help` needs none of them. (pydantic is not listed: Typer itself coerces a
+# command's parameters with it, even for `--help`.)
+HEAVY = ("duckdb", "numpy", "narwhals", "pyarrow", "pandas", "scipy", "sqlalchemy", "alembic",
+         "fastapi", "starlette", "uvicorn", "plotly", "matplotlib", "fpdf", "jinja2",
+         "pydantic_settings", "yaml", "httpx", "psycopg", "pyspark", "openpyxl", "pm4py")
+# What a check that stores nothing, or a stream discovered from a log, must never load: the app
+# database and the web (issue 16: "no Alembic, SQLAlchemy, FastAPI or Plotly").
+SERVER_SIDE = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "plotly", "jinja2",
+               "matplotlib", "fpdf", "httpx", "psycopg", "argon2", "itsdangerous")
+
+PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from dipstick.cli import app
+runs = json.loads(sys.argv[1])
+codes = [CliRunner().invoke(app, args).exit_code for args in runs]
+print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported_by(runs: list[list[str]], cwd: Path) -> tuple[list[int], set[str]]:
+    """Run the commands one after another in one fresh interpreter: their exit codes and every
+    module the interpreter holds afterwards."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(runs)], cwd=cwd,
+                          capture_output=True, text=True, check=True)
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer["codes"], set(answer["modules"])
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted({m.split(".")[0] for m in modules} & set(names))
+
+
+def every_help() -> list[list[str]]:
+    """``--help`` of the root and of every command and sub-command, read from the app itself,
+    so a command added later is guarded too."""
+    import typer
+
+    from dipstick.cli import app
+
+    runs: list[list[str]] = [["--help"]]
+
+    def walk(group: Any, prefix: list[str]) -> None:
+        for name, cmd in group.commands.items():
+            runs.append([*prefix, name, "--help"])
+            if hasattr(cmd, "commands"):     # a group of sub-commands (Typer's own click)
+                walk(cmd, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return runs
+
+
+def test_every_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    runs = every_help()
+    assert len(runs) > 25     # the root, ~20 commands, the pulse/actions/users sub-commands
+    codes, modules = imported_by(runs, tmp_path)
+    assert codes == [0] * len(runs)
+    assert loaded(modules, HEAVY) == []
+    ours = sorted(m for m in modules if m.startswith("dipstick"))
+    allowed = ("dipstick", "dipstick.cli", "dipstick.defaults", "dipstick.errors")
+    assert [m for m in ours if m not in allowed and not m.startswith("dipstick.cli.")] == []
+
+
+def test_a_check_that_stores_nothing_loads_neither_database_nor_web(demo_org: Path,
+                                                                       tmp_path: Path) -> None:
+    nowhere = f"sqlite:///{tmp_path / 'none.db'}"
+    codes, modules = imported_by(
+        [["check", str(demo_org), "--no-store", "--format", "json", "--database", nowhere],
+         ["check", str(demo_org), "--no-store", "--database", nowhere, "--limit", "5"],
+         ["validate", str(demo_org)]], tmp_path)
+    assert codes == [1, 1, 0]             # the demo leaks; the package is valid
+    assert "duckdb" in loaded(modules, HEAVY)   # it did check
+    assert loaded(modules, SERVER_SIDE) == []
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_a_stream_from_a_log_loads_neither_database_nor_web(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    rows = ["case_id,activity,timestamp"] + [
+        f"c{c},{a},2026-01-0{1 + c % 5} {h:02d}:00:00"
+        for c in range(20) for h, a in enumerate(("Open", "Awaiting User", "Work", "Close"))]
+    log.write_text("\n".join(rows) + "\n")
+    codes, modules = imported_by([["streams", str(log), "--format", "json"],
+                                  ["streams", str(log)]], tmp_path)
+    assert codes == [0, 0]
+    assert loaded(modules, SERVER_SIDE) == []
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:///{d}/there.db", "sqlite:///{d}/missing.db", "sqlite:////{d}/there.db",
+    "sqlite+pysqlite:///{d}/there.db?timeout=5", "sqlite:///{d}/sp%20ace.db", "sqlite://",
+    "sqlite:///:memory:", "postgresql+psycopg://u:p@127.0.0.1:5432/test", "notaurl",
+    "SQLITE:///{d}/there.db", "sqlite://localhost/{d}/there.db",
+])
+def test_the_light_url_reading_names_the_file_sqlalchemy_opens(url: str, tmp_path: Path
+                                                                ) -> None:
+    (tmp_path / "there.db").write_bytes(b"")
+    (tmp_path / "sp ace.db").write_bytes(b"")
+    url = url.format(d=str(tmp_path).lstrip("/"))
+    try:
+        parsed = make_url(url)
+    except Exception:
+        expected = False     # opening reports the problem
+    else:
+        expected = (parsed.get_backend_name() == "sqlite"
+                    and not Path(parsed.database or "").is_file())
+    assert sqlite_file_missing(url) is expected
