@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from discovery import REAL_LOG, generate  # noqa: E402
+from discovery import REAL_LOG, generate
 
 DIPSTICK = Path(sys.executable).with_name("dipstick")
 
