@@ -25,7 +25,8 @@ STATES = ["New", "Triage", "In Progress", "Awaiting User", "Pending Vendor", "Re
           "Resolved", "Closed"]
 
 
-def random_log(seed: int, lifecycle: bool, cases: int = 60) -> duckdb.DuckDBPyConnection:
+def random_log(seed: int, lifecycle: bool, cases: int = 60,
+               states: list[str] = STATES) -> duckdb.DuckDBPyConnection:
     """A canonical events table with ties, repeats, waiting states, resources (some unknown),
     services and two processes; with ``lifecycle``, starts and completes, some unpaired."""
     rng = random.Random(seed)
@@ -34,7 +35,7 @@ def random_log(seed: int, lifecycle: bool, cases: int = 60) -> duckdb.DuckDBPyCo
         t = T0 + timedelta(hours=rng.randint(0, 24 * 40))
         process = rng.choice(["incident", "request"])
         for _ in range(rng.randint(1, 9)):
-            act = rng.choice(STATES)
+            act = rng.choice(states)
             t += timedelta(minutes=rng.choice([0, 0, 5, 30, 240, 1440]))
             res = rng.choice([None, "ana", "bo", "cy"])
             svc = rng.choice([None, "crm", "erp"])
@@ -73,6 +74,16 @@ def test_sql_equals_the_portable_discovery_on_random_logs(seed: int, lifecycle: 
     bare = nw.from_native(con.table("events").select("case_id, activity, timestamp, seq"
                                                      + (", lifecycle" if lifecycle else "")))
     same(bare)
+
+
+def test_more_activities_than_the_repeat_bit_set_holds() -> None:
+    """Over 64 activities a repeat is told by a second partitioning instead of a bit set."""
+    many = [*STATES, *(f"Step {i}" for i in range(70))]
+    con = random_log(5, lifecycle=False, cases=200, states=many)
+    events = nw.from_native(con.table("events"))
+    assert len(discover(events).activities) > 64
+    same(events)
+    same(events, collapse=True)
 
 
 def test_sql_equals_the_portable_discovery_on_the_real_log() -> None:

@@ -20,9 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from dipstick import render
 from dipstick.errors import DipstickError, ExitCode, PackageError
 
 app = typer.Typer(
@@ -89,6 +87,8 @@ def _root(version: Annotated[bool, typer.Option(
 
 @contextmanager
 def _progress(label: str) -> Iterator[Any]:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)
@@ -106,6 +106,8 @@ def _fail(e: DipstickError, fmt: str) -> typer.Exit:
         _print_json({"error": type(e).__name__, "message": str(e).splitlines()[0],
                              "problems": [p.as_dict() for p in problems]})
     elif problems:
+        from dipstick import render  # imported on failure only: it loads the check
+
         err.print(render.problems_table(problems))
     else:
         err.print(f"[red]error:[/red] {e}")

@@ -1,12 +1,12 @@
-"""``dipstick journeys``: customer journey maps, touchpoint by touchpoint, now against before."""
+"""``dipstick journeys``: customer journey maps, touchpoint by touchpoint, now against before.
+
+The package loader, the indicators and Rich's tables are imported when the command runs, not
+when the CLI starts (every command's start-up pays for what its module imports)."""
 
 from __future__ import annotations
 
 from datetime import date
-
-from rich import box
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from dipstick.cli.app import (
     AsOfOpt,
@@ -19,12 +19,14 @@ from dipstick.cli.app import (
     out,
 )
 from dipstick.errors import DipstickError
-from dipstick.findings import CommonSpec, Status, Threshold
-from dipstick.indicators.customer_experience import CustomerExperienceSpec
-from dipstick.indicators.registry import split_settings
-from dipstick.journeys import JourneyMeasures, MonthPoint, measure_journeys
-from dipstick.package import load_package
-from dipstick.render import STYLE
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
+    from dipstick.findings import Threshold
+    from dipstick.indicators.customer_experience import CustomerExperienceSpec
+    from dipstick.journeys import JourneyMeasures, MonthPoint
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -33,6 +35,12 @@ SPARKS = "▁▂▃▄▅▆▇█"
 def journeys(path: PackageArg, fmt: FormatOpt = "table", as_of: AsOfOpt = None) -> None:
     """Show the customer journey maps of a package: per touchpoint its satisfaction and
     drop-off rate now against the baseline, and its monthly satisfaction."""
+    from dipstick.findings import CommonSpec
+    from dipstick.indicators.customer_experience import CustomerExperienceSpec
+    from dipstick.indicators.registry import split_settings
+    from dipstick.journeys import measure_journeys
+    from dipstick.package import load_package
+
     _check_format(fmt)
     try:
         package = load_package(path)
@@ -60,6 +68,9 @@ def journeys(path: PackageArg, fmt: FormatOpt = "table", as_of: AsOfOpt = None) 
 def journey_table(j: JourneyMeasures, spec: CustomerExperienceSpec) -> Table:
     """One journey map in text. A value past the `customer_experience` watch level is amber,
     past its leak level red, so the table and the check agree on what is worrying."""
+    from rich import box
+    from rich.table import Table
+
     who = " · ".join(x for x in (j.persona, j.stakeholder_group) if x)
     table = Table(title=f"{j.name} ({j.id})" + (f" — {who}" if who else ""),
                   header_style="bold", box=box.SIMPLE_HEAD,
@@ -93,6 +104,11 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _cue(value: float | None, text: str, threshold: Threshold) -> Text:
+    from rich.text import Text
+
+    from dipstick.findings import Status
+    from dipstick.render import STYLE
+
     if value is None:
         return Text(text, style=STYLE[Status.UNKNOWN])
     status, _ = threshold.grade(value)

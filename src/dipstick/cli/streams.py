@@ -1,20 +1,25 @@
-"""``dipstick streams``: value stream maps, hand-given and discovered from event logs."""
+"""``dipstick streams``: value stream maps, hand-given and discovered from event logs.
+
+A log file is read and discovered on DuckDB alone: no Narwhals, pyarrow, pydantic, pandas or
+the package loader is imported on that path (its whole-process time is measured against pm4py's,
+benchmarks/discovery_e2e.py; tests/test_discovery_sql.py guards the import list)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import narwhals as nw
 import typer
 
-from dipstick import render
-from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, out
+from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, err, out
 from dipstick.errors import DipstickError, UsageError
-from dipstick.model import WAITING_PREFIXES
-from dipstick.package import load_package
-from dipstick.streams import StreamMetrics
-from dipstick.streams.discover import Discovery, discover
+from dipstick.waiting import WAITING_PREFIXES
+
+if TYPE_CHECKING:
+    from dipstick.streams import StreamMetrics
+    from dipstick.streams.found import Discovery
 
 Col = Annotated[str | None, typer.Option(help="Column to read it from (event log files).")]
 
@@ -72,6 +77,8 @@ def streams(
     if not measured:
         out.print("No value stream in this package (neither hand-given steps nor an event log "
                   "with cases).")
+    from dipstick import render
+
     for m, d in measured:
         if d is not None:
             out.print(render.discovery_tables(d))
@@ -86,6 +93,7 @@ def _json(m: StreamMetrics, d: Discovery | None) -> dict[str, Any]:
 
 
 def _package_streams(path: Path, fmt: str) -> list[tuple[StreamMetrics, Discovery | None]]:
+    from dipstick.package import load_package
     from dipstick.streams.package import package_streams
 
     try:
@@ -115,18 +123,30 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
     from dipstick.engine.sql import connect
     from dipstick.streams.logs import read_event_log
+    from dipstick.streams.on_duckdb import discover_relation
 
     con = connect()
     try:
-        with _progress("Discovering") as step:
+        with _steps("Discovering") as step:
             step(f"reading {path.name}")
             read_event_log(con, path, mapping, table="events")
             step("discovering")
-            d = discover(nw.from_native(con.table("events")), process=only, waiting=waiting,
-                         collapse=collapse, top_variants=top)
+            d = discover_relation(con.table("events"), process=only, waiting=waiting,
+                                  collapse=collapse, top_variants=top)
     except DipstickError as e:
         raise _fail(e, fmt) from None
     finally:
         con.close()
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
+
+
+@contextmanager
+def _steps(label: str) -> Iterator[Callable[[str], None]]:
+    """The progress spinner on a terminal; elsewhere (piped JSON, a benchmark) nothing, and
+    Rich's progress machinery is not even imported."""
+    if err.is_terminal:
+        with _progress(label) as step:
+            yield step
+    else:
+        yield lambda _: None

@@ -20,6 +20,11 @@ import duckdb
 from dipstick.engine.sql import ident, literal
 
 THROUGHPUT_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+# Variants are identified per case by its length and two sums of pseudo-random 31-bit values of
+# (position, activity code): engine-portable (plain integer arithmetic, no string aggregation),
+# and two different sequences share a key with probability ~2⁻⁶² per pair.
+_P1, _P2 = 2_147_483_647, 2_147_483_629
+VARIANT_HASH = ((1_000_003, 7_919, 12_345, _P1), (998_244_353 % _P2, 104_729, 54_321, _P2))
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,11 @@ def _in(names: Sequence[str]) -> str:
 
 def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str:
     """One row per activity visit, in the definitions of :func:`dipstick.streams.visits.timed`:
-    start, end, position in the case, the next visit, the time to it, work, wait and rework."""
+    start, end, position in the case, the next visit, the time to it, work, wait, rework, and
+    ``again`` (an earlier visit of the case went to the same activity) — from one sort of the
+    visits by case and time: with up to 64 activities a running bit set of the activities
+    already visited tells a repeat, where a second partitioning by (case, activity) cost as
+    much again (measured: 1.1 of 1.8 s CPU on 1.27 M events)."""
     cols = log.columns
     row = ", _row AS _r" if "_row" in cols else ""
     tie = ", _r" if "_row" in cols else ""
@@ -119,28 +128,45 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
         spent = "coalesce(to_next_s, 0.0)"
         wait = f"CASE WHEN {waiting} THEN {spent} ELSE 0.0 END"
     work = f"CASE WHEN {waiting} THEN 0.0 ELSE {spent} END"
-    rework = (f"(pos > min(pos) OVER (PARTITION BY case_id, activity) "
-              f"AND NOT coalesce(prev_act {_in(wait_names)}, FALSE))")
+    # code: the activity's dense rank (1-based, in name order), as the portable variant key has it
+    enum = ", ".join(literal(a) for a in log.activities)
+    code = (f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS BIGINT) + 1" if enum
+            else "CAST(1 AS BIGINT)")
+    if len(log.activities) <= 64:
+        seen = (", bit_or(CAST(1 AS UBIGINT) << (code - 1)) OVER "
+                "(w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _seen")
+        again = "coalesce((_seen >> (code - 1)) & 1, 0) = 1"
+    else:
+        seen, again = "", "pos > min(pos) OVER (PARTITION BY case_id, activity)"
+    rework = f"(again AND NOT coalesce(prev_act {_in(wait_names)}, FALSE))"
     paired = ", paired" if log.lifecycle else ""
     return (f"WITH {ev}, "
             f"w AS (SELECT *, lead(activity) OVER w AS next_act, lead(start) OVER w AS next_start, "
             "row_number() OVER w AS pos, lag(activity) OVER w AS prev_act, "
-            f"lag(\"end\") OVER w AS prev_end FROM ev "
+            f"lag(\"end\") OVER w AS prev_end{seen} FROM (SELECT *, {code} AS code FROM ev) "
             f"WINDOW w AS (PARTITION BY case_id ORDER BY \"end\", seq{tie})), "
-            f"t AS (SELECT *, {to_next} AS to_next_s FROM w), "
+            f"t AS (SELECT *, {to_next} AS to_next_s, {again} AS again FROM w), "
             f"r AS (SELECT *, {secs.format(chr(34) + 'end' + chr(34), 'start')} AS process_s, "
             f"{work} AS work_s, {wait} AS wait_s, {rework} AS rework FROM t) "
-            "SELECT case_id, activity, start, \"end\", pos, next_act, to_next_s, process_s, "
-            "work_s, wait_s, rework, CASE WHEN rework THEN work_s ELSE 0.0 END AS rework_s"
-            f"{paired}{service} FROM r")
+            "SELECT case_id, activity, code, start, \"end\", pos, again, next_act, to_next_s, "
+            "process_s, work_s, wait_s, rework, CASE WHEN rework THEN work_s ELSE 0.0 END AS "
+            f"rework_s{paired}{service} FROM r")
 
 
-_KEYS = ("head", "variants", "variant_count", "throughput", "activities", "case_activity",
+_KEYS = ("head", "variants", "sequences", "variant_count", "throughput", "activities",
          "services", "edges", "start_activities", "end_activities", "handovers")
 
 
+def _hash(a: int, b: int, c: int, p: int) -> str:
+    """The portable variant key's hash of (code, pos), as SQL (discover._hash's arithmetic)."""
+    x = f"((code * {a} + pos * {b} + {c}) % {p})"
+    y = f"(({x} * {x}) % {p})"
+    return f"((((({y} + pos * 31) % {p}) * (({y} % 65521) + 1))) % {p})"
+
+
 def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
-    """One statement, one row: each aggregate a list of structs (or a struct)."""
+    """One statement, one row: each aggregate a list of structs (or a struct). Per activity,
+    its cases are its first visits (``NOT again``) and its map order their mean position."""
     paired = "sum(paired::BIGINT)" if log.lifecycle else "0"
     qs = ", ".join(str(q) for q in THROUGHPUT_QUANTILES)
     services = ("(SELECT list(x) FROM (SELECT activity, service, count(*) AS n FROM v "
@@ -156,29 +182,34 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
             f"{tie}) AS prev FROM _e WHERE resource IS NOT NULL) GROUP BY case_id))")
     else:
         handovers = "NULL"
-    secs = "(epoch_us(last) - epoch_us(first)) / 1000000"
+    hashes = ", ".join(f"sum({_hash(*h)}) AS h{i}" for i, h in enumerate(VARIANT_HASH))
+    keys = ", ".join(f"h{i}" for i in range(len(VARIANT_HASH)))
+    tp = "(epoch_us(last) - epoch_us(first)) / 1000000"
     return (
         f"WITH v AS (SELECT * FROM {ident(v)}), "
-        "per_case AS (SELECT case_id, list(activity ORDER BY pos) AS key, min(start) AS first, "
+        f"per_case AS (SELECT case_id, count(*) AS n, {hashes}, min(start) AS first, "
         f"max(\"end\") AS last FROM v GROUP BY case_id), "
-        f"tp AS (SELECT case_id, key, first, {secs} AS tp FROM per_case), "
-        "var AS (SELECT key, count(*) AS cases, avg(tp) AS tp, min(case_id) AS rep FROM tp "
-        "GROUP BY key) "
+        f"tp AS (SELECT *, {tp} AS tp FROM per_case), "
+        f"var AS (SELECT n, {keys}, count(*) AS cases, avg(tp) AS tp, min(case_id) AS rep "
+        f"FROM tp GROUP BY n, {keys}), "
+        f"top AS (SELECT cases, tp, rep FROM var ORDER BY cases DESC, rep LIMIT {int(top)}) "
         "SELECT "
-        "(SELECT {'n': count(*), 'cases': count(DISTINCT case_id), 'first': min(start), "
+        "(SELECT {'n': count(*), 'cases': count(*) FILTER (WHERE pos = 1), 'first': min(start), "
         f"'last': max(\"end\"), 'paired': {paired}}} FROM v), "
-        f"(SELECT list(x) FROM (SELECT * FROM var ORDER BY cases DESC, rep LIMIT {int(top)}) x), "
+        "(SELECT list(top ORDER BY cases DESC, rep) FROM top), "
+        "(SELECT list(x) FROM (SELECT case_id, list(activity ORDER BY pos) AS acts FROM v "
+        "WHERE case_id IN (SELECT rep FROM top) GROUP BY case_id) x), "
         "(SELECT count(*) FROM var), "
         "(SELECT {'mean': avg(tp), 'max': max(tp), "
         f"'qs': quantile_cont(tp, [{qs}]), 'last_start': max(first)}} FROM tp), "
         "(SELECT list(x) FROM (SELECT activity, count(*) AS visits, "
-        "count(DISTINCT case_id) AS cases, avg(process_s) AS process, avg(to_next_s) AS to_next, "
+        "count(*) FILTER (WHERE NOT again) AS cases, "
+        "avg(pos) FILTER (WHERE NOT again) AS \"order\", "
+        "count(DISTINCT case_id) FILTER (WHERE rework) AS rework_cases, "
+        "avg(process_s) AS process, avg(to_next_s) AS to_next, "
         "median(to_next_s) AS to_next_med, sum(work_s) AS work, sum(wait_s) AS wait, "
         "sum(wait_s * wait_s) AS wait_sq, sum(rework::BIGINT) AS rework_visits, "
         "sum(rework_s) AS rework_s FROM v GROUP BY activity) x), "
-        "(SELECT list(x) FROM (SELECT activity, avg(first) AS \"order\", "
-        "sum(rw::BIGINT) AS rework_cases FROM (SELECT case_id, activity, min(pos) AS first, "
-        "max(rework) AS rw FROM v GROUP BY case_id, activity) GROUP BY activity) x), "
         f"{services}, "
         "(SELECT list(x) FROM (SELECT activity, next_act, count(*) AS n, avg(to_next_s) AS mean, "
         "median(to_next_s) AS median, min(to_next_s) AS lo, max(to_next_s) AS hi FROM v "

@@ -37,6 +37,7 @@ import duckdb
 import narwhals as nw
 
 from dipstick.engine import collect
+from dipstick.engine.discovery_sql import VARIANT_HASH
 from dipstick.streams.found import (
     DAYS_PER_MONTH,
     THROUGHPUT_QUANTILES,
@@ -59,11 +60,7 @@ from dipstick.streams.visits import (
 
 __all__ = ["DAYS_PER_MONTH", "ActivityStats", "Discovery", "Edge", "Throughput", "Variant",
            "discover", "discover_dfg", "discover_portable", "edges"]
-# Variants are identified per case by its length and two sums of pseudo-random 31-bit values of
-# (position, activity): engine-portable (plain integer arithmetic, no string aggregation), and two
-# different sequences share a key with probability ~2⁻⁶² per pair.
-_P1, _P2 = 2_147_483_647, 2_147_483_629
-_HASH = ((1_000_003, 7_919, 12_345, _P1), (998_244_353 % _P2, 104_729, 54_321, _P2))
+_HASH = VARIANT_HASH   # the variant key: one definition for both formulations
 
 
 # --- the engine part ------------------------------------------------------------------------

@@ -14,14 +14,16 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import duckdb
-import pyarrow as pa
 
 from dipstick.engine import logs_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, run
 from dipstick.errors import PackageError, Problem
+
+if TYPE_CHECKING:   # pyarrow is imported by the XES reader only: CSV and Parquet need none
+    import pyarrow as pa
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
 _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
@@ -152,10 +154,14 @@ def _labels(columns: dict[str, str]) -> dict[str, str]:
 
 # ---- XES (IEEE 1849) -------------------------------------------------------------------------
 
-_XES_SCHEMA = pa.schema([("case_id", pa.string()), ("activity", pa.string()),
-                         ("timestamp", pa.string()), ("lifecycle", pa.string()),
-                         ("resource", pa.string()), ("process", pa.string()),
-                         ("_row", pa.int64()), ("_trace", pa.int64()), ("_pos", pa.int64())])
+def _xes_schema() -> pa.Schema:
+    """The raw XES columns (text, then the event's row, trace and position numbers)."""
+    import pyarrow as pa
+
+    text = [(c, pa.string()) for c in ("case_id", "activity", "timestamp", "lifecycle",
+                                         "resource", "process")]
+    return pa.schema([*text, *[(c, pa.int64()) for c in ("_row", "_trace", "_pos")]])
+
 _XES_LABELS = {"case_id": "trace concept:name", "activity": "concept:name",
                "timestamp": "time:timestamp", "lifecycle": "lifecycle:transition",
                "resource": "org:resource", "process": "log concept:name", "seq": "seq"}
@@ -225,7 +231,7 @@ class _XesReader:
         self.parser = ET.XMLParser(target=self.builder)
         self.root: ET.Element | None = None
         self.trace_tag = self.event_tag = ""
-        self.rows: list[tuple[Any, ...]] = []   # one tuple per kept event, columns as _XES_SCHEMA
+        self.rows: list[tuple[Any, ...]] = []   # one tuple per kept event, columns as _xes_schema()
         self.batches: list[pa.RecordBatch] = []
         self.process: str | None = None
         self.row = self.traces = self.dropped = self.missing = 0
@@ -255,7 +261,9 @@ class _XesReader:
         if self.problems:
             raise PackageError(self.problems)
         self._flush()
-        return pa.Table.from_batches(self.batches, schema=_XES_SCHEMA), self.dropped
+        import pyarrow as pa
+
+        return pa.Table.from_batches(self.batches, schema=_xes_schema()), self.dropped
 
     def _log(self, root: ET.Element) -> None:
         tag = root.tag
@@ -313,6 +321,9 @@ class _XesReader:
         n = len(self.rows)
         cols = list(zip(*self.rows, strict=True)) if n else [()] * 8
         values = [*cols[:5], [self.process] * n, *cols[5:]]
-        arrays = [pa.array(v, f.type) for v, f in zip(values, _XES_SCHEMA, strict=True)]
-        self.batches.append(pa.RecordBatch.from_arrays(arrays, schema=_XES_SCHEMA))
+        import pyarrow as pa
+
+        schema = _xes_schema()
+        arrays = [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)]
+        self.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
         self.rows = []

@@ -50,8 +50,7 @@ def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = Non
         edges=_edges(r["edges"]),
         start_activities=_counts(r["start_activities"]),
         end_activities=_counts(r["end_activities"]),
-        variants=tuple(Variant(tuple(x["key"]), int(x["cases"]), x["cases"] / cases,
-                               float(x["tp"])) for x in r["variants"] or ()),
+        variants=_variants(r, cases),
         variant_count=int(r["variant_count"]),
         activities=_activities(r, set(wait_names), lifecycle),
         throughput=Throughput(cases, float(t["mean"]),
@@ -61,6 +60,12 @@ def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = Non
         cases_with_handover=int(hand["cases"] or 0) if known else None,
         unpaired_starts=max(log.starts - int(head["paired"] or 0), 0) if lifecycle else 0,
         last_start=t["last_start"], waiting_prefixes=waits)
+
+
+def _variants(r: dict[str, Any], cases: int) -> tuple[Variant, ...]:
+    seqs = {x["case_id"]: tuple(x["acts"]) for x in r["sequences"] or ()}
+    return tuple(Variant(seqs[x["rep"]], int(x["cases"]), x["cases"] / cases, float(x["tp"]))
+                 for x in r["variants"] or ())
 
 
 def _edges(rows: list[dict[str, Any]] | None) -> tuple[Edge, ...]:
@@ -77,18 +82,17 @@ def _counts(rows: list[dict[str, Any]] | None) -> dict[str, int]:
 
 def _activities(r: dict[str, Any], wait_names: set[str],
                 lifecycle: bool) -> tuple[ActivityStats, ...]:
-    pos = {x["activity"]: x for x in r["case_activity"] or ()}
     services: dict[str, tuple[str, ...]] = {}
     for x in sorted(r["services"] or (), key=lambda x: (-x["n"], x["service"])):
         services[x["activity"]] = (*services.get(x["activity"], ()), x["service"])
     out = [ActivityStats(
         name=a["activity"], waiting=a["activity"] in wait_names, visits=int(a["visits"]),
-        cases=int(a["cases"]), order=float(pos[a["activity"]]["order"]),
+        cases=int(a["cases"]), order=float(a["order"]),
         process_seconds_mean=float(a["process"]) if lifecycle else None,
         to_next_seconds_mean=_opt(a["to_next"]), to_next_seconds_median=_opt(a["to_next_med"]),
         work_seconds=float(a["work"] or 0), wait_seconds=float(a["wait"] or 0),
         rework_visits=int(a["rework_visits"] or 0),
-        rework_cases=int(pos[a["activity"]]["rework_cases"] or 0),
+        rework_cases=int(a["rework_cases"] or 0),
         rework_seconds=float(a["rework_s"] or 0), services=services.get(a["activity"], ()),
         wait_seconds_sq=float(a["wait_sq"] or 0))
         for a in r["activities"] or ()]
