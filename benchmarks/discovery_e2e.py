@@ -13,6 +13,8 @@ Logs (CSV, the form exports come in; both contenders read the same file):
 Contenders, each a fresh process per run (Python start-up and imports included):
 
 - **dipstick**: the console script ``dipstick streams LOG --format json`` with the mapping;
+  and the same command with only the modules it imports itself (``STREAMS_ONLY``: what it
+  costs once the CLI stops importing every command at start-up, issue 16 item 1);
 - **pm4py**: ``pandas.read_csv`` (the four columns), ``to_datetime``, a stable sort by (case,
   timestamp, order), ``pm4py.format_dataframe``, ``discover_dfg``, ``discover_performance_dfg``,
   ``get_variants``, the result printed as JSON;
@@ -42,6 +44,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from discovery import REAL_LOG, generate
 
 DIPSTICK = Path(sys.executable).with_name("dipstick")
+# The streams command with only its own imports: dipstick.cli's __init__ (which imports every
+# command module until the CLI registers them lazily, issue 16 item 1) replaced by an empty
+# package, then cli.app and cli.streams imported and the Typer app run — what `dipstick streams`
+# costs once the other commands are not imported at start-up.
+STREAMS_ONLY = """import importlib.util, sys, types
+pkg = types.ModuleType("dipstick.cli")
+pkg.__path__ = [importlib.util.find_spec("dipstick").submodule_search_locations[0] + "/cli"]
+sys.modules["dipstick.cli"] = pkg
+from dipstick.cli.app import app
+import dipstick.cli.streams
+sys.argv[0] = "dipstick"
+app()
+"""
 
 
 @dataclass(frozen=True)
@@ -54,9 +69,10 @@ class Log:
     order: str
     time_format: str | None = None
 
-    def dipstick(self) -> list[str]:
+    def dipstick(self, streams_only: bool = False) -> list[str]:
         fmt = ["--time-format", self.time_format] if self.time_format else []
-        return [str(DIPSTICK), "streams", str(self.path), "--format", "json",
+        cmd = [sys.executable, "-c", STREAMS_ONLY] if streams_only else [str(DIPSTICK)]
+        return [*cmd, "streams", str(self.path), "--format", "json",
                 "--case", self.case, "--activity", self.activity, "--timestamp",
                 self.timestamp, "--order", self.order, *fmt]
 
@@ -127,7 +143,9 @@ def disagreements(ours: dict[str, Any], peer: dict[str, Any]) -> list[str]:
 
 
 def bench(log: Log, repeat: int, work: Path) -> bool:
-    contenders = {"dipstick streams": log.dipstick(), "pandas + pm4py": log.pm4py(),
+    contenders = {"dipstick streams": log.dipstick(),
+                  "dipstick streams, its imports only": log.dipstick(streams_only=True),
+                  "pandas + pm4py": log.pm4py(),
                   "floor: python -c 'import duckdb'": [sys.executable, "-c", "import duckdb"]}
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in contenders}
     outs = {k: work / f"out-{i}.json" for i, k in enumerate(contenders)}
@@ -135,6 +153,9 @@ def bench(log: Log, repeat: int, work: Path) -> bool:
         for k, args in contenders.items():
             runs[k].append(measure(args, outs[k]))
     ours = json.loads(outs["dipstick streams"].read_text())
+    if json.loads(outs["dipstick streams, its imports only"].read_text()) != ours:
+        print("DISAGREE: the streams-only run printed something else")
+        return False
     print(f"\n## {log.name} — {ours[0]['discovery']['events']:,} events, "
           f"{ours[0]['discovery']['cases']:,} cases, {log.path.stat().st_size / 1e6:.1f} MB")
     print("| contender | wall s (median) | runs | CPU s (median) |")
@@ -145,8 +166,10 @@ def bench(log: Log, repeat: int, work: Path) -> bool:
               f"{statistics.median(c for _, c in r):.3f} |")
     med = {k: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
            for k, r in runs.items()}
-    (dw, dc), (pw, pc) = med["dipstick streams"], med["pandas + pm4py"]
-    print(f"pm4py / dipstick: wall **{pw / dw:.1f}×**, CPU {pc / dc:.1f}×")
+    pw, pc = med["pandas + pm4py"]
+    for k in ("dipstick streams", "dipstick streams, its imports only"):
+        dw, dc = med[k]
+        print(f"pm4py / {k}: wall **{pw / dw:.1f}×**, CPU {pc / dc:.1f}×")
     problems = disagreements(ours, json.loads(outs["pandas + pm4py"].read_text()))
     print(f"{len(ours[0]['discovery']['edges'])} edges, "
           f"{ours[0]['discovery']['variant_count']:,} variants: "

@@ -5,8 +5,13 @@ process filter — and the SQL one must stay a fixed handful of engine queries."
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -111,3 +116,38 @@ def test_discover_is_a_fixed_handful_of_queries() -> None:
                                     'SELECT * FROM "__duckdb_source'))]
     assert found.cases == 5
     assert len(queries) == 4, queries
+
+
+# The streams command as it runs once the CLI stops importing every command module at start-up
+# (issue 16 item 1): dipstick.cli's __init__ stands aside for an empty package, cli.app and
+# cli.streams are imported and the app runs. What this guards is cli.app's and cli.streams' own
+# import list; benchmarks/discovery_e2e.py times the same (STREAMS_ONLY).
+_STREAMS_ONLY = """import importlib.util, json, os, sys, types
+pkg = types.ModuleType("dipstick.cli")
+pkg.__path__ = [importlib.util.find_spec("dipstick").submodule_search_locations[0] + "/cli"]
+sys.modules["dipstick.cli"] = pkg
+from dipstick.cli.app import app
+import dipstick.cli.streams
+sys.argv[0] = "dipstick"
+try:
+    app()
+finally:
+    heavy = os.environ["HEAVY"].split(",")
+    found = sorted(m for m in sys.modules if m in heavy or m.split(".")[0] in heavy)
+    print(json.dumps(found), file=sys.stderr)
+"""
+HEAVY = ("sqlalchemy", "alembic", "fastapi", "plotly", "pandas", "pyarrow", "narwhals", "numpy",
+         "jinja2", "dipstick.store", "dipstick.check")
+
+
+def test_the_streams_command_on_a_log_file_imports_only_what_it_runs(tmp_path: Path) -> None:
+    con = random_log(6, lifecycle=False, cases=20)
+    log = tmp_path / "log.csv"
+    con.execute(f"COPY (SELECT case_id, activity, timestamp, seq FROM events) TO '{log}' "
+                "(HEADER)").fetchall()
+    r = subprocess.run([sys.executable, "-c", _STREAMS_ONLY, "streams", str(log), "--format",
+                        "json", "--order", "seq"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "HEAVY": ",".join(HEAVY)})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["discovery"]["cases"] == 20
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == []

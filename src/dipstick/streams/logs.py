@@ -65,8 +65,10 @@ class LogInfo:
 
 
 def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
-                   mapping: LogMapping = LogMapping(), table: str = "events") -> LogInfo:
-    """Read the log at ``path`` into the table ``table`` (replaced) of ``con``.
+                   mapping: LogMapping = LogMapping(), table: str = "events",
+                   ordered: bool = True) -> LogInfo:
+    """Read the log at ``path`` into the table ``table`` (replaced) of ``con``, stored in case
+    order unless ``ordered`` is false (a log discovered once: see ``logs_sql.load_events``).
 
     Raises PackageError naming file, row (and line), field and value of each problem; the
     table is then left as it was.
@@ -95,7 +97,8 @@ def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
             options = mapping
         try:
             problems = logs_sql.load_events(con, staged, table, display, options.missing,
-                                            options.timestamp_format, options.dayfirst)
+                                            options.timestamp_format, options.dayfirst,
+                                            ordered)
         finally:
             logs_sql.drop(con, relation, staged.view)
         if problems:
