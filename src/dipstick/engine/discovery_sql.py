@@ -154,7 +154,7 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
 
 
 _KEYS = ("head", "variants", "sequences", "variant_count", "throughput", "activities",
-         "services", "edges", "start_activities", "end_activities", "handovers")
+         "rework_cases", "services", "edges", "start_activities", "end_activities", "handovers")
 
 
 def _hash(a: int, b: int, c: int, p: int) -> str:
@@ -186,12 +186,12 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
     keys = ", ".join(f"h{i}" for i in range(len(VARIANT_HASH)))
     tp = "(epoch_us(last) - epoch_us(first)) / 1000000"
     return (
-        f"WITH v AS (SELECT * FROM {ident(v)}), "
+        f"WITH v AS NOT MATERIALIZED (SELECT * FROM {ident(v)}), "
         f"per_case AS (SELECT case_id, count(*) AS n, {hashes}, min(start) AS first, "
         f"max(\"end\") AS last FROM v GROUP BY case_id), "
-        f"tp AS (SELECT *, {tp} AS tp FROM per_case), "
-        f"var AS (SELECT n, {keys}, count(*) AS cases, avg(tp) AS tp, min(case_id) AS rep "
-        f"FROM tp GROUP BY n, {keys}), "
+        f"tp AS MATERIALIZED (SELECT *, {tp} AS tp FROM per_case), "
+        f"var AS MATERIALIZED (SELECT n, {keys}, count(*) AS cases, avg(tp) AS tp, "
+        f"min(case_id) AS rep FROM tp GROUP BY n, {keys}), "
         f"top AS (SELECT cases, tp, rep FROM var ORDER BY cases DESC, rep LIMIT {int(top)}) "
         "SELECT "
         "(SELECT {'n': count(*), 'cases': count(*) FILTER (WHERE pos = 1), 'first': min(start), "
@@ -205,11 +205,12 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
         "(SELECT list(x) FROM (SELECT activity, count(*) AS visits, "
         "count(*) FILTER (WHERE NOT again) AS cases, "
         "avg(pos) FILTER (WHERE NOT again) AS \"order\", "
-        "count(DISTINCT case_id) FILTER (WHERE rework) AS rework_cases, "
         "avg(process_s) AS process, avg(to_next_s) AS to_next, "
         "median(to_next_s) AS to_next_med, sum(work_s) AS work, sum(wait_s) AS wait, "
         "sum(wait_s * wait_s) AS wait_sq, sum(rework::BIGINT) AS rework_visits, "
         "sum(rework_s) AS rework_s FROM v GROUP BY activity) x), "
+        "(SELECT list(x) FROM (SELECT activity, count(*) AS n FROM (SELECT DISTINCT activity, "
+        "case_id FROM v WHERE rework) GROUP BY activity) x), "
         f"{services}, "
         "(SELECT list(x) FROM (SELECT activity, next_act, count(*) AS n, avg(to_next_s) AS mean, "
         "median(to_next_s) AS median, min(to_next_s) AS lo, max(to_next_s) AS hi FROM v "

@@ -82,6 +82,7 @@ def _counts(rows: list[dict[str, Any]] | None) -> dict[str, int]:
 
 def _activities(r: dict[str, Any], wait_names: set[str],
                 lifecycle: bool) -> tuple[ActivityStats, ...]:
+    reworked = {x["activity"]: int(x["n"]) for x in r["rework_cases"] or ()}
     services: dict[str, tuple[str, ...]] = {}
     for x in sorted(r["services"] or (), key=lambda x: (-x["n"], x["service"])):
         services[x["activity"]] = (*services.get(x["activity"], ()), x["service"])
@@ -92,7 +93,7 @@ def _activities(r: dict[str, Any], wait_names: set[str],
         to_next_seconds_mean=_opt(a["to_next"]), to_next_seconds_median=_opt(a["to_next_med"]),
         work_seconds=float(a["work"] or 0), wait_seconds=float(a["wait"] or 0),
         rework_visits=int(a["rework_visits"] or 0),
-        rework_cases=int(a["rework_cases"] or 0),
+        rework_cases=reworked.get(a["activity"], 0),
         rework_seconds=float(a["rework_s"] or 0), services=services.get(a["activity"], ()),
         wait_seconds_sq=float(a["wait_sq"] or 0))
         for a in r["activities"] or ()]
