@@ -78,9 +78,10 @@ def _rows(rel: duckdb.DuckDBPyRelation, sql: str) -> list[tuple[Any, ...]]:
     return [] if res is None else res.fetchall()
 
 
-def _in(names: Sequence[str]) -> str:
-    """``activity IN (…)`` for a fixed list of names (FALSE for none)."""
-    return f"IN ({', '.join(literal(n) for n in names)})" if names else "IS NULL AND FALSE"
+def _in(names: Sequence[str], x: str) -> str:
+    """Whether ``x`` is one of a fixed list of names (NULL for NULL), as a function call: an
+    ``IN`` list becomes a join, which cost more than the lookup here."""
+    return f"list_contains(CAST([{', '.join(literal(n) for n in names)}] AS VARCHAR[]), {x})"
 
 
 def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str:
@@ -108,8 +109,7 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
               "THEN en.ts ELSE st.start END AS start FROM en LEFT JOIN st "
               "ON en.case_id = st.case_id AND en.activity = st.activity AND en.k = st.k)")
     else:
-        base = f"SELECT case_id, activity, timestamp AS \"end\", seq{row}{service}, " \
-               "timestamp AS start FROM _e"
+        base = f"SELECT case_id, activity, timestamp AS \"end\", seq{row}{service} FROM _e"
         if collapse:
             ev = (f"ev0 AS ({base}), ev AS (SELECT * EXCLUDE (_prev) FROM (SELECT *, "
                   f"lag(activity) OVER (PARTITION BY case_id ORDER BY \"end\", seq{tie}) AS _prev "
@@ -119,7 +119,7 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
     secs = "(epoch_us({}) - epoch_us({})) / 1000000"
     nonneg = "CASE WHEN {0} < 0 THEN 0.0 ELSE {0} END"
     to_next = nonneg.format(secs.format("next_start", '"end"'))
-    waiting = f"activity {_in(wait_names)}"
+    waiting = _in(wait_names, "activity")
     if log.lifecycle:
         spent = secs.format('"end"', "start")
         gap = nonneg.format(secs.format("start", "prev_end"))
@@ -138,14 +138,18 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
         again = "coalesce((_seen >> (code - 1)) & 1, 0) = 1"
     else:
         seen, again = "", "pos > min(pos) OVER (PARTITION BY case_id, activity)"
-    rework = f"(again AND NOT coalesce(prev_act {_in(wait_names)}, FALSE))"
+    rework = f"(again AND NOT coalesce({_in(wait_names, 'prev_act')}, FALSE))"
     paired = ", paired" if log.lifecycle else ""
+    if log.lifecycle:   # a visit has its own start; the wait before it needs the previous end
+        moves = ("lead(start) OVER w AS next_start, lag(\"end\") OVER w AS prev_end", "")
+    else:               # a state starts when its event happens: start = end, one column less
+        moves = ("lead(\"end\") OVER w AS next_start", ", \"end\" AS start")
     return (f"WITH {ev}, "
-            f"w AS (SELECT *, lead(activity) OVER w AS next_act, lead(start) OVER w AS next_start, "
-            "row_number() OVER w AS pos, lag(activity) OVER w AS prev_act, "
-            f"lag(\"end\") OVER w AS prev_end{seen} FROM (SELECT *, {code} AS code FROM ev) "
+            f"w AS (SELECT *, lead(activity) OVER w AS next_act, {moves[0]}, "
+            f"row_number() OVER w AS pos, lag(activity) OVER w AS prev_act{seen} "
+            f"FROM (SELECT *, {code} AS code FROM ev) "
             f"WINDOW w AS (PARTITION BY case_id ORDER BY \"end\", seq{tie})), "
-            f"t AS (SELECT *, {to_next} AS to_next_s, {again} AS again FROM w), "
+            f"t AS (SELECT *, {to_next} AS to_next_s, {again} AS again{moves[1]} FROM w), "
             f"r AS (SELECT *, {secs.format(chr(34) + 'end' + chr(34), 'start')} AS process_s, "
             f"{work} AS work_s, {wait} AS wait_s, {rework} AS rework FROM t) "
             "SELECT case_id, activity, code, start, \"end\", pos, again, next_act, to_next_s, "
