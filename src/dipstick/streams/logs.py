@@ -9,6 +9,7 @@ every problem found and creates nothing. See docs/event-logs.md.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -117,11 +118,52 @@ def log_format(path: Path) -> str | None:
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
                  mapping: LogMapping, parquet: bool) -> logs_sql.Staged:
     kind = "Parquet" if parquet else "CSV"
+    header = None if parquet else _csv_header(path)
+    if header is not None:   # a plain comma-separated header: DuckDB need not sniff it twice
+        columns, problems = _mapped(header, mapping, display)
+        if not problems:
+            try:
+                rownum = logs_sql.stage_file(con, relation, path, True, list(columns.values()))
+                return _staged(relation, False, header, columns, rownum)
+            except duckdb.Error:   # DuckDB read the file otherwise: ask it, below
+                logs_sql.drop(con, relation, False)
     try:
         types = logs_sql.describe_file(con, path, csv=not parquet)
     except duckdb.Error as e:
         raise PackageError([Problem(display, f"cannot be read as {kind}: "
                                     f"{str(e).splitlines()[0]}")]) from None
+    columns, problems = _mapped(types, mapping, display)
+    if problems:
+        raise PackageError(problems)
+    try:
+        rownum = logs_sql.stage_file(con, relation, path, not parquet, list(columns.values()))
+    except duckdb.Error as e:
+        logs_sql.drop(con, relation, parquet)
+        raise PackageError([Problem(display, f"cannot be read as {kind}: "
+                                    f"{str(e).splitlines()[0]}")]) from None
+    return _staged(relation, parquet, types, columns, rownum)
+
+
+def _csv_header(path: Path) -> dict[str, str] | None:
+    """The column names of a CSV whose first line splits cleanly on commas (all text, as the
+    stage reads it), or None: then DuckDB's sniffer is asked (``describe_file``), which reads a
+    sample of the file — a sixth of the time the streams command spends on a 36-column gzip
+    export. A header DuckDB reads otherwise fails the stage and falls back to the sniffer."""
+    try:
+        with _open(path) as f:
+            line = f.readline(1 << 20).decode("utf-8-sig").rstrip("\r\n")
+    except (OSError, EOFError, UnicodeDecodeError):
+        return None
+    names = next(csv.reader([line]), [])
+    if len(names) < 2 or any(not n or n != n.strip() for n in names) or len(set(names)) < len(
+            names):
+        return None
+    return {n: "VARCHAR" for n in names}
+
+
+def _mapped(types: dict[str, str], mapping: LogMapping,
+            display: str) -> tuple[dict[str, str], list[Problem]]:
+    """The file's column for each canonical field, or the mapped ones it lacks."""
     found = {c.lower(): c for c in types}
     wanted = {"case_id": mapping.case_id, "activity": mapping.activity,
               "timestamp": mapping.timestamp, **{f: getattr(mapping, f) for f in _OPTIONAL}}
@@ -137,14 +179,11 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
         else:
             problems.append(Problem(display, f"the column mapped as {name} is missing (columns "
                                     f"found: {', '.join(types) or 'none'})", field=col))
-    if problems:
-        raise PackageError(problems)
-    try:
-        rownum = logs_sql.stage_file(con, relation, path, not parquet, list(columns.values()))
-    except duckdb.Error as e:
-        logs_sql.drop(con, relation, parquet)
-        raise PackageError([Problem(display, f"cannot be read as {kind}: "
-                                    f"{str(e).splitlines()[0]}")]) from None
+    return columns, problems
+
+
+def _staged(relation: str, parquet: bool, types: dict[str, str], columns: dict[str, str],
+            rownum: str) -> logs_sql.Staged:
     labels = _labels(columns)
     seq = columns.pop("seq", None)
     return logs_sql.Staged(relation, parquet, types, columns, labels, rownum=rownum,
