@@ -2,9 +2,9 @@
 over it that returns every aggregate the stream map needs.
 
 The Narwhals formulation (:mod:`dipstick.streams.visits`, :mod:`dipstick.streams.discover`)
-stays the portable one (Spark); this is its DuckDB twin, because a dozen lazy queries each paid
-~20–60 ms of planning and the visits were rebuilt by two window partitionings where one sort and
-one partitioned ``min`` do. Same definitions, column for column; tests hold the two equal
+stays the portable one (Spark); this is its DuckDB twin, because eighteen lazy queries each paid
+~20–60 ms of planning whatever the log's size, and the visits needed two window partitionings
+where one sort does. Same definitions, column for column; tests hold the two equal
 (docs/decisions.md, "Discovery on DuckDB is SQL").
 """
 
@@ -60,7 +60,8 @@ def shape(rel: duckdb.DuckDBPyRelation) -> LogShape:
 
 def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
                collapse: bool, top: int) -> dict[str, Any]:
-    """Every aggregate of a discovery, as plain Python values (see :func:`_SELECT`)."""
+    """Every aggregate of a discovery, as plain Python values keyed by ``_KEYS``: the visits
+    table created, read by one query, dropped."""
     name = f"_visits_{uuid.uuid4().hex[:12]}"
     _rows(rel, f"CREATE TEMP TABLE {name} AS {_visits_sql(log, wait_names, collapse)}")
     try:
