@@ -96,6 +96,18 @@ def test_canonical_columns_need_no_mapping(con: duckdb.DuckDBPyConnection,
             == ("complete", "bob", "web", "incident", 9))
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_other_delimiters_are_sniffed(con: duckdb.DuckDBPyConnection, tmp_path: Path,
+                                      sep: str) -> None:
+    """A header is first split on commas (no sniffing of the file); another delimiter goes to
+    DuckDB's sniffer, as before, and a comma inside a value stays in it."""
+    text = "\n".join(sep.join(r) for r in (["case_id", "activity", "timestamp", "resource"],
+                                           ["c1", "a,b", "2026-03-01 10:00", "bob"],
+                                           ["c1", "c", "2026-03-01 11:00", "ann"])) + "\n"
+    read_event_log(con, _write(tmp_path / "log.csv", text))
+    assert [(r["activity"], r["resource"]) for r in _rows(con)] == [("a,b", "bob"), ("c", "ann")]
+
+
 def test_gzip_csv(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     log = _write(tmp_path / "log.csv.gz", "case_id,activity,timestamp\nc1,a,2026-03-01 10:00\n"
                                           "c1,b,2026-03-01 11:00\n")

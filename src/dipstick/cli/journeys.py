@@ -1,13 +1,12 @@
-"""``dipstick journeys``: customer journey maps, touchpoint by touchpoint, now against before."""
+"""``dipstick journeys``: customer journey maps, touchpoint by touchpoint, now against before.
+
+The package loader, the indicators and Rich's tables are imported when the command runs, not
+when the CLI starts (every command's start-up pays for what its module imports)."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import TYPE_CHECKING
-
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from dipstick.cli.app import (
     AsOfOpt,
@@ -21,7 +20,10 @@ from dipstick.cli.app import (
 )
 from dipstick.errors import DipstickError
 
-if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from dipstick.findings import Threshold
     from dipstick.indicators.customer_experience import CustomerExperienceSpec
     from dipstick.journeys import JourneyMeasures, MonthPoint
@@ -66,6 +68,9 @@ def journeys(path: PackageArg, fmt: FormatOpt = "table", as_of: AsOfOpt = None) 
 def journey_table(j: JourneyMeasures, spec: CustomerExperienceSpec) -> Table:
     """One journey map in text. A value past the `customer_experience` watch level is amber,
     past its leak level red, so the table and the check agree on what is worrying."""
+    from rich import box
+    from rich.table import Table
+
     who = " · ".join(x for x in (j.persona, j.stakeholder_group) if x)
     table = Table(title=f"{j.name} ({j.id})" + (f" — {who}" if who else ""),
                   header_style="bold", box=box.SIMPLE_HEAD,
@@ -99,6 +104,8 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def _cue(value: float | None, text: str, threshold: Threshold) -> Text:
+    from rich.text import Text
+
     from dipstick.findings import Status
     from dipstick.render import STYLE
 

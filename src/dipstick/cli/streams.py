@@ -1,19 +1,25 @@
-"""``dipstick streams``: value stream maps, hand-given and discovered from event logs."""
+"""``dipstick streams``: value stream maps, hand-given and discovered from event logs.
+
+A log file is read and discovered on DuckDB alone: no Narwhals, pyarrow, pydantic, pandas or
+the package loader is imported on that path (its whole-process time is measured against pm4py's,
+benchmarks/discovery_e2e.py; tests/test_discovery_sql.py guards the import list)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, out
-from dipstick.defaults import WAITING_PREFIXES
+from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, err, out
 from dipstick.errors import DipstickError, UsageError
+from dipstick.waiting import WAITING_PREFIXES
 
-if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
+if TYPE_CHECKING:
     from dipstick.streams import StreamMetrics
-    from dipstick.streams.discover import Discovery
+    from dipstick.streams.found import Discovery
 
 Col = Annotated[str | None, typer.Option(help="Column to read it from (event log files).")]
 
@@ -52,7 +58,6 @@ def streams(
     """Show value stream maps: lead time, process and wait time, activity ratio, rolled %C&A,
     the bottleneck — and, for event logs, the process map (directly-follows pairs with
     durations), variants, waiting states and rework. Exit 2 on a bad package or log."""
-
     _check_format(fmt)
     top = _top(top_variants, fmt)
     if path.is_dir():
@@ -69,11 +74,11 @@ def streams(
     if fmt == "json":
         _print_json([_json(m, d) for m, d in measured])
         return
-    from dipstick import render
-
     if not measured:
         out.print("No value stream in this package (neither hand-given steps nor an event log "
                   "with cases).")
+    from dipstick import render
+
     for m, d in measured:
         if d is not None:
             out.print(render.discovery_tables(d))
@@ -116,23 +121,32 @@ def _top(text: str, fmt: str) -> int:
 
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
-    import narwhals as nw
-
     from dipstick.engine.sql import connect
-    from dipstick.streams.discover import discover
     from dipstick.streams.logs import read_event_log
+    from dipstick.streams.on_duckdb import discover_relation
 
     con = connect()
     try:
-        with _progress("Discovering") as step:
+        with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            read_event_log(con, path, mapping, table="events")
+            read_event_log(con, path, mapping, table="events", ordered=False)
             step("discovering")
-            d = discover(nw.from_native(con.table("events")), process=only, waiting=waiting,
-                         collapse=collapse, top_variants=top)
+            d = discover_relation(con.table("events"), process=only, waiting=waiting,
+                                  collapse=collapse, top_variants=top)
     except DipstickError as e:
         raise _fail(e, fmt) from None
     finally:
         con.close()
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
+
+
+@contextmanager
+def _steps(label: str) -> Iterator[Callable[[str], None]]:
+    """The progress spinner on a terminal; elsewhere (piped JSON, a benchmark) nothing, and
+    Rich's progress machinery is not even imported."""
+    if err.is_terminal:
+        with _progress(label) as step:
+            yield step
+    else:
+        yield lambda _: None

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import narwhals as nw
+
+if TYPE_CHECKING:   # imported where used: the plain-SQL paths (a log file's discovery) need none
+    import narwhals as nw
 
 
 class Signals:
@@ -36,6 +38,8 @@ class Signals:
         return name in self._tables
 
     def frame(self, name: str) -> nw.LazyFrame[Any]:
+        import narwhals as nw
+
         return self._cut(name, nw.from_native(self._con.table(self._tables[name])))
 
     def restrict(self, name: str, column: str, since: datetime) -> None:
@@ -49,6 +53,8 @@ class Signals:
     def _cut(self, name: str, frame: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
         if name not in self._since:
             return frame
+        import narwhals as nw
+
         column, since = self._since[name]
         return frame.filter(nw.col(column) >= since)
 
@@ -76,6 +82,8 @@ def keyed(rows: Iterable[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any
 
 def between(column: str, start: datetime, end: datetime) -> nw.Expr:
     """Half-open ``start <= column < end``."""
+    import narwhals as nw
+
     return (nw.col(column) >= start) & (nw.col(column) < end)
 
 
@@ -83,6 +91,8 @@ def epoch_us(column: str) -> nw.Expr:
     """Microseconds since 1970-01-01 of a timestamp column, from its calendar parts: the one
     form both engines compute (Narwhals has ``dt.total_minutes`` of a difference on DuckDB but
     not on Spark, and ``dt.timestamp`` on Spark but not on DuckDB); as fast as either here."""
+    import narwhals as nw
+
     e = nw.col(column).dt
     y = e.year().cast(nw.Int64)
     days = ((y - 1970) * 365 + (y - 1969) // 4 - (y - 1901) // 100 + (y - 1601) // 400
@@ -95,6 +105,8 @@ def epoch_us(column: str) -> nw.Expr:
 def minutes_between(start: str, end: str) -> nw.Expr:
     """Whole minutes from ``start`` to ``end``, truncated toward zero (negative when ``end``
     is earlier)."""
+    import narwhals as nw
+
     d = epoch_us(end) - epoch_us(start)
     return nw.when(d >= 0).then(d // 60_000_000).otherwise(-((-d) // 60_000_000))
 

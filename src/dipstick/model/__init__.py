@@ -7,16 +7,15 @@ common than a file written for a newer contract, and silently ignoring it would 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from datetime import date
 from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dipstick.defaults import WAITING_PREFIXES
 from dipstick.model.alerts import AlertTargets
+from dipstick.waiting import WAITING_PREFIXES as WAITING_PREFIXES  # no pydantic: `streams`
+from dipstick.waiting import is_waiting as is_waiting
 
 GroupKind = Literal["customer", "partner", "supplier", "internal"]
 Lifecycle = Literal["pipeline", "live", "retiring", "retired"]
@@ -109,20 +108,6 @@ class Step(_Model):
     complete_accurate: float = Field(1.0, gt=0, le=1)
     services: tuple[str, ...] = ()
     baseline: StepBaseline | None = None
-
-
-_PARTS = re.compile(r"\s*[-–—/:|(),]\s*")
-
-
-def is_waiting(name: str, prefixes: Sequence[str] = WAITING_PREFIXES) -> bool:
-    """Whether an activity is a waiting state: its name, or a part of it between separators
-    (``-`` ``/`` ``:`` ``|`` brackets, commas), starts with a word of the vocabulary, at a
-    word boundary ("Wait - User" waits, "Waiter" does not; "On-hold" reads as "on hold")."""
-    low = tuple(p.lower().strip() for p in prefixes if p.strip())
-    text = name.lower().strip()
-    candidates = [text, _PARTS.sub(" ", text), *_PARTS.split(text)]
-    return any(c == p or (c.startswith(p) and not c[len(p)].isalnum())
-               for c in candidates if c for p in low)
 
 
 class EventLogRef(_Model):

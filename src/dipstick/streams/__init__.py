@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from dipstick.model import Step, ValueStream
+if TYPE_CHECKING:   # the pydantic model, not needed to discover a log file
+    from dipstick.model import Step, ValueStream
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from typing import Any
 
 import narwhals as nw
 
-from dipstick.defaults import WAITING_PREFIXES
 from dipstick.engine import collect, epoch_us
-from dipstick.model import is_waiting
+from dipstick.waiting import WAITING_PREFIXES, is_waiting
 
 DEFAULT_WAITING = WAITING_PREFIXES
 """Activity name prefixes (case-insensitive) that mark a waiting state."""
