@@ -8,6 +8,7 @@ and plain values (the storage, its transactions and the SQLite locking are descr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -31,12 +32,13 @@ from dipstick.store.pulse import (
     unanswered,
     unmark_sent,
 )
+from dipstick.store.pulse_writer import enqueue
 
 __all__ = [
     "AnswerRow", "Campaign", "Imported", "Link", "Outcome", "Target", "add_invitations",
     "answers", "browser_answered", "campaigns", "get", "import_campaigns", "invitation_counts",
-    "last_asked", "lookup", "open_link", "reissue", "start_campaign", "submit", "unanswered",
-    "unmark_sent",
+    "last_asked", "lookup", "open_link", "reissue", "start_campaign", "submit", "submit_later",
+    "unanswered", "unmark_sent",
 ]
 
 
@@ -104,10 +106,17 @@ def submit(store: Store, target: Target, answer: Answer, today: date,
            browser: str | None = None) -> Outcome:
     """Store the answer and use up the link in one transaction. ``used``: the invitation (or
     this browser, on an open link) has answered already; nothing changed."""
+    return submit_later(store, target, answer, today, browser).result()
+
+
+def submit_later(store: Store, target: Target, answer: Answer, today: date,
+                 browser: str | None = None) -> Future[Outcome]:
+    """:func:`submit` without waiting: the outcome once the answer's group commit is done
+    (the web awaits it, so no thread waits per request)."""
     row = AnswerRow(target.campaign.id, target.group, today, dict(answer.scores),
                     answer.recommend, answer.comment)
-    return db.add_answer(store, row, invitation_id=target.invitation_id,
-                         browser_hash=None if browser is None else digest(browser))
+    return enqueue(store, row, invitation_id=target.invitation_id,
+                   browser_hash=None if browser is None else digest(browser))
 
 
 def reissue(store: Store, invitation_id: int, *, reminder: bool) -> str | None:

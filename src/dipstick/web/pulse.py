@@ -12,6 +12,7 @@ before the 200 is sent.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -467,7 +468,8 @@ async def answer(request: Request, token: str) -> Response:
                                               for f, m in e.problems]}, status_code=422)
         return _form(request, target, token, fields.get("nonce", ""), status=422,
                      problems=e.problems, given=fields)
-    outcome = await run_in_threadpool(repo.submit, store, target, parsed, today, browser)
+    # committed (with the other answers of its group commit) before anything is sent
+    outcome = await asyncio.wrap_future(repo.submit_later(store, target, parsed, today, browser))
     if outcome != "stored":
         throttle.fail(*keys)
         return _used(request)
