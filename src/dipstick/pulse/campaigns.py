@@ -32,13 +32,13 @@ from dipstick.store.pulse import (
     unanswered,
     unmark_sent,
 )
-from dipstick.store.pulse_writer import enqueue
+from dipstick.store.pulse_batches import enqueue, look_up
 
 __all__ = [
     "AnswerRow", "Campaign", "Imported", "Link", "Outcome", "Target", "add_invitations",
     "answers", "browser_answered", "campaigns", "get", "import_campaigns", "invitation_counts",
-    "last_asked", "lookup", "open_link", "reissue", "start_campaign", "submit", "submit_later",
-    "unanswered", "unmark_sent",
+    "last_asked", "lookup", "lookup_later", "open_link", "reissue", "start_campaign", "submit",
+    "submit_later", "unanswered", "unmark_sent",
 ]
 
 
@@ -94,7 +94,25 @@ def open_link(store: Store, campaign: Campaign, group: str) -> Link:
 def lookup(store: Store, token: str, today: date) -> Target | None:
     """What the token opens, or None when it is unknown or its check-in has closed (the two
     are not told apart, so a closed link reveals nothing)."""
-    target = db.find_link(store, digest(token))
+    return _if_open(db.find_link(store, digest(token)), today)
+
+
+def lookup_later(store: Store, token: str, today: date) -> Future[Target | None]:
+    """:func:`lookup` without waiting, batched with the other look-ups of the moment."""
+    found = look_up(store, digest(token))
+    out: Future[Target | None] = Future()
+
+    def done(f: Future[Target | None]) -> None:
+        error = f.exception()
+        if error is not None:
+            out.set_exception(error)
+        else:
+            out.set_result(_if_open(f.result(), today))
+    found.add_done_callback(done)
+    return out
+
+
+def _if_open(target: Target | None, today: date) -> Target | None:
     return target if target is not None and target.campaign.is_open(today) else None
 
 

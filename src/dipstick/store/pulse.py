@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -225,22 +225,30 @@ def set_open_link(store: Store, campaign_id: int, token_hash: str, group: str) -
 
 def find_link(store: Store, token_hash: str) -> Target | None:
     """What the link with this token hash opens (an invitation first, else an open link),
-    open or closed; None when no link has the hash. Core statements, one per kind of link:
-    this runs for every form served and every answer posted."""
+    open or closed; None when no link has the hash."""
+    return find_links(store, [token_hash]).get(token_hash)
+
+
+def find_links(store: Store, token_hashes: Collection[str]) -> dict[str, Target]:
+    """:func:`find_link` for many hashes at once (a hash no link has is left out): one Core
+    statement per kind of link, as this runs for every form served and answer posted."""
     if store.engine.dialect.name == "sqlite":
         _lock(store.engine)          # once per engine: WAL and the busy timeout
-    inv = PulseInvitation.__table__.c
+    inv, camp = PulseInvitation.__table__.c, PulseCampaign.__table__.c
+    found: dict[str, Target] = {}
     with store._guard("look up a link in"), store.engine.connect() as conn:
-        row = conn.execute(select(inv.id, inv.group_id, inv.answered, *_CAMPAIGN)
-                           .join_from(PulseInvitation, PulseCampaign)
-                           .where(inv.token_hash == token_hash)).first()
-        if row is not None:
-            return Target(_campaign_of(row[3:]), row[1], row[0], bool(row[2]))
-        row = conn.execute(select(*_CAMPAIGN).where(
-            PulseCampaign.__table__.c.open_token_hash == token_hash)).first()
-    if row is None or row.open_group is None:
-        return None
-    return Target(_campaign_of(row), row.open_group, None, False)
+        for row in conn.execute(select(inv.token_hash, inv.id, inv.group_id, inv.answered,
+                                       *_CAMPAIGN)
+                                .join_from(PulseInvitation, PulseCampaign)
+                                .where(inv.token_hash.in_(set(token_hashes)))):
+            found[row[0]] = Target(_campaign_of(row[4:]), row[2], row[1], bool(row[3]))
+        rest = set(token_hashes) - set(found)
+        if rest:
+            for row in conn.execute(select(camp.open_token_hash, *_CAMPAIGN)
+                                    .where(camp.open_token_hash.in_(rest))):
+                if row.open_group is not None:
+                    found[row[0]] = Target(_campaign_of(row[1:]), row.open_group, None, False)
+    return found
 
 
 def browser_answered(store: Store, campaign_id: int, browser_hash: str) -> bool:

@@ -1,11 +1,13 @@
-"""Group commit of pulse answers: many answers, one transaction, each acknowledged after it.
+"""Pulse answers and link look-ups in batches: many requests, one statement or transaction.
 
 A commit costs a disk flush (SQLite's WAL sync, PostgreSQL's WAL flush) and, through the ORM,
 about a millisecond of CPU; a thousand phones answering at once queued behind one another
 (issue 16: 87–125 answers/s). Here a request hands its answer to the engine's writer thread
-and waits; the writer takes every answer waiting (up to :data:`MAX_BATCH`), stores them in
-one transaction with set-wise statements, commits, and only then resolves each request's
-future — so an answer is still committed before its 200 is sent.
+and waits on a future; the writer takes every answer waiting (up to :data:`MAX_BATCH`), stores
+them in one transaction with set-wise statements, commits, and only then resolves each
+request's future — so an answer is still committed before its 200 is sent (group commit).
+Link look-ups (every form served, every answer posted) are batched the same way by the
+engine's reader thread: one query for all the links asked meanwhile.
 
 The rules of :func:`dipstick.store.pulse.add_answer` hold batch-wise: an invitation is used
 by a conditional update (``answered`` false → true, the ids it changed returned), so two
@@ -19,27 +21,28 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Engine, Table, insert, select, update
 
 from dipstick.store import Store
-from dipstick.store.pulse import AnswerRow, Outcome, _lock, add_answer
+from dipstick.store.pulse import AnswerRow, Outcome, Target, _lock, add_answer, find_links
 from dipstick.store.pulse_tables import PulseAnswer, PulseInvitation, PulseOpenUse
 
-MAX_BATCH = 500       # answers per transaction (bounds the statements' parameter lists)
-IDLE_S = 5.0          # a writer thread with nothing to do for this long ends (a new one starts)
+MAX_BATCH = 500       # requests per batch (bounds the statements' parameter lists)
+IDLE_S = 5.0          # a batch thread with nothing to do for this long ends (a new one starts)
 
 ANSWERS = cast(Table, PulseAnswer.__table__)
 INVITATIONS = cast(Table, PulseInvitation.__table__)
 OPEN_USES = cast(Table, PulseOpenUse.__table__)
+T = TypeVar("T")
 
 
 @dataclass
-class _Item:
+class _Answer:
     store: Store
     answer: AnswerRow
     invitation_id: int | None
@@ -47,24 +50,32 @@ class _Item:
     done: Future[Outcome] = field(default_factory=Future)
 
 
-class _Writer:
-    """The writer of one engine: a queue and, while there is work, one thread draining it.
-    Holds no reference to the engine (items carry their store), so an engine disposed and
-    dropped is not kept alive by its writer."""
+@dataclass
+class _Lookup:
+    store: Store
+    token_hash: str
+    done: Future[Target | None] = field(default_factory=Future)
 
-    def __init__(self) -> None:
+
+class _Batches(Generic[T]):
+    """A queue and, while there is work, one thread handing all it holds to ``handle``.
+    Holds no reference to the engine (items carry their store), so an engine disposed and
+    dropped is not kept alive by its queue."""
+
+    def __init__(self, name: str, handle: Callable[[list[T]], None]) -> None:
+        self._name, self._handle = name, handle
         self._cond = threading.Condition()
-        self._queue: list[_Item] = []
+        self._queue: list[T] = []
         self._running = False
 
-    def put(self, item: _Item) -> None:
+    def put(self, item: T) -> None:
         with self._cond:
             self._queue.append(item)
             if self._running:
                 self._cond.notify()
                 return
             self._running = True
-        threading.Thread(target=self._run, name="dipstick-pulse-writer", daemon=True).start()
+        threading.Thread(target=self._run, name=self._name, daemon=True).start()
 
     def _run(self) -> None:
         while True:
@@ -75,27 +86,50 @@ class _Writer:
                     self._running = False
                     return
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            commit(batch)
+            self._handle(batch)
 
 
-_writers: weakref.WeakKeyDictionary[Engine, _Writer] = weakref.WeakKeyDictionary()
-_writers_guard = threading.Lock()
+_writers: weakref.WeakKeyDictionary[Engine, _Batches[_Answer]] = weakref.WeakKeyDictionary()
+_readers: weakref.WeakKeyDictionary[Engine, _Batches[_Lookup]] = weakref.WeakKeyDictionary()
+_guard = threading.Lock()
 
 
 def enqueue(store: Store, answer: AnswerRow, *, invitation_id: int | None,
             browser_hash: str | None) -> Future[Outcome]:
     """Queue an answer for the next group commit; the future says ``stored`` or ``used``
     once committed (or raises what failed). :func:`add_answer`'s outcomes, batched."""
-    item = _Item(store, answer, invitation_id, browser_hash)
-    with _writers_guard:
+    item = _Answer(store, answer, invitation_id, browser_hash)
+    with _guard:
         writer = _writers.get(store.engine)
         if writer is None:
-            writer = _writers[store.engine] = _Writer()
+            writer = _writers[store.engine] = _Batches("dipstick-pulse-writer", commit)
     writer.put(item)
     return item.done
 
 
-def commit(batch: Sequence[_Item]) -> None:
+def look_up(store: Store, token_hash: str) -> Future[Target | None]:
+    """:func:`dipstick.store.pulse.find_link`, answered with the other look-ups waiting."""
+    item = _Lookup(store, token_hash)
+    with _guard:
+        reader = _readers.get(store.engine)
+        if reader is None:
+            reader = _readers[store.engine] = _Batches("dipstick-pulse-reader", _find)
+    reader.put(item)
+    return item.done
+
+
+def _find(batch: list[_Lookup]) -> None:
+    try:
+        found = find_links(batch[0].store, {x.token_hash for x in batch})
+    except Exception as e:
+        for item in batch:
+            item.done.set_exception(e)
+        return
+    for item in batch:
+        item.done.set_result(found.get(item.token_hash))
+
+
+def commit(batch: Sequence[_Answer]) -> None:
     """Store a batch in one transaction and resolve each item's future; on failure, each
     item alone (see the module's doc)."""
     try:
@@ -114,7 +148,7 @@ def commit(batch: Sequence[_Item]) -> None:
         item.done.set_result(outcome)
 
 
-def _store_batch(store: Store, batch: Sequence[_Item]) -> list[Outcome]:
+def _store_batch(store: Store, batch: Sequence[_Answer]) -> list[Outcome]:
     """The outcomes of the batch, in its order, after its one transaction committed."""
     first_inv: dict[int, int] = {}                  # invitation id → its first item
     first_open: dict[tuple[int, str], int] = {}     # (campaign, browser) → its first item
