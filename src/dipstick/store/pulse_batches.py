@@ -42,7 +42,9 @@ T = TypeVar("T")
 
 
 @dataclass
-class _Answer:
+class PendingAnswer:
+    """An answer waiting for its group commit, and the future its request waits on."""
+
     store: Store
     answer: AnswerRow
     invitation_id: int | None
@@ -89,7 +91,7 @@ class _Batches(Generic[T]):
             self._handle(batch)
 
 
-_writers: weakref.WeakKeyDictionary[Engine, _Batches[_Answer]] = weakref.WeakKeyDictionary()
+_writers: weakref.WeakKeyDictionary[Engine, _Batches[PendingAnswer]] = weakref.WeakKeyDictionary()
 _readers: weakref.WeakKeyDictionary[Engine, _Batches[_Lookup]] = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
@@ -98,7 +100,7 @@ def enqueue(store: Store, answer: AnswerRow, *, invitation_id: int | None,
             browser_hash: str | None) -> Future[Outcome]:
     """Queue an answer for the next group commit; the future says ``stored`` or ``used``
     once committed (or raises what failed). :func:`add_answer`'s outcomes, batched."""
-    item = _Answer(store, answer, invitation_id, browser_hash)
+    item = PendingAnswer(store, answer, invitation_id, browser_hash)
     with _guard:
         writer = _writers.get(store.engine)
         if writer is None:
@@ -129,7 +131,7 @@ def _find(batch: list[_Lookup]) -> None:
         item.done.set_result(found.get(item.token_hash))
 
 
-def commit(batch: Sequence[_Answer]) -> None:
+def commit(batch: Sequence[PendingAnswer]) -> None:
     """Store a batch in one transaction and resolve each item's future; on failure, each
     item alone (see the module's doc)."""
     try:
@@ -148,7 +150,7 @@ def commit(batch: Sequence[_Answer]) -> None:
         item.done.set_result(outcome)
 
 
-def _store_batch(store: Store, batch: Sequence[_Answer]) -> list[Outcome]:
+def _store_batch(store: Store, batch: Sequence[PendingAnswer]) -> list[Outcome]:
     """The outcomes of the batch, in its order, after its one transaction committed."""
     first_inv: dict[int, int] = {}                  # invitation id → its first item
     first_open: dict[tuple[int, str], int] = {}     # (campaign, browser) → its first item

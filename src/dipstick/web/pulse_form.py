@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dipstick.pulse import campaigns as repo
@@ -224,8 +225,9 @@ class AnswerFastPath:
     """ASGI middleware: a POST to ``/p/{token}`` (a respondent's answer) goes straight to
     :func:`answer`, past the routing of every other page and the other middleware, which
     cost more CPU than the answer itself (issue 16: answers by the thousand). The same
-    handler, checks and responses; errors go to the app's own HTTPException handler, and
-    every response gets the app's security headers (``headers``), as through the stack."""
+    handler, checks and responses: every response gets the app's security headers
+    (``headers``), and an error (403) goes to the app's HTTPException handler inside the
+    app's session middleware, as through the stack (its HTML page carries a form token)."""
 
     def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
         self.app, self.headers = app, headers
@@ -237,14 +239,30 @@ class AnswerFastPath:
                 or not token or "/" in token or scope.get("root_path")):
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive, send)
         try:
-            response = await answer(request, token)
+            response = await answer(Request(scope, receive, send), token)
         except HTTPException as e:
-            handler: Any = request.app.exception_handlers.get(HTTPException)
-            if handler is None:
-                raise
-            response = await handler(request, e)
+            await self._error(scope, e)(scope, receive, send)
+            return
+        await self._headed(response)(scope, receive, send)
+
+    def _headed(self, response: Response) -> Response:
         for name, value in self.headers.items():
             response.headers.setdefault(name, value)
-        await response(scope, receive, send)
+        return response
+
+    def _error(self, scope: Scope, error: HTTPException) -> ASGIApp:
+        """The app's own answer to the error, within the app's session middleware."""
+        app = scope["app"]
+        handler: Any = app.exception_handlers.get(HTTPException)
+        if handler is None:
+            raise error
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            response = await handler(Request(scope, receive, send), error)
+            await self._headed(response)(scope, receive, send)
+        wrapped: ASGIApp = respond
+        for m in reversed(app.user_middleware):
+            if m.cls is SessionMiddleware:
+                wrapped = SessionMiddleware(wrapped, *m.args, **m.kwargs)
+        return wrapped
