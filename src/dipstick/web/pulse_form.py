@@ -15,6 +15,7 @@ import asyncio
 import secrets
 import threading
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -216,9 +217,17 @@ async def answer(request: Request, token: str) -> Response:
         return _used(request)
     if _wants_json(request):
         return JSONResponse({"stored": True})
-    return _public(request, "pulse_thanks.html.j2", service=target.campaign.service_name,
-                  group=target.campaign.group_name(target.group),
-                  headers={"Cache-Control": "no-store"})
+    return HTMLResponse(_thanks(target.campaign.service_name,
+                                target.campaign.group_name(target.group)),
+                        headers={"Cache-Control": "no-store"})
+
+
+@lru_cache(maxsize=256)
+def _thanks(service: str, group: str) -> bytes:
+    """The thank-you page of a (service, group): the same for every respondent, so rendered
+    once (as :func:`_public` would: the pulse templates use no ``request``)."""
+    return templates().get_template("pulse_thanks.html.j2").render(
+        service=service, group=group).encode()
 
 
 class AnswerFastPath:
