@@ -277,6 +277,9 @@ def main() -> None:
     p.add_argument("-n", type=int, default=1000)
     args = p.parse_args()
     n = args.n
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (1 min) at start"
+          f"{' — busy: read the CPU times and ratios' if load > 2 else ''}")
     ceiling, ceiling_cpu = client_ceiling(n)
     print(f"client ceiling (trivial endpoint, same run): {ceiling:.0f} requests/s, client CPU "
           f"{ceiling_cpu:.2f} s for {n}")
@@ -305,6 +308,10 @@ def main() -> None:
               f"max {max(latencies) * 1000:.0f} ms")
         print(f"  CPU: server {server_cpu:.2f} s ({server_cpu / n * 1000:.2f} ms/answer), "
               f"client {client_cpu:.2f} s ({client_cpu / n * 1000:.2f} ms/answer)")
+        cores = os.cpu_count() or 1
+        cpu_bound = cores * n / (server_cpu + client_cpu)
+        print(f"  derived CPU ceiling on {cores} free cores: {cpu_bound:.0f} answers/s (server "
+              "+ client CPU; the database server's own CPU not counted)")
 
         # a crash in the middle: every server process SIGKILLed after the n/2-th 200
         argv, port, env = serve(url, args.workers)
