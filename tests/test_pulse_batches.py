@@ -30,7 +30,7 @@ from dipstick.pulse.form import Answer
 from dipstick.pulse.tokens import digest, make_nonce
 from dipstick.store import Store
 from dipstick.store.pulse import AnswerRow, Target
-from dipstick.store.pulse_batches import PendingAnswer, commit
+from dipstick.store.pulse_batches import PendingAnswer, commit, enqueue
 from dipstick.web.app import create_app
 from dipstick.web.pulse_form import AnswerFastPath, _fields
 from dipstick.web.templating import WebConfig
@@ -138,6 +138,21 @@ def test_answers_submitted_at_once_are_each_committed_once(store: Store) -> None
     assert sorted(outcomes) == ["stored"] * 20 + ["used"] * 20
     assert len(repo.answers(store, [c.id])) == 20
     assert repo.invitation_counts(store, c.id) == {"staff": (20, 20)}
+
+
+def test_a_request_gone_before_its_batch_is_dropped_and_the_writer_goes_on(
+        store: Store) -> None:
+    """A future cancelled (its request gone) before the writer took it: not stored, and the
+    answers after it are committed as usual (the writer thread does not die on it)."""
+    c, (gone, kept) = _targets(store, 2)
+    first = enqueue(store, _pending(store, gone).answer, invitation_id=gone.invitation_id,
+                    browser_hash=None)
+    cancelled = first.cancel()      # False when the writer had taken it already
+    second = enqueue(store, _pending(store, kept).answer, invitation_id=kept.invitation_id,
+                     browser_hash=None)
+    assert second.result(timeout=60) == "stored"
+    assert len(repo.answers(store, [c.id])) == (1 if cancelled else 2)
+    assert repo.invitation_counts(store, c.id) == {"staff": (2, 1 if cancelled else 2)}
 
 
 @pytest.mark.parametrize("body", [

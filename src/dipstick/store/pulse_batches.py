@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from sqlalchemy import Engine, Table, insert, select, update
 
@@ -38,7 +38,14 @@ IDLE_S = 5.0          # a batch thread with nothing to do for this long ends (a 
 ANSWERS = cast(Table, PulseAnswer.__table__)
 INVITATIONS = cast(Table, PulseInvitation.__table__)
 OPEN_USES = cast(Table, PulseOpenUse.__table__)
-T = TypeVar("T")
+
+
+class _Item(Protocol):
+    @property
+    def done(self) -> Future[Any]: ...
+
+
+T = TypeVar("T", bound=_Item)
 
 
 @dataclass
@@ -88,7 +95,15 @@ class _Batches(Generic[T]):
                     self._running = False
                     return
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            self._handle(batch)
+            # a request gone meanwhile (its future cancelled) is dropped: nobody was told 200
+            batch = [x for x in batch if x.done.set_running_or_notify_cancel()]
+            try:
+                if batch:
+                    self._handle(batch)
+            except BaseException as e:     # never leave a request waiting on a dead thread
+                for x in batch:
+                    if not x.done.done():
+                        x.done.set_exception(e)
 
 
 _writers: weakref.WeakKeyDictionary[Engine, _Batches[PendingAnswer]] = weakref.WeakKeyDictionary()
