@@ -32,6 +32,9 @@ def serve(
     max_upload_mb: Annotated[int, typer.Option(help="Largest zip an admin may upload.")] = 512,
     https: Annotated[bool, typer.Option(
         help="Mark session cookies Secure (when served behind TLS).")] = False,
+    workers: Annotated[int, typer.Option(min=1, help=(
+        "Server processes, for more answers per second on several cores; more than one "
+        "needs --no-uploads and no --package (docs/pulse.md)."))] = 1,
 ) -> None:
     """Serve the web app: the portfolio's lights, each service's story, the JSON API. Set
     DIPSTICK_SECRET_KEY so sessions survive a restart; create the first user with
@@ -44,9 +47,18 @@ def serve(
     if package is not None and not (package / "dipstick.yaml").is_file():
         err.print(f"[red]error:[/red] --package {package}: no dipstick.yaml there")
         raise typer.Exit(int(ExitCode.BAD_INPUT))
+    if workers > 1 and (package is not None or uploads is not None):
+        err.print("[red]error:[/red] --workers: a check started on the web keeps its progress "
+                  "in one process; add --no-uploads and leave out --package")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
     config = WebConfig(database=database, https=https, package=package, packages_dir=uploads,
                        max_upload_bytes=max_upload_mb * 1024**2)
     err.print(f"dipstick serving on [bold]http://{host}:{port}/[/bold] (Ctrl-C stops)")
+    if workers > 1:
+        from dipstick.web.workers import serve as serve_workers
+
+        serve_workers(config, host, port, workers)
+        return
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 

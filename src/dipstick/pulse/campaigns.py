@@ -8,6 +8,7 @@ and plain values (the storage, its transactions and the SQLite locking are descr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -31,12 +32,13 @@ from dipstick.store.pulse import (
     unanswered,
     unmark_sent,
 )
+from dipstick.store.pulse_batches import enqueue, look_up
 
 __all__ = [
     "AnswerRow", "Campaign", "Imported", "Link", "Outcome", "Target", "add_invitations",
     "answers", "browser_answered", "campaigns", "get", "import_campaigns", "invitation_counts",
-    "last_asked", "lookup", "open_link", "reissue", "start_campaign", "submit", "unanswered",
-    "unmark_sent",
+    "last_asked", "lookup", "lookup_later", "open_link", "reissue", "start_campaign", "submit",
+    "submit_later", "unanswered", "unmark_sent",
 ]
 
 
@@ -92,7 +94,25 @@ def open_link(store: Store, campaign: Campaign, group: str) -> Link:
 def lookup(store: Store, token: str, today: date) -> Target | None:
     """What the token opens, or None when it is unknown or its check-in has closed (the two
     are not told apart, so a closed link reveals nothing)."""
-    target = db.find_link(store, digest(token))
+    return _if_open(db.find_link(store, digest(token)), today)
+
+
+def lookup_later(store: Store, token: str, today: date) -> Future[Target | None]:
+    """:func:`lookup` without waiting, batched with the other look-ups of the moment."""
+    found = look_up(store, digest(token))
+    out: Future[Target | None] = Future()
+
+    def done(f: Future[Target | None]) -> None:
+        error = f.exception()
+        if error is not None:
+            out.set_exception(error)
+        else:
+            out.set_result(_if_open(f.result(), today))
+    found.add_done_callback(done)
+    return out
+
+
+def _if_open(target: Target | None, today: date) -> Target | None:
     return target if target is not None and target.campaign.is_open(today) else None
 
 
@@ -104,10 +124,17 @@ def submit(store: Store, target: Target, answer: Answer, today: date,
            browser: str | None = None) -> Outcome:
     """Store the answer and use up the link in one transaction. ``used``: the invitation (or
     this browser, on an open link) has answered already; nothing changed."""
+    return submit_later(store, target, answer, today, browser).result()
+
+
+def submit_later(store: Store, target: Target, answer: Answer, today: date,
+                 browser: str | None = None) -> Future[Outcome]:
+    """:func:`submit` without waiting: the outcome once the answer's group commit is done
+    (the web awaits it, so no thread waits per request)."""
     row = AnswerRow(target.campaign.id, target.group, today, dict(answer.scores),
                     answer.recommend, answer.comment)
-    return db.add_answer(store, row, invitation_id=target.invitation_id,
-                         browser_hash=None if browser is None else digest(browser))
+    return enqueue(store, row, invitation_id=target.invitation_id,
+                   browser_hash=None if browser is None else digest(browser))
 
 
 def reissue(store: Store, invitation_id: int, *, reminder: bool) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -24,7 +24,7 @@ from sqlalchemy import Engine, Integer, cast, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dipstick.errors import UsageError
+from dipstick.errors import StoreError, UsageError
 from dipstick.store import Store
 from dipstick.store.pulse_tables import (
     PulseAnswer,
@@ -113,6 +113,16 @@ def _campaign(c: PulseCampaign) -> Campaign:
     return Campaign(c.id, c.organisation, c.service_id, c.service_name, tuple(c.groups),
                     dict(c.questions), c.source, c.package, c.created_at, c.created_by,
                     c.closes_on, c.open_group, c.schedule_id)
+
+
+_CAMPAIGN = [PulseCampaign.__table__.c[k] for k in (
+    "id", "organisation", "service_id", "service_name", "groups", "questions", "source",
+    "package", "created_at", "created_by", "closes_on", "open_group", "schedule_id")]
+
+
+def _campaign_of(row: Sequence[Any]) -> Campaign:
+    """A campaign from the columns of :data:`_CAMPAIGN`, in their order."""
+    return Campaign(row[0], row[1], row[2], row[3], tuple(row[4]), dict(row[5]), *row[6:13])
 
 
 def _lock(engine: Engine) -> threading.Lock:
@@ -216,16 +226,29 @@ def set_open_link(store: Store, campaign_id: int, token_hash: str, group: str) -
 def find_link(store: Store, token_hash: str) -> Target | None:
     """What the link with this token hash opens (an invitation first, else an open link),
     open or closed; None when no link has the hash."""
-    with _reading(store, "look up a link in") as s:
-        inv = s.scalar(select(PulseInvitation).where(PulseInvitation.token_hash == token_hash))
-        if inv is not None:
-            c = s.get(PulseCampaign, inv.campaign_id)
-            return None if c is None else Target(_campaign(c), inv.group_id, inv.id,
-                                                 inv.answered)
-        c = s.scalar(select(PulseCampaign).where(PulseCampaign.open_token_hash == token_hash))
-        if c is None or c.open_group is None:
-            return None
-        return Target(_campaign(c), c.open_group, None, False)
+    return find_links(store, [token_hash]).get(token_hash)
+
+
+def find_links(store: Store, token_hashes: Collection[str]) -> dict[str, Target]:
+    """:func:`find_link` for many hashes at once (a hash no link has is left out): one Core
+    statement per kind of link, as this runs for every form served and answer posted."""
+    if store.engine.dialect.name == "sqlite":
+        _lock(store.engine)          # once per engine: WAL and the busy timeout
+    inv, camp = PulseInvitation.__table__.c, PulseCampaign.__table__.c
+    found: dict[str, Target] = {}
+    with store._guard("look up a link in"), store.engine.connect() as conn:
+        for row in conn.execute(select(inv.token_hash, inv.id, inv.group_id, inv.answered,
+                                       *_CAMPAIGN)
+                                .join_from(PulseInvitation, PulseCampaign)
+                                .where(inv.token_hash.in_(set(token_hashes)))):
+            found[row[0]] = Target(_campaign_of(row[4:]), row[2], row[1], bool(row[3]))
+        rest = set(token_hashes) - set(found)
+        if rest:
+            for row in conn.execute(select(camp.open_token_hash, *_CAMPAIGN)
+                                    .where(camp.open_token_hash.in_(rest))):
+                if row.open_group is not None:
+                    found[row[0]] = Target(_campaign_of(row[1:]), row.open_group, None, False)
+    return found
 
 
 def browser_answered(store: Store, campaign_id: int, browser_hash: str) -> bool:
@@ -260,6 +283,10 @@ def add_answer(store: Store, answer: AnswerRow, *, invitation_id: int | None,
             s.add(row)
     except IntegrityError:
         return "used"
+    except StoreError as e:     # the browser marked meanwhile (the unique pair), as wrapped
+        if isinstance(e.__cause__, IntegrityError):
+            return "used"
+        raise
     return "stored"
 
 

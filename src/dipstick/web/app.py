@@ -23,6 +23,7 @@ from dipstick.store import Store
 from dipstick.web import actions, api, maps, pages, pulse, runs, selfassess, service, valuemap
 from dipstick.web.auth import ApiUser, LoginRequired, Throttle
 from dipstick.web.context import run_context
+from dipstick.web.pulse_form import AnswerFastPath
 from dipstick.web.runs import Jobs
 from dipstick.web.templating import HERE, WebConfig, render, templates
 from dipstick.web.views import latest_run
@@ -74,13 +75,18 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.https)
 
+    security = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+                "Content-Security-Policy": CSP}
+
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        for name, value in security.items():
+            response.headers.setdefault(name, value)
         return response
+
+    # outermost: a respondent's answer skips the pages' stack (issue 16, docs/pulse.md)
+    app.add_middleware(AnswerFastPath, headers=security)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _: LoginRequired) -> Response:

@@ -1,19 +1,9 @@
-"""Pulse checks on the web (issue 6): campaigns, the public answer form, results, overdue
-check-ins. Thin routes over :mod:`dipstick.pulse`.
-
-The form (``/p/{token}``) is the one page reachable without an account. Its security model
-(docs/pulse.md): the token in the URL is a 256-bit secret, so only who holds the link can
-answer; each form carries a nonce (an HMAC of the link and the time it was served, and for an
-open link of the browser's SameSite=Strict cookie), so a post must come from a form this server
-rendered; failures are rate limited per link and per client address; an unknown and a closed
-link get the same 404; a used link gets 409 and changes nothing; the answer is committed
-before the 200 is sent.
+"""Pulse checks on the web (issue 6): campaigns, results, overdue check-ins, and (from
+:mod:`dipstick.web.pulse_form`) the public answer form. Thin routes over :mod:`dipstick.pulse`.
 """
 
 from __future__ import annotations
 
-import secrets
-import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -27,29 +17,25 @@ from dipstick.findings import CommonSpec
 from dipstick.indicators.registry import split_settings
 from dipstick.model import ValueModel
 from dipstick.pulse import campaigns as repo
-from dipstick.pulse.form import MAX_COMMENT, AnswerError, parse_answer
 from dipstick.pulse.invitees import parse_invitees
 from dipstick.pulse.mail import link_url
 from dipstick.pulse.overdue import Pair, checkins, overdue
 from dipstick.pulse.results import campaign_results, export_csv
-from dipstick.pulse.tokens import digest, make_nonce, nonce_ok
-from dipstick.settings import secret_key
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
-from dipstick.web.auth import READ_ALL, ApiUser, PageUser, Throttle, check_csrf, store_of
+from dipstick.web.auth import READ_ALL, ApiUser, PageUser, check_csrf, store_of
 from dipstick.web.context import Missing, RunContext, run_context
-from dipstick.web.templating import render, templates
+from dipstick.web.pulse_form import _wants_json
+from dipstick.web.pulse_form import router as form_router
+from dipstick.web.templating import render
 
 router = APIRouter()
 
 # a check-in's number: bounded so an absurd one is a 422, not a database overflow
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a check-in's number")]
 
-BROWSER_COOKIE = "dipstick_pulse_browser"
-FAILURES = {"token": 10, "ip": 60}     # failed posts / unknown links per 15 minutes
 MAX_LINKS = 1000
-_key_lock = threading.Lock()
 
 
 # --- who may act -----------------------------------------------------------------------------
@@ -88,11 +74,6 @@ def _campaign(store: Store, campaign_id: int) -> repo.Campaign:
         return repo.get(store, campaign_id)
     except UsageError:
         raise HTTPException(404, f"no check-in {campaign_id}") from None
-
-
-def _wants_json(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
 
 
 # --- summaries for other pages (the service page) ------------------------------------------
@@ -318,161 +299,4 @@ def overdue_api(request: Request, who: ApiUser) -> dict[str, Any]:
     return overdue_view(store_of(request), who)
 
 
-# --- the public form -------------------------------------------------------------------------
-
-def _key(request: Request) -> bytes:
-    return str(request.app.state.config.secret_key or secret_key()).encode()
-
-
-def _throttle(request: Request) -> Throttle:
-    with _key_lock:
-        found = getattr(request.app.state, "pulse_throttle", None)
-        if found is None:
-            found = request.app.state.pulse_throttle = Throttle(dict(FAILURES), window=900.0)
-        return found
-
-
-def _keys(request: Request, token: str) -> tuple[str, str]:
-    host = request.client.host if request.client else "?"
-    return f"ip:{host}", f"token:{digest(token)[:24]}"
-
-
-def _public(request: Request, template: str, status: int = 200,
-            headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """A public page: no session, so a respondent gets no cookie but the open link's."""
-    return templates().TemplateResponse(request, template, context, status_code=status,
-                                        headers=headers)
-
-
-def _gone(request: Request, status: int = 404) -> Response:
-    """The one answer for an unknown, mistyped or closed link: same body, whichever it was."""
-    if _wants_json(request):
-        return JSONResponse({"error": 404, "detail": "this link does not open a check-in"},
-                            status_code=404)
-    return _public(request, "pulse_message.html.j2", status=status,
-                  title="This link does not work",
-                  text="It may be mistyped, or the check-in has closed. Nothing was stored.")
-
-
-def _used(request: Request) -> Response:
-    if _wants_json(request):
-        return JSONResponse({"error": 409, "detail": "this link has been used: an answer was "
-                             "stored already, nothing changed"}, status_code=409)
-    return _public(request, "pulse_message.html.j2", status=409,
-                  title="This link has been used",
-                  text="An answer was stored with it already; nothing changed. Thank you!")
-
-
-def _limited(request: Request, wait: int) -> Response:
-    headers = {"Retry-After": str(wait)}
-    if _wants_json(request):
-        return JSONResponse({"error": 429, "detail": f"too many failed attempts: try again in "
-                             f"{wait} s"}, status_code=429, headers=headers)
-    return _public(request, "pulse_message.html.j2", status=429, headers=headers,
-                  title="Too many attempts",
-                  text=f"Try again in {wait // 60 + 1} minute(s).")
-
-
-def _nonce_parts(target: repo.Target, token: str, browser: str | None) -> tuple[str, ...]:
-    return (digest(token),) if target.invitation_id is not None else (
-        digest(token), browser or "")
-
-
-def _form(request: Request, target: repo.Target, token: str, nonce: str, status: int = 200,
-          problems: list[tuple[str, str]] | None = None,
-          given: dict[str, str] | None = None, cookie: str | None = None) -> Response:
-    c = target.campaign
-    q = c.questions[target.group]
-    response = _public(request, "pulse_form.html.j2", status=status,
-                      service=c.service_name, group=q["name"], dimensions=q["dimensions"],
-                      token=token, nonce=nonce, problems=problems or [],
-                      bad={f for f, _ in problems or []}, given=given or {},
-                      closes_on=c.closes_on, max_comment=MAX_COMMENT,
-                      headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
-    if cookie is not None:
-        response.set_cookie(BROWSER_COOKIE, cookie, max_age=400 * 86400, httponly=True,
-                            samesite="strict", secure=request.app.state.config.https,
-                            path="/p/")
-    return response
-
-
-@router.get("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
-def answer_form(request: Request, token: str) -> Response:
-    """The check-in form of a link (no account needed)."""
-    throttle = _throttle(request)
-    keys = _keys(request, token)
-    wait = throttle.retry_after(*keys)
-    if wait:
-        return _limited(request, wait)
-    store = store_of(request)
-    today = datetime.now(UTC).date()
-    target = repo.lookup(store, token, today) if len(token) <= 100 else None
-    if target is None:
-        throttle.fail(*keys)
-        return _gone(request)
-    browser = request.cookies.get(BROWSER_COOKIE)
-    new_cookie = None
-    if target.invitation_id is None:
-        if browser and repo.browser_answered(store, target.campaign.id, browser):
-            return _used(request)
-        if not browser or len(browser) > 100:
-            browser = new_cookie = secrets.token_urlsafe(32)
-    elif target.answered:
-        return _used(request)
-    nonce = make_nonce(_key(request), *_nonce_parts(target, token, browser))
-    return _form(request, target, token, nonce, cookie=new_cookie)
-
-
-@router.post("/p/{token}", response_model=None, include_in_schema=False)
-async def answer(request: Request, token: str) -> Response:
-    """Store an answer, then say thank you. 404 unknown or closed link, 409 used, 422 a bad
-    answer (nothing stored), 403 a form this server did not serve, 429 too many failures."""
-    throttle = _throttle(request)
-    keys = _keys(request, token)
-    wait = throttle.retry_after(*keys)
-    if wait:
-        return _limited(request, wait)
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    browser = request.cookies.get(BROWSER_COOKIE)
-    # The form's nonce first, like the CSRF token of every other form: a post this server
-    # did not serve the form for is refused (403) whether or not the link exists.
-    nonce, h = fields.get("nonce"), digest(token)
-    if not (nonce_ok(_key(request), nonce, h) or nonce_ok(_key(request), nonce, h, browser or "")):
-        throttle.fail(*keys)
-        raise HTTPException(403, "the form has expired or did not come from this site: open "
-                                 "the link again")
-    store = store_of(request)
-    today = datetime.now(UTC).date()
-    target = await run_in_threadpool(repo.lookup, store, token, today) \
-        if len(token) <= 100 else None
-    if target is None:
-        throttle.fail(*keys)
-        return _gone(request)
-    if target.answered:
-        throttle.fail(*keys)
-        return _used(request)
-    if not nonce_ok(_key(request), nonce, *_nonce_parts(target, token, browser)) or (
-            target.invitation_id is None and not browser):
-        throttle.fail(*keys)        # an open link's nonce is bound to the browser's cookie
-        raise HTTPException(403, "the form has expired or did not come from this site (or "
-                                 "its cookie is missing): open the link again")
-    try:
-        parsed = parse_answer(target.campaign.questions, target.group, fields)
-    except AnswerError as e:
-        throttle.fail(*keys)
-        if _wants_json(request):
-            return JSONResponse({"error": 422, "detail": "the answer was not stored",
-                                 "problems": [{"field": f, "message": m}
-                                              for f, m in e.problems]}, status_code=422)
-        return _form(request, target, token, fields.get("nonce", ""), status=422,
-                     problems=e.problems, given=fields)
-    outcome = await run_in_threadpool(repo.submit, store, target, parsed, today, browser)
-    if outcome != "stored":
-        throttle.fail(*keys)
-        return _used(request)
-    if _wants_json(request):
-        return JSONResponse({"stored": True})
-    return _public(request, "pulse_thanks.html.j2", service=target.campaign.service_name,
-                  group=target.campaign.group_name(target.group),
-                  headers={"Cache-Control": "no-store"})
+router.include_router(form_router)      # the public form, /p/{token}: its own module
