@@ -80,6 +80,12 @@ def find(store: Store, service_id: str, run_id: int | None = None) -> Found:
     service = next((s for s in run["services"] if s["id"] == service_id), None)
     if service is None:
         raise HTTPException(404, f"no service {service_id!r} in run {run_id}")
+    if any(c["evidence"] is None for c in service["causes"].values()):
+        # the cached latest run holds no evidence: this service's, read now (a copy: the
+        # cached run is shared)
+        found = store.evidence(run_id, service_id)
+        service = service | {"causes": {c: f | {"evidence": found.get(c, [])}
+                                        for c, f in service["causes"].items()}}
     return Found(run, service, run_id, store)
 
 

@@ -117,7 +117,9 @@ def _run_key(store: Store, run_id: int, started_at: datetime) -> tuple[str, int,
 
 def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
     def build() -> _Loaded:
-        doc = store.load_run(run_id) | {"run_id": run_id}
+        # no evidence: the lists need none, and decoding it is most of a large run's load
+        # (a service page reads its own: ``service.find``)
+        doc = store.load_run(run_id, evidence=False) | {"run_id": run_id}
         rows = sorted((_row(s, doc["causes"]) for s in doc["services"]), key=lambda r: (
             STATUS_ORDER.get(r["status"], 9), -r["leak_per_month"]["money"], -r["score"],
             r["id"]))
@@ -155,8 +157,9 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
 
 
 def latest_run(store: Store) -> dict[str, Any] | None:
-    """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``.
-    Shared, cached: do not modify it."""
+    """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``,
+    without its evidence (each cause's ``evidence`` is ``None``). Shared, cached: do not
+    modify it."""
     latest, _ = latest_two(store)
     return _load(store, latest.id, latest.started_at).doc if latest else None
 
