@@ -33,7 +33,8 @@ from sqlalchemy.orm import sessionmaker
 
 from dipstick.errors import StoreError, UsageError
 from dipstick.findings import Status
-from dipstick.store.rows import insert_run, read_evidence, read_run
+from dipstick.store.extras import read_extras, write_extras
+from dipstick.store.rows import insert_run, read_details, read_run
 from dipstick.store.tables import Run, ServiceResult
 
 if TYPE_CHECKING:
@@ -155,11 +156,22 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     def save_run(self, result: CheckResult, *, started_at: datetime, finished_at: datetime,
-                 command: str) -> int:
+                 command: str, extras: object | None = None) -> int:
         """Store a run, its service verdicts and their findings in one transaction; return the
-        run id. On any failure nothing is stored, so history never holds half a run."""
+        run id. On any failure nothing is stored, so history never holds half a run.
+        ``extras``: what the pages need beyond the rows (``dipstick.runs.RunContext``),
+        stored with the run so that no page re-checks its package."""
         with self._guard("save the run to"), self.engine.begin() as conn:
-            return insert_run(conn, result, started_at, finished_at, command)
+            run_id = insert_run(conn, result, started_at, finished_at, command)
+            if extras is not None:
+                write_extras(conn, run_id, extras)
+            return run_id
+
+    def load_extras(self, run_id: int) -> object | None:
+        """The run's stored extras; ``None`` for a run stored without (or before migration
+        0011), or by another dipstick version."""
+        with self._guard("load the extras of a run from"), self.engine.connect() as conn:
+            return read_extras(conn, run_id)
 
     def runs(self, limit: int = 20) -> list[RunSummary]:
         """The latest runs, newest first."""
@@ -167,20 +179,21 @@ class Store:
         with self._guard("list the runs in"), self._session() as session:
             return [_summary(r) for r in session.scalars(query)]
 
-    def load_run(self, run_id: int, evidence: bool = True) -> dict[str, Any]:
+    def load_run(self, run_id: int, details: bool = True) -> dict[str, Any]:
         """A stored run in the shape of :meth:`CheckResult.to_json`, numbers rounded alike;
-        without ``evidence``, each cause's is ``None`` (see :meth:`evidence`)."""
+        without ``details``, each cause's evidence and coverage are ``None`` (see
+        :meth:`details`)."""
         with self._guard("load a run from"), self.engine.connect() as conn:
-            found = read_run(conn, run_id, evidence)
+            found = read_run(conn, run_id, details)
         if found is None:
             raise UsageError(f"no run {run_id} in the app database at {self.url}")
         return found
 
-    def evidence(self, run_id: int, service_id: str) -> dict[str, Any]:
-        """One service's evidence in one run, by cause (what ``load_run`` left out when asked
-        for no evidence)."""
-        with self._guard("load evidence from"), self.engine.connect() as conn:
-            return read_evidence(conn, run_id, service_id)
+    def details(self, run_id: int, service_id: str) -> dict[str, dict[str, Any]]:
+        """One service's evidence and coverage in one run, by cause (what ``load_run`` left
+        out without ``details``)."""
+        with self._guard("load the evidence from"), self.engine.connect() as conn:
+            return read_details(conn, run_id, service_id)
 
     def service_history(self, service_id: str) -> list[HistoryPoint]:
         """The service's headline in every run that checked it, oldest first (by as-of date)."""

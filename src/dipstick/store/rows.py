@@ -35,6 +35,7 @@ _FINDING_COLUMNS = ("service_result_id", "position", "cause", "status", "score",
 _TYPES: dict[str, Any] = {"service_result_id": Integer, "position": Integer, "score": Double,
                           "leak_money": Double, "leak_hours": Double, "leak_low": Double,
                           "leak_high": Double, "since": Date}
+DETAILS = ("evidence", "coverage")   # a finding's JSON columns a list of services never shows
 _RUNS = cast(Table, Run.__table__)
 _RESULTS = cast(Table, ServiceResult.__table__)
 _FINDINGS = cast(Table, FindingRow.__table__)
@@ -87,11 +88,12 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
     return run_id
 
 
-def read_run(conn: Connection, run_id: int, evidence: bool = True) -> dict[str, Any] | None:
+def read_run(conn: Connection, run_id: int, details: bool = True) -> dict[str, Any] | None:
     """A stored run in the shape of ``CheckResult.to_json`` (``None`` when there is none):
-    three Core queries read as plain rows, not ORM objects. Without ``evidence`` each cause's
-    ``evidence`` is ``None``, not read: decoding 16,320 findings' evidence is most of the
-    cost, and a page listing services needs none (:func:`read_evidence` reads one's)."""
+    three Core queries read as plain rows, not ORM objects. Without ``details`` each cause's
+    ``evidence`` and ``coverage`` are ``None``, not read: decoding 16,320 findings' JSON is
+    most of the cost, and a page listing services needs none (:func:`read_details` reads one
+    service's)."""
     runs, results, findings = _RUNS, _RESULTS, _FINDINGS
     run = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
     if run is None:
@@ -99,20 +101,23 @@ def read_run(conn: Connection, run_id: int, evidence: bool = True) -> dict[str, 
     services = conn.execute(select(results).where(results.c.run_id == run_id)
                             .order_by(results.c.position)).all()
     by_service: dict[int, list[Any]] = {s.id: [] for s in services}
-    columns = [c for c in findings.c if evidence or c.name != "evidence"]
+    columns = [c for c in findings.c if details or c.name not in DETAILS]
     for f in conn.execute(select(*columns).join_from(findings, results)
                           .where(results.c.run_id == run_id)
-                          .order_by(findings.c.service_result_id, findings.c.position)):
+                          .order_by(findings.c.service_result_id, findings.c.position)).all():
         by_service[f.service_result_id].append(f)
-    return _run_json(run, [_service_json(s, by_service[s.id], evidence) for s in services])
+    return _run_json(run, [_service_json(s, by_service[s.id], details) for s in services])
 
 
-def read_evidence(conn: Connection, run_id: int, service_id: str) -> dict[str, Any]:
-    """One service's evidence in one run, by cause (empty when the run has no such service)."""
+def read_details(conn: Connection, run_id: int, service_id: str) -> dict[str, dict[str, Any]]:
+    """One service's evidence and coverage in one run, by cause (empty when the run has no
+    such service): what :func:`read_run` leaves out without ``details``."""
     results, findings = _RESULTS, _FINDINGS
-    query = (select(findings.c.cause, findings.c.evidence).join_from(findings, results)
+    query = (select(findings.c.cause, findings.c.evidence, findings.c.coverage)
+             .join_from(findings, results)
              .where(results.c.run_id == run_id, results.c.service_id == service_id))
-    return {cause: found for cause, found in conn.execute(query)}
+    return {cause: {"evidence": evidence, "coverage": list(coverage or [])}
+            for cause, evidence, coverage in conn.execute(query)}
 
 
 def _finding_row(service_result_id: int, position: int, f: Finding) -> tuple[Any, ...]:
@@ -188,7 +193,7 @@ def _run_json(r: Any, services: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _service_json(s: Any, findings: list[Any], evidence: bool = True) -> dict[str, Any]:
+def _service_json(s: Any, findings: list[Any], details: bool = True) -> dict[str, Any]:
     return {
         "id": s.service_id, "name": s.name, "owner": s.owner,
         "lifecycle": s.lifecycle, "status": s.status, "score": s.score,
@@ -201,12 +206,12 @@ def _service_json(s: Any, findings: list[Any], evidence: bool = True) -> dict[st
         "causes": {f.cause: {
             "status": f.status, "score": f.score, "summary": f.summary,
             "since": f.since.isoformat() if f.since else None,
-            "evidence": f.evidence if evidence else None,
+            "evidence": f.evidence if details else None,
             "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
                                "formula": f.leak_formula, "low": _money(f.leak_low),
                                "high": _money(f.leak_high)},
             "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
-            "coverage": list(f.coverage or []),
+            "coverage": list(f.coverage or []) if details else None,
             "basis": f.basis,
         } for f in findings},
         "episodes": list(s.episodes or []),

@@ -117,12 +117,13 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
 
 def _warm(store: Store) -> None:
-    """Re-check the latest run's package in the background at start-up, so the first person
-    to open a page that needs it (trends, value map, filters by group) does not wait for it."""
+    """Read the latest run and its context (or re-check its package, for a run stored before
+    migration 0011) in the background at start-up, so the first person to open a page that
+    needs it (trends, value map, filters by group) does not wait for it."""
     try:
         run = latest_run(store)
         if run is not None:
-            run_context(run["package"], date.fromisoformat(run["as_of"]), store)
+            run_context(run["package"], date.fromisoformat(run["as_of"]), store, run["run_id"])
     except Exception:   # a failed warm-up only costs the first visitor the wait
         log.exception("warming the latest run's context failed")
 

@@ -5,7 +5,8 @@ Speed with 2,000+ services: a stored run never changes, so its dictionary (and t
 rows derived from it) is read from the database once and kept in memory, keyed by run id and
 start time; a request then costs two small queries (which run is the latest, and the one before)
 plus filtering a few thousand dictionaries in Python. The value model (capabilities, consuming
-groups) comes from :func:`dipstick.web.context.run_context`, which re-checks the package — seconds
+groups) comes from :func:`dipstick.web.context.run_context`: stored with the run, read in a
+fraction of a second; for a run stored before migration 0011 it re-checks the package — seconds
 for a large organisation — so it is loaded in the background and the page says so meanwhile.
 """
 
@@ -79,7 +80,7 @@ class _Loaded:
 
 _runs: _Lru[tuple[str, int, str], _Loaded] = _Lru(KEEP_RUNS)
 _figures: _Lru[tuple[Any, ...], Markup] = _Lru(8)
-_models: dict[tuple[str, str], Future[RunContext | Missing]] = {}
+_models: dict[tuple[str, str, int | None], Future[RunContext | Missing]] = {}
 _models_lock = threading.Lock()
 _loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dipstick-model")
 
@@ -117,9 +118,9 @@ def _run_key(store: Store, run_id: int, started_at: datetime) -> tuple[str, int,
 
 def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
     def build() -> _Loaded:
-        # no evidence: the lists need none, and decoding it is most of a large run's load
-        # (a service page reads its own: ``service.find``)
-        doc = store.load_run(run_id, evidence=False) | {"run_id": run_id}
+        # no evidence or coverage: the lists need none, and decoding them is most of a large
+        # run's load (a service page reads its own: ``service.find``)
+        doc = store.load_run(run_id, details=False) | {"run_id": run_id}
         rows = sorted((_row(s, doc["causes"]) for s in doc["services"]), key=lambda r: (
             STATUS_ORDER.get(r["status"], 9), -r["leak_per_month"]["money"], -r["score"],
             r["id"]))
@@ -158,8 +159,8 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
 
 def latest_run(store: Store) -> dict[str, Any] | None:
     """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``,
-    without its evidence (each cause's ``evidence`` is ``None``). Shared, cached: do not
-    modify it."""
+    without its details (each cause's ``evidence`` and ``coverage`` are ``None``). Shared,
+    cached: do not modify it."""
     latest, _ = latest_two(store)
     return _load(store, latest.id, latest.started_at).doc if latest else None
 
@@ -184,15 +185,16 @@ def _iso(t: datetime) -> str:
 # --- the value model, loaded in the background ------------------------------------------------
 
 def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S,
-                  store: Store | None = None) -> RunContext | Missing:
-    """The run's value model and re-check, waiting at most ``wait`` seconds: a large
-    organisation's first load takes longer than a page may, so the page answers without it
-    (saying why) and the next request finds it ready."""
-    key = (package, as_of.isoformat())
+                  store: Store | None = None, run_id: int | None = None
+                  ) -> RunContext | Missing:
+    """The run's context (stored with it, else a re-check), waiting at most ``wait`` seconds:
+    a re-check of a large organisation takes longer than a page may, so the page answers
+    without it (saying why) and the next request finds it ready."""
+    key = (package, as_of.isoformat(), run_id)
     with _models_lock:
         future = _models.get(key)
         if future is None:
-            future = _loader.submit(run_context, package, as_of, store)
+            future = _loader.submit(run_context, package, as_of, store, run_id)
             _models[key] = future
             while len(_models) > KEEP_RUNS:
                 _models.pop(next(iter(_models)))
@@ -217,7 +219,8 @@ def latest_context(store: Store, wait: float = PAGE_MODEL_WAIT_S
     if run is None:
         return {"run": None, "missing": None}, None
     head = {k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "package")}
-    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait, store)
+    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait, store,
+                          run["run_id"])
     if isinstance(found, Missing):
         return {"run": head, "missing": found.reason}, None
     return {"run": head, "missing": None}, found
@@ -345,7 +348,7 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
     now = _load(store, latest.id, latest.started_at)
     before = _load(store, prev.id, prev.started_at) if prev else None
     run = now.doc
-    ctx = model_context(run["package"], latest.as_of, model_wait, store)
+    ctx = model_context(run["package"], latest.as_of, model_wait, store, latest.id)
     model_ok = isinstance(ctx, RunContext)
     rows = _with_model(now.rows, ctx)
     matched = [r for r in rows if _matches(r, f, model_ok)]
