@@ -70,9 +70,11 @@ def run_context(package: str, as_of: date, store: Store | None = None,
 def _keep(key: Key, found: RunContext | Missing) -> None:
     _cache[key] = found
     _cache.move_to_end(key)
+    dropped = False
     while len(_cache) > KEEP:
         _cache.popitem(last=False)
-    settle()
+        dropped = True
+    settle(collect=dropped)
 
 
 def remember(package: str, as_of: date, found: RunContext) -> None:
@@ -83,13 +85,15 @@ def remember(package: str, as_of: date, found: RunContext) -> None:
         _keep(("package", package, as_of.isoformat()), found)
 
 
-def settle() -> None:
-    """Take the long-lived caches out of the garbage collector's sight. A re-checked 2,000-
-    service package is millions of objects; without this every full collection walks them,
-    and one request in ten took a second instead of 80 ms (benchmarks/web.py). Unfreezing
-    first lets the collection free what the caches have dropped."""
-    gc.unfreeze()
-    gc.collect()
+def settle(collect: bool = True) -> None:
+    """Take the long-lived caches out of the garbage collector's sight. A run's context and
+    rows are hundreds of thousands of objects; without this every full collection walks them,
+    and one request in ten took a second instead of 80 ms (benchmarks/web.py). With
+    ``collect`` (when a cache dropped something), unfreezing first lets a full collection
+    free it — 0.3 s with two large runs in memory, so not on every load."""
+    if collect:
+        gc.unfreeze()
+        gc.collect()
     gc.freeze()
 
 
