@@ -6,7 +6,8 @@ from it, a recursive NaN scrub over every evidence value, and the ORM's bulk ins
 grouped by their keys, each JSON value serialised by the column type). Here each finding's
 evidence becomes one JSON text in the C encoder (the recursive scrub runs only for the rare
 row holding a NaN), and the findings go in by one ``executemany`` (SQLite) or ``COPY``
-(PostgreSQL). The rows stored are the same as before (tests/test_store.py round-trips them).
+(PostgreSQL), not through SQLAlchemy's per-row parameter processing. The rows stored are the
+same as before (tests/test_store.py round-trips them).
 """
 
 from __future__ import annotations
@@ -131,11 +132,14 @@ def _finding_row(service_result_id: int, position: int, f: Finding) -> tuple[Any
             json.dumps([c.to_json() for c in f.coverage]))
 
 
+_STRICT = json.JSONEncoder(allow_nan=False)   # one encoder: json.dumps makes one per call
+
+
 def json_text(value: Any) -> str:
     """JSON text without NaN or infinity (PostgreSQL refuses them; they are stored as null).
     The C encoder refuses them fast; only then is the value scrubbed, then encoded."""
     try:
-        return json.dumps(value, allow_nan=False)
+        return _STRICT.encode(value)
     except ValueError:
         return json.dumps(finite(value))
 
@@ -163,6 +167,14 @@ def _insert_findings(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
                     copy.write_row(row)
         except conn.dialect.loaded_dbapi.Error as e:   # as SQLAlchemy would wrap it
             raise DBAPIError(sql, None, e) from e
+        return
+    if conn.dialect.name == "sqlite":   # the driver's executemany as is: no per-row binding
+        since = _FINDING_COLUMNS.index("since")   # stored as SQLAlchemy stores a Date there
+        conn.exec_driver_sql(
+            f"INSERT INTO findings ({', '.join(_FINDING_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(_FINDING_COLUMNS))})",
+            [r if r[since] is None else (*r[:since], r[since].isoformat(), *r[since + 1:])
+             for r in rows])
         return
     conn.execute(core_insert(_FINDINGS_AS_TEXT), [dict(zip(_FINDING_COLUMNS, r, strict=True))
                                                   for r in rows])
