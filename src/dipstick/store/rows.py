@@ -15,10 +15,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Column, Connection, Date, Double, Integer, MetaData, Table, Text, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Date,
+    Double,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    select,
+    text,
+)
 from sqlalchemy import insert as core_insert
 from sqlalchemy.exc import DBAPIError
 
@@ -37,6 +49,9 @@ _TYPES: dict[str, Any] = {"service_result_id": Integer, "position": Integer, "sc
                           "leak_money": Double, "leak_hours": Double, "leak_low": Double,
                           "leak_high": Double, "since": Date}
 DETAILS = ("evidence", "coverage")   # a finding's JSON columns a list of services never shows
+_READ = ("service_result_id", "cause", "status", "score", "summary", "since", "leak_money",
+         "leak_hours", "leak_formula", "leak_low", "leak_high", "action", "symptom_of",
+         "episode", "basis")
 _RUNS = cast(Table, Run.__table__)
 _RESULTS = cast(Table, ServiceResult.__table__)
 _FINDINGS = cast(Table, FindingRow.__table__)
@@ -95,19 +110,35 @@ def read_run(conn: Connection, run_id: int, details: bool = True) -> dict[str, A
     ``evidence`` and ``coverage`` are ``None``, not read: decoding 16,320 findings' JSON is
     most of the cost, and a page listing services needs none (:func:`read_details` reads one
     service's)."""
-    runs, results, findings = _RUNS, _RESULTS, _FINDINGS
+    runs, results = _RUNS, _RESULTS
     run = conn.execute(select(runs).where(runs.c.id == run_id)).one_or_none()
     if run is None:
         return None
     services = conn.execute(select(results).where(results.c.run_id == run_id)
                             .order_by(results.c.position)).all()
-    by_service: dict[int, list[Any]] = {s.id: [] for s in services}
-    columns = [c for c in findings.c if details or c.name not in DETAILS]
-    for f in conn.execute(select(*columns).join_from(findings, results)
-                          .where(results.c.run_id == run_id)
-                          .order_by(findings.c.service_result_id, findings.c.position)).all():
-        by_service[f.service_result_id].append(f)
-    return _run_json(run, [_service_json(s, by_service[s.id], details) for s in services])
+    causes: dict[int, dict[str, dict[str, Any]]] = {s.id: {} for s in services}
+    since: dict[int, str] = {}
+    query = text(f"SELECT {', '.join('f.' + c for c in _READ + (DETAILS if details else ()))} "
+                 "FROM findings f JOIN service_results s ON s.id = f.service_result_id "
+                 "WHERE s.run_id = :run ORDER BY f.service_result_id, f.position")
+    # plain driver values (a date is text on SQLite): no per-row type processing but the JSON
+    for (sid, cause, status, score, summary, day, money, hours, formula, low, high, action,
+         symptom_of, episode, basis, *more) in conn.execute(
+            query.columns(evidence=JSON, coverage=JSON), {"run": run_id}):
+        day = day if day is None or isinstance(day, str) else day.isoformat()
+        if status == "leak" and day and not symptom_of and (
+                sid not in since or day < since[sid]):
+            since[sid] = day
+        causes[sid][cause] = {
+            "status": status, "score": score, "summary": summary, "since": day,
+            "evidence": more[0] if details else None,
+            "leak_per_month": {"money": round(money, 2), "hours": round(hours, 1),
+                               "formula": formula, "low": _money(low), "high": _money(high)},
+            "action": action, "symptom_of": symptom_of, "episode": episode,
+            "coverage": list(more[1] or []) if details else None,
+            "basis": basis,
+        }
+    return _run_json(run, [_service_json(s, causes[s.id], since.get(s.id)) for s in services])
 
 
 def read_details(conn: Connection, run_id: int, service_id: str) -> dict[str, dict[str, Any]]:
@@ -205,45 +236,19 @@ def _run_json(r: Any, services: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _service_json(s: Any, findings: list[Any], details: bool = True) -> dict[str, Any]:
+def _service_json(s: Any, causes: dict[str, dict[str, Any]], since: str | None
+                  ) -> dict[str, Any]:
     return {
         "id": s.service_id, "name": s.name, "owner": s.owner,
         "lifecycle": s.lifecycle, "status": s.status, "score": s.score,
         "leak_per_month": {"money": round(s.leak_money, 2), "hours": round(s.leak_hours, 1),
                            "cause": s.leak_cause, "formula": s.leak_formula,
                            "low": _money(s.leak_low), "high": _money(s.leak_high)},
-        "since": _iso(min((f.since for f in findings
-                           if f.status == "leak" and f.since and not f.symptom_of),
-                          default=None)),
-        "causes": {f.cause: {
-            "status": f.status, "score": f.score, "summary": f.summary,
-            "since": f.since.isoformat() if f.since else None,
-            "evidence": f.evidence if details else None,
-            "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
-                               "formula": f.leak_formula, "low": _money(f.leak_low),
-                               "high": _money(f.leak_high)},
-            "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
-            "coverage": list(f.coverage or []) if details else None,
-            "basis": f.basis,
-        } for f in findings},
+        "since": since,   # the earliest since of its root leaks
+        "causes": causes,
         "episodes": list(s.episodes or []),
     }
 
 
 def _money(v: float | None) -> float | None:
     return None if v is None else round(v, 2)
-
-
-def _iso(d: date | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity (PostgreSQL refuses them): store such numbers as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
