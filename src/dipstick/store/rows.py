@@ -97,7 +97,8 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
     ids = conn.execute(core_insert(_RESULTS).returning(_RESULTS.c.id,
                                                        sort_by_parameter_order=True),
                        services).scalars().all()
-    rows = [_finding_row(sid, j, f) for sid, v in zip(ids, verdicts, strict=True)
+    covered: dict[tuple[Any, ...], str] = {}   # a service's causes mostly share one coverage
+    rows = [_finding_row(sid, j, f, covered) for sid, v in zip(ids, verdicts, strict=True)
             for j, f in enumerate(v.findings)]
     if rows:
         _insert_findings(conn, rows)
@@ -152,15 +153,18 @@ def read_details(conn: Connection, run_id: int, service_id: str) -> dict[str, di
             for cause, evidence, coverage in conn.execute(query)}
 
 
-def _finding_row(service_result_id: int, position: int, f: Finding) -> tuple[Any, ...]:
+def _finding_row(service_result_id: int, position: int, f: Finding,
+                 covered: dict[tuple[Any, ...], str]) -> tuple[Any, ...]:
     from dipstick.check import evidence_json
 
     leak = f.leak
+    coverage = covered.get(f.coverage)
+    if coverage is None:
+        coverage = covered[f.coverage] = json.dumps([c.to_json() for c in f.coverage])
     return (service_result_id, position, f.cause, f.status.value, f.score, f.summary,
             leak.money, leak.hours, leak.formula, f.action, f.since, leak.low, leak.high,
             f.symptom_of, f.episode, f.basis,
-            json_text([evidence_json(e) for e in f.evidence]),
-            json.dumps([c.to_json() for c in f.coverage]))
+            json_text([evidence_json(e) for e in f.evidence]), coverage)
 
 
 _STRICT = json.JSONEncoder(allow_nan=False)   # one encoder: json.dumps makes one per call
