@@ -207,3 +207,16 @@ class Hostile:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (subprocess.call, (["touch", self.path],))
+
+
+def test_a_context_that_cannot_be_built_costs_the_run_nothing(stored: Stored,
+                                                               tmp_path: Path) -> None:
+    """A closed package cannot be read: the context is logged as missing, not raised (the
+    run is stored without it, and its pages re-check, as for runs stored before 0011)."""
+    from dipstick.package import load_package
+    from dipstick.runs import context_if_any
+
+    package = load_package(shared.copied(Path(stored.database[10:]).parent / "moved-away",
+                                         tmp_path / "demo"))
+    package.close()
+    assert context_if_any(package, stored.context.result) is None

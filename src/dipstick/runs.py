@@ -5,6 +5,7 @@ sequence behind ``dipstick check`` and the web app's "Check now", so both store 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,6 +25,7 @@ from dipstick.store.actions import settle
 from dipstick.surveys import ServiceSurveys, service_surveys
 
 Progress = Callable[[str], None]
+log = logging.getLogger("dipstick.runs")
 ENGINES = ("duckdb", "spark")
 
 # one step per signal table loaded, per cause checked, and the store: a progress bar's total
@@ -92,10 +94,10 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
     """Check a package, with the stored pulse answers, and keep the run; nothing is stored
     when the package is bad."""
     started = datetime.now(UTC)
-    kept: list[RunContext] = []
+    kept: list[RunContext | None] = []
 
     def keep(package: Package, result: CheckResult) -> None:
-        kept.append(context_of(package, result))
+        kept.append(context_if_any(package, result))
         if while_open:
             while_open(package, result)
 
@@ -107,6 +109,18 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
                             command=command, extras=kept[0])
     settle(store)    # a done action whose leak came back is reopened (docs/actions.md)
     return Checked(checked.result, checked.model, run_id, kept[0])
+
+
+def context_if_any(package: Package, result: CheckResult) -> RunContext | None:
+    """:func:`context_of` for a run about to be stored: a failure here (a bug, an engine that
+    cannot read the surveys) is logged and the run stored without it — its pages then re-check
+    the package, as for runs stored before — never a lost run."""
+    try:
+        return context_of(package, result)
+    except Exception:
+        log.exception("the pages' context of the check of %s could not be built; the run is "
+                      "stored without it", result.package)
+        return None
 
 
 def context_of(package: Package, result: CheckResult) -> RunContext:

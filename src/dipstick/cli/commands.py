@@ -48,7 +48,7 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
     """The check, and the value model it read (for what the edges need of it, e.g. alerts);
     with ``contexts``, the run's context for the pages is added to it (stored with the run)."""
     from dipstick.pulse.feed import feed_stored_answers  # pulse answers join the surveys
-    from dipstick.runs import check_package, context_of
+    from dipstick.runs import check_package, context_if_any
     from dipstick.store.selfassess import feed_stored_self_assessment  # and the web's
 
     try:
@@ -58,7 +58,7 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
                                                        feed_stored_self_assessment(p, database)),
                                     engine=engine,
                                     while_open=None if contexts is None else
-                                    lambda p, r: contexts.append(context_of(p, r)))
+                                    lambda p, r: contexts.append(context_if_any(p, r)))
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
