@@ -142,7 +142,7 @@ def save(store: Store, r: CheckResult) -> int:
 
 
 def test_the_loop_leak_action_done_recovered_came_back(store: Store) -> None:
-    assert store.revision() == "0010"
+    assert store.revision() >= "0010"   # the actions migration, or one after it
     run1 = save(store, result(date(2026, 5, 1), Status.LEAK))
     with pytest.raises(UsageError, match="no finding"):
         store_actions.create_action(store, "crm", "training", "lead@x")   # no such cause

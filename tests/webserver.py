@@ -164,7 +164,7 @@ def model_ready(store: Store) -> None:
     if run is None:
         return
     found = views.model_context(run["package"], date.fromisoformat(run["as_of"]),
-                                wait=MODEL_DEADLINE_S, store=store)
+                                wait=MODEL_DEADLINE_S, store=store, run_id=run["run_id"])
     assert "still loading" not in getattr(found, "reason", ""), \
         f"the value model of {run['package']} did not load in {MODEL_DEADLINE_S:.0f} s"
 

@@ -4,23 +4,30 @@ sequence behind ``dipstick check`` and the web app's "Check now", so both store 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dipstick.check import CheckResult, run_check
+from dipstick.check import CheckResult, ServiceVerdict, run_check
 from dipstick.errors import UsageError
-from dipstick.indicators.registry import CAUSES
+from dipstick.findings import CheckContext, CommonSpec, Finding
+from dipstick.indicators.common import monthly_costs
+from dipstick.indicators.perception import PerceptionSpec
+from dipstick.indicators.registry import CAUSES, split_settings
 from dipstick.model import ValueModel
 from dipstick.package import Package, load_package
 from dipstick.package.tables import TABLES
+from dipstick.surveys import ServiceSurveys, service_surveys
 
 if TYPE_CHECKING:   # the database layer only where a run is kept (tests/test_startup.py)
     from dipstick.store import Store
 
 Progress = Callable[[str], None]
+log = logging.getLogger("dipstick.runs")
 ENGINES = ("duckdb", "spark")
 
 # one step per signal table loaded, per cause checked, and the store: a progress bar's total
@@ -28,10 +35,26 @@ STEPS = len(TABLES) + len(CAUSES) + 1
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """What the web pages need of a run beyond its stored rows, read while its package was
+    open: the value model, the check's trend series, stream and journey maps (``result``,
+    its findings without their evidence: see :func:`lights_only`), the surveys and the run
+    costs. Stored with the run (``Store.save_run(extras=…)``), so a page never re-checks."""
+
+    model: ValueModel
+    result: CheckResult
+    # per service: value scores by group and dimension, check-in recency, latest comments
+    surveys: Mapping[str, ServiceSurveys] = field(default_factory=dict)
+    # per service: the run cost a month the check's formulas used (costs.csv, else the catalog)
+    costs: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Checked:
     result: CheckResult
     model: ValueModel
     run_id: int | None = None
+    context: RunContext | None = None
 
 
 def check_package(path: Path, as_of: date | None = None, services: list[str] | None = None,
@@ -75,14 +98,76 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
     from dipstick.store.actions import settle
 
     started = datetime.now(UTC)
-    checked = check_package(path, as_of, progress=progress, while_open=while_open,
+    kept: list[RunContext | None] = []
+
+    def keep(package: Package, result: CheckResult) -> None:
+        kept.append(context_if_any(package, result))
+        if while_open:
+            while_open(package, result)
+
+    checked = check_package(path, as_of, progress=progress, while_open=keep,
                             prepare=lambda p: add_answers(store, p))
     if progress:
         progress("storing the run")
     run_id = store.save_run(checked.result, started_at=started, finished_at=datetime.now(UTC),
-                            command=command)
+                            command=command, extras=kept[0])
     settle(store)    # a done action whose leak came back is reopened (docs/actions.md)
-    return Checked(checked.result, checked.model, run_id)
+    return Checked(checked.result, checked.model, run_id, kept[0])
+
+
+def context_if_any(package: Package, result: CheckResult) -> RunContext | None:
+    """:func:`context_of` for a run about to be stored: a failure here (a bug, an engine that
+    cannot read the surveys) is logged and the run stored without it — its pages then re-check
+    the package, as for runs stored before — never a lost run."""
+    try:
+        return context_of(package, result)
+    except Exception:
+        log.exception("the pages' context of the check of %s could not be built; the run is "
+                      "stored without it", result.package)
+        return None
+
+
+def context_of(package: Package, result: CheckResult) -> RunContext:
+    """The run's context, built from the open package and the check's result: what is
+    stored with the run and what a re-check of an older run rebuilds alike."""
+    return RunContext(package.model, lights_only(result), surveys_of(package, result),
+                      run_costs(package, result))
+
+
+def lights_only(result: CheckResult) -> CheckResult:
+    """The result with each finding's evidence and coverage left out — they are in the stored
+    findings, and they are nine in ten of the result's objects (23 MB of 34 for 2,040
+    services) — except the alignment evidence of outcome KPIs (``kpi:<outcome>``), which the
+    value map reads from the result."""
+    return dataclasses.replace(result, verdicts=tuple(_light(v) for v in result.verdicts))
+
+
+def _light(v: ServiceVerdict) -> ServiceVerdict:
+    return dataclasses.replace(v, findings=tuple(_light_finding(f) for f in v.findings))
+
+
+def _light_finding(f: Finding) -> Finding:
+    kept = tuple(e for e in f.evidence if e.metric.startswith("kpi:")) \
+        if f.cause == "alignment" else ()
+    return dataclasses.replace(f, evidence=kept, coverage=())
+
+
+def _check_context(package: Package, result: CheckResult) -> CheckContext:
+    model = package.model
+    return CheckContext(model, package.signals, result.window,
+                        split_settings(model.settings, CommonSpec))
+
+
+def surveys_of(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
+    """The surveys as the check saw them: same window and settings as its perception cause."""
+    return service_surveys(_check_context(package, result),
+                           split_settings(package.model.settings, PerceptionSpec))
+
+
+def run_costs(package: Package, result: CheckResult) -> dict[str, float]:
+    """Each service's run cost a month read the way the check's formulas read it (same
+    function, same window), so a page showing a cost shows the one the leak was priced with."""
+    return monthly_costs(_check_context(package, result))
 
 
 def add_answers(store: Store, package: Package) -> int:

@@ -42,17 +42,20 @@ def _as_date(v: datetime | None) -> date | None:
 
 
 def _run(path: Path, as_of: date | None, services: list[str] | None,
-         fmt: str, database: str | None = None,
-         engine: str = "duckdb") -> tuple[CheckResult, ValueModel]:
-    """The check, and the value model it read (for what the edges need of it, e.g. alerts)."""
+         fmt: str, database: str | None = None, engine: str = "duckdb",
+         contexts: list[Any] | None = None) -> tuple[CheckResult, ValueModel]:
+    """The check, and the value model it read (for what the edges need of it, e.g. alerts);
+    with ``contexts``, the run's context for the pages is added to it (stored with the run)."""
     from dipstick.database import sqlite_file_missing
-    from dipstick.runs import check_package
+    from dipstick.runs import check_package, context_if_any
 
     try:
         with _progress("Checking") as step:
             checked = check_package(path, as_of, services, progress=step,
                                     prepare=None if sqlite_file_missing(database)
-                                    else _stored_answers(database), engine=engine)
+                                    else _stored_answers(database), engine=engine,
+                                    while_open=None if contexts is None else
+                                    lambda p, r: contexts.append(context_if_any(p, r)))
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
@@ -68,7 +71,8 @@ def _stored_answers(database: str | None) -> Callable[[Any], Any]:
     return lambda p: (feed_stored_answers(p, database), feed_stored_self_assessment(p, database))
 
 
-def _store(result: CheckResult, database: str | None, started: datetime, command: str) -> int:
+def _store(result: CheckResult, database: str | None, started: datetime, command: str,
+           extras: object | None = None) -> int:
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
@@ -77,7 +81,7 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
         with Store.open(database) as store:
             store.migrate()
             run_id = store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                                    command=command)
+                                    command=command, extras=extras)
             settle(store)    # a done action whose leak came back is reopened
             return run_id
     except DipstickError as e:
@@ -127,10 +131,11 @@ def check(
         raise _fail(UsageError("--alert needs the run history: it cannot be used with "
                                "--no-store"), fmt)
     started = datetime.now(UTC)
-    result, model = _run(path, _as_date(as_of), service, fmt, database, engine)
+    contexts: list[Any] | None = [] if store else None   # the pages' context, stored with it
+    result, model = _run(path, _as_date(as_of), service, fmt, database, engine, contexts)
     notifiers = _notifiers(model.alerts, fmt) if alert else None
-    run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:])) if store \
-        else None
+    run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:]),
+                    contexts[0] if contexts else None) if store else None
     if fmt == "json":
         _print_json(result.to_json())
     else:
@@ -192,9 +197,11 @@ def report(
                   f"(not {fmt!r})")
         raise typer.Exit(int(ExitCode.BAD_INPUT))
     started = datetime.now(UTC)
-    result, _ = _run(path, _as_date(as_of), service, "table", database)
+    contexts: list[Any] | None = [] if store else None
+    result, _ = _run(path, _as_date(as_of), service, "table", database, contexts=contexts)
     if store:
-        _store(result, database, started, "report " + " ".join(sys.argv[2:]))
+        _store(result, database, started, "report " + " ".join(sys.argv[2:]),
+               contexts[0] if contexts else None)
     if summary:
         written = _write_summary(result, output or Path(f"summary.{fmt}"), fmt, database)
         out.print(f"Summary written to [bold]{written}[/bold]")
@@ -265,9 +272,10 @@ def demo(
     if not run:
         return
     started = datetime.now(UTC)
-    result, _ = _run(directory, None, None, "table")
+    contexts: list[Any] = []
+    result, _ = _run(directory, None, None, "table", contexts=contexts)
     _demo_fixes(directory, result, database)   # an earlier check and its actions (the loop)
-    _store(result, database, started, f"demo {directory}")
+    _store(result, database, started, f"demo {directory}", contexts[0])
     render.print_check(out, result, 0)
     written = write_report(result, directory / "report.html")
     out.print(f"Report written to [bold]{written}[/bold]")

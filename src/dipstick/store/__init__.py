@@ -15,7 +15,6 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,14 +27,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event, insert, make_url, select
+from sqlalchemy import Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import selectinload, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from dipstick.database import DEFAULT_FILE, ENV_URL, default_url, sqlite_file_missing
 from dipstick.errors import StoreError, UsageError
-from dipstick.findings import Status, Window
-from dipstick.store.tables import FindingRow, Run, ServiceResult
+from dipstick.findings import Status
+from dipstick.store.extras import read_extras, write_extras
+from dipstick.store.rows import insert_run, read_details, read_run
+from dipstick.store.tables import Run, ServiceResult
 
 if TYPE_CHECKING:
     from dipstick.check import CheckResult
@@ -136,52 +137,22 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     def save_run(self, result: CheckResult, *, started_at: datetime, finished_at: datetime,
-                 command: str) -> int:
+                 command: str, extras: object | None = None) -> int:
         """Store a run, its service verdicts and their findings in one transaction; return the
-        run id. On any failure nothing is stored, so history never holds half a run."""
-        doc = result.to_json()
-        run = Run(
-            started_at=started_at, finished_at=finished_at, command=command,
-            json_schema=doc["schema"], organisation=result.organisation, package=result.package,
-            currency=result.currency, hourly_rate=result.hourly_rate, as_of=result.as_of,
-            window_days=result.window.days, baseline_days=result.window.baseline_days,
-            causes=list(doc["causes"]), services_count=len(result.verdicts),
-            ok_count=result.count(Status.OK), watch_count=result.count(Status.WATCH),
-            leak_count=result.count(Status.LEAK), unknown_count=result.count(Status.UNKNOWN),
-            leak_money=result.leak_money, leak_hours=result.leak_hours,
-            as_of_reason=result.as_of_reason, coverage=doc["coverage"])
-        services = [
-            {"position": i, "service_id": v.service.id, "name": v.service.name,
-             "owner": v.service.owner, "lifecycle": v.service.lifecycle, "status": v.status.value,
-             "score": v.score, "leak_money": v.leak.money, "leak_hours": v.leak.hours,
-             "leak_cause": v.leak_cause, "leak_formula": v.leak.formula,
-             "leak_low": v.leak.low, "leak_high": v.leak.high,
-             "episodes": [e.to_json() for e in v.episodes]}
-            for i, v in enumerate(result.verdicts)]
-        # Bulk inserts (Core, executemany) instead of one ORM object per row: a 2,000-service
-        # run has 16,000 findings, which the unit of work took seconds to flush.
-        with self._guard("save the run to"), self._session.begin() as session:
-            session.add(run)
-            session.flush()
-            for row in services:
-                row["run_id"] = run.id
-            ids = session.scalars(
-                insert(ServiceResult).returning(ServiceResult.id, sort_by_parameter_order=True),
-                services).all() if services else []
-            findings = [
-                {"service_result_id": sid, "position": j, "cause": f.cause,
-                 "status": f.status.value, "score": f.score, "summary": f.summary,
-                 "leak_money": f.leak.money, "leak_hours": f.leak.hours,
-                 "leak_formula": f.leak.formula, "action": f.action, "since": f.since,
-                 "leak_low": f.leak.low, "leak_high": f.leak.high,
-                 "symptom_of": f.symptom_of, "episode": f.episode, "basis": f.basis,
-                 "evidence": _finite(vdoc["causes"][f.cause]["evidence"]),
-                 "coverage": vdoc["causes"][f.cause]["coverage"]}
-                for sid, v, vdoc in zip(ids, result.verdicts, doc["services"], strict=True)
-                for j, f in enumerate(v.findings)]
-            if findings:
-                session.execute(insert(FindingRow), findings)
-            return run.id
+        run id. On any failure nothing is stored, so history never holds half a run.
+        ``extras``: what the pages need beyond the rows (``dipstick.runs.RunContext``),
+        stored with the run so that no page re-checks its package."""
+        with self._guard("save the run to"), self.engine.begin() as conn:
+            run_id = insert_run(conn, result, started_at, finished_at, command)
+            if extras is not None:
+                write_extras(conn, run_id, extras)
+            return run_id
+
+    def load_extras(self, run_id: int) -> object | None:
+        """The run's stored extras; ``None`` for a run stored without (or before migration
+        0011), or by another dipstick version."""
+        with self._guard("load the extras of a run from"), self.engine.connect() as conn:
+            return read_extras(conn, run_id)
 
     def runs(self, limit: int = 20) -> list[RunSummary]:
         """The latest runs, newest first."""
@@ -189,15 +160,21 @@ class Store:
         with self._guard("list the runs in"), self._session() as session:
             return [_summary(r) for r in session.scalars(query)]
 
-    def load_run(self, run_id: int) -> dict[str, Any]:
-        """A stored run in the shape of :meth:`CheckResult.to_json`, numbers rounded alike."""
-        query = (select(Run).where(Run.id == run_id)
-                 .options(selectinload(Run.services).selectinload(ServiceResult.findings)))
-        with self._guard("load a run from"), self._session() as session:
-            run = session.scalars(query).one_or_none()
-            if run is None:
-                raise UsageError(f"no run {run_id} in the app database at {self.url}")
-            return _run_json(run)
+    def load_run(self, run_id: int, details: bool = True) -> dict[str, Any]:
+        """A stored run in the shape of :meth:`CheckResult.to_json`, numbers rounded alike;
+        without ``details``, each cause's evidence and coverage are ``None`` (see
+        :meth:`details`)."""
+        with self._guard("load a run from"), self.engine.connect() as conn:
+            found = read_run(conn, run_id, details)
+        if found is None:
+            raise UsageError(f"no run {run_id} in the app database at {self.url}")
+        return found
+
+    def details(self, run_id: int, service_id: str) -> dict[str, dict[str, Any]]:
+        """One service's evidence and coverage in one run, by cause (what ``load_run`` left
+        out without ``details``)."""
+        with self._guard("load the evidence from"), self.engine.connect() as conn:
+            return read_details(conn, run_id, service_id)
 
     def service_history(self, service_id: str) -> list[HistoryPoint]:
         """The service's headline in every run that checked it, oldest first (by as-of date)."""
@@ -227,74 +204,6 @@ def _summary(r: Run) -> RunSummary:
               "unknown": r.unknown_count}
     return RunSummary(r.id, r.started_at, r.finished_at, r.command, r.as_of, r.organisation,
                       r.package, r.currency, r.services_count, counts, r.leak_money, r.leak_hours)
-
-
-def _run_json(r: Run) -> dict[str, Any]:
-    """Mirror of ``CheckResult.to_json``; the round-trip test keeps the two in step."""
-    window = Window(r.as_of, r.window_days, r.baseline_days)
-    counts = _summary(r).counts
-    return {
-        "schema": r.json_schema,
-        "organisation": r.organisation,
-        "currency": r.currency,
-        "hourly_rate": r.hourly_rate,
-        "as_of": r.as_of.isoformat(),
-        "as_of_reason": r.as_of_reason,
-        "window": {"current": window.period, "baseline": window.baseline_period},
-        "package": r.package,
-        "causes": list(r.causes),
-        "summary": {
-            "services": r.services_count,
-            **{s.value: counts.get(s.value, 0) for s in Status},   # n/a: never a service's light
-            "leak_per_month": {"money": round(r.leak_money, 2), "hours": round(r.leak_hours, 1)},
-        },
-        "coverage": list(r.coverage or []),
-        "services": [_service_json(s) for s in r.services],
-    }
-
-
-def _service_json(s: ServiceResult) -> dict[str, Any]:
-    return {
-        "id": s.service_id, "name": s.name, "owner": s.owner,
-        "lifecycle": s.lifecycle, "status": s.status, "score": s.score,
-        "leak_per_month": {"money": round(s.leak_money, 2), "hours": round(s.leak_hours, 1),
-                           "cause": s.leak_cause, "formula": s.leak_formula,
-                           "low": _money(s.leak_low), "high": _money(s.leak_high)},
-        "since": _iso(min((f.since for f in s.findings
-                           if f.status == "leak" and f.since and not f.symptom_of),
-                          default=None)),
-        "causes": {f.cause: {
-            "status": f.status, "score": f.score, "summary": f.summary,
-            "since": f.since.isoformat() if f.since else None,
-            "evidence": f.evidence,
-            "leak_per_month": {"money": round(f.leak_money, 2), "hours": round(f.leak_hours, 1),
-                               "formula": f.leak_formula, "low": _money(f.leak_low),
-                               "high": _money(f.leak_high)},
-            "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
-            "coverage": list(f.coverage or []),
-            "basis": f.basis,
-        } for f in s.findings},
-        "episodes": list(s.episodes or []),
-    }
-
-
-def _money(v: float | None) -> float | None:
-    return None if v is None else round(v, 2)
-
-
-def _iso(d: date | None) -> str | None:
-    return d.isoformat() if d else None
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity (PostgreSQL refuses them): store such numbers as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _reason(e: Exception) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -321,3 +322,20 @@ class ActionChange(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     action: Mapped[ActionRow] = relationship(back_populates="changes")
+
+
+# -- what the pages need beyond the rows (migration 0011) ------------------------------------
+class RunExtras(Base):
+    """A run's context for the pages (value model, trend series, stream and journey maps,
+    surveys, run costs: ``dipstick.runs.RunContext``), written with the run so that no page
+    re-checks its package. ``body``: the context pickled (protocol 5) and zlib-compressed,
+    read back by a restricted unpickler (:mod:`dipstick.store.extras`); ``format`` and
+    ``dipstick`` (the version that wrote it) say whether this dipstick can read it."""
+
+    __tablename__ = "run_extras"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    format: Mapped[int] = mapped_column(Integer)
+    dipstick: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)

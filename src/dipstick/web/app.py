@@ -9,7 +9,6 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
 from functools import cache
 from typing import Any
 
@@ -22,15 +21,15 @@ from dipstick.settings import secret_key, secret_key_is_set
 from dipstick.store import Store
 from dipstick.web import actions, api, maps, pages, pulse, runs, selfassess, service, valuemap
 from dipstick.web.auth import ApiUser, LoginRequired, Throttle
-from dipstick.web.context import run_context
 from dipstick.web.pulse_form import AnswerFastPath
 from dipstick.web.runs import Jobs
 from dipstick.web.templating import HERE, WebConfig, render, templates
-from dipstick.web.views import latest_run
+from dipstick.web.views import portfolio
 
 __all__ = ["WebConfig", "create_app", "render", "templates"]
 
 SESSION_HOURS = 8
+WARM_WAIT_S = 3600.0   # the start-up warm-up waits for a re-check however long it takes
 log = logging.getLogger("dipstick.web")
 
 # No inline scripts, no other origins: the pages' JavaScript is htmx, plotly.js and app.js,
@@ -123,14 +122,13 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
 
 def _warm(store: Store) -> None:
-    """Re-check the latest run's package in the background at start-up, so the first person
-    to open a page that needs it (trends, value map, filters by group) does not wait for it."""
+    """Build the portfolio in the background at start-up — the latest run and the one
+    before, its context (stored with it; a re-check of the package for a run stored before
+    migration 0011) and the heatmap — so the first person to open a page does not wait."""
     try:
-        run = latest_run(store)
-        if run is not None:
-            run_context(run["package"], date.fromisoformat(run["as_of"]), store)
+        portfolio(store, model_wait=WARM_WAIT_S, figure=True)
     except Exception:   # a failed warm-up only costs the first visitor the wait
-        log.exception("warming the latest run's context failed")
+        log.exception("warming the latest run's pages failed")
 
 
 def _version() -> str:

@@ -1,11 +1,12 @@
-"""What the stored run does not hold, rebuilt from its data package: the value model (groups,
-outcomes, value links, streams, journeys) and the full check result (trend series with their
-shifts, stream maps, journey measures).
+"""What the stored rows of a run do not hold, for the pages: the value model (groups,
+outcomes, value links, streams, journeys), the trend series with their shifts, stream and
+journey maps, surveys and run costs (:class:`dipstick.runs.RunContext`).
 
-The stored run keeps lights, evidence and leaks — enough for the portfolio. The service page's
-trends, the value map and the stream and journey pages need the package: it is re-checked as of
-the run's date, once, and kept in memory (the latest few runs). When the package has moved or
-changed since, those parts of the pages say so instead of showing something else.
+A run stored since migration 0011 keeps them (``run_extras``): they are read back in a fraction
+of a second, once, and kept in memory (the latest few runs). A run stored before has none: its
+package is re-checked as of the run's date instead, as before (12–27 s for 2,040 services);
+when the package has moved or changed since, those parts of the pages say so instead of
+showing something else.
 """
 
 from __future__ import annotations
@@ -13,35 +14,20 @@ from __future__ import annotations
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from dipstick.check import CheckResult, run_check
+from dipstick.check import run_check
 from dipstick.errors import DipstickError
-from dipstick.findings import CheckContext, CommonSpec
-from dipstick.indicators.common import monthly_costs
-from dipstick.indicators.perception import PerceptionSpec
-from dipstick.indicators.registry import split_settings
-from dipstick.model import ValueModel
-from dipstick.package import Package, load_package
-from dipstick.runs import add_answers
+from dipstick.package import load_package
+from dipstick.runs import RunContext, add_answers, context_of, run_costs, surveys_of
 from dipstick.store import Store
-from dipstick.surveys import ServiceSurveys, service_surveys
 
-KEEP = 3
+__all__ = ["Missing", "RunContext", "clear", "remember", "run_context", "run_costs", "settle",
+           "surveys_of"]
 
-
-@dataclass(frozen=True)
-class RunContext:
-    model: ValueModel
-    result: CheckResult
-    # per service: value scores by group and dimension, check-in recency, latest comments
-    # (read while the package is open; the stored run keeps none of it)
-    surveys: Mapping[str, ServiceSurveys] = field(default_factory=dict)
-    # per service: the run cost a month the check's formulas used (costs.csv, else the catalog)
-    costs: Mapping[str, float] = field(default_factory=dict)
+KEEP = 6   # entries: a run's context is kept under its run and its (package, date) alike
 
 
 @dataclass(frozen=True)
@@ -51,24 +37,44 @@ class Missing:
     reason: str
 
 
-_cache: OrderedDict[tuple[str, str], RunContext | Missing] = OrderedDict()
+Key = tuple[str, str, str]
+_cache: OrderedDict[Key, RunContext | Missing] = OrderedDict()
 _lock = threading.Lock()
 
 
-def run_context(package: str, as_of: date, store: Store | None = None) -> RunContext | Missing:
-    """The model and full check result of the package a run checked, as of its date; with
-    ``store``, the stored pulse answers join its surveys, as they did for the check."""
-    key = (package, as_of.isoformat())
+def run_context(package: str, as_of: date, store: Store | None = None,
+                run_id: int | None = None) -> RunContext | Missing:
+    """The context of a run: stored with it (``store`` and ``run_id`` given, run stored since
+    migration 0011), else its package re-checked as of its date — with ``store``, the stored
+    pulse answers join its surveys, as they did for the check."""
+    by_package: Key = ("package", package, as_of.isoformat())
     with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+        if store is not None and run_id is not None:
+            by_run: Key = ("run", store.url, str(run_id))
+            if by_run in _cache:
+                _cache.move_to_end(by_run)
+                return _cache[by_run]
+            stored = store.load_extras(run_id)
+            if isinstance(stored, RunContext):
+                _keep(by_run, stored)
+                _keep(by_package, stored)   # for readers that know the package only (pulse)
+                return stored
+        if by_package in _cache:
+            _cache.move_to_end(by_package)
+            return _cache[by_package]
         found = _load(Path(package), as_of, store)
-        _cache[key] = found
-        while len(_cache) > KEEP:
-            _cache.popitem(last=False)
-        settle()
+        _keep(by_package, found)
         return found
+
+
+def _keep(key: Key, found: RunContext | Missing) -> None:
+    _cache[key] = found
+    _cache.move_to_end(key)
+    dropped = False
+    while len(_cache) > KEEP:
+        _cache.popitem(last=False)
+        dropped = True
+    settle(collect=dropped)
 
 
 def remember(package: str, as_of: date, found: RunContext) -> None:
@@ -76,20 +82,18 @@ def remember(package: str, as_of: date, found: RunContext) -> None:
     pages need no re-check for it, and a re-checked older copy of the same package and date
     is replaced rather than shown."""
     with _lock:
-        _cache[(package, as_of.isoformat())] = found
-        _cache.move_to_end((package, as_of.isoformat()))
-        while len(_cache) > KEEP:
-            _cache.popitem(last=False)
-        settle()
+        _keep(("package", package, as_of.isoformat()), found)
 
 
-def settle() -> None:
-    """Take the long-lived caches out of the garbage collector's sight. A re-checked 2,000-
-    service package is millions of objects; without this every full collection walks them,
-    and one request in ten took a second instead of 80 ms (benchmarks/web.py). Unfreezing
-    first lets the collection free what the caches have dropped."""
-    gc.unfreeze()
-    gc.collect()
+def settle(collect: bool = True) -> None:
+    """Take the long-lived caches out of the garbage collector's sight. A run's context and
+    rows are hundreds of thousands of objects; without this every full collection walks them,
+    and one request in ten took a second instead of 80 ms (benchmarks/web.py). With
+    ``collect`` (when a cache dropped something), unfreezing first lets a full collection
+    free it — 0.3 s with two large runs in memory, so not on every load."""
+    if collect:
+        gc.unfreeze()
+        gc.collect()
     gc.freeze()
 
 
@@ -104,31 +108,11 @@ def _load(path: Path, as_of: date, store: Store | None) -> RunContext | Missing:
     try:
         if store is not None:
             add_answers(store, package)
-        result = run_check(package, as_of)
-        return RunContext(package.model, result, surveys_of(package, result),
-                          run_costs(package, result))
+        return context_of(package, run_check(package, as_of))
     except DipstickError as e:
         return Missing(f"the data package {path} cannot be checked now: {e}")
     finally:
         package.close()
-
-
-def _check_context(package: Package, result: CheckResult) -> CheckContext:
-    model = package.model
-    return CheckContext(model, package.signals, result.window,
-                        split_settings(model.settings, CommonSpec))
-
-
-def surveys_of(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
-    """The surveys as the check saw them: same window and settings as its perception cause."""
-    return service_surveys(_check_context(package, result),
-                           split_settings(package.model.settings, PerceptionSpec))
-
-
-def run_costs(package: Package, result: CheckResult) -> dict[str, float]:
-    """Each service's run cost a month read the way the check's formulas read it (same
-    function, same window), so a page showing a cost shows the one the leak was priced with."""
-    return monthly_costs(_check_context(package, result))
 
 
 def clear() -> None:

@@ -28,16 +28,14 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from dipstick.check import CheckResult
 from dipstick.errors import DipstickError, PackageError
-from dipstick.package import Package
 from dipstick.package.archive import check_name, current, store_zip
 from dipstick.runs import STEPS, check_and_store
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
 from dipstick.web.auth import ApiUser, CsrfForm, PageUser, allow, check_csrf, store_of
-from dipstick.web.context import RunContext, remember, run_costs, surveys_of
+from dipstick.web.context import remember
 from dipstick.web.templating import WebConfig, render
 
 router = APIRouter()
@@ -157,15 +155,9 @@ class Jobs:
             job.step += 1
             job.doing = what
 
-        kept: dict[str, Any] = {}
-
-        def keep(package: Package, result: CheckResult) -> None:
-            kept["surveys"] = surveys_of(package, result)
-            kept["costs"] = run_costs(package, result)
-
         try:
             checked = check_and_store(Path(job.package), store, f"web check {job.label} "
-                                      f"(by {job.who})", job.as_of, step, while_open=keep)
+                                      f"(by {job.who})", job.as_of, step)
         except PackageError as e:
             job.error = f"the data package is not valid: {len(e.problems)} problem(s)"
             job.problems = [p.as_dict() for p in e.problems]
@@ -176,9 +168,8 @@ class Jobs:
             job.error = "the check failed unexpectedly (the server log says why)"
         else:
             result = checked.result
-            remember(job.package, result.as_of,
-                     RunContext(checked.model, result, kept.get("surveys", {}),
-                                kept.get("costs", {})))
+            if checked.context is not None:
+                remember(job.package, result.as_of, checked.context)
             views.forget_model(job.package)
             job.run_id = checked.run_id
             job.summary = result.to_json()["summary"]

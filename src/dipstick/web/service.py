@@ -1,7 +1,8 @@
 """The service page and its API: one service's story in the latest (or a chosen) check.
 
-The stored run gives each cause's status, evidence, action and ``since``; the run's package,
-re-read through :func:`dipstick.web.context.run_context`, gives what the run does not keep:
+The stored run gives each cause's status, evidence, action and ``since``; the run's context
+(:func:`dipstick.web.context.run_context`: stored with the run, or its package re-checked for
+a run stored before migration 0011) gives what the rows do not keep:
 the trends with their shifts, the survey scores and check-ins, the value links, the streams
 and journeys. :func:`service_view` builds it all once as plain dictionaries: the page renders
 them and ``/api/services/{id}`` returns them, so both always show the same numbers. Figures are
@@ -62,7 +63,7 @@ class Found:
 
     def context(self) -> RunContext | Missing:
         return views.model_context(self.run["package"], date.fromisoformat(self.run["as_of"]),
-                                   views.PAGE_MODEL_WAIT_S, self.store)
+                                   views.PAGE_MODEL_WAIT_S, self.store, self.run_id)
 
 
 def find(store: Store, service_id: str, run_id: int | None = None) -> Found:
@@ -80,6 +81,13 @@ def find(store: Store, service_id: str, run_id: int | None = None) -> Found:
     service = next((s for s in run["services"] if s["id"] == service_id), None)
     if service is None:
         raise HTTPException(404, f"no service {service_id!r} in run {run_id}")
+    if any(c["evidence"] is None for c in service["causes"].values()):
+        # the cached latest run holds no evidence or coverage: this service's, read now (a
+        # copy: the cached run is shared)
+        found = store.details(run_id, service_id)
+        service = service | {"causes": {
+            c: f | found.get(c, {"evidence": [], "coverage": []})
+            for c, f in service["causes"].items()}}
     return Found(run, service, run_id, store)
 
 

@@ -5,7 +5,8 @@ Speed with 2,000+ services: a stored run never changes, so its dictionary (and t
 rows derived from it) is read from the database once and kept in memory, keyed by run id and
 start time; a request then costs two small queries (which run is the latest, and the one before)
 plus filtering a few thousand dictionaries in Python. The value model (capabilities, consuming
-groups) comes from :func:`dipstick.web.context.run_context`, which re-checks the package — seconds
+groups) comes from :func:`dipstick.web.context.run_context`: stored with the run, read in a
+fraction of a second; for a run stored before migration 0011 it re-checks the package — seconds
 for a large organisation — so it is loaded in the background and the page says so meanwhile.
 """
 
@@ -15,7 +16,7 @@ import dataclasses
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -54,17 +55,29 @@ class _Lru(OrderedDict[K, V]):
         super().__init__()
         self.keep = keep
         self.lock = threading.Lock()
+        self.building: dict[K, threading.Lock] = {}
 
     def get_or(self, key: K, build: Callable[[], V]) -> V:
+        """The kept value, else built once: concurrent askers of one key wait for the one
+        build (20 clients arriving after a start must not load the same run 20 times)."""
         with self.lock:
             if key in self:
                 self.move_to_end(key)
                 return self[key]
-        value = build()   # outside the lock: a slow load must not block other runs' readers
-        with self.lock:
-            self[key] = value
-            while len(self) > self.keep:
-                self.popitem(last=False)
+            pending = self.building.setdefault(key, threading.Lock())
+        with pending:   # outside the lock: a slow load must not block other keys' readers
+            with self.lock:
+                if key in self:
+                    return self[key]
+            try:
+                value = build()
+                with self.lock:
+                    self[key] = value
+                    while len(self) > self.keep:
+                        self.popitem(last=False)
+            finally:
+                with self.lock:
+                    self.building.pop(key, None)
         return value
 
 
@@ -79,7 +92,9 @@ class _Loaded:
 
 _runs: _Lru[tuple[str, int, str], _Loaded] = _Lru(KEEP_RUNS)
 _figures: _Lru[tuple[Any, ...], Markup] = _Lru(8)
-_models: dict[tuple[str, str], Future[RunContext | Missing]] = {}
+_views: _Lru[tuple[Any, ...], dict[str, Any]] = _Lru(32)   # portfolio views (without actions)
+_drawn: _Lru[Hashable, Markup] = _Lru(16)                  # their rendered tables
+_models: dict[tuple[str, str, int | None], Future[RunContext | Missing]] = {}
 _models_lock = threading.Lock()
 _loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dipstick-model")
 
@@ -117,7 +132,9 @@ def _run_key(store: Store, run_id: int, started_at: datetime) -> tuple[str, int,
 
 def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
     def build() -> _Loaded:
-        doc = store.load_run(run_id) | {"run_id": run_id}
+        # no evidence or coverage: the lists need none, and decoding them is most of a large
+        # run's load (a service page reads its own: ``service.find``)
+        doc = store.load_run(run_id, details=False) | {"run_id": run_id}
         rows = sorted((_row(s, doc["causes"]) for s in doc["services"]), key=lambda r: (
             STATUS_ORDER.get(r["status"], 9), -r["leak_per_month"]["money"], -r["score"],
             r["id"]))
@@ -127,7 +144,9 @@ def _load(store: Store, run_id: int, started_at: datetime) -> _Loaded:
                           for c, f in s["causes"].items()
                           if f["status"] == "leak" and f.get("basis") != "self-assessed")
         loaded = _Loaded(doc, rows, leaks)
-        settle()   # long-lived: out of the collector's way (see context.settle)
+        # long-lived: out of the collector's way (see context.settle); a full cache is about
+        # to drop a run, which the collection then frees
+        settle(collect=len(_runs) >= _runs.keep)
         return loaded
 
     return _runs.get_or(_run_key(store, run_id, started_at), build)
@@ -155,8 +174,9 @@ def _row(s: dict[str, Any], causes: list[str]) -> dict[str, Any]:
 
 
 def latest_run(store: Store) -> dict[str, Any] | None:
-    """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``.
-    Shared, cached: do not modify it."""
+    """The newest stored check (the one started last), as the CLI stored it, plus ``run_id``,
+    without its details (each cause's ``evidence`` and ``coverage`` are ``None``). Shared,
+    cached: do not modify it."""
     latest, _ = latest_two(store)
     return _load(store, latest.id, latest.started_at).doc if latest else None
 
@@ -181,15 +201,16 @@ def _iso(t: datetime) -> str:
 # --- the value model, loaded in the background ------------------------------------------------
 
 def model_context(package: str, as_of: date, wait: float = MODEL_WAIT_S,
-                  store: Store | None = None) -> RunContext | Missing:
-    """The run's value model and re-check, waiting at most ``wait`` seconds: a large
-    organisation's first load takes longer than a page may, so the page answers without it
-    (saying why) and the next request finds it ready."""
-    key = (package, as_of.isoformat())
+                  store: Store | None = None, run_id: int | None = None
+                  ) -> RunContext | Missing:
+    """The run's context (stored with it, else a re-check), waiting at most ``wait`` seconds:
+    a re-check of a large organisation takes longer than a page may, so the page answers
+    without it (saying why) and the next request finds it ready."""
+    key = (package, as_of.isoformat(), run_id)
     with _models_lock:
         future = _models.get(key)
         if future is None:
-            future = _loader.submit(run_context, package, as_of, store)
+            future = _loader.submit(run_context, package, as_of, store, run_id)
             _models[key] = future
             while len(_models) > KEEP_RUNS:
                 _models.pop(next(iter(_models)))
@@ -214,7 +235,8 @@ def latest_context(store: Store, wait: float = PAGE_MODEL_WAIT_S
     if run is None:
         return {"run": None, "missing": None}, None
     head = {k: run[k] for k in ("run_id", "organisation", "currency", "as_of", "package")}
-    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait, store)
+    found = model_context(run["package"], date.fromisoformat(run["as_of"]), wait, store,
+                          run["run_id"])
     if isinstance(found, Missing):
         return {"run": head, "missing": found.reason}, None
     return {"run": head, "missing": None}, found
@@ -333,20 +355,51 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
     portfolio's totals and the selection's; what changed since the previous run of the same
     organisation; the values the filters can take. ``figure``: also the heatmap (pages only;
     a figure is a rendering of these numbers, not more data)."""
+    return portfolio_keyed(store, filters, limit, offset, model_wait, figure)[1]
+
+
+def portfolio_keyed(store: Store, filters: Filters | None = None, limit: int = DEFAULT_LIMIT,
+                    offset: int = 0, model_wait: float = MODEL_WAIT_S, figure: bool = False
+                    ) -> tuple[Hashable, dict[str, Any]]:
+    """:func:`portfolio` and a key that changes whenever the view does (its runs, context,
+    question and the actions it shows), for memos of what is drawn from it (``cached``)."""
     f = filters or Filters()
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, offset)
     latest, prev = latest_two(store)
     if latest is None:
-        return empty_portfolio() | {"limit": limit, "offset": offset}
+        return None, empty_portfolio() | {"limit": limit, "offset": offset}
     now = _load(store, latest.id, latest.started_at)
     before = _load(store, prev.id, prev.started_at) if prev else None
     run = now.doc
-    ctx = model_context(run["package"], latest.as_of, model_wait, store)
+    ctx = model_context(run["package"], latest.as_of, model_wait, store, latest.id)
+    # a stored run never changes: the view of the same runs, context and question is built
+    # once (a 2,040-service selection took ~30 ms a request); only the actions are read anew
+    key = (_run_key(store, latest.id, latest.started_at),
+           _run_key(store, prev.id, prev.started_at) if prev else None,
+           id(ctx) if isinstance(ctx, RunContext) else ctx.reason, f, limit, offset, figure)
+    view = _views.get_or(key, lambda: _portfolio(now, before, ctx, f, limit, offset, figure))
+    acts = latest_by_leak(store, run["organisation"])
+    # the page opens on these: worst first is leak first, then by money; each with the newest
+    # action on its leak (rows are shared: copied, not changed)
+    top = [{**r, "action": acts.get((r["id"], r["leak_per_month"]["cause"]))}
+           for r in view["top"]]
+    shown = tuple(tuple(sorted(t["action"].items())) if t["action"] else None for t in top)
+    return (key, shown), view | {"top": top}
+
+
+def cached(key: Hashable, draw: Callable[[], Markup]) -> Markup:
+    """A piece of page drawn from a view, drawn once per ``portfolio_keyed`` key (``None``:
+    not kept): the portfolio's 200 rows took ~40 ms to render, most of a request."""
+    return draw() if key is None else _drawn.get_or(key, draw)
+
+
+def _portfolio(now: _Loaded, before: _Loaded | None, ctx: RunContext | Missing, f: Filters,
+               limit: int, offset: int, figure: bool) -> dict[str, Any]:
+    run = now.doc
     model_ok = isinstance(ctx, RunContext)
     rows = _with_model(now.rows, ctx)
     matched = [r for r in rows if _matches(r, f, model_ok)]
-    acts = latest_by_leak(store, run["organisation"])
     active = f.active()
     ignored = [] if model_ok else [k for k in MODEL_FILTERS if k in active]
     groups: list[dict[str, str]] = []
@@ -376,10 +429,7 @@ def portfolio(store: Store, filters: Filters | None = None, limit: int = DEFAULT
         "changes": _changes(now, before, rows, f, model_ok, ctx),
         "total": len(matched), "limit": limit, "offset": offset,
         "services": matched[offset:offset + limit],
-        # the page opens on these: worst first is leak first, then by money; each with the
-        # newest action on its leak (rows are shared: copied, not changed)
-        "top": [{**r, "action": acts.get((r["id"], r["leak_per_month"]["cause"]))}
-                for r in matched if r["status"] == "leak"][:TOP_LEAKS],
+        "top": [r for r in matched if r["status"] == "leak"][:TOP_LEAKS],   # actions: later
     }
     if figure:
         view["heatmap"] = (_heatmap(run, ctx, {r["id"] for r in matched})
