@@ -38,6 +38,19 @@ def seconds(args: list[str], repeat: int) -> float:
 
 CPU: dict[str, float] = {}
 
+# The least a Typer (0.29) command's help costs: Typer coerces the option with pydantic and
+# renders with Rich, whatever the app does.
+TINY = """import typer
+app = typer.Typer(rich_markup_mode="rich")
+@app.command()
+def hello(name: str = "x") -> None:
+    pass
+@app.command()
+def bye() -> None:
+    pass
+app()
+"""
+
 
 def commands() -> list[list[str]]:
     import typer
@@ -63,6 +76,7 @@ def main() -> None:
     py = [sys.executable]
     bare = seconds([*py, "-c", "pass"], args.repeat)
     duck = seconds([*py, "-c", "import duckdb"], args.repeat)
+    tiny = seconds([*py, "-c", TINY, "hello", "--help"], args.repeat)
     root = seconds([*py, "-m", "dipstick", "--help"], args.repeat)
     each = {" ".join(c): seconds([*py, "-m", "dipstick", *c, "--help"], args.repeat)
             for c in commands()}
@@ -74,6 +88,8 @@ def main() -> None:
     print(f"python -c pass:            {bare:.3f} s  {cpu('-c', 'pass')}")
     print(f"python -c 'import duckdb': {duck:.3f} s  {cpu('-c', 'import duckdb')}  (the floor "
           "named by issue 16)")
+    print(f"a two-command Typer app, `hello --help`: {tiny:.3f} s  "
+          f"{cpu('-c', TINY, 'hello', '--help')}  (what any Typer command's help pays)")
     print(f"dipstick --help:           {root:.3f} s  {cpu('-m', 'dipstick', '--help')}  "
           f"({root / duck:.1f}× the duckdb import)")
     each_cpu = [CPU[" ".join([*py, "-m", "dipstick", *c.split(), "--help"])] for c in each]
