@@ -60,7 +60,7 @@ with TestClient(app, base_url="http://testserver") as http:
 """
 
 PAGES = ("/", "/api/portfolio", f"/api/services/{LEAKING}", f"/services/{LEAKING}",
-         "/api/outcomes", "/api/streams", "/api/journeys")
+         "/api/outcomes", "/api/streams", "/api/journeys", "/api/pulse/overdue")
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,7 @@ def assert_same_pages(shown: dict[str, str], expected: dict[str, str]) -> None:
     assert island(shown[f"/services/{LEAKING}"], "fig-trend-0")["data"]
     assert json.loads(shown["/api/streams"])["streams"]
     assert json.loads(shown["/api/journeys"])["journeys"]
+    assert json.loads(shown["/api/pulse/overdue"])["available"]       # pulse reads it too
 
 
 def test_a_restarted_app_shows_the_same_pages_from_the_stored_context(stored: Stored) -> None:

@@ -45,7 +45,7 @@ def _model(store: Store) -> tuple[ValueModel, str]:
     run = views.latest_run(store)
     if run is None:
         raise HTTPException(409, "no check has been stored yet: run one first")
-    ctx = run_context(run["package"], date.fromisoformat(run["as_of"]))
+    ctx = run_context(run["package"], date.fromisoformat(run["as_of"]), store, run["run_id"])
     if isinstance(ctx, Missing):
         raise HTTPException(409, ctx.reason)
     return ctx.model, run["package"]
@@ -260,7 +260,7 @@ def overdue_view(store: Store, who: Account | None) -> dict[str, Any]:
     run = views.latest_run(store)
     if run is None:
         return {"available": False, "reason": "no check has been stored yet", "pairs": []}
-    ctx = run_context(run["package"], date.fromisoformat(run["as_of"]))
+    ctx = run_context(run["package"], date.fromisoformat(run["as_of"]), store, run["run_id"])
     if isinstance(ctx, Missing):
         return {"available": False, "reason": ctx.reason, "pairs": []}
     today = datetime.now(UTC).date()
