@@ -43,6 +43,7 @@ def build(base: Path, out: Path, tickets: int) -> float:
     start = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET memory_limit = '1GB'")
+    con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = false")
     con.execute(f"SET temp_directory = '{out / 'spill'}'")
     src = base / "tickets.parquet"
@@ -68,15 +69,19 @@ def quote(name: str) -> str:
 
 
 def floor_seconds(root: Path) -> float:
-    """One DuckDB pass over every contract column of the tickets (benchmarks/check.py's
-    floor, the table that grows)."""
+    """One DuckDB pass over every contract column of every table (benchmarks/check.py's
+    floor), the tickets grown."""
     con = duckdb.connect()
-    f = root / "tickets.parquet"
-    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{f}')").fetchall()}
-    aggs = ", ".join(f'bit_xor(hash("{c.name}"))' for c in TABLES["tickets"]
-                     if c.name in present)
     start = time.perf_counter()
-    con.execute(f"SELECT {aggs} FROM read_parquet('{f}')").fetchall()
+    for table, columns in TABLES.items():
+        f = root / f"{table}.parquet"
+        if not f.exists():
+            continue
+        present = {r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet('{f}')").fetchall()}
+        aggs = ", ".join(f"bit_xor(hash({quote(c.name)}))" for c in columns
+                         if c.name in present)
+        con.execute(f"SELECT {aggs} FROM read_parquet('{f}')").fetchall()
     elapsed = time.perf_counter() - start
     con.close()
     return elapsed
