@@ -212,3 +212,28 @@ def test_collect_gives_plain_python_values(tmp_path: Path) -> None:
                      "dec": 3.0, "n": None, "big": 5.0}]
     assert [type(v) for v in rows[0].values()] == [str, int, float, bool, date, datetime,
                                                    datetime, float, type(None), float]
+
+
+def test_typed_parquet_columns_are_still_checked_for_range_and_text_for_validity(
+        tmp_path: Path) -> None:
+    """A typed column skips the validity check it cannot fail, never the range checks; a
+    text column holding numbers is still checked value by value."""
+    import duckdb
+
+    root = PackageBuilder(tmp_path / "pkg").healthy().write("parquet")
+    f = root / "tickets.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT * REPLACE ("
+            f"CASE WHEN row_number() OVER () = 2 THEN 'many' ELSE CAST(lost_minutes AS VARCHAR) "
+            f"END AS lost_minutes, "
+            f"CASE WHEN row_number() OVER () = 3 THEN 11 ELSE satisfaction END AS satisfaction)"
+            f" FROM read_parquet('{f}')) TO '{root / 't.parquet'}' (FORMAT parquet)").fetchall()
+    finally:
+        con.close()
+    (root / "t.parquet").replace(f)
+    problems = validate(root)
+    found = {(p.field, p.message, p.row) for p in problems}
+    assert ("lost_minutes", "is not a valid number", 2) in found
+    assert ("satisfaction", "must be ≤ 10", 3) in found
