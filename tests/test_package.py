@@ -161,3 +161,79 @@ def test_a_steps_earlier_figures_are_checked_like_its_own(tmp_path: Path) -> Non
     text = (tmp_path / "pkg" / "dipstick.yaml").read_text().splitlines()
     assert all(p.line is not None and p.field.rsplit(".", 1)[-1] in text[p.line - 1]
                for p in problems)
+
+
+def test_a_memory_bounded_check_spills_and_gives_the_same_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DIPSTICK_MEMORY_LIMIT bounds DuckDB (spilling to DIPSTICK_TEMP_DIRECTORY, as the
+    importer does); the check's result does not depend on it."""
+    from dipstick.check import run_check
+    from dipstick.engine.sql import run
+
+    root = PackageBuilder(tmp_path / "pkg").healthy().write("parquet")
+    free = load_package(root)
+    try:
+        expected = run_check(free).to_json()
+    finally:
+        free.close()
+    monkeypatch.setenv("DIPSTICK_MEMORY_LIMIT", "64MB")
+    monkeypatch.setenv("DIPSTICK_TEMP_DIRECTORY", str(tmp_path / "spill"))
+    bounded = load_package(root)
+    try:
+        assert run(bounded.signals.connection,
+                   "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+                   ) == [("61.0 MiB", str(tmp_path / "spill"))]
+        assert run_check(bounded).to_json() == expected
+    finally:
+        bounded.close()
+
+
+def test_collect_gives_plain_python_values(tmp_path: Path) -> None:
+    """Rows come back as plain values column by column: integer sums (HUGEINT/DECIMAL) as
+    floats, time-zoned timestamps as naive UTC, the rest as they are."""
+    from datetime import date, datetime
+
+    import narwhals as nw
+
+    from dipstick.engine import collect
+    from dipstick.engine.sql import connect
+
+    con = connect()
+    try:
+        rel = con.sql("SELECT 'a' AS s, 2::BIGINT AS i, 1.5::DOUBLE AS f, true AS b, "
+                      "DATE '2026-03-01' AS d, TIMESTAMP '2026-03-01 10:00' AS t, "
+                      "TIMESTAMPTZ '2026-03-01 10:00+02' AS tz, 3::DECIMAL(18,2) AS dec, "
+                      "NULL AS n, sum(5::HUGEINT) OVER () AS big")
+        rows = collect(nw.from_native(rel).lazy())
+    finally:
+        con.close()
+    assert rows == [{"s": "a", "i": 2, "f": 1.5, "b": True, "d": date(2026, 3, 1),
+                     "t": datetime(2026, 3, 1, 10), "tz": datetime(2026, 3, 1, 8),
+                     "dec": 3.0, "n": None, "big": 5.0}]
+    assert [type(v) for v in rows[0].values()] == [str, int, float, bool, date, datetime,
+                                                   datetime, float, type(None), float]
+
+
+def test_typed_parquet_columns_are_still_checked_for_range_and_text_for_validity(
+        tmp_path: Path) -> None:
+    """A typed column skips the validity check it cannot fail, never the range checks; a
+    text column holding numbers is still checked value by value."""
+    import duckdb
+
+    root = PackageBuilder(tmp_path / "pkg").healthy().write("parquet")
+    f = root / "tickets.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT * REPLACE ("
+            f"CASE WHEN row_number() OVER () = 2 THEN 'many' ELSE CAST(lost_minutes AS VARCHAR) "
+            f"END AS lost_minutes, "
+            f"CASE WHEN row_number() OVER () = 3 THEN 11 ELSE satisfaction END AS satisfaction)"
+            f" FROM read_parquet('{f}')) TO '{root / 't.parquet'}' (FORMAT parquet)").fetchall()
+    finally:
+        con.close()
+    (root / "t.parquet").replace(f)
+    problems = validate(root)
+    found = {(p.field, p.message, p.row) for p in problems}
+    assert ("lost_minutes", "is not a valid number", 2) in found
+    assert ("satisfaction", "must be ≤ 10", 3) in found

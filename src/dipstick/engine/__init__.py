@@ -16,6 +16,7 @@ import duckdb
 
 if TYPE_CHECKING:   # imported where used: the plain-SQL paths (a log file's discovery) need none
     import narwhals as nw
+    import pyarrow as pa
 
 
 class Signals:
@@ -66,9 +67,26 @@ class Signals:
 
 
 def collect(lf: nw.LazyFrame[Any]) -> list[dict[str, Any]]:
-    """Run a lazy query and return plain Python rows (Decimals from integer sums become floats)."""
-    rows = lf.collect(backend="pyarrow").rows(named=True)
-    return [{k: _plain(v) for k, v in r.items()} for r in rows]
+    """Run a lazy query and return plain Python rows (Decimals from integer sums become floats).
+    Column by column: only columns of a type that needs it go through :func:`_plain` (per
+    value it cost ~1.5 s of a 2,000-service check)."""
+    table = lf.collect(backend="pyarrow").to_native()
+    names = table.column_names
+    columns = [_plain_column(table.column(i)) for i in range(len(names))]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)] \
+        if columns else [{} for _ in range(table.num_rows)]
+
+
+def _plain_column(column: pa.ChunkedArray) -> list[Any]:
+    import pyarrow as pa
+
+    values: list[Any] = column.to_pylist()
+    t = column.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or \
+            pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_date(t) or \
+            pa.types.is_null(t) or (pa.types.is_timestamp(t) and t.tz is None):
+        return values           # already what _plain would return, value for value
+    return [_plain(v) for v in values]
 
 
 def keyed(rows: Iterable[dict[str, Any]], *keys: str) -> dict[Any, dict[str, Any]]:

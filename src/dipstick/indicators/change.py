@@ -84,12 +84,17 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
         changes.setdefault(r["service"], []).append(r)
     effects: dict[tuple[str, str], dict[str, Any]] = {}
     span = float(spec.change_effect_days)
+    first = w.end - timedelta(days=spec.change_lookback_days)
 
     def sides(table: str, time: str, aggs: list[nw.Expr]) -> None:
         if not ctx.signals.has(table) or not changes:
             return
+        # only rows that can fall within ``span`` days of a recent change reach the join
+        # (every change joined with all its service's history cost the large demo ~6 s)
+        rows = ctx.signals.frame(table).filter(
+            nw.col(time) >= first - timedelta(days=span + 1), nw.col(time) < w.end)
         lf = (recent.select("id", "service", nw.col("date").alias("changed"))
-              .join(ctx.signals.frame(table), on="service")
+              .join(rows, on="service")
               .with_columns(day=minutes_between("changed", time) / 1440.0)
               .filter((nw.col("day") >= -span) & (nw.col("day") < span) & (nw.col(time) < w.end))
               .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))

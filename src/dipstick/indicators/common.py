@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -249,6 +249,10 @@ class Season:
     index: dict[str, dict[int, float]]     # audience → week number → relative level
     audience: dict[str, str]               # service → audience
     min_peers: int = 5
+    # (id of the ShiftIndex, service) → its weekly users ÷ this rhythm, computed once: change
+    # and retirement ask ~6,000 times a check (relative_use)
+    _relative: dict[tuple[int, str], dict[int, float] | None] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def level(self, service: str, week: int) -> float | None:
         return self.index.get(self.audience.get(service, ""), {}).get(week)
@@ -310,14 +314,12 @@ def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
     share change after ÷ before − 1; the drift already under way before the change (the
     later half of the before weeks ÷ the earlier half − 1) and the drift still under way after
     it (the same of the after weeks). None without two weeks on each side."""
-    own = [x for x in shifts.series(service, "users") if x.key.subject == service]
-    if not own:
+    weeks = relative_use(shifts, rhythm, service)
+    if weeks is None:
         return None
-    weeks = dict(zip((int(w) for w in own[0].index), (float(v) for v in own[0].values),
-                     strict=True))
 
     def side(span: range) -> list[float]:
-        return [weeks[w] / (rhythm.level(service, w) or 1.0) for w in span if w in weeks]
+        return [weeks[w] for w in span if w in weeks]
 
     a, b = side(after), side(before)
     if len(a) < 2 or len(b) < 2 or not sum(b):
@@ -327,13 +329,26 @@ def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
     # less than n independent draws. Each side's spread is widened by the AR(1) factor
     # √((1 + ρ) / (1 − ρ)) of the year of weeks before ``after`` (ρ their lag-1 correlation)
     history = range(after.start - 52, after.start)
-    widen = math.sqrt(_ar1_factor([weeks[w] / (rhythm.level(service, w) or 1.0)
-                                   if w in weeks else None for w in history]))
+    widen = math.sqrt(_ar1_factor([weeks.get(w) for w in history]))
     test = shift_of_means(ma, _sd(a, ma) * widen, len(a), mb, _sd(b, mb) * widen,
                  len(b), null=0.0, higher_is_worse=False)
     return ma, mb, None if test is None else scaled(test, 1 / mb, 0.0,
                                                    f"{len(a)} vs {len(b)} weeks"), \
         _drift(b), _drift(a)
+
+
+def relative_use(shifts: ShiftIndex, rhythm: Season, service: str) -> dict[int, float] | None:
+    """The service's weekly active users, each week divided by its audience's rhythm (1
+    where the rhythm is unknown), by week number; None without a users series. Kept on the
+    rhythm per index and service: the same for every change of the service."""
+    key = (id(shifts), service)
+    if key not in rhythm._relative:
+        own = [x for x in shifts.series(service, "users") if x.key.subject == service]
+        rhythm._relative[key] = None if not own else {
+            w: v / (rhythm.level(service, w) or 1.0)
+            for w, v in zip((int(w) for w in own[0].index), (float(v) for v in own[0].values),
+                            strict=True)}
+    return rhythm._relative[key]
 
 
 def _sd(xs: list[float], mean: float) -> float:

@@ -6,6 +6,7 @@ lists all of them; each names the file, row, field and value.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,6 +24,10 @@ from dipstick.package.tables import FORMATS, TABLES
 from dipstick.selfassess import Answer, read_self_assessment
 
 MODEL_FILE = "dipstick.yaml"
+# DuckDB's memory bound for a check (e.g. "1GB"; unset: DuckDB's default of 80 % of RAM) and
+# where it spills beyond it (unset: DuckDB's default) — docs/benchmarks.md, "Scale"
+MEMORY_LIMIT_ENV = "DIPSTICK_MEMORY_LIMIT"
+TEMP_DIRECTORY_ENV = "DIPSTICK_TEMP_DIRECTORY"
 # libyaml's loader is 3× faster on a 2,000-service catalog; pure Python where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DATE_COLUMNS = {"tickets": ["opened_at"], "usage": ["date"], "costs": ["month"],
@@ -53,7 +58,8 @@ def load_package(path: str | Path, progress: Progress | None = None) -> Package:
     model, problems = read_model(root)
     if model is None:
         raise PackageError(problems)
-    con = connect()
+    con = connect(memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or None,
+                  temp_directory=os.environ.get(TEMP_DIRECTORY_ENV) or None)
     loaded: dict[str, str] = {}
     refs = reference_ids(model)
     for table, file in _table_files(root, problems):

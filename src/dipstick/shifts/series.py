@@ -135,13 +135,17 @@ def _tickets(signals: Signals, cut: datetime, users: Users) -> list[Series]:
         return []
     h = hours_between("opened_at", "resolved_at")
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
-    lf = (_frame(signals, "tickets", "opened_at", cut).group_by("service", "wk")
+    # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
+    # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s
+    # as one projected column, which DuckDB's common-subexpression pass also shrinks)
+    lf = (_frame(signals, "tickets", "opened_at", cut).with_columns(_h=h)
+          .group_by("service", "wk")
           .agg(**counts, n=nw.len(),
                satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
                lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
                reopen_share=(nw.col("reopened").cast(nw.Float64) >= 1).cast(nw.Float64).mean(),
-               res_incident=nw.when(nw.col("type") == "incident").then(h).median(),
-               res_request=nw.when(nw.col("type") == "request").then(h).median()))
+               res_incident=nw.when(nw.col("type") == "incident").then(nw.col("_h")).median(),
+               res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median()))
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
             "res_request"]
     out: list[Series] = []
