@@ -22,30 +22,27 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy import func, select
 
 from dipstick.model import ValueModel
 from dipstick.pulse import campaigns as repo
 from dipstick.pulse.tokens import digest
 from dipstick.store import Store
 from dipstick.store.pulse_tables import PulseAnswer, PulseInvitation
+from machine import HOST, free_port, postgres_schema, tree_cpu
 
 NONCE = re.compile(rb'name="nonce" value="([^"]+)"')
 PG = os.environ.get("DIPSTICK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-HOST = "127.0.0.1"
-TICK = os.sysconf("SC_CLK_TCK")
 MODEL = ValueModel.model_validate({
     "organisation": {"name": "Load test"},
     "stakeholder_groups": [{"id": "staff", "name": "Staff", "kind": "internal",
@@ -77,29 +74,14 @@ asyncio.run(main())
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def database(backend: str) -> Iterator[str]:
     if backend == "sqlite":
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{Path(tmp) / 'load.db'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(PG).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(PG) as url:
+        yield url
 
 
 # --- a bare HTTP/1.1 client: one connection per request, as phones do ------------------------
@@ -150,23 +132,6 @@ def answer_fields(i: int, nonce: str) -> dict[str, str]:
 
 # --- processes and their CPU time ------------------------------------------------------------
 
-def cpu_seconds(root: int) -> float:
-    """User + system CPU of a process and all its descendants alive now (from /proc)."""
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                raw = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = raw.rsplit(")", 1)[1].split()
-            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK)
-    tree, grew = {root}, True
-    while grew:
-        more = {p for p, (parent, _) in stats.items() if parent in tree} - tree
-        tree |= more
-        grew = bool(more)
-    return sum(stats[p][1] for p in tree if p in stats)
 
 
 @contextmanager
@@ -291,9 +256,9 @@ def main() -> None:
             pages = asyncio.run(forms(port, tokens))
             requests = [post(path, answer_fields(i, nonce))
                         for i, (path, nonce) in enumerate(pages)]
-            s0, c0 = cpu_seconds(proc.pid), time.process_time()
+            s0, c0 = tree_cpu(proc.pid), time.process_time()
             codes, latencies, wall = asyncio.run(fire(port, requests))
-            server_cpu, client_cpu = cpu_seconds(proc.pid) - s0, time.process_time() - c0
+            server_cpu, client_cpu = tree_cpu(proc.pid) - s0, time.process_time() - c0
         answers, used, _ = stored(url, campaign)
         ok = sum(1 for c in codes if c == 200)
         errors = sum(1 for c in codes if isinstance(c, int) and c >= 500)

@@ -33,16 +33,15 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from dipstick.check import CheckResult, run_check
 from dipstick.demo import generate
@@ -50,6 +49,7 @@ from dipstick.package import load_package
 from dipstick.runs import RunContext, context_of
 from dipstick.store import Store
 from dipstick.store.users import create_user
+from machine import cpu_of, free_port, postgres_schema
 
 PASSWORD = "a-long-benchmark-password"
 EMAIL = "bench@example.org"
@@ -111,37 +111,16 @@ def store_both(url: str, label: str, result: CheckResult, ctx: RunContext) -> No
 
 
 @contextmanager
-def postgres_schema(url: str) -> Iterator[str | None]:
-    try:
-        admin = create_engine(url, connect_args={"connect_timeout": 5})
-        with admin.begin() as conn:
-            schema = f"bench_{uuid.uuid4().hex[:10]}"
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as e:   # no server: the SQLite numbers still stand
-        print(f"PostgreSQL not reachable ({str(e).splitlines()[0]}): skipped")
-        yield None
-        return
-    try:
-        scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_of(pid: int) -> float:
-    """A process's CPU seconds so far (user + system, Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def postgres_or_none(url: str) -> Iterator[str | None]:
+    """A scratch schema, or None when the server cannot be reached (the SQLite numbers still
+    stand)."""
+    with ExitStack() as stack:
+        try:
+            scoped: str | None = stack.enter_context(postgres_schema(url))
+        except OperationalError as e:
+            print(f"PostgreSQL not reachable ({str(e).splitlines()[0]}): skipped")
+            scoped = None
+        yield scoped
 
 
 @dataclass
@@ -249,7 +228,7 @@ def main() -> None:
     result, ctx = check(args.dir)
     leaking = next(v.service.id for v in result.verdicts if v.status.value == "leak")
     healthy = next(v.service.id for v in reversed(result.verdicts) if v.status.value == "ok")
-    with postgres_schema(args.postgres) as pg:
+    with postgres_or_none(args.postgres) as pg:
         if pg:
             store_both(pg, "PostgreSQL", result, ctx)
     with tempfile.TemporaryDirectory() as tmp:

@@ -111,27 +111,29 @@ _readers: weakref.WeakKeyDictionary[Engine, _Batches[_Lookup]] = weakref.WeakKey
 _guard = threading.Lock()
 
 
+def _queue(queues: weakref.WeakKeyDictionary[Engine, _Batches[T]], store: Store, name: str,
+           handle: Callable[[list[T]], None]) -> _Batches[T]:
+    """The store's engine's queue in ``queues``, started on first use (one per engine)."""
+    with _guard:
+        queue = queues.get(store.engine)
+        if queue is None:
+            queue = queues[store.engine] = _Batches(name, handle)
+    return queue
+
+
 def enqueue(store: Store, answer: AnswerRow, *, invitation_id: int | None,
             browser_hash: str | None) -> Future[Outcome]:
     """Queue an answer for the next group commit; the future says ``stored`` or ``used``
     once committed (or raises what failed). :func:`add_answer`'s outcomes, batched."""
     item = PendingAnswer(store, answer, invitation_id, browser_hash)
-    with _guard:
-        writer = _writers.get(store.engine)
-        if writer is None:
-            writer = _writers[store.engine] = _Batches("dipstick-pulse-writer", commit)
-    writer.put(item)
+    _queue(_writers, store, "dipstick-pulse-writer", commit).put(item)
     return item.done
 
 
 def look_up(store: Store, token_hash: str) -> Future[Target | None]:
     """:func:`dipstick.store.pulse.find_link`, answered with the other look-ups waiting."""
     item = _Lookup(store, token_hash)
-    with _guard:
-        reader = _readers.get(store.engine)
-        if reader is None:
-            reader = _readers[store.engine] = _Batches("dipstick-pulse-reader", _find)
-    reader.put(item)
+    _queue(_readers, store, "dipstick-pulse-reader", _find).put(item)
     return item.done
 
 

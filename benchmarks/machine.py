@@ -1,0 +1,68 @@
+"""What the server benchmarks share: a free port, a scratch PostgreSQL schema, and the CPU time
+of processes from /proc (Linux). Imported by the scripts beside it (`benchmarks/` is their
+``sys.path[0]`` when run as ``python benchmarks/X.py``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, make_url, text
+
+HOST = "127.0.0.1"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """``url`` scoped to a new empty schema (``search_path``), dropped with all in it after.
+    Raises what the driver raises when the server cannot be reached."""
+    admin = create_engine(url, connect_args={"connect_timeout": 5})
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield make_url(url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _stat(pid: int | str) -> tuple[int, float]:
+    """A process's parent and CPU seconds so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_of(pid: int) -> float:
+    """One process's CPU seconds so far."""
+    return _stat(pid)[1]
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of a process and all its descendants alive now."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stats[int(entry)] = _stat(entry)
+            except OSError:
+                continue
+    tree, grew = {root}, True
+    while grew:
+        more = {p for p, (parent, _) in stats.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(stats[p][1] for p in tree if p in stats)
