@@ -188,6 +188,20 @@ def test_a_memory_bounded_check_spills_and_gives_the_same_result(
         bounded.close()
 
 
+def test_a_memory_limit_duckdb_cannot_read_is_bad_input_named(tmp_path: Path) -> None:
+    """A mistyped DIPSTICK_MEMORY_LIMIT is exit 2 naming the variable, as text and as JSON,
+    never a traceback (exit 1 would read as "leak found")."""
+    from clirun import dipstick
+
+    root = PackageBuilder(tmp_path / "pkg").healthy().write("csv")
+    for fmt in ("table", "json"):
+        ran = dipstick("check", root, "--no-store", "--format", fmt,
+                       env={"DIPSTICK_MEMORY_LIMIT": "lots"})
+        assert ran.returncode == 2
+        assert "DIPSTICK_MEMORY_LIMIT='lots'" in ran.stdout + ran.stderr
+        assert "1GB" in ran.stdout + ran.stderr
+
+
 def test_collect_gives_plain_python_values(tmp_path: Path) -> None:
     """Rows come back as plain values column by column: integer sums (HUGEINT/DECIMAL) as
     floats, time-zoned timestamps as naive UTC, the rest as they are."""

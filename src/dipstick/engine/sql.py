@@ -47,12 +47,16 @@ def connect(path: str = ":memory:", memory_limit: str | None = None,
     ``temp_directory`` instead of growing, as the importer does (connectors/folder.py), so a
     package larger than memory is still checked (``benchmarks/scale.py`` measures it)."""
     con = duckdb.connect(path)
-    run(con, "SET TimeZone = 'UTC'")
-    run(con, "SET enable_progress_bar = false")  # dipstick draws its own progress
-    if memory_limit:
-        run(con, "SET memory_limit = ?", [memory_limit])   # rows keep their order: results
-    if temp_directory:
-        run(con, "SET temp_directory = ?", [temp_directory])
+    try:
+        run(con, "SET TimeZone = 'UTC'")
+        run(con, "SET enable_progress_bar = false")  # dipstick draws its own progress
+        if memory_limit:
+            run(con, "SET memory_limit = ?", [memory_limit])   # rows keep their order: results
+        if temp_directory:
+            run(con, "SET temp_directory = ?", [temp_directory])
+    except duckdb.Error:
+        con.close()
+        raise
     return con
 
 

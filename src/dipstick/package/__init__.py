@@ -13,12 +13,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 from pydantic import ValidationError
 
 from dipstick.engine import Signals
 from dipstick.engine.sql import connect, latest_date, load_table
-from dipstick.errors import PackageError, Problem
+from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
 from dipstick.package.tables import FORMATS, TABLES
 from dipstick.selfassess import Answer, read_self_assessment
@@ -52,14 +53,27 @@ class Package:
 Progress = Callable[[str], None]
 
 
+def _connect() -> duckdb.DuckDBPyConnection:
+    """The check's connection, bounded as the environment asks; a value DuckDB cannot read is
+    a usage error naming the variable (exit 2), not a traceback."""
+    limit = os.environ.get(MEMORY_LIMIT_ENV) or None
+    temp = os.environ.get(TEMP_DIRECTORY_ENV) or None
+    try:
+        return connect(memory_limit=limit, temp_directory=temp)
+    except duckdb.Error as e:
+        given = ", ".join(f"{k}={v!r}" for k, v in ((MEMORY_LIMIT_ENV, limit),
+                                                     (TEMP_DIRECTORY_ENV, temp)) if v)
+        raise UsageError(f"{given}: DuckDB cannot use it ({str(e).splitlines()[0]}); a memory "
+                         "limit reads like 1GB or 512MB") from None
+
+
 def load_package(path: str | Path, progress: Progress | None = None) -> Package:
     """Load and validate a package; raise :class:`PackageError` with every problem found."""
     root = Path(path)
     model, problems = read_model(root)
     if model is None:
         raise PackageError(problems)
-    con = connect(memory_limit=os.environ.get(MEMORY_LIMIT_ENV) or None,
-                  temp_directory=os.environ.get(TEMP_DIRECTORY_ENV) or None)
+    con = _connect()
     loaded: dict[str, str] = {}
     refs = reference_ids(model)
     for table, file in _table_files(root, problems):
