@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     """The Spark master for ``--engine spark``."""
     password: SecretStr | None = None
     """The password of ``dipstick users create`` (else asked for)."""
+    memory_limit: str | None = None
+    """DuckDB's memory bound for a check, e.g. ``1GB`` (unset: DuckDB's 80 % of RAM)."""
+    temp_directory: str | None = None
+    """Where a bounded check spills beyond ``memory_limit`` (unset: DuckDB's default)."""
 
 
 def settings() -> Settings:

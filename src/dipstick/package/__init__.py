@@ -6,7 +6,6 @@ lists all of them; each names the file, row, field and value.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,10 +24,6 @@ from dipstick.package.tables import FORMATS, TABLES
 from dipstick.selfassess import Answer, read_self_assessment
 
 MODEL_FILE = "dipstick.yaml"
-# DuckDB's memory bound for a check (e.g. "1GB"; unset: DuckDB's default of 80 % of RAM) and
-# where it spills beyond it (unset: DuckDB's default) — docs/benchmarks.md, "Scale"
-MEMORY_LIMIT_ENV = "DIPSTICK_MEMORY_LIMIT"
-TEMP_DIRECTORY_ENV = "DIPSTICK_TEMP_DIRECTORY"
 # libyaml's loader is 3× faster on a 2,000-service catalog; pure Python where it is missing.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DATE_COLUMNS = {"tickets": ["opened_at"], "usage": ["date"], "costs": ["month"],
@@ -56,13 +51,15 @@ Progress = Callable[[str], None]
 def _connect() -> duckdb.DuckDBPyConnection:
     """The check's connection, bounded as the environment asks; a value DuckDB cannot read is
     a usage error naming the variable (exit 2), not a traceback."""
-    limit = os.environ.get(MEMORY_LIMIT_ENV) or None
-    temp = os.environ.get(TEMP_DIRECTORY_ENV) or None
+    from dipstick.settings import settings  # DIPSTICK_MEMORY_LIMIT, DIPSTICK_TEMP_DIRECTORY
+
+    env = settings()
+    limit, temp = env.memory_limit, env.temp_directory
     try:
         return connect(memory_limit=limit, temp_directory=temp)
     except duckdb.Error as e:
-        given = ", ".join(f"{k}={v!r}" for k, v in ((MEMORY_LIMIT_ENV, limit),
-                                                     (TEMP_DIRECTORY_ENV, temp)) if v)
+        given = ", ".join(f"DIPSTICK_{k}={v!r}" for k, v in (("MEMORY_LIMIT", limit),
+                                                              ("TEMP_DIRECTORY", temp)) if v)
         raise UsageError(f"{given}: DuckDB cannot use it ({str(e).splitlines()[0]}); a memory "
                          "limit reads like 1GB or 512MB") from None
 
