@@ -133,8 +133,10 @@ def _comments(ctx: CheckContext) -> dict[str, tuple[Comment, ...]]:
           .filter(between("date", w.start, w.end) & ~nw.col("comment").is_null())
           .select("date", "service", "group", "dimension",
                   nw.col("score").cast(nw.Float64), nw.col("comment").cast(nw.String))
-          .sort("date", "service", "group", "dimension",
-                descending=[True, False, False, False]))
+          # every column a key: ties (same day, group and dimension) otherwise come back in
+          # DuckDB's thread order, and a re-check would show other comments than the stored run
+          .sort("date", "service", "group", "dimension", "score", "comment",
+                descending=[True, False, False, False, False, False]))
     out: dict[str, list[Comment]] = {}
     for r in collect(lf):
         text = (r["comment"] or "").strip()
