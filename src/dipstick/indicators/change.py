@@ -80,7 +80,7 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
               .filter(between("date", w.end - timedelta(days=spec.change_lookback_days), w.end))
               .select("id", "service", "date", "kind", "success", "communicated"))
     changes: dict[str, list[dict[str, Any]]] = {}
-    for r in collect(recent.sort("date")):
+    for r in collect(recent.sort("date", "id")):   # same-day changes in one order, always
         changes.setdefault(r["service"], []).append(r)
     effects: dict[tuple[str, str], dict[str, Any]] = {}
     span = float(spec.change_effect_days)
