@@ -5,6 +5,7 @@ pinned with time-machine) and the admin's ``/users`` page, through the real app 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -15,10 +16,20 @@ from pathlib import Path
 import httpx
 import pytest
 import time_machine
+from alembic import command
+from alembic.config import Config
+from argon2 import PasswordHasher
 from fastapi import FastAPI
+from sqlalchemy import text
 
-from dipstick.store import Store
-from dipstick.store.users import authenticate, create_user, set_password, sign_in_external
+from dipstick.store import MIGRATIONS, Store
+from dipstick.store.users import (
+    authenticate,
+    create_user,
+    set_password,
+    sign_in_external,
+    token_account,
+)
 from dipstick.web.app import WebConfig
 
 from clirun import dipstick
@@ -113,10 +124,10 @@ def test_a_disabled_user_is_signed_out_refused_like_a_wrong_password_and_loses_t
 
 
 def test_disable_and_enable_name_an_unknown_user_with_exit_2(site: Site) -> None:
-    for command in ("disable", "enable", "password"):
-        code, _, err = site.cli(command, "nobody@example.org",
+    for verb in ("disable", "enable", "password"):
+        code, _, err = site.cli(verb, "nobody@example.org",
                                 env={"DIPSTICK_PASSWORD": NEW_PASSWORD})
-        assert code == 2 and "nobody@example.org" in err, (command, err)
+        assert code == 2 and "nobody@example.org" in err, (verb, err)
 
 
 # --- passwords ------------------------------------------------------------------------------
@@ -251,3 +262,43 @@ def test_an_admin_disables_enables_changes_roles_and_revokes_on_the_users_page(
     assert _post(admin, "/users/role", email="admin@example.org",
                  role="viewer").status_code == 409
     assert _me(admin) == 200
+
+
+# --- migration 0012 -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_users_and_tokens_made_before_migration_0012_keep_working(backend: str,
+                                                                  tmp_path: Path) -> None:
+    """A database at 0011 with a user and a token: after the upgrade the token still works (no
+    expiry: it was made without one) and the user signs in; the downgrade keeps the token."""
+    with ExitStack() as stack:
+        url = (stack.enter_context(postgres_schema()) if backend == "postgres"
+               else f"sqlite:///{tmp_path / 'old.db'}")
+        store = stack.enter_context(Store.open(url))
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with store.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0011")
+        with store.engine.begin() as conn:   # the columns of 0011: the models have more
+            conn.execute(text(
+                "INSERT INTO users (email, name, role, password_hash, created_at, active) "
+                "VALUES ('old@example.org', 'Old', 'leader', :hash, :now, :yes)"),
+                {"hash": PasswordHasher().hash(PASSWORD), "yes": True,
+                 "now": datetime(2026, 1, 1, tzinfo=UTC)})
+            conn.execute(text(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at) "
+                "SELECT id, 'old', :digest, :now FROM users"),
+                {"digest": hashlib.sha256(b"dst_old-token").hexdigest(),
+                 "now": datetime(2026, 1, 1, tzinfo=UTC)})
+        store.migrate()
+        assert (store.revision() or "") >= "0012"
+        who = token_account(store, "dst_old-token")
+        assert who is not None and who.email == "old@example.org"
+        assert authenticate(store, "old@example.org", PASSWORD) is not None
+        code, out, _ = Site(url, None).cli("tokens", "--format", "json")  # type: ignore[arg-type]
+        assert code == 0 and json.loads(out)[0]["expires"] is None
+        with store.engine.begin() as conn:   # and back: 0012's downgrade loses no row either
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0011")
+            assert conn.execute(text("SELECT count(*) FROM api_tokens")).scalar() == 1

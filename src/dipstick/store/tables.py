@@ -224,8 +224,8 @@ class User(Base):
     dipstick.yaml is their e-mail address."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("email"), UniqueConstraint("oidc_subject"),
-                      CheckConstraint(ROLE_CHECK, name="role"))
+    __table_args__ = (UniqueConstraint("email"), CheckConstraint(ROLE_CHECK, name="role"),
+                      Index("ix_users_oidc_subject", "oidc_subject", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(Text)

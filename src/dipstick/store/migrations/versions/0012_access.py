@@ -20,19 +20,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # tokens made before this revision keep working (no expiry) until revoked
-    with op.batch_alter_table("api_tokens") as batch:
-        batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("oidc_subject", sa.Text(), nullable=True))
-        batch.create_unique_constraint(op.f("uq_users_oidc_subject"), ["oidc_subject"])
+    # Plain ADD COLUMNs and a unique *index*, no batch table copy: on SQLite a copy drops and
+    # re-creates ``users``, and with foreign keys on that DROP cascades to every session and
+    # token (tests/test_access.py::test_users_and_tokens_made_before_migration_0012_...).
+    # Tokens made before this revision keep working (no expiry) until revoked.
+    op.add_column("api_tokens",
+                  sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("api_tokens",
+                  sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("users", sa.Column("oidc_subject", sa.Text(), nullable=True))
+    op.create_index(op.f("ix_users_oidc_subject"), "users", ["oidc_subject"], unique=True)
 
 
-def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_constraint(op.f("uq_users_oidc_subject"), type_="unique")
-        batch.drop_column("oidc_subject")
-    with op.batch_alter_table("api_tokens") as batch:
-        batch.drop_column("revoked_at")
-        batch.drop_column("expires_at")
+def downgrade() -> None:   # native DROP COLUMN (SQLite 3.35+), no table copy, as above
+    op.drop_index(op.f("ix_users_oidc_subject"), table_name="users")
+    op.drop_column("users", "oidc_subject")
+    op.drop_column("api_tokens", "revoked_at")
+    op.drop_column("api_tokens", "expires_at")
