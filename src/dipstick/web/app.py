@@ -82,7 +82,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.throttle = Throttle()
-    idp = oidc.oidc_config()   # DIPSTICK_OIDC_*: a half-done setting stops the start (exit 2)
+    idp = oidc.oidc_config()   # DIPSTICK_OIDC_*: a half-done setting stops the start
     app.state.oidc = (idp, oidc.oidc_client(idp)) if idp is not None else None
     app.state.jobs = Jobs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
