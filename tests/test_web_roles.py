@@ -99,6 +99,16 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
         PAGE | {"viewer": 403, "owner": 403, "leader": 422, "admin": 422},
     ("GET", "/p/{token}"): PUBLIC,
     ("POST", "/p/{token}"): dict.fromkeys(WHO, 403),
+    # the admin's users page (docs/web.md, "Managing users"): a post with only the form token
+    # names no user (422)
+    ("GET", "/users"): ADMIN_PAGE,
+    ("POST", "/users/disable"): ADMIN_PAGE | {"admin": 422},
+    ("POST", "/users/enable"): ADMIN_PAGE | {"admin": 422},
+    ("POST", "/users/role"): ADMIN_PAGE | {"admin": 422},
+    ("POST", "/users/tokens/revoke"): ADMIN_PAGE | {"admin": 422},
+    # sign-in through the identity provider: not set up in this app (tests/test_oidc.py is)
+    ("GET", "/login/oidc"): dict.fromkeys(WHO, 404),
+    ("GET", "/login/oidc/callback"): dict.fromkeys(WHO, 404),
 }
 
 
@@ -272,7 +282,8 @@ def test_the_leader_reads_raw_comments(matrix: Matrix) -> None:
 @pytest.mark.parametrize("path", sorted(p for m, p in TABLE if m == "GET" and p != "/static"))
 def test_a_viewer_never_gets_raw_comments(matrix: Matrix, path: str) -> None:
     r = matrix.clients["viewer"].get(_url(path, matrix.params))
-    assert r.status_code == (200 if TABLE["GET", path]["viewer"] == 200 else 403)
+    expected = TABLE["GET", path]["viewer"]
+    assert r.status_code == (expected if expected in (200, 404) else 403)
     body = r.text
     leaked = [c for c in matrix.comments if c in body or html.escape(c) in body]
     assert not leaked, f"{path} shows a viewer raw comments: {leaked[:3]}"

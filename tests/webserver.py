@@ -180,11 +180,12 @@ def in_process(config: WebConfig) -> Iterator[FastAPI]:
 
 
 @contextmanager
-def serving(config: WebConfig, model: bool = False) -> Iterator[str]:
+def serving(config: WebConfig, model: bool = False, port: int | None = None) -> Iterator[str]:
     """The app on a real socket (uvicorn) in a thread; its base URL. With ``model``, once the
     value model of its latest run is loaded (pages that show it then never answer "still
-    loading"); without, the app loads it in the background as in production."""
-    port = free_port()
+    loading"); without, the app loads it in the background as in production. ``port``: one
+    the test chose before (e.g. registered with an identity provider); else a free one."""
+    port = port or free_port()
     asgi = create_app(config)
     server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port,
                                            log_level="warning"))

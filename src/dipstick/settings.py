@@ -45,6 +45,20 @@ class Settings(BaseSettings):
     """DuckDB's memory bound for a check, e.g. ``1GB`` (unset: DuckDB's 80 % of RAM)."""
     temp_directory: str | None = None
     """Where a bounded check spills beyond ``memory_limit`` (unset: DuckDB's default)."""
+    oidc_issuer: str | None = None
+    """The organisation's OpenID Connect provider (its issuer URL); unset: local passwords only."""
+    oidc_client_id: str | None = None
+    """dipstick's client id at the provider."""
+    oidc_client_secret: SecretStr | None = None
+    """dipstick's client secret at the provider."""
+    oidc_groups_claim: str = "groups"
+    """The ID token claim that lists the person's groups."""
+    oidc_roles: str = ""
+    """Groups to roles, e.g. ``it-admins=admin,execs=leader,service-owners=owner,*=viewer``."""
+    oidc_scopes: str = "openid email profile"
+    """The scopes asked for (add the one that brings the groups claim, if the provider has one)."""
+    oidc_label: str = "your organisation's sign-in"
+    """The sign-in button's words: "Sign in with …"."""
 
 
 def settings() -> Settings:

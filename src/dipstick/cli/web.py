@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import getpass
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from dipstick.cli.app import DatabaseOpt, FormatOpt, _check_format, _print_json, app, err, out
-from dipstick.errors import DipstickError, ExitCode
+from dipstick.cli.app import (
+    DatabaseOpt,
+    FormatOpt,
+    _check_format,
+    _print_json,
+    app,
+    err,
+    open_store,
+    out,
+)
+from dipstick.errors import ExitCode
 
-users_app = typer.Typer(help="Web app users: create them, list them, give them API tokens.",
+users_app = typer.Typer(help="Web app users: create, list, disable and enable them, set their "
+                        "passwords and roles, give and revoke their API tokens.",
                         no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -71,61 +82,146 @@ def users_create(
 ) -> None:
     """Create a user. The password is read from DIPSTICK_PASSWORD, else from a prompt (or one
     line on stdin when it is not a terminal). Exit 2 on a bad role, e-mail or password."""
-    from dipstick.settings import settings
-    from dipstick.store import Store
     from dipstick.store.users import create_user
 
-    given = settings().password
-    password = given.get_secret_value() if given is not None else None
-    if password is None:
-        password = (getpass.getpass("Password: ") if sys.stdin.isatty()
-                    else sys.stdin.readline().rstrip("\n"))
-    try:
-        with Store.open(database) as store:
-            store.migrate()
-            who = create_user(store, email, password, role, name)
-    except DipstickError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(int(e.exit_code)) from None
+    password = _read_password()
+    with open_store(database, "table") as store:
+        who = create_user(store, email, password, role, name)
     out.print(f"Created {who.email} ({who.role}).")
+
+
+def _read_password() -> str:
+    """DIPSTICK_PASSWORD, else a prompt (or one line of stdin when it is not a terminal)."""
+    from dipstick.settings import settings
+
+    given = settings().password
+    if given is not None:
+        return given.get_secret_value()
+    return (getpass.getpass("Password: ") if sys.stdin.isatty()
+            else sys.stdin.readline().rstrip("\n"))
+
+
+def _when(moment: datetime | None, never: str = "-") -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else never
 
 
 @users_app.command("list")
 def users_list(database: DatabaseOpt = None, fmt: FormatOpt = "table") -> None:
-    """List the users and their roles."""
-    from dipstick.store import Store
+    """List the users: role, state (active or disabled), how they sign in."""
     from dipstick.store.users import users
 
     _check_format(fmt)
-    try:
-        with Store.open(database) as store:
-            store.migrate()
-            rows = users(store)
-    except DipstickError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(int(e.exit_code)) from None
+    with open_store(database, fmt) as store:
+        rows = users(store)
     if fmt == "json":
-        _print_json([{"email": u.email, "name": u.name, "role": u.role} for u in rows])
+        _print_json([{"email": u.email, "name": u.name, "role": u.role, "state": u.state,
+                      "password": u.password, "oidc": u.oidc,
+                      "created": u.created_at.isoformat()} for u in rows])
         return
     for u in rows:
-        out.print(f"{u.email}\t{u.role}\t{u.name}")
+        via = "+".join(k for k, on in (("password", u.password), ("oidc", u.oidc)) if on)
+        out.print(f"{u.email}\t{u.role}\t{u.state}\t{via or '-'}\t{u.name}")
 
 
 @users_app.command("token")
 def users_token(
-    email: Annotated[str, typer.Argument(help="Whose token.")],
+    email: Annotated[str | None, typer.Argument(help="Whose token (not with --revoke).")] = None,
     name: Annotated[str, typer.Option(help="What the token is for.")] = "api",
+    expires_days: Annotated[int, typer.Option(
+        min=0, help="Days the token works; 0: until revoked.")] = 90,
+    revoke: Annotated[int | None, typer.Option(
+        help="Revoke the token with this id (see `dipstick users tokens`).")] = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Create an API token (send it as `Authorization: Bearer TOKEN`); shown only once."""
-    from dipstick.store import Store
-    from dipstick.store.users import create_token
+    """Create an API token (send it as `Authorization: Bearer TOKEN`; shown only once, on
+    stdout), or revoke one with --revoke ID. Exit 2 for an unknown user or token id."""
+    from dipstick.store.users import create_token, revoke_token
 
-    try:
-        with Store.open(database) as store:
-            store.migrate()
-            token = create_token(store, email, name)
-    except DipstickError as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(int(e.exit_code)) from None
-    out.print(token)
+    if (email is None) == (revoke is None):
+        err.print("[red]error:[/red] give either EMAIL (a new token) or --revoke ID")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    with open_store(database, "table") as store:
+        if revoke is not None:
+            done = revoke_token(store, revoke)
+            err.print(f"Token {done.id} ({done.name}) of {done.email} revoked "
+                      f"{_when(done.revoked_at)} UTC.")
+            return
+        assert email is not None
+        made = create_token(store, email, name, expires_days)
+    err.print(f"Token {made.id} ({name}) for {email.strip().lower()}, expires "
+              f"{_when(made.expires_at, 'never')}{' UTC' if made.expires_at else ''}:")
+    out.print(made.token)
+
+
+@users_app.command("tokens")
+def users_tokens(
+    email: Annotated[str | None, typer.Argument(help="Whose tokens (default: everyone's).")]
+    = None,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = "table",
+) -> None:
+    """List API tokens: id, name, created, expires, last used, revoked — never the token."""
+    from dipstick.store.users import tokens
+
+    _check_format(fmt)
+    with open_store(database, fmt) as store:
+        rows = tokens(store, email)
+
+    if fmt == "json":
+        _print_json([{"id": t.id, "email": t.email, "name": t.name, "state": t.state(),
+                      "created": t.created_at, "expires": t.expires_at,
+                      "last_used": t.last_used_at, "revoked": t.revoked_at} for t in rows])
+        return
+    out.print("id\temail\tname\tstate\tcreated\texpires\tlast used\trevoked")
+    for t in rows:
+        out.print(f"{t.id}\t{t.email}\t{t.name}\t{t.state()}\t{_when(t.created_at)}\t"
+                  f"{_when(t.expires_at, 'never')}\t{_when(t.last_used_at)}\t"
+                  f"{_when(t.revoked_at)}", markup=False)
+
+
+@users_app.command("disable")
+def users_disable(email: Annotated[str, typer.Argument(help="Whose access ends.")],
+                  database: DatabaseOpt = None) -> None:
+    """Disable a user: no sign-in (password or identity provider), no API token; their
+    sign-ins end at once. Exit 2 for an unknown user."""
+    from dipstick.store.users import set_active
+
+    with open_store(database, "table") as store:
+        who = set_active(store, email, False)
+    out.print(f"Disabled {who.email}: signed out everywhere, API tokens stopped.")
+
+
+@users_app.command("enable")
+def users_enable(email: Annotated[str, typer.Argument(help="Who may sign in again.")],
+                 database: DatabaseOpt = None) -> None:
+    """Enable a disabled user: they may sign in again (their old sign-ins stay ended)."""
+    from dipstick.store.users import set_active
+
+    with open_store(database, "table") as store:
+        who = set_active(store, email, True)
+    out.print(f"Enabled {who.email}.")
+
+
+@users_app.command("password")
+def users_password(email: Annotated[str, typer.Argument(help="Whose password.")],
+                   database: DatabaseOpt = None) -> None:
+    """Set a user's password (read like `users create` reads it); every sign-in of theirs
+    ends. Exit 2 for an unknown user or a short password."""
+    from dipstick.store.users import change_password
+
+    password = _read_password()
+    with open_store(database, "table") as store:
+        who = change_password(store, email, password)
+    out.print(f"New password for {who.email}; their sign-ins ended.")
+
+
+@users_app.command("role")
+def users_role(email: Annotated[str, typer.Argument(help="Whose role.")],
+               role: Annotated[str, typer.Argument(help="admin, leader, owner or viewer.")],
+               database: DatabaseOpt = None) -> None:
+    """Change a user's role (it counts from their next request)."""
+    from dipstick.store.users import set_role
+
+    with open_store(database, "table") as store:
+        who = set_role(store, email, role)
+    out.print(f"{who.email} is now {who.role}.")

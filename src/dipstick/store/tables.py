@@ -216,7 +216,6 @@ class AlertDelivery(Base):
     event: Mapped[AlertEvent] = relationship(back_populates="deliveries")
 
 
-ROLES = ("admin", "leader", "owner", "viewer")
 ROLE_CHECK = "role IN ('admin', 'leader', 'owner', 'viewer')"
 
 
@@ -225,15 +224,18 @@ class User(Base):
     dipstick.yaml is their e-mail address."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("email"), CheckConstraint(ROLE_CHECK, name="role"))
+    __table_args__ = (UniqueConstraint("email"), CheckConstraint(ROLE_CHECK, name="role"),
+                      Index("ix_users_oidc_subject", "oidc_subject", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
-    password_hash: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)   # "": no local password (OIDC only)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    active: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True)   # False: disabled (migration 0012)
+    # the identity provider's ``sub`` once they signed in through it (migration 0012)
+    oidc_subject: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
@@ -265,6 +267,9 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # None: never expires / not revoked (migration 0012)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

@@ -19,7 +19,19 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dipstick.settings import secret_key, secret_key_is_set
 from dipstick.store import Store
-from dipstick.web import actions, api, maps, pages, pulse, runs, selfassess, service, valuemap
+from dipstick.web import (
+    actions,
+    api,
+    maps,
+    oidc,
+    pages,
+    pulse,
+    runs,
+    selfassess,
+    service,
+    users,
+    valuemap,
+)
 from dipstick.web.auth import ApiUser, LoginRequired, Throttle
 from dipstick.web.pulse_form import AnswerFastPath
 from dipstick.web.runs import Jobs
@@ -70,6 +82,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.throttle = Throttle()
+    idp = oidc.oidc_config()   # DIPSTICK_OIDC_*: a half-done setting stops the start
+    app.state.oidc = (idp, oidc.oidc_client(idp)) if idp is not None else None
     app.state.jobs = Jobs()
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.https)
@@ -116,7 +130,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # the routes, one module per page or concept, registered on this app
-    for module in (pages, api, service, selfassess, actions, valuemap, maps, runs, pulse):
+    for module in (pages, api, service, selfassess, actions, valuemap, maps, runs, pulse, users,
+                   oidc):
         app.include_router(module.router)
     return app
 
