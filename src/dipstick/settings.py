@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dipstick.defaults import DEFAULT_BASE_URL
@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     """DuckDB's memory bound for a check, e.g. ``1GB`` (unset: DuckDB's 80 % of RAM)."""
     temp_directory: str | None = None
     """Where a bounded check spills beyond ``memory_limit`` (unset: DuckDB's default)."""
+    audit_days: int = Field(400, ge=1, le=36500)
+    """How many days the audit trail keeps an entry (``dipstick.store.audit``)."""
 
 
 def settings() -> Settings:

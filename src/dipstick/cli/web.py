@@ -73,6 +73,7 @@ def users_create(
     line on stdin when it is not a terminal). Exit 2 on a bad role, e-mail or password."""
     from dipstick.settings import settings
     from dipstick.store import Store
+    from dipstick.store.audit import Actor
     from dipstick.store.users import create_user
 
     given = settings().password
@@ -83,7 +84,7 @@ def users_create(
     try:
         with Store.open(database) as store:
             store.migrate()
-            who = create_user(store, email, password, role, name)
+            who = create_user(store, email, password, role, name, Actor.cli())
     except DipstickError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(int(e.exit_code)) from None
@@ -119,12 +120,13 @@ def users_token(
 ) -> None:
     """Create an API token (send it as `Authorization: Bearer TOKEN`); shown only once."""
     from dipstick.store import Store
+    from dipstick.store.audit import Actor
     from dipstick.store.users import create_token
 
     try:
         with Store.open(database) as store:
             store.migrate()
-            token = create_token(store, email, name)
+            token = create_token(store, email, name, Actor.cli())
     except DipstickError as e:
         err.print(f"[red]error:[/red] {e}")
         raise typer.Exit(int(e.exit_code)) from None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from dipstick.errors import UsageError
 from dipstick.store import Store
+from dipstick.store.audit import Actor, record
 from dipstick.store.tables import ROLES, ApiToken, User, WebSession
 
 _HASHER = PasswordHasher()
@@ -47,7 +48,9 @@ def _session(store: Store) -> Session:
     return Session(store.engine, expire_on_commit=False)
 
 
-def create_user(store: Store, email: str, password: str, role: str, name: str = "") -> Account:
+def create_user(store: Store, email: str, password: str, role: str, name: str = "",
+                actor: Actor | None = None) -> Account:
+    """A new user; with ``actor``, audited (``user.create``) in the same transaction."""
     email = email.strip().lower()
     if role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -60,22 +63,29 @@ def create_user(store: Store, email: str, password: str, role: str, name: str = 
     try:
         with _session(store) as s, s.begin():
             s.add(user)
+            s.flush()   # the unique e-mail is checked before the audit entry is written
+            record(s, actor, "user.create", email, {"role": role})
     except IntegrityError:
         raise UsageError(f"a user {email!r} exists already") from None
     return _account(user)
 
 
-def set_password(store: Store, email: str, password: str, role: str, name: str = "") -> Account:
+def set_password(store: Store, email: str, password: str, role: str, name: str = "",
+                 actor: Actor | None = None) -> Account:
     """Create the user, or give an existing one this password (and role): for the demo's
-    admin, whose password is new each time the demo is written."""
+    admin, whose password is new each time the demo is written. With ``actor``, audited
+    (``user.password``, and ``user.role`` when the role changes)."""
     with _session(store) as s, s.begin():
         user = s.scalar(select(User).where(User.email == email.strip().lower()))
         if user is not None:
             user.password_hash = _HASHER.hash(password)
+            record(s, actor, "user.password", user.email)
+            if user.role != role:
+                record(s, actor, "user.role", user.email, {"from": user.role, "to": role})
             user.role = role
             user.active = True
             return _account(user)
-    return create_user(store, email, password, role, name)
+    return create_user(store, email, password, role, name, actor)
 
 
 def authenticate(store: Store, email: str, password: str) -> Account | None:
@@ -94,11 +104,13 @@ def authenticate(store: Store, email: str, password: str) -> Account | None:
         return _account(user)
 
 
-def start_session(store: Store, user_id: int) -> str:
-    """A new sign-in; its random id goes into the signed cookie."""
+def start_session(store: Store, user_id: int, actor: Actor | None = None) -> str:
+    """A new sign-in; its random id goes into the signed cookie. With ``actor``, audited
+    (``sign-in``) in the same transaction."""
     sid = secrets.token_urlsafe(32)
     with _session(store) as s, s.begin():
         s.add(WebSession(id=sid, user_id=user_id, created_at=datetime.now(UTC)))
+        record(s, actor, "sign-in", actor.who if actor else "")
     return sid
 
 
@@ -128,8 +140,9 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, email: str, name: str) -> str:
-    """A new API token for the user; the only time it is seen in clear."""
+def create_token(store: Store, email: str, name: str, actor: Actor | None = None) -> str:
+    """A new API token for the user; the only time it is seen in clear. With ``actor``,
+    audited (``user.token``: its name, never the token)."""
     token = "dst_" + secrets.token_urlsafe(32)
     with _session(store) as s, s.begin():
         user = s.scalar(select(User).where(User.email == email.strip().lower()))
@@ -137,6 +150,7 @@ def create_token(store: Store, email: str, name: str) -> str:
             raise UsageError(f"no user {email!r}")
         s.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token),
                        created_at=datetime.now(UTC)))
+        record(s, actor, "user.token", user.email, {"name": name})
     return token
 
 

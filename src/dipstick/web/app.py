@@ -19,7 +19,18 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from dipstick.settings import secret_key, secret_key_is_set
 from dipstick.store import Store
-from dipstick.web import actions, api, maps, pages, pulse, runs, selfassess, service, valuemap
+from dipstick.web import (
+    actions,
+    api,
+    audit,
+    maps,
+    pages,
+    pulse,
+    runs,
+    selfassess,
+    service,
+    valuemap,
+)
 from dipstick.web.auth import ApiUser, LoginRequired, Throttle
 from dipstick.web.pulse_form import AnswerFastPath
 from dipstick.web.runs import Jobs
@@ -116,7 +127,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # the routes, one module per page or concept, registered on this app
-    for module in (pages, api, service, selfassess, actions, valuemap, maps, runs, pulse):
+    for module in (pages, api, service, selfassess, actions, valuemap, maps, runs, pulse,
+                   audit):
         app.include_router(module.router)
     return app
 
