@@ -27,7 +27,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event, make_url, select
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
@@ -129,9 +129,21 @@ class Store:
         config.set_main_option("script_location", str(MIGRATIONS))
         url = self.engine.url.render_as_string(hide_password=False)
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-        with self._guard("migrate"), self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+        with self._guard("migrate"), self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:   # see _sqlite_keys: a rebuilt table must not empty its children
+                _sqlite_keys(conn, on=False)
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, revision)
+                    if sqlite and (broken := conn.exec_driver_sql(
+                            "PRAGMA foreign_key_check").all()):
+                        raise StoreError(f"the upgrade would break {len(broken)} reference(s) "
+                                         f"(first: {tuple(broken[0])}): it is not committed")
+            finally:
+                if sqlite:
+                    _sqlite_keys(conn, on=True)
 
     def revision(self) -> str | None:
         """The migration the database is at (``None`` before the first ``migrate``)."""
@@ -222,6 +234,17 @@ def _reason(e: Exception) -> str:
 
 def _mask(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _sqlite_keys(conn: Connection, on: bool) -> None:
+    """Foreign keys off while migrating SQLite, back on after. Alembic's batch mode changes a
+    constraint by copying the table and dropping the old one, and with foreign keys on SQLite
+    runs that DROP as a DELETE whose ON DELETE CASCADE empties the child tables: an upgrade
+    from 0003/0004 through 0005 deleted every alert delivery (tests/test_migrations_upgrade).
+    The pragma only counts outside a transaction, hence its own commit; the references are
+    checked (``foreign_key_check``) before the upgrade commits."""
+    conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    conn.commit()
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
