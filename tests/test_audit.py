@@ -292,6 +292,8 @@ def test_web_uploads_checks_and_actions_are_recorded(app: RunningApp) -> None:
 
 
 def test_the_audit_page_is_for_admins_with_filters_and_bounded_paging(app: RunningApp) -> None:
+    with signed_in(app, "viewer"):   # one entry of the viewer's, whatever ran before
+        pass
     with signed_in(app, "leader") as http:
         assert http.get("/audit").status_code == 403
         assert http.get("/api/audit").status_code == 403
@@ -318,6 +320,15 @@ def test_the_audit_page_is_for_admins_with_filters_and_bounded_paging(app: Runni
             assert http.get("/audit", params=bad).status_code == 422
         html = http.get("/audit", params={"user": "<script>alert(1)</script>"})
         assert html.status_code == 200 and "<script>alert(1)" not in html.text
+    # what a stranger typed at the sign-in is shown to admins as text, never as markup
+    evil = '<img src=x onerror="alert(1)">@example.org'
+    with app.client() as http:
+        token = csrf_of(http.get("/login").text)
+        assert http.post("/login", data={"email": evil, "password": "x" * 12,
+                                         "csrf_token": token}).status_code == 401
+    with signed_in(app, "admin") as http:
+        page = http.get("/audit", params={"action": "sign-in.failed"}).text
+        assert "<img src=x" not in page and "&lt;img src=x" in page
 
 
 def test_the_audit_table_is_in_the_schema(url: str) -> None:

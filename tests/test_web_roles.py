@@ -99,6 +99,9 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
         PAGE | {"viewer": 403, "owner": 403, "leader": 422, "admin": 422},
     ("GET", "/p/{token}"): PUBLIC,
     ("POST", "/p/{token}"): dict.fromkeys(WHO, 403),
+    # the audit trail (issue 17, docs/web.md): admins only
+    ("GET", "/audit"): ADMIN_PAGE,
+    ("GET", "/api/audit"): ADMIN_API,
 }
 
 
