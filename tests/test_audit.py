@@ -206,8 +206,14 @@ def test_cli_bad_options_are_exit_2(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'app.db'}"
     assert dipstick("audit", "--database", url, "--limit", "0").returncode == 2
     assert dipstick("audit", "--database", url, "--offset", "-1").returncode == 2
-    bad = dipstick("audit", "--database", url, "--prune", env={"DIPSTICK_AUDIT_DAYS": "x"})
-    assert bad.returncode == 2 and "DIPSTICK_AUDIT_DAYS" in bad.stderr
+    for days in ("x", "0", "36501", "²", "-5", "1e3"):
+        bad = dipstick("audit", "--database", url, "--prune", env={"DIPSTICK_AUDIT_DAYS": days})
+        assert bad.returncode == 2 and "DIPSTICK_AUDIT_DAYS" in bad.stderr, (days, bad)
+    # a bad value fails what writes or prunes the trail, not every command that reads settings
+    assert dipstick("users", "list", "--database", url,
+                    env={"DIPSTICK_AUDIT_DAYS": "x"}).returncode == 0
+    assert dipstick("audit", "--database", url, env={"DIPSTICK_AUDIT_DAYS": " 30 "}
+                    ).returncode == 0
     assert dipstick("audit", "--database", url, "--since", "yesterday").returncode == 2
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dipstick.defaults import DEFAULT_BASE_URL
@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     """DuckDB's memory bound for a check, e.g. ``1GB`` (unset: DuckDB's 80 % of RAM)."""
     temp_directory: str | None = None
     """Where a bounded check spills beyond ``memory_limit`` (unset: DuckDB's default)."""
-    audit_days: int = Field(400, ge=1, le=36500)
-    """How many days the audit trail keeps an entry (``dipstick.store.audit``)."""
+    audit_days: str | None = None
+    """How many days the audit trail keeps an entry (unset: 400). Text, checked where it is
+    used (``dipstick.store.audit.keep_days``), so a bad value fails only what needs it."""
 
 
 def settings() -> Settings:

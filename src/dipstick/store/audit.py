@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Connection, delete, insert
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,8 @@ from dipstick.errors import UsageError
 from dipstick.settings import settings
 from dipstick.store.tables import AuditEntry
 
+KEEP_DAYS = 400        # DIPSTICK_AUDIT_DAYS unset: a year and a month, for yearly reviews
+MAX_KEEP_DAYS = 36500
 MAX_DETAIL = 2000      # characters of JSON: a detail is a note, not a document
 MAX_FIELD = 200        # characters of an actor, source, action or target
 # never in a detail, whatever a call site passes (a last line of defence, not the design)
@@ -60,11 +62,14 @@ class Actor:
 def keep_days() -> int:
     """``DIPSTICK_AUDIT_DAYS``: how long an entry is kept (a clear error when it is no number
     of days from 1 to 36,500)."""
-    try:
-        return settings().audit_days
-    except ValidationError:
-        raise UsageError("DIPSTICK_AUDIT_DAYS must be a whole number of days from 1 to "
-                         "36500") from None
+    given = settings().audit_days
+    if given is None:
+        return KEEP_DAYS
+    days = given.strip()
+    if not re.fullmatch(r"[0-9]{1,5}", days) or not 1 <= int(days) <= MAX_KEEP_DAYS:
+        raise UsageError(f"DIPSTICK_AUDIT_DAYS must be a whole number of days from 1 to "
+                         f"{MAX_KEEP_DAYS}, not {given[:20]!r}")
+    return int(days)
 
 
 def record(bind: Connection | Session, actor: Actor | None, action: str, target: str = "",
