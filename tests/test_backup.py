@@ -117,6 +117,10 @@ def test_bad_arguments_are_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
     url = f"sqlite:///{tmp_path / 'app.db'}"
     seed(url)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    cannot = dipstick("backup", blocked / "x.backup", "--database", url)
+    assert cannot.returncode == 2 and "cannot write the backup" in cannot.stderr
     gone = dipstick("restore", tmp_path / "absent.backup", "--database", url)
     assert gone.returncode == 2 and "no such backup" in gone.stderr
     junk = tmp_path / "junk.backup"

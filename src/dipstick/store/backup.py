@@ -47,10 +47,13 @@ def known_revisions() -> set[str]:
 
 def backup(store: Store, target: Path) -> None:
     """Write a consistent copy of the app database to ``target`` (replaced if there)."""
-    if store.engine.dialect.name == "sqlite":
-        _sqlite_backup(_sqlite_path(store), target)
-    else:
-        _pg_backup(store, target)
+    try:
+        if store.engine.dialect.name == "sqlite":
+            _sqlite_backup(_sqlite_path(store), target)
+        else:
+            _pg_backup(store, target)
+    except OSError as e:   # a folder that cannot be written, a full disk
+        raise UsageError(f"cannot write the backup {target}: {e.strerror or e}") from None
 
 
 def restore(store: Store, source: Path, force: bool = False) -> str | None:
