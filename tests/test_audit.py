@@ -264,6 +264,7 @@ def test_sign_ins_and_failed_ones_are_recorded_from_the_client(app: RunningApp) 
     assert (failed["target"], failed["source"]) == (app.users["viewer"], "testclient")
     ok = web_entries(app, action="sign-in", actor=app.users["viewer"])
     assert ok and ok[0]["action"] == "sign-in" and ok[0]["source"] == "testclient"
+    assert ok[0]["detail"] == {"via": "password"}
     with Store.open(app.database) as store:
         text_ = all_text(store)
     assert "wrong-guess-1" not in text_ and PASSWORD not in text_

@@ -104,13 +104,15 @@ def authenticate(store: Store, email: str, password: str) -> Account | None:
         return _account(user)
 
 
-def start_session(store: Store, user_id: int, actor: Actor | None = None) -> str:
+def start_session(store: Store, user_id: int, actor: Actor | None = None,
+                  via: str = "password") -> str:
     """A new sign-in; its random id goes into the signed cookie. With ``actor``, audited
-    (``sign-in``) in the same transaction."""
+    (``sign-in``, ``via`` how: a password, or the identity provider) in the same
+    transaction."""
     sid = secrets.token_urlsafe(32)
     with _session(store) as s, s.begin():
         s.add(WebSession(id=sid, user_id=user_id, created_at=datetime.now(UTC)))
-        record(s, actor, "sign-in", actor.who if actor else "")
+        record(s, actor, "sign-in", actor.who if actor else "", {"via": via})
     return sid
 
 
