@@ -25,7 +25,7 @@ INT32 = 2**31   # PostgreSQL's integer column range (SQLite's is 2**63)
 @pytest.fixture(scope="module")
 def auth(app: RunningApp) -> dict[str, str]:
     with Store.open(app.database) as store:
-        token = create_token(store, app.users["leader"], "schemathesis")
+        token = create_token(store, app.users["leader"], "schemathesis").token
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -109,6 +109,9 @@ TABLE: dict[tuple[str, str], dict[str, Any]] = {
     # sign-in through the identity provider: not set up in this app (tests/test_oidc.py is)
     ("GET", "/login/oidc"): dict.fromkeys(WHO, 404),
     ("GET", "/login/oidc/callback"): dict.fromkeys(WHO, 404),
+    # the audit trail (issue 17, docs/web.md): admins only
+    ("GET", "/audit"): ADMIN_PAGE,
+    ("GET", "/api/audit"): ADMIN_API,
 }
 
 

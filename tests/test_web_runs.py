@@ -240,7 +240,7 @@ def test_only_admins_start_checks_or_load_packages(app: RunningApp) -> None:
 
 def test_an_admin_token_starts_a_check_over_the_api(app: RunningApp) -> None:
     with Store.open(app.database) as store:
-        token = create_token(store, app.users["admin"], "ci")
+        token = create_token(store, app.users["admin"], "ci").token
     with app.client(headers={"Authorization": f"Bearer {token}"}) as http:
         r = http.post("/api/runs", json={"package": "configured", "as_of": "2026-10-01"})
         assert r.status_code == 202, r.text

@@ -25,6 +25,7 @@ from dipstick.surveys import ServiceSurveys, service_surveys
 
 if TYPE_CHECKING:   # the database layer only where a run is kept (tests/test_startup.py)
     from dipstick.store import Store
+    from dipstick.store.audit import Actor
 
 Progress = Callable[[str], None]
 log = logging.getLogger("dipstick.runs")
@@ -92,9 +93,10 @@ def check_package(path: Path, as_of: date | None = None, services: list[str] | N
 
 def check_and_store(path: Path, store: Store, command: str, as_of: date | None = None,
                     progress: Progress | None = None,
-                    while_open: Callable[[Package, CheckResult], None] | None = None) -> Checked:
-    """Check a package, with the stored pulse answers, and keep the run; nothing is stored
-    when the package is bad."""
+                    while_open: Callable[[Package, CheckResult], None] | None = None,
+                    actor: Actor | None = None) -> Checked:
+    """Check a package, with the stored pulse answers, and keep the run (audited as run by
+    ``actor``); nothing is stored when the package is bad."""
     from dipstick.store.actions import settle
 
     started = datetime.now(UTC)
@@ -110,7 +112,7 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
     if progress:
         progress("storing the run")
     run_id = store.save_run(checked.result, started_at=started, finished_at=datetime.now(UTC),
-                            command=command, extras=kept[0])
+                            command=command, extras=kept[0], actor=actor)
     settle(store)    # a done action whose leak came back is reopened (docs/actions.md)
     return Checked(checked.result, checked.model, run_id, kept[0])
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     """The scopes asked for (add the one that brings the groups claim, if the provider has one)."""
     oidc_label: str = "your organisation's sign-in"
     """The sign-in button's words: "Sign in with …"."""
+    audit_days: str | None = None
+    """How many days the audit trail keeps an entry (unset: 400). Text, checked where it is
+    used (``dipstick.store.audit.keep_days``), so a bad value fails only what needs it."""
 
 
 def settings() -> Settings:

@@ -4,6 +4,7 @@ least one leak, 2 bad input (nothing stored), 3 dipstick could not do its job.""
 # the commands register on ``app`` when their modules are imported
 from dipstick.cli import (  # noqa: F401
     actions,
+    admin,
     commands,
     connectors,
     digest,

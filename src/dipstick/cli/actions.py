@@ -84,12 +84,13 @@ def add(service: Annotated[str, typer.Argument(help="The leaking service's id.")
     """Give a leak (a service's root cause at leak) an action, status proposed; its expected
     saving is the leak's estimate with its range."""
     from dipstick.store.actions import create_action
+    from dipstick.store.audit import Actor
 
     _check_format(fmt)
     with open_store(database, fmt) as store:
         try:
             action = create_action(store, service, cause, by, owner=owner, due=_day(due),
-                                   note=note, run_id=run)
+                                   note=note, run_id=run, actor=Actor.cli())
         except DipstickError as e:
             raise _fail(e, fmt) from None
     _show(action, fmt)
@@ -107,12 +108,14 @@ def set_(action_id: ById, database: DatabaseOpt = None, fmt: FormatOpt = "table"
          note: Annotated[str | None, typer.Option()] = None, by: ByOpt = "cli") -> None:
     """Change an action's status, owner, due date or note; the change is kept in its history."""
     from dipstick.store.actions import update_action
+    from dipstick.store.audit import Actor
 
     _check_format(fmt)
     with open_store(database, fmt) as store:
         try:
             action = update_action(store, action_id, by, status=_status(status), on=_day(on),
-                                   owner=owner, due=_day(due), reason=reason, note=note)
+                                   owner=owner, due=_day(due), reason=reason, note=note,
+                                   actor=Actor.cli())
         except DipstickError as e:
             raise _fail(e, fmt) from None
     _show(action, fmt)

@@ -77,11 +77,12 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
 
     try:
         from dipstick.store.actions import settle
+        from dipstick.store.audit import Actor
 
         with Store.open(database) as store:
             store.migrate()
             run_id = store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                                    command=command, extras=extras)
+                                    command=command, extras=extras, actor=Actor.cli())
             settle(store)    # a done action whose leak came back is reopened
             return run_id
     except DipstickError as e:
@@ -318,12 +319,14 @@ def _demo_user(database: str | None) -> tuple[str, str]:
     import secrets
 
     from dipstick.store import Store
+    from dipstick.store.audit import Actor
     from dipstick.store.users import set_password
 
     password = secrets.token_urlsafe(12)
     with Store.open(database) as store:
         store.migrate()
-        set_password(store, DEMO_USER, password, role="admin", name="Demo admin")
+        set_password(store, DEMO_USER, password, role="admin", name="Demo admin",
+                     actor=Actor.cli())
     return DEMO_USER, password
 
 

@@ -82,11 +82,12 @@ def users_create(
 ) -> None:
     """Create a user. The password is read from DIPSTICK_PASSWORD, else from a prompt (or one
     line on stdin when it is not a terminal). Exit 2 on a bad role, e-mail or password."""
+    from dipstick.store.audit import Actor
     from dipstick.store.users import create_user
 
     password = _read_password()
     with open_store(database, "table") as store:
-        who = create_user(store, email, password, role, name)
+        who = create_user(store, email, password, role, name, Actor.cli())
     out.print(f"Created {who.email} ({who.role}).")
 
 
@@ -135,6 +136,7 @@ def users_token(
 ) -> None:
     """Create an API token (send it as `Authorization: Bearer TOKEN`; shown only once, on
     stdout), or revoke one with --revoke ID. Exit 2 for an unknown user or token id."""
+    from dipstick.store.audit import Actor
     from dipstick.store.users import create_token, revoke_token
 
     if (email is None) == (revoke is None):
@@ -142,12 +144,12 @@ def users_token(
         raise typer.Exit(int(ExitCode.BAD_INPUT))
     with open_store(database, "table") as store:
         if revoke is not None:
-            done = revoke_token(store, revoke)
+            done = revoke_token(store, revoke, Actor.cli())
             err.print(f"Token {done.id} ({done.name}) of {done.email} revoked "
                       f"{_when(done.revoked_at)} UTC.")
             return
         assert email is not None
-        made = create_token(store, email, name, expires_days)
+        made = create_token(store, email, name, expires_days, Actor.cli())
     err.print(f"Token {made.id} ({name}) for {email.strip().lower()}, expires "
               f"{_when(made.expires_at, 'never')}{' UTC' if made.expires_at else ''}:")
     out.print(made.token)
@@ -184,10 +186,11 @@ def users_disable(email: Annotated[str, typer.Argument(help="Whose access ends."
                   database: DatabaseOpt = None) -> None:
     """Disable a user: no sign-in (password or identity provider), no API token; their
     sign-ins end at once. Exit 2 for an unknown user."""
+    from dipstick.store.audit import Actor
     from dipstick.store.users import set_active
 
     with open_store(database, "table") as store:
-        who = set_active(store, email, False)
+        who = set_active(store, email, False, Actor.cli())
     out.print(f"Disabled {who.email}: signed out everywhere, API tokens stopped.")
 
 
@@ -195,10 +198,11 @@ def users_disable(email: Annotated[str, typer.Argument(help="Whose access ends."
 def users_enable(email: Annotated[str, typer.Argument(help="Who may sign in again.")],
                  database: DatabaseOpt = None) -> None:
     """Enable a disabled user: they may sign in again (their old sign-ins stay ended)."""
+    from dipstick.store.audit import Actor
     from dipstick.store.users import set_active
 
     with open_store(database, "table") as store:
-        who = set_active(store, email, True)
+        who = set_active(store, email, True, Actor.cli())
     out.print(f"Enabled {who.email}.")
 
 
@@ -207,11 +211,12 @@ def users_password(email: Annotated[str, typer.Argument(help="Whose password.")]
                    database: DatabaseOpt = None) -> None:
     """Set a user's password (read like `users create` reads it); every sign-in of theirs
     ends. Exit 2 for an unknown user or a short password."""
+    from dipstick.store.audit import Actor
     from dipstick.store.users import change_password
 
     password = _read_password()
     with open_store(database, "table") as store:
-        who = change_password(store, email, password)
+        who = change_password(store, email, password, Actor.cli())
     out.print(f"New password for {who.email}; their sign-ins ended.")
 
 
@@ -220,8 +225,9 @@ def users_role(email: Annotated[str, typer.Argument(help="Whose role.")],
                role: Annotated[str, typer.Argument(help="admin, leader, owner or viewer.")],
                database: DatabaseOpt = None) -> None:
     """Change a user's role (it counts from their next request)."""
+    from dipstick.store.audit import Actor
     from dipstick.store.users import set_role
 
     with open_store(database, "table") as store:
-        who = set_role(store, email, role)
+        who = set_role(store, email, role, Actor.cli())
     out.print(f"{who.email} is now {who.role}.")

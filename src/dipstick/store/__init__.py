@@ -27,13 +27,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event, make_url, select
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from dipstick.database import DEFAULT_FILE, ENV_URL, default_url, sqlite_file_missing
 from dipstick.errors import StoreError, UsageError
 from dipstick.findings import Status
+from dipstick.store.audit import Actor, record
 from dipstick.store.extras import read_extras, write_extras
 from dipstick.store.rows import insert_run, read_details, read_run
 from dipstick.store.tables import Run, ServiceResult
@@ -121,15 +122,28 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def migrate(self) -> None:
-        """Upgrade the schema to the newest migration shipped with this dipstick."""
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to the newest migration shipped with this dipstick (or to an
+        earlier ``revision``: the upgrade test builds every older schema this way)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         url = self.engine.url.render_as_string(hide_password=False)
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-        with self._guard("migrate"), self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with self._guard("migrate"), self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:   # see _sqlite_keys: a rebuilt table must not empty its children
+                _sqlite_keys(conn, on=False)
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, revision)
+                    if sqlite and (broken := conn.exec_driver_sql(
+                            "PRAGMA foreign_key_check").all()):
+                        raise StoreError(f"the upgrade would break {len(broken)} reference(s) "
+                                         f"(first: {tuple(broken[0])}): it is not committed")
+            finally:
+                if sqlite:
+                    _sqlite_keys(conn, on=True)
 
     def revision(self) -> str | None:
         """The migration the database is at (``None`` before the first ``migrate``)."""
@@ -137,15 +151,21 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     def save_run(self, result: CheckResult, *, started_at: datetime, finished_at: datetime,
-                 command: str, extras: object | None = None) -> int:
+                 command: str, extras: object | None = None, actor: Actor | None = None
+                 ) -> int:
         """Store a run, its service verdicts and their findings in one transaction; return the
         run id. On any failure nothing is stored, so history never holds half a run.
         ``extras``: what the pages need beyond the rows (``dipstick.runs.RunContext``),
-        stored with the run so that no page re-checks its package."""
+        stored with the run so that no page re-checks its package. ``actor``: who ran the
+        check, for the audit trail (in the same transaction)."""
         with self._guard("save the run to"), self.engine.begin() as conn:
             run_id = insert_run(conn, result, started_at, finished_at, command)
             if extras is not None:
                 write_extras(conn, run_id, extras)
+            leaks = sum(v.status is Status.LEAK for v in result.verdicts)
+            record(conn, actor, "check", f"run:{run_id}",
+                   {"package": result.package, "organisation": result.organisation,
+                    "as_of": result.as_of.isoformat(), "leaks": leaks})
             return run_id
 
     def load_extras(self, run_id: int) -> object | None:
@@ -214,6 +234,17 @@ def _reason(e: Exception) -> str:
 
 def _mask(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _sqlite_keys(conn: Connection, on: bool) -> None:
+    """Foreign keys off while migrating SQLite, back on after. Alembic's batch mode changes a
+    constraint by copying the table and dropping the old one, and with foreign keys on SQLite
+    runs that DROP as a DELETE whose ON DELETE CASCADE empties the child tables: an upgrade
+    from 0003/0004 through 0005 deleted every alert delivery (tests/test_migrations_upgrade).
+    The pragma only counts outside a transaction, hence its own commit; the references are
+    checked (``foreign_key_check``) before the upgrade commits."""
+    conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    conn.commit()
 
 
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:

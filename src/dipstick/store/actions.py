@@ -33,6 +33,7 @@ from dipstick.actions.ledger import FORMULAS, LedgerAction, RunTotal, ledger_row
 from dipstick.actions.recovery import CAME_BACK, Observation, Recovery, recovery
 from dipstick.errors import UsageError
 from dipstick.store import Store
+from dipstick.store.audit import Actor, record
 from dipstick.store.tables import ActionChange, ActionRow, FindingRow, Run, ServiceResult
 
 SYSTEM = "dipstick"   # the author of automatic changes (a leak that came back)
@@ -80,10 +81,12 @@ def _finding(session: Session, run: Run, service_id: str, cause: str) -> dict[st
 
 def create_action(store: Store, service_id: str, cause: str, who: str, *,
                   owner: str | None = None, due: date | None = None, note: str | None = None,
-                  run_id: int | None = None, now: datetime | None = None) -> dict[str, Any]:
+                  run_id: int | None = None, now: datetime | None = None,
+                  actor: Actor | None = None) -> dict[str, Any]:
     """An action on the leak of ``service_id``/``cause`` in the run (default: the latest),
     ``proposed``; the expected saving is the leak's estimate in that run. Refused (UsageError)
-    when the cause is not a root leak there, or an open action on it already exists."""
+    when the cause is not a root leak there, or an open action on it already exists.
+    ``actor``: for the audit trail, written in the same transaction."""
     at = _now(now)
     with store._guard("create an action in"), _session(store).begin() as session:
         run = _run_of(session, run_id)
@@ -106,15 +109,19 @@ def create_action(store: Store, service_id: str, cause: str, who: str, *,
         session.add(row)
         session.flush()
         action_id = row.id
+        record(session, actor, "action.create", f"action:{action_id}",
+               {"service": service_id, "cause": cause, "owner": row.owner, "by": who},
+               at=at)
     return get_action(store, action_id)
 
 
 def update_action(store: Store, action_id: int, who: str, *, status: str | None = None,
                   on: date | None = None, owner: str | None = None, due: date | None = None,
                   reason: str | None = None, note: str | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  now: datetime | None = None, actor: Actor | None = None) -> dict[str, Any]:
     """Change an action's status (``on``: the done or dismissal date, default today), owner,
-    due date or note, with one history row; refused (UsageError) when the loop forbids it."""
+    due date or note, with one history row (and, with ``actor``, one audit entry); refused
+    (UsageError) when the loop forbids it."""
     at = _now(now)
     with store._guard("update an action in"), _session(store).begin() as session:
         row = session.get(ActionRow, action_id)
@@ -149,6 +156,9 @@ def update_action(store: Store, action_id: int, who: str, *, status: str | None 
             raise UsageError("nothing to change")
         row.updated_at = at
         session.add(ActionChange(action_id=row.id, at=at, by=who, changes=changes, note=note))
+        record(session, actor, "action.change", f"action:{action_id}",
+               {"service": row.service_id, "cause": row.cause, "changes": changes,
+                "note": note is not None, "by": who}, at=at)
     return get_action(store, action_id)
 
 

@@ -344,3 +344,21 @@ class RunExtras(Base):
     format: Mapped[int] = mapped_column(Integer)
     dipstick: Mapped[str] = mapped_column(Text)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# -- the audit trail (migration 0013) --------------------------------------------------------
+class AuditEntry(Base):
+    """Who did what, when and from where (:mod:`dipstick.store.audit`): a sign-in, an upload,
+    a check, a change of an action or a user. Never updated; deleted only when older than
+    ``DIPSTICK_AUDIT_DAYS``. ``detail`` is a small JSON object, never a password or token."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(Text)    # an e-mail, or the OS user for the CLI
+    source: Mapped[str] = mapped_column(Text)   # the client's address, or "cli"
+    action: Mapped[str] = mapped_column(Text, index=True)
+    target: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from dipstick.errors import UsageError
 from dipstick.rolemap import ROLES
 from dipstick.store import Store
+from dipstick.store.audit import Actor, record
 from dipstick.store.tables import ApiToken, User, WebSession
 
 _HASHER = PasswordHasher()
@@ -38,6 +40,10 @@ TOKEN_DAYS = 90   # an API token's default life (docs/web.md); 0 days: never exp
 # The changes of access, as _access_changed names them; the first two end every sign-in.
 ENDS_SESSIONS = ("disabled", "password")
 CHANGES = (*ENDS_SESSIONS, "created", "enabled", "role", "token-created", "token-revoked")
+# each change's name in the audit trail (docs/security.md, section D)
+AUDITED = {"created": "user.create", "disabled": "user.disable", "enabled": "user.enable",
+           "password": "user.password", "role": "user.role", "token-created": "user.token",
+           "token-revoked": "user.token.revoke"}
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _access_changed(s: Session, user: User, change: str, by: str | None,
-                    detail: str = "") -> None:
+def _access_changed(s: Session, user: User, change: str, actor: Actor | None,
+                    detail: dict[str, Any] | None = None) -> None:
     """Every change of who may do what passes here, in the change's transaction. A disable or
     a new password ends all the user's sign-ins at once: a copy of an old cookie is signed
     out on its next request. A disable also revokes their API tokens, so enabling the user
-    again gives back the sign-in, not the old sessions or tokens. ``by`` is the admin's
-    e-mail (None: the CLI); the audit trail records here."""
+    again gives back the sign-in, not the old sessions or tokens. The audit trail records
+    here, as ``user.<change>`` (``actor`` None: a change dipstick makes itself, unrecorded)."""
     assert change in CHANGES, change
     now = _now()
     if change in ENDS_SESSIONS:
@@ -124,6 +130,7 @@ def _access_changed(s: Session, user: User, change: str, by: str | None,
         s.execute(update(ApiToken)
                   .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
                   .values(revoked_at=now))
+    record(s, actor, AUDITED[change], user.email, detail)
 
 
 def _find(s: Session, email: str) -> User:
@@ -144,14 +151,14 @@ def _check_password(password: str) -> None:
 
 
 def create_user(store: Store, email: str, password: str, role: str, name: str = "",
-                by: str | None = None) -> Account:
+                actor: Actor | None = None) -> Account:
     _check_role(role)
     _check_password(password)
-    return _create(store, email, role, name, _HASHER.hash(password), None, by)
+    return _create(store, email, role, name, _HASHER.hash(password), None, actor)
 
 
 def _create(store: Store, email: str, role: str, name: str, password_hash: str,
-            subject: str | None, by: str | None) -> Account:
+            subject: str | None, actor: Actor | None) -> Account:
     email = email.strip().lower()
     if "@" not in email:
         raise UsageError(f"{email!r} is not an e-mail address")
@@ -162,13 +169,14 @@ def _create(store: Store, email: str, role: str, name: str, password_hash: str,
         with _session(store) as s, s.begin():
             s.add(user)
             s.flush()
-            _access_changed(s, user, "created", by, role)
+            _access_changed(s, user, "created", actor, {"role": role})
     except IntegrityError:
         raise UsageError(f"a user {email!r} exists already") from None
     return _account(user)
 
 
-def set_password(store: Store, email: str, password: str, role: str, name: str = "") -> Account:
+def set_password(store: Store, email: str, password: str, role: str, name: str = "",
+                 actor: Actor | None = None) -> Account:
     """Create the user, or give an existing one this password (and role, enabled): for the
     demo's admin, whose password is new each time the demo is written."""
     with _session(store) as s, s.begin():
@@ -176,44 +184,45 @@ def set_password(store: Store, email: str, password: str, role: str, name: str =
         if user is not None:
             _check_password(password)
             user.password_hash = _HASHER.hash(password)
-            _access_changed(s, user, "password", None)
+            _access_changed(s, user, "password", actor)
             if user.role != role:
-                user.role = role
-                _access_changed(s, user, "role", None, role)
+                was, user.role = user.role, role
+                _access_changed(s, user, "role", actor, {"from": was, "to": role})
             if not user.active:
                 user.active = True
-                _access_changed(s, user, "enabled", None)
+                _access_changed(s, user, "enabled", actor)
             return _account(user)
-    return create_user(store, email, password, role, name)
+    return create_user(store, email, password, role, name, actor)
 
 
-def change_password(store: Store, email: str, password: str, by: str | None = None) -> Account:
+def change_password(store: Store, email: str, password: str,
+                    actor: Actor | None = None) -> Account:
     """A new password for an existing user; every sign-in with the old one ends."""
     _check_password(password)
     with _session(store) as s, s.begin():
         user = _find(s, email)
         user.password_hash = _HASHER.hash(password)
-        _access_changed(s, user, "password", by)
+        _access_changed(s, user, "password", actor)
         return _account(user)
 
 
-def set_active(store: Store, email: str, active: bool, by: str | None = None) -> UserInfo:
+def set_active(store: Store, email: str, active: bool, actor: Actor | None = None) -> UserInfo:
     """Disable (no sign-in, no API token, every sign-in ended) or enable a user again."""
     with _session(store) as s, s.begin():
         user = _find(s, email)
         if user.active != active:
             user.active = active
-            _access_changed(s, user, "enabled" if active else "disabled", by)
+            _access_changed(s, user, "enabled" if active else "disabled", actor)
         return _info(user)
 
 
-def set_role(store: Store, email: str, role: str, by: str | None = None) -> UserInfo:
+def set_role(store: Store, email: str, role: str, actor: Actor | None = None) -> UserInfo:
     _check_role(role)
     with _session(store) as s, s.begin():
         user = _find(s, email)
         if user.role != role:
-            user.role = role
-            _access_changed(s, user, "role", by, role)
+            was, user.role = user.role, role
+            _access_changed(s, user, "role", actor, {"from": was, "to": role})
         return _info(user)
 
 
@@ -235,8 +244,8 @@ def authenticate(store: Store, email: str, password: str) -> Account | None:
         return _account(user)
 
 
-def sign_in_external(store: Store, subject: str, email: str, name: str,
-                     role: str) -> Account | None:
+def sign_in_external(store: Store, subject: str, email: str, name: str, role: str,
+                     actor: Actor | None = None) -> Account | None:
     """A sign-in the identity provider vouched for: the user (found by its subject, else by
     e-mail) with the role their groups map to now, created on first sign-in (no local
     password). None when the user is disabled here."""
@@ -250,17 +259,22 @@ def sign_in_external(store: Store, subject: str, email: str, name: str,
                 return None
             user.oidc_subject = subject
             if user.role != role:
-                user.role = role
-                _access_changed(s, user, "role", None, f"{role} (from the identity provider)")
+                was, user.role = user.role, role
+                _access_changed(s, user, "role", actor, {"from": was, "to": role,
+                                                         "by": "the identity provider"})
             return _account(user)
-    return _create(store, email, role, name, "", subject, None)
+    return _create(store, email, role, name, "", subject, actor)
 
 
-def start_session(store: Store, user_id: int) -> str:
-    """A new sign-in; its random id goes into the signed cookie."""
+def start_session(store: Store, user_id: int, actor: Actor | None = None,
+                  via: str = "password") -> str:
+    """A new sign-in; its random id goes into the signed cookie. With ``actor``, audited
+    (``sign-in``, ``via`` how: a password, or the identity provider) in the same
+    transaction."""
     sid = secrets.token_urlsafe(32)
     with _session(store) as s, s.begin():
         s.add(WebSession(id=sid, user_id=user_id, created_at=_now()))
+        record(s, actor, "sign-in", actor.who if actor else "", {"via": via})
     return sid
 
 
@@ -305,7 +319,7 @@ def _digest(token: str) -> str:
 
 
 def create_token(store: Store, email: str, name: str, expires_days: int = TOKEN_DAYS,
-                 by: str | None = None) -> NewToken:
+                 actor: Actor | None = None) -> NewToken:
     """A new API token for the user, valid ``expires_days`` (0: until revoked)."""
     if expires_days < 0:
         raise UsageError(f"expires days must be 0 (never) or more, not {expires_days}")
@@ -318,7 +332,7 @@ def create_token(store: Store, email: str, name: str, expires_days: int = TOKEN_
                        expires_at=expires)
         s.add(row)
         s.flush()
-        _access_changed(s, user, "token-created", by, f"{row.id} {name}")
+        _access_changed(s, user, "token-created", actor, {"id": row.id, "name": name})
         return NewToken(row.id, token, expires)
 
 
@@ -336,7 +350,7 @@ def tokens(store: Store, email: str | None = None) -> list[TokenInfo]:
         return [_token_info(row) for row in s.scalars(query)]
 
 
-def revoke_token(store: Store, token_id: int, by: str | None = None) -> TokenInfo:
+def revoke_token(store: Store, token_id: int, actor: Actor | None = None) -> TokenInfo:
     """End a token for good (revoking it again changes nothing)."""
     with _session(store) as s, s.begin():
         row = s.get(ApiToken, token_id)
@@ -344,7 +358,7 @@ def revoke_token(store: Store, token_id: int, by: str | None = None) -> TokenInf
             raise UsageError(f"no API token with id {token_id}")
         if row.revoked_at is None:
             row.revoked_at = _now()
-            _access_changed(s, row.user, "token-revoked", by, f"{row.id} {row.name}")
+            _access_changed(s, row.user, "token-revoked", actor, {"id": row.id, "name": row.name})
         return _token_info(row)
 
 

@@ -33,6 +33,7 @@ from dipstick.store.actions import (
 )
 from dipstick.store.users import Account
 from dipstick.web import views
+from dipstick.web.audit import actor_of
 from dipstick.web.auth import ApiUser, CsrfForm, PageUser, check_csrf, may_self_assess, store_of
 from dipstick.web.templating import render
 
@@ -112,7 +113,7 @@ def add_page(request: Request, service_id: str, who: PageUser, _: CsrfForm,
         raise HTTPException(422, "name the leak's cause")
     try:
         create_action(store, service_id, cause, who.email, owner=owner,
-                      due=_day(due, "due"), note=note)
+                      due=_day(due, "due"), note=note, actor=actor_of(request, who))
     except UsageError as e:
         raise _usage(e) from None
     return _back(service_id)
@@ -128,7 +129,7 @@ def set_page(request: Request, action_id: ActionId, who: PageUser, _: CsrfForm,
         _require(who, store, current["service_id"])
         update_action(store, action_id, who.email, status=status or None,
                       on=_day(on, "date"), owner=owner or None, due=_day(due, "due"),
-                      reason=reason, note=note)
+                      reason=reason, note=note, actor=actor_of(request, who))
     except UsageError as e:
         raise _usage(e) from None
     return _back(current["service_id"])
@@ -203,7 +204,8 @@ def add_api(request: Request, who: ApiWriter, body: NewAction) -> dict[str, Any]
     _require(who, store, body.service_id)
     try:
         return create_action(store, body.service_id, body.cause, who.email, owner=body.owner,
-                             due=body.due, note=body.note, run_id=body.run_id)
+                             due=body.due, note=body.note, run_id=body.run_id,
+                             actor=actor_of(request, who))
     except UsageError as e:
         raise _usage(e) from None
 
@@ -217,7 +219,7 @@ def set_api(request: Request, who: ApiWriter, action_id: ActionId,
         _require(who, store, get_action(store, action_id)["service_id"])
         return update_action(store, action_id, who.email, status=body.status, on=body.on,
                              owner=body.owner, due=body.due, reason=body.reason,
-                             note=body.note)
+                             note=body.note, actor=actor_of(request, who))
     except UsageError as e:
         raise _usage(e) from None
 

@@ -22,6 +22,7 @@ from dipstick.store import Store
 from dipstick.web import (
     actions,
     api,
+    audit,
     maps,
     oidc,
     pages,
@@ -131,7 +132,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     # the routes, one module per page or concept, registered on this app
     for module in (pages, api, service, selfassess, actions, valuemap, maps, runs, pulse, users,
-                   oidc):
+                   oidc, audit):
         app.include_router(module.router)
     return app
 

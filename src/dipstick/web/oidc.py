@@ -36,6 +36,7 @@ from dipstick.errors import UsageError
 from dipstick.rolemap import parse_role_map, role_for
 from dipstick.settings import settings
 from dipstick.store.users import sign_in_external, start_session
+from dipstick.web.audit import actor_of
 from dipstick.web.auth import store_of
 from dipstick.web.pages import _safe_next
 from dipstick.web.templating import render
@@ -137,7 +138,7 @@ async def callback(request: Request) -> Response:
     try:
         who = await run_in_threadpool(sign_in_external, store_of(request),
                                       str(claims["sub"]), email, str(claims.get("name") or ""),
-                                      role)
+                                      role, actor_of(request, email.strip().lower()))
     except UsageError as e:
         return _refused(request, f"dipstick cannot sign you in: {e}", 409)
     if who is None:
@@ -145,5 +146,6 @@ async def callback(request: Request) -> Response:
                                  "administrator.", 403)
     target = request.session.get("oidc_next")
     request.session.clear()   # a fresh session at sign-in: no fixation
-    request.session["sid"] = await run_in_threadpool(start_session, store_of(request), who.id)
+    request.session["sid"] = await run_in_threadpool(start_session, store_of(request), who.id,
+                                                     actor_of(request, who), "oidc")
     return RedirectResponse(target if isinstance(target, str) else "/", status_code=303)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from dipstick.store.audit_log import record_alone
 from dipstick.store.users import authenticate, end_session, start_session
 from dipstick.web import views
 from dipstick.web.api import Limit, Offset, PortfolioFilters
+from dipstick.web.audit import actor_of
 from dipstick.web.auth import PageUser, check_csrf, store_of
 from dipstick.web.templating import render, templates
 
@@ -44,11 +46,13 @@ def login(request: Request, email: Annotated[str, Form()], password: Annotated[s
     who = authenticate(store_of(request), email, password)
     if who is None:
         throttle.fail(*keys)
+        record_alone(store_of(request), actor_of(request, email.strip().lower()),
+                     "sign-in.failed", email.strip().lower())
         return render(request, "login.html.j2", None, status=401, next=_safe_next(next),
                       error="Wrong e-mail or password.")
     throttle.clear(*keys)
     request.session.clear()   # a fresh session at sign-in: no fixation
-    request.session["sid"] = start_session(store_of(request), who.id)
+    request.session["sid"] = start_session(store_of(request), who.id, actor_of(request, who))
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

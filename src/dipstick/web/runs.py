@@ -32,8 +32,11 @@ from dipstick.errors import DipstickError, PackageError
 from dipstick.package.archive import check_name, current, store_zip
 from dipstick.runs import STEPS, check_and_store
 from dipstick.store import Store
+from dipstick.store.audit import Actor
+from dipstick.store.audit_log import record_alone
 from dipstick.store.users import Account
 from dipstick.web import views
+from dipstick.web.audit import actor_of, client
 from dipstick.web.auth import ApiUser, CsrfForm, PageUser, allow, check_csrf, store_of
 from dipstick.web.context import remember
 from dipstick.web.templating import WebConfig, render
@@ -84,6 +87,7 @@ class Job:
     label: str
     who: str
     as_of: date | None
+    source: str = ""                 # the client's address, for the audit trail
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     state: str = "queued"            # queued → running → done | failed
     step: int = 0
@@ -124,8 +128,8 @@ class Jobs:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dipstick-check")
 
     def submit(self, store: Store, path: Path, label: str, who: Account,
-               as_of: date | None) -> Job:
-        job = Job(secrets.token_hex(8), str(path), label, who.email, as_of)
+               as_of: date | None, source: str = "") -> Job:
+        job = Job(secrets.token_hex(8), str(path), label, who.email, as_of, source)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > KEEP_JOBS:
@@ -157,7 +161,8 @@ class Jobs:
 
         try:
             checked = check_and_store(Path(job.package), store, f"web check {job.label} "
-                                      f"(by {job.who})", job.as_of, step)
+                                      f"(by {job.who})", job.as_of, step,
+                                      actor=Actor(job.who, job.source))
         except PackageError as e:
             job.error = f"the data package is not valid: {len(e.problems)} problem(s)"
             job.problems = [p.as_dict() for p in e.problems]
@@ -239,6 +244,12 @@ def _upload(request: Request, file: UploadFile, name: str | None) -> dict[str, A
     return {"key": f"upload:{stored.name}", **stored.to_json()}
 
 
+def _audit_upload(request: Request, who: Account, stored: dict[str, Any]) -> None:
+    """A package stored on disk (not a database change: audited on its own)."""
+    record_alone(store_of(request), actor_of(request, who), "package.upload", stored["name"],
+                 {"version": stored["version"]})
+
+
 def _name_from(filename: str) -> str:
     stem = re.sub(r"[^a-z0-9_-]+", "-", Path(filename).stem.lower()).strip("-_")
     return stem[:63] or "package"
@@ -279,7 +290,8 @@ def start_page(request: Request, who: PageAdmin, _: CsrfForm,
                package: Annotated[str, Form(max_length=100)],
                as_of: Annotated[str | None, Form(max_length=10)] = None) -> Response:
     path, name = chosen(config_of(request), package)
-    job = jobs_of(request).submit(store_of(request), path, name, who, _as_of(as_of))
+    job = jobs_of(request).submit(store_of(request), path, name, who, _as_of(as_of),
+                                  client(request))
     return RedirectResponse(f"/runs/jobs/{job.id}", status_code=303)
 
 
@@ -294,10 +306,11 @@ def upload_page(request: Request, who: PageAdmin, _: CsrfForm,
         if e.status_code != 422 or not isinstance(e.detail, dict):
             raise
         return _runs_page(request, who, 0, problems=e.detail["problems"], status=422)
+    _audit_upload(request, who, stored)
     if not check:
         return RedirectResponse("/runs", status_code=303)
     job = jobs_of(request).submit(store_of(request), Path(stored["path"]), stored["name"], who,
-                                  None)
+                                  None, client(request))
     return RedirectResponse(f"/runs/jobs/{job.id}", status_code=303)
 
 
@@ -339,7 +352,9 @@ def upload_api(request: Request, who: ApiAdmin, file: Annotated[UploadFile, File
     """Load a data package from a zip (dipstick.yaml at its root or in one top folder) as a
     new version of ``name`` (default: the file's name). It is validated first: on any
     problem, 422 lists them (file, row, field, value) and nothing is replaced."""
-    return _upload(request, file, name)
+    stored = _upload(request, file, name)
+    _audit_upload(request, who, stored)
+    return stored
 
 
 @router.post("/api/runs", tags=["api"], status_code=202)
@@ -347,7 +362,8 @@ def start_api(request: Request, who: ApiAdmin, body: CheckRequest) -> dict[str, 
     """Start a check of a package (admins); follow it at ``/api/runs/jobs/{id}``. When it is
     done, ``run_id`` is the stored run."""
     path, name = chosen(config_of(request), body.package)
-    return jobs_of(request).submit(store_of(request), path, name, who, body.as_of).to_json()
+    return jobs_of(request).submit(store_of(request), path, name, who, body.as_of,
+                                   client(request)).to_json()
 
 
 @router.get("/api/runs/jobs/{job_id}", tags=["api"])

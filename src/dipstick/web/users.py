@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from dipstick.errors import UsageError
 from dipstick.rolemap import ROLES
 from dipstick.store.users import Account, revoke_token, set_active, set_role, tokens, users
+from dipstick.web.audit import actor_of
 from dipstick.web.auth import CsrfForm, store_of
 from dipstick.web.runs import PageAdmin
 from dipstick.web.templating import render
@@ -51,13 +52,15 @@ def _not_self(who: Account, email: str, what: str) -> None:
 def disable(request: Request, who: PageAdmin, _: CsrfForm,
             email: Annotated[str, Form()]) -> RedirectResponse:
     _not_self(who, email, "disable")
-    return _done(lambda: set_active(store_of(request), email, False, by=who.email))
+    return _done(lambda: set_active(store_of(request), email, False,
+                                    actor_of(request, who)))
 
 
 @router.post("/users/enable", response_model=None)
 def enable(request: Request, who: PageAdmin, _: CsrfForm,
            email: Annotated[str, Form()]) -> RedirectResponse:
-    return _done(lambda: set_active(store_of(request), email, True, by=who.email))
+    return _done(lambda: set_active(store_of(request), email, True,
+                                    actor_of(request, who)))
 
 
 @router.post("/users/role", response_model=None)
@@ -65,10 +68,10 @@ def change_role(request: Request, who: PageAdmin, _: CsrfForm, email: Annotated[
                 role: Annotated[str, Form()]) -> RedirectResponse:
     if role != "admin":
         _not_self(who, email, "take the admin role from")
-    return _done(lambda: set_role(store_of(request), email, role, by=who.email))
+    return _done(lambda: set_role(store_of(request), email, role, actor=actor_of(request, who)))
 
 
 @router.post("/users/tokens/revoke", response_model=None)
 def revoke(request: Request, who: PageAdmin, _: CsrfForm,
            token_id: Annotated[int, Form()]) -> RedirectResponse:
-    return _done(lambda: revoke_token(store_of(request), token_id, by=who.email))
+    return _done(lambda: revoke_token(store_of(request), token_id, actor=actor_of(request, who)))
