@@ -29,6 +29,7 @@ import pytest
 from dipstick.errors import UsageError
 from dipstick.rolemap import parse_role_map, role_for
 from dipstick.store import Store
+from dipstick.store.audit_log import Query, entries
 from dipstick.store.users import create_user, set_active, users
 from dipstick.web.app import WebConfig, create_app
 
@@ -218,6 +219,10 @@ def test_first_sign_in_creates_the_user_with_the_role_of_their_groups(site: Site
                                  "--format", "json").stdout)
     assert {"email": "alice@example.org", "oidc": True, "password": False} .items() <= next(
         u for u in listed if u["email"] == "alice@example.org").items()
+    with Store.open(site.database) as store:   # the audit trail says how she signed in
+        found, _ = entries(store, Query(actor="alice@example.org", action="sign-in"))
+    assert found and found[0].to_json()["detail"] == {"via": "oidc"}
+    assert found[0].to_json()["source"] == "127.0.0.1"
 
 
 def test_each_sign_in_takes_the_role_from_the_groups_again(site: Site) -> None:
