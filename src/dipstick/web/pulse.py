@@ -21,6 +21,7 @@ from dipstick.pulse.invitees import parse_invitees
 from dipstick.pulse.mail import link_url
 from dipstick.pulse.overdue import Pair, checkins, overdue
 from dipstick.pulse.results import campaign_results, export_csv
+from dipstick.settings import settings
 from dipstick.store import Store
 from dipstick.store.users import Account
 from dipstick.web import views
@@ -36,6 +37,13 @@ router = APIRouter()
 CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a check-in's number")]
 
 MAX_LINKS = 1000
+
+
+def base_url(request: Request) -> str:
+    """Where respondents reach this app: ``dipstick serve --base-url`` or DIPSTICK_BASE_URL —
+    never the request's ``Host`` header, which any client sets (a forged one would hand out
+    links to another site)."""
+    return request.app.state.config.base_url or settings().base_url
 
 
 # --- who may act -----------------------------------------------------------------------------
@@ -202,7 +210,7 @@ async def make_links(request: Request, campaign_id: str, who: PageUser) -> Respo
     _require_act(who, model, c.service_id)
     kind = str(form.get("kind") or "")
     group = str(form.get("group") or c.groups[0])
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     problems: list[dict[str, Any]] | None = None
     made: list[repo.Link] = []
     try:

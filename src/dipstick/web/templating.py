@@ -30,6 +30,8 @@ class WebConfig:
     package: Path | None = None        # a data package folder the admin lets the web check
     packages_dir: Path | None = None   # where uploaded packages are kept (None: no uploads)
     max_upload_bytes: int = 512 * 1024**2
+    base_url: str | None = None        # where people reach the app, for the links it hands
+                                       # out (None: DIPSTICK_BASE_URL) — never the Host header
 
 
 @cache

@@ -1,0 +1,241 @@
+"""Limits before work (issue 17, part A): what the web app refuses before it reads a body,
+whom it believes about a client's address, how much its throttles remember, where its links
+point, and the headers every answer carries.
+
+The body limits and the proxy headers are about the network, so those tests use a real
+uvicorn on 127.0.0.1 and a raw socket (a chunked body, no ``Content-Length``: what an HTTP
+library would not send); the rest run in process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from starlette.testclient import TestClient
+
+from webserver import (
+    PreparedDemo,
+    RunningApp,
+    app_on,
+    csrf_of,
+    served,
+    signed_in,
+)
+
+MB = 1024**2
+CHUNK = 64 * 1024
+SENT = 20 * MB             # what a client offers; the server must answer long before
+# the client sends at most this before it sees the answer: the route's limit (1 MB at most
+# here) plus what the sockets' buffers take in (a server that read the whole body would only
+# answer once all of SENT was sent)
+BEFORE_ANSWER = SENT // 2
+PACE_S = 0.005             # how long the client looks for an answer between chunks
+
+
+@pytest.fixture(scope="module")
+def app(web_demo: PreparedDemo, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[RunningApp]:
+    """The demo app in process on SQLite, keeping uploads, taking zips of at most 1 MB."""
+    with app_on("sqlite", web_demo.package, tmp_path_factory, web_demo,
+                packages_dir=tmp_path_factory.mktemp("uploads"),
+                max_upload_bytes=MB) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(app: RunningApp) -> Iterator[RunningApp]:
+    """The same app database under a real uvicorn, with the same limits."""
+    assert app.asgi is not None
+    with served(app, packages_dir=app.asgi.state.config.packages_dir,
+                max_upload_bytes=MB) as running:
+        yield running
+
+
+# --- a raw HTTP client: a chunked body, stopped as soon as the server answers ---------------
+
+def _deleted_files() -> int:
+    """Open files of this process (the served app runs in a thread of it) already deleted:
+    the spooled temporary files of a form being read."""
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += os.readlink(fd).endswith("(deleted)")
+        except OSError:
+            pass
+    return count
+
+
+def send_chunked(url: str, path: str, headers: dict[str, str] | None = None,
+                 total: int = SENT) -> tuple[int | None, int]:
+    """POST ``total`` bytes chunked (no Content-Length) to ``path``, checking before each
+    chunk whether the server has answered; (the status — None if the connection was closed
+    without one — and the bytes of body sent before the client stopped)."""
+    where = urlsplit(url)
+    lines = [f"POST {path} HTTP/1.1", f"Host: {where.netloc}",
+             "Content-Type: multipart/form-data; boundary=xyz", "Transfer-Encoding: chunked",
+             *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    sent = 0
+    with socket.create_connection((where.hostname, where.port), timeout=60) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        part = (b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.zip"'
+                b"\r\nContent-Type: application/zip\r\n\r\n")
+        s.sendall(b"%x\r\n" % len(part) + part + b"\r\n")     # a well-formed start
+        chunk = b"%x\r\n" % CHUNK + b"z" * CHUNK + b"\r\n"
+        try:
+            while sent < total and not select.select([s], [], [], PACE_S)[0]:
+                s.sendall(chunk)
+                sent += CHUNK
+            else:
+                if sent >= total:
+                    s.sendall(b"0\r\n\r\n")
+            answer = s.recv(65536)
+        except (BrokenPipeError, ConnectionResetError):
+            return None, sent
+    found = re.match(rb"HTTP/1\.1 (\d{3}) ", answer)
+    return (int(found.group(1)) if found else None), sent
+
+
+def send_declared(url: str, path: str, length: int) -> int:
+    """Only the headers of a POST declaring ``length`` bytes: the answer, with no body sent."""
+    where = urlsplit(url)
+    head = (f"POST {path} HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/zip"
+            f"\r\nContent-Length: {length}\r\n\r\n")
+    with socket.create_connection((where.hostname, where.port), timeout=60) as s:
+        s.sendall(head.encode())
+        answer = s.recv(65536)
+    found = re.match(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert found, answer[:200]
+    return int(found.group(1))
+
+
+def _stored(app: RunningApp) -> list[Path]:
+    assert app.asgi is not None
+    folder: Path = app.asgi.state.config.packages_dir
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("path", ["/api/packages", "/runs/upload", "/login", "/p/x",
+                                  "/logout", "/pulse/campaigns"])
+def test_a_chunked_body_without_a_session_is_refused_before_it_is_read(
+        app: RunningApp, server: RunningApp, path: str) -> None:
+    """Issue 17: 300 MB chunked posts without a session were read whole (a 100 MB temporary
+    file meanwhile). Now the answer comes having read at most the route's small limit."""
+    before, files = _stored(app), _deleted_files()
+    status, sent = send_chunked(server.url, path)
+    assert status in (401, 403, 413, None), status
+    assert sent < BEFORE_ANSWER, f"{path}: the client sent {sent:,} bytes before the answer"
+    assert _stored(app) == before
+    assert _deleted_files() <= files
+
+
+def _session(server: RunningApp, role: str) -> tuple[str, str]:
+    """A signed-in session on the served app: its cookie header and its form token."""
+    with signed_in(server, role) as http:
+        token = csrf_of(http.get("/runs").text)
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    return cookie, token
+
+
+@pytest.mark.parametrize("path", ["/api/packages", "/runs/upload"])
+def test_an_upload_is_refused_before_its_body_without_the_admin_or_the_token(
+        app: RunningApp, server: RunningApp, path: str) -> None:
+    """The caller and the form token are known before the body (the cookie; the token in a
+    header or the form's action): a leader, or an admin without the token, is refused
+    without a byte of the zip read."""
+    leader, leader_token = _session(server, "leader")
+    admin, _ = _session(server, "admin")
+    for headers in ({"Cookie": leader, "X-CSRF-Token": leader_token},
+                    {"Cookie": admin},
+                    {"Cookie": admin, "X-CSRF-Token": "forged"},
+                    {"Authorization": "Bearer not-a-token"}):
+        before = _stored(app)
+        status, sent = send_chunked(server.url, path, headers)
+        # a page answers "sign in" (303 to /login), the API 401, a wrong role or token 403
+        assert status in (303, 401, 403, None), (headers.keys(), status)
+        assert sent < BEFORE_ANSWER, (headers.keys(), sent)
+        assert _stored(app) == before
+
+
+@pytest.mark.parametrize("path", ["/api/packages", "/runs/upload"])
+def test_a_chunked_upload_past_max_upload_mb_is_refused_and_not_stored(
+        app: RunningApp, server: RunningApp, path: str) -> None:
+    """Issue 17: with --max-upload-mb 1 a 5 MB zip sent chunked was accepted and stored."""
+    cookie, token = _session(server, "admin")
+    before, files = _stored(app), _deleted_files()
+    status, sent = send_chunked(server.url, f"{path}?csrf_token={token}",
+                                {"Cookie": cookie}, total=5 * MB)
+    assert status in (413, None), status
+    assert sent < 5 * MB
+    assert _stored(app) == before
+    assert _deleted_files() <= files
+
+
+@pytest.mark.parametrize("path", ["/api/packages", "/login", "/p/x", "/api/actions"])
+def test_a_declared_length_over_the_limit_is_refused_at_once(server: RunningApp,
+                                                             path: str) -> None:
+    assert send_declared(server.url, path, 300 * MB) == 413
+
+
+def test_the_upload_form_carries_its_token_in_its_action(app: RunningApp) -> None:
+    with signed_in(app, "admin") as http:
+        page = http.get("/runs").text
+        token = csrf_of(page)
+        assert f'action="/runs/upload?csrf_token={token}"' in page
+
+
+def test_a_form_post_over_its_limit_is_413_in_process(app: RunningApp) -> None:
+    with signed_in(app, "admin") as http:
+        token = csrf_of(http.get("/").text)
+        r = http.post("/logout", data={"csrf_token": token, "pad": "x" * (2 * MB)})
+        assert r.status_code == 413
+        assert http.get("/").status_code == 200      # still signed in: nothing was done
+
+
+# --- the pulse form: a second answer from one browser ---------------------------------------
+
+NONCE = re.compile(r'name="nonce" value="([^"]+)"')
+DIMS = re.compile(r'name="(dim:[^"]+)" value="0"')
+
+
+def _open_link(app: RunningApp) -> str:
+    from dipstick.package import read_model
+    from dipstick.pulse import campaigns as repo
+    from dipstick.store import Store
+
+    model, problems = read_model(app.package)
+    assert model is not None, problems
+    with Store.open(app.database) as store:
+        c = repo.start_campaign(store, model, app.owned[0], created_by="test")
+        return f"/p/{repo.open_link(store, c, c.groups[0]).token}"
+
+
+@pytest.mark.parametrize("root", ["", "/sub"], ids=["fast path", "routed"])
+def test_a_second_answer_from_one_browser_on_an_open_link_is_409(app: RunningApp,
+                                                                 root: str) -> None:
+    """Issue 17: the second answer from the same browser returned 500 (documented: 409). The
+    answer goes through the fast path, or — behind a path prefix — through the routes."""
+    assert app.asgi is not None
+    link = _open_link(app)
+    with TestClient(app.asgi, base_url=app.url, root_path=root) as http:
+        page = http.get(root + link)
+        assert page.status_code == 200, page.text[:300]
+        browser = http.cookies.get("dipstick_pulse_browser")
+        http.cookies.clear()           # the cookie's path is /p/: sent under the prefix too
+        http.cookies.set("dipstick_pulse_browser", browser)
+        nonce = NONCE.search(page.text)
+        assert nonce
+        data = {d: "8" for d in DIMS.findall(page.text)} | {"nonce": nonce.group(1)}
+        assert http.post(root + link, data=data).status_code == 200
+        again = http.post(root + link, data=data)
+        assert again.status_code == 409, again.text[:300]
+        assert "has been used" in again.text
+        as_json = http.post(root + link, data=data, headers={"Accept": "application/json"})
+        assert as_json.status_code == 409 and as_json.json()["error"] == 409
