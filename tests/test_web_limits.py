@@ -9,22 +9,35 @@ library would not send); the rest run in process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import select
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
+from dipstick.web.auth import Throttle
+from dipstick.web.pulse_form import FAILURES
+
+from local import free_port
 from webserver import (
+    SECRET,
+    InProcessClient,
     PreparedDemo,
     RunningApp,
     app_on,
     csrf_of,
+    fresh,
     served,
     signed_in,
 )
@@ -66,10 +79,8 @@ def _deleted_files() -> int:
     fds = Path("/proc/self/fd")
     count = 0
     for fd in fds.iterdir():
-        try:
+        with contextlib.suppress(OSError):       # a descriptor closed meanwhile
             count += os.readlink(fd).endswith("(deleted)")
-        except OSError:
-            pass
     return count
 
 
@@ -224,7 +235,7 @@ def test_a_second_answer_from_one_browser_on_an_open_link_is_409(app: RunningApp
     answer goes through the fast path, or — behind a path prefix — through the routes."""
     assert app.asgi is not None
     link = _open_link(app)
-    with TestClient(app.asgi, base_url=app.url, root_path=root) as http:
+    with InProcessClient(app.asgi, base_url=app.url, root_path=root) as http:
         page = http.get(root + link)
         assert page.status_code == 200, page.text[:300]
         browser = http.cookies.get("dipstick_pulse_browser")
@@ -239,3 +250,231 @@ def test_a_second_answer_from_one_browser_on_an_open_link_is_409(app: RunningApp
         assert "has been used" in again.text
         as_json = http.post(root + link, data=data, headers={"Accept": "application/json"})
         assert as_json.status_code == 409 and as_json.json()["error"] == 409
+
+
+# --- headers: no-store, HSTS, and on a 500 too -----------------------------------------------
+
+SECURITY = ("x-content-type-options", "referrer-policy", "content-security-policy")
+
+
+def test_signed_in_pages_and_the_api_are_not_stored_by_caches(app: RunningApp) -> None:
+    """Issue 17: signed-in pages and the API sent no Cache-Control: a shared computer's
+    browser cache (or a proxy) kept the portfolio for the next person."""
+    with signed_in(app, "leader") as http:
+        for path in ("/", "/runs", "/pulse", "/api/portfolio", "/api/runs", "/api/me"):
+            r = http.get(path)
+            assert r.status_code == 200, path
+            assert r.headers["cache-control"] == "no-store", path
+            assert all(h in r.headers for h in SECURITY), path
+            assert "strict-transport-security" not in r.headers       # not --https
+        static = http.get("/static/plotly.min.js")
+        assert static.headers["cache-control"].startswith("public")   # assets keep caching
+        assert "no-store" not in http.get("/static/app.css").headers.get("cache-control", "")
+
+
+def test_hsts_with_https(app: RunningApp) -> None:
+    with fresh(app, https=True) as own, own.client() as http:
+        for path in ("/login", "/static/app.css", "/api/me"):
+            assert http.get(path).headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_a_500_carries_the_security_headers(app: RunningApp) -> None:
+    """Issue 17: a 500 (Starlette's own error page) left without the security headers. The
+    failure: a route of this test on this app instance that raises."""
+    assert app.asgi is not None
+
+    def broken() -> None:
+        raise RuntimeError("a failure the app did not expect")
+
+    app.asgi.add_api_route("/test-only/broken", broken)
+    app.asgi.middleware_stack = None       # the routes are read when the stack is built
+    with InProcessClient(app.asgi, base_url=app.url,
+                         raise_server_exceptions=False) as http:
+        r = http.get("/test-only/broken")
+    assert r.status_code == 500
+    assert all(h in r.headers for h in SECURITY) and r.headers["cache-control"] == "no-store"
+
+
+# --- links from configuration, never from Host ------------------------------------------------
+
+def _campaign_links(app: RunningApp, http: httpx.Client, **headers: str) -> list[str]:
+    from dipstick.package import read_model
+    from dipstick.pulse import campaigns as repo
+    from dipstick.store import Store
+
+    model, _ = read_model(app.package)
+    assert model is not None
+    with Store.open(app.database) as store:
+        c = repo.start_campaign(store, model, app.owned[0], created_by="test")
+    token = csrf_of(http.get("/").text)
+    r = http.post(f"/pulse/campaigns/{c.id}/links", data={"csrf_token": token, "count": "2"},
+                  headers={"Accept": "application/json", **headers})
+    assert r.status_code == 200, r.text[:300]
+    return [x["url"] for x in r.json()["links"]]
+
+
+def test_pulse_links_use_the_configured_base_url_not_the_host_header(app: RunningApp) -> None:
+    """Issue 17: ``Host: evil.example`` made the links ``http://evil.example/p/…``."""
+    with fresh(app, base_url="https://dipstick.example.org") as own, \
+            signed_in(own, "admin") as http:
+        urls = _campaign_links(own, http, Host="evil.example")
+    assert urls and all(u.startswith("https://dipstick.example.org/p/") for u in urls)
+
+
+def test_without_base_url_the_links_use_dipstick_base_url(app: RunningApp,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setenv("DIPSTICK_BASE_URL", "https://from-env.example")
+    with signed_in(app, "admin") as http:
+        urls = _campaign_links(app, http, Host="evil.example")
+    assert urls and all(u.startswith("https://from-env.example/p/") for u in urls)
+
+
+# --- offsets and limits -----------------------------------------------------------------------
+
+def _paged_routes(app: RunningApp) -> list[tuple[str, str]]:
+    """Every GET route with an ``offset`` or ``limit`` query parameter: (path, parameter).
+    (FastAPI ≥ 0.16x keeps included routers as route groups: their effective routes.)"""
+    assert app.asgi is not None
+    found: set[tuple[str, str]] = set()
+    for top in app.asgi.routes:
+        pairs = ([(c.path, c.original_route) for c in top.effective_route_contexts()]
+                 if hasattr(top, "effective_route_contexts")
+                 else [(getattr(top, "path", ""), top)])
+        for path, route in pairs:
+            dependant = getattr(route, "dependant", None)
+            if dependant is None or "GET" not in getattr(route, "methods", ()):
+                continue
+            names = {p.alias for d in (dependant, *dependant.dependencies)
+                     for p in d.query_params}
+            found |= {(path, n) for n in ("offset", "limit") if n in names}
+    return sorted(found)
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "-1", "99999999999999999999999"])
+def test_every_offset_and_limit_is_bounded(app: RunningApp, value: str) -> None:
+    """Issue 17: ``?offset=9223372036854775808`` on /api/runs and /runs was a 500 (and a reset
+    connection). Every paged route: 422, as JSON for the API, as a page for a browser."""
+    paged = _paged_routes(app)
+    assert {("/api/runs", "offset"), ("/runs", "offset"), ("/", "offset"),
+            ("/api/portfolio", "limit")} <= set(paged)
+    with signed_in(app, "leader") as http:
+        for path, name in paged:
+            if path.startswith("/api/"):
+                r = http.get(path, params={name: value})
+                assert r.status_code == 422, (path, name, r.status_code)
+                assert r.json()["error"] == 422 and name in str(r.json()["detail"]), path
+            else:
+                r = http.get(path, params={name: value}, headers={"Accept": "text/html"})
+                assert r.status_code == 422, (path, name, r.status_code)
+                assert "text/html" in r.headers["content-type"] and name in r.text, path
+
+
+# --- the throttles' memory --------------------------------------------------------------------
+
+class Clock:
+    """A monotonic clock the test moves (the throttle's window, without waiting it out)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_throttle_stays_under_its_cap_and_forgets_expired_keys() -> None:
+    """Issue 17: the throttle never forgot a key (RSS 295 → 312 MB over 40,000 random pulse
+    links). Now at most ``max_keys`` are kept, the least recently used going first, and a
+    key whose failures left the window is gone."""
+    clock = Clock()
+    throttle = Throttle({"ip": 3, "token": 3}, window=900.0, max_keys=1000, clock=clock)
+    for k in range(40_000):
+        assert throttle.retry_after(f"token:{k}") == 0
+        throttle.fail(f"token:{k}")
+        assert len(throttle) <= 1000
+    # the most recent keys are kept and still count
+    throttle.fail("token:39999", "token:39999")
+    assert throttle.retry_after("token:39999") > 0
+    assert throttle.retry_after("token:0") == 0          # dropped: least recently used
+    # asking about keys that never failed stores nothing
+    size = len(throttle)
+    for k in range(5000):
+        throttle.retry_after(f"ip:{k}", f"token:never-{k}")
+    assert len(throttle) == size
+    # past the window every key expires: one more failure sweeps them
+    clock.now += 901
+    assert throttle.retry_after("token:39999") == 0
+    throttle.fail("ip:b")
+    assert len(throttle) == 1
+
+
+def test_a_locked_key_stays_locked_while_others_flood_in() -> None:
+    clock = Clock()
+    throttle = Throttle({"ip": 30, "token": 10}, max_keys=100, clock=clock)
+    for _ in range(10):
+        throttle.fail("token:victim")
+    for k in range(50):                      # fewer than the cap: the lock holds
+        throttle.fail(f"token:{k}")
+    assert throttle.retry_after("token:victim") > 800
+
+
+# --- proxy headers: believed only from the addresses named -------------------------------------
+
+@contextmanager
+def dipstick_serve(folder: Path, *options: str) -> Iterator[str]:
+    """``dipstick serve`` as an operator starts it (its own process, a fresh database); its
+    URL once it answers."""
+    port = free_port()
+    env = os.environ | {"DIPSTICK_SECRET_KEY": SECRET}
+    env.pop("FORWARDED_ALLOW_IPS", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dipstick", "serve", "--port", str(port), "--no-uploads",
+         "--database", f"sqlite:///{folder / 'app.db'}", *options],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:      # no event to wait on: polled, with a deadline for a failure
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            try:
+                httpx.get(f"{url}/login", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "dipstick serve did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _guesses(http: httpx.Client, n: int, forwarded: list[str]) -> list[int]:
+    """``n`` GETs of unknown pulse links, the k-th claiming to come from ``forwarded[k]``."""
+    return [http.get(f"/p/{secrets.token_urlsafe(16)}",
+                     headers={"X-Forwarded-For": forwarded[k % len(forwarded)]}).status_code
+            for k in range(n)]
+
+
+def test_rotating_forwarded_headers_do_not_escape_the_throttles(tmp_path: Path) -> None:
+    """Issue 17: uvicorn believed X-Forwarded-For from 127.0.0.1, so 40 failed logins and 65
+    pulse guesses with a new header each were never throttled. By default no proxy is
+    believed: the connecting address is the client's, whatever the header says."""
+    rotating = [f"10.1.{k // 250}.{k % 250}" for k in range(100)]
+    with dipstick_serve(tmp_path) as url, httpx.Client(base_url=url, timeout=60) as http:
+        codes = _guesses(http, FAILURES["ip"] + 1, rotating)
+        assert codes == [404] * FAILURES["ip"] + [429]
+        codes = []
+        for k in range(31):
+            token = csrf_of(http.get("/login").text)
+            codes.append(http.post("/login", data={
+                "email": f"nobody{k}@example.org", "password": "wrong password!",
+                "csrf_token": token}, headers={"X-Forwarded-For": rotating[k]}).status_code)
+        assert codes == [401] * 30 + [429]
+
+
+def test_forwarded_allow_ips_names_the_proxy_whose_header_counts(tmp_path: Path) -> None:
+    with dipstick_serve(tmp_path, "--forwarded-allow-ips", "127.0.0.1") as url, \
+            httpx.Client(base_url=url, timeout=60) as http:
+        assert _guesses(http, FAILURES["ip"], ["10.0.0.1"]) == [404] * FAILURES["ip"]
+        assert _guesses(http, 1, ["10.0.0.1"]) == [429]      # that client is locked out
+        assert _guesses(http, 1, ["10.0.0.2"]) == [404]      # another behind the proxy is not
