@@ -36,6 +36,7 @@ SESSION_HOURS = 8
 WARM_WAIT_S = 3600.0   # the start-up warm-up waits for a re-check however long it takes
 log = logging.getLogger("dipstick.web")
 
+
 @cache
 def _plotlyjs() -> bytes:
     from plotly.offline import get_plotlyjs

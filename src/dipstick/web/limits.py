@@ -15,7 +15,9 @@ whatever length a chunked request sends. So the bounds must sit below the routes
   a byte of the body is read.
 
 A response sent before the request's body was read whole says ``Connection: close``: the
-server then drops the connection instead of reading (and discarding) the rest.
+server then drops the connection instead of reading (and discarding) the rest. (FastAPI's own
+``max_body_size`` is not used: it acts after routing, so not on the pulse answer's fast path,
+and one limit per route would be spread over the route modules instead of listed here.)
 """
 
 from __future__ import annotations
