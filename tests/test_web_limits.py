@@ -14,6 +14,7 @@ import os
 import re
 import select
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -64,13 +65,13 @@ def server(app: RunningApp) -> Iterator[RunningApp]:
 # --- a raw HTTP client: a chunked body, stopped as soon as the server answers ---------------
 
 def _deleted_files() -> int:
-    """Open files of this process (the served app runs in a thread of it) already deleted:
-    the spooled temporary files of a form being read."""
-    fds = Path("/proc/self/fd")
+    """Open files of this process (the served app runs in a thread of it) in the temporary
+    folder and already deleted: the spooled files of a form being read."""
     count = 0
-    for fd in fds.iterdir():
+    for fd in Path("/proc/self/fd").iterdir():
         with contextlib.suppress(OSError):       # a descriptor closed meanwhile
-            count += os.readlink(fd).endswith("(deleted)")
+            target = os.readlink(fd)
+            count += target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)")
     return count
 
 
