@@ -81,6 +81,22 @@ def test_a_half_set_up_provider_stops_the_app_with_the_variable_named(
         create_app(WebConfig(database="sqlite://", secret_key=SECRET))
 
 
+def test_serve_with_a_half_set_up_provider_is_exit_2_naming_the_variable(
+        tmp_path: Path) -> None:
+    """Not a traceback with exit 1: the server refuses to start, before it listens."""
+    for env, named in (({"DIPSTICK_OIDC_ISSUER": "http://127.0.0.1:9"}, "DIPSTICK_OIDC_CLIENT_ID"),
+                       ({"DIPSTICK_OIDC_ISSUER": "http://127.0.0.1:9",
+                         "DIPSTICK_OIDC_CLIENT_ID": CLIENT_ID,
+                         "DIPSTICK_OIDC_CLIENT_SECRET": CLIENT_SECRET,
+                         "DIPSTICK_OIDC_ROLES": "execs=boss"}, "execs=boss")):
+        for workers in ("1", "2"):
+            done = dipstick("serve", "--database", f"sqlite:///{tmp_path / 'app.db'}",
+                            "--no-uploads", "--workers", workers, "--port", "9", env=env,
+                            unset=("DIPSTICK_OIDC_",))
+            assert done.returncode == 2 and named in done.stderr, done.stderr
+            assert "serving on" not in done.stderr
+
+
 # --- the real provider -----------------------------------------------------------------------
 
 def _node() -> str:

@@ -110,7 +110,7 @@ def test_upload_validates_then_keeps_a_new_version_and_checks_it(app: RunningApp
                                                                   tmp_path: Path) -> None:
     with signed_in(app, "admin") as http:
         token = csrf_of(http.get("/runs").text)
-        r = http.post("/runs/upload", data={"name": "acme", "check": "true", "csrf_token": token},
+        r = http.post(f"/runs/upload?csrf_token={token}", data={"name": "acme", "check": "true"},
                       files={"file": ("acme.zip", zipped(app.package), "application/zip")})
         assert r.status_code == 303, r.text[:500]
         job = wait_for(http, r.headers["location"].rsplit("/", 1)[1])
@@ -145,7 +145,7 @@ def test_upload_validates_then_keeps_a_new_version_and_checks_it(app: RunningApp
         assert again["upload:acme"] == first             # the current version is unchanged
         assert total_runs(http) == runs_before
         # the page says the same in HTML
-        page = http.post("/runs/upload", data={"name": "acme", "csrf_token": token},
+        page = http.post(f"/runs/upload?csrf_token={token}", data={"name": "acme"},
                          files={"file": ("acme.zip", zipped(bad), "application/zip")})
         assert page.status_code == 422 and "nothing was replaced" in page.text
         assert "ghost" in page.text and "tickets.csv" in page.text

@@ -186,7 +186,8 @@ def serving(config: WebConfig, model: bool = False, port: int | None = None) -> 
     loading"); without, the app loads it in the background as in production. ``port``: one
     the test chose before (e.g. registered with an identity provider); else a free one."""
     port = port or free_port()
-    asgi = create_app(config)
+    # the links the app hands out point at this server, as `dipstick serve`'s default does
+    asgi = create_app(replace(config, base_url=config.base_url or f"http://127.0.0.1:{port}"))
     server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -20,7 +20,7 @@ from dipstick.cli.app import (
     open_store,
     out,
 )
-from dipstick.errors import ExitCode
+from dipstick.errors import DipstickError, ExitCode
 
 users_app = typer.Typer(help="Web app users: create, list, disable and enable them, set their "
                         "passwords and roles, give and revoke their API tokens.",
@@ -42,7 +42,15 @@ def serve(
         "--no-uploads", help="Admins may not upload packages, only check --package.")] = False,
     max_upload_mb: Annotated[int, typer.Option(help="Largest zip an admin may upload.")] = 512,
     https: Annotated[bool, typer.Option(
-        help="Mark session cookies Secure (when served behind TLS).")] = False,
+        help="Served behind TLS: session cookies Secure, and Strict-Transport-Security.")
+    ] = False,
+    base_url: Annotated[str | None, typer.Option(
+        help="Where people reach the app, for the links it hands out (default: "
+        "DIPSTICK_BASE_URL, else http(s)://HOST:PORT); never taken from a request.")] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Comma-separated addresses of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (default: none, the connecting address counts).")
+    ] = None,
     workers: Annotated[int, typer.Option(min=1, help=(
         "Server processes, for more answers per second on several cores; more than one "
         "needs --no-uploads and no --package (docs/pulse.md)."))] = 1,
@@ -52,7 +60,10 @@ def serve(
     `dipstick users create EMAIL --role admin`."""
     import uvicorn
 
+    from dipstick.settings import settings
     from dipstick.web.app import WebConfig, create_app
+    from dipstick.web.workers import proxy_options
+    from dipstick.web.workers import serve as serve_workers
 
     uploads = None if no_uploads else (packages_dir or Path.cwd() / "dipstick-packages")
     if package is not None and not (package / "dipstick.yaml").is_file():
@@ -62,15 +73,25 @@ def serve(
         err.print("[red]error:[/red] --workers: a check started on the web keeps its progress "
                   "in one process; add --no-uploads and leave out --package")
         raise typer.Exit(int(ExitCode.BAD_INPUT))
+    if base_url is not None and not base_url.startswith(("http://", "https://")):
+        err.print(f"[red]error:[/red] --base-url {base_url!r}: an http:// or https:// URL")
+        raise typer.Exit(int(ExitCode.BAD_INPUT))
+    env = settings()
+    base = base_url or (env.base_url if "base_url" in env.model_fields_set
+                        else f"http{'s' if https else ''}://{host}:{port}")
     config = WebConfig(database=database, https=https, package=package, packages_dir=uploads,
-                       max_upload_bytes=max_upload_mb * 1024**2)
+                       max_upload_bytes=max_upload_mb * 1024**2, base_url=base)
+    try:   # settings the app cannot work with (a half-set-up identity provider) stop it here
+        asgi = create_app(config)
+    except DipstickError as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(int(e.exit_code)) from None
     err.print(f"dipstick serving on [bold]http://{host}:{port}/[/bold] (Ctrl-C stops)")
-    if workers > 1:
-        from dipstick.web.workers import serve as serve_workers
-
-        serve_workers(config, host, port, workers)
+    if workers > 1:   # each worker builds its own app from the same, now checked, settings
+        serve_workers(config, host, port, workers, forwarded_allow_ips)
         return
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    uvicorn.run(asgi, host=host, port=port, log_level="warning",
+                **proxy_options(forwarded_allow_ips))
 
 
 @users_app.command("create")

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp
 
 from dipstick.settings import secret_key, secret_key_is_set
 from dipstick.store import Store
@@ -34,6 +37,7 @@ from dipstick.web import (
     valuemap,
 )
 from dipstick.web.auth import ApiUser, LoginRequired, Throttle
+from dipstick.web.limits import Edge, FormGate
 from dipstick.web.pulse_form import AnswerFastPath
 from dipstick.web.runs import Jobs
 from dipstick.web.templating import HERE, WebConfig, render, templates
@@ -44,12 +48,6 @@ __all__ = ["WebConfig", "create_app", "render", "templates"]
 SESSION_HOURS = 8
 WARM_WAIT_S = 3600.0   # the start-up warm-up waits for a re-check however long it takes
 log = logging.getLogger("dipstick.web")
-
-# No inline scripts, no other origins: the pages' JavaScript is htmx, plotly.js and app.js,
-# all served from /static; figures travel as JSON islands (not executed).
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; "
-       "form-action 'self'; frame-ancestors 'none'")
 
 
 @cache
@@ -78,29 +76,21 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             app.state.jobs.shutdown()
             store.close()
 
-    app = FastAPI(title="dipstick", version=_version(), lifespan=lifespan,
-                  summary="The value leakage indicator for IT services: the JSON API.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = _App(title="dipstick", version=_version(), lifespan=lifespan,
+               summary="The value leakage indicator for IT services: the JSON API.",
+               docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
     app.state.throttle = Throttle()
     idp = oidc.oidc_config()   # DIPSTICK_OIDC_*: a half-done setting stops the start
     app.state.oidc = (idp, oidc.oidc_client(idp)) if idp is not None else None
     app.state.jobs = Jobs()
+    # the request's limits before its body is read (dipstick.web.limits): the form gate
+    # inside the sessions (it reads the session's form token), the fast path for a
+    # respondent's answer outside them (issue 16, docs/pulse.md), the Edge around it all
+    app.add_middleware(FormGate)
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="dipstick_session",
                        max_age=SESSION_HOURS * 3600, same_site="lax", https_only=config.https)
-
-    security = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
-                "Content-Security-Policy": CSP}
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        for name, value in security.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    # outermost: a respondent's answer skips the pages' stack (issue 16, docs/pulse.md)
-    app.add_middleware(AnswerFastPath, headers=security)
+    app.add_middleware(AnswerFastPath)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _: LoginRequired) -> Response:
@@ -110,12 +100,13 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException) -> Response:
-        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
-                "accept", ""):
-            return JSONResponse({"error": e.status_code, "detail": e.detail},
-                                status_code=e.status_code, headers=e.headers)
-        return render(request, "error.html.j2", None, status=e.status_code, code=e.status_code,
-                      detail=e.detail)
+        return _error(request, e.status_code, e.detail, e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> Response:
+        """A parameter out of range (an offset of 2**63, a limit of 0): 422 in the API's shape
+        (``{"error", "detail"}``) or as a page — never an overflow further down."""
+        return _error(request, 422, jsonable_encoder(e.errors()))
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(_: ApiUser) -> dict[str, Any]:
@@ -135,6 +126,35 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                    oidc, audit):
         app.include_router(module.router)
     return app
+
+
+class _App(FastAPI):
+    """The FastAPI app with :class:`~dipstick.web.limits.Edge` around Starlette's whole stack,
+    its 500 handler included (middleware added the usual way sits inside that handler, so a
+    500 would leave without the security headers)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Edge(super().build_middleware_stack(), self.state.config)
+
+
+def _error(request: Request, status: int, detail: Any,
+           headers: Mapping[str, str] | None = None) -> Response:
+    """An error in the caller's language: JSON for the API and scripts, a page for browsers."""
+    if request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+            "accept", ""):
+        return JSONResponse({"error": status, "detail": detail}, status_code=status,
+                            headers=headers)
+    return render(request, "error.html.j2", None, status=status, code=status,
+                  detail=detail if isinstance(detail, str) else _said(detail),
+                  headers=dict(headers or {}))
+
+
+def _said(errors: Any) -> str:
+    """Validation errors as one line for a page: ``offset: Input should be ...``."""
+    if not isinstance(errors, list):
+        return str(errors)
+    return "; ".join(f"{e.get('loc', ['?'])[-1]}: {e.get('msg', '')}" for e in errors
+                     if isinstance(e, dict))
 
 
 def _warm(store: Store) -> None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from threading import Lock
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request
+from starlette.types import Scope
 
 from dipstick.store import Store
 from dipstick.store.users import Account, session_account, token_account
@@ -120,38 +122,96 @@ async def form_csrf(request: Request) -> None:
 CsrfForm = Annotated[None, Depends(form_csrf)]
 
 
+def early_token(scope: Scope) -> str | None:
+    """A form token sent ahead of the body: the ``X-CSRF-Token`` header (scripts) or the
+    ``csrf_token`` query parameter (the upload form's action, so it works without JS)."""
+    for key, value in scope.get("headers", ()):
+        if key == b"x-csrf-token":
+            return str(value.decode("latin-1"))
+    query = scope.get("query_string", b"").decode("latin-1")
+    found = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "csrf_token"]
+    return found[-1] if found else None
+
+
+def csrf_ahead(request: Request) -> None:
+    """An upload's form token, checked before its body is read (a multipart body cannot be
+    read for its token without reading the file): from the header or the query, unless the
+    caller signs in with a bearer token (no cookie: nothing a page elsewhere could forge)."""
+    if not request.headers.get("authorization", "").lower().startswith("bearer "):
+        check_csrf(request, early_token(request.scope))
+
+
+# ``_: CsrfAhead`` on a route that reads its body itself, after the caller's dependency
+CsrfAhead = Annotated[None, Depends(csrf_ahead)]
+
+
 # --- login throttling -------------------------------------------------------------------------
 
 class Throttle:
     """Failed logins per ``window`` seconds: at most 5 against one e-mail (slows guessing one
     account) and 30 from one client address (slows spraying many; higher, as an office shares
-    one address). Keys are ``"email:…"`` / ``"ip:…"``. In memory, per process."""
+    one address). Keys are ``"email:…"`` / ``"ip:…"``. In memory, per process.
 
-    def __init__(self, limits: dict[str, int] | None = None, window: float = 900.0) -> None:
+    Bounded (issue 17: random pulse links grew it by 17 MB per 40,000): a key is kept only
+    while it has failures in the window, and at most ``max_keys`` are kept — the least
+    recently used go first (a flood of new keys can then make an old key forget, never make
+    the server run out of memory). ``clock`` is the monotonic clock (a test's own, to expire
+    keys without waiting)."""
+
+    def __init__(self, limits: dict[str, int] | None = None, window: float = 900.0,
+                 max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or {"email": 5, "ip": 30}
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
+        self.max_keys = max_keys
+        self._clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = Lock()
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        """The key's failures in the window (None: none — and then the key is forgotten)."""
+        q = self._failures.get(key)
+        if q is None:
+            return None
         while q and now - q[0] > self.window:
             q.popleft()
+        if not q:
+            del self._failures[key]
+            return None
+        self._failures.move_to_end(key)
         return q
+
+    def _expire(self, now: float) -> None:
+        """Forget the least recently used keys while their last failure is out of the window,
+        and any beyond ``max_keys``."""
+        while self._failures:
+            key, q = next(iter(self._failures.items()))
+            if len(self._failures) <= self.max_keys and q and now - q[-1] <= self.window:
+                break
+            del self._failures[key]
 
     def retry_after(self, *keys: str) -> int:
         """Seconds until another attempt is allowed (0: allowed now)."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             waits = [self.window - (now - q[0]) for k in keys
-                     if len(q := self._recent(k, now)) >= self.limits[k.split(":", 1)[0]]]
+                     if (q := self._recent(k, now)) is not None
+                     and len(q) >= self.limits[k.split(":", 1)[0]]]
         return int(max(waits, default=0)) + (1 if waits else 0)
 
     def fail(self, *keys: str) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             for k in keys:
-                self._recent(k, now).append(now)
+                q = self._recent(k, now)
+                if q is None:
+                    q = self._failures[k] = deque()
+                q.append(now)
+                if len(q) > self.limits[k.split(":", 1)[0]]:
+                    q.popleft()     # only the last `limit` failures decide a wait
+            self._expire(now)
 
     def clear(self, *keys: str) -> None:
         with self._lock:

@@ -9,7 +9,8 @@ and nonce. Only then are its groups mapped to a role (:mod:`dipstick.rolemap`) a
 signed in — created on first sign-in without a local password, their role updated from the
 groups on every sign-in, refused when disabled here or in no mapped group.
 
-The callback's address comes from DIPSTICK_BASE_URL, never from the request's ``Host``.
+The callback's address comes from ``serve --base-url`` or DIPSTICK_BASE_URL, never from
+the request's ``Host``.
 Local passwords stay beside it (``/login``) for small installations and break-glass admins.
 """
 
@@ -39,7 +40,7 @@ from dipstick.store.users import sign_in_external, start_session
 from dipstick.web.audit import actor_of
 from dipstick.web.auth import store_of
 from dipstick.web.pages import _safe_next
-from dipstick.web.templating import render
+from dipstick.web.templating import base_url, render
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("dipstick.web.oidc")
@@ -70,7 +71,8 @@ def oidc_config() -> OidcConfig | None:
                                         ("DIPSTICK_OIDC_CLIENT_SECRET", s.oidc_client_secret),
                                         ("DIPSTICK_OIDC_ROLES", s.oidc_roles)) if not value]
     if missing:
-        raise UsageError(f"DIPSTICK_OIDC_ISSUER is set but {', '.join(missing)} is not")
+        raise UsageError(f"DIPSTICK_OIDC_ISSUER is set but {', '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not")
     assert s.oidc_client_id is not None and s.oidc_client_secret is not None
     return OidcConfig(s.oidc_issuer.rstrip("/"), s.oidc_client_id,
                       s.oidc_client_secret.get_secret_value(), s.oidc_groups_claim,
@@ -102,7 +104,7 @@ def _refused(request: Request, message: str, status: int) -> HTMLResponse:
 async def start(request: Request, next: str | None = None) -> Response:
     _, client = _client(request)
     request.session["oidc_next"] = _safe_next(next)
-    callback = settings().base_url.rstrip("/") + CALLBACK
+    callback = base_url(request) + CALLBACK
     try:
         redirect: Response = await client.authorize_redirect(request, callback)
     except _FAILED as e:

@@ -28,7 +28,7 @@ from dipstick.web.auth import READ_ALL, ApiUser, PageUser, check_csrf, store_of
 from dipstick.web.context import Missing, RunContext, run_context
 from dipstick.web.pulse_form import _wants_json
 from dipstick.web.pulse_form import router as form_router
-from dipstick.web.templating import render
+from dipstick.web.templating import base_url, render
 
 router = APIRouter()
 
@@ -202,7 +202,7 @@ async def make_links(request: Request, campaign_id: str, who: PageUser) -> Respo
     _require_act(who, model, c.service_id)
     kind = str(form.get("kind") or "")
     group = str(form.get("group") or c.groups[0])
-    base = str(request.base_url).rstrip("/")
+    base = base_url(request)
     problems: list[dict[str, Any]] | None = None
     made: list[repo.Link] = []
     try:

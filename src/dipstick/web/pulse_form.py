@@ -29,6 +29,7 @@ from dipstick.pulse.form import MAX_COMMENT, AnswerError, parse_answer
 from dipstick.pulse.tokens import digest, make_nonce, nonce_ok
 from dipstick.settings import secret_key
 from dipstick.web.auth import Throttle, store_of
+from dipstick.web.limits import read_form
 from dipstick.web.templating import templates
 
 router = APIRouter()
@@ -163,7 +164,7 @@ async def _fields(request: Request) -> dict[str, str]:
         body = await request.body()
         if len(body) <= SHORT_FORM and body.count(b"&") < 500:
             return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
-    form = await request.form()          # reads the body kept by request.body(), if read
+    form = await read_form(request)      # reads the body kept by request.body(), if read
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
@@ -234,12 +235,13 @@ class AnswerFastPath:
     """ASGI middleware: a POST to ``/p/{token}`` (a respondent's answer) goes straight to
     :func:`answer`, past the routing of every other page and the other middleware, which
     cost more CPU than the answer itself (issue 16: answers by the thousand). The same
-    handler, checks and responses: every response gets the app's security headers
-    (``headers``), and an error (403) goes to the app's HTTPException handler inside the
-    app's session middleware, as through the stack (its HTML page carries a form token)."""
+    handler, checks and responses; the security headers and the body's limit come from the
+    app's edge around it (dipstick.web.limits), and an error (403, 413) goes to the app's
+    HTTPException handler inside the app's session middleware, as through the stack (its
+    HTML page carries a form token)."""
 
-    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
-        self.app, self.headers = app, headers
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -253,14 +255,10 @@ class AnswerFastPath:
         except HTTPException as e:
             await self._error(scope, e)(scope, receive, send)
             return
-        await self._headed(response)(scope, receive, send)
+        await response(scope, receive, send)
 
-    def _headed(self, response: Response) -> Response:
-        for name, value in self.headers.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    def _error(self, scope: Scope, error: HTTPException) -> ASGIApp:
+    @staticmethod
+    def _error(scope: Scope, error: HTTPException) -> ASGIApp:
         """The app's own answer to the error, within the app's session middleware."""
         app = scope["app"]
         handler: Any = app.exception_handlers.get(HTTPException)
@@ -269,7 +267,7 @@ class AnswerFastPath:
 
         async def respond(scope: Scope, receive: Receive, send: Send) -> None:
             response = await handler(Request(scope, receive, send), error)
-            await self._headed(response)(scope, receive, send)
+            await response(scope, receive, send)
         wrapped: ASGIApp = respond
         for m in reversed(app.user_middleware):
             if m.cls is SessionMiddleware:

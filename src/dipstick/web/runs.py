@@ -23,10 +23,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
 
 from dipstick.errors import DipstickError, PackageError
 from dipstick.package.archive import check_name, current, store_zip
@@ -36,9 +38,19 @@ from dipstick.store.audit import Actor
 from dipstick.store.audit_log import record_alone
 from dipstick.store.users import Account
 from dipstick.web import views
+from dipstick.web.api import Offset
 from dipstick.web.audit import actor_of, client
-from dipstick.web.auth import ApiUser, CsrfForm, PageUser, allow, check_csrf, store_of
+from dipstick.web.auth import (
+    ApiUser,
+    CsrfAhead,
+    CsrfForm,
+    PageUser,
+    allow,
+    csrf_ahead,
+    store_of,
+)
 from dipstick.web.context import remember
+from dipstick.web.limits import read_form
 from dipstick.web.templating import WebConfig, render
 
 router = APIRouter()
@@ -216,26 +228,39 @@ def api_admin(request: Request, who: ApiUser) -> Account:
     """An admin by token, or by session with the page's form token in ``X-CSRF-Token`` (a
     session cookie alone could be a forged cross-site request)."""
     admin_only(who)
-    if not request.headers.get("authorization", "").lower().startswith("bearer "):
-        check_csrf(request, request.headers.get("x-csrf-token"))
+    csrf_ahead(request)
     return who
 
 
 ApiAdmin = Annotated[Account, Depends(api_admin)]
 
 
-def _upload(request: Request, file: UploadFile, name: str | None) -> dict[str, Any]:
-    config = config_of(request)
-    if config.packages_dir is None:
+def _uploads_dir(request: Request) -> Path:
+    """Where uploads go (409 when they are off), asked before the body is read."""
+    folder = config_of(request).packages_dir
+    if folder is None:
         raise HTTPException(409, "uploads are off: start the server with --packages-dir")
-    size = int(request.headers.get("content-length") or 0)
-    if size > config.max_upload_bytes:
-        raise HTTPException(413, f"the upload is {size:,} bytes; this server takes at most "
-                                 f"{config.max_upload_bytes:,} (dipstick serve --max-upload-mb)")
+    return folder
+
+
+async def _uploaded(request: Request) -> tuple[UploadFile, str | None, bool]:
+    """The upload's fields — read only now, after the caller and the form token were checked
+    (dipstick.web.limits bounds the body while it streams in)."""
+    form = await read_form(request, max_files=1, max_fields=10)
+    file, name, check = form.get("file"), form.get("name"), form.get("check")
+    if not isinstance(file, UploadFile):
+        raise HTTPException(422, "file: choose a zip file to upload")
+    if name is not None and (not isinstance(name, str) or len(name) > 63):
+        raise HTTPException(422, "name: at most 63 characters")
+    return file, name or None, check in ("true", "on", "1")
+
+
+def _upload(request: Request, file: UploadFile, name: str | None) -> dict[str, Any]:
+    folder = _uploads_dir(request)
     filename = Path(file.filename or "upload.zip").name
     chosen = (name or "").strip().lower() or _name_from(filename)
     try:
-        stored = store_zip(file.file, config.packages_dir, check_name(chosen), filename)
+        stored = store_zip(file.file, folder, check_name(chosen), filename)
     except PackageError as e:
         raise HTTPException(422, {"message": "the data package was not loaded: nothing was "
                                              "replaced", "problems": [p.as_dict()
@@ -268,7 +293,7 @@ def _as_of(value: str | None) -> date | None:
 
 @router.get("/runs", response_class=HTMLResponse, include_in_schema=False)
 def runs_page(request: Request, who: PageUser,
-              offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+              offset: Offset = 0) -> HTMLResponse:
     return _runs_page(request, who, offset)
 
 
@@ -296,17 +321,20 @@ def start_page(request: Request, who: PageAdmin, _: CsrfForm,
 
 
 @router.post("/runs/upload", include_in_schema=False, response_model=None)
-def upload_page(request: Request, who: PageAdmin, _: CsrfForm,
-                file: Annotated[UploadFile, File()],
-                name: Annotated[str | None, Form(max_length=63)] = None,
-                check: Annotated[bool, Form()] = False) -> Response:
+async def upload_page(request: Request, who: PageAdmin, _: CsrfAhead) -> Response:
+    """The page's upload: the form token rides in the action's query (``csrf_token``), so it
+    is checked — and the caller's role — before the zip is read."""
+    _uploads_dir(request)
+    file, name, check = await _uploaded(request)
     try:
-        stored = _upload(request, file, name)
+        stored = await run_in_threadpool(_upload, request, file, name)
     except HTTPException as e:
         if e.status_code != 422 or not isinstance(e.detail, dict):
             raise
-        return _runs_page(request, who, 0, problems=e.detail["problems"], status=422)
-    _audit_upload(request, who, stored)
+        return await run_in_threadpool(_runs_page, request, who, 0, e.detail["problems"], 422)
+    finally:
+        await file.close()
+    await run_in_threadpool(_audit_upload, request, who, stored)
     if not check:
         return RedirectResponse("/runs", status_code=303)
     job = jobs_of(request).submit(store_of(request), Path(stored["path"]), stored["name"], who,
@@ -346,14 +374,26 @@ def packages_api(request: Request, who: ApiUser) -> dict[str, Any]:
     return {"packages": packages(config_of(request))}
 
 
-@router.post("/api/packages", tags=["api"], status_code=201)
-def upload_api(request: Request, who: ApiAdmin, file: Annotated[UploadFile, File()],
-               name: Annotated[str | None, Form(max_length=63)] = None) -> dict[str, Any]:
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the package's zip"},
+        "name": {"type": "string", "maxLength": 63,
+                 "description": "the package's name (default: the file's)"}}}}}}}
+
+
+@router.post("/api/packages", tags=["api"], status_code=201, openapi_extra=UPLOAD_BODY)
+async def upload_api(request: Request, who: ApiAdmin) -> dict[str, Any]:
     """Load a data package from a zip (dipstick.yaml at its root or in one top folder) as a
     new version of ``name`` (default: the file's name). It is validated first: on any
-    problem, 422 lists them (file, row, field, value) and nothing is replaced."""
-    stored = _upload(request, file, name)
-    _audit_upload(request, who, stored)
+    problem, 422 lists them (file, row, field, value) and nothing is replaced. The caller
+    (and a session's ``X-CSRF-Token``) is checked before the zip is read."""
+    _uploads_dir(request)
+    file, name, _ = await _uploaded(request)
+    try:
+        stored = await run_in_threadpool(_upload, request, file, name)
+    finally:
+        await file.close()
+    await run_in_threadpool(_audit_upload, request, who, stored)
     return stored
 
 

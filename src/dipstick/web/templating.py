@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from dipstick.settings import settings
 from dipstick.store.users import Account
 from dipstick.web.auth import csrf_token
 
@@ -30,6 +31,17 @@ class WebConfig:
     package: Path | None = None        # a data package folder the admin lets the web check
     packages_dir: Path | None = None   # where uploaded packages are kept (None: no uploads)
     max_upload_bytes: int = 512 * 1024**2
+    base_url: str | None = None        # where people reach the app, for the links it hands
+                                       # out (None: DIPSTICK_BASE_URL) — never the Host header
+
+
+def base_url(request: Request) -> str:
+    """Where people reach this app, for every link it hands out (pulse links, the identity
+    provider's callback): ``dipstick serve --base-url`` or DIPSTICK_BASE_URL — never the
+    request's ``Host`` header, which any client sets (a forged one would send people, or a
+    sign-in's code, to another site)."""
+    config: WebConfig = request.app.state.config
+    return (config.base_url or settings().base_url).rstrip("/")
 
 
 @cache

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -29,7 +30,17 @@ from dipstick.web.templating import WebConfig
 ENV = "DIPSTICK_WEB_WORKER_CONFIG"
 
 
-def serve(config: WebConfig, host: str, port: int, workers: int) -> None:
+def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's proxy settings: ``X-Forwarded-For``/``-Proto`` are believed only from the
+    addresses named (``dipstick serve --forwarded-allow-ips``). uvicorn's own default believes
+    them from 127.0.0.1, so any local client — or a proxy passing the header through — could
+    pick its address and walk past the throttles; dipstick's default believes no one."""
+    ips = (forwarded_allow_ips or "").strip()
+    return {"proxy_headers": bool(ips), "forwarded_allow_ips": ips or None}
+
+
+def serve(config: WebConfig, host: str, port: int, workers: int,
+          forwarded_allow_ips: str | None = None) -> None:
     """Migrate, then run ``workers`` processes on one listening socket (blocks)."""
     import uvicorn
 
@@ -40,7 +51,8 @@ def serve(config: WebConfig, host: str, port: int, workers: int) -> None:
     shared = asdict(config) | {"secret_key": config.secret_key or secret_key()}
     os.environ[ENV] = json.dumps(shared)       # inherited by the spawned workers
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", backlog=4096)
+                workers=workers, log_level="warning", backlog=4096,
+                **proxy_options(forwarded_allow_ips))
 
 
 def worker_app() -> FastAPI:
