@@ -7,13 +7,15 @@ with their row numbers. Everything else is written with Narwhals in the indicato
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 
+from dipstick.bounds import DATE_RANGE, EARLIEST, LATEST, NOT_FINITE
 from dipstick.errors import Problem
 
 
@@ -134,11 +136,13 @@ def load_table(
     columns: Sequence[Column],
     refs: Mapping[str, Iterable[str]],
     display: str,
+    keys_of: Callable[[Iterable[str]], tuple[tuple[str, ...], bool]] | None = None,
 ) -> list[Problem]:
     """Load one signal file into the typed DuckDB table ``table``; return its problems.
 
     ``refs`` maps a reference kind to the known ids; for ``dimension`` and ``touchpoint`` the ids
-    are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs. Nothing is created when
+    are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs; no two rows may share
+    a key (``keys_of`` the columns found: ``package.tables.keys_of``). Nothing is created when
     there is a problem, so a bad package never yields a half-loaded engine.
     """
     raw = f"_raw_{table}"
@@ -175,13 +179,8 @@ def load_table(
         if c.kind != "text" and not _always_casts(types[c.name], c.kind):
             checks.append(Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
                                  f"is not a valid {_kind_name(c.kind)}", x))
-        if c.minimum is not None:
-            checks.append(Check(c.name, f"{t} < {c.minimum}", f"must be ≥ {c.minimum:g}", x))
-        if c.maximum is not None:
-            checks.append(Check(c.name, f"{t} > {c.maximum}", f"must be ≤ {c.maximum:g}", x))
-        if c.choices:
-            checks.append(Check(c.name, f"{t} NOT IN {_in_list(c.choices)}",
-                                 f"must be one of {', '.join(c.choices)}", x))
+        checks += [Check(c.name, cond, message, x) for cond, message
+                   in value_rules(c, t, _may_be_infinite(types[c.name]))]
         if c.ref in ("dimension", "touchpoint"):
             owner = "group" if c.ref == "dimension" else "journey"
             if owner in types:
@@ -202,8 +201,18 @@ def load_table(
         checks.append(Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
                              "is more than visitors", ident("drop_offs")))
 
-    counts = run(con, "SELECT " + ", ".join(
-        f"count(*) FILTER (WHERE {ch.condition})" for ch in checks) + f" FROM {raw}")[0]
+    keys, unique = keys_of(typed) if keys_of else ((), False)
+    key = key_sql([typed[k] for k in keys]) if unique and set(keys) <= typed.keys() else None
+    # the repeated keys are counted in the same scan as every other rule; found only if any
+    *counts, repeated = run(con, "SELECT " + ", ".join(
+        [f"count(*) FILTER (WHERE {ch.condition})" for ch in checks]
+        + [f"count({key}) - count(DISTINCT {key})" if key else "0"]) + f" FROM {raw}")[0]
+    if repeated:
+        assert key is not None
+        condition, n = duplicate_rows(con, raw, key, rownum)
+        checks.append(Check(keys[0], condition, duplicate_message(keys), " || ' | ' || ".join(
+            f"coalesce(CAST({ident(k)} AS VARCHAR), '')" for k in keys)))
+        counts.append(n)
     for ch, n in zip(checks, counts, strict=True):
         if not n:
             continue
@@ -227,6 +236,54 @@ def load_table(
     return problems
 
 
+def value_rules(c: Column, v: str, may_be_infinite: bool = True) -> list[tuple[str, str]]:
+    """(condition on the typed value ``v``, message) for every rule of column ``c``'s values:
+    the one copy the package loader (:func:`load_table`) and the importer
+    (``connectors.pipeline``) both compile, so validate, check and import agree. Dates lie
+    in :mod:`dipstick.bounds`'s range and numbers are finite (``NaN`` compares above every
+    number in DuckDB, so a bound is judged only on finite values); ``may_be_infinite`` is
+    False for a typed column that cannot hold one (integers, decimals)."""
+    rules: list[tuple[str, str]] = []
+    finite = ""
+    if c.kind == "number" and may_be_infinite:
+        rules.append((f"NOT isfinite({v})", NOT_FINITE))
+        finite = f"isfinite({v}) AND "
+    if c.kind in ("timestamp", "month"):
+        after = LATEST + timedelta(days=1)
+        rules.append((f"({v} < TIMESTAMP '{EARLIEST}' OR {v} >= TIMESTAMP '{after}')",
+                      f"must be a date {DATE_RANGE}"))
+    if c.minimum is not None:
+        rules.append((f"{finite}{v} < {c.minimum}", f"must be ≥ {c.minimum:g}"))
+    if c.maximum is not None:
+        rules.append((f"{finite}{v} > {c.maximum}", f"must be ≤ {c.maximum:g}"))
+    if c.choices:
+        rules.append((f"{v} NOT IN {_in_list(c.choices)}",
+                      f"must be one of {', '.join(c.choices)}"))
+    return rules
+
+
+def key_sql(exprs: Sequence[str]) -> str:
+    """One value per row for a key of one or more columns (a struct compares field by field,
+    NULLs alike)."""
+    return exprs[0] if len(exprs) == 1 else f"row({', '.join(exprs)})"
+
+
+def duplicate_message(keys: Sequence[str]) -> str:
+    return f"the key ({', '.join(keys)}) is on more than one row of this file"
+
+
+def duplicate_rows(con: duckdb.DuckDBPyConnection, relation: str, key: str,
+                   row: str) -> tuple[str, int]:
+    """A condition on ``relation`` true for the rows whose ``key`` (:func:`key_sql`) another
+    row carries too, and how many rows: the loader's and the importer's one check of unique
+    keys. A hash aggregate finds the repeated keys; the rows are looked up only when any."""
+    run(con, f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {key} AS k FROM {relation} "
+             "GROUP BY ALL HAVING count(*) > 1")
+    run(con, f"CREATE OR REPLACE TEMP TABLE _dup AS SELECT {row} AS r FROM {relation} "
+             f"SEMI JOIN _dupkeys d ON {key} IS NOT DISTINCT FROM d.k")
+    return f"{row} IN (SELECT r FROM _dup)", int(run(con, "SELECT count(*) FROM _dup")[0][0])
+
+
 def _drop(con: duckdb.DuckDBPyConnection, raw: str, csv: bool) -> None:
     run(con, f"DROP {'TABLE' if csv else 'VIEW'} IF EXISTS {raw}")
 
@@ -238,6 +295,14 @@ _LOSSLESS = {
     "timestamp": {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE"},
     "boolean": {"BOOLEAN"},
 }
+
+
+def _may_be_infinite(raw_type: str) -> bool:
+    """Whether a column of ``raw_type`` can hold inf or NaN: text and floating point can, a
+    typed (Parquet) integer or decimal cannot (its finite check is not run)."""
+    raw = raw_type.upper()
+    return not (raw in _SMALL_INTS or raw in {"UBIGINT", "HUGEINT", "UHUGEINT"}
+                or raw.startswith("DECIMAL"))
 
 
 def _always_casts(raw_type: str, kind: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from dipstick.engine import Signals
 from dipstick.engine.sql import connect, latest_date, load_table
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
-from dipstick.package.tables import FORMATS, TABLES
+from dipstick.package.tables import FORMATS, TABLES, keys_of
 from dipstick.selfassess import Answer, read_self_assessment
 
 MODEL_FILE = "dipstick.yaml"
@@ -76,7 +77,8 @@ def load_package(path: str | Path, progress: Progress | None = None) -> Package:
     for table, file in _table_files(root, problems):
         if progress:
             progress(table)
-        found = load_table(con, table, file, TABLES[table], refs, file.name)
+        found = load_table(con, table, file, TABLES[table], refs, file.name,
+                           partial(keys_of, table))
         problems += found
         if not found:
             loaded[table] = table
