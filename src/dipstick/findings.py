@@ -44,9 +44,10 @@ _RANK = {Status.NA: -1, Status.OK: 0, Status.UNKNOWN: 1, Status.WATCH: 2, Status
 
 class Spec(BaseModel):
     """Base of every indicator's settings. Field names are unique across all specs because
-    ``settings:`` in dipstick.yaml is one flat mapping (see the registry)."""
+    ``settings:`` in dipstick.yaml is one flat mapping (see the registry). inf and NaN are no
+    threshold (dipstick.bounds)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CommonSpec(Spec):

@@ -30,6 +30,7 @@ from dipstick.engine.sql import (
     duplicate_rows,
     ident,
     key_sql,
+    key_text,
     literal,
     load_table,
     run,
@@ -356,8 +357,8 @@ def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan,
         key = key_sql([ident("v_" + k) for k in keys])
         condition, n = duplicate_rows(con, "_final", key, "_row")
         if n:
-            value = " || ' | ' || ".join(f"coalesce(CAST({ident('v_' + k)} AS VARCHAR), '')"
-                                         for k in keys)
+            kinds = {c.name: c.kind for c in p.columns}
+            value = key_text([(ident("v_" + k), kinds[k]) for k in keys])
             checks.append((p.label(keys[0]), condition, duplicate_message(keys), value))
     return checks
 

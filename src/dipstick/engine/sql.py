@@ -210,14 +210,15 @@ def load_table(
     if repeated:
         assert key is not None
         condition, n = duplicate_rows(con, raw, key, rownum)
-        checks.append(Check(keys[0], condition, duplicate_message(keys), " || ' | ' || ".join(
-            f"coalesce(CAST({ident(k)} AS VARCHAR), '')" for k in keys)))
+        kinds = {c.name: c.kind for c in columns}
+        checks.append(Check(keys[0], condition, duplicate_message(keys),
+                            key_text([(typed[k], kinds[k]) for k in keys])))
         counts.append(n)
     for ch, n in zip(checks, counts, strict=True):
         if not n:
             continue
-        rows = run(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE {ch.condition} "
-                   f"ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}")
+        rows = _rows_where(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE "
+                                f"{ch.condition} ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}", csv)
         for r, v in rows:
             problems.append(Problem(display, ch.message, row=int(r), field=ch.field, value=v,
                                     line=int(r) + 1 if csv else None))
@@ -234,6 +235,19 @@ def load_table(
                  f"FROM {raw}")
     _drop(con, raw, csv)
     return problems
+
+
+def _rows_where(con: duckdb.DuckDBPyConnection, sql: str, csv: bool) -> list[tuple[Any, ...]]:
+    """The rows a check names. Not pushed into a Parquet scan: DuckDB prunes row groups by
+    their min/max statistics, which leave NaN out, so a column's only NaN went unnamed (the
+    count, an aggregate, saw it). Only run when there are problems, so it costs nothing."""
+    if csv:
+        return run(con, sql)
+    run(con, "SET disabled_optimizers = 'filter_pushdown'")
+    try:
+        return run(con, sql)
+    finally:
+        run(con, "RESET disabled_optimizers")
 
 
 def value_rules(c: Column, v: str, may_be_infinite: bool = True) -> list[tuple[str, str]]:
@@ -266,6 +280,21 @@ def key_sql(exprs: Sequence[str]) -> str:
     """One value per row for a key of one or more columns (a struct compares field by field,
     NULLs alike)."""
     return exprs[0] if len(exprs) == 1 else f"row({', '.join(exprs)})"
+
+
+def key_text(parts: Sequence[tuple[str, str]]) -> str:
+    """A key's typed values (expression, column kind) as one text, ``2026-03-01 | crm``: what
+    the loader and the importer both show of a repeated key (the import keeps no source text
+    of a clean date)."""
+    def text(x: str, kind: str) -> str:
+        if kind == "month":
+            return f"strftime({x}, '%Y-%m')"
+        if kind == "timestamp":
+            return (f"CASE WHEN CAST({x} AS TIME) = TIME '00:00:00' THEN strftime({x}, "
+                    f"'%Y-%m-%d') ELSE strftime({x}, '%Y-%m-%d %H:%M:%S') END")
+        return f"CAST({x} AS VARCHAR)"
+
+    return " || ' | ' || ".join(f"coalesce({text(x, k)}, '')" for x, k in parts)
 
 
 def duplicate_message(keys: Sequence[str]) -> str:
