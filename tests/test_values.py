@@ -167,6 +167,20 @@ def test_a_non_finite_number_in_dipstick_yaml_is_a_problem(
     assert problems[0].line is not None
 
 
+@pytest.mark.parametrize(("setting", "value"), [("window_days", 10**9),
+                                              ("baseline_days", 10**12),
+                                              ("change_shift_weeks", 10**6)])
+def test_a_span_setting_beyond_a_century_is_a_problem(tmp_path: Path, setting: str,
+                                                      value: int) -> None:
+    """``window_days: 1000000000`` passed ``ge=7`` and ended the check in OverflowError."""
+    pkg = _package(tmp_path, lambda b: b.settings(**{setting: value}))
+    r = dipstick("check", pkg, "--no-store", "-f", "json")
+    assert r.returncode == 2, r.stdout + r.stderr
+    [p] = _json_problems(r.stdout)
+    assert p["field"] == f"settings.{setting}"
+    assert p["message"].startswith("must be at most") and "(a century)" in p["message"]
+
+
 def test_check_json_of_a_package_with_an_infinite_rate_is_exit_2_and_valid_json(
         tmp_path: Path) -> None:
     pkg = _package(tmp_path)

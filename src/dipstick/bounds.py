@@ -16,6 +16,8 @@ EARLIEST = date(1900, 1, 1)
 LATEST = date(2200, 12, 31)
 DATE_RANGE = f"between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
 NOT_FINITE = "must be a finite number (not inf, -inf, NaN or beyond ±1.8e308)"
+# the longest span of days a setting may give (window, baseline, look-back): a century
+MAX_SPAN_DAYS = 36_525
 # the largest whole number the app database and DuckDB's BIGINT hold (and a double nearly)
 LARGEST_INTEGER = 2**63 - 1
 
