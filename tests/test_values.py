@@ -282,6 +282,33 @@ def test_a_repeated_respondent_is_a_duplicate_but_anonymous_answers_are_not(
 
     assert validate(_package(tmp_path / "b", anonymous)) == []
 
+    def some_anonymous(b: PackageBuilder) -> None:
+        s = b.tables["surveys"]
+        s[0]["respondent"] = s[1]["respondent"] = ""
+        s[1].update({k: s[0][k] for k in ("date", "group", "dimension")})
+
+    assert validate(_package(tmp_path / "c", some_anonymous)) == []
+
+
+def test_import_lets_anonymous_answers_share_a_slice_beside_named_ones(tmp_path: Path) -> None:
+    pkg = _package(tmp_path)
+    src = _write_csv(tmp_path / "surveys.csv",
+                     ["date", "service", "group", "dimension", "score", "respondent"],
+                     [["2026-10-02", "crm", "staff", "ease", "7", ""],
+                      ["2026-10-02", "crm", "staff", "ease", "8", ""],
+                      ["2026-10-02", "crm", "staff", "ease", "9", "r1"]])
+    r = dipstick("import", "surveys", src, "--into", pkg, "--replace")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert validate(pkg) == []
+    twice = _write_csv(tmp_path / "twice.csv",
+                       ["date", "service", "group", "dimension", "score", "respondent"],
+                       [["2026-10-02", "crm", "staff", "ease", "9", "r1"],
+                        ["2026-10-02", "crm", "staff", "ease", "6", "r1"]])
+    r = dipstick("import", "surveys", twice, "--into", pkg, "-f", "json")
+    assert r.returncode == 2
+    assert [(p["row"], p["value"]) for p in _json_problems(r.stdout)] == [
+        (1, "2026-10-02 | crm | staff | ease | r1"), (2, "2026-10-02 | crm | staff | ease | r1")]
+
 
 # ---- what used to be a traceback ---------------------------------------------------------------
 

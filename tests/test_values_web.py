@@ -5,7 +5,6 @@ fails with the problems, and ``GET /api/runs/jobs/{id}`` answers them as JSON ev
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

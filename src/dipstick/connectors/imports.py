@@ -28,6 +28,7 @@ from dipstick.defaults import IMPORT_KINDS
 from dipstick.engine.sql import (
     duplicate_message,
     duplicate_rows,
+    has_key,
     ident,
     key_sql,
     key_text,
@@ -355,7 +356,9 @@ def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan,
     keys, unique = keys_of(kind, p.sources)
     if not collapse and unique:
         key = key_sql([ident("v_" + k) for k in keys])
-        condition, n = duplicate_rows(con, "_final", key, "_row")
+        keyed = has_key([ident("v_" + c.name) for c in p.columns
+                         if c.name in keys and not c.required])
+        condition, n = duplicate_rows(con, "_final", key, "_row", keyed)
         if n:
             kinds = {c.name: c.kind for c in p.columns}
             value = key_text([(ident("v_" + k), kinds[k]) for k in keys])

@@ -203,13 +203,15 @@ def load_table(
 
     keys, unique = keys_of(typed) if keys_of else ((), False)
     key = key_sql([typed[k] for k in keys]) if unique and set(keys) <= typed.keys() else None
+    keyed = has_key([typed[c.name] for c in columns if c.name in keys and not c.required])
     # the repeated keys are counted in the same scan as every other rule; found only if any
     *counts, repeated = run(con, "SELECT " + ", ".join(
         [f"count(*) FILTER (WHERE {ch.condition})" for ch in checks]
-        + [f"count({key}) - count(DISTINCT {key})" if key else "0"]) + f" FROM {raw}")[0]
+        + [f"count({key}) FILTER (WHERE {keyed}) - count(DISTINCT {key}) FILTER (WHERE "
+           f"{keyed})" if key else "0"]) + f" FROM {raw}")[0]
     if repeated:
         assert key is not None
-        condition, n = duplicate_rows(con, raw, key, rownum)
+        condition, n = duplicate_rows(con, raw, key, rownum, keyed)
         kinds = {c.name: c.kind for c in columns}
         checks.append(Check(keys[0], condition, duplicate_message(keys),
                             key_text([(typed[k], kinds[k]) for k in keys])))
@@ -301,15 +303,23 @@ def duplicate_message(keys: Sequence[str]) -> str:
     return f"the key ({', '.join(keys)}) is on more than one row of this file"
 
 
+def has_key(optional: Sequence[str]) -> str:
+    """The condition of a row having a key of its own: its optional key columns (a survey's
+    ``respondent``) are not empty. An answer without a respondent is anonymous: several may
+    share their slice (date, service, group, dimension)."""
+    return " AND ".join(f"{x} IS NOT NULL" for x in optional) or "true"
+
+
 def duplicate_rows(con: duckdb.DuckDBPyConnection, relation: str, key: str,
-                   row: str) -> tuple[str, int]:
+                   row: str, keyed: str = "true") -> tuple[str, int]:
     """A condition on ``relation`` true for the rows whose ``key`` (:func:`key_sql`) another
     row carries too, and how many rows: the loader's and the importer's one check of unique
-    keys. A hash aggregate finds the repeated keys; the rows are looked up only when any."""
+    keys, over the rows that have a key (``keyed``, :func:`has_key`). A hash aggregate finds
+    the repeated keys; the rows are looked up only when any."""
     run(con, f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {key} AS k FROM {relation} "
-             "GROUP BY ALL HAVING count(*) > 1")
+             f"WHERE {keyed} GROUP BY ALL HAVING count(*) > 1")
     run(con, f"CREATE OR REPLACE TEMP TABLE _dup AS SELECT {row} AS r FROM {relation} "
-             f"SEMI JOIN _dupkeys d ON {key} IS NOT DISTINCT FROM d.k")
+             f"SEMI JOIN _dupkeys d ON {key} IS NOT DISTINCT FROM d.k WHERE {keyed}")
     return f"{row} IN (SELECT r FROM _dup)", int(run(con, "SELECT count(*) FROM _dup")[0][0])
 
 
