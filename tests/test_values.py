@@ -65,6 +65,16 @@ def test_an_as_of_option_out_of_range_is_exit_2_naming_the_option(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("args", [
+    ["actions", "set", "1", "--due", "9999-12-31"], ["actions", "set", "1", "--on", "0001-01-01"],
+    ["pulse", "due", "--today", "9999-12-31"],
+    ["pull", "servicenow", "--into", "x", "--since", "0001-01-01"]])
+def test_every_date_option_out_of_range_is_exit_2_naming_it(args: list[str]) -> None:
+    r = dipstick(*args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert args[-2] in r.stderr and "between 1900-01-01 and 2200-12-31" in r.stderr
+
+
 def test_the_edges_of_the_date_range_are_accepted(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     for day in ("1900-01-01", "2200-12-31"):

@@ -52,9 +52,10 @@ PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
 
 
-def _sane_as_of(value: datetime | None) -> datetime | None:
-    """``--as-of`` within dipstick.bounds's range: year 1 or 9999 parses, but every window
-    computed from it overflows (a traceback and exit 1 before issue 17; now exit 2)."""
+def sane_day(value: datetime | None) -> datetime | None:
+    """A date option (``--as-of``, ``--due``, ``--since`` …) within dipstick.bounds's range:
+    year 1 or 9999 parses, but every window computed from it overflows (a traceback and exit 1
+    before issue 17; now exit 2 naming the option)."""
     from dipstick.bounds import date_problem
 
     why = date_problem(value) if value is not None else None
@@ -75,7 +76,7 @@ def _database_url(value: str | None) -> str | None:
 
 
 AsOfOpt = Annotated[datetime | None, typer.Option(
-    "--as-of", formats=["%Y-%m-%d"], callback=_sane_as_of,
+    "--as-of", formats=["%Y-%m-%d"], callback=sane_day,
     help="Check as of this date (default: organisation.as_of or the latest signal date).")]
 ServiceOpt = Annotated[list[str] | None, typer.Option(
     "--service", "-s", help="Only this service id (repeatable).")]
