@@ -363,3 +363,41 @@ def test_a_database_option_that_is_not_a_url_is_exit_2_naming_it(
     assert r.returncode == 2, r.stdout + r.stderr
     assert "--database" in r.stderr and "is not a database URL" in r.stderr
     assert r.stdout == ""   # refused before any work
+
+
+# ---- the self-assessment file (read by the package loader) -----------------------------------
+
+SELF_HEAD = "service,cause,question,answer,answered_by,date\n"
+
+
+def _self_assessment(tmp_path: Path, name: str, content: bytes) -> Path:
+    pkg = _package(tmp_path)
+    (pkg / name).write_bytes(content)
+    return pkg
+
+
+def test_a_self_assessment_dated_9999_is_a_problem(tmp_path: Path) -> None:
+    pkg = _self_assessment(tmp_path, "self_assessment.csv", (
+        SELF_HEAD + "crm,training,trained,2,crm@example.org,9999-12-31\n").encode())
+    r = dipstick("check", pkg, "--no-store", "-f", "json")
+    assert r.returncode == 2, r.stdout + r.stderr
+    [p] = _json_problems(r.stdout)
+    assert _where(p) == ("self_assessment.csv", 1, "date", "9999-12-31")
+    assert p["message"] == "must be a date between 1900-01-01 and 2200-12-31"
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("self_assessment.csv", SELF_HEAD.encode() + b"crm,training,trained,2,\xff,2026-10-01\n"),
+    ("self_assessment.csv", SELF_HEAD.encode() + b"crm,training,trained,2,\"" + b"x" * 140_000
+     + b"\",2026-10-01\n"),
+    ("self_assessment.yaml", f"- service: crm\n  cause: training\n  answers: {{trained: {BIG}}}\n"
+     .encode()),
+    ("self_assessment.yaml", b"- service: \xff\n"),
+])
+def test_a_self_assessment_file_that_cannot_be_read_is_exit_2(tmp_path: Path, name: str,
+                                                              content: bytes) -> None:
+    pkg = _self_assessment(tmp_path, name, content)
+    r = dipstick("validate", pkg, "-f", "json")
+    assert r.returncode == 2, r.stdout + r.stderr
+    [p] = _json_problems(r.stdout)
+    assert p["file"] == name and "cannot be read" in p["message"]
