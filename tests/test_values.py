@@ -344,6 +344,16 @@ def test_dipstick_yaml_with_an_integer_of_5000_digits_is_exit_2(tmp_path: Path) 
     assert "4,300 digits" in p["message"]
 
 
+def test_dipstick_yaml_with_an_impossible_date_is_exit_2(tmp_path: Path) -> None:
+    """``as_of: 2026-13-45`` unquoted is a YAML timestamp Python cannot build (a traceback)."""
+    pkg = _package(tmp_path)
+    _edit_yaml(pkg, "as_of: '2026-11-01'", "as_of: 2026-13-45")
+    r = dipstick("check", pkg, "--no-store", "-f", "json")
+    assert r.returncode == 2, r.stderr
+    [p] = _json_problems(r.stdout)
+    assert p["file"] == "dipstick.yaml" and "month must be in 1..12" in p["message"]
+
+
 def test_a_mapping_file_that_is_not_utf8_is_exit_2(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     mapping = tmp_path / "map.yaml"

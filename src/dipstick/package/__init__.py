@@ -121,11 +121,14 @@ def read_model(root: Path) -> tuple[ValueModel | None, list[Problem]]:
         mark = getattr(e, "problem_mark", None)
         return None, [Problem(MODEL_FILE, f"is not valid YAML: {getattr(e, 'problem', e)}",
                               line=mark.line + 1 if mark else None)]
-    except ValueError:   # Python's own limit on whole numbers (4,300 digits)
+    except ValueError as e:   # a number of over 4,300 digits, a date like 2026-13-45
         long = re.search(r"\d{4300,}", text)
-        return None, [Problem(MODEL_FILE, "has a number of more than 4,300 digits: no value "
-                              "means that much", line=text.count("\n", 0, long.start()) + 1
-                              if long else None)]
+        if long:
+            return None, [Problem(MODEL_FILE, "has a number of more than 4,300 digits: no "
+                                  "value means that much",
+                                  line=text.count("\n", 0, long.start()) + 1)]
+        return None, [Problem(MODEL_FILE, f"has a value that cannot be read: {e} (a date "
+                              "must be a real day, e.g. 2026-03-01)")]
     except RecursionError:
         return None, [Problem(MODEL_FILE, "is nested too deeply to be read")]
     if not isinstance(raw, dict):
