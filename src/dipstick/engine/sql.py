@@ -321,8 +321,10 @@ def duplicate_rows(con: duckdb.DuckDBPyConnection, relation: str, key: str,
     the repeated keys; the rows are looked up only when any."""
     run(con, f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {key} AS k FROM {relation} "
              f"WHERE {keyed} GROUP BY ALL HAVING count(*) > 1")
-    run(con, f"CREATE OR REPLACE TEMP TABLE _dup AS SELECT {row} AS r FROM {relation} "
-             f"SEMI JOIN _dupkeys d ON {key} IS NOT DISTINCT FROM d.k WHERE {keyed}")
+    # the row number and key are named inside the scan: ``rowid`` is every table's column
+    run(con, f"CREATE OR REPLACE TEMP TABLE _dup AS SELECT x.r FROM (SELECT {row} AS r, {key} "
+             f"AS k FROM {relation} WHERE {keyed}) x SEMI JOIN _dupkeys d "
+             "ON x.k IS NOT DISTINCT FROM d.k")
     return f"{row} IN (SELECT r FROM _dup)", int(run(con, "SELECT count(*) FROM _dup")[0][0])
 
 
