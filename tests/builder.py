@@ -89,7 +89,10 @@ class PackageBuilder:
         start = start_day or self.as_of - timedelta(days=since_days)
         end = end_day or self.as_of
         rows = []
-        n = len(self.tables.get("tickets", []))
+        # numbered on from the last call's last number, skipped days included: numbering on
+        # from the row count repeated ids after a call that skipped days (issue 17 made
+        # a repeated ticket id a problem)
+        n = max(len(self.tables.get("tickets", [])), getattr(self, "_tickets_numbered", 0))
         for d in days(start, end, 7):
             for k in range(per_week):
                 n += 1
@@ -104,6 +107,7 @@ class PackageBuilder:
                     "satisfaction": satisfaction, "lost_minutes": lost_minutes,
                     "reopened": reopened, "reassignments": reassignments,
                     "requester_group": group or ""})
+        self._tickets_numbered = n
         return self.rows("tickets", rows)
 
     def satisfaction_step(self, sid: str = "crm", days_ago: int = 120, before: float = 8.5,

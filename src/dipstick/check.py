@@ -14,6 +14,7 @@ from typing import Any
 import narwhals as nw
 
 from dipstick import coverage as coverage_
+from dipstick.bounds import date_problem
 from dipstick.engine import collect
 from dipstick.episodes import ChangeRecord, Episode, changes_by_service
 from dipstick.episodes import group as group_episodes
@@ -281,6 +282,9 @@ def run_check(
 def _as_of(package: Package, given: date | None) -> tuple[date, str]:
     """The as-of date and why: given, set in dipstick.yaml, or the last complete date."""
     if given is not None:
+        why = date_problem(given)
+        if why:   # the web's as-of field and the API reach here, not only --as-of
+            raise UsageError(f"as of {given.isoformat()}: {why}")
         return given, "given with --as-of"
     if package.model.organisation.as_of is not None:
         return package.model.organisation.as_of, "organisation.as_of in dipstick.yaml"

@@ -34,6 +34,16 @@ def sqlite_file_missing(url: str | None = None) -> bool:
     return not Path(unquote(match["database"] or "")).is_file()
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a database URL at all (SQLAlchemy would refuse to parse it), or
+    None; read without SQLAlchemy, for the CLI's ``--database`` before any work."""
+    if _URL.match(url) is None:
+        # the value is not echoed: a mistyped URL may still hold a password
+        return ("is not a database URL: expected e.g. sqlite:///dipstick.db or "
+                "postgresql+psycopg://user@host/db")
+    return None
+
+
 # SQLAlchemy 2.0's own URL pattern (sqlalchemy/engine/url.py, ``_parse_url``), so a URL names
 # the same file here as when the store opens it.
 _URL = re.compile(

@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from dipstick.bounds import MAX_SPAN_DAYS
 from dipstick.engine import Signals
 from dipstick.model import ValueModel
 
@@ -44,9 +45,21 @@ _RANK = {Status.NA: -1, Status.OK: 0, Status.UNKNOWN: 1, Status.WATCH: 2, Status
 
 class Spec(BaseModel):
     """Base of every indicator's settings. Field names are unique across all specs because
-    ``settings:`` in dipstick.yaml is one flat mapping (see the registry)."""
+    ``settings:`` in dipstick.yaml is one flat mapping (see the registry). inf and NaN are no
+    threshold (dipstick.bounds)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _span_in_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        """A span of days or weeks is at most a century: ``window_days: 1000000000`` passed
+        ``ge=7`` and ended the check in OverflowError (a traceback; issue 17)."""
+        name = info.field_name or ""
+        days = 7 if name.endswith("_weeks") else 1 if name.endswith("_days") else 0
+        if days and isinstance(value, int) and value * days > MAX_SPAN_DAYS:
+            raise ValueError(f"must be at most {MAX_SPAN_DAYS // days:,} (a century)")
+        return value
 
 
 class CommonSpec(Spec):

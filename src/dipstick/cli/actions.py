@@ -22,6 +22,7 @@ from dipstick.cli.app import (
     _print_json,
     open_store,
     out,
+    sane_day,
 )
 from dipstick.cli.app import app as root
 from dipstick.errors import DipstickError, UsageError
@@ -31,7 +32,7 @@ app = typer.Typer(name="actions", no_args_is_help=True, rich_markup_mode="rich",
                   "action recovered; the portfolio ledger.")
 root.add_typer(app)
 
-DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])]
+DateOpt = Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], callback=sane_day)]
 ById = Annotated[int, typer.Argument(help="The action's number (dipstick actions list).")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who makes the change (kept in the history).")]
 
@@ -101,7 +102,7 @@ def set_(action_id: ById, database: DatabaseOpt = None, fmt: FormatOpt = "table"
          status: Annotated[str | None, typer.Option(
              help="proposed, in-progress, done or dismissed.")] = None,
          on: Annotated[datetime | None, typer.Option(
-             "--on", formats=["%Y-%m-%d"],
+             "--on", formats=["%Y-%m-%d"], callback=sane_day,
              help="The done or dismissal date (default: today).")] = None,
          reason: Annotated[str | None, typer.Option(help="Why dismissed (required).")] = None,
          owner: Annotated[str | None, typer.Option()] = None, due: DateOpt = None,

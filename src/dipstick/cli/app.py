@@ -50,13 +50,38 @@ err = _console(stderr=True)
 
 PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with dipstick.yaml).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
+
+
+def sane_day(value: datetime | None) -> datetime | None:
+    """A date option (``--as-of``, ``--due``, ``--since`` …) within dipstick.bounds's range:
+    year 1 or 9999 parses, but every window computed from it overflows (a traceback and exit 1
+    before issue 17; now exit 2 naming the option)."""
+    from dipstick.bounds import date_problem
+
+    why = date_problem(value) if value is not None else None
+    if why:
+        raise typer.BadParameter(why)
+    return value
+
+
+def _database_url(value: str | None) -> str | None:
+    """``--database`` that is no URL at all is a usage error naming the option (exit 2), found
+    before any work (was exit 3 after the check, or a traceback)."""
+    from dipstick.database import url_problem
+
+    why = url_problem(value) if value is not None else None
+    if why:
+        raise typer.BadParameter(why)
+    return value
+
+
 AsOfOpt = Annotated[datetime | None, typer.Option(
-    "--as-of", formats=["%Y-%m-%d"],
+    "--as-of", formats=["%Y-%m-%d"], callback=sane_day,
     help="Check as of this date (default: organisation.as_of or the latest signal date).")]
 ServiceOpt = Annotated[list[str] | None, typer.Option(
     "--service", "-s", help="Only this service id (repeatable).")]
 DatabaseOpt = Annotated[str | None, typer.Option(
-    "--database",   # unset: DIPSTICK_DATABASE_URL, read by dipstick.settings
+    "--database", callback=_database_url,   # unset: DIPSTICK_DATABASE_URL (dipstick.settings)
     help="App database URL (default: SQLite file dipstick.db here; env DIPSTICK_DATABASE_URL).")]
 StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run in the history.")]
 EngineOpt = Annotated[str, typer.Option(
@@ -130,9 +155,18 @@ def open_store(database: str | None, fmt: str) -> Iterator[Any]:
 
 def _print_json(data: Any) -> None:
     """Plain JSON on stdout: Rich's highlighter takes seconds on a 2,000-service result, and
-    so does indenting (it forces json's pure-Python encoder), so only a terminal gets indents."""
+    so does indenting (it forces json's pure-Python encoder), so only a terminal gets indents.
+    ``allow_nan=False``: ``Infinity`` and ``NaN`` are not JSON, so a non-finite number that
+    got past the loader's bounds is an error (exit 3), never output a JSON reader rejects."""
     indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(data, indent=indent, default=str, ensure_ascii=False) + "\n")
+    try:
+        text = json.dumps(data, indent=indent, default=str, ensure_ascii=False,
+                          allow_nan=False)
+    except ValueError as e:
+        err.print(f"[red]error:[/red] the result holds a number that is not finite ({e}); "
+                  "nothing was printed. Please report it with the package that gave it.")
+        raise typer.Exit(int(ExitCode.FAILURE)) from None
+    sys.stdout.write(text + "\n")
 
 
 def _check_format(fmt: str) -> None:

@@ -105,7 +105,8 @@ def _mapping(pairs: list[str], file: Path | None) -> dict[str, str]:
     if file is not None:
         try:
             raw = yaml.safe_load(file.read_text(encoding="utf-8-sig"))
-        except (OSError, yaml.YAMLError) as e:
+        # ValueError: not UTF-8, or a number of more than 4,300 digits (were tracebacks)
+        except (OSError, ValueError, RecursionError, yaml.YAMLError) as e:
             raise UsageError(f"--mapping {file}: cannot be read as YAML: {e}") from None
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise UsageError(f"--mapping {file}: expected field: column pairs, e.g. "

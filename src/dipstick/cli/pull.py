@@ -26,7 +26,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, app, err, out
+from dipstick.cli.app import (
+    FormatOpt,
+    _check_format,
+    _fail,
+    _print_json,
+    app,
+    err,
+    out,
+    sane_day,
+)
 from dipstick.errors import DipstickError, UsageError
 
 if TYPE_CHECKING:   # imported where used: start-up stays light (tests/test_startup.py)
@@ -43,7 +52,7 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT
 IntoOpt = Annotated[Path, typer.Option("--into", help="The data package folder to import into "
                                        "(created when missing).")]
 SinceOpt = Annotated[datetime | None, typer.Option(
-    "--since", formats=DATE_FORMATS,
+    "--since", formats=DATE_FORMATS, callback=sane_day,
     help="Pull what was updated since then (the first pull; later pulls resume from the "
     "stored watermark, never before --since).")]
 MapOpt = Annotated[list[str] | None, typer.Option(

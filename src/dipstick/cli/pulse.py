@@ -22,6 +22,7 @@ from dipstick.cli.app import (
     err,
     open_store,
     out,
+    sane_day,
 )
 from dipstick.cli.app import app as root
 from dipstick.defaults import DEFAULT_BASE_URL
@@ -139,7 +140,8 @@ def start(
         "--group", "-g", help="A consuming group to ask (repeatable; default: all).")] = None,
     package: PackageOpt = None,
     closes: Annotated[datetime | None, typer.Option(
-        formats=["%Y-%m-%d"], help="Closing date (default: in --open-days).")] = None,
+        formats=["%Y-%m-%d"], callback=sane_day,
+        help="Closing date (default: in --open-days).")] = None,
     open_days: Annotated[int, typer.Option(help="Days a check-in stays open.", min=1)] = 14,
     every: Annotated[str | None, typer.Option(
         help="Repeat: month, quarter, half-year, year or a number of days.")] = None,
@@ -477,7 +479,8 @@ def overdue(
 @app.command()
 def due(database: DatabaseOpt = None, fmt: FormatOpt = "table",
         today: Annotated[datetime | None, typer.Option(
-            formats=["%Y-%m-%d"], help="As of this date (default: today).")] = None) -> None:
+            formats=["%Y-%m-%d"], callback=sane_day,
+            help="As of this date (default: today).")] = None) -> None:
     """Open the scheduled check-ins whose date has come (run it daily, e.g. from cron)."""
     from dipstick.pulse.schedules import open_due
 

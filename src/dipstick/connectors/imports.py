@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,21 @@ from dipstick.connectors.look import FieldLook
 from dipstick.connectors.presets import Preset, preset
 from dipstick.connectors.sources import Source, open_source, read_error, stage
 from dipstick.defaults import IMPORT_KINDS
-from dipstick.engine.sql import ident, literal, load_table, run
+from dipstick.engine.sql import (
+    duplicate_message,
+    duplicate_rows,
+    has_key,
+    ident,
+    key_sql,
+    key_text,
+    literal,
+    load_table,
+    run,
+)
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
 from dipstick.package import DATE_COLUMNS, MODEL_FILE, reference_ids
-from dipstick.package.tables import FORMATS, TABLES, Column
+from dipstick.package.tables import FORMATS, TABLES, Column, keys_of
 
 
 @dataclass(frozen=True)
@@ -230,7 +241,7 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
             fields=fields, dry_run=True, unassigned=unassigned, groups_added=tuple(groups))
 
     replaced = 0
-    keys, _ = pl.keys_of(kind, p.sources)
+    keys, _ = keys_of(kind, p.sources)
     if merging:
         assert old is not None
         run(con, f"CREATE OR REPLACE VIEW _old AS SELECT * FROM {_read_typed(old, columns)}")
@@ -251,7 +262,8 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
     run(con, f"COPY (SELECT * FROM _merged{order}) TO ? ({fmt})", [str(tmp)])
     tick(80)
     # the written file, read back by the package loader's own checks against the new model
-    problems = load_table(con, kind, tmp, TABLES[kind], refs, f"{kind}{ext} (as imported)")
+    problems = load_table(con, kind, tmp, TABLES[kind], refs, f"{kind}{ext} (as imported)",
+                          partial(keys_of, kind))
     if problems:
         raise PackageError(problems)
     total = _count(con, ident(kind))
@@ -341,22 +353,16 @@ def _post_checks(con: duckdb.DuckDBPyConnection, kind: str, p: pl.Plan,
     if kind == "touchpoints" and {"visitors", "drop_offs"} <= p.sources.keys():
         checks.append((p.label("drop_offs"), "v_drop_offs > v_visitors",
                        "is more than visitors", "t_drop_offs"))
-    keys, unique = pl.keys_of(kind, p.sources)
+    keys, unique = keys_of(kind, p.sources)
     if not collapse and unique:
-        part = ", ".join(ident("v_" + k) for k in keys)
-        # a hash aggregate finds the repeated keys; rows are looked up only when there are any
-        run(con, f"CREATE OR REPLACE TABLE _dupkeys AS SELECT {part} FROM _final "
-                 f"GROUP BY ALL HAVING count(*) > 1")
-        if _count(con, "_dupkeys"):
-            match = " AND ".join(f"f.{ident('v_' + k)} IS NOT DISTINCT FROM d.{ident('v_' + k)}"
-                                 for k in keys)
-            run(con, f"CREATE OR REPLACE TABLE _dup AS SELECT f._row FROM _final f "
-                     f"JOIN _dupkeys d ON {match}")
-            value = " || ' | ' || ".join(f"coalesce(CAST({ident('v_' + k)} AS VARCHAR), '')"
-                                         for k in keys)
-            checks.append((p.label(keys[0]), "_row IN (SELECT _row FROM _dup)",
-                           f"the key ({', '.join(keys)}) is on more than one row of this file",
-                           value))
+        key = key_sql([ident("v_" + k) for k in keys])
+        keyed = has_key([ident("v_" + c.name) for c in p.columns
+                         if c.name in keys and not c.required])
+        condition, n = duplicate_rows(con, "_final", key, "_row", keyed)
+        if n:
+            kinds = {c.name: c.kind for c in p.columns}
+            value = key_text([(ident("v_" + k), kinds[k]) for k in keys])
+            checks.append((p.label(keys[0]), condition, duplicate_message(keys), value))
     return checks
 
 

@@ -16,32 +16,12 @@ import duckdb
 
 from dipstick.connectors.presets import Preset
 from dipstick.engine.logs_sql import ISO_EXPECTED, timestamp_sql
-from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run
+from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run, value_rules
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.package.tables import Column
 
 RAW = "_raw"
 EXTRA: dict[str, tuple[Column, ...]] = {"tickets": (Column("state"),)}
-# How rows are keyed: a re-import replaces the rows with the same key (docs/connectors.md).
-KEYS: dict[str, tuple[str, ...]] = {
-    "tickets": ("id",), "changes": ("id",), "usage": ("date", "service"),
-    "costs": ("month", "service"), "training": ("date", "service", "group"),
-    "surveys": ("date", "service", "group", "dimension", "respondent"),
-    "kpis": ("date", "outcome"), "touchpoints": ("date", "journey", "touchpoint"),
-    "services": ("id",),
-}
-
-
-def keys_of(kind: str, sources: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
-    """The key of an import and whether it is unique per row. Anonymous survey answers (no
-    respondent column) have none of their own: their slice (date, service, group, dimension)
-    is the key, several answers may share it, and a re-import replaces the whole slice."""
-    keys = KEYS[kind]
-    if kind == "surveys" and "respondent" not in sources:
-        return keys[:-1], False
-    return keys, True
-
-
 @dataclass(frozen=True)
 class Plan:
     """Where each dipstick field comes from: a source column, or a constant."""
@@ -187,8 +167,10 @@ def typed_sql(c: Column, t: str, dates: Dates, values: Mapping[str, str] | None,
     if c.kind == "number":
         return f"TRY_CAST({t} AS DOUBLE)", "a number"
     if c.kind == "integer":
+        # TRY_CAST twice: a whole number beyond BIGINT (20 or 5,000 digits) is not valid, where
+        # a plain cast stopped the import with DuckDB's conversion error
         return (f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+(\\.0*)?') THEN "
-                f"TRY_CAST({t} AS DOUBLE)::BIGINT END", "a whole number")
+                f"TRY_CAST(TRY_CAST({t} AS DOUBLE) AS BIGINT) END", "a whole number")
     if c.kind == "boolean":
         return (f"CASE WHEN lower({t}) IN ('true', 'yes', 'y', '1', 't') THEN true WHEN "
                 f"lower({t}) IN ('false', 'no', 'n', '0', 'f') THEN false END",
@@ -252,16 +234,9 @@ def build_typed(con: duckdb.DuckDBPyConnection, p: Plan, dates: Dates,
         if expected:
             rules.append((f"{t} IS NOT NULL AND {v} IS NULL", f"{ex} IS NOT NULL AND {vx} IS NULL",
                           f"is not valid: expected {expected}"))
-        if c.minimum is not None:
-            rules.append((f"{v} < {c.minimum}", f"{vx} < {c.minimum}",
-                          f"must be ≥ {c.minimum:g}"))
-        if c.maximum is not None:
-            rules.append((f"{v} > {c.maximum}", f"{vx} > {c.maximum}",
-                          f"must be ≤ {c.maximum:g}"))
-        if c.choices:
-            inside = ", ".join(literal(x) for x in c.choices)
-            rules.append((f"{v} NOT IN ({inside})", f"{vx} NOT IN ({inside})",
-                          f"must be one of {', '.join(c.choices)}"))
+        # the package loader's own rules (engine.sql.value_rules): one copy for both
+        rules += [(on_v, on_stored, message) for (on_v, message), (on_stored, _)
+                  in zip(value_rules(c, v), value_rules(c, vx), strict=True)]
         cols.append(f"{v} AS {vx}")
         if rules:
             fails = " OR ".join(f"coalesce({r[0]}, false)" for r in rules)

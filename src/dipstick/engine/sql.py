@@ -7,13 +7,15 @@ with their row numbers. Everything else is written with Narwhals in the indicato
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
 
+from dipstick.bounds import DATE_RANGE, EARLIEST, LATEST, NOT_FINITE
 from dipstick.errors import Problem
 
 
@@ -134,11 +136,13 @@ def load_table(
     columns: Sequence[Column],
     refs: Mapping[str, Iterable[str]],
     display: str,
+    keys_of: Callable[[Iterable[str]], tuple[tuple[str, ...], bool]] | None = None,
 ) -> list[Problem]:
     """Load one signal file into the typed DuckDB table ``table``; return its problems.
 
     ``refs`` maps a reference kind to the known ids; for ``dimension`` and ``touchpoint`` the ids
-    are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs. Nothing is created when
+    are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs; no two rows may share
+    a key (``keys_of`` the columns found: ``package.tables.keys_of``). Nothing is created when
     there is a problem, so a bad package never yields a half-loaded engine.
     """
     raw = f"_raw_{table}"
@@ -175,13 +179,8 @@ def load_table(
         if c.kind != "text" and not _always_casts(types[c.name], c.kind):
             checks.append(Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
                                  f"is not a valid {_kind_name(c.kind)}", x))
-        if c.minimum is not None:
-            checks.append(Check(c.name, f"{t} < {c.minimum}", f"must be ≥ {c.minimum:g}", x))
-        if c.maximum is not None:
-            checks.append(Check(c.name, f"{t} > {c.maximum}", f"must be ≤ {c.maximum:g}", x))
-        if c.choices:
-            checks.append(Check(c.name, f"{t} NOT IN {_in_list(c.choices)}",
-                                 f"must be one of {', '.join(c.choices)}", x))
+        checks += [Check(c.name, cond, message, x) for cond, message
+                   in value_rules(c, t, _may_be_infinite(types[c.name]))]
         if c.ref in ("dimension", "touchpoint"):
             owner = "group" if c.ref == "dimension" else "journey"
             if owner in types:
@@ -202,13 +201,29 @@ def load_table(
         checks.append(Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
                              "is more than visitors", ident("drop_offs")))
 
-    counts = run(con, "SELECT " + ", ".join(
-        f"count(*) FILTER (WHERE {ch.condition})" for ch in checks) + f" FROM {raw}")[0]
+    keys, unique = keys_of(typed) if keys_of else ((), False)
+    key = key_sql([typed[k] for k in keys]) if unique and set(keys) <= typed.keys() else None
+    keyed = has_key([typed[c.name] for c in columns if c.name in keys and not c.required])
+    # repeated keys are counted in the same scan as every other rule, by their 64-bit hashes
+    # (a third cheaper than the values for a key of two columns); a count above zero is
+    # confirmed on the values, so a hash collision costs a look-up, never a false problem
+    *counts, repeated = run(con, "SELECT " + ", ".join(
+        [f"count(*) FILTER (WHERE {ch.condition})" for ch in checks]
+        + [f"count({key}) FILTER (WHERE {keyed}) - count(DISTINCT hash({key})) FILTER (WHERE "
+           f"{keyed})" if key else "0"]) + f" FROM {raw}")[0]
+    if repeated:
+        assert key is not None
+        condition, n = duplicate_rows(con, raw, key, rownum, keyed)
+        if n:
+            kinds = {c.name: c.kind for c in columns}
+            checks.append(Check(keys[0], condition, duplicate_message(keys),
+                                key_text([(typed[k], kinds[k]) for k in keys])))
+            counts.append(n)
     for ch, n in zip(checks, counts, strict=True):
         if not n:
             continue
-        rows = run(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE {ch.condition} "
-                   f"ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}")
+        rows = _rows_where(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE "
+                                f"{ch.condition} ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}", csv)
         for r, v in rows:
             problems.append(Problem(display, ch.message, row=int(r), field=ch.field, value=v,
                                     line=int(r) + 1 if csv else None))
@@ -227,6 +242,92 @@ def load_table(
     return problems
 
 
+def _rows_where(con: duckdb.DuckDBPyConnection, sql: str, csv: bool) -> list[tuple[Any, ...]]:
+    """The rows a check names. Not pushed into a Parquet scan: DuckDB prunes row groups by
+    their min/max statistics, which leave NaN out, so a column's only NaN went unnamed (the
+    count, an aggregate, saw it). Only run when there are problems, so it costs nothing."""
+    if csv:
+        return run(con, sql)
+    run(con, "SET disabled_optimizers = 'filter_pushdown'")
+    try:
+        return run(con, sql)
+    finally:
+        run(con, "RESET disabled_optimizers")
+
+
+def value_rules(c: Column, v: str, may_be_infinite: bool = True) -> list[tuple[str, str]]:
+    """(condition on the typed value ``v``, message) for every rule of column ``c``'s values:
+    the one copy the package loader (:func:`load_table`) and the importer
+    (``connectors.pipeline``) both compile, so validate, check and import agree. Dates lie
+    in :mod:`dipstick.bounds`'s range and numbers are finite (``NaN`` compares above every
+    number in DuckDB, so a bound is judged only on finite values); ``may_be_infinite`` is
+    False for a typed column that cannot hold one (integers, decimals)."""
+    rules: list[tuple[str, str]] = []
+    finite = ""
+    if c.kind == "number" and may_be_infinite:
+        rules.append((f"NOT isfinite({v})", NOT_FINITE))
+        finite = f"isfinite({v}) AND "
+    if c.kind in ("timestamp", "month"):
+        after = LATEST + timedelta(days=1)
+        rules.append((f"({v} < TIMESTAMP '{EARLIEST}' OR {v} >= TIMESTAMP '{after}')",
+                      f"must be a date {DATE_RANGE}"))
+    if c.minimum is not None:
+        rules.append((f"{finite}{v} < {c.minimum}", f"must be ≥ {c.minimum:g}"))
+    if c.maximum is not None:
+        rules.append((f"{finite}{v} > {c.maximum}", f"must be ≤ {c.maximum:g}"))
+    if c.choices:
+        rules.append((f"{v} NOT IN {_in_list(c.choices)}",
+                      f"must be one of {', '.join(c.choices)}"))
+    return rules
+
+
+def key_sql(exprs: Sequence[str]) -> str:
+    """One value per row for a key of one or more columns (a struct compares field by field,
+    NULLs alike)."""
+    return exprs[0] if len(exprs) == 1 else f"row({', '.join(exprs)})"
+
+
+def key_text(parts: Sequence[tuple[str, str]]) -> str:
+    """A key's typed values (expression, column kind) as one text, ``2026-03-01 | crm``: what
+    the loader and the importer both show of a repeated key (the import keeps no source text
+    of a clean date)."""
+    def text(x: str, kind: str) -> str:
+        if kind == "month":
+            return f"strftime({x}, '%Y-%m')"
+        if kind == "timestamp":
+            return (f"CASE WHEN CAST({x} AS TIME) = TIME '00:00:00' THEN strftime({x}, "
+                    f"'%Y-%m-%d') ELSE strftime({x}, '%Y-%m-%d %H:%M:%S') END")
+        return f"CAST({x} AS VARCHAR)"
+
+    return " || ' | ' || ".join(f"coalesce({text(x, k)}, '')" for x, k in parts)
+
+
+def duplicate_message(keys: Sequence[str]) -> str:
+    return f"the key ({', '.join(keys)}) is on more than one row of this file"
+
+
+def has_key(optional: Sequence[str]) -> str:
+    """The condition of a row having a key of its own: its optional key columns (a survey's
+    ``respondent``) are not empty. An answer without a respondent is anonymous: several may
+    share their slice (date, service, group, dimension)."""
+    return " AND ".join(f"{x} IS NOT NULL" for x in optional) or "true"
+
+
+def duplicate_rows(con: duckdb.DuckDBPyConnection, relation: str, key: str,
+                   row: str, keyed: str = "true") -> tuple[str, int]:
+    """A condition on ``relation`` true for the rows whose ``key`` (:func:`key_sql`) another
+    row carries too, and how many rows: the loader's and the importer's one check of unique
+    keys, over the rows that have a key (``keyed``, :func:`has_key`). A hash aggregate finds
+    the repeated keys; the rows are looked up only when any."""
+    run(con, f"CREATE OR REPLACE TEMP TABLE _dupkeys AS SELECT {key} AS k FROM {relation} "
+             f"WHERE {keyed} GROUP BY ALL HAVING count(*) > 1")
+    # the row number and key are named inside the scan: ``rowid`` is every table's column
+    run(con, f"CREATE OR REPLACE TEMP TABLE _dup AS SELECT x.r FROM (SELECT {row} AS r, {key} "
+             f"AS k FROM {relation} WHERE {keyed}) x SEMI JOIN _dupkeys d "
+             "ON x.k IS NOT DISTINCT FROM d.k")
+    return f"{row} IN (SELECT r FROM _dup)", int(run(con, "SELECT count(*) FROM _dup")[0][0])
+
+
 def _drop(con: duckdb.DuckDBPyConnection, raw: str, csv: bool) -> None:
     run(con, f"DROP {'TABLE' if csv else 'VIEW'} IF EXISTS {raw}")
 
@@ -238,6 +339,14 @@ _LOSSLESS = {
     "timestamp": {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "DATE"},
     "boolean": {"BOOLEAN"},
 }
+
+
+def _may_be_infinite(raw_type: str) -> bool:
+    """Whether a column of ``raw_type`` can hold inf or NaN: text and floating point can, a
+    typed (Parquet) integer or decimal cannot (its finite check is not run)."""
+    raw = raw_type.upper()
+    return not (raw in _SMALL_INTS or raw in {"UBIGINT", "HUGEINT", "UHUGEINT"}
+                or raw.startswith("DECIMAL"))
 
 
 def _always_casts(raw_type: str, kind: str) -> bool:

@@ -77,5 +77,7 @@ def settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
         try:
             split_settings(settings, spec)
         except ValidationError as e:
-            out += [(".".join(str(p) for p in err["loc"]), err["msg"]) for err in e.errors()]
+            out += [(".".join(str(p) for p in err["loc"]),
+                     str(err.get("ctx", {}).get("error", err["msg"]))
+                     if err["type"] == "value_error" else err["msg"]) for err in e.errors()]
     return out

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from dipstick.bounds import date_problem
 from dipstick.model.alerts import AlertTargets
 from dipstick.waiting import WAITING_PREFIXES as WAITING_PREFIXES  # no pydantic: `streams`
 from dipstick.waiting import is_waiting as is_waiting
@@ -25,15 +33,28 @@ Direction = Literal["up", "down"]
 CONTRACT_VERSION = 1
 
 
+def _sane_day(value: date) -> date:
+    why = date_problem(value)
+    if why:
+        raise ValueError(why)
+    return value
+
+
+# A date of dipstick.yaml: in dipstick.bounds's range, or every window computed from it overflows
+Day = Annotated[date, AfterValidator(_sane_day)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan=False: inf, NaN and 1e400 are no rate, cost or target (dipstick.bounds)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              allow_inf_nan=False)
 
 
 class Organisation(_Model):
     name: str
     currency: str = "EUR"
     hourly_rate: float = Field(60.0, gt=0)
-    as_of: date | None = None
+    as_of: Day | None = None
 
 
 class ValueDimension(_Model):
@@ -85,8 +106,8 @@ class Service(_Model):
     monthly_cost: float = Field(0.0, ge=0)
     licences: int | None = Field(None, ge=0)
     licence_cost_monthly: float | None = Field(None, ge=0)
-    end_of_life: date | None = None
-    launched: date | None = None
+    end_of_life: Day | None = None
+    launched: Day | None = None
     consumers: tuple[str, ...] = ()
     supports: tuple[ValueLink, ...] = ()
 
@@ -98,7 +119,7 @@ class StepBaseline(_Model):
     process_minutes: float = Field(ge=0)
     wait_minutes: float = Field(0.0, ge=0)
     complete_accurate: float = Field(1.0, gt=0, le=1)
-    mapped: date | None = None          # when the earlier map was drawn
+    mapped: Day | None = None          # when the earlier map was drawn
 
 
 class Step(_Model):

@@ -17,7 +17,8 @@ ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _Target(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              allow_inf_nan=False)
 
     name: str | None = Field(
         None, min_length=1,

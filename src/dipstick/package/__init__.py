@@ -6,9 +6,11 @@ lists all of them; each names the file, row, field and value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,12 @@ import duckdb
 import yaml
 from pydantic import ValidationError
 
+from dipstick.bounds import date_problem, number_problem
 from dipstick.engine import Signals
 from dipstick.engine.sql import connect, latest_date, load_table
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
-from dipstick.package.tables import FORMATS, TABLES
+from dipstick.package.tables import FORMATS, TABLES, keys_of
 from dipstick.selfassess import Answer, read_self_assessment
 
 MODEL_FILE = "dipstick.yaml"
@@ -76,7 +79,8 @@ def load_package(path: str | Path, progress: Progress | None = None) -> Package:
     for table, file in _table_files(root, problems):
         if progress:
             progress(table)
-        found = load_table(con, table, file, TABLES[table], refs, file.name)
+        found = load_table(con, table, file, TABLES[table], refs, file.name,
+                           partial(keys_of, table))
         problems += found
         if not found:
             loaded[table] = table
@@ -108,24 +112,80 @@ def read_model(root: Path) -> tuple[ValueModel | None, list[Problem]]:
         return None, [Problem(str(root), "is not a folder (a data package is a folder)")]
     if not file.is_file():
         return None, [Problem(str(file), "is missing: a data package needs a dipstick.yaml")]
-    text = file.read_text(encoding="utf-8-sig")
+    text, problem = _read_text(file)
+    if problem is not None:
+        return None, [problem]
     try:
         raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         return None, [Problem(MODEL_FILE, f"is not valid YAML: {getattr(e, 'problem', e)}",
                               line=mark.line + 1 if mark else None)]
+    except ValueError as e:   # a number of over 4,300 digits, a date like 2026-13-45
+        long = re.search(r"\d{4300,}", text)
+        if long:
+            return None, [Problem(MODEL_FILE, "has a number of more than 4,300 digits: no "
+                                  "value means that much",
+                                  line=text.count("\n", 0, long.start()) + 1)]
+        return None, [Problem(MODEL_FILE, f"has a value that cannot be read: {e} (a date "
+                              "must be a real day, e.g. 2026-03-01)")]
+    except RecursionError:
+        return None, [Problem(MODEL_FILE, "is nested too deeply to be read")]
     if not isinstance(raw, dict):
         return None, [Problem(MODEL_FILE, "must be a mapping with an `organisation:` key")]
+    bounds = list(_out_of_bounds(raw))
     try:
         model = ValueModel.model_validate(raw)
     except ValidationError as e:
         node = yaml.compose(text, Loader=_Loader)  # line numbers, only when there are errors
-        return None, [_yaml_problem(err, raw, node) for err in e.errors()]
+        named = {where for where, _, _ in bounds}
+        wrong = [_yaml_problem(err, raw, node) for err in e.errors()]
+        return None, [*_bound_problems(bounds, node), *(p for p in wrong if p.field not in named)]
     found = model_problems(model)
-    node = yaml.compose(text, Loader=_Loader) if found else None
-    return model, [Problem(MODEL_FILE, msg, field=where, line=_line(node, _loc(where)))
-                   for where, msg in found]
+    node = yaml.compose(text, Loader=_Loader) if found or bounds else None
+    named = {where for where, _, _ in bounds}
+    problems = [*_bound_problems(bounds, node),
+                *(Problem(MODEL_FILE, msg, field=where, line=_line(node, _loc(where)))
+                  for where, msg in found if where not in named)]
+    # a model with a value out of bounds is not checked: its windows would overflow
+    return (None if bounds else model), problems
+
+
+def _read_text(file: Path) -> tuple[str, Problem | None]:
+    """The file's text; a byte that is not UTF-8 is a problem naming its line, not a
+    traceback."""
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as e:
+        return "", Problem(MODEL_FILE, f"is not UTF-8 text: byte 0x{data[e.start]:02x} at "
+                           f"position {e.start} (save the file as UTF-8)",
+                           line=data.count(b"\n", 0, e.start) + 1)
+
+
+def _out_of_bounds(raw: Any, where: str = "") -> Iterable[tuple[str, str, object]]:
+    """(field, why, value) of every number or date of the raw YAML that means nothing: inf,
+    NaN, a whole number beyond 64 bits, a date outside 1900–2200 (:mod:`dipstick.bounds`),
+    wherever it is (settings, costs, rates, targets, alerts …)."""
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            yield from _out_of_bounds(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(raw, list):
+        for i, v in enumerate(raw):
+            yield from _out_of_bounds(v, f"{where}[{i}]")
+    elif isinstance(raw, date):
+        why = date_problem(raw)
+        if why:
+            yield where, why, raw.isoformat()
+    else:
+        why = number_problem(raw)
+        if why:
+            yield where, why, raw if isinstance(raw, float) else f"{str(raw)[:20]}…"
+
+
+def _bound_problems(bounds: list[tuple[str, str, object]], node: Any) -> list[Problem]:
+    return [Problem(MODEL_FILE, why, field=where, value=value, line=_line(node, _loc(where)))
+            for where, why, value in bounds]
 
 
 def model_problems(model: ValueModel) -> list[tuple[str, str]]:
@@ -202,6 +262,8 @@ def _yaml_problem(err: Any, raw: Any, node: Any) -> Problem:
                     for i, p in enumerate(loc))
     value = _lookup(raw, loc) if err["type"] != "missing" else None
     msg = "is required" if err["type"] == "missing" else err["msg"]
+    if err["type"] == "value_error":   # our own validators' words, without pydantic's prefix
+        msg = str(err.get("ctx", {}).get("error", msg))
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling against docs/data-package.md)"
     return Problem(MODEL_FILE, msg, field=where or None, value=value, line=_line(node, loc))

@@ -1,10 +1,11 @@
-"""The signal tables of contract v1 as data: columns, types, rules and references.
+"""The signal tables of contract v1 as data: columns, types, rules, references and keys.
 
-One declaration drives loading, validation and the docs, so they cannot drift apart.
+One declaration drives loading, validation, importing and the docs, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,5 +85,28 @@ TABLES: dict[str, tuple[Column, ...]] = {
         _c("visitors", "number", **COUNT), _c("drop_offs", "number", **COUNT),
     ),
 }
+
+# The key of each table: no two rows may share one (the loader's check, the same for validate,
+# check and import), and a re-import replaces the rows with the keys it carries
+# (docs/connectors.md). ``events`` has none: one case repeats an activity at one timestamp.
+KEYS: dict[str, tuple[str, ...]] = {
+    "tickets": ("id",), "changes": ("id",), "usage": ("date", "service"),
+    "costs": ("month", "service"), "training": ("date", "service", "group"),
+    "surveys": ("date", "service", "group", "dimension", "respondent"),
+    "kpis": ("date", "outcome"), "touchpoints": ("date", "journey", "touchpoint"),
+    "services": ("id",),
+}
+
+
+def keys_of(table: str, present: Iterable[str]) -> tuple[tuple[str, ...], bool]:
+    """The key of ``table`` given the columns ``present``, and whether it is unique per row.
+    Anonymous survey answers (no respondent column) have none of their own: their slice (date,
+    service, group, dimension) is the key, several answers may share it, and a re-import
+    replaces the whole slice."""
+    keys = KEYS.get(table, ())
+    if table == "surveys" and "respondent" not in set(present):
+        return keys[:-1], False
+    return keys, bool(keys)
+
 
 FORMATS = (".csv", ".parquet")

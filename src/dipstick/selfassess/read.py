@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from dipstick.bounds import date_problem
 from dipstick.errors import Problem
 from dipstick.selfassess.questions import QUESTIONNAIRE, SCALE, question
 from dipstick.selfassess.score import FILE, Answer
@@ -62,14 +63,18 @@ def read_self_assessment(root: Path, services: Iterable[str]
 
 
 def _csv_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            return [], [Problem(path.name, "required column is missing (columns found: "
-                                f"{', '.join(header) or 'none'})", field=c) for c in missing]
-        return [(i, dict(r)) for i, r in enumerate(reader, start=1)], []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                return [], [Problem(path.name, "required column is missing (columns found: "
+                                    f"{', '.join(header) or 'none'})", field=c)
+                            for c in missing]
+            return [(i, dict(r)) for i, r in enumerate(reader, start=1)], []
+    except (UnicodeDecodeError, csv.Error) as e:   # not UTF-8, a field over 128 KB: were tracebacks
+        return [], [Problem(path.name, f"cannot be read as a UTF-8 CSV file: {e}")]
 
 
 def _yaml_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
@@ -81,6 +86,8 @@ def _yaml_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Probl
         mark = getattr(e, "problem_mark", None)
         return [], [Problem(path.name, f"is not valid YAML: {getattr(e, 'problem', e)}",
                             line=mark.line + 1 if mark else None)]
+    except (ValueError, RecursionError) as e:   # not UTF-8, a 5,000-digit number, too deep
+        return [], [Problem(path.name, f"cannot be read as UTF-8 YAML: {str(e)[:200]}")]
     if raw is None:
         return [], []
     if not isinstance(raw, list):
@@ -127,6 +134,8 @@ def _answer(file: str, row: int, fields: Mapping[str, Any], services: set[str],
     day = _date(fields.get("date"))
     if text["date"] and day is None:
         bad("date", "is not a valid date (ISO 8601, e.g. 2026-03-01)")
+    elif day is not None and date_problem(day):   # year 9999 overflowed the check's windows
+        bad("date", str(date_problem(day)))
     if len(problems) > before or answer is None:
         return None
     return Answer(text["service"], text["cause"], text["question"], answer,
