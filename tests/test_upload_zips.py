@@ -78,6 +78,7 @@ def test_a_crafted_zip_is_a_4xx_naming_the_member_and_leaves_nothing(
                          files={"file": ("crafted.zip", body, "application/zip")})
         assert page.status_code == 422 and "nothing was replaced" in page.text
         assert problem.replace("'", "&#39;") in page.text
+        assert f"<td>{member}</td>" in page.text           # the member, in the field column
     assert sorted(uploads.iterdir()) == before           # no crafted-*/, no .upload-* left
 
 
