@@ -430,3 +430,7 @@ def test_rich_markup_in_the_data_is_printed_as_typed(base: Path) -> None:
         (pkg / "tickets.csv").write_text(tickets)
         code, output = run("validate", pkg)
         assert code == 2 and MARKUP in output and "tickets.csv" in output, output[-1000:]
+    with copy_of(base) as pkg:                           # the path is data too
+        odd = pkg.rename(pkg.parent / MARKUP.replace("/", "_"))
+        code, output = run("validate", odd)
+        assert code == 0 and odd.name in output, output[-1000:]
