@@ -325,11 +325,14 @@ def test_a_fuzzed_model_is_valid_or_named(base: Path, data: st.DataObject) -> No
 def test_a_fuzzed_export_is_imported_or_named(base: Path, kind: str,
                                               data: st.DataObject) -> None:
     body = data.draw(csv_bytes(kind), label="export.csv")
+    fmt = data.draw(FORMATS, label="format")
     with copy_of(base) as pkg:
         source = pkg.parent / "export.csv"
         source.write_bytes(body)
         before = sorted(p.name for p in pkg.iterdir())
-        code, output = run("import", kind, source, "--into", pkg)
+        code, output = run("import", kind, source, "--into", pkg, "--format", fmt)
+        if fmt == "json":
+            json.loads(output)             # what a script reads: JSON, whatever the export held
         assert_answered(code, output, (0,), "export.csv")
         if code == 2:       # all-or-nothing: the package is as it was
             assert sorted(p.name for p in pkg.iterdir()) == before, output[-1000:]
