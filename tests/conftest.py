@@ -91,9 +91,9 @@ SHARED_SCOPES = {"module", "class", "package"}
 # each of their tests is handed out on its own, so a heavy module no longer loads one worker
 # (test_pulse_cli once took 56 % of the wall time on one worker). Every other module stays
 # on one worker, so its module fixtures (servers, browsers, Spark) are built once.
-SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_indicators.py",
-          "test_journeys.py", "test_pull_import.py", "test_pulse_cli.py", "test_pulse_core.py",
-          "test_store.py", "test_streams.py"}
+SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_fuzz.py",
+          "test_indicators.py", "test_journeys.py", "test_pull_import.py", "test_pulse_cli.py",
+          "test_pulse_core.py", "test_store.py", "test_streams.py"}
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

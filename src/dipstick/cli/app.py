@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dipstick.errors import DipstickError, ExitCode, PackageError
 
@@ -135,7 +136,7 @@ def _fail(e: DipstickError, fmt: str) -> typer.Exit:
 
         err.print(problems_table(problems))
     else:
-        err.print(f"[red]error:[/red] {e}")
+        err.print(f"[red]error:[/red] {escape(str(e))}")      # data in it is not markup
     return typer.Exit(int(e.exit_code))
 
 

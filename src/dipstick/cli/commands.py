@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from dipstick.cli.app import (
     AsOfOpt,
@@ -86,7 +87,7 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
             settle(store)    # a done action whose leak came back is reopened
             return run_id
     except DipstickError as e:
-        err.print(f"[red]error:[/red] the run was not stored: {e}")
+        err.print(f"[red]error:[/red] the run was not stored: {escape(str(e))}")
         raise typer.Exit(int(ExitCode.FAILURE)) from None
 
 
@@ -103,7 +104,7 @@ def validate(path: PackageArg, fmt: FormatOpt = "table") -> None:
     if fmt == "json":
         _print_json({"valid": True, "problems": []})
     else:
-        out.print(f"[green]✔[/green] {path} is a valid data package")
+        out.print(f"[green]✔[/green] {escape(str(path))} is a valid data package")
 
 
 @app.command()
@@ -166,7 +167,7 @@ def _alert(result: CheckResult, run_id: int, notifiers: Any, database: str | Non
         with Store.open(database) as db:
             report = run_alerts(db, run_id, result, notifiers)
     except DipstickError as e:
-        err.print(f"[red]error:[/red] alerts were not recorded: {e}")
+        err.print(f"[red]error:[/red] alerts were not recorded: {escape(str(e))}")
         raise typer.Exit(int(ExitCode.FAILURE)) from None
     for line in report.lines():
         err.print(line, markup=False)
@@ -205,10 +206,10 @@ def report(
                contexts[0] if contexts else None)
     if summary:
         written = _write_summary(result, output or Path(f"summary.{fmt}"), fmt, database)
-        out.print(f"Summary written to [bold]{written}[/bold]")
+        out.print(f"Summary written to [bold]{escape(str(written))}[/bold]")
     else:
         written = write_report(result, output or Path("report.html"))
-        out.print(f"Report written to [bold]{written}[/bold]")
+        out.print(f"Report written to [bold]{escape(str(written))}[/bold]")
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
 
 
@@ -234,7 +235,8 @@ def _write_summary(result: CheckResult, output: Path, fmt: str, database: str | 
                 if mine:
                     actions, ledger = actions_of(db, mine[0].id)
     except DipstickError as e:
-        err.print(f"[yellow]warning:[/yellow] no run history on the summary: {e}")
+        err.print(f"[yellow]warning:[/yellow] no run history on the summary: "
+                  f"{escape(str(e))}")
     try:
         return write_summary(build_summary(result, history, actions, ledger), output,
                              "pdf" if fmt == "pdf" else "html")
@@ -279,7 +281,7 @@ def demo(
     _store(result, database, started, f"demo {directory}", contexts[0])
     render.print_check(out, result, 0)
     written = write_report(result, directory / "report.html")
-    out.print(f"Report written to [bold]{written}[/bold]")
+    out.print(f"Report written to [bold]{escape(str(written))}[/bold]")
     email, password = _demo_user(database)
     how = "" if serve else f" (serve it: dipstick serve --package {directory})"
     out.print(f"Web app: [bold]http://127.0.0.1:8000/[/bold] — sign in as {email} with "

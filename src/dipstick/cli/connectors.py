@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -130,10 +131,12 @@ def _delimiter(d: str | None) -> str | None:
 
 
 def summary_table(s: ImportSummary) -> Table:
-    """The summary of one import, as the terminal shows it."""
+    """The summary of one import, as the terminal shows it. Values from the export (file
+    names, unmapped values, notes quoting them) are escaped: Rich would read ``[...]`` as
+    markup and fail on a value like ``[/red]``."""
     title = (f"Dry run: {s.source} would be imported → {s.target} (nothing written)"
              if s.dry_run else f"Imported {s.source} → {s.target}")
-    t = Table(title=title, show_header=False, title_justify="left")
+    t = Table(title=escape(title), show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     t.add_row("table", s.table)
@@ -141,7 +144,7 @@ def summary_table(s: ImportSummary) -> Table:
     t.add_row("rows written", f"{s.rows_written:,}")
     t.add_row("rows rejected", f"[red]{s.rows_rejected:,}[/red]" if s.rows_rejected else "0")
     if s.rejects_file:
-        t.add_row("rejects file", str(s.rejects_file))
+        t.add_row("rejects file", escape(str(s.rejects_file)))
     if not s.dry_run:
         t.add_row("rows in the table",
                   f"{s.rows_in_table:,} ({s.rows_replaced:,} replaced by key)")
@@ -152,29 +155,31 @@ def summary_table(s: ImportSummary) -> Table:
                                               if len(s.unmapped) > 12 else "")
         label = "unmapped service values" + (" (now starter services)" if s.service_map_file
                                              else "")
-        t.add_row(label, f"{len(s.unmapped)}: {shown}")
+        t.add_row(label, escape(f"{len(s.unmapped)}: {shown}"))
     if s.services_added:
         t.add_row("services added", f"{len(s.services_added)} (to dipstick.yaml)")
     if s.groups_added:
-        t.add_row("groups added", f"{len(s.groups_added)}: {', '.join(s.groups_added[:12])}"
-                                  + (" …" if len(s.groups_added) > 12 else ""))
+        t.add_row("groups added", escape(f"{len(s.groups_added)}: "
+                                         f"{', '.join(s.groups_added[:12])}"
+                                         + (" …" if len(s.groups_added) > 12 else "")))
     if s.service_map_file:
-        t.add_row("service map", f"{s.service_map_file} (edit it, then --service-map)")
+        t.add_row("service map", escape(f"{s.service_map_file} (edit it, then "
+                                        "--service-map)"))
     for note in s.notes:
-        t.add_row("note", note)
+        t.add_row("note", escape(note))
     for warning in s.warnings:
-        t.add_row("[yellow]warning[/yellow]", warning)
+        t.add_row("[yellow]warning[/yellow]", escape(warning))
     return t
 
 
 def mapping_table(s: ImportSummary) -> Table:
     """Which export column feeds each field, how it was chosen, and how filled it is."""
-    t = Table(title=f"Mapping of {s.source} to {s.table}", title_justify="left",
+    t = Table(title=escape(f"Mapping of {s.source} to {s.table}"), title_justify="left",
               header_style="bold")
     for col in ("Field", "Column", "Chosen by", "Filled", "Values"):
         t.add_column(col, justify="right" if col in ("Filled", "Values") else "left")
     for f in s.fields:
-        t.add_row(f.field, f.column or "[dim]—[/dim]", f.how,
+        t.add_row(f.field, escape(f.column) if f.column else "[dim]—[/dim]", escape(f.how),
                   "" if f.filled is None else f"{f.filled:.1%}",
                   "" if f.distinct is None else f"{f.distinct:,}")
     return t

@@ -1,8 +1,14 @@
 """What the figures share: the status colours, the worst-first order and safe hover text.
 
-Plotly renders hover and tick text as a small subset of HTML, so every user-provided string
-(service names, summaries, formulas) passes through :func:`plotly_text` before it reaches a
-figure: a service called ``<b>x</b>`` is shown as typed, never interpreted.
+Plotly renders a subset of HTML (links included) in every text it draws: labels, hover text,
+``customdata`` a hover template shows, tick text, annotations, titles, legend names — *and the
+category values of an axis*, which ``%{x}``/``%{y}`` put into a hover template unescaped. So
+every string from data (names of services, steps, activities, groups, outcomes, touchpoints,
+journeys, the currency, summaries, formulas) passes through :func:`plotly_text` — directly or
+through :func:`short_label`, :func:`money` — before it reaches a figure: a step called
+``<a href=…>`` is shown as typed, never a live link. Data is never used as an axis category:
+rows sit at numeric positions with escaped ``ticktext`` (the value stream map once drew its
+step names as categories, the one path that skipped the escaping; issue 17).
 """
 
 from __future__ import annotations
@@ -75,11 +81,12 @@ def plotly_text(text: str, width: int = 72) -> str:
 def short_label(text: str, width: int = 34) -> str:
     """An axis label: long names are cut (the hover shows them in full), then escaped."""
     cut = text if len(text) <= width else text[: width - 1].rstrip() + "…"
-    return html.escape(cut, quote=False)
+    return plotly_text(cut, max(width, len(cut)) + 1)
 
 
 def money(value: float, currency: str) -> str:
-    return f"{value:,.0f} {currency}"
+    """An amount for a figure's text, the currency (from data) escaped."""
+    return f"{value:,.0f} {plotly_text(currency)}"
 
 
 def json_island(fig: Any) -> Markup:

@@ -6,8 +6,6 @@ estimate it is and the formula that produced it, so no number stands without its
 
 from __future__ import annotations
 
-import html
-
 import plotly.graph_objects as go
 
 from dipstick.check import CheckResult, ServiceVerdict
@@ -62,7 +60,7 @@ def leak_bars(result: CheckResult, limit: int = LEAK_BARS_LIMIT) -> go.Figure:
         meta={"shown": len(shown), "total": len(leaking_verdicts(result)),
               "service_ids": [v.service.id for v in shown]},
     )
-    fig.update_xaxes(title_text=f"estimated leak per month ({html.escape(cur)})",
+    fig.update_xaxes(title_text=f"estimated leak per month ({plotly_text(cur)})",
                      gridcolor="#eaeef2", zeroline=False, rangemode="tozero", fixedrange=True)
     fig.update_yaxes(tickvals=list(range(len(shown))),
                      ticktext=[short_label(v.service.name) for v in shown],

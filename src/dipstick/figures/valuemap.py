@@ -31,7 +31,14 @@ from typing import Literal
 import plotly.graph_objects as go
 
 from dipstick.check import CheckResult, ServiceVerdict
-from dipstick.figures._common import LAYOUT, STATUS_COLOURS, plotly_text, short_label, worst_first
+from dipstick.figures._common import (
+    LAYOUT,
+    STATUS_COLOURS,
+    money,
+    plotly_text,
+    short_label,
+    worst_first,
+)
 from dipstick.findings import Status
 from dipstick.indicators.alignment import AlignmentSpec, kpi_shortfall
 from dipstick.indicators.common import RUN_COST_BASIS
@@ -196,7 +203,7 @@ def _source_nodes(members: Mapping[str, list[ServiceVerdict]], costs: Mapping[st
             v = vs[0]
             labels[key] = short_label(v.service.name)
             hovers[key] = (f"<b>{plotly_text(v.service.name, 60)}</b><br>light {v.status.value}"
-                           f"<br>{run_cost(v.service, costs):,.0f} {cur} run cost a month")
+                           f"<br>{money(run_cost(v.service, costs), cur)} run cost a month")
             continue
         name = key[2:]
         labels[key] = f"{short_label(name, 24)} · {len(vs)} services"
@@ -243,7 +250,8 @@ def value_map_figure(model: ValueModel, result: CheckResult, service_links: bool
         key = f"g:{g.id}"
         labels[key] = short_label(g.name)
         colours[key] = GROUP_COLOUR
-        hovers[key] = f"<b>{plotly_text(g.name, 60)}</b><br>{g.kind} stakeholder group"
+        hovers[key] = (f"<b>{plotly_text(g.name, 60)}</b><br>{plotly_text(g.kind)} "
+                       "stakeholder group")
     labels["x"] = NO_LIVE
     colours["x"] = STATUS_COLOURS[Status.LEAK]
     hovers["x"] = ("<b>no live outcome</b><br>spend on value links to outcomes that are over, "
@@ -275,7 +283,7 @@ def value_map_figure(model: ValueModel, result: CheckResult, service_links: bool
         targets.append(index[b])
         values.append(round(value, 2))
         link_colours.append(_rgba(status))
-        link_hover.append(f"{labels[a]} → {labels[b]}<br>{value:,.0f} {cur} a month · "
+        link_hover.append(f"{labels[a]} → {labels[b]}<br>{money(value, cur)} a month · "
                           f"services {status.value}")
     # the fullest column sets the height; sinks (groups, "no live outcome", an outcome no
     # group consumes through) are drawn in the last column
@@ -284,7 +292,7 @@ def value_map_figure(model: ValueModel, result: CheckResult, service_links: bool
     columns = max(sum(1 for k in used if k[0] in "sc"), len(used) - sinks - sum(
         1 for k in used if k[0] in "sc"), sinks, 1)
     fig = go.Figure(go.Sankey(
-        arrangement="snap", valueformat=",.0f", valuesuffix=f" {cur}",
+        arrangement="snap", valueformat=",.0f", valuesuffix=f" {plotly_text(cur)}",
         node={"label": [labels[k] for k in used], "color": [colours[k] for k in used],
               "customdata": [hovers[k] for k in used], "pad": NODE_PAD, "thickness": 14,
               "line": {"color": "#ffffff", "width": 0.5},

@@ -19,6 +19,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 MAX_FILES = 200
 MAX_BYTES = 4 * 1024**3        # unpacked; a package's tables are CSV or Parquet
 MAX_RATIO = 200                # unpacked / packed per member: beyond it, a zip bomb
+MAX_NAME = 255                 # bytes in one file or folder name (the usual file-system limit)
+MAX_DEPTH = 16                 # path parts of a member: a package is a folder of tables
 
 Bad = Callable[..., PackageError]    # (message, member=None) -> the error to raise
 
@@ -57,15 +60,18 @@ def store_zip(upload: IO[bytes], packages: Path, name: str, filename: str = "upl
               max_bytes: int = MAX_BYTES) -> StoredPackage:
     """Unpack ``upload`` into a new version of package ``name``, validate it with the same
     loader the check uses, and make it current. Any problem (not a zip, an unsafe member,
-    too big, an invalid package) raises :class:`PackageError` and leaves nothing behind."""
+    too big, an invalid package) raises :class:`PackageError` and leaves nothing behind: the
+    staging folder sits beside the packages (a dot name :func:`current` skips) and the
+    package's own folder is only created once the upload is valid."""
     check_name(name)
-    home = packages / name
-    home.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=home))
+    packages.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".upload-", dir=packages))
     try:
         root = _unpack(upload, staging, filename, max_bytes)
         load_package(root).close()          # every problem, by file, row and field
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S-%f")
+        home = packages / name
+        home.mkdir(exist_ok=True)
         final = home / version
         os.replace(root, final)
         _set_current(home, version)
@@ -99,7 +105,7 @@ def _unpack(upload: IO[bytes], into: Path, filename: str, max_bytes: int) -> Pat
 
     try:
         archive = zipfile.ZipFile(upload)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise bad(f"not a zip archive ({e})") from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
@@ -107,15 +113,61 @@ def _unpack(upload: IO[bytes], into: Path, filename: str, max_bytes: int) -> Pat
             raise bad(f"{len(members)} files: a data package has at most {MAX_FILES}")
         if sum(m.file_size for m in members) > max_bytes:
             raise bad(f"unpacks to more than {max_bytes:,} bytes")
-        for m in members:
+        for m in archive.infolist():                 # all checked before anything is written
             _check_member(m, bad)
-            target = into.joinpath(*PurePosixPath(m.filename).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(m) as src, target.open("wb") as dst:
-                if not _copy_bounded(src, dst, m.file_size):
-                    raise bad("a member is larger than the archive says (corrupt or crafted)",
-                              m.filename)
+        _check_layout(archive.infolist(), bad)
+        for m in members:
+            target = into.joinpath(*_parts(m.filename))
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(m) as src, target.open("wb") as dst:
+                    if not _copy_bounded(src, dst, m.file_size):
+                        raise bad("a member is larger than the archive says (corrupt or "
+                                  "crafted)", m.filename)
+            except UNREADABLE as e:      # bad CRC, truncated data, encryption, odd compression
+                raise bad(f"cannot be unpacked: {e}", m.filename) from None
+            except OSError as e:         # what the file system refuses, despite the checks
+                raise bad(f"cannot be written: {e.strerror or e}", m.filename) from None
     return _package_root(into, bad)
+
+
+# reading a member fails with these on a corrupt or crafted archive (zipfile and zlib's own)
+UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+              ValueError)
+
+
+def _parts(filename: str) -> list[str]:
+    """A member's path as folder names (a trailing ``/`` marks a folder entry)."""
+    return filename.rstrip("/").split("/")
+
+
+def _check_layout(infos: list[zipfile.ZipInfo], bad: Bad) -> None:
+    """Refuse names no file system takes or that fight each other, naming the member: empty
+    or ``.`` parts, control characters, over-long names, deep nesting, the same path twice, a
+    file that another member needs as a folder (``x`` and ``x/y``)."""
+    files: set[str] = set()
+    folders: set[str] = set()
+    for m in infos:
+        parts = _parts(m.filename)
+        if any(part in ("", ".") for part in parts):
+            raise bad("an empty or '.' name in the member's path", m.filename)
+        if any(ord(c) < 32 or c == "\x7f" for c in m.filename):
+            raise bad("control characters in the member's name", m.filename[:MAX_NAME])
+        if any(len(part.encode()) > MAX_NAME for part in parts):
+            raise bad(f"a file or folder name over {MAX_NAME} bytes", m.filename[:MAX_NAME])
+        if len(parts) > MAX_DEPTH:
+            raise bad(f"{len(parts) - 1} nested folders: a package has at most "
+                      f"{MAX_DEPTH - 1}", m.filename[:MAX_NAME])
+        path = "/".join(parts)
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if m.is_dir():
+            folders.add(path)
+        elif path in files:
+            raise bad("the same path twice in the archive", m.filename)
+        else:
+            files.add(path)
+    for clash in sorted(files & folders)[:1]:
+        raise bad("both a file and a folder of that name in the archive", clash)
 
 
 def _check_member(m: zipfile.ZipInfo, bad: Bad) -> None:
@@ -123,7 +175,7 @@ def _check_member(m: zipfile.ZipInfo, bad: Bad) -> None:
     mode = m.external_attr >> 16
     if (path.is_absolute() or ".." in path.parts or "\\" in m.filename or ":" in m.filename
             or m.filename.startswith("/")):
-        raise bad("unsafe path in the archive (absolute or ..)", m.filename)
+        raise bad("unsafe path in the archive (absolute or ..)", m.filename[:MAX_NAME])
     if mode and stat.S_ISLNK(mode):
         raise bad("symbolic links are not accepted in a package archive", m.filename)
     if m.compress_size and m.file_size / m.compress_size > MAX_RATIO and m.file_size > 1 << 20:

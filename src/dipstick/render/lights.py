@@ -1,5 +1,6 @@
 """The lights in the terminal: a table that fits the console (80 columns: the main cause per
-service; wide: a light per cause), then the episodes, coverage and legend."""
+service; wide: a light per cause), then the episodes, coverage and legend. Text from data goes
+in escaped (``rich.markup.escape``) or as ``Text``: Rich would read ``[...]`` as markup."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -102,7 +104,7 @@ def _natural(console: Console, table: Table) -> int:
 
 
 def _table(result: CheckResult) -> Table:
-    return Table(title=f"{result.organisation} — value leakage as of {result.as_of}",
+    return Table(title=escape(f"{result.organisation} — value leakage as of {result.as_of}"),
                  caption=f"current window {result.window.period}, baseline "
                          f"{result.window.baseline_period}",
                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -123,7 +125,7 @@ def _full_table(result: CheckResult, shown: Sequence[ServiceVerdict], shapes: bo
                      max_width=None if wide else 30)
     for ind in INDICATORS:
         table.add_column(SHORT.get(ind.cause, ind.cause), justify="center", no_wrap=True)
-    table.add_column(f"{result.currency}/month", justify="right", no_wrap=True)
+    table.add_column(escape(f"{result.currency}/month"), justify="right", no_wrap=True)
     table.add_column("h/month", justify="right", no_wrap=True)
     table.add_column("Main cause", no_wrap=True, overflow="ellipsis",
                      max_width=None if wide else 20)
@@ -133,11 +135,11 @@ def _full_table(result: CheckResult, shown: Sequence[ServiceVerdict], shapes: bo
     for v in shown:
         main = main_finding(v)
         table.add_row(
-            light(v.status, plain=shapes), v.service.name,
+            light(v.status, plain=shapes), escape(v.service.name),
             *(cause_light(f, shapes) for f in v.findings),
             _money(v.leak.money), _money(v.leak.hours), v.leak_cause or "",
             v.since.isoformat() if v.since else "",
-            *([] if action == 0 else [(main.action if wide else short_action(main))
+            *([] if action == 0 else [escape(main.action if wide else short_action(main))
                                       if main else ""]))
     table.add_section()
     table.add_row("", Text("Total", style="bold"), *("" for _ in INDICATORS),
@@ -162,7 +164,7 @@ def _compact_table(result: CheckResult, shown: Sequence[ServiceVerdict], shapes:
     table.add_column("Service", overflow="ellipsis", no_wrap=True, max_width=service)
     table.add_column("Main cause", no_wrap=True, overflow="ellipsis", min_width=12,
                      max_width=12)
-    table.add_column(f"{result.currency}/month", justify="right", no_wrap=True,
+    table.add_column(escape(f"{result.currency}/month"), justify="right", no_wrap=True,
                      min_width=money)
     table.add_column("Since", no_wrap=True, min_width=10)
     table.add_column("Action", no_wrap=True, overflow="ellipsis", max_width=action)
@@ -170,9 +172,9 @@ def _compact_table(result: CheckResult, shown: Sequence[ServiceVerdict], shapes:
         main = main_finding(v)
         cause = Text(WORDS.get(main.cause, main.cause),
                      style="" if main.status is Status.LEAK else "dim") if main else ""
-        table.add_row(light(v.status, plain=shapes), v.service.name, cause,
+        table.add_row(light(v.status, plain=shapes), escape(v.service.name), cause,
                       _money(v.leak.money), v.since.isoformat() if v.since else "",
-                      short_action(main))
+                      escape(short_action(main)))
     table.add_section()
     table.add_row("", Text("Total", style="bold"), "",
                   Text(f"{result.leak_money:,.0f}", style="bold"), "", "")

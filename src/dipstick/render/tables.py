@@ -1,5 +1,9 @@
 """Terminal tables beside the lights: value streams, discovered processes, problems, runs and
-the indicators' list."""
+the indicators' list.
+
+Rich reads ``[...]`` in a string as markup, so every text from data (names, ids, values, file
+names, commands) goes in through :func:`escape`: a step called ``[/red]`` is printed as typed,
+not a ``MarkupError`` traceback (issue 17, found by tests/test_fuzz.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -24,12 +29,13 @@ def stream_table(m: StreamMetrics) -> Table:
     wait (░), on one scale, so where the time goes is seen before it is read."""
     lead = m.lead_minutes or 1.0
     ratio = m.activity_ratio
-    table = Table(title=f"{m.name} ({m.id})", header_style="bold", box=box.SIMPLE_HEAD,
+    table = Table(title=escape(f"{m.name} ({m.id})"), header_style="bold", box=box.SIMPLE_HEAD,
                   caption=f"lead time {duration(m.lead_minutes)} · process time "
                           f"{duration(m.process_minutes)} · activity ratio "
                           f"{'–' if ratio is None else f'{ratio:.1%}'} · rolled %C&A "
                           f"{m.rolled_complete_accurate:.0%}"
-                          + (f" · bottleneck: {m.bottleneck.name}" if m.bottleneck else ""))
+                          + (f" · bottleneck: {escape(m.bottleneck.name)}" if m.bottleneck
+                             else ""))
     for col, justify in (("Step", "left"), ("Process", "right"), ("Wait", "right"),
                          ("%C&A", "right"), ("Services", "left"), ("Where the time goes", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
@@ -39,8 +45,8 @@ def stream_table(m: StreamMetrics) -> Table:
         w = round(width * s.wait_minutes / lead)
         bar = Text("█" * max(p, 1 if s.process_minutes else 0), style="green")
         bar.append("░" * w, style="red")
-        table.add_row(s.name, duration(s.process_minutes), duration(s.wait_minutes),
-                      f"{s.complete_accurate:.0%}", ", ".join(s.services), bar)
+        table.add_row(escape(s.name), duration(s.process_minutes), duration(s.wait_minutes),
+                      f"{s.complete_accurate:.0%}", escape(", ".join(s.services)), bar)
     return table
 
 
@@ -48,7 +54,7 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
     """What the event log says about the process: lead time, where it waits, what is redone,
     the busiest directly-follows pairs and the commonest paths."""
     t = d.throughput
-    lines = [f"[bold]{d.process or 'Process'}[/bold] discovered from {d.events:,} events, "
+    lines = [f"[bold]{escape(d.process or 'Process')}[/bold] discovered from {d.events:,} events, "
              f"{d.cases:,} cases, {d.first:%Y-%m-%d} … {d.last:%Y-%m-%d} "
              f"({'start/complete pairs' if d.lifecycle else 'state log'}"
              f"{', repeated states merged' if d.collapsed else ''})"]
@@ -65,7 +71,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
                         f" · {d.cases_per_month:,.0f} cases a month"))
     if not d.lifecycle and not any(a.waiting for a in d.activities):
         lines.append("[yellow]no activity is a waiting state[/yellow] (none starts with, or "
-                     f"has a part starting with: {', '.join(d.waiting_prefixes)}), so all "
+                     f"has a part starting with: {escape(', '.join(d.waiting_prefixes))}), "
+                     "so all "
                      "time counts as work and the activity ratio is 100 %: name the waiting "
                      "states with --waiting WORD")
     acts = Table(title="Activities (map order)", header_style="bold", box=box.SIMPLE_HEAD)
@@ -84,8 +91,8 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
     for col in ("From", "To", "Count", "Mean", "Median"):
         edges.add_column(col, justify="right" if col in ("Count", "Mean", "Median") else "left")
     for e in d.edges[:top]:
-        edges.add_row(e.source, e.target, f"{e.count:,}", duration(e.mean_seconds / 60),
-                      duration(e.median_seconds / 60))
+        edges.add_row(escape(e.source), escape(e.target), f"{e.count:,}",
+                      duration(e.mean_seconds / 60), duration(e.median_seconds / 60))
     variants = Table(title=f"Variants (top {len(d.variants)} of {d.variant_count:,})",
                      header_style="bold", box=box.SIMPLE_HEAD)
     for col in ("Share", "Cases", "Mean lead", "Path"):
@@ -94,20 +101,20 @@ def discovery_tables(d: Discovery, top: int = 12) -> Group:
         path = (" → ".join(v.activities) if len(v.activities) <= 12 else
                 " → ".join(v.activities[:11]) + f" … ({len(v.activities)} steps)")
         variants.add_row(f"{v.share:.1%}", f"{v.cases:,}",
-                         duration(v.mean_throughput_seconds / 60), path)
+                         duration(v.mean_throughput_seconds / 60), escape(path))
     return Group(*lines, acts, edges, variants)
 
 
 def problems_table(problems: Sequence[Problem]) -> Table:
-    table = Table(title=f"{len(problems)} problem(s) in {where(list(problems))}",
+    table = Table(title=escape(f"{len(problems)} problem(s) in {where(list(problems))}"),
                   title_style="bold red",
                   header_style="bold")
     for col in ("File", "Row", "Line", "Field", "Value", "Problem"):
         table.add_column(col, overflow="fold")
     for p in problems:
-        table.add_row(p.file, "" if p.row is None else str(p.row),
-                      "" if p.line is None else str(p.line), p.field or "",
-                      "" if p.value is None else repr(p.value), p.message)
+        table.add_row(escape(p.file), "" if p.row is None else str(p.row),
+                      "" if p.line is None else str(p.line), escape(p.field or ""),
+                      "" if p.value is None else escape(repr(p.value)), escape(p.message))
     return table
 
 
@@ -129,9 +136,9 @@ def runs_table(rows: Sequence[dict[str, Any]]) -> Table:
                                              Status.UNKNOWN)
                                  for t in (light(s, str(counts.get(s.value, 0))), Text(" "))])
         table.add_row(str(r["id"]), f"{r['started_at']:%Y-%m-%d %H:%M}", str(r["as_of"]),
-                      r["organisation"], str(r["services"]), lights,
-                      f"{r['leak_money']:,.0f} {r['currency']} · {r['leak_hours']:,.0f} h",
-                      r["command"])
+                      escape(r["organisation"]), str(r["services"]), lights,
+                      escape(f"{r['leak_money']:,.0f} {r['currency']} · "
+                             f"{r['leak_hours']:,.0f} h"), escape(r["command"]))
     return table
 
 
