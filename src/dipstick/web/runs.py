@@ -30,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+from dipstick.bounds import DATE_RANGE, EARLIEST, LATEST
 from dipstick.errors import DipstickError, PackageError
 from dipstick.package.archive import check_name, current, store_zip
 from dipstick.runs import STEPS, check_and_store
@@ -353,8 +354,9 @@ def job_page(request: Request, job_id: str, who: PageAdmin) -> HTMLResponse:
 
 class CheckRequest(BaseModel):
     package: str = Field(max_length=100, description="a key from /api/packages")
-    as_of: date | None = Field(None, description="check as of this date (default: the "
-                                                 "package's as_of or its latest signal)")
+    as_of: date | None = Field(None, ge=EARLIEST, le=LATEST, description=(
+        f"check as of this date, {DATE_RANGE} (default: the package's as_of or its latest "
+        "signal)"))
 
 
 @router.get("/api/runs/{run_id}", tags=["api"])
