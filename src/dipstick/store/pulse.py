@@ -129,12 +129,14 @@ def _lock(engine: Engine) -> threading.Lock:
     with _locks_guard:
         lock = _locks.get(engine)
         if lock is None:
-            lock = _locks[engine] = threading.Lock()
-            event.listen(engine, "connect", _busy_timeout)
             # Write-ahead logging: readers (the form, the results) never wait for a writer,
-            # and a commit is one append. Persistent in the file; a no-op in memory.
+            # and a commit is one append. Persistent in the file; a no-op in memory. Set
+            # before the engine counts as done: when another process holds the file locked
+            # the switch fails (the caller's guard says so) and the next call tries again.
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            event.listen(engine, "connect", _busy_timeout)
+            lock = _locks[engine] = threading.Lock()
         return lock
 
 
@@ -144,11 +146,20 @@ def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_lock(store: Store, action: str) -> threading.Lock | None:
+    """On SQLite, the engine's writers' lock, with WAL and the busy timeout set once; None on
+    PostgreSQL. Inside the store's guard: a file another process holds locked is a
+    StoreError that says so (exit 3), not a traceback."""
+    if store.engine.dialect.name != "sqlite":
+        return None
+    with store._guard(action):
+        return _lock(store.engine)
+
+
 @contextmanager
 def _writing(store: Store, action: str) -> Iterator[Session]:
     """One write transaction, committed on exit; SQLite writers take turns."""
-    sqlite = store.engine.dialect.name == "sqlite"
-    lock = _lock(store.engine) if sqlite else None
+    lock = sqlite_lock(store, action)
     with store._guard(action):
         if lock is not None:
             lock.acquire()
@@ -162,8 +173,7 @@ def _writing(store: Store, action: str) -> Iterator[Session]:
 
 @contextmanager
 def _reading(store: Store, action: str) -> Iterator[Session]:
-    if store.engine.dialect.name == "sqlite":
-        _lock(store.engine)          # once per engine: WAL and the busy timeout
+    sqlite_lock(store, action)
     with store._guard(action), Session(store.engine, expire_on_commit=False) as s:
         yield s
 
@@ -232,8 +242,7 @@ def find_link(store: Store, token_hash: str) -> Target | None:
 def find_links(store: Store, token_hashes: Collection[str]) -> dict[str, Target]:
     """:func:`find_link` for many hashes at once (a hash no link has is left out): one Core
     statement per kind of link, as this runs for every form served and answer posted."""
-    if store.engine.dialect.name == "sqlite":
-        _lock(store.engine)          # once per engine: WAL and the busy timeout
+    sqlite_lock(store, "look up a link in")
     inv, camp = PulseInvitation.__table__.c, PulseCampaign.__table__.c
     found: dict[str, Target] = {}
     with store._guard("look up a link in"), store.engine.connect() as conn:

@@ -29,7 +29,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from sqlalchemy import Engine, Table, insert, select, update
 
 from dipstick.store import Store
-from dipstick.store.pulse import AnswerRow, Outcome, Target, _lock, add_answer, find_links
+from dipstick.store.pulse import AnswerRow, Outcome, Target, add_answer, find_links, sqlite_lock
 from dipstick.store.pulse_tables import PulseAnswer, PulseInvitation, PulseOpenUse
 
 MAX_BATCH = 500       # requests per batch (bounds the statements' parameter lists)
@@ -177,8 +177,7 @@ def _store_batch(store: Store, batch: Sequence[PendingAnswer]) -> list[Outcome]:
         elif item.browser_hash is not None:
             first_open.setdefault((item.answer.campaign_id, item.browser_hash), i)
     stored: set[int] = set()
-    sqlite = store.engine.dialect.name == "sqlite"
-    lock = _lock(store.engine) if sqlite else None
+    lock = sqlite_lock(store, "store answers in")
     with store._guard("store answers in"):
         if lock is not None:
             lock.acquire()
