@@ -16,6 +16,7 @@ from dipstick.demo import GroundTruth
 
 import shared
 from browser import chromium
+from db import BACKENDS, app_database
 from local import Mailbox, smtp_server
 from webserver import PreparedDemo, RunningApp, app_on, prepared_demo
 
@@ -25,6 +26,14 @@ def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo organisation, written once per test session and shared by all workers
     (tests/shared.py): tests read it; one that writes takes a copy (``shared.copied``)."""
     return shared.demo(shared.session_dir(tmp_path_factory))
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty app database on each backend (SQLite file, scratch PostgreSQL schema); a
+    module may define its own ``url``."""
+    with app_database(request.param, tmp_path) as found:
+        yield found
 
 
 @pytest.fixture(scope="session")

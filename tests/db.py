@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -52,3 +53,18 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+# the app database's two backends, as a parameter list (PostgreSQL marked: it may be missing)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def app_database(backend: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty app database: a SQLite file in ``folder``, or a scratch PostgreSQL
+    schema (dropped after)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'app.db'}"
+    else:
+        with postgres_schema() as scoped:
+            yield scoped

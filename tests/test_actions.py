@@ -24,9 +24,8 @@ from dipstick.store import Store
 from dipstick.store import actions as store_actions
 
 from clirun import dipstick
-from db import postgres_schema
+from db import BACKENDS, postgres_schema
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 E0 = Expected(1000.0, 10.0, 800.0, 1300.0, "f", date(2026, 3, 1), date(2026, 5, 1), ("m",))
 D = date(2026, 6, 1)
 

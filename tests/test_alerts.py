@@ -30,10 +30,9 @@ from dipstick.store import Store
 
 from builder import PackageBuilder
 from clirun import Ran, dipstick
-from db import postgres_schema
+from db import BACKENDS, postgres_schema
 from local import Mailbox, free_port
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 FAST = {"timeout_s": 0.5, "attempts": 2, "backoff_s": 0.1}
 
 

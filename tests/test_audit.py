@@ -25,11 +25,10 @@ from dipstick.store.users import create_token, create_user, set_password
 
 from builder import PackageBuilder
 from clirun import dipstick
-from db import postgres_schema
+from db import BACKENDS, postgres_schema
 from test_web_runs import wait_for, zipped
 from webserver import PASSWORD, RunningApp, csrf_of, running_app, signed_in
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SECRET_PASSWORD = "correct horse battery staple"
 
@@ -45,14 +44,6 @@ def listed(store: Store, **query: Any) -> list[dict[str, Any]]:
     found, _ = entries(store, Query(**query))
     return [e.to_json() for e in found]
 
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with postgres_schema() as scoped:
-            yield scoped
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ actions, audit) reads the rows with the same values.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,8 +23,6 @@ from dipstick.store.backup import known_revisions
 from dipstick.store.pulse import answers, campaigns
 from dipstick.store.selfassess import stored_answers
 from dipstick.store.users import authenticate, session_account, token_account, users
-
-from db import postgres_schema
 
 REVISIONS = sorted(known_revisions())
 T0 = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
@@ -120,14 +116,6 @@ ROWS: dict[str, list[dict[str, Any]]] = {
         "action": "sign-in", "target": "ann@example.org", "detail": {}}],
 }
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with postgres_schema() as scoped:
-            yield scoped
 
 
 def reflected(conn: Connection) -> MetaData:

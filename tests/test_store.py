@@ -38,19 +38,8 @@ from dipstick.store import (
 from dipstick.store.schema import Base
 from dipstick.store.tables import FindingRow, Run, ServiceResult
 
-from db import postgres_schema
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 T0 = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
 
-
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with postgres_schema() as scoped:
-            yield scoped
 
 
 @pytest.fixture
