@@ -390,3 +390,27 @@ def test_overdue_names_services_and_groups_and_says_today(demo_org: Path, tmp_pa
         assert any(n in r.stdout for n in names)
         rows = [ln.split() for ln in r.stdout.splitlines() if "pulse start" in ln]
         assert rows and not any(ln[1] in ids for ln in rows if len(ln) > 1)
+
+
+@time_machine.travel(datetime.combine(AS_OF, time(12), tzinfo=UTC), tick=True)
+def test_names_with_rich_markup_are_printed_as_typed(demo_org: Path, tmp_path: Path) -> None:
+    """A service, group or path named like Rich markup (``[/red]``) was a MarkupError
+    traceback, exit 1, in ``pulse start``; the pulse commands print it as it is typed."""
+    pkg = shutil.copytree(demo_org, tmp_path / "[bold]pkg[/bold]")
+    model = yaml.safe_load((pkg / "dipstick.yaml").read_text())
+    service = next(s for s in model["services"] if s["id"] == "crm")
+    service["name"] = "[/red] CRM [link=https://evil.example]x[/link]"
+    group = next(g for g in model["stakeholder_groups"] if g["id"] in service["consumers"])
+    group["name"] = "[/] Sales"
+    (pkg / "dipstick.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    started = cli("pulse", "start", "crm", "--group", group["id"], "--package", str(pkg),
+                  url=url)
+    assert service["name"] in started.stdout
+    number = re.search(r"Check-in #(\d+)", started.stdout)
+    assert number, started.stdout
+    shown = cli("pulse", "results", number.group(1), url=url)
+    assert service["name"] in shown.stdout and group["name"] in shown.stdout
+    late = cli("pulse", "overdue", "--package", str(pkg), url=url, ok=(0, 1))
+    assert str(pkg) in late.stdout.replace("\n", "")
+    assert "Traceback" not in late.stderr

@@ -12,6 +12,7 @@ from dipstick.cli import (  # noqa: F401
     journeys,
     pull,
     pulse,
+    pulse_due,
     streams,
     web,
 )

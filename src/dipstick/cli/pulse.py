@@ -5,12 +5,13 @@ the overdue ones. Thin edges over :mod:`dipstick.pulse` (the web app calls the s
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from dipstick.cli.app import (
@@ -109,7 +110,8 @@ def _links_out(links: list[Any], base_url: str, fmt: str, output: Path | None) -
             w = csv.DictWriter(f, ["email", "group", "url"])
             w.writeheader()
             w.writerows(rows)
-        err.print(f"{len(rows)} link(s) written to {output} (shown once: keep the file safe)")
+        err.print(f"{len(rows)} link(s) written to {output} (shown once: keep the file safe)",
+                  markup=False)
         return
     if fmt == "json":
         _print_json({"links": rows})
@@ -201,8 +203,8 @@ def start(
         _print_json({**info, "links": [{"email": x.email, "group": x.group,
                                         "url": url(base_url, x.token)} for x in made]})
         return
-    out.print(f"Check-in [bold]#{campaign.id}[/bold] of {campaign.service_name} with "
-              f"{', '.join(campaign.groups)}, open until {campaign.closes_on}"
+    out.print(f"Check-in [bold]#{campaign.id}[/bold] of {escape(campaign.service_name)} with "
+              f"{escape(', '.join(campaign.groups))}, open until {campaign.closes_on}"
               + (f", repeated every {every}" if every else ""))
     if opened:
         out.print(f"Open link (one answer per browser): {info['open_link']}")
@@ -254,7 +256,7 @@ def _mail_report(report: Any, what: str, fmt: str) -> None:
     else:
         out.print(f"{len(report.sent)} {what}(s) sent, {len(report.failed)} failed")
         for line in report.failed:
-            err.print(f"[red]not sent:[/red] {line}", markup=True)
+            err.print(f"[red]not sent:[/red] {escape(line)}", markup=True)
     if report.failed:
         raise typer.Exit(int(ExitCode.FAILURE))
 
@@ -343,18 +345,19 @@ def results(campaign: CampaignArg, database: DatabaseOpt = None,
     rate = doc["response_rate"]
     out.print(f"Check-in #{c.id}: {c.service_name} — {doc['answers']} answer(s)"
               + (f", response rate {rate:.0%} of {doc['invited']} invited" if rate is not None
-                 else ""))
+                 else ""), markup=False)
     for g in doc["groups"]:
         if not g["shown"]:
-            out.print(f"  {g['name']}: {g['answers']} answer(s) — {g['hidden_reason']}")
+            out.print(f"  {g['name']}: {g['answers']} answer(s) — {g['hidden_reason']}",
+                      markup=False)
             continue
         pmd = g["promoters_minus_detractors"]
         out.print(f"  {g['name']}: value score {g['score']} ({g['score_formula']}); "
                   f"promoters − detractors {pmd if pmd is not None else '—'} "
-                  f"({g['pmd_formula']})")
+                  f"({g['pmd_formula']})", markup=False)
         for d in g["dimensions"]:
             out.print(f"    {d['name']}: {d['mean']} ({d['answers']} answers, weight "
-                      f"{d['weight']:g})")
+                      f"{d['weight']:g})", markup=False)
         for text in g.get("comments", []):
             out.print(f"    “{text}”", markup=False)
 
@@ -375,7 +378,7 @@ def export(campaign: CampaignArg,
             raise _fail(e, "table") from None
         text = export_csv(c, answers(store, [c.id]))
     output.write_text(text, encoding="utf-8")
-    out.print(f"Answers of check-in #{c.id} written to [bold]{output}[/bold]")
+    out.print(f"Answers of check-in #{c.id} written to [bold]{escape(str(output))}[/bold]")
 
 
 @app.command("import")
@@ -400,101 +403,4 @@ def import_(path: Annotated[Path, typer.Argument(help="A data package with a sur
     if fmt == "json":
         _print_json({"campaigns": [c.id for c in done]})
     else:
-        out.print(f"{len(done)} imported check-in(s) from {path}")
-
-
-@app.command()
-def overdue(
-    package: PackageOpt = None,
-    alert: Annotated[bool, typer.Option(
-        "--alert", help="Notify the `alerts:` targets of pairs newly overdue.")] = False,
-    database: DatabaseOpt = None,
-    fmt: FormatOpt = "table",
-) -> None:
-    """Service × group pairs not asked for longer than checkin_max_age_days (last asked:
-    the latest survey answer or check-in started). Exit 1 when any is overdue."""
-    from dipstick.findings import CommonSpec
-    from dipstick.indicators.registry import split_settings
-    from dipstick.package import load_package
-    from dipstick.pulse.campaigns import last_asked
-    from dipstick.pulse.overdue import alert_overdue, checkins, survey_dates
-    from dipstick.pulse.overdue import overdue as late_pairs
-
-    _check_format(fmt)
-    today = datetime.now(UTC).date()
-    with open_store(database, fmt) as store:
-        try:
-            path = _package(store, package)
-            loaded = load_package(path)
-            try:
-                model = loaded.model
-                surveyed = survey_dates(loaded.signals)
-            finally:
-                loaded.close()
-            max_age = split_settings(model.settings, CommonSpec).checkin_max_age_days
-            pairs = checkins(model, surveyed, last_asked(store, model.organisation.name), today)
-            if not pairs:   # nothing judged is not an all-clear
-                raise UsageError(
-                    f"nothing to judge: no live service of {path} has a consuming stakeholder "
-                    "group (services[].consumers)"
-                    + ("; it is the latest stored check's package: --package names another"
-                       if package is None else ""))
-            late = late_pairs(pairs, max_age)
-            report = None
-            if alert:
-                from dipstick.cli.commands import _notifiers
-
-                runs = store.runs(limit=1)
-                if not runs:
-                    raise UsageError("--alert needs a stored check (alerts name their run)")
-                report = alert_overdue(store, runs[0].id, model.organisation.name, late,
-                                       _notifiers(model.alerts, fmt), max_age, today)
-        except DipstickError as e:
-            raise _fail(e, fmt) from None
-    rows: list[dict[str, Any]] = [
-            {"service": p.service_id, "service_name": p.service_name, "owner": p.owner,
-             "group": p.group, "group_name": p.group_name,
-             "last_asked": p.last_asked.isoformat() if p.last_asked else None,
-             "days": p.days} for p in late]
-    if fmt == "json":
-        _print_json({"max_age_days": max_age, "as_of": today.isoformat(), "overdue": rows})
-    else:
-        table = Table(title=f"Overdue check-ins today, {today} (not asked for more than "
-                            f"{max_age} days)", box=box.SIMPLE_HEAD,
-                      caption=f"{len(pairs)} service × group pairs of {path} judged; "
-                              f"{len(late)} overdue")
-        for col in ("Service", "Group", "Owner", "Last asked", "Days", "Start one"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            table.add_row(r["service_name"], r["group_name"], r["owner"] or "—",
-                          r["last_asked"] or "never", str(r["days"] or "—"),
-                          f"dipstick pulse start {r['service']} --group {r['group']}")
-        out.print(table)
-    if report is not None:
-        for line in report.lines():
-            err.print(line.replace("new leak(s), 0 resolved", "newly overdue"), markup=False)
-    raise typer.Exit(int(ExitCode.LEAK if late else ExitCode.OK))
-
-
-@app.command()
-def due(database: DatabaseOpt = None, fmt: FormatOpt = "table",
-        today: Annotated[datetime | None, typer.Option(
-            formats=["%Y-%m-%d"], callback=sane_day,
-            help="As of this date (default: today).")] = None) -> None:
-    """Open the scheduled check-ins whose date has come (run it daily, e.g. from cron)."""
-    from dipstick.pulse.schedules import open_due
-
-    _check_format(fmt)
-    day: date = today.date() if today else datetime.now(UTC).date()
-    with open_store(database, fmt) as store:
-        try:
-            opened = open_due(store, lambda pkg: _model(
-                store, Path(pkg) if pkg else None)[0], day)
-        except DipstickError as e:
-            raise _fail(e, fmt) from None
-    if fmt == "json":
-        _print_json({"opened": [c.id for c in opened]})
-    else:
-        out.print(f"{len(opened)} scheduled check-in(s) opened"
-                  + "".join(f"\n  #{c.id} {c.service_id}: {', '.join(c.groups)} until "
-                            f"{c.closes_on}" for c in opened))
+        out.print(f"{len(done)} imported check-in(s) from {path}", markup=False)
