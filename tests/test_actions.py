@@ -222,3 +222,23 @@ def test_cli_add_set_show_list_ledger_and_bad_input(tmp_path: Path) -> None:
     assert ledger["rows"][0]["open_actions"] == 1 and "value_recovered" in ledger["formulas"]
     table = dipstick("actions", "ledger", "--database", url)
     assert table.returncode == 0 and "Value at risk" in table.stdout
+
+
+def test_cli_prints_what_people_typed_as_typed(tmp_path: Path) -> None:
+    """A reason or note typed like Rich markup (``[/red]``; anyone who may act types it, on the
+    web too) was a MarkupError traceback, exit 1, in ``actions set``, ``list`` and ``show``."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    with Store.open(url) as s:
+        s.migrate()
+        save(s, result(date(2026, 5, 1), Status.LEAK))
+    db = ("--database", url)
+    assert dipstick("actions", "add", "crm", "retirement", "--by", "[b]lead@x", "--note",
+                    "[/red] a note", *db).returncode == 0
+    reason = "[/red] not ours [link=https://evil.example]x[/link]"
+    done = dipstick("actions", "set", "1", "--status", "dismissed", "--reason", reason, *db,
+                    env={"COLUMNS": "400"})
+    assert done.returncode == 0, done.stderr
+    assert reason in done.stdout
+    for command in (("list",), ("show", "1")):
+        shown = dipstick("actions", *command, *db, env={"COLUMNS": "400"})
+        assert shown.returncode == 0 and reason in shown.stdout, shown.stdout

@@ -169,6 +169,16 @@ def test_journeys_command_table(tmp_path: Path) -> None:
     assert "no touchpoint data for this journey" in r.stdout   # support
 
 
+def test_journeys_table_prints_names_as_typed(tmp_path: Path) -> None:
+    """A stage, journey or persona named like Rich markup was a MarkupError traceback, exit 1."""
+    b = (PackageBuilder(tmp_path / "pkg").healthy()
+         .journey("buy", {"[/red] Discover": [("search", ["crm"])]}, persona="[b]Shopper"))
+    b.model["journeys"][0]["name"] = "Buy [/]"
+    r = dipstick("journeys", b.write(), env={"COLUMNS": "300"})
+    assert r.returncode == 0, r.stderr
+    assert "[/red] Discover" in r.stdout and "Buy [/] (buy) — [b]Shopper" in r.stdout
+
+
 def test_journeys_on_a_bad_package_is_exit_2(tmp_path: Path) -> None:
     pkg = (PackageBuilder(tmp_path / "pkg").healthy().journey()
            .touchpoint_rows("buy", "nowhere", [(AS_OF, 8, 10, 1)]).write())

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from dipstick.cli.app import (
@@ -185,10 +186,10 @@ def _table(rows: list[dict[str, Any]]) -> Table:
     for a in rows:
         e = a["expected"]
         low, high = (e[k] if e[k] is not None else e["money"] for k in ("low", "high"))
-        table.add_row(str(a["id"]), a["service_id"], a["cause"], a["owner"], a["due"] or "",
-                      a["status"] + (f" ({a['reason']})" if a["reason"] else ""),
-                      f"{_money(e['money'])} ({_money(low)}–{_money(high)})",
-                      _recovery(a))
+        table.add_row(*map(escape, (   # typed by people (owner, reason): printed as typed
+            str(a["id"]), a["service_id"], a["cause"], a["owner"], a["due"] or "",
+            a["status"] + (f" ({a['reason']})" if a["reason"] else ""),
+            f"{_money(e['money'])} ({_money(low)}–{_money(high)})", _recovery(a))))
     return table
 
 

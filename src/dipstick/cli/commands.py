@@ -270,7 +270,7 @@ def demo(
         raise typer.Exit(int(ExitCode.BAD_INPUT))
     with _progress("Generating the demo organisation") as step:
         truth = generate(directory, seed=seed, size=size, progress=step)  # type: ignore[arg-type]
-    out.print(f"Demo organisation written to [bold]{directory}[/bold] "
+    out.print(f"Demo organisation written to [bold]{escape(str(directory))}[/bold] "
               f"({len(truth.leaks)} seeded leaks listed in ground_truth.json)")
     if not run:
         return
@@ -283,7 +283,7 @@ def demo(
     written = write_report(result, directory / "report.html")
     out.print(f"Report written to [bold]{escape(str(written))}[/bold]")
     email, password = _demo_user(database)
-    how = "" if serve else f" (serve it: dipstick serve --package {directory})"
+    how = "" if serve else f" (serve it: dipstick serve --package {escape(str(directory))})"
     out.print(f"Web app: [bold]http://127.0.0.1:8000/[/bold] — sign in as {email} with "
               f"password [bold]{password}[/bold]{how}")
     if serve:

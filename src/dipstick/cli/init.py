@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dipstick.cli.app import FormatOpt, PackageArg, _check_format, _fail, _print_json, app, out
@@ -95,14 +96,16 @@ def _added(s: Starter) -> str:
 def _print(path: Path, file: Path, starter: Starter, written: bool, dry_run: bool,
            package: Package, steps: list[NextStep], money: list[Estimate]) -> None:
     if written:
-        out.print(f"Wrote [bold]{file}[/bold]: {len(package.model.services)} services, "
-                  f"added {_added(starter)}. Fill in its TODOs; `dipstick check {path}` runs "
-                  "on it now.")
+        out.print(f"Wrote [bold]{escape(str(file))}[/bold]: {len(package.model.services)} "
+                  f"services, added {escape(_added(starter))}. Fill in its TODOs; "
+                  f"`dipstick check {escape(str(path))}` runs on it now.")
     elif dry_run and starter.text is not None:
-        out.print(f"[bold]--dry-run[/bold]: would write {file}, adding {_added(starter)}:")
+        out.print(f"[bold]--dry-run[/bold]: would write {escape(str(file))}, adding "
+                  f"{escape(_added(starter))}:")
         out.print(starter.text, markup=False, highlight=False)
     else:
-        out.print(f"{file} already names everything the tables do; nothing written.")
+        out.print(f"{file} already names everything the tables do; nothing written.",
+                  markup=False)
     if starter.placeholder_group:
         out.print("No table names a requester group: one group, [bold]all-users[/bold], "
                   "stands in until you name the real ones.")
@@ -117,7 +120,8 @@ def steps_table(steps: list[NextStep]) -> Table:
         t.add_column(col, justify="right" if col in ("#", "services", "groups") else "left")
     for i, s in enumerate(steps, 1):
         unlocks = ", ".join(s.unlocks) + (" + money" if s.money else "") or "—"
-        t.add_row(str(i), s.add, str(len(s.services)), str(len(s.groups)), unlocks, s.why)
+        t.add_row(*map(escape, (str(i), s.add, str(len(s.services)), str(len(s.groups)),
+                                unlocks, s.why)))   # names from the exports, as typed
     return t
 
 
@@ -126,6 +130,7 @@ def money_table(money: list[Estimate]) -> Table:
     for col in ("what", "per month", "hours", "formula", "assumption"):
         t.add_column(col, justify="right" if col in ("per month", "hours") else "left")
     for e in money:
-        t.add_row(e.label, f"{e.monthly:,.0f} {e.currency}",
-                  f"{e.hours:,.0f}" if e.hours else "—", e.formula, e.assumption)
+        t.add_row(*map(escape, (e.label, f"{e.monthly:,.0f} {e.currency}",
+                                f"{e.hours:,.0f}" if e.hours else "—", e.formula,
+                                e.assumption)))
     return t

@@ -69,10 +69,11 @@ def journey_table(j: JourneyMeasures, spec: CustomerExperienceSpec) -> Table:
     """One journey map in text. A value past the `customer_experience` watch level is amber,
     past its leak level red, so the table and the check agree on what is worrying."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     who = " · ".join(x for x in (j.persona, j.stakeholder_group) if x)
-    table = Table(title=f"{j.name} ({j.id})" + (f" — {who}" if who else ""),
+    table = Table(title=escape(f"{j.name} ({j.id})" + (f" — {who}" if who else "")),
                   header_style="bold", box=box.SIMPLE_HEAD,
                   caption=f"now {j.period} · baseline {j.baseline_period} · satisfaction 0–10, "
                           "drop-off = drop-offs ÷ visitors"
@@ -86,7 +87,8 @@ def journey_table(j: JourneyMeasures, spec: CustomerExperienceSpec) -> Table:
         for k, t in enumerate(stage.touchpoints):
             drop = t.satisfaction_drop
             table.add_row(
-                stage.name if k == 0 else "", t.name, ", ".join(t.services),
+                escape(stage.name) if k == 0 else "", escape(t.name),   # names as typed
+                escape(", ".join(t.services)),
                 _cue(t.satisfaction, f"{t.satisfaction:.1f}" if t.satisfaction is not None
                      else "–", spec.touchpoint_satisfaction),
                 _fmt(t.baseline_satisfaction, ".1f"),
