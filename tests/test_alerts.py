@@ -30,7 +30,7 @@ from dipstick.store import Store
 
 from builder import PackageBuilder
 from clirun import Ran, dipstick
-from db import BACKENDS, postgres_schema
+from db import BACKENDS, app_database
 from local import Mailbox, free_port
 
 FAST = {"timeout_s": 0.5, "attempts": 2, "backoff_s": 0.1}
@@ -85,11 +85,8 @@ class Receiver:
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with postgres_schema() as scoped:
-            yield scoped
+    with app_database(request.param, tmp_path) as found:
+        yield found
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from dipstick.web.pulse_form import AnswerFastPath, _fields
 from dipstick.web.templating import WebConfig
 
 from clirun import dipstick
-from db import postgres_schema
+from db import app_database
 from shared import session_day
 
 pytestmark = pytest.mark.clock      # check-ins open and close by today's date
@@ -53,11 +53,8 @@ MODEL = ValueModel.model_validate({
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with app_database(request.param, tmp_path) as found:
+        yield found
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from dipstick.store.pulse_tables import PulseSchedule
 from dipstick.web.app import WebConfig
 
 from clirun import Ran, dipstick
-from db import postgres_schema
+from db import app_database
 from local import Mailbox
 from shared import session_day
 from webserver import serving
@@ -49,11 +49,8 @@ LINK = re.compile(r"http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_-]{43}")
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
+    with app_database(request.param, tmp_path) as found:
+        yield found
 
 
 def cli(*args: str, url: str, ok: tuple[int, ...] = (0,)) -> Ran:

@@ -207,24 +207,24 @@ def users_disable(email: Annotated[str, typer.Argument(help="Whose access ends."
                   database: DatabaseOpt = None) -> None:
     """Disable a user: no sign-in (password or identity provider), no API token; their
     sign-ins end at once. Exit 2 for an unknown user."""
-    from dipstick.store.audit import Actor
-    from dipstick.store.users import set_active
-
-    with open_store(database, "table") as store:
-        who = set_active(store, email, False, Actor.cli())
-    out.print(f"Disabled {who.email}: signed out everywhere, API tokens stopped.")
+    who = _set_active(email, False, database)
+    out.print(f"Disabled {who}: signed out everywhere, API tokens stopped.")
 
 
 @users_app.command("enable")
 def users_enable(email: Annotated[str, typer.Argument(help="Who may sign in again.")],
                  database: DatabaseOpt = None) -> None:
     """Enable a disabled user: they may sign in again (their old sign-ins stay ended)."""
+    out.print(f"Enabled {_set_active(email, True, database)}.")
+
+
+def _set_active(email: str, active: bool, database: str | None) -> str:
+    """The user's e-mail once their access is on or off (as the OS user, audited)."""
     from dipstick.store.audit import Actor
     from dipstick.store.users import set_active
 
     with open_store(database, "table") as store:
-        who = set_active(store, email, True, Actor.cli())
-    out.print(f"Enabled {who.email}.")
+        return set_active(store, email, active, Actor.cli()).email
 
 
 @users_app.command("password")
