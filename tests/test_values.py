@@ -375,6 +375,19 @@ def test_a_database_option_that_is_not_a_url_is_exit_2_naming_it(
     assert r.stdout == ""   # refused before any work
 
 
+@pytest.mark.parametrize("command", [["check", "PKG"], ["runs"], ["users", "list"]])
+def test_a_database_variable_that_is_not_a_url_is_exit_2_naming_it(
+        tmp_path: Path, command: list[str]) -> None:
+    """The same mistake made in the environment instead of the option: a bad input (2), not
+    an unreachable database (3); the value is not echoed (it may hold a password)."""
+    pkg = _package(tmp_path)
+    args = [pkg if a == "PKG" else a for a in command]
+    r = dipstick(*args, env={"DIPSTICK_DATABASE_URL": "notaurl-s3cret"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "DIPSTICK_DATABASE_URL is not a database URL" in r.stderr
+    assert "s3cret" not in r.stdout + r.stderr
+
+
 # ---- the self-assessment file (read by the package loader) -----------------------------------
 
 SELF_HEAD = "service,cause,question,answer,answered_by,date\n"

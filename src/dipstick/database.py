@@ -19,7 +19,17 @@ def default_url() -> str:
     """The URL used when none is given: ``$DIPSTICK_DATABASE_URL``, else ./dipstick.db."""
     from dipstick.settings import settings
 
-    return settings().database_url or f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+    given = settings().database_url
+    if given is None:
+        return f"sqlite:///{Path.cwd() / DEFAULT_FILE}"
+    problem = url_problem(given)
+    if problem is not None:
+        # a bad value in the environment is a bad input like a bad --database (exit 2), not a
+        # database that cannot be reached (exit 3)
+        from dipstick.errors import UsageError
+
+        raise UsageError(f"{ENV_URL} {problem}")
+    return given
 
 
 def sqlite_file_missing(url: str | None = None) -> bool:
