@@ -133,6 +133,12 @@ def timestamp_sql(text: str, fmt: str | None, dayfirst: bool) -> tuple[str, str]
             "a strptime format (--time-format)")
 
 
+def _whole(text: str) -> str:
+    """The order column's whole number (5, +5, 5.0; not 5.5, 1e3 or 0x10), NULL otherwise."""
+    return (f"CASE WHEN regexp_full_match(trim({text}), '[+-]?[0-9]+(\\.0*)?') THEN "
+            f"TRY_CAST(trim({text}) AS BIGINT) END")
+
+
 def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
     """DuckDB's error for an unusable strptime format, or None when it is fine."""
     try:
@@ -169,8 +175,7 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
         seq_text, typed["seq"] = None, src.rownum
     else:
         seq_text = _text(ident(src.seq), missing)
-        whole = f"regexp_full_match(trim({seq_text}), '[+-]?[0-9]+(\\.0*)?')"
-        typed["seq"] = f"CASE WHEN {whole} THEN TRY_CAST(trim({seq_text}) AS BIGINT) END"
+        typed["seq"] = _whole(seq_text)
 
     label = src.labels
     checks = [Check(label[f], f"{text[f]} IS NULL", "is required but empty", raw[f])
@@ -206,6 +211,65 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
         if not problems:   # a constraint the checks do not know: a bug, not the user's log
             raise
         return problems
+    except BaseException:
+        con.rollback()
+        raise
+
+
+_FAST_MISSING = frozenset({"", "?"})
+
+
+def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence[str],
+                    columns: Mapping[str, str], seq: str | None, table: str,
+                    missing: Sequence[str], fmt: str | None, ordered: bool = True) -> bool:
+    """The clean-log fast path of a plain CSV: (re)create ``table`` in one statement, the
+    timestamps parsed by DuckDB's reader (no text staging, no second pass). True when done;
+    False — the table left as it was — when the log is not one this path reads exactly as
+    :func:`load_events` would (any reader or constraint error, a time-zone format, other
+    missing markers), and the staged path must run (it also finds the problems). Call
+    inside :func:`utc`.
+
+    The reader parses the time as ``TIMESTAMPTZ`` (an offset or zone is honoured, as the staged
+    ``TRY_CAST(… AS TIMESTAMPTZ)``; a plain ``TIMESTAMP`` read ignores it) and
+    ``make_timestamp(epoch_us(…))`` gives the UTC wall time without the calendar cast. With a
+    format, the reader's ``timestampformat`` is the staged ``try_strptime``. Texts and the
+    order column go through the staged path's own expressions (a ``BIGINT`` read would take
+    5.5 or 1e3); ``row_number() OVER ()`` is the file order, as the staged table's rowid."""
+    if not set(missing) <= _FAST_MISSING or (fmt is not None and ("%z" in fmt or "%Z" in fmt)):
+        return False
+    time_col = columns["timestamp"]
+    if any(f in columns and columns[f] == time_col for f in TEXT_FIELDS) or seq == time_col:
+        return False   # one column read as time and as text: the staged path
+    kinds = {c: "VARCHAR" for c in header}
+    kinds[time_col] = "TIMESTAMP" if fmt is not None else "TIMESTAMPTZ"
+    spec = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in kinds.items()) + "}"
+    fmt_opt = f", timestampformat = {literal(fmt)}" if fmt is not None else ""
+    null = "CAST(NULL AS VARCHAR)"
+    typed = {f: _text(ident(columns[f]), missing) if f in columns else null for f in TEXT_FIELDS}
+    typed["lifecycle"] = f"lower(trim({typed['lifecycle']}))"
+    t = ident(time_col)
+    typed["timestamp"] = t if fmt is not None else f"make_timestamp(epoch_us({t}))"
+    if seq is None:
+        typed["seq"] = "_rn"
+    else:
+        typed["seq"] = _whole(_text(ident(seq), missing))
+    typed["_row"] = "_rn"
+    used = ", ".join(ident(c) for c in dict.fromkeys([*columns.values(), *([seq] if seq else [])]))
+    source = (f"(SELECT {used}, row_number() OVER () AS _rn FROM read_csv({literal(path)}, "
+              f"header = true, columns = {spec}{fmt_opt}))")
+    select = ", ".join(typed[c] for c, _ in EVENT_COLUMNS)
+    schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
+    order = (f" ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, _rn"
+             if ordered else "")
+    con.begin()
+    try:
+        run(con, f"CREATE OR REPLACE TABLE {ident(table)} ({schema})")
+        run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {source}{order}")
+        con.commit()
+        return True
+    except duckdb.Error:
+        con.rollback()
+        return False
     except BaseException:
         con.rollback()
         raise
