@@ -130,8 +130,12 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
     if problems:
         return False
     seq = columns.pop("seq", None)
-    return logs_sql.load_csv_direct(con, path, list(header), columns, seq, table,
-                                    mapping.missing, mapping.timestamp_format, ordered)
+    names = list(header)
+    first = _csv_line(path, 1)
+    sample = (first[names.index(columns["timestamp"])]
+              if first is not None and len(first) == len(names) else None)
+    return logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
+                                    mapping.timestamp_format, ordered, sample)
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
@@ -161,6 +165,22 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
         raise PackageError([Problem(display, f"cannot be read as {kind}: "
                                     f"{str(e).splitlines()[0]}")]) from None
     return _staged(relation, parquet, types, columns, rownum)
+
+
+def _csv_line(path: Path, n: int) -> list[str] | None:
+    """The fields of the file's line ``n`` (0: the header) when it is a plain one-line CSV
+    record, else None."""
+    try:
+        with _open(path) as f:
+            for _ in range(n + 1):
+                line = f.readline(1 << 20)
+    except (OSError, EOFError):
+        return None
+    try:
+        text = line.decode("utf-8-sig" if n == 0 else "utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return None
+    return None if '"' in text else next(csv.reader([text]), [])
 
 
 def _csv_header(path: Path) -> dict[str, str] | None:
