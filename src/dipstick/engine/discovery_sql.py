@@ -50,12 +50,17 @@ def only_process(rel: duckdb.DuckDBPyRelation, process: str | None) -> duckdb.Du
 
 def shape(rel: duckdb.DuckDBPyRelation) -> LogShape:
     """One grouped scan: the distinct activities (to tell the waiting ones), the number of
-    events and of ``start`` events (lifecycle or state reading)."""
+    events and of ``start`` events (lifecycle or state reading). A ``service`` or ``resource``
+    column without a value is left out of ``columns``: the visits then carry one column less
+    through their sort, and the answer is the same (no services; handovers not known)."""
     cols = tuple(rel.columns)
     starts = ("count(*) FILTER (WHERE lifecycle = 'start')" if "lifecycle" in cols else "0")
-    rows = _rows(rel, f"SELECT activity, count(*), {starts} FROM _e GROUP BY activity")
+    optional = [c for c in ("service", "resource") if c in cols]
+    counts = "".join(f", count({c})" for c in optional)
+    rows = _rows(rel, f"SELECT activity, count(*), {starts}{counts} FROM _e GROUP BY activity")
+    empty = {c for i, c in enumerate(optional) if not sum(int(r[3 + i]) for r in rows)}
     return LogShape(tuple(sorted(str(r[0]) for r in rows)), sum(int(r[1]) for r in rows),
-                    sum(int(r[2]) for r in rows), cols)
+                    sum(int(r[2]) for r in rows), tuple(c for c in cols if c not in empty))
 
 
 def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
