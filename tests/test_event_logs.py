@@ -352,3 +352,101 @@ def test_the_real_servicenow_log(con: duckdb.DuckDBPyConnection) -> None:
     first = _rows(con)[0]
     assert (first["case_id"], first["activity"], first["timestamp"], first["resource"],
             first["seq"]) == ("INC0000045", "New", datetime(2016, 2, 29, 1, 23), "Group 56", 0)
+
+
+# ---- the one-statement read of a clean CSV (logs_sql.load_csv_direct) -----------------------
+
+def _staged_rows(con: duckdb.DuckDBPyConnection, path: Path,
+                 mapping: LogMapping) -> list[dict[str, object]] | list[Problem]:
+    """The staged path alone (stage as text, then type): what the direct read must equal."""
+    from dipstick.engine import logs_sql
+    from dipstick.streams.logs import _stage_table
+
+    with logs_sql.utc(con):
+        staged = _stage_table(con, "_staged", path, str(path), mapping, False)
+        problems = logs_sql.load_events(con, staged, "slow", str(path), mapping.missing,
+                                        mapping.timestamp_format, mapping.dayfirst)
+        logs_sql.drop(con, "_staged", False)
+    return problems or _rows(con, "slow")
+
+
+def _direct(con: duckdb.DuckDBPyConnection, path: Path, mapping: LogMapping) -> bool:
+    from dipstick.engine import logs_sql
+    from dipstick.streams.logs import _csv_header, _csv_line, _mapped
+
+    header = list(_csv_header(path) or {})
+    columns, _ = _mapped(dict.fromkeys(header, "VARCHAR"), mapping, str(path))
+    seq = columns.pop("seq", None)
+    first = _csv_line(path, 1)
+    sample = first[header.index(columns["timestamp"])] if first else None
+    with logs_sql.utc(con):
+        return logs_sql.load_csv_direct(con, path, header, columns, seq, "fast", mapping.missing,
+                                        mapping.timestamp_format, True, sample)
+
+
+CLEAN = {
+    "naive ISO, the strict form first": "case_id,activity,timestamp,seq\n"
+        "A,New,2026-03-02 09:00:00,1\nA,Done,2026-03-02 10:30:15,2\nB,New,2026-03-02 09:00:00,0\n",
+    "offsets, zones, fractions, dates after a naive first row":
+        "case_id,activity,timestamp,seq\nA,New,2026-03-02 09:00:00,1\n"
+        "A,Work,2026-03-02T10:00:00+01:00,2\nA,Wait,2026-03-02 11:00:00 Europe/Paris,3\n"
+        "B,New,2026-03-02 09:00:00.25,+4\nB,Done,2026-03-03,5.0\n",
+    "T separator and Z": "case_id,activity,timestamp\nA,New,2026-03-02T09:00:00\n"
+        "A,Done,2026-03-02T09:30:00Z\n",
+    "offset on the first row": "case_id,activity,timestamp\nA,New,2026-03-02 09:00:00-05:00\n"
+        "A,Done,2026-03-02 18:00:00+02\n",
+    "quotes, commas, CRLF, padded text, other columns":
+        'id,case_id,note,activity,timestamp,lifecycle\r\n1,A,"a, b",New,2026-03-02 09:00,START\r\n'
+        '2," A ","say ""hi""", Done ,2026-03-02 10:00, complete\r\n3,?x,"line\nbreak",Wait,'
+        '2026-03-02 11:00,\r\n',
+}
+
+
+@pytest.mark.parametrize("name", list(CLEAN))
+def test_the_direct_read_equals_the_staged_read(con: duckdb.DuckDBPyConnection, tmp_path: Path,
+                                                name: str) -> None:
+    """Every clean log the one-statement read takes gives the staged path's table, row for
+    row: times with offsets and zones in UTC, the file order, texts and order values as typed
+    by the staged rules."""
+    path = _write(tmp_path / "log.csv", CLEAN[name])
+    mapping = LogMapping(seq="seq" if "seq" in CLEAN[name].splitlines()[0] else None)
+    assert _direct(con, path, mapping)
+    assert _rows(con, "fast") == _staged_rows(con, path, mapping)
+
+
+def test_the_direct_read_with_a_time_format(con: duckdb.DuckDBPyConnection,
+                                            tmp_path: Path) -> None:
+    path = _write(tmp_path / "log.csv.gz", "number,state,at,n\nINC1,New,29/02/2016 01:16,0\n"
+                  "INC1,Closed,1/3/2016 9:05,1\nINC2,New,01/03/2016 10:00,2\n")
+    mapping = LogMapping(case_id="number", activity="state", timestamp="at", seq="n",
+                         timestamp_format="%d/%m/%Y %H:%M")
+    assert _direct(con, path, mapping)
+    assert _rows(con, "fast") == _staged_rows(con, path, mapping)
+    assert _rows(con, "fast")[1]["timestamp"] == datetime(2016, 3, 1, 9, 5)
+
+
+DECLINED = {
+    "an order value that is not whole": "case_id,activity,timestamp,seq\nA,New,2026-03-02,5.5\n",
+    "an order value in exponent form": "case_id,activity,timestamp,seq\nA,New,2026-03-02,1e3\n",
+    "a padded missing marker": "case_id,activity,timestamp,seq\n ? ,New,2026-03-02,1\n",
+    "an unparseable time": "case_id,activity,timestamp,seq\nA,New,2026-02-30,1\n",
+    "a missing time": "case_id,activity,timestamp,seq\nA,New,,1\n",
+    "another quote character": "case_id,activity,timestamp,seq\n'A,1',New,2026-03-02,1\n",
+}
+
+
+@pytest.mark.parametrize("name", list(DECLINED))
+def test_the_direct_read_declines_what_it_cannot_read_exactly(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path, name: str) -> None:
+    """A value the reader would take otherwise than the staged rules (5.5 rounded, 1e3) or a
+    bad one: nothing is created, and read_event_log answers as the staged path does."""
+    path = _write(tmp_path / "log.csv", DECLINED[name])
+    mapping = LogMapping(seq="seq")
+    assert not _direct(con, path, mapping)
+    assert "fast" not in _tables(con)
+    expected = _staged_rows(con, path, mapping)
+    if expected and isinstance(expected[0], Problem):
+        assert _problems(con, path, mapping) == expected
+    else:
+        read_event_log(con, path, mapping)
+        assert _rows(con) == expected

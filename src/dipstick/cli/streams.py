@@ -126,6 +126,10 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     from dipstick.streams.on_duckdb import discover_relation
 
     con = connect()
+    # This connection's queries are scans, one sort and single-row aggregates side by side:
+    # nothing to reorder, and the join-order search over the aggregates' dozen subqueries
+    # cost more planning than a 15 k-event log's whole discovery (measured: 56 → 31 ms CPU).
+    con.execute("SET disabled_optimizers = 'join_order'").fetchall()
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")

@@ -50,12 +50,17 @@ def only_process(rel: duckdb.DuckDBPyRelation, process: str | None) -> duckdb.Du
 
 def shape(rel: duckdb.DuckDBPyRelation) -> LogShape:
     """One grouped scan: the distinct activities (to tell the waiting ones), the number of
-    events and of ``start`` events (lifecycle or state reading)."""
+    events and of ``start`` events (lifecycle or state reading). A ``service`` or ``resource``
+    column without a value is left out of ``columns``: the visits then carry one column less
+    through their sort, and the answer is the same (no services; handovers not known)."""
     cols = tuple(rel.columns)
     starts = ("count(*) FILTER (WHERE lifecycle = 'start')" if "lifecycle" in cols else "0")
-    rows = _rows(rel, f"SELECT activity, count(*), {starts} FROM _e GROUP BY activity")
+    optional = [c for c in ("service", "resource") if c in cols]
+    counts = "".join(f", count({c})" for c in optional)
+    rows = _rows(rel, f"SELECT activity, count(*), {starts}{counts} FROM _e GROUP BY activity")
+    empty = {c for i, c in enumerate(optional) if not sum(int(r[3 + i]) for r in rows)}
     return LogShape(tuple(sorted(str(r[0]) for r in rows)), sum(int(r[1]) for r in rows),
-                    sum(int(r[2]) for r in rows), cols)
+                    sum(int(r[2]) for r in rows), tuple(c for c in cols if c not in empty))
 
 
 def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
@@ -77,12 +82,6 @@ def _rows(rel: duckdb.DuckDBPyRelation, sql: str) -> list[tuple[Any, ...]]:
     refuses new work while a result is unread)."""
     res = rel.query("_e", sql)
     return [] if res is None else res.fetchall()
-
-
-def _in(names: Sequence[str], x: str) -> str:
-    """Whether ``x`` is one of a fixed list of names (NULL for NULL), as a function call: an
-    ``IN`` list becomes a join, which cost more than the lookup here."""
-    return f"list_contains(CAST([{', '.join(literal(n) for n in names)}] AS VARCHAR[]), {x})"
 
 
 def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str:
@@ -120,7 +119,25 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
     secs = "(epoch_us({}) - epoch_us({})) / 1000000"
     nonneg = "CASE WHEN {0} < 0 THEN 0.0 ELSE {0} END"
     to_next = nonneg.format(secs.format("next_start", '"end"'))
-    waiting = _in(wait_names, "activity")
+    # code: the activity's dense rank (1-based, in name order), as the portable variant key has
+    # it; the window and the aggregates carry it instead of the name (integers sort, move and
+    # group faster than text; on_duckdb maps codes back to names)
+    enum = ", ".join(literal(a) for a in log.activities)
+    code = (f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS BIGINT) + 1" if enum
+            else "CAST(1 AS BIGINT)")
+    codes = [i + 1 for i, a in enumerate(log.activities) if a in set(wait_names)]
+    if len(log.activities) <= 64:   # a waiting activity and a repeat: bits of one integer
+        mask = sum(1 << (c - 1) for c in codes)
+        waiting = f"(({mask}::UBIGINT >> (code - 1)) & 1) = 1"
+        prev_waiting = f"(({mask}::UBIGINT >> (prev_code - 1)) & 1) = 1"
+        seen = (", bit_or(CAST(1 AS UBIGINT) << (code - 1)) OVER "
+                "(w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _seen")
+        again = "coalesce((_seen >> (code - 1)) & 1, 0) = 1"
+    else:
+        listed = f"CAST([{', '.join(map(str, codes))}] AS BIGINT[])"
+        waiting = f"list_contains({listed}, code)"
+        prev_waiting = f"list_contains({listed}, prev_code)"
+        seen, again = "", "pos > min(pos) OVER (PARTITION BY case_id, code)"
     if log.lifecycle:
         spent = secs.format('"end"', "start")
         gap = nonneg.format(secs.format("start", "prev_end"))
@@ -129,31 +146,21 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
         spent = "coalesce(to_next_s, 0.0)"
         wait = f"CASE WHEN {waiting} THEN {spent} ELSE 0.0 END"
     work = f"CASE WHEN {waiting} THEN 0.0 ELSE {spent} END"
-    # code: the activity's dense rank (1-based, in name order), as the portable variant key has it
-    enum = ", ".join(literal(a) for a in log.activities)
-    code = (f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS BIGINT) + 1" if enum
-            else "CAST(1 AS BIGINT)")
-    if len(log.activities) <= 64:
-        seen = (", bit_or(CAST(1 AS UBIGINT) << (code - 1)) OVER "
-                "(w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _seen")
-        again = "coalesce((_seen >> (code - 1)) & 1, 0) = 1"
-    else:
-        seen, again = "", "pos > min(pos) OVER (PARTITION BY case_id, activity)"
-    rework = f"(again AND NOT coalesce({_in(wait_names, 'prev_act')}, FALSE))"
+    rework = f"(again AND NOT coalesce({prev_waiting}, FALSE))"
     paired = ", paired" if log.lifecycle else ""
     if log.lifecycle:   # a visit has its own start; the wait before it needs the previous end
         moves = ("lead(start) OVER w AS next_start, lag(\"end\") OVER w AS prev_end", "")
     else:               # a state starts when its event happens: start = end, one column less
         moves = ("lead(\"end\") OVER w AS next_start", ", \"end\" AS start")
     return (f"WITH {ev}, "
-            f"w AS (SELECT *, lead(activity) OVER w AS next_act, {moves[0]}, "
-            f"row_number() OVER w AS pos, lag(activity) OVER w AS prev_act{seen} "
-            f"FROM (SELECT *, {code} AS code FROM ev) "
+            f"w AS (SELECT *, lead(code) OVER w AS next_code, {moves[0]}, "
+            f"row_number() OVER w AS pos, lag(code) OVER w AS prev_code{seen} "
+            f"FROM (SELECT * EXCLUDE (activity), {code} AS code FROM ev) "
             f"WINDOW w AS (PARTITION BY case_id ORDER BY \"end\", seq{tie})), "
             f"t AS (SELECT *, {to_next} AS to_next_s, {again} AS again{moves[1]} FROM w), "
             f"r AS (SELECT *, {secs.format(chr(34) + 'end' + chr(34), 'start')} AS process_s, "
             f"{work} AS work_s, {wait} AS wait_s, {rework} AS rework FROM t) "
-            "SELECT case_id, activity, code, start, \"end\", pos, again, next_act, to_next_s, "
+            "SELECT case_id, code, start, \"end\", pos, again, next_code, to_next_s, "
             "process_s, work_s, wait_s, rework, CASE WHEN rework THEN work_s ELSE 0.0 END AS "
             f"rework_s{paired}{service} FROM r")
 
@@ -174,7 +181,7 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
     its cases are its first visits (``NOT again``) and its map order their mean position."""
     paired = "sum(paired::BIGINT)" if log.lifecycle else "0"
     qs = ", ".join(str(q) for q in THROUGHPUT_QUANTILES)
-    services = ("(SELECT list(x) FROM (SELECT activity, service, count(*) AS n FROM v "
+    services = ("(SELECT list(x) FROM (SELECT code AS activity, service, count(*) AS n FROM v "
                 "WHERE service IS NOT NULL GROUP BY ALL) x)" if "service" in log.columns
                 else "NULL")
     if "resource" in log.columns:
@@ -202,26 +209,27 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
         "(SELECT {'n': count(*), 'cases': count(*) FILTER (WHERE pos = 1), 'first': min(start), "
         f"'last': max(\"end\"), 'paired': {paired}}} FROM v), "
         "(SELECT list(top ORDER BY cases DESC, rep) FROM top), "
-        "(SELECT list(x) FROM (SELECT case_id, list(activity ORDER BY pos) AS acts FROM v "
+        "(SELECT list(x) FROM (SELECT case_id, list(code ORDER BY pos) AS acts FROM v "
         "WHERE case_id IN (SELECT rep FROM top) GROUP BY case_id) x), "
         "(SELECT count(*) FROM var), "
         "(SELECT {'mean': avg(tp), 'max': max(tp), "
         f"'qs': quantile_cont(tp, [{qs}]), 'last_start': max(first)}} FROM tp), "
-        "(SELECT list(x) FROM (SELECT activity, count(*) AS visits, "
+        "(SELECT list(x) FROM (SELECT code AS activity, count(*) AS visits, "
         "count(*) FILTER (WHERE NOT again) AS cases, "
         "avg(pos) FILTER (WHERE NOT again) AS \"order\", "
         "avg(process_s) AS process, avg(to_next_s) AS to_next, "
         "median(to_next_s) AS to_next_med, sum(work_s) AS work, sum(wait_s) AS wait, "
         "sum(wait_s * wait_s) AS wait_sq, sum(rework::BIGINT) AS rework_visits, "
-        "sum(rework_s) AS rework_s FROM v GROUP BY activity) x), "
-        "(SELECT list(x) FROM (SELECT activity, count(*) AS n FROM (SELECT DISTINCT activity, "
-        "case_id FROM v WHERE rework) GROUP BY activity) x), "
+        "sum(rework_s) AS rework_s FROM v GROUP BY code) x), "
+        "(SELECT list(x) FROM (SELECT code AS activity, count(*) AS n FROM (SELECT DISTINCT code, "
+        "case_id FROM v WHERE rework) GROUP BY code) x), "
         f"{services}, "
-        "(SELECT list(x) FROM (SELECT activity, next_act, count(*) AS n, avg(to_next_s) AS mean, "
+        "(SELECT list(x) FROM (SELECT code AS activity, next_code AS next_act, count(*) AS n, "
+        "avg(to_next_s) AS mean, "
         "median(to_next_s) AS median, min(to_next_s) AS lo, max(to_next_s) AS hi FROM v "
-        "WHERE next_act IS NOT NULL GROUP BY ALL) x), "
-        "(SELECT list(x) FROM (SELECT activity, count(*) AS n FROM v WHERE pos = 1 "
-        "GROUP BY activity) x), "
-        "(SELECT list(x) FROM (SELECT activity, count(*) AS n FROM v WHERE next_act IS NULL "
-        "GROUP BY activity) x), "
+        "WHERE next_code IS NOT NULL GROUP BY ALL) x), "
+        "(SELECT list(x) FROM (SELECT code AS activity, count(*) AS n FROM v WHERE pos = 1 "
+        "GROUP BY code) x), "
+        "(SELECT list(x) FROM (SELECT code AS activity, count(*) AS n FROM v "
+        "WHERE next_code IS NULL GROUP BY code) x), "
         f"{handovers}")

@@ -90,6 +90,9 @@ def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     relation = f"_raw_log_{abs(hash((display, table))):x}"
     dropped = 0
     with logs_sql.utc(con):
+        if fmt.startswith("csv") and _direct(con, path, display, mapping, table, ordered):
+            rows, cases, first, last = logs_sql.summary(con, table)
+            return LogInfo(table, fmt, rows, cases, first, last)
         if fmt.startswith("xes"):
             staged, dropped = _stage_xes(con, relation, path, display)
             options = LogMapping(missing=mapping.missing)
@@ -113,6 +116,26 @@ def log_format(path: Path) -> str | None:
     name = path.name.lower()
     return next((f for f in sorted(FORMATS, key=len, reverse=True) if name.endswith("." + f)),
                 None)
+
+
+def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
+            table: str, ordered: bool) -> bool:
+    """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``); False
+    when the staged path must read it (a header DuckDB must sniff, day-first dates, any bad
+    value: the staged path then names every problem)."""
+    header = _csv_header(path)
+    if header is None or mapping.dayfirst:
+        return False
+    columns, problems = _mapped(header, mapping, display)
+    if problems:
+        return False
+    seq = columns.pop("seq", None)
+    names = list(header)
+    first = _csv_line(path, 1)
+    sample = (first[names.index(columns["timestamp"])]
+              if first is not None and len(first) == len(names) else None)
+    return logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
+                                    mapping.timestamp_format, ordered, sample)
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
@@ -142,6 +165,22 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
         raise PackageError([Problem(display, f"cannot be read as {kind}: "
                                     f"{str(e).splitlines()[0]}")]) from None
     return _staged(relation, parquet, types, columns, rownum)
+
+
+def _csv_line(path: Path, n: int) -> list[str] | None:
+    """The fields of the file's line ``n`` (0: the header) when it is a plain one-line CSV
+    record, else None."""
+    try:
+        with _open(path) as f:
+            for _ in range(n + 1):
+                line = f.readline(1 << 20)
+    except (OSError, EOFError):
+        return None
+    try:
+        text = line.decode("utf-8-sig" if n == 0 else "utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        return None
+    return None if '"' in text else next(csv.reader([text]), [])
 
 
 def _csv_header(path: Path) -> dict[str, str] | None:

@@ -36,7 +36,8 @@ def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = Non
     if not log.events:
         return empty
     wait_names = [a for a in log.activities if is_waiting(a, waits)]
-    r = q.aggregates(rel, log, wait_names, collapse and not lifecycle, top_variants)
+    r = _named(q.aggregates(rel, log, wait_names, collapse and not lifecycle, top_variants),
+               log.activities)
     head = r["head"]
     if not head["n"]:
         return empty
@@ -60,6 +61,23 @@ def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = Non
         cases_with_handover=int(hand["cases"] or 0) if known else None,
         unpaired_starts=max(log.starts - int(head["paired"] or 0), 0) if lifecycle else 0,
         last_start=t["last_start"], waiting_prefixes=waits)
+
+
+def _named(r: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """The aggregates with activity codes (1-based, in name order: the SQL groups and sorts
+    integers, not text) turned back into the activities' names."""
+    def name(code: int | None) -> str | None:
+        return None if code is None else names[code - 1]
+
+    for key in ("edges", "start_activities", "end_activities", "activities", "rework_cases",
+                "services"):
+        for x in r[key] or ():
+            x["activity"] = name(x["activity"])
+            if "next_act" in x:
+                x["next_act"] = name(x["next_act"])
+    for x in r["sequences"] or ():
+        x["acts"] = [name(c) for c in x["acts"]]
+    return r
 
 
 def _variants(r: dict[str, Any], cases: int) -> tuple[Variant, ...]:
