@@ -3,7 +3,7 @@
 Issue 16, item 1: each ≤ 0.3 s. The floors, measured in the same run: the bare interpreter
 (`python -c pass`) and `python -c "import duckdb"` (the issue's reference). Run:
 
-    python benchmarks/startup.py [--repeat 7]
+    python benchmarks/startup.py [--repeat 7] [--against OLD/src]
 
 Each figure is the median wall time of fresh processes (`python -m dipstick ...`, the same
 code path as the `dipstick` script); the worst command is named.
@@ -76,6 +76,8 @@ def commands() -> list[list[str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--against", metavar="SRC", help="also time each help against the code "
+                    "in SRC (a src/ folder put first on PYTHONPATH), interleaved")
     args = ap.parse_args()
     py = [sys.executable]
     bare = seconds([*py, "-c", "pass"], args.repeat)
@@ -109,6 +111,36 @@ def main() -> None:
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     met = max(root, *each.values()) <= 0.3
     print(f"target ≤ 0.3 s for all: {'met' if met else 'NOT met'}")
+    if args.against:
+        against(args.against, [["--help"], *([*c.split(), "--help"] for c in each)],
+                args.repeat)
+
+
+def against(src: str, runs: list[list[str]], repeat: int) -> None:
+    """Each help by this code and by the code in ``src`` (``PYTHONPATH``, e.g. a ``git
+    archive`` of an older commit), one after the other, ``repeat`` rounds: on a shared machine
+    the load drifts alike for both, so their ratio holds where the wall times do not."""
+    py = [sys.executable, "-m", "dipstick"]
+    mine: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for args in runs:
+            key = " ".join(args)
+            for found, env in ((mine, None), (theirs, {**os.environ, "PYTHONPATH": src})):
+                proc = subprocess.Popen([*py, *args], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, env=env)
+                _, _, usage = os.wait4(proc.pid, 0)
+                found.setdefault(key, []).append(usage.ru_utime + usage.ru_stime)
+    ratios = {k: statistics.median(mine[k]) / statistics.median(theirs[k]) for k in mine}
+    all_mine = statistics.median(statistics.median(v) for v in mine.values())
+    all_theirs = statistics.median(statistics.median(v) for v in theirs.values())
+    worst = max(ratios, key=ratios.__getitem__)
+    print(f"against {src}, interleaved, CPU medians: root {statistics.median(mine['--help']):.3f}"
+          f" vs {statistics.median(theirs['--help']):.3f} s ({ratios['--help']:.2f}×); "
+          f"commands' median ratio {statistics.median(ratios.values()):.2f}×, best "
+          f"{min(ratios.values()):.2f}×, worst {ratios[worst]:.2f}× ({worst}); this code's "
+          f"CPU median over all {all_mine:.3f} s vs {all_theirs:.3f} s")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
