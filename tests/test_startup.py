@@ -63,13 +63,87 @@ def every_help() -> list[list[str]]:
     runs: list[list[str]] = [["--help"]]
 
     def walk(group: Any, prefix: list[str]) -> None:
-        for name, cmd in group.commands.items():
+        ctx = typer.Context(group)
+        for name in group.list_commands(ctx):    # the root lists lazily (cli/lazy.py)
             runs.append([*prefix, name, "--help"])
-            if hasattr(cmd, "commands"):     # a group of sub-commands (Typer's own click)
+            cmd = group.get_command(ctx, name)
+            if hasattr(cmd, "list_commands"):     # a group of sub-commands
                 walk(cmd, [*prefix, name])
 
     walk(typer.main.get_command(app), [])
     return runs
+
+
+# The modules that define commands; `dipstick --help` needs none of them (cli/lazy.py).
+COMMAND_MODULES = {f"dipstick.cli.{m}" for m in (
+    "actions", "admin", "commands", "connectors", "digest", "init", "journeys", "pull",
+    "pulse", "pulse_due", "streams", "web")}
+
+
+def test_the_root_help_imports_no_command_module(tmp_path: Path) -> None:
+    codes, modules = imported_by([["--help"]], tmp_path)
+    assert codes == [0]
+    assert sorted(modules & COMMAND_MODULES) == []
+
+
+@pytest.mark.parametrize(("args", "wanted"), [
+    (["pull", "jira", "--help"], {"dipstick.cli.pull"}),
+    (["check", "--help"], {"dipstick.cli.commands"}),
+    (["pulse", "due", "--help"], {"dipstick.cli.pulse", "dipstick.cli.pulse_due"}),
+    (["users", "list", "--help"], {"dipstick.cli.web"}),
+    (["streams", "--help"], {"dipstick.cli.streams"}),
+])
+def test_a_command_imports_only_its_own_module(args: list[str], wanted: set[str],
+                                               tmp_path: Path) -> None:
+    codes, modules = imported_by([args], tmp_path)
+    assert codes == [0]
+    assert modules & COMMAND_MODULES == wanted
+
+
+def test_the_lazy_table_matches_the_real_commands() -> None:
+    """``COMMANDS`` repeats each command's one-line help for the root's listing: it must say
+    what the command itself says, and name every command there is (a command added to a
+    module but not to the table would be unreachable)."""
+    import importlib
+    import inspect
+
+    import typer
+
+    from dipstick.cli import app
+    from dipstick.cli.lazy import COMMANDS
+
+    for module in sorted(COMMAND_MODULES):
+        importlib.import_module(module)
+    real = typer.main.get_group(app).commands
+    assert sorted(real) == sorted(COMMANDS)
+    for name, (modules, short) in COMMANDS.items():
+        cmd = real[name]
+        assert short == inspect.cleandoc(cmd.short_help or cmd.help or "").split("\n\n")[0]
+        defined_in = {c.__module__ for c in callbacks(cmd)}
+        assert defined_in == {f"dipstick.cli.{m}" for m in modules}, name
+
+
+def callbacks(cmd: Any) -> list[Any]:
+    """The Python functions behind a command or every sub-command of a group."""
+    if hasattr(cmd, "commands"):
+        return [f for sub in cmd.commands.values() for f in callbacks(sub)]
+    return [cmd.callback.__wrapped__ if hasattr(cmd.callback, "__wrapped__") else cmd.callback]
+
+
+def test_the_root_help_lists_every_command_and_a_typo_still_gets_a_suggestion() -> None:
+    from typer.testing import CliRunner
+
+    from dipstick.cli import app
+    from dipstick.cli.lazy import COMMANDS
+
+    r = CliRunner().invoke(app, ["--help"], terminal_width=200)
+    assert r.exit_code == 0
+    listed = [line.split()[1] for line in r.stdout.splitlines()
+              if line.startswith("│ ") and len(line.split()) > 2 and line.split()[1] in COMMANDS]
+    assert listed == list(COMMANDS)
+    assert "Run every leak indicator and show the lights." in r.stdout
+    typo = CliRunner().invoke(app, ["chek"])
+    assert typo.exit_code == 2 and "Did you mean 'check'?" in typo.output
 
 
 def test_every_help_imports_nothing_heavy(tmp_path: Path) -> None:

@@ -267,3 +267,48 @@ def test_episodes_round_trip(store: Store) -> None:
                                      "formula": crm["causes"]["change"]["leak_per_month"][
                                          "formula"], "low": None, "high": None}
     assert crm["since"] == "2026-05-31"
+
+
+def test_runs_after_a_deleted_one_keep_their_own_rows(store: Store) -> None:
+    """The service rows take their ids before they are written (rows.py): runs saved one
+    after another, and after the newest was deleted, each get back exactly their own
+    services and findings."""
+    first = save(store, result(leaking=False))
+    gone = save(store, result(date(2026, 10, 31)), T0 + timedelta(days=31))
+    with store.engine.begin() as conn:
+        conn.execute(Run.__table__.delete().where(Run.__table__.c.id == gone))
+    runs = [(first, result(leaking=False))]
+    for day in (1, 2):
+        res = result(date(2026, 11, day), leaking=day == 1)
+        runs.append((save(store, res, T0 + timedelta(days=40 + day)), res))
+    for run_id, res in runs:
+        assert normalised(store.load_run(run_id)) == normalised(res.to_json())
+    with store.engine.connect() as conn:
+        ids = conn.scalars(select(ServiceResult.id).order_by(ServiceResult.id)).all()
+        owners = conn.execute(select(FindingRow.service_result_id, ServiceResult.run_id)
+                              .join(ServiceResult)).all()
+    assert len(ids) == len(set(ids)) == 6
+    assert {run for _, run in owners} == {r for r, _ in runs}
+
+
+def test_evidence_json_keeps_its_values_and_stores_no_nan(store: Store) -> None:
+    """The evidence's JSON text comes from pydantic-core (rows.json_text): a non-finite number
+    is stored as null (PostgreSQL's json refuses NaN), text beyond ASCII and quotes come back
+    as written, and the stored text parses to what the standard library's encoder wrote."""
+    from dataclasses import replace
+
+    from dipstick.check import evidence_json
+    from dipstick.store.rows import finite, json_text
+
+    odd = (fact("nan", 'Odd "value" – ünïcode ✓', float("nan"), "2026-Q3", Status.WATCH),
+           replace(fact("inf", "Infinite", float("inf"), "2026-Q3", Status.OK), n=3, low=-0.0),
+           replace(fact("big", "Large", 1e16, "2026-Q3", Status.OK), low=1e-7,
+                   high=123456789.125))
+    hr = (Finding("hr", "training", Status.WATCH, 31.25, "odd values", odd, LeakEstimate(), "x"),)
+    run_id = save(store, result(hr_findings=hr))
+    stored = store.details(run_id, "hr")["training"]["evidence"]
+    assert [e["value"] for e in stored] == [None, None, 1e16]
+    assert stored[0]["label"] == 'Odd "value" – ünïcode ✓'
+    assert (stored[1]["n"], stored[2]["low"], stored[2]["high"]) == (3, 1e-7, 123456789.125)
+    plain = [evidence_json(e) for e in odd]
+    assert json.loads(json_text(plain)) == json.loads(json.dumps(finite(plain)))

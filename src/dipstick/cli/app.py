@@ -1,7 +1,8 @@
 """The ``dipstick`` command's shared parts: the Typer app, consoles, options, errors and output.
 
 Commands live in modules by concept (``commands``, ``streams``, ``journeys``) and register on
-``app``; they are thin edges over the same core functions the web uses.
+``app`` when their module is imported, which ``cli/lazy.py`` does only for the command asked
+for; they are thin edges over the same core functions the web uses.
 
 Exit codes (``dipstick.errors.ExitCode``): 0 no leak, 1 at least one leak, 2 bad input (nothing
 stored), 3 dipstick could not do its job (e.g. the database is unreachable).
@@ -22,10 +23,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from dipstick.cli.lazy import LazyGroup
 from dipstick.errors import DipstickError, ExitCode, PackageError
 
 app = typer.Typer(
     name="dipstick",
+    cls=LazyGroup,      # commands import their module when asked for, not at start-up
     help="The value leakage indicator for IT services: which services leak value, why, how "
     "much per month, and since when.",
     no_args_is_help=True,

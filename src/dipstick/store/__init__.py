@@ -15,6 +15,7 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,12 +158,13 @@ class Store:
         run id. On any failure nothing is stored, so history never holds half a run.
         ``extras``: what the pages need beyond the rows (``dipstick.runs.RunContext``),
         stored with the run so that no page re-checks its package. ``actor``: who ran the
-        check, for the audit trail (in the same transaction)."""
-        with self._guard("save the run to"), self.engine.begin() as conn:
-            run_id = insert_run(conn, result, started_at, finished_at, command)
+        check, for the audit trail (in the same transaction). The collector is paused
+        meanwhile (see :func:`_collector_paused`)."""
+        with _collector_paused(), self._guard("save the run to"), self.engine.begin() as conn:
+            run_id, counts = insert_run(conn, result, started_at, finished_at, command)
             if extras is not None:
                 write_extras(conn, run_id, extras)
-            leaks = sum(v.status is Status.LEAK for v in result.verdicts)
+            leaks = counts[Status.LEAK]
             record(conn, actor, "check", f"run:{run_id}",
                    {"package": result.package, "organisation": result.organisation,
                     "as_of": result.as_of.isoformat(), "leaks": leaks})
@@ -217,6 +219,20 @@ class Store:
                 hint = " (is the database migrated? run the migrations first)"
             raise StoreError(f"cannot {action} the app database at {self.url}: "
                              f"{_reason(e)}{hint}") from e
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Storing a large run makes ~200,000 short-lived objects (rows, JSON, the pickled
+    context) beside the check's millions of long-lived ones; a collection triggered meanwhile
+    walks all of them, for nothing: nothing made here is cyclic garbage."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _summary(r: Run) -> RunSummary:

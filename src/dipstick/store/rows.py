@@ -1,23 +1,25 @@
-"""Writing a run's rows fast: a 2,040-service run has 16,320 findings with ~90,000 evidence
-items, and storing it must cost well under a second next to a check of ~25 s (issue 16).
+"""Writing a run's rows fast: a 2,040-service run has 16,320 findings with ~76,000 evidence
+items, and storing it must cost well under a second next to a check of ~30 s (issue 16).
 
-What made it slow (2.6 s CPU): the whole ``CheckResult.to_json`` built only to pick pieces
-from it, a recursive NaN scrub over every evidence value, and the ORM's bulk insert (rows
-grouped by their keys, each JSON value serialised by the column type). Here each finding's
-evidence becomes one JSON text in the C encoder (the recursive scrub runs only for the rare
-row holding a NaN), and the findings go in by one ``executemany`` (SQLite) or ``COPY``
-(PostgreSQL), not through SQLAlchemy's per-row parameter processing. The rows stored are the
-same as before (tests/test_store.py round-trips them).
+What made it slow: the whole ``CheckResult.to_json`` built only to pick pieces from it, a
+recursive NaN scrub over every evidence value, the ORM's bulk insert, then (issue 16, session
+10) SQLAlchemy's multi-row ``INSERT … RETURNING`` of the service rows (~1 s on PostgreSQL,
+psycopg parsing the long statement), the standard library's JSON encoder (0.4 s) and each
+verdict's light worked out three times. Now each finding's evidence becomes one JSON text in
+pydantic-core's encoder, the service rows take their ids first and go in like the findings:
+one driver ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) each, fed as the rows are made.
+The values stored are the same as before (tests/test_store.py round-trips them).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from pydantic_core import PydanticSerializationError, to_json
 from sqlalchemy import (
     JSON,
     Column,
@@ -38,10 +40,13 @@ from dipstick.findings import Status, Window
 from dipstick.store.tables import FindingRow, Run, ServiceResult
 
 if TYPE_CHECKING:
-    from dipstick.check import CheckResult
+    from dipstick.check import CheckResult, ServiceVerdict
     from dipstick.findings import Finding
 
 # the findings table with its two JSON columns as text: the JSON is encoded once, here
+_SERVICE_COLUMNS = ("run_id", "position", "service_id", "name", "owner", "lifecycle", "status",
+                    "score", "leak_money", "leak_hours", "leak_cause", "leak_formula",
+                    "leak_low", "leak_high", "episodes")
 _FINDING_COLUMNS = ("service_result_id", "position", "cause", "status", "score", "summary",
                     "leak_money", "leak_hours", "leak_formula", "action", "since", "leak_low",
                     "leak_high", "symptom_of", "episode", "basis", "evidence", "coverage")
@@ -60,16 +65,17 @@ _FINDINGS_AS_TEXT = Table("findings", MetaData(),
 
 
 def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
-               finished_at: datetime, command: str) -> int:
+               finished_at: datetime, command: str) -> tuple[int, dict[Status, int]]:
     """Insert the run, its service verdicts and their findings on ``conn`` (in the caller's
-    transaction); return the run id."""
+    transaction); return the run id and how many services have each light."""
     from dipstick.check import JSON_SCHEMA
     from dipstick.indicators.registry import CAUSES
 
     verdicts = result.verdicts
+    statuses = [v.status for v in verdicts]   # a property worked out anew at each read
     counts = {s: 0 for s in Status}
-    for v in verdicts:
-        counts[v.status] += 1
+    for status in statuses:
+        counts[status] += 1
     run_id: int = conn.execute(core_insert(_RUNS).returning(_RUNS.c.id), {
         "started_at": started_at, "finished_at": finished_at, "command": command,
         "json_schema": JSON_SCHEMA, "organisation": result.organisation,
@@ -83,26 +89,46 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
         "as_of_reason": result.as_of_reason,
         "coverage": [c.to_json() for c in result.coverage]}).scalar_one()
     if not verdicts:
-        return run_id
-    services = []
-    for i, v in enumerate(verdicts):
-        leak = v.leak
-        services.append({
-            "run_id": run_id, "position": i, "service_id": v.service.id, "name": v.service.name,
-            "owner": v.service.owner, "lifecycle": v.service.lifecycle,
-            "status": v.status.value, "score": v.score, "leak_money": leak.money,
-            "leak_hours": leak.hours, "leak_cause": v.leak_cause, "leak_formula": leak.formula,
-            "leak_low": leak.low, "leak_high": leak.high,
-            "episodes": [e.to_json() for e in v.episodes]})
-    ids = conn.execute(core_insert(_RESULTS).returning(_RESULTS.c.id,
-                                                       sort_by_parameter_order=True),
-                       services).scalars().all()
+        return run_id, counts
+    ids = _insert_services(conn, run_id, verdicts, statuses)
     covered: dict[tuple[Any, ...], str] = {}   # a service's causes mostly share one coverage
-    rows = [_finding_row(sid, j, f, covered) for sid, v in zip(ids, verdicts, strict=True)
-            for j, f in enumerate(v.findings)]
-    if rows:
-        _insert_findings(conn, rows)
-    return run_id
+    _insert_findings(conn, (_finding_row(sid, j, f, covered)
+                            for sid, v in zip(ids, verdicts, strict=True)
+                            for j, f in enumerate(v.findings)))
+    return run_id, counts
+
+
+def _insert_services(conn: Connection, run_id: int, verdicts: Sequence[ServiceVerdict],
+                     statuses: Sequence[Status]) -> list[int]:
+    """The service verdicts' rows; their ids, in order. The ids are taken first (SQLite: after
+    the largest, as SQLite itself would; PostgreSQL: from the column's sequence) so the rows go
+    in by the driver's executemany or ``COPY``: SQLAlchemy's multi-row ``INSERT … RETURNING``
+    cost ~1 s on PostgreSQL for 2,040 rows, mostly psycopg parsing the long statement."""
+    rows = []
+    for i, (v, status) in enumerate(zip(verdicts, statuses, strict=True)):
+        leak = v.leak
+        rows.append((run_id, i, v.service.id, v.service.name, v.service.owner,
+                     v.service.lifecycle, status.value, v.score, leak.money, leak.hours,
+                     v.leak_cause, leak.formula, leak.low, leak.high,
+                     # as SQLAlchemy's JSON type writes it (json.dumps)
+                     json.dumps([e.to_json() for e in v.episodes])))
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        first = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM service_results"
+                                     ).scalar_one()
+        ids = list(range(first, first + len(rows)))
+    elif _copies(conn):
+        ids = sorted(conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('service_results', 'id')) "
+            f"FROM generate_series(1, {len(rows)})").scalars())
+    else:
+        return list(conn.execute(core_insert(_RESULTS).returning(
+            _RESULTS.c.id, sort_by_parameter_order=True),
+            [dict(zip(_SERVICE_COLUMNS, r, strict=True)) | {"episodes": json.loads(r[-1])}
+             for r in rows]).scalars())
+    _bulk(conn, "service_results", ("id", *_SERVICE_COLUMNS),
+          ((sid, *r) for sid, r in zip(ids, rows, strict=True)))
+    return ids
 
 
 def read_run(conn: Connection, run_id: int, details: bool = True) -> dict[str, Any] | None:
@@ -160,22 +186,22 @@ def _finding_row(service_result_id: int, position: int, f: Finding,
     leak = f.leak
     coverage = covered.get(f.coverage)
     if coverage is None:
-        coverage = covered[f.coverage] = json.dumps([c.to_json() for c in f.coverage])
+        coverage = covered[f.coverage] = json_text([c.to_json() for c in f.coverage])
     return (service_result_id, position, f.cause, f.status.value, f.score, f.summary,
             leak.money, leak.hours, leak.formula, f.action, f.since, leak.low, leak.high,
             f.symptom_of, f.episode, f.basis,
             json_text([evidence_json(e) for e in f.evidence]), coverage)
 
 
-_STRICT = json.JSONEncoder(allow_nan=False)   # one encoder: json.dumps makes one per call
-
-
 def json_text(value: Any) -> str:
-    """JSON text without NaN or infinity (PostgreSQL refuses them; they are stored as null).
-    The C encoder refuses them fast; only then is the value scrubbed, then encoded."""
+    """JSON text without NaN or infinity (PostgreSQL refuses them; they are stored as null),
+    by pydantic-core's encoder: three times the standard library's C encoder on the 76,527
+    evidence items of the large demo. Its text is compact UTF-8 (``{"a":1}``, not
+    ``{"a": 1}``): the same values to every JSON reader (docs/decisions.md). A value it cannot
+    encode takes the standard library's way, which raises as before."""
     try:
-        return _STRICT.encode(value)
-    except ValueError:
+        return to_json(value, inf_nan_mode="null").decode()
+    except (PydanticSerializationError, TypeError):
         return json.dumps(finite(value))
 
 
@@ -190,29 +216,43 @@ def finite(value: Any) -> Any:
     return value
 
 
-def _insert_findings(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL: one ``COPY`` (the JSON text goes in as is); elsewhere one executemany of
-    the same rows, the JSON columns typed as text so nothing is encoded twice."""
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        sql = f"COPY findings ({', '.join(_FINDING_COLUMNS)}) FROM STDIN"
-        cursor = conn.connection.driver_connection.cursor()   # type: ignore[union-attr]
-        try:
-            with cursor, cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except conn.dialect.loaded_dbapi.Error as e:   # as SQLAlchemy would wrap it
-            raise DBAPIError(sql, None, e) from e
-        return
-    if conn.dialect.name == "sqlite":   # the driver's executemany as is: no per-row binding
+def _copies(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+
+def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    """PostgreSQL and SQLite: by the driver, the JSON text as is (see :func:`_bulk`); elsewhere
+    one executemany through SQLAlchemy, the JSON columns typed as text so nothing is encoded
+    twice."""
+    if conn.dialect.name == "sqlite":
         since = _FINDING_COLUMNS.index("since")   # stored as SQLAlchemy stores a Date there
-        conn.exec_driver_sql(
-            f"INSERT INTO findings ({', '.join(_FINDING_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(_FINDING_COLUMNS))})",
-            [r if r[since] is None else (*r[:since], r[since].isoformat(), *r[since + 1:])
-             for r in rows])
+        rows = (r if r[since] is None else (*r[:since], r[since].isoformat(), *r[since + 1:])
+                for r in rows)
+    if conn.dialect.name == "sqlite" or _copies(conn):
+        _bulk(conn, "findings", _FINDING_COLUMNS, rows)
         return
     conn.execute(core_insert(_FINDINGS_AS_TEXT), [dict(zip(_FINDING_COLUMNS, r, strict=True))
                                                   for r in rows])
+
+
+def _bulk(conn: Connection, table: str, columns: Sequence[str],
+          rows: Iterable[tuple[Any, ...]]) -> None:
+    """Rows into ``table`` on the caller's transaction with no per-row work in SQLAlchemy:
+    PostgreSQL one ``COPY``, fed as the rows are made, so the server writes them while
+    Python makes the next ones; SQLite the driver's executemany as is."""
+    names = ", ".join(columns)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) "
+                             f"VALUES ({', '.join('?' * len(columns))})", list(rows))
+        return
+    sql = f"COPY {table} ({names}) FROM STDIN"
+    cursor = conn.connection.driver_connection.cursor()   # type: ignore[union-attr]
+    try:
+        with cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as e:   # as SQLAlchemy would wrap it
+        raise DBAPIError(sql, None, e) from e
 
 
 def _run_json(r: Any, services: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,212 @@
+"""Benchmark: storing a check's run (``Store.save_run``) on the large demo, SQLite and
+PostgreSQL, against a floor measured in the same run. Issue 16: storing ≤ 1 s more than the
+check. Run:
+
+    python benchmarks/store.py [--dir /tmp/dipstick-large] [--repeat 3]
+                               [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+                               [--cache /tmp/store-bench.pkl]
+
+1. Loads the package and checks it (or reads the check's result from ``--cache``, written by
+   an earlier run: the check takes ~30 s), then builds the run's context for the pages
+   (``dipstick.runs.context_of``), as ``dipstick check`` does when it stores.
+2. Per backend (a fresh SQLite file; a fresh schema of its own on PostgreSQL), ``--repeat``
+   times: ``save_run`` with the context (wall, this process's CPU and, on PostgreSQL, the
+   server process's CPU), then the floor: the same rows, already made, written by one bare
+   ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) into copies of the tables without keys
+   or indexes, plus the context pickled and compressed — what storing costs with no work
+   beyond writing the same bytes.
+
+The machine may be shared: CPU seconds are printed beside wall times, and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import pickle
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from dipstick.check import CheckResult, run_check
+from dipstick.package import load_package
+from dipstick.runs import RunContext, context_of
+from dipstick.store import Store
+from dipstick.store.rows import _FINDING_COLUMNS, _finding_row
+from machine import cpu_of, postgres_schema
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)   # pinned: the rows are the same in every run
+SERVICE_COLUMNS = ("id", "run_id", "position", "service_id", "name", "owner", "lifecycle",
+                   "status", "score", "leak_money", "leak_hours", "leak_cause", "leak_formula",
+                   "leak_low", "leak_high", "episodes")
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(what: Callable[[], Any]) -> tuple[Any, float, float]:
+    """The value, wall seconds and this process's CPU seconds."""
+    t, c = time.perf_counter(), cpu()
+    value = what()
+    return value, time.perf_counter() - t, cpu() - c
+
+
+def checked(folder: Path, cache: Path | None) -> tuple[CheckResult, RunContext]:
+    sys.setrecursionlimit(100_000)   # pickling the result walks deep
+    package = load_package(folder)
+    try:
+        if cache and cache.exists():
+            result = pickle.loads(cache.read_bytes())
+            print(f"check: read from {cache}")
+        else:
+            result, wall, used = timed(lambda: run_check(package))
+            print(f"check: {wall:.1f} s wall, {used:.1f} s CPU, {len(result.verdicts):,} "
+                  "services")
+            if cache:
+                cache.write_bytes(pickle.dumps(result, protocol=5))
+        ctx, wall, used = timed(lambda: context_of(package, result))
+        print(f"the run's context for the pages (context_of): {wall:.2f} s wall, "
+              f"{used:.2f} s CPU")
+        CONTEXT.append((wall, used))
+        return result, ctx
+    finally:
+        package.close()
+
+
+CONTEXT: list[tuple[float, float]] = []
+
+
+def rows_of(result: CheckResult) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The service and finding rows as ``save_run`` writes them (ids 1…n), made beforehand."""
+    services, findings, covered = [], [], {}  # type: ignore[var-annotated]
+    for i, v in enumerate(result.verdicts):
+        leak = v.leak
+        services.append((i + 1, 1, i, v.service.id, v.service.name, v.service.owner,
+                         v.service.lifecycle, v.status.value, v.score, leak.money,
+                         leak.hours, v.leak_cause, leak.formula, leak.low, leak.high,
+                         json.dumps([e.to_json() for e in v.episodes])))
+        findings += [_finding_row(i + 1, j, f, covered) for j, f in enumerate(v.findings)]
+    return services, findings
+
+
+def floor(store: Store, result: CheckResult, ctx: RunContext,
+          rows: tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]) -> tuple[float, float]:
+    """Wall and CPU seconds of writing the same rows and context bytes with nothing else:
+    bare tables (no keys, no indexes), one executemany or COPY each, one transaction."""
+    services, findings = rows
+    tables = {"service_results": SERVICE_COLUMNS, "findings": _FINDING_COLUMNS}
+    with store.engine.begin() as conn:
+        for name in tables:
+            conn.execute(text(f"DROP TABLE IF EXISTS bare_{name}"))
+            conn.execute(text(f"CREATE TABLE bare_{name} AS SELECT * FROM {name} WHERE 1 = 0"))
+        conn.execute(text("DROP TABLE IF EXISTS bare_extras"))
+        conn.execute(text("CREATE TABLE bare_extras AS SELECT body FROM run_extras WHERE 1 = 0"))
+    since = _FINDING_COLUMNS.index("since")
+
+    def write() -> None:
+        with store.engine.begin() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            for (name, columns), data in zip(tables.items(), (services, findings), strict=True):
+                if sqlite:
+                    if name == "findings":
+                        data = [r if r[since] is None else
+                                (*r[:since], r[since].isoformat(), *r[since + 1:]) for r in data]
+                    conn.exec_driver_sql(f"INSERT INTO bare_{name} ({', '.join(columns)}) "
+                                         f"VALUES ({', '.join('?' * len(columns))})", data)
+                else:
+                    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                    with cursor, cursor.copy(f"COPY bare_{name} ({', '.join(columns)}) "
+                                             "FROM STDIN") as copy:
+                        for row in data:
+                            copy.write_row(row)
+            body = zlib.compress(pickle.dumps(ctx, protocol=5), 1)
+            conn.execute(text("INSERT INTO bare_extras (body) VALUES (:b)"), {"b": body})
+
+    gc.disable()   # as save_run does
+    try:
+        _, wall, used = timed(write)
+    finally:
+        gc.enable()
+    return wall, used
+
+
+def server_pid(store: Store) -> int | None:
+    if store.engine.dialect.name != "postgresql":
+        return None
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def bench(url: str, label: str, result: CheckResult, ctx: RunContext, repeat: int) -> None:
+    rows = rows_of(result)
+    with Store.open(url) as store:
+        store.migrate()
+        store.engine.pool.dispose()
+        saves, bare, server = [], [], []
+        for _ in range(repeat):
+            pid = server_pid(store)   # the pool keeps this one connection for save_run
+            before = cpu_of(pid) if pid else 0.0
+            _, wall, used = timed(lambda: store.save_run(
+                result, started_at=NOW, finished_at=NOW, command="benchmark", extras=ctx))
+            server.append(cpu_of(pid) - before if pid else 0.0)
+            saves.append((wall, used))
+            bare.append(floor(store, result, ctx, rows))
+    med = statistics.median
+    sw, sc = med(w for w, _ in saves), med(c for _, c in saves)
+    bw, bc = med(w for w, _ in bare), med(c for _, c in bare)
+    extra = f", server {med(server):.2f} s CPU" if label == "PostgreSQL" else ""
+    print(f"{label}: save_run {sw:.2f} s wall, {sc:.2f} s CPU{extra} | floor (bare "
+          f"executemany/COPY + pickle) {bw:.2f} s wall, {bc:.2f} s CPU | ratio {sw / bw:.2f}× "
+          f"wall, {sc / bc:.2f}× CPU (median of {repeat})")
+    cw, cc = CONTEXT[0]
+    print(f"{label}: storing in all (context + save_run) {cw + sw:.2f} s wall, {cc + sc:.2f} s "
+          f"CPU; target ≤ 1 s: {'met' if cw + sw <= 1 else 'NOT met'} (wall)")
+
+
+@contextmanager
+def postgres_or_none(url: str) -> Iterator[str | None]:
+    """A scratch schema of this run's own, or None when the server cannot be reached."""
+    with ExitStack() as stack:
+        try:
+            scoped: str | None = stack.enter_context(postgres_schema(url))
+        except OperationalError as e:
+            print(f"PostgreSQL not reachable ({str(e).splitlines()[0]}): skipped")
+            scoped = None
+        yield scoped
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/dipstick-large"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--postgres", default=os.environ.get(
+        "DIPSTICK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--cache", type=Path, help="keep the check's result here between runs")
+    args = ap.parse_args()
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    result, ctx = checked(args.dir, args.cache)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench(f"sqlite:///{tmp}/bench.db", "SQLite", result, ctx, args.repeat)
+    with postgres_or_none(args.postgres) as pg:
+        if pg:
+            bench(pg, "PostgreSQL", result, ctx, args.repeat)
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
