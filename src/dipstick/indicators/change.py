@@ -21,7 +21,7 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.engine import between, collect, keyed, minutes_between
+from dipstick.engine import between, collect, epoch_us, keyed
 from dipstick.findings import (
     HELD,
     CheckContext,
@@ -91,11 +91,16 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
             return
         # only rows that can fall within ``span`` days of a recent change reach the join
         # (every change joined with all its service's history cost the large demo ~6 s)
+        # each side's microseconds since 1970 before the join, not on each (change, row)
+        # pair after it: the portable calendar arithmetic then runs once per row (0.9 M)
+        # instead of twice per pair (2.8 M); the minutes are the same integers
         rows = ctx.signals.frame(table).filter(
-            nw.col(time) >= first - timedelta(days=span + 1), nw.col(time) < w.end)
-        lf = (recent.select("id", "service", nw.col("date").alias("changed"))
+            nw.col(time) >= first - timedelta(days=span + 1), nw.col(time) < w.end
+        ).with_columns(_row_us=epoch_us(time))
+        lf = (recent.select("id", "service", _changed_us=epoch_us("date"))
               .join(rows, on="service")
-              .with_columns(day=minutes_between("changed", time) / 1440.0)
+              .with_columns(day=_whole_minutes(nw.col("_row_us") - nw.col("_changed_us"))
+                            / 1440.0)
               .filter((nw.col("day") >= -span) & (nw.col("day") < span) & (nw.col(time) < w.end))
               .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))
                             .otherwise(nw.lit("after")))
@@ -157,6 +162,12 @@ def _years_before(ctx: CheckContext, changes: dict[str, list[dict[str, Any]]],
                 "first": -7.0 * (wk - min(weeks)),
                 "users": (sum(uw[k]["user_days"] for k in uw if wk - 52 <= k < wk) / days
                           if days else None)}
+
+
+def _whole_minutes(us: nw.Expr) -> nw.Expr:
+    """Whole minutes of a difference in microseconds, truncated toward zero: the last step of
+    :func:`dipstick.engine.minutes_between`, for a difference taken after a join."""
+    return nw.when(us >= 0).then(us // 60_000_000).otherwise(-((-us) // 60_000_000))
 
 
 YEAR = 364.0   # the longer reference a change's weeks after are also held against
