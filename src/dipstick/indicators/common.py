@@ -300,10 +300,10 @@ def relative_use(shifts: ShiftIndex, rhythm: Season, service: str) -> dict[int, 
     key = (id(shifts), service)
     if key not in rhythm._relative:
         own = [x for x in shifts.series(service, "users") if x.key.subject == service]
+        levels = rhythm.index.get(rhythm.audience.get(service, ""), {})   # level(), inlined
         rhythm._relative[key] = None if not own else {
-            w: v / (rhythm.level(service, w) or 1.0)
-            for w, v in zip((int(w) for w in own[0].index), (float(v) for v in own[0].values),
-                            strict=True)}
+            w: v / (levels.get(w) or 1.0)
+            for w, v in zip(own[0].index.tolist(), own[0].values.tolist(), strict=True)}
     return rhythm._relative[key]
 
 
