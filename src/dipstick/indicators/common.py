@@ -8,11 +8,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
 import narwhals as nw
 
-from dipstick.engine import between, collect, hours_between, keyed
+from dipstick.engine import between, collect
 from dipstick.findings import CacheKey, CheckContext, Evidence, Status, Threshold, evidence
 from dipstick.indicators.confidence import scaled
 from dipstick.model import ValueModel
@@ -103,49 +102,6 @@ def recent_users(ctx: CheckContext, days: int = 28) -> dict[str, float]:
 
 def groups_of_kind(ctx: CheckContext, *kinds: str) -> list[str]:
     return [g.id for g in ctx.model.stakeholder_groups if g.kind in kinds]
-
-
-def ticket_stats(
-    ctx: CheckContext, lf: nw.LazyFrame[Any], start: datetime, end: datetime
-) -> dict[str, dict[str, Any]]:
-    """Per service over ``[start, end)``: count, mean satisfaction, lost hours, median
-    resolution hours, reopen share, mean reassignments (the ticket facts several causes use)."""
-    agg = (lf.filter(between("opened_at", start, end))
-           .with_columns(
-               resolution_h=hours_between("opened_at", "resolved_at"),
-               was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
-               .otherwise(0.0))
-           .group_by("service")
-           .agg(n=nw.len(),
-                rated=nw.col("satisfaction").count(),
-                satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
-                satisfaction_sd=nw.col("satisfaction").cast(nw.Float64).std(),
-                lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
-                lost_n=nw.col("lost_minutes").count(),
-                lost_mean=nw.col("lost_minutes").cast(nw.Float64).mean(),
-                lost_sd=nw.col("lost_minutes").cast(nw.Float64).std(),
-                resolution_h=nw.col("resolution_h").median(),
-                reopened=nw.col("was_reopened").sum(),
-                reopen_share=nw.col("was_reopened").mean(),
-                assigned=nw.col("reassignments").count(),
-                reassignments=nw.col("reassignments").cast(nw.Float64).mean(),
-                reassignments_sd=nw.col("reassignments").cast(nw.Float64).std()))
-    return keyed(collect(agg), "service")
-
-
-def resolution_by_type(
-    lf: nw.LazyFrame[Any], start: datetime, end: datetime
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """Median resolution hours per service and ticket type: pooled incidents and requests have
-    two humps, and a shift in their mix alone would move a pooled median twofold. With the mean
-    and sd of log(hours + 1), on which a ratio of typical times is tested (Welch)."""
-    agg = (lf.filter(between("opened_at", start, end) & ~nw.col("resolved_at").is_null())
-           .with_columns(h=hours_between("opened_at", "resolved_at"))
-           .with_columns(log_h=(nw.col("h").clip(lower_bound=0.0) + 1.0).log())
-           .group_by("service", "type").agg(n=nw.len(), median=nw.col("h").median(),
-                                             log_mean=nw.col("log_h").mean(),
-                                             log_sd=nw.col("log_h").std()))
-    return keyed(collect(agg), "service", "type")
 
 
 def per_month(value: float | None, days: float) -> float | None:
@@ -344,10 +300,10 @@ def relative_use(shifts: ShiftIndex, rhythm: Season, service: str) -> dict[int, 
     key = (id(shifts), service)
     if key not in rhythm._relative:
         own = [x for x in shifts.series(service, "users") if x.key.subject == service]
+        levels = rhythm.index.get(rhythm.audience.get(service, ""), {})   # level(), inlined
         rhythm._relative[key] = None if not own else {
-            w: v / (rhythm.level(service, w) or 1.0)
-            for w, v in zip((int(w) for w in own[0].index), (float(v) for v in own[0].values),
-                            strict=True)}
+            w: v / (levels.get(w) or 1.0)
+            for w, v in zip(own[0].index.tolist(), own[0].values.tolist(), strict=True)}
     return rhythm._relative[key]
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import narwhals as nw
 from pydantic import Field
 
 from dipstick.findings import (
@@ -31,9 +30,9 @@ from dipstick.indicators.common import (
     groups_of_kind,
     settled_evidence,
     settled_shift,
-    ticket_stats,
 )
 from dipstick.indicators.confidence import NO_CHANGE, flipped, tested
+from dipstick.indicators.tickets import CURRENT, CUSTOMER, ticket_facts
 from dipstick.journeys import TouchpointMeasures, journeys_of
 from dipstick.model import Service
 from dipstick.stats import mean_vs_line, rate_ratio, shift_of_means
@@ -67,12 +66,7 @@ def measure(ctx: CheckContext, spec: CustomerExperienceSpec) -> CustomerMeasures
         for t in j.touchpoints:
             for s in t.services:
                 backed.setdefault(s, []).append((j.id, f"{j.name} › {t.name}", t))
-    tickets: dict[str, dict[str, Any]] = {}
-    customers = groups_of_kind(ctx, "customer")
-    if ctx.signals.has("tickets") and customers:
-        lf = ctx.signals.frame("tickets").filter(nw.col("requester_group").is_in(customers))
-        tickets = ticket_stats(ctx, lf, ctx.window.start, ctx.window.end)
-    return CustomerMeasures(tickets, backed)
+    return CustomerMeasures(ticket_facts(ctx, CUSTOMER, CURRENT), backed)
 
 
 def assess(service: Service, m: CustomerMeasures, ctx: CheckContext,

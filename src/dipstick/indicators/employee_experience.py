@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import narwhals as nw
 from pydantic import Field
 
 from dipstick.findings import (
@@ -30,15 +29,19 @@ from dipstick.findings import (
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     covered_days,
-    groups_of_kind,
     per_month,
     ratio,
-    resolution_by_type,
     settled_evidence,
     settled_shift,
-    ticket_stats,
 )
 from dipstick.indicators.confidence import NO_CHANGE, Sign, agreeing, halfway, tested
+from dipstick.indicators.tickets import (
+    BASELINE,
+    CURRENT,
+    INTERNAL,
+    internal_resolution,
+    ticket_facts,
+)
 from dipstick.model import Service
 from dipstick.shifts import Shift
 from dipstick.stats import (
@@ -72,17 +75,14 @@ class EmployeeMeasures:
 
 
 def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures | None:
+    """Internal incidents and requests, current and baseline: the check's shared ticket facts
+    (:mod:`dipstick.indicators.tickets`, two scans for what were four)."""
     if not ctx.signals.has("tickets"):
         return None
-    internal = groups_of_kind(ctx, "internal")
-    lf = ctx.signals.frame("tickets").filter(
-        nw.col("type").is_in(["incident", "request"])
-        & (nw.col("requester_group").is_null() | nw.col("requester_group").is_in(internal)))
-    w = ctx.window
-    return EmployeeMeasures(ticket_stats(ctx, lf, w.start, w.end),
-                            ticket_stats(ctx, lf, w.baseline_start, w.start),
-                            resolution_by_type(lf, w.start, w.end),
-                            resolution_by_type(lf, w.baseline_start, w.start))
+    return EmployeeMeasures(ticket_facts(ctx, INTERNAL, CURRENT),
+                            ticket_facts(ctx, INTERNAL, BASELINE),
+                            internal_resolution(ctx, CURRENT),
+                            internal_resolution(ctx, BASELINE))
 
 
 def _resolution_growth(m: EmployeeMeasures, service: str, null: float

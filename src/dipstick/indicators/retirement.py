@@ -10,9 +10,10 @@ user), and can raise a ``watch`` at most (issue 13).
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import Field
 
 from dipstick.findings import (
@@ -75,17 +76,31 @@ def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
             bands.setdefault(band, {})[sid] = math.log(costs[sid] / u)
     peers: dict[str, tuple[float, float, int]] = {}
     for members in bands.values():
-        for sid in members:
-            others = [v for o, v in members.items() if o != sid]
-            if len(others) >= spec.cost_per_user_min_peers:
-                med = statistics.median(others)
-                peers[sid] = (med, statistics.median(abs(v - med) for v in others),
-                              len(others))
+        if len(members) - 1 < spec.cost_per_user_min_peers:
+            continue
+        values = np.fromiter(members.values(), dtype=np.float64, count=len(members))
+        for i, sid in enumerate(members):
+            # NumPy over the band, not Python over it per member (2.4 M generator steps on
+            # the large demo); the same medians as ``statistics.median`` of the same values
+            others = np.delete(values, i)
+            med = _median(others)
+            peers[sid] = (med, _median(np.abs(others - med)), len(others))
     live: dict[str, list[str]] = {}
     for s in ctx.model.services:
         if s.lifecycle == "live" and s.capability:
             live.setdefault(s.capability, []).append(s.id)
     return RetirementMeasures(recent, costs, peers, live)
+
+
+def _median(xs: npt.NDArray[np.float64]) -> float:
+    """``statistics.median`` of a NumPy array: the middle value, or the mean of the two middle
+    ones computed as it does ((a + b) / 2)."""
+    n = len(xs)
+    half = n // 2
+    if n % 2:
+        return float(np.partition(xs, half)[half])
+    part = np.partition(xs, (half - 1, half))
+    return float((part[half - 1] + part[half]) / 2)
 
 
 def _size_band(users: float) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.engine import between, collect, keyed
+from dipstick.engine import collect
 from dipstick.findings import (
     CheckContext,
     Evidence,
@@ -38,6 +38,7 @@ from dipstick.indicators.common import (
     settled_shift,
 )
 from dipstick.indicators.confidence import NO_CHANGE, at_most_watch, is_sign, scaled, tested
+from dipstick.indicators.tickets import BASELINE, CURRENT, split, windowed
 from dipstick.model import Service
 from dipstick.stats import poisson_range, proportion, rate_ratio, two_proportions
 
@@ -70,39 +71,34 @@ class TrainingMeasures:
     baseline_completion: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _completion(ctx: CheckContext, start: Any, end: Any) -> dict[str, dict[str, Any]]:
-    """The latest completion per (service, group) in ``[start, end)``, summed per service."""
-    latest = (ctx.signals.frame("training").filter(between("date", start, end))
-              .with_columns(last=nw.col("date").max().over("service", "group"))
+def _completion(ctx: CheckContext) -> dict[str, dict[str, dict[str, Any]]]:
+    """The latest completion per (service, group) in each window, summed per service: one
+    scan for both windows (:func:`dipstick.indicators.tickets.windowed`)."""
+    latest = (windowed(ctx.signals.frame("training"), "date", ctx)
+              .with_columns(last=nw.col("date").max().over("service", "group", "_window"))
               .filter(nw.col("date") == nw.col("last"))
-              .group_by("service")
+              .group_by("service", "_window")
               .agg(completed=nw.col("completed").cast(nw.Float64).sum(),
                    required=nw.col("required").cast(nw.Float64).sum()))
-    return keyed(collect(latest), "service")
+    return split(collect(latest), "service")
 
 
 def measure(ctx: CheckContext, spec: TrainingSpec) -> TrainingMeasures:
     w = ctx.window
-    questions: dict[str, dict[str, Any]] = {}
-    baseline: dict[str, dict[str, Any]] = {}
+    questions: dict[str, dict[str, dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
     if ctx.signals.has("tickets"):
         q = ctx.signals.frame("tickets").filter(nw.col("type") == "question")
-
-        def count(start: Any, end: Any) -> dict[str, dict[str, Any]]:
-            return keyed(collect(q.filter(between("opened_at", start, end)).group_by("service")
-                                 .agg(n=nw.len(),
-                                      lost=nw.col("lost_minutes").cast(nw.Float64).mean())),
-                         "service")
-
-        questions, baseline = count(w.start, w.end), count(w.baseline_start, w.start)
-    completion: dict[str, dict[str, Any]] = {}
-    before: dict[str, dict[str, Any]] = {}
+        questions = split(collect(windowed(q, "opened_at", ctx).group_by("service", "_window")
+                                  .agg(n=nw.len(),
+                                       lost=nw.col("lost_minutes").cast(nw.Float64).mean())),
+                          "service")
+    completion: dict[str, dict[str, dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
     if ctx.signals.has("training"):
-        completion = _completion(ctx, w.start, w.end)
-        before = _completion(ctx, w.baseline_start, w.start)
-    return TrainingMeasures(questions, baseline, active_users(ctx, w.start, w.end),
+        completion = _completion(ctx)
+    return TrainingMeasures(questions[CURRENT], questions[BASELINE],
+                            active_users(ctx, w.start, w.end),
                             active_users(ctx, w.baseline_start, w.start), recent_users(ctx),
-                            completion, before)
+                            completion[CURRENT], completion[BASELINE])
 
 
 def assess(service: Service, m: TrainingMeasures, ctx: CheckContext,

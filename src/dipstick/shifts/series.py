@@ -124,8 +124,9 @@ def _usage(signals: Signals, cut: datetime) -> Users:
     if not signals.has("usage"):
         return {}
     lf = (_frame(signals, "usage", "date", cut).group_by("service", "wk")
-          .agg(users=nw.col("active_users").cast(nw.Float64).mean(),
-               days=nw.col("date").n_unique()))
+          # rows, not distinct dates: (date, service) is the table's key, unique per row
+          # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
+          .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len()))
     return {k[0]: (w, c["users"], c["days"]) for k, w, c in _split(lf, ["service"],
                                                                     ["users", "days"])}
 

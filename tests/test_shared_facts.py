@@ -1,0 +1,173 @@
+"""The indicators' shared aggregates (issue 16): one scan grouped by window gives what one
+query per window gave, on the demo organisation and real DuckDB."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import pytest
+
+from dipstick.engine import between, collect, hours_between, keyed
+from dipstick.findings import CheckContext, CommonSpec, Window
+from dipstick.indicators import change, retirement, training
+from dipstick.indicators.common import groups_of_kind
+from dipstick.indicators.registry import split_settings
+from dipstick.indicators.tickets import (
+    BASELINE,
+    CURRENT,
+    CUSTOMER,
+    INTERNAL,
+    internal_resolution,
+    ticket_facts,
+)
+from dipstick.package import Package, load_package
+from dipstick.shifts.series import week_index
+
+
+@pytest.fixture
+def ctx(demo_org: Path) -> Iterator[CheckContext]:
+    package: Package = load_package(demo_org)
+    model = package.model
+    common = split_settings(model.settings, CommonSpec)
+    assert package.latest is not None
+    window = Window(model.organisation.as_of or package.latest, common.window_days,
+                    common.baseline_days)
+    try:
+        yield CheckContext(model, package.signals, window, common)
+    finally:
+        package.close()
+
+
+def _close(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]]) -> None:
+    """Equal row for row; floats to 1e-9 relative (a standard deviation's last bits follow
+    the engine's partial sums, as between two runs)."""
+    assert a.keys() == b.keys() and a
+    for k, row in a.items():
+        assert row.keys() == b[k].keys()
+        for f, x in row.items():
+            y = b[k][f]
+            if isinstance(x, float) and isinstance(y, float):
+                assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12), (k, f, x, y)
+            else:
+                assert x == y, (k, f, x, y)
+
+
+def _per_window(lf: nw.LazyFrame[Any], start: datetime, end: datetime) -> dict[str, Any]:
+    """The ticket facts as one query per window computed them before they were shared."""
+    agg = (lf.filter(between("opened_at", start, end))
+           .with_columns(resolution_h=hours_between("opened_at", "resolved_at"),
+                         was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1)
+                         .then(1.0).otherwise(0.0))
+           .group_by("service")
+           .agg(n=nw.len(), rated=nw.col("satisfaction").count(),
+                satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
+                satisfaction_sd=nw.col("satisfaction").cast(nw.Float64).std(),
+                lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
+                lost_n=nw.col("lost_minutes").count(),
+                lost_mean=nw.col("lost_minutes").cast(nw.Float64).mean(),
+                lost_sd=nw.col("lost_minutes").cast(nw.Float64).std(),
+                resolution_h=nw.col("resolution_h").median(),
+                reopened=nw.col("was_reopened").sum(),
+                reopen_share=nw.col("was_reopened").mean(),
+                assigned=nw.col("reassignments").count(),
+                reassignments=nw.col("reassignments").cast(nw.Float64).mean(),
+                reassignments_sd=nw.col("reassignments").cast(nw.Float64).std()))
+    return keyed(collect(agg), "service")
+
+
+def test_shared_ticket_facts_equal_one_query_per_window(ctx: CheckContext) -> None:
+    tickets = ctx.signals.frame("tickets")
+    group = nw.col("requester_group")
+    internal = tickets.filter(nw.col("type").is_in(["incident", "request"]) & (
+        group.is_null() | group.is_in(groups_of_kind(ctx, "internal"))))
+    customers = tickets.filter(group.is_in(groups_of_kind(ctx, "customer")))
+    w = ctx.window
+    _close(ticket_facts(ctx, INTERNAL, CURRENT), _per_window(internal, w.start, w.end))
+    _close(ticket_facts(ctx, INTERNAL, BASELINE),
+           _per_window(internal, w.baseline_start, w.start))
+    _close(ticket_facts(ctx, CUSTOMER, CURRENT), _per_window(customers, w.start, w.end))
+    for window, (start, end) in ((CURRENT, (w.start, w.end)),
+                                 (BASELINE, (w.baseline_start, w.start))):
+        agg = (internal.filter(between("opened_at", start, end)
+                               & ~nw.col("resolved_at").is_null())
+               .with_columns(h=hours_between("opened_at", "resolved_at"))
+               .with_columns(log_h=(nw.col("h").clip(lower_bound=0.0) + 1.0).log())
+               .group_by("service", "type").agg(n=nw.len(), median=nw.col("h").median(),
+                                                 log_mean=nw.col("log_h").mean(),
+                                                 log_sd=nw.col("log_h").std()))
+        _close(internal_resolution(ctx, window), keyed(collect(agg), "service", "type"))
+
+
+def test_training_reads_both_windows_in_one_scan_each(ctx: CheckContext) -> None:
+    m = training.measure(ctx, split_settings(ctx.model.settings, training.TrainingSpec))
+    w = ctx.window
+    q = ctx.signals.frame("tickets").filter(nw.col("type") == "question")
+    for got, (start, end) in ((m.questions, (w.start, w.end)),
+                              (m.baseline_questions, (w.baseline_start, w.start))):
+        _close(got, keyed(collect(q.filter(between("opened_at", start, end))
+                                  .group_by("service")
+                                  .agg(n=nw.len(),
+                                       lost=nw.col("lost_minutes").cast(nw.Float64).mean())),
+                          "service"))
+    for got, (start, end) in ((m.completion, (w.start, w.end)),
+                              (m.baseline_completion, (w.baseline_start, w.start))):
+        latest = (ctx.signals.frame("training").filter(between("date", start, end))
+                  .with_columns(last=nw.col("date").max().over("service", "group"))
+                  .filter(nw.col("date") == nw.col("last")).group_by("service")
+                  .agg(completed=nw.col("completed").cast(nw.Float64).sum(),
+                       required=nw.col("required").cast(nw.Float64).sum()))
+        _close(got, keyed(collect(latest), "service"))
+
+
+def test_the_year_before_each_change_equals_its_weeks_summed(ctx: CheckContext) -> None:
+    """The engine's per-change sums against the weekly counts summed change by change."""
+    spec = split_settings(ctx.model.settings, change.ChangeSpec)
+    m = change.measure(ctx, spec)
+    assert m is not None
+    weekly: dict[str, dict[int, tuple[float, float]]] = {}
+    for r in collect(ctx.signals.frame("tickets").with_columns(week=week_index("opened_at"))
+                     .group_by("service", "week")
+                     .agg(i=(nw.col("type") == "incident").cast(nw.Float64).sum(),
+                          q=(nw.col("type") == "question").cast(nw.Float64).sum())):
+        weekly.setdefault(r["service"], {})[int(r["week"])] = (r["i"], r["q"])
+    users: dict[str, dict[int, tuple[float, int]]] = {}
+    for r in collect(ctx.signals.frame("usage").with_columns(week=week_index("date"))
+                     .group_by("service", "week")
+                     .agg(u=nw.col("active_users").cast(nw.Float64).sum(), d=nw.len())):
+        users.setdefault(r["service"], {})[int(r["week"])] = (r["u"], r["d"])
+    checked = 0
+    for service, cs in m.changes.items():
+        for c in cs:
+            wk = (c["date"].date() - datetime(1970, 1, 5).date()).days // 7
+            weeks = [k for k in weekly.get(service, {}) if wk - 52 <= k < wk]
+            got = m.effects.get((c["id"], "year"))
+            if not weeks:
+                assert got is None
+                continue
+            tw, uw = weekly[service], users.get(service, {})
+            days = sum(uw[k][1] for k in uw if wk - 52 <= k < wk)
+            assert got == {
+                "incidents": sum(tw[k][0] for k in weeks),
+                "questions": sum(tw[k][1] for k in weeks),
+                "first": -7.0 * (wk - min(weeks)),
+                "users": sum(uw[k][0] for k in uw if wk - 52 <= k < wk) / days if days
+                else None}
+            checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_numpy_median_is_statistics_median(seed: int) -> None:
+    rng = random.Random(seed)
+    xs = [rng.lognormvariate(0, 2) * rng.choice((1, -1)) for _ in range(rng.randint(1, 60))]
+    xs += xs[: rng.randint(0, 3)]            # ties
+    assert retirement._median(np.array(xs)) == statistics.median(xs)
+
