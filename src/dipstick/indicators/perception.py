@@ -33,6 +33,7 @@ from dipstick.findings import (
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import at_most_watch, tested
+from dipstick.indicators.moments import mean_sd, sums
 from dipstick.model import Service
 from dipstick.stats import Z95, Test
 
@@ -84,10 +85,11 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
                .with_columns(promoter=nw.when(nw.col("score") >= 9).then(1).otherwise(0),
                              detractor=nw.when(nw.col("score") <= 6).then(1).otherwise(0))
                .group_by("service", "group", "dimension")
-               .agg(mean=nw.col("score").mean(), n=nw.len(), sd=nw.col("score").std(),
+               .agg(*sums("score", "score"), n=nw.len(),
                     promoters=nw.col("promoter").sum(), detractors=nw.col("detractor").sum()))
         out: dict[tuple[str, str], dict[str, Any]] = {}
         for r in collect(agg):
+            r["mean"], r["sd"] = mean_sd(r, "score", int(r["n"]))
             out.setdefault((r["service"], r["group"]), {})[r["dimension"]] = r
         return out
 
@@ -96,8 +98,8 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
             return {}
         agg = (lf.filter(between("date", start, end) & ~nw.col("respondent").is_null())
                .group_by("service", "group", "respondent").agg(m=nw.col("score").mean())
-               .group_by("service", "group").agg(n=nw.len(), sd=nw.col("m").std()))
-        return {(r["service"], r["group"]): (int(r["n"]), float(r["sd"] or 0.0))
+               .group_by("service", "group").agg(*sums("m", "m"), n=nw.len()))
+        return {(r["service"], r["group"]): (int(r["n"]), mean_sd(r, "m", int(r["n"]))[1] or 0.0)
                 for r in collect(agg)}
 
     last = (lf.filter(nw.col("date") < w.end).group_by("service", "group")
