@@ -9,36 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 
-from dipstick.bounds import DATE_RANGE, EARLIEST, LATEST, NOT_FINITE
+from dipstick.engine.rules import DUCKDB, Column, table_rules, value_rules_of
 from dipstick.errors import Problem
-
-
-class Column(Protocol):
-    """What loading needs of a column of the contract (:mod:`dipstick.package.tables`
-    describes them; the engine sits below the package loader, so it names the shape)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def required(self) -> bool: ...
-    @property
-    def minimum(self) -> float | None: ...
-    @property
-    def maximum(self) -> float | None: ...
-    @property
-    def choices(self) -> tuple[str, ...]: ...
-    @property
-    def ref(self) -> str | None: ...
-    @property
-    def sql_type(self) -> str: ...
 
 MAX_ROWS_PER_PROBLEM = 20
 
@@ -113,13 +90,6 @@ class Check:
     value: str
 
 
-def _in_list(values: Iterable[str]) -> str:
-    """Part of a check compiled into the load's CREATE TABLE … AS and its problem queries;
-    the choices come from the package's schema (tables.py), not from the data."""
-    vals = sorted(set(values))
-    return "(" + ", ".join(literal(v) for v in vals) + ")" if vals else "(NULL)"
-
-
 def _ref_table(con: duckdb.DuckDBPyConnection, kind: str, ids: Iterable[str]) -> str:
     """Known ids as a temp table: ``NOT IN (SELECT …)`` is a hash join, while a literal list of
     2,000 ids is compared row by row (measured: 0.02 s vs 7.8 s on 5 M tickets)."""
@@ -171,35 +141,11 @@ def load_table(
 
     present = [c for c in columns if c.name in types]
     typed = {c.name: _typed(c, types[c.name]) for c in present}
-    checks: list[Check] = []
-    for c in present:
-        x, t = ident(c.name), typed[c.name]
-        if c.required:
-            checks.append(Check(c.name, f"{x} IS NULL", "is required but empty", x))
-        if c.kind != "text" and not _always_casts(types[c.name], c.kind):
-            checks.append(Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
-                                 f"is not a valid {_kind_name(c.kind)}", x))
-        checks += [Check(c.name, cond, message, x) for cond, message
-                   in value_rules(c, t, _may_be_infinite(types[c.name]))]
-        if c.ref in ("dimension", "touchpoint"):
-            owner = "group" if c.ref == "dimension" else "journey"
-            if owner in types:
-                pair = f"(CAST({ident(owner)} AS VARCHAR) || chr(31) || {t})"
-                known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-                checks.append(Check(c.name, f"{t} IS NOT NULL AND {pair} NOT IN {known}",
-                                     f"unknown {c.ref} of that {owner} in dipstick.yaml", x))
-        elif c.ref is not None:
-            known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-            # IS NOT NULL: an empty optional reference is no reference, and ``NULL NOT IN`` an
-            # empty set is true (a model that declares no ids of the kind)
-            checks.append(Check(c.name, f"{t} IS NOT NULL AND {t} NOT IN {known}",
-                                 f"unknown {c.ref} id (not in dipstick.yaml)", x))
-    if table == "tickets" and "resolved_at" in typed:
-        checks.append(Check("resolved_at", f"{typed['resolved_at']} < {typed['opened_at']}",
-                             "is before opened_at", ident("resolved_at")))
-    if table == "touchpoints" and {"visitors", "drop_offs"} <= typed.keys():
-        checks.append(Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
-                             "is more than visitors", ident("drop_offs")))
+    rules = table_rules(table, columns, typed, lambda n: _may_be_infinite(types[n]),
+                        lambda n, kind: _always_casts(types[n], kind))
+    known = {c.ref: _ref_table(con, c.ref, refs.get(c.ref, ())) for c in present if c.ref}
+    checks = [Check(r.field, DUCKDB.condition(r, typed, known.__getitem__), r.message,
+                    ident(r.field)) for r in rules]
 
     keys, unique = keys_of(typed) if keys_of else ((), False)
     key = key_sql([typed[k] for k in keys]) if unique and set(keys) <= typed.keys() else None
@@ -256,29 +202,16 @@ def _rows_where(con: duckdb.DuckDBPyConnection, sql: str, csv: bool) -> list[tup
 
 
 def value_rules(c: Column, v: str, may_be_infinite: bool = True) -> list[tuple[str, str]]:
-    """(condition on the typed value ``v``, message) for every rule of column ``c``'s values:
-    the one copy the package loader (:func:`load_table`) and the importer
-    (``connectors.pipeline``) both compile, so validate, check and import agree. Dates lie
-    in :mod:`dipstick.bounds`'s range and numbers are finite (``NaN`` compares above every
-    number in DuckDB, so a bound is judged only on finite values); ``may_be_infinite`` is
-    False for a typed column that cannot hold one (integers, decimals)."""
-    rules: list[tuple[str, str]] = []
-    finite = ""
-    if c.kind == "number" and may_be_infinite:
-        rules.append((f"NOT isfinite({v})", NOT_FINITE))
-        finite = f"isfinite({v}) AND "
-    if c.kind in ("timestamp", "month"):
-        after = LATEST + timedelta(days=1)
-        rules.append((f"({v} < TIMESTAMP '{EARLIEST}' OR {v} >= TIMESTAMP '{after}')",
-                      f"must be a date {DATE_RANGE}"))
-    if c.minimum is not None:
-        rules.append((f"{finite}{v} < {c.minimum}", f"must be ≥ {c.minimum:g}"))
-    if c.maximum is not None:
-        rules.append((f"{finite}{v} > {c.maximum}", f"must be ≤ {c.maximum:g}"))
-    if c.choices:
-        rules.append((f"{v} NOT IN {_in_list(c.choices)}",
-                      f"must be one of {', '.join(c.choices)}"))
-    return rules
+    """(condition on the typed value ``v``, message) for every rule of column ``c``'s values
+    (:func:`dipstick.engine.rules.value_rules_of`, in DuckDB's SQL): what the importer
+    (``connectors.pipeline``) compiles, so validate, check and import agree.
+    ``may_be_infinite`` is False for a typed column that cannot hold inf or NaN."""
+    return [(DUCKDB.condition(r, {c.name: v}, _no_refs), r.message)
+            for r in value_rules_of(c, may_be_infinite)]
+
+
+def _no_refs(kind: str) -> str:
+    raise AssertionError(f"a value rule names no reference ({kind})")
 
 
 def key_sql(exprs: Sequence[str]) -> str:
@@ -357,12 +290,6 @@ def _always_casts(raw_type: str, kind: str) -> bool:
     if kind == "number" and raw.startswith("DECIMAL"):
         return True
     return raw in _LOSSLESS.get(kind, set())
-
-
-def _kind_name(kind: str) -> str:
-    return {"timestamp": "date (ISO 8601, e.g. 2026-03-01 or 2026-03-01T09:30:00Z)",
-            "month": "month (2026-03 or 2026-03-01)", "number": "number",
-            "integer": "whole number", "boolean": "boolean (true/false)"}.get(kind, kind)
 
 
 def latest_date(con: duckdb.DuckDBPyConnection, columns: Mapping[str, Sequence[str]]) -> object:
