@@ -133,6 +133,9 @@ class Dialect:
     def finite(self, v: str) -> str:
         return f"isfinite({v})"
 
+    def not_in(self, v: str, known: str) -> str:
+        return f"{v} NOT IN {known}"
+
     def in_list(self, values: Iterable[str]) -> str:
         vals = sorted(set(values))
         return "(" + ", ".join(self.literal(v) for v in vals) + ")" if vals else "(NULL)"
@@ -161,11 +164,11 @@ class Dialect:
                 assert isinstance(rule.arg, tuple)
                 return f"{v} NOT IN {self.in_list(rule.arg)}"
             case "ref":
-                return f"{v} IS NOT NULL AND {v} NOT IN {known(str(rule.ref))}"
+                return f"{v} IS NOT NULL AND {self.not_in(v, known(str(rule.ref)))}"
             case "pair_ref":
                 owner = self.ident(str(rule.arg))
                 pair = f"(CAST({owner} AS {self.text_type}) || chr(31) || {v})"
-                return f"{v} IS NOT NULL AND {pair} NOT IN {known(str(rule.ref))}"
+                return f"{v} IS NOT NULL AND {self.not_in(pair, known(str(rule.ref)))}"
             case "before":
                 return f"{v} < {typed[str(rule.arg)]}"
             case "more_than":

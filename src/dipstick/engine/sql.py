@@ -102,13 +102,16 @@ def _ref_table(con: duckdb.DuckDBPyConnection, kind: str, ids: Iterable[str]) ->
 def load_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    path: Path,
+    path: Path | str,
     columns: Sequence[Column],
     refs: Mapping[str, Iterable[str]],
     display: str,
     keys_of: Callable[[Iterable[str]], tuple[tuple[str, ...], bool]] | None = None,
+    folder: bool = False,
 ) -> list[Problem]:
     """Load one signal file into the typed DuckDB table ``table``; return its problems.
+    ``path`` may be a URL DuckDB reads; with ``folder`` it is a Parquet dataset (every
+    ``*.parquet`` below it, Hive partitions as columns) and a problem names the file in it.
 
     ``refs`` maps a reference kind to the known ids; for ``dimension`` and ``touchpoint`` the ids
     are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs; no two rows may share
@@ -116,22 +119,30 @@ def load_table(
     there is a problem, so a bad package never yields a half-loaded engine.
     """
     raw = f"_raw_{table}"
-    csv = path.suffix == ".csv"
+    csv = not folder and str(path).endswith(".csv")
+    meta = {"file_row_number", "filename"} if folder else {"file_row_number"}
     try:
         if csv:
             run(con, f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv("
                         "?, header = true, all_varchar = true)", [str(path)])
             rownum = "(rowid + 1)"
-        else:   # a view: DuckDB cannot bind its path, so it is a literal
+        elif folder:   # a view: DuckDB cannot bind its path, so it is a literal
+            run(con, f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
+                        f"{literal(str(path).rstrip('/') + '/**/*.parquet')}, hive_partitioning "
+                        "= true, file_row_number = true, filename = true)")
+            rownum = "(file_row_number + 1)"
+        else:
             run(con, f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
                         f"{literal(path)}, file_row_number = true)")
             rownum = "(file_row_number + 1)"
         described = run(con, f"DESCRIBE SELECT * FROM {raw}")
     except duckdb.Error as e:
-        return [Problem(display, f"cannot be read as a {path.suffix[1:]} table: "
+        return [Problem(display, f"cannot be read as a {'csv' if csv else 'parquet'} table: "
                         f"{str(e).splitlines()[0]}")]
     types = {r[0]: str(r[1]) for r in described}
-    header = [c for c in types if c != "file_row_number"]
+    header = [c for c in types if c not in meta]
+    # a row's identity: its number, in a folder with its file (numbers restart per file)
+    rowkey = f"row(filename, {rownum})" if folder else rownum
     problems = [Problem(display, "required column is missing (columns found: "
                         f"{', '.join(header) or 'none'})", field=c.name)
                 for c in columns if c.required and c.name not in types]
@@ -141,8 +152,8 @@ def load_table(
 
     present = [c for c in columns if c.name in types]
     typed = {c.name: _typed(c, types[c.name]) for c in present}
-    rules = table_rules(table, columns, typed, lambda n: _may_be_infinite(types[n]),
-                        lambda n, kind: _always_casts(types[n], kind))
+    rules = table_rules(table, columns, typed, lambda n: may_be_infinite(types[n]),
+                        lambda n, kind: always_casts(types[n], kind))
     known = {c.ref: _ref_table(con, c.ref, refs.get(c.ref, ())) for c in present if c.ref}
     checks = [Check(r.field, DUCKDB.condition(r, typed, known.__getitem__), r.message,
                     ident(r.field)) for r in rules]
@@ -159,7 +170,7 @@ def load_table(
            f"{keyed})" if key else "0"]) + f" FROM {raw}")[0]
     if repeated:
         assert key is not None
-        condition, n = duplicate_rows(con, raw, key, rownum, keyed)
+        condition, n = duplicate_rows(con, raw, key, rowkey, keyed)
         if n:
             kinds = {c.name: c.kind for c in columns}
             checks.append(Check(keys[0], condition, duplicate_message(keys),
@@ -168,10 +179,13 @@ def load_table(
     for ch, n in zip(checks, counts, strict=True):
         if not n:
             continue
-        rows = _rows_where(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE "
-                                f"{ch.condition} ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}", csv)
-        for r, v in rows:
-            problems.append(Problem(display, ch.message, row=int(r), field=ch.field, value=v,
+        file, order = ("filename", "f, r") if folder else ("NULL", "r")
+        rows = _rows_where(con, f"SELECT {rownum} AS r, {ch.value}, {file} AS f FROM {raw} "
+                                f"WHERE {ch.condition} ORDER BY {order} "
+                                f"LIMIT {MAX_ROWS_PER_PROBLEM}", csv)
+        for r, v, f in rows:
+            problems.append(Problem(in_folder(display, path, f) if folder else display,
+                                    ch.message, row=int(r), field=ch.field, value=v,
                                     line=int(r) + 1 if csv else None))
         if n > len(rows):
             problems.append(Problem(display, f"{ch.message}: {n - len(rows):,} more rows like "
@@ -186,6 +200,19 @@ def load_table(
                  f"FROM {raw}")
     _drop(con, raw, csv)
     return problems
+
+
+def in_folder(display: str, folder: Path | str, file: str) -> str:
+    """A problem's file in a folder dataset: the folder's name and the file's path in it
+    (``tickets/month=2026-03/part-0.parquet``), whichever engine names the file (Spark gives
+    ``file:`` URLs)."""
+    root = str(folder).rstrip("/")
+    for prefix in ("file://", "file:"):
+        if file.startswith(prefix) and not root.startswith(prefix):
+            file = file[len(prefix):]
+            break
+    root = root.removeprefix("file://").removeprefix("file:")
+    return f"{display}/{file[len(root):].lstrip('/')}" if file.startswith(root) else file
 
 
 def _rows_where(con: duckdb.DuckDBPyConnection, sql: str, csv: bool) -> list[tuple[Any, ...]]:
@@ -274,7 +301,7 @@ _LOSSLESS = {
 }
 
 
-def _may_be_infinite(raw_type: str) -> bool:
+def may_be_infinite(raw_type: str) -> bool:
     """Whether a column of ``raw_type`` can hold inf or NaN: text and floating point can, a
     typed (Parquet) integer or decimal cannot (its finite check is not run)."""
     raw = raw_type.upper()
@@ -282,7 +309,7 @@ def _may_be_infinite(raw_type: str) -> bool:
                 or raw.startswith("DECIMAL"))
 
 
-def _always_casts(raw_type: str, kind: str) -> bool:
+def always_casts(raw_type: str, kind: str) -> bool:
     """Whether every non-null value of a typed (Parquet) column of ``raw_type`` casts to
     ``kind``: its "is not a valid" check could never fire, so it is not run (a third of the
     validation scan of 5.3 M tickets)."""
