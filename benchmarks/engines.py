@@ -69,6 +69,7 @@ def lake(base: Path, work: Path, tickets: int) -> Path:
         con.execute("SET preserve_insertion_order = false")
         con.execute(f"SET temp_directory = '{work / 'spill'}'")
         tmp = folder.with_name("tickets.tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
         con.execute(f"COPY (SELECT *, year(opened_at) AS year FROM read_parquet("
                     f"'{flat / 'tickets.parquet'}')) TO '{tmp}' (FORMAT parquet, "
                     "PARTITION_BY (year), ROW_GROUP_SIZE 122880)")

@@ -80,6 +80,13 @@ def typed(c: Column, raw_type: str) -> str:
     return f"try_cast({x} AS {_spark_type(c)})"
 
 
+def _ids(ids: Iterable[str]) -> str:
+    """The ids a reference may name as a literal list; ``()`` when there are none (every
+    value is then unknown, as DuckDB's ``NOT IN`` an empty table says)."""
+    known = sorted(set(ids))
+    return SPARK.in_list(known) if known else "()"
+
+
 def _spark_type(c: Column) -> str:
     return {"VARCHAR": "STRING"}.get(c.sql_type, c.sql_type)
 
@@ -126,8 +133,7 @@ def load_frame(
     exprs = {c.name: typed(c, types[c.name]) for c in present}
     rules = table_rules(table, columns, exprs, lambda n: may_be_infinite(duckdb_type(types[n])),
                         lambda n, kind: always_casts(duckdb_type(types[n]), kind))
-    lists = {c.ref: SPARK.in_list(refs.get(c.ref, ())).replace("(NULL)", "()")
-             for c in present if c.ref}
+    lists = {c.ref: _ids(refs.get(c.ref, ())) for c in present if c.ref}
     conditions = [(r, SPARK.condition(r, exprs, lists.__getitem__)) for r in rules]
     counts = raw.selectExpr(*[f"count_if({cond}) AS c{i}" for i, (_, cond)
                               in enumerate(conditions)]).collect()[0] if conditions else []
@@ -166,6 +172,8 @@ def _duplicates(raw: Any, keys: Sequence[str], exprs: Mapping[str, str],
 
     kinds = {c.name: c.kind for c in columns}
     keyed = has_key([exprs[c.name] for c in columns if c.name in keys and not c.required])
+    if len(keys) == 1:   # an empty one-column key is "required but empty", not a repeat
+        keyed = f"{exprs[keys[0]]} IS NOT NULL"
     names = [f"_k{i}" for i in range(len(keys))]
     with_keys = raw.selectExpr("*", *[f"{exprs[k]} AS {n}"
                                       for k, n in zip(keys, names, strict=True)])
