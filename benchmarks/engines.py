@@ -67,6 +67,7 @@ def lake(base: Path, work: Path, tickets: int) -> Path:
         con = duckdb.connect()
         con.execute("SET memory_limit = '1GB'")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         con.execute(f"SET temp_directory = '{work / 'spill'}'")
         tmp = folder.with_name("tickets.tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
