@@ -72,15 +72,20 @@ def check_package(path: Path, as_of: date | None = None, services: list[str] | N
         raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     step = progress or (lambda _: None)
     package: Package | None = None
+    spark = None
     try:
-        package = load_package(path, progress=lambda t: step(f"loading {t}"))
-        if prepare:
-            prepare(package)
         if engine == "spark":
-            from dipstick.engine.spark import on_spark, session
+            from dipstick.engine.spark import session
 
             step("starting Spark")
-            on_spark(package, session())
+            spark = session()
+        package = load_package(path, progress=lambda t: step(f"loading {t}"), spark=spark)
+        if prepare:
+            prepare(package)
+        if spark is not None:   # after prepare: what it adds joins the lake's tables
+            from dipstick.engine.spark import on_spark
+
+            on_spark(package, spark)
         result = run_check(package, as_of, services or None,
                            progress=lambda c: step(f"indicator {c}"))
         if while_open:

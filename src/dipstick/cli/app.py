@@ -91,7 +91,8 @@ StoreOpt = Annotated[bool, typer.Option("--store/--no-store", help="Keep the run
 EngineOpt = Annotated[str, typer.Option(
     # \[ : Rich markup would take "[spark]" for a style and drop it from the help
     "--engine", help="duckdb (embedded, default) or spark (needs dipstick\\[spark]; "
-    "DIPSTICK_SPARK_MASTER names a cluster, default local).")]
+    "DIPSTICK_SPARK_MASTER names a cluster, default local; SPARK_REMOTE a Spark Connect "
+    "server; Parquet tables are read by Spark: docs/spark.md).")]
 
 
 def main() -> None:

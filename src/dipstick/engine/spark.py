@@ -2,10 +2,11 @@
 
 Indicators, shift series, journeys and discovery are written once as Narwhals expressions over
 :class:`~dipstick.engine.Signals`; here each signal table becomes a Spark DataFrame, so the
-same expressions run as Spark jobs (``dipstick check PKG --engine spark``). The tables are read
-and validated by the package loader first (DuckDB, row-level problems by file, row and field)
-and handed to Spark through Arrow, so both engines judge the very same rows; what Spark takes
-over is the aggregation — grouping, windows, medians — over every table.
+same expressions run as Spark jobs (``dipstick check PKG --engine spark``). Parquet tables
+(files, partitioned folders, URLs) are read and validated by Spark itself
+(:mod:`dipstick.engine.spark_load`, the DuckDB loader's rules), so nothing of them passes the
+driver but counts, problem samples and the check's grouped results; CSV files are loaded by
+DuckDB on the driver and handed over through Arrow.
 
 Needs the optional extra ``dipstick[spark]`` (PySpark 4, Java 17+). The session is local by
 default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a cluster.
@@ -13,6 +14,8 @@ default; ``DIPSTICK_SPARK_MASTER`` (e.g. ``spark://host:7077``) points it at a c
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import narwhals as nw
@@ -27,18 +30,27 @@ class Loaded(Protocol):
     loader, so it names the shape, not the class)."""
 
     signals: Signals
+    lake: dict[str, Any]
 
 
-def session(master: str | None = None) -> Any:
+def session(master: str | None = None, remote: str | None = None) -> Any:
     """A Spark session in UTC (dipstick's timestamps are naive UTC), without the web UI; small
-    shuffles, as a check's grouped results are small (one row per service or week)."""
+    shuffles, as a check's grouped results are small (one row per service or week).
+    ``remote`` (else ``SPARK_REMOTE``, e.g. ``sc://host:15002``) is a Spark Connect server
+    (Databricks Connect too): the jobs run there, only their results come back."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError("--engine spark needs PySpark: pip install 'dipstick[spark]' "
                          "(and Java 17 or newer)") from None
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    builder = SparkSession.builder.appName("dipstick")
+    if remote:
+        spark = builder.remote(remote).getOrCreate()
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        return spark
     chosen = master or settings().spark_master
-    return (SparkSession.builder.master(chosen).appName("dipstick")
+    return (builder.master(chosen)
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", "4")
@@ -46,12 +58,19 @@ def session(master: str | None = None) -> Any:
 
 
 class SparkSignals(Signals):
-    """The package's validated tables as Spark DataFrames (same names, same columns)."""
+    """The package's validated tables as Spark DataFrames (same names, same columns): the
+    ones Spark read itself (``lake``) as they are, the ones loaded on the driver (CSV files,
+    pulse answers added to the surveys) through Arrow — unioned where a table has both."""
 
-    def __init__(self, base: Signals, spark: Any) -> None:
-        super().__init__(base.connection, {n: n for n in base.names})
-        self._frames = {n: spark.createDataFrame(base.connection.table(n).to_arrow_table())
-                        for n in base.names}
+    def __init__(self, base: Signals, spark: Any, lake: Mapping[str, Any] | None = None
+                 ) -> None:
+        frames = dict(lake or {})
+        super().__init__(base.connection, {n: n for n in {*base.names, *frames}})
+        for n in base.names:
+            local = spark.createDataFrame(base.connection.table(n).to_arrow_table())
+            frames[n] = (frames[n].unionByName(local, allowMissingColumns=True)
+                         if n in frames else local)
+        self._frames = frames
 
     def frame(self, name: str) -> nw.LazyFrame[Any]:
         frame: nw.LazyFrame[Any] = nw.from_native(self._frames[name])
@@ -64,7 +83,7 @@ class SparkSignals(Signals):
 def on_spark(package: Loaded, spark: Any) -> None:
     """Switch a loaded package's signals to Spark (after anything that adds rows to them, such
     as the stored pulse answers)."""
-    package.signals = SparkSignals(package.signals, spark)
+    package.signals = SparkSignals(package.signals, spark, package.lake)
 
 
 def differences(a: object, b: object, path: str = "") -> list[str]:

@@ -9,36 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 
-from dipstick.bounds import DATE_RANGE, EARLIEST, LATEST, NOT_FINITE
+from dipstick.engine.rules import DUCKDB, Column, table_rules, value_rules_of
 from dipstick.errors import Problem
-
-
-class Column(Protocol):
-    """What loading needs of a column of the contract (:mod:`dipstick.package.tables`
-    describes them; the engine sits below the package loader, so it names the shape)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def required(self) -> bool: ...
-    @property
-    def minimum(self) -> float | None: ...
-    @property
-    def maximum(self) -> float | None: ...
-    @property
-    def choices(self) -> tuple[str, ...]: ...
-    @property
-    def ref(self) -> str | None: ...
-    @property
-    def sql_type(self) -> str: ...
 
 MAX_ROWS_PER_PROBLEM = 20
 
@@ -113,13 +90,6 @@ class Check:
     value: str
 
 
-def _in_list(values: Iterable[str]) -> str:
-    """Part of a check compiled into the load's CREATE TABLE … AS and its problem queries;
-    the choices come from the package's schema (tables.py), not from the data."""
-    vals = sorted(set(values))
-    return "(" + ", ".join(literal(v) for v in vals) + ")" if vals else "(NULL)"
-
-
 def _ref_table(con: duckdb.DuckDBPyConnection, kind: str, ids: Iterable[str]) -> str:
     """Known ids as a temp table: ``NOT IN (SELECT …)`` is a hash join, while a literal list of
     2,000 ids is compared row by row (measured: 0.02 s vs 7.8 s on 5 M tickets)."""
@@ -132,13 +102,16 @@ def _ref_table(con: duckdb.DuckDBPyConnection, kind: str, ids: Iterable[str]) ->
 def load_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    path: Path,
+    path: Path | str,
     columns: Sequence[Column],
     refs: Mapping[str, Iterable[str]],
     display: str,
     keys_of: Callable[[Iterable[str]], tuple[tuple[str, ...], bool]] | None = None,
+    folder: bool = False,
 ) -> list[Problem]:
     """Load one signal file into the typed DuckDB table ``table``; return its problems.
+    ``path`` may be a URL DuckDB reads; with ``folder`` it is a Parquet dataset (every
+    ``*.parquet`` below it, Hive partitions as columns) and a problem names the file in it.
 
     ``refs`` maps a reference kind to the known ids; for ``dimension`` and ``touchpoint`` the ids
     are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs; no two rows may share
@@ -146,22 +119,30 @@ def load_table(
     there is a problem, so a bad package never yields a half-loaded engine.
     """
     raw = f"_raw_{table}"
-    csv = path.suffix == ".csv"
+    csv = not folder and str(path).endswith(".csv")
+    meta = {"file_row_number", "filename"} if folder else {"file_row_number"}
     try:
         if csv:
             run(con, f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv("
                         "?, header = true, all_varchar = true)", [str(path)])
             rownum = "(rowid + 1)"
-        else:   # a view: DuckDB cannot bind its path, so it is a literal
+        elif folder:   # a view: DuckDB cannot bind its path, so it is a literal
+            run(con, f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
+                        f"{literal(str(path).rstrip('/') + '/**/*.parquet')}, hive_partitioning "
+                        "= true, file_row_number = true, filename = true)")
+            rownum = "(file_row_number + 1)"
+        else:
             run(con, f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM read_parquet("
                         f"{literal(path)}, file_row_number = true)")
             rownum = "(file_row_number + 1)"
         described = run(con, f"DESCRIBE SELECT * FROM {raw}")
     except duckdb.Error as e:
-        return [Problem(display, f"cannot be read as a {path.suffix[1:]} table: "
+        return [Problem(display, f"cannot be read as a {'csv' if csv else 'parquet'} table: "
                         f"{str(e).splitlines()[0]}")]
     types = {r[0]: str(r[1]) for r in described}
-    header = [c for c in types if c != "file_row_number"]
+    header = [c for c in types if c not in meta]
+    # a row's identity: its number, in a folder with its file (numbers restart per file)
+    rowkey = f"row(filename, {rownum})" if folder else rownum
     problems = [Problem(display, "required column is missing (columns found: "
                         f"{', '.join(header) or 'none'})", field=c.name)
                 for c in columns if c.required and c.name not in types]
@@ -171,35 +152,11 @@ def load_table(
 
     present = [c for c in columns if c.name in types]
     typed = {c.name: _typed(c, types[c.name]) for c in present}
-    checks: list[Check] = []
-    for c in present:
-        x, t = ident(c.name), typed[c.name]
-        if c.required:
-            checks.append(Check(c.name, f"{x} IS NULL", "is required but empty", x))
-        if c.kind != "text" and not _always_casts(types[c.name], c.kind):
-            checks.append(Check(c.name, f"{x} IS NOT NULL AND {t} IS NULL",
-                                 f"is not a valid {_kind_name(c.kind)}", x))
-        checks += [Check(c.name, cond, message, x) for cond, message
-                   in value_rules(c, t, _may_be_infinite(types[c.name]))]
-        if c.ref in ("dimension", "touchpoint"):
-            owner = "group" if c.ref == "dimension" else "journey"
-            if owner in types:
-                pair = f"(CAST({ident(owner)} AS VARCHAR) || chr(31) || {t})"
-                known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-                checks.append(Check(c.name, f"{t} IS NOT NULL AND {pair} NOT IN {known}",
-                                     f"unknown {c.ref} of that {owner} in dipstick.yaml", x))
-        elif c.ref is not None:
-            known = _ref_table(con, c.ref, refs.get(c.ref, ()))
-            # IS NOT NULL: an empty optional reference is no reference, and ``NULL NOT IN`` an
-            # empty set is true (a model that declares no ids of the kind)
-            checks.append(Check(c.name, f"{t} IS NOT NULL AND {t} NOT IN {known}",
-                                 f"unknown {c.ref} id (not in dipstick.yaml)", x))
-    if table == "tickets" and "resolved_at" in typed:
-        checks.append(Check("resolved_at", f"{typed['resolved_at']} < {typed['opened_at']}",
-                             "is before opened_at", ident("resolved_at")))
-    if table == "touchpoints" and {"visitors", "drop_offs"} <= typed.keys():
-        checks.append(Check("drop_offs", f"{typed['drop_offs']} > {typed['visitors']}",
-                             "is more than visitors", ident("drop_offs")))
+    rules = table_rules(table, columns, typed, lambda n: may_be_infinite(types[n]),
+                        lambda n, kind: always_casts(types[n], kind))
+    known = {c.ref: _ref_table(con, c.ref, refs.get(c.ref, ())) for c in present if c.ref}
+    checks = [Check(r.field, DUCKDB.condition(r, typed, known.__getitem__), r.message,
+                    ident(r.field)) for r in rules]
 
     keys, unique = keys_of(typed) if keys_of else ((), False)
     key = key_sql([typed[k] for k in keys]) if unique and set(keys) <= typed.keys() else None
@@ -213,7 +170,7 @@ def load_table(
            f"{keyed})" if key else "0"]) + f" FROM {raw}")[0]
     if repeated:
         assert key is not None
-        condition, n = duplicate_rows(con, raw, key, rownum, keyed)
+        condition, n = duplicate_rows(con, raw, key, rowkey, keyed)
         if n:
             kinds = {c.name: c.kind for c in columns}
             checks.append(Check(keys[0], condition, duplicate_message(keys),
@@ -222,10 +179,13 @@ def load_table(
     for ch, n in zip(checks, counts, strict=True):
         if not n:
             continue
-        rows = _rows_where(con, f"SELECT {rownum} AS r, {ch.value} FROM {raw} WHERE "
-                                f"{ch.condition} ORDER BY r LIMIT {MAX_ROWS_PER_PROBLEM}", csv)
-        for r, v in rows:
-            problems.append(Problem(display, ch.message, row=int(r), field=ch.field, value=v,
+        file, order = ("filename", "f, r") if folder else ("NULL", "r")
+        rows = _rows_where(con, f"SELECT {rownum} AS r, {ch.value}, {file} AS f FROM {raw} "
+                                f"WHERE {ch.condition} ORDER BY {order} "
+                                f"LIMIT {MAX_ROWS_PER_PROBLEM}", csv)
+        for r, v, f in rows:
+            problems.append(Problem(in_folder(display, path, f) if folder else display,
+                                    ch.message, row=int(r), field=ch.field, value=v,
                                     line=int(r) + 1 if csv else None))
         if n > len(rows):
             problems.append(Problem(display, f"{ch.message}: {n - len(rows):,} more rows like "
@@ -242,6 +202,19 @@ def load_table(
     return problems
 
 
+def in_folder(display: str, folder: Path | str, file: str) -> str:
+    """A problem's file in a folder dataset: the folder's name and the file's path in it
+    (``tickets/month=2026-03/part-0.parquet``), whichever engine names the file (Spark gives
+    ``file:`` URLs)."""
+    root = str(folder).rstrip("/")
+    for prefix in ("file://", "file:"):
+        if file.startswith(prefix) and not root.startswith(prefix):
+            file = file[len(prefix):]
+            break
+    root = root.removeprefix("file://").removeprefix("file:")
+    return f"{display}/{file[len(root):].lstrip('/')}" if file.startswith(root) else file
+
+
 def _rows_where(con: duckdb.DuckDBPyConnection, sql: str, csv: bool) -> list[tuple[Any, ...]]:
     """The rows a check names. Not pushed into a Parquet scan: DuckDB prunes row groups by
     their min/max statistics, which leave NaN out, so a column's only NaN went unnamed (the
@@ -256,29 +229,16 @@ def _rows_where(con: duckdb.DuckDBPyConnection, sql: str, csv: bool) -> list[tup
 
 
 def value_rules(c: Column, v: str, may_be_infinite: bool = True) -> list[tuple[str, str]]:
-    """(condition on the typed value ``v``, message) for every rule of column ``c``'s values:
-    the one copy the package loader (:func:`load_table`) and the importer
-    (``connectors.pipeline``) both compile, so validate, check and import agree. Dates lie
-    in :mod:`dipstick.bounds`'s range and numbers are finite (``NaN`` compares above every
-    number in DuckDB, so a bound is judged only on finite values); ``may_be_infinite`` is
-    False for a typed column that cannot hold one (integers, decimals)."""
-    rules: list[tuple[str, str]] = []
-    finite = ""
-    if c.kind == "number" and may_be_infinite:
-        rules.append((f"NOT isfinite({v})", NOT_FINITE))
-        finite = f"isfinite({v}) AND "
-    if c.kind in ("timestamp", "month"):
-        after = LATEST + timedelta(days=1)
-        rules.append((f"({v} < TIMESTAMP '{EARLIEST}' OR {v} >= TIMESTAMP '{after}')",
-                      f"must be a date {DATE_RANGE}"))
-    if c.minimum is not None:
-        rules.append((f"{finite}{v} < {c.minimum}", f"must be ≥ {c.minimum:g}"))
-    if c.maximum is not None:
-        rules.append((f"{finite}{v} > {c.maximum}", f"must be ≤ {c.maximum:g}"))
-    if c.choices:
-        rules.append((f"{v} NOT IN {_in_list(c.choices)}",
-                      f"must be one of {', '.join(c.choices)}"))
-    return rules
+    """(condition on the typed value ``v``, message) for every rule of column ``c``'s values
+    (:func:`dipstick.engine.rules.value_rules_of`, in DuckDB's SQL): what the importer
+    (``connectors.pipeline``) compiles, so validate, check and import agree.
+    ``may_be_infinite`` is False for a typed column that cannot hold inf or NaN."""
+    return [(DUCKDB.condition(r, {c.name: v}, _no_refs), r.message)
+            for r in value_rules_of(c, may_be_infinite)]
+
+
+def _no_refs(kind: str) -> str:
+    raise AssertionError(f"a value rule names no reference ({kind})")
 
 
 def key_sql(exprs: Sequence[str]) -> str:
@@ -341,7 +301,7 @@ _LOSSLESS = {
 }
 
 
-def _may_be_infinite(raw_type: str) -> bool:
+def may_be_infinite(raw_type: str) -> bool:
     """Whether a column of ``raw_type`` can hold inf or NaN: text and floating point can, a
     typed (Parquet) integer or decimal cannot (its finite check is not run)."""
     raw = raw_type.upper()
@@ -349,7 +309,7 @@ def _may_be_infinite(raw_type: str) -> bool:
                 or raw.startswith("DECIMAL"))
 
 
-def _always_casts(raw_type: str, kind: str) -> bool:
+def always_casts(raw_type: str, kind: str) -> bool:
     """Whether every non-null value of a typed (Parquet) column of ``raw_type`` casts to
     ``kind``: its "is not a valid" check could never fire, so it is not run (a third of the
     validation scan of 5.3 M tickets)."""
@@ -357,12 +317,6 @@ def _always_casts(raw_type: str, kind: str) -> bool:
     if kind == "number" and raw.startswith("DECIMAL"):
         return True
     return raw in _LOSSLESS.get(kind, set())
-
-
-def _kind_name(kind: str) -> str:
-    return {"timestamp": "date (ISO 8601, e.g. 2026-03-01 or 2026-03-01T09:30:00Z)",
-            "month": "month (2026-03 or 2026-03-01)", "number": "number",
-            "integer": "whole number", "boolean": "boolean (true/false)"}.get(kind, kind)
 
 
 def latest_date(con: duckdb.DuckDBPyConnection, columns: Mapping[str, Sequence[str]]) -> object:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,8 @@ from dipstick.engine import Signals
 from dipstick.engine.sql import connect, latest_date, load_table
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.model import ValueModel
-from dipstick.package.tables import FORMATS, TABLES, keys_of
+from dipstick.package.sources import declared_tables, table_sources
+from dipstick.package.tables import TABLES, keys_of
 from dipstick.selfassess import Answer, read_self_assessment
 
 MODEL_FILE = "dipstick.yaml"
@@ -43,6 +44,8 @@ class Package:
     # day one: the owners' answers to the questionnaire (self_assessment.csv/.yaml, and the
     # app database's, merged in by a check's prepare step)
     self_assessment: tuple[Answer, ...] = ()
+    # the tables Spark read and validated (``load_package(spark=…)``): name → DataFrame
+    lake: dict[str, Any] = field(default_factory=dict)
 
     def close(self) -> None:
         self.signals.close()
@@ -67,34 +70,52 @@ def _connect() -> duckdb.DuckDBPyConnection:
                          "limit reads like 1GB or 512MB") from None
 
 
-def load_package(path: str | Path, progress: Progress | None = None) -> Package:
-    """Load and validate a package; raise :class:`PackageError` with every problem found."""
+def load_package(path: str | Path, progress: Progress | None = None,
+                 spark: Any = None) -> Package:
+    """Load and validate a package; raise :class:`PackageError` with every problem found.
+    With a Spark session, its Parquet tables (files, folders, URLs) are read and validated
+    by Spark as jobs and kept as Spark DataFrames in ``Package.lake`` (never collected);
+    CSV tables, local files of the package folder, are still loaded by DuckDB."""
     root = Path(path)
-    model, problems = read_model(root)
+    model, problems, declared = _read_model(root)
     if model is None:
         raise PackageError(problems)
     con = _connect()
     loaded: dict[str, str] = {}
+    lake: dict[str, Any] = {}
     refs = reference_ids(model)
-    for table, file in _table_files(root, problems):
+    for source in table_sources(root, declared, problems):
         if progress:
-            progress(table)
-        found = load_table(con, table, file, TABLES[table], refs, file.name,
-                           partial(keys_of, table))
+            progress(source.table)
+        table = source.table
+        if spark is not None and source.lake:
+            from dipstick.engine.spark_load import load_frame
+
+            frame, found = load_frame(spark, table, source.location, TABLES[table], refs,
+                                      source.display, partial(keys_of, table), source.folder)
+            if frame is not None:
+                lake[table] = frame
+        else:
+            found = load_table(con, table, source.location, TABLES[table], refs,
+                               source.display, partial(keys_of, table), source.folder)
+            if not found:
+                loaded[table] = table
         problems += found
-        if not found:
-            loaded[table] = table
     answers, found = read_self_assessment(root, (s.id for s in model.services))
     problems += found
     if problems:
         con.close()
         raise PackageError(problems)
-    latest = latest_date(con, {t: DATE_COLUMNS[t] for t in loaded})
+    day = _as_date(latest_date(con, {t: DATE_COLUMNS[t] for t in loaded}))
+    if lake:
+        from dipstick.engine.spark_load import latest_of
+
+        on_lake = latest_of({t: (f, DATE_COLUMNS[t]) for t, f in lake.items()})
+        day = max(day, on_lake) if day and on_lake else day or on_lake
     # a self-assessment is data too: a day-one package's latest date is its newest answer
     newest = max((a.date for a in answers if a.date), default=None)
-    day = _as_date(latest)
     return Package(root, model, Signals(con, loaded),
-                   max(day, newest) if day and newest else day or newest, answers)
+                   max(day, newest) if day and newest else day or newest, answers, lake)
 
 
 def validate(path: str | Path) -> list[Problem]:
@@ -107,14 +128,29 @@ def validate(path: str | Path) -> list[Problem]:
 
 def read_model(root: Path) -> tuple[ValueModel | None, list[Problem]]:
     """Parse and check ``dipstick.yaml``; the model is None when it cannot be built at all."""
+    model, problems, _ = _read_model(root)
+    return model, problems
+
+
+def _read_model(root: Path) -> tuple[ValueModel | None, list[Problem], dict[str, str]]:
+    """:func:`read_model`, and where its ``tables:`` live (:func:`table_sources`)."""
     file = root / MODEL_FILE
     if not root.is_dir():
-        return None, [Problem(str(root), "is not a folder (a data package is a folder)")]
+        return None, [Problem(str(root), "is not a folder (a data package is a folder)")], {}
     if not file.is_file():
-        return None, [Problem(str(file), "is missing: a data package needs a dipstick.yaml")]
+        return None, [Problem(str(file), "is missing: a data package needs a dipstick.yaml")], {}
     text, problem = _read_text(file)
     if problem is not None:
-        return None, [problem]
+        return None, [problem], {}
+    declared: dict[str, str] = {}
+    model, problems = _parse_model(text, declared)
+    return model, problems, declared
+
+
+def _parse_model(text: str, declared: dict[str, str]) -> tuple[ValueModel | None,
+                                                               list[Problem]]:
+    """The model of ``text``; its ``tables:`` go to ``declared`` (not part of the model:
+    where the data lives is the package's business, not the value model's)."""
     try:
         raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
@@ -133,6 +169,9 @@ def read_model(root: Path) -> tuple[ValueModel | None, list[Problem]]:
         return None, [Problem(MODEL_FILE, "is nested too deeply to be read")]
     if not isinstance(raw, dict):
         return None, [Problem(MODEL_FILE, "must be a mapping with an `organisation:` key")]
+    wrong_tables = declared_tables(raw.pop("tables", None), declared)
+    if wrong_tables:
+        return None, wrong_tables
     bounds = list(_out_of_bounds(raw))
     try:
         model = ValueModel.model_validate(raw)
@@ -228,17 +267,6 @@ def model_problems(model: ValueModel) -> list[tuple[str, str]]:
                          f"unknown service {x!r}") for x in t.services if x not in services]
     out += [(f"settings.{k}", msg) for k, msg in settings_problems(model.settings)]
     return out
-
-
-def _table_files(root: Path, problems: list[Problem]) -> Iterable[tuple[str, Path]]:
-    for table in TABLES:
-        files = [root / f"{table}{ext}" for ext in FORMATS if (root / f"{table}{ext}").is_file()]
-        if len(files) > 1:
-            problems.append(Problem(files[0].name, f"both {files[0].name} and {files[1].name} "
-                                    "exist; keep one"))
-            continue
-        if files:
-            yield table, files[0]
 
 
 def reference_ids(model: ValueModel) -> dict[str, set[str]]:
