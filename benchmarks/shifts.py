@@ -1,6 +1,6 @@
 """Benchmark: change-point methods on synthetic weekly series with known shifts. Run:
 
-    python benchmarks/shifts.py [--series 300] [--seed 1]
+    python benchmarks/shifts.py [--series 300] [--seed 1] [--package DIR] [--speed-only]
 
 Half the series shift once (a step, or a ramp of 8–30 weeks) at a random week between 26 and
 126 of 156, by 1.5–5 noise standard deviations; half are stable. All have AR(1) noise, two thirds
@@ -14,12 +14,19 @@ and up to 10 % missing weeks. Scores, per method:
   (offline methods are re-run on growing prefixes; a shift not found after 26 weeks counts 26);
 - false alarms per 100 series-years on the stable series;
 - ms: mean time per full-length series.
+
+Then the speed of dipstick's own detection, one series at a time (``detect``) against all at
+once (``detect_many``, what a check's ``ShiftIndex`` does per metric), in the same run and on
+the same series — the synthetic ones, and with ``--package`` every weekly series of a data
+package (e.g. the large demo) — with wall and CPU seconds and the load average; it fails if
+the two give different shifts.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -28,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import ruptures as rpt
 
+from dipstick.shifts import detect_many
+from dipstick.shifts import segment as segment_
 from dipstick.shifts.detect import DEFAULT, adjust, detect
 from dipstick.shifts.segment import _lag1, noise
 from dipstick.shifts.series import EPOCH_MONDAY, FloatArray, IntArray, Series, SeriesKey
@@ -172,20 +181,66 @@ def _delay(method: Method, c: Case) -> float:
     return MAX_DELAY
 
 
+def speed(label: str, series: list[Series]) -> None:
+    """One by one vs batched on ``series``, same run, as a table row; the same shifts or exit.
+    The ramp shapes' cache is emptied before each so neither inherits the other's."""
+    timings = []
+    found = []
+    for run in (lambda: [detect(s) for s in series], lambda: detect_many(series)):
+        segment_._ramps.cache_clear()
+        wall, cpu = time.perf_counter(), time.process_time()
+        found.append(run())
+        timings.append((time.perf_counter() - wall, time.process_time() - cpu))
+    if found[0] != found[1]:
+        raise SystemExit(f"{label}: batched shifts differ from one-by-one shifts")
+    (w1, c1), (w2, c2) = timings
+    shifted = sum(1 for f in found[0] if f)
+    print(f"| {label} | {len(series):,} ({shifted:,} with shifts) | {w1:.2f} | {c1:.2f} | "
+          f"{w2:.2f} | {c2:.2f} | {c1 / c2:.1f}× | {os.getloadavg()[0]:.1f} |")
+
+
+def package_series(path: str) -> list[Series]:
+    """Every weekly series of the package at its last date (what ``detect_all`` builds)."""
+    from dipstick.findings import CheckContext, CommonSpec, Window
+    from dipstick.package import load_package
+    from dipstick.shifts import build
+
+    package = load_package(path)
+    try:
+        assert package.latest is not None
+        ctx = CheckContext(package.model, package.signals, Window(package.latest), CommonSpec())
+        return build(ctx.signals, ctx.model, ctx.window.end)
+    finally:
+        package.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--series", type=int, default=300, help="series per kind (shifted, stable)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--package", help="also time detection on every series of this package")
+    ap.add_argument("--speed-only", action="store_true", help="skip the methods' scores")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     cases = [make(rng, shifted) for shifted in (True, False) for _ in range(args.series)]
-    cols = ["precision", "recall", "date error", "delay", "false / 100 y", "ms"]
-    print(f"{args.series} shifted + {args.series} stable series of {N} weeks, seed {args.seed}")
-    print("| method | " + " | ".join(cols) + " |")
-    print("|---|" + "---:|" * len(cols))
-    for name, method in METHODS.items():
-        r = score(name, method, cases)
-        print(f"| {name} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |")
+    if not args.speed_only:
+        cols = ["precision", "recall", "date error", "delay", "false / 100 y", "ms"]
+        print(f"{args.series} shifted + {args.series} stable series of {N} weeks, "
+              f"seed {args.seed}")
+        print("| method | " + " | ".join(cols) + " |")
+        print("|---|" + "---:|" * len(cols))
+        for name, method in METHODS.items():
+            r = score(name, method, cases)
+            print(f"| {name} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |")
+        print()
+    print("| series | count | one by one, wall s | CPU s | batched, wall s | CPU s | "
+          "CPU ratio | load |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    synthetic = [Series(SeriesKey("service", f"s{i}", "m"), c.index, c.values)
+                 for i, c in enumerate(cases)]
+    speed(f"synthetic, seed {args.seed}", synthetic)
+    if args.package:
+        speed(args.package, package_series(args.package))
 
 
 if __name__ == "__main__":

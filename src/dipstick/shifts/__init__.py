@@ -16,11 +16,12 @@ from datetime import date
 
 from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
-from dipstick.shifts.detect import DEFAULT, Params, Shift, detect
+from dipstick.shifts.batch import Ready, detect_many, screen
+from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in
 from dipstick.shifts.series import METRICS, Series, SeriesKey, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
-           "build", "detect", "detect_all", "since_for"]
+           "build", "detect", "detect_all", "detect_many", "since_for"]
 
 # Which series a cause's leak shows in, most telling first. A cause missing here (flow: its
 # value streams are not weekly series) or without data gets no ``since`` from shifts.
@@ -100,18 +101,42 @@ def _standing(shifts: list[Shift]) -> Shift | None:
 class ShiftIndex:
     """Every series of one check, and their shifts, looked up by service. Shifts are detected
     on first use per series and kept: a check dates only its leaks, and on 2,000 services
-    detecting all 36,000 series up front would cost ~16 s (``all_shifts`` does it)."""
+    segmenting all 36,000 series up front would cost several seconds (``all_shifts`` does it).
+    The first question about a metric screens all of its series at once
+    (:func:`~dipstick.shifts.batch.screen`: adjusted in one array pass, those that cannot shift
+    settled there); the rest are segmented one by one when asked."""
 
     series_by_key: dict[SeriesKey, Series]
     params: Params = DEFAULT
     links: dict[str, list[SeriesKey]] = field(default_factory=dict)
     _found: dict[SeriesKey, list[Shift]] = field(default_factory=dict, repr=False)
+    _ready: dict[SeriesKey, Ready] = field(default_factory=dict, repr=False)
+    _screened: set[str] = field(default_factory=set, repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
 
     def shifts_of(self, key: SeriesKey) -> list[Shift]:
-        if key not in self._found:
-            self._found[key] = detect(self.series_by_key[key], self.params)
-        return self._found[key]
+        found = self._found.get(key)
+        if found is None:
+            self._screen(key.metric)
+            found = self._found.get(key)
+        if found is None:
+            ready = self._ready.pop(key)
+            found = self._found[key] = shifts_in(self.series_by_key[key], ready.weeks,
+                                                 ready.values, self.params)
+        return found
+
+    def _screen(self, metric: str) -> None:
+        """Screen every series of ``metric`` not yet detected, once."""
+        if metric in self._screened:
+            return
+        self._screened.add(metric)
+        keys = [k for k in self.series_by_key if k.metric == metric and k not in self._found]
+        for k, r in zip(keys, screen([self.series_by_key[k] for k in keys], self.params),
+                        strict=True):
+            if r is None:
+                self._found[k] = []
+            else:
+                self._ready[k] = r
 
     def all_shifts(self) -> dict[SeriesKey, list[Shift]]:
         return {k: self.shifts_of(k) for k in sorted(self.series_by_key)}

@@ -67,10 +67,22 @@ class Shift:
 
 def detect(series: Series, params: Params = DEFAULT) -> list[Shift]:
     """The shifts of one series, oldest first; ``[]`` when it is too short to tell."""
-    if len(series) < 6 or series.index[-1] - series.index[0] + 1 < 2 * params.min_size:
+    if not long_enough(series, params):
         return []
     y, keep = adjust(series.index, series.values, params)
-    index, y = series.index[keep], y[keep]
+    return shifts_in(series, series.index[keep], y[keep], params)
+
+
+def long_enough(series: Series, params: Params = DEFAULT) -> bool:
+    """Whether ``series`` has the weeks a shift needs (shorter ones have none)."""
+    return not (len(series) < 6 or series.index[-1] - series.index[0] + 1
+                < 2 * params.min_size)
+
+
+def shifts_in(series: Series, index: IntArray, y: FloatArray, params: Params = DEFAULT
+              ) -> list[Shift]:
+    """The shifts of ``series`` from its adjusted values ``y`` on the weeks ``index`` kept
+    (``detect``'s second half, shared with :mod:`~dipstick.shifts.batch`)."""
     out = []
     for st in segment(y, index, params):
         rel = (st.after - st.before) / max(abs(st.before), 1e-12)
@@ -97,7 +109,6 @@ def adjust(index: IntArray, x: FloatArray, params: Params = DEFAULT
             keep[:] = True
     y[keep] = _clip_outliers(y[keep])
     return y, keep
-
 
 
 def _deseasonalise(y: FloatArray, index: IntArray, doy: IntArray, mult: bool) -> FloatArray:

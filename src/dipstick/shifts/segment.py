@@ -8,6 +8,7 @@ while a weekly one needs six weeks either side.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -49,9 +50,10 @@ def segment(y: FloatArray, weeks: IntArray, p: Knobs) -> list[Step]:
     sigma = noise(y)
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return []
-    phi = _lag1(y, _binseg(y, weeks, sigma**2, p, FIRST_PASS))   # level changes aside
+    splits: dict[tuple[int, int], tuple[float, int] | None] = {}  # both passes split alike
+    phi = _lag1(y, _binseg(y, weeks, sigma**2, p, FIRST_PASS, splits))   # level changes aside
     var = sigma**2 * (1 + phi) / (1 - phi)
-    cuts = _binseg(y, weeks, var, p, p.max_shifts)
+    cuts = _binseg(y, weeks, var, p, p.max_shifts, splits)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
     steps = _prune(y, cuts, var, phi, trials, p)
     return _date(y, [c for c, _ in steps], [s for _, s in steps], var, p)
@@ -79,30 +81,46 @@ def median(v: FloatArray) -> float:
     return 0.5 * float(part[lo] + part[hi])
 
 
-def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int) -> list[int]:
+def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int,
+            splits: dict[tuple[int, int], tuple[float, int] | None] | None = None
+            ) -> list[int]:
     """Split where the least-squares gain is largest while it beats ``penalty · log(n)`` noise
-    variances; every split point of a segment is scored at once from cumulative sums."""
+    variances; every split point of a segment is scored at once from cumulative sums.
+    ``splits`` keeps each segment's best split (it does not depend on ``var``) for the next
+    pass over the same ``y``."""
     n = len(y)
     threshold = p.penalty * math.log(n) * var
     cuts: list[int] = []
     stack = [(0, n)]
+    splits = {} if splits is None else splits
     while stack and len(cuts) < most:
         a, b = stack.pop()
-        k = np.arange(a + MIN_POINTS, b - MIN_POINTS + 1)
-        k = k[(weeks[k - 1] - weeks[a] + 1 >= p.min_size) & (weeks[b - 1] - weeks[k] + 1
-                                                               >= p.min_size)]
-        if not len(k):
+        if (a, b) in splits:
+            found = splits[(a, b)]
+        else:
+            found = splits[(a, b)] = _best_split(y, weeks, a, b, p.min_size)
+        if found is None or found[0] <= threshold:
             continue
-        cs = np.cumsum(y[a:b])
-        left, total, nl, nn = cs[k - a - 1], cs[-1], k - a, b - a
-        gain = (left / nl - (total - left) / (nn - nl)) ** 2 * nl * (nn - nl) / nn
-        best = int(np.argmax(gain))
-        if gain[best] <= threshold:
-            continue
-        c = int(k[best])
+        c = found[1]
         cuts.append(c)
         stack += [(a, c), (c, b)]
     return sorted(cuts)
+
+
+def _best_split(y: FloatArray, weeks: IntArray, a: int, b: int, min_size: int
+                ) -> tuple[float, int] | None:
+    """The largest least-squares gain of one split of ``y[a:b]`` and where; ``None`` if no
+    split leaves ``min_size`` weeks on both sides."""
+    k = np.arange(a + MIN_POINTS, b - MIN_POINTS + 1)
+    k = k[(weeks[k - 1] - weeks[a] + 1 >= min_size) & (weeks[b - 1] - weeks[k] + 1
+                                                       >= min_size)]
+    if not len(k):
+        return None
+    cs = np.cumsum(y[a:b])
+    left, total, nl, nn = cs[k - a - 1], cs[-1], k - a, b - a
+    gain = (left / nl - (total - left) / (nn - nl)) ** 2 * nl * (nn - nl) / nn
+    best = int(np.argmax(gain))
+    return float(gain[best]), int(k[best])
 
 
 def _prune(y: FloatArray, cuts: list[int], var: float, phi: float, trials: int, p: Knobs
@@ -111,13 +129,14 @@ def _prune(y: FloatArray, cuts: list[int], var: float, phi: float, trials: int, 
     ``min_confidence``. Confidence: a Welch t of the adjacent segments, deflated for
     autocorrelation, as a normal p-value times the number of splits tried (Bonferroni)."""
     cuts = list(cuts)
+    moments: dict[tuple[int, int], tuple[float, float]] = {}   # segments outlive a drop
     while True:
         bounds = [0, *cuts, len(y)]
         steps = []
         for i, c in enumerate(cuts):
-            a, b = y[bounds[i]:c], y[c:bounds[i + 2]]
-            m1, m2 = float(a.mean()), float(b.mean())
-            se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)) or math.sqrt(var)
+            m1, v1 = _moments(y, bounds[i], c, moments)
+            m2, v2 = _moments(y, c, bounds[i + 2], moments)
+            se = math.sqrt(v1 / (c - bounds[i]) + v2 / (bounds[i + 2] - c)) or math.sqrt(var)
             z = abs(m2 - m1) / se * math.sqrt((1 - phi) / (1 + phi))
             conf = 1.0 - min(1.0, math.erfc(z / math.sqrt(2)) * trials)
             steps.append((c, Step(c, m1, m2, round(conf, 4), abs(m2 - m1) / math.sqrt(var))))
@@ -127,6 +146,16 @@ def _prune(y: FloatArray, cuts: list[int], var: float, phi: float, trials: int, 
         if not failing:
             return steps
         cuts.pop(min(failing, key=lambda i: steps[i][1].size))
+
+
+def _moments(y: FloatArray, a: int, b: int, seen: dict[tuple[int, int], tuple[float, float]]
+             ) -> tuple[float, float]:
+    """Mean and sample variance of ``y[a:b]``, each segment computed once."""
+    found = seen.get((a, b))
+    if found is None:
+        seg = y[a:b]
+        found = seen[(a, b)] = (float(seg.mean()), float(seg.var(ddof=1)))
+    return found
 
 
 def _date(y: FloatArray, cuts: list[int], steps: list[Step], var: float, p: Knobs
@@ -165,22 +194,16 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
     lo, hi = max(lo, cuts[0] - 2 * RAMP_REACH), min(hi, cuts[-1] + 2 * RAMP_REACH)
     seg = y[lo:hi]
     n = len(seg)
-    first, last = cuts[0] - lo, cuts[-1] - lo
-    t0s = np.arange(max(MIN_POINTS, first - RAMP_REACH),
-                    min(first + MIN_POINTS, n - MIN_POINTS) + 1)
-    t1s = np.arange(max(MIN_POINTS + 1, last), min(n - MIN_POINTS, last + RAMP_REACH) + 1)
-    t0, t1 = np.meshgrid(t0s, t1s, indexing="ij")
-    ok = (t1 > t0) & (t1 >= last)
-    t0, t1 = t0[ok], t1[ok]
-    if not len(t0):
+    basis = _ramps(n, cuts[0] - lo, cuts[-1] - lo)
+    if basis is None:
         return None
-    t = np.arange(n, dtype=np.float64)
-    x = np.clip((t[None, :] - t0[:, None] + 1) / (t1 - t0)[:, None], 0.0, 1.0)
-    xc = x - x.mean(axis=1, keepdims=True)
+    t0, t1, xc, sxx = basis
     yc = seg - seg.mean()
-    sxx = (xc**2).sum(axis=1)
-    beta = (xc * yc).sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
-    rss = ((yc[None, :] - beta[:, None] * xc) ** 2).sum(axis=1)
+    work = np.multiply(xc, yc)
+    beta = work.sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
+    np.multiply(xc, beta[:, None], out=work)
+    np.subtract(yc, work, out=work)
+    rss = np.multiply(work, work, out=work).sum(axis=1)
     if len(steps) > 1:
         levels = [steps[0].before] + [s.after for s in steps]
         edges = [lo, *cuts, hi]
@@ -195,6 +218,30 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
     if best_step is None or rss[best_step] - rss[best] > p.ramp_fit * math.log(n) * var:
         return lo + int(t0[best])
     return lo + int(t0[best_step])
+
+
+@lru_cache(maxsize=128)
+def _ramps(n: int, first: int, last: int
+           ) -> tuple[IntArray, IntArray, FloatArray, FloatArray] | None:
+    """The candidate ramps of ``_ramp`` over ``n`` points around change points at ``first``
+    and ``last``: their starts, ends, centred shapes (one row each) and those rows' sums of
+    squares. They do not depend on the values, and most windows are alike (40 points either
+    side of one change point), so they are built once per shape (read-only)."""
+    t0s = np.arange(max(MIN_POINTS, first - RAMP_REACH),
+                    min(first + MIN_POINTS, n - MIN_POINTS) + 1)
+    t1s = np.arange(max(MIN_POINTS + 1, last), min(n - MIN_POINTS, last + RAMP_REACH) + 1)
+    t0, t1 = np.meshgrid(t0s, t1s, indexing="ij")
+    ok = (t1 > t0) & (t1 >= last)
+    t0, t1 = t0[ok], t1[ok]
+    if not len(t0):
+        return None
+    t = np.arange(n, dtype=np.float64)
+    x = np.clip((t[None, :] - t0[:, None] + 1) / (t1 - t0)[:, None], 0.0, 1.0)
+    xc = x - x.mean(axis=1, keepdims=True)
+    sxx = (xc**2).sum(axis=1)
+    for a in (t0, t1, xc, sxx):
+        a.flags.writeable = False
+    return t0, t1, xc, sxx
 
 
 def _lag1(y: FloatArray, cuts: list[int]) -> float:

@@ -1,0 +1,139 @@
+"""Batched shift detection (``shifts.batch``) gives exactly the one-series shifts: the same
+``Shift`` objects, from bitwise-equal adjusted values, on many generated series with the edge
+cases a check meets (constant, gaps, very short, seasonal, ramps, zero counts, negatives)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from dipstick.shifts import Series, SeriesKey, ShiftIndex, detect, detect_many
+from dipstick.shifts.batch import CHUNK, adjust_many, screen
+from dipstick.shifts.detect import Params, adjust
+from dipstick.shifts.series import EPOCH_MONDAY
+
+FIRST = (date(2023, 11, 6) - EPOCH_MONDAY.date()).days // 7       # a Monday
+
+
+def _season(index: np.ndarray) -> np.ndarray:
+    days = np.datetime64(EPOCH_MONDAY.date(), "D") + 7 * index
+    doy = (days - days.astype("datetime64[Y]").astype("datetime64[D]")).astype(int)
+    f = 1 - 0.14 * np.exp(-(((doy - 212) / 18.0) ** 2))
+    return np.where((doy >= 356) | (doy <= 2), 0.5, f)
+
+
+def _values(rng: np.random.Generator, kind: str, index: np.ndarray) -> np.ndarray:
+    """One series of ``kind`` on the weeks ``index``."""
+    n = len(index)
+    t = index - index[0]
+    base = rng.normal(100, 3, n)
+    if kind == "constant":
+        return np.full(n, 5.0)
+    if kind == "zeros":                                    # mostly-zero counts (MAD 0)
+        return rng.poisson(0.05, n) / 10.0
+    if kind == "step":
+        at = int(rng.integers(0, max(1, int(t[-1]))))
+        return base + np.where(t >= at, rng.choice([-1, 1]) * rng.uniform(3, 25), 0.0)
+    if kind == "ramp":
+        at, width = int(rng.integers(0, max(1, int(t[-1])))), int(rng.integers(3, 30))
+        return base + rng.uniform(-30, 30) * np.clip((t - at) / width, 0, 1)
+    if kind == "staircase":
+        out = base.copy()
+        for _ in range(int(rng.integers(2, 5))):
+            out += np.where(t >= rng.integers(0, max(1, int(t[-1]))), rng.uniform(-15, -5),
+                            0.0)
+        return out
+    if kind == "seasonal":
+        return base * _season(index) * np.where(t >= rng.integers(40, 140), 0.8, 1.0)
+    if kind == "negative":                                 # additive season, not multiplicative
+        return rng.normal(0, 1, n) + np.where(t >= n // 2, -3.0, 0.0) + 5 * (_season(index) - 1)
+    if kind == "spiky":
+        out = base.copy()
+        out[rng.random(n) < 0.05] *= 3
+        return out
+    if kind == "nan":
+        out = base + np.where(t >= n // 2, 20.0, 0.0)
+        out[rng.integers(0, n)] = np.nan
+        return out
+    raise AssertionError(kind)
+
+
+KINDS = ("constant", "zeros", "step", "ramp", "staircase", "seasonal", "negative", "spiky",
+         "nan")
+
+
+def _weeks(rng: np.random.Generator, shape: str) -> np.ndarray:
+    if shape == "full":
+        return np.arange(157)
+    if shape == "gaps":                                    # one gap pattern for many series
+        return np.flatnonzero(np.random.default_rng(5).random(156) > 0.2)
+    if shape == "short":
+        return np.arange(int(rng.integers(0, 30)))
+    if shape == "quarterly":
+        return np.array([w for q in range(12) for w in (13 * q, 13 * q + 1)])
+    return np.arange(int(rng.integers(30, 104)))           # under two years: no season profile
+
+
+def generated(seed: int, count: int) -> list[Series]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        weeks = _weeks(rng, str(rng.choice(["full", "full", "gaps", "short", "quarterly",
+                                             "year"])))
+        kind = KINDS[i % len(KINDS)]
+        values = _values(rng, kind, weeks) if len(weeks) else np.array([])
+        out.append(Series(SeriesKey("service", f"s{i}", "users", kind), FIRST + weeks.astype(
+            np.int64), np.asarray(values, dtype=np.float64), bool(i % 2)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batched_detection_gives_the_one_series_shifts(seed: int) -> None:
+    many = generated(seed, 400)
+    expected = [detect(s) for s in many]
+    assert detect_many(many) == expected
+    # the series cover both sides of the screen and real shifts
+    settled = sum(r is None for r in screen(many))
+    assert 0 < settled < len(many)
+    assert sum(1 for e in expected if e) > 40
+
+
+def test_batched_detection_with_other_settings() -> None:
+    many = generated(4, 200)
+    for params in (Params(penalty=1.0, min_size=3), Params(min_effect=0.0, season_weeks=200)):
+        assert detect_many(many, params) == [detect(s, params) for s in many]
+
+
+def test_adjusted_rows_are_bitwise_the_one_series_values() -> None:
+    rng = np.random.default_rng(6)
+    for shape in ("full", "gaps", "year", "quarterly"):
+        weeks = FIRST + _weeks(rng, shape)
+        x = np.stack([_values(rng, k, weeks) for k in KINDS for _ in range(3)])
+        y, keep = adjust_many(weeks, x)
+        for row, values in zip(y, x, strict=True):
+            one, one_keep = adjust(weeks, values)
+            assert np.array_equal(one_keep, keep)
+            assert np.array_equal(one.view(np.int64), row.view(np.int64))   # bit for bit
+
+
+def test_more_series_than_a_chunk_and_input_order_are_kept() -> None:
+    rng = np.random.default_rng(7)
+    weeks = FIRST + np.arange(157)
+    many = [Series(SeriesKey("service", f"s{i}", "users"), weeks,
+                   _values(rng, "step" if i % 3 else "spiky", weeks)) for i in range(CHUNK + 40)]
+    many = many[::-1]
+    assert detect_many(many) == [detect(s) for s in many]
+
+
+def test_shift_index_answers_what_detect_answers() -> None:
+    many = generated(8, 300)
+    by_key = {s.key: s for s in many}
+    index = ShiftIndex(by_key)
+    keys = sorted(by_key)
+    asked = keys[::3] + keys                   # a few first, then all: screened once, kept
+    for k in asked:
+        assert index.shifts_of(k) == detect(by_key[k])
+    with pytest.raises(KeyError):
+        index.shifts_of(SeriesKey("service", "nobody", "users"))
