@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from dipstick.cli.lazy import LazyGroup
+from dipstick.cli.lazy import LazyGroup, attach
 from dipstick.errors import DipstickError, ExitCode, PackageError
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
+attach(app)
 
 
 def _console(stderr: bool = False) -> Console:

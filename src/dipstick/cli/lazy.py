@@ -128,11 +128,17 @@ class LazyGroup(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
+_ROOT: list[typer.Typer] = []   # the root app, handed over by dipstick.cli.app (no cycle)
+
+
+def attach(app: typer.Typer) -> None:
+    """Name the root app the commands register on (``dipstick.cli.app`` calls this once)."""
+    _ROOT[:] = [app]
+
+
 def load(name: str) -> Any:
     """The real click command ``name``: its modules imported (they register on the root app),
     then built the way Typer builds the root."""
-    from dipstick.cli.app import app
-
     for module in COMMANDS[name][0]:
         importlib.import_module(f"dipstick.cli.{module}")
-    return typer.main.get_group(app).commands[name]
+    return typer.main.get_group(_ROOT[0]).commands[name]
