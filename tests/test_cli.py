@@ -112,6 +112,19 @@ def test_unreachable_database_is_a_failure_not_a_traceback(leaking: Path) -> Non
     assert r.returncode == 3 and "Traceback" not in r.stderr and "not stored" in r.stderr
 
 
+def test_an_engine_failure_is_exit_3_not_the_leak_code(demo_org: Path, tmp_path: Path) -> None:
+    """DuckDB out of memory (a bound far too small for the demo) is no bad input and no leak:
+    Python's own exit 1 for an uncaught exception read as "a service leaks" to a scheduler
+    (and to benchmarks/engines.py, which found it at 50 M tickets)."""
+    r = dipstick_process("check", demo_org, "--no-store", "--format", "json",
+                         env={"DIPSTICK_MEMORY_LIMIT": "20MB",
+                              "DIPSTICK_TEMP_DIRECTORY": str(tmp_path / "spill")},
+                         timeout=300)
+    assert r.returncode == 3, r.stderr[-2000:]
+    assert "OutOfMemory" in r.stderr and "could not finish (exit 3)" in r.stderr
+    assert r.stdout == ""
+
+
 def test_help_everywhere() -> None:
     for cmd in ("check", "validate", "report", "demo", "runs", "indicators", "streams", "alerts"):
         r = dipstick(cmd, "--help")

@@ -97,7 +97,19 @@ EngineOpt = Annotated[str, typer.Option(
 
 
 def main() -> None:
-    app()
+    """The console entry point. An exception no command turned into an exit code — a bug, or
+    the engine out of memory or disk — is exit 3 with its traceback, not Python's exit 1,
+    which a scheduler or a benchmark would read as "a service leaks"."""
+    try:
+        app()
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        err.print("dipstick could not finish (exit 3): the error above is not about your data; "
+                  "if it says memory or disk, see DIPSTICK_MEMORY_LIMIT and "
+                  "DIPSTICK_TEMP_DIRECTORY (docs/web.md)", markup=False)
+        raise SystemExit(ExitCode.FAILURE) from None
 
 
 def _version(show: bool) -> None:
