@@ -8,7 +8,6 @@ local mode; without PySpark or Java the tests skip unless ``DIPSTICK_REQUIRE_SPA
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,13 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from dipstick.cli import app as cli
 from dipstick.engine.spark import differences
 from dipstick.errors import PackageError, Problem
 from dipstick.package import load_package, validate
-from test_spark import _need_spark
+from test_spark import _check_json, _need_spark
 
 from builder import AS_OF, PackageBuilder
 
@@ -163,14 +160,6 @@ def lake_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     b.healthy().satisfaction_step("crm", days_ago=120, before=8.5, after=4.0)
     b.service("erp").usage("erp").tickets("erp", per_week=9).surveys("erp")
     return _lake(b.write())
-
-
-def _check_json(package: Path, engine: str, database: Path) -> dict[str, Any]:
-    r = CliRunner().invoke(cli, ["check", str(package), "--format", "json", "--engine", engine,
-                                 "--database", f"sqlite:///{database}"])
-    assert r.exit_code in (0, 1), (r.output, r.exception)
-    doc: dict[str, Any] = json.loads(r.stdout)
-    return doc
 
 
 def test_a_partitioned_package_checks_the_same_on_both_engines(spark: Any, lake_package: Path,
