@@ -128,7 +128,10 @@ def child_check(root: Path, engine: str, env: dict[str, str], timeout: float
             time.sleep(0.2)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
-    doc = json.loads(out.read_text()) if code in (0, 1) else None
+    try:    # a finished check is exit 0 or 1 with its JSON (a crash was exit 1 before session 11)
+        doc = json.loads(out.read_text()) if code in (0, 1) else None
+    except ValueError:
+        doc, code = None, -1
     return wall, usage.ru_utime + usage.ru_stime, peak / 2**20, code, doc
 
 

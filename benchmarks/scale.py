@@ -18,6 +18,7 @@ run. The growth exponent is the log-log slope of time (and of peak RSS) against 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
@@ -93,9 +94,11 @@ def check(root: Path, memory_limit: str, timeout: float) -> tuple[float, float, 
     env = {**os.environ, "DIPSTICK_MEMORY_LIMIT": memory_limit,
            "DIPSTICK_TEMP_DIRECTORY": str(spill)}
     start = time.perf_counter()
+    out = root / "result.json"
+    sink = out.open("w")
     proc = subprocess.Popen([sys.executable, "-m", "dipstick", "check", str(root), "--format",
-                             "json", "--no-store"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                             "json", "--no-store"], env=env, stdout=sink,
+                            stderr=subprocess.DEVNULL)
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -106,8 +109,16 @@ def check(root: Path, memory_limit: str, timeout: float) -> tuple[float, float, 
             break
         time.sleep(0.05)
     wall = time.perf_counter() - start
+    sink.close()
     code = os.waitstatus_to_exitcode(status)
     shutil.rmtree(spill, ignore_errors=True)
+    if code in (0, 1):
+        # a finished check is exit 0 or 1 WITH its JSON: before session 11 a crash was exit 1
+        # too (Python's own), and this benchmark counted a 50 M out-of-memory crash as a run
+        try:
+            json.loads(out.read_text())
+        except ValueError:
+            code = -1
     # ru_maxrss is in KiB on Linux
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
 
