@@ -154,6 +154,23 @@ def test_demo_writes_package_truth_and_report(tmp_path: Path) -> None:
     assert "Leak per month" in r.stdout
 
 
+def test_the_demo_runs_again_on_the_same_database(tmp_path: Path) -> None:
+    """Users run the demo twice: the second run seeded the first one's actions again (a
+    UsageError traceback: a leak takes one open action), and done ones would count twice."""
+    from dipstick.store.actions import list_actions
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    first = dipstick("demo", tmp_path / "demo", "--database", url)
+    assert first.returncode == 0, first.stderr
+    with Store.open(url) as store:
+        before = [(a["service_id"], a["cause"], a["status"]) for a in list_actions(store)]
+    assert before      # the demo seeds actions: the second run has something to repeat
+    again = dipstick("demo", tmp_path / "demo", "--database", url)
+    assert again.returncode == 0, again.stderr
+    with Store.open(url) as store:
+        assert [(a["service_id"], a["cause"], a["status"]) for a in list_actions(store)] == before
+
+
 def test_version() -> None:
     r = dipstick("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"dipstick {__version__}"

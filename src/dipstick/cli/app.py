@@ -102,6 +102,9 @@ def main() -> None:
     which a scheduler or a benchmark would read as "a service leaks"."""
     try:
         app()
+    except DipstickError as e:      # one a command forgot to turn into its exit code
+        err.print(str(e), markup=False)
+        raise SystemExit(e.exit_code) from None
     except Exception:
         import traceback
 

@@ -300,13 +300,18 @@ def _demo_fixes(directory: Path, final: CheckResult, database: str | None) -> No
     final check, stored after this, re-measures them."""
     from dipstick.demo.fixes import early_as_of, plan
     from dipstick.store import Store
-    from dipstick.store.actions import create_action, update_action
+    from dipstick.store.actions import create_action, latest_by_leak, update_action
 
     started = datetime.now(UTC)
     early, _ = _run(directory, early_as_of(final.as_of), None, "table")
     run_id = _store(early, database, started, f"demo {directory} (the early check)")
     fixes = plan(early.to_json(), final.to_json())
     with Store.open(database) as store:
+        # a second demo on the same database keeps the first one's actions: seeding them again
+        # was a UsageError traceback (a leak takes one open action), and done ones twice would
+        # count their recovery twice in the ledger
+        taken = latest_by_leak(store, early.organisation)
+        fixes = [f for f in fixes if (f.service_id, f.cause) not in taken]
         for fix in fixes:
             action = create_action(store, fix.service_id, fix.cause, DEMO_USER, due=fix.due,
                                    note=fix.note, run_id=run_id)
