@@ -1,15 +1,18 @@
-"""What the server benchmarks share: a free port, a scratch PostgreSQL schema, and the CPU time
-of processes from /proc (Linux). Imported by the scripts beside it (`benchmarks/` is their
-``sys.path[0]`` when run as ``python benchmarks/X.py``)."""
+"""What the server benchmarks share: a free port, a scratch PostgreSQL schema, the CPU time of
+processes from /proc (Linux) and of this one. Imported by the scripts beside it (`benchmarks/`
+is their ``sys.path[0]`` when run as ``python benchmarks/X.py``)."""
 
 from __future__ import annotations
 
 import os
+import resource
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, make_url, text
 
@@ -66,3 +69,15 @@ def tree_cpu(root: int) -> float:
         tree |= more
         grew = bool(more)
     return sum(stats[p][1] for p in tree if p in stats)
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(what: Callable[[], Any]) -> tuple[Any, float, float]:
+    """The value, wall seconds and this process's CPU seconds."""
+    t, c = time.perf_counter(), cpu()
+    value = what()
+    return value, time.perf_counter() - t, cpu() - c

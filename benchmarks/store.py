@@ -26,13 +26,11 @@ import gc
 import json
 import os
 import pickle
-import resource
 import statistics
 import sys
 import tempfile
-import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,24 +44,12 @@ from dipstick.package import load_package
 from dipstick.runs import RunContext, context_of
 from dipstick.store import Store
 from dipstick.store.rows import _FINDING_COLUMNS, _finding_row
-from machine import cpu_of, postgres_schema
+from machine import cpu_of, postgres_schema, timed
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)   # pinned: the rows are the same in every run
 SERVICE_COLUMNS = ("id", "run_id", "position", "service_id", "name", "owner", "lifecycle",
                    "status", "score", "leak_money", "leak_hours", "leak_cause", "leak_formula",
                    "leak_low", "leak_high", "episodes")
-
-
-def cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(what: Callable[[], Any]) -> tuple[Any, float, float]:
-    """The value, wall seconds and this process's CPU seconds."""
-    t, c = time.perf_counter(), cpu()
-    value = what()
-    return value, time.perf_counter() - t, cpu() - c
 
 
 def checked(folder: Path, cache: Path | None) -> tuple[CheckResult, RunContext]:

@@ -26,19 +26,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 from sqlalchemy.exc import OperationalError
@@ -49,7 +47,7 @@ from dipstick.package import load_package
 from dipstick.runs import RunContext, context_of
 from dipstick.store import Store
 from dipstick.store.users import create_user
-from machine import cpu_of, free_port, postgres_schema
+from machine import cpu_of, free_port, postgres_schema, timed
 
 PASSWORD = "a-long-benchmark-password"
 EMAIL = "bench@example.org"
@@ -59,18 +57,6 @@ from dipstick.web.app import WebConfig, create_app
 uvicorn.run(create_app(WebConfig(database=sys.argv[1], secret_key="bench")),
             host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
-
-
-def cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(what: Callable[[], Any]) -> tuple[Any, float, float]:
-    """The value, wall seconds and this process's CPU seconds."""
-    t, c = time.perf_counter(), cpu()
-    value = what()
-    return value, time.perf_counter() - t, cpu() - c
 
 
 def percentile(values: list[float], q: float) -> float:
