@@ -62,6 +62,31 @@ class Signals:
     def columns(self, name: str) -> tuple[str, ...]:
         return tuple(self._con.table(self._tables[name]).columns)
 
+    def parts(self, name: str, key: str) -> list[list[str]] | None:
+        """The values of ``key`` in disjoint sets, for a query grouped by ``key`` with medians
+        to run once per set within DuckDB's memory limit (:mod:`dipstick.engine.parts`); None
+        when it fits in one run, as it does below tens of millions of rows."""
+        from dipstick.engine import parts
+        from dipstick.engine.sql import ident, run
+
+        table = ident(self._tables[name])
+        limit = parts.memory_bytes(str(run(self._con, "SELECT current_setting('memory_limit')")
+                                       [0][0]))
+        k = parts.count(int(run(self._con, f"SELECT count(*) FROM {table}")[0][0]), limit)
+        if k == 1:
+            return None
+        keys = [str(r[0]) for r in run(self._con, f"SELECT DISTINCT {ident(key)} FROM {table} "
+                                       f"WHERE {ident(key)} IS NOT NULL")]
+        return parts.deal(keys, k)
+
+    def each_part(self, name: str, key: str) -> list[nw.LazyFrame[Any]]:
+        """``name``'s frame, once whole or once per set of :meth:`parts`."""
+        import narwhals as nw
+
+        sets = self.parts(name, key)
+        frame = self.frame(name)
+        return [frame] if sets is None else [frame.filter(nw.col(key).is_in(s)) for s in sets]
+
     def close(self) -> None:
         self._con.close()
 

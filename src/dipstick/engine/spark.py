@@ -79,6 +79,10 @@ class SparkSignals(Signals):
     def columns(self, name: str) -> tuple[str, ...]:
         return tuple(self._frames[name].columns)
 
+    def parts(self, name: str, key: str) -> list[list[str]] | None:
+        """Always whole: Spark sorts a median's groups and spills them itself."""
+        return None
+
 
 def on_spark(package: Loaded, spark: Any) -> None:
     """Switch a loaded package's signals to Spark (after anything that adds rows to them, such

@@ -73,32 +73,37 @@ def ticket_facts(ctx: CheckContext, audience: str, window: str) -> Rows:
 def _facts(ctx: CheckContext) -> dict[tuple[str, str], Rows]:
     if not ctx.signals.has("tickets"):
         return {}
-    agg = (windowed(ctx.signals.frame("tickets"), "opened_at", ctx)
-           .with_columns(_audience=_audience(ctx))
-           .filter(~nw.col("_audience").is_null())
-           .with_columns(
-               resolution_h=hours_between("opened_at", "resolved_at"),
-               was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
-               .otherwise(0.0))
-           .group_by("service", "_audience", "_window")
-           .agg(n=nw.len(),
-                rated=nw.col("satisfaction").count(),
-                satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
-                satisfaction_sd=nw.col("satisfaction").cast(nw.Float64).std(),
-                lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
-                lost_n=nw.col("lost_minutes").count(),
-                lost_mean=nw.col("lost_minutes").cast(nw.Float64).mean(),
-                lost_sd=nw.col("lost_minutes").cast(nw.Float64).std(),
-                resolution_h=nw.col("resolution_h").median(),
-                reopened=nw.col("was_reopened").sum(),
-                reopen_share=nw.col("was_reopened").mean(),
-                assigned=nw.col("reassignments").count(),
-                reassignments=nw.col("reassignments").cast(nw.Float64).mean(),
-                reassignments_sd=nw.col("reassignments").cast(nw.Float64).std()))
     out: dict[tuple[str, str], Rows] = {}
-    for r in collect(agg):
-        out.setdefault((r.pop("_audience"), r.pop("_window")), {})[r["service"]] = r
+    # the median holds its values in memory: per set of services where the bound needs it
+    for frame in ctx.signals.each_part("tickets", "service"):
+        for r in collect(_facts_of(frame, ctx)):
+            out.setdefault((r.pop("_audience"), r.pop("_window")), {})[r["service"]] = r
     return out
+
+
+def _facts_of(frame: nw.LazyFrame[Any], ctx: CheckContext) -> nw.LazyFrame[Any]:
+    return (windowed(frame, "opened_at", ctx)
+            .with_columns(_audience=_audience(ctx))
+            .filter(~nw.col("_audience").is_null())
+            .with_columns(
+                resolution_h=hours_between("opened_at", "resolved_at"),
+                was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
+                .otherwise(0.0))
+            .group_by("service", "_audience", "_window")
+            .agg(n=nw.len(),
+                 rated=nw.col("satisfaction").count(),
+                 satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
+                 satisfaction_sd=nw.col("satisfaction").cast(nw.Float64).std(),
+                 lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
+                 lost_n=nw.col("lost_minutes").count(),
+                 lost_mean=nw.col("lost_minutes").cast(nw.Float64).mean(),
+                 lost_sd=nw.col("lost_minutes").cast(nw.Float64).std(),
+                 resolution_h=nw.col("resolution_h").median(),
+                 reopened=nw.col("was_reopened").sum(),
+                 reopen_share=nw.col("was_reopened").mean(),
+                 assigned=nw.col("reassignments").count(),
+                 reassignments=nw.col("reassignments").cast(nw.Float64).mean(),
+                 reassignments_sd=nw.col("reassignments").cast(nw.Float64).std()))
 
 
 def internal_resolution(ctx: CheckContext, window: str) -> dict[tuple[str, str], dict[str, Any]]:
@@ -113,15 +118,16 @@ def _resolution(ctx: CheckContext) -> dict[str, dict[tuple[str, str], dict[str, 
     if not ctx.signals.has("tickets"):
         return {}
     group = nw.col("requester_group")
-    lf = ctx.signals.frame("tickets").filter(
-        nw.col("type").is_in(["incident", "request"])
-        & (group.is_null() | group.is_in(_groups(ctx, "internal")))
-        & ~nw.col("resolved_at").is_null())
-    agg = (windowed(lf, "opened_at", ctx)
-           .with_columns(h=hours_between("opened_at", "resolved_at"))
-           .with_columns(log_h=(nw.col("h").clip(lower_bound=0.0) + 1.0).log())
-           .group_by("service", "type", "_window").agg(n=nw.len(), median=nw.col("h").median(),
-                                                        log_mean=nw.col("log_h").mean(),
-                                                        log_sd=nw.col("log_h").std()))
-    return split(collect(agg), "service", "type")
+    rows: list[dict[str, Any]] = []
+    for frame in ctx.signals.each_part("tickets", "service"):
+        lf = frame.filter(nw.col("type").is_in(["incident", "request"])
+                          & (group.is_null() | group.is_in(_groups(ctx, "internal")))
+                          & ~nw.col("resolved_at").is_null())
+        rows += collect(windowed(lf, "opened_at", ctx)
+                        .with_columns(h=hours_between("opened_at", "resolved_at"))
+                        .with_columns(log_h=(nw.col("h").clip(lower_bound=0.0) + 1.0).log())
+                        .group_by("service", "type", "_window")
+                        .agg(n=nw.len(), median=nw.col("h").median(),
+                             log_mean=nw.col("log_h").mean(), log_sd=nw.col("log_h").std()))
+    return split(rows, "service", "type")
 
