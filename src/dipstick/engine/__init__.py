@@ -145,17 +145,23 @@ def epoch_us(column: str) -> nw.Expr:
         nw.Int64)
 
 
-def minutes_between(start: str, end: str) -> nw.Expr:
+def minutes_between(start: str, end: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
     """Whole minutes from ``start`` to ``end``, truncated toward zero (negative when ``end``
-    is earlier)."""
+    is earlier). With ``on``, the frame the expression will run on, DuckDB takes the
+    difference itself (``epoch_us(end - start)``, the same integer microseconds): on 5.3 M
+    tickets it cost 2.5 s of CPU against 5.9 s from the two sets of calendar parts, which
+    stay for Spark (Narwhals has no total of a difference there)."""
     import narwhals as nw
 
-    d = epoch_us(end) - epoch_us(start)
+    if on is not None and on.implementation is nw.Implementation.DUCKDB:
+        d = (nw.col(end) - nw.col(start)).dt.total_microseconds()
+    else:
+        d = epoch_us(end) - epoch_us(start)
     return nw.when(d >= 0).then(d // 60_000_000).otherwise(-((-d) // 60_000_000))
 
 
-def hours_between(start: str, end: str) -> nw.Expr:
-    return minutes_between(start, end) / 60.0
+def hours_between(start: str, end: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
+    return minutes_between(start, end, on) / 60.0
 
 
 def _plain(v: Any) -> Any:

@@ -86,7 +86,7 @@ def _facts_of(frame: nw.LazyFrame[Any], ctx: CheckContext) -> nw.LazyFrame[Any]:
             .with_columns(_audience=_audience(ctx))
             .filter(~nw.col("_audience").is_null())
             .with_columns(
-                resolution_h=hours_between("opened_at", "resolved_at"),
+                resolution_h=hours_between("opened_at", "resolved_at", frame),
                 was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
                 .otherwise(0.0))
             .group_by("service", "_audience", "_window")
@@ -124,7 +124,7 @@ def _resolution(ctx: CheckContext) -> dict[str, dict[tuple[str, str], dict[str, 
                           & (group.is_null() | group.is_in(_groups(ctx, "internal")))
                           & ~nw.col("resolved_at").is_null())
         rows += collect(windowed(lf, "opened_at", ctx)
-                        .with_columns(h=hours_between("opened_at", "resolved_at"))
+                        .with_columns(h=hours_between("opened_at", "resolved_at", lf))
                         .with_columns(log_h=(nw.col("h").clip(lower_bound=0.0) + 1.0).log())
                         .group_by("service", "type", "_window")
                         .agg(n=nw.len(), median=nw.col("h").median(),

@@ -138,13 +138,13 @@ def _usage(signals: Signals, cut: datetime) -> Users:
 def _tickets(signals: Signals, cut: datetime, users: Users) -> list[Series]:
     if not signals.has("tickets"):
         return []
-    h = hours_between("opened_at", "resolved_at")
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
     # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
     # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s
     # as one projected column, which DuckDB's common-subexpression pass also shrinks)
     # the medians hold their values in memory: per set of services where the bound needs it
-    lfs = [_weekly(frame, "opened_at", cut).with_columns(_h=h)
+    lfs = [_weekly(frame, "opened_at", cut)
+           .with_columns(_h=hours_between("opened_at", "resolved_at", frame))
            .group_by("service", "wk")
            .agg(**counts, n=nw.len(),
                 satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
