@@ -1,6 +1,7 @@
-"""Minutes between two timestamps: DuckDB's own difference (what the check runs) and the
-portable calendar parts (what Spark runs) give the same whole minutes, truncated toward zero,
-on real DuckDB — across leap days, year ends, seconds short of a minute and end before start."""
+"""Times as integers: DuckDB's own ``epoch_us`` (what the check runs there) and the portable
+calendar parts (what Spark runs) give the same microseconds, week numbers and whole minutes
+(truncated toward zero) on real DuckDB — across leap days, year ends, seconds short of a
+minute, end before start, dates and NULL."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import datetime, timedelta
 import duckdb
 import narwhals as nw
 
-from dipstick.engine import minutes_between
+from dipstick.engine import epoch_us, minutes_between
+from dipstick.shifts.series import monday, week_index
 
 PAIRS = [
     (datetime(2024, 2, 28, 23, 59, 30), datetime(2024, 3, 1, 0, 0, 29)),     # leap day
@@ -33,4 +35,27 @@ def test_duckdb_difference_equals_calendar_parts() -> None:
     assert [r["portable"] for r in got] == want
     # the check's path really is DuckDB's own difference, not the calendar parts again
     sql = lf.select(m=minutes_between("a", "b", lf)).to_native().sql_query()
-    assert 'epoch_us(("b" - "a"))' in sql and "year" not in sql.lower()
+    assert 'epoch_us("b")' in sql and "year" not in sql.lower()
+
+
+def test_duckdb_epoch_and_weeks_equal_calendar_parts() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (ts TIMESTAMP, d DATE)")
+    stamps = [a for pair in PAIRS for a in pair]
+    con.executemany("INSERT INTO t VALUES (?, ?)", [(s, s.date()) for s in stamps]
+                    + [(None, None)])
+    lf = nw.from_native(con.table("t"))
+    got = lf.select(**{f"{c}_{way}": epoch_us(c, on)
+                       for c in ("ts", "d") for way, on in (("native", lf), ("portable", None))},
+                    **{f"{c}_wk_{way}": week_index(c, on)
+                       for c in ("ts", "d") for way, on in (("native", lf), ("portable", None))}
+                    ).collect(backend="pyarrow").to_native().to_pylist()
+    epoch = datetime(1970, 1, 1)
+    for row, s in zip(got, [*stamps, None], strict=True):
+        for c, v in (("ts", s), ("d", s and datetime.combine(s.date(), datetime.min.time()))):
+            us = None if v is None else (v - epoch) // timedelta(microseconds=1)
+            assert row[f"{c}_native"] == row[f"{c}_portable"] == us, (c, v)
+            wk = row[f"{c}_wk_native"]
+            assert wk == row[f"{c}_wk_portable"]
+            if v is not None:      # the week's Monday is on or before the day, within 7 days
+                assert 0 <= (v.date() - monday(wk)).days < 7, (c, v, wk)

@@ -90,8 +90,9 @@ def _day(v: object) -> date | None:
 def weekly(signals: Signals, table: str) -> dict[int, int]:
     """Rows per week (Monday-based week numbers) over the whole organisation."""
     col = DATE[table]
-    rows = collect(signals.frame(table).filter(~nw.col(col).is_null())
-                   .with_columns(wk=week_index(col)).group_by("wk").agg(n=nw.len()))
+    frame = signals.frame(table)
+    rows = collect(frame.filter(~nw.col(col).is_null())
+                   .with_columns(wk=week_index(col, frame)).group_by("wk").agg(n=nw.len()))
     return {int(r["wk"]): int(r["n"]) for r in rows}
 
 

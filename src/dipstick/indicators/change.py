@@ -94,10 +94,11 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
         # each side's microseconds since 1970 before the join, not on each (change, row)
         # pair after it: the portable calendar arithmetic then runs once per row (0.9 M)
         # instead of twice per pair (2.8 M); the minutes are the same integers
-        rows = ctx.signals.frame(table).filter(
+        frame = ctx.signals.frame(table)
+        rows = frame.filter(
             nw.col(time) >= first - timedelta(days=span + 1), nw.col(time) < w.end
-        ).with_columns(_row_us=epoch_us(time))
-        lf = (recent.select("id", "service", _changed_us=epoch_us("date"))
+        ).with_columns(_row_us=epoch_us(time, frame))
+        lf = (recent.select("id", "service", _changed_us=epoch_us("date", recent))
               .join(rows, on="service")
               .with_columns(day=_whole_minutes(nw.col("_row_us") - nw.col("_changed_us"))
                             / 1440.0)
@@ -131,14 +132,16 @@ def _years_before(ctx: CheckContext, recent: nw.LazyFrame[Any], wanted: list[str
     demo's check 15 %, and a Python loop over each change's weeks 0.7 s. The sums are of
     whole counts, so their order cannot change them."""
     start = first - timedelta(days=YEAR + 7)
-    changed = recent.select("id", "service", _week=week_index("date"))
+    changed = recent.select("id", "service", _week=week_index("date", recent))
 
     def year(table: str, time: str, aggs: dict[str, nw.Expr]) -> dict[str, dict[str, Any]]:
         if not ctx.signals.has(table):
             return {}
-        weekly = (ctx.signals.frame(table)
+        frame = ctx.signals.frame(table)
+        weekly = (frame
                   .filter(nw.col("service").is_in(wanted) & between(time, start, ctx.window.end))
-                  .with_columns(week=week_index(time)).group_by("service", "week").agg(**aggs))
+                  .with_columns(week=week_index(time, frame)).group_by("service", "week")
+                  .agg(**aggs))
         lf = (changed.join(weekly, on="service")
               .filter((nw.col("week") >= nw.col("_week") - 52)
                       & (nw.col("week") < nw.col("_week")))

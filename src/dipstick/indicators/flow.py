@@ -106,7 +106,7 @@ def _read_weekly(ctx: CheckContext, ps: PackageStream) -> dict[str, tuple[Series
     w = ctx.window
     events = ctx.signals.frame("events").filter(between("timestamp", w.baseline_start, w.end))
     v = timed_visits(events, process=ref.process, waiting=ref.waiting, collapse=ref.collapse)
-    rows = collect(v.with_columns(wk=week_index("start")).group_by("activity", "wk")
+    rows = collect(v.with_columns(wk=week_index("start", v)).group_by("activity", "wk")
                    .agg(wait=nw.col("wait_s").mean(),
                         rework=nw.col("rework").cast(nw.Float64).mean()))
     by: dict[str, list[tuple[int, float, float]]] = {}

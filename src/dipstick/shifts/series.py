@@ -84,9 +84,11 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def week_index(column: str) -> nw.Expr:
-    """Monday-based week number since 1970-01-05 (``dt.truncate("1w")`` fails on DuckDB)."""
-    return ((epoch_us(column) - EPOCH_MONDAY_US) // (WEEK_MINUTES * 60_000_000)).cast(nw.Int64)
+def week_index(column: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
+    """Monday-based week number since 1970-01-05 (``dt.truncate("1w")`` fails on DuckDB);
+    ``on`` as for :func:`dipstick.engine.epoch_us`."""
+    return ((epoch_us(column, on) - EPOCH_MONDAY_US) // (WEEK_MINUTES * 60_000_000)).cast(
+        nw.Int64)
 
 
 def monday(week: int) -> date:
@@ -118,7 +120,7 @@ def _frame(signals: Signals, table: str, column: str, cut: datetime) -> nw.LazyF
 
 
 def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFrame[Any]:
-    return frame.filter(nw.col(column) < cut).with_columns(wk=week_index(column))
+    return frame.filter(nw.col(column) < cut).with_columns(wk=week_index(column, frame))
 
 
 Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks, users, days
