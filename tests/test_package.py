@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,42 @@ def test_typed_parquet_columns_are_still_checked_for_range_and_text_for_validity
     found = {(p.field, p.message, p.row) for p in problems}
     assert ("lost_minutes", "is not a valid number", 2) in found
     assert ("satisfaction", "must be ≤ 10", 3) in found
+
+
+def test_zoned_parquet_timestamps_load_as_utc_and_infinity_is_out_of_range(
+        tmp_path: Path) -> None:
+    """A Parquet TIMESTAMPTZ column is typed from its microseconds (not the per-value time
+    zone cast): the same UTC wall time, and ±infinity, which has none, still reported as
+    out of range rather than loaded as empty."""
+    import duckdb
+
+    root = PackageBuilder(tmp_path / "pkg").healthy().write("parquet")
+    f = root / "tickets.parquet"
+
+    def rewrite(second: str) -> None:
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'Europe/Berlin'")
+            con.execute(
+                f"COPY (SELECT * REPLACE (CASE row_number() OVER () WHEN 2 THEN "
+                f"TIMESTAMPTZ '{second}' WHEN 3 THEN TIMESTAMPTZ '2025-06-21 08:30:00-05' "
+                f"ELSE CAST(opened_at AS TIMESTAMPTZ) END AS opened_at) FROM read_parquet("
+                f"'{f}')) TO '{root / 't.parquet'}' (FORMAT parquet)").fetchall()
+        finally:
+            con.close()
+        (root / "t.parquet").replace(f)
+
+    for infinite in ("infinity", "-infinity"):
+        rewrite(infinite)
+        assert [(p.file, p.row, p.message) for p in validate(root)
+                if p.field == "opened_at"] == [
+            ("tickets.parquet", 2, "must be a date between 1900-01-01 and 2200-12-31")]
+    rewrite("2025-06-20 12:00:00+01")
+    pkg = load_package(root)
+    try:
+        got = pkg.signals.connection.execute(
+            "SELECT opened_at, typeof(opened_at) FROM tickets").fetchall()
+    finally:
+        pkg.close()
+    assert got[1:3] == [(datetime(2025, 6, 20, 11), "TIMESTAMP"),
+                        (datetime(2025, 6, 21, 13, 30), "TIMESTAMP")]

@@ -63,21 +63,34 @@ def ident(name: str) -> str:
 
 def _typed(col: Column, raw_type: str) -> str:
     x = ident(col.name)
-    text = raw_type.upper().startswith("VARCHAR")
+    raw = raw_type.upper()
+    text = raw.startswith("VARCHAR")
     if col.kind == "text":
-        return f"CAST({x} AS VARCHAR)"
+        return x if text else f"CAST({x} AS VARCHAR)"
     if col.kind == "timestamp":
         return (f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)" if text
-                else f"TRY_CAST({x} AS TIMESTAMP)")
+                else _utc(x) if raw in _ZONED else f"TRY_CAST({x} AS TIMESTAMP)")
     if col.kind == "month":
         inner = f"CASE WHEN length({x}) = 7 THEN {x} || '-01' ELSE {x} END" if text else x
         cast = (f"TRY_CAST(TRY_CAST({inner} AS TIMESTAMPTZ) AS TIMESTAMP)" if text
-                else f"TRY_CAST({inner} AS TIMESTAMP)")
+                else _utc(x) if raw in _ZONED else f"TRY_CAST({inner} AS TIMESTAMP)")
         return f"date_trunc('month', {cast})"
     if col.kind == "boolean" and text:
         return (f"CASE lower(trim({x})) WHEN 'yes' THEN true WHEN 'no' THEN false "
                 f"ELSE TRY_CAST({x} AS BOOLEAN) END")
     return f"TRY_CAST({x} AS {col.sql_type})"
+
+
+_ZONED = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
+
+
+def _utc(x: str) -> str:
+    """A zoned timestamp (Parquet's UTC-adjusted ones) as the UTC wall time the connection's
+    ``TimeZone = 'UTC'`` cast gives, from its microseconds: the cast goes through ICU's
+    calendar per value (1.2 s of 5.3 M tickets' two dates, the epoch 0.25 s); ±infinity,
+    which has no microseconds, still takes the cast."""
+    return (f"CASE WHEN isfinite({x}) THEN make_timestamp(epoch_us({x})) "
+            f"ELSE TRY_CAST({x} AS TIMESTAMP) END")
 
 
 @dataclass(frozen=True)
@@ -163,9 +176,11 @@ def load_table(
     keyed = has_key([typed[c.name] for c in columns if c.name in keys and not c.required])
     # repeated keys are counted in the same scan as every other rule, by their 64-bit hashes
     # (a third cheaper than the values for a key of two columns); a count above zero is
-    # confirmed on the values, so a hash collision costs a look-up, never a false problem
+    # confirmed on the values, so a hash collision costs a look-up, never a false problem.
+    # count_if, not count(*) FILTER: a FILTER copies the scanned rows once per rule (5.3 M
+    # tickets' 15 rules: 1.05 s of CPU, count_if 0.67 s)
     *counts, repeated = run(con, "SELECT " + ", ".join(
-        [f"count(*) FILTER (WHERE {ch.condition})" for ch in checks]
+        [f"count_if({ch.condition})" for ch in checks]
         + [f"count({key}) FILTER (WHERE {keyed}) - count(DISTINCT hash({key})) FILTER (WHERE "
            f"{keyed})" if key else "0"]) + f" FROM {raw}")[0]
     if repeated:

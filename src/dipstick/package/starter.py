@@ -24,8 +24,8 @@ from dipstick.engine.sql import connect, ident, literal, run
 from dipstick.errors import PackageError, Problem
 from dipstick.package import MODEL_FILE, Package, load_package
 from dipstick.package.tables import FORMATS, TABLES
+from dipstick.package.yamltext import Loader as _Loader
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ALL_USERS = "all-users"   # the placeholder group when no table names one
 # what `dipstick import --starter-services` writes: a file holding only this is the import's own
 _IMPORT_KEYS = {"organisation": {"name"}, "services": {"id", "name", "lifecycle"}}
