@@ -142,6 +142,12 @@ class Threshold:
         return Status.OK, 0.0
 
     def describe(self) -> str:
+        return self._described
+
+    @cached_property
+    def _described(self) -> str:
+        """Worked out once per threshold: a setting's threshold grades every service, and its
+        text went into each piece of evidence anew (~54,000 times on the large demo)."""
         op = "≥" if self.higher_is_worse else "≤"
         return f"watch {op} {_fmt(self.watch)} · leak {op} {_fmt(self.leak)}"
 
