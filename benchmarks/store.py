@@ -16,6 +16,15 @@ check. Run:
    or indexes, plus the context pickled and compressed — what storing costs with no work
    beyond writing the same bytes.
 
+With ``--whole``, instead: the whole extra of storing as ``dipstick check`` pays it, in a fresh
+process each time (``--repeat`` per backend): importing the database layer, feeding the stored
+pulse answers and self-assessments to the package, building the run's context, opening and
+migrating the database (already at head) and ``save_run`` and ``settle`` — the CLI's own
+functions (``dipstick.cli.commands._stored_answers`` and ``_store``), timed around them, the
+package already loaded and the check's result read from ``--cache`` (not timed: a check with
+``--no-store`` does the same). ``--base SRC`` runs the same with another ``src`` (e.g. a ``git
+archive`` of the code before) on ``PYTHONPATH``, alternating with this one.
+
 The machine may be shared: CPU seconds are printed beside wall times, and the load average.
 """
 
@@ -27,6 +36,7 @@ import json
 import os
 import pickle
 import statistics
+import subprocess
 import sys
 import tempfile
 import zlib
@@ -176,6 +186,55 @@ def postgres_or_none(url: str) -> Iterator[str | None]:
         yield scoped
 
 
+def whole_child(folder: Path, cache: Path, url: str) -> None:
+    """In a fresh process: the CLI's storing steps on a loaded package, timed; prints JSON."""
+    import pandas  # noqa: F401  (a check imports it anyway: not part of the extra)
+
+    import dipstick.cli.commands as commands
+    from dipstick.runs import context_if_any
+
+    sys.setrecursionlimit(100_000)
+    result = pickle.loads(cache.read_bytes())
+    package = load_package(folder)
+    try:
+        def store() -> int:
+            commands._stored_answers(url)(package)
+            ctx = context_if_any(package, result)
+            return commands._store(result, url, NOW, "check benchmark", ctx)
+
+        gc.collect()
+        _, wall, used = timed(store)
+    finally:
+        package.close()
+    print(json.dumps({"wall": wall, "cpu": used}))
+
+
+def whole(url: str, label: str, args: argparse.Namespace) -> None:
+    """``--repeat`` fresh processes per version (this src, and ``--base`` when given,
+    alternating) storing into one database migrated beforehand."""
+    with Store.open(url) as store:
+        store.migrate()
+    versions = {"now": None} if args.base is None else {"before": args.base, "now": None}
+    seen: dict[str, list[tuple[float, float]]] = {k: [] for k in versions}
+    for _ in range(args.repeat):
+        for name, src in versions.items():
+            env = dict(os.environ)
+            if src is not None:
+                env["PYTHONPATH"] = str(src)
+            out = subprocess.run(
+                [sys.executable, __file__, "--whole-child", url, "--dir", str(args.dir),
+                 "--cache", str(args.cache)], env=env, check=True, capture_output=True,
+                text=True).stdout
+            got = json.loads(out.strip().splitlines()[-1])
+            seen[name].append((got["wall"], got["cpu"]))
+    med = statistics.median
+    for name, runs in seen.items():
+        cpus = " ".join(f"{c:.2f}" for _, c in runs)
+        print(f"{label} {name}: the whole extra of storing {med(w for w, _ in runs):.2f} s "
+              f"wall, {med(c for _, c in runs):.2f} s CPU (median of {len(runs)}; CPU each: "
+              f"{cpus}); target ≤ 1 s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", type=Path, default=Path("/tmp/dipstick-large"))
@@ -183,7 +242,25 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get(
         "DIPSTICK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--cache", type=Path, help="keep the check's result here between runs")
+    ap.add_argument("--whole", action="store_true",
+                    help="time the whole extra of storing as the CLI pays it (needs --cache)")
+    ap.add_argument("--base", type=Path, help="with --whole: another src to compare, alternating")
+    ap.add_argument("--whole-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.whole_child:
+        whole_child(args.dir, args.cache, args.whole_child)
+        return
+    if args.whole:
+        if not (args.cache and args.cache.exists()):
+            ap.error("--whole needs --cache with a check's result (run once without --whole)")
+        print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        with tempfile.TemporaryDirectory() as tmp:
+            whole(f"sqlite:///{tmp}/bench.db", "SQLite", args)
+        with postgres_or_none(args.postgres) as pg:
+            if pg:
+                whole(pg, "PostgreSQL", args)
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result, ctx = checked(args.dir, args.cache)
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,7 +7,7 @@ app database ("build the data once, render it many ways").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,6 +27,7 @@ from dipstick.findings import (
     LeakEstimate,
     Status,
     Window,
+    evolve,
 )
 from dipstick.indicators.common import describe, shift_evidence, value_streams
 from dipstick.indicators.confidence import confirm
@@ -51,11 +52,11 @@ def date_leaks(service: Service, findings: Iterable[Finding], index: ShiftIndex,
         if f.status is Status.LEAK and f.since is None:
             shift = index.driver(service.id, f.cause, as_of)
             if shift is not None:
-                f = replace(f, since=shift.date,
-                            evidence=(*f.evidence, shift_evidence(shift, f.status)))
+                f = evolve(f, since=shift.date,
+                           evidence=(*f.evidence, shift_evidence(shift, f.status)))
             elif f.cause == "retirement" and service.end_of_life and \
                     service.end_of_life <= as_of:
-                f = replace(f, since=service.end_of_life)
+                f = evolve(f, since=service.end_of_life)
         out.append(f)
     return tuple(out)
 
@@ -330,7 +331,7 @@ def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...],
     # episodes, which tie measured leaks to events (docs/self-assessment.md)
     if package.self_assessment:
         assessed = latest(package.self_assessment, day)
-        verdicts = [replace(v, findings=fill_unknown(v.findings, assessed)) for v in verdicts]
+        verdicts = [evolve(v, findings=fill_unknown(v.findings, assessed)) for v in verdicts]
     verdicts.sort(key=lambda v: (-v.status.rank, -v.leak.money, -v.score, v.service.id))
     streams = value_streams(ctx)
     trends = {(v.service.id, f.cause): t for v in verdicts for f in v.findings

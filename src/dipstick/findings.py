@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -78,21 +79,23 @@ class CommonSpec(Spec):
 @dataclass(frozen=True)
 class Window:
     """The as-of date and the two periods every indicator compares: the current window ending
-    on ``as_of`` and the baseline window right before it. Bounds are half-open datetimes."""
+    on ``as_of`` and the baseline window right before it. Bounds are half-open datetimes.
+    Each bound and period is worked out once per window (cached): the indicators read them
+    for every piece of evidence, ~150,000 times in a check of the large demo."""
 
     as_of: date
     days: int = 91
     baseline_days: int = 364
 
-    @property
+    @cached_property
     def end(self) -> datetime:
         return datetime.combine(self.as_of + timedelta(days=1), datetime.min.time())
 
-    @property
+    @cached_property
     def start(self) -> datetime:
         return self.end - timedelta(days=self.days)
 
-    @property
+    @cached_property
     def baseline_start(self) -> datetime:
         return self.start - timedelta(days=self.baseline_days)
 
@@ -101,11 +104,11 @@ class Window:
         """Length of the current window in average months (365.25 / 12 days)."""
         return self.days / (365.25 / 12)
 
-    @property
+    @cached_property
     def period(self) -> str:
         return _period(self.start, self.end)
 
-    @property
+    @cached_property
     def baseline_period(self) -> str:
         return _period(self.baseline_start, self.start)
 
@@ -139,6 +142,12 @@ class Threshold:
         return Status.OK, 0.0
 
     def describe(self) -> str:
+        return self._described
+
+    @cached_property
+    def _described(self) -> str:
+        """Worked out once per threshold: a setting's threshold grades every service, and its
+        text went into each piece of evidence anew (~54,000 times on the large demo)."""
         op = "≥" if self.higher_is_worse else "≤"
         return f"watch {op} {_fmt(self.watch)} · leak {op} {_fmt(self.leak)}"
 
@@ -285,6 +294,28 @@ class ServiceCoverage:
 
     def __str__(self) -> str:
         return f"{self.table}: window {self.window}; baseline {self.baseline}"
+
+
+D = TypeVar("D")
+
+
+def evolve(obj: D, /, **changes: Any) -> D:
+    """``dataclasses.replace`` for the frozen result classes here (``Evidence``, ``Finding``,
+    ``ServiceVerdict``: no ``__post_init__``, no ``init=False`` field, no slots, no cached
+    property), five to eight times cheaper: the copy takes the original's attributes as they
+    are instead of running ``__init__`` with one ``object.__setattr__`` per field (best of 25,
+    loaded machine: an ``Evidence`` 8.9 → 1.8 µs, a ``Finding`` 14.7 → 1.9 µs). A check of the
+    large demo makes ~80,000 such copies. A name that is not a field raises, as ``replace``
+    does."""
+    fields = obj.__dataclass_fields__   # type: ignore[attr-defined]
+    if not changes.keys() <= fields.keys():
+        raise TypeError(f"{type(obj).__name__} has no field "
+                        f"{', '.join(sorted(changes.keys() - fields.keys()))}")
+    new = object.__new__(type(obj))
+    state = new.__dict__
+    state.update(obj.__dict__)
+    state.update(changes)
+    return new
 
 
 def iso_day(d: date | None) -> str | None:

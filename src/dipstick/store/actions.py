@@ -200,7 +200,12 @@ def settle(store: Store, now: datetime | None = None) -> list[int]:
     in a later one): status back to in progress, with a history row by ``dipstick``. Called
     after a run is stored; returns the reopened ids."""
     at = _now(now)
-    reopened = []
+    reopened: list[int] = []
+    status = ActionRow.__table__.c.status
+    with store._guard("settle the actions in"), store.engine.connect() as conn:
+        # Core first: with no done action (most runs) the ORM is never configured (~0.15 s)
+        if conn.execute(select(status).where(status == DONE).limit(1)).first() is None:
+            return reopened
     with store._guard("settle the actions in"), _session(store).begin() as session:
         done = list(session.scalars(select(ActionRow).where(ActionRow.status == DONE)))
         for org in {r.organisation for r in done}:

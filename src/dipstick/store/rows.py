@@ -91,7 +91,9 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
     if not verdicts:
         return run_id, counts
     ids = _insert_services(conn, run_id, verdicts, statuses)
-    covered: dict[tuple[Any, ...], str] = {}   # a service's causes mostly share one coverage
+    # a service's causes share their tables' coverage objects: each set encoded once, keyed
+    # by identity (hashing the frozen dataclasses field by field cost more than it saved)
+    covered: dict[tuple[int, ...], str] = {}
     _insert_findings(conn, (_finding_row(sid, j, f, covered)
                             for sid, v in zip(ids, verdicts, strict=True)
                             for j, f in enumerate(v.findings)))
@@ -180,13 +182,14 @@ def read_details(conn: Connection, run_id: int, service_id: str) -> dict[str, di
 
 
 def _finding_row(service_result_id: int, position: int, f: Finding,
-                 covered: dict[tuple[Any, ...], str]) -> tuple[Any, ...]:
+                 covered: dict[tuple[int, ...], str]) -> tuple[Any, ...]:
     from dipstick.check import evidence_json
 
     leak = f.leak
-    coverage = covered.get(f.coverage)
+    key = tuple(map(id, f.coverage))   # the result holds every object: ids stay unique
+    coverage = covered.get(key)
     if coverage is None:
-        coverage = covered[f.coverage] = json_text([c.to_json() for c in f.coverage])
+        coverage = covered[key] = json_text([c.to_json() for c in f.coverage])
     return (service_result_id, position, f.cause, f.status.value, f.score, f.summary,
             leak.money, leak.hours, leak.formula, f.action, f.since, leak.low, leak.high,
             f.symptom_of, f.episode, f.basis,

@@ -37,8 +37,8 @@ def save_answers(store: Store, organisation: str, service_id: str, cause: str,
 def stored_answers(store: Store, organisation: str, service_id: str | None = None
                    ) -> list[Answer]:
     """Every answer given on the web for the organisation (or one service), oldest first."""
-    t = SelfAssessmentAnswer
-    query = select(t).where(t.organisation == organisation).order_by(t.answered_at, t.id)
+    t = SelfAssessmentAnswer.__table__.c   # Core: a check's reads never configure the ORM
+    query = select(*t).where(t.organisation == organisation).order_by(t.answered_at, t.id)
     if service_id is not None:
         query = query.where(t.service_id == service_id)
     with store._guard("read self-assessment answers from"), store.engine.connect() as conn:
