@@ -31,6 +31,7 @@ from dipstick.findings import (
 )
 from dipstick.indicators.common import describe, shift_evidence, value_streams
 from dipstick.indicators.confidence import confirm
+from dipstick.indicators.perception import SurveyMeasures
 from dipstick.indicators.registry import CAUSES, INDICATORS, split_settings
 from dipstick.journeys import JourneyMeasures, journeys_of
 from dipstick.model import Service
@@ -151,6 +152,9 @@ class CheckResult:
     journeys: tuple[JourneyMeasures, ...] = field(default=(), compare=False)
     as_of_reason: str = ""                      # why this as-of date (coverage.py)
     coverage: tuple[coverage_.TableCoverage, ...] = ()   # each table's window and baseline
+    # the perception cause's survey measures, which the pages' survey pictures are drawn from
+    # (runs.surveys_of): measuring them again cost storing a run 0.75 s; not in the JSON
+    surveyed: SurveyMeasures | None = field(default=None, compare=False, repr=False)
 
     @property
     def as_of(self) -> date:
@@ -309,11 +313,14 @@ def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...],
         progress("shifts")
     shifts = detect_all(ctx)
     per_cause: list[list[Finding]] = []
+    surveyed = None
     for ind in indicators:
         if progress:
             progress(ind.cause)
         spec = split_settings(model.settings, ind.spec)
         measured = ind.measure(ctx, spec)
+        if ind.cause == "perception":
+            surveyed = measured
         per_cause.append([ind.assess(s, measured, ctx, spec) for s in chosen])
     # a leak needs confidence too: the check's p-values corrected together (issue 13)
     flat = coverage_.judged(confirm([f for fs in per_cause for f in fs]), package.signals,
@@ -342,4 +349,5 @@ def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...],
                        trends, tuple(ps.metrics for ps in streams),
                        processes=tuple((ps.metrics, ps.discovery) for ps in streams
                                        if ps.discovery),
-                       journeys=journeys_of(ctx), as_of_reason=why, coverage=covered)
+                       journeys=journeys_of(ctx), as_of_reason=why, coverage=covered,
+                       surveyed=surveyed)

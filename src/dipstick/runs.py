@@ -146,7 +146,8 @@ def lights_only(result: CheckResult) -> CheckResult:
     findings, and they are nine in ten of the result's objects (23 MB of 34 for 2,040
     services) — except the alignment evidence of outcome KPIs (``kpi:<outcome>``), which the
     value map reads from the result."""
-    return dataclasses.replace(result, verdicts=tuple(_light(v) for v in result.verdicts))
+    return dataclasses.replace(result, verdicts=tuple(_light(v) for v in result.verdicts),
+                               surveyed=None)
 
 
 def _light(v: ServiceVerdict) -> ServiceVerdict:   # 18,000 copies: evolve, not replace
@@ -168,7 +169,8 @@ def _check_context(package: Package, result: CheckResult) -> CheckContext:
 def surveys_of(package: Package, result: CheckResult) -> dict[str, ServiceSurveys]:
     """The surveys as the check saw them: same window and settings as its perception cause."""
     return service_surveys(_check_context(package, result),
-                           split_settings(package.model.settings, PerceptionSpec))
+                           split_settings(package.model.settings, PerceptionSpec),
+                           result.surveyed)
 
 
 def run_costs(package: Package, result: CheckResult) -> dict[str, float]:

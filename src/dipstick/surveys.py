@@ -72,12 +72,13 @@ class ServiceSurveys:
     comments: tuple[Comment, ...]    # newest first, at most COMMENTS_PER_SERVICE
 
 
-def service_surveys(ctx: CheckContext, spec: PerceptionSpec | None = None
-                    ) -> dict[str, ServiceSurveys]:
+def service_surveys(ctx: CheckContext, spec: PerceptionSpec | None = None,
+                    measured: SurveyMeasures | None = None) -> dict[str, ServiceSurveys]:
     """Every service's survey picture as of the context's window (empty without a surveys
     table). Groups are the service's consumers first, then any other group that answered —
-    the order and the recency rule of the perception indicator."""
-    m = measure(ctx, spec or PerceptionSpec())
+    the order and the recency rule of the perception indicator. ``measured``: the measures
+    a check already took with ``spec`` on this window, not taken again."""
+    m = measured if measured is not None else measure(ctx, spec or PerceptionSpec())
     if m is None:
         return {}
     comments = _comments(ctx)
