@@ -26,14 +26,22 @@ a gap, and small samples already carry their confidence intervals.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import narwhals as nw
 
 from dipstick.engine import Signals, collect
-from dipstick.findings import Finding, LeakEstimate, ServiceCoverage, Span, Status, Window
+from dipstick.findings import (
+    Finding,
+    LeakEstimate,
+    ServiceCoverage,
+    Span,
+    Status,
+    Window,
+    evolve,
+)
 from dipstick.shifts.series import monday, week_index, week_start
 
 THIN = 0.25        # under a quarter of the usual is thin (a week, a period's complete weeks)
@@ -239,7 +247,7 @@ def judged(findings: Sequence[Finding], signals: Signals, window: Window,
         cov = tuple(rows.get((f.service, t)) or ServiceCoverage(t, Span(), Span()) for t in tabs)
         reason = thin.get(CAUSE_TABLES[f.cause][0]) if f.cause in CAUSE_TABLES else None
         if reason and f.status.judged:
-            f = replace(f, status=Status.UNKNOWN, score=0.0, summary=reason,
+            f = evolve(f, status=Status.UNKNOWN, score=0.0, summary=reason,
                         leak=LeakEstimate.none("not estimated: " + reason), since=None)
-        out.append(replace(f, coverage=cov))
+        out.append(evolve(f, coverage=cov))     # 16,000 copies: evolve, not replace
     return out
