@@ -8,6 +8,7 @@ while a weekly one needs six weeks either side.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -51,9 +52,10 @@ def segment(y: FloatArray, weeks: IntArray, p: Knobs) -> list[Step]:
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return []
     splits: dict[tuple[int, int], tuple[float, int] | None] = {}  # both passes split alike
-    phi = _lag1(y, _binseg(y, weeks, sigma**2, p, FIRST_PASS, splits))   # level changes aside
+    wl = weeks.tolist()
+    phi = _lag1(y, _binseg(y, wl, sigma**2, p, FIRST_PASS, splits))   # level changes aside
     var = sigma**2 * (1 + phi) / (1 - phi)
-    cuts = _binseg(y, weeks, var, p, p.max_shifts, splits)
+    cuts = _binseg(y, wl, var, p, p.max_shifts, splits)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
     steps = _prune(y, cuts, var, phi, trials, p)
     return _date(y, [c for c, _ in steps], [s for _, s in steps], var, p)
@@ -64,8 +66,8 @@ def noise(y: FloatArray) -> float:
     outliers), but at least half their standard deviation (mostly-zero counts have MAD 0)."""
     if len(y) < 3:
         return 0.0
-    d = np.diff(y)
-    return max(mad(d), 0.5 * float(np.std(d))) / math.sqrt(2)
+    d = y[1:] - y[:-1]
+    return max(mad(d), 0.5 * math.sqrt(_moments_of(d, 0)[1])) / math.sqrt(2)
 
 
 def mad(v: FloatArray) -> float:
@@ -81,7 +83,7 @@ def median(v: FloatArray) -> float:
     return 0.5 * float(part[lo] + part[hi])
 
 
-def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int,
+def _binseg(y: FloatArray, weeks: list[int], var: float, p: Knobs, most: int,
             splits: dict[tuple[int, int], tuple[float, int] | None] | None = None
             ) -> list[int]:
     """Split where the least-squares gain is largest while it beats ``penalty · log(n)`` noise
@@ -107,20 +109,22 @@ def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int,
     return sorted(cuts)
 
 
-def _best_split(y: FloatArray, weeks: IntArray, a: int, b: int, min_size: int
+def _best_split(y: FloatArray, weeks: list[int], a: int, b: int, min_size: int
                 ) -> tuple[float, int] | None:
     """The largest least-squares gain of one split of ``y[a:b]`` and where; ``None`` if no
-    split leaves ``min_size`` weeks on both sides."""
-    k = np.arange(a + MIN_POINTS, b - MIN_POINTS + 1)
-    k = k[(weeks[k - 1] - weeks[a] + 1 >= min_size) & (weeks[b - 1] - weeks[k] + 1
-                                                       >= min_size)]
-    if not len(k):
+    split leaves ``min_size`` weeks on both sides. The weeks rise, so the splits allowed are
+    one run ``first..last``, found by bisection (~30,000 calls a check: a mask over
+    every candidate cost more than the gains)."""
+    first = max(a + MIN_POINTS, bisect_left(weeks, weeks[a] + min_size - 1) + 1)
+    last = min(b - MIN_POINTS, bisect_right(weeks, weeks[b - 1] - min_size + 1) - 1)
+    if first > last:
         return None
     cs = np.cumsum(y[a:b])
-    left, total, nl, nn = cs[k - a - 1], cs[-1], k - a, b - a
+    left, total, nl, nn = cs[first - a - 1:last - a], cs[-1], np.arange(first - a,
+                                                                         last - a + 1), b - a
     gain = (left / nl - (total - left) / (nn - nl)) ** 2 * nl * (nn - nl) / nn
-    best = int(np.argmax(gain))
-    return float(gain[best]), int(k[best])
+    best = int(gain.argmax())
+    return float(gain[best]), first + best
 
 
 def _prune(y: FloatArray, cuts: list[int], var: float, phi: float, trials: int, p: Knobs
@@ -153,9 +157,17 @@ def _moments(y: FloatArray, a: int, b: int, seen: dict[tuple[int, int], tuple[fl
     """Mean and sample variance of ``y[a:b]``, each segment computed once."""
     found = seen.get((a, b))
     if found is None:
-        seg = y[a:b]
-        found = seen[(a, b)] = (float(seg.mean()), float(seg.var(ddof=1)))
+        found = seen[(a, b)] = _moments_of(y[a:b], 1)
     return found
+
+
+def _moments_of(v: FloatArray, ddof: int) -> tuple[float, float]:
+    """``(v.mean(), v.var(ddof=ddof))`` by the same NumPy steps (pairwise sums, the same
+    roundings) without the wrappers, which cost more than the sums on short segments."""
+    n = len(v)
+    mean = float(np.add.reduce(v)) / n
+    d = v - mean
+    return mean, float(np.add.reduce(d * d)) / max(n - ddof, 0)
 
 
 def _date(y: FloatArray, cuts: list[int], steps: list[Step], var: float, p: Knobs
