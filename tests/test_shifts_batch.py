@@ -12,6 +12,7 @@ import pytest
 from dipstick.shifts import Series, SeriesKey, ShiftIndex, detect, detect_many
 from dipstick.shifts.batch import CHUNK, adjust_many, screen
 from dipstick.shifts.detect import Params, adjust
+from dipstick.shifts.segment import _best_split
 from dipstick.shifts.series import EPOCH_MONDAY
 
 FIRST = (date(2023, 11, 6) - EPOCH_MONDAY.date()).days // 7       # a Monday
@@ -104,6 +105,19 @@ def test_batched_detection_with_other_settings() -> None:
     many = generated(4, 200)
     for params in (Params(penalty=1.0, min_size=3), Params(min_effect=0.0, season_weeks=200)):
         assert detect_many(many, params) == [detect(s, params) for s in many]
+
+
+def test_the_screens_first_split_is_segmentations_own() -> None:
+    """The screen hands segmentation the best split of the whole series it scored; it must be
+    ``_best_split``'s to the last bit (gain and position), else the shifts could move."""
+    many = generated(5, 300)
+    for params in (Params(), Params(penalty=1.0, min_size=3)):
+        ready = [r for r in screen(many, params) if r is not None]
+        assert len(ready) > 50
+        for r in ready:
+            want = _best_split(r.values, r.weeks.tolist(), 0, len(r.values), params.min_size)
+            assert r.first is not None and want is not None and r.first[1] == want[1]
+            assert r.first[0] == want[0] or (np.isnan(r.first[0]) and np.isnan(want[0]))
 
 
 def test_adjusted_rows_are_bitwise_the_one_series_values() -> None:

@@ -122,7 +122,7 @@ class ShiftIndex:
         if found is None:
             ready = self._ready.pop(key)
             found = self._found[key] = shifts_in(self.series_by_key[key], ready.weeks,
-                                                 ready.values, self.params)
+                                                 ready.values, self.params, ready.first)
         return found
 
     def _screen(self, metric: str) -> None:

@@ -46,12 +46,20 @@ class Step(NamedTuple):
     size: float          # |after - before| in noise standard deviations
 
 
-def segment(y: FloatArray, weeks: IntArray, p: Knobs) -> list[Step]:
-    """Lasting changes of the mean of ``y``, oldest first."""
+Split = tuple[float, int]     # the largest least-squares gain of one split, and where
+
+
+def segment(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None
+            ) -> list[Step]:
+    """Lasting changes of the mean of ``y``, oldest first. ``first``: the best split of the
+    whole series when the caller has scored it already (the batched screen does, by the same
+    arithmetic as :func:`_best_split`)."""
     sigma = noise(y)
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return []
-    splits: dict[tuple[int, int], tuple[float, int] | None] = {}  # both passes split alike
+    splits: dict[tuple[int, int], Split | None] = {}  # both passes split alike
+    if first is not None:
+        splits[(0, len(y))] = first
     wl = weeks.tolist()
     phi = _lag1(y, _binseg(y, wl, sigma**2, p, FIRST_PASS, splits))   # level changes aside
     var = sigma**2 * (1 + phi) / (1 - phi)
