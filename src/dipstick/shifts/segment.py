@@ -217,13 +217,13 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
     basis = _ramps(n, cuts[0] - lo, cuts[-1] - lo)
     if basis is None:
         return None
-    t0, t1, xc, sxx = basis
-    yc = seg - seg.mean()
+    t0, xc, den, steps_at = basis
+    yc = seg - float(np.add.reduce(seg)) / n                    # seg.mean(), unwrapped
     work = np.multiply(xc, yc)
-    beta = work.sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
+    beta = np.add.reduce(work, axis=1) / den
     np.multiply(xc, beta[:, None], out=work)
     np.subtract(yc, work, out=work)
-    rss = np.multiply(work, work, out=work).sum(axis=1)
+    rss = np.add.reduce(np.multiply(work, work, out=work), axis=1)
     if len(steps) > 1:
         levels = [steps[0].before] + [s.after for s in steps]
         edges = [lo, *cuts, hi]
@@ -232,8 +232,7 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
         best = int(np.argmin(rss))
         return lo + int(t0[best]) if rss[best] <= 1.25 * float(((seg - stair) ** 2).sum()) \
             else None
-    step = t1 - t0 == 1
-    best_step = int(np.flatnonzero(step)[np.argmin(rss[step])]) if step.any() else None
+    best_step = int(steps_at[np.argmin(rss[steps_at])]) if len(steps_at) else None
     best = int(np.argmin(rss))
     if best_step is None or rss[best_step] - rss[best] > p.ramp_fit * math.log(n) * var:
         return lo + int(t0[best])
@@ -242,11 +241,12 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
 
 @lru_cache(maxsize=128)
 def _ramps(n: int, first: int, last: int
-           ) -> tuple[IntArray, IntArray, FloatArray, FloatArray] | None:
+           ) -> tuple[IntArray, FloatArray, FloatArray, IntArray] | None:
     """The candidate ramps of ``_ramp`` over ``n`` points around change points at ``first``
-    and ``last``: their starts, ends, centred shapes (one row each) and those rows' sums of
-    squares. They do not depend on the values, and most windows are alike (40 points either
-    side of one change point), so they are built once per shape (read-only)."""
+    and ``last``: their starts, centred shapes (one row each), those rows' sums of squares
+    (1 where 0: the divisor of the slopes) and which rows are steps (one week wide). They do
+    not depend on the values, and most windows are alike (40 points either side of one change
+    point), so they are built once per shape (read-only), in place where NumPy allows."""
     t0s = np.arange(max(MIN_POINTS, first - RAMP_REACH),
                     min(first + MIN_POINTS, n - MIN_POINTS) + 1)
     t1s = np.arange(max(MIN_POINTS + 1, last), min(n - MIN_POINTS, last + RAMP_REACH) + 1)
@@ -256,12 +256,19 @@ def _ramps(n: int, first: int, last: int
     if not len(t0):
         return None
     t = np.arange(n, dtype=np.float64)
-    x = np.clip((t[None, :] - t0[:, None] + 1) / (t1 - t0)[:, None], 0.0, 1.0)
-    xc = x - x.mean(axis=1, keepdims=True)
-    sxx = (xc**2).sum(axis=1)
-    for a in (t0, t1, xc, sxx):
+    xc = t[None, :] - t0[:, None]
+    xc += 1
+    xc /= (t1 - t0)[:, None]
+    np.clip(xc, 0.0, 1.0, out=xc)
+    mean = np.add.reduce(xc, axis=1, keepdims=True)
+    mean /= n
+    xc -= mean
+    sxx = np.add.reduce(np.square(xc), axis=1)
+    den = np.where(sxx > 0, sxx, 1.0)
+    steps_at = np.flatnonzero(t1 - t0 == 1)
+    for a in (t0, xc, den, steps_at):
         a.flags.writeable = False
-    return t0, t1, xc, sxx
+    return t0, xc, den, steps_at
 
 
 def _lag1(y: FloatArray, cuts: list[int]) -> float:
