@@ -151,3 +151,19 @@ def test_shift_index_answers_what_detect_answers() -> None:
         assert index.shifts_of(k) == detect(by_key[k])
     with pytest.raises(KeyError):
         index.shifts_of(SeriesKey("service", "nobody", "users"))
+
+
+def test_a_question_screens_only_the_series_on_the_same_weeks() -> None:
+    """Asking about one series screens the series of its metric that share its weeks, not
+    every series of the metric (most week patterns of a sparse metric are never asked about);
+    the answers stay detect's, whatever the order of questions."""
+    many = generated(9, 300)
+    by_key = {s.key: s for s in many}
+    index = ShiftIndex(by_key)
+    full = [k for k, s in by_key.items() if len(s) == 157]
+    other = [k for k, s in by_key.items() if len(s) != 157]
+    assert index.shifts_of(full[0]) == detect(by_key[full[0]])
+    screened = set(index._found) | set(index._ready)
+    assert set(full) <= screened and not screened & set(other)
+    for k in reversed(sorted(by_key)):
+        assert index.shifts_of(k) == detect(by_key[k])

@@ -62,11 +62,16 @@ def screen(series: Sequence[Series], params: Params = DEFAULT) -> list[Ready | N
     groups: dict[bytes, list[int]] = defaultdict(list)
     for i, s in enumerate(series):
         if long_enough(s, params):
-            groups[s.index.astype(np.int64, copy=False).tobytes()].append(i)
+            groups[weeks_key(s)].append(i)
     for same in groups.values():
         for start in range(0, len(same), CHUNK):
             _screen_rows(series, same[start:start + CHUNK], params, out)
     return out
+
+
+def weeks_key(series: Series) -> bytes:
+    """The weeks of ``series`` as a key: series with equal keys are screened as one array."""
+    return series.index.astype(np.int64, copy=False).tobytes()
 
 
 def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
