@@ -12,6 +12,7 @@ import pytest
 from dipstick.shifts import Series, SeriesKey, ShiftIndex, detect, detect_many
 from dipstick.shifts.batch import CHUNK, adjust_many, screen
 from dipstick.shifts.detect import Params, adjust
+from dipstick.shifts.segment import _best_split
 from dipstick.shifts.series import EPOCH_MONDAY
 
 FIRST = (date(2023, 11, 6) - EPOCH_MONDAY.date()).days // 7       # a Monday
@@ -106,6 +107,19 @@ def test_batched_detection_with_other_settings() -> None:
         assert detect_many(many, params) == [detect(s, params) for s in many]
 
 
+def test_the_screens_first_split_is_segmentations_own() -> None:
+    """The screen hands segmentation the best split of the whole series it scored; it must be
+    ``_best_split``'s to the last bit (gain and position), else the shifts could move."""
+    many = generated(5, 300)
+    for params in (Params(), Params(penalty=1.0, min_size=3)):
+        ready = [r for r in screen(many, params) if r is not None]
+        assert len(ready) > 50
+        for r in ready:
+            want = _best_split(r.values, r.weeks.tolist(), 0, len(r.values), params.min_size)
+            assert r.first is not None and want is not None and r.first[1] == want[1]
+            assert r.first[0] == want[0] or (np.isnan(r.first[0]) and np.isnan(want[0]))
+
+
 def test_adjusted_rows_are_bitwise_the_one_series_values() -> None:
     rng = np.random.default_rng(6)
     for shape in ("full", "gaps", "year", "quarterly"):
@@ -137,3 +151,19 @@ def test_shift_index_answers_what_detect_answers() -> None:
         assert index.shifts_of(k) == detect(by_key[k])
     with pytest.raises(KeyError):
         index.shifts_of(SeriesKey("service", "nobody", "users"))
+
+
+def test_a_question_screens_only_the_series_on_the_same_weeks() -> None:
+    """Asking about one series screens the series of its metric that share its weeks, not
+    every series of the metric (most week patterns of a sparse metric are never asked about);
+    the answers stay detect's, whatever the order of questions."""
+    many = generated(9, 300)
+    by_key = {s.key: s for s in many}
+    index = ShiftIndex(by_key)
+    full = [k for k, s in by_key.items() if len(s) == 157]
+    other = [k for k, s in by_key.items() if len(s) != 157]
+    assert index.shifts_of(full[0]) == detect(by_key[full[0]])
+    screened = set(index._found) | set(index._ready)
+    assert set(full) <= screened and not screened & set(other)
+    for k in reversed(sorted(by_key)):
+        assert index.shifts_of(k) == detect(by_key[k])

@@ -3,6 +3,8 @@ hypothesis a 5 % test fires about 5 % of the time, not more."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -117,3 +119,34 @@ def test_a_shift_of_means_is_judged_on_the_baselines_spread() -> None:
     # no change: the same values on both sides are not a shift
     same = stats.shift_of_means(27.9, 0.8, 4, 27.85, 0.8, 13, null=0.0, higher_is_worse=False)
     assert same is not None and same.p > 0.4
+
+
+def test_special_function_paths_equal_scipy_stats_bit_for_bit() -> None:
+    """normal tails, χ² tails and quantiles, and Benjamini–Hochberg come from scipy.special
+    and NumPy (importing scipy.stats cost a check 0.6 s CPU): the very values scipy.stats
+    gives, not merely close ones, so a check's JSON cannot change."""
+    from scipy import stats as sst
+
+    rng = np.random.default_rng(16)
+    for z in [*rng.normal(0, 3, 200), 0.0, -0.0, 8.5, -40.0, math.inf, -math.inf]:
+        assert stats._normal_tail(z, True) == float(sst.norm.sf(z))
+        assert stats._normal_tail(z, False) == float(sst.norm.cdf(z))
+    for k in [*rng.integers(0, 500, 100), 0, 1, 2]:
+        ki = int(k)
+        want_low = 0.0 if ki == 0 else float(sst.chi2.ppf(0.025, 2 * ki)) / 2
+        assert stats.poisson_range(ki) == (want_low, float(sst.chi2.ppf(0.975, 2 * ki + 2)) / 2)
+    for size in (1, 2, 3, 7, 40):
+        ps = list(rng.uniform(size=size) ** 3)
+        want = sst.chi2.sf(-2.0 * sum(math.log(p) for p in ps), 2 * len(ps))
+        assert stats.fisher(ps) == float(want)
+    assert stats.fisher([1.0, 1.0]) == 1.0 == float(sst.chi2.sf(-0.0, 4))
+    for size in (1, 2, 5, 300):
+        ps = [float(p) for p in rng.uniform(size=size) ** 2]
+        ps[: size // 3] = [ps[0]] * (size // 3)                 # ties keep their q
+        assert stats.fdr(ps) == [float(q) for q in
+                                 sst.false_discovery_control(ps, method="bh")]
+    with pytest.raises(ValueError):
+        stats.fdr([0.2, 1.5])
+    t = stats.two_proportions(30, 100, 18, 110)
+    assert t is not None and t.p == float(sst.norm.sf((0.3 - 18 / 110) / math.sqrt(
+        0.3 * 0.7 / 100 + (18 / 110) * (1 - 18 / 110) / 110)))

@@ -241,11 +241,12 @@ def season(model: ValueModel, shifts: ShiftIndex, min_peers: int = 5) -> Season:
         own = [x for x in found if x.key.kind == "service" and x.key.subject == s.id]
         if not own or len(own[0]) < 8:
             continue
-        mid = statistics.median(float(v) for v in own[0].values)
+        values = own[0].values.tolist()     # Python floats: NumPy scalars one by one cost more
+        mid = statistics.median(values)
         if mid <= 0:
             continue
-        rel[audience[s.id]].append({int(w): float(v) / mid
-                                    for w, v in zip(own[0].index, own[0].values, strict=True)})
+        rel[audience[s.id]].append({w: v / mid for w, v in zip(own[0].index.tolist(), values,
+                                                                strict=True)})
     everyone = [x for xs in rel.values() for x in xs]
 
     def median_by_week(members: list[dict[int, float]]) -> dict[int, float]:

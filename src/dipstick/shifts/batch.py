@@ -29,7 +29,7 @@ from dipstick.shifts.detect import (
     long_enough,
     shifts_in,
 )
-from dipstick.shifts.segment import MIN_POINTS
+from dipstick.shifts.segment import MIN_POINTS, Split
 from dipstick.shifts.series import EPOCH_MONDAY, FloatArray, IntArray, Series
 
 Matrix = npt.NDArray[np.float64]          # one series per row
@@ -42,15 +42,17 @@ CHUNK = 512
 
 
 class Ready(NamedTuple):
-    """A series that may shift: its kept weeks and adjusted values, for ``shifts_in``."""
+    """A series that may shift: its kept weeks, adjusted values and best first split (gain,
+    position; segmentation's own first step, already scored here), for ``shifts_in``."""
 
     weeks: IntArray
     values: FloatArray
+    first: Split | None
 
 
 def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list[Shift]]:
     """The shifts of each series, as ``[detect(s, params) for s in series]`` gives them."""
-    return [[] if r is None else shifts_in(s, r.weeks, r.values, params)
+    return [[] if r is None else shifts_in(s, r.weeks, r.values, params, r.first)
             for s, r in zip(series, screen(series, params), strict=True)]
 
 
@@ -60,11 +62,16 @@ def screen(series: Sequence[Series], params: Params = DEFAULT) -> list[Ready | N
     groups: dict[bytes, list[int]] = defaultdict(list)
     for i, s in enumerate(series):
         if long_enough(s, params):
-            groups[s.index.astype(np.int64, copy=False).tobytes()].append(i)
+            groups[weeks_key(s)].append(i)
     for same in groups.values():
         for start in range(0, len(same), CHUNK):
             _screen_rows(series, same[start:start + CHUNK], params, out)
     return out
+
+
+def weeks_key(series: Series) -> bytes:
+    """The weeks of ``series`` as a key: series with equal keys are screened as one array."""
+    return series.index.astype(np.int64, copy=False).tobytes()
 
 
 def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
@@ -73,26 +80,30 @@ def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
     x = np.stack([series[i].values for i in rows]).astype(np.float64, copy=False)
     y, keep = adjust_many(index, x, params)
     weeks, y = index[keep], y[:, keep]
-    for i, r in zip(rows, _screen(y, weeks, params), strict=True):
+    for i, r, first in zip(rows, *_screen(y, weeks, params), strict=True):
         if r:
-            out[i] = Ready(weeks, np.ascontiguousarray(y[r - 1]))
+            out[i] = Ready(weeks, np.ascontiguousarray(y[r - 1]), first)
 
 
-def _screen(y: Matrix, weeks: IntArray, p: Params) -> list[int]:
-    """Per row, 0 if it has no shift, else its row number + 1.
+def _screen(y: Matrix, weeks: IntArray, p: Params) -> tuple[list[int], list[Split | None]]:
+    """Per row, 0 if it has no shift, else its row number + 1; and its best first split.
 
     Exact: segmentation finds no cut in its first pass when no first split's gain beats
     ``penalty · log(n) · σ²``; its second pass then cannot either, as its variance
     ``σ² (1 + φ) / (1 − φ)`` with ``φ`` in [0, 0.8] is never below ``σ²``; and without cuts
-    there is no shift. Too-short rows and rows of zero noise go through segmentation itself."""
+    there is no shift. Too-short rows and rows of zero noise go through segmentation itself.
+
+    The first split is ``segment._best_split`` of the whole row to the last bit: the same
+    candidates, the same elementwise arithmetic on the same running sums (cumulative sums
+    add in order, row by row or alone), and ``argmax`` takes the first of equal gains."""
     m, n = y.shape
     if n < 2 * MIN_POINTS:
-        return [0] * m
+        return [0] * m, [None] * m
     k = np.arange(MIN_POINTS, n - MIN_POINTS + 1)
     k = k[(weeks[k - 1] - weeks[0] + 1 >= p.min_size) & (weeks[n - 1] - weeks[k] + 1
                                                          >= p.min_size)]
     if not len(k):
-        return [0] * m
+        return [0] * m, [None] * m
     d = np.diff(y, axis=1)
     spread = _mad_rows(d)
     half_sd = 0.5 * np.std(d, axis=1)
@@ -101,8 +112,12 @@ def _screen(y: Matrix, weeks: IntArray, p: Params) -> list[int]:
     left, total = cs[:, k - 1], cs[:, -1:]
     gain = (left / k - (total - left) / (n - k)) ** 2 * k * (n - k) / n
     threshold = p.penalty * math.log(n) * sigma**2
-    quiet = (sigma > 0) & (gain.max(axis=1) < threshold * (1 - MARGIN))
-    return [0 if q else r + 1 for r, q in enumerate(quiet.tolist())]
+    best = gain.argmax(axis=1)
+    top = gain[np.arange(m), best]
+    quiet = (sigma > 0) & (top < threshold * (1 - MARGIN))
+    firsts: list[Split | None] = [(g, int(k[b])) for g, b in zip(top.tolist(), best.tolist(),
+                                                                  strict=True)]
+    return [0 if q else r + 1 for r, q in enumerate(quiet.tolist())], firsts
 
 
 def adjust_many(index: IntArray, x: Matrix, params: Params = DEFAULT

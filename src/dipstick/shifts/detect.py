@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from dipstick.shifts.segment import mad, segment
+from dipstick.shifts.segment import Split, mad, segment
 from dipstick.shifts.series import EPOCH_MONDAY, FloatArray, IntArray, Series, SeriesKey
 
 BoolArray = npt.NDArray[np.bool_]
@@ -79,12 +79,13 @@ def long_enough(series: Series, params: Params = DEFAULT) -> bool:
                 < 2 * params.min_size)
 
 
-def shifts_in(series: Series, index: IntArray, y: FloatArray, params: Params = DEFAULT
-              ) -> list[Shift]:
+def shifts_in(series: Series, index: IntArray, y: FloatArray, params: Params = DEFAULT,
+              first: Split | None = None) -> list[Shift]:
     """The shifts of ``series`` from its adjusted values ``y`` on the weeks ``index`` kept
-    (``detect``'s second half, shared with :mod:`~dipstick.shifts.batch`)."""
+    (``detect``'s second half, shared with :mod:`~dipstick.shifts.batch`, which passes the
+    ``first`` split it scored)."""
     out = []
-    for st in segment(y, index, params):
+    for st in segment(y, index, params, first):
         rel = (st.after - st.before) / max(abs(st.before), 1e-12)
         day = EPOCH_MONDAY.date() + timedelta(days=7 * int(index[st.at]))
         out.append(Shift(series.key, day, st.before, st.after, rel, st.confidence,

@@ -8,6 +8,7 @@ while a weekly one needs six weeks either side.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -45,15 +46,24 @@ class Step(NamedTuple):
     size: float          # |after - before| in noise standard deviations
 
 
-def segment(y: FloatArray, weeks: IntArray, p: Knobs) -> list[Step]:
-    """Lasting changes of the mean of ``y``, oldest first."""
+Split = tuple[float, int]     # the largest least-squares gain of one split, and where
+
+
+def segment(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None
+            ) -> list[Step]:
+    """Lasting changes of the mean of ``y``, oldest first. ``first``: the best split of the
+    whole series when the caller has scored it already (the batched screen does, by the same
+    arithmetic as :func:`_best_split`)."""
     sigma = noise(y)
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return []
-    splits: dict[tuple[int, int], tuple[float, int] | None] = {}  # both passes split alike
-    phi = _lag1(y, _binseg(y, weeks, sigma**2, p, FIRST_PASS, splits))   # level changes aside
+    splits: dict[tuple[int, int], Split | None] = {}  # both passes split alike
+    if first is not None:
+        splits[(0, len(y))] = first
+    wl = weeks.tolist()
+    phi = _lag1(y, _binseg(y, wl, sigma**2, p, FIRST_PASS, splits))   # level changes aside
     var = sigma**2 * (1 + phi) / (1 - phi)
-    cuts = _binseg(y, weeks, var, p, p.max_shifts, splits)
+    cuts = _binseg(y, wl, var, p, p.max_shifts, splits)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
     steps = _prune(y, cuts, var, phi, trials, p)
     return _date(y, [c for c, _ in steps], [s for _, s in steps], var, p)
@@ -64,8 +74,8 @@ def noise(y: FloatArray) -> float:
     outliers), but at least half their standard deviation (mostly-zero counts have MAD 0)."""
     if len(y) < 3:
         return 0.0
-    d = np.diff(y)
-    return max(mad(d), 0.5 * float(np.std(d))) / math.sqrt(2)
+    d = y[1:] - y[:-1]
+    return max(mad(d), 0.5 * math.sqrt(_moments_of(d, 0)[1])) / math.sqrt(2)
 
 
 def mad(v: FloatArray) -> float:
@@ -81,7 +91,7 @@ def median(v: FloatArray) -> float:
     return 0.5 * float(part[lo] + part[hi])
 
 
-def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int,
+def _binseg(y: FloatArray, weeks: list[int], var: float, p: Knobs, most: int,
             splits: dict[tuple[int, int], tuple[float, int] | None] | None = None
             ) -> list[int]:
     """Split where the least-squares gain is largest while it beats ``penalty · log(n)`` noise
@@ -107,20 +117,22 @@ def _binseg(y: FloatArray, weeks: IntArray, var: float, p: Knobs, most: int,
     return sorted(cuts)
 
 
-def _best_split(y: FloatArray, weeks: IntArray, a: int, b: int, min_size: int
+def _best_split(y: FloatArray, weeks: list[int], a: int, b: int, min_size: int
                 ) -> tuple[float, int] | None:
     """The largest least-squares gain of one split of ``y[a:b]`` and where; ``None`` if no
-    split leaves ``min_size`` weeks on both sides."""
-    k = np.arange(a + MIN_POINTS, b - MIN_POINTS + 1)
-    k = k[(weeks[k - 1] - weeks[a] + 1 >= min_size) & (weeks[b - 1] - weeks[k] + 1
-                                                       >= min_size)]
-    if not len(k):
+    split leaves ``min_size`` weeks on both sides. The weeks rise, so the splits allowed are
+    one run ``first..last``, found by bisection (~30,000 calls a check: a mask over
+    every candidate cost more than the gains)."""
+    first = max(a + MIN_POINTS, bisect_left(weeks, weeks[a] + min_size - 1) + 1)
+    last = min(b - MIN_POINTS, bisect_right(weeks, weeks[b - 1] - min_size + 1) - 1)
+    if first > last:
         return None
     cs = np.cumsum(y[a:b])
-    left, total, nl, nn = cs[k - a - 1], cs[-1], k - a, b - a
+    left, total, nl, nn = cs[first - a - 1:last - a], cs[-1], np.arange(first - a,
+                                                                         last - a + 1), b - a
     gain = (left / nl - (total - left) / (nn - nl)) ** 2 * nl * (nn - nl) / nn
-    best = int(np.argmax(gain))
-    return float(gain[best]), int(k[best])
+    best = int(gain.argmax())
+    return float(gain[best]), first + best
 
 
 def _prune(y: FloatArray, cuts: list[int], var: float, phi: float, trials: int, p: Knobs
@@ -153,9 +165,17 @@ def _moments(y: FloatArray, a: int, b: int, seen: dict[tuple[int, int], tuple[fl
     """Mean and sample variance of ``y[a:b]``, each segment computed once."""
     found = seen.get((a, b))
     if found is None:
-        seg = y[a:b]
-        found = seen[(a, b)] = (float(seg.mean()), float(seg.var(ddof=1)))
+        found = seen[(a, b)] = _moments_of(y[a:b], 1)
     return found
+
+
+def _moments_of(v: FloatArray, ddof: int) -> tuple[float, float]:
+    """``(v.mean(), v.var(ddof=ddof))`` by the same NumPy steps (pairwise sums, the same
+    roundings) without the wrappers, which cost more than the sums on short segments."""
+    n = len(v)
+    mean = float(np.add.reduce(v)) / n
+    d = v - mean
+    return mean, float(np.add.reduce(d * d)) / max(n - ddof, 0)
 
 
 def _date(y: FloatArray, cuts: list[int], steps: list[Step], var: float, p: Knobs
@@ -197,13 +217,13 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
     basis = _ramps(n, cuts[0] - lo, cuts[-1] - lo)
     if basis is None:
         return None
-    t0, t1, xc, sxx = basis
-    yc = seg - seg.mean()
+    t0, xc, den, steps_at = basis
+    yc = seg - float(np.add.reduce(seg)) / n                    # seg.mean(), unwrapped
     work = np.multiply(xc, yc)
-    beta = work.sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
+    beta = np.add.reduce(work, axis=1) / den
     np.multiply(xc, beta[:, None], out=work)
     np.subtract(yc, work, out=work)
-    rss = np.multiply(work, work, out=work).sum(axis=1)
+    rss = np.add.reduce(np.multiply(work, work, out=work), axis=1)
     if len(steps) > 1:
         levels = [steps[0].before] + [s.after for s in steps]
         edges = [lo, *cuts, hi]
@@ -212,8 +232,7 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
         best = int(np.argmin(rss))
         return lo + int(t0[best]) if rss[best] <= 1.25 * float(((seg - stair) ** 2).sum()) \
             else None
-    step = t1 - t0 == 1
-    best_step = int(np.flatnonzero(step)[np.argmin(rss[step])]) if step.any() else None
+    best_step = int(steps_at[np.argmin(rss[steps_at])]) if len(steps_at) else None
     best = int(np.argmin(rss))
     if best_step is None or rss[best_step] - rss[best] > p.ramp_fit * math.log(n) * var:
         return lo + int(t0[best])
@@ -222,11 +241,12 @@ def _ramp(y: FloatArray, lo: int, cuts: list[int], steps: list[Step], hi: int, v
 
 @lru_cache(maxsize=128)
 def _ramps(n: int, first: int, last: int
-           ) -> tuple[IntArray, IntArray, FloatArray, FloatArray] | None:
+           ) -> tuple[IntArray, FloatArray, FloatArray, IntArray] | None:
     """The candidate ramps of ``_ramp`` over ``n`` points around change points at ``first``
-    and ``last``: their starts, ends, centred shapes (one row each) and those rows' sums of
-    squares. They do not depend on the values, and most windows are alike (40 points either
-    side of one change point), so they are built once per shape (read-only)."""
+    and ``last``: their starts, centred shapes (one row each), those rows' sums of squares
+    (1 where 0: the divisor of the slopes) and which rows are steps (one week wide). They do
+    not depend on the values, and most windows are alike (40 points either side of one change
+    point), so they are built once per shape (read-only), in place where NumPy allows."""
     t0s = np.arange(max(MIN_POINTS, first - RAMP_REACH),
                     min(first + MIN_POINTS, n - MIN_POINTS) + 1)
     t1s = np.arange(max(MIN_POINTS + 1, last), min(n - MIN_POINTS, last + RAMP_REACH) + 1)
@@ -236,12 +256,19 @@ def _ramps(n: int, first: int, last: int
     if not len(t0):
         return None
     t = np.arange(n, dtype=np.float64)
-    x = np.clip((t[None, :] - t0[:, None] + 1) / (t1 - t0)[:, None], 0.0, 1.0)
-    xc = x - x.mean(axis=1, keepdims=True)
-    sxx = (xc**2).sum(axis=1)
-    for a in (t0, t1, xc, sxx):
+    xc = t[None, :] - t0[:, None]
+    xc += 1
+    xc /= (t1 - t0)[:, None]
+    np.clip(xc, 0.0, 1.0, out=xc)
+    mean = np.add.reduce(xc, axis=1, keepdims=True)
+    mean /= n
+    xc -= mean
+    sxx = np.add.reduce(np.square(xc), axis=1)
+    den = np.where(sxx > 0, sxx, 1.0)
+    steps_at = np.flatnonzero(t1 - t0 == 1)
+    for a in (t0, xc, den, steps_at):
         a.flags.writeable = False
-    return t0, t1, xc, sxx
+    return t0, xc, den, steps_at
 
 
 def _lag1(y: FloatArray, cuts: list[int]) -> float:
