@@ -10,11 +10,12 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 HOST = "127.0.0.1"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -41,6 +42,19 @@ def postgres_schema(url: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def postgres_or_none(url: str) -> Iterator[str | None]:
+    """A scratch schema (:func:`postgres_schema`), or None when the server cannot be reached
+    (the SQLite numbers still stand)."""
+    with ExitStack() as stack:
+        try:
+            scoped: str | None = stack.enter_context(postgres_schema(url))
+        except OperationalError as e:
+            print(f"PostgreSQL not reachable ({str(e).splitlines()[0]}): skipped")
+            scoped = None
+        yield scoped
 
 
 def _stat(pid: int | str) -> tuple[int, float]:

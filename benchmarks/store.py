@@ -40,21 +40,18 @@ import subprocess
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 
 from dipstick.check import CheckResult, run_check
 from dipstick.package import load_package
 from dipstick.runs import RunContext, context_of
 from dipstick.store import Store
 from dipstick.store.rows import _FINDING_COLUMNS, _finding_row
-from machine import cpu_of, postgres_schema, timed
+from machine import cpu_of, postgres_or_none, timed
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)   # pinned: the rows are the same in every run
 SERVICE_COLUMNS = ("id", "run_id", "position", "service_id", "name", "owner", "lifecycle",
@@ -173,17 +170,6 @@ def bench(url: str, label: str, result: CheckResult, ctx: RunContext, repeat: in
     print(f"{label}: storing in all (context + save_run) {cw + sw:.2f} s wall, {cc + sc:.2f} s "
           f"CPU; target ≤ 1 s: {'met' if cw + sw <= 1 else 'NOT met'} (wall)")
 
-
-@contextmanager
-def postgres_or_none(url: str) -> Iterator[str | None]:
-    """A scratch schema of this run's own, or None when the server cannot be reached."""
-    with ExitStack() as stack:
-        try:
-            scoped: str | None = stack.enter_context(postgres_schema(url))
-        except OperationalError as e:
-            print(f"PostgreSQL not reachable ({str(e).splitlines()[0]}): skipped")
-            scoped = None
-        yield scoped
 
 
 def whole_child(folder: Path, cache: Path, url: str) -> None:

@@ -33,13 +33,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy.exc import OperationalError
 
 from dipstick.check import CheckResult, run_check
 from dipstick.demo import generate
@@ -47,7 +46,7 @@ from dipstick.package import load_package
 from dipstick.runs import RunContext, context_of
 from dipstick.store import Store
 from dipstick.store.users import create_user
-from machine import cpu_of, free_port, postgres_schema, timed
+from machine import cpu_of, free_port, postgres_or_none, timed
 
 PASSWORD = "a-long-benchmark-password"
 EMAIL = "bench@example.org"
@@ -95,18 +94,6 @@ def store_both(url: str, label: str, result: CheckResult, ctx: RunContext) -> No
             print(f"store on {label}, {what}: {wall:.2f} s wall, {used:.2f} s CPU (this "
                   "process)")
 
-
-@contextmanager
-def postgres_or_none(url: str) -> Iterator[str | None]:
-    """A scratch schema, or None when the server cannot be reached (the SQLite numbers still
-    stand)."""
-    with ExitStack() as stack:
-        try:
-            scoped: str | None = stack.enter_context(postgres_schema(url))
-        except OperationalError as e:
-            print(f"PostgreSQL not reachable ({str(e).splitlines()[0]}): skipped")
-            scoped = None
-        yield scoped
 
 
 @dataclass

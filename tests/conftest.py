@@ -13,6 +13,7 @@ import time_machine
 
 from dipstick.check import CheckResult
 from dipstick.demo import GroundTruth
+from sparkenv import need_spark
 
 import shared
 from browser import chromium
@@ -56,6 +57,19 @@ def app(package: Path, web_demo: PreparedDemo,
     has no database-specific code; tests/test_pulse_web.py also runs it on PostgreSQL)."""
     with app_on("sqlite", package, tmp_path_factory, web_demo) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    """A local Spark session per module (test_spark, test_spark_lake)."""
+    need_spark()
+    from dipstick.engine.spark import session
+
+    s = session("local[2]")
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 @pytest.fixture

@@ -9,9 +9,6 @@ Spark runs in local mode (Java 17+). Without PySpark or Java the tests skip, unl
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,34 +27,6 @@ from builder import AS_OF, PackageBuilder
 from realdata import SERVICENOW_LOG, require
 
 pytestmark = pytest.mark.spark
-
-
-def _need_spark() -> None:
-    missing = []
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        missing.append("PySpark (pip install 'dipstick[spark]')")
-    if shutil.which("java") is None:
-        missing.append("Java 17+")
-    if not missing:
-        return
-    message = "the Spark tests need " + " and ".join(missing)
-    if os.environ.get("DIPSTICK_REQUIRE_SPARK") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    _need_spark()
-    from dipstick.engine.spark import session
-
-    s = session("local[2]")
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from dipstick.engine.spark import differences
-from test_spark import _need_spark
+from sparkenv import need_spark
 
 from builder import AS_OF, PackageBuilder
 
@@ -73,7 +73,7 @@ def _check(root: Path, engine: str, env: dict[str, str]) -> dict[str, Any]:
 
 
 def test_the_check_on_a_capped_spark_driver_equals_duckdb(tmp_path: Path) -> None:
-    _need_spark()
+    need_spark()
     root = _package(tmp_path / "pkg")
     ids = duckdb.sql(f"SELECT sum(strlen(id)) FROM read_parquet('{root}/lake/tickets/**/*"
                      ".parquet')").fetchall()[0][0]

@@ -9,7 +9,6 @@ local mode; without PySpark or Java the tests skip unless ``DIPSTICK_REQUIRE_SPA
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,23 +22,11 @@ import yaml
 from dipstick.engine.spark import differences
 from dipstick.errors import PackageError, Problem
 from dipstick.package import load_package, validate
-from test_spark import _check_json, _need_spark
+from test_spark import _check_json
 
 from builder import AS_OF, PackageBuilder
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    _need_spark()
-    from dipstick.engine.spark import session
-
-    s = session("local[2]")
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def _declare(root: Path, tables: dict[str, str]) -> None:
