@@ -171,6 +171,15 @@ def test_a_check_that_stores_nothing_loads_neither_database_nor_web(demo_org: Pa
     assert not (tmp_path / "none.db").exists()
 
 
+def test_a_check_does_not_import_pandas(demo_org: Path, tmp_path: Path) -> None:
+    """pyarrow imports pandas on its first conversion to NumPy (0.17 s); the check's series
+    come from DuckDB's own NumPy arrays (``engine.arrays``)."""
+    codes, modules = imported_by(
+        [["check", str(demo_org), "--no-store", "--format", "json"]], tmp_path)
+    assert codes == [1]
+    assert "numpy" in loaded(modules, HEAVY) and "pandas" not in loaded(modules, HEAVY)
+
+
 def test_a_stream_from_a_log_loads_neither_database_nor_web(tmp_path: Path) -> None:
     log = tmp_path / "log.csv"
     rows = ["case_id,activity,timestamp"] + [

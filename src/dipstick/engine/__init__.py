@@ -16,6 +16,7 @@ import duckdb
 
 if TYPE_CHECKING:   # imported where used: the plain-SQL paths (a log file's discovery) need none
     import narwhals as nw
+    import numpy as np
     import pyarrow as pa
 
 
@@ -100,6 +101,34 @@ def collect(lf: nw.LazyFrame[Any]) -> list[dict[str, Any]]:
     columns = [_plain_column(table.column(i)) for i in range(len(names))]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)] \
         if columns else [{} for _ in range(table.num_rows)]
+
+
+def arrays(lf: nw.LazyFrame[Any]) -> dict[str, np.ndarray[Any, Any]]:
+    """Run a lazy query and return its columns as NumPy arrays (text as object arrays; a
+    column with a missing number as floats with NaN, other missing values None). On DuckDB
+    straight from DuckDB: any pyarrow-to-NumPy conversion imports pandas first (0.17 s of
+    every check); elsewhere through pyarrow."""
+    import numpy as np
+
+    native = lf.to_native()
+    if isinstance(native, duckdb.DuckDBPyRelation):
+        return {k: _unmasked(v) for k, v in native.fetchnumpy().items()}
+    table = lf.collect(backend="pyarrow").to_native()
+    return {k: np.asarray(table.column(k).to_numpy(zero_copy_only=False))
+            for k in table.column_names}
+
+
+def _unmasked(v: Any) -> np.ndarray[Any, Any]:
+    """DuckDB's column with NULLs (a masked array) as pyarrow's ``to_numpy`` gives it."""
+    import numpy as np
+
+    if not isinstance(v, np.ma.MaskedArray):
+        return np.asarray(v)
+    if v.dtype.kind in "fiub":
+        return np.asarray(np.ma.filled(v.astype(np.float64), np.nan))
+    out = np.array(v.data, dtype=object)      # ``filled(None)`` would fill with "?"
+    out[np.ma.getmaskarray(v)] = None
+    return out
 
 
 def _plain_column(column: pa.ChunkedArray) -> list[Any]:

@@ -23,7 +23,7 @@ import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import Signals, epoch_us, hours_between
+from dipstick.engine import Signals, arrays, epoch_us, hours_between
 from dipstick.model import ValueModel
 
 FloatArray = npt.NDArray[np.float64]
@@ -272,18 +272,16 @@ def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], col
     """Collect once (or once per set of keys), sort by key and week, and cut the columns
     into one slice per key."""
     frames = lf if isinstance(lf, list) else [lf]
-    tables = [f.sort(*keys, week).collect(backend="pyarrow").to_native() for f in frames]
-    table = tables[0]
-    if len(tables) > 1:
-        import pyarrow as pa
-
-        table = pa.concat_tables(tables).sort_by([(k, "ascending") for k in (*keys, week)])
-    if table.num_rows == 0:
+    got = [arrays(f.sort(*keys, week)) for f in frames]
+    columns = {c: np.concatenate([g[c] for g in got]) for c in got[0]}
+    if len(got) > 1:   # disjoint sets of keys, each sorted: sorted again as one
+        order = np.lexsort([columns[week]] + [columns[k] for k in reversed(keys)])
+        columns = {c: v[order] for c, v in columns.items()}
+    key_cols = [columns[k] for k in keys]
+    weeks = np.asarray(columns[week], dtype=np.int64)
+    if len(weeks) == 0:
         return []
-    key_cols = [np.asarray(table.column(k).to_numpy(zero_copy_only=False)) for k in keys]
-    weeks = np.asarray(table.column(week).to_numpy(zero_copy_only=False), dtype=np.int64)
-    vals = {c: np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64)
-            for c in cols}
+    vals = {c: np.asarray(columns[c], dtype=np.float64) for c in cols}
     change = np.zeros(len(weeks), dtype=bool)
     change[0] = True
     for k in key_cols:
