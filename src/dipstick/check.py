@@ -13,6 +13,7 @@ from typing import Any
 
 import narwhals as nw
 
+from dipstick import collector
 from dipstick import coverage as coverage_
 from dipstick.bounds import date_problem
 from dipstick.engine import collect
@@ -279,7 +280,8 @@ def run_check(
     common = split_settings(model.settings, CommonSpec)
     window = Window(day, common.window_days, common.baseline_days)
     try:
-        return _check(package, chosen, indicators, window, common, why, progress)
+        with collector.paused():    # millions of objects, no cycles (dipstick/collector.py)
+            return _check(package, chosen, indicators, window, common, why, progress)
     finally:
         package.signals.unrestrict()
 
