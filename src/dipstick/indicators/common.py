@@ -153,12 +153,9 @@ def settled_shift(ctx: CheckContext, kind: str, subject: str, metric: str,
     key = SeriesKey(kind, subject, metric, part)
     if key not in index.series_by_key:
         return None
-    shifts = index.shifts_of(key)
     # only a shift still standing: the series' last one (a later recovery undoes it)
-    last = shifts[-1] if shifts else None
-    if last is None or not last.bad or last.confidence < SETTLED_CONFIDENCE:
-        return None
-    return last if last.date >= ctx.window.start.date() else None
+    last = index.last_bad(key, ctx.window.start.date())
+    return None if last is None or last.confidence < SETTLED_CONFIDENCE else last
 
 
 SETTLED_CONFIDENCE = 0.9
