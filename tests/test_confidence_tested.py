@@ -47,7 +47,10 @@ def _tested_before(metric: str, label: str, value: float | None, threshold: Thre
     words = f"{test.interval(unit if unit.strip() != '×' else '')}; {test.sample}"
     if sample:
         words += f" {sample}"
-    r = (lambda v, d=4: None if math.isnan(v) or math.isinf(v) else round(v, d))
+
+    def r(v: float, d: int = 4) -> float | None:
+        return None if math.isnan(v) or math.isinf(v) else round(v, d)
+
     return replace(e, note=f"{words}; {note}" if note else words, n=test.n, low=r(test.low),
                    high=r(test.high), p=r(test.p, 6), relative=relative)
 
