@@ -206,3 +206,20 @@ def test_the_last_bad_shift_without_dating_is_the_dated_ones(seed: int) -> None:
         assert index.shifts_of(k) == shifts
     # both ways of answering are exercised, and last shifts dated after their change point
     assert undated > 100 and answered > 100 and late > 0
+
+
+def test_a_last_shift_dated_three_points_after_its_change_point() -> None:
+    """The bound's edge: a last step dated exactly ``MIN_POINTS`` points after its change
+    point, asked with ``since`` on that very week (``generated(14, 300)[265]``, a staircase,
+    is one), higher worse and better, each on a fresh index."""
+    s = generated(14, 300)[265]
+    for worse in (False, True):
+        one = Series(s.key, s.index, s.values, worse)
+        shifts = detect(one)
+        y, keep = adjust(one.index, one.values)
+        weeks = one.index[keep]
+        cut = undated_steps(y[keep], weeks, Params()).cuts[-1]
+        assert shifts[-1].date == week_date(int(weeks[cut + 3]))     # the edge case itself
+        since = shifts[-1].date
+        assert ShiftIndex({one.key: one}).last_bad(one.key, since) == _last_bad(shifts, since)
+        assert ShiftIndex({one.key: one}).last_bad(one.key, since + timedelta(days=7)) is None
