@@ -29,3 +29,53 @@ def test_tested_is_the_graded_evidence_with_its_test(value: float, note: str, sa
     assert {f.name for f in fields(Evidence)} == {*want.__dict__}   # no field left behind
     assert [getattr(got, f.name) for f in fields(Evidence)] == \
         [getattr(want, f.name) for f in fields(Evidence)]
+
+
+def _tested_before(metric: str, label: str, value: float | None, threshold: Threshold | None,
+                   period: str, test: stats.Test | None, *, unit: str = "",
+                   baseline: float | None = None, note: str = "", sample: str = "",
+                   required: bool = True, relative: bool = False) -> Evidence:
+    """``tested`` as it was before its grading was inlined: graded by ``evidence``, then the
+    test's fields added."""
+    if test is None and required and value is not None:
+        return evidence(metric, label, None, threshold, period, unit=unit, baseline=baseline,
+                        note="too few data points to test")
+    e = evidence(metric, label, value, threshold, period, unit=unit, baseline=baseline,
+                 note=note)
+    if test is None or e.value is None:
+        return e
+    words = f"{test.interval(unit if unit.strip() != '×' else '')}; {test.sample}"
+    if sample:
+        words += f" {sample}"
+
+    def r(v: float, d: int = 4) -> float | None:
+        return None if math.isnan(v) or math.isinf(v) else round(v, d)
+
+    return replace(e, note=f"{words}; {note}" if note else words, n=test.n, low=r(test.low),
+                   high=r(test.high), p=r(test.p, 6), relative=relative)
+
+
+def test_tested_grades_as_evidence_did_on_every_kind_of_input() -> None:
+    """Values on, past and short of both lines (either way worse), missing, NaN, whole and
+    tiny; no line; tests missing or with infinite and NaN bounds; required or not."""
+    lines = [None, Threshold(1.3, 1.6), Threshold(-0.15, -0.25), Threshold(0.0, 0.0)]
+    values: list[float | None] = [None, math.nan, 0.0, -0.0, 1, 1.3, 1.45, 1.6, 2.9, -0.15,
+                                  -0.2, -0.25, -3.0, 1e-9, 123456.78949, 1.00005]
+    tests = [None, stats.Test(1.5, 0.9, 2.4, 0.01, 30, "20 vs 10"),
+             stats.Test(1.5, -math.inf, math.inf, math.nan, 0, "0 vs 0"),
+             stats.Test(0.2, math.nan, 0.5, 1.0, 3, "3 of 9")]
+    seen = set()
+    for line in lines:
+        for value in values:
+            for test in tests:
+                for required in (True, False):
+                    for unit, note, sample in (("×", "", ""), (" pts", "n", "rated")):
+                        args = ("m:x", "Label", value, line, "13 weeks", test)
+                        kw = {"unit": unit, "baseline": 2.5, "note": note, "sample": sample,
+                              "required": required, "relative": required}
+                        got = confidence.tested(*args, **kw)   # type: ignore[arg-type]
+                        want = _tested_before(*args, **kw)     # type: ignore[arg-type]
+                        assert got == want, (line, value, test, required)
+                        assert repr(got) == repr(want)        # -0.0 and 0.0 told apart
+                        seen.add(got.status)
+    assert len(seen) == 4                         # ok, watch, leak and unknown all graded

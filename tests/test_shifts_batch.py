@@ -4,18 +4,20 @@ cases a check meets (constant, gaps, very short, seasonal, ramps, zero counts, n
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
-from dipstick.shifts import Series, SeriesKey, ShiftIndex, detect, detect_many
+from dipstick.shifts import Series, SeriesKey, Shift, ShiftIndex, detect, detect_many
 from dipstick.shifts.batch import CHUNK, adjust_many, screen
-from dipstick.shifts.detect import Params, adjust
+from dipstick.shifts.detect import Params, adjust, week_date
 from dipstick.shifts.segment import _best_split
+from dipstick.shifts.segment import undated as undated_steps
 from dipstick.shifts.series import EPOCH_MONDAY
 
 FIRST = (date(2023, 11, 6) - EPOCH_MONDAY.date()).days // 7       # a Monday
+FIRST_DAY = date(2023, 11, 6)
 
 
 def _season(index: np.ndarray) -> np.ndarray:
@@ -167,3 +169,57 @@ def test_a_question_screens_only_the_series_on_the_same_weeks() -> None:
     assert set(full) <= screened and not screened & set(other)
     for k in reversed(sorted(by_key)):
         assert index.shifts_of(k) == detect(by_key[k])
+
+
+def _last_bad(shifts: list[Shift], since: date) -> Shift | None:
+    """The question as ``settled_shift`` asked it before: the last shift, if bad and recent."""
+    last = shifts[-1] if shifts else None
+    return last if last is not None and last.bad and last.date >= since else None
+
+
+@pytest.mark.parametrize("seed", [10, 11])
+def test_the_last_bad_shift_without_dating_is_the_dated_ones(seed: int) -> None:
+    """``ShiftIndex.last_bad`` answers from undated steps where it can; its answer must be
+    that of the full detection for every ``since`` around the last shift (dating moves a step
+    by weeks, and up to three points later than its change point). Each
+    series is asked both ways (higher is worse or better), so every last step is bad once."""
+    many = [Series(SeriesKey("service", s.key.subject, "users", f"{s.key.part}{worse}"),
+                   s.index, s.values, worse)
+            for s in generated(seed, 300) for worse in (False, True)]
+    by_key = {s.key: s for s in many}
+    index = ShiftIndex(by_key)
+    undated = answered = late = 0
+    for k in sorted(by_key, reverse=True):
+        shifts = detect(by_key[k])
+        weeks = [s.date for s in shifts[-1:]] + [FIRST_DAY]
+        sinces = sorted({w + timedelta(days=7 * d) for w in weeks for d in range(-6, 8)})
+        for since in reversed(sinces):     # latest first: undated answers come first
+            got = index.last_bad(k, since)
+            assert got == _last_bad(shifts, since), (k, since)
+            answered += got is not None
+        undated += k not in index._found
+        if shifts and shifts[-1].bad:           # dated after its change point?
+            y, keep = adjust(by_key[k].index, by_key[k].values)
+            weeks = by_key[k].index[keep]
+            cut = undated_steps(y[keep], weeks, Params()).cuts[-1]
+            late += shifts[-1].date > week_date(int(weeks[cut]))
+        assert index.shifts_of(k) == shifts
+    # both ways of answering are exercised, and last shifts dated after their change point
+    assert undated > 100 and answered > 100 and late > 0
+
+
+def test_a_last_shift_dated_three_points_after_its_change_point() -> None:
+    """The bound's edge: a last step dated exactly ``MIN_POINTS`` points after its change
+    point, asked with ``since`` on that very week (``generated(14, 300)[265]``, a staircase,
+    is one), higher worse and better, each on a fresh index."""
+    s = generated(14, 300)[265]
+    for worse in (False, True):
+        one = Series(s.key, s.index, s.values, worse)
+        shifts = detect(one)
+        y, keep = adjust(one.index, one.values)
+        weeks = one.index[keep]
+        cut = undated_steps(y[keep], weeks, Params()).cuts[-1]
+        assert shifts[-1].date == week_date(int(weeks[cut + 3]))     # the edge case itself
+        since = shifts[-1].date
+        assert ShiftIndex({one.key: one}).last_bad(one.key, since) == _last_bad(shifts, since)
+        assert ShiftIndex({one.key: one}).last_bad(one.key, since + timedelta(days=7)) is None

@@ -17,7 +17,8 @@ from datetime import date
 from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
-from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in
+from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
+from dipstick.shifts.segment import MIN_POINTS, Undated, undated
 from dipstick.shifts.series import METRICS, Series, SeriesKey, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
@@ -116,6 +117,7 @@ class ShiftIndex:
     _unscreened: dict[str, dict[bytes, list[SeriesKey]]] = field(default_factory=dict,
                                                                   repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
+    _undated: dict[SeriesKey, Undated] = field(default_factory=dict, repr=False)
 
     def shifts_of(self, key: SeriesKey) -> list[Shift]:
         found = self._found.get(key)
@@ -125,8 +127,34 @@ class ShiftIndex:
         if found is None:
             ready = self._ready.pop(key)
             found = self._found[key] = shifts_in(self.series_by_key[key], ready.weeks,
-                                                 ready.values, self.params, ready.first)
+                                                 ready.values, self.params, ready.first,
+                                                 self._undated.pop(key, None))
         return found
+
+    def last_bad(self, key: SeriesKey, since: date) -> Shift | None:
+        """``shifts_of(key)[-1]`` if it is bad and dated on or after ``since``, else ``None``
+        — without dating the steps (two thirds of segmentation) when the last undated one
+        rules that out: dating keeps a step's direction and dates it at most
+        :data:`~dipstick.shifts.segment.MIN_POINTS` points after its change point. Indicators
+        ask this of every service's series (``settled_shift``); few last shifts are recent."""
+        if key not in self._found and key not in self._ready:
+            self._screen(key)
+        ready = self._ready.get(key)
+        if ready is not None:
+            found = self._undated.get(key)
+            if found is None:
+                found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
+                                                     ready.first)
+            if not found.steps:
+                return None
+            step, n = found.steps[-1], len(ready.weeks)
+            latest = week_date(int(ready.weeks[min(found.cuts[-1] + MIN_POINTS, n - 1)]))
+            if (step.after > step.before) != self.series_by_key[key].higher_is_worse or \
+                    latest < since:
+                return None
+        shifts = self.shifts_of(key)
+        last = shifts[-1] if shifts else None
+        return last if last is not None and last.bad and last.date >= since else None
 
     def _screen(self, key: SeriesKey) -> None:
         """Screen, once, the series not yet detected of ``key``'s metric and weeks."""

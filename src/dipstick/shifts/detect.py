@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import as_strided
 
-from dipstick.shifts.segment import Split, mad, segment
+from dipstick.shifts.segment import Split, Undated, dated, mad, segment
 from dipstick.shifts.series import EPOCH_MONDAY, FloatArray, IntArray, Series, SeriesKey
 
 BoolArray = npt.NDArray[np.bool_]
@@ -80,17 +80,23 @@ def long_enough(series: Series, params: Params = DEFAULT) -> bool:
 
 
 def shifts_in(series: Series, index: IntArray, y: FloatArray, params: Params = DEFAULT,
-              first: Split | None = None) -> list[Shift]:
+              first: Split | None = None, found: Undated | None = None) -> list[Shift]:
     """The shifts of ``series`` from its adjusted values ``y`` on the weeks ``index`` kept
     (``detect``'s second half, shared with :mod:`~dipstick.shifts.batch`, which passes the
-    ``first`` split it scored)."""
+    ``first`` split it scored; ``found``: its undated steps when already segmented)."""
     out = []
-    for st in segment(y, index, params, first):
+    steps = segment(y, index, params, first) if found is None else dated(y, found, params)
+    for st in steps:
         rel = (st.after - st.before) / max(abs(st.before), 1e-12)
-        day = EPOCH_MONDAY.date() + timedelta(days=7 * int(index[st.at]))
+        day = week_date(int(index[st.at]))
         out.append(Shift(series.key, day, st.before, st.after, rel, st.confidence,
                          series.higher_is_worse, round(st.size, 2)))
     return out
+
+
+def week_date(week: int) -> date:
+    """The Monday of week number ``week`` (weeks counted from ``EPOCH_MONDAY``)."""
+    return EPOCH_MONDAY.date() + timedelta(days=7 * week)
 
 
 def adjust(index: IntArray, x: FloatArray, params: Params = DEFAULT

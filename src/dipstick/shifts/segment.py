@@ -49,14 +49,39 @@ class Step(NamedTuple):
 Split = tuple[float, int]     # the largest least-squares gain of one split, and where
 
 
+class Undated(NamedTuple):
+    """Segmentation's steps before dating: the change points, their steps there, and the
+    noise variance dating weighs a ramp with. Dating is most of segmentation's cost and moves
+    a step only earlier (at most :data:`MIN_POINTS` later than its change point), and never
+    changes its direction: a question about the last step can often be answered without it
+    (``ShiftIndex.last_bad``)."""
+
+    cuts: list[int]
+    steps: list[Step]
+    var: float
+
+
+NONE = Undated([], [], 0.0)
+
+
 def segment(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None
             ) -> list[Step]:
     """Lasting changes of the mean of ``y``, oldest first. ``first``: the best split of the
     whole series when the caller has scored it already (the batched screen does, by the same
     arithmetic as :func:`_best_split`)."""
+    return dated(y, undated(y, weeks, p, first), p)
+
+
+def dated(y: FloatArray, found: Undated, p: Knobs) -> list[Step]:
+    """The steps of :func:`undated`, each dated where the series first left its old level."""
+    return _date(y, found.cuts, found.steps, found.var, p) if found.steps else []
+
+
+def undated(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None) -> Undated:
+    """:func:`segment` up to dating: the pruned change points and their steps."""
     sigma = noise(y)
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
-        return []
+        return NONE
     splits: dict[tuple[int, int], Split | None] = {}  # both passes split alike
     if first is not None:
         splits[(0, len(y))] = first
@@ -66,7 +91,7 @@ def segment(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None
     cuts = _binseg(y, wl, var, p, p.max_shifts, splits)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
     steps = _prune(y, cuts, var, phi, trials, p)
-    return _date(y, [c for c, _ in steps], [s for _, s in steps], var, p)
+    return Undated([c for c, _ in steps], [s for _, s in steps], var)
 
 
 def noise(y: FloatArray) -> float:
