@@ -167,6 +167,20 @@ def test_the_stored_context_leaves_out_what_the_findings_rows_hold(stored: Store
     assert lights_only(stored.context.result) == stored.context.result
 
 
+def test_the_context_shares_equal_week_axes_and_keeps_the_trends(stored: Stored) -> None:
+    """context_of makes the trends' equal week axes (and equal days) one object each, which
+    pickle then writes once: the trends stay the check's, value for value, after storing."""
+    trends, checked = stored.context.result.trends, stored.started[3].trends
+    assert len(trends) > 1 and trends == checked      # Trend by Trend (not in CheckResult's ==)
+    axes = {t.weeks for t in trends.values()}
+    assert len(axes) < len(trends)                    # the demo has axes to share
+    assert len({id(t.weeks) for t in trends.values()}) == len(axes)
+    assert len({id(d) for w in axes for d in w}) == len({d for w in axes for d in w})
+    with Store.open(stored.database) as store:
+        loaded = store.load_extras(store.runs(1)[0].id)
+    assert isinstance(loaded, RunContext) and loaded.result.trends == checked
+
+
 def test_a_context_not_written_by_this_version_or_not_safe_is_not_read(stored: Stored,
                                                                        tmp_path: Path) -> None:
     """Another version's pickle may not fit today's classes, and the bytes in a database must
