@@ -346,3 +346,36 @@ def test_evidence_dicts_are_the_checks_own(tmp_path: Any) -> None:
             [(k, type(v), v) for k, v in want.items()]
     assert json_text([evidence_dict(e) for e in every]) == \
         json_text([evidence_json(e) for e in every])
+
+
+def test_coverage_text_is_its_json_and_its_key_every_field(tmp_path: Any) -> None:
+    """rows._coverage_text encodes each table's coverage once per value, keyed by the fields of
+    ``ServiceCoverage`` and ``Span`` by name: the text is ``json_text`` of the list's JSON for
+    every finding of a real check, and a field added to either class fails here (the key
+    would not see it, and two different coverages could share a text)."""
+    from dataclasses import fields
+
+    from dipstick.check import run_check
+    from dipstick.findings import ServiceCoverage, Span
+    from dipstick.package import load_package
+    from dipstick.store.rows import _coverage_text, json_text
+
+    from builder import PackageBuilder
+
+    assert [f.name for f in fields(ServiceCoverage)] == ["table", "window", "baseline"]
+    assert [f.name for f in fields(Span)] == ["rows", "first", "last"]
+    package = load_package(PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
+                           .usage("erp", users=20).surveys("erp").write())
+    try:
+        real = run_check(package)
+    finally:
+        package.close()
+    covered: dict[tuple[Any, ...], str] = {}
+    findings = [f for v in real.verdicts for f in v.findings]
+    for f in (*findings, Finding("x", "y", Status.OK, 0.0, "", (), LeakEstimate(), "")):
+        assert _coverage_text(f.coverage, covered) == json_text([c.to_json() for c in f.coverage])
+    day = date(2026, 9, 1)
+    one, other = (ServiceCoverage("tickets", Span(3, day, day), Span(rows, day, None))
+                  for rows in (0, 5))
+    assert _coverage_text((one, other), covered) == json_text([one.to_json(), other.to_json()])
+    assert 0 < len(covered) < sum(len(f.coverage) for f in findings) + 2
