@@ -23,7 +23,8 @@ migrating the database (already at head) and ``save_run`` and ``settle`` — the
 functions (``dipstick.cli.commands._stored_answers`` and ``_store``), timed around them, the
 package already loaded and the check's result read from ``--cache`` (not timed: a check with
 ``--no-store`` does the same). ``--base SRC`` runs the same with another ``src`` (e.g. a ``git
-archive`` of the code before) on ``PYTHONPATH``, alternating with this one.
+archive`` of the code before) on ``PYTHONPATH``, alternating with this one. Each step's CPU
+is printed too (medians): the answers with the database layer's import, the context, the rest.
 
 The machine may be shared: CPU seconds are printed beside wall times, and the load average.
 """
@@ -182,17 +183,25 @@ def whole_child(folder: Path, cache: Path, url: str) -> None:
     sys.setrecursionlimit(100_000)
     result = pickle.loads(cache.read_bytes())
     package = load_package(folder)
+    steps: dict[str, float] = {}   # CPU seconds of each step
+
+    def step(name: str, work: Any) -> Any:
+        got, _, used = timed(work)
+        steps[name] = used
+        return got
+
     try:
         def store() -> int:
-            commands._stored_answers(url)(package)
-            ctx = context_if_any(package, result)
-            return commands._store(result, url, NOW, "check benchmark", ctx)
+            step("answers", lambda: commands._stored_answers(url)(package))
+            ctx = step("context", lambda: context_if_any(package, result))
+            return int(step("save", lambda: commands._store(result, url, NOW,
+                                                            "check benchmark", ctx)))
 
         gc.collect()
         _, wall, used = timed(store)
     finally:
         package.close()
-    print(json.dumps({"wall": wall, "cpu": used}))
+    print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
 
 
 def whole(url: str, label: str, args: argparse.Namespace) -> None:
@@ -202,6 +211,7 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
         store.migrate()
     versions = {"now": None} if args.base is None else {"before": args.base, "now": None}
     seen: dict[str, list[tuple[float, float]]] = {k: [] for k in versions}
+    parts: dict[str, list[dict[str, float]]] = {k: [] for k in versions}
     for _ in range(args.repeat):
         for name, src in versions.items():
             env = dict(os.environ)
@@ -213,12 +223,16 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
                 text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             seen[name].append((got["wall"], got["cpu"]))
+            parts[name].append(got["steps"])
     med = statistics.median
     for name, runs in seen.items():
         cpus = " ".join(f"{c:.2f}" for _, c in runs)
         print(f"{label} {name}: the whole extra of storing {med(w for w, _ in runs):.2f} s "
               f"wall, {med(c for _, c in runs):.2f} s CPU (median of {len(runs)}; CPU each: "
               f"{cpus}); target ≤ 1 s")
+        each = ", ".join(f"{k} {med(p[k] for p in parts[name]):.2f}" for k in parts[name][0])
+        print(f"  {label} {name}, CPU by step (medians): {each} (answers: with importing the "
+              "database layer; save: open, migrate, save_run, settle)")
 
 
 def main() -> None:
