@@ -173,35 +173,49 @@ def bench(url: str, label: str, result: CheckResult, ctx: RunContext, repeat: in
 
 
 
-def whole_child(folder: Path, cache: Path, url: str) -> None:
-    """In a fresh process: the CLI's storing steps on a loaded package, timed; prints JSON."""
-    import pandas  # noqa: F401  (a check imports it anyway: not part of the extra)
+# The child of ``--whole``: a fresh process that imports what a ``--no-store`` check imports
+# anyway, loads the package and the cached result, then times the CLI's storing steps. It is
+# code run by ``python -c``, not this file: this file imports SQLAlchemy and the store at its
+# top, so a child started as ``python store.py`` had the database layer imported before the
+# clock started (~0.2 s of the extra left out until session 13).
+CHILD = """
+import gc, json, pickle, resource, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+import pandas  # a check imports it anyway: not part of the extra
+import dipstick.cli.commands as commands
+from dipstick.package import load_package
+from dipstick.runs import context_if_any
 
-    import dipstick.cli.commands as commands
-    from dipstick.runs import context_if_any
+url, folder, cache = sys.argv[1:4]
+assert "sqlalchemy" not in sys.modules, "the database layer is imported before the clock"
+sys.setrecursionlimit(100_000)
+result = pickle.loads(Path(cache).read_bytes())
+package = load_package(Path(folder))
+now = datetime(2026, 12, 1, tzinfo=UTC)
 
-    sys.setrecursionlimit(100_000)
-    result = pickle.loads(cache.read_bytes())
-    package = load_package(folder)
-    steps: dict[str, float] = {}   # CPU seconds of each step
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
-    def step(name: str, work: Any) -> Any:
-        got, _, used = timed(work)
-        steps[name] = used
-        return got
+steps = {}
+def step(name, work):
+    c = cpu()
+    got = work()
+    steps[name] = cpu() - c
+    return got
 
-    try:
-        def store() -> int:
-            step("answers", lambda: commands._stored_answers(url)(package))
-            ctx = step("context", lambda: context_if_any(package, result))
-            return int(step("save", lambda: commands._store(result, url, NOW,
-                                                            "check benchmark", ctx)))
-
-        gc.collect()
-        _, wall, used = timed(store)
-    finally:
-        package.close()
-    print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
+gc.collect()
+t, c = time.perf_counter(), cpu()
+try:
+    step("answers", lambda: commands._stored_answers(url)(package))
+    ctx = step("context", lambda: context_if_any(package, result))
+    step("save", lambda: commands._store(result, url, now, "check benchmark", ctx))
+    wall, used = time.perf_counter() - t, cpu() - c
+finally:
+    package.close()
+print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
+"""
 
 
 def whole(url: str, label: str, args: argparse.Namespace) -> None:
@@ -218,9 +232,8 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
             if src is not None:
                 env["PYTHONPATH"] = str(src)
             out = subprocess.run(
-                [sys.executable, __file__, "--whole-child", url, "--dir", str(args.dir),
-                 "--cache", str(args.cache)], env=env, check=True, capture_output=True,
-                text=True).stdout
+                [sys.executable, "-c", CHILD, url, str(args.dir), str(args.cache)], env=env,
+                check=True, capture_output=True, text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             seen[name].append((got["wall"], got["cpu"]))
             parts[name].append(got["steps"])
@@ -245,11 +258,7 @@ def main() -> None:
     ap.add_argument("--whole", action="store_true",
                     help="time the whole extra of storing as the CLI pays it (needs --cache)")
     ap.add_argument("--base", type=Path, help="with --whole: another src to compare, alternating")
-    ap.add_argument("--whole-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.whole_child:
-        whole_child(args.dir, args.cache, args.whole_child)
-        return
     if args.whole:
         if not (args.cache and args.cache.exists()):
             ap.error("--whole needs --cache with a check's result (run once without --whole)")
