@@ -312,6 +312,13 @@ def test_evidence_json_keeps_its_values_and_stores_no_nan(store: Store) -> None:
     assert (stored[1]["n"], stored[2]["low"], stored[2]["high"]) == (3, 1e-7, 123456789.125)
     plain = [evidence_json(e) for e in odd]
     assert json.loads(json_text(plain)) == json.loads(json.dumps(finite(plain)))
+    if store.engine.dialect.name == "sqlite":   # the encoder's UTF-8 goes in as text, no blob
+        with store.engine.connect() as conn:
+            kinds = conn.exec_driver_sql("SELECT DISTINCT typeof(evidence) FROM findings")
+            raw = conn.exec_driver_sql(
+                "SELECT f.evidence FROM findings f JOIN service_results s ON s.id = "
+                "f.service_result_id WHERE s.service_id = 'hr' AND f.cause = 'training'")
+            assert (kinds.scalars().all(), raw.scalar_one()) == (["text"], json_text(plain))
 
 
 def test_evidence_dicts_are_the_checks_own(tmp_path: Any) -> None:
