@@ -23,7 +23,8 @@ migrating the database (already at head) and ``save_run`` and ``settle`` — the
 functions (``dipstick.cli.commands._stored_answers`` and ``_store``), timed around them, the
 package already loaded and the check's result read from ``--cache`` (not timed: a check with
 ``--no-store`` does the same). ``--base SRC`` runs the same with another ``src`` (e.g. a ``git
-archive`` of the code before) on ``PYTHONPATH``, alternating with this one.
+archive`` of the code before) on ``PYTHONPATH``, alternating with this one. Each step's CPU
+is printed too (medians): the answers with the database layer's import, the context, the rest.
 
 The machine may be shared: CPU seconds are printed beside wall times, and the load average.
 """
@@ -172,27 +173,49 @@ def bench(url: str, label: str, result: CheckResult, ctx: RunContext, repeat: in
 
 
 
-def whole_child(folder: Path, cache: Path, url: str) -> None:
-    """In a fresh process: the CLI's storing steps on a loaded package, timed; prints JSON."""
-    import pandas  # noqa: F401  (a check imports it anyway: not part of the extra)
+# The child of ``--whole``: a fresh process that imports what a ``--no-store`` check imports
+# anyway, loads the package and the cached result, then times the CLI's storing steps. It is
+# code run by ``python -c``, not this file: this file imports SQLAlchemy and the store at its
+# top, so a child started as ``python store.py`` had the database layer imported before the
+# clock started (~0.2 s of the extra left out until session 13).
+CHILD = """
+import gc, json, pickle, resource, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+import pandas  # a check imports it anyway: not part of the extra
+import dipstick.cli.commands as commands
+from dipstick.package import load_package
+from dipstick.runs import context_if_any
 
-    import dipstick.cli.commands as commands
-    from dipstick.runs import context_if_any
+url, folder, cache = sys.argv[1:4]
+assert "sqlalchemy" not in sys.modules, "the database layer is imported before the clock"
+sys.setrecursionlimit(100_000)
+result = pickle.loads(Path(cache).read_bytes())
+package = load_package(Path(folder))
+now = datetime(2026, 12, 1, tzinfo=UTC)
 
-    sys.setrecursionlimit(100_000)
-    result = pickle.loads(cache.read_bytes())
-    package = load_package(folder)
-    try:
-        def store() -> int:
-            commands._stored_answers(url)(package)
-            ctx = context_if_any(package, result)
-            return commands._store(result, url, NOW, "check benchmark", ctx)
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
-        gc.collect()
-        _, wall, used = timed(store)
-    finally:
-        package.close()
-    print(json.dumps({"wall": wall, "cpu": used}))
+steps = {}
+def step(name, work):
+    c = cpu()
+    got = work()
+    steps[name] = cpu() - c
+    return got
+
+gc.collect()
+t, c = time.perf_counter(), cpu()
+try:
+    step("answers", lambda: commands._stored_answers(url)(package))
+    ctx = step("context", lambda: context_if_any(package, result))
+    step("save", lambda: commands._store(result, url, now, "check benchmark", ctx))
+    wall, used = time.perf_counter() - t, cpu() - c
+finally:
+    package.close()
+print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
+"""
 
 
 def whole(url: str, label: str, args: argparse.Namespace) -> None:
@@ -202,23 +225,27 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
         store.migrate()
     versions = {"now": None} if args.base is None else {"before": args.base, "now": None}
     seen: dict[str, list[tuple[float, float]]] = {k: [] for k in versions}
+    parts: dict[str, list[dict[str, float]]] = {k: [] for k in versions}
     for _ in range(args.repeat):
         for name, src in versions.items():
             env = dict(os.environ)
             if src is not None:
                 env["PYTHONPATH"] = str(src)
             out = subprocess.run(
-                [sys.executable, __file__, "--whole-child", url, "--dir", str(args.dir),
-                 "--cache", str(args.cache)], env=env, check=True, capture_output=True,
-                text=True).stdout
+                [sys.executable, "-c", CHILD, url, str(args.dir), str(args.cache)], env=env,
+                check=True, capture_output=True, text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             seen[name].append((got["wall"], got["cpu"]))
+            parts[name].append(got["steps"])
     med = statistics.median
     for name, runs in seen.items():
         cpus = " ".join(f"{c:.2f}" for _, c in runs)
         print(f"{label} {name}: the whole extra of storing {med(w for w, _ in runs):.2f} s "
               f"wall, {med(c for _, c in runs):.2f} s CPU (median of {len(runs)}; CPU each: "
               f"{cpus}); target ≤ 1 s")
+        each = ", ".join(f"{k} {med(p[k] for p in parts[name]):.2f}" for k in parts[name][0])
+        print(f"  {label} {name}, CPU by step (medians): {each} (answers: with importing the "
+              "database layer; save: open, migrate, save_run, settle)")
 
 
 def main() -> None:
@@ -231,11 +258,7 @@ def main() -> None:
     ap.add_argument("--whole", action="store_true",
                     help="time the whole extra of storing as the CLI pays it (needs --cache)")
     ap.add_argument("--base", type=Path, help="with --whole: another src to compare, alternating")
-    ap.add_argument("--whole-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.whole_child:
-        whole_child(args.dir, args.cache, args.whole_child)
-        return
     if args.whole:
         if not (args.cache and args.cache.exists()):
             ap.error("--whole needs --cache with a check's result (run once without --whole)")

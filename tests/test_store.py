@@ -312,3 +312,77 @@ def test_evidence_json_keeps_its_values_and_stores_no_nan(store: Store) -> None:
     assert (stored[1]["n"], stored[2]["low"], stored[2]["high"]) == (3, 1e-7, 123456789.125)
     plain = [evidence_json(e) for e in odd]
     assert json.loads(json_text(plain)) == json.loads(json.dumps(finite(plain)))
+    if store.engine.dialect.name == "sqlite":   # the encoder's UTF-8 goes in as text, no blob
+        with store.engine.connect() as conn:
+            kinds = conn.exec_driver_sql("SELECT DISTINCT typeof(evidence) FROM findings")
+            raw = conn.exec_driver_sql(
+                "SELECT f.evidence FROM findings f JOIN service_results s ON s.id = "
+                "f.service_result_id WHERE s.service_id = 'hr' AND f.cause = 'training'")
+            assert (kinds.scalars().all(), raw.scalar_one()) == (["text"], json_text(plain))
+
+
+def test_evidence_dicts_are_the_checks_own(tmp_path: Any) -> None:
+    """rows.evidence_dict (a copy of the instance's attributes, the fast way) gives exactly
+    check.evidence_json's dict — keys in the same order, values of the same types — for every
+    evidence of a real check and for one with every field set, so the stored JSON text is the
+    text the check's own dicts make; a field added to ``Evidence`` fails here, not in the
+    store."""
+    from dataclasses import fields
+
+    from dipstick.check import evidence_json, run_check
+    from dipstick.package import load_package
+    from dipstick.store.rows import evidence_dict, json_text
+
+    from builder import PackageBuilder
+
+    package = load_package(PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
+                           .usage("erp", users=20).surveys("erp").write())
+    try:
+        real = run_check(package)
+    finally:
+        package.close()
+    every = [e for v in real.verdicts for f in v.findings for e in f.evidence]
+    full = Evidence(**{f.name: f.default for f in fields(Evidence) if f.name != "status"}
+                    | {"metric": "m", "label": "l", "value": "v", "period": "p",
+                       "status": Status.LEAK, "threshold": "t", "baseline": 1.5, "n": 4,
+                       "low": 0.5, "high": 2.5, "p": 0.01, "q": 0.02, "relative": True})
+    assert len(every) > 20 and any(e.n for e in every)
+    for e in (*every, full):
+        made, want = evidence_dict(e), evidence_json(e)
+        assert [(k, type(v), v) for k, v in made.items()] == \
+            [(k, type(v), v) for k, v in want.items()]
+    assert json_text([evidence_dict(e) for e in every]) == \
+        json_text([evidence_json(e) for e in every])
+
+
+def test_coverage_text_is_its_json_and_its_key_every_field(tmp_path: Any) -> None:
+    """rows._coverage_text encodes each table's coverage once per value, keyed by the fields of
+    ``ServiceCoverage`` and ``Span`` by name: the text is ``json_text`` of the list's JSON for
+    every finding of a real check, and a field added to either class fails here (the key
+    would not see it, and two different coverages could share a text)."""
+    from dataclasses import fields
+
+    from dipstick.check import run_check
+    from dipstick.findings import ServiceCoverage, Span
+    from dipstick.package import load_package
+    from dipstick.store.rows import _coverage_text, json_text
+
+    from builder import PackageBuilder
+
+    assert [f.name for f in fields(ServiceCoverage)] == ["table", "window", "baseline"]
+    assert [f.name for f in fields(Span)] == ["rows", "first", "last"]
+    package = load_package(PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
+                           .usage("erp", users=20).surveys("erp").write())
+    try:
+        real = run_check(package)
+    finally:
+        package.close()
+    covered: dict[tuple[Any, ...], str] = {}
+    findings = [f for v in real.verdicts for f in v.findings]
+    for f in (*findings, Finding("x", "y", Status.OK, 0.0, "", (), LeakEstimate(), "")):
+        assert _coverage_text(f.coverage, covered) == json_text([c.to_json() for c in f.coverage])
+    day = date(2026, 9, 1)
+    one, other = (ServiceCoverage("tickets", Span(3, day, day), Span(rows, day, None))
+                  for rows in (0, 5))
+    assert _coverage_text((one, other), covered) == json_text([one.to_json(), other.to_json()])
+    assert 0 < len(covered) < sum(len(f.coverage) for f in findings) + 2

@@ -10,6 +10,7 @@ with its context, on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import gc
 import json
 import pickle
 import re
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from dipstick.runs import RunContext, check_and_store, lights_only
+from dipstick.runs import RunContext, check_and_store, context_of, lights_only
 from dipstick.store import Store
 from dipstick.store.tables import RunExtras
 from dipstick.store.users import create_user
@@ -165,6 +166,34 @@ def test_the_stored_context_leaves_out_what_the_findings_rows_hold(stored: Store
     assert findings and not any(f.coverage for f in findings)
     assert {e.metric[:4] for f in findings for e in f.evidence} <= {"kpi:"}
     assert lights_only(stored.context.result) == stored.context.result
+
+
+def test_the_context_shares_equal_week_axes_and_keeps_the_trends(stored: Stored) -> None:
+    """context_of makes the trends' equal week axes (and equal days) one object each, which
+    pickle then writes once: the trends stay the check's, value for value, after storing."""
+    trends, checked = stored.context.result.trends, stored.started[3].trends
+    assert len(trends) > 1 and trends == checked      # Trend by Trend (not in CheckResult's ==)
+    axes = {t.weeks for t in trends.values()}
+    assert len(axes) < len(trends)                    # the demo has axes to share
+    assert len({id(t.weeks) for t in trends.values()}) == len(axes)
+    assert len({id(d) for w in axes for d in w}) == len({d for w in axes for d in w})
+    with Store.open(stored.database) as store:
+        loaded = store.load_extras(store.runs(1)[0].id)
+    assert isinstance(loaded, RunContext) and loaded.result.trends == checked
+
+
+def test_context_of_leaves_the_collector_as_it_found_it(stored: Stored) -> None:
+    """context_of pauses the collector while it copies (runs.py); on its way out, raising
+    too (no package here: the surveys cannot be read), the collector is as it was."""
+    result = stored.started[3]
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            with pytest.raises(AttributeError):
+                context_of(object(), result)   # type: ignore[arg-type]
+            assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 def test_a_context_not_written_by_this_version_or_not_safe_is_not_read(stored: Stored,

@@ -5,6 +5,7 @@ sequence behind ``dipstick check`` and the web app's "Check now", so both store 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dipstick.check import CheckResult, ServiceVerdict, run_check
+from dipstick.check import CheckResult, ServiceVerdict, Trend, run_check
 from dipstick.errors import UsageError
 from dipstick.findings import CheckContext, CommonSpec, Finding, evolve
 from dipstick.indicators.common import monthly_costs
@@ -136,9 +137,37 @@ def context_if_any(package: Package, result: CheckResult) -> RunContext | None:
 
 def context_of(package: Package, result: CheckResult) -> RunContext:
     """The run's context, built from the open package and the check's result: what is
-    stored with the run and what a re-check of an older run rebuilds alike."""
-    return RunContext(package.model, lights_only(result), surveys_of(package, result),
-                      run_costs(package, result))
+    stored with the run and what a re-check of an older run rebuilds alike. The collector is
+    paused meanwhile: the copies made here (18,360 verdicts and findings on the large demo) are
+    no cyclic garbage, but their number triggered full collections over the check's whole
+    heap (the large demo: 0.43 s of CPU with it running, 0.14 s paused)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        light = lights_only(result)
+        light = dataclasses.replace(light, trends=_shared_weeks(light.trends))
+        return RunContext(package.model, light, surveys_of(package, result),
+                          run_costs(package, result))
+    finally:
+        if was:
+            gc.enable()
+
+
+def _shared_weeks(trends: Mapping[tuple[str, str], Trend]) -> dict[tuple[str, str], Trend]:
+    """The trends with equal week axes (and equal days in them) made one object: the large
+    demo's 423 trends hold 57,499 dates of 157 values on 37 distinct axes, and pickle writes
+    an object once however often it is referenced (pickling the context 0.22 → 0.16 s).
+    Equal values, so the context compares equal to one built without sharing."""
+    axes: dict[tuple[date, ...], tuple[date, ...]] = {}
+    days: dict[date, date] = {}
+
+    def shared(weeks: tuple[date, ...]) -> tuple[date, ...]:
+        found = axes.get(weeks)
+        if found is None:
+            found = axes[weeks] = tuple(days.setdefault(d, d) for d in weeks)
+        return found
+
+    return {key: evolve(t, weeks=shared(t.weeks)) for key, t in trends.items()}
 
 
 def lights_only(result: CheckResult) -> CheckResult:
