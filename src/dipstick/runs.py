@@ -5,7 +5,6 @@ sequence behind ``dipstick check`` and the web app's "Check now", so both store 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dipstick import collector
 from dipstick.check import CheckResult, ServiceVerdict, Trend, run_check
 from dipstick.errors import UsageError
 from dipstick.findings import CheckContext, CommonSpec, Finding, evolve
@@ -141,16 +141,11 @@ def context_of(package: Package, result: CheckResult) -> RunContext:
     paused meanwhile: the copies made here (18,360 verdicts and findings on the large demo) are
     no cyclic garbage, but their number triggered full collections over the check's whole
     heap (the large demo: 0.43 s of CPU with it running, 0.14 s paused)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         light = lights_only(result)
         light = dataclasses.replace(light, trends=_shared_weeks(light.trends))
         return RunContext(package.model, light, surveys_of(package, result),
                           run_costs(package, result))
-    finally:
-        if was:
-            gc.enable()
 
 
 def _shared_weeks(trends: Mapping[tuple[str, str], Trend]) -> dict[tuple[str, str], Trend]:

@@ -15,7 +15,6 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, selec
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from dipstick import collector
 from dipstick.database import DEFAULT_FILE, ENV_URL, default_url, sqlite_file_missing
 from dipstick.errors import StoreError, UsageError
 from dipstick.findings import Status
@@ -177,8 +177,9 @@ class Store:
         ``extras``: what the pages need beyond the rows (``dipstick.runs.RunContext``),
         stored with the run so that no page re-checks its package. ``actor``: who ran the
         check, for the audit trail (in the same transaction). The collector is paused
-        meanwhile (see :func:`_collector_paused`)."""
-        with _collector_paused(), self._guard("save the run to"), self.engine.begin() as conn:
+        meanwhile (:mod:`dipstick.collector`): storing a large run makes ~200,000 short-lived
+        objects beside the check's millions of long-lived ones, none of them cyclic."""
+        with collector.paused(), self._guard("save the run to"), self.engine.begin() as conn:
             run_id, counts = insert_run(conn, result, started_at, finished_at, command)
             if extras is not None:
                 write_extras(conn, run_id, extras)
@@ -239,20 +240,6 @@ class Store:
                 hint = " (is the database migrated? run the migrations first)"
             raise StoreError(f"cannot {action} the app database at {self.url}: "
                              f"{_reason(e)}{hint}") from e
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Storing a large run makes ~200,000 short-lived objects (rows, JSON, the pickled
-    context) beside the check's millions of long-lived ones; a collection triggered meanwhile
-    walks all of them, for nothing: nothing made here is cyclic garbage."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _summary(r: Run) -> RunSummary:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import io
 import logging
 import pickle
@@ -30,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
 
+from dipstick import collector
 from dipstick.store.tables import RunExtras
 
 FORMAT = 1   # bump when the pickled shape changes without a version change
@@ -70,13 +70,8 @@ def read_extras(conn: Connection, run_id: int) -> object | None:
 def loads(data: bytes) -> object:
     """Unpickle with the collector paused: it would otherwise walk the growing heap again and
     again while ~200,000 objects are made (three times slower)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         return _Restricted(io.BytesIO(data)).load()
-    finally:
-        if was:
-            gc.enable()
 
 
 class _Restricted(pickle.Unpickler):
