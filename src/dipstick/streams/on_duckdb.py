@@ -22,11 +22,17 @@ from dipstick.streams.found import (
 )
 from dipstick.waiting import is_waiting
 
+# From this many events a state log's aggregates are NumPy's (:mod:`dipstick.streams.on_numpy`):
+# below it importing NumPy costs more than the window sort it saves (measured, session 13).
+ARRAYS_FROM = 200_000
+
 
 def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = None,
                       waiting: Sequence[str] = DEFAULT_WAITING, collapse: bool = False,
-                      top_variants: int = 10) -> Discovery:
-    """:func:`dipstick.streams.discover.discover` of a DuckDB relation (same arguments)."""
+                      top_variants: int = 10, arrays: bool | None = None) -> Discovery:
+    """:func:`dipstick.streams.discover.discover` of a DuckDB relation (same arguments);
+    ``arrays`` computes the aggregates in NumPy where it can (None: from ``ARRAYS_FROM``
+    events), False always in SQL."""
     rel = q.only_process(rel, process)
     log = q.shape(rel)
     waits = tuple(waiting)
@@ -36,8 +42,15 @@ def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = Non
     if not log.events:
         return empty
     wait_names = [a for a in log.activities if is_waiting(a, waits)]
-    r = _named(q.aggregates(rel, log, wait_names, collapse and not lifecycle, top_variants),
-               log.activities)
+    found = None
+    if (log.events >= ARRAYS_FROM if arrays is None else arrays):
+        from dipstick.streams import on_numpy
+
+        if on_numpy.applies(log):
+            found = on_numpy.aggregates(rel, log, wait_names, collapse, top_variants)
+    if found is None:
+        found = q.aggregates(rel, log, wait_names, collapse and not lifecycle, top_variants)
+    r = _named(found, log.activities)
     head = r["head"]
     if not head["n"]:
         return empty

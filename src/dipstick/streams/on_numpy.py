@@ -1,0 +1,321 @@
+"""The aggregates of a large state log's discovery computed in NumPy over its typed columns.
+
+DuckDB's visits table orders every event by (case, time, order) in a window partitioned by the
+case text, then a dozen grouped aggregates read it: ~1.1 s CPU of a 1.27 M-event log's 1.8 s
+(docs/benchmarks.md, session 13). Here DuckDB only reads and types the columns (a 64-bit hash
+of the case, the time in microseconds, the order, the activity's code) and NumPy does the rest:
+one ``lexsort`` of integers — skipped when the export is already in case order — then segment
+sums, ``bincount`` and sorts of packed integers for exact medians.
+
+Same definitions as :func:`dipstick.engine.discovery_sql.aggregates` (state reading, with or
+without ``collapse``), and the same result dict, so :mod:`dipstick.streams.on_duckdb` turns
+either into the :class:`Discovery`. Durations are summed as integer microseconds: exact, where a
+sum of float seconds depends on its order (equal on logs with whole seconds, the usual export).
+A hash collision between two case ids is detected (fewer hash groups than cases) and answered
+by ``None``: the caller then runs the SQL. Lifecycle logs, services and resources are the SQL's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+
+from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, VARIANT_HASH, LogShape
+from dipstick.engine.sql import literal
+
+I64 = npt.NDArray[np.int64]
+_EPOCH = datetime(1970, 1, 1)
+
+
+def applies(log: LogShape) -> bool:
+    """Whether this path computes the log's discovery: a state log whose services and
+    resources are not known (those, and lifecycle pairing, are the SQL's)."""
+    return not log.lifecycle and not {"service", "resource"} & set(log.columns)
+
+
+def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
+               collapse: bool, top: int) -> dict[str, Any] | None:
+    """``discovery_sql.aggregates`` of a state log (:func:`applies`), or None when two case
+    ids share a hash (then the SQL must run)."""
+    cols = _columns(rel, log)
+    cases_text, cases_hash = _cases(rel)
+    by_hash = np.argsort(cases_hash)
+    hashes = cases_hash[by_hash]
+    if bool((hashes[1:] == hashes[:-1]).any()):
+        return None   # two case ids, one hash
+    order = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), len(hashes))
+    h, t, code = cols["h"][order], cols["t"][order], cols["code"][order]
+    new = np.empty(len(h), bool)
+    new[0] = True
+    np.not_equal(h[1:], h[:-1], out=new[1:])
+    if collapse:   # consecutive events of one activity in a case: one visit
+        keep = new.copy()
+        np.not_equal(code[1:], code[:-1], out=keep[1:])
+        keep |= new
+        h, t, code, new = h[keep], t[keep], code[keep], new[keep]
+    # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
+    rank = by_hash[np.searchsorted(hashes, h[new])]
+    return _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
+
+
+def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape) -> dict[str, Any]:
+    """The typed columns in the relation's order: case hash, time (µs), order, file row and
+    the activity's code (0-based, in name order)."""
+    enum = ", ".join(literal(a) for a in log.activities)
+    row = ", _row AS r" if "_row" in log.columns else ""
+    return _fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
+                       f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code "
+                       "FROM _e")
+
+
+def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
+    """The distinct case ids in text order (the SQL's ``min(case_id)``) and their hashes."""
+    res = _fetch(rel, "SELECT case_id, hash(case_id) AS h FROM (SELECT DISTINCT case_id "
+                      "FROM _e) ORDER BY case_id")
+    return res["case_id"], res["h"]
+
+
+def _fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
+    """A query over the relation (as ``_e``), its columns as NumPy arrays."""
+    res = rel.query("_e", sql)
+    assert res is not None   # a SELECT has a result
+    return res.fetchnumpy()
+
+
+def _case_order(h: Any, t: I64, s: I64, r: I64 | None, cases: int) -> Any:
+    """The permutation ordering the events by (case hash, time, order, file row): none when
+    the export already is in case order (each case's events adjacent and in time order: one
+    cheap pass); else one ``lexsort`` of (case hash, time), then the order and row consulted
+    only where a case has events at one time (exports with whole minutes have many)."""
+    same = h[1:] == h[:-1]
+    if len(h) - int(same.sum()) == cases and bool((_later(t, s, r) | ~same).all()):
+        return slice(None)
+    o = np.lexsort((t, h))
+    hs, ts = h[o], t[o]
+    tie = (hs[1:] == hs[:-1]) & (ts[1:] == ts[:-1])
+    if bool(tie.any()):   # sort each tie's events (contiguous, in place) by order and row
+        at = np.zeros(len(o), bool)
+        at[1:] |= tie
+        at[:-1] |= tie
+        idx = np.flatnonzero(at)
+        sub = o[idx]
+        keys = (s[sub], t[sub], h[sub]) if r is None else (r[sub], s[sub], t[sub], h[sub])
+        o[idx] = sub[np.lexsort(keys)]
+    return o
+
+
+def _later(t: I64, s: I64, r: I64 | None) -> Any:
+    """Whether each event is later than the one before it in (time, order, row)."""
+    later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (s[1:] > s[:-1]))
+    if r is not None:
+        later |= (t[1:] == t[:-1]) & (s[1:] == s[:-1]) & (r[1:] > r[:-1])
+    return later
+
+
+def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: LogShape,
+               wait_names: Sequence[str], top: int) -> dict[str, Any]:
+    n = len(t)
+    acts = len(log.activities)
+    starts = np.flatnonzero(new)
+    ncases = len(starts)
+    case = np.cumsum(new) - 1
+    pos = np.arange(n) - starts[case] + 1
+    last = np.empty(n, bool)
+    last[:-1] = new[1:]
+    last[-1] = True
+    nxt = ~last
+    code = code.astype(np.int64)
+    to_next_us = np.zeros(n, np.int64)
+    to_next_us[:-1] = t[1:] - t[:-1]
+    to_next_us[last] = 0
+    waiting = np.zeros(acts, bool)
+    for i, a in enumerate(log.activities):
+        waiting[i] = a in set(wait_names)
+    wait_row = waiting[code]
+    # again: an earlier visit of the case went to this activity (its first visit is its case's)
+    pair = case * acts + code
+    first = np.full(ncases * acts, n, np.int64)
+    np.minimum.at(first, pair, np.arange(n))
+    again = first[pair] < np.arange(n)
+    prev_wait = np.zeros(n, bool)
+    prev_wait[1:] = wait_row[:-1]
+    prev_wait[new] = False
+    rework = again & ~prev_wait
+    work_us = np.where(wait_row, 0, to_next_us)
+    wait_us = np.where(wait_row, to_next_us, 0)
+    rework_us = np.where(rework, work_us, 0)
+    ends = np.append(starts[1:], n) - 1
+    tp_us = t[ends] - t[starts]
+    out: dict[str, Any] = {
+        "head": {"n": n, "cases": ncases, "first": _time(int(t.min())),
+                 "last": _time(int(t.max())), "paired": 0},
+        "services": None, "handovers": None,
+        "start_activities": _counted(code[starts], acts),
+        "end_activities": _counted(code[last], acts),
+        "edges": _edges(code[nxt], code[1:][nxt[:-1]], to_next_us[nxt], acts),
+        "activities": _activities(code, pos, again, nxt, to_next_us, work_us, wait_us,
+                                  rework, rework_us, acts),
+        "rework_cases": _rework_cases(pair[rework], ncases, acts),
+        "throughput": _throughput(tp_us, t[starts]),
+    }
+    out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
+    return out
+
+
+def _time(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _secs(us: Any) -> float:
+    """Integer microseconds as seconds, as the SQL divides them (a double over 10⁶)."""
+    return float(us) / 1_000_000
+
+
+def _sums(group: Any, values: Any, size: int) -> I64:
+    """Exact integer sums per group (``bincount`` weights are floats: inexact above 2⁵³)."""
+    out = np.zeros(size, np.int64)
+    np.add.at(out, group, values)
+    return out
+
+
+def _mean(total: Any, count: int) -> float:
+    """DuckDB's ``avg`` of integers: the sum over the count in long double, then a double."""
+    return float(np.longdouble(int(total)) / np.longdouble(count))
+
+
+def _counted(codes: Any, acts: int) -> list[dict[str, Any]]:
+    n = np.bincount(codes, minlength=acts)
+    return [{"activity": int(c) + 1, "n": int(n[c])} for c in np.flatnonzero(n)]
+
+
+def _medians(group: Any, us: Any, size: int) -> tuple[I64, list[float | None]]:
+    """Each group's count and exact median of its microseconds as seconds (DuckDB's
+    ``median``: the middle value, or ``lo · 0.5 + hi · 0.5`` between the middle two), from
+    one sort of the values packed with their group when they fit in 63 bits."""
+    count = np.bincount(group, minlength=size)
+    if not len(us):
+        return count, [None] * size
+    lo_us = int(us.min())
+    span = int(us.max()) - lo_us + 1
+    if span * size < 2**62:
+        packed = np.sort(group.astype(np.int64) * span + (us - lo_us))
+        values = packed % span + lo_us
+    else:
+        values = us[np.lexsort((us, group))]
+    begin = np.concatenate(([0], np.cumsum(count)[:-1]))
+    med: list[float | None] = []
+    for g in range(size):
+        c = int(count[g])
+        if not c:
+            med.append(None)
+            continue
+        a = _secs(values[begin[g] + (c - 1) // 2])
+        b = _secs(values[begin[g] + c // 2])
+        med.append(a if a == b else a * 0.5 + b * 0.5)
+    return count, med
+
+
+def _edges(src: Any, dst: Any, us: Any, acts: int) -> list[dict[str, Any]]:
+    """The directly-follows pairs: count, mean, median, min and max of the time between."""
+    pair = src * acts + dst
+    count, med = _medians(pair, us, acts * acts)
+    total = _sums(pair, us, acts * acts)
+    lo = np.full(acts * acts, np.iinfo(np.int64).max)
+    hi = np.full(acts * acts, np.iinfo(np.int64).min)
+    np.minimum.at(lo, pair, us)
+    np.maximum.at(hi, pair, us)
+    return [{"activity": int(p) // acts + 1, "next_act": int(p) % acts + 1, "n": int(count[p]),
+             "mean": _secs(total[p]) / int(count[p]), "median": med[p], "lo": _secs(lo[p]),
+             "hi": _secs(hi[p])} for p in np.flatnonzero(count)]
+
+
+def _activities(code: Any, pos: Any, again: Any, nxt: Any, to_next_us: Any, work_us: Any,
+                wait_us: Any, rework: Any, rework_us: Any, acts: int) -> list[dict[str, Any]]:
+    visits = np.bincount(code, minlength=acts)
+    firsts = ~again
+    cases = np.bincount(code[firsts], minlength=acts)
+    pos_sum = _sums(code[firsts], pos[firsts], acts)
+    to_count, to_med = _medians(code[nxt], to_next_us[nxt], acts)
+    to_sum = _sums(code[nxt], to_next_us[nxt], acts)
+    work, wait = _sums(code, work_us, acts), _sums(code, wait_us, acts)
+    wait_s = wait_us / 1_000_000
+    wait_sq = np.bincount(code, weights=wait_s * wait_s, minlength=acts)
+    rework_visits = np.bincount(code[rework], minlength=acts)
+    rework_s = _sums(code, rework_us, acts)
+    return [{"activity": int(c) + 1, "visits": int(visits[c]), "cases": int(cases[c]),
+             "order": _mean(pos_sum[c], int(cases[c])), "process": 0.0,
+             "to_next": _secs(to_sum[c]) / int(to_count[c]) if to_count[c] else None,
+             "to_next_med": to_med[c], "work": _secs(work[c]), "wait": _secs(wait[c]),
+             "wait_sq": float(wait_sq[c]), "rework_visits": int(rework_visits[c]),
+             "rework_s": _secs(rework_s[c])} for c in np.flatnonzero(visits)]
+
+
+def _quantile(sorted_s: Any, q: float) -> float:
+    """DuckDB's ``quantile_cont``: between the floor and ceiling ranks of (n − 1)·q, as
+    ``lo · (1 − d) + hi · d`` (``lo + (hi − lo) · d`` differs in the last bit)."""
+    rn = (len(sorted_s) - 1) * q
+    d = rn - math.floor(rn)
+    lo, hi = float(sorted_s[math.floor(rn)]), float(sorted_s[math.ceil(rn)])
+    return lo if lo == hi else lo * (1 - d) + hi * d
+
+
+def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
+    tp = np.sort(tp_us) / 1_000_000
+    return {"mean": _secs(int(tp_us.sum())) / len(tp_us), "max": float(tp[-1]),
+            "qs": [_quantile(tp, q) for q in THROUGHPUT_QUANTILES],
+            "last_start": _time(int(first_us.max()))}
+
+
+def _rework_cases(pairs: I64, cases: int, acts: int) -> list[dict[str, Any]]:
+    """Per activity, the cases with rework there: distinct (case, activity) pairs."""
+    hit = np.zeros(cases * acts, bool)
+    hit[pairs] = True
+    return _counted(np.flatnonzero(hit) % acts, acts)
+
+
+def _variant_hash(code: Any, pos: Any, i: int) -> I64:
+    """``discovery_sql._hash`` of (code, position), 1-based as there, in int64 (no overflow:
+    every product stays below 2⁶²); computed once per (code, position) and looked up."""
+    a, b, c, p = VARIANT_HASH[i]
+    k = np.arange(1, int(code.max()) + 2, dtype=np.int64)[:, None]
+    at = np.arange(int(pos.max()) + 1, dtype=np.int64)[None, :]
+    x = (k * a + at * b + c) % p
+    y = (x * x) % p
+    table: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
+    return table[code, pos]  # type: ignore[no-any-return]
+
+
+def _variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
+              cases_text: Any, top: int) -> dict[str, Any]:
+    """Cases grouped by (length, the two hash sums) as the SQL does; each variant's cases,
+    mean throughput and representative (its least case id in text order, ``rank``)."""
+    length = ends - starts + 1
+    h0 = np.add.reduceat(_variant_hash(code, pos, 0), starts)
+    h1 = np.add.reduceat(_variant_hash(code, pos, 1), starts)
+    o = np.lexsort((h1, h0, length))
+    k0, k1, k2 = length[o], h0[o], h1[o]
+    new = np.empty(len(o), bool)
+    new[0] = True
+    new[1:] = (k0[1:] != k0[:-1]) | (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
+    begin = np.flatnonzero(new)
+    count = np.diff(np.append(begin, len(o)))
+    tp_sum = np.add.reduceat(tp_us[o], begin)
+    rep = np.minimum.reduceat(rank[o], begin)
+    best = np.lexsort((rep, -count))[:top]
+    case_at = np.empty(len(cases_text), np.int64)   # a case's index in ``starts`` by its rank
+    case_at[rank] = np.arange(len(rank))
+    variants, sequences = [], []
+    for v in best:
+        ci = int(case_at[rep[v]])
+        name = str(cases_text[rep[v]])
+        variants.append({"cases": int(count[v]), "tp": _secs(tp_sum[v]) / int(count[v]),
+                         "rep": name})
+        sequences.append({"case_id": name,
+                          "acts": [int(c) + 1 for c in code[starts[ci]:ends[ci] + 1]]})
+    return {"variants": variants, "sequences": sequences, "variant_count": len(begin)}
