@@ -122,7 +122,7 @@ def _top(text: str, fmt: str) -> int:
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
     from dipstick.engine.sql import connect
-    from dipstick.streams.logs import read_event_log
+    from dipstick.streams.logs import load_event_log
     from dipstick.streams.on_duckdb import discover_relation
 
     con = connect()
@@ -133,7 +133,7 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            read_event_log(con, path, mapping, table="events", ordered=False)
+            load_event_log(con, path, mapping, table="events", ordered=False)
             step("discovering")
             d = discover_relation(con.table("events"), process=only, waiting=waiting,
                                   collapse=collapse, top_variants=top)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import duckdb
@@ -138,11 +140,8 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     for i, a in enumerate(log.activities):
         waiting[i] = a in set(wait_names)
     wait_row = waiting[code]
-    # again: an earlier visit of the case went to this activity (its first visit is its case's)
     pair = case * acts + code
-    first = np.full(ncases * acts, n, np.int64)
-    np.minimum.at(first, pair, np.arange(n))
-    again = first[pair] < np.arange(n)
+    again = _again(pair)
     prev_wait = np.zeros(n, bool)
     prev_wait[1:] = wait_row[:-1]
     prev_wait[new] = False
@@ -161,7 +160,7 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
         "edges": _edges(code[nxt], code[1:][nxt[:-1]], to_next_us[nxt], acts),
         "activities": _activities(code, pos, again, nxt, to_next_us, work_us, wait_us,
                                   rework, rework_us, acts),
-        "rework_cases": _rework_cases(pair[rework], ncases, acts),
+        "rework_cases": _rework_cases(pair[rework], acts),
         "throughput": _throughput(tp_us, t[starts]),
     }
     out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
@@ -194,45 +193,53 @@ def _counted(codes: Any, acts: int) -> list[dict[str, Any]]:
     return [{"activity": int(c) + 1, "n": int(n[c])} for c in np.flatnonzero(n)]
 
 
-def _medians(group: Any, us: Any, size: int) -> tuple[I64, list[float | None]]:
-    """Each group's count and exact median of its microseconds as seconds (DuckDB's
-    ``median``: the middle value, or ``lo · 0.5 + hi · 0.5`` between the middle two), from
-    one sort of the values packed with their group when they fit in 63 bits."""
-    count = np.bincount(group, minlength=size)
+@dataclass(frozen=True)
+class _Groups:
+    """Per group present (ascending keys): count, exact sum, least, greatest and median."""
+
+    keys: I64
+    count: I64
+    total: I64
+    lo: I64
+    hi: I64
+    median: list[float]
+
+
+def _grouped(group: I64, us: I64) -> _Groups:
+    """Integer microseconds grouped by a non-negative integer key, from one sort of the two
+    packed into an integer when they fit in 63 bits (else a ``lexsort``): counts, sums (in
+    int64, exact), extremes and DuckDB's ``median`` (the middle value, or :func:`_between`
+    the middle two at 0.5), in seconds where the SQL gives seconds."""
     if not len(us):
-        return count, [None] * size
+        e = np.zeros(0, np.int64)
+        return _Groups(e, e, e, e, e, [])
     lo_us = int(us.min())
     span = int(us.max()) - lo_us + 1
-    if span * size < 2**62:
-        packed = np.sort(group.astype(np.int64) * span + (us - lo_us))
-        values = packed % span + lo_us
+    if span * (int(group.max()) + 1) < 2**62:
+        packed = np.sort(group * span + (us - lo_us))
+        keys, values = packed // span, packed % span + lo_us
     else:
-        values = us[np.lexsort((us, group))]
-    begin = np.concatenate(([0], np.cumsum(count)[:-1]))
-    med: list[float | None] = []
-    for g in range(size):
-        c = int(count[g])
-        if not c:
-            med.append(None)
-            continue
-        a = _secs(values[begin[g] + (c - 1) // 2])
-        b = _secs(values[begin[g] + c // 2])
-        med.append(a if a == b else a * 0.5 + b * 0.5)
-    return count, med
+        o = np.lexsort((us, group))
+        keys, values = group[o], us[o]
+    new = np.empty(len(keys), bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    begin = np.flatnonzero(new)
+    end = np.append(begin[1:], len(keys))
+    count = end - begin
+    mid_lo, mid_hi = values[begin + (count - 1) // 2], values[begin + count // 2]
+    median = [_between(_secs(x), _secs(y), 0.5) for x, y in zip(mid_lo, mid_hi, strict=True)]
+    return _Groups(keys[begin], count, np.add.reduceat(values, begin), values[begin],
+                   values[end - 1], median)
 
 
-def _edges(src: Any, dst: Any, us: Any, acts: int) -> list[dict[str, Any]]:
+def _edges(src: I64, dst: I64, us: I64, acts: int) -> list[dict[str, Any]]:
     """The directly-follows pairs: count, mean, median, min and max of the time between."""
-    pair = src * acts + dst
-    count, med = _medians(pair, us, acts * acts)
-    total = _sums(pair, us, acts * acts)
-    lo = np.full(acts * acts, np.iinfo(np.int64).max)
-    hi = np.full(acts * acts, np.iinfo(np.int64).min)
-    np.minimum.at(lo, pair, us)
-    np.maximum.at(hi, pair, us)
-    return [{"activity": int(p) // acts + 1, "next_act": int(p) % acts + 1, "n": int(count[p]),
-             "mean": _secs(total[p]) / int(count[p]), "median": med[p], "lo": _secs(lo[p]),
-             "hi": _secs(hi[p])} for p in np.flatnonzero(count)]
+    g = _grouped(src * acts + dst, us)
+    return [{"activity": int(k) // acts + 1, "next_act": int(k) % acts + 1, "n": int(n),
+             "mean": _secs(total) / int(n), "median": med, "lo": _secs(lo), "hi": _secs(hi)}
+            for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
+                                                strict=True)]
 
 
 def _activities(code: Any, pos: Any, again: Any, nxt: Any, to_next_us: Any, work_us: Any,
@@ -241,8 +248,12 @@ def _activities(code: Any, pos: Any, again: Any, nxt: Any, to_next_us: Any, work
     firsts = ~again
     cases = np.bincount(code[firsts], minlength=acts)
     pos_sum = _sums(code[firsts], pos[firsts], acts)
-    to_count, to_med = _medians(code[nxt], to_next_us[nxt], acts)
-    to_sum = _sums(code[nxt], to_next_us[nxt], acts)
+    g = _grouped(code[nxt], to_next_us[nxt])
+    to_count, to_sum = np.zeros(acts, np.int64), np.zeros(acts, np.int64)
+    to_count[g.keys], to_sum[g.keys] = g.count, g.total
+    to_med: list[float | None] = [None] * acts
+    for k, m in zip(g.keys, g.median, strict=True):
+        to_med[k] = m
     work, wait = _sums(code, work_us, acts), _sums(code, wait_us, acts)
     wait_s = wait_us / 1_000_000
     wait_sq = np.bincount(code, weights=wait_s * wait_s, minlength=acts)
@@ -257,12 +268,19 @@ def _activities(code: Any, pos: Any, again: Any, nxt: Any, to_next_us: Any, work
 
 
 def _quantile(sorted_s: Any, q: float) -> float:
-    """DuckDB's ``quantile_cont``: between the floor and ceiling ranks of (n − 1)·q, as
-    ``lo · (1 − d) + hi · d`` (``lo + (hi − lo) · d`` differs in the last bit)."""
+    """DuckDB's ``quantile_cont``: between the floor and ceiling ranks of (n − 1)·q."""
     rn = (len(sorted_s) - 1) * q
-    d = rn - math.floor(rn)
     lo, hi = float(sorted_s[math.floor(rn)]), float(sorted_s[math.ceil(rn)])
-    return lo if lo == hi else lo * (1 - d) + hi * d
+    return _between(lo, hi, rn - math.floor(rn))
+
+
+def _between(lo: float, hi: float, d: float) -> float:
+    """DuckDB's interpolation ``lo · (1 − d) + hi · d`` as its build evaluates it: one fused
+    multiply-add, ``fma(lo, 1 − d, hi · d)`` (the unfused forms differ in the last bit on
+    some quantiles: measured). Exact in rationals, then rounded once, as an fma is."""
+    if lo == hi:
+        return lo
+    return float(Fraction(lo) * Fraction(1 - d) + Fraction(hi * d))
 
 
 def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
@@ -272,23 +290,43 @@ def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
             "last_start": _time(int(first_us.max()))}
 
 
-def _rework_cases(pairs: I64, cases: int, acts: int) -> list[dict[str, Any]]:
+def _again(pair: I64) -> Any:
+    """Whether an earlier event (in this order) has the same (case, activity) pair: all but
+    each pair's first, from one sort of the pair packed with the event's index."""
+    n = len(pair)
+    if (int(pair.max()) + 1) * n >= 2**62:
+        o = np.lexsort((np.arange(n), pair))
+        keys, idx = pair[o], o
+    else:
+        packed = np.sort(pair * n + np.arange(n))
+        keys, idx = packed // n, packed % n
+    again = np.ones(n, bool)
+    first = np.empty(n, bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    again[idx[first]] = False
+    return again
+
+
+def _rework_cases(pairs: I64, acts: int) -> list[dict[str, Any]]:
     """Per activity, the cases with rework there: distinct (case, activity) pairs."""
-    hit = np.zeros(cases * acts, bool)
-    hit[pairs] = True
-    return _counted(np.flatnonzero(hit) % acts, acts)
+    return _counted(np.unique(pairs) % acts, acts)
 
 
 def _variant_hash(code: Any, pos: Any, i: int) -> I64:
     """``discovery_sql._hash`` of (code, position), 1-based as there, in int64 (no overflow:
     every product stays below 2⁶²); computed once per (code, position) and looked up."""
     a, b, c, p = VARIANT_HASH[i]
-    k = np.arange(1, int(code.max()) + 2, dtype=np.int64)[:, None]
-    at = np.arange(int(pos.max()) + 1, dtype=np.int64)[None, :]
+    acts, longest = int(code.max()) + 1, int(pos.max()) + 1
+    if acts * longest > len(code):   # a table bigger than the events: compute each
+        k, at = code + 1, pos
+    else:
+        k = np.arange(1, acts + 1, dtype=np.int64)[:, None]
+        at = np.arange(longest, dtype=np.int64)[None, :]
     x = (k * a + at * b + c) % p
     y = (x * x) % p
-    table: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
-    return table[code, pos]  # type: ignore[no-any-return]
+    h: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
+    return h if acts * longest > len(code) else h[code, pos]  # type: ignore[no-any-return]
 
 
 def _variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
