@@ -326,7 +326,10 @@ def _variant_hash(code: Any, pos: Any, i: int) -> I64:
     x = (k * a + at * b + c) % p
     y = (x * x) % p
     h: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
-    return h if acts * longest > len(code) else h[code, pos]  # type: ignore[no-any-return]
+    if acts * longest > len(code):
+        return h
+    looked_up: I64 = h[code, pos]
+    return looked_up
 
 
 def _variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
