@@ -140,3 +140,39 @@ def test_lifecycle_logs_services_and_resources_stay_with_the_sql() -> None:
     con.execute("ALTER TABLE events ADD COLUMN lifecycle VARCHAR").fetchall()
     con.execute("UPDATE events SET lifecycle = 'start' WHERE seq = 2").fetchall()
     assert not on_numpy.applies(q.shape(con.table("events")))
+
+
+def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms() -> None:
+    """Paths a test log never takes (more (case, activity) pairs than events allow a slot
+    each, durations too wide to pack with their group, cases longer than a hash table is
+    worth): each equals its fast form or a plain Python count."""
+    rng = np.random.default_rng(3)
+    pair = rng.integers(0, 500, 3000).astype(np.int64)
+    assert (on_numpy._again(pair, 500) == on_numpy._again(pair, 10**9)).all()
+    seen: set[int] = set()
+    plain = []
+    for p in pair.tolist():
+        plain.append(p in seen)
+        seen.add(p)
+    assert on_numpy._again(pair, 500).tolist() == plain
+    pairs = pair[:200]
+    assert on_numpy._rework_cases(pairs, 500, 10) == on_numpy._rework_cases(pairs, 10**12, 10)
+
+    # packed with the group, then too wide for that (8 groups × 2⁵⁹ µs, sums still in int64)
+    for group, us in ((rng.integers(0, 7, 2000), rng.integers(0, 10**9, 2000)),
+                      (np.arange(40) % 8, np.append([0, 2**59], rng.integers(0, 2**59, 38)))):
+        group = group.astype(np.int64)
+        g = on_numpy._grouped(group, us.astype(np.int64))
+        for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
+                                            strict=True):
+            mine = sorted(int(x) for x in us[group == k])
+            assert (n, total, lo, hi) == (len(mine), sum(mine), mine[0], mine[-1])
+            mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
+            assert med == (mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5))
+
+    code = rng.integers(0, 8, 1000).astype(np.int64)
+    pos = rng.integers(1, 30, 1000).astype(np.int64)
+    for i in (0, 1):
+        table = on_numpy._variant_hash(code, pos, i)   # 8 × 30 table < 1000 events
+        direct = on_numpy._variant_hash(np.append(code, 0), np.append(pos, 10**5), i)
+        assert (table == direct[:-1]).all()

@@ -141,14 +141,11 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
         waiting[i] = a in set(wait_names)
     wait_row = waiting[code]
     pair = case * acts + code
-    again = _again(pair)
+    again = _again(pair, ncases * acts)
     prev_wait = np.zeros(n, bool)
     prev_wait[1:] = wait_row[:-1]
     prev_wait[new] = False
     rework = again & ~prev_wait
-    work_us = np.where(wait_row, 0, to_next_us)
-    wait_us = np.where(wait_row, to_next_us, 0)
-    rework_us = np.where(rework, work_us, 0)
     ends = np.append(starts[1:], n) - 1
     tp_us = t[ends] - t[starts]
     out: dict[str, Any] = {
@@ -158,9 +155,8 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
         "start_activities": _counted(code[starts], acts),
         "end_activities": _counted(code[last], acts),
         "edges": _edges(code[nxt], code[1:][nxt[:-1]], to_next_us[nxt], acts),
-        "activities": _activities(code, pos, again, nxt, to_next_us, work_us, wait_us,
-                                  rework, rework_us, acts),
-        "rework_cases": _rework_cases(pair[rework], acts),
+        "activities": _activities(code, pos, again, nxt, to_next_us, rework, waiting),
+        "rework_cases": _rework_cases(pair[rework], ncases * acts, acts),
         "throughput": _throughput(tp_us, t[starts]),
     }
     out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
@@ -242,29 +238,33 @@ def _edges(src: I64, dst: I64, us: I64, acts: int) -> list[dict[str, Any]]:
                                                 strict=True)]
 
 
-def _activities(code: Any, pos: Any, again: Any, nxt: Any, to_next_us: Any, work_us: Any,
-                wait_us: Any, rework: Any, rework_us: Any, acts: int) -> list[dict[str, Any]]:
+def _activities(code: I64, pos: I64, again: Any, nxt: Any, to_next_us: I64, rework: Any,
+                waiting: Any) -> list[dict[str, Any]]:
+    """Per activity: visits, cases (first visits) and their mean position, the time to the
+    next event (mean, median), work, wait and rework. A state's time is all work or all
+    wait, by its name, so work and wait are its time to the next event, summed once."""
+    acts = len(waiting)
     visits = np.bincount(code, minlength=acts)
     firsts = ~again
     cases = np.bincount(code[firsts], minlength=acts)
     pos_sum = _sums(code[firsts], pos[firsts], acts)
     g = _grouped(code[nxt], to_next_us[nxt])
-    to_count, to_sum = np.zeros(acts, np.int64), np.zeros(acts, np.int64)
-    to_count[g.keys], to_sum[g.keys] = g.count, g.total
+    to_count, spent = np.zeros(acts, np.int64), np.zeros(acts, np.int64)
+    to_count[g.keys], spent[g.keys] = g.count, g.total
     to_med: list[float | None] = [None] * acts
     for k, m in zip(g.keys, g.median, strict=True):
         to_med[k] = m
-    work, wait = _sums(code, work_us, acts), _sums(code, wait_us, acts)
-    wait_s = wait_us / 1_000_000
-    wait_sq = np.bincount(code, weights=wait_s * wait_s, minlength=acts)
+    work, wait = np.where(waiting, 0, spent), np.where(waiting, spent, 0)
+    redone = np.where(waiting, 0, _sums(code[rework], to_next_us[rework], acts))
+    secs = to_next_us / 1_000_000
+    wait_sq = np.where(waiting, np.bincount(code, weights=secs * secs, minlength=acts), 0.0)
     rework_visits = np.bincount(code[rework], minlength=acts)
-    rework_s = _sums(code, rework_us, acts)
     return [{"activity": int(c) + 1, "visits": int(visits[c]), "cases": int(cases[c]),
              "order": _mean(pos_sum[c], int(cases[c])), "process": 0.0,
-             "to_next": _secs(to_sum[c]) / int(to_count[c]) if to_count[c] else None,
+             "to_next": _secs(spent[c]) / int(to_count[c]) if to_count[c] else None,
              "to_next_med": to_med[c], "work": _secs(work[c]), "wait": _secs(wait[c]),
              "wait_sq": float(wait_sq[c]), "rework_visits": int(rework_visits[c]),
-             "rework_s": _secs(rework_s[c])} for c in np.flatnonzero(visits)]
+             "rework_s": _secs(redone[c])} for c in np.flatnonzero(visits)]
 
 
 def _quantile(sorted_s: Any, q: float) -> float:
@@ -290,26 +290,36 @@ def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
             "last_start": _time(int(first_us.max()))}
 
 
-def _again(pair: I64) -> Any:
-    """Whether an earlier event (in this order) has the same (case, activity) pair: all but
-    each pair's first, from one sort of the pair packed with the event's index."""
+def _again(pair: I64, size: int) -> Any:
+    """Whether an earlier event (in this order) has the same (case, activity) pair: each
+    pair's first event by a scatter-minimum into one slot per pair when there are not many
+    more pairs than events, else from one sort of the pair packed with the event's index."""
     n = len(pair)
-    if (int(pair.max()) + 1) * n >= 2**62:
-        o = np.lexsort((np.arange(n), pair))
-        keys, idx = pair[o], o
+    idx = np.arange(n)
+    if size <= 4 * n:
+        first = np.full(size, n, np.int64)
+        np.minimum.at(first, pair, idx)
+        return first[pair] < idx
+    if size * n >= 2**62:
+        o = np.lexsort((idx, pair))
+        keys, at = pair[o], o
     else:
-        packed = np.sort(pair * n + np.arange(n))
-        keys, idx = packed // n, packed % n
+        packed = np.sort(pair * n + idx)
+        keys, at = packed // n, packed % n
     again = np.ones(n, bool)
-    first = np.empty(n, bool)
-    first[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    again[idx[first]] = False
+    head = np.empty(n, bool)
+    head[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=head[1:])
+    again[at[head]] = False
     return again
 
 
-def _rework_cases(pairs: I64, acts: int) -> list[dict[str, Any]]:
+def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:
     """Per activity, the cases with rework there: distinct (case, activity) pairs."""
+    if size <= 4 * max(len(pairs), 1 << 20):
+        hit = np.zeros(size, bool)
+        hit[pairs] = True
+        return _counted(np.flatnonzero(hit) % acts, acts)
     return _counted(np.unique(pairs) % acts, acts)
 
 
