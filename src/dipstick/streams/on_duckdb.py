@@ -24,7 +24,7 @@ from dipstick.waiting import is_waiting
 
 # From this many events a state log's aggregates are NumPy's (:mod:`dipstick.streams.on_numpy`):
 # below it importing NumPy costs more than the window sort it saves (measured, session 13).
-ARRAYS_FROM = 200_000
+ARRAYS_FROM = 50_000
 
 
 def discover_relation(rel: duckdb.DuckDBPyRelation, *, process: str | None = None,
