@@ -130,6 +130,17 @@ def test_numpy_equals_sql_on_the_real_log() -> None:
     both(con.table("events"), collapse=True, top_variants=50)
 
 
+def test_a_missing_order_goes_to_the_sql() -> None:
+    """A relation not read by dipstick may lack an order value: NumPy has no NULL, the SQL
+    sorts it last; the answer is the SQL's."""
+    con = state_log(8)
+    con.execute("UPDATE events SET seq = NULL WHERE _row % 5 = 0").fetchall()
+    events = con.table("events")
+    assert on_numpy.aggregates(events, q.shape(events), [], False, 10) is None
+    fast = discover_relation(events, arrays=True)
+    assert fast.to_json() == discover_relation(events, arrays=False).to_json()
+
+
 def test_lifecycle_logs_services_and_resources_stay_with_the_sql() -> None:
     con = state_log(7)
     con.execute("ALTER TABLE events ADD COLUMN resource VARCHAR").fetchall()

@@ -43,10 +43,12 @@ def applies(log: LogShape) -> bool:
 
 def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
                collapse: bool, top: int) -> dict[str, Any] | None:
-    """``discovery_sql.aggregates`` of a state log (:func:`applies`), or None when two case
-    ids share a hash (then the SQL must run)."""
+    """``discovery_sql.aggregates`` of a state log (:func:`applies`), or None when the SQL
+    must run: two case ids share a hash, or a case, time or order is missing."""
     cols = _columns(rel, log)
     cases_text, cases_hash = _cases(rel)
+    if any(isinstance(a, np.ma.MaskedArray) for a in (*cols.values(), cases_text)):
+        return None   # a missing case, time or order (not in a log read by dipstick): SQL
     by_hash = np.argsort(cases_hash)
     hashes = cases_hash[by_hash]
     if bool((hashes[1:] == hashes[:-1]).any()):
@@ -142,9 +144,10 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     wait_row = waiting[code]
     pair = case * acts + code
     again = _again(pair, ncases * acts)
+    # rework: a repeat not straight back from waiting (a case's first event is no repeat, so
+    # the previous row's state, another case's there, never counts)
     prev_wait = np.zeros(n, bool)
     prev_wait[1:] = wait_row[:-1]
-    prev_wait[new] = False
     rework = again & ~prev_wait
     ends = np.append(starts[1:], n) - 1
     tp_us = t[ends] - t[starts]
