@@ -55,6 +55,7 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         return None   # two case ids, one hash
     order = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), len(hashes))
     h, t, code = cols["h"][order], cols["t"][order], cols["code"][order]
+    del cols, order   # freed for the arrays to come: fewer fresh pages for the kernel to zero
     new = np.empty(len(h), bool)
     new[0] = True
     np.not_equal(h[1:], h[:-1], out=new[1:])
