@@ -11,8 +11,10 @@ Same definitions as :func:`dipstick.engine.discovery_sql.aggregates` (state read
 without ``collapse``), and the same result dict, so :mod:`dipstick.streams.on_duckdb` turns
 either into the :class:`Discovery`. Durations are summed as integer microseconds: exact, where a
 sum of float seconds depends on its order (equal on logs with whole seconds, the usual export).
-A hash collision between two case ids is detected (fewer hash groups than cases) and answered
-by ``None``: the caller then runs the SQL. Lifecycle logs, services and resources are the SQL's.
+Two case ids with one hash (the distinct ids' hashes are checked) or a missing case, time or
+order are answered by ``None``: the caller then runs the SQL. Lifecycle logs, services and
+resources are the SQL's. One-threaded NumPy: cheaper in CPU than DuckDB's window, not always
+in wall on an idle machine (docs/benchmarks.md, session 13).
 """
 
 from __future__ import annotations
