@@ -2,6 +2,7 @@
 process — ``dipstick streams LOG --format json`` vs pandas + pm4py. Run:
 
     python benchmarks/discovery_e2e.py [--repeat 5] [--sizes 1800 7700 150000] [--real PATH]
+                                       [--base SRC]
 
 First, ``discover()``'s fixed cost in process on a 5-case log (vs the portable formulation).
 
@@ -23,6 +24,10 @@ Contenders, each a fresh process per run (Python start-up and imports included):
 - **floors**: ``python -c "import duckdb"`` (start-up only), and a fresh process that imports
   DuckDB and parses the same file's four columns as text, nothing more (``READ_FLOOR``:
   the least any DuckDB-based reader of the file costs).
+
+With ``--base SRC`` (another checkout's ``src``, e.g. a ``git worktree`` of the session's
+start), the same ``dipstick streams`` command runs with that source first on the path too,
+in turn with the others: before and after from one run.
 
 Wall and CPU time (user + system of the child, from ``os.wait4``) are the median of
 ``--repeat`` runs, run alternately. The results must agree (edges, counts, mean and median
@@ -124,11 +129,12 @@ def pm4py_child(spec: dict[str, Any]) -> None:
         "variants": [{"activities": list(k), "cases": int(v)} for k, v in variants.items()]}))
 
 
-def measure(args: list[str], out: Path) -> tuple[float, float]:
+def measure(args: list[str], out: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, all threads) of one fresh process, stdout kept."""
     with out.open("wb") as f:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(args, stdout=f, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(args, stdout=f, stderr=subprocess.PIPE,
+                                env=None if env is None else {**os.environ, **env})
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     if status:
@@ -164,18 +170,28 @@ def disagreements(ours: dict[str, Any], peer: dict[str, Any]) -> list[str]:
     return out
 
 
-def bench(log: Log, repeat: int, work: Path) -> bool:
+BASE = "dipstick streams, --base src"
+
+
+def bench(log: Log, repeat: int, work: Path, base: Path | None = None) -> bool:
     contenders = {"dipstick streams": log.dipstick(),
                   "dipstick streams, its imports only": log.dipstick(streams_only=True),
                   "pandas + pm4py": log.pm4py(),
                   "floor: python -c 'import duckdb'": [sys.executable, "-c", "import duckdb"],
                   "floor: import duckdb + read_csv of the 4 columns": log.read_floor()}
+    envs = {}
+    if base is not None:
+        contenders[BASE] = log.dipstick()
+        envs[BASE] = {"PYTHONPATH": str(base)}
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in contenders}
     outs = {k: work / f"out-{i}.json" for i, k in enumerate(contenders)}
     for _ in range(repeat):
         for k, args in contenders.items():
-            runs[k].append(measure(args, outs[k]))
+            runs[k].append(measure(args, outs[k], envs.get(k)))
     ours = json.loads(outs["dipstick streams"].read_text())
+    same = base is None or outs[BASE].read_bytes() == outs["dipstick streams"].read_bytes()
+    if not same:
+        print("DIFFERENT: the --base src printed other bytes")
     if json.loads(outs["dipstick streams, its imports only"].read_text()) != ours:
         print("DISAGREE: the streams-only run printed something else")
         return False
@@ -190,7 +206,8 @@ def bench(log: Log, repeat: int, work: Path) -> bool:
     med = {k: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
            for k, r in runs.items()}
     pw, pc = med["pandas + pm4py"]
-    for k in ("dipstick streams", "dipstick streams, its imports only"):
+    for k in ("dipstick streams", "dipstick streams, its imports only",
+              *([BASE] if base is not None else [])):
         dw, dc = med[k]
         print(f"pm4py / {k}: wall **{pw / dw:.1f}×**, CPU {pc / dc:.1f}×")
     fw, fc = med["floor: import duckdb + read_csv of the 4 columns"]
@@ -205,7 +222,7 @@ def bench(log: Log, repeat: int, work: Path) -> bool:
           f"{'AGREE' if not problems else 'DISAGREE'}")
     for p in problems[:20]:
         print("  " + p)
-    return not problems
+    return not problems and same
 
 
 def fixed_cost(repeat: int) -> None:
@@ -254,6 +271,7 @@ def main() -> None:
                     help="cases of the generated logs (~8.5 events a case)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--real", type=Path, default=REAL_LOG, help="the ServiceNow log ('' skips)")
+    ap.add_argument("--base", type=Path, help="another src to run `dipstick streams` from too")
     ap.add_argument("--pm4py", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pm4py:
@@ -272,7 +290,7 @@ def main() -> None:
             logs.append(Log(f"generated log, {cases:,} cases", path, "case_id", "activity",
                             "timestamp", "seq"))
         for log in logs:
-            ok &= bench(log, args.repeat, work)
+            ok &= bench(log, args.repeat, work, args.base)
     sys.exit(0 if ok else 1)
 
 

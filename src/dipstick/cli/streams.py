@@ -1,8 +1,9 @@
 """``dipstick streams``: value stream maps, hand-given and discovered from event logs.
 
-A log file is read and discovered on DuckDB alone: no Narwhals, pyarrow, pydantic, pandas or
-the package loader is imported on that path (its whole-process time is measured against pm4py's,
-benchmarks/discovery_e2e.py; tests/test_discovery_sql.py guards the import list)."""
+A log file is read and discovered on DuckDB alone — with NumPy from 50 k events
+(streams/on_numpy.py): no Narwhals, pyarrow, pydantic, pandas or the package loader is imported
+on that path (its whole-process time is measured against pm4py's, benchmarks/discovery_e2e.py;
+tests/test_discovery_sql.py guards the import list)."""
 
 from __future__ import annotations
 
@@ -122,9 +123,10 @@ def _top(text: str, fmt: str) -> int:
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
     from dipstick.engine.sql import connect
-    from dipstick.streams.logs import read_event_log
+    from dipstick.streams.logs import load_event_log
     from dipstick.streams.on_duckdb import discover_relation
 
+    _one_shot()
     con = connect()
     # This connection's queries are scans, one sort and single-row aggregates side by side:
     # nothing to reorder, and the join-order search over the aggregates' dozen subqueries
@@ -133,7 +135,7 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            read_event_log(con, path, mapping, table="events", ordered=False)
+            load_event_log(con, path, mapping, table="events", ordered=False)
             step("discovering")
             d = discover_relation(con.table("events"), process=only, waiting=waiting,
                                   collapse=collapse, top_variants=top)
@@ -143,6 +145,27 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         con.close()
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
+
+
+def _one_shot() -> None:
+    """Tune this process — one discovery, then exit — for the NumPy path of a large log
+    (streams/on_numpy.py), measured on a 1.27 M-event log (docs/benchmarks.md, session 13):
+    OpenBLAS, loaded with NumPy but never used here, would start a thread per core that spins
+    (~0.15 s CPU); and glibc would hand each large array back to the kernel when freed, so
+    every next one comes as fresh pages the kernel zeroes (~0.15 s CPU): kept in the heap
+    instead (up to 256 MiB a block), reused, and freed at exit. The caller's own settings win."""
+    import os
+    import sys
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    import ctypes
+
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)   # glibc's; absent in musl
+    if mallopt is not None:
+        mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD
+        mallopt(-3, 1 << 28)   # M_MMAP_THRESHOLD
 
 
 @contextmanager

@@ -1,0 +1,378 @@
+"""The aggregates of a large state log's discovery computed in NumPy over its typed columns.
+
+DuckDB's visits table orders every event by (case, time, order) in a window partitioned by the
+case text, then a dozen grouped aggregates read it: ~1.1 s CPU of a 1.27 M-event log's 1.8 s
+(docs/benchmarks.md, session 13). Here DuckDB only reads and types the columns (a 64-bit hash
+of the case, the time in microseconds, the order, the activity's code) and NumPy does the rest:
+one ``lexsort`` of integers — skipped when the export is already in case order — then segment
+sums, ``bincount`` and sorts of packed integers for exact medians.
+
+Same definitions as :func:`dipstick.engine.discovery_sql.aggregates` (state reading, with or
+without ``collapse``), and the same result dict, so :mod:`dipstick.streams.on_duckdb` turns
+either into the :class:`Discovery`. Durations are summed as integer microseconds: exact, where a
+sum of float seconds depends on its order (equal on logs with whole seconds, the usual export).
+Two case ids with one hash (the distinct ids' hashes are checked) or a missing case, time or
+order are answered by ``None``: the caller then runs the SQL. Lifecycle logs, services and
+resources are the SQL's. One-threaded NumPy: cheaper in CPU than DuckDB's window, not always
+in wall on an idle machine (docs/benchmarks.md, session 13).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+
+from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, VARIANT_HASH, LogShape
+from dipstick.engine.sql import literal
+
+I64 = npt.NDArray[np.int64]
+_EPOCH = datetime(1970, 1, 1)
+
+
+def applies(log: LogShape) -> bool:
+    """Whether this path computes the log's discovery: a state log whose services and
+    resources are not known (those, and lifecycle pairing, are the SQL's)."""
+    return not log.lifecycle and not {"service", "resource"} & set(log.columns)
+
+
+def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
+               collapse: bool, top: int) -> dict[str, Any] | None:
+    """``discovery_sql.aggregates`` of a state log (:func:`applies`), or None when the SQL
+    must run: two case ids share a hash, or a case, time or order is missing."""
+    cols = _columns(rel, log)
+    cases_text, cases_hash = _cases(rel)
+    if any(isinstance(a, np.ma.MaskedArray) for a in (*cols.values(), cases_text)):
+        return None   # a missing case, time or order (not in a log read by dipstick): SQL
+    by_hash = np.argsort(cases_hash)
+    hashes = cases_hash[by_hash]
+    if bool((hashes[1:] == hashes[:-1]).any()):
+        return None   # two case ids, one hash
+    order = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), len(hashes))
+    h, t, code = cols["h"][order], cols["t"][order], cols["code"][order]
+    del cols, order   # freed for the arrays to come: fewer fresh pages for the kernel to zero
+    new = np.empty(len(h), bool)
+    new[0] = True
+    np.not_equal(h[1:], h[:-1], out=new[1:])
+    if collapse:   # consecutive events of one activity in a case: one visit
+        keep = new.copy()
+        np.not_equal(code[1:], code[:-1], out=keep[1:])
+        keep |= new
+        h, t, code, new = h[keep], t[keep], code[keep], new[keep]
+    # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
+    rank = by_hash[np.searchsorted(hashes, h[new])]
+    return _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
+
+
+def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape) -> dict[str, Any]:
+    """The typed columns in the relation's order: case hash, time (µs), order, file row and
+    the activity's code (0-based, in name order)."""
+    enum = ", ".join(literal(a) for a in log.activities)
+    row = ", _row AS r" if "_row" in log.columns else ""
+    return _fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
+                       f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code "
+                       "FROM _e")
+
+
+def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
+    """The distinct case ids in text order (the SQL's ``min(case_id)``) and their hashes."""
+    res = _fetch(rel, "SELECT case_id, hash(case_id) AS h FROM (SELECT DISTINCT case_id "
+                      "FROM _e) ORDER BY case_id")
+    return res["case_id"], res["h"]
+
+
+def _fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
+    """A query over the relation (as ``_e``), its columns as NumPy arrays."""
+    res = rel.query("_e", sql)
+    assert res is not None   # a SELECT has a result
+    return res.fetchnumpy()
+
+
+def _case_order(h: Any, t: I64, s: I64, r: I64 | None, cases: int) -> Any:
+    """The permutation ordering the events by (case hash, time, order, file row): none when
+    the export already is in case order (each case's events adjacent and in time order: one
+    cheap pass); else one ``lexsort`` of (case hash, time), then the order and row consulted
+    only where a case has events at one time (exports with whole minutes have many)."""
+    same = h[1:] == h[:-1]
+    if len(h) - int(same.sum()) == cases and bool((_later(t, s, r) | ~same).all()):
+        return slice(None)
+    o = np.lexsort((t, h))
+    hs, ts = h[o], t[o]
+    tie = (hs[1:] == hs[:-1]) & (ts[1:] == ts[:-1])
+    if bool(tie.any()):   # sort each tie's events (contiguous, in place) by order and row
+        at = np.zeros(len(o), bool)
+        at[1:] |= tie
+        at[:-1] |= tie
+        idx = np.flatnonzero(at)
+        sub = o[idx]
+        keys = (s[sub], t[sub], h[sub]) if r is None else (r[sub], s[sub], t[sub], h[sub])
+        o[idx] = sub[np.lexsort(keys)]
+    return o
+
+
+def _later(t: I64, s: I64, r: I64 | None) -> Any:
+    """Whether each event is later than the one before it in (time, order, row)."""
+    later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (s[1:] > s[:-1]))
+    if r is not None:
+        later |= (t[1:] == t[:-1]) & (s[1:] == s[:-1]) & (r[1:] > r[:-1])
+    return later
+
+
+def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: LogShape,
+               wait_names: Sequence[str], top: int) -> dict[str, Any]:
+    n = len(t)
+    acts = len(log.activities)
+    starts = np.flatnonzero(new)
+    ncases = len(starts)
+    case = np.cumsum(new) - 1
+    pos = np.arange(n) - starts[case] + 1
+    last = np.empty(n, bool)
+    last[:-1] = new[1:]
+    last[-1] = True
+    nxt = ~last
+    code = code.astype(np.int64)
+    to_next_us = np.zeros(n, np.int64)
+    to_next_us[:-1] = t[1:] - t[:-1]
+    to_next_us[last] = 0
+    waiting = np.zeros(acts, bool)
+    for i, a in enumerate(log.activities):
+        waiting[i] = a in set(wait_names)
+    wait_row = waiting[code]
+    pair = case * acts + code
+    again = _again(pair, ncases * acts)
+    # rework: a repeat not straight back from waiting (a case's first event is no repeat, so
+    # the previous row's state, another case's there, never counts)
+    prev_wait = np.zeros(n, bool)
+    prev_wait[1:] = wait_row[:-1]
+    rework = again & ~prev_wait
+    ends = np.append(starts[1:], n) - 1
+    tp_us = t[ends] - t[starts]
+    out: dict[str, Any] = {
+        "head": {"n": n, "cases": ncases, "first": _time(int(t.min())),
+                 "last": _time(int(t.max())), "paired": 0},
+        "services": None, "handovers": None,
+        "start_activities": _counted(code[starts], acts),
+        "end_activities": _counted(code[last], acts),
+        "edges": _edges(code[nxt], code[1:][nxt[:-1]], to_next_us[nxt], acts),
+        "activities": _activities(code, pos, again, nxt, to_next_us, rework, waiting),
+        "rework_cases": _rework_cases(pair[rework], ncases * acts, acts),
+        "throughput": _throughput(tp_us, t[starts]),
+    }
+    out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
+    return out
+
+
+def _time(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _secs(us: Any) -> float:
+    """Integer microseconds as seconds, as the SQL divides them (a double over 10⁶)."""
+    return float(us) / 1_000_000
+
+
+def _sums(group: Any, values: Any, size: int) -> I64:
+    """Exact integer sums per group (``bincount`` weights are floats: inexact above 2⁵³)."""
+    out = np.zeros(size, np.int64)
+    np.add.at(out, group, values)
+    return out
+
+
+def _mean(total: Any, count: int) -> float:
+    """DuckDB's ``avg`` of integers: the sum over the count in long double, then a double."""
+    return float(np.longdouble(int(total)) / np.longdouble(count))
+
+
+def _counted(codes: Any, acts: int) -> list[dict[str, Any]]:
+    n = np.bincount(codes, minlength=acts)
+    return [{"activity": int(c) + 1, "n": int(n[c])} for c in np.flatnonzero(n)]
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Per group present (ascending keys): count, exact sum, least, greatest and median."""
+
+    keys: I64
+    count: I64
+    total: I64
+    lo: I64
+    hi: I64
+    median: list[float]
+
+
+def _grouped(group: I64, us: I64) -> _Groups:
+    """Integer microseconds grouped by a non-negative integer key, from one sort of the two
+    packed into an integer when they fit in 63 bits (else a ``lexsort``): counts, sums (in
+    int64, exact), extremes and DuckDB's ``median`` (the middle value, or :func:`_between`
+    the middle two at 0.5), in seconds where the SQL gives seconds."""
+    if not len(us):
+        e = np.zeros(0, np.int64)
+        return _Groups(e, e, e, e, e, [])
+    lo_us = int(us.min())
+    span = int(us.max()) - lo_us + 1
+    if span * (int(group.max()) + 1) < 2**62:
+        packed = np.sort(group * span + (us - lo_us))
+        keys, values = packed // span, packed % span + lo_us
+    else:
+        o = np.lexsort((us, group))
+        keys, values = group[o], us[o]
+    new = np.empty(len(keys), bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    begin = np.flatnonzero(new)
+    end = np.append(begin[1:], len(keys))
+    count = end - begin
+    mid_lo, mid_hi = values[begin + (count - 1) // 2], values[begin + count // 2]
+    median = [_between(_secs(x), _secs(y), 0.5) for x, y in zip(mid_lo, mid_hi, strict=True)]
+    return _Groups(keys[begin], count, np.add.reduceat(values, begin), values[begin],
+                   values[end - 1], median)
+
+
+def _edges(src: I64, dst: I64, us: I64, acts: int) -> list[dict[str, Any]]:
+    """The directly-follows pairs: count, mean, median, min and max of the time between."""
+    g = _grouped(src * acts + dst, us)
+    return [{"activity": int(k) // acts + 1, "next_act": int(k) % acts + 1, "n": int(n),
+             "mean": _secs(total) / int(n), "median": med, "lo": _secs(lo), "hi": _secs(hi)}
+            for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
+                                                strict=True)]
+
+
+def _activities(code: I64, pos: I64, again: Any, nxt: Any, to_next_us: I64, rework: Any,
+                waiting: Any) -> list[dict[str, Any]]:
+    """Per activity: visits, cases (first visits) and their mean position, the time to the
+    next event (mean, median), work, wait and rework. A state's time is all work or all
+    wait, by its name, so work and wait are its time to the next event, summed once."""
+    acts = len(waiting)
+    visits = np.bincount(code, minlength=acts)
+    firsts = ~again
+    cases = np.bincount(code[firsts], minlength=acts)
+    pos_sum = _sums(code[firsts], pos[firsts], acts)
+    g = _grouped(code[nxt], to_next_us[nxt])
+    to_count, spent = np.zeros(acts, np.int64), np.zeros(acts, np.int64)
+    to_count[g.keys], spent[g.keys] = g.count, g.total
+    to_med: list[float | None] = [None] * acts
+    for k, m in zip(g.keys, g.median, strict=True):
+        to_med[k] = m
+    work, wait = np.where(waiting, 0, spent), np.where(waiting, spent, 0)
+    redone = np.where(waiting, 0, _sums(code[rework], to_next_us[rework], acts))
+    secs = to_next_us / 1_000_000
+    wait_sq = np.where(waiting, np.bincount(code, weights=secs * secs, minlength=acts), 0.0)
+    rework_visits = np.bincount(code[rework], minlength=acts)
+    return [{"activity": int(c) + 1, "visits": int(visits[c]), "cases": int(cases[c]),
+             "order": _mean(pos_sum[c], int(cases[c])), "process": 0.0,
+             "to_next": _secs(spent[c]) / int(to_count[c]) if to_count[c] else None,
+             "to_next_med": to_med[c], "work": _secs(work[c]), "wait": _secs(wait[c]),
+             "wait_sq": float(wait_sq[c]), "rework_visits": int(rework_visits[c]),
+             "rework_s": _secs(redone[c])} for c in np.flatnonzero(visits)]
+
+
+def _quantile(sorted_s: Any, q: float) -> float:
+    """DuckDB's ``quantile_cont``: between the floor and ceiling ranks of (n − 1)·q."""
+    rn = (len(sorted_s) - 1) * q
+    lo, hi = float(sorted_s[math.floor(rn)]), float(sorted_s[math.ceil(rn)])
+    return _between(lo, hi, rn - math.floor(rn))
+
+
+def _between(lo: float, hi: float, d: float) -> float:
+    """DuckDB's interpolation ``lo · (1 − d) + hi · d`` as its build evaluates it: one fused
+    multiply-add, ``fma(lo, 1 − d, hi · d)`` (the unfused forms differ in the last bit on
+    some quantiles: measured). Exact in rationals, then rounded once, as an fma is."""
+    if lo == hi:
+        return lo
+    return float(Fraction(lo) * Fraction(1 - d) + Fraction(hi * d))
+
+
+def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
+    tp = np.sort(tp_us) / 1_000_000
+    return {"mean": _secs(int(tp_us.sum())) / len(tp_us), "max": float(tp[-1]),
+            "qs": [_quantile(tp, q) for q in THROUGHPUT_QUANTILES],
+            "last_start": _time(int(first_us.max()))}
+
+
+def _again(pair: I64, size: int) -> Any:
+    """Whether an earlier event (in this order) has the same (case, activity) pair: each
+    pair's first event by a scatter-minimum into one slot per pair when there are not many
+    more pairs than events, else from one sort of the pair packed with the event's index."""
+    n = len(pair)
+    idx = np.arange(n)
+    if size <= 4 * n:
+        first = np.full(size, n, np.int64)
+        np.minimum.at(first, pair, idx)
+        return first[pair] < idx
+    if size * n >= 2**62:
+        o = np.lexsort((idx, pair))
+        keys, at = pair[o], o
+    else:
+        packed = np.sort(pair * n + idx)
+        keys, at = packed // n, packed % n
+    again = np.ones(n, bool)
+    head = np.empty(n, bool)
+    head[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=head[1:])
+    again[at[head]] = False
+    return again
+
+
+def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:
+    """Per activity, the cases with rework there: distinct (case, activity) pairs."""
+    if size <= 4 * max(len(pairs), 1 << 20):
+        hit = np.zeros(size, bool)
+        hit[pairs] = True
+        return _counted(np.flatnonzero(hit) % acts, acts)
+    return _counted(np.unique(pairs) % acts, acts)
+
+
+def _variant_hash(code: Any, pos: Any, i: int) -> I64:
+    """``discovery_sql._hash`` of (code, position), 1-based as there, in int64 (no overflow:
+    every product stays below 2⁶²); computed once per (code, position) and looked up."""
+    a, b, c, p = VARIANT_HASH[i]
+    acts, longest = int(code.max()) + 1, int(pos.max()) + 1
+    if acts * longest > len(code):   # a table bigger than the events: compute each
+        k, at = code + 1, pos
+    else:
+        k = np.arange(1, acts + 1, dtype=np.int64)[:, None]
+        at = np.arange(longest, dtype=np.int64)[None, :]
+    x = (k * a + at * b + c) % p
+    y = (x * x) % p
+    h: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
+    if acts * longest > len(code):
+        return h
+    looked_up: I64 = h[code, pos]
+    return looked_up
+
+
+def _variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
+              cases_text: Any, top: int) -> dict[str, Any]:
+    """Cases grouped by (length, the two hash sums) as the SQL does; each variant's cases,
+    mean throughput and representative (its least case id in text order, ``rank``)."""
+    length = ends - starts + 1
+    h0 = np.add.reduceat(_variant_hash(code, pos, 0), starts)
+    h1 = np.add.reduceat(_variant_hash(code, pos, 1), starts)
+    o = np.lexsort((h1, h0, length))
+    k0, k1, k2 = length[o], h0[o], h1[o]
+    new = np.empty(len(o), bool)
+    new[0] = True
+    new[1:] = (k0[1:] != k0[:-1]) | (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
+    begin = np.flatnonzero(new)
+    count = np.diff(np.append(begin, len(o)))
+    tp_sum = np.add.reduceat(tp_us[o], begin)
+    rep = np.minimum.reduceat(rank[o], begin)
+    best = np.lexsort((rep, -count))[:top]
+    case_at = np.empty(len(cases_text), np.int64)   # a case's index in ``starts`` by its rank
+    case_at[rank] = np.arange(len(rank))
+    variants, sequences = [], []
+    for v in best:
+        ci = int(case_at[rep[v]])
+        name = str(cases_text[rep[v]])
+        variants.append({"cases": int(count[v]), "tp": _secs(tp_sum[v]) / int(count[v]),
+                         "rep": name})
+        sequences.append({"case_id": name,
+                          "acts": [int(c) + 1 for c in code[starts[ci]:ends[ci] + 1]]})
+    return {"variants": variants, "sequences": sequences, "variant_count": len(begin)}

@@ -1,0 +1,189 @@
+"""A large state log's discovery aggregates in NumPy (streams/on_numpy.py) must give exactly the
+Discovery the SQL gives (engine/discovery_sql.py), JSON equal to the last bit: on random logs
+with ties broken by the order column and the file row, repeats, waiting states, a process
+filter, collapsed audit trails, any number of activities; on an export already in case order
+(the sort skipped) and on the real ServiceNow log."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pytest
+
+from dipstick.engine import discovery_sql as q
+from dipstick.engine.sql import connect
+from dipstick.streams import on_numpy
+from dipstick.streams.logs import LogMapping, read_event_log
+from dipstick.streams.on_duckdb import discover_relation
+
+from realdata import SERVICENOW_LOG, require
+
+T0 = datetime(2026, 3, 2, 9, 0)
+STATES = ["New", "Triage", "In Progress", "Awaiting User", "Pending Vendor", "Review",
+          "Resolved", "Closed"]
+
+
+def state_log(seed: int, cases: int = 80, states: list[str] = STATES, in_case_order: bool = False,
+              seconds: bool = False) -> duckdb.DuckDBPyConnection:
+    """A canonical state-log table: equal times in a case (ties broken by ``seq``, itself
+    with ties broken by ``_row``), repeats, waiting states, two processes, one-event cases;
+    rows shuffled, or stored in (case, time, order, row) order."""
+    rng = random.Random(seed)
+    rows: list[tuple[Any, ...]] = []
+    for c in range(cases):
+        t = T0 + timedelta(hours=rng.randint(0, 24 * 40))
+        process = rng.choice(["incident", "request"])
+        for _ in range(rng.randint(1, 9)):
+            step = rng.choice([0, 0, 5, 30, 240, 1440])
+            t += timedelta(seconds=step * 7 + rng.randint(0, 3)) if seconds else timedelta(
+                minutes=step)
+            rows.append((f"C{rng.randint(0, 10**6):07}-{c}", rng.choice(states), t, process))
+    # one case id per case (the random prefix only shuffles their text order)
+    ids: dict[str, str] = {}
+    rows = [(ids.setdefault(r[0].split("-")[1], r[0]), *r[1:]) for r in rows]
+    numbered = [(*r, rng.randint(0, 2), i) for i, r in enumerate(rows, 1)]
+    if in_case_order:
+        numbered.sort(key=lambda r: (r[0], r[2], r[4], r[5]))
+    else:
+        rng.shuffle(numbered)
+    con = connect()
+    con.execute("CREATE TABLE events (case_id VARCHAR, activity VARCHAR, timestamp TIMESTAMP, "
+                "process VARCHAR, seq BIGINT, _row BIGINT)").fetchall()
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", numbered)
+    return con
+
+
+def both(rel: duckdb.DuckDBPyRelation, **kw: Any) -> None:
+    """The NumPy aggregates ran (not the SQL fallback) and gave the SQL's Discovery exactly."""
+    log = q.shape(q.only_process(rel, kw.get("process")))
+    assert on_numpy.applies(log)
+    assert on_numpy.aggregates(q.only_process(rel, kw.get("process")), log, [],
+                               kw.get("collapse", False), 10) is not None
+    fast = discover_relation(rel, arrays=True, **kw)
+    sql = discover_relation(rel, arrays=False, **kw)
+    assert fast.cases > 0
+    assert json.dumps(fast.to_json()) == json.dumps(sql.to_json())
+    assert fast.stream("s", "s").to_json() == sql.stream("s", "s").to_json()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_numpy_equals_sql_on_random_state_logs(seed: int) -> None:
+    con = state_log(seed, seconds=seed % 2 == 0)
+    events = con.table("events")
+    both(events)
+    both(events, top_variants=1000)
+    both(events, top_variants=3)
+    both(events, process="request", waiting=("review", "awaiting"), top_variants=7)
+    both(events, collapse=True)
+    both(events, collapse=True, top_variants=1000)
+    # a table as a package gives it: no file row, ties in (time, order) left to the fetch order
+    # by both — so equal order values are made distinct here
+    con.execute("CREATE TABLE bare AS SELECT case_id, activity, timestamp, _row AS seq "
+                "FROM events").fetchall()
+    both(con.table("bare"))
+
+
+def test_numpy_equals_sql_in_case_order_without_a_sort() -> None:
+    """An export already in (case, time, order, row) order is read as it is: no sort."""
+    con = state_log(5, cases=120, in_case_order=True)
+    cols = con.table("events").fetchnumpy()
+    h = con.execute("SELECT hash(case_id) FROM events").fetchnumpy()["hash(case_id)"]
+    cases = len(set(cols["case_id"].tolist()))
+    assert on_numpy._case_order(h, cols["timestamp"].astype(np.int64), cols["seq"],
+                                cols["_row"], cases) == slice(None)
+    both(con.table("events"))
+    both(con.table("events"), collapse=True)
+
+
+def test_numpy_equals_sql_with_many_activities() -> None:
+    """No 64-activity limit here (the SQL changes its repeat test above 64)."""
+    many = [*STATES, *(f"Step {i}" for i in range(70))]
+    con = state_log(6, cases=300, states=many)
+    both(con.table("events"))
+    both(con.table("events"), collapse=True)
+
+
+def test_numpy_on_one_case_and_one_event_cases() -> None:
+    con = connect()
+    con.execute("CREATE TABLE events AS SELECT 'c' || i AS case_id, 'New' AS activity, "
+                "TIMESTAMP '2026-03-02 09:00' + INTERVAL (i) HOUR AS timestamp, i AS seq, "
+                "i AS _row FROM range(4) t(i)").fetchall()
+    both(con.table("events"))
+    con.execute("CREATE TABLE one AS SELECT 'c' AS case_id, ['New', 'Awaiting User', 'New', "
+                "'Closed'][i + 1] AS activity, TIMESTAMP '2026-03-02 09:00' + INTERVAL (i * i) "
+                "MINUTE AS timestamp, i AS seq, i AS _row FROM range(4) t(i)").fetchall()
+    both(con.table("one"))
+
+
+def test_numpy_equals_sql_on_the_real_log() -> None:
+    log = require(SERVICENOW_LOG)
+    con = connect()
+    read_event_log(con, log, LogMapping(case_id="number", activity="incident_state",
+                                        timestamp="sys_updated_at", seq="sys_mod_count",
+                                        timestamp_format="%d/%m/%Y %H:%M"))
+    both(con.table("events"))
+    both(con.table("events"), collapse=True, top_variants=50)
+
+
+def test_a_missing_order_goes_to_the_sql() -> None:
+    """A relation not read by dipstick may lack an order value: NumPy has no NULL, the SQL
+    sorts it last; the answer is the SQL's."""
+    con = state_log(8)
+    con.execute("UPDATE events SET seq = NULL WHERE _row % 5 = 0").fetchall()
+    events = con.table("events")
+    assert on_numpy.aggregates(events, q.shape(events), [], False, 10) is None
+    fast = discover_relation(events, arrays=True)
+    assert fast.to_json() == discover_relation(events, arrays=False).to_json()
+
+
+def test_lifecycle_logs_services_and_resources_stay_with_the_sql() -> None:
+    con = state_log(7)
+    con.execute("ALTER TABLE events ADD COLUMN resource VARCHAR").fetchall()
+    con.execute("UPDATE events SET resource = 'ana' WHERE seq = 1").fetchall()
+    assert not on_numpy.applies(q.shape(con.table("events")))
+    con.execute("UPDATE events SET resource = NULL").fetchall()   # no value: not a column
+    assert on_numpy.applies(q.shape(con.table("events")))
+    con.execute("ALTER TABLE events ADD COLUMN lifecycle VARCHAR").fetchall()
+    con.execute("UPDATE events SET lifecycle = 'start' WHERE seq = 2").fetchall()
+    assert not on_numpy.applies(q.shape(con.table("events")))
+
+
+def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms() -> None:
+    """Paths a test log never takes (more (case, activity) pairs than events allow a slot
+    each, durations too wide to pack with their group, cases longer than a hash table is
+    worth): each equals its fast form or a plain Python count."""
+    rng = np.random.default_rng(3)
+    pair = rng.integers(0, 500, 3000).astype(np.int64)
+    assert (on_numpy._again(pair, 500) == on_numpy._again(pair, 10**9)).all()
+    seen: set[int] = set()
+    plain = []
+    for p in pair.tolist():
+        plain.append(p in seen)
+        seen.add(p)
+    assert on_numpy._again(pair, 500).tolist() == plain
+    pairs = pair[:200]
+    assert on_numpy._rework_cases(pairs, 500, 10) == on_numpy._rework_cases(pairs, 10**12, 10)
+
+    # packed with the group, then too wide for that (8 groups × 2⁵⁹ µs, sums still in int64)
+    for group, us in ((rng.integers(0, 7, 2000), rng.integers(0, 10**9, 2000)),
+                      (np.arange(40) % 8, np.append([0, 2**59], rng.integers(0, 2**59, 38)))):
+        group = group.astype(np.int64)
+        g = on_numpy._grouped(group, us.astype(np.int64))
+        for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
+                                            strict=True):
+            mine = sorted(int(x) for x in us[group == k])
+            assert (n, total, lo, hi) == (len(mine), sum(mine), mine[0], mine[-1])
+            mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
+            assert med == (mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5))
+
+    code = rng.integers(0, 8, 1000).astype(np.int64)
+    pos = rng.integers(1, 30, 1000).astype(np.int64)
+    for i in (0, 1):
+        table = on_numpy._variant_hash(code, pos, i)   # 8 × 30 table < 1000 events
+        direct = on_numpy._variant_hash(np.append(code, 0), np.append(pos, 10**5), i)
+        assert (table == direct[:-1]).all()
