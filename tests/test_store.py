@@ -321,6 +321,22 @@ def test_evidence_json_keeps_its_values_and_stores_no_nan(store: Store) -> None:
             assert (kinds.scalars().all(), raw.scalar_one()) == (["text"], json_text(plain))
 
 
+def _small_check(tmp_path: Any) -> Any:
+    """A real check of a small package (one service with usage and surveys beside the
+    healthy one): findings of every kind, evidence with every field the JSON keeps."""
+    from dipstick.check import run_check
+    from dipstick.package import load_package
+
+    from builder import PackageBuilder
+
+    package = load_package(PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
+                           .usage("erp", users=20).surveys("erp").write())
+    try:
+        return run_check(package)
+    finally:
+        package.close()
+
+
 def test_evidence_dicts_are_the_checks_own(tmp_path: Any) -> None:
     """rows.evidence_dict (a copy of the instance's attributes, the fast way) gives exactly
     check.evidence_json's dict — keys in the same order, values of the same types — for every
@@ -329,18 +345,10 @@ def test_evidence_dicts_are_the_checks_own(tmp_path: Any) -> None:
     store."""
     from dataclasses import fields
 
-    from dipstick.check import evidence_json, run_check
-    from dipstick.package import load_package
+    from dipstick.check import evidence_json
     from dipstick.store.rows import evidence_dict, json_text
 
-    from builder import PackageBuilder
-
-    package = load_package(PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
-                           .usage("erp", users=20).surveys("erp").write())
-    try:
-        real = run_check(package)
-    finally:
-        package.close()
+    real = _small_check(tmp_path)
     every = [e for v in real.verdicts for f in v.findings for e in f.evidence]
     full = Evidence(**{f.name: f.default for f in fields(Evidence) if f.name != "status"}
                     | {"metric": "m", "label": "l", "value": "v", "period": "p",
@@ -362,21 +370,12 @@ def test_coverage_text_is_its_json_and_its_key_every_field(tmp_path: Any) -> Non
     would not see it, and two different coverages could share a text)."""
     from dataclasses import fields
 
-    from dipstick.check import run_check
     from dipstick.findings import ServiceCoverage, Span
-    from dipstick.package import load_package
     from dipstick.store.rows import _coverage_text, json_text
-
-    from builder import PackageBuilder
 
     assert [f.name for f in fields(ServiceCoverage)] == ["table", "window", "baseline"]
     assert [f.name for f in fields(Span)] == ["rows", "first", "last"]
-    package = load_package(PackageBuilder(tmp_path / "pkg").healthy().service("erp", supports=[])
-                           .usage("erp", users=20).surveys("erp").write())
-    try:
-        real = run_check(package)
-    finally:
-        package.close()
+    real = _small_check(tmp_path)
     covered: dict[tuple[Any, ...], str] = {}
     findings = [f for v in real.verdicts for f in v.findings]
     for f in (*findings, Finding("x", "y", Status.OK, 0.0, "", (), LeakEstimate(), "")):
