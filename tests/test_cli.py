@@ -165,8 +165,12 @@ def test_the_demo_runs_again_on_the_same_database(tmp_path: Path) -> None:
     with Store.open(url) as store:
         before = [(a["service_id"], a["cause"], a["status"]) for a in list_actions(store)]
     assert before      # the demo seeds actions: the second run has something to repeat
+    assert "Seeded" in " ".join(first.stdout.split())
     again = dipstick("demo", tmp_path / "demo", "--database", url)
     assert again.returncode == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert f"Kept the {len(before)} action(s) already on the demo's leaks" in said
+    assert "Seeded 0" not in said
     with Store.open(url) as store:
         assert [(a["service_id"], a["cause"], a["status"]) for a in list_actions(store)] == before
 

@@ -317,8 +317,13 @@ def _demo_fixes(directory: Path, final: CheckResult, database: str | None) -> No
                                    note=fix.note, run_id=run_id)
             update_action(store, action["id"], DEMO_USER, status=fix.status, on=fix.on,
                           reason=fix.reason)
-    out.print(f"Seeded {len(fixes)} action(s) on the leaks of the check as of {early.as_of} "
-              "(dipstick actions list; the ledger: dipstick actions ledger)")
+    where = "(dipstick actions list; the ledger: dipstick actions ledger)"
+    if fixes or not taken:
+        out.print(f"Seeded {len(fixes)} action(s) on the leaks of the check as of "
+                  f"{early.as_of} {where}")
+    else:   # a second demo on this database: "Seeded 0 action(s)" read as if none existed
+        out.print(f"Kept the {len(taken)} action(s) already on the demo's leaks from an earlier "
+                  f"run; none seeded again {where}")
 
 
 def _demo_user(database: str | None) -> tuple[str, str]:
