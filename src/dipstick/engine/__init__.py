@@ -68,12 +68,11 @@ class Signals:
         to run once per set within DuckDB's memory limit (:mod:`dipstick.engine.parts`); None
         when it fits in one run, as it does below tens of millions of rows."""
         from dipstick.engine import parts
-        from dipstick.engine.sql import ident, run
+        from dipstick.engine.sql import ident, memory_limit, run
 
         table = ident(self._tables[name])
-        limit = parts.memory_bytes(str(run(self._con, "SELECT current_setting('memory_limit')")
-                                       [0][0]))
-        k = parts.count(int(run(self._con, f"SELECT count(*) FROM {table}")[0][0]), limit)
+        k = parts.count(int(run(self._con, f"SELECT count(*) FROM {table}")[0][0]),
+                        memory_limit(self._con))
         if k == 1:
             return None
         keys = [str(r[0]) for r in run(self._con, f"SELECT DISTINCT {ident(key)} FROM {table} "

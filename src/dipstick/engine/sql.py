@@ -172,7 +172,7 @@ def load_table(
                     ident(r.field)) for r in rules]
 
     keys, unique = keys_of(typed) if keys_of else ((), False)
-    keyed_key = unique and set(keys) <= typed.keys()
+    unique_key = unique and set(keys) <= typed.keys()
     extra = [ident(c) for c in header if c not in typed]
     select = [f"{typed[c.name]} AS {ident(c.name)}" for c in present] + extra
     select += [f"{rownum} AS seq" if (table, c.name) == ("events", "seq")
@@ -191,16 +191,17 @@ def load_table(
         counted, on = [DUCKDB.condition(r, mine, known.__getitem__) for r in rules], ident(new)
     else:
         mine, counted, on = typed, [ch.condition for ch in checks], raw
-    key = key_sql([mine[k] for k in keys]) if keyed_key else None
-    keyed = has_key([mine[c.name] for c in columns if c.name in keys and not c.required])
+    optional = [c.name for c in columns if c.name in keys and not c.required]
+
+    def key_on(x: Mapping[str, str]) -> tuple[str, str]:   # the key, and "the row has one"
+        return key_sql([x[k] for k in keys]), has_key([x[n] for n in optional])
+
     counts = list(run(con, "SELECT " + ", ".join(
         [f"count_if({c})" for c in counted] + ["count(*)"]) + f" FROM {on}")[0])
     rows_in = counts.pop()
-    if key is not None and repeated_keys(con, on, key, keyed, rows_in):
-        raw_key = key_sql([typed[k] for k in keys])
-        condition, n = duplicate_rows(con, raw, raw_key, rowkey,
-                                      has_key([typed[c.name] for c in columns
-                                               if c.name in keys and not c.required]))
+    if unique_key and repeated_keys(con, on, *key_on(mine), rows_in):
+        raw_key, raw_keyed = key_on(typed)
+        condition, n = duplicate_rows(con, raw, raw_key, rowkey, raw_keyed)
         if n:
             kinds = {c.name: c.kind for c in columns}
             checks.append(Check(keys[0], condition, duplicate_message(keys),
@@ -303,6 +304,14 @@ def has_key(optional: Sequence[str]) -> str:
     return " AND ".join(f"{x} IS NOT NULL" for x in optional) or "true"
 
 
+def memory_limit(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The connection's ``memory_limit`` in bytes (None when it is not a size): what the
+    memory-bound choices (sets of services, the key screen) are made against."""
+    from dipstick.engine.parts import memory_bytes
+
+    return memory_bytes(str(run(con, "SELECT current_setting('memory_limit')")[0][0]))
+
+
 HASHES_IN_MEMORY = 256 * 2**20   # bytes of key hashes sorted in NumPy at most (32 M rows)
 
 
@@ -317,9 +326,7 @@ def repeated_keys(con: duckdb.DuckDBPyConnection, relation: str, key: str, keyed
     ticket ids: 0.9 s of CPU); sorting the fetched hashes and comparing neighbours costs a
     third of that. Above :data:`HASHES_IN_MEMORY` (or a quarter of DuckDB's memory bound)
     the count stays in DuckDB, which spills to disk."""
-    from dipstick.engine.parts import memory_bytes
-
-    limit = memory_bytes(str(run(con, "SELECT current_setting('memory_limit')")[0][0]))
+    limit = memory_limit(con)
     if rows * 8 > min(HASHES_IN_MEMORY, (limit or HASHES_IN_MEMORY * 4) // 4):
         return int(run(con, f"SELECT count(*) - count(DISTINCT hash({key})) FROM {relation} "
                             f"WHERE {keyed}")[0][0])
