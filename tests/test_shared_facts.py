@@ -128,7 +128,8 @@ def test_training_reads_both_windows_in_one_scan_each(ctx: CheckContext) -> None
 
 
 def test_the_year_before_each_change_equals_its_weeks_summed(ctx: CheckContext) -> None:
-    """The engine's per-change sums against the weekly counts summed change by change."""
+    """The per-change sums (added up from the series' weekly sums) against the weekly counts
+    summed change by change."""
     spec = split_settings(ctx.model.settings, change.ChangeSpec)
     m = change.measure(ctx, spec)
     assert m is not None

@@ -19,7 +19,7 @@ from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
 from dipstick.shifts.segment import MIN_POINTS, Undated, undated
-from dipstick.shifts.series import METRICS, Series, SeriesKey, build
+from dipstick.shifts.series import METRICS, Series, SeriesKey, Sums, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
            "build", "detect", "detect_all", "detect_many", "since_for"]
@@ -112,6 +112,9 @@ class ShiftIndex:
     series_by_key: dict[SeriesKey, Series]
     params: Params = DEFAULT
     links: dict[str, list[SeriesKey]] = field(default_factory=dict)
+    # the raw weekly sums the series were made from (``series.build``), for indicators that
+    # add up weeks over their own spans
+    sums: Sums = field(default_factory=dict)
     _found: dict[SeriesKey, list[Shift]] = field(default_factory=dict, repr=False)
     _ready: dict[SeriesKey, Ready] = field(default_factory=dict, repr=False)
     _unscreened: dict[str, dict[bytes, list[SeriesKey]]] = field(default_factory=dict,
@@ -235,5 +238,11 @@ SHIFTS: CacheKey[ShiftIndex] = CacheKey("shifts")
 def detect_all(ctx: CheckContext, params: Params = DEFAULT) -> ShiftIndex:
     """Series for every service, aggregated once per check (cached on the context); shifts
     are detected as they are asked for."""
-    return ctx.cache.get(SHIFTS, lambda: ShiftIndex.of(
-        ctx.model, build(ctx.signals, ctx.model, ctx.window.end), params))
+    return ctx.cache.get(SHIFTS, lambda: _index(ctx, params))
+
+
+def _index(ctx: CheckContext, params: Params) -> ShiftIndex:
+    sums: Sums = {}
+    index = ShiftIndex.of(ctx.model, build(ctx.signals, ctx.model, ctx.window.end, sums), params)
+    index.sums = sums
+    return index

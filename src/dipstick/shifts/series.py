@@ -95,12 +95,21 @@ def monday(week: int) -> date:
     return EPOCH_MONDAY.date() + timedelta(days=7 * int(week))
 
 
-def build(signals: Signals, model: ValueModel, end: datetime) -> list[Series]:
-    """Every weekly series the signals allow, using data of whole weeks before ``end``."""
+# table → subject → its weeks (ascending) and raw weekly sums by name: what an indicator adds up
+# over its own spans of whole weeks (the change indicator's year before each change) without
+# scanning the table again
+Sums = dict[str, dict[str, tuple[IntArray, dict[str, FloatArray]]]]
+
+
+def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None = None
+          ) -> list[Series]:
+    """Every weekly series the signals allow, using data of whole weeks before ``end``;
+    ``sums``, when given, receives the raw weekly sums of tickets by type and of usage."""
     cut = datetime.combine(week_start(end.date()), datetime.min.time())
     out: list[Series] = []
-    users = _usage(signals, cut)
-    out += _tickets(signals, cut, users)
+    sums = {} if sums is None else sums
+    users = _usage(signals, cut, sums)
+    out += _tickets(signals, cut, users, sums)
     out += [_make("service", s, "users", "", w, v) for s, (w, v, _) in users.items()]
     out += _costs(signals, cut, users)
     out += _grouped(signals, "surveys", "date", cut, ["service", "group"], "score",
@@ -126,18 +135,23 @@ def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFram
 Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks, users, days
 
 
-def _usage(signals: Signals, cut: datetime) -> Users:
+def _usage(signals: Signals, cut: datetime, sums: Sums) -> Users:
     if not signals.has("usage"):
         return {}
     lf = (_frame(signals, "usage", "date", cut).group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
-          .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len()))
-    return {k[0]: (w, c["users"], c["days"]) for k, w, c in _split(lf, ["service"],
-                                                                    ["users", "days"])}
+          .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
+               user_days=nw.col("active_users").cast(nw.Float64).sum()))
+    out: Users = {}
+    kept = sums.setdefault("usage", {})
+    for (service,), w, c in _split(lf, ["service"], ["users", "days", "user_days"]):
+        out[service] = (w, c["users"], c["days"])
+        kept[service] = (w, {"days": c["days"], "user_days": c["user_days"]})
+    return out
 
 
-def _tickets(signals: Signals, cut: datetime, users: Users) -> list[Series]:
+def _tickets(signals: Signals, cut: datetime, users: Users, sums: Sums) -> list[Series]:
     if not signals.has("tickets"):
         return []
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
@@ -158,7 +172,9 @@ def _tickets(signals: Signals, cut: datetime, users: Users) -> list[Series]:
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
             "res_request"]
     out: list[Series] = []
+    kept = sums.setdefault("tickets", {})
     for (service,), wk, c in _split(lfs, ["service"], cols):
+        kept[service] = (wk, {"incidents": c["n_incident"], "questions": c["n_question"]})
         for metric in ("satisfaction", "reopen_share"):
             out.append(_make("service", service, metric, "", wk, c[metric]))
         for t in ("incident", "request"):
