@@ -380,3 +380,41 @@ def test_the_story_says_what_moved() -> None:
                      shifted("employee_experience", D, shift=-0.25)], [], Rule())
     assert ep.story == (f"training since {D}: training level ×3.0, "
                         "employee_experience level −25 %")
+
+
+def _noticed_pairwise(f: Finding, changes: list[ChangeRecord]) -> ChangeRecord | None:
+    """``episodes._noticed`` as it was: every (change, evidence) pair in turn."""
+    from dipstick.episodes import MOVED
+
+    best: tuple[float, ChangeRecord] | None = None
+    for c in changes:
+        for e in f.evidence:
+            if (e.metric.split(":")[0] in MOVED and e.metric.endswith(f":{c.id}")
+                    and e.status in (Status.WATCH, Status.LEAK) and e.p is not None
+                    and e.p <= 0.05 and (best is None or e.p < best[0])):
+                best = (e.p, c)
+    return best[1] if best else None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_noticed_change_is_the_pairwise_one(seed: int) -> None:
+    """The change a change finding saw move something: signs filtered first, then matched to
+    changes, gives what the pairwise loop gave — ties on p (the first change wins), ids that
+    end alike ("1" and "CHG:1"), p at 0.05, statuses and metrics that are no sign."""
+    import random
+
+    from dipstick.episodes import _noticed
+
+    rng = random.Random(seed)
+    ids = ["1", "CHG:1", "C2", "C3", "X:C2"]
+    changes = [ChangeRecord(i, date(2026, 1, 1) + timedelta(days=k))
+               for k, i in enumerate(rng.sample(ids, rng.randint(0, len(ids))))]
+    metrics = ["incident_ratio", "question_ratio", "satisfaction_drop", "usage_change",
+               "failed", "shift", "changes"]
+    evidence = [Evidence(f"{rng.choice(metrics)}:{rng.choice(ids)}", "x", 1.0, "p",
+                         rng.choice(list(Status)),
+                         p=rng.choice([None, 0.01, 0.01, 0.03, 0.05, 0.2]))
+                for _ in range(rng.randint(0, 12))]
+    f = Finding("svc", "change", Status.WATCH, 30.0, "s", tuple(evidence),
+                LeakEstimate.none(), "a")
+    assert _noticed(f, changes) == _noticed_pairwise(f, changes)
