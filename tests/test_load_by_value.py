@@ -74,3 +74,20 @@ def test_references_and_choices_of_a_typed_parquet_file_count_as_a_csv_does(
     named = [(p.file, p.field) for p in on_parquet if p.row is not None]
     assert named.count(("tickets.parquet", "requester_group")) == 18
     assert named.count(("touchpoints.parquet", "touchpoint")) == 2
+
+
+def test_a_table_of_no_rows_loads_as_csv_and_as_typed_parquet(tmp_path: Path) -> None:
+    """Was a traceback (found by tests/test_fuzz.py): ``count_if`` of no rows is NULL, not 0."""
+    for fmt in ("csv", "parquet"):
+        root = PackageBuilder(tmp_path / fmt).healthy().write("csv")
+        if fmt == "parquet":
+            _typed_parquet(root)
+        f = root / f"tickets.{fmt}"
+        con = duckdb.connect()
+        try:
+            con.execute(f"COPY (SELECT * FROM '{f}' LIMIT 0) TO '{root / 'none'}' "
+                        f"(FORMAT {fmt})").fetchall()
+        finally:
+            con.close()
+        (root / "none").replace(f)
+        assert validate(root) == [], fmt

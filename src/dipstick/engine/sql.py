@@ -260,10 +260,10 @@ def as_read(rule: Rule, typed: Mapping[str, str]) -> bool:
 def count_rows(con: duckdb.DuckDBPyConnection, relation: str,
                conditions: Mapping[int, str]) -> tuple[dict[int, int], int]:
     """How many rows of ``relation`` each condition holds on, and how many rows it has: one
-    aggregate scan."""
+    aggregate scan (``count_if`` of no rows is NULL: an empty file counts 0)."""
     got = run(con, "SELECT " + ", ".join([f"count_if({c})" for c in conditions.values()]
                                          + ["count(*)"]) + f" FROM {relation}")[0]
-    return dict(zip(conditions, map(int, got[:-1]), strict=True)), int(got[-1])
+    return dict(zip(conditions, (int(n or 0) for n in got[:-1]), strict=True)), int(got[-1])
 
 
 def count_by_value(con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str],
