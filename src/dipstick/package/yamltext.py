@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 from yaml.events import (
-    AliasEvent,
     DocumentEndEvent,
     DocumentStartEvent,
     MappingEndEvent,
@@ -44,6 +43,9 @@ class _Unusual(Exception):
     """Something the shortcut leaves to ``yaml.load``."""
 
 
+_NO_KEY: Any = object()   # a mapping waits for its next key; a value not yet cached
+
+
 def load(text: str) -> Any:
     """The value of the single YAML document ``text``, equal to ``yaml.load(text,
     Loader=Loader)``; raises what that raises."""
@@ -62,62 +64,71 @@ def _from_events(text: str) -> Any:
 
 
 def _build(loader: Any) -> Any:
-    scalars: dict[tuple[str, bool, bool], Any] = {}   # (value, implicit) → its Python value
+    """The document's value from the loader's events. One loop with the innermost open
+    container in locals (no call per value): the loop runs once per event, 95,000 times for
+    2,040 services, so each attribute look-up and call in it shows (the large demo's
+    dipstick.yaml, same-run median of 25: 0.226 → 0.195 s of CPU, of which libyaml's
+    events are 0.10 s)."""
+    scalars: dict[tuple[str, tuple[bool, bool]], Any] = {}  # (value, implicit) → Python value
     ctors = loader.yaml_constructors
-    # the containers being filled; for a mapping, the key waiting for its value
-    stack: list[tuple[list[Any] | dict[Any, Any], list[Any]]] = []
+    resolve, check_event, get_event = loader.resolve, loader.check_event, loader.get_event
     root: list[Any] = []
+    # the innermost open container, whether it is a list, and for a mapping the key waiting
+    # for its value; the ones around it on the stack (no key waits in those: a container is
+    # a key's value or a list's item)
+    top: Any = root
+    is_list = True
+    key: Any = _NO_KEY
+    stack: list[tuple[Any, bool]] = []
     documents = 0
-    while loader.check_event():
-        event = loader.get_event()
+    while check_event():
+        event = get_event()
         kind = type(event)
         if kind is ScalarEvent:
-            if event.anchor is not None or event.tag not in (None, "!"):
+            if event.anchor is not None or (event.tag is not None and event.tag != "!"):
                 raise _Unusual
-            implicit = event.implicit
-            key = (event.value, implicit[0], implicit[1])
-            if key in scalars:
-                value = scalars[key]
-            else:
-                tag = loader.resolve(ScalarNode, event.value, implicit)
+            cached = (event.value, event.implicit)
+            value = scalars.get(cached, _NO_KEY)
+            if value is _NO_KEY:
+                tag = resolve(ScalarNode, event.value, event.implicit)
                 if tag not in _PLAIN:
                     raise _Unusual
                 value = event.value if tag == _STR else ctors[tag](
                     loader, ScalarNode(tag, event.value))
-                scalars[key] = value
-            _put(stack, root, value)
+                scalars[cached] = value
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if event.anchor is not None or event.tag not in (None, "!") or len(stack) > _DEPTH:
+            if (event.anchor is not None or (event.tag is not None and event.tag != "!")
+                    or len(stack) > _DEPTH):
                 raise _Unusual
-            container: list[Any] | dict[Any, Any] = {} if kind is MappingStartEvent else []
-            _put(stack, root, container)
-            stack.append((container, []))
+            value = {} if kind is MappingStartEvent else []
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            stack.pop()
+            top, is_list = stack.pop()
+            key = _NO_KEY
+            continue
         elif kind is DocumentStartEvent:
             documents += 1
             if documents > 1:
                 raise _Unusual
-        elif kind is AliasEvent or kind not in (StreamStartEvent, StreamEndEvent, DocumentEndEvent):
+            continue
+        elif kind is StreamStartEvent or kind is StreamEndEvent or kind is DocumentEndEvent:
+            continue
+        else:   # an alias, the one other event
             raise _Unusual
+        # the value goes in the innermost container: a list's next item, or a mapping's key
+        # then its value (a key must be a plain value, as PyYAML's mapping requires)
+        if is_list:
+            top.append(value)
+        elif key is _NO_KEY:
+            if kind is not ScalarEvent:
+                raise _Unusual
+            key = value
+            continue
+        else:
+            top[key] = value
+            key = _NO_KEY
+        if kind is not ScalarEvent:   # a new container: the innermost until its end
+            stack.append((top, is_list))
+            top, is_list, key = value, kind is SequenceStartEvent, _NO_KEY
     if len(root) != 1:
         raise _Unusual
     return root[0]
-
-
-def _put(stack: list[tuple[list[Any] | dict[Any, Any], list[Any]]], root: list[Any],
-         value: Any) -> None:
-    """Place ``value`` in the innermost open container: a list's next item, or a mapping's
-    key then its value (a key must be a plain value, as PyYAML's mapping requires)."""
-    if not stack:
-        root.append(value)
-        return
-    container, pending = stack[-1]
-    if isinstance(container, list):
-        container.append(value)
-    elif pending:
-        container[pending.pop()] = value
-    else:
-        if isinstance(value, (list, dict)):
-            raise _Unusual
-        pending.append(value)
