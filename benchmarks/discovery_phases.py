@@ -56,7 +56,7 @@ else:
     text, hashes = on._cases(rel)
     lap("distinct cases in text order")
     by = np.argsort(hashes)
-    o = on._case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), len(hashes))
+    o = on._case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes[by])
     lap("order (lexsort, ties)")
     h, t, code = cols["h"][o], cols["t"][o], cols["code"][o]
     new = np.empty(len(h), bool)
