@@ -56,8 +56,8 @@ else:
     text, hashes = on._cases(rel)
     lap("distinct cases in text order")
     by = np.argsort(hashes)
-    o = on._case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), len(hashes))
-    lap("order (lexsort, ties)")
+    o = on._case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes[by])
+    lap("order (stable sort by case, else lexsort and ties)")
     h, t, code = cols["h"][o], cols["t"][o], cols["code"][o]
     new = np.empty(len(h), bool)
     new[0] = True

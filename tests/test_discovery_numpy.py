@@ -29,10 +29,11 @@ STATES = ["New", "Triage", "In Progress", "Awaiting User", "Pending Vendor", "Re
 
 
 def state_log(seed: int, cases: int = 80, states: list[str] = STATES, in_case_order: bool = False,
-              seconds: bool = False) -> duckdb.DuckDBPyConnection:
+              seconds: bool = False, in_time_order: bool = False) -> duckdb.DuckDBPyConnection:
     """A canonical state-log table: equal times in a case (ties broken by ``seq``, itself
     with ties broken by ``_row``), repeats, waiting states, two processes, one-event cases;
-    rows shuffled, or stored in (case, time, order, row) order."""
+    rows shuffled, or stored in (case, time, order, row) order, or in (time, order, row)
+    order (an export sorted by time: each case's events in order, not adjacent)."""
     rng = random.Random(seed)
     rows: list[tuple[Any, ...]] = []
     for c in range(cases):
@@ -49,6 +50,8 @@ def state_log(seed: int, cases: int = 80, states: list[str] = STATES, in_case_or
     numbered = [(*r, rng.randint(0, 2), i) for i, r in enumerate(rows, 1)]
     if in_case_order:
         numbered.sort(key=lambda r: (r[0], r[2], r[4], r[5]))
+    elif in_time_order:
+        numbered.sort(key=lambda r: (r[2], r[4], r[5]))
     else:
         rng.shuffle(numbered)
     con = connect()
@@ -88,16 +91,45 @@ def test_numpy_equals_sql_on_random_state_logs(seed: int) -> None:
     both(con.table("bare"))
 
 
+def order_of(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The events table's case hashes, times, order and rows, and its distinct hashes."""
+    cols = con.execute("SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s, "
+                       "_row AS r FROM events").fetchnumpy()
+    return cols["h"], cols["t"], cols["s"], cols["r"], np.unique(cols["h"])
+
+
 def test_numpy_equals_sql_in_case_order_without_a_sort() -> None:
     """An export already in (case, time, order, row) order is read as it is: no sort."""
     con = state_log(5, cases=120, in_case_order=True)
-    cols = con.table("events").fetchnumpy()
-    h = con.execute("SELECT hash(case_id) FROM events").fetchnumpy()["hash(case_id)"]
-    cases = len(set(cols["case_id"].tolist()))
-    assert on_numpy._case_order(h, cols["timestamp"].astype(np.int64), cols["seq"],
-                                cols["_row"], cases) == slice(None)
+    assert on_numpy._case_order(*order_of(con)) == slice(None)
     both(con.table("events"))
     both(con.table("events"), collapse=True)
+
+
+@pytest.mark.parametrize("in_time_order", [True, False])
+def test_the_case_order_is_the_full_sort(in_time_order: bool) -> None:
+    """An export sorted by time is put in case order by one sort of (case, index), a shuffled
+    one by the lexsort: both give the order by (case, time, order, row) exactly."""
+    con = state_log(9, cases=300, in_time_order=in_time_order, seconds=in_time_order)
+    h, t, s, r, hashes = order_of(con)
+    expected = np.lexsort((r, s, t, h))
+    assert not np.array_equal(expected, np.arange(len(h)))   # not in case order already
+    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes), expected)
+    stable = on_numpy._stable_by_case(h, t, s, r, hashes)
+    assert (stable is not None) is in_time_order   # the sort, or the lexsort after it
+    both(con.table("events"))
+    both(con.table("events"), collapse=True, top_variants=1000)
+
+
+def test_cases_told_apart_by_their_last_bits_only_are_not_merged() -> None:
+    """The stable sort packs only a hash's leading bits: where two cases share those, the
+    lexsort orders them (here hashes 1 and 2 and events alternating in time)."""
+    h = np.array([1, 2, 1, 2, 1, 2], np.uint64)
+    t = np.arange(6, dtype=np.int64) * 60
+    s = r = np.arange(6, dtype=np.int64)
+    hashes = np.array([1, 2], np.uint64)
+    assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
+    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes), [0, 2, 4, 1, 3, 5])
 
 
 def test_numpy_equals_sql_with_many_activities() -> None:

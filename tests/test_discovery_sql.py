@@ -146,3 +146,24 @@ def test_the_streams_command_on_a_log_file_imports_only_what_it_runs(tmp_path: P
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["discovery"]["cases"] == 20
     assert json.loads(r.stderr.strip().splitlines()[-1]) == []
+
+
+def test_a_large_log_takes_numpy_without_its_masked_arrays_or_pydantic(tmp_path: Path) -> None:
+    """From ARRAYS_FROM events NumPy computes the aggregates; NULLs are told by the arrays'
+    type, so numpy.ma is not imported, and the command's options need no pydantic (cli/lazy.py):
+    10-25 and ~90 ms CPU of the whole command (docs/benchmarks.md, session 14)."""
+    from dipstick.streams.on_duckdb import ARRAYS_FROM
+
+    log = tmp_path / "log.csv"
+    duckdb.execute(f"COPY (SELECT 'c' || (i // 5) AS case_id, ['New', 'Active', 'Awaiting User', "
+                   "'Active', 'Closed'][i % 5 + 1] AS activity, TIMESTAMP '2026-03-02 09:00' + "
+                   f"INTERVAL (i * 7) MINUTE AS timestamp FROM range({ARRAYS_FROM + 5}) t(i)) "
+                   f"TO '{log}' (HEADER)").fetchall()
+    r = subprocess.run([sys.executable, "-c", _STREAMS_ONLY, "streams", str(log), "--format",
+                        "json"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "HEAVY": "numpy,pydantic"})
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["discovery"]["events"] == ARRAYS_FROM + 5
+    found = json.loads(r.stderr.strip().splitlines()[-1])
+    assert "numpy" in found and "numpy.ma" not in found
+    assert not [m for m in found if m.split(".")[0] == "pydantic"]

@@ -12,16 +12,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+import typer
 from sqlalchemy import make_url
 
 from dipstick.database import sqlite_file_missing
 
 # Libraries that cost tenths of a second each to import, and the parts of dipstick that pull
-# them in. `--help` needs none of them. (pydantic is not listed: Typer itself coerces a
-# command's parameters with it, even for `--help`.)
+# them in. `--help` needs none of them. (pydantic is not listed: some commands' modules use it;
+# a stream from a log must not, tested below.)
 HEAVY = ("duckdb", "numpy", "narwhals", "pyarrow", "pandas", "scipy", "sqlalchemy", "alembic",
          "fastapi", "starlette", "uvicorn", "plotly", "matplotlib", "fpdf", "jinja2",
          "pydantic_settings", "yaml", "httpx", "psycopg", "pyspark", "openpyxl", "pm4py")
@@ -211,3 +212,53 @@ def test_the_light_url_reading_names_the_file_sqlalchemy_opens(url: str, tmp_pat
         expected = (parsed.get_backend_name() == "sqlite"
                     and not Path(parsed.database or "").is_file())
     assert sqlite_file_missing(url) is expected
+
+
+def test_a_stream_from_a_log_needs_no_pydantic(tmp_path: Path) -> None:
+    """Typer would coerce every parameter through a pydantic adapter (~0.09 s CPU of a whole
+    `dipstick streams LOG`); text, paths, flags and repeated text are coerced plainly
+    (cli/lazy.py, ``plain_coercion``)."""
+    log = tmp_path / "log.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01 09:00:00\n"
+                   "c1,Awaiting User,2026-01-01 10:00:00\nc1,Close,2026-01-02 09:00:00\n")
+    codes, modules = imported_by([["streams", str(log), "--format", "json", "--waiting",
+                                   "Awaiting", "--waiting", "Pending", "--collapse"]], tmp_path)
+    assert codes == [0]
+    assert "duckdb" in loaded(modules, HEAVY)   # it did read the log
+    assert loaded(modules, ("pydantic",)) == []
+
+
+def test_plain_coercion_gives_what_typer_gives(tmp_path: Path) -> None:
+    """The same values — and the same refusals — with Typer's own coercion and the plain one,
+    for every kind of parameter (the plain ones and those handed back to Typer)."""
+    from dipstick.cli.lazy import plain_coercion
+
+    app = typer.Typer()
+
+    @app.command()
+    def cmd(path: Path,
+            there: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+            name: str = "x", maybe: str | None = None,
+            many: Annotated[list[str] | None, typer.Option()] = None,
+            n: int = 3, flag: bool = False, when: str = "") -> tuple[Any, ...]:
+        return path, there, name, maybe, many, n, flag, when
+
+    (tmp_path / "f.txt").write_text("x")
+    cases = [["a/b.csv"], [str(tmp_path), "--there", str(tmp_path / "f.txt"), "--name", "Ünï",
+                           "--maybe", "m", "--many", "p", "--many", "q r", "--n", "7", "--flag"],
+             ["p", "--there", str(tmp_path / "missing")], ["p", "--there", str(tmp_path)],
+             ["p", "--n", "seven"], ["p", "--many", ""], ["p", "--when", ""], ["p", "--name", ""]]
+
+    def run(args: list[str], plain: bool) -> Any:
+        command = typer.main.get_command(app)
+        if plain:
+            plain_coercion(command, None, "cmd")
+        try:
+            return command.main(args, prog_name="cmd", standalone_mode=False)
+        except Exception as e:   # Typer's refusal: its message
+            return type(e).__name__, str(e)
+
+    results = [(run(args, False), run(args, True)) for args in cases]
+    for own, plain in results:
+        assert plain == own
+    assert sum(isinstance(own[0], str) for own, _ in results) == 3   # three refused

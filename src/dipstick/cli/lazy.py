@@ -13,6 +13,7 @@ with the real commands so the two cannot drift.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -109,7 +110,7 @@ class LazyGroup(TyperGroup):
         if self.listing:
             return Stub(name=cmd_name, help=COMMANDS[cmd_name][1])
         if self.commands.get(cmd_name) is None or isinstance(self.commands[cmd_name], Stub):
-            self.commands[cmd_name] = load(cmd_name)
+            self.commands[cmd_name] = plain_coercion(load(cmd_name), ctx, cmd_name)
         return self.commands[cmd_name]
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
@@ -118,6 +119,10 @@ class LazyGroup(TyperGroup):
             super().format_help(ctx, formatter)
         finally:
             self.listing = False
+
+    def parse_args(self, ctx: Any, args: list[str]) -> Any:
+        plain_coercion(self, ctx, deep=False)   # the root's options (a command's: get_command)
+        return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """Typer suggests near names ("Did you mean 'check'?") from ``self.commands``: a name
@@ -142,3 +147,57 @@ def load(name: str) -> Any:
     for module in COMMANDS[name][0]:
         importlib.import_module(f"dipstick.cli.{module}")
     return typer.main.get_group(_ROOT[0]).commands[name]
+
+
+def plain_coercion(command: Any, parent: Any, name: str | None = None,
+                   deep: bool = True) -> Any:
+    """Give the command's parameters, its help option (made in its context under ``parent``
+    as Click makes it) and, ``deep``, its sub-commands' a coercion that needs no pydantic for
+    plain values; return the command.
+
+    Why: Typer coerces every parameter — defaults and unset flags included — through a
+    pydantic ``TypeAdapter`` built on first use, so any command imports pydantic and builds an
+    adapter per parameter before it runs: ~0.09 s CPU of a 0.5 s ``dipstick streams LOG``
+    (docs/benchmarks.md, session 14). A text value is already the ``str`` the adapter returns,
+    a flag's value already the ``bool``, and a path is Typer's own path check on a ``Path``
+    made from the text (the adapter's ``Path(value)``); repeated text, the list of it.
+    Anything else — another type, a parser, empty text — gets Typer's own coercion, built on
+    first use as before; a file parameter, and every parameter of a Typer whose internals
+    differ (no ``_runtime_param``), keep Typer's throughout."""
+    try:
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer._param_types import coerce_cli_path
+    except ImportError:   # another Typer: its own coercion, unchanged
+        return command
+
+    class Plain(RuntimeParam):   # Typer's frozen dataclass, subclassed: no fields of its own
+        """Plain text, paths and flags without pydantic; anything else Typer's way."""
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            kind, info = self.annotation, self.parameter_info
+            if info.parser is None:
+                if type(value) is bool and kind is bool:
+                    return value
+                if type(value) is str and value:
+                    if kind is str:
+                        return value
+                    if (isinstance(kind, type) and issubclass(kind, Path)
+                            and info.path_type is None):
+                        return coerce_cli_path(kind(value), info, path_type=kind, param=param,
+                                               ctx=ctx)
+                if kind == list[str] and type(value) in (list, tuple) and all(
+                        type(v) is str and v for v in value):
+                    return list(value)
+            typer_own = build_runtime_param(param.type_descriptor)
+            param._runtime_param = typer_own
+            return typer_own._coerce_value(value, param, ctx)
+
+    ctx = parent if name is None else typer.Context(command, parent=parent, info_name=name)
+    for param in command.get_params(ctx):
+        desc = getattr(param, "type_descriptor", None)
+        if (desc is not None and desc.file_annotation is None
+                and getattr(param, "_runtime_param", True) is None):
+            param._runtime_param = Plain(desc.parameter_info, desc.annotation)
+    for sub_name, sub in getattr(command, "commands", {}).items() if deep else ():
+        plain_coercion(sub, ctx, sub_name)
+    return command
