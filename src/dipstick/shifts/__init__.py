@@ -18,7 +18,7 @@ from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
-from dipstick.shifts.segment import MIN_POINTS, Undated, undated
+from dipstick.shifts.segment import MIN_POINTS, Begun, Undated, begin, undated
 from dipstick.shifts.series import METRICS, Series, SeriesKey, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
@@ -118,6 +118,7 @@ class ShiftIndex:
                                                                   repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
     _undated: dict[SeriesKey, Undated] = field(default_factory=dict, repr=False)
+    _begun: dict[SeriesKey, Begun] = field(default_factory=dict, repr=False)
 
     def shifts_of(self, key: SeriesKey) -> list[Shift]:
         found = self._found.get(key)
@@ -126,9 +127,12 @@ class ShiftIndex:
             found = self._found.get(key)
         if found is None:
             ready = self._ready.pop(key)
+            steps = self._undated.pop(key, None)
+            begun = self._begun.pop(key, None)
+            if steps is None and begun is not None:
+                steps = undated(ready.values, ready.weeks, self.params, begun=begun)
             found = self._found[key] = shifts_in(self.series_by_key[key], ready.weeks,
-                                                 ready.values, self.params, ready.first,
-                                                 self._undated.pop(key, None))
+                                                 ready.values, self.params, ready.first, steps)
         return found
 
     def last_bad(self, key: SeriesKey, since: date) -> Shift | None:
@@ -136,25 +140,37 @@ class ShiftIndex:
         — without dating the steps (two thirds of segmentation) when the last undated one
         rules that out: dating keeps a step's direction and dates it at most
         :data:`~dipstick.shifts.segment.MIN_POINTS` points after its change point. Indicators
-        ask this of every service's series (``settled_shift``); few last shifts are recent."""
+        ask this of every service's series (``settled_shift``); few last shifts are recent.
+        Most questions are answered by segmentation's first pass alone, which bounds the last
+        change point (:class:`~dipstick.shifts.segment.Begun`)."""
         if key not in self._found and key not in self._ready:
             self._screen(key)
         ready = self._ready.get(key)
         if ready is not None:
             found = self._undated.get(key)
             if found is None:
+                begun = self._begun.get(key)
+                if begun is None:
+                    begun = self._begun[key] = begin(ready.values, ready.weeks, self.params,
+                                                     ready.first, ready.sigma)
+                if begun.last_cut < 0 or self._latest(ready, begun.last_cut) < since:
+                    return None
                 found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
-                                                     ready.first)
+                                                     begun=self._begun.pop(key))
             if not found.steps:
                 return None
-            step, n = found.steps[-1], len(ready.weeks)
-            latest = week_date(int(ready.weeks[min(found.cuts[-1] + MIN_POINTS, n - 1)]))
+            step = found.steps[-1]
             if (step.after > step.before) != self.series_by_key[key].higher_is_worse or \
-                    latest < since:
+                    self._latest(ready, found.cuts[-1]) < since:
                 return None
         shifts = self.shifts_of(key)
         last = shifts[-1] if shifts else None
         return last if last is not None and last.bad and last.date >= since else None
+
+    @staticmethod
+    def _latest(ready: Ready, cut: int) -> date:
+        """The latest date dating can give a step whose change point is at ``cut``."""
+        return week_date(int(ready.weeks[min(cut + MIN_POINTS, len(ready.weeks) - 1)]))
 
     def _screen(self, key: SeriesKey) -> None:
         """Screen, once, the series not yet detected of ``key``'s metric and weeks."""

@@ -48,6 +48,7 @@ class Ready(NamedTuple):
     weeks: IntArray
     values: FloatArray
     first: Split | None
+    sigma: float | None = None      # ``segment.noise(values)``, to the last bit
 
 
 def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list[Shift]]:
@@ -79,14 +80,17 @@ def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
     index = series[rows[0]].index
     x = np.stack([series[i].values for i in rows]).astype(np.float64, copy=False)
     y, keep = adjust_many(index, x, params)
-    weeks, y = index[keep], y[:, keep]
-    for i, r, first in zip(rows, *_screen(y, weeks, params), strict=True):
+    # row-major, so that each row's sums along it are pairwise as for the row alone
+    weeks, y = index[keep], np.ascontiguousarray(y[:, keep])
+    for i, r, first, sigma in zip(rows, *_screen(y, weeks, params), strict=True):
         if r:
-            out[i] = Ready(weeks, np.ascontiguousarray(y[r - 1]), first)
+            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma)
 
 
-def _screen(y: Matrix, weeks: IntArray, p: Params) -> tuple[list[int], list[Split | None]]:
-    """Per row, 0 if it has no shift, else its row number + 1; and its best first split.
+def _screen(y: Matrix, weeks: IntArray, p: Params
+            ) -> tuple[list[int], list[Split | None], list[float | None]]:
+    """Per row, 0 if it has no shift, else its row number + 1; its best first split; and its
+    noise (``segment.noise``, the same steps on a row-major ``y``: pairwise sums along rows).
 
     Exact: segmentation finds no cut in its first pass when no first split's gain beats
     ``penalty · log(n) · σ²``; its second pass then cannot either, as its variance
@@ -98,12 +102,12 @@ def _screen(y: Matrix, weeks: IntArray, p: Params) -> tuple[list[int], list[Spli
     add in order, row by row or alone), and ``argmax`` takes the first of equal gains."""
     m, n = y.shape
     if n < 2 * MIN_POINTS:
-        return [0] * m, [None] * m
+        return [0] * m, [None] * m, [None] * m
     k = np.arange(MIN_POINTS, n - MIN_POINTS + 1)
     k = k[(weeks[k - 1] - weeks[0] + 1 >= p.min_size) & (weeks[n - 1] - weeks[k] + 1
                                                          >= p.min_size)]
     if not len(k):
-        return [0] * m, [None] * m
+        return [0] * m, [None] * m, [None] * m
     d = np.diff(y, axis=1)
     spread = _mad_rows(d)
     half_sd = 0.5 * np.std(d, axis=1)
@@ -117,7 +121,7 @@ def _screen(y: Matrix, weeks: IntArray, p: Params) -> tuple[list[int], list[Spli
     quiet = (sigma > 0) & (top < threshold * (1 - MARGIN))
     firsts: list[Split | None] = [(g, int(k[b])) for g, b in zip(top.tolist(), best.tolist(),
                                                                   strict=True)]
-    return [0 if q else r + 1 for r, q in enumerate(quiet.tolist())], firsts
+    return [0 if q else r + 1 for r, q in enumerate(quiet.tolist())], firsts, sigma.tolist()
 
 
 def adjust_many(index: IntArray, x: Matrix, params: Params = DEFAULT
