@@ -116,6 +116,7 @@ class ShiftIndex:
     _ready: dict[SeriesKey, Ready] = field(default_factory=dict, repr=False)
     _unscreened: dict[str, dict[bytes, list[SeriesKey]]] = field(default_factory=dict,
                                                                   repr=False)
+    _by_metric: dict[str, list[SeriesKey]] | None = field(default=None, repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
     _undated: dict[SeriesKey, Undated] = field(default_factory=dict, repr=False)
     _begun: dict[SeriesKey, Begun] = field(default_factory=dict, repr=False)
@@ -174,15 +175,19 @@ class ShiftIndex:
 
     def _screen(self, key: SeriesKey) -> None:
         """Screen, once, the series not yet detected of ``key``'s metric and weeks."""
+        if self._by_metric is None:          # one pass over every series, not one a metric
+            self._by_metric = defaultdict(list)
+            for k in self.series_by_key:
+                self._by_metric[k.metric].append(k)
         groups = self._unscreened.get(key.metric)
         if groups is None:
             groups = self._unscreened[key.metric] = defaultdict(list)
-            for k, s in self.series_by_key.items():
-                if k.metric == key.metric and k not in self._found:
-                    groups[weeks_key(s)].append(k)
+            for k in self._by_metric.get(key.metric, []):
+                if k not in self._found:
+                    groups[weeks_key(self.series_by_key[k])].append(k)
         keys = groups.pop(weeks_key(self.series_by_key[key]), [])
-        for k, r in zip(keys, screen([self.series_by_key[k] for k in keys], self.params),
-                        strict=True):
+        for k, r in zip(keys, screen([self.series_by_key[k] for k in keys], self.params,
+                                     same_weeks=True), strict=True):
             if r is None:
                 self._found[k] = []
             else:

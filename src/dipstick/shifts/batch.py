@@ -57,13 +57,15 @@ def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list
             for s, r in zip(series, screen(series, params), strict=True)]
 
 
-def screen(series: Sequence[Series], params: Params = DEFAULT) -> list[Ready | None]:
-    """Per series, ``None`` when it provably has no shift, else what segmentation needs."""
+def screen(series: Sequence[Series], params: Params = DEFAULT, same_weeks: bool = False
+           ) -> list[Ready | None]:
+    """Per series, ``None`` when it provably has no shift, else what segmentation needs
+    (``same_weeks``: the caller has grouped them by :func:`weeks_key` already)."""
     out: list[Ready | None] = [None] * len(series)
     groups: dict[bytes, list[int]] = defaultdict(list)
     for i, s in enumerate(series):
         if long_enough(s, params):
-            groups[weeks_key(s)].append(i)
+            groups[b"" if same_weeks else weeks_key(s)].append(i)
     for same in groups.values():
         for start in range(0, len(same), CHUNK):
             _screen_rows(series, same[start:start + CHUNK], params, out)
@@ -191,10 +193,36 @@ def _running_median(y: Matrix, width: int) -> Matrix:
     else:
         padded = np.concatenate([np.repeat(y[:, :1], half, axis=1), y,
                                  np.repeat(y[:, -1:], half, axis=1)], axis=1)
+    if width == 5 and _plain(padded):
+        return _median_of_5(padded)
     s0, s1 = padded.strides
     windows = as_strided(padded, (len(padded), padded.shape[1] - width + 1, width),
                          (s0, s1, s1), writeable=False)
     out: Matrix = np.partition(windows, half, axis=2)[:, :, half]
+    return out
+
+
+def _plain(v: Matrix) -> bool:
+    """No NaN and no −0.0 in ``v``: where selection by comparisons alone (``np.minimum``,
+    ``np.maximum``) must pick what ``np.partition`` picks (it sorts NaN last, and of 0.0
+    and −0.0, equal to comparisons, either could come out)."""
+    if np.isnan(v).any():
+        return False
+    sign = np.signbit(v)
+    return not (sign.any() and (sign & (v == 0)).any())
+
+
+def _median_of_5(padded: Matrix) -> Matrix:
+    """The running median of 5 by a fixed network of minima and maxima over the five shifted
+    columns (a twentieth of ``np.partition``'s time on a check's 28,000 rows): of the first four
+    values in a window, the least is at most second of the five and the greatest at least
+    fourth, so the median of five is the median of the other two and the fifth. Each result is
+    one of the inputs: exact, not computed."""
+    n = padded.shape[1] - 4
+    a, b, c, d, e = (padded[:, i:i + n] for i in range(5))
+    low = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    high = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    out: Matrix = np.maximum(np.minimum(low, high), np.minimum(np.maximum(low, high), e))
     return out
 
 
