@@ -110,7 +110,8 @@ def main() -> None:
                 runs[name].append(float(out[0]))
                 digests[name] = out[1]
         for name, src in trees:
-            print(f"{name} ({src}): {statistics.median(runs[name]):.3f} s CPU median (runs: "
+            print(f"{name} ({src}): {statistics.median(runs[name]):.3f} s CPU median, "
+                  f"{min(runs[name]):.3f} min (runs: "
                   f"{', '.join(f'{c:.3f}' for c in runs[name])}); answers {digests[name]}")
         if args.base:
             ratio = statistics.median(runs["this"]) / statistics.median(runs["base"])

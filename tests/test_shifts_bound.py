@@ -92,6 +92,19 @@ def test_the_first_pass_bounds_the_last_step(p: Params) -> None:
         assert past_first > 0
 
 
+@pytest.mark.parametrize("p", SETTINGS)
+def test_the_screens_bound_is_the_first_pass_bound(p: Params) -> None:
+    """The screen follows the chain for all its rows at once (``batch.last_links``); each
+    row's bound must be the one-series first pass's, to the position."""
+    many = generated(28, 400) + _falling_staircases(40)
+    ready = [r for r in screen(many, p) if r is not None]
+    assert len(ready) > 100
+    lasts = [r.last_cut for r in ready]
+    assert lasts == [begin(r.values, r.weeks, p, r.first, r.sigma).last_cut for r in ready]
+    assert lasts == [begin(r.values, r.weeks, p).last_cut for r in ready]
+    assert sum(k == -1 for k in lasts) < len(lasts) // 2 < sum(k is not None for k in lasts)
+
+
 @pytest.mark.parametrize("seed", [25, 26])
 def test_last_bad_from_the_bound_is_full_detections_answer(seed: int) -> None:
     """``since`` on every week around the latest date the bound allows, on fresh indexes and

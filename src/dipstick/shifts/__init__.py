@@ -18,7 +18,7 @@ from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
-from dipstick.shifts.segment import MIN_POINTS, Begun, Undated, begin, undated
+from dipstick.shifts.segment import MIN_POINTS, Undated, begin, undated
 from dipstick.shifts.series import METRICS, Series, SeriesKey, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
@@ -119,7 +119,6 @@ class ShiftIndex:
     _by_metric: dict[str, list[SeriesKey]] | None = field(default=None, repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
     _undated: dict[SeriesKey, Undated] = field(default_factory=dict, repr=False)
-    _begun: dict[SeriesKey, Begun] = field(default_factory=dict, repr=False)
 
     def shifts_of(self, key: SeriesKey) -> list[Shift]:
         found = self._found.get(key)
@@ -128,12 +127,9 @@ class ShiftIndex:
             found = self._found.get(key)
         if found is None:
             ready = self._ready.pop(key)
-            steps = self._undated.pop(key, None)
-            begun = self._begun.pop(key, None)
-            if steps is None and begun is not None:
-                steps = undated(ready.values, ready.weeks, self.params, begun=begun)
             found = self._found[key] = shifts_in(self.series_by_key[key], ready.weeks,
-                                                 ready.values, self.params, ready.first, steps)
+                                                 ready.values, self.params, ready.first,
+                                                 self._undated.pop(key, None))
         return found
 
     def last_bad(self, key: SeriesKey, since: date) -> Shift | None:
@@ -142,22 +138,23 @@ class ShiftIndex:
         rules that out: dating keeps a step's direction and dates it at most
         :data:`~dipstick.shifts.segment.MIN_POINTS` points after its change point. Indicators
         ask this of every service's series (``settled_shift``); few last shifts are recent.
-        Most questions are answered by segmentation's first pass alone, which bounds the last
-        change point (:class:`~dipstick.shifts.segment.Begun`)."""
+        Most questions are answered by the screen's bound on the last change point alone
+        (:class:`~dipstick.shifts.segment.Begun`, :func:`~dipstick.shifts.batch.last_links`)."""
         if key not in self._found and key not in self._ready:
             self._screen(key)
         ready = self._ready.get(key)
         if ready is not None:
             found = self._undated.get(key)
             if found is None:
-                begun = self._begun.get(key)
-                if begun is None:
-                    begun = self._begun[key] = begin(ready.values, ready.weeks, self.params,
-                                                     ready.first, ready.sigma)
-                if begun.last_cut < 0 or self._latest(ready, begun.last_cut) < since:
+                bound = ready.last_cut
+                if bound is None:
+                    bound = begin(ready.values, ready.weeks, self.params, ready.first,
+                                  ready.sigma).last_cut
+                if bound < 0 or self._latest(ready, bound) < since:
                     return None
-                found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
-                                                     begun=self._begun.pop(key))
+                found = self._undated[key] = undated(
+                    ready.values, ready.weeks, self.params,
+                    begun=begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma))
             if not found.steps:
                 return None
             step = found.steps[-1]

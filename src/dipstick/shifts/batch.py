@@ -13,6 +13,7 @@ to ``detect.adjust``'s (tests/test_shifts_batch.py compares both paths).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -29,7 +30,7 @@ from dipstick.shifts.detect import (
     long_enough,
     shifts_in,
 )
-from dipstick.shifts.segment import MIN_POINTS, Split
+from dipstick.shifts.segment import MIN_POINTS, Split, _threshold
 from dipstick.shifts.series import EPOCH_MONDAY, FloatArray, IntArray, Series
 
 Matrix = npt.NDArray[np.float64]          # one series per row
@@ -49,6 +50,7 @@ class Ready(NamedTuple):
     values: FloatArray
     first: Split | None
     sigma: float | None = None      # ``segment.noise(values)``, to the last bit
+    last_cut: int | None = None     # ``segment.begin(…).last_cut``, to the position
 
 
 def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list[Shift]]:
@@ -84,9 +86,68 @@ def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
     y, keep = adjust_many(index, x, params)
     # row-major, so that each row's sums along it are pairwise as for the row alone
     weeks, y = index[keep], np.ascontiguousarray(y[:, keep])
-    for i, r, first, sigma in zip(rows, *_screen(y, weeks, params), strict=True):
+    found, firsts, sigmas = _screen(y, weeks, params)
+    ready = [r - 1 for r in found if r]
+    if not ready:
+        return
+    lasts = iter(last_links(y[ready], weeks, [firsts[r] for r in ready],
+                            [sigmas[r] for r in ready], params))
+    for i, r, first, sigma in zip(rows, found, firsts, sigmas, strict=True):
         if r:
-            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma)
+            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, next(lasts))
+
+
+def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
+               sigmas: Sequence[float | None], p: Params) -> list[int | None]:
+    """``segment.begin(row, weeks, p, first, sigma).last_cut`` of every row, from the chain
+    alone (no first pass), a link for all rows at a time: the best split of each row's
+    ``y[a:n]`` as ``segment._best_split`` scores it — the row's part gathered to the left of
+    a matrix (zeros after it), summed cumulatively (in order, so to the last bit as alone),
+    the same elementwise arithmetic on the same integer counts, the candidates outside the
+    part's allowed run set to −∞ so that ``argmax`` takes the first best inside it. The
+    thresholds are computed per row in Python, as ``_binseg`` does. ``None`` where a row came
+    without its first split or noise (the screen always has them)."""
+    m, n = y.shape
+    out: list[int | None] = [-1] * m
+    live: list[int] = []
+    at = np.zeros(m, dtype=np.int64)
+    limit = np.zeros(m)
+    for i, (first, sigma) in enumerate(zip(firsts, sigmas, strict=True)):
+        if first is None or sigma is None:
+            out[i] = None
+            continue
+        if not sigma > 0:
+            continue
+        limit[i] = _threshold(n, sigma**2, p)
+        if not first[0] <= limit[i]:
+            out[i], at[i] = first[1], first[1]
+            live.append(i)
+    wl = weeks.tolist()
+    last = min(n - MIN_POINTS, bisect_right(wl, wl[n - 1] - p.min_size + 1) - 1)
+    rows = np.array(live, dtype=np.int64)
+    while len(rows):
+        a = at[rows]
+        lo = np.maximum(a + MIN_POINTS, np.searchsorted(weeks, weeks[a] + p.min_size - 1) + 1)
+        width = n - int(a.min())
+        cols = a[:, None] + np.arange(width)
+        part = np.where(cols < n, np.take_along_axis(y[rows], np.minimum(cols, n - 1), axis=1),
+                        0.0)
+        cs = np.cumsum(part, axis=1)
+        nn = (n - a)[:, None]
+        nl = np.arange(1, width + 1)
+        total = cs[np.arange(len(rows)), n - a - 1][:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = (cs / nl - (total - cs) / (nn - nl)) ** 2 * nl * (nn - nl) / nn
+        c = a[:, None] + nl
+        gain[(c < lo[:, None]) | (c > last)] = -np.inf
+        best = gain.argmax(axis=1)
+        top = gain[np.arange(len(rows)), best]
+        go = (lo <= last) & ~(top <= limit[rows])
+        rows, cut = rows[go], (a + best + 1)[go]
+        at[rows] = cut
+        for i, k in zip(rows.tolist(), cut.tolist(), strict=True):
+            out[i] = k
+    return out
 
 
 def _screen(y: Matrix, weeks: IntArray, p: Params
