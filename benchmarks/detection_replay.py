@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import os
 import pickle
 import statistics
@@ -35,22 +36,22 @@ def record(root: Path, out: Path) -> int:
     from dipstick.runs import check_package
     from dipstick.shifts import ShiftIndex
 
-    questions: list[tuple[str, tuple[Any, ...]]] = []
+    questions: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
     seen: list[ShiftIndex] = []
     depth = [0]
 
     def wrap(name: str) -> None:
         method = getattr(ShiftIndex, name)
 
-        def asked(self: ShiftIndex, *args: Any) -> Any:
+        def asked(self: ShiftIndex, *args: Any, **kwargs: Any) -> Any:
             if depth[0] == 0:
-                questions.append((name, args))
+                questions.append((name, args, kwargs))
                 if not seen:
                     seen.append(self)
                 assert self is seen[0], "one index per check"
             depth[0] += 1
             try:
-                return method(self, *args)
+                return method(self, *args, **kwargs)
             finally:
                 depth[0] -= 1
 
@@ -65,6 +66,16 @@ def record(root: Path, out: Path) -> int:
     return len(questions)
 
 
+def ask(index: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``index.name(*args, **kwargs)``; on a tree whose ``shifts`` has no ``after`` yet, its
+    answer as the caller then took it (the shifts dated after ``after``, filtered from all)."""
+    if name == "shifts" and "after" in kwargs and \
+            "after" not in inspect.signature(index.shifts).parameters:
+        after = kwargs["after"]
+        return [s for s in index.shifts(*args) if after is None or s.date > after]
+    return getattr(index, name)(*args, **kwargs)
+
+
 def replay(data: Path, repeat: int) -> None:
     """Replay the recorded questions ``repeat`` times on fresh indexes; print CPU and digest."""
     from dipstick.shifts import ShiftIndex
@@ -76,7 +87,7 @@ def replay(data: Path, repeat: int) -> None:
     for _ in range(repeat):
         index = ShiftIndex(series, params, links)
         start = time.process_time()
-        answers = [getattr(index, name)(*args) for name, args in questions]
+        answers = [ask(index, name, args, kwargs) for name, args, kwargs in questions]
         cpus.append(time.process_time() - start)
         digest = hashlib.sha256(repr(answers).encode()).hexdigest()[:16]
     print(" ".join(f"{c:.3f}" for c in cpus), digest)

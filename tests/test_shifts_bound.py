@@ -150,3 +150,24 @@ def test_a_last_shift_dated_on_the_latest_week_the_bound_allows(seed: int, i: in
         assert got == _last_bad(shifts, latest)
         answered += got is not None
     assert answered == 1
+
+
+def test_shifts_after_a_day_are_all_shifts_after_it() -> None:
+    """``ShiftIndex.shifts(…, after=day)`` (the change indicator's question) is the full list
+    filtered to the shifts dated after ``day``, for ``day`` on every few weeks and on both sides
+    of the edge series' latest allowed week; and it leaves series unsegmented."""
+    many = generated(29, 200) + [generated(seed, 300)[i] for seed, i in
+                                 [(15, 175), (15, 229), (21, 49)]]
+    by_key = {SeriesKey("service", "one", "users", f"{i}"): Series(
+        SeriesKey("service", "one", "users", f"{i}"), s.index, s.values, s.higher_is_worse)
+        for i, s in enumerate(many)}
+    links = {"one": list(by_key)}
+    full = ShiftIndex(dict(by_key), links=links).shifts("one")
+    assert len(full) > 50
+    days = sorted({s.date + timedelta(days=d) for s in full for d in (-1, 0)})
+    skipped = 0
+    for day in days[::7] + days[-12:]:
+        index = ShiftIndex(dict(by_key), links=links)
+        assert index.shifts("one", after=day) == [s for s in full if s.date > day], day
+        skipped += len(index._ready)
+    assert skipped > 0

@@ -229,12 +229,27 @@ class ShiftIndex:
         return [self.series_by_key[k] for k in self.keys(service_id)
                 if metric is None or k.metric == metric]
 
-    def shifts(self, service_id: str, metrics: Collection[str] | None = None) -> list[Shift]:
-        """The shifts in the service's series (only ``metrics``' when given), oldest first.
-        Asking only for the metrics needed keeps detection off the other series."""
-        out = [s for k in self.keys(service_id) if metrics is None or k.metric in metrics
-               for s in self.shifts_of(k)]
+    def shifts(self, service_id: str, metrics: Collection[str] | None = None,
+               after: date | None = None) -> list[Shift]:
+        """The shifts in the service's series (only ``metrics``' when given; only those dated
+        after ``after`` when given), oldest first. Asking only for the metrics needed keeps
+        detection off the other series; ``after`` keeps it off the series the screen's bound
+        on their last change point rules out (the change indicator's question)."""
+        out = [s for k in self.keys(service_id) if (metrics is None or k.metric in metrics)
+               and (after is None or self._may_shift_after(k, after))
+               for s in self.shifts_of(k) if after is None or s.date > after]
         return sorted(out, key=lambda s: (s.date, s.series_key))
+
+    def _may_shift_after(self, key: SeriesKey, after: date) -> bool:
+        """False when ``key``'s series provably has no shift dated after ``after``: dating puts
+        every step at most :data:`MIN_POINTS` after its change point, and none is after the
+        bound (:class:`~dipstick.shifts.segment.Begun`)."""
+        if key not in self._found and key not in self._ready:
+            self._screen(key)
+        ready = self._ready.get(key)
+        if ready is None or ready.last_cut is None:
+            return True
+        return ready.last_cut >= 0 and self._latest(ready, ready.last_cut) > after
 
     def driver(self, service_id: str, cause: str, as_of: date) -> Shift | None:
         """The shift behind a leak (its series is ``self.series_by_key[shift.series_key]``)."""
