@@ -182,8 +182,9 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     leak = LeakEstimate.none("no change with a measurable effect")
     started: date | None = None
     index = detect_all(ctx)
-    shifts = [s for s in detect_all(ctx).shifts(service.id, CAUSE_SERIES[CAUSE]) if s.bad] \
-        if recent else []
+    # only shifts a change's lag can reach (``-7 < lag`` below): after its first change - 7 d
+    shifts = [s for s in index.shifts(service.id, CAUSE_SERIES[CAUSE], after=min(
+        c["date"].date() for c in recent) - timedelta(days=7)) if s.bad] if recent else []
     for c in recent:
         cid, day = c["id"], c["date"].date()
         label = f"{c['kind']} {cid} on {day}"

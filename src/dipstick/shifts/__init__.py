@@ -18,7 +18,7 @@ from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
-from dipstick.shifts.segment import MIN_POINTS, Undated, undated
+from dipstick.shifts.segment import MIN_POINTS, Undated, begin, undated
 from dipstick.shifts.series import METRICS, Series, SeriesKey, Sums, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
@@ -119,6 +119,7 @@ class ShiftIndex:
     _ready: dict[SeriesKey, Ready] = field(default_factory=dict, repr=False)
     _unscreened: dict[str, dict[bytes, list[SeriesKey]]] = field(default_factory=dict,
                                                                   repr=False)
+    _by_metric: dict[str, list[SeriesKey]] | None = field(default=None, repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
     _undated: dict[SeriesKey, Undated] = field(default_factory=dict, repr=False)
 
@@ -139,37 +140,54 @@ class ShiftIndex:
         — without dating the steps (two thirds of segmentation) when the last undated one
         rules that out: dating keeps a step's direction and dates it at most
         :data:`~dipstick.shifts.segment.MIN_POINTS` points after its change point. Indicators
-        ask this of every service's series (``settled_shift``); few last shifts are recent."""
+        ask this of every service's series (``settled_shift``); few last shifts are recent.
+        Most questions are answered by the screen's bound on the last change point alone
+        (:class:`~dipstick.shifts.segment.Begun`, :func:`~dipstick.shifts.batch.last_links`)."""
         if key not in self._found and key not in self._ready:
             self._screen(key)
         ready = self._ready.get(key)
         if ready is not None:
             found = self._undated.get(key)
             if found is None:
-                found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
-                                                     ready.first)
+                bound = ready.last_cut
+                if bound is None:
+                    bound = begin(ready.values, ready.weeks, self.params, ready.first,
+                                  ready.sigma).last_cut
+                if bound < 0 or self._latest(ready, bound) < since:
+                    return None
+                found = self._undated[key] = undated(
+                    ready.values, ready.weeks, self.params,
+                    begun=begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma))
             if not found.steps:
                 return None
-            step, n = found.steps[-1], len(ready.weeks)
-            latest = week_date(int(ready.weeks[min(found.cuts[-1] + MIN_POINTS, n - 1)]))
+            step = found.steps[-1]
             if (step.after > step.before) != self.series_by_key[key].higher_is_worse or \
-                    latest < since:
+                    self._latest(ready, found.cuts[-1]) < since:
                 return None
         shifts = self.shifts_of(key)
         last = shifts[-1] if shifts else None
         return last if last is not None and last.bad and last.date >= since else None
 
+    @staticmethod
+    def _latest(ready: Ready, cut: int) -> date:
+        """The latest date dating can give a step whose change point is at ``cut``."""
+        return week_date(int(ready.weeks[min(cut + MIN_POINTS, len(ready.weeks) - 1)]))
+
     def _screen(self, key: SeriesKey) -> None:
         """Screen, once, the series not yet detected of ``key``'s metric and weeks."""
+        if self._by_metric is None:          # one pass over every series, not one a metric
+            self._by_metric = defaultdict(list)
+            for k in self.series_by_key:
+                self._by_metric[k.metric].append(k)
         groups = self._unscreened.get(key.metric)
         if groups is None:
             groups = self._unscreened[key.metric] = defaultdict(list)
-            for k, s in self.series_by_key.items():
-                if k.metric == key.metric and k not in self._found:
-                    groups[weeks_key(s)].append(k)
+            for k in self._by_metric.get(key.metric, []):
+                if k not in self._found:
+                    groups[weeks_key(self.series_by_key[k])].append(k)
         keys = groups.pop(weeks_key(self.series_by_key[key]), [])
-        for k, r in zip(keys, screen([self.series_by_key[k] for k in keys], self.params),
-                        strict=True):
+        for k, r in zip(keys, screen([self.series_by_key[k] for k in keys], self.params,
+                                     same_weeks=True), strict=True):
             if r is None:
                 self._found[k] = []
             else:
@@ -214,12 +232,27 @@ class ShiftIndex:
         return [self.series_by_key[k] for k in self.keys(service_id)
                 if metric is None or k.metric == metric]
 
-    def shifts(self, service_id: str, metrics: Collection[str] | None = None) -> list[Shift]:
-        """The shifts in the service's series (only ``metrics``' when given), oldest first.
-        Asking only for the metrics needed keeps detection off the other series."""
-        out = [s for k in self.keys(service_id) if metrics is None or k.metric in metrics
-               for s in self.shifts_of(k)]
+    def shifts(self, service_id: str, metrics: Collection[str] | None = None,
+               after: date | None = None) -> list[Shift]:
+        """The shifts in the service's series (only ``metrics``' when given; only those dated
+        after ``after`` when given), oldest first. Asking only for the metrics needed keeps
+        detection off the other series; ``after`` keeps it off the series the screen's bound
+        on their last change point rules out (the change indicator's question)."""
+        out = [s for k in self.keys(service_id) if (metrics is None or k.metric in metrics)
+               and (after is None or self._may_shift_after(k, after))
+               for s in self.shifts_of(k) if after is None or s.date > after]
         return sorted(out, key=lambda s: (s.date, s.series_key))
+
+    def _may_shift_after(self, key: SeriesKey, after: date) -> bool:
+        """False when ``key``'s series provably has no shift dated after ``after``: dating puts
+        every step at most :data:`MIN_POINTS` after its change point, and none is after the
+        bound (:class:`~dipstick.shifts.segment.Begun`)."""
+        if key not in self._found and key not in self._ready:
+            self._screen(key)
+        ready = self._ready.get(key)
+        if ready is None or ready.last_cut is None:
+            return True
+        return ready.last_cut >= 0 and self._latest(ready, ready.last_cut) > after
 
     def driver(self, service_id: str, cause: str, as_of: date) -> Shift | None:
         """The shift behind a leak (its series is ``self.series_by_key[shift.series_key]``)."""

@@ -64,6 +64,27 @@ class Undated(NamedTuple):
 NONE = Undated([], [], 0.0)
 
 
+class Begun(NamedTuple):
+    """Segmentation's first pass: the noise, the change points it took out before reading the
+    residuals' autocorrelation, each segment's best split (``splits``: the second pass reuses
+    them), and ``last_cut``: no step can end up after this position (``-1``: no step at all).
+
+    The last change point of any pass is the best split of a segment that ends the series: of
+    the whole series, or of the part after that split, and so on (the right-hand chain). A
+    pass takes a link of that chain only if it took the links before it and its gain beats
+    the pass's threshold; the second pass's threshold is never below the first's (its variance
+    ``σ² (1 + φ) / (1 − φ)`` with ``φ`` in [0, 0.8] is at least ``σ²``, and rounding is
+    monotone), and pruning only drops change points. So the last link whose gain and those of
+    the links before it beat the first pass's threshold bounds every later pass
+    (``ShiftIndex.last_bad`` answers most questions from it alone)."""
+
+    sigma: float
+    cuts: list[int]
+    splits: dict[tuple[int, int], Split | None]
+    weeks: list[int]
+    last_cut: int
+
+
 def segment(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None
             ) -> list[Step]:
     """Lasting changes of the mean of ``y``, oldest first. ``first``: the best split of the
@@ -77,21 +98,52 @@ def dated(y: FloatArray, found: Undated, p: Knobs) -> list[Step]:
     return _date(y, found.cuts, found.steps, found.var, p) if found.steps else []
 
 
-def undated(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None) -> Undated:
-    """:func:`segment` up to dating: the pruned change points and their steps."""
-    sigma = noise(y)
+def undated(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None,
+            begun: Begun | None = None) -> Undated:
+    """:func:`segment` up to dating: the pruned change points and their steps (``begun``: the
+    first pass, when :func:`begin` has run it)."""
+    if begun is None:
+        begun = begin(y, weeks, p, first)
+    sigma, wl, splits = begun.sigma, begun.weeks, begun.splits
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return NONE
-    splits: dict[tuple[int, int], Split | None] = {}  # both passes split alike
-    if first is not None:
-        splits[(0, len(y))] = first
-    wl = weeks.tolist()
-    phi = _lag1(y, _binseg(y, wl, sigma**2, p, FIRST_PASS, splits))   # level changes aside
+    phi = _lag1(y, begun.cuts)                                   # level changes aside
     var = sigma**2 * (1 + phi) / (1 - phi)
     cuts = _binseg(y, wl, var, p, p.max_shifts, splits)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
     steps = _prune(y, cuts, var, phi, trials, p)
     return Undated([c for c, _ in steps], [s for _, s in steps], var)
+
+
+def begin(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None,
+          sigma: float | None = None) -> Begun:
+    """:func:`undated`'s first pass (``sigma``: ``noise(y)``, when the caller has it to the
+    last bit, as the batched screen does)."""
+    sigma = noise(y) if sigma is None else sigma
+    if len(y) < 2 * MIN_POINTS or not sigma > 0:
+        return Begun(sigma, [], {}, [], -1)
+    splits: dict[tuple[int, int], Split | None] = {}  # both passes split alike
+    if first is not None:
+        splits[(0, len(y))] = first
+    wl = weeks.tolist()
+    cuts = _binseg(y, wl, sigma**2, p, FIRST_PASS, splits)
+    return Begun(sigma, cuts, splits, wl, _last_link(y, wl, sigma**2, p, splits))
+
+
+def _last_link(y: FloatArray, weeks: list[int], var: float, p: Knobs,
+               splits: dict[tuple[int, int], Split | None]) -> int:
+    """The last link of the right-hand chain of splits (see :class:`Begun`) that
+    :func:`_binseg` at ``var`` would take without a limit on cuts; ``-1`` if none."""
+    n, a, last = len(y), 0, -1
+    threshold = _threshold(n, var, p)
+    while True:
+        if (a, n) in splits:
+            found = splits[(a, n)]
+        else:
+            found = splits[(a, n)] = _best_split(y, weeks, a, n, p.min_size)
+        if found is None or found[0] <= threshold:
+            return last
+        last = a = found[1]
 
 
 def noise(y: FloatArray) -> float:
@@ -124,7 +176,7 @@ def _binseg(y: FloatArray, weeks: list[int], var: float, p: Knobs, most: int,
     ``splits`` keeps each segment's best split (it does not depend on ``var``) for the next
     pass over the same ``y``."""
     n = len(y)
-    threshold = p.penalty * math.log(n) * var
+    threshold = _threshold(n, var, p)
     cuts: list[int] = []
     stack = [(0, n)]
     splits = {} if splits is None else splits
@@ -140,6 +192,11 @@ def _binseg(y: FloatArray, weeks: list[int], var: float, p: Knobs, most: int,
         cuts.append(c)
         stack += [(a, c), (c, b)]
     return sorted(cuts)
+
+
+def _threshold(n: int, var: float, p: Knobs) -> float:
+    """The gain a split of a series of ``n`` points must beat at noise variance ``var``."""
+    return p.penalty * math.log(n) * var
 
 
 def _best_split(y: FloatArray, weeks: list[int], a: int, b: int, min_size: int

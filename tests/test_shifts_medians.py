@@ -1,0 +1,60 @@
+"""The batched screen's running median of 5 by minima and maxima is ``np.partition``'s, bit
+for bit: on random rows, ties, zeros of both signs, NaN and rows shorter than a window (those
+with NaN or −0.0 go by ``np.partition`` itself)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+from dipstick.shifts.batch import _median_of_5, _plain, _running_median
+
+
+def _partitioned(y: np.ndarray, width: int) -> np.ndarray:
+    """The running median as the one-series detection takes it (``detect._running_median``)."""
+    half = width // 2
+    if y.shape[1] > half:
+        padded = np.concatenate([y[:, half:0:-1], y, y[:, -2:-half - 2:-1]], axis=1)
+    else:
+        padded = np.concatenate([np.repeat(y[:, :1], half, axis=1), y,
+                                 np.repeat(y[:, -1:], half, axis=1)], axis=1)
+    out: np.ndarray = np.partition(sliding_window_view(padded, width, axis=1), half,
+                                   axis=2)[:, :, half]
+    return out
+
+
+def _rows(rng: np.random.Generator, kind: str, n: int) -> np.ndarray:
+    if kind == "normal":
+        return rng.normal(100, 10, (40, n))
+    if kind == "ties":                                   # small counts: many equal values
+        return rng.poisson(1.5, (40, n)).astype(np.float64)
+    if kind == "zeros":                                  # both zeros, negatives
+        y = rng.choice([0.0, -0.0, 1.0, -1.0, 2.0], size=(40, n))
+        return y
+    if kind == "nan":
+        y = rng.normal(0, 1, (40, n))
+        y[rng.random((40, n)) < 0.05] = np.nan
+        return y
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zeros", "nan"])
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 12, 157])
+def test_running_median_of_5_is_partitions(kind: str, n: int) -> None:
+    y = _rows(np.random.default_rng(n), kind, n)
+    got = _running_median(y, 5)
+    assert np.array_equal(got.view(np.int64), _partitioned(y, 5).view(np.int64))
+
+
+def test_the_network_takes_plain_rows_only() -> None:
+    """NaN and −0.0 go to ``np.partition``; and on rows with them the network would differ
+    (so the guard is needed, and the test above can fail)."""
+    rng = np.random.default_rng(3)
+    assert _plain(rng.normal(0, 1, (4, 30))) and _plain(np.zeros((2, 9)))
+    for kind in ("zeros", "nan"):
+        y = _rows(rng, kind, 157)
+        assert not _plain(y)
+        padded = np.concatenate([y[:, 2:0:-1], y, y[:, -2:-4:-1]], axis=1)
+        assert not np.array_equal(_median_of_5(padded).view(np.int64),
+                                  _partitioned(y, 5).view(np.int64))
