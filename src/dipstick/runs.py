@@ -103,7 +103,7 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
                     actor: Actor | None = None) -> Checked:
     """Check a package, with the stored pulse answers, and keep the run (audited as run by
     ``actor``); nothing is stored when the package is bad."""
-    from dipstick.store.actions import settle
+    from dipstick.store.settle import settle
 
     started = datetime.now(UTC)
     kept: list[RunContext | None] = []
