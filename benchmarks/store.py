@@ -218,22 +218,32 @@ print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
 """
 
 
+MIGRATE = "import sys; from dipstick.store import Store; Store.open(sys.argv[1]).migrate()"
+
+
+def _env(src: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return env
+
+
 def whole(url: str, label: str, args: argparse.Namespace) -> None:
     """``--repeat`` fresh processes per version (this src, and ``--base`` when given,
-    alternating) storing into one database migrated beforehand."""
-    with Store.open(url) as store:
-        store.migrate()
+    alternating) storing into a database migrated beforehand: on SQLite one file per version,
+    made and migrated by that version (a new file's page size is the code's, session 14)."""
     versions = {"now": None} if args.base is None else {"before": args.base, "now": None}
+    urls = {name: url.replace(".db", f"-{name}.db") if url.startswith("sqlite") else url
+            for name in versions}
+    for name, src in versions.items():
+        subprocess.run([sys.executable, "-c", MIGRATE, urls[name]], env=_env(src), check=True)
     seen: dict[str, list[tuple[float, float]]] = {k: [] for k in versions}
     parts: dict[str, list[dict[str, float]]] = {k: [] for k in versions}
     for _ in range(args.repeat):
         for name, src in versions.items():
-            env = dict(os.environ)
-            if src is not None:
-                env["PYTHONPATH"] = str(src)
             out = subprocess.run(
-                [sys.executable, "-c", CHILD, url, str(args.dir), str(args.cache)], env=env,
-                check=True, capture_output=True, text=True).stdout
+                [sys.executable, "-c", CHILD, urls[name], str(args.dir), str(args.cache)],
+                env=_env(src), check=True, capture_output=True, text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             seen[name].append((got["wall"], got["cpu"]))
             parts[name].append(got["steps"])

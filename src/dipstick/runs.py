@@ -9,13 +9,14 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from math import copysign
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dipstick import collector
 from dipstick.check import CheckResult, ServiceVerdict, Trend, run_check
 from dipstick.errors import UsageError
-from dipstick.findings import CheckContext, CommonSpec, Finding, evolve
+from dipstick.findings import CheckContext, CommonSpec, Finding, LeakEstimate, evolve
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.perception import PerceptionSpec
 from dipstick.indicators.registry import CAUSES, split_settings
@@ -103,7 +104,7 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
                     actor: Actor | None = None) -> Checked:
     """Check a package, with the stored pulse answers, and keep the run (audited as run by
     ``actor``); nothing is stored when the package is bad."""
-    from dipstick.store.actions import settle
+    from dipstick.store.settle import settle
 
     started = datetime.now(UTC)
     kept: list[RunContext | None] = []
@@ -169,19 +170,36 @@ def lights_only(result: CheckResult) -> CheckResult:
     """The result with each finding's evidence and coverage left out — they are in the stored
     findings, and they are nine in ten of the result's objects (23 MB of 34 for 2,040
     services) — except the alignment evidence of outcome KPIs (``kpi:<outcome>``), which the
-    value map reads from the result."""
-    return dataclasses.replace(result, verdicts=tuple(_light(v) for v in result.verdicts),
+    value map reads from the result. Equal leak estimates are made one object (see
+    :func:`_one_leak`)."""
+    leaks: dict[tuple[object, ...], LeakEstimate] = {}
+    return dataclasses.replace(result, verdicts=tuple(_light(v, leaks) for v in result.verdicts),
                                surveyed=None)
 
 
-def _light(v: ServiceVerdict) -> ServiceVerdict:   # 18,000 copies: evolve, not replace
-    return evolve(v, findings=tuple(_light_finding(f) for f in v.findings))
+def _light(v: ServiceVerdict, leaks: dict[tuple[object, ...], LeakEstimate]
+           ) -> ServiceVerdict:   # 18,000 copies: evolve, not replace
+    return evolve(v, findings=tuple(_light_finding(f, leaks) for f in v.findings))
 
 
-def _light_finding(f: Finding) -> Finding:
+def _light_finding(f: Finding, leaks: dict[tuple[object, ...], LeakEstimate]) -> Finding:
     kept = tuple(e for e in f.evidence if e.metric.startswith("kpi:")) \
         if f.cause == "alignment" else ()
-    return evolve(f, evidence=kept, coverage=())
+    return evolve(f, evidence=kept, coverage=(), leak=_one_leak(f.leak, leaks))
+
+
+def _one_leak(leak: LeakEstimate, leaks: dict[tuple[object, ...], LeakEstimate]
+              ) -> LeakEstimate:
+    """The first leak estimate equal to this one, as pickle writes an object once however often
+    it is referenced: the large demo's 16,320 findings hold 577 distinct estimates (mostly
+    "nothing counted while the cause is ok"), and sharing them cut pickling the context
+    0.26 → 0.21 s and reading it back 0.24 → 0.15 s. Equal values only: the sign of each
+    number is in the key, so a -0.0 is never replaced by a 0.0 (they compare equal)."""
+    low, high = leak.low, leak.high
+    key = (leak, copysign(1.0, leak.money), copysign(1.0, leak.hours),
+           low if low is None else copysign(1.0, low),
+           high if high is None else copysign(1.0, high))
+    return leaks.setdefault(key, leak)
 
 
 def _check_context(package: Package, result: CheckResult) -> CheckContext:

@@ -77,8 +77,8 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
-        from dipstick.store.actions import settle
         from dipstick.store.audit import Actor
+        from dipstick.store.settle import settle
 
         with Store.open(database) as store:
             store.migrate()

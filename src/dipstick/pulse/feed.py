@@ -17,8 +17,8 @@ from dipstick.engine import Signals
 from dipstick.errors import StoreError
 from dipstick.model import ValueModel
 from dipstick.package import Package
-from dipstick.pulse.campaigns import answers, campaigns
 from dipstick.store import Store, sqlite_file_missing
+from dipstick.store.pulse_reads import answers, campaigns  # Core: no ORM in a stored check
 
 SCHEMA = pa.schema([("date", pa.timestamp("us")), ("service", pa.string()),
                     ("group", pa.string()), ("dimension", pa.string()),

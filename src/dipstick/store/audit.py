@@ -22,14 +22,16 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert
-from sqlalchemy.orm import Session
 
 from dipstick.errors import UsageError
 from dipstick.settings import settings
-from dipstick.store.tables import AuditEntry
+from dipstick.store.core import audit_log
+
+if TYPE_CHECKING:   # a stored check records its run on a Core connection, with no ORM
+    from sqlalchemy.orm import Session
 
 KEEP_DAYS = 400        # DIPSTICK_AUDIT_DAYS unset: a year and a month, for yearly reviews
 MAX_KEEP_DAYS = 36500
@@ -38,7 +40,7 @@ MAX_FIELD = 200        # characters of an actor, source, action or target
 # never in a detail, whatever a call site passes (a last line of defence, not the design)
 SECRET_KEYS = frozenset({"password", "token", "secret", "password_hash", "token_hash"})
 
-COLUMNS = AuditEntry.__table__.c
+COLUMNS = audit_log.c
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,8 @@ def record(bind: Connection | Session, actor: Actor | None, action: str, target:
     row = {"at": now, "actor": actor.who[:MAX_FIELD], "source": actor.source[:MAX_FIELD],
            "action": action[:MAX_FIELD], "target": target[:MAX_FIELD],
            "detail": _clean(detail or {})}
-    bind.execute(insert(AuditEntry), [row])
-    bind.execute(delete(AuditEntry).where(COLUMNS.at < now - timedelta(days=keep_days())))
+    bind.execute(insert(audit_log), [row])
+    bind.execute(delete(audit_log).where(COLUMNS.at < now - timedelta(days=keep_days())))
 
 
 def _clean(detail: dict[str, Any]) -> dict[str, Any]:

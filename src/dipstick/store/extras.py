@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
 
 from dipstick import collector
-from dipstick.store.tables import RunExtras
+from dipstick.store.core import run_extras
 
 FORMAT = 1   # bump when the pickled shape changes without a version change
 LEVEL = 1    # zlib: 5× smaller for a few tens of ms; higher levels buy little
@@ -47,15 +47,16 @@ def dipstick_version() -> str:
 def write_extras(conn: Connection, run_id: int, extras: object) -> None:
     """Insert the run's context on ``conn``, in the caller's transaction."""
     body = zlib.compress(pickle.dumps(extras, protocol=5), LEVEL)
-    conn.execute(insert(RunExtras), {"run_id": run_id, "format": FORMAT,
+    conn.execute(insert(run_extras), {"run_id": run_id, "format": FORMAT,
                                      "dipstick": dipstick_version(), "body": body})
 
 
 def read_extras(conn: Connection, run_id: int) -> object | None:
     """The run's context, or ``None``: none stored (a run from before 0011), written by
     another version or format, or not readable (logged)."""
-    row = conn.execute(select(RunExtras.format, RunExtras.dipstick, RunExtras.body)
-                       .where(RunExtras.run_id == run_id)).one_or_none()
+    c = run_extras.c
+    row = conn.execute(select(c.format, c.dipstick, c.body)
+                       .where(c.run_id == run_id)).one_or_none()
     if row is None or row.format != FORMAT or row.dipstick != dipstick_version():
         return None
     try:

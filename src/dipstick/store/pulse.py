@@ -1,4 +1,5 @@
-"""The pulse repository: every query on the pulse tables, in plain values in and out.
+"""The pulse repository: every query on the pulse tables, in plain values in and out (the
+reads every stored check makes are in :mod:`dipstick.store.pulse_reads`, re-exported here).
 
 ``pulse/`` decides what to ask, makes the tokens and validates answers; it hands this module
 token *hashes*, score dicts and question lists, so nothing here knows a token or a form.
@@ -12,20 +13,24 @@ deferred transaction cannot wait for it), and other processes are waited for (bu
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Integer, cast, event, func, select, update
+from sqlalchemy import Integer, cast, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dipstick.errors import StoreError, UsageError
 from dipstick.store import Store
+from dipstick.store.pulse_reads import _CAMPAIGN, _campaign_of
+from dipstick.store.pulse_reads import AnswerRow as AnswerRow  # the repository's, re-exported
+from dipstick.store.pulse_reads import Campaign as Campaign
+from dipstick.store.pulse_reads import answers as answers
+from dipstick.store.pulse_reads import campaigns as campaigns
+from dipstick.store.pulse_reads import sqlite_lock as sqlite_lock
 from dipstick.store.pulse_tables import (
     PulseAnswer,
     PulseCampaign,
@@ -33,33 +38,6 @@ from dipstick.store.pulse_tables import (
     PulseOpenUse,
     PulseSchedule,
 )
-
-SQLITE_BUSY_MS = 30_000
-_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Campaign:
-    id: int
-    organisation: str
-    service_id: str
-    service_name: str
-    groups: tuple[str, ...]
-    questions: dict[str, Any]
-    source: str
-    package: str | None
-    created_at: datetime
-    created_by: str
-    closes_on: date | None
-    open_group: str | None
-    schedule_id: int | None
-
-    def is_open(self, today: date) -> bool:
-        return self.source == "pulse" and (self.closes_on is None or today <= self.closes_on)
-
-    def group_name(self, gid: str) -> str:
-        return str(self.questions.get(gid, {}).get("name", gid))
 
 
 @dataclass(frozen=True)
@@ -70,16 +48,6 @@ class Target:
     group: str
     invitation_id: int | None
     answered: bool
-
-
-@dataclass(frozen=True)
-class AnswerRow:
-    campaign_id: int
-    group: str
-    answered_on: date
-    scores: dict[str, float]
-    recommend: int | None
-    comment: str | None
 
 
 @dataclass(frozen=True)
@@ -115,47 +83,6 @@ def _campaign(c: PulseCampaign) -> Campaign:
                     c.closes_on, c.open_group, c.schedule_id)
 
 
-_CAMPAIGN = [PulseCampaign.__table__.c[k] for k in (
-    "id", "organisation", "service_id", "service_name", "groups", "questions", "source",
-    "package", "created_at", "created_by", "closes_on", "open_group", "schedule_id")]
-
-
-def _campaign_of(row: Sequence[Any]) -> Campaign:
-    """A campaign from the columns of :data:`_CAMPAIGN`, in their order."""
-    return Campaign(row[0], row[1], row[2], row[3], tuple(row[4]), dict(row[5]), *row[6:13])
-
-
-def _lock(engine: Engine) -> threading.Lock:
-    with _locks_guard:
-        lock = _locks.get(engine)
-        if lock is None:
-            # Write-ahead logging: readers (the form, the results) never wait for a writer,
-            # and a commit is one append. Persistent in the file; a no-op in memory. Set
-            # before the engine counts as done: when another process holds the file locked
-            # the switch fails (the caller's guard says so) and the next call tries again.
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-            event.listen(engine, "connect", _busy_timeout)
-            lock = _locks[engine] = threading.Lock()
-        return lock
-
-
-def _busy_timeout(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-    cursor.close()
-
-
-def sqlite_lock(store: Store, action: str) -> threading.Lock | None:
-    """On SQLite, the engine's writers' lock, with WAL and the busy timeout set once; None on
-    PostgreSQL. Inside the store's guard: a file another process holds locked is a
-    StoreError that says so (exit 3), not a traceback."""
-    if store.engine.dialect.name != "sqlite":
-        return None
-    with store._guard(action):
-        return _lock(store.engine)
-
-
 @contextmanager
 def _writing(store: Store, action: str) -> Iterator[Session]:
     """One write transaction, committed on exit; SQLite writers take turns."""
@@ -169,15 +96,6 @@ def _writing(store: Store, action: str) -> Iterator[Session]:
         finally:
             if lock is not None:
                 lock.release()
-
-
-@contextmanager
-def _core(store: Store, action: str) -> Iterator[Connection]:
-    """A connection for Core reads: what every check reads here (its check-ins and their
-    answers) never configures the ORM's mappers, ~0.15 s of storing a run (issue 16)."""
-    sqlite_lock(store, action)
-    with store._guard(action), store.engine.connect() as conn:
-        yield conn
 
 
 @contextmanager
@@ -208,19 +126,6 @@ def campaign(store: Store, campaign_id: int) -> Campaign:
         if row is None:
             raise UsageError(f"no check-in {campaign_id} in the app database")
         return _campaign(row)
-
-
-def campaigns(store: Store, service_id: str | None = None,
-              organisation: str | None = None) -> list[Campaign]:
-    """Check-ins, newest first."""
-    camp = PulseCampaign.__table__.c
-    query = select(*_CAMPAIGN).order_by(camp.created_at.desc(), camp.id.desc())
-    if service_id is not None:
-        query = query.where(camp.service_id == service_id)
-    if organisation is not None:
-        query = query.where(camp.organisation == organisation)
-    with _core(store, "list the check-ins in") as conn:
-        return [_campaign_of(row) for row in conn.execute(query)]
 
 
 def add_invitations(store: Store, campaign_id: int,
@@ -306,17 +211,6 @@ def add_answer(store: Store, answer: AnswerRow, *, invitation_id: int | None,
             return "used"
         raise
     return "stored"
-
-
-def answers(store: Store, campaign_ids: list[int] | None = None) -> list[AnswerRow]:
-    a = PulseAnswer.__table__.c
-    query = select(a.campaign_id, a.group_id, a.answered_on, a.scores, a.recommend,
-                   a.comment).order_by(a.id)
-    if campaign_ids is not None:
-        query = query.where(a.campaign_id.in_(campaign_ids))
-    with _core(store, "read the answers in") as conn:
-        return [AnswerRow(c, g, day, dict(scores), recommend, comment)
-                for c, g, day, scores, recommend, comment in conn.execute(query)]
 
 
 def invitation_counts(store: Store, campaign_id: int) -> dict[str, tuple[int, int]]:

@@ -29,13 +29,14 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from sqlalchemy import Engine, Table, insert, select, update
 
 from dipstick.store import Store
+from dipstick.store.core import pulse_answers
 from dipstick.store.pulse import AnswerRow, Outcome, Target, add_answer, find_links, sqlite_lock
-from dipstick.store.pulse_tables import PulseAnswer, PulseInvitation, PulseOpenUse
+from dipstick.store.pulse_tables import PulseInvitation, PulseOpenUse
 
 MAX_BATCH = 500       # requests per batch (bounds the statements' parameter lists)
 IDLE_S = 5.0          # a batch thread with nothing to do for this long ends (a new one starts)
 
-ANSWERS = cast(Table, PulseAnswer.__table__)
+ANSWERS = pulse_answers
 INVITATIONS = cast(Table, PulseInvitation.__table__)
 OPEN_USES = cast(Table, PulseOpenUse.__table__)
 

@@ -1,5 +1,6 @@
 """The pulse-check tables (migration 0005): campaigns, invitations, answers, open-link uses and
-schedules.
+schedules. Campaigns and answers, which every stored check reads, are defined as Core tables in
+:mod:`~dipstick.store.core` and mapped here as they are.
 
 Privacy is in the schema: an answer row has no column that points to an invitation, an e-mail
 or a browser, and it keeps only the day it was given (an exact time could be matched against
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dipstick.store import core
 from dipstick.store.schema import Base, UTCDateTime
 
 
@@ -39,24 +41,22 @@ class PulseCampaign(Base):
     """One check-in of one service with one or more consuming groups; ``questions`` is the
     groups' value dimensions as they were when it started (the model may change later)."""
 
-    __tablename__ = "pulse_campaigns"
-    __table_args__ = (UniqueConstraint("open_token_hash"),)
+    __table__ = core.pulse_campaigns
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation: Mapped[str] = mapped_column(Text)
-    service_id: Mapped[str] = mapped_column(Text, index=True)
-    service_name: Mapped[str] = mapped_column(Text)
-    groups: Mapped[list[str]] = mapped_column(JSON)
-    questions: Mapped[dict[str, Any]] = mapped_column(JSON)
-    source: Mapped[str] = mapped_column(String(16))          # pulse | import
-    package: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_by: Mapped[str] = mapped_column(Text)
-    closes_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    open_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    open_group: Mapped[str | None] = mapped_column(Text, nullable=True)
-    schedule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("pulse_schedules.id", ondelete="SET NULL"), nullable=True)
+    id: Mapped[int]
+    organisation: Mapped[str]
+    service_id: Mapped[str]
+    service_name: Mapped[str]
+    groups: Mapped[list[str]]
+    questions: Mapped[dict[str, Any]]
+    source: Mapped[str]   # pulse | import
+    package: Mapped[str | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    closes_on: Mapped[date | None]
+    open_token_hash: Mapped[str | None]
+    open_group: Mapped[str | None]
+    schedule_id: Mapped[int | None]
 
 
 class PulseInvitation(Base):
@@ -80,16 +80,15 @@ class PulseInvitation(Base):
 class PulseAnswer(Base):
     """One person's answer, de-identified: scores per dimension, recommend, comment, day."""
 
-    __tablename__ = "pulse_answers"
+    __table__ = core.pulse_answers
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("pulse_campaigns.id", ondelete="CASCADE"), index=True)
-    group_id: Mapped[str] = mapped_column(Text)
-    answered_on: Mapped[date] = mapped_column(Date)
-    scores: Mapped[dict[str, float]] = mapped_column(JSON)
-    recommend: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    id: Mapped[int]
+    campaign_id: Mapped[int]
+    group_id: Mapped[str]
+    answered_on: Mapped[date]
+    scores: Mapped[dict[str, float]]
+    recommend: Mapped[int | None]
+    comment: Mapped[str | None]
 
 
 class PulseOpenUse(Base):

@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import PydanticSerializationError, to_json
 from sqlalchemy import (
@@ -37,7 +37,7 @@ from sqlalchemy import insert as core_insert
 from sqlalchemy.exc import DBAPIError
 
 from dipstick.findings import Status, Window
-from dipstick.store.tables import FindingRow, Run, ServiceResult
+from dipstick.store import core
 
 if TYPE_CHECKING:
     from dipstick.check import CheckResult, ServiceVerdict
@@ -57,9 +57,7 @@ DETAILS = ("evidence", "coverage")   # a finding's JSON columns a list of servic
 _READ = ("service_result_id", "cause", "status", "score", "summary", "since", "leak_money",
          "leak_hours", "leak_formula", "leak_low", "leak_high", "action", "symptom_of",
          "episode", "basis")
-_RUNS = cast(Table, Run.__table__)
-_RESULTS = cast(Table, ServiceResult.__table__)
-_FINDINGS = cast(Table, FindingRow.__table__)
+_RUNS, _RESULTS, _FINDINGS = core.runs, core.service_results, core.findings
 _NOT_STORED = ("relative",)   # Evidence fields not in check.evidence_json (so not stored)
 _FINDINGS_AS_TEXT = Table("findings", MetaData(),
                           *(Column(c, _TYPES.get(c, Text)) for c in _FINDING_COLUMNS))

@@ -16,7 +16,7 @@ from dipstick.errors import StoreError
 from dipstick.package import Package
 from dipstick.selfassess import WEB, Answer
 from dipstick.store import Store, sqlite_file_missing
-from dipstick.store.tables import SelfAssessmentAnswer
+from dipstick.store.core import self_assessment_answers
 
 
 def save_answers(store: Store, organisation: str, service_id: str, cause: str,
@@ -30,14 +30,14 @@ def save_answers(store: Store, organisation: str, service_id: str, cause: str,
     if not rows:
         return 0
     with store._guard("save self-assessment answers to"), store.engine.begin() as conn:
-        conn.execute(insert(SelfAssessmentAnswer), rows)
+        conn.execute(insert(self_assessment_answers), rows)
     return len(rows)
 
 
 def stored_answers(store: Store, organisation: str, service_id: str | None = None
                    ) -> list[Answer]:
     """Every answer given on the web for the organisation (or one service), oldest first."""
-    t = SelfAssessmentAnswer.__table__.c   # Core: a check's reads never configure the ORM
+    t = self_assessment_answers.c   # Core: a check's reads never import the ORM
     query = select(*t).where(t.organisation == organisation).order_by(t.answered_at, t.id)
     if service_id is not None:
         query = query.where(t.service_id == service_id)

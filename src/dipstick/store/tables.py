@@ -1,9 +1,12 @@
-"""The app database's tables: one row per check run, per service verdict and per finding.
+"""The app database's mapped classes: one row per check run, per service verdict and per
+finding, and the web's users, alerts and actions.
 
 Types are the portable subset of SQLite and PostgreSQL: ``Text`` rather than sized strings (so
 both accept the same values), ``Double`` for exact float round-trips, ``JSON`` for evidence, and
 UTC timestamps that stay timezone-aware on SQLite too. Constraint names come from a naming
-convention so the hand-written migrations name them the same on every backend.
+convention so the hand-written migrations name them the same on every backend. The tables a
+stored check uses are defined once in :mod:`~dipstick.store.core` (Core, no ORM: a check stores
+without importing the ORM) and mapped here as they are; the annotations type their attributes.
 """
 
 from __future__ import annotations
@@ -14,55 +17,51 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    Date,
-    Double,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dipstick.store import core
 from dipstick.store.schema import Base, UTCDateTime
 
 STATUSES = ("ok", "watch", "leak", "unknown")   # a service's light
-STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown')"
 # a cause's status may also be n/a: it cannot apply to the service (migration 0006)
 FINDING_STATUSES = (*STATUSES, "n/a")
-FINDING_STATUS_CHECK = "status IN ('ok', 'watch', 'leak', 'unknown', 'n/a')"
 
 
 class Run(Base):
     """One ``dipstick check``: when, over what, and the totals the run list shows."""
 
-    __tablename__ = "runs"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    command: Mapped[str] = mapped_column(Text)
-    json_schema: Mapped[str] = mapped_column(Text)
-    organisation: Mapped[str] = mapped_column(Text)
-    package: Mapped[str] = mapped_column(Text)
-    currency: Mapped[str] = mapped_column(Text)
-    hourly_rate: Mapped[float] = mapped_column(Double)
-    as_of: Mapped[date] = mapped_column(Date, index=True)
-    window_days: Mapped[int] = mapped_column(Integer)
-    baseline_days: Mapped[int] = mapped_column(Integer)
-    causes: Mapped[list[str]] = mapped_column(JSON)
-    services_count: Mapped[int] = mapped_column(Integer)
-    ok_count: Mapped[int] = mapped_column(Integer)
-    watch_count: Mapped[int] = mapped_column(Integer)
-    leak_count: Mapped[int] = mapped_column(Integer)
-    unknown_count: Mapped[int] = mapped_column(Integer)
-    leak_money: Mapped[float] = mapped_column(Double)
-    leak_hours: Mapped[float] = mapped_column(Double)
+    __table__ = core.runs
+
+    id: Mapped[int]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    command: Mapped[str]
+    json_schema: Mapped[str]
+    organisation: Mapped[str]
+    package: Mapped[str]
+    currency: Mapped[str]
+    hourly_rate: Mapped[float]
+    as_of: Mapped[date]
+    window_days: Mapped[int]
+    baseline_days: Mapped[int]
+    causes: Mapped[list[str]]
+    services_count: Mapped[int]
+    ok_count: Mapped[int]
+    watch_count: Mapped[int]
+    leak_count: Mapped[int]
+    unknown_count: Mapped[int]
+    leak_money: Mapped[float]
+    leak_hours: Mapped[float]
     # why this as-of date, and each table's window and baseline (migration 0008)
-    as_of_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
-    coverage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
-                                                          server_default="[]")
+    as_of_reason: Mapped[str]
+    coverage: Mapped[list[dict[str, Any]]]
 
     services: Mapped[list[ServiceResult]] = relationship(
         back_populates="run", order_by="ServiceResult.position",
@@ -72,31 +71,25 @@ class Run(Base):
 class ServiceResult(Base):
     """A service's headline in one run: its light (worst cause) and its largest leak."""
 
-    __tablename__ = "service_results"
-    __table_args__ = (
-        UniqueConstraint("run_id", "service_id"),
-        Index("ix_service_results_service_id_run_id", "service_id", "run_id"),
-        CheckConstraint(STATUS_CHECK, name="status"),
-    )
+    __table__ = core.service_results
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    service_id: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)
-    owner: Mapped[str | None] = mapped_column(Text)
-    lifecycle: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    score: Mapped[float] = mapped_column(Double)
-    leak_money: Mapped[float] = mapped_column(Double)
-    leak_hours: Mapped[float] = mapped_column(Double)
-    leak_cause: Mapped[str | None] = mapped_column(Text)
-    leak_formula: Mapped[str] = mapped_column(Text)
-    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006
-    leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
+    id: Mapped[int]
+    run_id: Mapped[int]
+    position: Mapped[int]
+    service_id: Mapped[str]
+    name: Mapped[str]
+    owner: Mapped[str | None]
+    lifecycle: Mapped[str]
+    status: Mapped[str]
+    score: Mapped[float]
+    leak_money: Mapped[float]
+    leak_hours: Mapped[float]
+    leak_cause: Mapped[str | None]
+    leak_formula: Mapped[str]
+    leak_low: Mapped[float | None]   # 0006
+    leak_high: Mapped[float | None]
     # one per leak that is a root: ``Episode.to_json`` (migration 0007)
-    episodes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,
-                                                          server_default="[]")
+    episodes: Mapped[list[dict[str, Any]]]
 
     run: Mapped[Run] = relationship(back_populates="services")
     findings: Mapped[list[FindingRow]] = relationship(
@@ -107,34 +100,28 @@ class ServiceResult(Base):
 class FindingRow(Base):
     """One cause's verdict on one service in one run, with its evidence as JSON."""
 
-    __tablename__ = "findings"
-    __table_args__ = (
-        UniqueConstraint("service_result_id", "cause"),
-        CheckConstraint(FINDING_STATUS_CHECK, name="status"),
-    )
+    __table__ = core.findings
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    service_result_id: Mapped[int] = mapped_column(
-        ForeignKey("service_results.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    cause: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    score: Mapped[float] = mapped_column(Double)
-    summary: Mapped[str] = mapped_column(Text)
-    leak_money: Mapped[float] = mapped_column(Double)
-    leak_hours: Mapped[float] = mapped_column(Double)
-    leak_formula: Mapped[str] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    since: Mapped[date | None] = mapped_column(Date, nullable=True)
-    leak_low: Mapped[float | None] = mapped_column(Double, nullable=True)    # 0006
-    leak_high: Mapped[float | None] = mapped_column(Double, nullable=True)
-    symptom_of: Mapped[str | None] = mapped_column(Text, nullable=True)   # migration 0007
-    episode: Mapped[str] = mapped_column(Text, default="", server_default="")
-    coverage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list,   # 0008
-                                                          server_default="[]")
+    id: Mapped[int]
+    service_result_id: Mapped[int]
+    position: Mapped[int]
+    cause: Mapped[str]
+    status: Mapped[str]
+    score: Mapped[float]
+    summary: Mapped[str]
+    leak_money: Mapped[float]
+    leak_hours: Mapped[float]
+    leak_formula: Mapped[str]
+    action: Mapped[str]
+    evidence: Mapped[list[dict[str, Any]]]
+    since: Mapped[date | None]
+    leak_low: Mapped[float | None]   # 0006
+    leak_high: Mapped[float | None]
+    symptom_of: Mapped[str | None]   # migration 0007
+    episode: Mapped[str]
+    coverage: Mapped[list[dict[str, Any]]]
     # measured | self-assessed (migration 0009)
-    basis: Mapped[str] = mapped_column(Text, default="measured", server_default="measured")
+    basis: Mapped[str]
 
     service: Mapped[ServiceResult] = relationship(back_populates="findings")
 
@@ -144,20 +131,16 @@ class SelfAssessmentAnswer(Base):
     about which service, cause and question. Rows are never updated: the newest answer to a
     question counts, the older ones are its history."""
 
-    __tablename__ = "self_assessment_answers"
-    __table_args__ = (
-        Index("ix_self_assessment_answers_org_service", "organisation", "service_id"),
-        CheckConstraint("answer BETWEEN 1 AND 5", name="answer"),
-    )
+    __table__ = core.self_assessment_answers
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation: Mapped[str] = mapped_column(Text)
-    service_id: Mapped[str] = mapped_column(Text)
-    cause: Mapped[str] = mapped_column(Text)
-    question: Mapped[str] = mapped_column(Text)
-    answer: Mapped[int] = mapped_column(Integer)
-    answered_by: Mapped[str] = mapped_column(Text)
-    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    id: Mapped[int]
+    organisation: Mapped[str]
+    service_id: Mapped[str]
+    cause: Mapped[str]
+    question: Mapped[str]
+    answer: Mapped[int]
+    answered_by: Mapped[str]
+    answered_at: Mapped[datetime]
 
 
 # -- alerts (migration 0003) -----------------------------------------------------------------
@@ -274,38 +257,30 @@ class ApiToken(Base):
     user: Mapped[User] = relationship(back_populates="tokens")
 
 
-
 # -- actions on leaks (migration 0010) -------------------------------------------------------
-ACTION_STATUS_CHECK = "status IN ('proposed', 'in progress', 'done', 'dismissed')"
-
-
 class ActionRow(Base):
     """An action on one leak (organisation, service, root cause): who, by when, the saving
     expected (the leak's estimate when it was created, JSON) and where it stands. ``run_id``
     names the check the leak was read from (no foreign key: the action outlives a pruned run)."""
 
-    __tablename__ = "actions"
-    __table_args__ = (
-        Index("ix_actions_org_service_cause", "organisation", "service_id", "cause"),
-        CheckConstraint(ACTION_STATUS_CHECK, name="status"),
-    )
+    __table__ = core.actions
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation: Mapped[str] = mapped_column(Text)
-    service_id: Mapped[str] = mapped_column(Text)
-    cause: Mapped[str] = mapped_column(Text)
-    run_id: Mapped[int] = mapped_column(Integer)
-    owner: Mapped[str] = mapped_column(Text)
-    due: Mapped[date | None] = mapped_column(Date, nullable=True)
-    status: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)   # why dismissed
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    done_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    dismissed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
-    expected: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_by: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    id: Mapped[int]
+    organisation: Mapped[str]
+    service_id: Mapped[str]
+    cause: Mapped[str]
+    run_id: Mapped[int]
+    owner: Mapped[str]
+    due: Mapped[date | None]
+    status: Mapped[str]
+    reason: Mapped[str | None]   # why dismissed
+    note: Mapped[str | None]
+    done_on: Mapped[date | None]
+    dismissed_on: Mapped[date | None]
+    expected: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    updated_at: Mapped[datetime]
 
     changes: Mapped[list[ActionChange]] = relationship(
         back_populates="action", order_by="ActionChange.id",
@@ -337,13 +312,12 @@ class RunExtras(Base):
     read back by a restricted unpickler (:mod:`dipstick.store.extras`); ``format`` and
     ``dipstick`` (the version that wrote it) say whether this dipstick can read it."""
 
-    __tablename__ = "run_extras"
+    __table__ = core.run_extras
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
-                                        primary_key=True)
-    format: Mapped[int] = mapped_column(Integer)
-    dipstick: Mapped[str] = mapped_column(Text)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    run_id: Mapped[int]
+    format: Mapped[int]
+    dipstick: Mapped[str]
+    body: Mapped[bytes]
 
 
 # -- the audit trail (migration 0013) --------------------------------------------------------
@@ -352,13 +326,12 @@ class AuditEntry(Base):
     a check, a change of an action or a user. Never updated; deleted only when older than
     ``DIPSTICK_AUDIT_DAYS``. ``detail`` is a small JSON object, never a password or token."""
 
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_actor_at", "actor", "at"),)
+    __table__ = core.audit_log
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    actor: Mapped[str] = mapped_column(Text)    # an e-mail, or the OS user for the CLI
-    source: Mapped[str] = mapped_column(Text)   # the client's address, or "cli"
-    action: Mapped[str] = mapped_column(Text, index=True)
-    target: Mapped[str] = mapped_column(Text)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    id: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str]   # an e-mail, or the OS user for the CLI
+    source: Mapped[str]   # the client's address, or "cli"
+    action: Mapped[str]
+    target: Mapped[str]
+    detail: Mapped[dict[str, Any]]
