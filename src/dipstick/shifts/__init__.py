@@ -149,15 +149,18 @@ class ShiftIndex:
         if ready is not None:
             found = self._undated.get(key)
             if found is None:
-                bound = ready.last_cut
+                bound, begun = ready.last_cut, None
                 if bound is None:
-                    bound = begin(ready.values, ready.weeks, self.params, ready.first,
-                                  ready.sigma).last_cut
+                    begun = begin(ready.values, ready.weeks, self.params, ready.first,
+                                  ready.sigma)
+                    bound = begun.last_cut
                 if bound < 0 or self._latest(ready, bound) < since:
                     return None
-                found = self._undated[key] = undated(
-                    ready.values, ready.weeks, self.params,
-                    begun=begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma))
+                if begun is None:
+                    begun = begin(ready.values, ready.weeks, self.params, ready.first,
+                                  ready.sigma)
+                found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
+                                                     begun=begun)
             if not found.steps:
                 return None
             step = found.steps[-1]
@@ -197,10 +200,10 @@ class ShiftIndex:
         return {k: self.shifts_of(k) for k in sorted(self.series_by_key)}
 
     @classmethod
-    def of(cls, model: ValueModel, series: Iterable[Series], params: Params = DEFAULT
-           ) -> ShiftIndex:
-        """Index the series and link outcome and touchpoint series to the services that
-        support or back them."""
+    def of(cls, model: ValueModel, series: Iterable[Series], params: Params = DEFAULT,
+           sums: Sums | None = None) -> ShiftIndex:
+        """Index the series (and ``sums``, the weekly sums they were made from) and link
+        outcome and touchpoint series to the services that support or back them."""
         by_key = {s.key: s for s in series}
         backers: dict[tuple[str, str], list[str]] = defaultdict(list)
         for o_service in model.services:
@@ -217,7 +220,7 @@ class ShiftIndex:
                 (key.kind, key.subject), [])
             for sid in owners:
                 links[sid].append(key)
-        return cls(by_key, params, dict(links))
+        return cls(by_key, params, dict(links), sums or {})
 
     def keys(self, service_id: str) -> list[SeriesKey]:
         """The service's series keys, sorted once per service (asked ~11,000 times a check)."""
@@ -276,6 +279,5 @@ def detect_all(ctx: CheckContext, params: Params = DEFAULT) -> ShiftIndex:
 
 def _index(ctx: CheckContext, params: Params) -> ShiftIndex:
     sums: Sums = {}
-    index = ShiftIndex.of(ctx.model, build(ctx.signals, ctx.model, ctx.window.end, sums), params)
-    index.sums = sums
-    return index
+    return ShiftIndex.of(ctx.model, build(ctx.signals, ctx.model, ctx.window.end, sums), params,
+                         sums)
