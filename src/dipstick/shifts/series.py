@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 import narwhals as nw
 import numpy as np
@@ -108,9 +109,12 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
     cut = datetime.combine(week_start(end.date()), datetime.min.time())
     out: list[Series] = []
     sums = {} if sums is None else sums
-    users = _usage(signals, cut, sums)
-    out += _tickets(signals, cut, users, sums)
-    out += [_make("service", s, "users", "", w, v) for s, (w, v, _) in users.items()]
+    usage = _usage(signals, cut, sums)
+    users: Users = {} if usage is None else {
+        service: (w, c["users"], c["days"]) for (service,), w, c in usage.runs()}
+    out += _tickets(signals, cut, usage, sums)
+    if usage is not None:
+        out += _each("service", usage, "users", usage.finite(usage.columns["users"]))
     out += _costs(signals, cut, users)
     out += _grouped(signals, "surveys", "date", cut, ["service", "group"], "score",
                     "value_score")
@@ -119,7 +123,7 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
     out += _training(signals, cut)
     out += _kpis(signals, model, cut)
     out += _touchpoints(signals, cut)
-    return [s for s in out if len(s)]
+    return [s for s in out if len(s.index)]
 
 
 # -- one aggregation per table ---------------------------------------------------------------
@@ -135,23 +139,23 @@ def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFram
 Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks, users, days
 
 
-def _usage(signals: Signals, cut: datetime, sums: Sums) -> Users:
+def _usage(signals: Signals, cut: datetime, sums: Sums) -> Groups | None:
     if not signals.has("usage"):
-        return {}
+        return None
     lf = (_frame(signals, "usage", "date", cut).group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
           .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
                user_days=nw.col("active_users").cast(nw.Float64).sum()))
-    out: Users = {}
+    usage = _split(lf, ["service"], ["users", "days", "user_days"])
     kept = sums.setdefault("usage", {})
-    for (service,), w, c in _split(lf, ["service"], ["users", "days", "user_days"]):
-        out[service] = (w, c["users"], c["days"])
+    for (service,), w, c in usage.runs():
         kept[service] = (w, {"days": c["days"], "user_days": c["user_days"]})
-    return out
+    return usage if usage.keys else None
 
 
-def _tickets(signals: Signals, cut: datetime, users: Users, sums: Sums) -> list[Series]:
+def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums
+             ) -> list[Series]:
     if not signals.has("tickets"):
         return []
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
@@ -171,28 +175,57 @@ def _tickets(signals: Signals, cut: datetime, users: Users, sums: Sums) -> list[
            for frame in signals.each_part("tickets", "service")]
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
             "res_request"]
-    out: list[Series] = []
+    g = _split(lfs, ["service"], cols)
     kept = sums.setdefault("tickets", {})
-    for (service,), wk, c in _split(lfs, ["service"], cols):
+    for (service,), wk, c in g.runs():
         kept[service] = (wk, {"incidents": c["n_incident"], "questions": c["n_question"]})
-        for metric in ("satisfaction", "reopen_share"):
-            out.append(_make("service", service, metric, "", wk, c[metric]))
-        for t in ("incident", "request"):
-            out.append(_make("service", service, "resolution_hours", t, wk, c[f"res_{t}"]))
-        if service not in users:
-            continue
-        uw, uv, days = users[service]
-        full = days >= 7                      # a rate on a part week would read as a drop
-        uw, uv = uw[full], uv[full]
-        pos = np.searchsorted(wk, uw).clip(0, len(wk) - 1)
-        hit = wk[pos] == uw
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lost = np.where(hit, np.nan_to_num(c["lost_hours"][pos]), 0.0) / uv
-            out.append(_make("service", service, "lost_hours_per_user", "", uw, lost))
-            for t in TYPES:
-                rate = np.where(hit, np.nan_to_num(c[f"n_{t}"][pos]), 0.0) / uv
-                out.append(_make("service", service, f"{t}s_per_user", "", uw, rate))
+    own = [("satisfaction", "", g.finite(g.columns["satisfaction"])),
+           ("reopen_share", "", g.finite(g.columns["reopen_share"]))] + [
+        ("resolution_hours", t, g.finite(g.columns[f"res_{t}"])) for t in ("incident", "request")]
+    rated = _per_user(g, usage)
+    out: list[Series] = []
+    for i, (service,) in enumerate(g.keys):
+        out += [Series(SeriesKey("service", service, metric, part), *pieces[i], METRICS[metric])
+                for metric, part, pieces in own]
+        if i in rated:
+            out += [Series(SeriesKey("service", service, metric), *piece, METRICS[metric])
+                    for metric, piece in rated[i]]
     return out
+
+
+def _per_user(g: Groups, usage: Groups | None
+              ) -> dict[int, list[tuple[str, tuple[IntArray, FloatArray]]]]:
+    """Lost hours and tickets of each type per active user, on the whole usage weeks of each
+    service with tickets (by its run in ``g``): 0 tickets on a week without any. All
+    services at once: each usage week is looked up among the ticket weeks of its service by
+    one ``searchsorted`` over (service, week) keys, the same elementwise arithmetic as
+    service by service."""
+    if usage is None or not g.keys:
+        return {}
+    code = {k: i for i, k in enumerate(g.keys)}
+    lengths = np.diff(usage.bounds)
+    ucode = np.repeat(np.array([code.get(k, -1) for k in usage.keys], dtype=np.int64), lengths)
+    full = usage.columns["days"] >= 7             # a rate on a part week would read as a drop
+    rows = np.flatnonzero(full & (ucode >= 0))
+    rows = rows[np.argsort(ucode[rows], kind="stable")]     # in g's order, weeks ascending
+    uc, uw, uv = ucode[rows], usage.weeks[rows], usage.columns["users"][rows]
+    tcode = np.repeat(np.arange(len(g.keys), dtype=np.int64), np.diff(g.bounds))
+    both = np.concatenate([g.weeks, uw])
+    lo = int(both.min())
+    span = int(both.max()) - lo + 1
+    tkey, ukey = tcode * span + (g.weeks - lo), uc * span + (uw - lo)
+    pos = np.searchsorted(tkey, ukey).clip(0, len(tkey) - 1)
+    hit = tkey[pos] == ukey
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(uc, minlength=len(g.keys))))).tolist()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = [("lost_hours_per_user", np.where(hit, np.nan_to_num(
+            g.columns["lost_hours"][pos]), 0.0) / uv)] + [
+            (f"{t}s_per_user", np.where(hit, np.nan_to_num(g.columns[f"n_{t}"][pos]), 0.0) / uv)
+            for t in TYPES]
+    pieces = [(metric, _finite(uw, v, bounds)) for metric, v in values]
+    # a service with no whole usage week has only empty rate series, which ``build`` drops
+    return {i: [(metric, found[i]) for metric, found in pieces]
+            for i in range(len(g.keys)) if bounds[i + 1] > bounds[i]}
 
 
 def _costs(signals: Signals, cut: datetime, users: Users) -> list[Series]:
@@ -203,7 +236,7 @@ def _costs(signals: Signals, cut: datetime, users: Users) -> list[Series]:
     lf = (signals.frame("costs").filter(nw.col("month") < cut).with_columns(m=month)
           .group_by("service", "m").agg(amount=nw.col("amount").cast(nw.Float64).sum()))
     out: list[Series] = []
-    for (service,), months, c in _split(lf, ["service"], ["amount"], week="m"):
+    for (service,), months, c in _split(lf, ["service"], ["amount"], week="m").runs():
         if service not in users:
             continue
         uw, uv, _ = users[service]
@@ -222,8 +255,8 @@ def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: lis
         return []
     lf = (_frame(signals, table, column, cut).group_by(*keys, "wk")
           .agg(v=nw.col(value).cast(nw.Float64).mean()))
-    return [_make("service", k[0], metric, "/".join(k[1:]), w, c["v"])
-            for k, w, c in _split(lf, keys, ["v"])]
+    g = _split(lf, keys, ["v"])
+    return _each("service", g, metric, g.finite(g.columns["v"]))
 
 
 def _training(signals: Signals, cut: datetime) -> list[Series]:
@@ -232,12 +265,10 @@ def _training(signals: Signals, cut: datetime) -> list[Series]:
     lf = (_frame(signals, "training", "date", cut).group_by("service", "wk")
           .agg(done=nw.col("completed").cast(nw.Float64).sum(),
                need=nw.col("required").cast(nw.Float64).sum()))
-    out = []
-    for (service,), wk, c in _split(lf, ["service"], ["done", "need"]):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(_make("service", service, "training_completion", "", wk,
-                             c["done"] / c["need"]))
-    return out
+    g = _split(lf, ["service"], ["done", "need"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = g.columns["done"] / g.columns["need"]
+    return _each("service", g, "training_completion", g.finite(share))
 
 
 def _kpis(signals: Signals, model: ValueModel, cut: datetime) -> list[Series]:
@@ -247,7 +278,7 @@ def _kpis(signals: Signals, model: ValueModel, cut: datetime) -> list[Series]:
     lf = (_frame(signals, "kpis", "date", cut).group_by("outcome", "wk")
           .agg(v=nw.col("value").cast(nw.Float64).mean()))
     out = []
-    for (outcome,), wk, c in _split(lf, ["outcome"], ["v"]):
+    for (outcome,), wk, c in _split(lf, ["outcome"], ["v"]).runs():
         o = model.outcome(outcome)
         down = o is not None and o.kpi is not None and o.kpi.direction == "down"
         s = _make("outcome", outcome, "kpi", "", wk, c["v"])
@@ -270,7 +301,7 @@ def _touchpoints(signals: Signals, cut: datetime) -> list[Series]:
     lf = (_frame(signals, "touchpoints", "date", cut).group_by("journey", "touchpoint", "wk")
           .agg(**aggs))
     out = []
-    for (journey, tp), wk, c in _split(lf, ["journey", "touchpoint"], list(aggs)):
+    for (journey, tp), wk, c in _split(lf, ["journey", "touchpoint"], list(aggs)).runs():
         subject = f"{journey}/{tp}"
         if "sat" in c:
             out.append(_make("touchpoint", subject, "touchpoint_satisfaction", "", wk, c["sat"]))
@@ -283,10 +314,40 @@ def _touchpoints(signals: Signals, cut: datetime) -> list[Series]:
 
 # -- from aggregated rows to series -----------------------------------------------------------
 
+class Groups(NamedTuple):
+    """Aggregated rows sorted by key and week: the run of key ``keys[i]`` is rows
+    ``bounds[i]:bounds[i + 1]`` of ``weeks`` and ``columns``."""
+
+    keys: list[tuple[str, ...]]
+    bounds: list[int]
+    weeks: IntArray
+    columns: dict[str, FloatArray]
+
+    def runs(self) -> list[tuple[tuple[str, ...], IntArray, dict[str, FloatArray]]]:
+        """Per key: its weeks and its columns' values (views)."""
+        return [(k, self.weeks[a:b], {c: v[a:b] for c, v in self.columns.items()})
+                for k, (a, b) in zip(self.keys, pairwise(self.bounds), strict=True)]
+
+    def finite(self, values: FloatArray) -> list[tuple[IntArray, FloatArray]]:
+        """Per key: its weeks where ``values`` (aligned with the rows) is finite, and those
+        values."""
+        return _finite(self.weeks, values, self.bounds)
+
+
+def _finite(weeks: IntArray, values: FloatArray, bounds: list[int]
+            ) -> list[tuple[IntArray, FloatArray]]:
+    """Per run ``bounds[i]:bounds[i + 1]`` of the rows: its weeks with a finite value and those
+    values, as views of one filtered copy (one pass for all runs: ~36,000 series a check)."""
+    ok = np.isfinite(values)
+    w, v = weeks[ok], values[ok]
+    at = np.concatenate(([0], np.cumsum(ok)))[bounds].tolist()
+    return [(w[a:b], v[a:b]) for a, b in pairwise(at)]
+
+
 def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], cols: list[str],
-           week: str = "wk") -> list[tuple[tuple[str, ...], IntArray, dict[str, FloatArray]]]:
-    """Collect once (or once per set of keys), sort by key and week, and cut the columns
-    into one slice per key."""
+           week: str = "wk") -> Groups:
+    """Collect once (or once per set of keys), sort by key and week, and find each key's run
+    of rows."""
     frames = lf if isinstance(lf, list) else [lf]
     got = [arrays(f.sort(*keys, week)) for f in frames]
     columns = {c: np.concatenate([g[c] for g in got]) for c in got[0]}
@@ -295,17 +356,26 @@ def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], col
         columns = {c: v[order] for c, v in columns.items()}
     key_cols = [columns[k] for k in keys]
     weeks = np.asarray(columns[week], dtype=np.int64)
-    if len(weeks) == 0:
-        return []
     vals = {c: np.asarray(columns[c], dtype=np.float64) for c in cols}
+    if len(weeks) == 0:
+        return Groups([], [0], weeks, vals)
     change = np.zeros(len(weeks), dtype=bool)
     change[0] = True
     for k in key_cols:
         change[1:] |= k[1:] != k[:-1]
     starts = np.flatnonzero(change)
-    ends = np.append(starts[1:], len(weeks))
-    return [(tuple(str(k[a]) for k in key_cols), weeks[a:b], {c: v[a:b] for c, v in vals.items()})
-            for a, b in zip(starts, ends, strict=True)]
+    found = [tuple(map(str, row)) for row in zip(*(k[starts].tolist() for k in key_cols),
+                                                  strict=True)]
+    return Groups(found, [*starts.tolist(), len(weeks)], weeks, vals)
+
+
+def _each(kind: str, g: Groups, metric: str, pieces: list[tuple[IntArray, FloatArray]]
+          ) -> list[Series]:
+    """One ``metric`` series per key of ``g`` (subject, then the rest of the key as its part)
+    from its finite ``pieces``."""
+    worse = METRICS[metric]
+    return [Series(SeriesKey(kind, k[0], metric, "/".join(k[1:])), w, v, worse)
+            for k, (w, v) in zip(g.keys, pieces, strict=True)]
 
 
 def _make(kind: str, subject: str, metric: str, part: str, weeks: IntArray,

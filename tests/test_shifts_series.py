@@ -1,0 +1,114 @@
+"""The weekly series as ``series.build`` makes them, held to sums taken by hand from the rows
+(session 15 computes the per-user rates of all services at once instead of service by service:
+the week lookups across services must not mix services, weeks or ticket types)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dipstick.findings import Window
+from dipstick.package import load_package
+from dipstick.shifts.series import Series, SeriesKey, Sums, build, week_start
+
+from builder import AS_OF, PackageBuilder
+
+
+def _package(root: Path) -> Path:
+    b = PackageBuilder(root)
+    for sid in ("a", "b", "c", "d", "e"):
+        b.service(sid)
+    gap = (AS_OF - timedelta(days=150), AS_OF - timedelta(days=100))
+    (b.usage("a", users=40, since_days=200, after=(AS_OF - timedelta(days=60), 55))
+     .tickets("a", per_week=3, since_days=200, end_day=gap[0])          # weeks without tickets
+     .tickets("a", per_week=5, start_day=gap[1], kind="question", prefix="Q")
+     .usage("b", users=70, since_days=180)                                # no tickets
+     .tickets("c", per_week=4, since_days=180)                            # no usage
+     .usage("d", users=12, since_days=303)
+     .tickets("d", per_week=2, since_days=250, kind="request", lost_minutes=45)
+     .tickets("d", per_week=6, since_days=90, prefix="I")
+     .usage("e", users=0, since_days=100)                                 # no users: no rate
+     .tickets("e", per_week=1, since_days=100))
+    return b.write()
+
+
+def _weekly(rows: list[dict[str, str]], column: str, cut: date) -> dict[tuple[str, int], list[
+        dict[str, str]]]:
+    out: dict[tuple[str, int], list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        day = date.fromisoformat(r[column][:10])
+        if day < cut:
+            out[(r["service"], (day - date(1970, 1, 5)).days // 7)].append(r)
+    return out
+
+
+def test_per_user_rates_are_each_services_own_weeks(tmp_path: Path) -> None:
+    root = _package(tmp_path / "pkg")
+    package = load_package(root)
+    end = Window(AS_OF).end
+    sums: Sums = {}
+    try:
+        built = build(package.signals, package.model, end, sums)
+    finally:
+        package.close()
+    by_key: dict[SeriesKey, Series] = {s.key: s for s in built}
+    cut = week_start(end.date())
+    def read(name: str) -> list[dict[str, str]]:
+        with (root / f"{name}.csv").open() as f:
+            return list(csv.DictReader(f))
+
+    usage, tickets = _weekly(read("usage"), "date", cut), _weekly(read("tickets"), "opened_at",
+                                                                   cut)
+    rated = set()
+    for service in ("a", "b", "c", "d", "e"):
+        users = by_key.get(SeriesKey("service", service, "users"))
+        has_tickets = any(s == service for s, _ in tickets)
+        for metric in ("incidents_per_user", "requests_per_user", "questions_per_user",
+                       "lost_hours_per_user"):
+            got = by_key.get(SeriesKey("service", service, metric))
+            if users is None or not has_tickets or service == "e":
+                assert got is None, (service, metric)
+                continue
+            level = dict(zip(users.index.tolist(), users.values.tolist(), strict=True))
+            want = {}
+            for (s, wk), rows in sorted(usage.items()):
+                if s != service or len(rows) < 7:
+                    continue
+                mine = tickets.get((service, wk), [])
+                if metric == "lost_hours_per_user":
+                    total = sum(float(r["lost_minutes"]) for r in mine) / 60.0
+                else:
+                    kind = metric.split("s_per_user")[0]
+                    total = float(sum(r["type"] == kind for r in mine))
+                want[wk] = total / level[wk]
+            assert got is not None, (service, metric)
+            assert dict(zip(got.index.tolist(), got.values.tolist(), strict=True)) == want, \
+                (service, metric)
+            rated.add(service)
+    assert rated == {"a", "d"}
+    # the raw sums kept for the change indicator: the ticket weeks of each service
+    for service in ("a", "c", "d", "e"):
+        weeks, kept = sums["tickets"][service]
+        assert weeks.tolist() == sorted(wk for s, wk in tickets if s == service)
+        assert kept["incidents"].tolist() == [
+            float(sum(r["type"] == "incident" for r in tickets[(service, wk)]))
+            for wk in weeks.tolist()]
+
+
+@pytest.mark.parametrize("metric", ["satisfaction", "users"])
+def test_series_of_one_key_hold_only_that_keys_rows(tmp_path: Path, metric: str) -> None:
+    root = _package(tmp_path / "pkg")
+    package = load_package(root)
+    try:
+        built = build(package.signals, package.model, datetime.combine(AS_OF, datetime.min.time()))
+    finally:
+        package.close()
+    found = {s.key.subject: s for s in built if s.key.metric == metric}
+    assert set(found) == ({"a", "c", "d", "e"} if metric == "satisfaction"
+                          else {"a", "b", "d", "e"})
+    for s in found.values():
+        assert list(s.index) == sorted(set(s.index.tolist())) and len(s.values) == len(s.index)
