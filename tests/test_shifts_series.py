@@ -23,7 +23,8 @@ def _package(root: Path) -> Path:
     for sid in ("a", "b", "c", "d", "e"):
         b.service(sid)
     gap = (AS_OF - timedelta(days=150), AS_OF - timedelta(days=100))
-    (b.usage("a", users=40, since_days=200, after=(AS_OF - timedelta(days=60), 55))
+    # "a" has no users in its last weeks: no rate there (x / 0 is not a value)
+    (b.usage("a", users=40, since_days=200, after=(AS_OF - timedelta(days=60), 0))
      .tickets("a", per_week=3, since_days=200, end_day=gap[0])          # weeks without tickets
      .tickets("a", per_week=5, start_day=gap[1], kind="question", prefix="Q")
      .usage("b", users=70, since_days=180)                                # no tickets
@@ -76,7 +77,7 @@ def test_per_user_rates_are_each_services_own_weeks(tmp_path: Path) -> None:
             level = dict(zip(users.index.tolist(), users.values.tolist(), strict=True))
             want = {}
             for (s, wk), rows in sorted(usage.items()):
-                if s != service or len(rows) < 7:
+                if s != service or len(rows) < 7 or level[wk] == 0:
                     continue
                 mine = tickets.get((service, wk), [])
                 if metric == "lost_hours_per_user":
