@@ -16,7 +16,7 @@ import pytest
 from dipstick.shifts import Series, SeriesKey, ShiftIndex, detect
 from dipstick.shifts.batch import screen
 from dipstick.shifts.detect import Params, adjust, long_enough, week_date
-from dipstick.shifts.segment import FIRST_PASS, MIN_POINTS, _binseg, begin, noise, undated
+from dipstick.shifts.segment import FIRST_PASS, MIN_POINTS, _binseg, begin, noise, second, undated
 from test_shifts_batch import FIRST, _last_bad, generated
 
 SETTINGS = (Params(), Params(penalty=1.0, min_size=3), Params(max_shifts=2),
@@ -171,3 +171,62 @@ def test_shifts_after_a_day_are_all_shifts_after_it() -> None:
         assert index.shifts("one", after=day) == [s for s in full if s.date > day], day
         skipped += len(index._ready)
     assert skipped > 0
+
+
+@pytest.mark.parametrize("p", SETTINGS)
+def test_the_second_bound_bounds_the_second_pass(p: Params) -> None:
+    """``segment.second``'s bound (session 15): no change point of the second pass, pruned
+    or not, is after it; ``-1`` means no step; it is never after the first pass's bound, and
+    often before it (else it would save nothing)."""
+    many = [s for s in generated(31, 400) + _falling_staircases(40) if long_enough(s, p)]
+    tighter = 0
+    for s in many:
+        y, weeks = _adjusted(s, p)
+        b = begin(y, weeks, p)
+        if b.last_cut < 0:
+            continue
+        more = second(y, b, p)
+        found = undated(y, weeks, p)
+        assert found == undated(y, weeks, p, begun=begin(y, weeks, p), more=more)
+        assert more.var == found.var or not found.steps
+        cuts = _binseg(y, weeks.tolist(), more.var, p, p.max_shifts)
+        if more.last_cut < 0:
+            assert not cuts and not found.steps
+            continue
+        assert all(c <= more.last_cut for c in [*found.cuts, *cuts])
+        assert more.last_cut <= b.last_cut
+        tighter += more.last_cut < b.last_cut
+    assert tighter > 20
+
+
+@pytest.mark.parametrize("seed", [32, 33])
+def test_last_bad_from_the_second_bound_is_full_detections_answer(seed: int) -> None:
+    """As the first bound's sweep, with ``since`` on every week around the latest date the
+    second bound allows, where it is before the first's (the questions it answers alone)."""
+    many = [Series(SeriesKey("service", s.key.subject, "users", f"{s.key.part}{worse}"),
+                   s.index, s.values, worse)
+            for s in generated(seed, 300) + _falling_staircases(30) for worse in (False, True)]
+    by_key = {s.key: s for s in many}
+    asked = recent = 0
+    for k in sorted(by_key):
+        s = by_key[k]
+        if not long_enough(s):
+            continue
+        y, weeks = _adjusted(s, Params())
+        b = begin(y, weeks, Params())
+        if b.last_cut < 0:
+            continue
+        more = second(y, b, Params())
+        if more.last_cut >= b.last_cut:
+            continue
+        shifts = detect(s)
+        cut = max(more.last_cut, 0)
+        latest = week_date(int(weeks[min(cut + MIN_POINTS, len(weeks) - 1)]))
+        for d in range(-3, 5):
+            since = latest + timedelta(days=7 * d)
+            index = ShiftIndex({k: s})
+            got = index.last_bad(k, since)
+            assert got == _last_bad(shifts, since), (k, since)
+            asked += 1
+            recent += got is not None
+    assert asked > 100 and recent > 5

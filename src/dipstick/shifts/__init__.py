@@ -13,12 +13,13 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 
 from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
-from dipstick.shifts.segment import MIN_POINTS, Undated, begin, undated
+from dipstick.shifts.segment import MIN_POINTS, Undated, begin, second, undated
 from dipstick.shifts.series import METRICS, Series, SeriesKey, Sums, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
@@ -36,6 +37,10 @@ CAUSE_SERIES: dict[str, tuple[str, ...]] = {
     "change": ("incidents_per_user", "satisfaction"),
     "alignment": ("kpi",),
 }
+# ``SeriesKey``'s own order (its fields in turn) as a tuple: sorting by it compares in C, not by
+# the dataclass's ``__lt__`` (~110,000 comparisons a check)
+_order = attrgetter("kind", "subject", "metric", "part")
+Keyed = tuple[SeriesKey, Series]
 # A staircase of shifts this close together is one leak getting worse, dated by its first step.
 CHAIN_WEEKS = 26
 
@@ -57,7 +62,7 @@ def driver(cause: str, service: str, shifts: Iterable[Shift], as_of: date) -> Sh
         if s.series_key.metric in wanted and s.date <= as_of and _about(s.series_key, service):
             by_series[s.series_key].append(s)
     best: Shift | None = None
-    for key, found in sorted(by_series.items()):
+    for key, found in sorted(by_series.items(), key=lambda kv: _order(kv[0])):
         lead = _standing(sorted(found, key=lambda s: s.date))
         if lead is None or (cause == "perception" and "/" in key.part):
             continue
@@ -117,9 +122,8 @@ class ShiftIndex:
     sums: Sums = field(default_factory=dict)
     _found: dict[SeriesKey, list[Shift]] = field(default_factory=dict, repr=False)
     _ready: dict[SeriesKey, Ready] = field(default_factory=dict, repr=False)
-    _unscreened: dict[str, dict[bytes, list[SeriesKey]]] = field(default_factory=dict,
-                                                                  repr=False)
-    _by_metric: dict[str, list[SeriesKey]] | None = field(default=None, repr=False)
+    _unscreened: dict[str, dict[bytes, list[Keyed]]] = field(default_factory=dict, repr=False)
+    _by_metric: dict[str, list[Keyed]] | None = field(default=None, repr=False)
     _sorted: dict[str, list[SeriesKey]] = field(default_factory=dict, repr=False)
     _undated: dict[SeriesKey, Undated] = field(default_factory=dict, repr=False)
 
@@ -159,8 +163,11 @@ class ShiftIndex:
                 if begun is None:
                     begun = begin(ready.values, ready.weeks, self.params, ready.first,
                                   ready.sigma)
+                more = second(ready.values, begun, self.params)    # the bound, once more
+                if more.last_cut < 0 or self._latest(ready, more.last_cut) < since:
+                    return None
                 found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
-                                                     begun=begun)
+                                                     begun=begun, more=more)
             if not found.steps:
                 return None
             step = found.steps[-1]
@@ -180,17 +187,16 @@ class ShiftIndex:
         """Screen, once, the series not yet detected of ``key``'s metric and weeks."""
         if self._by_metric is None:          # one pass over every series, not one a metric
             self._by_metric = defaultdict(list)
-            for k in self.series_by_key:
-                self._by_metric[k.metric].append(k)
+            for k, s in self.series_by_key.items():
+                self._by_metric[k.metric].append((k, s))
         groups = self._unscreened.get(key.metric)
-        if groups is None:
+        if groups is None:   # no series of this metric screened yet, so none is detected
             groups = self._unscreened[key.metric] = defaultdict(list)
-            for k in self._by_metric.get(key.metric, []):
-                if k not in self._found:
-                    groups[weeks_key(self.series_by_key[k])].append(k)
-        keys = groups.pop(weeks_key(self.series_by_key[key]), [])
-        for k, r in zip(keys, screen([self.series_by_key[k] for k in keys], self.params,
-                                     same_weeks=True), strict=True):
+            for k, s in self._by_metric.get(key.metric, []):
+                groups[weeks_key(s)].append((k, s))
+        same = groups.pop(weeks_key(self.series_by_key[key]), [])
+        for (k, _), r in zip(same, screen([s for _, s in same], self.params, same_weeks=True),
+                             strict=True):
             if r is None:
                 self._found[k] = []
             else:
@@ -226,7 +232,8 @@ class ShiftIndex:
         """The service's series keys, sorted once per service (asked ~11,000 times a check)."""
         found = self._sorted.get(service_id)
         if found is None:
-            found = self._sorted[service_id] = sorted(self.links.get(service_id, []))
+            found = self._sorted[service_id] = sorted(self.links.get(service_id, []),
+                                                      key=_order)
         return list(found)
 
     def series(self, service_id: str, metric: str | None = None) -> list[Series]:
@@ -244,7 +251,7 @@ class ShiftIndex:
         out = [s for k in self.keys(service_id) if (metrics is None or k.metric in metrics)
                and (after is None or self._may_shift_after(k, after))
                for s in self.shifts_of(k) if after is None or s.date > after]
-        return sorted(out, key=lambda s: (s.date, s.series_key))
+        return sorted(out, key=lambda s: (s.date, *_order(s.series_key)))
 
     def _may_shift_after(self, key: SeriesKey, after: date) -> bool:
         """False when ``key``'s series provably has no shift dated after ``after``: dating puts
@@ -255,7 +262,16 @@ class ShiftIndex:
         ready = self._ready.get(key)
         if ready is None or ready.last_cut is None:
             return True
-        return ready.last_cut >= 0 and self._latest(ready, ready.last_cut) > after
+        if ready.last_cut < 0 or self._latest(ready, ready.last_cut) <= after:
+            return False
+        # segmented up to dating (kept for ``shifts_of``, which dates it): the last change
+        # point bounds every step's date as the screen's bound does
+        found = self._undated.get(key)
+        if found is None:
+            begun = begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma)
+            found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
+                                                 begun=begun)
+        return bool(found.cuts) and self._latest(ready, found.cuts[-1]) > after
 
     def driver(self, service_id: str, cause: str, as_of: date) -> Shift | None:
         """The shift behind a leak (its series is ``self.series_by_key[shift.series_key]``)."""

@@ -65,9 +65,13 @@ def screen(series: Sequence[Series], params: Params = DEFAULT, same_weeks: bool 
     (``same_weeks``: the caller has grouped them by :func:`weeks_key` already)."""
     out: list[Ready | None] = [None] * len(series)
     groups: dict[bytes, list[int]] = defaultdict(list)
-    for i, s in enumerate(series):
-        if long_enough(s, params):
-            groups[b"" if same_weeks else weeks_key(s)].append(i)
+    if same_weeks:      # whether a series is long enough depends on its weeks alone
+        if series and long_enough(series[0], params):
+            groups[b""] = list(range(len(series)))
+    else:
+        for i, s in enumerate(series):
+            if long_enough(s, params):
+                groups[weeks_key(s)].append(i)
     for same in groups.values():
         for start in range(0, len(same), CHUNK):
             _screen_rows(series, same[start:start + CHUNK], params, out)

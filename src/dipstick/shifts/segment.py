@@ -99,20 +99,39 @@ def dated(y: FloatArray, found: Undated, p: Knobs) -> list[Step]:
 
 
 def undated(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None,
-            begun: Begun | None = None) -> Undated:
+            begun: Begun | None = None, more: Second | None = None) -> Undated:
     """:func:`segment` up to dating: the pruned change points and their steps (``begun``: the
-    first pass, when :func:`begin` has run it)."""
+    first pass, when :func:`begin` has run it; ``more``: :func:`second` of it)."""
     if begun is None:
         begun = begin(y, weeks, p, first)
-    sigma, wl, splits = begun.sigma, begun.weeks, begun.splits
-    if len(y) < 2 * MIN_POINTS or not sigma > 0:
+    if len(y) < 2 * MIN_POINTS or not begun.sigma > 0:
         return NONE
-    phi = _lag1(y, begun.cuts)                                   # level changes aside
-    var = sigma**2 * (1 + phi) / (1 - phi)
-    cuts = _binseg(y, wl, var, p, p.max_shifts, splits)
+    more = second(y, begun, p) if more is None else more
+    cuts = _binseg(y, begun.weeks, more.var, p, p.max_shifts, begun.splits)
     trials = max(1, len(y) - 2 * MIN_POINTS + 1)
-    steps = _prune(y, cuts, var, phi, trials, p)
-    return Undated([c for c, _ in steps], [s for _, s in steps], var)
+    steps = _prune(y, cuts, more.var, more.phi, trials, p)
+    return Undated([c for c, _ in steps], [s for _, s in steps], more.var)
+
+
+class Second(NamedTuple):
+    """What the second pass of :func:`undated` reads from the first: the residuals' lag-1
+    autocorrelation (level changes aside), the noise variance inflated for it, and
+    ``last_cut``, the :class:`Begun` bound at that variance — the last link of the right-hand
+    chain whose gain, and those of the links before it, beat the second pass's own threshold:
+    no change point of that pass, so no step, is after it (``-1``: no step at all)."""
+
+    phi: float
+    var: float
+    last_cut: int
+
+
+def second(y: FloatArray, begun: Begun, p: Knobs) -> Second:
+    """The second pass's variance and bound (for a series :func:`begin` found noise in).
+    The bound costs a few look-ups: its chain is a prefix of the first pass's, whose splits
+    ``begun`` holds."""
+    phi = _lag1(y, begun.cuts)
+    var = begun.sigma**2 * (1 + phi) / (1 - phi)
+    return Second(phi, var, _last_link(y, begun.weeks, var, p, begun.splits))
 
 
 def begin(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None,
