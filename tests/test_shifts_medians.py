@@ -1,6 +1,6 @@
 """The batched screen's running median of 5 by minima and maxima is ``np.partition``'s, bit
 for bit: on random rows, ties, zeros of both signs, NaN and rows shorter than a window (those
-with NaN or −0.0 go by ``np.partition`` itself)."""
+with NaN or −0.0 go by ``np.partition`` itself); and the rows' MAD is ``segment.mad``'s."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dipstick.shifts.batch import _median_of_5, _plain, _running_median
+from dipstick.shifts.batch import _mad_rows, _median_of_5, _median_rows, _plain, _running_median
+from dipstick.shifts.segment import mad, median
 
 
 def _partitioned(y: np.ndarray, width: int) -> np.ndarray:
@@ -58,3 +59,16 @@ def test_the_network_takes_plain_rows_only() -> None:
         padded = np.concatenate([y[:, 2:0:-1], y, y[:, -2:-4:-1]], axis=1)
         assert not np.array_equal(_median_of_5(padded).view(np.int64),
                                   _partitioned(y, 5).view(np.int64))
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zeros", "nan"])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 12, 13, 156, 157])
+def test_the_rows_mad_is_segmentations_bit_for_bit(kind: str, n: int) -> None:
+    """``batch._mad_rows`` (one selection per median, session 15) against the one-series
+    ``segment.mad`` (``np.partition`` at both middle positions): to the bit, zeros of both
+    signs and NaN included; and the median itself to the value."""
+    y = _rows(np.random.default_rng(100 + n), kind, n)
+    got = _mad_rows(y)
+    want = np.array([mad(row) for row in y])
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    assert np.array_equal(_median_rows(y), [median(row) for row in y], equal_nan=True)

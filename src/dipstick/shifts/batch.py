@@ -292,10 +292,18 @@ def _median_of_5(padded: Matrix) -> Matrix:
 
 
 def _median_rows(v: Matrix) -> FloatArray:
+    """``segment.median`` of every row, up to the sign of a zero (which ``_mad_rows``, its
+    one use, cannot see: it subtracts the median and takes the absolute value).
+
+    One selection, not ``np.partition``'s two (``[lo, hi]``, 2.5× slower on 157 columns, even
+    when ``lo == hi``): after partitioning at ``hi`` the values before it are the ``hi`` least,
+    so the ``lo``-th least is their maximum — none is NaN unless the ``hi``-th is, which
+    makes the median NaN either way (NaN sorts last)."""
     n = v.shape[1]
     lo, hi = (n - 1) // 2, n // 2
-    part = np.partition(v, [lo, hi], axis=1)
-    out: FloatArray = 0.5 * (part[:, lo] + part[:, hi])
+    part = np.partition(v, hi, axis=1)
+    low = part[:, hi] if lo == hi else part[:, :hi].max(axis=1)
+    out: FloatArray = 0.5 * (low + part[:, hi])
     return out
 
 
