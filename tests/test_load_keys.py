@@ -99,3 +99,43 @@ def test_a_bad_typed_parquet_file_leaves_no_table_behind(tmp_path: Path) -> None
     assert [(p.row, p.field) for p in problems] == [(3, "satisfaction")]
     assert con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
                        ).fetchall() == []
+
+
+def test_a_typed_parquet_file_screens_its_key_from_the_hashes_made_with_it(
+        tmp_path: Path) -> None:
+    """A typed-first load hashes the key in the scan that makes the table (no second read of
+    the key columns): repeats of a single key and of a composite one are found as before, a
+    survey without a respondent repeats nothing, and the hash column is not kept."""
+    _, pkg = _typed_parquet(tmp_path, "UPDATE tickets SET id = (SELECT min(id) FROM tickets) "
+                                      "WHERE rowid = 4; INSERT INTO usage SELECT * FROM usage "
+                                      "WHERE rowid = 1; UPDATE surveys SET respondent = NULL")
+    repeat = "the key ({}) is on more than one row of this file"
+    found = [_where(p) for p in validate(pkg)]
+    con = duckdb.connect()
+    tickets, usage = pkg / "tickets.parquet", pkg / "usage.parquet"
+    first = con.execute(f"SELECT min(file_row_number) + 1 FROM read_parquet('{tickets}', "
+                        f"file_row_number = true) WHERE id = (SELECT min(id) FROM '{tickets}')"
+                        ).fetchall()[0][0]
+    n = con.execute(f"SELECT count(*) FROM '{usage}'").fetchall()[0][0]
+    assert found == [("tickets.parquet", first, "id", repeat.format("id")),
+                     ("tickets.parquet", 5, "id", repeat.format("id")),
+                     ("usage.parquet", 2, "date", repeat.format("date, service")),
+                     ("usage.parquet", n, "date", repeat.format("date, service"))]
+    _, clean = _typed_parquet(tmp_path / "clean")
+    signals = load_package(clean).signals
+    for table in ("tickets", "usage"):
+        assert sql.KEY_HASH not in signals.columns(table)
+        assert signals.columns(table) == tuple(
+            r[0] for r in con.execute(f"DESCRIBE FROM '{clean / (table + '.parquet')}'"
+                                      ).fetchall())
+
+
+def test_a_file_column_named_like_the_key_hash_is_kept_as_read(tmp_path: Path) -> None:
+    """An extra column of the file that happens to bear the hash column's name stays the
+    file's: the key is then screened from the table's own columns."""
+    _, pkg = _typed_parquet(tmp_path, f"ALTER TABLE tickets ADD COLUMN {sql.KEY_HASH} "
+                                      "VARCHAR DEFAULT 'mine'")
+    signals = load_package(pkg).signals
+    assert signals.columns("tickets")[-1] == sql.KEY_HASH
+    assert signals.connection.execute(f"SELECT DISTINCT {sql.KEY_HASH} FROM tickets"
+                                      ).fetchall() == [("mine",)]
