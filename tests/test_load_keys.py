@@ -101,11 +101,10 @@ def test_a_bad_typed_parquet_file_leaves_no_table_behind(tmp_path: Path) -> None
                        ).fetchall() == []
 
 
-def test_a_typed_parquet_file_screens_its_key_from_the_hashes_made_with_it(
-        tmp_path: Path) -> None:
-    """A typed-first load hashes the key in the scan that makes the table (no second read of
-    the key columns): repeats of a single key and of a composite one are found as before, a
-    survey without a respondent repeats nothing, and the hash column is not kept."""
+def test_a_typed_parquet_file_names_its_repeated_keys(tmp_path: Path) -> None:
+    """The typed-first load screens keys on the table it made (not the file): repeats of a
+    single key and of a composite one are named, a survey without a respondent repeats
+    nothing, and the tables kept have the files' columns (nothing of the screen's)."""
     _, pkg = _typed_parquet(tmp_path, "UPDATE tickets SET id = (SELECT min(id) FROM tickets) "
                                       "WHERE rowid = 4; INSERT INTO usage SELECT * FROM usage "
                                       "WHERE rowid = 1; UPDATE surveys SET respondent = NULL")
@@ -124,18 +123,7 @@ def test_a_typed_parquet_file_screens_its_key_from_the_hashes_made_with_it(
     _, clean = _typed_parquet(tmp_path / "clean")
     signals = load_package(clean).signals
     for table in ("tickets", "usage"):
-        assert sql.KEY_HASH not in signals.columns(table)
         assert signals.columns(table) == tuple(
             r[0] for r in con.execute(f"DESCRIBE FROM '{clean / (table + '.parquet')}'"
                                       ).fetchall())
 
-
-def test_a_file_column_named_like_the_key_hash_is_kept_as_read(tmp_path: Path) -> None:
-    """An extra column of the file that happens to bear the hash column's name stays the
-    file's: the key is then screened from the table's own columns."""
-    _, pkg = _typed_parquet(tmp_path, f"ALTER TABLE tickets ADD COLUMN {sql.KEY_HASH} "
-                                      "VARCHAR DEFAULT 'mine'")
-    signals = load_package(pkg).signals
-    assert signals.columns("tickets")[-1] == sql.KEY_HASH
-    assert signals.connection.execute(f"SELECT DISTINCT {sql.KEY_HASH} FROM tickets"
-                                      ).fetchall() == [("mine",)]

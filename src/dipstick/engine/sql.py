@@ -184,13 +184,8 @@ def load_table(
     # so its values are judged on the raw table before anything is made.
     first = not csv and all(r.test != "type" for r in rules)
     new = f"_new_{table}"
-    # the key's hash is made in the scan that makes the table, for the screen to read 8 bytes
-    # a row instead of scanning and hashing the key columns again (dropped before it is kept)
-    hashed = first and unique_key and KEY_HASH not in types
     if first:
-        made = select + ([f"hash({key_sql([typed[k] for k in keys])}) AS {ident(KEY_HASH)}"]
-                         if hashed else [])
-        run(con, f"CREATE OR REPLACE TABLE {ident(new)} AS SELECT {', '.join(made)} "
+        run(con, f"CREATE OR REPLACE TABLE {ident(new)} AS SELECT {', '.join(select)} "
                  f"FROM {raw}")
         mine = {c.name: ident(c.name) for c in present}
         on = ident(new)
@@ -212,9 +207,7 @@ def load_table(
     def key_on(x: Mapping[str, str]) -> tuple[str, str]:   # the key, and "the row has one"
         return key_sql([x[k] for k in keys]), has_key([x[n] for n in optional])
 
-    key, keyed = key_on(mine)
-    if unique_key and repeated_keys(con, on, ident(KEY_HASH) if hashed else key, keyed,
-                                    rows_in, hashed):
+    if unique_key and repeated_keys(con, on, *key_on(mine), rows_in):
         raw_key, raw_keyed = key_on(typed)
         condition, n = duplicate_rows(con, raw, raw_key, rowkey, raw_keyed)
         if n:
@@ -239,8 +232,6 @@ def load_table(
     if problems:
         run(con, f"DROP TABLE IF EXISTS {ident(new)}")
     elif first:
-        if hashed:
-            run(con, f"ALTER TABLE {ident(new)} DROP COLUMN {ident(KEY_HASH)}")
         run(con, f"DROP TABLE IF EXISTS {ident(table)}")
         run(con, f"ALTER TABLE {ident(new)} RENAME TO {ident(table)}")
     else:
@@ -372,34 +363,31 @@ def memory_limit(con: duckdb.DuckDBPyConnection) -> int | None:
     return memory_bytes(str(run(con, "SELECT current_setting('memory_limit')")[0][0]))
 
 
-# the column of a key's hashes a typed-first load makes beside the table's, for the screen
-KEY_HASH = "_dipstick_key_hash"
 HASHES_IN_MEMORY = 256 * 2**20   # bytes of key hashes sorted in NumPy at most (32 M rows)
 
 
 def repeated_keys(con: duckdb.DuckDBPyConnection, relation: str, key: str, keyed: str,
-                  rows: int, hashed: bool = False) -> int:
+                  rows: int) -> int:
     """How many rows of ``relation`` (``rows`` in all) repeat another row's ``key`` by its
     64-bit hash: a screen, confirmed on the values by :func:`duplicate_rows` (a collision
     costs a look-up, never a false problem). Rows sharing an empty key repeat it, as the
-    confirmation and the Spark loader judge them. With ``hashed``, ``key`` is a column of
-    the key's hashes already (:data:`KEY_HASH`, made with the table).
+    confirmation and the Spark loader judge them.
 
     Why NumPy: DuckDB's ``count(DISTINCT …)`` hashes each hash again into a table (5.3 M
     ticket ids: 0.9 s of CPU); sorting the fetched hashes and comparing neighbours costs a
     third of that. Above :data:`HASHES_IN_MEMORY` (or a quarter of DuckDB's memory bound)
     the count stays in DuckDB, which spills to disk."""
     limit = memory_limit(con)
-    h = key if hashed else f"hash({key})"
     if rows * 8 > min(HASHES_IN_MEMORY, (limit or HASHES_IN_MEMORY * 4) // 4):
-        return int(run(con, f"SELECT count(*) - count(DISTINCT {h}) FROM {relation} "
+        return int(run(con, f"SELECT count(*) - count(DISTINCT hash({key})) FROM {relation} "
                             f"WHERE {keyed}")[0][0])
     import numpy as np
 
     # fetched from a relation, not a DB-API result, which is materialised first and then
     # converted (5.3 M tickets: 0.31 → 0.28 s of CPU for the whole screen; Arrow is quicker
     # still, but importing pyarrow costs ``validate`` more than it saves)
-    hashes = con.sql(f"SELECT {h} AS h FROM {relation} WHERE {keyed}").fetchnumpy()["h"]
+    hashes = con.sql(f"SELECT hash({key}) AS h FROM {relation} WHERE {keyed}"
+                     ).fetchnumpy()["h"]
     hashes.sort()
     return int(np.count_nonzero(hashes[1:] == hashes[:-1]))
 
