@@ -99,3 +99,31 @@ def test_a_bad_typed_parquet_file_leaves_no_table_behind(tmp_path: Path) -> None
     assert [(p.row, p.field) for p in problems] == [(3, "satisfaction")]
     assert con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary"
                        ).fetchall() == []
+
+
+def test_a_typed_parquet_file_names_its_repeated_keys(tmp_path: Path) -> None:
+    """The typed-first load screens keys on the table it made (not the file): repeats of a
+    single key and of a composite one are named, a survey without a respondent repeats
+    nothing, and the tables kept have the files' columns (nothing of the screen's)."""
+    _, pkg = _typed_parquet(tmp_path, "UPDATE tickets SET id = (SELECT min(id) FROM tickets) "
+                                      "WHERE rowid = 4; INSERT INTO usage SELECT * FROM usage "
+                                      "WHERE rowid = 1; UPDATE surveys SET respondent = NULL")
+    repeat = "the key ({}) is on more than one row of this file"
+    found = [_where(p) for p in validate(pkg)]
+    con = duckdb.connect()
+    tickets, usage = pkg / "tickets.parquet", pkg / "usage.parquet"
+    first = con.execute(f"SELECT min(file_row_number) + 1 FROM read_parquet('{tickets}', "
+                        f"file_row_number = true) WHERE id = (SELECT min(id) FROM '{tickets}')"
+                        ).fetchall()[0][0]
+    n = con.execute(f"SELECT count(*) FROM '{usage}'").fetchall()[0][0]
+    assert found == [("tickets.parquet", first, "id", repeat.format("id")),
+                     ("tickets.parquet", 5, "id", repeat.format("id")),
+                     ("usage.parquet", 2, "date", repeat.format("date, service")),
+                     ("usage.parquet", n, "date", repeat.format("date, service"))]
+    _, clean = _typed_parquet(tmp_path / "clean")
+    signals = load_package(clean).signals
+    for table in ("tickets", "usage"):
+        assert signals.columns(table) == tuple(
+            r[0] for r in con.execute(f"DESCRIBE FROM '{clean / (table + '.parquet')}'"
+                                      ).fetchall())
+
