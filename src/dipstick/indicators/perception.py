@@ -35,7 +35,7 @@ from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import at_most_watch, tested
 from dipstick.indicators.moments import mean_sd, sums
 from dipstick.model import Service
-from dipstick.stats import Z95, Test
+from dipstick.stats import Z95, Test, normal_tail
 
 CAUSE = "perception"
 ACTION = "Talk with the stakeholders: run a pulse check and a follow-up conversation."
@@ -131,7 +131,6 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
     the larger of Σ w²·sd²/n ÷ (Σ w)² (dimensions independent) and sd²/n of the respondents'
     own mean answers (``people``: (respondents, sd) now and before); without respondent ids,
     (Σ w·sd/√n)² ÷ (Σ w)² (dimensions moving as one). Sds floored at 1 point."""
-    from scipy import special  # ndtr: what scipy.stats.norm wraps, without its per-call checks
 
     def var(ds: dict[str, Any], who: tuple[int, float] | None) -> float | None:
         g = ctx.model.group(group)
@@ -152,14 +151,14 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
     n = int(sum(d["n"] for d in dims.values()))
     if base_dims is None:
         se = math.sqrt(v)
-        p = float(special.ndtr((score - line) / se))
+        p = normal_tail((score - line) / se, higher_is_worse=False)
         return Test(score, score - Z95 * se, score + Z95 * se, p, n, f"{n} answers")
     base, bv = weighted_score(ctx, group, base_dims), var(base_dims, people[1])
     if base is None or bv is None:
         return None
     drop, se = base - score, math.sqrt(v + bv)
     nb = int(sum(d["n"] for d in base_dims.values()))
-    p = float(special.ndtr(-((drop - line) / se)))
+    p = normal_tail((drop - line) / se, higher_is_worse=True)
     return Test(drop, drop - Z95 * se, drop + Z95 * se, p, n + nb, f"{n} vs {nb} answers")
 
 
@@ -180,8 +179,6 @@ def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int) -
     ``least`` answers on either side the normal approximation means nothing (two answers give
     ±100). The level itself differs by nature between groups (−40 can be a healthy normal), so
     only its change is judged."""
-    from scipy import special
-
     if min(sum(d["n"] for d in dims.values()),
            sum(d["n"] for d in base_dims.values())) < max(least, 2):
         return None
@@ -192,7 +189,7 @@ def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int) -
     # which made 2.5-sigma chance drops read as 3.8 sigma on orgsim's tuning seeds)
     _, pooled, _ = _pmd([*dims.values(), *base_dims.values()])
     z = drop / math.sqrt(pooled * (1 / n1 + 1 / n0))
-    return Test(drop, drop - Z95 * se, drop + Z95 * se, float(special.ndtr(-z)),
+    return Test(drop, drop - Z95 * se, drop + Z95 * se, normal_tail(z, higher_is_worse=True),
                 n1 + n0, f"{n1} vs {n0} answers")
 
 
