@@ -25,8 +25,9 @@ from dipstick.findings import (
     conclude,
     evidence,
     evolve,
+    make_evidence,
 )
-from dipstick.stats import Test, fdr, fisher
+from dipstick.stats import Test, _g, fdr, fisher
 
 ALPHA = 0.05   # the false discovery rate a check allows among its leaks
 # The null of a test. Against the service's own baseline: no change (ratio 1, difference 0)
@@ -55,16 +56,24 @@ def tested(metric: str, label: str, value: float | None, threshold: Threshold | 
         return evidence(metric, label, value, threshold, period, unit=unit, baseline=baseline,
                         note=note)
     # ``evidence``'s grading inlined and the evidence built once, whole (not graded, then
-    # copied by ``dataclasses.replace``): ~50,000 calls a check, each a third of the time
+    # copied by ``dataclasses.replace``): ~50,000 calls a check, each a third of the time.
+    # ``test.interval`` and ``_round`` inlined too, the same text and floats
     value = round(float(value), 4)
     status, score = (Status.OK, 0.0) if threshold is None else threshold.grade(value)
-    words = f"{test.interval(unit if unit.strip() != '×' else '')}; {test.sample}"
+    low, high, p = test.low, test.high, test.p
+    words = (f"95 % CI {_g(low, 3)}–{_g(high, 3)}{unit if unit.strip() != '×' else ''}; "
+             f"{test.sample}")
     if sample:
         words += f" {sample}"
-    return Evidence(metric, label, value, period, status, score, unit,
-                    None if threshold is None else threshold.describe(), baseline,
-                    f"{words}; {note}" if note else words, test.n, _round(test.low),
-                    _round(test.high), _round(test.p, 6), None, relative)
+    return make_evidence(metric, label, value, period, status, score, unit,
+                         None if threshold is None else threshold.describe(), baseline,
+                         f"{words}; {note}" if note else words, test.n,
+                         round(low, 4) if _INF < low < INF else None,
+                         round(high, 4) if _INF < high < INF else None,
+                         round(p, 6) if _INF < p < INF else None, None, relative)
+
+
+INF, _INF = math.inf, -math.inf
 
 
 def is_sign(e: Evidence) -> bool:
