@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
 from typing import Any
 
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.engine import between, collect
+from dipstick.engine import collect
 from dipstick.findings import (
     CheckContext,
     Evidence,
@@ -34,6 +34,7 @@ from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import at_most_watch, tested
 from dipstick.indicators.moments import mean_sd, sums
+from dipstick.indicators.tickets import BASELINE, CURRENT, windowed
 from dipstick.model import Service
 from dipstick.stats import Z95, Test, normal_tail
 
@@ -75,38 +76,40 @@ MEAN_MOVED = 0.05
 
 
 def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
+    """The answers per dimension and per respondent, each for both windows in one query
+    (``_window`` names which, as for the tickets: one scan for what two read; 0.1 s of CPU on
+    the large demo), and each (service, group)'s last answer. Every aggregate is an exact
+    integer sum (:mod:`dipstick.indicators.moments`) or a count, so grouping by the window
+    changes no bit of them."""
     if not ctx.signals.has("surveys"):
         return None
     lf = ctx.signals.frame("surveys").with_columns(nw.col("score").cast(nw.Float64))
     w = ctx.window
-
-    def by_dimension(start: datetime, end: datetime) -> dict[tuple[str, str], dict[str, Any]]:
-        agg = (lf.filter(between("date", start, end))
-               .with_columns(promoter=nw.when(nw.col("score") >= 9).then(1).otherwise(0),
+    both = windowed(lf, "date", ctx)
+    dimensions: dict[str, dict[tuple[str, str], dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
+    agg = (both.with_columns(promoter=nw.when(nw.col("score") >= 9).then(1).otherwise(0),
                              detractor=nw.when(nw.col("score") <= 6).then(1).otherwise(0))
-               .group_by("service", "group", "dimension")
-               .agg(*sums("score", "score"), n=nw.len(),
-                    promoters=nw.col("promoter").sum(), detractors=nw.col("detractor").sum()))
-        out: dict[tuple[str, str], dict[str, Any]] = {}
+           .group_by("service", "group", "dimension", "_window")
+           .agg(*sums("score", "score"), n=nw.len(),
+                promoters=nw.col("promoter").sum(), detractors=nw.col("detractor").sum()))
+    for r in collect(agg):
+        window = r.pop("_window")
+        r["mean"], r["sd"] = mean_sd(r, "score", int(r["n"]))
+        dimensions[window].setdefault((r["service"], r["group"]), {})[r["dimension"]] = r
+    people: dict[str, dict[tuple[str, str], tuple[int, float]]] = {CURRENT: {}, BASELINE: {}}
+    if "respondent" in lf.collect_schema().names():
+        agg = (both.filter(~nw.col("respondent").is_null())
+               .group_by("service", "group", "respondent", "_window").agg(
+                   m=nw.col("score").mean())
+               .group_by("service", "group", "_window").agg(*sums("m", "m"), n=nw.len()))
         for r in collect(agg):
-            r["mean"], r["sd"] = mean_sd(r, "score", int(r["n"]))
-            out.setdefault((r["service"], r["group"]), {})[r["dimension"]] = r
-        return out
-
-    def by_person(start: datetime, end: datetime) -> dict[tuple[str, str], tuple[int, float]]:
-        if "respondent" not in lf.collect_schema().names():
-            return {}
-        agg = (lf.filter(between("date", start, end) & ~nw.col("respondent").is_null())
-               .group_by("service", "group", "respondent").agg(m=nw.col("score").mean())
-               .group_by("service", "group").agg(*sums("m", "m"), n=nw.len()))
-        return {(r["service"], r["group"]): (int(r["n"]), mean_sd(r, "m", int(r["n"]))[1] or 0.0)
-                for r in collect(agg)}
-
+            people[r["_window"]][(r["service"], r["group"])] = (
+                int(r["n"]), mean_sd(r, "m", int(r["n"]))[1] or 0.0)
     last = (lf.filter(nw.col("date") < w.end).group_by("service", "group")
             .agg(nw.col("date").max()))
-    return SurveyMeasures(by_dimension(w.start, w.end), by_dimension(w.baseline_start, w.start),
+    return SurveyMeasures(dimensions[CURRENT], dimensions[BASELINE],
                           {(r["service"], r["group"]): r["date"].date() for r in collect(last)},
-                          by_person(w.start, w.end), by_person(w.baseline_start, w.start))
+                          people[CURRENT], people[BASELINE])
 
 
 def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
