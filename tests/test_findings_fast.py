@@ -7,6 +7,7 @@ import inspect
 import math
 import random
 from dataclasses import MISSING, fields
+from typing import Any
 
 from dipstick.findings import (
     Evidence,
@@ -29,11 +30,12 @@ def test_make_evidence_takes_the_fields_in_order_with_their_defaults() -> None:
 
 def test_make_evidence_is_the_dataclass_s_own_construction() -> None:
     rng = random.Random(15)
-    values = {"metric": ["m", "x:y"], "label": ["L"], "value": [None, 1.5, "failed", math.nan],
-              "period": ["13 weeks"], "status": list(Status), "score": [0.0, 49.95, math.nan],
-              "unit": ["", "×"], "threshold": [None, "watch ≥ 1"], "baseline": [None, 2.0],
-              "note": ["", "n"], "n": [None, 41], "low": [None, -0.0], "high": [None, 3.0],
-              "p": [None, 0.01], "q": [None, 0.2], "relative": [False, True]}
+    values: dict[str, list[Any]] = {
+        "metric": ["m", "x:y"], "label": ["L"], "value": [None, 1.5, "failed", math.nan],
+        "period": ["13 weeks"], "status": list(Status), "score": [0.0, 49.95, math.nan],
+        "unit": ["", "×"], "threshold": [None, "watch ≥ 1"], "baseline": [None, 2.0],
+        "note": ["", "n"], "n": [None, 41], "low": [None, -0.0], "high": [None, 3.0],
+        "p": [None, 0.01], "q": [None, 0.2], "relative": [False, True]}
     names = [f.name for f in fields(Evidence)]
     for _ in range(300):
         args = [rng.choice(values[n]) for n in names]
