@@ -194,3 +194,43 @@ def test_perception_scores_do_not_follow_the_order_the_engine_returns_dimensions
     one, other = (perception.score_test(ctx, group, d, 0.0, base_dims=d) for d in (odd,
                                                                                    backwards))
     assert one == other
+
+
+def test_perception_reads_both_windows_in_one_scan_each(ctx: CheckContext) -> None:
+    """Session 15: the answers per dimension and per respondent come from one query over both
+    windows each; every aggregate is an exact integer sum or a count, so the measures are the
+    very values one query per window gave — equal, not close."""
+    from dipstick.indicators import perception
+    from dipstick.indicators.moments import mean_sd, sums
+
+    spec = split_settings(ctx.model.settings, perception.PerceptionSpec)
+    m = perception.measure(ctx, spec)
+    assert m is not None
+    lf = ctx.signals.frame("surveys").with_columns(nw.col("score").cast(nw.Float64))
+    w = ctx.window
+
+    def by_dimension(start: datetime, end: datetime) -> dict[tuple[str, str], dict[str, Any]]:
+        agg = (lf.filter(between("date", start, end))
+               .with_columns(promoter=nw.when(nw.col("score") >= 9).then(1).otherwise(0),
+                             detractor=nw.when(nw.col("score") <= 6).then(1).otherwise(0))
+               .group_by("service", "group", "dimension")
+               .agg(*sums("score", "score"), n=nw.len(),
+                    promoters=nw.col("promoter").sum(), detractors=nw.col("detractor").sum()))
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in collect(agg):
+            r["mean"], r["sd"] = mean_sd(r, "score", int(r["n"]))
+            out.setdefault((r["service"], r["group"]), {})[r["dimension"]] = r
+        return out
+
+    def by_person(start: datetime, end: datetime) -> dict[tuple[str, str], tuple[int, float]]:
+        agg = (lf.filter(between("date", start, end) & ~nw.col("respondent").is_null())
+               .group_by("service", "group", "respondent").agg(m=nw.col("score").mean())
+               .group_by("service", "group").agg(*sums("m", "m"), n=nw.len()))
+        return {(r["service"], r["group"]): (int(r["n"]), mean_sd(r, "m", int(r["n"]))[1] or 0.0)
+                for r in collect(agg)}
+
+    assert m.current == by_dimension(w.start, w.end) and m.current
+    assert m.baseline == by_dimension(w.baseline_start, w.start) and m.baseline
+    assert "respondent" in lf.collect_schema().names()
+    assert m.people == by_person(w.start, w.end) and m.people
+    assert m.base_people == by_person(w.baseline_start, w.start) and m.base_people

@@ -150,3 +150,38 @@ def test_special_function_paths_equal_scipy_stats_bit_for_bit() -> None:
     t = stats.two_proportions(30, 100, 18, 110)
     assert t is not None and t.p == float(sst.norm.sf((0.3 - 18 / 110) / math.sqrt(
         0.3 * 0.7 / 100 + (18 / 110) * (1 - 18 / 110) / 110)))
+
+
+def test_kept_results_are_the_very_floats_of_a_fresh_computation() -> None:
+    """Session 15 keeps Clopper–Pearson bounds per (k, n, level) and Student's quantile per
+    degrees of freedom, and the change indicator asks a rate ratio for its estimate and p
+    alone: each the same floats, bit for bit, as computing afresh — a kept value for one
+    level or df must never answer another's question."""
+    from scipy import special
+
+    rng = np.random.default_rng(15)
+    for _ in range(200):
+        n = int(rng.integers(1, 400))
+        k = int(rng.integers(0, n + 1))
+        for level in (0.95, 0.9, 0.95):          # asked again: from what was kept
+            a = (1 - level) / 2
+            want = (0.0 if k == 0 else float(special.betaincinv(k, n - k + 1, a)),
+                    1.0 if k == n else float(special.betaincinv(k + 1, n - k, 1 - a)))
+            assert stats.clopper_pearson(k, n, level) == want
+    for df in [*rng.uniform(1, 80, 100), *range(1, 40), 2.5, 2.5]:
+        assert stats._student(1.3, df, True)[1] == float(special.stdtrit(df, 0.975))
+    for _ in range(300):
+        k1, k0 = (int(x) for x in rng.integers(0, 60, 2))
+        t1, t0 = (float(x) for x in rng.uniform(0.5, 400, 2))
+        null, worse = float(rng.choice([1.0, 1.3])), bool(rng.integers(0, 2))
+        full = stats.rate_ratio(k1, t1, k0, t0, null, worse)
+        alone = stats.rate_ratio_p(k1, t1, k0, t0, null, worse)
+        assert (full is None) == (alone is None)
+        if full is not None and alone is not None:
+            assert alone == (full.estimate, full.p)
+            assert full.p == stats.binom_tail(k1, k1 + k0, null * t1 / (null * t1 + t0), worse)
+    # the p of a shift of means alone: Student's p with the baseline's spread
+    t = stats.shift_of_means(20.5, 4.0, 4, 27.85, 0.8, 13, null=0.0, higher_is_worse=False)
+    assert t is not None
+    z = (20.5 - 27.85) / (0.8 * math.sqrt(1 / 4 + 1 / 13))
+    assert t.p == float(special.stdtr(12, z))

@@ -19,8 +19,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 Z95 = 1.959963984540054
+
+_special: Any = None
+
+
+def _sp() -> Any:
+    """``scipy.special``, imported on first use (a start-up that runs no test needs none of
+    scipy) and then held here: ``from scipy import special`` inside each of the ~100,000
+    calls of a large check cost a microsecond every time."""
+    global _special
+    if _special is None:
+        from scipy import special
+
+        _special = special
+    return _special
 
 
 @dataclass(frozen=True)
@@ -52,27 +68,39 @@ def rate_ratio(k1: float, t1: float, k0: float, t0: float, null: float = 1.0,
     Given k1 + k0 = n, k1 is binomial with p = r·t1 / (r·t1 + t0) when the true ratio is r; the
     test asks how likely k1 is this far from ``null`` (one-sided, in the worse direction). The
     ratio's interval is the exact Clopper–Pearson interval of p, mapped back to r."""
+    found = rate_ratio_p(k1, t1, k0, t0, null, higher_is_worse)
+    if found is None:
+        return None
+    est, p = found
+    k1i, k0i = round(k1), round(k0)
+    low, high = clopper_pearson(k1i, k1i + k0i)
+
+    def to_ratio(p: float) -> float:
+        return math.inf if p >= 1 else (p / (1 - p)) * (t0 / t1)
+
+    return Test(est, to_ratio(low), to_ratio(high), p, k1i + k0i, f"{k1i} vs {k0i}")
+
+
+def rate_ratio_p(k1: float, t1: float, k0: float, t0: float, null: float = 1.0,
+                 higher_is_worse: bool = True) -> tuple[float, float] | None:
+    """The estimate and the p-value of :func:`rate_ratio` without its interval, for a test
+    whose interval is not shown (the change indicator's test against the year before, whose
+    p only makes the shown test surer or less sure: ~8,600 intervals a large check needed
+    not)."""
     k1i, k0i = round(k1), round(k0)
     if t1 <= 0 or t0 <= 0 or k1i < 0 or k0i < 0 or k1i + k0i == 0:
         return None
     n = k1i + k0i
     p0 = null * t1 / (null * t1 + t0)
-    low, high = clopper_pearson(k1i, n)
-
-    def to_ratio(p: float) -> float:
-        return math.inf if p >= 1 else (p / (1 - p)) * (t0 / t1)
-
     est = (k1i / t1) / (k0i / t0) if k0i else math.inf
-    return Test(est, to_ratio(low), to_ratio(high), binom_tail(k1i, n, p0, higher_is_worse), n,
-                f"{k1i} vs {k0i}")
+    return est, binom_tail(k1i, n, p0, higher_is_worse)
 
 
 def binom_tail(k: int, n: int, p: float, upper: bool) -> float:
     """The exact one-sided binomial p-value: P(X ≥ k) (``upper``) or P(X ≤ k), X ~ Bin(n, p) —
     what ``scipy.stats.binomtest`` computes, from the incomplete beta function directly (a
     check runs ten thousand of them; binomtest's overhead was a third of a large check)."""
-    from scipy import special
-
+    special = _special or _sp()
     if upper:
         return 1.0 if k <= 0 else float(special.bdtrc(k - 1, n, p))
     return 1.0 if k >= n else float(special.bdtr(k, n, p))
@@ -81,8 +109,15 @@ def binom_tail(k: int, n: int, p: float, upper: bool) -> float:
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """The exact (Clopper–Pearson) interval of a binomial share, from beta quantiles: the same
     bounds as ``binomtest(...).proportion_ci(method="exact")`` without its root finding."""
-    from scipy import special
+    return _clopper_pearson(k, n, level)
 
+
+@lru_cache(maxsize=1 << 16)
+def _clopper_pearson(k: int, n: int, level: float) -> tuple[float, float]:
+    """:func:`clopper_pearson`, kept per (k, n): small counts recur across a portfolio — a
+    large check asks ~20,000 times for ~7,500 distinct intervals, each two inverse incomplete
+    beta functions (~15 µs). The same function of the same arguments: the same floats."""
+    special = _special or _sp()
     a = (1 - level) / 2
     low = 0.0 if k <= 0 else float(special.betaincinv(k, n - k + 1, a))
     high = 1.0 if k >= n else float(special.betaincinv(k + 1, n - k, 1 - a))
@@ -158,27 +193,39 @@ def shift_of_means(m1: float, s1: float, n1: float, m0: float, s0: float, n0: fl
     if welch is None or n0i < 3 or s0 <= 0:
         return welch
     t = (m1 - m0 - null) / (s0 * math.sqrt(1 / n1i + 1 / n0i))
-    p, _ = _student(t, n0i - 1, higher_is_worse)
-    return Test(welch.estimate, welch.low, welch.high, p, welch.n, welch.sample)
+    return Test(welch.estimate, welch.low, welch.high, _student_p(t, n0i - 1, higher_is_worse),
+                welch.n, welch.sample)
 
 
 def _student(t: float, df: float, higher_is_worse: bool) -> tuple[float, float]:
     """One-sided p of Student's t in the worse direction and the two-sided 95 % quantile: the
     special functions ``scipy.stats.t`` wraps, without its per-call overhead (a large check
     runs ~17,000 of these)."""
-    from scipy import special
-
-    p = float(special.stdtr(df, -t) if higher_is_worse else special.stdtr(df, t))
-    return p, float(special.stdtrit(df, 0.975))
+    return _student_p(t, df, higher_is_worse), _t975(df)
 
 
-def _normal_tail(z: float, higher_is_worse: bool) -> float:
+def _student_p(t: float, df: float, higher_is_worse: bool) -> float:
+    """The p of :func:`_student` alone, for a test whose interval comes from elsewhere."""
+    special = _special or _sp()
+    return float(special.stdtr(df, -t) if higher_is_worse else special.stdtr(df, t))
+
+
+@lru_cache(maxsize=1 << 14)
+def _t975(df: float) -> float:
+    """Student's two-sided 95 % quantile, kept per degrees of freedom: a large check asks
+    32,000 times for 16,000 distinct ones (a mean against a line has whole ones)."""
+    return float((_special or _sp()).stdtrit(df, 0.975))
+
+
+def normal_tail(z: float, higher_is_worse: bool) -> float:
     """One-sided p of a standard normal ``z`` in the worse direction: ``scipy.stats.norm``'s
     sf / cdf are ``special.ndtr`` of −z / z, here without their per-call argument checks
     (a large check runs ~5,000)."""
-    from scipy import special
-
+    special = _special or _sp()
     return float(special.ndtr(-z) if higher_is_worse else special.ndtr(z))
+
+
+_normal_tail = normal_tail
 
 
 def mean_vs_line(m: float, s: float, n: float, line: float,
@@ -231,8 +278,7 @@ def fisher(pvalues: Sequence[float]) -> float:
     2k degrees of freedom when every null holds. Several moderate signs that agree are stronger
     evidence than any one of them; the tests that disagree stay in the sum, so picking the
     agreeing ones does not make the result look surer than it is."""
-    from scipy import special
-
+    special = _special or _sp()
     ps = [min(max(p, 1e-300), 1.0) for p in pvalues]
     if not ps:
         return 1.0
@@ -263,8 +309,7 @@ def sum_ratio(n1: float, mean1: float, sd1: float, t1: float,
 def poisson_range(k: float) -> tuple[float, float]:
     """The exact (Garwood) 95 % interval of a Poisson mean from one count ``k``: the range of
     an estimate that scales with a count (tickets a month × minutes each)."""
-    from scipy import special
-
+    special = _special or _sp()
     # chi2.ppf(q, 2k) / 2, which scipy computes as 2 · gammaincinv(k, q) / 2
     ki = max(0, round(k))
     low = 0.0 if ki == 0 else float(special.gammaincinv(ki, 0.025))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,6 +34,7 @@ from dipstick.findings import (
     Status,
     Threshold,
     conclude,
+    evolve,
     fact,
     sig,
     unknown,
@@ -50,7 +51,7 @@ from dipstick.indicators.confidence import (
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
 from dipstick.shifts.series import FloatArray, IntArray, week_index
-from dipstick.stats import means, rate_ratio
+from dipstick.stats import means, rate_ratio, rate_ratio_p
 
 CAUSE = "change"
 ACTION = "Communicate and support the change: explain it, train, and staff the service desk."
@@ -320,7 +321,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         surest(lambda e: e.status is Status.WATCH and e.score != HELD)
     found = conclude(service.id, CAUSE, ev, leak, ACTION)
     started = first["date"].date() if first else None
-    return replace(found, since=started) if found.status in (Status.LEAK, Status.WATCH) \
+    return evolve(found, since=started) if found.status in (Status.LEAK, Status.WATCH) \
         else found
 
 
@@ -367,11 +368,12 @@ class _CountRatio:
         per_week_after = k1 / (self.after_days / 7) / self.common
         test = rate_ratio(k1, self.after_days * self.common, k0, self.before_days, NO_CHANGE)
         note = self.note
-        longer = rate_ratio(k1, self.after_days * self.year_common, k_year, self.year_days,
-                            NO_CHANGE) if k_year and self.year_days > self.before_days else None
+        # only its estimate and p: its interval is not shown
+        longer = rate_ratio_p(k1, self.after_days * self.year_common, k_year, self.year_days,
+                              NO_CHANGE) if k_year and self.year_days > self.before_days else None
         if test is not None and longer is not None:
-            test = replace(test, p=max(test.p, longer.p))
-            year_note = (f"against the year before: ×{longer.estimate:.2f} ({k1:.0f} vs "
+            test = evolve(test, p=max(test.p, longer[1]))
+            year_note = (f"against the year before: ×{longer[0]:.2f} ({k1:.0f} vs "
                          f"{k_year:.0f} over {self.year_days:.0f} days)")
             note = f"{note}; {year_note}" if note else year_note
         return tested(metric, label, per_week_after / per_week_before, self.line, self.period,

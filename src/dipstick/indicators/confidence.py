@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from dipstick.findings import (
     HELD,
@@ -24,8 +24,10 @@ from dipstick.findings import (
     _fmt,
     conclude,
     evidence,
+    evolve,
+    make_evidence,
 )
-from dipstick.stats import Test, fdr, fisher
+from dipstick.stats import Test, _g, fdr, fisher
 
 ALPHA = 0.05   # the false discovery rate a check allows among its leaks
 # The null of a test. Against the service's own baseline: no change (ratio 1, difference 0)
@@ -54,16 +56,24 @@ def tested(metric: str, label: str, value: float | None, threshold: Threshold | 
         return evidence(metric, label, value, threshold, period, unit=unit, baseline=baseline,
                         note=note)
     # ``evidence``'s grading inlined and the evidence built once, whole (not graded, then
-    # copied by ``dataclasses.replace``): ~50,000 calls a check, each a third of the time
+    # copied by ``dataclasses.replace``): ~50,000 calls a check, each a third of the time.
+    # ``test.interval`` and ``_round`` inlined too, the same text and floats
     value = round(float(value), 4)
     status, score = (Status.OK, 0.0) if threshold is None else threshold.grade(value)
-    words = f"{test.interval(unit if unit.strip() != '×' else '')}; {test.sample}"
+    low, high, p = test.low, test.high, test.p
+    words = (f"95 % CI {_g(low, 3)}–{_g(high, 3)}{unit if unit.strip() != '×' else ''}; "
+             f"{test.sample}")
     if sample:
         words += f" {sample}"
-    return Evidence(metric, label, value, period, status, score, unit,
-                    None if threshold is None else threshold.describe(), baseline,
-                    f"{words}; {note}" if note else words, test.n, _round(test.low),
-                    _round(test.high), _round(test.p, 6), None, relative)
+    return make_evidence(metric, label, value, period, status, score, unit,
+                         None if threshold is None else threshold.describe(), baseline,
+                         f"{words}; {note}" if note else words, test.n,
+                         round(low, 4) if _INF < low < INF else None,
+                         round(high, 4) if _INF < high < INF else None,
+                         round(p, 6) if _INF < p < INF else None, None, relative)
+
+
+INF, _INF = math.inf, -math.inf
 
 
 def is_sign(e: Evidence) -> bool:
@@ -92,8 +102,8 @@ def at_most_watch(e: Evidence, why: str) -> Evidence:
     raise it however sure its test."""
     if e.status is Status.OK or e.status is Status.UNKNOWN:
         return e
-    return replace(e, status=Status.WATCH, score=HELD,
-                   note=f"{e.note}; {why}" if e.note else why)
+    return evolve(e, status=Status.WATCH, score=HELD,
+                  note=f"{e.note}; {why}" if e.note else why)
 
 
 def scaled(test: Test, factor: float, offset: float = 0.0, sample: str | None = None) -> Test:
@@ -153,8 +163,8 @@ def agreeing(signs: Sequence[Sign], period: str) -> Evidence | None:
     note = (f"{words}; " if words else "") + f"combined p of {len(ps)} signs (Fisher)"
     e = evidence(metric, "Signs agreeing against the service's own baseline",
                  float(len(agree)), AGREE, period, note=note)
-    return replace(e, n=sum(s.n for s in signs if s.p is not None), p=_round(p, 6),
-                   relative=True)
+    return evolve(e, n=sum(s.n for s in signs if s.p is not None), p=_round(p, 6),
+                  relative=True)
 
 
 def _round(v: float, digits: int = 4) -> float | None:
@@ -191,7 +201,7 @@ def _settled_alone(f: Finding) -> Finding:
     if not held:
         return f
     again = conclude(f.service, f.cause, ev, f.leak, f.action)
-    return replace(again, since=f.since, symptom_of=f.symptom_of, episode=f.episode)
+    return evolve(again, since=f.since, symptom_of=f.symptom_of, episode=f.episode)
 
 
 def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
@@ -225,18 +235,18 @@ def confirm(findings: Sequence[Finding], alpha: float = ALPHA) -> list[Finding]:
                 continue
             if e.status is Status.LEAK and q > alpha:
                 changed = True
-                e = replace(e, status=Status.WATCH, score=HELD,
-                            note=f"not yet sure: q = {_fmt(q)}; {e.note}")
+                e = evolve(e, status=Status.WATCH, score=HELD,
+                           note=f"not yet sure: q = {_fmt(q)}; {e.note}")
             elif e.status is Status.WATCH and e.relative and e.score != HELD and q <= alpha:
                 changed = True
-                e = replace(e, status=Status.LEAK, score=50.0,
-                            note=f"sure past the watch line: q = {_fmt(q)}; {e.note}")
-            ev.append(replace(e, q=q))
+                e = evolve(e, status=Status.LEAK, score=50.0,
+                           note=f"sure past the watch line: q = {_fmt(q)}; {e.note}")
+            ev.append(evolve(e, q=q))
         if not changed:
-            out.append(replace(f, evidence=tuple(ev)))
+            out.append(evolve(f, evidence=tuple(ev)))
             continue
         again = conclude(f.service, f.cause, ev, f.leak, f.action)   # ok → no leak counted
         if again.status is Status.LEAK:     # a date the indicator gave (a change's) stays
-            again = replace(again, since=f.since)
-        out.append(replace(again, symptom_of=f.symptom_of, episode=f.episode))
+            again = evolve(again, since=f.since)
+        out.append(evolve(again, symptom_of=f.symptom_of, episode=f.episode))
     return out

@@ -13,7 +13,7 @@ are shown and can raise at most ``watch``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import narwhals as nw
 import numpy as np
@@ -31,6 +31,7 @@ from dipstick.findings import (
     Threshold,
     conclude,
     evidence,
+    evolve,
     fact,
     not_applicable,
     sig,
@@ -304,8 +305,8 @@ def assess(service: Service, m: FlowMeasures, ctx: CheckContext, spec: FlowSpec)
     shift = _dated(ctx, mine, ev)     # a discovered step's leak has a start
     if shift is None:
         return found
-    return replace(found, since=shift.date,
-                   evidence=(*found.evidence, shift_evidence(shift, found.status)))
+    return evolve(found, since=shift.date,
+                  evidence=(*found.evidence, shift_evidence(shift, found.status)))
 
 
 INDICATOR = Indicator(
