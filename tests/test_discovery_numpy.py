@@ -186,18 +186,11 @@ def test_lifecycle_logs_services_and_resources_stay_with_the_sql() -> None:
 
 
 def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms() -> None:
-    """Paths a test log never takes (more (case, activity) pairs than events allow a slot
-    each, durations too wide to pack with their group, cases longer than a hash table is
-    worth): each equals its fast form or a plain Python count."""
+    """Paths a test log never takes (more (case, activity) pairs than a slot each is worth,
+    durations too wide to pack with their group, cases longer than a hash table is worth):
+    each equals its fast form or a plain Python count."""
     rng = np.random.default_rng(3)
     pair = rng.integers(0, 500, 3000).astype(np.int64)
-    assert (on_numpy._again(pair, 500) == on_numpy._again(pair, 10**9)).all()
-    seen: set[int] = set()
-    plain = []
-    for p in pair.tolist():
-        plain.append(p in seen)
-        seen.add(p)
-    assert on_numpy._again(pair, 500).tolist() == plain
     pairs = pair[:200]
     assert on_numpy._rework_cases(pairs, 500, 10) == on_numpy._rework_cases(pairs, 10**12, 10)
 
@@ -219,3 +212,45 @@ def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms()
         table = on_numpy._variant_hash(code, pos, i)   # 8 × 30 table < 1000 events
         direct = on_numpy._variant_hash(np.append(code, 0), np.append(pos, 10**5), i)
         assert (table == direct[:-1]).all()
+
+
+def plain_groups(group: np.ndarray, us: np.ndarray) -> list[tuple[Any, ...]]:
+    """Per key, ascending: count, sum, least, greatest and median, by sorting in Python."""
+    out = []
+    for k in sorted(set(group.tolist())):
+        mine = sorted(int(x) for x in us[group == k])
+        n = len(mine)
+        mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
+        med = mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5)
+        out.append((k, n, sum(mine), mine[0], mine[-1], med))
+    return out
+
+
+@pytest.mark.parametrize("keys", [8, 3_000, 8_000, 40_000])
+def test_grouped_sums_and_repeats_by_radix_sort_equal_plain_counts(keys: int) -> None:
+    """The radix-sort forms (16-bit keys: a partition per group for the medians, ``bincount``
+    or runs for exact sums, one sort by activity for repeats) and their fallbacks (more groups
+    than partitions pay for, keys of 2¹⁵ and more) equal plain Python on the same data."""
+    rng = np.random.default_rng(keys)
+    n = 20_000
+    group = rng.integers(0, keys, n).astype(np.int64)
+    us = rng.integers(0, 10**6, n).astype(np.int64) * rng.integers(1, 4, n)   # ties in groups
+    g = on_numpy._grouped(group, us)
+    assert list(zip(g.keys.tolist(), g.count.tolist(), g.total.tolist(), g.lo.tolist(),
+                    g.hi.tolist(), g.median, strict=True)) == plain_groups(group, us)
+    big = us * 10**7 + 1   # odd, partial sums past 2⁵³: inexact as doubles
+    for values in (us, big, np.append(us[:-1], -5)):
+        expected = [0] * keys
+        for k, v in zip(group.tolist(), values.tolist(), strict=True):
+            expected[k] += v
+        assert on_numpy._sums(group, values, keys).tolist() == expected
+
+    case = np.sort(rng.integers(0, n // 6, n)).astype(np.int64)   # events in case order
+    code = rng.integers(0, keys, n).astype(np.int64)
+    code[::97] = keys - 1
+    seen: set[tuple[int, int]] = set()
+    plain = []
+    for p in zip(case.tolist(), code.tolist(), strict=True):
+        plain.append(p in seen)
+        seen.add(p)
+    assert on_numpy._again(case, code).tolist() == plain

@@ -177,8 +177,7 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     for i, a in enumerate(log.activities):
         waiting[i] = a in set(wait_names)
     wait_row = waiting[code]
-    pair = case * acts + code
-    again = _again(pair, ncases * acts)
+    again = _again(case, code)
     # rework: a repeat not straight back from waiting (a case's first event is no repeat, so
     # the previous row's state, another case's there, never counts)
     prev_wait = np.zeros(n, bool)
@@ -194,7 +193,8 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
         "end_activities": _counted(code[last], acts),
         "edges": _edges(code[nxt], code[1:][nxt[:-1]], to_next_us[nxt], acts),
         "activities": _activities(code, pos, again, nxt, to_next_us, rework, waiting),
-        "rework_cases": _rework_cases(pair[rework], ncases * acts, acts),
+        "rework_cases": _rework_cases(case[rework] * acts + code[rework], ncases * acts,
+                                      acts),
         "throughput": _throughput(tp_us, t[starts]),
     }
     out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
@@ -211,9 +211,22 @@ def _secs(us: Any) -> float:
 
 
 def _sums(group: Any, values: Any, size: int) -> I64:
-    """Exact integer sums per group (``bincount`` weights are floats: inexact above 2⁵³)."""
+    """Exact integer sums per group: ``bincount``'s float weights when no partial sum can
+    reach 2⁵³ (positions), else the values gathered by a stable radix sort of 16-bit keys and
+    summed per run, else a scatter-add (``np.add.at``, several times slower)."""
+    if len(values) and int(values.min()) >= 0 and int(values.max()) * len(values) < 2**53:
+        # every partial sum is a whole number below 2⁵³, so exact as a double
+        return np.bincount(group, weights=values, minlength=size).astype(np.int64)
     out = np.zeros(size, np.int64)
-    np.add.at(out, group, values)
+    small = _small(group)
+    if small.dtype != np.int16:
+        np.add.at(out, group, values)
+        return out
+    counts = np.bincount(small, minlength=size)
+    keys = np.flatnonzero(counts)
+    if len(keys):
+        begin = np.cumsum(counts[keys]) - counts[keys]
+        out[keys] = np.add.reduceat(values[np.argsort(small, kind="stable")], begin)
     return out
 
 
@@ -247,6 +260,11 @@ def _grouped(group: I64, us: I64) -> _Groups:
     if not len(us):
         e = np.zeros(0, np.int64)
         return _Groups(e, e, e, e, e, [])
+    small = _small(group)
+    if small.dtype == np.int16:
+        found = _by_partition(small, us)
+        if found is not None:
+            return found
     lo_us = int(us.min())
     span = int(us.max()) - lo_us + 1
     if span * (int(group.max()) + 1) < 2**62:
@@ -265,6 +283,33 @@ def _grouped(group: I64, us: I64) -> _Groups:
     median = [_between(_secs(x), _secs(y), 0.5) for x, y in zip(mid_lo, mid_hi, strict=True)]
     return _Groups(keys[begin], count, np.add.reduceat(values, begin), values[begin],
                    values[end - 1], median)
+
+
+def _by_partition(group: Any, us: I64) -> _Groups | None:
+    """:func:`_grouped` for 16-bit keys without sorting the values: a stable radix sort of the
+    keys gathers each group's values side by side, and each group's middle two come from a
+    partition (linear) — a third of the packed sort's time on 1.27 M events (docs/benchmarks.md,
+    session 15). None when there are so many groups that the loop over them costs more."""
+    o = np.argsort(group, kind="stable")
+    values = us[o]
+    counts = np.bincount(group)
+    keys = np.flatnonzero(counts)
+    if len(keys) > _PARTITIONED_GROUPS:
+        return None
+    count = counts[keys]
+    begin = np.cumsum(count) - count
+    median = []
+    for b, k in zip(begin.tolist(), count.tolist(), strict=True):
+        lo, hi = (k - 1) // 2, k // 2
+        part = np.partition(values[b:b + k], (lo, hi))
+        median.append(_between(_secs(part[lo]), _secs(part[hi]), 0.5))
+    return _Groups(keys, count, np.add.reduceat(values, begin),
+                   np.minimum.reduceat(values, begin), np.maximum.reduceat(values, begin), median)
+
+
+# Up to this many groups a Python loop of partitions beats sorting all values (a partition's
+# call costs a few µs)
+_PARTITIONED_GROUPS = 4_096
 
 
 def _edges(src: I64, dst: I64, us: I64, acts: int) -> list[dict[str, Any]]:
@@ -328,28 +373,28 @@ def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
             "last_start": _time(int(first_us.max()))}
 
 
-def _again(pair: I64, size: int) -> Any:
-    """Whether an earlier event (in this order) has the same (case, activity) pair: each
-    pair's first event by a scatter-minimum into one slot per pair when there are not many
-    more pairs than events, else from one sort of the pair packed with the event's index."""
-    n = len(pair)
-    idx = np.arange(n)
-    if size <= 4 * n:
-        first = np.full(size, n, np.int64)
-        np.minimum.at(first, pair, idx)
-        return first[pair] < idx
-    if size * n >= 2**62:
-        o = np.lexsort((idx, pair))
-        keys, at = pair[o], o
-    else:
-        packed = np.sort(pair * n + idx)
-        keys, at = packed // n, packed % n
-    again = np.ones(n, bool)
-    head = np.empty(n, bool)
-    head[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=head[1:])
-    again[at[head]] = False
+def _again(case: I64, code: Any) -> Any:
+    """Whether an earlier event (in this order) has the same (case, activity) pair, the events
+    being in case order (``case`` never decreases). Then each activity's events are in case
+    order too, so one stable sort by activity puts each pair's events side by side, earliest
+    first: a radix sort of the small codes, ~10× cheaper than a scatter-minimum into a slot per
+    pair (``np.minimum.at``) or a sort of the pairs (docs/benchmarks.md, session 15)."""
+    n = len(case)
+    o = np.argsort(_small(code), kind="stable")
+    cs, cc = case[o], code[o]
+    same = np.zeros(n, bool)
+    if n > 1:
+        np.equal(cs[1:], cs[:-1], out=same[1:])
+        same[1:] &= cc[1:] == cc[:-1]
+    again = np.empty(n, bool)
+    again[o] = same
     return again
+
+
+def _small(keys: Any) -> Any:
+    """Non-negative integer keys as int16 when they fit: NumPy's stable sort of 16-bit integers
+    is a radix sort (linear), of wider ones a merge sort."""
+    return keys.astype(np.int16) if len(keys) and int(keys.max()) < 2**15 else keys
 
 
 def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:
