@@ -101,7 +101,7 @@ def order_of(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
 def test_numpy_equals_sql_in_case_order_without_a_sort() -> None:
     """An export already in (case, time, order, row) order is read as it is: no sort."""
     con = state_log(5, cases=120, in_case_order=True)
-    assert on_numpy._case_order(*order_of(con)) == slice(None)
+    assert on_numpy._case_order(*order_of(con)).order == slice(None)
     both(con.table("events"))
     both(con.table("events"), collapse=True)
 
@@ -114,7 +114,11 @@ def test_the_case_order_is_the_full_sort(in_time_order: bool) -> None:
     h, t, s, r, hashes = order_of(con)
     expected = np.lexsort((r, s, t, h))
     assert not np.array_equal(expected, np.arange(len(h)))   # not in case order already
-    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes), expected)
+    ordered = on_numpy._case_order(h, t, s, r, hashes)
+    assert np.array_equal(ordered.order, expected)
+    assert np.array_equal(ordered.t, t[expected])   # the times as gathered for the check
+    new = h[expected][1:] != h[expected][:-1]
+    assert np.array_equal(ordered.case[1:] != ordered.case[:-1], new)   # a case's key
     stable = on_numpy._stable_by_case(h, t, s, r, hashes)
     assert (stable is not None) is in_time_order   # the sort, or the lexsort after it
     both(con.table("events"))
@@ -129,7 +133,7 @@ def test_cases_told_apart_by_their_last_bits_only_are_not_merged() -> None:
     s = r = np.arange(6, dtype=np.int64)
     hashes = np.array([1, 2], np.uint64)
     assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
-    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes), [0, 2, 4, 1, 3, 5])
+    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order, [0, 2, 4, 1, 3, 5])
 
 
 def test_numpy_equals_sql_with_many_activities() -> None:
@@ -254,3 +258,29 @@ def test_grouped_sums_and_repeats_by_radix_sort_equal_plain_counts(keys: int) ->
         plain.append(p in seen)
         seen.add(p)
     assert on_numpy._again(case, code).tolist() == plain
+
+
+def test_the_stable_sort_is_refused_where_a_tie_in_time_is_out_of_order() -> None:
+    """Within one case and one time the file order must follow the order column, then the
+    file row: it is checked at those events only, and one out of order sends the events to
+    the lexsort."""
+    h = np.array([1 << 60, 1 << 62, 1 << 60, 1 << 62, 1 << 60], np.uint64)
+    hashes = np.array([1 << 60, 1 << 62], np.uint64)
+    t = np.array([0, 0, 60, 60, 60], np.int64)   # case A: one time twice (events 2 and 4)
+    r = np.arange(5, dtype=np.int64)
+    for s_tie, r_tie, kept in ((2, 3, True), (0, 3, False), (1, 3, True), (1, 1, False)):
+        s = np.array([0, 0, 1, 0, s_tie], np.int64)
+        rr = r.copy()
+        rr[4] = r_tie
+        found = on_numpy._stable_by_case(h, t, s, rr, hashes)
+        assert (found is not None) is kept, (s_tie, r_tie)
+        expected = np.lexsort((rr, s, t, h))
+        assert np.array_equal(on_numpy._case_order(h, t, s, rr, hashes).order, expected)
+        if found is not None:
+            assert np.array_equal(found.order, expected)
+            assert np.array_equal(found.t, t[expected])
+    t[4] = 30   # case A's last event in the file is earlier than the one before it
+    s = np.zeros(5, np.int64)
+    assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
+    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order,
+                          np.lexsort((r, s, t, h)))

@@ -56,19 +56,22 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
     hashes = cases_hash[by_hash]
     if bool((hashes[1:] == hashes[:-1]).any()):
         return None   # two case ids, one hash
-    order = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
-    h, t, code = cols["h"][order], cols["t"][order], cols["code"][order]
-    del cols, order   # freed for the arrays to come: fewer fresh pages for the kernel to zero
-    new = np.empty(len(h), bool)
+    ordered = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
+    o, key, t = ordered.order, ordered.case, ordered.t
+    h, code = cols["h"], cols["code"][o]
+    del cols, ordered   # freed for the arrays to come: fewer fresh pages for the kernel to zero
+    new = np.empty(len(t), bool)
     new[0] = True
-    np.not_equal(h[1:], h[:-1], out=new[1:])
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    del key
+    at = np.arange(len(t))[o] if isinstance(o, slice) else o   # each event's index as fetched
     if collapse:   # consecutive events of one activity in a case: one visit
         keep = new.copy()
         np.not_equal(code[1:], code[:-1], out=keep[1:])
         keep |= new
-        h, t, code, new = h[keep], t[keep], code[keep], new[keep]
+        at, t, code, new = at[keep], t[keep], code[keep], new[keep]
     # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
-    rank = by_hash[np.searchsorted(hashes, h[new])]
+    rank = by_hash[np.searchsorted(hashes, h[at[new]])]
     return _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
 
 
@@ -96,23 +99,35 @@ def _fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
     return res.fetchnumpy()
 
 
-def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
-    """The permutation ordering the events by (case hash, time, order, file row); ``hashes``
-    are the distinct case hashes, ascending.
+@dataclass(frozen=True)
+class _Ordered:
+    """The events in case order: the permutation (``slice(None)`` when the fetch order is
+    already it), a key per event in that order that is equal exactly within a case (the hash,
+    or its leading bits), and the times in that order — gathered once, where the order was
+    checked (a random gather of 1.27 M values costs ~15 ms)."""
 
-    None (a slice of all) when the export already is in case order (each case's events
-    adjacent and in time order: one cheap pass). Else, when each case's events come in time
-    order, only not adjacent (an export sorted by time), a stable sort by case: one ``sort``
+    order: Any
+    case: Any
+    t: I64
+
+
+def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
+    """The events ordered by (case hash, time, order, file row); ``hashes`` are the distinct
+    case hashes, ascending.
+
+    No permutation (a slice of all) when the export already is in case order (each case's
+    events adjacent and in time order: one cheap pass). Else, when each case's events come in
+    time order, only not adjacent (an export sorted by time), a stable sort by case: one ``sort``
     of integers packing the hash's leading bits (when those still tell every case apart) with
     the event's index — a fifth of a ``lexsort``'s time (docs/benchmarks.md, session 14) —
     then the same pass. Else one ``lexsort`` of (case hash, time), the order and row consulted
     only where a case has events at one time (exports with whole minutes have many)."""
     same = h[1:] == h[:-1]
     if len(h) - int(same.sum()) == len(hashes) and bool((_later(t, s, r) | ~same).all()):
-        return slice(None)
-    o = _stable_by_case(h, t, s, r, hashes)
-    if o is not None:
-        return o
+        return _Ordered(slice(None), h, t)
+    found = _stable_by_case(h, t, s, r, hashes)
+    if found is not None:
+        return found
     o = np.lexsort((t, h))
     hs, ts = h[o], t[o]
     tie = (hs[1:] == hs[:-1]) & (ts[1:] == ts[:-1])
@@ -123,15 +138,17 @@ def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
         idx = np.flatnonzero(at)
         sub = o[idx]
         keys = (s[sub], t[sub], h[sub]) if r is None else (r[sub], s[sub], t[sub], h[sub])
-        o[idx] = sub[np.lexsort(keys)]
-    return o
+        o[idx] = sub[np.lexsort(keys)]   # within a tie, hash and time are equal: hs, ts hold
+    return _Ordered(o, hs, ts)
 
 
-def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
+def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered | None:
     """The events stably sorted by case — one ``sort`` of the hash's leading 63 − b bits
     packed with the event's b-bit index — when that is their order by (case, time, order,
     row): each case's events come in that order in the file. None when they do not, or when
-    two cases share those leading bits (``hashes``: the distinct ones, ascending)."""
+    two cases share those leading bits (``hashes``: the distinct ones, ascending). The order
+    and row are gathered only at a case's events with one time (a gather of every event's
+    costs more than the check)."""
     n = len(h)
     bits = max(n - 1, 1).bit_length()
     shift = np.uint64(bits + 1)
@@ -144,9 +161,18 @@ def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
     case = packed >> bits
     del packed
     same = case[1:] == case[:-1]
-    if bool((_later(t[o], s[o], None if r is None else r[o]) | ~same).all()):
-        return o
-    return None
+    to = t[o]
+    if not bool((~same | (to[1:] >= to[:-1])).all()):
+        return None
+    tie = np.flatnonzero(same & (to[1:] == to[:-1]))
+    if len(tie):
+        a, b = o[tie], o[tie + 1]
+        later = s[b] > s[a]
+        if r is not None:
+            later |= (s[b] == s[a]) & (r[b] > r[a])
+        if not bool(later.all()):
+            return None
+    return _Ordered(o, case, to)
 
 
 def _later(t: I64, s: I64, r: I64 | None) -> Any:
