@@ -101,7 +101,7 @@ def order_of(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
 def test_numpy_equals_sql_in_case_order_without_a_sort() -> None:
     """An export already in (case, time, order, row) order is read as it is: no sort."""
     con = state_log(5, cases=120, in_case_order=True)
-    assert on_numpy._case_order(*order_of(con)) == slice(None)
+    assert on_numpy._case_order(*order_of(con)).order == slice(None)
     both(con.table("events"))
     both(con.table("events"), collapse=True)
 
@@ -114,7 +114,11 @@ def test_the_case_order_is_the_full_sort(in_time_order: bool) -> None:
     h, t, s, r, hashes = order_of(con)
     expected = np.lexsort((r, s, t, h))
     assert not np.array_equal(expected, np.arange(len(h)))   # not in case order already
-    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes), expected)
+    ordered = on_numpy._case_order(h, t, s, r, hashes)
+    assert np.array_equal(ordered.order, expected)
+    assert np.array_equal(ordered.t, t[expected])   # the times as gathered for the check
+    new = h[expected][1:] != h[expected][:-1]
+    assert np.array_equal(ordered.case[1:] != ordered.case[:-1], new)   # a case's key
     stable = on_numpy._stable_by_case(h, t, s, r, hashes)
     assert (stable is not None) is in_time_order   # the sort, or the lexsort after it
     both(con.table("events"))
@@ -129,7 +133,7 @@ def test_cases_told_apart_by_their_last_bits_only_are_not_merged() -> None:
     s = r = np.arange(6, dtype=np.int64)
     hashes = np.array([1, 2], np.uint64)
     assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
-    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes), [0, 2, 4, 1, 3, 5])
+    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order, [0, 2, 4, 1, 3, 5])
 
 
 def test_numpy_equals_sql_with_many_activities() -> None:
@@ -186,18 +190,11 @@ def test_lifecycle_logs_services_and_resources_stay_with_the_sql() -> None:
 
 
 def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms() -> None:
-    """Paths a test log never takes (more (case, activity) pairs than events allow a slot
-    each, durations too wide to pack with their group, cases longer than a hash table is
-    worth): each equals its fast form or a plain Python count."""
+    """Paths a test log never takes (more (case, activity) pairs than a slot each is worth,
+    durations too wide to pack with their group, cases longer than a hash table is worth):
+    each equals its fast form or a plain Python count."""
     rng = np.random.default_rng(3)
     pair = rng.integers(0, 500, 3000).astype(np.int64)
-    assert (on_numpy._again(pair, 500) == on_numpy._again(pair, 10**9)).all()
-    seen: set[int] = set()
-    plain = []
-    for p in pair.tolist():
-        plain.append(p in seen)
-        seen.add(p)
-    assert on_numpy._again(pair, 500).tolist() == plain
     pairs = pair[:200]
     assert on_numpy._rework_cases(pairs, 500, 10) == on_numpy._rework_cases(pairs, 10**12, 10)
 
@@ -219,3 +216,71 @@ def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms()
         table = on_numpy._variant_hash(code, pos, i)   # 8 × 30 table < 1000 events
         direct = on_numpy._variant_hash(np.append(code, 0), np.append(pos, 10**5), i)
         assert (table == direct[:-1]).all()
+
+
+def plain_groups(group: np.ndarray, us: np.ndarray) -> list[tuple[Any, ...]]:
+    """Per key, ascending: count, sum, least, greatest and median, by sorting in Python."""
+    out = []
+    for k in sorted(set(group.tolist())):
+        mine = sorted(int(x) for x in us[group == k])
+        n = len(mine)
+        mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
+        med = mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5)
+        out.append((k, n, sum(mine), mine[0], mine[-1], med))
+    return out
+
+
+@pytest.mark.parametrize("keys", [8, 3_000, 8_000, 40_000])
+def test_grouped_sums_and_repeats_by_radix_sort_equal_plain_counts(keys: int) -> None:
+    """The radix-sort forms (16-bit keys: a partition per group for the medians, ``bincount``
+    or runs for exact sums, one sort by activity for repeats) and their fallbacks (more groups
+    than partitions pay for, keys of 2¹⁵ and more) equal plain Python on the same data."""
+    rng = np.random.default_rng(keys)
+    n = 20_000
+    group = rng.integers(0, keys, n).astype(np.int64)
+    us = rng.integers(0, 10**6, n).astype(np.int64) * rng.integers(1, 4, n)   # ties in groups
+    g = on_numpy._grouped(group, us)
+    assert list(zip(g.keys.tolist(), g.count.tolist(), g.total.tolist(), g.lo.tolist(),
+                    g.hi.tolist(), g.median, strict=True)) == plain_groups(group, us)
+    big = us * 10**7 + 1   # odd, partial sums past 2⁵³: inexact as doubles
+    for values in (us, big, np.append(us[:-1], -5)):
+        expected = [0] * keys
+        for k, v in zip(group.tolist(), values.tolist(), strict=True):
+            expected[k] += v
+        assert on_numpy._sums(group, values, keys).tolist() == expected
+
+    case = np.sort(rng.integers(0, n // 6, n)).astype(np.int64)   # events in case order
+    code = rng.integers(0, keys, n).astype(np.int64)
+    code[::97] = keys - 1
+    seen: set[tuple[int, int]] = set()
+    plain = []
+    for p in zip(case.tolist(), code.tolist(), strict=True):
+        plain.append(p in seen)
+        seen.add(p)
+    assert on_numpy._again(case, code).tolist() == plain
+
+
+def test_the_stable_sort_is_refused_where_a_tie_in_time_is_out_of_order() -> None:
+    """Within one case and one time the file order must follow the order column, then the
+    file row: it is checked at those events only, and one out of order sends the events to
+    the lexsort."""
+    h = np.array([1 << 60, 1 << 62, 1 << 60, 1 << 62, 1 << 60], np.uint64)
+    hashes = np.array([1 << 60, 1 << 62], np.uint64)
+    t = np.array([0, 0, 60, 60, 60], np.int64)   # case A: one time twice (events 2 and 4)
+    r = np.arange(5, dtype=np.int64)
+    for s_tie, r_tie, kept in ((2, 3, True), (0, 3, False), (1, 3, True), (1, 1, False)):
+        s = np.array([0, 0, 1, 0, s_tie], np.int64)
+        rr = r.copy()
+        rr[4] = r_tie
+        found = on_numpy._stable_by_case(h, t, s, rr, hashes)
+        assert (found is not None) is kept, (s_tie, r_tie)
+        expected = np.lexsort((rr, s, t, h))
+        assert np.array_equal(on_numpy._case_order(h, t, s, rr, hashes).order, expected)
+        if found is not None:
+            assert np.array_equal(found.order, expected)
+            assert np.array_equal(found.t, t[expected])
+    t[4] = 30   # case A's last event in the file is earlier than the one before it
+    s = np.zeros(5, np.int64)
+    assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
+    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order,
+                          np.lexsort((r, s, t, h)))

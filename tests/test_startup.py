@@ -281,3 +281,24 @@ def test_plain_coercion_gives_what_typer_gives(tmp_path: Path) -> None:
     for own, plain in results:
         assert plain == own
     assert sum(isinstance(own[0], str) for own, _ in results) == 3   # three refused
+
+
+FROZEN_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))
+sys.argv = ["dipstick", *sys.argv[1:]]
+from dipstick.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["streams", "no-such-log.csv", "--format",
+                                                   "json"]])
+def test_the_console_entry_freezes_the_heap_before_exit(args: list[str], tmp_path: Path) -> None:
+    """The console entry point ends with ``gc.freeze()`` — after a success or an error — so
+    Python's shutdown does not walk every live object (a cost with no effect: the process is
+    ending). Seen from an exit handler, which runs after the command, before shutdown."""
+    done = subprocess.run([sys.executable, "-c", FROZEN_AT_EXIT, *args], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == (0 if args == ["--version"] else 2), done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "frozen True"

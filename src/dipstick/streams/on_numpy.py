@@ -56,19 +56,22 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
     hashes = cases_hash[by_hash]
     if bool((hashes[1:] == hashes[:-1]).any()):
         return None   # two case ids, one hash
-    order = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
-    h, t, code = cols["h"][order], cols["t"][order], cols["code"][order]
-    del cols, order   # freed for the arrays to come: fewer fresh pages for the kernel to zero
-    new = np.empty(len(h), bool)
+    ordered = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
+    o, key, t = ordered.order, ordered.case, ordered.t
+    h, code = cols["h"], cols["code"][o]
+    del cols, ordered   # freed for the arrays to come: fewer fresh pages for the kernel to zero
+    new = np.empty(len(t), bool)
     new[0] = True
-    np.not_equal(h[1:], h[:-1], out=new[1:])
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    del key
+    at = np.arange(len(t))[o] if isinstance(o, slice) else o   # each event's index as fetched
     if collapse:   # consecutive events of one activity in a case: one visit
         keep = new.copy()
         np.not_equal(code[1:], code[:-1], out=keep[1:])
         keep |= new
-        h, t, code, new = h[keep], t[keep], code[keep], new[keep]
+        at, t, code, new = at[keep], t[keep], code[keep], new[keep]
     # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
-    rank = by_hash[np.searchsorted(hashes, h[new])]
+    rank = by_hash[np.searchsorted(hashes, h[at[new]])]
     return _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
 
 
@@ -96,23 +99,35 @@ def _fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
     return res.fetchnumpy()
 
 
-def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
-    """The permutation ordering the events by (case hash, time, order, file row); ``hashes``
-    are the distinct case hashes, ascending.
+@dataclass(frozen=True)
+class _Ordered:
+    """The events in case order: the permutation (``slice(None)`` when the fetch order is
+    already it), a key per event in that order that is equal exactly within a case (the hash,
+    or its leading bits), and the times in that order — gathered once, where the order was
+    checked (a random gather of 1.27 M values costs ~15 ms)."""
 
-    None (a slice of all) when the export already is in case order (each case's events
-    adjacent and in time order: one cheap pass). Else, when each case's events come in time
-    order, only not adjacent (an export sorted by time), a stable sort by case: one ``sort``
+    order: Any
+    case: Any
+    t: I64
+
+
+def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
+    """The events ordered by (case hash, time, order, file row); ``hashes`` are the distinct
+    case hashes, ascending.
+
+    No permutation (a slice of all) when the export already is in case order (each case's
+    events adjacent and in time order: one cheap pass). Else, when each case's events come in
+    time order, only not adjacent (an export sorted by time), a stable sort by case: one ``sort``
     of integers packing the hash's leading bits (when those still tell every case apart) with
     the event's index — a fifth of a ``lexsort``'s time (docs/benchmarks.md, session 14) —
     then the same pass. Else one ``lexsort`` of (case hash, time), the order and row consulted
     only where a case has events at one time (exports with whole minutes have many)."""
     same = h[1:] == h[:-1]
     if len(h) - int(same.sum()) == len(hashes) and bool((_later(t, s, r) | ~same).all()):
-        return slice(None)
-    o = _stable_by_case(h, t, s, r, hashes)
-    if o is not None:
-        return o
+        return _Ordered(slice(None), h, t)
+    found = _stable_by_case(h, t, s, r, hashes)
+    if found is not None:
+        return found
     o = np.lexsort((t, h))
     hs, ts = h[o], t[o]
     tie = (hs[1:] == hs[:-1]) & (ts[1:] == ts[:-1])
@@ -123,15 +138,17 @@ def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
         idx = np.flatnonzero(at)
         sub = o[idx]
         keys = (s[sub], t[sub], h[sub]) if r is None else (r[sub], s[sub], t[sub], h[sub])
-        o[idx] = sub[np.lexsort(keys)]
-    return o
+        o[idx] = sub[np.lexsort(keys)]   # within a tie, hash and time are equal: hs, ts hold
+    return _Ordered(o, hs, ts)
 
 
-def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
+def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered | None:
     """The events stably sorted by case — one ``sort`` of the hash's leading 63 − b bits
     packed with the event's b-bit index — when that is their order by (case, time, order,
     row): each case's events come in that order in the file. None when they do not, or when
-    two cases share those leading bits (``hashes``: the distinct ones, ascending)."""
+    two cases share those leading bits (``hashes``: the distinct ones, ascending). The order
+    and row are gathered only at a case's events with one time (a gather of every event's
+    costs more than the check)."""
     n = len(h)
     bits = max(n - 1, 1).bit_length()
     shift = np.uint64(bits + 1)
@@ -144,9 +161,18 @@ def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> Any:
     case = packed >> bits
     del packed
     same = case[1:] == case[:-1]
-    if bool((_later(t[o], s[o], None if r is None else r[o]) | ~same).all()):
-        return o
-    return None
+    to = t[o]
+    if not bool((~same | (to[1:] >= to[:-1])).all()):
+        return None
+    tie = np.flatnonzero(same & (to[1:] == to[:-1]))
+    if len(tie):
+        a, b = o[tie], o[tie + 1]
+        later = s[b] > s[a]
+        if r is not None:
+            later |= (s[b] == s[a]) & (r[b] > r[a])
+        if not bool(later.all()):
+            return None
+    return _Ordered(o, case, to)
 
 
 def _later(t: I64, s: I64, r: I64 | None) -> Any:
@@ -177,8 +203,7 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     for i, a in enumerate(log.activities):
         waiting[i] = a in set(wait_names)
     wait_row = waiting[code]
-    pair = case * acts + code
-    again = _again(pair, ncases * acts)
+    again = _again(case, code)
     # rework: a repeat not straight back from waiting (a case's first event is no repeat, so
     # the previous row's state, another case's there, never counts)
     prev_wait = np.zeros(n, bool)
@@ -194,7 +219,8 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
         "end_activities": _counted(code[last], acts),
         "edges": _edges(code[nxt], code[1:][nxt[:-1]], to_next_us[nxt], acts),
         "activities": _activities(code, pos, again, nxt, to_next_us, rework, waiting),
-        "rework_cases": _rework_cases(pair[rework], ncases * acts, acts),
+        "rework_cases": _rework_cases(case[rework] * acts + code[rework], ncases * acts,
+                                      acts),
         "throughput": _throughput(tp_us, t[starts]),
     }
     out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
@@ -211,9 +237,22 @@ def _secs(us: Any) -> float:
 
 
 def _sums(group: Any, values: Any, size: int) -> I64:
-    """Exact integer sums per group (``bincount`` weights are floats: inexact above 2⁵³)."""
+    """Exact integer sums per group: ``bincount``'s float weights when no partial sum can
+    reach 2⁵³ (positions), else the values gathered by a stable radix sort of 16-bit keys and
+    summed per run, else a scatter-add (``np.add.at``, several times slower)."""
+    if len(values) and int(values.min()) >= 0 and int(values.max()) * len(values) < 2**53:
+        # every partial sum is a whole number below 2⁵³, so exact as a double
+        return np.bincount(group, weights=values, minlength=size).astype(np.int64)
     out = np.zeros(size, np.int64)
-    np.add.at(out, group, values)
+    small = _small(group)
+    if small.dtype != np.int16:
+        np.add.at(out, group, values)
+        return out
+    counts = np.bincount(small, minlength=size)
+    keys = np.flatnonzero(counts)
+    if len(keys):
+        begin = np.cumsum(counts[keys]) - counts[keys]
+        out[keys] = np.add.reduceat(values[np.argsort(small, kind="stable")], begin)
     return out
 
 
@@ -247,6 +286,11 @@ def _grouped(group: I64, us: I64) -> _Groups:
     if not len(us):
         e = np.zeros(0, np.int64)
         return _Groups(e, e, e, e, e, [])
+    small = _small(group)
+    if small.dtype == np.int16:
+        found = _by_partition(small, us)
+        if found is not None:
+            return found
     lo_us = int(us.min())
     span = int(us.max()) - lo_us + 1
     if span * (int(group.max()) + 1) < 2**62:
@@ -265,6 +309,33 @@ def _grouped(group: I64, us: I64) -> _Groups:
     median = [_between(_secs(x), _secs(y), 0.5) for x, y in zip(mid_lo, mid_hi, strict=True)]
     return _Groups(keys[begin], count, np.add.reduceat(values, begin), values[begin],
                    values[end - 1], median)
+
+
+def _by_partition(group: Any, us: I64) -> _Groups | None:
+    """:func:`_grouped` for 16-bit keys without sorting the values: a stable radix sort of the
+    keys gathers each group's values side by side, and each group's middle two come from a
+    partition (linear) — a third of the packed sort's time on 1.27 M events (docs/benchmarks.md,
+    session 15). None when there are so many groups that the loop over them costs more."""
+    o = np.argsort(group, kind="stable")
+    values = us[o]
+    counts = np.bincount(group)
+    keys = np.flatnonzero(counts)
+    if len(keys) > _PARTITIONED_GROUPS:
+        return None
+    count = counts[keys]
+    begin = np.cumsum(count) - count
+    median = []
+    for b, k in zip(begin.tolist(), count.tolist(), strict=True):
+        lo, hi = (k - 1) // 2, k // 2
+        part = np.partition(values[b:b + k], (lo, hi))
+        median.append(_between(_secs(part[lo]), _secs(part[hi]), 0.5))
+    return _Groups(keys, count, np.add.reduceat(values, begin),
+                   np.minimum.reduceat(values, begin), np.maximum.reduceat(values, begin), median)
+
+
+# Up to this many groups a Python loop of partitions beats sorting all values (a partition's
+# call costs a few µs)
+_PARTITIONED_GROUPS = 4_096
 
 
 def _edges(src: I64, dst: I64, us: I64, acts: int) -> list[dict[str, Any]]:
@@ -328,28 +399,28 @@ def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
             "last_start": _time(int(first_us.max()))}
 
 
-def _again(pair: I64, size: int) -> Any:
-    """Whether an earlier event (in this order) has the same (case, activity) pair: each
-    pair's first event by a scatter-minimum into one slot per pair when there are not many
-    more pairs than events, else from one sort of the pair packed with the event's index."""
-    n = len(pair)
-    idx = np.arange(n)
-    if size <= 4 * n:
-        first = np.full(size, n, np.int64)
-        np.minimum.at(first, pair, idx)
-        return first[pair] < idx
-    if size * n >= 2**62:
-        o = np.lexsort((idx, pair))
-        keys, at = pair[o], o
-    else:
-        packed = np.sort(pair * n + idx)
-        keys, at = packed // n, packed % n
-    again = np.ones(n, bool)
-    head = np.empty(n, bool)
-    head[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=head[1:])
-    again[at[head]] = False
+def _again(case: I64, code: Any) -> Any:
+    """Whether an earlier event (in this order) has the same (case, activity) pair, the events
+    being in case order (``case`` never decreases). Then each activity's events are in case
+    order too, so one stable sort by activity puts each pair's events side by side, earliest
+    first: a radix sort of the small codes, ~10× cheaper than a scatter-minimum into a slot per
+    pair (``np.minimum.at``) or a sort of the pairs (docs/benchmarks.md, session 15)."""
+    n = len(case)
+    o = np.argsort(_small(code), kind="stable")
+    cs, cc = case[o], code[o]
+    same = np.zeros(n, bool)
+    if n > 1:
+        np.equal(cs[1:], cs[:-1], out=same[1:])
+        same[1:] &= cc[1:] == cc[:-1]
+    again = np.empty(n, bool)
+    again[o] = same
     return again
+
+
+def _small(keys: Any) -> Any:
+    """Non-negative integer keys as int16 when they fit: NumPy's stable sort of 16-bit integers
+    is a radix sort (linear), of wider ones a merge sort."""
+    return keys.astype(np.int16) if len(keys) and int(keys.max()) < 2**15 else keys
 
 
 def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:
