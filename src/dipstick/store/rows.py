@@ -64,9 +64,15 @@ _FINDINGS_AS_TEXT = Table("findings", MetaData(),
 
 
 def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
-               finished_at: datetime, command: str) -> tuple[int, dict[Status, int]]:
+               finished_at: datetime, command: str, meanwhile: Callable[[], object] = bool
+               ) -> tuple[int, dict[Status, int]]:
     """Insert the run, its service verdicts and their findings on ``conn`` (in the caller's
-    transaction); return the run id and how many services have each light."""
+    transaction); return the run id and how many services have each light. ``meanwhile`` is
+    called once, after the last finding is sent and before waiting for the database to have
+    written them all: on PostgreSQL the server is still busy with the ``COPY`` then (the
+    large demo: 0.1-0.3 s of its work queued behind the client), so client work done there
+    (``Store.save_run`` pickles the pages' context) costs no wall time of its own. An error
+    it raises aborts the ``COPY``, and with it the transaction."""
     from dipstick.check import JSON_SCHEMA
     from dipstick.indicators.registry import CAUSES
 
@@ -90,6 +96,7 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
         "as_of_reason": result.as_of_reason,
         "coverage": [c.to_json() for c in result.coverage]}).scalar_one()
     if not verdicts:
+        meanwhile()
         return run_id, counts
     ids = _insert_services(conn, run_id, verdicts, statuses, leaks)
     covered: dict[tuple[Any, ...], str] = {}   # see _coverage_text
@@ -99,7 +106,7 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
     encode = json_utf8 if utf8 else json_text
     _insert_findings(conn, (_finding_row(sid, j, f, covered, encode)
                             for sid, v in zip(ids, verdicts, strict=True)
-                            for j, f in enumerate(v.findings)))
+                            for j, f in enumerate(v.findings)), meanwhile)
     return run_id, counts
 
 
@@ -257,32 +264,36 @@ def _copies(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
 
 
-def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]],
+                     meanwhile: Callable[[], object]) -> None:
     """PostgreSQL and SQLite: by the driver, the JSON text as is (see :func:`_bulk`); elsewhere
     one executemany through SQLAlchemy, the JSON columns typed as text so nothing is encoded
-    twice."""
+    twice. ``meanwhile``: see :func:`insert_run` (where nothing is left to wait for, after)."""
     if conn.dialect.name == "sqlite":
         since = _FINDING_COLUMNS.index("since")   # stored as SQLAlchemy stores a Date there
         rows = (r if r[since] is None else (*r[:since], r[since].isoformat(), *r[since + 1:])
                 for r in rows)
     if conn.dialect.name == "sqlite" or _copies(conn):
-        _bulk(conn, "findings", _FINDING_COLUMNS, rows)
+        _bulk(conn, "findings", _FINDING_COLUMNS, rows, meanwhile)
         return
     conn.execute(core_insert(_FINDINGS_AS_TEXT), [dict(zip(_FINDING_COLUMNS, r, strict=True))
                                                   for r in rows])
+    meanwhile()
 
 
 def _bulk(conn: Connection, table: str, columns: Sequence[str],
-          rows: Iterable[tuple[Any, ...]]) -> None:
+          rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], object] = bool) -> None:
     """Rows into ``table`` on the caller's transaction with no per-row work in SQLAlchemy:
     PostgreSQL one ``COPY``, fed as the rows are made, so the server writes them while
     Python makes the next ones; SQLite the driver's executemany as is, the evidence cast to
     text: it may come as the UTF-8 bytes of its JSON, which SQLite would otherwise keep as a
-    blob (``CAST`` of text is text, unchanged)."""
+    blob (``CAST`` of text is text, unchanged). ``meanwhile`` is called once the rows are
+    sent: inside the ``COPY``, before its end waits for the server to have written them."""
     names = ", ".join(columns)
     if conn.dialect.name == "sqlite":
         marks = ", ".join("CAST(? AS TEXT)" if c == "evidence" else "?" for c in columns)
         conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
+        meanwhile()
         return
     sql = f"COPY {table} ({names}) FROM STDIN"
     cursor = conn.connection.driver_connection.cursor()   # type: ignore[union-attr]
@@ -290,6 +301,7 @@ def _bulk(conn: Connection, table: str, columns: Sequence[str],
         with cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
+            meanwhile()
     except conn.dialect.loaded_dbapi.Error as e:   # as SQLAlchemy would wrap it
         raise DBAPIError(sql, None, e) from e
 
