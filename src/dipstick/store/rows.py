@@ -64,7 +64,7 @@ _FINDINGS_AS_TEXT = Table("findings", MetaData(),
 
 
 def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
-               finished_at: datetime, command: str, meanwhile: Callable[[], object] = bool
+               finished_at: datetime, command: str, meanwhile: Callable[[], object] | None = None
                ) -> tuple[int, dict[Status, int]]:
     """Insert the run, its service verdicts and their findings on ``conn`` (in the caller's
     transaction); return the run id and how many services have each light. ``meanwhile`` is
@@ -96,7 +96,8 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
         "as_of_reason": result.as_of_reason,
         "coverage": [c.to_json() for c in result.coverage]}).scalar_one()
     if not verdicts:
-        meanwhile()
+        if meanwhile:
+            meanwhile()
         return run_id, counts
     ids = _insert_services(conn, run_id, verdicts, statuses, leaks)
     covered: dict[tuple[Any, ...], str] = {}   # see _coverage_text
@@ -265,7 +266,7 @@ def _copies(conn: Connection) -> bool:
 
 
 def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]],
-                     meanwhile: Callable[[], object]) -> None:
+                     meanwhile: Callable[[], object] | None) -> None:
     """PostgreSQL and SQLite: by the driver, the JSON text as is (see :func:`_bulk`); elsewhere
     one executemany through SQLAlchemy, the JSON columns typed as text so nothing is encoded
     twice. ``meanwhile``: see :func:`insert_run` (where nothing is left to wait for, after)."""
@@ -278,11 +279,13 @@ def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]],
         return
     conn.execute(core_insert(_FINDINGS_AS_TEXT), [dict(zip(_FINDING_COLUMNS, r, strict=True))
                                                   for r in rows])
-    meanwhile()
+    if meanwhile:
+        meanwhile()
 
 
 def _bulk(conn: Connection, table: str, columns: Sequence[str],
-          rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], object] = bool) -> None:
+          rows: Iterable[tuple[Any, ...]], meanwhile: Callable[[], object] | None = None
+          ) -> None:
     """Rows into ``table`` on the caller's transaction with no per-row work in SQLAlchemy:
     PostgreSQL one ``COPY``, fed as the rows are made, so the server writes them while
     Python makes the next ones; SQLite the driver's executemany as is, the evidence cast to
@@ -293,7 +296,8 @@ def _bulk(conn: Connection, table: str, columns: Sequence[str],
     if conn.dialect.name == "sqlite":
         marks = ", ".join("CAST(? AS TEXT)" if c == "evidence" else "?" for c in columns)
         conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
-        meanwhile()
+        if meanwhile:
+            meanwhile()
         return
     sql = f"COPY {table} ({names}) FROM STDIN"
     cursor = conn.connection.driver_connection.cursor()   # type: ignore[union-attr]
@@ -301,7 +305,8 @@ def _bulk(conn: Connection, table: str, columns: Sequence[str],
         with cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
-            meanwhile()
+            if meanwhile:
+                meanwhile()
     except conn.dialect.loaded_dbapi.Error as e:   # as SQLAlchemy would wrap it
         raise DBAPIError(sql, None, e) from e
 
