@@ -59,6 +59,14 @@ _READ = ("service_result_id", "cause", "status", "score", "summary", "since", "l
          "episode", "basis")
 _RUNS, _RESULTS, _FINDINGS = core.runs, core.service_results, core.findings
 _NOT_STORED = ("relative",)   # Evidence fields not in check.evidence_json (so not stored)
+# PostgreSQL compresses each long evidence text (TOAST, above ~2 KB a row: 8,884 of the large
+# demo's 16,320) with pglz unless told otherwise; lz4 is faster at it (the server's CPU for
+# storing that run 0.57 -> 0.42 s, the rows 5 % larger) and at reading them back. Set for the
+# saving transaction only (``set_config``'s ``true``: ``SET LOCAL``), and only where the
+# server has lz4 (PostgreSQL 14+ built with it; elsewhere the query sets nothing). The values
+# read back are the same: the compression is the server's, below the column's type.
+LZ4 = ("SELECT set_config('default_toast_compression', 'lz4', true) FROM pg_settings "
+       "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
 _FINDINGS_AS_TEXT = Table("findings", MetaData(),
                           *(Column(c, _TYPES.get(c, Text)) for c in _FINDING_COLUMNS))
 
@@ -95,6 +103,8 @@ def insert_run(conn: Connection, result: CheckResult, started_at: datetime,
         "leak_hours": sum(leak.hours for leak in leaks),
         "as_of_reason": result.as_of_reason,
         "coverage": [c.to_json() for c in result.coverage]}).scalar_one()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(LZ4)   # see LZ4
     if not verdicts:
         if meanwhile:
             meanwhile()
