@@ -33,7 +33,7 @@ from dipstick.findings import Status
 from dipstick.store.audit import Actor, record
 from dipstick.store.core import runs as _runs
 from dipstick.store.core import service_results as _results
-from dipstick.store.extras import read_extras, write_extras
+from dipstick.store.extras import extras_body, read_extras, write_extras
 from dipstick.store.rows import insert_run, read_details, read_run
 
 if TYPE_CHECKING:
@@ -186,10 +186,17 @@ class Store:
         check, for the audit trail (in the same transaction). The collector is paused
         meanwhile (:mod:`dipstick.collector`): storing a large run makes ~200,000 short-lived
         objects beside the check's millions of long-lived ones, none of them cyclic."""
-        with collector.paused(), self._guard("save the run to"), self.engine.begin() as conn:
-            run_id, counts = insert_run(conn, result, started_at, finished_at, command)
+        bodies: list[bytes] = []
+
+        def encode() -> None:   # pickling the context while PostgreSQL writes the findings
             if extras is not None:
-                write_extras(conn, run_id, extras)
+                bodies.append(extras_body(extras))
+
+        with collector.paused(), self._guard("save the run to"), self.engine.begin() as conn:
+            run_id, counts = insert_run(conn, result, started_at, finished_at, command,
+                                        meanwhile=encode)
+            if extras is not None:
+                write_extras(conn, run_id, extras, bodies[0])
             leaks = counts[Status.LEAK]
             record(conn, actor, "check", f"run:{run_id}",
                    {"package": result.package, "organisation": result.organisation,

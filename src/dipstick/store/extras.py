@@ -44,11 +44,20 @@ def dipstick_version() -> str:
     return version("dipstick")
 
 
-def write_extras(conn: Connection, run_id: int, extras: object) -> None:
-    """Insert the run's context on ``conn``, in the caller's transaction."""
-    body = zlib.compress(pickle.dumps(extras, protocol=5), LEVEL)
+def extras_body(extras: object) -> bytes:
+    """The run's context as stored: pickled, then compressed. Apart from :func:`write_extras`
+    so that ``Store.save_run`` can make it while PostgreSQL is still writing the findings
+    (``insert_run``'s ``meanwhile``)."""
+    return zlib.compress(pickle.dumps(extras, protocol=5), LEVEL)
+
+
+def write_extras(conn: Connection, run_id: int, extras: object,
+                 body: bytes | None = None) -> None:
+    """Insert the run's context on ``conn``, in the caller's transaction (``body``: its
+    :func:`extras_body`, when already made)."""
     conn.execute(insert(run_extras), {"run_id": run_id, "format": FORMAT,
-                                     "dipstick": dipstick_version(), "body": body})
+                                     "dipstick": dipstick_version(),
+                                     "body": extras_body(extras) if body is None else body})
 
 
 def read_extras(conn: Connection, run_id: int) -> object | None:
