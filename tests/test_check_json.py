@@ -42,7 +42,7 @@ def test_the_pieces_of_a_check_of_no_service_and_of_one(demo_result: CheckResult
 def test_odd_values_are_encoded_as_json_dumps_does(demo_result: CheckResult) -> None:
     odd = Evidence(metric="m\u00e9tric \"quoted\"\n", label="\u2212 \u00b7 \U0001f600 \x00",
                    value=date(2026, 1, 2), period="p", status=Status.WATCH,   # type: ignore
-                   score=1e300, n=True, low=-0.0, high=1e-7)                   # type: ignore
+                   score=1e300, n=True, low=-0.0, high=1e-7)
     result = _with_evidence(demo_result, odd)
     text = "".join(json_chunks(result))
     assert text == _dumps(result.to_json())
