@@ -10,6 +10,7 @@ stored), 3 dipstick could not do its job (e.g. the database is unreachable).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -105,6 +106,9 @@ def main() -> None:
     which a scheduler or a benchmark would read as "a service leaks"."""
     try:
         app()
+    except SystemExit:     # every command ends here, by click's sys.exit
+        _leaving()
+        raise
     except DipstickError as e:      # one a command forgot to turn into its exit code
         err.print(str(e), markup=False)
         raise SystemExit(e.exit_code) from None
@@ -116,6 +120,14 @@ def main() -> None:
                   "if it says memory or disk, see DIPSTICK_MEMORY_LIMIT and "
                   "DIPSTICK_TEMP_DIRECTORY (docs/web.md)", markup=False)
         raise SystemExit(ExitCode.FAILURE) from None
+
+
+def _leaving() -> None:
+    """The process is about to end: take what it holds out of the collector's sight. Else the
+    interpreter's last collections walk every object a command still holds (a check of the
+    large demo: 1.2 s of CPU at exit, for a process that frees its memory anyway). Objects
+    left in a cycle then get no ``__del__`` at exit, which Python never promised."""
+    gc.freeze()
 
 
 def _version(show: bool) -> None:
