@@ -6,6 +6,7 @@ app database ("build the data once, render it many ways").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -177,6 +178,10 @@ class CheckResult:
         return any(v.status is Status.LEAK for v in self.verdicts)
 
     def to_json(self) -> dict[str, Any]:
+        return {**self._head_json(), "services": [_verdict_json(v) for v in self.verdicts]}
+
+    def _head_json(self) -> dict[str, Any]:
+        """Everything of :meth:`to_json` but the services, which come last."""
         return {
             "schema": JSON_SCHEMA,
             "organisation": self.organisation,
@@ -194,8 +199,27 @@ class CheckResult:
                                    "hours": round(self.leak_hours, 1)},
             },
             "coverage": [c.to_json() for c in self.coverage],
-            "services": [_verdict_json(v) for v in self.verdicts],
         }
+
+
+def json_chunks(result: CheckResult) -> list[str]:
+    """The text of ``json.dumps(result.to_json(), default=str, ensure_ascii=False,
+    allow_nan=False)`` in pieces, one per service, for the CLI to write one after another.
+
+    Why: the one 41 MB dict of a 2,000-service check and its one 41 MB string cost 1.5 s of
+    CPU; each service's dict encoded at once and dropped, with the collector paused (the dicts
+    hold no cycles), costs about half. The same encoder and separators make the same bytes.
+    Every piece is made before any is returned, so a non-finite number still raises
+    ``ValueError`` before anything is printed."""
+    encode = json.JSONEncoder(default=str, ensure_ascii=False, allow_nan=False).encode
+    with collector.paused():
+        chunks = [encode(result._head_json())[:-1], ', "services": [']   # the head's "}" cut
+        for i, v in enumerate(result.verdicts):
+            if i:
+                chunks.append(", ")
+            chunks.append(encode(_verdict_json(v)))
+    chunks.append("]}")
+    return chunks
 
 
 def _verdict_json(v: ServiceVerdict) -> dict[str, Any]:

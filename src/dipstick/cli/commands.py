@@ -24,6 +24,7 @@ from dipstick.cli.app import (
     StoreOpt,
     _check_format,
     _fail,
+    _print_check_json,
     _print_json,
     _progress,
     app,
@@ -139,7 +140,7 @@ def check(
     run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:]),
                     contexts[0] if contexts else None) if store else None
     if fmt == "json":
-        _print_json(result.to_json())
+        _print_check_json(result)
     else:
         render.print_check(out, result, limit, wide)
     if notifiers is not None and run_id is not None:
