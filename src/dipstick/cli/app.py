@@ -106,9 +106,6 @@ def main() -> None:
     which a scheduler or a benchmark would read as "a service leaks"."""
     try:
         app()
-    except SystemExit:     # every command ends here, by click's sys.exit
-        _leaving()
-        raise
     except DipstickError as e:      # one a command forgot to turn into its exit code
         err.print(str(e), markup=False)
         raise SystemExit(e.exit_code) from None
@@ -120,22 +117,16 @@ def main() -> None:
                   "if it says memory or disk, see DIPSTICK_MEMORY_LIMIT and "
                   "DIPSTICK_TEMP_DIRECTORY (docs/web.md)", markup=False)
         raise SystemExit(ExitCode.FAILURE) from None
-    finally:
-        # The process ends here. Python's shutdown would run the cyclic garbage collector over
-        # every object still alive (the imported modules' functions, tuples, dicts: ~45,000
-        # after a discovery), cold in the cache after the command's work: ~0.06 s CPU of a
-        # 1.27 M-event ``streams`` run, nothing freed that exit does not free anyway. Frozen
-        # objects are not traversed (docs/benchmarks.md, session 15).
-        import gc
-
-        gc.freeze()
+    finally:      # every command ends here, by click's sys.exit or an error
+        _leaving()
 
 
 def _leaving() -> None:
     """The process is about to end: take what it holds out of the collector's sight. Else the
-    interpreter's last collections walk every object a command still holds (a check of the
-    large demo: 1.2 s of CPU at exit, for a process that frees its memory anyway). Objects
-    left in a cycle then get no ``__del__`` at exit, which Python never promised."""
+    interpreter's last collections walk every object still alive — what a command holds (a
+    check of the large demo: 1.2 s of CPU at exit) and the imported modules (~45,000 objects,
+    ~0.06 s after a 1.27 M-event ``streams``) — for a process that frees its memory anyway.
+    Objects left in a cycle then get no ``__del__`` at exit, which Python never promised."""
     gc.freeze()
 
 
