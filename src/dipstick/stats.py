@@ -157,7 +157,7 @@ def two_proportions(k1: float, n1: float, k0: float, n0: float, null: float = 0.
     low = d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
     high = d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
     se = math.sqrt(max(p1 * (1 - p1) / n1i + p0 * (1 - p0) / n0i, 1e-12))
-    p = _normal_tail((d - null) / se, higher_is_worse)
+    p = normal_tail((d - null) / se, higher_is_worse)
     return Test(d, low, high, p, n1i + n0i, f"{k1i} of {n1i} vs {k0i} of {n0i}")
 
 
@@ -223,9 +223,6 @@ def normal_tail(z: float, higher_is_worse: bool) -> float:
     (a large check runs ~5,000)."""
     special = _special or _sp()
     return float(special.ndtr(-z) if higher_is_worse else special.ndtr(z))
-
-
-_normal_tail = normal_tail
 
 
 def mean_vs_line(m: float, s: float, n: float, line: float,
@@ -301,7 +298,7 @@ def sum_ratio(n1: float, mean1: float, sd1: float, t1: float,
         return None
     est = (n1i * mean1 / t1) / (n0i * mean0 / t0)
     se = math.sqrt((1 + (sd1 / mean1) ** 2) / n1i + (1 + (sd0 / mean0) ** 2) / n0i)
-    p = _normal_tail((math.log(est) - math.log(null)) / se, higher_is_worse)
+    p = normal_tail((math.log(est) - math.log(null)) / se, higher_is_worse)
     return Test(est, est * math.exp(-Z95 * se), est * math.exp(Z95 * se), p, n1i + n0i,
                 f"{n1i} vs {n0i}")
 
