@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from dipstick import numpy_cpu
 from dipstick.cli.lazy import LazyGroup, attach
 from dipstick.errors import DipstickError, ExitCode, PackageError
 
@@ -104,6 +105,7 @@ def main() -> None:
     """The console entry point. An exception no command turned into an exit code — a bug, or
     the engine out of memory or disk — is exit 3 with its traceback, not Python's exit 1,
     which a scheduler or a benchmark would read as "a service leaks"."""
+    numpy_cpu.steer()   # before anything imports NumPy (dipstick/numpy_cpu.py)
     try:
         app()
     except DipstickError as e:      # one a command forgot to turn into its exit code
