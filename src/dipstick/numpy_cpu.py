@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 VARIABLE = "NPY_DISABLE_CPU_FEATURES"
@@ -33,7 +34,7 @@ def features_to_disable(cpuinfo: str) -> str | None:
     return AVX512 if zen and "avx512f" in fields.get("flags", "").split() else None
 
 
-def steer(environ: dict[str, str] | os._Environ[str] = os.environ,
+def steer(environ: MutableMapping[str, str] = os.environ,
           cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     """Set :data:`VARIABLE` for this process (and what it starts) where
     :func:`features_to_disable` says so, unless it is set already or NumPy is already imported
