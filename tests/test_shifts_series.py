@@ -113,3 +113,31 @@ def test_series_of_one_key_hold_only_that_keys_rows(tmp_path: Path, metric: str)
                           else {"a", "b", "d", "e"})
     for s in found.values():
         assert list(s.index) == sorted(set(s.index.tolist())) and len(s.values) == len(s.index)
+
+
+def test_rows_are_ordered_as_the_engine_would_order_them() -> None:
+    """``_split`` sorts the grouped rows itself (no ``ORDER BY``): by each key as text, missing
+    first, then by week — also when the keys are too many to fold into one integer."""
+    import numpy as np
+
+    from dipstick.shifts import series
+
+    rng = np.random.default_rng(7)
+    names = ["b", "a", "ä", "Z", "a b", "", "svc-10", "svc-9", None]
+    n = 4_000
+    first = np.array([names[i] for i in rng.integers(0, len(names), n)], dtype=object)
+    second = np.array([names[i] for i in rng.integers(0, len(names), n)], dtype=object)
+    weeks = rng.integers(-5, 3_000, n)
+    keys = {(x, y, int(w)) for x, y, w in zip(first, second, weeks, strict=True)}
+    rows = sorted(keys, key=lambda r: tuple((v is not None, v or "") for v in r[:2]) + (r[2],))
+    first, second, weeks = (np.array([r[i] for r in rows], dtype=object if i < 2 else np.int64)
+                            for i in range(3))
+    shuffled = rng.permutation(len(rows))
+    got = series._order([first[shuffled], second[shuffled]], weeks[shuffled])
+    assert [rows[i] for i in shuffled[got]] == rows
+    many = np.array([f"k{i}" for i in range(len(rows))], dtype=object)     # 2**62 is passed
+    wide = np.where(np.arange(len(rows)) % 2 == 1, 2 ** 50, 0).astype(np.int64)
+    other = many[rng.permutation(len(rows))]
+    order = series._order([many[shuffled], other[shuffled]], wide[shuffled])
+    assert [(many[j], other[j], wide[j]) for j in shuffled[order]] == sorted(
+        zip(many, other, wide, strict=True))

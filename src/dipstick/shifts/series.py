@@ -347,13 +347,13 @@ def _finite(weeks: IntArray, values: FloatArray, bounds: list[int]
 def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], cols: list[str],
            week: str = "wk") -> Groups:
     """Collect once (or once per set of keys), sort by key and week, and find each key's run
-    of rows."""
+    of rows. Sorted here, not by the engine: an ``ORDER BY`` of the text keys cost DuckDB more
+    (0.17 s of CPU on the tickets' 318,000 weeks) than :func:`_order` does."""
     frames = lf if isinstance(lf, list) else [lf]
-    got = [arrays(f.sort(*keys, week)) for f in frames]
+    got = [arrays(f) for f in frames]
     columns = {c: np.concatenate([g[c] for g in got]) for c in got[0]}
-    if len(got) > 1:   # disjoint sets of keys, each sorted: sorted again as one
-        order = np.lexsort([columns[week]] + [columns[k] for k in reversed(keys)])
-        columns = {c: v[order] for c, v in columns.items()}
+    order = _order([columns[k] for k in keys], columns[week])
+    columns = {c: v[order] for c, v in columns.items()}
     key_cols = [columns[k] for k in keys]
     weeks = np.asarray(columns[week], dtype=np.int64)
     vals = {c: np.asarray(columns[c], dtype=np.float64) for c in cols}
@@ -367,6 +367,36 @@ def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], col
     found = [tuple(map(str, row)) for row in zip(*(k[starts].tolist() for k in key_cols),
                                                   strict=True)]
     return Groups(found, [*starts.tolist(), len(weeks)], weeks, vals)
+
+
+def _order(keys: list[npt.NDArray[Any]], weeks: npt.NDArray[Any]) -> IntArray:
+    """The rows' order by key and week, as the engine's ``ORDER BY …, week NULLS FIRST`` sorts
+    them. Each key column as its rank among its few distinct values, folded with the week into
+    one integer: one ``argsort``, 5x cheaper than a ``lexsort`` of the columns (the rows of a
+    grouped result are distinct, so any sort gives the one order)."""
+    weeks = np.asarray(weeks, dtype=np.int64)
+    if len(weeks) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ranked = [_rank(k) for k in keys]
+    lo = int(weeks.min())
+    folded, size = weeks - lo, int(weeks.max()) - lo + 1
+    for ranks, n in reversed(ranked):
+        if size * n >= 2 ** 62:     # too many to fold into one int64: sort column by column
+            return np.lexsort([weeks] + [r for r, _ in reversed(ranked)])
+        folded, size = folded + ranks * size, size * n
+    return np.argsort(folded)
+
+
+def _rank(values: npt.NDArray[Any]) -> tuple[IntArray, int]:
+    """Each value's rank among the distinct values, and how many there are, in the order of an
+    engine's ``ORDER BY … NULLS FIRST`` of text: missing first, then by code point (DuckDB
+    compares UTF-8 bytes, the same order)."""
+    items = values.tolist()
+    found = set(items)
+    distinct = [None] * (None in found) + sorted(found - {None})
+    code = {x: i for i, x in enumerate(distinct)}
+    return (np.fromiter(map(code.__getitem__, items), dtype=np.int64, count=len(items)),
+            len(distinct))
 
 
 def _each(kind: str, g: Groups, metric: str, pieces: list[tuple[IntArray, FloatArray]]
