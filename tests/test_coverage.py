@@ -247,3 +247,27 @@ def test_the_real_log_cut_short_is_judged_before_its_tail(tmp_path: Path) -> Non
                                              "thin out to 200 rows in 41 week(s)")
     tickets = result["coverage"][0]
     assert tickets["window"]["rows"] == 20769 and tickets["window"]["last"] == "2016-05-13"
+
+
+def test_a_tables_spans_are_its_services_added_up(tmp_path: Path) -> None:
+    """``coverage.tables`` reads a table with services once, grouped by service, and adds the
+    groups up: the same spans as one query over the whole table (``_spans``), and the same
+    groups ``judged`` would read again."""
+    from dipstick import coverage
+    from dipstick.findings import Window
+
+    b = PackageBuilder(tmp_path / "pkg").healthy("crm")
+    for sid in ("mail", "web"):
+        b.service(sid).usage(sid, since_days=300).tickets(sid).surveys(sid)
+    b.tickets("web", per_week=9, since_days=500, end_day=b.as_of - timedelta(days=200),
+              prefix="old")
+    pkg = load_package(b.write())
+    window = Window(b.as_of)
+    covered = coverage.tables(pkg.signals, window)
+    grouped = [c for c in covered if c.services is not None]
+    assert {c.table for c in grouped} >= {"tickets", "usage", "surveys"}
+    assert any(c.services is None for c in covered)             # kpis: no service column
+    for c in covered:
+        assert (c.window, c.baseline) == coverage._spans(pkg.signals, c.table, window)
+    fresh = coverage.by_service(pkg.signals, window, [c.table for c in grouped])
+    assert {(s, c.table): v for c in grouped for s, v in (c.services or {}).items()} == fresh

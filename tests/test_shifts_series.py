@@ -129,7 +129,7 @@ def test_rows_are_ordered_as_the_engine_would_order_them() -> None:
     second = np.array([names[i] for i in rng.integers(0, len(names), n)], dtype=object)
     weeks = rng.integers(-5, 3_000, n)
     keys = {(x, y, int(w)) for x, y, w in zip(first, second, weeks, strict=True)}
-    rows = sorted(keys, key=lambda r: tuple((v is not None, v or "") for v in r[:2]) + (r[2],))
+    rows = sorted(keys, key=lambda r: (*((v is not None, v or "") for v in r[:2]), r[2]))
     first, second, weeks = (np.array([r[i] for r in rows], dtype=object if i < 2 else np.int64)
                             for i in range(3))
     shuffled = rng.permutation(len(rows))

@@ -26,7 +26,7 @@ a gap, and small samples already carry their confidence intervals.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -74,6 +74,10 @@ class TableCoverage:
     baseline_weeks: tuple[int, int] = (0, 0)
     thin_window: str | None = None             # why the window cannot be judged
     thin_baseline: str | None = None           # why the baseline is not used
+    # each service's part of ``window`` and ``baseline`` (a table with a service column), read
+    # before any thin baseline was left out: what :func:`judged` states per finding
+    services: Mapping[Any, ServiceCoverage] | None = field(default=None, compare=False,
+                                                           repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"table": self.table, "window": self.window.to_json(),
@@ -153,14 +157,19 @@ def _week(d: date) -> int:
 
 
 def tables(signals: Signals, window: Window) -> tuple[TableCoverage, ...]:
-    """Every table's window and baseline, with the thin-period rule of the volume tables."""
+    """Every table's window and baseline, with the thin-period rule of the volume tables. A
+    table with services is read once, grouped by service: its whole spans are its services'
+    added up (whole counts, earliest and latest dates: exact), and the groups are kept for
+    :func:`judged`, which read the table a second time."""
     out = []
     for table in DATE:
         if not signals.has(table):
             continue
-        win, base = _spans(signals, table, window)
+        services = (_by_service(signals, table, window) if "service" in signals.columns(table)
+                    else None)
+        win, base = _spans(signals, table, window) if services is None else _whole(services)
         if table not in VOLUME:
-            out.append(TableCoverage(table, win, base))
+            out.append(TableCoverage(table, win, base, services=services))
             continue
         weeks = weekly(signals, table)
         start, mid, end = (_week(window.baseline_start.date()), _week(window.start.date()),
@@ -173,8 +182,20 @@ def tables(signals: Signals, window: Window) -> tuple[TableCoverage, ...]:
         if bw[0] < THIN * bw[1]:
             thin_b = (f"no baseline: {table} complete in {bw[0]} of its {bw[1]} weeks "
                       f"({base}); comparisons with the past are not judged")
-        out.append(TableCoverage(table, win, base, ww, bw, thin_w, thin_b))
+        out.append(TableCoverage(table, win, base, ww, bw, thin_w, thin_b, services))
     return tuple(out)
+
+
+def _whole(services: Mapping[Any, ServiceCoverage]) -> tuple[Span, Span]:
+    """A table's spans from its services' (every row in the periods has one service group)."""
+    def total(spans: list[Span]) -> Span:
+        firsts = [s.first for s in spans if s.first is not None]
+        lasts = [s.last for s in spans if s.last is not None]
+        return Span(sum(s.rows for s in spans), min(firsts, default=None),
+                    max(lasts, default=None))
+
+    return (total([c.window for c in services.values()]),
+            total([c.baseline for c in services.values()]))
 
 
 def _complete(weeks: Mapping[int, int], a: int, b: int) -> tuple[int, int]:
@@ -213,16 +234,19 @@ def by_service(signals: Signals, window: Window,
     grouped query per table."""
     out: dict[tuple[str, str], ServiceCoverage] = {}
     for table in dict.fromkeys(wanted):
-        if not signals.has(table) or "service" not in signals.columns(table):
-            continue
-        col = DATE[table]
-        rows = collect(signals.frame(table).filter(
-            (nw.col(col) >= window.baseline_start) & (nw.col(col) < window.end))
-            .group_by("service").agg(*_aggs(col, window)))
-        for r in rows:
-            win, base = _pair(r)
-            out[(str(r["service"]), table)] = ServiceCoverage(table, win, base)
+        if signals.has(table) and "service" in signals.columns(table):
+            out.update({(str(service), table): c
+                        for service, c in _by_service(signals, table, window).items()})
     return out
+
+
+def _by_service(signals: Signals, table: str, window: Window) -> dict[Any, ServiceCoverage]:
+    """The service's (None: rows without one) spans of ``table``."""
+    col = DATE[table]
+    rows = collect(signals.frame(table).filter(
+        (nw.col(col) >= window.baseline_start) & (nw.col(col) < window.end))
+        .group_by("service").agg(*_aggs(col, window)))
+    return {r["service"]: ServiceCoverage(table, *_pair(r)) for r in rows}
 
 
 def hide_thin_baselines(signals: Signals, covered: Sequence[TableCoverage],
@@ -238,8 +262,12 @@ def judged(findings: Sequence[Finding], signals: Signals, window: Window,
            covered: Sequence[TableCoverage]) -> list[Finding]:
     """Each finding with what it judged (its service's rows of the tables its cause reads);
     a cause whose deciding table has a thin window is ``unknown``, with the reason."""
-    wanted = [t for f in findings for t in CAUSE_TABLES.get(f.cause, ())]
+    kept = {c.table: c.services for c in covered
+            if c.services is not None and not c.thin_baseline}   # else read as restricted now
+    wanted = [t for f in findings for t in CAUSE_TABLES.get(f.cause, ()) if t not in kept]
     rows = by_service(signals, window, wanted)
+    rows.update({(str(service), t): c for t, services in kept.items()
+                 for service, c in services.items()})
     thin = {c.table: c.thin_window for c in covered if c.thin_window}
     out = []
     for f in findings:
