@@ -141,3 +141,47 @@ def test_rows_are_ordered_as_the_engine_would_order_them() -> None:
     order = series._order([many[shuffled], other[shuffled]], wide[shuffled])
     assert [(many[j], other[j], wide[j]) for j in shuffled[order]] == sorted(
         zip(many, other, wide, strict=True))
+
+
+def test_first_seen_from_the_series_is_the_tables_earliest_row(tmp_path: Path) -> None:
+    """``first_seen`` takes each service's earliest row before the series' cut from the
+    series' own aggregation and reads only the rows from the cut on: the same dates as the
+    earliest row of every row, for services seen only after the cut, only in one table, or
+    earlier in usage than in tickets."""
+    import narwhals as nw
+
+    from dipstick.check import CommonSpec
+    from dipstick.engine import collect
+    from dipstick.findings import CheckContext
+    from dipstick.indicators.common import first_seen
+    from dipstick.indicators.registry import split_settings
+
+    b = PackageBuilder(tmp_path / "pkg")
+    as_of = AS_OF - timedelta(days=4)                 # a Wednesday: the cut is its Monday
+    (b.service("a").usage("a", since_days=200).tickets("a", since_days=90)
+     .service("b").tickets("b", per_week=3, start_day=as_of - timedelta(days=1))  # after cut
+     .service("c").usage("c", since_days=30)                                     # no tickets
+     .service("d").tickets("d", since_days=120, end_day=as_of - timedelta(days=20))
+     .usage("d", since_days=2))                                                  # after cut
+    pkg = load_package(b.write())
+    model = pkg.model
+    common = split_settings(model.settings, CommonSpec)
+    ctx = CheckContext(model, pkg.signals, Window(as_of, common.window_days,
+                                                  common.baseline_days), common)
+
+    def expected() -> dict[str, datetime]:
+        out: dict[str, datetime] = {}
+        for table, column in (("usage", "date"), ("tickets", "opened_at")):
+            for r in collect(pkg.signals.frame(table).group_by("service")
+                             .agg(nw.col(column).min())):
+                out[r["service"]] = min(out.get(r["service"], r[column]), r[column])
+        return out
+
+    got = first_seen(ctx)
+    assert got == expected() and set(got) == {"a", "b", "c", "d"}
+    assert got["b"] >= datetime.combine(week_start(as_of), datetime.min.time())
+    # a thin baseline left out (coverage.hide_thin_baselines): both read the restricted rows
+    pkg.signals.restrict("usage", "date", datetime.combine(as_of, datetime.min.time())
+                         - timedelta(days=60))
+    ctx = CheckContext(model, pkg.signals, ctx.window, common)
+    assert first_seen(ctx) == expected() != got

@@ -20,7 +20,7 @@ from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
 from dipstick.shifts.segment import MIN_POINTS, Undated, begin, second, undated
-from dipstick.shifts.series import METRICS, Series, SeriesKey, Sums, build
+from dipstick.shifts.series import METRICS, Firsts, Series, SeriesKey, Sums, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
            "build", "detect", "detect_all", "detect_many", "since_for"]
@@ -120,6 +120,7 @@ class ShiftIndex:
     # the raw weekly sums the series were made from (``series.build``), for indicators that
     # add up weeks over their own spans
     sums: Sums = field(default_factory=dict)
+    firsts: Firsts = field(default_factory=dict)    # each service's earliest row before the cut
     _found: dict[SeriesKey, list[Shift]] = field(default_factory=dict, repr=False)
     _ready: dict[SeriesKey, Ready] = field(default_factory=dict, repr=False)
     _unscreened: dict[str, dict[bytes, list[Keyed]]] = field(default_factory=dict, repr=False)
@@ -207,7 +208,7 @@ class ShiftIndex:
 
     @classmethod
     def of(cls, model: ValueModel, series: Iterable[Series], params: Params = DEFAULT,
-           sums: Sums | None = None) -> ShiftIndex:
+           sums: Sums | None = None, firsts: Firsts | None = None) -> ShiftIndex:
         """Index the series (and ``sums``, the weekly sums they were made from) and link
         outcome and touchpoint series to the services that support or back them."""
         by_key = {s.key: s for s in series}
@@ -226,7 +227,7 @@ class ShiftIndex:
                 (key.kind, key.subject), [])
             for sid in owners:
                 links[sid].append(key)
-        return cls(by_key, params, dict(links), sums or {})
+        return cls(by_key, params, dict(links), sums or {}, firsts or {})
 
     def keys(self, service_id: str) -> list[SeriesKey]:
         """The service's series keys, sorted once per service (asked ~11,000 times a check)."""
@@ -295,5 +296,6 @@ def detect_all(ctx: CheckContext, params: Params = DEFAULT) -> ShiftIndex:
 
 def _index(ctx: CheckContext, params: Params) -> ShiftIndex:
     sums: Sums = {}
-    return ShiftIndex.of(ctx.model, build(ctx.signals, ctx.model, ctx.window.end, sums), params,
-                         sums)
+    firsts: Firsts = {}
+    return ShiftIndex.of(ctx.model, build(ctx.signals, ctx.model, ctx.window.end, sums, firsts),
+                         params, sums, firsts)

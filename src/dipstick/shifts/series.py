@@ -100,19 +100,29 @@ def monday(week: int) -> date:
 # over its own spans of whole weeks (the change indicator's year before each change) without
 # scanning the table again
 Sums = dict[str, dict[str, tuple[IntArray, dict[str, FloatArray]]]]
+# table → service → its earliest time before the cut, in microseconds since 1970: what
+# ``indicators.common.first_seen`` would otherwise read the tickets and the usage again for
+Firsts = dict[str, dict[str, int]]
 
 
-def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None = None
-          ) -> list[Series]:
+def cut_of(end: datetime) -> datetime:
+    """The series' end: the Monday of ``end``'s week (only whole weeks before it count)."""
+    return datetime.combine(week_start(end.date()), datetime.min.time())
+
+
+def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None = None,
+          firsts: Firsts | None = None) -> list[Series]:
     """Every weekly series the signals allow, using data of whole weeks before ``end``;
-    ``sums``, when given, receives the raw weekly sums of tickets by type and of usage."""
-    cut = datetime.combine(week_start(end.date()), datetime.min.time())
+    ``sums``, when given, receives the raw weekly sums of tickets by type and of usage, and
+    ``firsts`` each service's earliest ticket and usage day before the cut."""
+    cut = cut_of(end)
     out: list[Series] = []
     sums = {} if sums is None else sums
-    usage = _usage(signals, cut, sums)
+    firsts = {} if firsts is None else firsts
+    usage = _usage(signals, cut, sums, firsts)
     users: Users = {} if usage is None else {
         service: (w, c["users"], c["days"]) for (service,), w, c in usage.runs()}
-    out += _tickets(signals, cut, usage, sums)
+    out += _tickets(signals, cut, usage, sums, firsts)
     if usage is not None:
         out += _each("service", usage, "users", usage.finite(usage.columns["users"]))
     out += _costs(signals, cut, users)
@@ -139,23 +149,35 @@ def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFram
 Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks, users, days
 
 
-def _usage(signals: Signals, cut: datetime, sums: Sums) -> Groups | None:
+def _usage(signals: Signals, cut: datetime, sums: Sums, firsts: Firsts) -> Groups | None:
     if not signals.has("usage"):
         return None
-    lf = (_frame(signals, "usage", "date", cut).group_by("service", "wk")
+    frame = _frame(signals, "usage", "date", cut)
+    lf = (frame.group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
           .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
-               user_days=nw.col("active_users").cast(nw.Float64).sum()))
-    usage = _split(lf, ["service"], ["users", "days", "user_days"])
+               user_days=nw.col("active_users").cast(nw.Float64).sum(),
+               first=epoch_us("date", frame).min()))
+    usage = _split(lf, ["service"], ["users", "days", "user_days", "first"])
     kept = sums.setdefault("usage", {})
     for (service,), w, c in usage.runs():
         kept[service] = (w, {"days": c["days"], "user_days": c["user_days"]})
+    firsts["usage"] = _firsts(usage)
     return usage if usage.keys else None
 
 
-def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums
-             ) -> list[Series]:
+def _firsts(g: Groups) -> dict[str, int]:
+    """Each key's earliest ``first`` (microseconds since 1970 of a date in 1900–2200, the
+    loader's bounds: whole numbers under 2**53, exact as floats)."""
+    if not g.keys:
+        return {}
+    least = np.minimum.reduceat(g.columns["first"], g.bounds[:-1])
+    return {key: int(us) for (key,), us in zip(g.keys, least.tolist(), strict=True)}
+
+
+def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
+             firsts: Firsts) -> list[Series]:
     if not signals.has("tickets"):
         return []
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
@@ -171,11 +193,13 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums
                 lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
                 reopen_share=(nw.col("reopened").cast(nw.Float64) >= 1).cast(nw.Float64).mean(),
                 res_incident=nw.when(nw.col("type") == "incident").then(nw.col("_h")).median(),
-                res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median())
+                res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median(),
+                first=epoch_us("opened_at", frame).min())
            for frame in signals.each_part("tickets", "service")]
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
-            "res_request"]
+            "res_request", "first"]
     g = _split(lfs, ["service"], cols)
+    firsts["tickets"] = _firsts(g)
     kept = sums.setdefault("tickets", {})
     for (service,), wk, c in g.runs():
         kept[service] = (wk, {"incidents": c["n_incident"], "questions": c["n_question"]})
