@@ -468,3 +468,25 @@ def test_an_order_value_is_read_as_the_pattern_reads_it(con: duckdb.DuckDBPyConn
     assert len(rows) == len(texts)
     assert [(x, new) for x, new, _ in rows] == [(x, old) for x, _, old in rows]
     assert {x: new for x, new, _ in rows}["17"] == 17 and {x: new for x, new, _ in rows}["-0"] == 0
+
+
+def test_a_table_only_discovery_reads_lacks_the_absent_optional_columns(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """``canonical=False`` (the streams command): the optional columns the log has not are
+    left out, ``process`` kept (``--only`` filters on it), the values and the discovery the
+    same as the canonical table's; a column the log has (lifecycle here) stays."""
+    from dipstick.streams.logs import load_event_log
+    from dipstick.streams.on_duckdb import discover_relation
+
+    for text, absent in (
+            (CLEAN["naive ISO, the strict form first"], ["lifecycle", "resource", "service"]),
+            (CLEAN["quotes, commas, CRLF, padded text, other columns"], ["resource", "service"])):
+        path = _write(tmp_path / "log.csv", text)
+        load_event_log(con, path, table="whole", ordered=False)
+        load_event_log(con, path, table="lean", ordered=False, canonical=False)
+        full, lean = _rows(con, "whole"), _rows(con, "lean")
+        assert [c for c in full[0] if c not in lean[0]] == absent
+        assert "process" in lean[0]
+        assert lean == [{c: r[c] for c in lean[0]} for r in full]
+        assert discover_relation(con.table("lean")) == discover_relation(con.table("whole"))
+        assert discover_relation(con.table("lean"), process="p").events == 0
