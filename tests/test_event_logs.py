@@ -490,3 +490,17 @@ def test_a_table_only_discovery_reads_lacks_the_absent_optional_columns(
         assert lean == [{c: r[c] for c in lean[0]} for r in full]
         assert discover_relation(con.table("lean")) == discover_relation(con.table("whole"))
         assert discover_relation(con.table("lean"), process="p").events == 0
+
+
+def test_the_direct_reads_missing_test_is_the_staged_one(con: duckdb.DuckDBPyConnection) -> None:
+    """``logs_sql._blank_or_mark`` (which skips ``trim`` on values starting with a digit, or
+    at "@" and up) marks missing exactly the values ``_text(x, ("", "?"))`` does."""
+    from dipstick.engine.logs_sql import _blank_or_mark, _text
+
+    texts = ["", " ", "  ", "?", " ?", "? ", " ? ", "??", "\t", "\t?", "0", "07", "9", "9 ",
+             "/", ":", ":?", "?0", " 0", "@", "A", "a ?", "-1", "+1", ".5", "٣", None]
+    rows = con.execute(f"SELECT x, {_blank_or_mark('x')}, {_text('x', ('', '?'))} FROM "
+                       "(SELECT unnest($t) AS x)", {"t": texts}).fetchall()
+    assert len(rows) == len(texts)
+    assert [(x, fast) for x, fast, _ in rows] == [(x, staged) for x, _, staged in rows]
+    assert {x: fast for x, fast, _ in rows if x is not None}[" ? "] is None
