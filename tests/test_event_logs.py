@@ -429,6 +429,7 @@ DECLINED = {
     "an order value that is not whole": "case_id,activity,timestamp,seq\nA,New,2026-03-02,5.5\n",
     "an order value in exponent form": "case_id,activity,timestamp,seq\nA,New,2026-03-02,1e3\n",
     "a padded missing marker": "case_id,activity,timestamp,seq\n ? ,New,2026-03-02,1\n",
+    "a no-break space for a case": "case_id,activity,timestamp,seq\n\u00a0,New,2026-03-02,1\n",
     "an unparseable time": "case_id,activity,timestamp,seq\nA,New,2026-02-30,1\n",
     "a missing time": "case_id,activity,timestamp,seq\nA,New,,1\n",
     "another quote character": "case_id,activity,timestamp,seq\n'A,1',New,2026-03-02,1\n",
@@ -494,11 +495,14 @@ def test_a_table_only_discovery_reads_lacks_the_absent_optional_columns(
 
 def test_the_direct_reads_missing_test_is_the_staged_one(con: duckdb.DuckDBPyConnection) -> None:
     """``logs_sql._blank_or_mark`` (which skips ``trim`` on values starting with a digit, or
-    at "@" and up) marks missing exactly the values ``_text(x, ("", "?"))`` does."""
+    at "@" and up in ASCII) marks missing exactly the values ``_text(x, ("", "?"))`` does —
+    Unicode spaces too (a no-break space alone was a value to the direct read before session
+    16, and missing to the staged read)."""
     from dipstick.engine.logs_sql import _blank_or_mark, _text
 
     texts = ["", " ", "  ", "?", " ?", "? ", " ? ", "??", "\t", "\t?", "0", "07", "9", "9 ",
-             "/", ":", ":?", "?0", " 0", "@", "A", "a ?", "-1", "+1", ".5", "٣", None]
+             "/", ":", ":?", "?0", " 0", "@", "A", "a ?", "-1", "+1", ".5", "٣", "\u00a0",
+             "\u00a0?", " \u2003", "\u3000", "\u0080", "\u007f", "Ärger", None]
     rows = con.execute(f"SELECT x, {_blank_or_mark('x')}, {_text('x', ('', '?'))} FROM "
                        "(SELECT unnest($t) AS x)", {"t": texts}).fetchall()
     assert len(rows) == len(texts)
