@@ -508,3 +508,30 @@ def test_the_direct_reads_missing_test_is_the_staged_one(con: duckdb.DuckDBPyCon
     assert len(rows) == len(texts)
     assert [(x, fast) for x, fast, _ in rows] == [(x, staged) for x, _, staged in rows]
     assert {x: fast for x, fast, _ in rows if x is not None}[" ? "] is None
+
+
+def test_a_table_only_discovery_reads_numbers_rows_in_file_order_on_parallel_threads(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """``canonical=False`` with the file order kept: the rows are written without
+    ``row_number()`` (which reads on one thread) and the file row, and the order of a log
+    without an order column, come from the table's rowid. A file large enough for DuckDB to
+    read it in parallel (~10 MB) keeps every row's number, as the canonical read gives it."""
+    from dipstick.streams.logs import load_event_log
+
+    path = tmp_path / "big.csv"
+    con.execute(f"COPY (SELECT 'c' || (i % 997) AS case_id, 'a' || (i % 5) AS activity, "
+                "TIMESTAMP '2026-01-01' + INTERVAL (i) SECOND AS timestamp FROM range(300000) "
+                f"t(i)) TO '{path}' (HEADER, TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')").fetchall()
+    load_event_log(con, path, table="whole", ordered=False)
+    load_event_log(con, path, table="lean", ordered=False, canonical=False)
+    assert con.execute("SELECT count(*), count(*) FILTER (WHERE seq <> _row), min(_row), "
+                       "max(_row) FROM lean").fetchall() == [(300_000, 0, 1, 300_000)]
+    assert con.execute("SELECT count(*) FROM (SELECT _row, row_number() OVER (ORDER BY "
+                       "timestamp) AS k FROM lean) WHERE _row <> k").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM lean l FULL JOIN whole w USING (_row) WHERE "
+                       "l.case_id IS DISTINCT FROM w.case_id OR l.activity IS DISTINCT FROM "
+                       "w.activity OR l.timestamp IS DISTINCT FROM w.timestamp OR l.seq IS "
+                       "DISTINCT FROM w.seq").fetchall() == [(0,)]
+    kinds = con.execute("SELECT table_name, table_type FROM information_schema.tables")
+    assert dict(kinds.fetchall()) == {"lean": "VIEW", "_lean_rows": "BASE TABLE",
+                                      "whole": "BASE TABLE"}

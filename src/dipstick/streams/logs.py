@@ -86,8 +86,9 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     """:func:`read_event_log` without its summary (a scan counting the distinct cases: 45 ms
     CPU of a 1.27 M-event log, which the ``streams`` command never shows): the log's format
     and the XES events dropped for their lifecycle. ``canonical`` false lets a clean CSV's
-    table lack the optional columns the log has not (``logs_sql.load_csv_direct``): for a
-    table only discovery reads."""
+    table lack the optional columns the log has not, and be a view numbering the rows by
+    their rowid when ``ordered`` is false (``logs_sql.load_csv_direct``): for a table only
+    discovery reads, on a connection of its own."""
     path = Path(path)
     display = str(path)
     fmt = log_format(path)

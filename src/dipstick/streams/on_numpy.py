@@ -35,6 +35,7 @@ from dipstick.engine.sql import literal
 
 I64 = npt.NDArray[np.int64]
 _EPOCH = datetime(1970, 1, 1)
+_LOW = 26   # the low bits :func:`_sums` adds apart: 2²⁶ × up to 2²⁷ values stays below 2⁵³
 
 
 def applies(log: LogShape) -> bool:
@@ -253,8 +254,7 @@ def _sums(group: Any, values: Any, size: int) -> I64:
         if (top >> _LOW) * n < 2**53 and n < 2 ** (53 - _LOW):
             hi = np.bincount(group, weights=values >> _LOW, minlength=size).astype(np.int64)
             lo = np.bincount(group, weights=values & ((1 << _LOW) - 1), minlength=size)
-            out: I64 = (hi << _LOW) + lo.astype(np.int64)
-            return out
+            return (hi << _LOW) + lo.astype(np.int64)
     out = np.zeros(size, np.int64)
     small = _small(group)
     if small.dtype != np.int16:
@@ -266,9 +266,6 @@ def _sums(group: Any, values: Any, size: int) -> I64:
         begin = np.cumsum(counts[keys]) - counts[keys]
         out[keys] = np.add.reduceat(values[np.argsort(small, kind="stable")], begin)
     return out
-
-
-_LOW = 26   # the low bits :func:`_sums` adds apart: 2²⁶ × up to 2²⁷ values stays below 2⁵³
 
 
 def _mean(total: Any, count: int) -> float:
