@@ -30,8 +30,9 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, VARIANT_HASH, LogShape
+from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, LogShape
 from dipstick.engine.sql import literal
+from dipstick.streams.on_numpy_variants import variants
 
 I64 = npt.NDArray[np.int64]
 _EPOCH = datetime(1970, 1, 1)
@@ -226,7 +227,7 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
         "rework_cases": _rework_cases(case[rework] * acts + redo, ncases * acts, acts),
         "throughput": _throughput(tp_us, t[starts]),
     }
-    out.update(_variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
+    out.update(variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
     return out
 
 
@@ -446,52 +447,3 @@ def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:
         hit[pairs] = True
         return _counted(np.flatnonzero(hit) % acts, acts)
     return _counted(np.unique(pairs) % acts, acts)
-
-
-def _variant_hash(code: Any, pos: Any, i: int) -> I64:
-    """``discovery_sql._hash`` of (code, position), 1-based as there, in int64 (no overflow:
-    every product stays below 2⁶²); computed once per (code, position) and looked up."""
-    a, b, c, p = VARIANT_HASH[i]
-    acts, longest = int(code.max()) + 1, int(pos.max()) + 1
-    if acts * longest > len(code):   # a table bigger than the events: compute each
-        k, at = code + 1, pos
-    else:
-        k = np.arange(1, acts + 1, dtype=np.int64)[:, None]
-        at = np.arange(longest, dtype=np.int64)[None, :]
-    x = (k * a + at * b + c) % p
-    y = (x * x) % p
-    h: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
-    if acts * longest > len(code):
-        return h
-    looked_up: I64 = h[code, pos]
-    return looked_up
-
-
-def _variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
-              cases_text: Any, top: int) -> dict[str, Any]:
-    """Cases grouped by (length, the two hash sums) as the SQL does; each variant's cases,
-    mean throughput and representative (its least case id in text order, ``rank``)."""
-    length = ends - starts + 1
-    h0 = np.add.reduceat(_variant_hash(code, pos, 0), starts)
-    h1 = np.add.reduceat(_variant_hash(code, pos, 1), starts)
-    o = np.lexsort((h1, h0, length))
-    k0, k1, k2 = length[o], h0[o], h1[o]
-    new = np.empty(len(o), bool)
-    new[0] = True
-    new[1:] = (k0[1:] != k0[:-1]) | (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
-    begin = np.flatnonzero(new)
-    count = np.diff(np.append(begin, len(o)))
-    tp_sum = np.add.reduceat(tp_us[o], begin)
-    rep = np.minimum.reduceat(rank[o], begin)
-    best = np.lexsort((rep, -count))[:top]
-    case_at = np.empty(len(cases_text), np.int64)   # a case's index in ``starts`` by its rank
-    case_at[rank] = np.arange(len(rank))
-    variants, sequences = [], []
-    for v in best:
-        ci = int(case_at[rep[v]])
-        name = str(cases_text[rep[v]])
-        variants.append({"cases": int(count[v]), "tp": _secs(tp_sum[v]) / int(count[v]),
-                         "rep": name})
-        sequences.append({"case_id": name,
-                          "acts": [int(c) + 1 for c in code[starts[ci]:ends[ci] + 1]]})
-    return {"variants": variants, "sequences": sequences, "variant_count": len(begin)}
