@@ -243,8 +243,8 @@ def _secs(us: Any) -> float:
 def _sums(group: Any, values: Any, size: int) -> I64:
     """Exact integer sums per group: ``bincount``'s float weights when no partial sum can
     reach 2⁵³ (positions) — for wider non-negative values (durations in µs) two of them, of
-    the values' high bits and of their low 26 bits, joined in int64 (half the time of the
-    sort below) — else the values gathered by a stable radix sort of 16-bit keys and summed
+    the values' high bits and of their low 26 bits, joined in int64 (two thirds of the
+    sort's time) — else the values gathered by a stable radix sort of 16-bit keys and summed
     per run, else a scatter-add (``np.add.at``, several times slower)."""
     n = len(values)
     if n and int(values.min()) >= 0:
