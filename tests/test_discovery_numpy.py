@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import duckdb
@@ -17,7 +18,7 @@ import pytest
 
 from dipstick.engine import discovery_sql as q
 from dipstick.engine.sql import connect
-from dipstick.streams import on_numpy
+from dipstick.streams import on_numpy, on_numpy_variants
 from dipstick.streams.logs import LogMapping, read_event_log
 from dipstick.streams.on_duckdb import discover_relation
 
@@ -213,8 +214,8 @@ def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms()
     code = rng.integers(0, 8, 1000).astype(np.int64)
     pos = rng.integers(1, 30, 1000).astype(np.int64)
     for i in (0, 1):
-        table = on_numpy._variant_hash(code, pos, i)   # 8 × 30 table < 1000 events
-        direct = on_numpy._variant_hash(np.append(code, 0), np.append(pos, 10**5), i)
+        table = on_numpy_variants.variant_hash(code, pos, i)   # 8 × 30 table < 1000 events
+        direct = on_numpy_variants.variant_hash(np.append(code, 0), np.append(pos, 10**5), i)
         assert (table == direct[:-1]).all()
 
 
@@ -284,3 +285,29 @@ def test_the_stable_sort_is_refused_where_a_tie_in_time_is_out_of_order() -> Non
     assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
     assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order,
                           np.lexsort((r, s, t, h)))
+
+
+def test_cases_of_one_variant_are_made_adjacent_by_one_argsort_or_the_lexsort() -> None:
+    """``on_numpy_variants._adjacent``: the packed ``argsort`` groups exactly the triples the
+    three-key ``lexsort`` groups; a length and h0 shared by two h1, or a span too wide to pack,
+    take the lexsort."""
+    rng = np.random.default_rng(5)
+    pick = rng.integers(0, 300, 5000)
+    length = rng.integers(1, 40, 300)[pick]
+    h0 = (rng.integers(0, 2**31, 300) * 7)[pick]
+    h1 = rng.integers(0, 2**31, 300)[pick]
+
+    def groups(o: Any, new: Any) -> set[frozenset[int]]:
+        bounds = [*np.flatnonzero(new).tolist(), len(o)]
+        return {frozenset(o[a:b].tolist()) for a, b in pairwise(bounds)}
+
+    clash = h1.copy()
+    clash[pick == pick[0]] = np.where(np.arange(5000) % 2 == 0, h1, h1 + 1)[pick == pick[0]]
+    wide = h0.copy()
+    wide[0] = 2**62
+    for a, b, c in ((length, h0, h1), (length, h0, clash), (length, wide, h1)):
+        mine: dict[tuple[int, int, int], set[int]] = {}
+        for i, k in enumerate(zip(a.tolist(), b.tolist(), c.tolist(), strict=True)):
+            mine.setdefault(k, set()).add(i)
+        assert groups(*on_numpy_variants._adjacent(a, b, c)) == {frozenset(v)
+                                                                  for v in mine.values()}

@@ -429,6 +429,7 @@ DECLINED = {
     "an order value that is not whole": "case_id,activity,timestamp,seq\nA,New,2026-03-02,5.5\n",
     "an order value in exponent form": "case_id,activity,timestamp,seq\nA,New,2026-03-02,1e3\n",
     "a padded missing marker": "case_id,activity,timestamp,seq\n ? ,New,2026-03-02,1\n",
+    "a no-break space for a case": "case_id,activity,timestamp,seq\n\u00a0,New,2026-03-02,1\n",
     "an unparseable time": "case_id,activity,timestamp,seq\nA,New,2026-02-30,1\n",
     "a missing time": "case_id,activity,timestamp,seq\nA,New,,1\n",
     "another quote character": "case_id,activity,timestamp,seq\n'A,1',New,2026-03-02,1\n",
@@ -468,3 +469,69 @@ def test_an_order_value_is_read_as_the_pattern_reads_it(con: duckdb.DuckDBPyConn
     assert len(rows) == len(texts)
     assert [(x, new) for x, new, _ in rows] == [(x, old) for x, _, old in rows]
     assert {x: new for x, new, _ in rows}["17"] == 17 and {x: new for x, new, _ in rows}["-0"] == 0
+
+
+def test_a_table_only_discovery_reads_lacks_the_absent_optional_columns(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """``canonical=False`` (the streams command): the optional columns the log has not are
+    left out, ``process`` kept (``--only`` filters on it), the values and the discovery the
+    same as the canonical table's; a column the log has (lifecycle here) stays."""
+    from dipstick.streams.logs import load_event_log
+    from dipstick.streams.on_duckdb import discover_relation
+
+    for text, absent in (
+            (CLEAN["naive ISO, the strict form first"], ["lifecycle", "resource", "service"]),
+            (CLEAN["quotes, commas, CRLF, padded text, other columns"], ["resource", "service"])):
+        path = _write(tmp_path / "log.csv", text)
+        load_event_log(con, path, table="whole", ordered=False)
+        load_event_log(con, path, table="lean", ordered=False, canonical=False)
+        full, lean = _rows(con, "whole"), _rows(con, "lean")
+        assert [c for c in full[0] if c not in lean[0]] == absent
+        assert "process" in lean[0]
+        assert lean == [{c: r[c] for c in lean[0]} for r in full]
+        assert discover_relation(con.table("lean")) == discover_relation(con.table("whole"))
+        assert discover_relation(con.table("lean"), process="p").events == 0
+
+
+def test_the_direct_reads_missing_test_is_the_staged_one(con: duckdb.DuckDBPyConnection) -> None:
+    """``logs_sql._blank_or_mark`` (which skips ``trim`` on values starting with a digit, or
+    at "@" and up in ASCII) marks missing exactly the values ``_text(x, ("", "?"))`` does —
+    Unicode spaces too (a no-break space alone was a value to the direct read before session
+    16, and missing to the staged read)."""
+    from dipstick.engine.logs_sql import _blank_or_mark, _text
+
+    texts = ["", " ", "  ", "?", " ?", "? ", " ? ", "??", "\t", "\t?", "0", "07", "9", "9 ",
+             "/", ":", ":?", "?0", " 0", "@", "A", "a ?", "-1", "+1", ".5", "٣", "\u00a0",
+             "\u00a0?", " \u2003", "\u3000", "\u0080", "\u007f", "Ärger", None]
+    rows = con.execute(f"SELECT x, {_blank_or_mark('x')}, {_text('x', ('', '?'))} FROM "
+                       "(SELECT unnest($t) AS x)", {"t": texts}).fetchall()
+    assert len(rows) == len(texts)
+    assert [(x, fast) for x, fast, _ in rows] == [(x, staged) for x, _, staged in rows]
+    assert {x: fast for x, fast, _ in rows if x is not None}[" ? "] is None
+
+
+def test_a_table_only_discovery_reads_numbers_rows_in_file_order_on_parallel_threads(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """``canonical=False`` with the file order kept: the rows are written without
+    ``row_number()`` (which reads on one thread) and the file row, and the order of a log
+    without an order column, come from the table's rowid. A file large enough for DuckDB to
+    read it in parallel (~10 MB) keeps every row's number, as the canonical read gives it."""
+    from dipstick.streams.logs import load_event_log
+
+    path = tmp_path / "big.csv"
+    con.execute(f"COPY (SELECT 'c' || (i % 997) AS case_id, 'a' || (i % 5) AS activity, "
+                "TIMESTAMP '2026-01-01' + INTERVAL (i) SECOND AS timestamp FROM range(300000) "
+                f"t(i)) TO '{path}' (HEADER, TIMESTAMPFORMAT '%Y-%m-%d %H:%M:%S')").fetchall()
+    load_event_log(con, path, table="whole", ordered=False)
+    load_event_log(con, path, table="lean", ordered=False, canonical=False)
+    assert con.execute("SELECT count(*), count(*) FILTER (WHERE seq <> _row), min(_row), "
+                       "max(_row) FROM lean").fetchall() == [(300_000, 0, 1, 300_000)]
+    assert con.execute("SELECT count(*) FROM (SELECT _row, row_number() OVER (ORDER BY "
+                       "timestamp) AS k FROM lean) WHERE _row <> k").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM lean l FULL JOIN whole w USING (_row) WHERE "
+                       "l.case_id IS DISTINCT FROM w.case_id OR l.activity IS DISTINCT FROM "
+                       "w.activity OR l.timestamp IS DISTINCT FROM w.timestamp OR l.seq IS "
+                       "DISTINCT FROM w.seq").fetchall() == [(0,)]
+    kinds = con.execute("SELECT table_name, table_type FROM information_schema.tables")
+    assert dict(kinds.fetchall()) == {"lean": "VIEW", "_lean_rows": "BASE TABLE",
+                                      "whole": "BASE TABLE"}

@@ -135,7 +135,7 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            load_event_log(con, path, mapping, table="events", ordered=False)
+            load_event_log(con, path, mapping, table="events", ordered=False, canonical=False)
             step("discovering")
             d = discover_relation(con.table("events"), process=only, waiting=waiting,
                                   collapse=collapse, top_variants=top)

@@ -224,18 +224,23 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
 
 
 _FAST_MISSING = frozenset({"", "?"})
+# Optional columns a table only discovery reads may lack (``load_csv_direct``'s ``canonical``)
+_ABSENT = ("lifecycle", "resource", "service")
 
 
 def _blank_or_mark(x: str) -> str:
     """``_text(x, ("", "?"))`` for a text column, cheaper: a value that trims to "" or "?" is
-    empty or starts with a space or "?" (below "@"), so ``trim`` runs on those alone."""
-    return f"CASE WHEN {x} < '@' AND trim({x}) IN ('', '?') THEN NULL ELSE {x} END"
+    empty or starts with a space or "?" (below "@", not a digit) or with a Unicode space
+    (non-ASCII: DuckDB's ``trim`` takes U+00A0, U+2003 …), so ``trim`` runs on those alone —
+    not on an order column's numbers (0.03 s CPU of a 1.27 M-event read)."""
+    return (f"CASE WHEN ({x} < '0' OR {x} >= ':') AND ({x} < '@' OR {x} >= chr(128)) AND "
+            f"trim({x}) IN ('', '?') THEN NULL ELSE {x} END")
 
 
 def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence[str],
                     columns: Mapping[str, str], seq: str | None, table: str,
                     missing: Sequence[str], fmt: str | None, ordered: bool = True,
-                    sample: str | None = None) -> bool:
+                    sample: str | None = None, canonical: bool = True) -> bool:
     """The clean-log fast path of a plain CSV: (re)create ``table`` in one statement, the
     timestamps parsed by DuckDB's reader (no text staging, no second pass). True when done;
     False — the table left as it was — when the log is not one this path reads exactly as
@@ -253,15 +258,23 @@ def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence
     ``sample``, the first row's time as written: when it is a plain ISO time without offset
     (``2026-03-01 09:30:00``, or with a ``T``) the reader first tries that strict format, which
     takes no offset, zone or fraction (those fail it, and the ``TIMESTAMPTZ`` read follows):
-    a third less time parsing than through ``TIMESTAMPTZ`` (docs/decisions.md)."""
+    a third less time parsing than through ``TIMESTAMPTZ`` (docs/decisions.md).
+
+    ``canonical`` false leaves out the optional columns the log does not have (lifecycle,
+    resource, service; ``process`` stays, as ``--only`` filters on it): a table that only
+    discovery reads, which answers alike without them, need not write a column of NULLs per
+    event (~0.012 s CPU each on 1.27 M events: docs/benchmarks.md, session 16). With the file
+    order kept too (``ordered`` false), ``table`` is a view of the rows stored in
+    ``_<table>_rows``, the file row their rowid (:func:`_with_rows`): the read then runs on
+    every thread. ``table`` must then be new to the connection (or such a view)."""
     if not set(missing) <= _FAST_MISSING or (fmt is not None and ("%z" in fmt or "%Z" in fmt)):
         return False
     if fmt is None and sample is not None:
         naive = next((f for f, pattern in _NAIVE_ISO if re.fullmatch(pattern, sample)), None)
         if naive is not None and _load_csv_direct(con, path, header, columns, seq, table,
-                                                  naive, ordered):
+                                                  naive, ordered, canonical):
             return True
-    return _load_csv_direct(con, path, header, columns, seq, table, fmt, ordered)
+    return _load_csv_direct(con, path, header, columns, seq, table, fmt, ordered, canonical)
 
 
 # A first row's time in one of these forms: the reader tries the format (naive times only)
@@ -271,7 +284,7 @@ _NAIVE_ISO = (("%Y-%m-%d %H:%M:%S", r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"),
 
 def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence[str],
                      columns: Mapping[str, str], seq: str | None, table: str,
-                     fmt: str | None, ordered: bool) -> bool:
+                     fmt: str | None, ordered: bool, canonical: bool) -> bool:
     time_col = columns["timestamp"]
     if any(f in columns and columns[f] == time_col for f in TEXT_FIELDS) or seq == time_col:
         return False   # one column read as time and as text: the staged path
@@ -290,20 +303,28 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
         typed["seq"] = _whole(_blank_or_mark(ident(seq)))
     typed["_row"] = "_rn"
     used = ", ".join(ident(c) for c in dict.fromkeys([*columns.values(), *([seq] if seq else [])]))
+    kept = [(c, t) for c, t in EVENT_COLUMNS if canonical or c in columns or c not in _ABSENT]
+    # The file row (and the order without an order column) from the table's rowid, not from
+    # row_number(), which runs the whole read on one thread: see _with_rows
+    by_rowid = {"_row", *(() if seq else ("seq",))} if not (canonical or ordered) else set()
     # No sniffing (a sixth of a 36-column gzip log's read): RFC 4180 as written. A file in
     # another dialect fails it (strict mode: a row of another width is an error) and is read
     # by the staged path, which sniffs.
-    source = (f"(SELECT {used}, row_number() OVER () AS _rn FROM read_csv({literal(path)}, "
-              f"header = true, auto_detect = false, delim = ',', quote = '\"', "
-              f"escape = '\"', strict_mode = true, columns = {spec}{fmt_opt}))")
-    select = ", ".join(typed[c] for c, _ in EVENT_COLUMNS)
-    schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
+    source = (f"(SELECT {used}{'' if by_rowid else ', row_number() OVER () AS _rn'} FROM "
+              f"read_csv({literal(path)}, header = true, auto_detect = false, delim = ',', "
+              f"quote = '\"', escape = '\"', strict_mode = true, columns = {spec}{fmt_opt}))")
+    stored = [(c, t) for c, t in kept if c not in by_rowid]
+    select = ", ".join(typed[c] for c, _ in stored)
+    schema = ", ".join(f"{ident(c)} {t}" for c, t in stored)
     order = (f" ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, _rn"
              if ordered else "")
+    into = ident(f"_{table}_rows" if by_rowid else table)
     con.begin()
     try:
-        run(con, f"CREATE OR REPLACE TABLE {ident(table)} ({schema})")
-        run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {source}{order}")
+        run(con, f"CREATE OR REPLACE TABLE {into} ({schema})")
+        run(con, f"INSERT INTO {into} SELECT {select} FROM {source}{order}")
+        if by_rowid:
+            _with_rows(con, table, into, [c for c, _ in kept], by_rowid)
         con.commit()
         return True
     except duckdb.Error:
@@ -312,6 +333,18 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     except BaseException:
         con.rollback()
         raise
+
+
+def _with_rows(con: duckdb.DuckDBPyConnection, view: str, rows: str, columns: Sequence[str],
+               by_rowid: set[str]) -> None:
+    """``view``: the stored ``rows`` with the file row (``rowid + 1``: a table written in the
+    file's order, as the staged path's rowid) for each column in ``by_rowid``. DuckDB keeps
+    an insert's order on parallel threads, but ``row_number() OVER ()`` runs the read and the
+    insert on one (measured: 0.32 s CPU all on the main thread, against 0.15 + 0.15 s on two
+    for the 1.27 M-event log: half the wall on an idle two-core machine)."""
+    select = ", ".join(f"rowid + 1 AS {ident(c)}" if c in by_rowid else ident(c)
+                       for c in columns)
+    run(con, f"CREATE OR REPLACE VIEW {ident(view)} AS SELECT {select} FROM {rows}")
 
 
 def _problems(con: duckdb.DuckDBPyConnection, src: Staged, checks: Sequence[Check],

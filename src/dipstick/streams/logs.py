@@ -82,10 +82,13 @@ def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
 
 def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                    mapping: LogMapping = LogMapping(), table: str = "events",
-                   ordered: bool = True) -> tuple[str, int]:
+                   ordered: bool = True, canonical: bool = True) -> tuple[str, int]:
     """:func:`read_event_log` without its summary (a scan counting the distinct cases: 45 ms
     CPU of a 1.27 M-event log, which the ``streams`` command never shows): the log's format
-    and the XES events dropped for their lifecycle."""
+    and the XES events dropped for their lifecycle. ``canonical`` false lets a clean CSV's
+    table lack the optional columns the log has not, and be a view numbering the rows by
+    their rowid when ``ordered`` is false (``logs_sql.load_csv_direct``): for a table only
+    discovery reads, on a connection of its own."""
     path = Path(path)
     display = str(path)
     fmt = log_format(path)
@@ -102,7 +105,8 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     relation = f"_raw_log_{abs(hash((display, table))):x}"
     dropped = 0
     with logs_sql.utc(con):
-        if fmt.startswith("csv") and _direct(con, path, display, mapping, table, ordered):
+        if fmt.startswith("csv") and _direct(con, path, display, mapping, table, ordered,
+                                             canonical):
             return fmt, 0
         if fmt.startswith("xes"):
             staged, dropped = _stage_xes(con, relation, path, display)
@@ -129,7 +133,7 @@ def log_format(path: Path) -> str | None:
 
 
 def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
-            table: str, ordered: bool) -> bool:
+            table: str, ordered: bool, canonical: bool) -> bool:
     """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``); False
     when the staged path must read it (a header DuckDB must sniff, day-first dates, any bad
     value: the staged path then names every problem)."""
@@ -145,7 +149,7 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
     sample = (first[names.index(columns["timestamp"])]
               if first is not None and len(first) == len(names) else None)
     return logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
-                                    mapping.timestamp_format, ordered, sample)
+                                    mapping.timestamp_format, ordered, sample, canonical)
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
