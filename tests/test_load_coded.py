@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from dipstick.engine import sql
-from dipstick.engine.coded import MAX_CODES, codes_of
+from dipstick.engine.coded import MAX_CODES, codes_of, judged
 from dipstick.engine.rules import Rule
 from dipstick.package import load_package, reference_ids, validate
 from dipstick.package.tables import TABLES, keys_of
@@ -124,3 +124,35 @@ def test_codes_are_the_sets_the_rules_confine_a_column_to() -> None:
     assert "service" not in codes_of(rules, read, not_read, refs)
     many = {"service": {str(i) for i in range(MAX_CODES + 1)}}
     assert codes_of(rules[:2], read, dict.fromkeys(read, True), many) == {}
+
+
+def test_a_cast_judges_a_rule_only_of_exactly_its_set() -> None:
+    """The load counts no row of a reference or choice its column's ENUM cast has judged:
+    only when the ENUM is that rule's set, never a pair's (its owner is not in it)."""
+    refs = {"service": {"crm", "erp"}, "dimension": {"staff\x1fease", "shoppers\x1ftime"}}
+    ref = Rule("service", "ref", "", ref="service")
+    choice = Rule("type", "choices", "", ("request", "incident"))
+    pair = Rule("dimension", "pair_ref", "", "group", ref="dimension")
+    codes = {"service": ("crm", "erp"), "type": ("incident", "request"),
+             "dimension": ("ease", "time")}
+    assert judged(ref, codes, refs) and judged(choice, codes, refs)
+    assert not judged(pair, codes, refs)
+    assert not judged(ref, {"service": ("crm", "erp", "hr")}, refs)   # a wider set
+    assert not judged(ref, {}, refs)                                  # not coded
+
+
+def test_a_dimension_of_another_group_is_named_in_a_coded_table(tmp_path: Path) -> None:
+    """``time_saved`` is a dimension of the staff, not of the shoppers: the ENUM of every
+    group's dimensions takes it, the pair's rule still names the row."""
+    b = PackageBuilder(tmp_path).healthy()
+    b.tables["surveys"][2].update(group="shoppers", dimension="time_saved")
+    pkg = b.write("csv")
+    refs = reference_ids(load_package(_package(tmp_path / "ok", "csv")).model)
+    for fmt in ("csv", "parquet"):
+        if fmt == "parquet":
+            duckdb.execute(f"COPY (SELECT * FROM read_csv('{pkg / 'surveys.csv'}', header = "
+                           f"true)) TO '{pkg / 'surveys.parquet'}' (FORMAT parquet)")
+        con = sql.connect()
+        found = sql.load_table(con, "surveys", pkg / f"surveys.{fmt}", TABLES["surveys"], refs,
+                               "surveys", partial(keys_of, "surveys"), coded=True)
+        assert [(p.row, p.field, p.value) for p in found] == [(3, "dimension", "time_saved")]

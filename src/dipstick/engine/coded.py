@@ -37,16 +37,28 @@ def codes_of(rules: Sequence[Rule], read_columns: Mapping[int, tuple[str, ...]],
         if r.test not in _BY_VALUE or not as_read[i]:
             barred.update(read_columns[i])
             continue
-        if r.test == "choices":
-            assert isinstance(r.arg, tuple)
-            values: Iterable[str] = r.arg
-        elif r.test == "ref":
-            values = refs.get(str(r.ref), ())
-        else:   # a pair "owner\x1fid": the column holds the id
-            values = (v.split(chr(31), 1)[-1] for v in refs.get(str(r.ref), ()))
-        sets.setdefault(r.field, set()).update(values)
+        sets.setdefault(r.field, set()).update(values_of(r, refs))
     return {name: tuple(sorted(vs)) for name, vs in sets.items()
             if name not in barred and 0 < len(vs) <= MAX_CODES}
+
+
+def values_of(rule: Rule, refs: Mapping[str, Iterable[str]]) -> set[str]:
+    """The values a choices or reference rule allows its column (a pair's ids, of any
+    owner)."""
+    if rule.test == "choices":
+        assert isinstance(rule.arg, tuple)
+        return set(rule.arg)
+    ids = refs.get(str(rule.ref), ())
+    return {v.split(chr(31), 1)[-1] for v in ids} if rule.test == "pair_ref" else set(ids)
+
+
+def judged(rule: Rule, codes: Mapping[str, Sequence[str]],
+           refs: Mapping[str, Iterable[str]]) -> bool:
+    """Whether ``rule`` holds on every row of a table whose ``codes`` columns were cast:
+    a choices or reference rule whose column is an ENUM of exactly its values (the cast
+    fails on any other value). A pair's owner is not in the ENUM: it is still counted."""
+    return (rule.test in ("choices", "ref") and rule.field in codes
+            and set(codes[rule.field]) == values_of(rule, refs))
 
 
 def enum_type(values: Sequence[str]) -> str:

@@ -193,11 +193,15 @@ def load_table(
         codes = _create(con, new, made, codes, raw)
         mine = {c.name: ident(c.name) for c in present}
         on = ident(new)
-        # a text column kept as read: its value rules are counted on the file's values
+        # a text column kept as read: its value rules are counted on the file's values;
+        # one cast to an ENUM of exactly the rule's set has found every value in it
         on_file = [i for i, r in enumerate(rules) if as_read(r, typed)]
         counted, rows_in = count_rows(con, on, {
             i: DUCKDB.condition(r, mine, known.__getitem__) for i, r in enumerate(rules)
             if i not in on_file})
+        cast = {i for i in on_file if coded_.judged(rules[i], codes, refs)}
+        counted |= dict.fromkeys(cast, 0)
+        on_file = [i for i in on_file if i not in cast]
         for names in dict.fromkeys(read_columns(rules[i]) for i in on_file):
             counted |= count_by_value(con, raw, names, {
                 i: checks[i].condition for i in on_file if read_columns(rules[i]) == names})
