@@ -156,3 +156,16 @@ def test_a_dimension_of_another_group_is_named_in_a_coded_table(tmp_path: Path) 
         found = sql.load_table(con, "surveys", pkg / f"surveys.{fmt}", TABLES["surveys"], refs,
                                "surveys", partial(keys_of, "surveys"), coded=True)
         assert [(p.row, p.field, p.value) for p in found] == [(3, "dimension", "time_saved")]
+
+
+def test_a_hostile_id_arrives_intact_through_its_enum(tmp_path: Path) -> None:
+    """An ENUM's values are SQL text (a type cannot be bound): quoted by ``engine.quote``."""
+    sid = "it's; DROP TABLE tickets; --"
+    for fmt in ("csv", "parquet"):
+        b = PackageBuilder(tmp_path / fmt).healthy().service(sid).tickets(sid, per_week=1)
+        pkg = b.write(fmt)
+        con = load_package(pkg).signals.connection
+        assert "tickets" in {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()"
+                                                       ).fetchall()}
+        got = con.execute("SELECT DISTINCT service FROM tickets ORDER BY 1").fetchall()
+        assert got == [("crm",), (sid,)], fmt

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import duckdb
 
+from dipstick.engine.quote import ident, literal
 from dipstick.engine.rules import Rule
 
 MAX_CODES = 2**16 - 1   # two bytes a row at most: above, a column stays VARCHAR
@@ -63,7 +64,7 @@ def judged(rule: Rule, codes: Mapping[str, Sequence[str]],
 
 def enum_type(values: Sequence[str]) -> str:
     """An anonymous ENUM of ``values`` (a table's column type: dropped with the table)."""
-    return "ENUM(" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+    return "ENUM(" + ", ".join(literal(v) for v in values) + ")"
 
 
 def stored(table: str) -> str:
@@ -76,13 +77,11 @@ def drop_kept(con: duckdb.DuckDBPyConnection, table: str) -> None:
     its coded table): DuckDB's ``DROP TABLE IF EXISTS`` refuses a view of that name."""
     for kind, name in (("VIEW", table), ("TABLE", table), ("TABLE", stored(table))):
         with contextlib.suppress(duckdb.CatalogException):
-            con.execute(f'DROP {kind} IF EXISTS "{name}"').fetchall()
+            con.execute(f"DROP {kind} IF EXISTS {ident(name)}").fetchall()
 
 
 def view_sql(table: str, names: Sequence[str], codes: Mapping[str, object]) -> str:
     """The view ``table`` over its coded table: the coded columns as text again."""
-    def q(n: str) -> str:
-        return '"' + n.replace('"', '""') + '"'
-
-    cols = [f"CAST({q(n)} AS VARCHAR) AS {q(n)}" if n in codes else q(n) for n in names]
-    return f"CREATE VIEW {q(table)} AS SELECT {', '.join(cols)} FROM {q(stored(table))}"
+    cols = [f"CAST({ident(n)} AS VARCHAR) AS {ident(n)}" if n in codes else ident(n)
+            for n in names]
+    return f"CREATE VIEW {ident(table)} AS SELECT {', '.join(cols)} FROM {ident(stored(table))}"

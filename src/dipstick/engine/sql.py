@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 
 from dipstick.engine import coded as coded_
+from dipstick.engine.quote import ident as ident
+from dipstick.engine.quote import literal as literal
 from dipstick.engine.rules import DUCKDB, Column, Rule, table_rules, value_rules_of
 from dipstick.errors import Problem
 
@@ -45,21 +47,6 @@ def run(con: duckdb.DuckDBPyConnection, sql: str,
     """Execute and drain: DuckDB 2 refuses new work while a result is left unread. Values go
     in ``params`` (``?`` or ``$name`` in ``sql``), never into the SQL text."""
     return con.execute(sql, params).fetchall()
-
-
-def literal(value: object) -> str:
-    """A SQL string literal, for the one place DuckDB cannot bind a value: the text of a
-    ``CREATE VIEW`` (a view stores its SQL, so ``?`` is refused: "This type of statement can't
-    be prepared"). The import pipeline builds its mapped expressions (value maps, choices, date
-    formats, a Parquet file's path) into views, so those use this; every other value is a
-    parameter of :func:`run`. Doubling ``'`` is all a DuckDB string literal needs (no backslash
-    escapes), so any text, ``;`` and ``--`` included, arrives intact."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier (table or column name): the one helper for names."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _typed(col: Column, raw_type: str) -> str:
