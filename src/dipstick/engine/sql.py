@@ -14,6 +14,9 @@ from typing import Any
 
 import duckdb
 
+from dipstick.engine import coded as coded_
+from dipstick.engine.quote import ident as ident
+from dipstick.engine.quote import literal as literal
 from dipstick.engine.rules import DUCKDB, Column, Rule, table_rules, value_rules_of
 from dipstick.errors import Problem
 
@@ -44,21 +47,6 @@ def run(con: duckdb.DuckDBPyConnection, sql: str,
     """Execute and drain: DuckDB 2 refuses new work while a result is left unread. Values go
     in ``params`` (``?`` or ``$name`` in ``sql``), never into the SQL text."""
     return con.execute(sql, params).fetchall()
-
-
-def literal(value: object) -> str:
-    """A SQL string literal, for the one place DuckDB cannot bind a value: the text of a
-    ``CREATE VIEW`` (a view stores its SQL, so ``?`` is refused: "This type of statement can't
-    be prepared"). The import pipeline builds its mapped expressions (value maps, choices, date
-    formats, a Parquet file's path) into views, so those use this; every other value is a
-    parameter of :func:`run`. Doubling ``'`` is all a DuckDB string literal needs (no backslash
-    escapes), so any text, ``;`` and ``--`` included, arrives intact."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def ident(name: str) -> str:
-    """A quoted SQL identifier (table or column name): the one helper for names."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _typed(col: Column, raw_type: str) -> str:
@@ -121,6 +109,7 @@ def load_table(
     display: str,
     keys_of: Callable[[Iterable[str]], tuple[tuple[str, ...], bool]] | None = None,
     folder: bool = False,
+    coded: bool = False,
 ) -> list[Problem]:
     """Load one signal file into the typed DuckDB table ``table``; return its problems.
     ``path`` may be a URL DuckDB reads; with ``folder`` it is a Parquet dataset (every
@@ -129,7 +118,9 @@ def load_table(
     ``refs`` maps a reference kind to the known ids; for ``dimension`` and ``touchpoint`` the ids
     are ``"group\\x1fdimension"`` / ``"journey\\x1ftouchpoint"`` pairs; no two rows may share
     a key (``keys_of`` the columns found: ``package.tables.keys_of``). Nothing is created when
-    there is a problem, so a bad package never yields a half-loaded engine.
+    there is a problem, so a bad package never yields a half-loaded engine. With ``coded``,
+    the text columns of a known set of values are stored as ENUMs and ``table`` is a view
+    giving them back as text (:mod:`dipstick.engine.coded`): nothing may append to it.
     """
     raw = f"_raw_{table}"
     csv = not folder and str(path).endswith(".csv")
@@ -173,11 +164,12 @@ def load_table(
 
     keys, unique = keys_of(typed) if keys_of else ((), False)
     unique_key = unique and set(keys) <= typed.keys()
-    extra = [ident(c) for c in header if c not in typed]
-    select = [f"{typed[c.name]} AS {ident(c.name)}" for c in present] + extra
-    select += [f"{rownum} AS seq" if (table, c.name) == ("events", "seq")
-               else f"CAST(NULL AS {c.sql_type}) AS {ident(c.name)}"
-               for c in columns if c.name not in types]
+    # each column made: its name and expression (the file's extra columns kept as they are)
+    made = {c.name: typed[c.name] for c in present} | {c: ident(c) for c in header
+                                                       if c not in typed}
+    made |= {c.name: rownum if (table, c.name) == ("events", "seq")
+             else f"CAST(NULL AS {c.sql_type})" for c in columns if c.name not in types}
+    codes: Mapping[str, Sequence[str]] = coded_columns(rules, typed, refs) if coded else {}
     # Typed first when no rule needs the raw text (a typed Parquet file: no "not a valid"
     # rule): the rules' counts then read the new in-memory table instead of decoding and
     # casting the file a second time (5.3 M tickets: 1.8 → 0.5 s of CPU). A CSV is all text,
@@ -185,15 +177,18 @@ def load_table(
     first = not csv and all(r.test != "type" for r in rules)
     new = f"_new_{table}"
     if first:
-        run(con, f"CREATE OR REPLACE TABLE {ident(new)} AS SELECT {', '.join(select)} "
-                 f"FROM {raw}")
+        codes = _create(con, new, made, codes, raw)
         mine = {c.name: ident(c.name) for c in present}
         on = ident(new)
-        # a text column kept as read: its value rules are counted on the file's values
+        # a text column kept as read: its value rules are counted on the file's values;
+        # one cast to an ENUM of exactly the rule's set has found every value in it
         on_file = [i for i, r in enumerate(rules) if as_read(r, typed)]
         counted, rows_in = count_rows(con, on, {
             i: DUCKDB.condition(r, mine, known.__getitem__) for i, r in enumerate(rules)
             if i not in on_file})
+        cast = {i for i in on_file if coded_.judged(rules[i], codes, refs)}
+        counted |= dict.fromkeys(cast, 0)
+        on_file = [i for i in on_file if i not in cast]
         for names in dict.fromkeys(read_columns(rules[i]) for i in on_file):
             counted |= count_by_value(con, raw, names, {
                 i: checks[i].condition for i in on_file if read_columns(rules[i]) == names})
@@ -231,14 +226,41 @@ def load_table(
                                     "the ones above", field=ch.field))
     if problems:
         run(con, f"DROP TABLE IF EXISTS {ident(new)}")
-    elif first:
-        run(con, f"DROP TABLE IF EXISTS {ident(table)}")
-        run(con, f"ALTER TABLE {ident(new)} RENAME TO {ident(table)}")
     else:
-        run(con, f"CREATE OR REPLACE TABLE {ident(table)} AS SELECT {', '.join(select)} "
-                 f"FROM {raw}")
+        if not first:
+            codes = _create(con, new, made, codes, raw)
+        coded_.drop_kept(con, table)
+        run(con, f"ALTER TABLE {ident(new)} RENAME TO "
+                 f"{ident(coded_.stored(table) if codes else table)}")
+        if codes:
+            run(con, coded_.view_sql(table, list(made), codes))
     _drop(con, raw, csv)
     return problems
+
+
+def coded_columns(rules: Sequence[Rule], typed: Mapping[str, str],
+                  refs: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
+    """:func:`dipstick.engine.coded.codes_of` of a table's rules."""
+    return coded_.codes_of(rules, {i: read_columns(r) for i, r in enumerate(rules)},
+                           {i: as_read(r, typed) for i, r in enumerate(rules)}, refs)
+
+
+def _create(con: duckdb.DuckDBPyConnection, new: str, made: Mapping[str, str],
+            codes: Mapping[str, Sequence[str]], raw: str) -> Mapping[str, Sequence[str]]:
+    """Make ``new`` from ``raw``, the ``codes`` columns as ENUMs; return the columns coded.
+    Before the rules are judged (typed first) a value outside its set cannot be cast: the
+    table is then made plain, and the rules name the value."""
+    def make(codes: Mapping[str, Sequence[str]]) -> None:
+        cols = [f"CAST({x} AS {coded_.enum_type(codes[n])}) AS {ident(n)}" if n in codes
+                else f"{x} AS {ident(n)}" for n, x in made.items()]
+        run(con, f"CREATE OR REPLACE TABLE {ident(new)} AS SELECT {', '.join(cols)} FROM {raw}")
+
+    try:
+        make(codes)
+    except duckdb.ConversionException:
+        codes = {}
+        make(codes)
+    return codes
 
 
 _BY_VALUE = {"choices", "ref", "pair_ref"}

@@ -34,6 +34,10 @@ DATE_COLUMNS = {"tickets": ["opened_at"], "usage": ["date"], "costs": ["month"],
                 "training": ["date"], "changes": ["date"], "surveys": ["date"], "kpis": ["date"],
                 "events": ["timestamp"], "touchpoints": ["date"]}
 
+# the tables something appends to after the load (a pulse's answers: pulse/feed.py), which
+# stay plain tables; the others keep their text of known values coded (engine/coded.py)
+APPENDED = frozenset({"surveys"})
+
 
 @dataclass
 class Package:
@@ -97,7 +101,8 @@ def load_package(path: str | Path, progress: Progress | None = None,
                 lake[table] = frame
         else:
             found = load_table(con, table, source.location, TABLES[table], refs,
-                               source.display, partial(keys_of, table), source.folder)
+                               source.display, partial(keys_of, table), source.folder,
+                               coded=table not in APPENDED)
             if not found:
                 loaded[table] = table
         problems += found
