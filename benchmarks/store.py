@@ -184,8 +184,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 import pandas  # a check imports it anyway: not part of the extra
 import dipstick.cli.commands as commands
+import dipstick.runs as runs
 from dipstick.package import load_package
-from dipstick.runs import context_if_any
+
+# what ``dipstick check`` builds to store (session 16: the stored form, without the verdicts)
+context_if_any = getattr(runs, "stored_form_if_any", runs.context_if_any)
 
 url, folder, cache = sys.argv[1:4]
 assert "sqlalchemy" not in sys.modules, "the database layer is imported before the clock"
