@@ -30,6 +30,8 @@ from dipstick.runs import (
 from dipstick.store import Store
 from dipstick.store.tables import RunExtras
 
+from clirun import dipstick
+
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -116,3 +118,19 @@ def test_a_stored_context_that_does_not_fit_its_rows_is_not_read(
     store, run_id = stored(f"sqlite:///{tmp_path / 'app.db'}", short, form)
     with store:
         assert read_context(store, run_id) is None
+
+
+def test_dipstick_check_stores_the_context_without_its_verdicts(
+        demo_org: Path, tmp_path: Path, demo_result: CheckResult,
+        built: tuple[RunContext, StoredContext]) -> None:
+    """The CLI's stored run: its context is the stored form, and reads back as the pages'."""
+    full, _ = built
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    ran = dipstick("check", demo_org, "--format", "json", "--database", url)
+    assert ran.returncode in (0, 1), ran.stderr
+    with Store.open(url) as store:
+        run_id = store.runs(1)[0].id
+        body = store.load_extras(run_id)
+        assert isinstance(body, StoredContext) and body.context.result.verdicts == ()
+        back = read_context(store, run_id)
+    assert back == full and repr(back) == repr(full)

@@ -5,6 +5,8 @@ surveys, run costs) is ~200,000 small objects for 2,040 services. Pickle writes 
 in a fraction of a second — the point: the first page after a restart must answer in ≤ 1 s,
 where re-checking the package took 12–27 s. It is pickled, not JSON, because rebuilding
 dozens of typed classes from JSON would be slower and a second copy of every class's shape.
+Since format 2 the verdicts are not in it (``dipstick.runs.StoredContext``): the run's own
+rows hold them, and ``dipstick.runs.read_context`` rebuilds them from there.
 
 Pickle runs code named by the data, so reading never trusts the bytes: the restricted
 unpickler builds only dipstick's own data classes (dataclasses, enums, pydantic models of
