@@ -225,6 +225,7 @@ def _stored(shell: RunContext, verdicts: Sequence[ServiceVerdict]) -> StoredCont
 
 
 def _kpis(f: Finding) -> tuple[Evidence, ...]:
+    """The outcome KPIs' evidence of an alignment finding: the value map reads it."""
     return tuple(e for e in f.evidence if e.metric.startswith("kpi:"))
 
 
@@ -350,9 +351,8 @@ def _light(v: ServiceVerdict, leaks: dict[tuple[object, ...], LeakEstimate]
 
 
 def _light_finding(f: Finding, leaks: dict[tuple[object, ...], LeakEstimate]) -> Finding:
-    kept = tuple(e for e in f.evidence if e.metric.startswith("kpi:")) \
-        if f.cause == "alignment" else ()
-    return evolve(f, evidence=kept, coverage=(), leak=_one_leak(f.leak, leaks))
+    return evolve(f, evidence=_kpis(f) if f.cause == "alignment" else (), coverage=(),
+                  leak=_one_leak(f.leak, leaks))
 
 
 def _one_leak(leak: LeakEstimate, leaks: dict[tuple[object, ...], LeakEstimate]
