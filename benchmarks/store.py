@@ -25,6 +25,10 @@ package already loaded and the check's result read from ``--cache`` (not timed: 
 ``--no-store`` does the same). ``--base SRC`` runs the same with another ``src`` (e.g. a ``git
 archive`` of the code before) on ``PYTHONPATH``, alternating with this one. Each step's CPU
 is printed too (medians): the answers with the database layer's import, the context, the rest.
+Before the clock the child also imports every module a ``--no-store`` check of the package
+imports (listed once by running one, kept beside ``--cache`` as ``<cache>.modules.json``): a
+real check has loaded e.g. narwhals' DuckDB backend before it stores, so its import is not
+part of storing's extra (until session 16 the child counted ~0.05-0.2 s of such imports).
 
 The machine may be shared: CPU seconds are printed beside wall times, and the load average.
 """
@@ -184,10 +188,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 import pandas  # a check imports it anyway: not part of the extra
 import dipstick.cli.commands as commands
+import dipstick.runs as runs
 from dipstick.package import load_package
-from dipstick.runs import context_if_any
 
-url, folder, cache = sys.argv[1:4]
+# what ``dipstick check`` builds to store (session 16: the stored form, without the verdicts)
+context_if_any = getattr(runs, "stored_form_if_any", runs.context_if_any)
+
+url, folder, cache, modules = sys.argv[1:5]
+for name in json.loads(Path(modules).read_text()):   # what the check itself has imported
+    try:
+        __import__(name)
+    except Exception:
+        pass
 assert "sqlalchemy" not in sys.modules, "the database layer is imported before the clock"
 sys.setrecursionlimit(100_000)
 result = pickle.loads(Path(cache).read_bytes())
@@ -220,6 +232,29 @@ print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
 
 MIGRATE = "import sys; from dipstick.store import Store; Store.open(sys.argv[1]).migrate()"
 
+# the modules a ``--no-store`` check has imported when it ends (not the database layer's)
+CHECK_MODULES = """
+import json, runpy, sys
+out = sys.argv.pop(1)
+try:
+    runpy.run_module("dipstick", run_name="__main__")
+except SystemExit:
+    pass
+with open(out, "w") as f:
+    json.dump(sorted(m for m in sys.modules if m != "__main__"), f)
+"""
+
+
+def check_modules(args: argparse.Namespace) -> Path:
+    """The modules a ``--no-store`` check of the package imports, listed once (one check)."""
+    found = Path(f"{args.cache}.modules.json")
+    if not found.exists():
+        print(f"listing the modules a --no-store check imports into {found} (one check)")
+        subprocess.run([sys.executable, "-c", CHECK_MODULES, str(found), "check",
+                        str(args.dir), "--format", "json", "--no-store"], check=True,
+                       stdout=subprocess.DEVNULL)
+    return found
+
 
 def _env(src: Path | None) -> dict[str, str]:
     env = dict(os.environ)
@@ -242,7 +277,8 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
     for _ in range(args.repeat):
         for name, src in versions.items():
             out = subprocess.run(
-                [sys.executable, "-c", CHILD, urls[name], str(args.dir), str(args.cache)],
+                [sys.executable, "-c", CHILD, urls[name], str(args.dir), str(args.cache),
+                 str(check_modules(args))],
                 env=_env(src), check=True, capture_output=True, text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             seen[name].append((got["wall"], got["cpu"]))

@@ -26,7 +26,14 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from dipstick.runs import RunContext, check_and_store, context_of, lights_only
+from dipstick.runs import (
+    RunContext,
+    as_stored,
+    check_and_store,
+    context_of,
+    lights_only,
+    read_context,
+)
 from dipstick.store import Store
 from dipstick.store.tables import RunExtras
 from dipstick.store.users import create_user
@@ -86,7 +93,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stored]:
         checked = check_and_store(package, store, "check (test)")
         create_user(store, EMAIL, PASSWORD, "leader", name="Test leader")
         run = store.runs(1)[0]
-        assert store.load_extras(run.id) == checked.context is not None
+        assert read_context(store, run.id) == checked.context is not None
     assert checked.context is not None
     before = f"sqlite:///{tmp / 'without.db'}"
     with Store.open(before) as store:
@@ -154,7 +161,7 @@ def test_the_same_on_postgresql(stored: Stored) -> None:
             store.migrate()
             assert store.revision() >= "0011"
             store.save_run(result, started_at=started, finished_at=finished, command=command,
-                           extras=stored.context)
+                           extras=as_stored(stored.context))   # as check_and_store does
             create_user(store, EMAIL, PASSWORD, "leader", name="Test leader")
         assert_same_pages(restarted(url), stored.expected)
 
@@ -178,7 +185,7 @@ def test_the_context_shares_equal_week_axes_and_keeps_the_trends(stored: Stored)
     assert len({id(t.weeks) for t in trends.values()}) == len(axes)
     assert len({id(d) for w in axes for d in w}) == len({d for w in axes for d in w})
     with Store.open(stored.database) as store:
-        loaded = store.load_extras(store.runs(1)[0].id)
+        loaded = read_context(store, store.runs(1)[0].id)
     assert isinstance(loaded, RunContext) and loaded.result.trends == checked
 
 
@@ -204,10 +211,10 @@ def test_a_context_not_written_by_this_version_or_not_safe_is_not_read(stored: S
     url = f"sqlite:///{shared.copied(Path(stored.database[10:]), tmp_path / 'app.db')}"
     with Store.open(url) as store:
         run_id = store.runs(1)[0].id
-        assert isinstance(store.load_extras(run_id), RunContext)
+        assert isinstance(read_context(store, run_id), RunContext)
         with store.engine.begin() as conn:
             conn.execute(update(RunExtras).values(dipstick="0.0.1"))
-        assert store.load_extras(run_id) is None
+        assert store.load_extras(run_id) is None and read_context(store, run_id) is None
         hostile = pickle.dumps(Hostile(str(tmp_path / "pwned")))
         with store.engine.begin() as conn:
             conn.execute(update(RunExtras).values(

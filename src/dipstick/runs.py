@@ -6,21 +6,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from math import copysign
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import NoneType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dipstick import collector
 from dipstick.check import CheckResult, ServiceVerdict, Trend, run_check
+from dipstick.episodes import Episode
 from dipstick.errors import UsageError
-from dipstick.findings import CheckContext, CommonSpec, Finding, LeakEstimate, evolve
+from dipstick.findings import (
+    CheckContext,
+    CommonSpec,
+    Evidence,
+    Finding,
+    LeakEstimate,
+    Status,
+    evolve,
+)
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.perception import PerceptionSpec
 from dipstick.indicators.registry import CAUSES, split_settings
-from dipstick.model import ValueModel
+from dipstick.model import Service, ValueModel
 from dipstick.package import Package, load_package
 from dipstick.package.tables import TABLES
 from dipstick.surveys import ServiceSurveys, service_surveys
@@ -30,6 +40,7 @@ if TYPE_CHECKING:   # the database layer only where a run is kept (tests/test_st
     from dipstick.store.audit import Actor
 
 Progress = Callable[[str], None]
+C = TypeVar("C")
 log = logging.getLogger("dipstick.runs")
 ENGINES = ("duckdb", "spark")
 
@@ -50,6 +61,24 @@ class RunContext:
     surveys: Mapping[str, ServiceSurveys] = field(default_factory=dict)
     # per service: the run cost a month the check's formulas used (costs.csv, else the catalog)
     costs: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredContext:
+    """A run's context as it is stored: ``context`` without its verdicts (``result.verdicts``
+    empty), which the run's own rows hold (``service_results``, ``findings``) and
+    :func:`read_context` rebuilds from them — they were 2/3 of the pickle, and copying them
+    light then pickling them half of what storing the context cost. Kept here only what the
+    rows cannot give back exactly: the outcome KPIs' evidence of the alignment findings
+    (``kpis``, by verdict and finding position; the value map reads it) and, whole and light,
+    any verdict with a number the database would change (``kept``, by position: SQLite turns
+    -0.0 into 0.0 and NaN into NULL) or that is not the model's own service. ``count``: how
+    many verdicts, for rows that do not fit to be told apart."""
+
+    context: RunContext
+    count: int
+    kpis: Mapping[tuple[int, int], tuple[Evidence, ...]] = field(default_factory=dict)
+    kept: Mapping[int, ServiceVerdict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,8 +147,10 @@ def check_and_store(path: Path, store: Store, command: str, as_of: date | None =
                             prepare=lambda p: add_answers(store, p))
     if progress:
         progress("storing the run")
+    ctx = kept[0]
     run_id = store.save_run(checked.result, started_at=started, finished_at=datetime.now(UTC),
-                            command=command, extras=kept[0], actor=actor)
+                            command=command, extras=None if ctx is None else as_stored(ctx),
+                            actor=actor)
     settle(store)    # a done action whose leak came back is reopened (docs/actions.md)
     return Checked(checked.result, checked.model, run_id, kept[0])
 
@@ -128,8 +159,19 @@ def context_if_any(package: Package, result: CheckResult) -> RunContext | None:
     """:func:`context_of` for a run about to be stored: a failure here (a bug, an engine that
     cannot read the surveys) is logged and the run stored without it — its pages then re-check
     the package, as for runs stored before — never a lost run."""
+    return _if_any(context_of, package, result)
+
+
+def stored_form_if_any(package: Package, result: CheckResult) -> StoredContext | None:
+    """:func:`stored_form`, a failure logged as by :func:`context_if_any` (``dipstick check``:
+    the run's context is only stored, never shown)."""
+    return _if_any(stored_form, package, result)
+
+
+def _if_any(build: Callable[[Package, CheckResult], C], package: Package,
+            result: CheckResult) -> C | None:
     try:
-        return context_of(package, result)
+        return build(package, result)
     except Exception:
         log.exception("the pages' context of the check of %s could not be built; the run is "
                       "stored without it", result.package)
@@ -147,6 +189,132 @@ def context_of(package: Package, result: CheckResult) -> RunContext:
         light = dataclasses.replace(light, trends=_shared_weeks(light.trends))
         return RunContext(package.model, light, surveys_of(package, result),
                           run_costs(package, result))
+
+
+def stored_form(package: Package, result: CheckResult) -> StoredContext:
+    """The run's context as stored (:class:`StoredContext`), straight from the check's result:
+    no light copy of its verdicts is made (what ``dipstick check`` stores)."""
+    with collector.paused():
+        shell = dataclasses.replace(result, verdicts=(), surveyed=None,
+                                    trends=_shared_weeks(result.trends))
+        ctx = RunContext(package.model, shell, surveys_of(package, result),
+                         run_costs(package, result))
+        return _stored(ctx, result.verdicts)
+
+
+def as_stored(ctx: RunContext) -> StoredContext:
+    """A context built by :func:`context_of` in the form it is stored."""
+    with collector.paused():
+        return _stored(dataclasses.replace(ctx, result=dataclasses.replace(
+            ctx.result, verdicts=())), ctx.result.verdicts)
+
+
+def _stored(shell: RunContext, verdicts: Sequence[ServiceVerdict]) -> StoredContext:
+    services = {s.id: s for s in shell.model.services}
+    leaks: dict[tuple[object, ...], LeakEstimate] = {}
+    kpis: dict[tuple[int, int], tuple[Evidence, ...]] = {}
+    kept: dict[int, ServiceVerdict] = {}
+    for i, v in enumerate(verdicts):
+        if not _rows_exact(v, services.get(v.service.id)):
+            kept[i] = _light(v, leaks)
+            continue
+        for j, f in enumerate(v.findings):
+            if f.cause == "alignment" and (found := _kpis(f)):
+                kpis[i, j] = found
+    return StoredContext(shell, len(verdicts), kpis, kept)
+
+
+def _kpis(f: Finding) -> tuple[Evidence, ...]:
+    """The outcome KPIs' evidence of an alignment finding: the value map reads it."""
+    return tuple(e for e in f.evidence if e.metric.startswith("kpi:"))
+
+
+def _rows_exact(v: ServiceVerdict, service: Service | None) -> bool:
+    """Whether the verdict read back from its stored rows (:func:`_rebuilt`) is ``v`` made
+    light, value for value: every number a float (an int would come back a float), none NaN
+    or -0.0 (SQLite stores NULL and 0.0), days dates, each finding the verdict's service's and
+    the service the model's."""
+    if service is None or (v.service is not service and v.service != service):
+        return False
+    sid = service.id
+    for f in v.findings:
+        leak = f.leak
+        for x in (f.score, leak.money, leak.hours, leak.low, leak.high):
+            if type(x) is float:
+                if x != x or (not x and copysign(1.0, x) < 0):
+                    return False
+            elif x is not None:
+                return False
+        if f.service != sid or type(f.since) not in _DAYS:
+            return False
+    return all(type(e.since) in _DAYS for e in v.episodes)
+
+
+_DAYS = (date, NoneType)
+
+
+def read_context(store: Store, run_id: int) -> RunContext | None:
+    """The context stored with a run, its verdicts rebuilt from the run's rows; ``None`` when
+    the run has none (stored before migration 0011, or by another version) or its rows do
+    not fit it (logged). A context stored whole (before :class:`StoredContext`) is read as
+    it is."""
+    stored = store.load_extras(run_id)
+    if isinstance(stored, RunContext):
+        return stored
+    if not isinstance(stored, StoredContext):
+        return None
+    services, findings = store.load_lights(run_id)
+    try:
+        with collector.paused():
+            return _rebuilt(stored, services, findings)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        log.exception("the stored context of run %s does not fit its rows: re-checking "
+                      "instead", run_id)
+        return None
+
+
+_STATUS = {s.value: s for s in Status}
+
+
+def _rebuilt(stored: StoredContext, services: Sequence[Sequence[Any]],
+             findings: Sequence[Sequence[Any]]) -> RunContext:
+    """The context with its light verdicts made again from the stored rows
+    (``Store.load_lights``), equal to what :func:`lights_only` made of them. Each finding is
+    made as :func:`~dipstick.findings.evolve` makes a copy (16,320 on the large demo); equal
+    leak estimates are one object, as in :func:`_one_leak` (no -0.0 here: see
+    :func:`_rows_exact`)."""
+    ctx, kpis, kept = stored.context, stored.kpis, stored.kept
+    if len(services) != stored.count:
+        raise ValueError(f"{len(services)} services stored, {stored.count} in the context")
+    model = {s.id: s for s in ctx.model.services}
+    leaks: dict[tuple[Any, ...], LeakEstimate] = {}
+    made: list[list[Finding]] = [[] for _ in services]
+    for (i, cause, status, score, summary, money, hours, formula, low, high, action, since,
+         symptom_of, episode, basis) in findings:
+        if i in kept:
+            continue
+        key = (money, hours, formula, low, high)
+        leak = leaks.get(key)
+        if leak is None:
+            leak = leaks[key] = LeakEstimate(money, hours, formula, low, high)
+        done = made[i]
+        f = object.__new__(Finding)
+        f.__dict__.update(service=services[i][0], cause=cause, status=_STATUS[status],
+                          score=score, summary=summary, evidence=kpis.get((i, len(done)), ()),
+                          leak=leak, action=action, since=since, symptom_of=symptom_of,
+                          episode=episode, coverage=(), basis=basis)
+        done.append(f)
+    verdicts = tuple(kept[i] if i in kept else
+                     ServiceVerdict(model[sid], tuple(made[i]), tuple(map(_episode, episodes)))
+                     for i, (sid, episodes) in enumerate(services))
+    return dataclasses.replace(ctx, result=dataclasses.replace(ctx.result, verdicts=verdicts))
+
+
+def _episode(e: Mapping[str, Any]) -> Episode:
+    """``Episode.to_json`` read back."""
+    since = e["since"]
+    return Episode(e["root"], None if since is None else date.fromisoformat(since),
+                   e["change"], tuple(e["symptoms"]), e["story"])
 
 
 def _shared_weeks(trends: Mapping[tuple[str, str], Trend]) -> dict[tuple[str, str], Trend]:
@@ -183,9 +351,8 @@ def _light(v: ServiceVerdict, leaks: dict[tuple[object, ...], LeakEstimate]
 
 
 def _light_finding(f: Finding, leaks: dict[tuple[object, ...], LeakEstimate]) -> Finding:
-    kept = tuple(e for e in f.evidence if e.metric.startswith("kpi:")) \
-        if f.cause == "alignment" else ()
-    return evolve(f, evidence=kept, coverage=(), leak=_one_leak(f.leak, leaks))
+    return evolve(f, evidence=_kpis(f) if f.cause == "alignment" else (), coverage=(),
+                  leak=_one_leak(f.leak, leaks))
 
 
 def _one_leak(leak: LeakEstimate, leaks: dict[tuple[object, ...], LeakEstimate]

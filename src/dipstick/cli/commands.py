@@ -49,7 +49,7 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
     """The check, and the value model it read (for what the edges need of it, e.g. alerts);
     with ``contexts``, the run's context for the pages is added to it (stored with the run)."""
     from dipstick.database import sqlite_file_missing
-    from dipstick.runs import check_package, context_if_any
+    from dipstick.runs import check_package, stored_form_if_any
 
     try:
         with _progress("Checking") as step:
@@ -57,7 +57,7 @@ def _run(path: Path, as_of: date | None, services: list[str] | None,
                                     prepare=None if sqlite_file_missing(database)
                                     else _stored_answers(database), engine=engine,
                                     while_open=None if contexts is None else
-                                    lambda p, r: contexts.append(context_if_any(p, r)))
+                                    lambda p, r: contexts.append(stored_form_if_any(p, r)))
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None

@@ -16,7 +16,7 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,7 +34,7 @@ from dipstick.store.audit import Actor, record
 from dipstick.store.core import runs as _runs
 from dipstick.store.core import service_results as _results
 from dipstick.store.extras import extras_body, read_extras, write_extras
-from dipstick.store.rows import insert_run, read_details, read_run
+from dipstick.store.rows import insert_run, read_details, read_lights, read_run
 
 if TYPE_CHECKING:
     from dipstick.check import CheckResult
@@ -208,6 +208,13 @@ class Store:
         0011), or by another dipstick version."""
         with self._guard("load the extras of a run from"), self.engine.connect() as conn:
             return read_extras(conn, run_id)
+
+    def load_lights(self, run_id: int) -> tuple[list[tuple[Any, ...]], list[Sequence[Any]]]:
+        """A run's services and their findings without evidence or coverage, as stored
+        (:func:`dipstick.store.rows.read_lights`): what ``dipstick.runs`` rebuilds a stored
+        context's verdicts from."""
+        with self._guard("load a run from"), self.engine.connect() as conn:
+            return read_lights(conn, run_id)
 
     def runs(self, limit: int = 20) -> list[RunSummary]:
         """The latest runs, newest first."""

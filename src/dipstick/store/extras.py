@@ -5,6 +5,8 @@ surveys, run costs) is ~200,000 small objects for 2,040 services. Pickle writes 
 in a fraction of a second — the point: the first page after a restart must answer in ≤ 1 s,
 where re-checking the package took 12–27 s. It is pickled, not JSON, because rebuilding
 dozens of typed classes from JSON would be slower and a second copy of every class's shape.
+Since format 2 the verdicts are not in it (``dipstick.runs.StoredContext``): the run's own
+rows hold them, and ``dipstick.runs.read_context`` rebuilds them from there.
 
 Pickle runs code named by the data, so reading never trusts the bytes: the restricted
 unpickler builds only dipstick's own data classes (dataclasses, enums, pydantic models of
@@ -32,7 +34,11 @@ from sqlalchemy import Connection, insert, select
 from dipstick import collector
 from dipstick.store.core import run_extras
 
-FORMAT = 1   # bump when the pickled shape changes without a version change
+# bump when the pickled shape changes without a version change: 2 = the context without its
+# verdicts (``dipstick.runs.StoredContext``: the run's rows hold them); 1, the context whole,
+# is still read (``dipstick.runs.read_context`` takes either)
+FORMAT = 2
+READS = (1, 2)
 LEVEL = 1    # zlib: 5× smaller for a few tens of ms; higher levels buy little
 DATES = {"date": dt.date, "datetime": dt.datetime, "timedelta": dt.timedelta,
          "timezone": dt.timezone}
@@ -66,7 +72,7 @@ def read_extras(conn: Connection, run_id: int) -> object | None:
     c = run_extras.c
     row = conn.execute(select(c.format, c.dipstick, c.body)
                        .where(c.run_id == run_id)).one_or_none()
-    if row is None or row.format != FORMAT or row.dipstick != dipstick_version():
+    if row is None or row.format not in READS or row.dipstick != dipstick_version():
         return None
     try:
         return loads(zlib.decompress(row.body))

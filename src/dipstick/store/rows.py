@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -188,6 +188,37 @@ def read_run(conn: Connection, run_id: int, details: bool = True) -> dict[str, A
             "basis": basis,
         }
     return _run_json(run, [_service_json(s, causes[s.id], since.get(s.id)) for s in services])
+
+
+def read_lights(conn: Connection, run_id: int
+                ) -> tuple[list[tuple[Any, ...]], list[Sequence[Any]]]:
+    """A run's services, in order, as (service id, episodes' JSON decoded), and its findings
+    without their evidence and coverage, by service and position: (service's position,
+    cause, status, score, summary, leak money, hours, formula, low, high, action, since,
+    symptom_of, episode, basis), the values as stored (``since`` a date). What
+    ``dipstick.runs`` rebuilds the light verdicts of a stored run's context from. Plain
+    driver values fetched at once (a date and JSON are text on SQLite, as in read_run):
+    16,320 findings' rows one by one through SQLAlchemy cost twice as much."""
+    services = [(sid, _json_list(episodes)) for sid, episodes in conn.execute(text(
+        "SELECT service_id, episodes FROM service_results WHERE run_id = :run "
+        "ORDER BY position"), {"run": run_id}).all()]
+    query = text("SELECT s.position, f.cause, f.status, f.score, f.summary, f.leak_money, "
+                 "f.leak_hours, f.leak_formula, f.leak_low, f.leak_high, f.action, f.since, "
+                 "f.symptom_of, f.episode, f.basis FROM findings f JOIN service_results s "
+                 "ON s.id = f.service_result_id WHERE s.run_id = :run "
+                 "ORDER BY s.position, f.position")
+    at = 11   # since
+    findings: list[Sequence[Any]] = [r if r[at] is None or not isinstance(r[at], str) else
+                                     (*r[:at], date.fromisoformat(r[at]), *r[at + 1:])
+                                     for r in conn.execute(query, {"run": run_id}).all()]
+    return services, findings
+
+
+def _json_list(value: Any) -> list[Any]:
+    """A JSON column's list as the driver gives it: decoded (psycopg) or its text (SQLite)."""
+    if isinstance(value, str | bytes):
+        return [] if value == "[]" else list(json.loads(value))
+    return list(value or [])
 
 
 def read_details(conn: Connection, run_id: int, service_id: str) -> dict[str, dict[str, Any]]:

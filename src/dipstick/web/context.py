@@ -21,7 +21,7 @@ from pathlib import Path
 from dipstick.check import run_check
 from dipstick.errors import DipstickError
 from dipstick.package import load_package
-from dipstick.runs import RunContext, add_answers, context_of, run_costs, surveys_of
+from dipstick.runs import RunContext, add_answers, context_of, read_context, run_costs, surveys_of
 from dipstick.store import Store
 
 __all__ = ["Missing", "RunContext", "clear", "remember", "run_context", "run_costs", "settle",
@@ -54,8 +54,8 @@ def run_context(package: str, as_of: date, store: Store | None = None,
             if by_run in _cache:
                 _cache.move_to_end(by_run)
                 return _cache[by_run]
-            stored = store.load_extras(run_id)
-            if isinstance(stored, RunContext):
+            stored = read_context(store, run_id)
+            if stored is not None:
                 _keep(by_run, stored)
                 _keep(by_package, stored)   # for readers that know the package only (pulse)
                 return stored
