@@ -8,6 +8,7 @@ loading with row-level error capture).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,10 +40,24 @@ class Signals:
     def has(self, name: str) -> bool:
         return name in self._tables
 
-    def frame(self, name: str) -> nw.LazyFrame[Any]:
+    def frame(self, name: str, coded: bool = False) -> nw.LazyFrame[Any]:
+        """The table ``name``. With ``coded``, a table stored with ENUM columns
+        (:mod:`dipstick.engine.coded`) as it is stored: those columns group and filter on one
+        or two bytes a row instead of the view's cast to text (the tickets' weekly series
+        ~0.2 s of CPU less on 5.3 M rows). Such a reader compares them only for equality with
+        text (:func:`one_of`; never by order: an ENUM orders by its index) and gives its keys
+        back as text with :func:`as_text` once aggregated. Not worth it on a small table:
+        each step of a Narwhals query over an ENUM of 2,000 services binds its type's text
+        (~5 ms)."""
         import narwhals as nw
 
-        return self._cut(name, nw.from_native(self._con.table(self._tables[name])))
+        table = self._tables[name]
+        if coded:
+            from dipstick.engine.coded import stored
+
+            with contextlib.suppress(duckdb.CatalogException):
+                return self._cut(name, nw.from_native(self._con.table(stored(table))))
+        return self._cut(name, nw.from_native(self._con.table(table)))
 
     def restrict(self, name: str, column: str, since: datetime) -> None:
         """Leave the rows of ``name`` before ``since`` out of every later read (a baseline
@@ -79,16 +94,40 @@ class Signals:
                                        f"WHERE {ident(key)} IS NOT NULL")]
         return parts.deal(keys, k)
 
-    def each_part(self, name: str, key: str) -> list[nw.LazyFrame[Any]]:
-        """``name``'s frame, once whole or once per set of :meth:`parts`."""
+    def each_part(self, name: str, key: str, coded: bool = False) -> list[nw.LazyFrame[Any]]:
+        """``name``'s frame (``coded`` as for :meth:`frame`), once whole or once per set of
+        :meth:`parts`."""
         import narwhals as nw
 
         sets = self.parts(name, key)
-        frame = self.frame(name)
+        frame = self.frame(name, coded)
         return [frame] if sets is None else [frame.filter(nw.col(key).is_in(s)) for s in sets]
 
     def close(self) -> None:
         self._con.close()
+
+
+def as_text(lf: nw.LazyFrame[Any], *names: str) -> nw.LazyFrame[Any]:
+    """``names`` of an aggregated :meth:`Signals.frame` read ``coded`` as text again: one cast
+    a group, the same strings (and nulls) the view gives; a no-op on text."""
+    import narwhals as nw
+
+    return lf.with_columns(*(nw.col(n).cast(nw.String) for n in names))
+
+
+def one_of(column: str, values: Iterable[str]) -> nw.Expr:
+    """``column`` equal to one of ``values`` (false for none, null on a null): what
+    ``is_in`` says, as equalities, which DuckDB compares on an ENUM's codes where ``is_in``'s
+    ``contains`` casts each row to text."""
+    import narwhals as nw
+
+    found = [nw.col(column) == v for v in dict.fromkeys(values)]
+    if not found:
+        return nw.col(column).is_in([])
+    out = found[0]
+    for f in found[1:]:
+        out = out | f
+    return out
 
 
 def collect(lf: nw.LazyFrame[Any]) -> list[dict[str, Any]]:

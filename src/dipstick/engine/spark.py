@@ -72,7 +72,8 @@ class SparkSignals(Signals):
                          if n in frames else local)
         self._frames = frames
 
-    def frame(self, name: str) -> nw.LazyFrame[Any]:
+    def frame(self, name: str, coded: bool = False) -> nw.LazyFrame[Any]:
+        """``coded`` changes nothing: Spark's tables hold text."""
         frame: nw.LazyFrame[Any] = nw.from_native(self._frames[name])
         return self._cut(name, frame)
 

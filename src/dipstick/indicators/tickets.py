@@ -13,7 +13,7 @@ from typing import Any
 
 import narwhals as nw
 
-from dipstick.engine import between, collect, hours_between
+from dipstick.engine import as_text, between, collect, hours_between, one_of
 from dipstick.findings import CacheKey, CheckContext
 
 CURRENT, BASELINE = "current", "baseline"
@@ -45,18 +45,22 @@ def split(rows: list[dict[str, Any]], *keys: str) -> dict[str, dict[Any, dict[st
     return out
 
 
+AUDIENCES = (INTERNAL, CUSTOMER)   # by the code :func:`_audience` gives each
+
+
 def _audience(ctx: CheckContext) -> nw.Expr:
-    """``internal`` for incidents and requests of internal people (or of no named group),
-    ``customer`` for any ticket of a customer group, else null. A group has one kind, so the
-    two never overlap."""
+    """``internal`` (0) for incidents and requests of internal people (or of no named group),
+    ``customer`` (1) for any ticket of a customer group, else null. A group has one kind, so
+    the two never overlap. A code a row, named once per group: a text a row cost the facts'
+    grouping ~0.05 s of CPU on 5.3 M tickets."""
     group = nw.col("requester_group")
-    inside = nw.col("type").is_in(["incident", "request"]) & (
-        group.is_null() | group.is_in(_groups(ctx, "internal")))
-    internal = nw.when(inside).then(nw.lit(INTERNAL))
+    inside = one_of("type", ["incident", "request"]) & (
+        group.is_null() | one_of("requester_group", _groups(ctx, "internal")))
+    internal = nw.when(inside).then(nw.lit(0))
     customers = _groups(ctx, "customer")
     if not customers:
         return internal
-    return nw.when(group.is_in(customers)).then(nw.lit(CUSTOMER)).otherwise(internal)
+    return nw.when(one_of("requester_group", customers)).then(nw.lit(1)).otherwise(internal)
 
 
 def _groups(ctx: CheckContext, kind: str) -> list[str]:
@@ -75,21 +79,23 @@ def _facts(ctx: CheckContext) -> dict[tuple[str, str], Rows]:
         return {}
     out: dict[tuple[str, str], Rows] = {}
     # the median holds its values in memory: per set of services where the bound needs it
-    for frame in ctx.signals.each_part("tickets", "service"):
-        for r in collect(_facts_of(frame, ctx)):
-            out.setdefault((r.pop("_audience"), r.pop("_window")), {})[r["service"]] = r
+    for frame in ctx.signals.each_part("tickets", "service", coded=True):
+        for r in collect(as_text(_facts_of(frame, ctx), "service")):
+            key = AUDIENCES[r.pop("_audience")], CURRENT if r.pop("_current") else BASELINE
+            out.setdefault(key, {})[r["service"]] = r
     return out
 
 
 def _facts_of(frame: nw.LazyFrame[Any], ctx: CheckContext) -> nw.LazyFrame[Any]:
-    return (windowed(frame, "opened_at", ctx)
-            .with_columns(_audience=_audience(ctx))
+    w = ctx.window
+    return (frame.filter(between("opened_at", w.baseline_start, w.end))
+            .with_columns(_audience=_audience(ctx), _current=nw.col("opened_at") >= w.start)
             .filter(~nw.col("_audience").is_null())
             .with_columns(
                 resolution_h=hours_between("opened_at", "resolved_at", frame),
                 was_reopened=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1.0)
                 .otherwise(0.0))
-            .group_by("service", "_audience", "_window")
+            .group_by("service", "_audience", "_current")
             .agg(n=nw.len(),
                  rated=nw.col("satisfaction").count(),
                  satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
@@ -119,15 +125,16 @@ def _resolution(ctx: CheckContext) -> dict[str, dict[tuple[str, str], dict[str, 
         return {}
     group = nw.col("requester_group")
     rows: list[dict[str, Any]] = []
-    for frame in ctx.signals.each_part("tickets", "service"):
-        lf = frame.filter(nw.col("type").is_in(["incident", "request"])
-                          & (group.is_null() | group.is_in(_groups(ctx, "internal")))
+    for frame in ctx.signals.each_part("tickets", "service", coded=True):
+        lf = frame.filter(one_of("type", ["incident", "request"])
+                          & (group.is_null() | one_of("requester_group", _groups(ctx, "internal")))
                           & ~nw.col("resolved_at").is_null())
-        rows += collect(windowed(lf, "opened_at", ctx)
+        rows += collect(as_text(windowed(lf, "opened_at", ctx)
                         .with_columns(h=hours_between("opened_at", "resolved_at", lf))
                         .with_columns(log_h=(nw.col("h").clip(lower_bound=0.0) + 1.0).log())
                         .group_by("service", "type", "_window")
                         .agg(n=nw.len(), median=nw.col("h").median(),
-                             log_mean=nw.col("log_h").mean(), log_sd=nw.col("log_h").std()))
+                             log_mean=nw.col("log_h").mean(), log_sd=nw.col("log_h").std()),
+                                "service", "type"))
     return split(rows, "service", "type")
 

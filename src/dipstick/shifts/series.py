@@ -24,7 +24,7 @@ import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import Signals, arrays, epoch_us, hours_between
+from dipstick.engine import Signals, arrays, as_text, epoch_us, hours_between
 from dipstick.model import ValueModel
 
 FloatArray = npt.NDArray[np.float64]
@@ -138,8 +138,9 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
 
 # -- one aggregation per table ---------------------------------------------------------------
 
-def _frame(signals: Signals, table: str, column: str, cut: datetime) -> nw.LazyFrame[Any]:
-    return _weekly(signals.frame(table), column, cut)
+def _frame(signals: Signals, table: str, column: str, cut: datetime, coded: bool = False
+           ) -> nw.LazyFrame[Any]:
+    return _weekly(signals.frame(table, coded), column, cut)
 
 
 def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFrame[Any]:
@@ -152,13 +153,13 @@ Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks,
 def _usage(signals: Signals, cut: datetime, sums: Sums, firsts: Firsts) -> Groups | None:
     if not signals.has("usage"):
         return None
-    frame = _frame(signals, "usage", "date", cut)
-    lf = (frame.group_by("service", "wk")
+    frame = _frame(signals, "usage", "date", cut, coded=True)
+    lf = as_text(frame.group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
           .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
                user_days=nw.col("active_users").cast(nw.Float64).sum(),
-               first=epoch_us("date", frame).min()))
+               first=epoch_us("date", frame).min()), "service")
     usage = _split(lf, ["service"], ["users", "days", "user_days", "first"])
     kept = sums.setdefault("usage", {})
     for (service,), w, c in usage.runs():
@@ -185,7 +186,7 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
     # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s
     # as one projected column, which DuckDB's common-subexpression pass also shrinks)
     # the medians hold their values in memory: per set of services where the bound needs it
-    lfs = [_weekly(frame, "opened_at", cut)
+    lfs = [as_text(_weekly(frame, "opened_at", cut)
            .with_columns(_h=hours_between("opened_at", "resolved_at", frame))
            .group_by("service", "wk")
            .agg(**counts, n=nw.len(),
@@ -194,8 +195,8 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
                 reopen_share=(nw.col("reopened").cast(nw.Float64) >= 1).cast(nw.Float64).mean(),
                 res_incident=nw.when(nw.col("type") == "incident").then(nw.col("_h")).median(),
                 res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median(),
-                first=epoch_us("opened_at", frame).min())
-           for frame in signals.each_part("tickets", "service")]
+                first=epoch_us("opened_at", frame).min()), "service")
+           for frame in signals.each_part("tickets", "service", coded=True)]
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
             "res_request", "first"]
     g = _split(lfs, ["service"], cols)
