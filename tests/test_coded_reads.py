@@ -119,8 +119,8 @@ def test_one_of_is_is_in(values: list[str]) -> None:
 
 
 def test_a_check_of_a_coded_package_equals_one_of_plain_tables(tmp_path: Path) -> None:
-    """The readers that opt in (the series of tickets and usage, the ticket facts and
-    resolution, training's questions, change's before/after) see what the text view saw."""
+    """The readers that opt in (the weekly series of tickets and usage, the ticket facts
+    and resolution by type) see what the text view saw."""
     pkg = _package(tmp_path)
     coded = load_package(pkg)
     plain = load_package(pkg)

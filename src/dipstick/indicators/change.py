@@ -88,7 +88,6 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
     effects: dict[tuple[str, str], dict[str, Any]] = {}
     span = float(spec.change_effect_days)
     first = w.end - timedelta(days=spec.change_lookback_days)
-    coded = ctx.signals.frame("changes", coded=True).filter(between("date", first, w.end))
 
     def sides(table: str, time: str, aggs: list[nw.Expr]) -> None:
         if not ctx.signals.has(table) or not changes:
@@ -98,13 +97,11 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
         # each side's microseconds since 1970 before the join, not on each (change, row)
         # pair after it: the portable calendar arithmetic then runs once per row (0.9 M)
         # instead of twice per pair (2.8 M); the minutes are the same integers
-        # both sides' services as stored (ENUMs of the same ids join on their codes), and
-        # only the change's id and side come out
-        frame = ctx.signals.frame(table, coded=True)
+        frame = ctx.signals.frame(table)
         rows = frame.filter(
             nw.col(time) >= first - timedelta(days=span + 1), nw.col(time) < w.end
         ).with_columns(_row_us=epoch_us(time, frame))
-        lf = (coded.select("id", "service", _changed_us=epoch_us("date", coded))
+        lf = (recent.select("id", "service", _changed_us=epoch_us("date", recent))
               .join(rows, on="service")
               .with_columns(day=_whole_minutes(nw.col("_row_us") - nw.col("_changed_us"))
                             / 1440.0)

@@ -15,7 +15,7 @@ from typing import Any
 import narwhals as nw
 from pydantic import Field
 
-from dipstick.engine import as_text, collect
+from dipstick.engine import collect
 from dipstick.findings import (
     CheckContext,
     Evidence,
@@ -87,11 +87,11 @@ def measure(ctx: CheckContext, spec: TrainingSpec) -> TrainingMeasures:
     w = ctx.window
     questions: dict[str, dict[str, dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
     if ctx.signals.has("tickets"):
-        q = ctx.signals.frame("tickets", coded=True).filter(nw.col("type") == "question")
-        questions = split(collect(as_text(
-            windowed(q, "opened_at", ctx).group_by("service", "_window")
-            .agg(n=nw.len(), lost=nw.col("lost_minutes").cast(nw.Float64).mean()), "service")),
-            "service")
+        q = ctx.signals.frame("tickets").filter(nw.col("type") == "question")
+        questions = split(collect(windowed(q, "opened_at", ctx).group_by("service", "_window")
+                                  .agg(n=nw.len(),
+                                       lost=nw.col("lost_minutes").cast(nw.Float64).mean())),
+                          "service")
     completion: dict[str, dict[str, dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
     if ctx.signals.has("training"):
         completion = _completion(ctx)
