@@ -19,7 +19,7 @@ from dipstick.engine import Signals, arrays, as_text, collect, one_of, sql
 from dipstick.package import load_package, reference_ids
 from dipstick.package.tables import TABLES, keys_of
 
-from builder import AS_OF, PackageBuilder
+from builder import AS_OF, PackageBuilder, typed_parquet
 
 CHANGE = AS_OF - timedelta(days=60)
 
@@ -34,14 +34,7 @@ def _package(root: Path, fmt: str = "csv") -> Path:
                         "kind": "release", "success": True, "communicated": True}
                        for i, sid in enumerate(("crm", "erp"))])
     pkg = b.write("csv")
-    if fmt == "parquet":   # typed Parquet: the typed-first load
-        con = duckdb.connect()
-        for f in sorted(pkg.glob("*.csv")):
-            con.execute(f"COPY (SELECT * FROM read_csv('{f}', header = true)) TO "
-                        f"'{f.with_suffix('.parquet')}' (FORMAT parquet)")
-            f.unlink()
-        con.close()
-    return pkg
+    return typed_parquet(pkg) if fmt == "parquet" else pkg   # the typed-first load
 
 
 def _signals(pkg: Path, coded: bool) -> Signals:

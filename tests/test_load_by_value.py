@@ -11,7 +11,7 @@ import duckdb
 from dipstick.errors import Problem
 from dipstick.package import validate
 
-from builder import PackageBuilder
+from builder import PackageBuilder, typed_parquet
 
 
 def _bad(root: Path) -> PackageBuilder:
@@ -35,14 +35,11 @@ def _bad(root: Path) -> PackageBuilder:
 
 
 def _typed_parquet(root: Path) -> None:
-    """Each CSV of ``root`` rewritten as a Parquet file with typed columns (dates as
-    timestamps, numbers as numbers; text as Parquet strings), as an export would be."""
+    """:func:`builder.typed_parquet`, its types checked: dates as timestamps, numbers as
+    numbers."""
+    typed_parquet(root)
     con = duckdb.connect()
     try:
-        for f in sorted(root.glob("*.csv")):
-            con.execute(f"COPY (SELECT * FROM read_csv('{f}', header = true)) TO "
-                        f"'{f.with_suffix('.parquet')}' (FORMAT parquet)").fetchall()
-            f.unlink()
         described = con.execute(f"DESCRIBE SELECT * FROM '{root / 'tickets.parquet'}'"
                                 ).fetchall()
     finally:

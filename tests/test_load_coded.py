@@ -17,7 +17,7 @@ from dipstick.package import load_package, reference_ids, validate
 from dipstick.package.tables import TABLES, keys_of
 from dipstick.pulse.feed import SCHEMA, merge_surveys
 
-from builder import PackageBuilder
+from builder import PackageBuilder, typed_parquet
 
 
 def _package(root: Path, fmt: str, bad: bool = False) -> Path:
@@ -28,14 +28,7 @@ def _package(root: Path, fmt: str, bad: bool = False) -> Path:
         b.tables["tickets"][3]["service"] = "ghost"
         b.tables["tickets"][5]["type"] = "complaint"
     pkg = b.write("csv")
-    if fmt == "parquet":   # typed Parquet: the typed-first load
-        con = duckdb.connect()
-        for f in sorted(pkg.glob("*.csv")):
-            con.execute(f"COPY (SELECT * FROM read_csv('{f}', header = true)) TO "
-                        f"'{f.with_suffix('.parquet')}' (FORMAT parquet)")
-            f.unlink()
-        con.close()
-    return pkg
+    return typed_parquet(pkg) if fmt == "parquet" else pkg   # the typed-first load
 
 
 def _load(pkg: Path, table: str, fmt: str, coded: bool,
