@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import re
 import statistics
 import subprocess
@@ -43,13 +42,13 @@ from pathlib import Path
 import httpx
 
 import dipstick.runs as runs
-from dipstick.check import CheckResult, run_check
+from dipstick.check import CheckResult
 from dipstick.demo import generate
-from dipstick.package import load_package
-from dipstick.runs import RunContext, context_of
+from dipstick.runs import RunContext
 from dipstick.store import Store
 from dipstick.store.users import create_user
 from machine import cpu_of, free_port, postgres_or_none, timed
+from store import checked
 
 PASSWORD = "a-long-benchmark-password"
 EMAIL = "bench@example.org"
@@ -69,25 +68,6 @@ def percentile(values: list[float], q: float) -> float:
 def stats(ms: list[float]) -> str:
     return (f"{len(ms)} | {statistics.median(ms):.0f} | {percentile(ms, 0.95):.0f} | "
             f"{max(ms):.0f}")
-
-
-def check(folder: Path, cache: Path | None = None) -> tuple[CheckResult, RunContext]:
-    package = load_package(folder)
-    try:
-        if cache and cache.exists():   # as benchmarks/store.py writes it
-            sys.setrecursionlimit(100_000)
-            result = pickle.loads(cache.read_bytes())
-            print(f"check: read from {cache}")
-        else:
-            result, wall, used = timed(lambda: run_check(package))
-            print(f"check: {wall:.1f} s wall, {used:.1f} s CPU, {len(result.verdicts):,} "
-                  "services")
-        ctx, wall, used = timed(lambda: context_of(package, result))
-        print(f"the run's context for the pages (context_of): {wall:.2f} s wall, "
-              f"{used:.2f} s CPU")
-        return result, ctx
-    finally:
-        package.close()
 
 
 def store_both(url: str, label: str, result: CheckResult, ctx: RunContext) -> None:
@@ -201,8 +181,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "dipstick-large")
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--clients", type=int, default=20)
-    ap.add_argument("--cache", type=Path, help="the check's result, as benchmarks/store.py "
-                    "--cache writes it (the check is not timed then)")
+    ap.add_argument("--cache", type=Path, help="the check's result, read when the file is there "
+                    "(the check is not timed then), else written (benchmarks/store.py's too)")
     ap.add_argument("--postgres", default=os.environ.get(
         "DIPSTICK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
@@ -210,7 +190,7 @@ def main() -> None:
         t = time.perf_counter()
         generate(args.dir, seed=7, size="large")
         print(f"large demo written in {time.perf_counter() - t:.0f} s")
-    result, ctx = check(args.dir, args.cache)
+    result, ctx = checked(args.dir, args.cache)   # the cache as store.py writes it
     leaking = next(v.service.id for v in result.verdicts if v.status.value == "leak")
     healthy = next(v.service.id for v in reversed(result.verdicts) if v.status.value == "ok")
     with postgres_or_none(args.postgres) as pg:
