@@ -24,7 +24,9 @@ functions (``dipstick.cli.commands._stored_answers`` and ``_store``), timed arou
 package already loaded and the check's result read from ``--cache`` (not timed: a check with
 ``--no-store`` does the same). ``--base SRC`` runs the same with another ``src`` (e.g. a ``git
 archive`` of the code before) on ``PYTHONPATH``, alternating with this one. Each step's CPU
-is printed too (medians): the answers with the database layer's import, the context, the rest.
+is printed too (medians): the answers with the database layer's import, the context, the rest
+(since session 16, helper P, the CLI builds the context inside ``_store``, on PostgreSQL while
+the server writes the findings: one step, ``context+save``).
 Before the clock the child also imports every module a ``--no-store`` check of the package
 imports (listed once by running one, kept beside ``--cache`` as ``<cache>.modules.json``): a
 real check has loaded e.g. narwhals' DuckDB backend before it stores, so its import is not
@@ -183,7 +185,7 @@ def bench(url: str, label: str, result: CheckResult, ctx: RunContext, repeat: in
 # top, so a child started as ``python store.py`` had the database layer imported before the
 # clock started (~0.2 s of the extra left out until session 13).
 CHILD = """
-import gc, json, pickle, resource, sys, time
+import gc, inspect, json, os, pickle, resource, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 import pandas  # a check imports it anyway: not part of the extra
@@ -217,16 +219,40 @@ def step(name, work):
     steps[name] = cpu() - c
     return got
 
+# the server's CPU (PostgreSQL): each backend's /proc CPU from its connection to its last
+# return to the pool (no query of ours: psycopg knows the pid), summed over the connections
+server = {}
+def server_cpu(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+if url.startswith("postgresql"):
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+    @event.listens_for(Pool, "connect")
+    def _connected(dbapi, record):
+        pid = dbapi.info.backend_pid
+        server[pid] = [server_cpu(pid)] * 2
+    @event.listens_for(Pool, "checkin")
+    def _returned(dbapi, record):
+        if dbapi is not None and dbapi.info.backend_pid in server:
+            server[dbapi.info.backend_pid][1] = server_cpu(dbapi.info.backend_pid)
+
 gc.collect()
 t, c = time.perf_counter(), cpu()
 try:
     step("answers", lambda: commands._stored_answers(url)(package))
-    ctx = step("context", lambda: context_if_any(package, result))
-    step("save", lambda: commands._store(result, url, now, "check benchmark", ctx))
+    if "context" in inspect.signature(commands._store).parameters:   # session 16, helper P
+        # the CLI's _store builds the context itself: on PostgreSQL while the server writes
+        step("context+save", lambda: commands._store(
+            result, url, now, "check benchmark", lambda: context_if_any(package, result)))
+    else:
+        ctx = step("context", lambda: context_if_any(package, result))
+        step("save", lambda: commands._store(result, url, now, "check benchmark", ctx))
     wall, used = time.perf_counter() - t, cpu() - c
 finally:
     package.close()
-print(json.dumps({"wall": wall, "cpu": used, "steps": steps}))
+print(json.dumps({"wall": wall, "cpu": used, "steps": steps,
+                  "server": sum(b - a for a, b in server.values())}))
 """
 
 
@@ -273,6 +299,7 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
     for name, src in versions.items():
         subprocess.run([sys.executable, "-c", MIGRATE, urls[name]], env=_env(src), check=True)
     seen: dict[str, list[tuple[float, float]]] = {k: [] for k in versions}
+    servers: dict[str, list[float]] = {k: [] for k in versions}
     parts: dict[str, list[dict[str, float]]] = {k: [] for k in versions}
     for _ in range(args.repeat):
         for name, src in versions.items():
@@ -282,13 +309,16 @@ def whole(url: str, label: str, args: argparse.Namespace) -> None:
                 env=_env(src), check=True, capture_output=True, text=True).stdout
             got = json.loads(out.strip().splitlines()[-1])
             seen[name].append((got["wall"], got["cpu"]))
+            servers[name].append(got["server"])
             parts[name].append(got["steps"])
     med = statistics.median
     for name, runs in seen.items():
         cpus = " ".join(f"{c:.2f}" for _, c in runs)
+        also = (f", the server {med(servers[name]):.2f} s CPU" if url.startswith("postgresql")
+                else "")
         print(f"{label} {name}: the whole extra of storing {med(w for w, _ in runs):.2f} s "
-              f"wall, {med(c for _, c in runs):.2f} s CPU (median of {len(runs)}; CPU each: "
-              f"{cpus}); target ≤ 1 s")
+              f"wall, {med(c for _, c in runs):.2f} s CPU{also} (median of {len(runs)}; CPU "
+              f"each: {cpus}); target ≤ 1 s")
         each = ", ".join(f"{k} {med(p[k] for p in parts[name]):.2f}" for k in parts[name][0])
         print(f"  {label} {name}, CPU by step (medians): {each} (answers: with importing the "
               "database layer; save: open, migrate, save_run, settle)")

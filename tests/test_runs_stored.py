@@ -68,6 +68,20 @@ def test_the_context_read_back_is_the_one_built(url: str, demo_result: CheckResu
     assert as_stored(full) == form           # the web's "Check now" stores the same
 
 
+def test_the_stored_context_leaves_out_each_table_s_coverage_per_service(
+        built: tuple[RunContext, StoredContext]) -> None:
+    """``TableCoverage.services`` is the check's own cache (``coverage.judged``; each
+    finding's coverage is in its row): not stored, and not taken from the context in memory
+    (the web's "Check now" keeps that one)."""
+    full, form = built
+    assert any(c.services for c in full.result.coverage)      # the demo has them
+    for stored_form_ in (form, as_stored(full)):
+        covered = stored_form_.context.result.coverage
+        assert covered == full.result.coverage                # each table's numbers kept
+        assert all(c.services is None for c in covered)
+    assert any(c.services for c in full.result.coverage)      # not changed in memory
+
+
 def test_what_the_rows_cannot_hold_exactly_stays_in_the_stored_context(
         url: str, demo_result: CheckResult, built: tuple[RunContext, StoredContext]) -> None:
     """SQLite keeps -0.0 as 0.0; an int score would come back a float: such a verdict is

@@ -45,19 +45,20 @@ def _as_date(v: datetime | None) -> date | None:
 
 def _run(path: Path, as_of: date | None, services: list[str] | None,
          fmt: str, database: str | None = None, engine: str = "duckdb",
-         contexts: list[Any] | None = None) -> tuple[CheckResult, ValueModel]:
+         while_open: Callable[[Any, CheckResult], None] | None = None
+         ) -> tuple[CheckResult, ValueModel]:
     """The check, and the value model it read (for what the edges need of it, e.g. alerts);
-    with ``contexts``, the run's context for the pages is added to it (stored with the run)."""
+    ``while_open(package, result)`` is called before the package is closed (``check``
+    stores the run there)."""
     from dipstick.database import sqlite_file_missing
-    from dipstick.runs import check_package, stored_form_if_any
+    from dipstick.runs import check_package
 
     try:
         with _progress("Checking") as step:
             checked = check_package(path, as_of, services, progress=step,
                                     prepare=None if sqlite_file_missing(database)
                                     else _stored_answers(database), engine=engine,
-                                    while_open=None if contexts is None else
-                                    lambda p, r: contexts.append(stored_form_if_any(p, r)))
+                                    while_open=while_open)
             return checked.result, checked.model
     except DipstickError as e:
         raise _fail(e, fmt) from None
@@ -74,7 +75,9 @@ def _stored_answers(database: str | None) -> Callable[[Any], Any]:
 
 
 def _store(result: CheckResult, database: str | None, started: datetime, command: str,
-           extras: object | None = None) -> int:
+           context: Callable[[], object | None] | None = None) -> int:
+    """Keep the run; ``context`` makes the pages' context stored with it, on PostgreSQL while
+    the server writes the findings (``Store.save_run``'s ``build_extras``)."""
     from dipstick.store import Store  # the database layer only when a run is kept
 
     try:
@@ -84,7 +87,7 @@ def _store(result: CheckResult, database: str | None, started: datetime, command
         with Store.open(database) as store:
             store.migrate()
             run_id = store.save_run(result, started_at=started, finished_at=datetime.now(UTC),
-                                    command=command, extras=extras, actor=Actor.cli())
+                                    command=command, build_extras=context, actor=Actor.cli())
             settle(store)    # a done action whose leak came back is reopened
             return run_id
     except DipstickError as e:
@@ -133,18 +136,30 @@ def check(
     if alert and not store:
         raise _fail(UsageError("--alert needs the run history: it cannot be used with "
                                "--no-store"), fmt)
+    from dipstick.runs import stored_form_if_any
+
     started = datetime.now(UTC)
-    contexts: list[Any] | None = [] if store else None   # the pages' context, stored with it
-    result, model = _run(path, _as_date(as_of), service, fmt, database, engine, contexts)
-    notifiers = _notifiers(model.alerts, fmt) if alert else None
-    run_id = _store(result, database, started, "check " + " ".join(sys.argv[2:]),
-                    contexts[0] if contexts else None) if store else None
+    notifiers: list[Any] = []
+    run_ids: list[int] = []
+
+    def keep(package: Any, result: CheckResult) -> None:
+        """Stored while the package is open, with the pages' context built from it while
+        PostgreSQL writes the rows (issue 16: in the wait for the server); the alert
+        targets' secrets are looked up first, so a missing one stores nothing, as before."""
+        if alert:
+            notifiers.append(_notifiers(package.model.alerts, fmt))
+        if store:
+            run_ids.append(_store(result, database, started, "check " + " ".join(sys.argv[2:]),
+                                  lambda: stored_form_if_any(package, result)))
+
+    result, _ = _run(path, _as_date(as_of), service, fmt, database, engine, keep)
+    run_id = run_ids[0] if run_ids else None
     if fmt == "json":
         _print_check_json(result)
     else:
         render.print_check(out, result, limit, wide)
-    if notifiers is not None and run_id is not None:
-        _alert(result, run_id, notifiers, database)
+    if notifiers and run_id is not None:
+        _alert(result, run_id, notifiers[0], database)
     raise typer.Exit(int(ExitCode.LEAK if result.has_leak else ExitCode.OK))
 
 
@@ -199,12 +214,16 @@ def report(
         err.print("[red]error:[/red] --format must be html, or pdf with --summary "
                   f"(not {fmt!r})")
         raise typer.Exit(int(ExitCode.BAD_INPUT))
+    from dipstick.runs import stored_form_if_any
+
     started = datetime.now(UTC)
-    contexts: list[Any] | None = [] if store else None
-    result, _ = _run(path, _as_date(as_of), service, "table", database, contexts=contexts)
-    if store:
+
+    def keep(package: Any, result: CheckResult) -> None:   # stored as ``check`` stores
         _store(result, database, started, "report " + " ".join(sys.argv[2:]),
-               contexts[0] if contexts else None)
+               lambda: stored_form_if_any(package, result))
+
+    result, _ = _run(path, _as_date(as_of), service, "table", database,
+                     while_open=keep if store else None)
     if summary:
         written = _write_summary(result, output or Path(f"summary.{fmt}"), fmt, database)
         out.print(f"Summary written to [bold]{escape(str(written))}[/bold]")
@@ -275,11 +294,14 @@ def demo(
               f"({len(truth.leaks)} seeded leaks listed in ground_truth.json)")
     if not run:
         return
+    from dipstick.runs import stored_form_if_any
+
     started = datetime.now(UTC)
-    contexts: list[Any] = []
-    result, _ = _run(directory, None, None, "table", contexts=contexts)
+    contexts: list[Any] = []   # built while the package is open: stored after the early run
+    result, _ = _run(directory, None, None, "table",
+                     while_open=lambda p, r: contexts.append(stored_form_if_any(p, r)))
     _demo_fixes(directory, result, database)   # an earlier check and its actions (the loop)
-    _store(result, database, started, f"demo {directory}", contexts[0])
+    _store(result, database, started, f"demo {directory}", lambda: contexts[0])
     render.print_check(out, result, 0)
     written = write_report(result, directory / "report.html")
     out.print(f"Report written to [bold]{escape(str(written))}[/bold]")

@@ -16,7 +16,7 @@ Every database failure surfaces as :class:`~dipstick.errors.StoreError` naming t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,7 +34,7 @@ from dipstick.store.audit import Actor, record
 from dipstick.store.core import runs as _runs
 from dipstick.store.core import service_results as _results
 from dipstick.store.extras import extras_body, read_extras, write_extras
-from dipstick.store.rows import insert_run, read_details, read_lights, read_run
+from dipstick.store.rows import copies, insert_run, read_details, read_lights, read_run
 
 if TYPE_CHECKING:
     from dipstick.check import CheckResult
@@ -177,26 +177,34 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     def save_run(self, result: CheckResult, *, started_at: datetime, finished_at: datetime,
-                 command: str, extras: object | None = None, actor: Actor | None = None
-                 ) -> int:
+                 command: str, extras: object | None = None, actor: Actor | None = None,
+                 build_extras: Callable[[], object | None] | None = None) -> int:
         """Store a run, its service verdicts and their findings in one transaction; return the
         run id. On any failure nothing is stored, so history never holds half a run.
         ``extras``: what the pages need beyond the rows (``dipstick.runs.RunContext``),
-        stored with the run so that no page re-checks its package. ``actor``: who ran the
-        check, for the audit trail (in the same transaction). The collector is paused
-        meanwhile (:mod:`dipstick.collector`): storing a large run makes ~200,000 short-lived
-        objects beside the check's millions of long-lived ones, none of them cyclic."""
-        bodies: list[bytes] = []
+        stored with the run so that no page re-checks its package. ``build_extras``, instead
+        of ``extras``: makes them (``None``: none stored) — on PostgreSQL while the server
+        writes the findings (``insert_run``'s ``meanwhile``: ``dipstick check`` builds the
+        run's context there, the package still open, in wall time it waited for before),
+        elsewhere before the transaction (SQLite: nothing to wait for, and its write lock not
+        held the longer). ``actor``: who ran the check, for the audit trail (in the same
+        transaction). The collector is paused meanwhile (:mod:`dipstick.collector`): storing a
+        large run makes ~200,000 short-lived objects beside the check's millions of
+        long-lived ones, none of them cyclic."""
+        if build_extras is not None and not copies(self.engine.dialect):
+            extras, build_extras = build_extras(), None
+        made: list[tuple[object, bytes]] = []
 
         def encode() -> None:   # pickling the context while PostgreSQL writes the findings
-            if extras is not None:
-                bodies.append(extras_body(extras))
+            value = extras if build_extras is None else build_extras()
+            if value is not None:
+                made.append((value, extras_body(value)))
 
         with collector.paused(), self._guard("save the run to"), self.engine.begin() as conn:
             run_id, counts = insert_run(conn, result, started_at, finished_at, command,
                                         meanwhile=encode)
-            if extras is not None:
-                write_extras(conn, run_id, extras, bodies[0])
+            for value, body in made:
+                write_extras(conn, run_id, value, body)
             leaks = counts[Status.LEAK]
             record(conn, actor, "check", f"run:{run_id}",
                    {"package": result.package, "organisation": result.organisation,
