@@ -312,8 +312,10 @@ def _webhook(receiver: Receiver, **policy: Any) -> Any:
 @pytest.mark.parametrize("form", ["seconds", "http-date"])
 def test_a_throttled_notifier_waits_as_long_as_retry_after_says(receiver: Receiver,
                                                                form: str) -> None:
-    # the HTTP date is whole seconds: two seconds ahead leaves more than one to wait
-    value = "1" if form == "seconds" else formatdate(time.time() + 2, usegmt=True)
+    # the HTTP date is whole seconds: three seconds ahead is more than two after it was made,
+    # so more than one after the first POST arrives however late in its second that was (two
+    # ahead failed CI once: made at x.997 s, sent 4 ms later, it left 0.996 s)
+    value = "1" if form == "seconds" else formatdate(time.time() + 3, usegmt=True)
     receiver.answers.append((429, {"Retry-After": value}))
     _webhook(receiver, backoff_s=0.01).send(_one_message())
     assert [s for _, _, s in receiver.received] == [429, 200]
