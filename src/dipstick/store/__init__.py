@@ -193,18 +193,18 @@ class Store:
         long-lived ones, none of them cyclic."""
         if build_extras is not None and not copies(self.engine.dialect):
             extras, build_extras = build_extras(), None
-        made: list[tuple[object, bytes]] = []
+        made: list[bytes] = []
 
         def encode() -> None:   # pickling the context while PostgreSQL writes the findings
             value = extras if build_extras is None else build_extras()
             if value is not None:
-                made.append((value, extras_body(value)))
+                made.append(extras_body(value))
 
         with collector.paused(), self._guard("save the run to"), self.engine.begin() as conn:
             run_id, counts = insert_run(conn, result, started_at, finished_at, command,
                                         meanwhile=encode)
-            for value, body in made:
-                write_extras(conn, run_id, value, body)
+            for body in made:
+                write_extras(conn, run_id, body)
             leaks = counts[Status.LEAK]
             record(conn, actor, "check", f"run:{run_id}",
                    {"package": result.package, "organisation": result.organisation,

@@ -57,13 +57,11 @@ def extras_body(extras: object) -> bytes:
     return zlib.compress(pickle.dumps(extras, protocol=5), LEVEL)
 
 
-def write_extras(conn: Connection, run_id: int, extras: object,
-                 body: bytes | None = None) -> None:
-    """Insert the run's context on ``conn``, in the caller's transaction (``body``: its
-    :func:`extras_body`, when already made)."""
+def write_extras(conn: Connection, run_id: int, body: bytes) -> None:
+    """Insert the run's context, as :func:`extras_body` made it, on ``conn``, in the caller's
+    transaction."""
     conn.execute(insert(run_extras), {"run_id": run_id, "format": FORMAT,
-                                     "dipstick": dipstick_version(),
-                                     "body": extras_body(extras) if body is None else body})
+                                     "dipstick": dipstick_version(), "body": body})
 
 
 def read_extras(conn: Connection, run_id: int) -> object | None:

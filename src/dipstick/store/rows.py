@@ -141,7 +141,7 @@ def _insert_services(conn: Connection, run_id: int, verdicts: Sequence[ServiceVe
         first = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) + 1 FROM service_results"
                                      ).scalar_one()
         ids = list(range(first, first + len(rows)))
-    elif _copies(conn):
+    elif copies(conn.dialect):
         ids = sorted(conn.exec_driver_sql(
             "SELECT nextval(pg_get_serial_sequence('service_results', 'id')) "
             f"FROM generate_series(1, {len(rows)})").scalars())
@@ -310,10 +310,6 @@ def copies(dialect: Dialect) -> bool:
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
 
 
-def _copies(conn: Connection) -> bool:
-    return copies(conn.dialect)
-
-
 def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]],
                      meanwhile: Callable[[], object] | None) -> None:
     """PostgreSQL and SQLite: by the driver, the JSON text as is (see :func:`_bulk`); elsewhere
@@ -323,7 +319,7 @@ def _insert_findings(conn: Connection, rows: Iterable[tuple[Any, ...]],
         since = _FINDING_COLUMNS.index("since")   # stored as SQLAlchemy stores a Date there
         rows = (r if r[since] is None else (*r[:since], r[since].isoformat(), *r[since + 1:])
                 for r in rows)
-    if conn.dialect.name == "sqlite" or _copies(conn):
+    if conn.dialect.name == "sqlite" or copies(conn.dialect):
         _bulk(conn, "findings", _FINDING_COLUMNS, rows, meanwhile)
         return
     conn.execute(core_insert(_FINDINGS_AS_TEXT), [dict(zip(_FINDING_COLUMNS, r, strict=True))
