@@ -474,8 +474,9 @@ def test_an_order_value_is_read_as_the_pattern_reads_it(con: duckdb.DuckDBPyConn
 def test_a_table_only_discovery_reads_lacks_the_absent_optional_columns(
         con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     """``canonical=False`` (the streams command): the optional columns the log has not are
-    left out, ``process`` kept (``--only`` filters on it), the values and the discovery the
-    same as the canonical table's; a column the log has (lifecycle here) stays."""
+    left out, ``process`` kept (``--only`` filters on it: NULL in the view, not stored), the
+    values and the discovery the same as the canonical table's; a column the log has
+    (lifecycle here) stays."""
     from dipstick.streams.logs import load_event_log
     from dipstick.streams.on_duckdb import discover_relation
 
@@ -488,6 +489,9 @@ def test_a_table_only_discovery_reads_lacks_the_absent_optional_columns(
         full, lean = _rows(con, "whole"), _rows(con, "lean")
         assert [c for c in full[0] if c not in lean[0]] == absent
         assert "process" in lean[0]
+        # the log has no process: NULL in the view, not a column of NULLs in the stored rows
+        stored = [r[0] for r in con.execute("DESCRIBE _lean_rows").fetchall()]
+        assert "process" not in stored and "case_id" in stored
         assert lean == [{c: r[c] for c in lean[0]} for r in full]
         assert discover_relation(con.table("lean")) == discover_relation(con.table("whole"))
         assert discover_relation(con.table("lean"), process="p").events == 0
