@@ -316,24 +316,14 @@ def test_cases_of_one_variant_are_made_adjacent_by_one_argsort_or_the_lexsort() 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_work_on_two_threads_gives_the_one_threads_discovery(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``on_numpy_threads``: a large log's graph and activities computed beside the rest and
-    its case order sorted in two halves give the SQL's Discovery exactly — here on small logs,
-    the threshold lowered so that they take those paths."""
+    """``on_numpy_threads``: a large log's graph and activities computed beside the rest give
+    the SQL's Discovery exactly — here on small logs, the threshold lowered so that they take
+    that path."""
     monkeypatch.setattr(on_numpy_threads, "TWO_THREADS_FROM", 1)
     con = state_log(seed, cases=300, in_time_order=True, seconds=seed == 2)
     both(con.table("events"))
     both(con.table("events"), collapse=True, top_variants=1000)
     both(con.table("events"), process="request", waiting=("review",))
-
-
-def test_a_sort_in_two_halves_is_the_sort() -> None:
-    rng = np.random.default_rng(11)
-    for n in (on_numpy_threads.TWO_THREADS_FROM, on_numpy_threads.TWO_THREADS_FROM + 7, 5):
-        for a in (rng.integers(-(2**62), 2**62, n), rng.integers(0, 50, n),
-                  np.arange(n)[::-1].copy()):
-            mine = a.copy()
-            on_numpy_threads.sort(mine)
-            assert np.array_equal(mine, np.sort(a))
 
 
 def test_work_beside_hands_over_its_result_and_its_error() -> None:

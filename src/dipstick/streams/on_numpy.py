@@ -159,7 +159,7 @@ def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Orde
     if bits >= 48 or bool((lead[1:] == lead[:-1]).any()):
         return None
     packed = ((h >> shift).astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
-    threads.sort(packed)
+    packed.sort()
     o = packed & ((1 << bits) - 1)
     case = packed >> bits
     del packed

@@ -1,10 +1,10 @@
 """NumPy work of a large log's discovery (:mod:`dipstick.streams.on_numpy`) on two threads.
 
 NumPy's sorts, gathers and ufunc loops release the GIL, so on a machine with a second core
-idle — the discovery's NumPy work is otherwise one-threaded, ~0.27 s of a 1.27 M-event log's
-~0.9 s command — part of it can run beside the rest. Results do not depend on it: a sort's
-result is the same however reached, and the work beside is independent of the caller's
-(docs/benchmarks.md, session 17)."""
+idle — the discovery's NumPy work is otherwise one-threaded, ~0.2 s of a 1.27 M-event log's
+~0.9 s command — part of it can run beside the rest: the graph and the activities (~0.065 s
+warm) beside the variants, rework and throughput (~0.04 s). Results do not depend on it: the
+work beside reads only arrays nobody writes (docs/benchmarks.md, session 17)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-I64 = npt.NDArray[np.int64]
-
-# From this many values a sort or grouping is worth a second thread (starting one: ~0.1 ms);
-# the tests lower it to take the threaded paths on small logs
+# From this many events the work is worth a second thread (starting one: ~0.1 ms); the tests
+# lower it to take the threaded path on small logs
 TWO_THREADS_FROM = 1 << 17
 
 
@@ -49,16 +44,3 @@ class Beside:
             raise self._failed
         return self._out
 
-
-def sort(a: I64) -> None:
-    """``a.sort()``, for a large array on two threads: each half sorted on its own, then the
-    two sorted runs merged by NumPy's stable sort (a timsort: it finds the runs and merges
-    them, ~0.01 s for 1.27 M values). A sort's result does not depend on how it was reached;
-    the packed sort of a 1.27 M-event log: 0.08 → 0.05 s wall."""
-    if len(a) < TWO_THREADS_FROM:
-        a.sort()
-        return
-    half = Beside(False, np.ndarray.sort, a[:len(a) // 2])
-    a[len(a) // 2:].sort()
-    half.result()
-    a.sort(kind="stable")
