@@ -129,16 +129,15 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     from dipstick.streams.on_duckdb import discover_relation
 
     _one_shot()
+    ahead = _numpy_beside(path)   # beside DuckDB's start-up (~0.02 s) and read, both GIL-free
     con = connect()
     # This connection's queries are scans, one sort and single-row aggregates side by side:
     # nothing to reorder, and the join-order search over the aggregates' dozen subqueries
     # cost more planning than a 15 k-event log's whole discovery (measured: 56 → 31 ms CPU).
     con.execute("SET disabled_optimizers = 'join_order'").fetchall()
-    ahead = None
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            ahead = _numpy_beside(path)
             load_event_log(con, path, mapping, table="events", ordered=False, canonical=False)
             step("discovering")
             d = discover_relation(con.table("events"), process=only, waiting=waiting,
@@ -181,10 +180,11 @@ NUMPY_FROM_BYTES = 1 << 21
 
 
 def _numpy_beside(path: Path) -> threading.Thread | None:
-    """For a large log, NumPy and the modules using it imported in a thread while DuckDB reads
-    the file (its read releases the GIL and leaves part of a second core idle): the import,
-    ~0.1 s of one core in a fresh process, otherwise comes after the read (docs/benchmarks.md,
-    session 17). Nothing for a small log, which discovery never takes to NumPy."""
+    """For a large log, NumPy and the modules using it imported in a thread while DuckDB starts
+    and reads the file (both release the GIL; the read leaves part of a second core idle): the
+    import, ~0.1 s of one core in a fresh process, otherwise comes after the read
+    (docs/benchmarks.md, session 17). Nothing for a small log, which discovery never takes to
+    NumPy."""
     try:
         gzip = path.name.lower().endswith(".gz")
         if path.stat().st_size * (8 if gzip else 1) < NUMPY_FROM_BYTES:
