@@ -214,6 +214,8 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     # only shifts a change's lag can reach (``-7 < lag`` below): after its first change - 7 d
     shifts = [s for s in index.shifts(service.id, CAUSE_SERIES[CAUSE], after=min(
         c["date"].date() for c in recent) - timedelta(days=7)) if s.bad] if recent else []
+    signs: set[str] = set()           # the metrics of ev[:checked] that are signs
+    checked = 0
     for c in recent:
         cid, day = c["id"], c["date"].date()
         label = f"{c['kind']} {cid} on {day}"
@@ -319,9 +321,10 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                        relative=True)
             if slide:
                 e = at_most_watch(e, f"{slide}, not the change's step")
-            harm = any(is_sign(x) and x.metric in (
-                f"incident_ratio:{cid}", f"question_ratio:{cid}", f"satisfaction_drop:{cid}")
-                for x in ev)
+            signs.update(x.metric for x in ev[checked:] if is_sign(x))   # ev only grows
+            checked = len(ev)
+            harm = not signs.isdisjoint((f"incident_ratio:{cid}", f"question_ratio:{cid}",
+                                         f"satisfaction_drop:{cid}"))
             if not harm:
                 # use falls for many reasons (a service losing its purpose, a rival); a badly
                 # managed change also shows in incidents or satisfaction
@@ -335,10 +338,11 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
     # a change leak started with the change that caused it: the one whose signs are surest
     # (the smallest p among its leaking signs; else among its signs at watch not held there,
     # for confirmation to raise). Not the first: a neighbour's chance sign would date it.
+    named = _signs_by_change(ev)
+
     def surest(ok: Callable[[Evidence], bool]) -> dict[str, Any] | None:
-        ps = [(e.p, c["date"]) for c in recent for e in ev
-              if ok(e) and e.p is not None and e.metric.endswith(f":{c['id']}")
-              and e.metric.split(":")[0] in SIGNS]
+        ps = [(e.p, c["date"]) for c in recent for i in named.get(c["id"], ())
+              if ok(e := ev[i]) and e.p is not None]
         if not ps:
             return None
         _, day = min(ps)
@@ -426,9 +430,9 @@ def corroborated(ev: list[Evidence], changes: list[str],
     does not raise it). A shift soon after the change is not a second sign: it is the same
     movement seen again."""
     out = list(ev)
+    named = _signs_by_change(out)
     for cid in changes:
-        mine = [i for i, e in enumerate(out) if e.metric.endswith(f":{cid}")
-                and e.metric.split(":")[0] in SIGNS and is_sign(e)]
+        mine = [i for i in named.get(cid, ()) if is_sign(out[i])]
         if len(mine) != 1 or out[mine[0]].p is None:   # a failed change alone stays watch
             continue
         e = out[mine[0]]
@@ -439,6 +443,21 @@ def corroborated(ev: list[Evidence], changes: list[str],
         out[mine[0]] = at_most_watch(e, "one sign only, not surely past its leak line: a "
                                      "change leak needs a second sign of the same change")
     return out
+
+
+def _signs_by_change(ev: list[Evidence]) -> dict[str, list[int]]:
+    """The places in ``ev`` of the evidence named a sign (:data:`SIGNS`), by each change id
+    its metric ends with (``metric.endswith(f":{id}")``: every text after a colon), in order —
+    looked up per change, not searched for among all of a service's evidence per change."""
+    named: dict[str, list[int]] = {}
+    for i, e in enumerate(ev):
+        metric = e.metric
+        if metric.split(":")[0] in SIGNS:
+            at = metric.find(":")
+            while at >= 0:
+                named.setdefault(metric[at + 1:], []).append(i)
+                at = metric.find(":", at + 1)
+    return named
 
 
 INDICATOR = Indicator(
