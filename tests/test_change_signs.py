@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dipstick.findings import Status, Threshold, make_evidence
+from dipstick.findings import Evidence, Status, Threshold, make_evidence
 from dipstick.indicators.change import SIGNS, _signs_by_change, corroborated
 from dipstick.indicators.confidence import is_sign
 from test_indicators import check
@@ -17,7 +17,7 @@ from test_indicators import check
 from builder import AS_OF, PackageBuilder
 
 
-def _ev(metric: str, status: Status, p: float | None) -> object:
+def _ev(metric: str, status: Status, p: float | None) -> Evidence:
     return make_evidence(metric, metric, 1.5, "p", status, 30.0, p=p, low=1.2, high=2.0)
 
 
@@ -30,10 +30,10 @@ def test_a_sign_is_found_by_every_id_its_metric_ends_with() -> None:
     ev = [_ev(m, s, p) for m, (s, p) in zip(metrics, itertools.cycle(
         [(Status.LEAK, 0.01), (Status.WATCH, None), (Status.OK, 0.5), (Status.WATCH, 0.2)]),
         strict=False)]
-    named = _signs_by_change(ev)   # type: ignore[arg-type]
+    named = _signs_by_change(ev)
     for cid in ("a", "b:a", "b", "c", "a:c", "", "x/a", "z"):
-        want = [i for i, e in enumerate(ev) if e.metric.endswith(f":{cid}")   # type: ignore
-                and e.metric.split(":")[0] in SIGNS]                            # type: ignore
+        want = [i for i, e in enumerate(ev) if e.metric.endswith(f":{cid}")
+                and e.metric.split(":")[0] in SIGNS]
         assert named.get(cid, []) == want, cid
     assert named["a"] == [0, 1, 7] and named["a:c"] == [5] and "x/a" not in named
 
@@ -44,10 +44,10 @@ def test_a_lone_sign_named_by_a_longer_id_is_held_at_watch() -> None:
     line = Threshold(1.3, 1.6)
     ev = [_ev("incident_ratio:b:a", Status.LEAK, 0.01), _ev("usage_change:x", Status.LEAK, 0.01)]
     for cid in ("a", "b:a"):
-        out = corroborated(ev, [cid], {"incident_ratio": line})   # type: ignore[arg-type]
+        out = corroborated(ev, [cid], {"incident_ratio": line})
         assert [e.status for e in out] == [Status.WATCH, Status.LEAK]
         assert out[0].note.endswith("a second sign of the same change")
-    assert corroborated(ev, ["z"], {"incident_ratio": line}) == ev   # type: ignore[arg-type]
+    assert corroborated(ev, ["z"], {"incident_ratio": line}) == ev
     assert all(is_sign(e) for e in ev)
 
 
