@@ -13,7 +13,6 @@ rhythm, so a release in the first week of January is not blamed for the holidays
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -48,10 +47,10 @@ from dipstick.indicators.confidence import (
     is_sign,
     tested,
 )
-from dipstick.indicators.weekly_use import use_changes
+from dipstick.indicators.weekly import spans_before, use_changes
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
-from dipstick.shifts.series import FloatArray, IntArray, week_index
+from dipstick.shifts.series import week_index
 from dipstick.stats import means, rate_ratio, rate_ratio_p
 
 CAUSE = "change"
@@ -160,34 +159,26 @@ def _years_before(ctx: CheckContext, recent: nw.LazyFrame[Any],
     tickets to the change), added up from the weekly sums the check's series were built from
     (``ShiftIndex.sums``) — a scan of the tickets and usage per check less (0.6 s of CPU on the
     large demo). Every week added is before the change's, so before the series' cut (the end's
-    week), and after the lookback's start less a year. The sums are of whole counts and
-    ``fsum``'s, so their order cannot change them."""
+    week), and after the lookback's start less a year. All changes at once
+    (:func:`spans_before`: a search and four ``fsum``'s per change were 0.05 s)."""
     sums = detect_all(ctx).sums
-    tickets, usage = sums.get("tickets", {}), sums.get("usage", {})
-    for r in collect(recent.select("id", "service", _week=week_index("date", recent))):
-        week = int(r["_week"])
-        t = _year_of(tickets.get(r["service"]), week)
-        if t is None:
-            continue
-        u = _year_of(usage.get(r["service"]), week)
-        days = u[1]["days"] if u else 0
-        effects[(r["id"], "year")] = {
-            "incidents": t[1]["incidents"], "questions": t[1]["questions"],
-            "first": -7.0 * (week - t[0]),
-            "users": u[1]["user_days"] / days if u and days else None}
-
-
-def _year_of(weekly: tuple[IntArray, dict[str, FloatArray]] | None, week: int
-             ) -> tuple[int, dict[str, float]] | None:
-    """The first week with a row among the 52 before ``week``, and each sum over them; None
-    without a row there."""
-    if weekly is None:
-        return None
-    weeks, columns = weekly
-    lo, hi = np.searchsorted(weeks, [week - 52, week])
-    if hi <= lo:
-        return None
-    return int(weeks[lo]), {k: math.fsum(v[lo:hi].tolist()) for k, v in columns.items()}
+    rows = collect(recent.select("id", "service", _week=week_index("date", recent)))
+    if not rows:
+        return
+    services = [r["service"] for r in rows]
+    weeks = np.array([int(r["_week"]) for r in rows], dtype=np.int64)
+    found, first, t = spans_before(sums.get("tickets", {}), services, weeks)
+    used, _, u = spans_before(sums.get("usage", {}), services, weeks)
+    incidents, questions = (t[k].tolist() if k in t else [] for k in ("incidents", "questions"))
+    user_days, days = (u[k].tolist() if k in u else [] for k in ("user_days", "days"))
+    for i, (r, week, start, f, uf) in enumerate(zip(rows, weeks.tolist(), first.tolist(),
+                                                      found.tolist(), used.tolist(),
+                                                      strict=True)):
+        if f:
+            effects[(r["id"], "year")] = {
+                "incidents": incidents[i], "questions": questions[i],
+                "first": -7.0 * (week - start),
+                "users": user_days[i] / days[i] if uf and days[i] else None}
 
 
 def _whole_minutes(us: nw.Expr) -> nw.Expr:

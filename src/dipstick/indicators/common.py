@@ -311,7 +311,7 @@ def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
     share change after ÷ before − 1; the drift already under way before the change (the
     later half of the before weeks ÷ the earlier half − 1) and the drift still under way after
     it (the same of the after weeks). None without two weeks on each side. The causes ask
-    :func:`~dipstick.indicators.weekly_use.use_changes` for all their questions at once;
+    :func:`~dipstick.indicators.weekly.use_changes` for all their questions at once;
     this is its definition, and its way for values NumPy would treat apart."""
     weeks = relative_use(shifts, rhythm, service)
     if weeks is None:

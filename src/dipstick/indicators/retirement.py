@@ -39,7 +39,7 @@ from dipstick.indicators.common import (
     week_of,
 )
 from dipstick.indicators.confidence import tested
-from dipstick.indicators.weekly_use import use_changes
+from dipstick.indicators.weekly import use_changes
 from dipstick.model import Service
 from dipstick.shifts import detect_all
 from dipstick.stats import proportion

@@ -1,12 +1,13 @@
-""":func:`~dipstick.indicators.common.use_change` for many (service, weeks) questions at once.
+"""Questions to the weekly series and sums, for all of a cause's services or changes at once.
 
-``change`` asks it for every recent change (~4,300 on the large demo) and ``retirement`` for
-every service (2,040): ~45 µs of Python each, a third of both causes' per-service CPU. Here
-all of a cause's questions are answered from one services × weeks array, to the last bit: the
-sums ``statistics.fmean`` takes exactly stay ``math.fsum`` per row (the weeks a side lacks add
-exact zeros), the ones Python adds left to right are NumPy's running sums (``cumsum``: the same
-additions in the same order, a lacking week adding 0.0), and the squares are Python's own
-``** 2`` (libm's ``pow``, which rounds ~1 square in 1,000 unlike ``x * x``).
+``change`` asks :func:`~dipstick.indicators.common.use_change` for every recent change (~4,300
+on the large demo) and ``retirement`` for every service (2,040): ~45 µs of Python each, a third
+of both causes' per-service CPU. :func:`use_changes` answers all of them from one services ×
+weeks array, to the last bit: the sums ``statistics.fmean`` takes exactly stay ``math.fsum`` per
+row (the weeks a side lacks add exact zeros), the ones Python adds left to right are NumPy's
+running sums (``cumsum``: the same additions in the same order, a lacking week adding 0.0), and
+the squares are Python's own ``** 2`` (libm's ``pow``, which rounds ~1 square in 1,000 unlike
+``x * x``). :func:`spans_before` adds up a year of weekly sums before each change.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from dipstick.indicators.common import Season, UseChange, use_change
 from dipstick.indicators.confidence import scaled
 from dipstick.shifts import ShiftIndex
-from dipstick.shifts.series import FloatArray, SeriesKey
+from dipstick.shifts.series import FloatArray, IntArray, SeriesKey
 from dipstick.stats import shift_of_means
 
 Question = tuple[str, range, range]    # service, weeks before, weeks after
 HISTORY = 52                           # the weeks before ``after`` whose wander widens a side
 CAP = 0.8                              # _ar1_factor's cap on ρ
+BoolArray = npt.NDArray[np.bool_]
 
 
 def use_changes(shifts: ShiftIndex, rhythm: Season,
@@ -162,3 +165,43 @@ def _drifts(x: FloatArray) -> FloatArray:
     la = _fsum_rows(np.where(late, x, np.nan)) / (n - n // 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(e != 0, la / e - 1, 0.0)
+
+
+Weekly = dict[str, tuple[IntArray, dict[str, FloatArray]]]   # service → weeks, column sums
+
+
+def spans_before(weekly: Weekly, services: list[str], weeks: IntArray, span: int = 52
+                 ) -> tuple[BoolArray, IntArray, dict[str, FloatArray]]:
+    """Per (``services[i]``, ``weeks[i]``): whether the service has a row among the ``span``
+    weeks before that week, the first such week, and each column's sum over them — what
+    ``np.searchsorted`` and ``math.fsum`` per question gave, for all of them at once (one
+    search over every service's weeks, keyed by service). A column of whole numbers under
+    2**53 (counts) is summed as differences of its running sum: exact, so ``fsum``'s; any
+    other column still by ``fsum`` over each span."""
+    n = len(services)
+    known = [s for s in dict.fromkeys(services) if s in weekly]
+    if not n or not known:
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), {}
+    code = {s: i for i, s in enumerate(known)}
+    asked = np.array([code.get(s, -1) for s in services])
+    all_weeks = np.concatenate([weekly[s][0] for s in known])
+    base = min(int(all_weeks.min(initial=weeks.min())), int(weeks.min()) - span)
+    size = max(int(all_weeks.max(initial=weeks.max())), int(weeks.max())) - base + 1
+    key = np.repeat(np.arange(len(known)), [len(weekly[s][0]) for s in known]) * size \
+        + (all_weeks - base)                                        # ascending: by service, week
+    at = np.maximum(asked, 0) * size - base
+    lo, hi = np.searchsorted(key, at + weeks - span), np.searchsorted(key, at + weeks)
+    found = (asked >= 0) & (hi > lo)
+    first = all_weeks[np.minimum(lo, len(all_weeks) - 1)] if len(all_weeks) else lo
+    sums: dict[str, FloatArray] = {}
+    for column in weekly[known[0]][1]:
+        values = np.concatenate([weekly[s][1][column] for s in known])
+        if (np.isfinite(values).all() and not np.signbit(values).any()
+                and (values == np.floor(values)).all() and values.sum() < 2.0**53):
+            running = np.concatenate(([0.0], np.cumsum(values)))
+            sums[column] = np.where(found, running[hi] - running[lo], 0.0)
+        else:
+            sums[column] = np.array([math.fsum(values[a:b].tolist()) if ok else 0.0
+                                     for a, b, ok in zip(lo.tolist(), hi.tolist(),
+                                                         found.tolist(), strict=True)])
+    return found, first, sums

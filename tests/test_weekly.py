@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from dipstick.indicators.common import Season, use_change
-from dipstick.indicators.weekly_use import _sum_of_squares, _table, use_changes
+from dipstick.indicators.weekly import _sum_of_squares, _table, spans_before, use_changes
 from dipstick.shifts import ShiftIndex
 from dipstick.shifts.series import Series, SeriesKey
 
@@ -94,3 +96,41 @@ def test_no_questions_and_no_series() -> None:
     index, season = _index({}), Season({}, {})
     assert use_changes(index, season, []) == []
     assert use_changes(index, season, [("x", range(1, 9), range(10, 12))]) == [None]
+
+
+def _year_of(weekly: tuple[np.ndarray, dict[str, np.ndarray]] | None, week: int
+             ) -> tuple[int, dict[str, float]] | None:
+    """The per-question way spans_before replaced (change's ``_year_of``)."""
+    if weekly is None:
+        return None
+    weeks, columns = weekly
+    lo, hi = np.searchsorted(weeks, [week - 52, week])
+    if hi <= lo:
+        return None
+    return int(weeks[lo]), {k: math.fsum(v[lo:hi].tolist()) for k, v in columns.items()}
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_year_of_weekly_sums_before_each_week_at_once(whole: bool) -> None:
+    """Counts (whole numbers: running sums) and user-days with fractions (fsum per span):
+    the same first weeks and sums as a search and an fsum per question."""
+    rng = np.random.default_rng(5)
+    weekly = {}
+    for i in range(30):
+        weeks = np.sort(rng.choice(np.arange(100, 260), int(rng.integers(0, 120)),
+                                   replace=False)).astype(np.int64)
+        counts = rng.integers(0, 40, len(weeks)).astype(np.float64)
+        user_days = counts * 7.3 + 0.1 if not whole else counts * 7
+        weekly[f"s{i}"] = (weeks, {"n": counts, "user_days": user_days})
+    services = [f"s{int(rng.integers(0, 33))}" for _ in range(500)]   # s30–s32: none
+    weeks = rng.integers(80, 330, 500).astype(np.int64)
+    found, first, sums = spans_before(weekly, services, weeks)
+    for i, (s, w) in enumerate(zip(services, weeks.tolist(), strict=True)):
+        want = _year_of(weekly.get(s), w)
+        assert bool(found[i]) is (want is not None)
+        if want is not None:
+            assert int(first[i]) == want[0]
+            assert {k: float(v[i]) for k, v in sums.items()} == want[1]
+    assert found.sum() > 200
+    assert spans_before({}, services, weeks)[0].sum() == 0
+    assert spans_before(weekly, [], np.array([], dtype=np.int64))[2] == {}
