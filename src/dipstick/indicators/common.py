@@ -300,13 +300,19 @@ def weekly_medians_plain(members: list[Weekly], need: int) -> dict[int, float]:
     return {w: statistics.median(vs) for w, vs in weeks.items() if len(vs) >= need}
 
 
+# mean use after, before, Welch's test of the share change, drift before, drift still after
+UseChange = tuple[float, float, Test | None, float, float]
+
+
 def use_change(shifts: ShiftIndex, rhythm: Season, service: str, before: range,
-               after: range) -> tuple[float, float, Test | None, float, float] | None:
+               after: range) -> UseChange | None:
     """Weekly active users after ÷ before the change, each week divided by the audience's
     rhythm; Welch's test on the weekly values (weeks vary more than a count would), as the
     share change after ÷ before − 1; the drift already under way before the change (the
     later half of the before weeks ÷ the earlier half − 1) and the drift still under way after
-    it (the same of the after weeks). None without two weeks on each side."""
+    it (the same of the after weeks). None without two weeks on each side. The causes ask
+    :func:`~dipstick.indicators.weekly.use_changes` for all their questions at once;
+    this is its definition, and its way for values NumPy would treat apart."""
     weeks = relative_use(shifts, rhythm, service)
     if weeks is None:
         return None

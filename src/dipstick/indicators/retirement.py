@@ -30,15 +30,16 @@ from dipstick.findings import (
 )
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
+    UseChange,
     monthly_costs,
     recent_users,
     rhythm,
     settled_evidence,
     settled_shift,
-    use_change,
     week_of,
 )
 from dipstick.indicators.confidence import tested
+from dipstick.indicators.weekly import use_changes
 from dipstick.model import Service
 from dipstick.shifts import detect_all
 from dipstick.stats import proportion
@@ -63,6 +64,7 @@ class RetirementMeasures:
     costs: dict[str, float]
     peers: dict[str, tuple[float, float, int]]    # service → (median, MAD, n) of its peers
     live_by_capability: dict[str, list[str]]
+    use: dict[str, UseChange | None]              # service → weekly use, window vs baseline
 
 
 def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
@@ -89,7 +91,15 @@ def measure(ctx: CheckContext, spec: RetirementSpec) -> RetirementMeasures:
     for s in ctx.model.services:
         if s.lifecycle == "live" and s.capability:
             live.setdefault(s.capability, []).append(s.id)
-    return RetirementMeasures(recent, costs, peers, live)
+    # weekly use, each week ÷ the audience's rhythm, now against the baseline's weeks: every
+    # service's at once (one by one in assess: ~0.15 s of the large demo's check)
+    w = ctx.window
+    weeks = (range(week_of(w.baseline_start.date()), week_of(w.start.date())),
+             range(week_of(w.start.date()), week_of(w.end.date())))
+    ids = list(dict.fromkeys(s.id for s in ctx.model.services))
+    use = dict(zip(ids, use_changes(detect_all(ctx), rhythm(ctx),
+                                    [(sid, *weeks) for sid in ids]), strict=True))
+    return RetirementMeasures(recent, costs, peers, live, use)
 
 
 def _median(xs: npt.NDArray[np.float64]) -> float:
@@ -128,10 +138,7 @@ def assess(service: Service, m: RetirementMeasures, ctx: CheckContext,
         if ev[-1].low is not None and ev[-1].high is not None:
             unused_range = (service.licences * (1 - ev[-1].high),
                             service.licences * (1 - ev[-1].low))
-    # weekly use, each week ÷ the audience's rhythm, now against the baseline's weeks
-    used = use_change(detect_all(ctx), rhythm(ctx), sid,
-                      range(week_of(w.baseline_start.date()), week_of(w.start.date())),
-                      range(week_of(w.start.date()), week_of(w.end.date())))
+    used = m.use[sid]
     if used is not None:
         ma, mb, test, _, _ = used
         ev.append(tested("usage_trend", "Active users vs baseline", ma / mb - 1,
