@@ -51,6 +51,9 @@ class Ready(NamedTuple):
     first: Split | None
     sigma: float | None = None      # ``segment.noise(values)``, to the last bit
     last_cut: int | None = None     # ``segment.begin(…).last_cut``, to the position
+    # the best splits of the right-hand chain's segments ``(a, len(values))`` after the first,
+    # as ``segment._best_split`` scores them: segmentation's next look-ups (``segment.begin``)
+    chain: tuple[tuple[int, Split | None], ...] = ()
 
 
 def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list[Shift]]:
@@ -94,15 +97,20 @@ def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
     ready = [r - 1 for r in found if r]
     if not ready:
         return
-    lasts = iter(last_links(y[ready], weeks, [firsts[r] for r in ready],
-                            [sigmas[r] for r in ready], params))
+    chains: list[list[tuple[int, Split | None]]] = [[] for _ in ready]
+    lasts = iter(zip(last_links(y[ready], weeks, [firsts[r] for r in ready],
+                                [sigmas[r] for r in ready], params, chains), chains,
+                     strict=True))
     for i, r, first, sigma in zip(rows, found, firsts, sigmas, strict=True):
         if r:
-            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, next(lasts))
+            last, chain = next(lasts)
+            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, last, tuple(chain))
 
 
 def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
-               sigmas: Sequence[float | None], p: Params) -> list[int | None]:
+               sigmas: Sequence[float | None], p: Params,
+               chains: Sequence[list[tuple[int, Split | None]]] | None = None
+               ) -> list[int | None]:
     """``segment.begin(row, weeks, p, first, sigma).last_cut`` of every row, from the chain
     alone (no first pass), a link for all rows at a time: the best split of each row's
     ``y[a:n]`` as ``segment._best_split`` scores it — the row's part gathered to the left of
@@ -110,7 +118,9 @@ def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
     the same elementwise arithmetic on the same integer counts, the candidates outside the
     part's allowed run set to −∞ so that ``argmax`` takes the first best inside it. The
     thresholds are computed per row in Python, as ``_binseg`` does. ``None`` where a row came
-    without its first split or noise (the screen always has them)."""
+    without its first split or noise (the screen always has them). ``chains``: each row's
+    list, given, gets the links scored after the first, ``(a, split)``, up to the first that
+    fails, as ``segment.begin`` takes them over (its passes look each of them up)."""
     m, n = y.shape
     out: list[int | None] = [-1] * m
     live: list[int] = []
@@ -147,6 +157,10 @@ def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
         best = gain.argmax(axis=1)
         top = gain[np.arange(len(rows)), best]
         go = (lo <= last) & ~(top <= limit[rows])
+        if chains is not None:
+            for i, start, ok, g, k in zip(rows.tolist(), a.tolist(), (lo <= last).tolist(),
+                                          top.tolist(), (a + best + 1).tolist(), strict=True):
+                chains[i].append((start, (g, k) if ok else None))
         rows, cut = rows[go], (a + best + 1)[go]
         at[rows] = cut
         for i, k in zip(rows.tolist(), cut.tolist(), strict=True):
