@@ -1,7 +1,8 @@
 """What the screen hands on, and what ``ShiftIndex`` skips with it (session 17): the right-hand
 chain's splits scored by ``batch.last_links`` are ``segment._best_split``'s to the last bit and
 resume segmentation unchanged; ``ShiftIndex.driver`` dates only series with a step that may be
-bad and still names the shift full detection names."""
+bad and still names the shift full detection names; the season's rows computed one way when all
+rows are multiplicative (or all additive) are the one-series values bit for bit."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import numpy as np
 import pytest
 
 from dipstick.shifts import CAUSE_SERIES, Series, SeriesKey, ShiftIndex, detect, driver
-from dipstick.shifts.batch import screen
-from dipstick.shifts.detect import Params
+from dipstick.shifts.batch import adjust_many, screen
+from dipstick.shifts.detect import Params, adjust
 from dipstick.shifts.segment import Split, _best_split, begin, undated
-from test_shifts_batch import generated
+from test_shifts_batch import FIRST, KINDS, _values, _weeks, generated
 from test_shifts_bound import SETTINGS, _falling_staircases
 
 
@@ -72,3 +73,21 @@ def test_the_leaks_driver_is_full_detections(seed: int) -> None:
             named += want is not None
     skipped = sum(1 for k in by_key if k not in index._found and k in index._undated)
     assert named > 40 and skipped > 50
+
+
+@pytest.mark.parametrize("kinds", [("seasonal", "step", "spiky", "ramp", "staircase"),
+                                   ("negative",), KINDS])
+def test_season_rows_all_of_one_kind_are_the_one_series_values(kinds: tuple[str, ...]) -> None:
+    """Positive rows only (ratios), additive rows only, and both mixed: each adjusted row
+    equals ``detect.adjust`` of the row alone, bit for bit."""
+    rng = np.random.default_rng(44)
+    for shape in ("full", "gaps"):
+        weeks = FIRST + _weeks(rng, shape)
+        x = np.stack([_values(rng, k, weeks) for k in kinds for _ in range(4)])
+        if kinds != KINDS:
+            assert len({bool(np.all(row > 0)) for row in x}) == 1
+        y, keep = adjust_many(weeks, x)
+        for row, values in zip(y, x, strict=True):
+            one, one_keep = adjust(weeks, values)
+            assert np.array_equal(one_keep, keep)
+            assert np.array_equal(one.view(np.int64), row.view(np.int64))

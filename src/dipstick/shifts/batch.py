@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -228,7 +228,7 @@ def _deseasonalise(y: Matrix, index: IntArray, doy: IntArray, mult: npt.NDArray[
     m = len(y)
     level = _running_median(y, 27)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dev = np.where(mult[:, None], y / level - 1.0, y - level)
+        dev = _per_row(mult, lambda: y / level - 1.0, lambda: y - level)
     spread = _mad_rows(dev)
     sd = np.std(dev, axis=1)
     noise = np.where(spread != 0, spread, np.where(sd != 0, sd, 1e-12))
@@ -236,19 +236,32 @@ def _deseasonalise(y: Matrix, index: IntArray, doy: IntArray, mult: npt.NDArray[
     year = days.astype("datetime64[Y]").astype(np.int64)
     woy = np.minimum(doy // 7, 52)
     years = int(year[-1] - year[0]) + 1
-    table = np.full((m, years, 53), np.nan)
-    table[:, year - year[0], woy] = dev
-    seen = np.isfinite(table).sum(axis=1)
-    ordered = np.sort(table, axis=1)                      # NaN sort last
+    # each week of the year's values over the years, along the last axis: sorted in place
+    # there, not through a strided copy per week
+    table = np.full((m, 53, years), np.nan)
+    table[:, woy, year - year[0]] = dev
+    seen = np.isfinite(table).sum(axis=2)
+    table.sort(axis=2)                                    # NaN sort last
     lo = np.maximum(seen - 1, 0) // 2
     hi = np.minimum(seen // 2, years - 1)
     rows, cols = np.arange(m)[:, None], np.arange(53)[None, :]
-    profile = (ordered[rows, lo, cols] + ordered[rows, hi, cols]) / 2
+    profile = (table[rows, cols, lo] + table[rows, cols, hi]) / 2
     clear = (seen >= 2) & (np.abs(profile) > (2.5 * noise)[:, None] / np.sqrt(
         np.maximum(seen, 1)))
-    profile = np.where(clear, profile, 0.0)
+    weekly = np.where(clear, profile, 0.0)[:, woy]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: Matrix = np.where(mult[:, None], y / (1.0 + profile[:, woy]), y - profile[:, woy])
+        return _per_row(mult, lambda: y / (1.0 + weekly), lambda: y - weekly)
+
+
+def _per_row(mult: npt.NDArray[np.bool_], ratio: Callable[[], Matrix],
+             difference: Callable[[], Matrix]) -> Matrix:
+    """``np.where(mult[:, None], ratio(), difference())``, computing one side only when every
+    row takes it (nearly always: a metric is positive or not): the same values."""
+    if mult.all():
+        return ratio()
+    if not mult.any():
+        return difference()
+    out: Matrix = np.where(mult[:, None], ratio(), difference())
     return out
 
 
