@@ -40,6 +40,8 @@ MARGIN = 1e-9
 # Series adjusted together: the running medians' windows of a block stay in the CPU caches
 # (all 9,000 rows of a group at once were 4× slower).
 CHUNK = 512
+# Rows whose running-median windows are selected at a time (one reused buffer of ~1 MB)
+WINDOW_ROWS = 32
 
 
 class Ready(NamedTuple):
@@ -288,9 +290,18 @@ def _running_median(y: Matrix, width: int) -> Matrix:
     if width == 5 and _plain(padded):
         return _median_of_5(padded)
     s0, s1 = padded.strides
-    windows = as_strided(padded, (len(padded), padded.shape[1] - width + 1, width),
-                         (s0, s1, s1), writeable=False)
-    out: Matrix = np.partition(windows, half, axis=2)[:, :, half]
+    m, n = len(padded), padded.shape[1] - width + 1
+    windows = as_strided(padded, (m, n, width), (s0, s1, s1), writeable=False)
+    # the windows copied and partitioned a few rows at a time in one buffer, not all at once:
+    # ``np.partition``'s copy of a block's windows (17 MB for 512 rows of 157 weeks) is fresh
+    # memory each time, which the kernel maps page by page (~20,000 page faults a check)
+    out: Matrix = np.empty((m, n))
+    part = np.empty((min(m, WINDOW_ROWS), n, width))
+    for a in range(0, m, WINDOW_ROWS):
+        block = part[:min(WINDOW_ROWS, m - a)]
+        np.copyto(block, windows[a:a + WINDOW_ROWS])
+        block.partition(half, axis=2)
+        out[a:a + len(block)] = block[:, :, half]
     return out
 
 
