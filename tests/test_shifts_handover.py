@@ -34,10 +34,10 @@ def test_the_screens_chain_is_best_splits_own(p: Params) -> None:
     links = 0
     for r in ready:
         n, weeks = len(r.values), r.weeks.tolist()
-        for a, split in r.chain:
+        for a, split in r.chain():
             assert _bits(split) == _bits(_best_split(r.values, weeks, a, n, p.min_size))
-        links += len(r.chain)
-        handed = begin(r.values, r.weeks, p, r.first, r.sigma, r.chain)
+        links += len(r.chain())
+        handed = begin(r.values, r.weeks, p, r.first, r.sigma, r.chain())
         alone = begin(r.values, r.weeks, p, r.first, r.sigma)
         assert (handed.cuts, handed.last_cut) == (alone.cuts, alone.last_cut)
         assert {k: _bits(v) for k, v in alone.splits.items()}.items() <= \

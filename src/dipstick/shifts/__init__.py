@@ -147,7 +147,7 @@ class ShiftIndex:
         """Segmentation's first pass on what the screen handed over (noise, first split,
         the right-hand chain's splits)."""
         return begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma,
-                     ready.chain)
+                     ready.chain())
 
     def last_bad(self, key: SeriesKey, since: date) -> Shift | None:
         """``shifts_of(key)[-1]`` if it is bad and dated on or after ``since``, else ``None``

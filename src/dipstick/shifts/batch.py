@@ -53,9 +53,31 @@ class Ready(NamedTuple):
     first: Split | None
     sigma: float | None = None      # ``segment.noise(values)``, to the last bit
     last_cut: int | None = None     # ``segment.begin(…).last_cut``, to the position
-    # the best splits of the right-hand chain's segments ``(a, len(values))`` after the first,
-    # as ``segment._best_split`` scores them: segmentation's next look-ups (``segment.begin``)
-    chain: tuple[tuple[int, Split | None], ...] = ()
+    # the block's chain links (``last_links``) and this series' row among them
+    links: tuple[Links, int] | None = None
+
+    def chain(self) -> list[tuple[int, Split | None]]:
+        """The best splits of the right-hand chain's segments ``(a, len(values))`` after the
+        first, as ``segment._best_split`` scores them: segmentation's next look-ups
+        (``segment.begin``). Read out only for the few series segmented."""
+        return [] if self.links is None else self.links[0].of(self.links[1])
+
+
+class Links(NamedTuple):
+    """The links ``last_links`` scored for a block's rows, one entry per step: where each
+    row is among that step's rows (−1: off the chain), where each of those rows' link starts,
+    whether it has a split at all, and its best gain and cut."""
+
+    steps: list[tuple[IntArray, IntArray, npt.NDArray[np.bool_], FloatArray, IntArray]]
+
+    def of(self, row: int) -> list[tuple[int, Split | None]]:
+        out: list[tuple[int, Split | None]] = []
+        for where, starts, ok, gains, cuts in self.steps:
+            i = where[row]
+            if i < 0:                               # off the chain from here on
+                break
+            out.append((int(starts[i]), (float(gains[i]), int(cuts[i])) if ok[i] else None))
+        return out
 
 
 def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list[Shift]]:
@@ -99,20 +121,19 @@ def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
     ready = [r - 1 for r in found if r]
     if not ready:
         return
-    chains: list[list[tuple[int, Split | None]]] = [[] for _ in ready]
-    lasts = iter(zip(last_links(y[ready], weeks, [firsts[r] for r in ready],
-                                [sigmas[r] for r in ready], params, chains), chains,
-                     strict=True))
+    links = Links([])
+    lasts = iter(last_links(y[ready], weeks, [firsts[r] for r in ready],
+                            [sigmas[r] for r in ready], params, links))
+    at = 0
     for i, r, first, sigma in zip(rows, found, firsts, sigmas, strict=True):
         if r:
-            last, chain = next(lasts)
-            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, last, tuple(chain))
+            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, next(lasts), (links, at))
+            at += 1
 
 
 def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
                sigmas: Sequence[float | None], p: Params,
-               chains: Sequence[list[tuple[int, Split | None]]] | None = None
-               ) -> list[int | None]:
+               links: Links | None = None) -> list[int | None]:
     """``segment.begin(row, weeks, p, first, sigma).last_cut`` of every row, from the chain
     alone (no first pass), a link for all rows at a time: the best split of each row's
     ``y[a:n]`` as ``segment._best_split`` scores it — the row's part gathered to the left of
@@ -120,9 +141,9 @@ def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
     the same elementwise arithmetic on the same integer counts, the candidates outside the
     part's allowed run set to −∞ so that ``argmax`` takes the first best inside it. The
     thresholds are computed per row in Python, as ``_binseg`` does. ``None`` where a row came
-    without its first split or noise (the screen always has them). ``chains``: each row's
-    list, given, gets the links scored after the first, ``(a, split)``, up to the first that
-    fails, as ``segment.begin`` takes them over (its passes look each of them up)."""
+    without its first split or noise (the screen always has them). ``links``, given, gets the
+    links scored after the first, up to the first that fails, as arrays per step (no Python
+    per row: most rows are never segmented); ``segment.begin`` takes them over."""
     m, n = y.shape
     out: list[int | None] = [-1] * m
     live: list[int] = []
@@ -159,11 +180,12 @@ def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
         best = gain.argmax(axis=1)
         top = gain[np.arange(len(rows)), best]
         go = (lo <= last) & ~(top <= limit[rows])
-        if chains is not None:
-            for i, start, ok, g, k in zip(rows.tolist(), a.tolist(), (lo <= last).tolist(),
-                                          top.tolist(), (a + best + 1).tolist(), strict=True):
-                chains[i].append((start, (g, k) if ok else None))
-        rows, cut = rows[go], (a + best + 1)[go]
+        cut = a + best + 1
+        if links is not None:
+            where = np.full(m, -1, dtype=np.int64)
+            where[rows] = np.arange(len(rows))
+            links.steps.append((where, a, lo <= last, top, cut))
+        rows, cut = rows[go], cut[go]
         at[rows] = cut
         for i, k in zip(rows.tolist(), cut.tolist(), strict=True):
             out[i] = k
