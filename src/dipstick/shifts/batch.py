@@ -314,6 +314,9 @@ def _running_median(y: Matrix, width: int) -> Matrix:
     s0, s1 = padded.strides
     m, n = len(padded), padded.shape[1] - width + 1
     windows = as_strided(padded, (m, n, width), (s0, s1, s1), writeable=False)
+    if m <= WINDOW_ROWS:
+        few: Matrix = np.partition(windows, half, axis=2)[:, :, half]
+        return few
     # the windows copied and partitioned a few rows at a time in one buffer, not all at once:
     # ``np.partition``'s copy of a block's windows (17 MB for 512 rows of 157 weeks) is fresh
     # memory each time, which the kernel maps page by page (~20,000 page faults a check)
