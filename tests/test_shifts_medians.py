@@ -1,6 +1,7 @@
 """The batched screen's running median of 5 by minima and maxima is ``np.partition``'s, bit
 for bit: on random rows, ties, zeros of both signs, NaN and rows shorter than a window (those
-with NaN or −0.0 go by ``np.partition`` itself); and the rows' MAD is ``segment.mad``'s."""
+with NaN or −0.0 go by ``np.partition`` itself); so is the median of 27, selected a few rows at
+a time; and the rows' MAD is ``segment.mad``'s."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dipstick.shifts.batch import _mad_rows, _median_of_5, _median_rows, _plain, _running_median
+from dipstick.shifts.batch import (
+    WINDOW_ROWS,
+    _mad_rows,
+    _median_of_5,
+    _median_rows,
+    _plain,
+    _running_median,
+)
 from dipstick.shifts.segment import mad, median
 
 
@@ -46,6 +54,19 @@ def test_running_median_of_5_is_partitions(kind: str, n: int) -> None:
     y = _rows(np.random.default_rng(n), kind, n)
     got = _running_median(y, 5)
     assert np.array_equal(got.view(np.int64), _partitioned(y, 5).view(np.int64))
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zeros", "nan"])
+@pytest.mark.parametrize("n", [1, 13, 14, 27, 157])
+def test_running_median_of_27_by_blocks_of_rows_is_partitions(kind: str, n: int) -> None:
+    """Rows in the blocks of :data:`WINDOW_ROWS` one buffer holds: fewer, exactly a block,
+    and more with a part block after them."""
+    y = _rows(np.random.default_rng(200 + n), kind, n)
+    tall = np.concatenate([y, y[::-1] * 1.5, y[:8]])
+    for rows in (y[:1], y[:WINDOW_ROWS], tall):
+        assert len(tall) > 2 * WINDOW_ROWS and len(tall) % WINDOW_ROWS
+        assert np.array_equal(_running_median(rows, 27).view(np.int64),
+                              _partitioned(rows, 27).view(np.int64))
 
 
 def test_the_network_takes_plain_rows_only() -> None:

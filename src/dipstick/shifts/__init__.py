@@ -9,6 +9,7 @@ series that drive that cause (:data:`CAUSE_SERIES`).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from dipstick.findings import CacheKey, CheckContext
 from dipstick.model import ValueModel
 from dipstick.shifts.batch import Ready, detect_many, screen, weeks_key
 from dipstick.shifts.detect import DEFAULT, Params, Shift, detect, shifts_in, week_date
-from dipstick.shifts.segment import MIN_POINTS, Undated, begin, second, undated
+from dipstick.shifts.segment import MIN_POINTS, Begun, Undated, begin, second, undated
 from dipstick.shifts.series import METRICS, Firsts, Series, SeriesKey, Sums, build
 
 __all__ = ["CAUSE_SERIES", "METRICS", "Params", "Series", "SeriesKey", "Shift", "ShiftIndex",
@@ -135,10 +136,18 @@ class ShiftIndex:
             found = self._found.get(key)
         if found is None:
             ready = self._ready.pop(key)
+            steps = self._undated.pop(key, None)
+            if steps is None:
+                steps = undated(ready.values, ready.weeks, self.params, begun=self._begin(ready))
             found = self._found[key] = shifts_in(self.series_by_key[key], ready.weeks,
-                                                 ready.values, self.params, ready.first,
-                                                 self._undated.pop(key, None))
+                                                 ready.values, self.params, found=steps)
         return found
+
+    def _begin(self, ready: Ready) -> Begun:
+        """Segmentation's first pass on what the screen handed over (noise, first split,
+        the right-hand chain's splits)."""
+        return begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma,
+                     ready.chain())
 
     def last_bad(self, key: SeriesKey, since: date) -> Shift | None:
         """``shifts_of(key)[-1]`` if it is bad and dated on or after ``since``, else ``None``
@@ -148,36 +157,41 @@ class ShiftIndex:
         ask this of every service's series (``settled_shift``); few last shifts are recent.
         Most questions are answered by the screen's bound on the last change point alone
         (:class:`~dipstick.shifts.segment.Begun`, :func:`~dipstick.shifts.batch.last_links`)."""
-        if key not in self._found and key not in self._ready:
-            self._screen(key)
-        ready = self._ready.get(key)
-        if ready is not None:
-            found = self._undated.get(key)
-            if found is None:
-                bound, begun = ready.last_cut, None
-                if bound is None:
-                    begun = begin(ready.values, ready.weeks, self.params, ready.first,
-                                  ready.sigma)
-                    bound = begun.last_cut
-                if bound < 0 or self._latest(ready, bound) < since:
-                    return None
-                if begun is None:
-                    begun = begin(ready.values, ready.weeks, self.params, ready.first,
-                                  ready.sigma)
-                more = second(ready.values, begun, self.params)    # the bound, once more
-                if more.last_cut < 0 or self._latest(ready, more.last_cut) < since:
-                    return None
-                found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
-                                                     begun=begun, more=more)
-            if not found.steps:
+        shifts = self._found.get(key)   # most questions: one look-up (settled, or quiet)
+        if shifts is None:
+            ready = self._ready.get(key)
+            if ready is None:
+                self._screen(key)
+                ready = self._ready.get(key)
+            if ready is not None and not self._last_may_be_bad(key, ready, since):
                 return None
-            step = found.steps[-1]
-            if (step.after > step.before) != self.series_by_key[key].higher_is_worse or \
-                    self._latest(ready, found.cuts[-1]) < since:
-                return None
-        shifts = self.shifts_of(key)
+            shifts = self.shifts_of(key)
         last = shifts[-1] if shifts else None
         return last if last is not None and last.bad and last.date >= since else None
+
+    def _last_may_be_bad(self, key: SeriesKey, ready: Ready, since: date) -> bool:
+        """False when ``key``'s undated steps (segmented only if the bounds allow a step so
+        late) rule out a last shift that is bad and dated on or after ``since``."""
+        found = self._undated.get(key)
+        if found is None:
+            bound, begun = ready.last_cut, None
+            if bound is None:
+                begun = self._begin(ready)
+                bound = begun.last_cut
+            if bound < 0 or self._latest(ready, bound) < since:
+                return False
+            if begun is None:
+                begun = self._begin(ready)
+            more = second(ready.values, begun, self.params)    # the bound, once more
+            if more.last_cut < 0 or self._latest(ready, more.last_cut) < since:
+                return False
+            found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
+                                                 begun=begun, more=more)
+        if not found.steps:
+            return False
+        step = found.steps[-1]
+        return (step.after > step.before) == self.series_by_key[key].higher_is_worse and \
+            self._latest(ready, found.cuts[-1]) >= since
 
     @staticmethod
     def _latest(ready: Ready, cut: int) -> date:
@@ -269,16 +283,37 @@ class ShiftIndex:
         # point bounds every step's date as the screen's bound does
         found = self._undated.get(key)
         if found is None:
-            begun = begin(ready.values, ready.weeks, self.params, ready.first, ready.sigma)
             found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
-                                                 begun=begun)
+                                                 begun=self._begin(ready))
         return bool(found.cuts) and self._latest(ready, found.cuts[-1]) > after
 
     def driver(self, service_id: str, cause: str, as_of: date) -> Shift | None:
         """The shift behind a leak (its series is ``self.series_by_key[shift.series_key]``)."""
         wanted = CAUSE_SERIES.get(cause, ())
-        return driver(cause, service_id, self.shifts(service_id, wanted), as_of) if wanted \
-            else None
+        if not wanted:
+            return None
+        return driver(cause, service_id, [s for k in self.keys(service_id) if k.metric in wanted
+                                          and self._may_be_bad(k) for s in self.shifts_of(k)],
+                      as_of)
+
+    def _may_be_bad(self, key: SeriesKey) -> bool:
+        """False when none of ``key``'s shifts can be bad, read from its undated steps
+        (segmented, kept for ``shifts_of``) without dating them: ``driver`` only follows bad
+        shifts. Dating keeps each step's levels, and a staircase it merges runs from its first
+        step's level to its last's through the shared segment means, so in the steps'
+        direction when they are finite (a non-finite level is dated to be sure)."""
+        if key not in self._found and key not in self._ready:
+            self._screen(key)
+        ready = self._ready.get(key)
+        if ready is None:
+            return True                         # settled: its shifts are at hand
+        found = self._undated.get(key)
+        if found is None:
+            found = self._undated[key] = undated(ready.values, ready.weeks, self.params,
+                                                 begun=self._begin(ready))
+        worse = self.series_by_key[key].higher_is_worse
+        return any((st.after > st.before) == worse or not math.isfinite(st.after - st.before)
+                   for st in found.steps)
 
     def since(self, service_id: str, cause: str, as_of: date) -> date | None:
         found = self.driver(service_id, cause, as_of)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +40,8 @@ MARGIN = 1e-9
 # Series adjusted together: the running medians' windows of a block stay in the CPU caches
 # (all 9,000 rows of a group at once were 4× slower).
 CHUNK = 512
+# Rows whose running-median windows are selected at a time (one reused buffer of ~1 MB)
+WINDOW_ROWS = 32
 
 
 class Ready(NamedTuple):
@@ -51,6 +53,31 @@ class Ready(NamedTuple):
     first: Split | None
     sigma: float | None = None      # ``segment.noise(values)``, to the last bit
     last_cut: int | None = None     # ``segment.begin(…).last_cut``, to the position
+    # the block's chain links (``last_links``) and this series' row among them
+    links: tuple[Links, int] | None = None
+
+    def chain(self) -> list[tuple[int, Split | None]]:
+        """The best splits of the right-hand chain's segments ``(a, len(values))`` after the
+        first, as ``segment._best_split`` scores them: segmentation's next look-ups
+        (``segment.begin``). Read out only for the few series segmented."""
+        return [] if self.links is None else self.links[0].of(self.links[1])
+
+
+class Links(NamedTuple):
+    """The links ``last_links`` scored for a block's rows, one entry per step: where each
+    row is among that step's rows (−1: off the chain), where each of those rows' link starts,
+    whether it has a split at all, and its best gain and cut."""
+
+    steps: list[tuple[IntArray, IntArray, npt.NDArray[np.bool_], FloatArray, IntArray]]
+
+    def of(self, row: int) -> list[tuple[int, Split | None]]:
+        out: list[tuple[int, Split | None]] = []
+        for where, starts, ok, gains, cuts in self.steps:
+            i = where[row]
+            if i < 0:                               # off the chain from here on
+                break
+            out.append((int(starts[i]), (float(gains[i]), int(cuts[i])) if ok[i] else None))
+        return out
 
 
 def detect_many(series: Sequence[Series], params: Params = DEFAULT) -> list[list[Shift]]:
@@ -94,15 +121,19 @@ def _screen_rows(series: Sequence[Series], rows: list[int], params: Params,
     ready = [r - 1 for r in found if r]
     if not ready:
         return
+    links = Links([])
     lasts = iter(last_links(y[ready], weeks, [firsts[r] for r in ready],
-                            [sigmas[r] for r in ready], params))
+                            [sigmas[r] for r in ready], params, links))
+    at = 0
     for i, r, first, sigma in zip(rows, found, firsts, sigmas, strict=True):
         if r:
-            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, next(lasts))
+            out[i] = Ready(weeks, y[r - 1].copy(), first, sigma, next(lasts), (links, at))
+            at += 1
 
 
 def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
-               sigmas: Sequence[float | None], p: Params) -> list[int | None]:
+               sigmas: Sequence[float | None], p: Params,
+               links: Links | None = None) -> list[int | None]:
     """``segment.begin(row, weeks, p, first, sigma).last_cut`` of every row, from the chain
     alone (no first pass), a link for all rows at a time: the best split of each row's
     ``y[a:n]`` as ``segment._best_split`` scores it — the row's part gathered to the left of
@@ -110,7 +141,9 @@ def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
     the same elementwise arithmetic on the same integer counts, the candidates outside the
     part's allowed run set to −∞ so that ``argmax`` takes the first best inside it. The
     thresholds are computed per row in Python, as ``_binseg`` does. ``None`` where a row came
-    without its first split or noise (the screen always has them)."""
+    without its first split or noise (the screen always has them). ``links``, given, gets the
+    links scored after the first, up to the first that fails, as arrays per step (no Python
+    per row: most rows are never segmented); ``segment.begin`` takes them over."""
     m, n = y.shape
     out: list[int | None] = [-1] * m
     live: list[int] = []
@@ -147,7 +180,12 @@ def last_links(y: Matrix, weeks: IntArray, firsts: Sequence[Split | None],
         best = gain.argmax(axis=1)
         top = gain[np.arange(len(rows)), best]
         go = (lo <= last) & ~(top <= limit[rows])
-        rows, cut = rows[go], (a + best + 1)[go]
+        cut = a + best + 1
+        if links is not None:
+            where = np.full(m, -1, dtype=np.int64)
+            where[rows] = np.arange(len(rows))
+            links.steps.append((where, a, lo <= last, top, cut))
+        rows, cut = rows[go], cut[go]
         at[rows] = cut
         for i, k in zip(rows.tolist(), cut.tolist(), strict=True):
             out[i] = k
@@ -214,7 +252,7 @@ def _deseasonalise(y: Matrix, index: IntArray, doy: IntArray, mult: npt.NDArray[
     m = len(y)
     level = _running_median(y, 27)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dev = np.where(mult[:, None], y / level - 1.0, y - level)
+        dev = _per_row(mult, lambda: y / level - 1.0, lambda: y - level)
     spread = _mad_rows(dev)
     sd = np.std(dev, axis=1)
     noise = np.where(spread != 0, spread, np.where(sd != 0, sd, 1e-12))
@@ -222,19 +260,32 @@ def _deseasonalise(y: Matrix, index: IntArray, doy: IntArray, mult: npt.NDArray[
     year = days.astype("datetime64[Y]").astype(np.int64)
     woy = np.minimum(doy // 7, 52)
     years = int(year[-1] - year[0]) + 1
-    table = np.full((m, years, 53), np.nan)
-    table[:, year - year[0], woy] = dev
-    seen = np.isfinite(table).sum(axis=1)
-    ordered = np.sort(table, axis=1)                      # NaN sort last
+    # each week of the year's values over the years, along the last axis: sorted in place
+    # there, not through a strided copy per week
+    table = np.full((m, 53, years), np.nan)
+    table[:, woy, year - year[0]] = dev
+    seen = np.isfinite(table).sum(axis=2)
+    table.sort(axis=2)                                    # NaN sort last
     lo = np.maximum(seen - 1, 0) // 2
     hi = np.minimum(seen // 2, years - 1)
     rows, cols = np.arange(m)[:, None], np.arange(53)[None, :]
-    profile = (ordered[rows, lo, cols] + ordered[rows, hi, cols]) / 2
+    profile = (table[rows, cols, lo] + table[rows, cols, hi]) / 2
     clear = (seen >= 2) & (np.abs(profile) > (2.5 * noise)[:, None] / np.sqrt(
         np.maximum(seen, 1)))
-    profile = np.where(clear, profile, 0.0)
+    weekly = np.where(clear, profile, 0.0)[:, woy]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: Matrix = np.where(mult[:, None], y / (1.0 + profile[:, woy]), y - profile[:, woy])
+        return _per_row(mult, lambda: y / (1.0 + weekly), lambda: y - weekly)
+
+
+def _per_row(mult: npt.NDArray[np.bool_], ratio: Callable[[], Matrix],
+             difference: Callable[[], Matrix]) -> Matrix:
+    """``np.where(mult[:, None], ratio(), difference())``, computing one side only when every
+    row takes it (nearly always: a metric is positive or not): the same values."""
+    if mult.all():
+        return ratio()
+    if not mult.any():
+        return difference()
+    out: Matrix = np.where(mult[:, None], ratio(), difference())
     return out
 
 
@@ -261,9 +312,21 @@ def _running_median(y: Matrix, width: int) -> Matrix:
     if width == 5 and _plain(padded):
         return _median_of_5(padded)
     s0, s1 = padded.strides
-    windows = as_strided(padded, (len(padded), padded.shape[1] - width + 1, width),
-                         (s0, s1, s1), writeable=False)
-    out: Matrix = np.partition(windows, half, axis=2)[:, :, half]
+    m, n = len(padded), padded.shape[1] - width + 1
+    windows = as_strided(padded, (m, n, width), (s0, s1, s1), writeable=False)
+    if m <= WINDOW_ROWS:
+        few: Matrix = np.partition(windows, half, axis=2)[:, :, half]
+        return few
+    # the windows copied and partitioned a few rows at a time in one buffer, not all at once:
+    # ``np.partition``'s copy of a block's windows (17 MB for 512 rows of 157 weeks) is fresh
+    # memory each time, which the kernel maps page by page (~20,000 page faults a check)
+    out: Matrix = np.empty((m, n))
+    part = np.empty((min(m, WINDOW_ROWS), n, width))
+    for a in range(0, m, WINDOW_ROWS):
+        block = part[:min(WINDOW_ROWS, m - a)]
+        np.copyto(block, windows[a:a + WINDOW_ROWS])
+        block.partition(half, axis=2)
+        out[a:a + len(block)] = block[:, :, half]
     return out
 
 

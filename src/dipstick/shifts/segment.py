@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -135,15 +136,19 @@ def second(y: FloatArray, begun: Begun, p: Knobs) -> Second:
 
 
 def begin(y: FloatArray, weeks: IntArray, p: Knobs, first: Split | None = None,
-          sigma: float | None = None) -> Begun:
+          sigma: float | None = None, chain: Iterable[tuple[int, Split | None]] = ()
+          ) -> Begun:
     """:func:`undated`'s first pass (``sigma``: ``noise(y)``, when the caller has it to the
-    last bit, as the batched screen does)."""
+    last bit, as the batched screen does; ``chain``: best splits of segments ``(a, len(y))``
+    it has scored as :func:`_best_split` does, the right-hand chain's links — a pass splits
+    those first)."""
     sigma = noise(y) if sigma is None else sigma
     if len(y) < 2 * MIN_POINTS or not sigma > 0:
         return Begun(sigma, [], {}, [], -1)
-    splits: dict[tuple[int, int], Split | None] = {}  # both passes split alike
-    if first is not None:
-        splits[(0, len(y))] = first
+    n = len(y)
+    splits: dict[tuple[int, int], Split | None] = {(a, n): found for a, found in chain}
+    if first is not None:                       # both passes split alike
+        splits[(0, n)] = first
     wl = weeks.tolist()
     cuts = _binseg(y, wl, sigma**2, p, FIRST_PASS, splits)
     return Begun(sigma, cuts, splits, wl, _last_link(y, wl, sigma**2, p, splits))
