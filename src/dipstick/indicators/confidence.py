@@ -57,12 +57,14 @@ def tested(metric: str, label: str, value: float | None, threshold: Threshold | 
                         note=note)
     # ``evidence``'s grading inlined and the evidence built once, whole (not graded, then
     # copied by ``dataclasses.replace``): ~50,000 calls a check, each a third of the time.
-    # ``test.interval`` and ``_round`` inlined too, the same text and floats
+    # ``test.interval`` and ``_round`` inlined too, the same text and floats; ``_g`` only
+    # for bounds outside ±1000 (or not finite): inside, it is the plain ``.3g`` (session 17)
     value = round(float(value), 4)
     status, score = (Status.OK, 0.0) if threshold is None else threshold.grade(value)
     low, high, p = test.low, test.high, test.p
-    words = (f"95 % CI {_g(low, 3)}–{_g(high, 3)}{unit if unit.strip() != '×' else ''}; "
-             f"{test.sample}")
+    words = (f"95 % CI {f'{low:.3g}' if -1000.0 < low < 1000.0 else _g(low, 3)}–"
+             f"{f'{high:.3g}' if -1000.0 < high < 1000.0 else _g(high, 3)}"
+             f"{unit if unit.strip() != '×' else ''}; {test.sample}")
     if sample:
         words += f" {sample}"
     return make_evidence(metric, label, value, period, status, score, unit,
