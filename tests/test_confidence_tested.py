@@ -9,7 +9,7 @@ from dataclasses import fields, replace
 import pytest
 
 from dipstick import stats
-from dipstick.findings import Evidence, Threshold, evidence
+from dipstick.findings import Evidence, Status, Threshold, evidence
 from dipstick.indicators import confidence
 
 
@@ -63,7 +63,12 @@ def test_tested_grades_as_evidence_did_on_every_kind_of_input() -> None:
                                   -0.2, -0.25, -3.0, 1e-9, 123456.78949, 1.00005]
     tests = [None, stats.Test(1.5, 0.9, 2.4, 0.01, 30, "20 vs 10"),
              stats.Test(1.5, -math.inf, math.inf, math.nan, 0, "0 vs 0"),
-             stats.Test(0.2, math.nan, 0.5, 1.0, 3, "3 of 9")]
+             stats.Test(0.2, math.nan, 0.5, 1.0, 3, "3 of 9"),
+             # bounds about ±1000, where the interval's words change form (session 17)
+             stats.Test(5.0, -1000.0, 999.9996, 0.5, 7, "7"),
+             stats.Test(5.0, -999.96, 1000.0, 0.5, 7, "7"),
+             stats.Test(5.0, -12345.67, 1234.5, 0.5, 7, "7"),
+             stats.Test(5.0, -0.0, 1e-300, 0.5, 7, "7")]
     seen = set()
     for line in lines:
         for value in values:
@@ -79,3 +84,29 @@ def test_tested_grades_as_evidence_did_on_every_kind_of_input() -> None:
                         assert repr(got) == repr(want)        # -0.0 and 0.0 told apart
                         seen.add(got.status)
     assert len(seen) == 4                         # ok, watch, leak and unknown all graded
+
+
+def _grade_before(line: Threshold, value: float) -> tuple[Status, float]:
+    """``Threshold.grade`` as it was before its direction and span were kept (session 17)."""
+    sign = 1.0 if line.higher_is_worse else -1.0
+    span = abs(line.leak - line.watch) or 1.0
+    past_watch = sign * (value - line.watch)
+    past_leak = sign * (value - line.leak)
+    if past_leak >= 0:
+        return Status.LEAK, round(50 + 50 * min(1.0, past_leak / span), 1)
+    if past_watch >= 0:
+        return Status.WATCH, round(25 + 25 * past_watch / span, 1)
+    return Status.OK, 0.0
+
+
+def test_grade_keeps_its_direction_and_span_per_threshold() -> None:
+    lines = [Threshold(1.3, 1.6), Threshold(-0.15, -0.25), Threshold(0.0, 0.0),
+             Threshold(7.0, 6.0), Threshold(0.1, 0.3)]
+    values = [-3.0, -0.25, -0.2, -0.15, -0.0, 0.0, 1e-9, 0.1, 0.2, 0.3, 1.3, 1.45, 1.6, 2.9,
+              5.5, 6.0, 6.5, 7.0, 8.0, 123456.78949, math.inf, -math.inf]
+    for line in lines:
+        for value in values:
+            for _ in range(2):                    # the second time from what was kept
+                got = line.grade(value)
+                assert got == _grade_before(line, value), (line, value)
+                assert repr(got) == repr(_grade_before(line, value))

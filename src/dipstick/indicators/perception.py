@@ -35,7 +35,7 @@ from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import at_most_watch, tested
 from dipstick.indicators.moments import mean_sd, sums
 from dipstick.indicators.tickets import BASELINE, CURRENT, windowed
-from dipstick.model import Service
+from dipstick.model import Service, StakeholderGroup
 from dipstick.stats import Z95, Test, normal_tail
 
 CAUSE = "perception"
@@ -115,13 +115,45 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
 def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
     """The group's value score: its dimensions' means weighted as the group weighs them (the
     service page shows the same number the check judged)."""
-    g = ctx.model.group(group)
+    return _score(*_weights(ctx.model.group(group), dims), dims)
+
+
+def _weights(g: StakeholderGroup | None, dims: dict[str, Any]) -> tuple[dict[str, float], float]:
+    """The group's weight of each dimension answered and their sum, worked out once for the
+    score and its variance (assess needed them five times a group)."""
     # in the dimensions' name order, not the order the engine's threads returned them: a sum's
     # last bits follow its order, and a drop of exactly 0.00625 rounded to 0.0062 on DuckDB and
     # 0.0063 on Spark (issue 18's 10 M run)
     weights = {d: (g.weight(d) if g else 1.0) for d in sorted(dims)}
-    total = sum(weights.values())
+    return weights, sum(weights.values())
+
+
+def _score(weights: dict[str, float], total: float, dims: dict[str, Any]) -> float | None:
     return sum(weights[d] * dims[d]["mean"] for d in weights) / total if total else None
+
+
+def _variance(weights: dict[str, float], total: float, ds: dict[str, Any],
+              who: tuple[int, float] | None) -> float | None:
+    """The variance of the weighted score (see :func:`score_test`)."""
+    if not total or any(ds[d]["n"] < 2 for d in ds):
+        return None
+    sd = {d: max(ds[d]["sd"] or 0.0, 1.0) for d in ds}
+    if who is None or who[0] < 2:
+        return float(sum(weights[d] * sd[d] / math.sqrt(ds[d]["n"]) for d in weights) ** 2
+                     / total ** 2)
+    apart = sum(weights[d] ** 2 * sd[d] ** 2 / ds[d]["n"] for d in weights) / total ** 2
+    return float(max(apart, max(who[1], 1.0) ** 2 / who[0]))
+
+
+# One window's side of a score test: the score, its variance and the number of answers.
+Side = tuple[float | None, float | None, int]
+
+
+def _side(g: StakeholderGroup | None, dims: dict[str, Any],
+          who: tuple[int, float] | None) -> Side:
+    weights, total = _weights(g, dims)
+    return (_score(weights, total, dims), _variance(weights, total, dims, who),
+            int(sum(d["n"] for d in dims.values())))
 
 
 def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
@@ -134,33 +166,24 @@ def score_test(ctx: CheckContext, group: str, dims: dict[str, Any], line: float,
     the larger of Σ w²·sd²/n ÷ (Σ w)² (dimensions independent) and sd²/n of the respondents'
     own mean answers (``people``: (respondents, sd) now and before); without respondent ids,
     (Σ w·sd/√n)² ÷ (Σ w)² (dimensions moving as one). Sds floored at 1 point."""
+    g = ctx.model.group(group)
+    return _score_test(_side(g, dims, people[0]), line,
+                       None if base_dims is None else _side(g, base_dims, people[1]))
 
-    def var(ds: dict[str, Any], who: tuple[int, float] | None) -> float | None:
-        g = ctx.model.group(group)
-        w = {d: (g.weight(d) if g else 1.0) for d in sorted(ds)}
-        total = sum(w.values())
-        if not total or any(ds[d]["n"] < 2 for d in ds):
-            return None
-        sd = {d: max(ds[d]["sd"] or 0.0, 1.0) for d in ds}
-        if who is None or who[0] < 2:
-            return float(sum(w[d] * sd[d] / math.sqrt(ds[d]["n"]) for d in w) ** 2
-                         / total ** 2)
-        apart = sum(w[d] ** 2 * sd[d] ** 2 / ds[d]["n"] for d in w) / total ** 2
-        return float(max(apart, max(who[1], 1.0) ** 2 / who[0]))
 
-    score, v = weighted_score(ctx, group, dims), var(dims, people[0])
+def _score_test(now: Side, line: float, before: Side | None = None) -> Test | None:
+    """:func:`score_test` from each window's side, worked out once per group by assess."""
+    score, v, n = now
     if score is None or v is None:
         return None
-    n = int(sum(d["n"] for d in dims.values()))
-    if base_dims is None:
+    if before is None:
         se = math.sqrt(v)
         p = normal_tail((score - line) / se, higher_is_worse=False)
         return Test(score, score - Z95 * se, score + Z95 * se, p, n, f"{n} answers")
-    base, bv = weighted_score(ctx, group, base_dims), var(base_dims, people[1])
+    base, bv, nb = before
     if base is None or bv is None:
         return None
     drop, se = base - score, math.sqrt(v + bv)
-    nb = int(sum(d["n"] for d in base_dims.values()))
     p = normal_tail((drop - line) / se, higher_is_worse=True)
     return Test(drop, drop - Z95 * se, drop + Z95 * se, p, n + nb, f"{n} vs {nb} answers")
 
@@ -176,16 +199,17 @@ def _pmd(dims: dict[str, Any] | list[dict[str, Any]]) -> tuple[float, float, int
     return 100 * (pro - det), 100 ** 2 * max(pro + det - (pro - det) ** 2, 1.0 / n), n
 
 
-def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int) -> Test | None:
+def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int,
+                  base: tuple[float, float, int] | None = None) -> Test | None:
     """The drop of promoters − detractors against the group's own baseline (no change): a
     normal test on the difference of two independent samples, higher is worse. Below
     ``least`` answers on either side the normal approximation means nothing (two answers give
     ±100). The level itself differs by nature between groups (−40 can be a healthy normal), so
-    only its change is judged."""
+    only its change is judged. ``base``: ``_pmd(base_dims)`` if the caller has it."""
     if min(sum(d["n"] for d in dims.values()),
            sum(d["n"] for d in base_dims.values())) < max(least, 2):
         return None
-    (x1, v1, n1), (x0, v0, n0) = _pmd(dims), _pmd(base_dims)
+    (x1, v1, n1), (x0, v0, n0) = _pmd(dims), base or _pmd(base_dims)
     drop, se = x0 - x1, math.sqrt(v1 / n1 + v0 / n0)
     # the p-value under "no change": both samples from one distribution, its variance from
     # both together (a small window of mostly detractors has a small variance of its own,
@@ -226,18 +250,21 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         dims = m.current.get((service.id, gid))
         if not dims:
             continue
-        score = weighted_score(ctx, gid, dims)
+        # each window's score, variance and weights once (they were worked out five times)
+        now = _side(group, dims, m.people.get((service.id, gid)))
+        score = now[0]
         base_dims = m.baseline.get((service.id, gid))
-        base = weighted_score(ctx, gid, base_dims) if base_dims else None
+        before = (_side(group, base_dims, m.base_people.get((service.id, gid)))
+                  if base_dims else None)
+        base = before[0] if before else None
         n = sum(d["n"] for d in dims.values())
         pmd = 100.0 * sum(d["promoters"] - d["detractors"] for d in dims.values()) / n
         least = ctx.common.min_sample
         ev.append(tested(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
                          score, spec.value_score, w.period,
-                         score_test(ctx, gid, dims, spec.value_score.leak,
-                                    people=(m.people.get((service.id, gid)), None)),
-                         baseline=base))
-        base_pmd = _pmd(base_dims)[0] if base_dims else None
+                         _score_test(now, spec.value_score.leak), baseline=base))
+        base_p = _pmd(base_dims) if base_dims else None
+        base_pmd = base_p[0] if base_p else None
         ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd, None,
                            w.period, unit=" pts", baseline=base_pmd,
                            note=f"{n} answers; shown, judged only as a drop against the "
@@ -245,13 +272,11 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         drop_test, drop = None, None
         if base is not None and score is not None:
             drop = base - score
-            drop_test = score_test(ctx, gid, dims, 0.0, base_dims,
-                                   (m.people.get((service.id, gid)),
-                                    m.base_people.get((service.id, gid))))
+            drop_test = _score_test(now, 0.0, before)
         if base_dims and base_pmd is not None:
             e = tested(f"pmd_drop:{gid}", f"Drop in promoters − detractors of {name}",
                        base_pmd - pmd, spec.promoters_minus_detractors_drop, w.period,
-                       pmd_drop_test(dims, base_dims, least), baseline=base_pmd,
+                       pmd_drop_test(dims, base_dims, least, base_p), baseline=base_pmd,
                        unit=" pts", relative=True)
             if drop_test is None or drop_test.p > MEAN_MOVED:
                 e = at_most_watch(e, "the mean score did not surely fall: the shares past the "
