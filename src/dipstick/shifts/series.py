@@ -24,7 +24,7 @@ import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import Signals, arrays, as_text, epoch_us, hours_between
+from dipstick.engine import Signals, coded_arrays, epoch_us, hours_between
 from dipstick.model import ValueModel
 
 FloatArray = npt.NDArray[np.float64]
@@ -154,12 +154,13 @@ def _usage(signals: Signals, cut: datetime, sums: Sums, firsts: Firsts) -> Group
     if not signals.has("usage"):
         return None
     frame = _frame(signals, "usage", "date", cut, coded=True)
-    lf = as_text(frame.group_by("service", "wk")
+    # the service as coded: ``_split`` names each run's key, not each row's
+    lf = (frame.group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
           .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
                user_days=nw.col("active_users").cast(nw.Float64).sum(),
-               first=epoch_us("date", frame).min()), "service")
+               first=epoch_us("date", frame).min()))
     usage = _split(lf, ["service"], ["users", "days", "user_days", "first"])
     kept = sums.setdefault("usage", {})
     for (service,), w, c in usage.runs():
@@ -186,7 +187,7 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
     # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s
     # as one projected column, which DuckDB's common-subexpression pass also shrinks)
     # the medians hold their values in memory: per set of services where the bound needs it
-    lfs = [as_text(_weekly(frame, "opened_at", cut)
+    lfs = [(_weekly(frame, "opened_at", cut)
            .with_columns(_h=hours_between("opened_at", "resolved_at", frame))
            .group_by("service", "wk")
            .agg(**counts, n=nw.len(),
@@ -195,7 +196,7 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
                 reopen_share=(nw.col("reopened").cast(nw.Float64) >= 1).cast(nw.Float64).mean(),
                 res_incident=nw.when(nw.col("type") == "incident").then(nw.col("_h")).median(),
                 res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median(),
-                first=epoch_us("opened_at", frame).min()), "service")
+                first=epoch_us("opened_at", frame).min()))
            for frame in signals.each_part("tickets", "service", coded=True)]
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
             "res_request", "first"]
@@ -373,11 +374,14 @@ def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], col
            week: str = "wk") -> Groups:
     """Collect once (or once per set of keys), sort by key and week, and find each key's run
     of rows. Sorted here, not by the engine: an ``ORDER BY`` of the text keys cost DuckDB more
-    (0.17 s of CPU on the tickets' 318,000 weeks) than :func:`_order` does."""
+    (0.17 s of CPU on the tickets' 318,000 weeks) than :func:`_order` does. A key still coded
+    (:func:`~dipstick.engine.coded_arrays`) is handled as its codes; only each run's first
+    row is named."""
     frames = lf if isinstance(lf, list) else [lf]
-    got = [arrays(f) for f in frames]
-    columns = {c: np.concatenate([g[c] for g in got]) for c in got[0]}
-    order = _order([columns[k] for k in keys], columns[week])
+    got = [coded_arrays(f, keys) for f in frames]
+    labels = got[0][1]
+    columns = {c: np.concatenate([g[c] for g, _ in got]) for c in got[0][0]}
+    order = _order([columns[k] for k in keys], columns[week], [labels.get(k) for k in keys])
     columns = {c: v[order] for c, v in columns.items()}
     key_cols = [columns[k] for k in keys]
     weeks = np.asarray(columns[week], dtype=np.int64)
@@ -389,20 +393,26 @@ def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], col
     for k in key_cols:
         change[1:] |= k[1:] != k[:-1]
     starts = np.flatnonzero(change)
-    found = [tuple(map(str, row)) for row in zip(*(k[starts].tolist() for k in key_cols),
-                                                  strict=True)]
+    named = [k[starts].tolist() if name not in labels else
+             [labels[name][c] if c >= 0 else None for c in k[starts].tolist()]
+             for name, k in zip(keys, key_cols, strict=True)]
+    found = [tuple(map(str, row)) for row in zip(*named, strict=True)]
     return Groups(found, [*starts.tolist(), len(weeks)], weeks, vals)
 
 
-def _order(keys: list[npt.NDArray[Any]], weeks: npt.NDArray[Any]) -> IntArray:
+def _order(keys: list[npt.NDArray[Any]], weeks: npt.NDArray[Any],
+           labels: list[tuple[str, ...] | None] | None = None) -> IntArray:
     """The rows' order by key and week, as the engine's ``ORDER BY …, week NULLS FIRST`` sorts
     them. Each key column as its rank among its few distinct values, folded with the week into
     one integer: one ``argsort``, 5x cheaper than a ``lexsort`` of the columns (the rows of a
-    grouped result are distinct, so any sort gives the one order)."""
+    grouped result are distinct, so any sort gives the one order). A key with ``labels``
+    holds codes into them (-1 for a null) and sorts by its labels."""
     weeks = np.asarray(weeks, dtype=np.int64)
     if len(weeks) == 0:
         return np.zeros(0, dtype=np.int64)
-    ranked = [_rank(k) for k in keys]
+    named = labels or [None] * len(keys)
+    ranked = [_rank(k) if n is None else _rank_codes(k, n)
+              for k, n in zip(keys, named, strict=True)]
     lo = int(weeks.min())
     folded, size = weeks - lo, int(weeks.max()) - lo + 1
     for ranks, n in reversed(ranked):
@@ -422,6 +432,16 @@ def _rank(values: npt.NDArray[Any]) -> tuple[IntArray, int]:
     code = {x: i for i, x in enumerate(distinct)}
     return (np.fromiter(map(code.__getitem__, items), dtype=np.int64, count=len(items)),
             len(distinct))
+
+
+def _rank_codes(codes: IntArray, labels: tuple[str, ...]) -> tuple[IntArray, int]:
+    """:func:`_rank`'s order for codes into ``labels`` (-1 a null): a null 0, each label 1 +
+    its place among the labels by code point; ranks of absent labels are skipped, which
+    leaves the order the same."""
+    by_text = sorted(range(len(labels)), key=labels.__getitem__)
+    table = np.zeros(len(labels) + 1, dtype=np.int64)     # the last entry: code -1
+    table[by_text] = np.arange(1, len(labels) + 1)
+    return table[codes], len(labels) + 1
 
 
 def _each(kind: str, g: Groups, metric: str, pieces: list[tuple[IntArray, FloatArray]]
