@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from dipstick.engine import Signals, coded_arrays, epoch_us, hours_between
 from dipstick.model import ValueModel
+from dipstick.shifts import resolution
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -183,24 +184,30 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
     if not signals.has("tickets"):
         return []
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
-    # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
-    # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s
-    # as one projected column, which DuckDB's common-subexpression pass also shrinks)
     # the medians hold their values in memory: per set of services where the bound needs it
-    lfs = [(_weekly(frame, "opened_at", cut)
-           .with_columns(_h=hours_between("opened_at", "resolved_at", frame))
-           .group_by("service", "wk")
+    frames = signals.each_part("tickets", "service", coded=True)
+    weekly = [_weekly(frame, "opened_at", cut) for frame in frames]
+    medians: dict[str, nw.Expr] = {}
+    if not all(resolution.in_numpy(f) for f in frames):
+        # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
+        # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets,
+        # 1.7 s as one projected column)
+        weekly = [w.with_columns(_h=hours_between("opened_at", "resolved_at", f))
+                  for w, f in zip(weekly, frames, strict=True)]
+        medians = {f"res_{t}": nw.when(nw.col("type") == t).then(nw.col("_h")).median()
+                   for t in resolution.KINDS}
+    lfs = [w.group_by("service", "wk")
            .agg(**counts, n=nw.len(),
                 satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
                 lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
                 reopen_share=(nw.col("reopened").cast(nw.Float64) >= 1).cast(nw.Float64).mean(),
-                res_incident=nw.when(nw.col("type") == "incident").then(nw.col("_h")).median(),
-                res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median(),
-                first=epoch_us("opened_at", frame).min()))
-           for frame in signals.each_part("tickets", "service", coded=True)]
-    cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
-            "res_request", "first"]
+                **medians, first=epoch_us("opened_at", f).min())
+           for w, f in zip(weekly, frames, strict=True)]
+    cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", *medians, "first"]
     g = _split(lfs, ["service"], cols)
+    if not medians:
+        g.columns.update(resolution.weekly([resolution.rows(w, f) for w, f in zip(
+            weekly, frames, strict=True)], g.keys, g.weeks, g.bounds))
     firsts["tickets"] = _firsts(g)
     kept = sums.setdefault("tickets", {})
     for (service,), wk, c in g.runs():
