@@ -220,3 +220,9 @@ def test_a_coded_key_splits_as_its_text() -> None:
     assert np.array_equal(coded.weeks, text.weeks)
     assert all(np.array_equal(coded.columns[c], text.columns[c]) for c in ("v", "n"))
     assert coded_arrays(as_text(lf, "k"), ["k", "j"])[1] == {"j": tuple(labels)}
+    counted: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for k, j, w, _ in rows:
+        counted[str(k), j][w] += 1
+    want = sorted(counted.items(), key=lambda kv: ((kv[0][0] != "None", kv[0][0]), kv[0][1]))
+    assert [(key, dict(zip(w.tolist(), c["n"].tolist(), strict=True)))
+            for key, w, c in coded.runs()] == [(key, dict(sorted(n.items()))) for key, n in want]
