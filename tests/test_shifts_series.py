@@ -226,3 +226,41 @@ def test_a_coded_key_splits_as_its_text() -> None:
     want = sorted(counted.items(), key=lambda kv: ((kv[0][0] != "None", kv[0][0]), kv[0][1]))
     assert [(key, dict(zip(w.tolist(), c["n"].tolist(), strict=True)))
             for key, w, c in coded.runs()] == [(key, dict(sorted(n.items()))) for key, n in want]
+
+
+def test_cost_per_user_is_each_services_month_over_its_weekly_users(tmp_path: Path) -> None:
+    """Each usage week's cost is its Monday's month's cost of the same service over the
+    week's mean users: no value in a month without costs or on a
+    week without users; a service with costs but no usage, or usage but no costs, has none."""
+    b = PackageBuilder(tmp_path)
+    for sid in ("a", "b", "c", "d", "Z"):      # "Z" sorts first: costs, no usage
+        b.service(sid)
+    b.usage("a", users=40, since_days=200, after=(AS_OF - timedelta(days=60), 0))
+    b.usage("b", users=7, since_days=120).usage("c", users=30, since_days=90)
+    costs = [{"month": f"2026-{m:02d}-01", "service": "a", "amount": 1000 + m / 3}
+             for m in range(3, 12) if m != 7]
+    costs += [{"month": "2026-08-01", "service": "b", "amount": 333},
+              {"month": "2026-10-01", "service": "b", "amount": 81},
+              {"month": "2026-10-01", "service": "d", "amount": 99},
+              {"month": "2026-10-01", "service": "Z", "amount": 5}]
+    root = b.rows("costs", costs).write()
+    package = load_package(root)
+    try:
+        built = build(package.signals, package.model, Window(AS_OF).end)
+    finally:
+        package.close()
+    got = {s.key.subject: dict(zip(s.index.tolist(), s.values.tolist(), strict=True))
+           for s in built if s.key.metric == "cost_per_user"}
+    monthly = {(str(c["service"]), str(c["month"])[:7]): float(c["amount"]) for c in costs}
+    users = {s.key.subject: s for s in built if s.key.metric == "users"}
+    want = {}
+    for sid in ("a", "b", "c"):
+        found = {}
+        for wk, level in zip(users[sid].index.tolist(), users[sid].values.tolist(), strict=True):
+            month = (date(1970, 1, 5) + timedelta(days=7 * wk)).isoformat()[:7]
+            if (sid, month) in monthly and level:
+                found[wk] = monthly[sid, month] / level
+        if found:
+            want[sid] = found
+    assert set(want) == {"a", "b"} and len(want["a"]) > 15
+    assert got == want

@@ -121,12 +121,10 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
     sums = {} if sums is None else sums
     firsts = {} if firsts is None else firsts
     usage = _usage(signals, cut, sums, firsts)
-    users: Users = {} if usage is None else {
-        service: (w, c["users"], c["days"]) for (service,), w, c in usage.runs()}
     out += _tickets(signals, cut, usage, sums, firsts)
     if usage is not None:
         out += _each("service", usage, "users", usage.finite(usage.columns["users"]))
-    out += _costs(signals, cut, users)
+    out += _costs(signals, cut, usage)
     out += _grouped(signals, "surveys", "date", cut, ["service", "group"], "score",
                     "value_score")
     out += _grouped(signals, "surveys", "date", cut, ["service", "group", "dimension"], "score",
@@ -146,9 +144,6 @@ def _frame(signals: Signals, table: str, column: str, cut: datetime, coded: bool
 
 def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFrame[Any]:
     return frame.filter(nw.col(column) < cut).with_columns(wk=week_index(column, frame))
-
-
-Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks, users, days
 
 
 def _usage(signals: Signals, cut: datetime, sums: Sums, firsts: Firsts) -> Groups | None:
@@ -261,25 +256,37 @@ def _per_user(g: Groups, usage: Groups | None
             for i in range(len(g.keys)) if bounds[i + 1] > bounds[i]}
 
 
-def _costs(signals: Signals, cut: datetime, users: Users) -> list[Series]:
-    """Monthly cost held over the weeks whose Monday falls in that month, per weekly user."""
-    if not signals.has("costs") or not users:
+def _costs(signals: Signals, cut: datetime, usage: Groups | None) -> list[Series]:
+    """Monthly cost held over the weeks whose Monday falls in that month, per weekly user. All
+    services at once: each usage week's month looked up among its service's cost months by
+    one ``searchsorted`` over (service, month) keys (as :func:`_per_user` does)."""
+    if not signals.has("costs") or usage is None or not usage.keys:
         return []
     month = nw.col("month").dt.year() * 12 + nw.col("month").dt.month() - 1
     lf = (signals.frame("costs").filter(nw.col("month") < cut).with_columns(m=month)
           .group_by("service", "m").agg(amount=nw.col("amount").cast(nw.Float64).sum()))
-    out: list[Series] = []
-    for (service,), months, c in _split(lf, ["service"], ["amount"], week="m").runs():
-        if service not in users:
-            continue
-        uw, uv, _ = users[service]
-        days = np.datetime64(EPOCH_MONDAY.date(), "D") + 7 * uw
-        um = days.astype("datetime64[M]").astype(np.int64) + 1970 * 12
-        pos = np.searchsorted(months, um).clip(0, len(months) - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.where(months[pos] == um, c["amount"][pos] / uv, np.nan)
-        out.append(_make("service", service, "cost_per_user", "", uw, v))
-    return out
+    g = _split(lf, ["service"], ["amount"], week="m")
+    if not g.keys:
+        return []
+    code = {k: i for i, k in enumerate(g.keys)}
+    ucode = np.repeat(np.array([code.get(k, -1) for k in usage.keys], dtype=np.int64),
+                      np.diff(usage.bounds))
+    days = np.datetime64(EPOCH_MONDAY.date(), "D") + 7 * usage.weeks
+    um = days.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    lo = min(int(g.weeks.min()), int(um.min()))
+    span = max(int(g.weeks.max()), int(um.max())) - lo + 1
+    ckey = np.repeat(np.arange(len(g.keys), dtype=np.int64), np.diff(g.bounds)) * span + (
+        g.weeks - lo)
+    ukey = ucode * span + (um - lo)
+    pos = np.searchsorted(ckey, ukey).clip(0, len(ckey) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a service without costs has ucode -1: its keys fall below every cost key
+        v = np.where(ckey[pos] == ukey, g.columns["amount"][pos] / usage.columns["users"],
+                     np.nan)
+    pieces = _finite(usage.weeks, v, usage.bounds)
+    at = {k: j for j, k in enumerate(usage.keys)}
+    return [Series(SeriesKey("service", k[0], "cost_per_user"), *pieces[at[k]],
+                   METRICS["cost_per_user"]) for k in g.keys if k in at]
 
 
 def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: list[str],
