@@ -12,6 +12,7 @@ takes the medians, on the executors: the driver never holds a row per ticket.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import narwhals as nw
@@ -78,13 +79,13 @@ def grouped(groups: IntArray, values: IntArray, divisor: float) -> tuple[IntArra
     return found, (low + high) / 2
 
 
-def weekly(parts: list[tuple[list[str | None], IntArray, IntArray, IntArray, IntArray]],
+def weekly(parts: Iterable[tuple[list[str | None], IntArray, IntArray, IntArray, IntArray]],
            keys: list[tuple[str, ...]], weeks: IntArray, bounds: list[int]
            ) -> dict[str, FloatArray]:
     """``res_incident`` and ``res_request`` of the series' grouped rows (``keys`` with their
     runs ``bounds`` of ``weeks``, sorted by key and week) from :func:`rows` of each set of
-    services: NaN for a type without a resolved ticket that week, as the engine's median
-    of no values is null."""
+    services, taken one set at a time: NaN for a type without a resolved ticket that week,
+    as the engine's median of no values is null."""
     out = {f"res_{t}": np.full(len(weeks), np.nan) for t in KINDS}
     if not keys:
         return out

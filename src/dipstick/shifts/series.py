@@ -201,8 +201,9 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", *medians, "first"]
     g = _split(lfs, ["service"], cols)
     if not medians:
-        g.columns.update(resolution.weekly([resolution.rows(w, f) for w, f in zip(
-            weekly, frames, strict=True)], g.keys, g.weeks, g.bounds))
+        # a generator: one set of services' rows in memory at a time
+        g.columns.update(resolution.weekly((resolution.rows(w, f) for w, f in zip(
+            weekly, frames, strict=True)), g.keys, g.weeks, g.bounds))
     firsts["tickets"] = _firsts(g)
     kept = sums.setdefault("tickets", {})
     for (service,), wk, c in g.runs():
