@@ -185,3 +185,82 @@ def test_first_seen_from_the_series_is_the_tables_earliest_row(tmp_path: Path) -
                          - timedelta(days=60))
     ctx = CheckContext(model, pkg.signals, ctx.window, common)
     assert first_seen(ctx) == expected() != got
+
+
+def test_a_coded_key_splits_as_its_text() -> None:
+    """``_split`` of a grouping on an ENUM key (fetched as codes, named per run) gives the
+    groups the same grouping cast to text gives: the ENUM's values out of text order, a
+    null key, values no row has, and several weeks a key."""
+    import duckdb
+    import narwhals as nw
+    import numpy as np
+
+    from dipstick.engine import as_text, coded_arrays
+    from dipstick.shifts import series
+
+    con = duckdb.connect()
+    labels = ["svc-9", "b", "a'x", "é", "A", "svc-10", "unused", "a b"]
+    enum = ", ".join("'" + v.replace("'", "''") + "'" for v in labels)
+    con.execute(f"CREATE TABLE t (k ENUM({enum}), j ENUM({enum}), wk BIGINT, v DOUBLE)")
+    rng = np.random.default_rng(3)
+    rows = [(None if a == 6 else labels[a], labels[b], int(w), float(x))
+            for a, b, w, x in zip(rng.integers(0, 7, 600), rng.integers(0, 3, 600),
+                                  rng.integers(-3, 40, 600), rng.normal(size=600), strict=True)]
+    con.execute("INSERT INTO t VALUES " + ", ".join("(?, ?, ?, ?)" for _ in rows),
+                [x for r in rows for x in r])
+    lf = (nw.from_native(con.table("t")).group_by("k", "j", "wk")
+          .agg(v=nw.col("v").sum(), n=nw.len()))
+    got, named = coded_arrays(lf, ["k", "j"])
+    assert named == {"k": tuple(labels), "j": tuple(labels)}
+    assert got["k"].dtype == np.int64 and (got["k"] == -1).any() and got["k"].max() < 6
+    coded = series._split(lf, ["k", "j"], ["v", "n"])
+    text = series._split(as_text(lf, "k", "j"), ["k", "j"], ["v", "n"])
+    assert coded.keys == text.keys and ("None", "b") in coded.keys
+    assert coded.bounds == text.bounds and len(coded.keys) > 20
+    assert np.array_equal(coded.weeks, text.weeks)
+    assert all(np.array_equal(coded.columns[c], text.columns[c]) for c in ("v", "n"))
+    assert coded_arrays(as_text(lf, "k"), ["k", "j"])[1] == {"j": tuple(labels)}
+    counted: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for k, j, w, _ in rows:
+        counted[str(k), j][w] += 1
+    want = sorted(counted.items(), key=lambda kv: ((kv[0][0] != "None", kv[0][0]), kv[0][1]))
+    assert [(key, dict(zip(w.tolist(), c["n"].tolist(), strict=True)))
+            for key, w, c in coded.runs()] == [(key, dict(sorted(n.items()))) for key, n in want]
+
+
+def test_cost_per_user_is_each_services_month_over_its_weekly_users(tmp_path: Path) -> None:
+    """Each usage week's cost is its Monday's month's cost of the same service over the
+    week's mean users: no value in a month without costs or on a
+    week without users; a service with costs but no usage, or usage but no costs, has none."""
+    b = PackageBuilder(tmp_path)
+    for sid in ("a", "b", "c", "d", "Z"):      # "Z" sorts first: costs, no usage
+        b.service(sid)
+    b.usage("a", users=40, since_days=200, after=(AS_OF - timedelta(days=60), 0))
+    b.usage("b", users=7, since_days=120).usage("c", users=30, since_days=90)
+    costs = [{"month": f"2026-{m:02d}-01", "service": "a", "amount": 1000 + m / 3}
+             for m in range(3, 12) if m != 7]
+    costs += [{"month": "2026-08-01", "service": "b", "amount": 333},
+              {"month": "2026-10-01", "service": "b", "amount": 81},
+              {"month": "2026-10-01", "service": "d", "amount": 99},
+              {"month": "2026-10-01", "service": "Z", "amount": 5}]
+    root = b.rows("costs", costs).write()
+    package = load_package(root)
+    try:
+        built = build(package.signals, package.model, Window(AS_OF).end)
+    finally:
+        package.close()
+    got = {s.key.subject: dict(zip(s.index.tolist(), s.values.tolist(), strict=True))
+           for s in built if s.key.metric == "cost_per_user"}
+    monthly = {(str(c["service"]), str(c["month"])[:7]): float(c["amount"]) for c in costs}
+    users = {s.key.subject: s for s in built if s.key.metric == "users"}
+    want = {}
+    for sid in ("a", "b", "c"):
+        found = {}
+        for wk, level in zip(users[sid].index.tolist(), users[sid].values.tolist(), strict=True):
+            month = (date(1970, 1, 5) + timedelta(days=7 * wk)).isoformat()[:7]
+            if (sid, month) in monthly and level:
+                found[wk] = monthly[sid, month] / level
+        if found:
+            want[sid] = found
+    assert set(want) == {"a", "b"} and len(want["a"]) > 15
+    assert got == want

@@ -24,8 +24,9 @@ import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import Signals, arrays, as_text, epoch_us, hours_between
+from dipstick.engine import Signals, coded_arrays, epoch_us, hours_between
 from dipstick.model import ValueModel
+from dipstick.shifts import resolution
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -120,12 +121,10 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
     sums = {} if sums is None else sums
     firsts = {} if firsts is None else firsts
     usage = _usage(signals, cut, sums, firsts)
-    users: Users = {} if usage is None else {
-        service: (w, c["users"], c["days"]) for (service,), w, c in usage.runs()}
     out += _tickets(signals, cut, usage, sums, firsts)
     if usage is not None:
         out += _each("service", usage, "users", usage.finite(usage.columns["users"]))
-    out += _costs(signals, cut, users)
+    out += _costs(signals, cut, usage)
     out += _grouped(signals, "surveys", "date", cut, ["service", "group"], "score",
                     "value_score")
     out += _grouped(signals, "surveys", "date", cut, ["service", "group", "dimension"], "score",
@@ -147,19 +146,17 @@ def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFram
     return frame.filter(nw.col(column) < cut).with_columns(wk=week_index(column, frame))
 
 
-Users = dict[str, tuple[IntArray, FloatArray, FloatArray]]   # service -> weeks, users, days
-
-
 def _usage(signals: Signals, cut: datetime, sums: Sums, firsts: Firsts) -> Groups | None:
     if not signals.has("usage"):
         return None
     frame = _frame(signals, "usage", "date", cut, coded=True)
-    lf = as_text(frame.group_by("service", "wk")
+    # the service as coded: ``_split`` names each run's key, not each row's
+    lf = (frame.group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
           .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
                user_days=nw.col("active_users").cast(nw.Float64).sum(),
-               first=epoch_us("date", frame).min()), "service")
+               first=epoch_us("date", frame).min()))
     usage = _split(lf, ["service"], ["users", "days", "user_days", "first"])
     kept = sums.setdefault("usage", {})
     for (service,), w, c in usage.runs():
@@ -182,24 +179,31 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
     if not signals.has("tickets"):
         return []
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
-    # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
-    # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s
-    # as one projected column, which DuckDB's common-subexpression pass also shrinks)
     # the medians hold their values in memory: per set of services where the bound needs it
-    lfs = [as_text(_weekly(frame, "opened_at", cut)
-           .with_columns(_h=hours_between("opened_at", "resolved_at", frame))
-           .group_by("service", "wk")
+    frames = signals.each_part("tickets", "service", coded=True)
+    weekly = [_weekly(frame, "opened_at", cut) for frame in frames]
+    medians: dict[str, nw.Expr] = {}
+    if not all(resolution.in_numpy(f) for f in frames):
+        # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
+        # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets,
+        # 1.7 s as one projected column)
+        weekly = [w.with_columns(_h=hours_between("opened_at", "resolved_at", f))
+                  for w, f in zip(weekly, frames, strict=True)]
+        medians = {f"res_{t}": nw.when(nw.col("type") == t).then(nw.col("_h")).median()
+                   for t in resolution.KINDS}
+    lfs = [w.group_by("service", "wk")
            .agg(**counts, n=nw.len(),
                 satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
                 lost_hours=nw.col("lost_minutes").cast(nw.Float64).sum() / 60.0,
                 reopen_share=(nw.col("reopened").cast(nw.Float64) >= 1).cast(nw.Float64).mean(),
-                res_incident=nw.when(nw.col("type") == "incident").then(nw.col("_h")).median(),
-                res_request=nw.when(nw.col("type") == "request").then(nw.col("_h")).median(),
-                first=epoch_us("opened_at", frame).min()), "service")
-           for frame in signals.each_part("tickets", "service", coded=True)]
-    cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", "res_incident",
-            "res_request", "first"]
+                **medians, first=epoch_us("opened_at", f).min())
+           for w, f in zip(weekly, frames, strict=True)]
+    cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", *medians, "first"]
     g = _split(lfs, ["service"], cols)
+    if not medians:
+        # a generator: one set of services' rows in memory at a time
+        g.columns.update(resolution.weekly((resolution.rows(w, f) for w, f in zip(
+            weekly, frames, strict=True)), g.keys, g.weeks, g.bounds))
     firsts["tickets"] = _firsts(g)
     kept = sums.setdefault("tickets", {})
     for (service,), wk, c in g.runs():
@@ -253,25 +257,37 @@ def _per_user(g: Groups, usage: Groups | None
             for i in range(len(g.keys)) if bounds[i + 1] > bounds[i]}
 
 
-def _costs(signals: Signals, cut: datetime, users: Users) -> list[Series]:
-    """Monthly cost held over the weeks whose Monday falls in that month, per weekly user."""
-    if not signals.has("costs") or not users:
+def _costs(signals: Signals, cut: datetime, usage: Groups | None) -> list[Series]:
+    """Monthly cost held over the weeks whose Monday falls in that month, per weekly user. All
+    services at once: each usage week's month looked up among its service's cost months by
+    one ``searchsorted`` over (service, month) keys (as :func:`_per_user` does)."""
+    if not signals.has("costs") or usage is None or not usage.keys:
         return []
     month = nw.col("month").dt.year() * 12 + nw.col("month").dt.month() - 1
     lf = (signals.frame("costs").filter(nw.col("month") < cut).with_columns(m=month)
           .group_by("service", "m").agg(amount=nw.col("amount").cast(nw.Float64).sum()))
-    out: list[Series] = []
-    for (service,), months, c in _split(lf, ["service"], ["amount"], week="m").runs():
-        if service not in users:
-            continue
-        uw, uv, _ = users[service]
-        days = np.datetime64(EPOCH_MONDAY.date(), "D") + 7 * uw
-        um = days.astype("datetime64[M]").astype(np.int64) + 1970 * 12
-        pos = np.searchsorted(months, um).clip(0, len(months) - 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.where(months[pos] == um, c["amount"][pos] / uv, np.nan)
-        out.append(_make("service", service, "cost_per_user", "", uw, v))
-    return out
+    g = _split(lf, ["service"], ["amount"], week="m")
+    if not g.keys:
+        return []
+    code = {k: i for i, k in enumerate(g.keys)}
+    ucode = np.repeat(np.array([code.get(k, -1) for k in usage.keys], dtype=np.int64),
+                      np.diff(usage.bounds))
+    days = np.datetime64(EPOCH_MONDAY.date(), "D") + 7 * usage.weeks
+    um = days.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    lo = min(int(g.weeks.min()), int(um.min()))
+    span = max(int(g.weeks.max()), int(um.max())) - lo + 1
+    ckey = np.repeat(np.arange(len(g.keys), dtype=np.int64), np.diff(g.bounds)) * span + (
+        g.weeks - lo)
+    ukey = ucode * span + (um - lo)
+    pos = np.searchsorted(ckey, ukey).clip(0, len(ckey) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a service without costs has ucode -1: its keys fall below every cost key
+        v = np.where(ckey[pos] == ukey, g.columns["amount"][pos] / usage.columns["users"],
+                     np.nan)
+    pieces = _finite(usage.weeks, v, usage.bounds)
+    at = {k: j for j, k in enumerate(usage.keys)}
+    return [Series(SeriesKey("service", k[0], "cost_per_user"), *pieces[at[k]],
+                   METRICS["cost_per_user"]) for k in g.keys if k in at]
 
 
 def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: list[str],
@@ -373,36 +389,54 @@ def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], col
            week: str = "wk") -> Groups:
     """Collect once (or once per set of keys), sort by key and week, and find each key's run
     of rows. Sorted here, not by the engine: an ``ORDER BY`` of the text keys cost DuckDB more
-    (0.17 s of CPU on the tickets' 318,000 weeks) than :func:`_order` does."""
+    (0.17 s of CPU on the tickets' 318,000 weeks) than :func:`_order` does. A key still coded
+    (:func:`~dipstick.engine.coded_arrays`) is handled as its codes; only each run's first
+    row is named."""
     frames = lf if isinstance(lf, list) else [lf]
-    got = [arrays(f) for f in frames]
-    columns = {c: np.concatenate([g[c] for g in got]) for c in got[0]}
-    order = _order([columns[k] for k in keys], columns[week])
-    columns = {c: v[order] for c, v in columns.items()}
-    key_cols = [columns[k] for k in keys]
+    got = [coded_arrays(f, keys) for f in frames]
+    labels = got[0][1]
+    columns = {c: np.concatenate([g[c] for g, _ in got]) for c in got[0][0]}
     weeks = np.asarray(columns[week], dtype=np.int64)
-    vals = {c: np.asarray(columns[c], dtype=np.float64) for c in cols}
+    ranked = _ranked([columns[k] for k in keys], [labels.get(k) for k in keys])
+    order = _fold(ranked, weeks)
+    weeks = weeks[order]
+    vals = {c: np.asarray(columns[c], dtype=np.float64)[order] for c in cols}
     if len(weeks) == 0:
         return Groups([], [0], weeks, vals)
     change = np.zeros(len(weeks), dtype=bool)
     change[0] = True
-    for k in key_cols:
-        change[1:] |= k[1:] != k[:-1]
+    for ranks, _ in ranked:     # equal ranks, equal keys: compared as integers, not text
+        r = ranks[order]
+        change[1:] |= r[1:] != r[:-1]
     starts = np.flatnonzero(change)
-    found = [tuple(map(str, row)) for row in zip(*(k[starts].tolist() for k in key_cols),
-                                                  strict=True)]
+    first = order[starts]       # only each run's first row is looked up, named or coded
+    named = [columns[k][first].tolist() if k not in labels else
+             [labels[k][c] if c >= 0 else None for c in columns[k][first].tolist()]
+             for k in keys]
+    found = [tuple(map(str, row)) for row in zip(*named, strict=True)]
     return Groups(found, [*starts.tolist(), len(weeks)], weeks, vals)
 
 
-def _order(keys: list[npt.NDArray[Any]], weeks: npt.NDArray[Any]) -> IntArray:
+def _order(keys: list[npt.NDArray[Any]], weeks: npt.NDArray[Any],
+           labels: list[tuple[str, ...] | None] | None = None) -> IntArray:
     """The rows' order by key and week, as the engine's ``ORDER BY …, week NULLS FIRST`` sorts
-    them. Each key column as its rank among its few distinct values, folded with the week into
+    them. A key with ``labels`` holds codes into them (-1 for a null) and sorts by its
+    labels."""
+    return _fold(_ranked(keys, labels or [None] * len(keys)), np.asarray(weeks, dtype=np.int64))
+
+
+def _ranked(keys: list[npt.NDArray[Any]], labels: list[tuple[str, ...] | None]
+            ) -> list[tuple[IntArray, int]]:
+    return [_rank(k) if n is None else _rank_codes(k, n) for k, n in zip(keys, labels,
+                                                                           strict=True)]
+
+
+def _fold(ranked: list[tuple[IntArray, int]], weeks: IntArray) -> IntArray:
+    """Each key column as its rank among its few distinct values, folded with the week into
     one integer: one ``argsort``, 5x cheaper than a ``lexsort`` of the columns (the rows of a
     grouped result are distinct, so any sort gives the one order)."""
-    weeks = np.asarray(weeks, dtype=np.int64)
     if len(weeks) == 0:
         return np.zeros(0, dtype=np.int64)
-    ranked = [_rank(k) for k in keys]
     lo = int(weeks.min())
     folded, size = weeks - lo, int(weeks.max()) - lo + 1
     for ranks, n in reversed(ranked):
@@ -422,6 +456,16 @@ def _rank(values: npt.NDArray[Any]) -> tuple[IntArray, int]:
     code = {x: i for i, x in enumerate(distinct)}
     return (np.fromiter(map(code.__getitem__, items), dtype=np.int64, count=len(items)),
             len(distinct))
+
+
+def _rank_codes(codes: IntArray, labels: tuple[str, ...]) -> tuple[IntArray, int]:
+    """:func:`_rank`'s order for codes into ``labels`` (-1 a null): a null 0, each label 1 +
+    its place among the labels by code point; ranks of absent labels are skipped, which
+    leaves the order the same."""
+    by_text = sorted(range(len(labels)), key=labels.__getitem__)
+    table = np.zeros(len(labels) + 1, dtype=np.int64)     # the last entry: code -1
+    table[by_text] = np.arange(1, len(labels) + 1)
+    return table[codes], len(labels) + 1
 
 
 def _each(kind: str, g: Groups, metric: str, pieces: list[tuple[IntArray, FloatArray]]
