@@ -9,6 +9,8 @@ it printed, so the interpreter's last collections count (this script's exit, wit
 still held: not the CLI's, whose ``main`` freezes it first; ``check.py`` times the CLI). The
 output is what ``check --format json`` prints, to /dev/null: ``cli.app._print_check_json``
 where the code has it, else ``_print_json(result.to_json())`` (the code before session 15).
+NumPy's CPU features are steered as the console entry steers them (``dipstick.numpy_cpu``:
+AVX-512 sorts off on Zen 4; until session 17 this child skipped it, helper W).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from pathlib import Path
 CHILD = """
 import importlib, os, sys
 from pathlib import Path
+try:   # as the console entry does, before NumPy is imported (none before session 15)
+    from dipstick import numpy_cpu
+    numpy_cpu.steer()
+except ImportError:
+    pass
 from dipstick.check import run_check
 from dipstick.package import load_package
 

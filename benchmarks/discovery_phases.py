@@ -1,10 +1,12 @@
 """Where a large log's `streams` time goes, phase by phase, each run in a fresh process (as the
-command runs): imports, the read, then the discovery by NumPy (its steps) or by SQL. Run:
+command runs): imports, the read, then the discovery by NumPy or by SQL, the JSON. Run:
 
     python benchmarks/discovery_phases.py LOG.csv [--repeat 3] [--order seq]
 
 Prints wall and CPU seconds (``time.process_time``: every thread of the process) per phase,
-the median of ``--repeat`` fresh processes for each path, alternating the two paths.
+the median of ``--repeat`` fresh processes for each path, alternating the two paths. Only the
+public functions are called (the NumPy path's inner steps, reached into before session 17,
+broke with each change of them): for those, profile (``py-spy``) instead.
 """
 
 from __future__ import annotations
@@ -30,43 +32,24 @@ import duckdb
 lap("import duckdb")
 from pathlib import Path
 from dipstick.cli.streams import _one_shot
-from dipstick.engine import discovery_sql as q
 from dipstick.engine.sql import connect
 from dipstick.streams.logs import LogMapping, load_event_log
 from dipstick.streams.on_duckdb import discover_relation
-from dipstick.waiting import WAITING_PREFIXES, is_waiting
 lap("import dipstick")
 _one_shot()
 con = connect()
 con.execute("SET disabled_optimizers = 'join_order'").fetchall()
-load_event_log(con, Path(path), LogMapping(seq=order), table="events", ordered=False)
+lap("connect")
+load_event_log(con, Path(path), LogMapping(seq=order), table="events", ordered=False,
+               canonical=False)
 lap("read (load_event_log)")
-rel = con.table("events")
-if not arrays:
-    discover_relation(rel, arrays=False)
-    lap("discover, SQL (shape, visits, aggregates)")
-else:
-    import numpy as np
-    from dipstick.streams import on_numpy as on
-    lap("import numpy")
-    log = q.shape(rel)
-    lap("shape (one grouped scan)")
-    cols = on._columns(rel, log)
-    lap("fetch the typed columns")
-    text, hashes = on._cases(rel)
-    lap("distinct cases in text order")
-    by = np.argsort(hashes)
-    o = on._case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes[by])
-    lap("order (stable sort by case, else lexsort and ties)")
-    h, t, code = cols["h"][o], cols["t"][o], cols["code"][o]
-    new = np.empty(len(h), bool)
-    new[0] = True
-    np.not_equal(h[1:], h[:-1], out=new[1:])
-    rank = by[np.searchsorted(hashes[by], h[new])]
-    lap("gather")
-    waits = [a for a in log.activities if is_waiting(a, WAITING_PREFIXES)]
-    on._aggregate(rank, t, code, new, text, log, waits, 10)
-    lap("aggregates")
+found = discover_relation(con.table("events"), arrays=None if arrays else False)
+lap("discover, NumPy (shape, columns, order, aggregates)" if arrays
+    else "discover, SQL (shape, visits, aggregates)")
+text = json.dumps(found.to_json())
+lap("to_json")
+con.close()
+lap("close")
 print(json.dumps(marks))
 """
 
