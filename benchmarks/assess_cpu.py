@@ -10,32 +10,22 @@ because at a load of 5–8 on two cores three left ±15 % between runs of the sa
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from dipstick import coverage
+from causes_cpu import check_context
 from dipstick import stats as st
-from dipstick.check import _as_of
-from dipstick.findings import CheckContext, CommonSpec, Finding, Window
+from dipstick.findings import Finding
 from dipstick.indicators.confidence import confirm
 from dipstick.indicators.registry import INDICATORS, split_settings
-from dipstick.package import load_package
 from dipstick.shifts import detect_all
 
 
 def main(root: Path, rounds: int = 7) -> None:
-    package = load_package(root)
-    gc.disable()                       # as run_check does (dipstick.collector.paused)
+    package, ctx = check_context(root)
     model = package.model
-    day, _ = _as_of(package, None)
-    common = split_settings(model.settings, CommonSpec)
-    window = Window(day, common.window_days, common.baseline_days)
-    coverage.hide_thin_baselines(package.signals, coverage.tables(package.signals, window),
-                                 window)
-    ctx = CheckContext(model, package.signals, window, common)
     from scipy import special  # noqa: F401  (its import is no cause's)
 
     detect_all(ctx)

@@ -27,7 +27,7 @@ from dipstick.check import _as_of
 from dipstick.findings import CheckContext, CommonSpec, Window
 from dipstick.indicators.confidence import confirm
 from dipstick.indicators.registry import INDICATORS, split_settings
-from dipstick.package import load_package
+from dipstick.package import Package, load_package
 from dipstick.shifts import ShiftIndex, detect_all
 
 DETECTOR = ("settled_shift", "use_change", "rhythm", "first_seen")
@@ -35,7 +35,10 @@ MODULES = ("change", "customer_experience", "employee_experience", "retirement",
            "perception", "alignment", "flow", "common")
 
 
-def main(root: Path) -> None:
+def check_context(root: Path) -> tuple[Package, CheckContext]:
+    """The package and the context ``run_check`` makes of it (the window, thin baselines
+    hidden), the collector paused as the check pauses it: what every causes benchmark starts
+    from (``assess_cpu.py``, ``change_retirement_cpu.py``)."""
     package = load_package(root)
     gc.disable()                       # as run_check does (dipstick.collector.paused)
     model = package.model
@@ -44,7 +47,12 @@ def main(root: Path) -> None:
     window = Window(day, common.window_days, common.baseline_days)
     coverage.hide_thin_baselines(package.signals, coverage.tables(package.signals, window),
                                  window)
-    ctx = CheckContext(model, package.signals, window, common)
+    return package, CheckContext(model, package.signals, window, common)
+
+
+def main(root: Path) -> None:
+    package, ctx = check_context(root)
+    model = package.model
     spent = [0.0]
     depth = [0]
 

@@ -14,33 +14,22 @@ passes is kept per step, after one pass that fills the check's other caches.
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from pathlib import Path
 
-from dipstick import coverage
+from causes_cpu import check_context
 from dipstick import stats as st
-from dipstick.check import _as_of
-from dipstick.findings import CheckContext, CommonSpec, Window
 from dipstick.indicators.common import rhythm
 from dipstick.indicators.registry import INDICATORS, split_settings
-from dipstick.package import load_package
 from dipstick.shifts import detect_all
 
 CAUSES = ("change", "retirement")
 
 
 def main(root: Path) -> None:
-    package = load_package(root)
-    gc.disable()                       # as run_check does (dipstick.collector.paused)
+    package, ctx = check_context(root)
     model = package.model
-    day, _ = _as_of(package, None)
-    common = split_settings(model.settings, CommonSpec)
-    window = Window(day, common.window_days, common.baseline_days)
-    coverage.hide_thin_baselines(package.signals, coverage.tables(package.signals, window),
-                                 window)
-    ctx = CheckContext(model, package.signals, window, common)
     detect_all(ctx)
     rhythm(ctx)
     st._sp()                           # SciPy's import is no cause's

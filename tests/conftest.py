@@ -13,6 +13,9 @@ import time_machine
 
 from dipstick.check import CheckResult
 from dipstick.demo import GroundTruth
+from dipstick.findings import CheckContext, CommonSpec, Window
+from dipstick.indicators.registry import split_settings
+from dipstick.package import Package, load_package
 from sparkenv import need_spark
 
 import shared
@@ -27,6 +30,22 @@ def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo organisation, written once per test session and shared by all workers
     (tests/shared.py): tests read it; one that writes takes a copy (``shared.copied``)."""
     return shared.demo(shared.session_dir(tmp_path_factory))
+
+
+@pytest.fixture
+def ctx(demo_org: Path) -> Iterator[CheckContext]:
+    """The demo organisation's check context over its current window, as ``run_check`` makes
+    it, for tests of one cause's ``measure`` or ``assess``."""
+    package: Package = load_package(demo_org)
+    model = package.model
+    common = split_settings(model.settings, CommonSpec)
+    assert package.latest is not None
+    window = Window(model.organisation.as_of or package.latest, common.window_days,
+                    common.baseline_days)
+    try:
+        yield CheckContext(model, package.signals, window, common)
+    finally:
+        package.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -5,31 +5,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from dipstick.findings import CheckContext, CommonSpec, Window
+from dipstick.findings import CheckContext
 from dipstick.indicators import perception
 from dipstick.indicators.registry import split_settings
-from dipstick.package import Package, load_package
 from dipstick.stats import Z95, normal_tail
-
-
-@pytest.fixture
-def ctx(demo_org: Path) -> Iterator[CheckContext]:
-    package: Package = load_package(demo_org)
-    model = package.model
-    common = split_settings(model.settings, CommonSpec)
-    assert package.latest is not None
-    window = Window(model.organisation.as_of or package.latest, common.window_days,
-                    common.baseline_days)
-    try:
-        yield CheckContext(model, package.signals, window, common)
-    finally:
-        package.close()
 
 
 def _by_hand(ctx: CheckContext, group: str, dims: dict[str, Any],

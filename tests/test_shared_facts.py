@@ -6,9 +6,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import narwhals as nw
@@ -16,7 +14,7 @@ import numpy as np
 import pytest
 
 from dipstick.engine import between, collect, hours_between, keyed
-from dipstick.findings import CheckContext, CommonSpec, Window
+from dipstick.findings import CheckContext
 from dipstick.indicators import change, retirement, training
 from dipstick.indicators.common import groups_of_kind
 from dipstick.indicators.registry import split_settings
@@ -28,22 +26,7 @@ from dipstick.indicators.tickets import (
     internal_resolution,
     ticket_facts,
 )
-from dipstick.package import Package, load_package
 from dipstick.shifts.series import week_index
-
-
-@pytest.fixture
-def ctx(demo_org: Path) -> Iterator[CheckContext]:
-    package: Package = load_package(demo_org)
-    model = package.model
-    common = split_settings(model.settings, CommonSpec)
-    assert package.latest is not None
-    window = Window(model.organisation.as_of or package.latest, common.window_days,
-                    common.baseline_days)
-    try:
-        yield CheckContext(model, package.signals, window, common)
-    finally:
-        package.close()
 
 
 def _close(a: dict[Any, dict[str, Any]], b: dict[Any, dict[str, Any]]) -> None:
