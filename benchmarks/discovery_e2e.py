@@ -32,7 +32,9 @@ in turn with the others: before and after from one run.
 Wall and CPU time (user + system of the child, from ``os.wait4``) are the median of
 ``--repeat`` runs, run alternately. The results must agree (edges, counts, mean and median
 durations within a second, the number of variants and each listed variant's cases): the
-benchmark prints AGREE or DISAGREE and exits 1 on disagreement.
+benchmark prints AGREE or DISAGREE and exits 1 on disagreement. dipstick's sources are
+byte-compiled first, as an install leaves them and as pandas' and pm4py's are
+(``machine.byte_compiled``; before session 17 every run compiled them from source here).
 """
 
 from __future__ import annotations
@@ -277,6 +279,9 @@ def main() -> None:
     if args.pm4py:
         pm4py_child(json.loads(args.pm4py))
         return
+    from machine import byte_compiled  # here: the pm4py child above must not import it
+
+    print(byte_compiled(None, *([args.base] if args.base is not None else [])))
     fixed_cost(max(args.repeat, 5))
     ok = True
     with tempfile.TemporaryDirectory(prefix="dipstick-e2e-") as tmp:
