@@ -18,7 +18,7 @@ import pytest
 
 from dipstick.engine import discovery_sql as q
 from dipstick.engine.sql import connect
-from dipstick.streams import on_numpy, on_numpy_threads, on_numpy_variants
+from dipstick.streams import on_numpy, on_numpy_variants
 from dipstick.streams.logs import LogMapping, read_event_log
 from dipstick.streams.on_duckdb import discover_relation
 
@@ -311,24 +311,3 @@ def test_cases_of_one_variant_are_made_adjacent_by_one_argsort_or_the_lexsort() 
             mine.setdefault(k, set()).add(i)
         assert groups(*on_numpy_variants._adjacent(a, b, c)) == {frozenset(v)
                                                                   for v in mine.values()}
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_the_work_on_two_threads_gives_the_one_threads_discovery(
-        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``on_numpy_threads``: a large log's graph and activities computed beside the rest give
-    the SQL's Discovery exactly — here on small logs, the threshold lowered so that they take
-    that path."""
-    monkeypatch.setattr(on_numpy_threads, "TWO_THREADS_FROM", 1)
-    con = state_log(seed, cases=300, in_time_order=True, seconds=seed == 2)
-    both(con.table("events"))
-    both(con.table("events"), collapse=True, top_variants=1000)
-    both(con.table("events"), process="request", waiting=("review",))
-
-
-def test_work_beside_hands_over_its_result_and_its_error() -> None:
-    for at_once in (False, True):
-        assert on_numpy_threads.Beside(at_once, sum, [1, 2, 3]).result() == 6
-        failing = on_numpy_threads.Beside(at_once, int, "not a number")
-        with pytest.raises(ValueError, match="not a number"):
-            failing.result()

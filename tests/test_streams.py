@@ -66,27 +66,3 @@ def test_the_report_draws_each_stream(tmp_path: Path) -> None:
     html = render_report(result)
     assert 'id="streams"' in html and 'id="fig-vsm-1"' in html
     assert "activity ratio 2.5%" in html
-
-
-def test_a_large_log_file_has_numpy_imported_beside_its_read(tmp_path: Path) -> None:
-    """``cli/streams._numpy_beside``: from NUMPY_FROM_BYTES (a gzip file's size counted eight
-    times) NumPy's modules are imported on a thread while DuckDB reads; a small log, or a
-    path that is no file, gets none."""
-    import sys
-
-    from dipstick.cli import streams as cli
-
-    def beside(name: str, size: int) -> bool:
-        path = tmp_path / name
-        path.write_bytes(b"x" * size)
-        thread = cli._numpy_beside(path)
-        if thread is not None:
-            thread.join()
-        return thread is not None
-
-    assert not beside("small.csv", cli.NUMPY_FROM_BYTES - 1)
-    assert not beside("small.csv.gz", cli.NUMPY_FROM_BYTES // 8 - 1)
-    assert cli._numpy_beside(tmp_path / "missing.csv") is None
-    assert beside("large.csv.gz", cli.NUMPY_FROM_BYTES // 8)
-    assert beside("large.csv", cli.NUMPY_FROM_BYTES)
-    assert "dipstick.streams.on_numpy" in sys.modules

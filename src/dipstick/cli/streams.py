@@ -7,8 +7,6 @@ tests/test_discovery_sql.py guards the import list)."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,7 +127,6 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     from dipstick.streams.on_duckdb import discover_relation
 
     _one_shot()
-    ahead = _numpy_beside(path)   # beside DuckDB's start-up (~0.02 s) and read, both GIL-free
     con = connect()
     # This connection's queries are scans, one sort and single-row aggregates side by side:
     # nothing to reorder, and the join-order search over the aggregates' dozen subqueries
@@ -145,8 +142,6 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     except DipstickError as e:
         raise _fail(e, fmt) from None
     finally:
-        if ahead is not None:
-            ahead.join()
         con.close()
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
@@ -171,35 +166,6 @@ def _one_shot() -> None:
     if mallopt is not None:
         mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD
         mallopt(-3, 1 << 28)   # M_MMAP_THRESHOLD
-
-
-# A log file from this size (a gzip file's counted eight times: CSV compresses 5-15×) likely
-# has the 50 k events from which discovery uses NumPy (streams/on_duckdb.py ARRAYS_FROM: ~40
-# bytes an event in the narrowest CSV)
-NUMPY_FROM_BYTES = 1 << 21
-
-
-def _numpy_beside(path: Path) -> threading.Thread | None:
-    """For a large log, NumPy and the modules using it imported in a thread while DuckDB starts
-    and reads the file (both release the GIL; the read leaves part of a second core idle): the
-    import, ~0.1 s of one core in a fresh process, otherwise comes after the read
-    (docs/benchmarks.md, session 17). Nothing for a small log, which discovery never takes to
-    NumPy."""
-    try:
-        gzip = path.name.lower().endswith(".gz")
-        if path.stat().st_size * (8 if gzip else 1) < NUMPY_FROM_BYTES:
-            return None
-    except OSError:
-        return None   # the read names the problem
-    thread = threading.Thread(target=_import_numpy, daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_numpy() -> None:
-    # an import error is the main thread's to raise, when its own import fails too
-    with contextlib.suppress(BaseException):
-        import dipstick.streams.on_numpy  # noqa: F401
 
 
 @contextmanager
