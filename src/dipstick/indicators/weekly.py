@@ -35,13 +35,16 @@ def use_changes(shifts: ShiftIndex, rhythm: Season,
     """``[use_change(shifts, rhythm, *q) for q in questions]``, computed together (ranges of
     step 1). A use value NumPy would treat apart (not finite, or negative: a NaN marks a week
     without one here) sends every question the per-question way."""
-    if not questions or any(r.step != 1 for _, b, a in questions for r in (b, a)):
+    def one_by_one() -> list[UseChange | None]:
         return [use_change(shifts, rhythm, s, b, a) for s, b, a in questions]
+
+    if not questions or any(r.step != 1 for _, b, a in questions for r in (b, a)):
+        return one_by_one()
     lo = min(min(b.start, a.start - HISTORY) for _, b, a in questions)
     hi = max(max(b.stop, a.stop, a.start) for _, b, a in questions)
     built = _table(shifts, rhythm, sorted({s for s, _, _ in questions}), lo, hi)
     if built is None:
-        return [use_change(shifts, rhythm, s, b, a) for s, b, a in questions]
+        return one_by_one()
     rows, table = built
     row = np.array([rows.get(s, -1) for s, _, _ in questions])
     out: list[UseChange | None] = [None] * len(questions)
