@@ -8,6 +8,7 @@ Typer's runner as the other CLI tests do.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -210,6 +211,38 @@ def test_a_stream_from_a_log_loads_neither_database_nor_web(tmp_path: Path) -> N
                                   ["streams", str(log)]], tmp_path)
     assert codes == [0, 0]
     assert loaded(modules, SERVER_SIDE) == []
+
+
+def test_a_stream_from_a_log_as_json_imports_no_rich(tmp_path: Path, monkeypatch: Any
+                                                     ) -> None:
+    """Rich's consoles are made on first use (cli/app.py ``_Lazy``): JSON of a log, piped,
+    prints without them (~0.035 s CPU of imports); a table still gets them."""
+    log = tmp_path / "log.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Open,2026-01-01 09:00:00\n"
+                   "c1,Close,2026-01-02 09:00:00\n")
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    codes, modules = imported_by([["streams", str(log), "--format", "json"]], tmp_path)
+    assert codes == [0]
+    assert loaded(modules, ("rich",)) == []
+    codes, modules = imported_by([["streams", str(log)]], tmp_path)
+    assert codes == [0] and loaded(modules, ("rich",)) == ["rich"]
+
+
+def test_a_forced_terminal_still_gets_the_progress(monkeypatch: Any) -> None:
+    """``stderr_is_terminal`` answers no without Rich only when Rich would say no too."""
+    cli_app = importlib.import_module("dipstick.cli.app")   # the package exports the Typer app
+    for name in ("TTY_COMPATIBLE", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert cli_app.stderr_is_terminal() is False
+    for name, value in (("TTY_COMPATIBLE", "1"), ("FORCE_COLOR", "1")):
+        monkeypatch.setenv(name, value)
+        fresh = cli_app._Lazy(stderr=True)
+        monkeypatch.setattr(cli_app, "err", fresh)
+        assert cli_app.stderr_is_terminal() is True, name
+        monkeypatch.delenv(name)
+    assert cli_app.real(fresh) is fresh.made() and type(fresh.made()).__name__ == "Console"
 
 
 @pytest.mark.parametrize("url", [

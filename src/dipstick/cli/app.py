@@ -18,17 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from dipstick import numpy_cpu
 from dipstick.cli.lazy import LazyGroup, attach
 from dipstick.errors import DipstickError, ExitCode, PackageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from dipstick.check import CheckResult
 
 app = typer.Typer(
@@ -48,6 +48,8 @@ def _console(stderr: bool = False) -> Console:
     """Piped or captured output gets a wide page instead of Rich's 80 columns: the lights
     table and the problems table must not be squeezed into unreadable wraps. (A terminal keeps
     its own width: 80 columns get the compact lights table, render/lights.py.)"""
+    from rich.console import Console
+
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         width = max(160, int(os.environ.get("COLUMNS", "0") or 0))
@@ -55,8 +57,40 @@ def _console(stderr: bool = False) -> Console:
     return console
 
 
-out = _console()
-err = _console(stderr=True)
+class _Lazy:
+    """A console made on first use: Rich's import (~0.03 s CPU) is not paid by a command that
+    prints only JSON (``streams --format json``, ``check --format json`` off a terminal)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._made: Console | None = None
+
+    def made(self) -> Console:
+        if self._made is None:
+            self._made = _console(self._stderr)
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+
+def real(console: Console) -> Console:
+    """The console behind ``out`` or ``err``, for Rich's own machinery (a live display enters
+    its console as a context, which no stand-in answers)."""
+    return console.made() if isinstance(console, _Lazy) else console
+
+
+out = cast("Console", _Lazy(stderr=False))
+err = cast("Console", _Lazy(stderr=True))
+
+
+def stderr_is_terminal() -> bool:
+    """``err.is_terminal`` without making the console when the answer is plainly no: stderr
+    is no terminal and neither variable Rich (15) reads to call it one anyway is set."""
+    if not sys.stderr.isatty() and not {"TTY_COMPATIBLE", "FORCE_COLOR"} & os.environ.keys():
+        return False
+    return err.is_terminal
+
 
 PackageArg = Annotated[Path, typer.Argument(help="The data package folder (with dipstick.yaml).")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table or json.")]
@@ -153,7 +187,7 @@ def _progress(label: str) -> Iterator[Any]:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=err, transient=True) as bar:
+                  TimeElapsedColumn(), console=real(err), transient=True) as bar:
         task = bar.add_task(label, total=None)
 
         def step(what: str) -> None:
@@ -173,6 +207,8 @@ def _fail(e: DipstickError, fmt: str) -> typer.Exit:
 
         err.print(problems_table(problems))
     else:
+        from rich.markup import escape
+
         err.print(f"[red]error:[/red] {escape(str(e))}")      # data in it is not markup
     return typer.Exit(int(e.exit_code))
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, app, err, out
+from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, app, err, out, real
 from dipstick.defaults import IMPORT_KINDS as KINDS
 from dipstick.errors import DipstickError, UsageError
 
@@ -85,7 +85,7 @@ def import_(
             date_format=date_format, encoding=encoding, skip_bad_rows=skip_bad_rows,
             replace=replace, delimiter=_delimiter(delimiter), sheet=sheet, dry_run=dry_run)
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                      TimeElapsedColumn(), console=err, transient=True) as bar:
+                      TimeElapsedColumn(), console=real(err), transient=True) as bar:
             task = bar.add_task(f"Importing {source.name}", total=100)
             summary = import_file(kind, source, into, options,
                                   progress=lambda pct: bar.update(task, completed=pct))

@@ -34,6 +34,7 @@ from dipstick.cli.app import (
     app,
     err,
     out,
+    real,
     sane_day,
 )
 from dipstick.errors import DipstickError, UsageError
@@ -122,7 +123,7 @@ class _Bars:
 @contextmanager
 def _bars(label: str, fmt: str) -> Iterator[_Bars]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True,
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=real(err), transient=True,
                   disable=fmt == "json" and not err.is_terminal) as bar:
         yield _Bars(bar, bar.add_task(label, total=None))
 

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dipstick.cli.app import FormatOpt, _check_format, _fail, _print_json, _progress, app, err, out
+from dipstick.cli.app import (
+    FormatOpt,
+    _check_format,
+    _fail,
+    _print_json,
+    _progress,
+    app,
+    out,
+    stderr_is_terminal,
+)
 from dipstick.errors import DipstickError, UsageError
 from dipstick.waiting import WAITING_PREFIXES
 
@@ -172,7 +181,7 @@ def _one_shot() -> None:
 def _steps(label: str) -> Iterator[Callable[[str], None]]:
     """The progress spinner on a terminal; elsewhere (piped JSON, a benchmark) nothing, and
     Rich's progress machinery is not even imported."""
-    if err.is_terminal:
+    if stderr_is_terminal():
         with _progress(label) as step:
             yield step
     else:
