@@ -18,6 +18,7 @@ from dipstick.shifts.batch import (
     _median_rows,
     _plain,
     _running_median,
+    _sort_years,
 )
 from dipstick.shifts.segment import mad, median
 
@@ -125,3 +126,21 @@ def test_the_rows_mad_is_segmentations_bit_for_bit(kind: str, n: int) -> None:
     want = np.array([mad(row) for row in y])
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
     assert np.array_equal(_median_rows(y), [median(row) for row in y], equal_nan=True)
+
+
+@pytest.mark.parametrize("years", [1, 2, 3, 4, 5, 8, 9, 12])
+def test_the_years_network_sorts_as_numpy(years: int) -> None:
+    """``_sort_years`` (a network up to ``SORTED_YEARS``, ``np.sort`` beyond) against
+    ``np.sort`` along the years: NaN last, infinities, ties, zeros of both signs — the same
+    values in every place (0.0 and −0.0 compare equal: their order is either sort's own)."""
+    rng = np.random.default_rng(years)
+    table = rng.choice([np.nan, np.nan, -np.inf, np.inf, 0.0, -0.0, 1.0, -1.0, 2.5],
+                       size=(years, 60, 53))
+    table[:, :20] = rng.normal(0, 1, (years, 20, 53))
+    table[:, 20:30] = np.nan
+    want = np.sort(table, axis=0)
+    got = table.copy()
+    _sort_years(got)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.signbit(got[np.isinf(got)]), np.signbit(want[np.isinf(want)]))

@@ -42,6 +42,8 @@ MARGIN = 1e-9
 CHUNK = 512
 # Rows whose running-median windows are selected at a time (one reused buffer of ~1 MB)
 WINDOW_ROWS = 32
+# Up to this many years a season's table is sorted by a network (``_sort_years``)
+SORTED_YEARS = 8
 # From this many rows a wide running median goes by blocks (``_median_by_blocks``): its ~300
 # NumPy calls a block cost more than ``np.partition`` on fewer rows
 BLOCK_ROWS = 128
@@ -263,21 +265,40 @@ def _deseasonalise(y: Matrix, index: IntArray, doy: IntArray, mult: npt.NDArray[
     year = days.astype("datetime64[Y]").astype(np.int64)
     woy = np.minimum(doy // 7, 52)
     years = int(year[-1] - year[0]) + 1
-    # each week of the year's values over the years, along the last axis: sorted in place
-    # there, not through a strided copy per week
-    table = np.full((m, 53, years), np.nan)
-    table[:, woy, year - year[0]] = dev
-    seen = np.isfinite(table).sum(axis=2)
-    table.sort(axis=2)                                    # NaN sort last
+    # each week of the year's values over the years, a year a plane: sorted in place
+    table = np.full((years, m, 53), np.nan)
+    table[year - year[0], :, woy] = dev.T
+    seen = np.isfinite(table).sum(axis=0)
+    _sort_years(table)                                    # NaN sort last
     lo = np.maximum(seen - 1, 0) // 2
     hi = np.minimum(seen // 2, years - 1)
-    rows, cols = np.arange(m)[:, None], np.arange(53)[None, :]
-    profile = (table[rows, cols, lo] + table[rows, cols, hi]) / 2
+    profile = (np.take_along_axis(table, lo[None], axis=0)[0]
+               + np.take_along_axis(table, hi[None], axis=0)[0]) / 2
     clear = (seen >= 2) & (np.abs(profile) > (2.5 * noise)[:, None] / np.sqrt(
         np.maximum(seen, 1)))
     weekly = np.where(clear, profile, 0.0)[:, woy]
     with np.errstate(divide="ignore", invalid="ignore"):
         return _per_row(mult, lambda: y / (1.0 + weekly), lambda: y - weekly)
+
+
+def _sort_years(table: npt.NDArray[np.float64]) -> None:
+    """``table.sort(axis=0)``, NaN last, for the few years a series spans by odd-even
+    transposition (as many rounds as years, each a compare-exchange of neighbouring planes
+    in place: ``np.fmin`` keeps the number of a number and NaN, ``np.maximum`` the NaN):
+    ``np.sort`` along a short axis pays per lane, ~27,000 lanes a block. The same values
+    in every place but for the order of 0.0 and −0.0, equal to comparisons, which the season
+    cannot see: a profile of zero is never clear of the noise (``_deseasonalise``)."""
+    years = len(table)
+    if years > SORTED_YEARS:
+        table.sort(axis=0)
+        return
+    low = np.empty(table.shape[1:])
+    for r in range(years):
+        for i in range(r % 2, years - 1, 2):
+            a, b = table[i], table[i + 1]
+            np.fmin(a, b, out=low)
+            np.maximum(a, b, out=b)
+            a[...] = low
 
 
 def _per_row(mult: npt.NDArray[np.bool_], ratio: Callable[[], Matrix],
