@@ -352,6 +352,9 @@ def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...],
     flat = coverage_.judged(confirm([f for fs in per_cause for f in fs]), package.signals,
                             window, covered)
     per_cause = [flat[i * len(chosen):(i + 1) * len(chosen)] for i in range(len(per_cause))]
+    # the leaks' dating and trends ask for their drivers: their series screened in one go
+    shifts.expect((s.id, fs[i].cause) for fs in per_cause for i, s in enumerate(chosen)
+                  if fs[i].status is Status.LEAK)
     dated = [date_leaks(s, (fs[i] for fs in per_cause), shifts, day)
              for i, s in enumerate(chosen)]
     # one event, one leak: group each service's dated leaks into episodes (episodes.py)
