@@ -185,3 +185,31 @@ def test_kept_results_are_the_very_floats_of_a_fresh_computation() -> None:
     assert t is not None
     z = (20.5 - 27.85) / (0.8 * math.sqrt(1 / 4 + 1 / 13))
     assert t.p == float(special.stdtr(12, z))
+
+
+_LIGHT = """
+import sys
+from dipstick import stats
+assert stats.normal_tail(1.3, True) > 0
+light = stats._special
+assert "scipy.special" not in sys.modules, "the package's __init__ ran"
+from scipy import special
+names = ("ndtr", "bdtr", "bdtrc", "stdtr", "stdtrit", "betaincinv", "chdtrc", "gammaincinv")
+assert all(getattr(light, n) is getattr(special, n) for n in names)
+assert special.logsumexp([0.0]) == 0.0   # the whole package after all, not the stand-in
+print("ok")
+"""
+
+
+def test_special_functions_load_without_the_package_and_are_its_own() -> None:
+    """:func:`stats._sp` loads ``scipy.special._ufuncs`` alone (the package's array-API layer
+    was 0.3 s of a check's CPU), and those are the very ufuncs ``scipy.special`` exports, so
+    no value changes; a later ``import scipy.special`` still gets the whole package. In a
+    fresh interpreter: this one has imported scipy.special long ago."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LIGHT], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

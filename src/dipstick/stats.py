@@ -16,7 +16,11 @@ Methods (all exact or standard; documented in docs/indicators.md):
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+import threading
+import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,16 +31,46 @@ Z95 = 1.959963984540054
 _special: Any = None
 
 
+_loading = threading.Lock()
+
+
 def _sp() -> Any:
-    """``scipy.special``, imported on first use (a start-up that runs no test needs none of
-    scipy) and then held here: ``from scipy import special`` inside each of the ~100,000
+    """SciPy's special functions, loaded on first use (a start-up that runs no test needs none
+    of scipy) and then held here: ``from scipy import special`` inside each of the ~100,000
     calls of a large check cost a microsecond every time."""
     global _special
     if _special is None:
+        with _loading:
+            if _special is None:
+                _special = _ufuncs()
+    return _special
+
+
+def _ufuncs() -> Any:
+    """``scipy.special._ufuncs``: the compiled ufuncs (``ndtr``, ``bdtr``, ``stdtr``, …) that
+    ``scipy.special`` re-exports as the very same objects, without running the package's
+    ``__init__``, whose array-API layer (``scipy._lib._array_api``, array_api_compat) was
+    0.3 s of a check's CPU to import and which no call here uses. The package is stood in by
+    a bare one for the length of the import only: a later ``import scipy.special`` runs it
+    whole and finds these ufuncs loaded. Any surprise (another SciPy's layout): the package."""
+    if "scipy.special" in sys.modules:
+        return sys.modules["scipy.special"]
+    try:
+        package = importlib.util.find_spec("scipy.special")
+        if package is None or not package.submodule_search_locations:
+            raise ImportError("scipy.special is no package")
+        stand_in = types.ModuleType("scipy.special")
+        stand_in.__path__ = list(package.submodule_search_locations)
+        sys.modules["scipy.special"] = stand_in
+        try:
+            return importlib.import_module("scipy.special._ufuncs")
+        finally:
+            if sys.modules.get("scipy.special") is stand_in:
+                del sys.modules["scipy.special"]
+    except Exception:   # the whole package then, as before
         from scipy import special
 
-        _special = special
-    return _special
+        return special
 
 
 @dataclass(frozen=True)

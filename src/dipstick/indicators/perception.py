@@ -34,6 +34,7 @@ from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import monthly_costs
 from dipstick.indicators.confidence import at_most_watch, tested
 from dipstick.indicators.moments import mean_sd, sums
+from dipstick.indicators.perception_sides import Pmd, Side, pmds, sides
 from dipstick.indicators.tickets import BASELINE, CURRENT, windowed
 from dipstick.model import Service, StakeholderGroup
 from dipstick.stats import Z95, Test, normal_tail
@@ -59,6 +60,14 @@ class SurveyMeasures:
     # score has when one person's answers to several dimensions move together
     people: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     base_people: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+    # each (service, group)'s side of the score test and its promoters − detractors, per
+    # window, and the variance of both windows' answers pooled: worked out for all groups at
+    # once (dipstick.indicators.perception_sides) rather than group by group in assess
+    sides: dict[tuple[str, str], Side] = field(default_factory=dict)
+    base_sides: dict[tuple[str, str], Side] = field(default_factory=dict)
+    pmds: dict[tuple[str, str], Pmd] = field(default_factory=dict)
+    base_pmds: dict[tuple[str, str], Pmd] = field(default_factory=dict)
+    pooled: dict[tuple[str, str], Pmd] = field(default_factory=dict)
 
     @cached_property
     def answered(self) -> dict[str, set[str]]:
@@ -107,9 +116,18 @@ def measure(ctx: CheckContext, spec: PerceptionSpec) -> SurveyMeasures | None:
                 int(r["n"]), mean_sd(r, "m", int(r["n"]))[1] or 0.0)
     last = (lf.filter(nw.col("date") < w.end).group_by("service", "group")
             .agg(nw.col("date").max()))
-    return SurveyMeasures(dimensions[CURRENT], dimensions[BASELINE],
+
+    def weight(group: str, dimension: str) -> float:
+        g = ctx.model.group(group)
+        return g.weight(dimension) if g else 1.0
+
+    now, before = dimensions[CURRENT], dimensions[BASELINE]
+    return SurveyMeasures(now, before,
                           {(r["service"], r["group"]): r["date"].date() for r in collect(last)},
-                          people[CURRENT], people[BASELINE])
+                          people[CURRENT], people[BASELINE],
+                          sides(now, weight, people[CURRENT]),
+                          sides(before, weight, people[BASELINE]),
+                          pmds(now), pmds(before), pmds(now, before))
 
 
 def weighted_score(ctx: CheckContext, group: str, dims: dict[str, Any]) -> float | None:
@@ -143,10 +161,6 @@ def _variance(weights: dict[str, float], total: float, ds: dict[str, Any],
                      / total ** 2)
     apart = sum(weights[d] ** 2 * sd[d] ** 2 / ds[d]["n"] for d in weights) / total ** 2
     return float(max(apart, max(who[1], 1.0) ** 2 / who[0]))
-
-
-# One window's side of a score test: the score, its variance and the number of answers.
-Side = tuple[float | None, float | None, int]
 
 
 def _side(g: StakeholderGroup | None, dims: dict[str, Any],
@@ -209,13 +223,20 @@ def pmd_drop_test(dims: dict[str, Any], base_dims: dict[str, Any], least: int,
     if min(sum(d["n"] for d in dims.values()),
            sum(d["n"] for d in base_dims.values())) < max(least, 2):
         return None
-    (x1, v1, n1), (x0, v0, n0) = _pmd(dims), base or _pmd(base_dims)
+    return _pmd_drop(_pmd(dims), base or _pmd(base_dims),
+                     _pmd([*dims.values(), *base_dims.values()]), least)
+
+
+def _pmd_drop(now: Pmd, before: Pmd, pooled: Pmd, least: int) -> Test | None:
+    """:func:`pmd_drop_test` from each window's :func:`_pmd` and both windows' together."""
+    (x1, v1, n1), (x0, v0, n0) = now, before
+    if min(n1, n0) < max(least, 2):
+        return None
     drop, se = x0 - x1, math.sqrt(v1 / n1 + v0 / n0)
     # the p-value under "no change": both samples from one distribution, its variance from
     # both together (a small window of mostly detractors has a small variance of its own,
     # which made 2.5-sigma chance drops read as 3.8 sigma on orgsim's tuning seeds)
-    _, pooled, _ = _pmd([*dims.values(), *base_dims.values()])
-    z = drop / math.sqrt(pooled * (1 / n1 + 1 / n0))
+    z = drop / math.sqrt(pooled[1] * (1 / n1 + 1 / n0))
     return Test(drop, drop - Z95 * se, drop + Z95 * se, normal_tail(z, higher_is_worse=True),
                 n1 + n0, f"{n1} vs {n0} answers")
 
@@ -250,12 +271,12 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         dims = m.current.get((service.id, gid))
         if not dims:
             continue
-        # each window's score, variance and weights once (they were worked out five times)
-        now = _side(group, dims, m.people.get((service.id, gid)))
+        # each window's score and variance, worked out for all groups at once by measure
+        key = (service.id, gid)
+        now = m.sides[key]
         score = now[0]
-        base_dims = m.baseline.get((service.id, gid))
-        before = (_side(group, base_dims, m.base_people.get((service.id, gid)))
-                  if base_dims else None)
+        base_dims = m.baseline.get(key)
+        before = m.base_sides[key] if base_dims else None
         base = before[0] if before else None
         n = sum(d["n"] for d in dims.values())
         pmd = 100.0 * sum(d["promoters"] - d["detractors"] for d in dims.values()) / n
@@ -263,7 +284,7 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         ev.append(tested(f"value_score:{gid}", f"Value score of {name} (0–10, weighted)",
                          score, spec.value_score, w.period,
                          _score_test(now, spec.value_score.leak), baseline=base))
-        base_p = _pmd(base_dims) if base_dims else None
+        base_p = m.base_pmds[key] if base_dims else None
         base_pmd = base_p[0] if base_p else None
         ev.append(evidence(f"pmd:{gid}", f"Promoters − detractors of {name}", pmd, None,
                            w.period, unit=" pts", baseline=base_pmd,
@@ -273,11 +294,11 @@ def assess(service: Service, m: SurveyMeasures | None, ctx: CheckContext,
         if base is not None and score is not None:
             drop = base - score
             drop_test = _score_test(now, 0.0, before)
-        if base_dims and base_pmd is not None:
+        if base_p is not None:
             e = tested(f"pmd_drop:{gid}", f"Drop in promoters − detractors of {name}",
                        base_pmd - pmd, spec.promoters_minus_detractors_drop, w.period,
-                       pmd_drop_test(dims, base_dims, least, base_p), baseline=base_pmd,
-                       unit=" pts", relative=True)
+                       _pmd_drop(m.pmds[key], base_p, m.pooled[key], least),
+                       baseline=base_pmd, unit=" pts", relative=True)
             if drop_test is None or drop_test.p > MEAN_MOVED:
                 e = at_most_watch(e, "the mean score did not surely fall: the shares past the "
                                      "cut-offs (9 and 6) moving alone is noise of the cut-offs")
