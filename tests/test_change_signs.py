@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dipstick.findings import Evidence, Status, Threshold, make_evidence
-from dipstick.indicators.change import SIGNS, _signs_by_change, corroborated
+from dipstick.indicators.change_signs import SIGNS, _signs_by_change, corroborated
 from dipstick.indicators.confidence import is_sign
 from test_indicators import check
 
