@@ -12,8 +12,7 @@ tests/test_stat_arrays.py holds every function to its scalar definition, bit for
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +28,18 @@ def _special() -> Any:
     return st._special or st._sp()
 
 
+_new = object.__new__
+
+
+def _test(estimate: float, low: float, high: float, p: float, n: int, sample: str) -> Test:
+    """``Test(...)``, its fields set at once (as ``findings.make_evidence`` does): the frozen
+    class's ``__init__`` was most of the Python left per test."""
+    t = _new(Test)
+    t.__dict__.update({"estimate": estimate, "low": low, "high": high, "p": p, "n": n,
+                       "sample": sample})
+    return t
+
+
 def _pow2(x: FloatArray) -> FloatArray:
     """``v ** 2`` of each element, as Python computes it (libm's ``pow``)."""
     return np.array([v ** 2 for v in x.tolist()], dtype=np.float64)
@@ -42,18 +53,27 @@ def rate_ratios(k1: Floats, t1: Floats, k0: Floats, t0: Floats) -> list[Test | N
 def rate_ratio_ps(k1: Floats, t1: Floats, k0: Floats, t0: Floats
                   ) -> list[tuple[float, float] | None]:
     """``[rate_ratio_p(*x) for x in zip(k1, t1, k0, t0)]`` (null 1, higher is worse)."""
-    return [None if t is None else (t.estimate, t.p)
-            for t in _rate_ratios(k1, t1, k0, t0, interval=False)]
+    return _rate_ratios(k1, t1, k0, t0, interval=False)
+
+
+@overload
+def _rate_ratios(k1: Floats, t1: Floats, k0: Floats, t0: Floats, *, interval: Literal[True]
+                 ) -> list[Test | None]: ...
+
+
+@overload
+def _rate_ratios(k1: Floats, t1: Floats, k0: Floats, t0: Floats, *, interval: Literal[False]
+                 ) -> list[tuple[float, float] | None]: ...
 
 
 def _rate_ratios(k1: Floats, t1: Floats, k0: Floats, t0: Floats, *, interval: bool
-                 ) -> list[Test | None]:
+                 ) -> list[Test | None] | list[tuple[float, float] | None]:
     a1, a0 = np.rint(np.asarray(k1, dtype=np.float64)), np.rint(np.asarray(k0, dtype=np.float64))
     e1, e0 = np.asarray(t1, dtype=np.float64), np.asarray(t0, dtype=np.float64)
     # as the scalar test's ``if``: a NaN exposure passes it
     ok = ~((e1 <= 0) | (e0 <= 0) | (a1 < 0) | (a0 < 0) | (a1 + a0 == 0))
-    out: list[Test | None] = [None] * len(a1)
-    at = np.flatnonzero(ok)
+    at, size = np.flatnonzero(ok), len(ok)
+    out: list[Test | None] = [None] * size
     if not len(at):
         return out
     a1, a0, e1, e0 = a1[at], a0[at], e1[at], e0[at]
@@ -72,10 +92,13 @@ def _rate_ratios(k1: Floats, t1: Floats, k0: Floats, t0: Floats, *, interval: bo
             low = np.where(lo >= 1, np.inf, (lo / (1 - lo)) * scale).tolist()
             high = np.where(hi >= 1, np.inf, (hi / (1 - hi)) * scale).tolist()
         else:
-            low = high = [math.nan] * len(at)
+            bare: list[tuple[float, float] | None] = [None] * size
+            for j, q, w in zip(at.tolist(), est.tolist(), p.tolist(), strict=True):
+                bare[j] = (q, w)
+            return bare
     for j, q, u, v, w, x, c1, c0 in zip(at.tolist(), est.tolist(), low, high, p.tolist(),
                                         n.tolist(), i1.tolist(), i0.tolist(), strict=True):
-        out[j] = Test(q, u, v, w, x, f"{c1} vs {c0}" if interval else "")
+        out[j] = _test(q, u, v, w, x, f"{c1} vs {c0}")
     return out
 
 
@@ -126,5 +149,5 @@ def welch(m1: Floats, s1: Floats, n1: list[int], m0: Floats, s0: Floats, n0: lis
             pp = 0.0 if st._beyond(dd, null, higher_is_worse) else 1.0
         else:
             low, high = dd - qq * s, dd + qq * s
-        out[j] = Test(dd, low, high, bp if b else pp, x + y, f"{x} vs {y}")
+        out[j] = _test(dd, low, high, bp if b else pp, x + y, f"{x} vs {y}")
     return out
