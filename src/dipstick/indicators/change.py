@@ -376,14 +376,14 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                 e = at_most_watch(e, "no rise in incidents nor fall in satisfaction after the "
                                      "change: a use drop alone is not blamed on it")
             ev.append(e)
+    named = _signs_by_change(ev)      # the same places after corroborated's holding
     ev = corroborated(ev, [c["id"] for c in recent], {
         "incident_ratio": spec.incident_ratio, "question_ratio": spec.incident_ratio,
         "satisfaction_drop": spec.satisfaction_drop,
-        "usage_change": spec.usage_change})
+        "usage_change": spec.usage_change}, named)
     # a change leak started with the change that caused it: the one whose signs are surest
     # (the smallest p among its leaking signs; else among its signs at watch not held there,
     # for confirmation to raise). Not the first: a neighbour's chance sign would date it.
-    named = _signs_by_change(ev)
 
     def surest(ok: Callable[[Evidence], bool]) -> dict[str, Any] | None:
         ps = [(e.p, c["date"]) for c in recent for i in named.get(c["id"], ())

@@ -14,8 +14,8 @@ MOVED = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change"
 SIGNS = (*MOVED, "failed", "uncommunicated")
 
 
-def corroborated(ev: list[Evidence], changes: list[str],
-                 lines: dict[str, Threshold]) -> list[Evidence]:
+def corroborated(ev: list[Evidence], changes: list[str], lines: dict[str, Threshold],
+                 named: dict[str, list[int]] | None = None) -> list[Evidence]:
     """A change is a leak only with two signs of it — its leaking measure and another of the
     same change at ``watch`` or worse (incidents, how-to tickets, satisfaction, use, failed,
     not communicated)
@@ -25,9 +25,10 @@ def corroborated(ev: list[Evidence], changes: list[str],
     satisfaction too) as a badly managed change — on orgsim's tuning seeds 11 of 13 false
     change leaks had one sign only. A lone sign at ``watch`` is held there too (confirmation
     does not raise it). A shift soon after the change is not a second sign: it is the same
-    movement seen again."""
+    movement seen again. ``named``: :func:`_signs_by_change` of ``ev`` if the caller has it
+    (it holds for the result too: a sign held at watch keeps its metric)."""
     out = list(ev)
-    named = _signs_by_change(out)
+    named = _signs_by_change(out) if named is None else named
     for cid in changes:
         mine = [i for i in named.get(cid, ()) if is_sign(out[i])]
         if len(mine) != 1 or out[mine[0]].p is None:   # a failed change alone stays watch
