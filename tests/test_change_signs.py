@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dipstick.findings import Evidence, Status, Threshold, make_evidence
-from dipstick.indicators.change import SIGNS, _signs_by_change, corroborated
+from dipstick.indicators.change_signs import SIGNS, _signs_by_change, corroborated
 from dipstick.indicators.confidence import is_sign
 from test_indicators import check
 
@@ -49,6 +49,24 @@ def test_a_lone_sign_named_by_a_longer_id_is_held_at_watch() -> None:
         assert out[0].note.endswith("a second sign of the same change")
     assert corroborated(ev, ["z"], {"incident_ratio": line}) == ev
     assert all(is_sign(e) for e in ev)
+
+
+def test_the_places_of_signs_hold_after_corroboration() -> None:
+    """``assess`` finds the signs once and hands their places to ``corroborated``: holding a
+    lone sign at watch keeps its metric, so the places hold for the result too, and the
+    result is the one ``corroborated`` finds on its own."""
+    lines = {"incident_ratio": Threshold(1.3, 1.6), "question_ratio": Threshold(1.3, 1.6),
+             "satisfaction_drop": Threshold(0.7, 1.2)}
+    metrics = ["incident_ratio:a", "question_ratio:a", "satisfaction_drop:b", "failed:c",
+               "incident_ratio:c", "usage_change:d", "incident_ratio:b:a", "shift:x/a"]
+    for k, picks in enumerate(itertools.product([(Status.LEAK, 0.01), (Status.WATCH, 0.01),
+                                                 (Status.OK, 0.5), (Status.LEAK, None)],
+                                                repeat=3)):
+        ev = [_ev(m, *picks[(i + k) % 3]) for i, m in enumerate(metrics)]
+        named = _signs_by_change(ev)
+        out = corroborated(ev, ["a", "b", "c", "d", "b:a"], lines, named)
+        assert out == corroborated(ev, ["a", "b", "c", "d", "b:a"], lines)
+        assert _signs_by_change(out) == named
 
 
 def _use_drop_at_release(incidents_after: int) -> Callable[[PackageBuilder], PackageBuilder]:

@@ -48,7 +48,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from dipstick.findings import HELD, Evidence, Finding, LeakEstimate, Status, fact
-from dipstick.indicators.change import MOVED
+from dipstick.indicators.change_signs import MOVED
 from dipstick.indicators.confidence import AGREEING
 
 CHANGE = "change"

@@ -14,9 +14,9 @@ rhythm, so a release in the first week of January is not blamed for the holidays
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import narwhals as nw
 import numpy as np
@@ -39,19 +39,15 @@ from dipstick.findings import (
     unknown,
 )
 from dipstick.indicators.base import Indicator, money
+from dipstick.indicators.change_signs import _signs_by_change, corroborated
 from dipstick.indicators.common import UseChange, describe, rhythm, shift_evidence, week_of
-from dipstick.indicators.confidence import (
-    NO_CHANGE,
-    at_most_watch,
-    flipped,
-    is_sign,
-    tested,
-)
+from dipstick.indicators.confidence import at_most_watch, flipped, is_sign, tested
+from dipstick.indicators.stat_arrays import rate_ratio_ps, rate_ratios, welch
 from dipstick.indicators.weekly import spans_before, use_changes
 from dipstick.model import Service
 from dipstick.shifts import CAUSE_SERIES, detect_all
 from dipstick.shifts.series import week_index
-from dipstick.stats import means, rate_ratio, rate_ratio_p
+from dipstick.stats import Test
 
 CAUSE = "change"
 ACTION = "Communicate and support the change: explain it, train, and staff the service desk."
@@ -74,6 +70,7 @@ class ChangeMeasures:
     changes: dict[str, list[dict[str, Any]]]            # service → recent changes
     effects: dict[tuple[str, str], dict[str, Any]]      # (change id, side) → stats
     use: dict[tuple[str, int, int], UseChange | None]   # (service, week, after's end) → use
+    judged: dict[tuple[str, int], _Judged] = field(default_factory=dict)   # (service, place)
 
 
 def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
@@ -123,7 +120,8 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
     sides("usage", "date", [nw.col("active_users").cast(nw.Float64).mean().alias("users")])
     if changes:
         _years_before(ctx, recent, effects)
-    return ChangeMeasures(changes, effects, _use_around(ctx, spec, changes))
+    use = _use_around(ctx, spec, changes)
+    return ChangeMeasures(changes, effects, use, _judge(ctx, spec, changes, effects, use))
 
 
 def _weeks(day: date, after_days: int, spec: ChangeSpec) -> tuple[range, range]:
@@ -181,6 +179,99 @@ def _years_before(ctx: CheckContext, recent: nw.LazyFrame[Any],
                 "users": user_days[i] / days[i] if uf and days[i] else None}
 
 
+def _judge(ctx: CheckContext, spec: ChangeSpec, changes: dict[str, list[dict[str, Any]]],
+           effects: dict[tuple[str, str], dict[str, Any]],
+           use: dict[tuple[str, int, int], UseChange | None]) -> dict[tuple[str, int], _Judged]:
+    """Every change with ``change_min_after_days`` after it, by (service, place among its
+    changes): its sides, the use the service had anyway, and its tests — the conditional
+    binomial tests of its incidents and how-to tickets (against the weeks and the year
+    before) and Welch's on its ratings, for all changes together (:mod:`.stat_arrays`: one
+    by one they were a quarter of the cause's CPU)."""
+    season = rhythm(ctx)            # once per check (cached)
+    found: list[tuple[tuple[str, int], Sides]] = []
+    counts: list[Count] = []        # the rate ratios' inputs, and where each goes
+    years: list[Count] = []
+    to: list[tuple[int, str]] = []
+    to_year: list[tuple[int, str]] = []
+    ratings: list[tuple[float, float, int, float, float, int]] = []
+    rated: list[int] = []
+    effect = timedelta(days=spec.change_effect_days)
+    for service, cs in changes.items():
+        for place, c in enumerate(cs):
+            cid, day = c["id"], c["date"].date()
+            after_days = _after_days(ctx, spec, day)
+            if after_days < spec.change_min_after_days:
+                continue
+            before, after = effects.get((cid, "before"), {}), effects.get((cid, "after"), {})
+            period = f"{day - effect}..{day + timedelta(after_days)}"
+            # the audience's rhythm over the same weeks: what the counts would have done anyway
+            weeks_before, weeks_after = _weeks(day, after_days, spec)
+            wk = weeks_before.stop
+            u0, u1 = before.get("users"), after.get("users")
+            used = use[(service, wk, weeks_after.stop)]
+            slide, slid = _decline(used)
+            sliding = bool(u0 and u1 and u1 < u0 and slide and slid <= spec.usage_change.watch)
+            if u0 and u1 and sliding:   # (u0, u1 repeated for the type checker)
+                # a slide of use the change fell in (a retirement's, past the use watch line
+                # within one side) leaves the incidents behind: per active user, use halved
+                # read as incidents doubled (orgsim tuning seed 15). Only the audience's season
+                # counts as expected then; a smaller wobble is no slide (a bad release's own
+                # use drop often looks like one, and its incidents per user are its sign).
+                common = max(u1 / u0, season.ratio(service, weeks_before, weeks_after))
+                rhythm_note = (f"use moved ×{u1 / u0:.2f}, {slide}: only ×{common:.2f} "
+                               "counted as expected")
+            elif u0 and u1:     # incidents follow use: the service's own, season and growth
+                common = u1 / u0
+                rhythm_note = (f"per active user: use moved ×{common:.2f} (counted as expected)"
+                               if abs(common - 1) >= 0.02 else "")
+            else:               # no usage data: the audience's rhythm over the same weeks
+                common = season.ratio(service, weeks_before, weeks_after)
+                rhythm_note = (f"the audience's use moved ×{common:.2f} over the same weeks: "
+                               "counted as expected" if abs(common - 1) >= 0.02 else "")
+            year = effects.get((cid, "year"), {})
+            year_days = min(YEAR, -float(year.get("first") or 0.0))
+            uy = year.get("users")
+            count = _CountRatio(spec.change_effect_days, after_days, common,
+                                spec.incident_ratio, period, rhythm_note, year_days,
+                                (max(u1 / uy, season.ratio(service, range(wk - 52, wk),
+                                                           weeks_after)) if sliding
+                                 else u1 / uy) if u1 and uy else 1.0)
+            i = len(found)
+            found.append(((service, place), (before, after, year, used, slide, count)))
+            k0, q0 = before.get("incidents", 0.0), before.get("questions", 0.0)
+            for what, ask, k in (("incidents", k0 / (spec.change_effect_days / 7) > 0, k0),
+                                 ("questions", q0 > 0, q0)):   # when ``assess`` asks
+                if ask:
+                    weeks, longer = count.asked(after.get(what, 0.0), k, year.get(what))
+                    counts.append(weeks)
+                    to.append((i, what))
+                    if longer is not None:
+                        years.append(longer)
+                        to_year.append((i, what))
+            if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
+                ratings.append((after["satisfaction"],
+                                max(after.get("satisfaction_sd") or 0.0, 1.0), after["rated"],
+                                before["satisfaction"],
+                                max(before.get("satisfaction_sd") or 0.0, 1.0),
+                                before["rated"]))
+                rated.append(i)
+    tests: dict[tuple[int, str], Test | None] = dict(zip(to, rate_ratios(
+        *_columns(counts, 4)), strict=True))
+    year_tests = dict(zip(to_year, rate_ratio_ps(*_columns(years, 4)), strict=True))
+    m1, s1, n1, m0, s0, n0 = _columns(ratings, 6)
+    welch_tests = dict(zip(rated, welch(m1, s1, n1, m0, s0, n0, null=0.0,
+                                        higher_is_worse=False), strict=True))
+    return {key: _Judged(*sides, (tests.get((i, "incidents")), year_tests.get((i, "incidents"))),
+                         (tests.get((i, "questions")), year_tests.get((i, "questions"))),
+                         i in welch_tests, welch_tests.get(i))
+            for i, (key, sides) in enumerate(found)}
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """The columns of ``rows`` (``width`` of them, empty lists without rows)."""
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
 def _whole_minutes(us: nw.Expr) -> nw.Expr:
     """Whole minutes of a difference in microseconds, truncated toward zero: the last step of
     :func:`dipstick.engine.minutes_between`, for a difference taken after a join."""
@@ -207,7 +298,7 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         c["date"].date() for c in recent) - timedelta(days=7)) if s.bad] if recent else []
     signs: set[str] = set()           # the metrics of ev[:checked] that are signs
     checked = 0
-    for c in recent:
+    for place, c in enumerate(recent):
         cid, day = c["id"], c["date"].date()
         label = f"{c['kind']} {cid} on {day}"
         for s in shifts:
@@ -222,50 +313,17 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         if c.get("communicated") is False and c["kind"] == "organisational":
             ev.append(fact(f"uncommunicated:{cid}", f"Uncommunicated {label}", "not communicated",
                            str(day), Status.WATCH))
-        after_days = _after_days(ctx, spec, day)
-        if after_days < spec.change_min_after_days:
+        j = m.judged.get((service.id, place))
+        if j is None:                   # too few days after it yet
             continue
-        before, after = m.effects.get((cid, "before"), {}), m.effects.get((cid, "after"), {})
-        period = f"{day - timedelta(days=spec.change_effect_days)}..{day + timedelta(after_days)}"
+        before, after, period, count = j.before, j.after, j.ratio.period, j.ratio
         k0, k1 = before.get("incidents", 0.0), after.get("incidents", 0.0)
-        # the audience's rhythm over the same weeks: what the counts would have done anyway
-        weeks_before, weeks_after = _weeks(day, after_days, spec)
-        wk = weeks_before.stop
-        season = rhythm(ctx)            # once per check (cached)
-        u0, u1 = before.get("users"), after.get("users")
-        used = m.use[(service.id, wk, weeks_after.stop)]
-        slide, slid = _decline(used)
-        sliding = bool(u0 and u1 and u1 < u0 and slide and slid <= spec.usage_change.watch)
-        if u0 and u1 and sliding:   # (u0, u1 repeated for the type checker)
-            # a slide of use the change fell in (a retirement's, past the use watch line within
-            # one side) leaves the incidents behind: per active user, use halved read as
-            # incidents doubled (orgsim tuning seed 15). Only the audience's season counts as
-            # expected then; a smaller wobble is no slide (a bad release's own use drop often
-            # looks like one, and its incidents per user are its sign).
-            common = max(u1 / u0, season.ratio(service.id, weeks_before, weeks_after))
-            rhythm_note = (f"use moved ×{u1 / u0:.2f}, {slide}: only ×{common:.2f} counted "
-                           "as expected")
-        elif u0 and u1:     # incidents follow use: the service's own, season and growth alike
-            common = u1 / u0
-            rhythm_note = (f"per active user: use moved ×{common:.2f} (counted as expected)"
-                           if abs(common - 1) >= 0.02 else "")
-        else:               # no usage data: the audience's rhythm over the same weeks
-            common = season.ratio(service.id, weeks_before, weeks_after)
-            rhythm_note = (f"the audience's use moved ×{common:.2f} over the same weeks: "
-                           "counted as expected" if abs(common - 1) >= 0.02 else "")
-        year = m.effects.get((cid, "year"), {})
-        year_days = min(YEAR, -float(year.get("first") or 0.0))
-        uy = year.get("users")
-        count = _CountRatio(spec.change_effect_days, after_days, common, spec.incident_ratio,
-                            period, rhythm_note, year_days,
-                            (max(u1 / uy, season.ratio(service.id, range(wk - 52, wk),
-                                                       weeks_after)) if sliding
-                             else u1 / uy) if u1 and uy else 1.0)
+        used, slide, year = j.used, j.slide, j.year
         per_week_before = k0 / (spec.change_effect_days / 7)
-        per_week_after = k1 / (after_days / 7) / common
+        per_week_after = k1 / (count.after_days / 7) / count.common
         if per_week_before > 0:
-            e = count.evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}", k1, k0,
-                               "incidents", year.get("incidents"))
+            e = count.evidence(f"incident_ratio:{cid}", f"Incidents/week after {label}", k1,
+                               k0, "incidents", year.get("incidents"), *j.incidents)
             ev.append(e)
             if e.status in (Status.WATCH, Status.LEAK):
                 excess = (per_week_after - per_week_before) * 52 / 12
@@ -291,17 +349,13 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
         if q0 > 0:
             # how-to questions per active user, as incidents: people lost after the change
             ev.append(count.evidence(f"question_ratio:{cid}",
-                                     f"How-to tickets/week after {label}", q1, q0,
-                                     "how-to tickets", year.get("questions")))
-        if before.get("satisfaction") is not None and after.get("satisfaction") is not None:
-            # Welch on the ratings: after − before against −watch, lower is worse
-            test = means(after["satisfaction"], max(after.get("satisfaction_sd") or 0.0, 1.0),
-                         after["rated"], before["satisfaction"],
-                         max(before.get("satisfaction_sd") or 0.0, 1.0), before["rated"],
-                         null=0.0, higher_is_worse=False)
+                                     f"How-to tickets/week after {label}", q1,
+                                     q0, "how-to tickets", year.get("questions"),
+                                     *j.questions))
+        if j.rated:     # Welch on the ratings: after − before against −watch, lower is worse
             ev.append(tested(f"satisfaction_drop:{cid}", f"Satisfaction drop after {label}",
                              before["satisfaction"] - after["satisfaction"],
-                             spec.satisfaction_drop, period, flipped(test),
+                             spec.satisfaction_drop, period, flipped(j.satisfaction),
                              baseline=before["satisfaction"], unit=" pts",
                              sample="rated tickets (sd floored at 1 point)", relative=True))
         if used is not None:
@@ -322,14 +376,14 @@ def assess(service: Service, m: ChangeMeasures | None, ctx: CheckContext,
                 e = at_most_watch(e, "no rise in incidents nor fall in satisfaction after the "
                                      "change: a use drop alone is not blamed on it")
             ev.append(e)
+    named = _signs_by_change(ev)      # the same places after corroborated's holding
     ev = corroborated(ev, [c["id"] for c in recent], {
         "incident_ratio": spec.incident_ratio, "question_ratio": spec.incident_ratio,
         "satisfaction_drop": spec.satisfaction_drop,
-        "usage_change": spec.usage_change})
+        "usage_change": spec.usage_change}, named)
     # a change leak started with the change that caused it: the one whose signs are surest
     # (the smallest p among its leaking signs; else among its signs at watch not held there,
     # for confirmation to raise). Not the first: a neighbour's chance sign would date it.
-    named = _signs_by_change(ev)
 
     def surest(ok: Callable[[Evidence], bool]) -> dict[str, Any] | None:
         ps = [(e.p, c["date"]) for c in recent for i in named.get(c["id"], ())
@@ -384,15 +438,22 @@ class _CountRatio:
     year_days: float = 0.0
     year_common: float = 1.0
 
+    def asked(self, k1: float, k0: float, k_year: float | None
+              ) -> tuple[Count, Count | None]:
+        """The two tests' counts and exposures (:func:`~dipstick.stats.rate_ratio`): the weeks
+        before, and the year before (None where it adds nothing: no count, no longer span)."""
+        return ((k1, self.after_days * self.common, k0, self.before_days),
+                (k1, self.after_days * self.year_common, k_year, self.year_days)
+                if k_year and self.year_days > self.before_days else None)
+
     def evidence(self, metric: str, label: str, k1: float, k0: float, what: str,
-                 k_year: float | None = None) -> Evidence:
+                 k_year: float | None, test: Test | None,
+                 longer: tuple[float, float] | None) -> Evidence:
+        """The evidence of the tests :meth:`asked` for: ``test`` against the weeks before,
+        ``longer`` (only its estimate and p: its interval is not shown) against the year."""
         per_week_before = k0 / (self.before_days / 7)
         per_week_after = k1 / (self.after_days / 7) / self.common
-        test = rate_ratio(k1, self.after_days * self.common, k0, self.before_days, NO_CHANGE)
         note = self.note
-        # only its estimate and p: its interval is not shown
-        longer = rate_ratio_p(k1, self.after_days * self.year_common, k_year, self.year_days,
-                              NO_CHANGE) if k_year and self.year_days > self.before_days else None
         if test is not None and longer is not None:
             test = evolve(test, p=max(test.p, longer[1]))
             year_note = (f"against the year before: ×{longer[0]:.2f} ({k1:.0f} vs "
@@ -403,52 +464,29 @@ class _CountRatio:
                       note=note, relative=True)
 
 
-# what a change moved (its measured signs), and the signs that are facts about it
-MOVED = ("incident_ratio", "question_ratio", "satisfaction_drop", "usage_change")
-SIGNS = (*MOVED, "failed", "uncommunicated")
+Count = tuple[float, float, float | None, float]     # k1, t1, k0, t0 of a rate ratio
+Tested = tuple[Test | None, tuple[float, float] | None]   # against the weeks, the year before
 
 
-def corroborated(ev: list[Evidence], changes: list[str],
-                 lines: dict[str, Threshold]) -> list[Evidence]:
-    """A change is a leak only with two signs of it — its leaking measure and another of the
-    same change at ``watch`` or worse (incidents, how-to tickets, satisfaction, use, failed,
-    not communicated)
-    — or with one sign whose whole 95 % interval lies past its leak line. Releases come every
-    few weeks and each is compared three ways; one measure just past its line after one of them
-    is as often chance, a season or another cause (a service desk slowing down drops
-    satisfaction too) as a badly managed change — on orgsim's tuning seeds 11 of 13 false
-    change leaks had one sign only. A lone sign at ``watch`` is held there too (confirmation
-    does not raise it). A shift soon after the change is not a second sign: it is the same
-    movement seen again."""
-    out = list(ev)
-    named = _signs_by_change(out)
-    for cid in changes:
-        mine = [i for i in named.get(cid, ()) if is_sign(out[i])]
-        if len(mine) != 1 or out[mine[0]].p is None:   # a failed change alone stays watch
-            continue
-        e = out[mine[0]]
-        line = lines.get(e.metric.split(":")[0])
-        bound = None if line is None else (e.low if line.higher_is_worse else e.high)
-        if line is not None and bound is not None and line.grade(bound)[0] is Status.LEAK:
-            continue                         # one sign, but surely past the leak line
-        out[mine[0]] = at_most_watch(e, "one sign only, not surely past its leak line: a "
-                                     "change leak needs a second sign of the same change")
-    return out
+Sides = tuple[dict[str, Any], dict[str, Any], dict[str, Any], UseChange | None, str | None,
+              "_CountRatio"]
 
 
-def _signs_by_change(ev: list[Evidence]) -> dict[str, list[int]]:
-    """The places in ``ev`` of the evidence named a sign (:data:`SIGNS`), by each change id
-    its metric ends with (``metric.endswith(f":{id}")``: every text after a colon), in order —
-    looked up per change, not searched for among all of a service's evidence per change."""
-    named: dict[str, list[int]] = {}
-    for i, e in enumerate(ev):
-        metric = e.metric
-        if metric.split(":")[0] in SIGNS:
-            at = metric.find(":")
-            while at >= 0:
-                named.setdefault(metric[at + 1:], []).append(i)
-                at = metric.find(":", at + 1)
-    return named
+class _Judged(NamedTuple):
+    """What ``assess`` reads of one change it judges: its sides' measures and the use around
+    it, the count ratio's setting, and the tests of its counts and ratings, run in ``measure``
+    for all changes at once (:func:`_judge`). A named tuple: ~4,600 made a check."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    year: dict[str, Any]
+    used: UseChange | None
+    slide: str | None
+    ratio: _CountRatio
+    incidents: Tested = (None, None)
+    questions: Tested = (None, None)
+    rated: bool = False             # a satisfaction on both sides: ``satisfaction`` is its test
+    satisfaction: Test | None = None
 
 
 INDICATOR = Indicator(

@@ -20,9 +20,9 @@ import numpy.typing as npt
 
 from dipstick.indicators.common import Season, UseChange, use_change
 from dipstick.indicators.confidence import scaled
+from dipstick.indicators.stat_arrays import welch
 from dipstick.shifts import ShiftIndex
 from dipstick.shifts.series import FloatArray, IntArray, SeriesKey
-from dipstick.stats import shift_of_means
 
 Question = tuple[str, range, range]    # service, weeks before, weeks after
 HISTORY = 52                           # the weeks before ``after`` whose wander widens a side
@@ -75,13 +75,13 @@ def use_changes(shifts: ShiftIndex, rhythm: Season,
     widen = np.sqrt(_ar1_factors(history))
     sa = np.sqrt(_sum_of_squares(after, ma) / (na - 1)) * widen
     sb = np.sqrt(_sum_of_squares(before, mb) / (nb - 1)) * widen
-    for q, *v in zip(asked.tolist(), ma.tolist(), sa.tolist(), na.tolist(), mb.tolist(),
-                     sb.tolist(), nb.tolist(), _drifts(before).tolist(),
-                     _drifts(after).tolist(), strict=True):
-        m1, s1, n1, m0, s0, n0, drift, still = v
-        test = shift_of_means(m1, s1, n1, m0, s0, n0, null=0.0, higher_is_worse=False)
+    n1, n0 = na.tolist(), nb.tolist()
+    tests = welch(ma, sa, n1, mb, sb, n0, null=0.0, higher_is_worse=False, baseline_p=True)
+    for q, m1, m0, a, b, test, drift, still in zip(
+            asked.tolist(), ma.tolist(), mb.tolist(), n1, n0, tests, _drifts(before).tolist(),
+            _drifts(after).tolist(), strict=True):
         out[q] = (m1, m0, None if test is None else scaled(test, 1 / m0, 0.0,
-                                                           f"{n1} vs {n0} weeks"), drift, still)
+                                                           f"{a} vs {b} weeks"), drift, still)
     return out
 
 
