@@ -13,6 +13,7 @@ import pytest
 
 from dipstick import __version__
 from dipstick.check import JSON_SCHEMA
+from dipstick.findings import Status
 from dipstick.indicators.registry import CAUSES
 from dipstick.store import Store
 
@@ -59,6 +60,9 @@ def test_exit_1_on_a_leak_and_json_output(leaking: Path) -> None:
     assert erp["status"] == "leak" and set(erp["causes"]) == set(CAUSES)
     assert erp["causes"]["alignment"]["leak_per_month"]["formula"]
     assert data["summary"]["leak"] == 1
+    lights = [s["status"] for s in data["services"]]   # the summary counts every light
+    assert {s.value: data["summary"][s.value] for s in Status} == {
+        s.value: lights.count(s.value) for s in Status}
 
 
 def test_service_filter_and_as_of(leaking: Path) -> None:

@@ -47,3 +47,55 @@ def test_integer_sums_collect_as_the_floats_of_their_decimals() -> None:
     wide = f"SELECT SUM(v) AS s FROM (VALUES ({big}), ({big}), ({2**53 + 1})) t(v)"
     assert collect(nw.from_native(con.sql(wide)).lazy()) == [
         {"s": float(decimal.Decimal(2 * big + 2**53 + 1))}]
+
+
+ROWS_SQL = """SELECT * FROM (VALUES
+    (1, true, 7::TINYINT, 300::SMALLINT, 2::UBIGINT, 1.25::FLOAT, (-0.0)::DOUBLE, 'é→x',
+     'b'::ENUM('a', 'b'), DATE '2026-03-01', TIMESTAMP '2026-03-01 10:20:30.123456',
+     TIMESTAMPTZ '2026-03-01 23:30:00+02', 12.50::DECIMAL(10, 2), 12::DECIMAL(18, 0), NULL),
+    (2, NULL, NULL, NULL, NULL, 'nan'::FLOAT, 'inf'::DOUBLE, NULL, NULL, NULL, NULL, NULL,
+     NULL, NULL, NULL),
+    (3, false, (-128)::TINYINT, (-1)::SMALLINT, 18446744073709551615::UBIGINT, (-3.4e38)::FLOAT,
+     'nan'::DOUBLE, '', 'a'::ENUM('a', 'b'), DATE '1970-01-01', TIMESTAMP '1900-01-01',
+     TIMESTAMPTZ '2026-03-29 01:30:00+00', -0.01::DECIMAL(10, 2), NULL, NULL))
+    t(k, b, ti, si, ub, f, d, s, e, day, ts, tz, dec, dec0, nothing)"""
+
+
+def _typed(rows: list[dict[str, object]]) -> list[list[tuple[str, str, str]]]:
+    """Rows as (name, type, repr) triples: -0.0, NaN, 1 and 1.0 all tell apart."""
+    return [[(k, type(v).__name__, repr(v)) for k, v in r.items()] for r in rows]
+
+
+def test_collect_from_duckdb_gives_what_arrow_gave() -> None:
+    """``collect`` reads a DuckDB relation with DuckDB's own ``fetchall`` (engine._duckdb_rows);
+    every value must be the one the Arrow path (other backends, and DuckDB before) made:
+    integer and decimal sums as floats, zoned timestamps as naive UTC, ENUMs as text."""
+    from dipstick.engine import _duckdb_rows, collect
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Europe/Berlin'")   # the zoned values still come back UTC
+    sums = ("SELECT g, sum(v) AS total, avg(v) AS mean, count(*) AS n, min(day) AS first "
+            "FROM (VALUES (1, 3, DATE '2026-01-02'), (1, -10, NULL), (2, NULL, NULL), "
+            f"(3, {2**53}, DATE '2026-01-01'), (3, {2**53}, NULL), (4, {2**62}, NULL), "
+            f"(4, {2**62}, NULL)) t(g, v, day) GROUP BY g ORDER BY g")
+    empty = "SELECT 1::HUGEINT AS h, 'x' AS s WHERE false"
+    for sql in (ROWS_SQL, sums, empty):
+        assert _duckdb_rows(con.sql(sql)) is not None, sql   # the fast path is taken
+        direct = collect(nw.from_native(con.sql(sql)).lazy())
+        through = collect(nw.from_native(con.sql(sql).to_arrow_table()).lazy())
+        assert _typed(direct) == _typed(through), sql
+    got = collect(nw.from_native(con.sql(ROWS_SQL)).lazy())
+    assert str(got[0]["tz"]) == "2026-03-01 21:30:00" and got[0]["tz"].tzinfo is None
+    assert got[0]["dec0"] == 12.0 and isinstance(got[0]["dec0"], float)
+
+
+def test_collect_of_other_types_goes_through_arrow() -> None:
+    """A type whose DuckDB value differs from Arrow's (an interval, a list) is not read by
+    ``fetchall``: the rows are Arrow's, as before."""
+    from dipstick.engine import _duckdb_rows, collect
+
+    con = duckdb.connect()
+    sql = "SELECT 1 AS k, INTERVAL 1 DAY AS i, [1, 2] AS l"
+    assert _duckdb_rows(con.sql(sql)) is None
+    assert _typed(collect(nw.from_native(con.sql(sql)).lazy())) == _typed(
+        collect(nw.from_native(con.sql(sql).to_arrow_table()).lazy()))

@@ -282,7 +282,8 @@ def test_a_stream_from_a_log_needs_no_pydantic(tmp_path: Path) -> None:
 
 def test_plain_coercion_gives_what_typer_gives(tmp_path: Path) -> None:
     """The same values — and the same refusals — with Typer's own coercion and the plain one,
-    for every kind of parameter (the plain ones and those handed back to Typer)."""
+    for every kind of parameter (the plain ones and those handed back to Typer): an int's
+    default is kept as it is, a ranged one's (``low``, clamped to 5) is Typer's."""
     from dipstick.cli.lazy import plain_coercion
 
     app = typer.Typer()
@@ -292,8 +293,9 @@ def test_plain_coercion_gives_what_typer_gives(tmp_path: Path) -> None:
             there: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
             name: str = "x", maybe: str | None = None,
             many: Annotated[list[str] | None, typer.Option()] = None,
-            n: int = 3, flag: bool = False, when: str = "") -> tuple[Any, ...]:
-        return path, there, name, maybe, many, n, flag, when
+            n: int = 3, flag: bool = False, when: str = "",
+            low: Annotated[int, typer.Option(min=5, clamp=True)] = 1) -> tuple[Any, ...]:
+        return path, there, name, maybe, many, n, flag, when, low
 
     (tmp_path / "f.txt").write_text("x")
     cases = [["a/b.csv"], [str(tmp_path), "--there", str(tmp_path / "f.txt"), "--name", "Ünï",

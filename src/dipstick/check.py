@@ -7,6 +7,7 @@ app database ("build the data once, render it many ways").
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -181,7 +182,9 @@ class CheckResult:
         return {**self._head_json(), "services": [_verdict_json(v) for v in self.verdicts]}
 
     def _head_json(self) -> dict[str, Any]:
-        """Everything of :meth:`to_json` but the services, which come last."""
+        """Everything of :meth:`to_json` but the services, which come last. The lights are
+        counted in one pass (a ``count`` per status judged every verdict five times)."""
+        lights = Counter(v.status for v in self.verdicts)
         return {
             "schema": JSON_SCHEMA,
             "organisation": self.organisation,
@@ -194,7 +197,7 @@ class CheckResult:
             "causes": list(CAUSES),
             "summary": {
                 "services": len(self.verdicts),
-                **{s.value: self.count(s) for s in Status},
+                **{s.value: lights[s] for s in Status},
                 "leak_per_month": {"money": round(self.leak_money, 2),
                                    "hours": round(self.leak_hours, 1)},
             },

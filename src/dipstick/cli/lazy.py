@@ -178,6 +178,9 @@ def plain_coercion(command: Any, parent: Any, name: str | None = None,
             if info.parser is None:
                 if type(value) is bool and kind is bool:
                     return value
+                if (type(value) is int and kind is int and info.min is None
+                        and info.max is None):   # an int option's default (``--limit 0``)
+                    return value
                 if type(value) is str and value:
                     if kind is str:
                         return value
