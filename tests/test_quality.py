@@ -17,7 +17,7 @@ from dipstick.findings import CommonSpec
 from dipstick.indicators.registry import CAUSES, INDICATORS
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_CAUSES = {"base", "common", "registry", "confidence", "tickets", "moments",
+NOT_CAUSES = {"base", "common", "registry", "confidence", "tickets", "ticket_arrays", "moments",
               "weekly"}  # shared parts
 
 
