@@ -104,3 +104,12 @@ def test_numpy_facts_and_resolution_are_the_engines(tmp_path: Path, coded: bool)
     _same(resolution, want_resolution)
     assert tickets.ticket_facts(ctx, "internal", "current") == facts["internal", "current"]
     assert tickets.internal_resolution(ctx, "baseline") == resolution["baseline"]
+
+
+def test_a_window_without_tickets_is_empty_as_on_the_engine(tmp_path: Path) -> None:
+    loaded = load_package(_package(tmp_path))
+    common = split_settings(loaded.model.settings, CommonSpec)
+    ctx = CheckContext(loaded.model, loaded.signals, Window(AS_OF - timedelta(days=2_000),
+                                                            91, 364), common)
+    assert tickets._both(ctx) == (tickets.engine_facts(ctx), tickets.engine_resolution(ctx))
+    assert tickets._both(ctx) == ({}, {"current": {}, "baseline": {}})
