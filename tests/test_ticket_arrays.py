@@ -29,7 +29,7 @@ def _package(root: Path) -> Path:
     b.model["stakeholder_groups"].append(
         {"id": "partners", "name": "Partners", "kind": "customer", "size": 50,
          "value_dimensions": [{"id": "ease", "name": "Ease", "weight": 1}]})
-    for sid in ("a", "b", "c", "d"):
+    for sid in ("a", "b", "c", "d", "e"):
         b.service(sid)
     rng = np.random.default_rng(3)
     end = datetime.combine(AS_OF, datetime.min.time()) + timedelta(days=1)
@@ -55,6 +55,13 @@ def _package(root: Path) -> Path:
                      "reassignments": maybe(int(rng.integers(0, 5))),
                      "requester_group": ("staff", "shoppers", "partners", "")[i % 4 if i % 7
                                                                                else 3]})
+    for i in range(30):     # e: equal tickets, whose spreads must be exactly 0 (Welford's)
+        opened = end - timedelta(days=2 + 15 * i, hours=i)
+        rows.append({"id": f"E{i}", "service": "e", "type": "incident",
+                     "opened_at": opened.isoformat() + "Z",
+                     "resolved_at": (opened + timedelta(seconds=7_261)).isoformat() + "Z",
+                     "satisfaction": 7, "lost_minutes": 30, "reopened": 0,
+                     "reassignments": 2, "requester_group": "staff"})
     return b.rows("tickets", rows).write("csv")
 
 
@@ -79,7 +86,7 @@ def _same(got: Any, want: Any, where: tuple[Any, ...] = ()) -> None:
             _same(got[k], want[k], (*where, k))
         return
     name = str(where[-1])
-    if isinstance(want, float) and ("_sd" in name or name.startswith("log_")):
+    if isinstance(want, float) and ("_sd" in name or name.startswith("log_")) and want:
         assert isinstance(got, float) and math.isclose(got, want, rel_tol=1e-12), where
     else:
         assert type(got) is type(want) and (got == want or (got != got and want != want)), (
@@ -97,7 +104,9 @@ def test_numpy_facts_and_resolution_are_the_engines(tmp_path: Path, coded: bool)
     assert tickets._in_numpy(ctx)
     facts, resolution = tickets._both(ctx)
     want_facts, want_resolution = tickets.engine_facts(ctx), tickets.engine_resolution(ctx)
-    assert len(want_facts) == 4 and len(want_resolution["baseline"]) == 6
+    assert len(want_facts) == 4 and len(want_resolution["baseline"]) == 7
+    assert want_resolution["current"]["e", "incident"]["log_sd"] == 0.0
+    assert want_facts["internal", "baseline"]["e"]["satisfaction_sd"] == 0.0
     assert want_facts["internal", "current"]["d"]["n"] == 1        # open, unrated or not
     assert "d" not in want_facts["internal", "baseline"]
     _same(facts, want_facts)
