@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from dipstick.engine import Signals, coded_arrays, epoch_us, hours_between
 from dipstick.model import ValueModel
-from dipstick.shifts import resolution
+from dipstick.shifts import resolution, rollup
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -298,46 +298,21 @@ def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: lis
 
 
 def _surveys(signals: Signals, cut: datetime) -> list[Series]:
-    """Value scores per (service, group) and per (service, group, dimension), from one
-    query by dimension: a group's week is its dimensions' sums over their counts. Exact when
-    every score is a whole number (sums of whole numbers do not depend on their order, and
-    the engine's mean is its sum over its count); otherwise the group's own query, as the
-    engine sums fractions in its own order. 0.15 s of CPU less on the large demo's 800,000
-    answers."""
+    """Value scores per (service, group) and per dimension from one query by dimension (~0.1 s
+    of CPU less): a group's week is its dimensions' sums over their counts, exact on whole
+    scores; on fractional ones the group's own query (its sum's order shows in the last bits)."""
     if not signals.has("surveys"):
         return []
-    keys = ["service", "group", "dimension"]
-    score = nw.col("score").cast(nw.Float64)
-    lf = (_frame(signals, "surveys", "date", cut).group_by(*keys, "wk")
-          .agg(v=score.mean(), s=score.sum(), c=score.count(),
-               whole=(score == score.round(0)).cast(nw.Float64).min()))
-    g = _split(lf, keys, ["v", "s", "c", "whole"])
+    keys, score = ["service", "group", "dimension"], nw.col("score").cast(nw.Float64)
+    g = _split(_frame(signals, "surveys", "date", cut).group_by(*keys, "wk").agg(
+        v=score.mean(), s=score.sum(), c=score.count(),
+        whole=(score == score.round(0)).cast(nw.Float64).min()), keys, ["v", "s", "c", "whole"])
     fine = _each("service", g, "value_score", g.finite(g.columns["v"]))
     if not (g.columns["whole"] == 1.0).all():
-        return _grouped(signals, "surveys", "date", cut, keys[:2], "score",
-                        "value_score") + fine
-    coarse = _coarser(g)
+        return _grouped(signals, "surveys", "date", cut, keys[:2], "score", "value_score") + fine
+    coarse = Groups(*rollup.means([k[:2] for k in g.keys], g.bounds, g.weeks, g.columns["s"],
+                                  g.columns["c"]))
     return _each("service", coarse, "value_score", coarse.finite(coarse.columns["v"])) + fine
-
-
-def _coarser(g: Groups) -> Groups:
-    """``g`` (by service, group, dimension and week, with sums ``s`` and counts ``c``) by
-    service, group and week, with the mean ``v = s / c`` of each. ``g``'s keys are sorted, so
-    each (service, group) is a run of its keys, in the order the engine would sort them."""
-    if len(g.weeks) == 0:
-        return Groups([], [0], g.weeks, {"v": g.weeks.astype(np.float64)})
-    pairs = [k[:2] for k in g.keys]
-    new = np.array([i == 0 or p != pairs[i - 1] for i, p in enumerate(pairs)], dtype=bool)
-    pair = np.repeat(np.cumsum(new) - 1, np.diff(g.bounds))
-    lo = int(g.weeks.min())
-    span = int(g.weeks.max()) - lo + 1
-    found, at = np.unique(pair * span + (g.weeks - lo), return_inverse=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = (np.bincount(at, g.columns["s"], minlength=len(found))
-                / np.bincount(at, g.columns["c"], minlength=len(found)))
-    starts = np.flatnonzero(new)
-    bounds = np.searchsorted(found // span, np.arange(len(starts) + 1)).tolist()
-    return Groups([pairs[i] for i in starts.tolist()], bounds, found % span + lo, {"v": mean})
 
 
 def _training(signals: Signals, cut: datetime) -> list[Series]:
