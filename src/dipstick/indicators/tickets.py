@@ -4,7 +4,9 @@ Employee experience read the tickets four times (its facts and its resolution by
 for the current and the baseline window) and customer experience once more. One query grouped
 by service, audience and window gives the same aggregates — each group meets the same rows and
 the same aggregate functions as its own query did — and the resolution by type a second; both
-are cached on the check's context. Narwhals, so they run on Spark too.
+are cached on the check's context. Narwhals, so they run on Spark too. On DuckDB one query
+fetches the window's tickets instead and both are grouped in NumPy
+(:mod:`~dipstick.indicators.ticket_arrays`: ~0.6 s of CPU less on 5.3 M tickets).
 """
 
 from __future__ import annotations
@@ -13,16 +15,28 @@ from typing import Any
 
 import narwhals as nw
 
-from dipstick.engine import as_text, between, collect, hours_between, one_of
+from dipstick.engine import (
+    as_text,
+    between,
+    coded_arrays,
+    collect,
+    hours_between,
+    minutes_between,
+    one_of,
+)
 from dipstick.findings import CacheKey, CheckContext
+from dipstick.indicators import ticket_arrays
+from dipstick.shifts.resolution import in_numpy
 
 CURRENT, BASELINE = "current", "baseline"
 INTERNAL, CUSTOMER = "internal", "customer"
 
 Rows = dict[str, dict[str, Any]]
 FACTS: CacheKey[dict[tuple[str, str], Rows]] = CacheKey("ticket facts")
-RESOLUTION: CacheKey[dict[str, dict[tuple[str, str], dict[str, Any]]]] = CacheKey(
-    "resolution by type")
+Resolution = dict[str, dict[tuple[str, str], dict[str, Any]]]
+RESOLUTION: CacheKey[Resolution] = CacheKey("resolution by type")
+BOTH: CacheKey[tuple[dict[tuple[str, str], Rows], Resolution]] = CacheKey(
+    "ticket facts and resolution by type")
 
 
 def windowed(lf: nw.LazyFrame[Any], column: str, ctx: CheckContext) -> nw.LazyFrame[Any]:
@@ -77,6 +91,14 @@ def ticket_facts(ctx: CheckContext, audience: str, window: str) -> Rows:
 def _facts(ctx: CheckContext) -> dict[tuple[str, str], Rows]:
     if not ctx.signals.has("tickets"):
         return {}
+    if _in_numpy(ctx):
+        return ctx.cache.get(BOTH, lambda: _both(ctx))[0]
+    return engine_facts(ctx)
+
+
+def engine_facts(ctx: CheckContext) -> dict[tuple[str, str], Rows]:
+    """:func:`_facts` by the engine's grouped query (Spark; on DuckDB, the tests' yardstick
+    for :mod:`~dipstick.indicators.ticket_arrays`)."""
     out: dict[tuple[str, str], Rows] = {}
     # the median holds its values in memory: per set of services where the bound needs it
     for frame in ctx.signals.each_part("tickets", "service", coded=True):
@@ -120,9 +142,16 @@ def internal_resolution(ctx: CheckContext, window: str) -> dict[tuple[str, str],
     return ctx.cache.get(RESOLUTION, lambda: _resolution(ctx)).get(window, {})
 
 
-def _resolution(ctx: CheckContext) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+def _resolution(ctx: CheckContext) -> Resolution:
     if not ctx.signals.has("tickets"):
         return {}
+    if _in_numpy(ctx):
+        return ctx.cache.get(BOTH, lambda: _both(ctx))[1]
+    return engine_resolution(ctx)
+
+
+def engine_resolution(ctx: CheckContext) -> Resolution:
+    """:func:`_resolution` by the engine's grouped query (as :func:`engine_facts`)."""
     group = nw.col("requester_group")
     rows: list[dict[str, Any]] = []
     for frame in ctx.signals.each_part("tickets", "service", coded=True):
@@ -138,3 +167,37 @@ def _resolution(ctx: CheckContext) -> dict[str, dict[tuple[str, str], dict[str, 
                                 "service", "type"))
     return split(rows, "service", "type")
 
+
+
+def _in_numpy(ctx: CheckContext) -> bool:
+    return in_numpy(ctx.signals.frame("tickets"))
+
+
+def _both(ctx: CheckContext) -> tuple[dict[tuple[str, str], Rows], Resolution]:
+    """The facts and the resolution by type from one fetch of the window's tickets per set
+    of services (:mod:`~dipstick.indicators.ticket_arrays`): each a set's own groups."""
+    facts: dict[tuple[str, str], Rows] = {}
+    res: Resolution = {CURRENT: {}, BASELINE: {}}
+    for frame in ctx.signals.each_part("tickets", "service", coded=True):
+        got, labels = coded_arrays(_window_rows(frame, ctx), ["service"])
+        names, service = ticket_arrays.service_codes(got, labels)
+        for key, rows in ticket_arrays.facts(names, service, got).items():
+            facts.setdefault(key, {}).update(rows)
+        for window, by_type in ticket_arrays.resolution(names, service, got).items():
+            res[window].update(by_type)
+    return facts, res
+
+
+def _window_rows(frame: nw.LazyFrame[Any], ctx: CheckContext) -> nw.LazyFrame[Any]:
+    """The window's tickets of either audience, as what :mod:`ticket_arrays` groups."""
+    w = ctx.window
+    return (frame.filter(between("opened_at", w.baseline_start, w.end))
+            .with_columns(_a=_audience(ctx))
+            .filter(~nw.col("_a").is_null())
+            .select("service", "_a", "satisfaction", "lost_minutes", "reassignments",
+                    _c=(nw.col("opened_at") >= w.start).cast(nw.Int8),
+                    _r=nw.when(nw.col("type") == "request").then(1).otherwise(0)
+                    .cast(nw.Int8),
+                    _o=nw.when(nw.col("reopened").cast(nw.Float64) >= 1).then(1).otherwise(0)
+                    .cast(nw.Int8),
+                    _m=minutes_between("opened_at", "resolved_at", frame)))

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from dipstick.engine import Signals, coded_arrays, epoch_us, hours_between
 from dipstick.model import ValueModel
-from dipstick.shifts import resolution
+from dipstick.shifts import resolution, rollup
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -125,10 +125,7 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
     if usage is not None:
         out += _each("service", usage, "users", usage.finite(usage.columns["users"]))
     out += _costs(signals, cut, usage)
-    out += _grouped(signals, "surveys", "date", cut, ["service", "group"], "score",
-                    "value_score")
-    out += _grouped(signals, "surveys", "date", cut, ["service", "group", "dimension"], "score",
-                    "value_score")
+    out += _surveys(signals, cut)
     out += _training(signals, cut)
     out += _kpis(signals, model, cut)
     out += _touchpoints(signals, cut)
@@ -298,6 +295,24 @@ def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: lis
           .agg(v=nw.col(value).cast(nw.Float64).mean()))
     g = _split(lf, keys, ["v"])
     return _each("service", g, metric, g.finite(g.columns["v"]))
+
+
+def _surveys(signals: Signals, cut: datetime) -> list[Series]:
+    """Value scores per (service, group) and per dimension from one query by dimension (~0.1 s
+    of CPU less): a group's week is its dimensions' sums over their counts, exact on whole
+    scores; on fractional ones the group's own query (its sum's order shows in the last bits)."""
+    if not signals.has("surveys"):
+        return []
+    keys, score = ["service", "group", "dimension"], nw.col("score").cast(nw.Float64)
+    g = _split(_frame(signals, "surveys", "date", cut).group_by(*keys, "wk").agg(
+        v=score.mean(), s=score.sum(), c=score.count(),
+        whole=(score == score.round(0)).cast(nw.Float64).min()), keys, ["v", "s", "c", "whole"])
+    fine = _each("service", g, "value_score", g.finite(g.columns["v"]))
+    if not (g.columns["whole"] == 1.0).all():
+        return _grouped(signals, "surveys", "date", cut, keys[:2], "score", "value_score") + fine
+    coarse = Groups(*rollup.means([k[:2] for k in g.keys], g.bounds, g.weeks, g.columns["s"],
+                                  g.columns["c"]))
+    return _each("service", coarse, "value_score", coarse.finite(coarse.columns["v"])) + fine
 
 
 def _training(signals: Signals, cut: datetime) -> list[Series]:
