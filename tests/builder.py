@@ -193,3 +193,20 @@ def typed_parquet(root: Path) -> Path:
     finally:
         con.close()
     return root
+
+
+def plain_signals(pkg: Path) -> Any:
+    """The package's CSV tables loaded as the engine loads them but uncoded (text keys, no
+    ENUM views): the paths a Parquet lake or Spark takes, to compare with the coded ones."""
+    from functools import partial
+
+    from dipstick.engine import Signals, sql
+    from dipstick.package import load_package, reference_ids
+    from dipstick.package.tables import TABLES, keys_of
+
+    con = sql.connect()
+    refs = reference_ids(load_package(pkg).model)
+    for f in sorted(pkg.glob("*.csv")):
+        assert sql.load_table(con, f.stem, f, TABLES[f.stem], refs, f.name,
+                              partial(keys_of, f.stem), coded=False) == []
+    return Signals(con, {f.stem: f.stem for f in pkg.glob("*.csv")})

@@ -8,7 +8,6 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -16,14 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dipstick.engine import Signals, sql
 from dipstick.findings import Window
-from dipstick.package import load_package, reference_ids
-from dipstick.package.tables import TABLES, keys_of
+from dipstick.package import load_package
 from dipstick.shifts import resolution
 from dipstick.shifts.series import build, week_start
 
-from builder import AS_OF, PackageBuilder
+from builder import AS_OF, PackageBuilder, plain_signals
 
 
 @pytest.mark.parametrize("wide", [False, True])
@@ -87,15 +84,6 @@ def _by_hand(pkg: Path, cut: datetime) -> dict[tuple[str, str], tuple[list[int],
     return out
 
 
-def _plain(pkg: Path) -> Signals:
-    con = sql.connect()
-    refs = reference_ids(load_package(pkg).model)
-    for f in sorted(pkg.glob("*.csv")):
-        assert sql.load_table(con, f.stem, f, TABLES[f.stem], refs, f.name,
-                              partial(keys_of, f.stem), coded=False) == []
-    return Signals(con, {f.stem: f.stem for f in pkg.glob("*.csv")})
-
-
 def test_the_weekly_resolution_medians_are_the_tickets_medians(tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     loaded = load_package(pkg)
@@ -103,7 +91,7 @@ def test_the_weekly_resolution_medians_are_the_tickets_medians(tmp_path: Path) -
     cut = datetime.combine(week_start(end.date()), datetime.min.time())
     want = _by_hand(pkg, cut)
     assert len(want) == 4 and sum(len(w) for w, _ in want.values()) > 30
-    for signals in (loaded.signals, _plain(pkg)):
+    for signals in (loaded.signals, plain_signals(pkg)):
         got = {(s.key.subject, s.key.part): (s.index.tolist(), s.values.tolist())
                for s in build(signals, loaded.model, end) if s.key.metric == "resolution_hours"}
         assert got == want

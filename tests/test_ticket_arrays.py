@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from dipstick.engine import Signals, sql
 from dipstick.findings import CheckContext, CommonSpec, Window
 from dipstick.indicators import tickets
 from dipstick.indicators.registry import split_settings
-from dipstick.package import load_package, reference_ids
-from dipstick.package.tables import TABLES, keys_of
+from dipstick.package import load_package
 
-from builder import AS_OF, PackageBuilder
+from builder import AS_OF, PackageBuilder, plain_signals
 
 
 def _package(root: Path) -> Path:
@@ -65,15 +62,6 @@ def _package(root: Path) -> Path:
     return b.rows("tickets", rows).write("csv")
 
 
-def _plain(pkg: Path) -> Signals:
-    con = sql.connect()
-    refs = reference_ids(load_package(pkg).model)
-    for f in sorted(pkg.glob("*.csv")):
-        assert sql.load_table(con, f.stem, f, TABLES[f.stem], refs, f.name,
-                              partial(keys_of, f.stem), coded=False) == []
-    return Signals(con, {f.stem: f.stem for f in pkg.glob("*.csv")})
-
-
 def _same(got: Any, want: Any, where: tuple[Any, ...] = ()) -> None:
     """Equal key for key (a row's columns in the same order; the engine's rows come in any
     order); floats exact but for the standard deviations and log means (``_sd``, ``log_``),
@@ -97,7 +85,7 @@ def _same(got: Any, want: Any, where: tuple[Any, ...] = ()) -> None:
 def test_numpy_facts_and_resolution_are_the_engines(tmp_path: Path, coded: bool) -> None:
     pkg = _package(tmp_path)
     loaded = load_package(pkg)
-    signals = loaded.signals if coded else _plain(pkg)
+    signals = loaded.signals if coded else plain_signals(pkg)
     common = split_settings(loaded.model.settings, CommonSpec)
     ctx = CheckContext(loaded.model, signals, Window(AS_OF, common.window_days,
                                                      common.baseline_days), common)
