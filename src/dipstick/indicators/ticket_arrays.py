@@ -31,24 +31,6 @@ MOMENTS = {"satisfaction": ("rated", "satisfaction", "satisfaction_sd"),
            "reassignments": ("assigned", "reassignments", "reassignments_sd")}
 
 
-def service_codes(got: dict[str, Any], labels: dict[str, tuple[str, ...]]
-                  ) -> tuple[list[str | None], IntArray]:
-    """The service names of fetched rows (``dipstick.engine.coded_arrays``) and each row's
-    index among them: the ENUM's values as they are (a null one more name), or the distinct
-    texts in order of first appearance."""
-    if "service" in labels:
-        names: list[str | None] = list(labels["service"])
-        codes = np.asarray(got["service"], dtype=np.int64)
-        if (codes < 0).any():
-            names.append(None)
-            codes = np.where(codes < 0, len(names) - 1, codes)
-        return names, codes
-    values = got["service"].tolist()
-    distinct = {v: i for i, v in enumerate(dict.fromkeys(values))}
-    return list(distinct), np.fromiter(map(distinct.__getitem__, values), np.int64,
-                                       count=len(values))
-
-
 def _moments(groups: IntArray, values: FloatArray, size: int
              ) -> tuple[IntArray, FloatArray, FloatArray]:
     """Per group (0 … ``size`` - 1): the count of non-NaN ``values``, their mean and their

@@ -26,7 +26,7 @@ from dipstick.engine import (
 )
 from dipstick.findings import CacheKey, CheckContext
 from dipstick.indicators import ticket_arrays
-from dipstick.shifts.resolution import in_numpy
+from dipstick.shifts.resolution import in_numpy, service_codes
 
 CURRENT, BASELINE = "current", "baseline"
 INTERNAL, CUSTOMER = "internal", "customer"
@@ -168,7 +168,6 @@ def engine_resolution(ctx: CheckContext) -> Resolution:
     return split(rows, "service", "type")
 
 
-
 def _in_numpy(ctx: CheckContext) -> bool:
     return in_numpy(ctx.signals.frame("tickets"))
 
@@ -180,7 +179,7 @@ def _both(ctx: CheckContext) -> tuple[dict[tuple[str, str], Rows], Resolution]:
     res: Resolution = {CURRENT: {}, BASELINE: {}}
     for frame in ctx.signals.each_part("tickets", "service", coded=True):
         got, labels = coded_arrays(_window_rows(frame, ctx), ["service"])
-        names, service = ticket_arrays.service_codes(got, labels)
+        names, service = service_codes(got, labels)
         for key, rows in ticket_arrays.facts(names, service, got).items():
             facts.setdefault(key, {}).update(rows)
         for window, by_type in ticket_arrays.resolution(names, service, got).items():

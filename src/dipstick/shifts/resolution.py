@@ -40,20 +40,28 @@ def rows(weekly: nw.LazyFrame[Any], frame: nw.LazyFrame[Any]
           .select("service", "wk", _r=(nw.col("type") == KINDS[1]).cast(nw.Int8),
                   _m=minutes_between("opened_at", "resolved_at", frame)))
     got, labels = coded_arrays(lf, ["service"])
-    if "service" in labels:
-        names: list[str | None] = list(labels["service"])
-        codes = got["service"]
-        if (codes < 0).any():       # a null service: one more name, as -1 indexes it
-            names.append(None)
-            codes = np.where(codes < 0, len(names) - 1, codes)
-    else:
-        distinct = {v: i for i, v in enumerate(dict.fromkeys(got["service"].tolist()))}
-        names = list(distinct)
-        codes = np.fromiter(map(distinct.__getitem__, got["service"].tolist()), np.int64,
-                            count=len(got["service"]))
+    names, codes = service_codes(got, labels)
     service, wk, kind, minutes = (np.asarray(v, dtype=np.int64)
                                   for v in (codes, got["wk"], got["_r"], got["_m"]))
     return names, service, wk, kind, minutes
+
+
+def service_codes(got: dict[str, Any], labels: dict[str, tuple[str, ...]]
+                  ) -> tuple[list[str | None], IntArray]:
+    """The service names of rows fetched by :func:`~dipstick.engine.coded_arrays` and each
+    row's index among them: the ENUM's values as they are (a null one more name, as -1
+    indexes it), or the distinct texts in order of first appearance."""
+    if "service" in labels:
+        names: list[str | None] = list(labels["service"])
+        codes = np.asarray(got["service"], dtype=np.int64)
+        if (codes < 0).any():
+            names.append(None)
+            codes = np.where(codes < 0, len(names) - 1, codes)
+        return names, codes
+    values = got["service"].tolist()
+    distinct = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return list(distinct), np.fromiter(map(distinct.__getitem__, values), np.int64,
+                                       count=len(values))
 
 
 def grouped(groups: IntArray, values: IntArray, divisor: float) -> tuple[IntArray, FloatArray]:
