@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import narwhals as nw
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from dipstick.engine import minutes_between
 from dipstick.findings import Window
 from dipstick.package import load_package
 from dipstick.shifts import resolution
@@ -95,3 +97,23 @@ def test_the_weekly_resolution_medians_are_the_tickets_medians(tmp_path: Path) -
         got = {(s.key.subject, s.key.part): (s.index.tolist(), s.values.tolist())
                for s in build(signals, loaded.model, end) if s.key.metric == "resolution_hours"}
         assert got == want
+
+
+def test_whole_minutes_are_the_engines() -> None:
+    """The fetched microseconds truncated in NumPy are ``minutes_between`` on DuckDB: ends
+    before starts (a floor would give one minute more), seconds short of a minute either way,
+    exact minutes, equal times, one row and none."""
+    rng = np.random.default_rng(3)
+    start = datetime(2024, 3, 1)
+    offsets = [0, 1, -1, 59_999_999, -59_999_999, 60_000_000, -60_000_000, 60_000_001,
+               -60_000_001, -120_000_000, 10**13, -(10**13)]
+    offsets += rng.integers(-10**11, 10**11, 2_000).tolist()
+    con = duckdb.connect()
+    con.register("src", pa.table({"a": [start] * len(offsets),
+                                  "b": [start + timedelta(microseconds=o) for o in offsets]}))
+    lf = nw.from_native(con.table("src"))
+    want = lf.select(m=minutes_between("a", "b", lf)).to_native().fetchnumpy()["m"]
+    got = resolution.whole_minutes(np.array(offsets, dtype=np.int64))
+    assert got.dtype == np.int64 and got.tolist() == want.tolist()
+    assert resolution.whole_minutes(np.array([-1], dtype=np.int64)).tolist() == [0]
+    assert resolution.whole_minutes(np.zeros(0, dtype=np.int64)).size == 0

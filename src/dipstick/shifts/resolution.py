@@ -19,11 +19,12 @@ import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import coded_arrays, minutes_between, one_of
+from dipstick.engine import coded_arrays, epoch_us, one_of
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 KINDS = ("incident", "request")     # the types with a resolution series, by their index
+MINUTE_US = 60_000_000
 
 
 def in_numpy(frame: nw.LazyFrame[Any]) -> bool:
@@ -35,15 +36,28 @@ def rows(weekly: nw.LazyFrame[Any], frame: nw.LazyFrame[Any]
          ) -> tuple[list[str | None], IntArray, IntArray, IntArray, IntArray]:
     """Of ``weekly`` (the tickets before the cut, with ``wk``), every resolved incident and
     request: the service names, and per row its service's index among them, its week, its
-    type's index in :data:`KINDS` and its whole minutes to resolution."""
+    type's index in :data:`KINDS` and its whole minutes to resolution. The microseconds
+    between come from DuckDB and are truncated to minutes here (:func:`whole_minutes`):
+    Narwhals' portable floor division in SQL cost ~0.07 s of CPU on 4.5 M tickets."""
     lf = (weekly.filter(one_of("type", KINDS) & ~nw.col("resolved_at").is_null())
           .select("service", "wk", _r=(nw.col("type") == KINDS[1]).cast(nw.Int8),
-                  _m=minutes_between("opened_at", "resolved_at", frame)))
+                  _us=epoch_us("resolved_at", frame) - epoch_us("opened_at", frame)))
     got, labels = coded_arrays(lf, ["service"])
     names, codes = service_codes(got, labels)
-    service, wk, kind, minutes = (np.asarray(v, dtype=np.int64)
-                                  for v in (codes, got["wk"], got["_r"], got["_m"]))
-    return names, service, wk, kind, minutes
+    service, wk, kind, us = (np.asarray(v, dtype=np.int64)
+                             for v in (codes, got["wk"], got["_r"], got["_us"]))
+    return names, service, wk, kind, whole_minutes(us)
+
+
+def whole_minutes(us: IntArray) -> IntArray:
+    """Whole minutes of differences in microseconds, truncated toward zero (negative when the
+    end is earlier): :func:`dipstick.engine.minutes_between`'s last step, on fetched
+    integers."""
+    minutes = us // MINUTE_US
+    earlier = us < 0
+    if earlier.any():
+        minutes[earlier] = -((-us[earlier]) // MINUTE_US)
+    return minutes
 
 
 def service_codes(got: dict[str, Any], labels: dict[str, tuple[str, ...]]
