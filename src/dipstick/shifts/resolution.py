@@ -6,9 +6,9 @@ Fetching the resolved incidents' and requests' times to resolution (as microseco
 minutes here) with their (service, week, type) and sorting them once as one int64 key costs about
 half of that and gives the same numbers: the hours are ``minutes / 60.0`` (order-preserving, so
 the middle values are the same tickets), and DuckDB's median of doubles is the middle value, or
-``(lo + hi) / 2`` of the middle two
-(``tests/test_series_medians.py`` holds both to DuckDB's own). Elsewhere (Spark) the engine
-takes the medians, on the executors: the driver never holds a row per ticket.
+``(lo + hi) / 2`` of the middle two (``tests/test_series_medians.py`` holds both to DuckDB's
+own). Elsewhere (Spark) the engine takes the medians, on the executors: the driver never holds a
+row per ticket.
 """
 
 from __future__ import annotations
