@@ -162,3 +162,24 @@ def test_a_hostile_id_arrives_intact_through_its_enum(tmp_path: Path) -> None:
                                                        ).fetchall()}
         got = con.execute("SELECT DISTINCT service FROM tickets ORDER BY 1").fetchall()
         assert got == [("crm",), (sid,)], fmt
+
+
+@pytest.mark.parametrize("outsider", ["", " staff", "STAFF", "staff\u00a0", "stäff"])
+def test_a_value_the_try_cast_makes_null_is_still_named(tmp_path: Path, outsider: str) -> None:
+    """The ENUMs are made with ``TRY_CAST`` (``engine.sql._create``), which makes a value
+    outside its set NULL instead of failing: one such value of the last coded column, beside
+    its NULLs and the good values of the others, still makes the table plain and is named,
+    as the failing ``CAST`` had it (seen red counting only the first coded column)."""
+    pkg = _package(tmp_path, "parquet")
+    file = pkg / "tickets.parquet"
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t AS FROM '{file}'")
+    con.execute("UPDATE t SET requester_group = ? WHERE rowid = 4", [outsider])
+    con.execute(f"COPY t TO '{file}' (FORMAT parquet)")
+    found = validate(pkg)
+    assert [(p.row, p.field, p.value) for p in found] == [(5, "requester_group", outsider)]
+    refs = {"service": {"crm", "erp"}, "group": {"staff", "shoppers"}}
+    plain = sql.load_table(sql.connect(), "tickets", file, TABLES["tickets"], refs, "t",
+                           partial(keys_of, "tickets"), coded=False)
+    assert sql.load_table(sql.connect(), "tickets", file, TABLES["tickets"], refs, "t",
+                          partial(keys_of, "tickets"), coded=True) == plain

@@ -7,7 +7,7 @@ with their row numbers. Everything else is written with Narwhals in the indicato
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,7 @@ def load_table(
     keys_of: Callable[[Iterable[str]], tuple[tuple[str, ...], bool]] | None = None,
     folder: bool = False,
     coded: bool = False,
+    omit: Collection[str] = (),
 ) -> list[Problem]:
     """Load one signal file into the typed DuckDB table ``table``; return its problems.
     ``path`` may be a URL DuckDB reads; with ``folder`` it is a Parquet dataset (every
@@ -121,6 +122,7 @@ def load_table(
     there is a problem, so a bad package never yields a half-loaded engine. With ``coded``,
     the text columns of a known set of values are stored as ENUMs and ``table`` is a view
     giving them back as text (:mod:`dipstick.engine.coded`): nothing may append to it.
+    The ``omit`` columns are judged by every rule but not stored (no reader wants them).
     """
     raw = f"_raw_{table}"
     csv = not folder and str(path).endswith(".csv")
@@ -165,8 +167,8 @@ def load_table(
     keys, unique = keys_of(typed) if keys_of else ((), False)
     unique_key = unique and set(keys) <= typed.keys()
     # each column made: its name and expression (the file's extra columns kept as they are)
-    made = {c.name: typed[c.name] for c in present} | {c: ident(c) for c in header
-                                                       if c not in typed}
+    made = {c.name: typed[c.name] for c in present if c.name not in omit} | {
+        c: ident(c) for c in header if c not in typed}
     made |= {c.name: rownum if (table, c.name) == ("events", "seq")
              else f"CAST(NULL AS {c.sql_type})" for c in columns if c.name not in types}
     codes: Mapping[str, Sequence[str]] = coded_columns(rules, typed, refs) if coded else {}
@@ -178,14 +180,23 @@ def load_table(
     new = f"_new_{table}"
     if first:
         codes = _create(con, new, made, codes, raw)
-        mine = {c.name: ident(c.name) for c in present}
+        mine = {c.name: ident(c.name) for c in present if c.name not in omit}
         on = ident(new)
         # a text column kept as read: its value rules are counted on the file's values;
         # one cast to an ENUM of exactly the rule's set has found every value in it
         on_file = [i for i, r in enumerate(rules) if as_read(r, typed)]
+        # a rule of a column not stored is counted on the file (a null test from its
+        # statistics: 5.3 M ticket ids, 0.27 s of CPU as a count_if)
+        aside = [i for i, r in enumerate(rules)
+                 if i not in on_file and not mine.keys() >= set(read_columns(r))]
         counted, rows_in = count_rows(con, on, {
             i: DUCKDB.condition(r, mine, known.__getitem__) for i, r in enumerate(rules)
-            if i not in on_file})
+            if i not in on_file and i not in aside})
+        if aside:
+            got = run(con, "SELECT " + ", ".join(
+                f"count(*) - count({ident(rules[i].field)})" if rules[i].test == "required"
+                else f"count_if({checks[i].condition})" for i in aside) + f" FROM {raw}")[0]
+            counted |= dict(zip(aside, (int(n or 0) for n in got), strict=True))
         cast = {i for i in on_file if coded_.judged(rules[i], codes, refs)}
         counted |= dict.fromkeys(cast, 0)
         on_file = [i for i in on_file if i not in cast]
@@ -202,7 +213,8 @@ def load_table(
     def key_on(x: Mapping[str, str]) -> tuple[str, str]:   # the key, and "the row has one"
         return key_sql([x[k] for k in keys]), has_key([x[n] for n in optional])
 
-    if unique_key and repeated_keys(con, on, *key_on(mine), rows_in):
+    screen, cols = (on, mine) if mine.keys() >= set(keys) else (raw, typed)   # a key omitted
+    if unique_key and repeated_keys(con, screen, *key_on(cols), rows_in):
         raw_key, raw_keyed = key_on(typed)
         condition, n = duplicate_rows(con, raw, raw_key, rowkey, raw_keyed)
         if n:
@@ -249,15 +261,24 @@ def _create(con: duckdb.DuckDBPyConnection, new: str, made: Mapping[str, str],
             codes: Mapping[str, Sequence[str]], raw: str) -> Mapping[str, Sequence[str]]:
     """Make ``new`` from ``raw``, the ``codes`` columns as ENUMs; return the columns coded.
     Before the rules are judged (typed first) a value outside its set cannot be cast: the
-    table is then made plain, and the rules name the value."""
+    table is then made plain, and the rules name the value.
+
+    Why ``TRY_CAST`` and a count: DuckDB's ``CAST`` to an ENUM looks up every row's text,
+    ``TRY_CAST`` each distinct value of a Parquet dictionary once (5.3 M tickets' service,
+    type and group: 0.77 → 0.35 s of CPU). It makes a value outside the set NULL instead of
+    failing, so the values of each coded column are counted in ``raw`` (a Parquet file's
+    statistics) and in ``new``: one lost, and the table is made plain as a failed cast made
+    it."""
     def make(codes: Mapping[str, Sequence[str]]) -> None:
-        cols = [f"CAST({x} AS {coded_.enum_type(codes[n])}) AS {ident(n)}" if n in codes
+        cols = [f"TRY_CAST({x} AS {coded_.enum_type(codes[n])}) AS {ident(n)}" if n in codes
                 else f"{x} AS {ident(n)}" for n, x in made.items()]
         run(con, f"CREATE OR REPLACE TABLE {ident(new)} AS SELECT {', '.join(cols)} FROM {raw}")
 
-    try:
-        make(codes)
-    except duckdb.ConversionException:
+    def counts(relation: str, exprs: Iterable[str]) -> tuple[Any, ...]:
+        return run(con, f"SELECT {', '.join(f'count({x})' for x in exprs)} FROM {relation}")[0]
+
+    make(codes)
+    if codes and counts(raw, (made[n] for n in codes)) != counts(ident(new), map(ident, codes)):
         codes = {}
         make(codes)
     return codes
@@ -267,7 +288,10 @@ _BY_VALUE = {"choices", "ref", "pair_ref"}
 
 
 def read_columns(rule: Rule) -> tuple[str, ...]:
-    """The columns a rule's condition reads (its field; a pair's owner too)."""
+    """The columns a rule's condition reads (its field; a pair's owner, the column compared
+    with too)."""
+    if rule.test in ("before", "more_than"):
+        return (rule.field, str(rule.arg))
     return (str(rule.arg), rule.field) if rule.test == "pair_ref" else (rule.field,)
 
 

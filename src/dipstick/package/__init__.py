@@ -7,7 +7,7 @@ lists all of them; each names the file, row, field and value.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -74,12 +74,14 @@ def _connect() -> duckdb.DuckDBPyConnection:
                          "limit reads like 1GB or 512MB") from None
 
 
-def load_package(path: str | Path, progress: Progress | None = None,
-                 spark: Any = None) -> Package:
+def load_package(path: str | Path, progress: Progress | None = None, spark: Any = None,
+                 omit: Mapping[str, Collection[str]] | None = None) -> Package:
     """Load and validate a package; raise :class:`PackageError` with every problem found.
     With a Spark session, its Parquet tables (files, folders, URLs) are read and validated
     by Spark as jobs and kept as Spark DataFrames in ``Package.lake`` (never collected);
-    CSV tables, local files of the package folder, are still loaded by DuckDB."""
+    CSV tables, local files of the package folder, are still loaded by DuckDB. ``omit``:
+    columns of a table DuckDB validates but does not keep, for a caller that never reads
+    them (the check: ``runs.UNREAD``)."""
     root = Path(path)
     model, problems, declared = _read_model(root)
     if model is None:
@@ -102,7 +104,7 @@ def load_package(path: str | Path, progress: Progress | None = None,
         else:
             found = load_table(con, table, source.location, TABLES[table], refs,
                                source.display, partial(keys_of, table), source.folder,
-                               coded=table not in APPENDED)
+                               coded=table not in APPENDED, omit=(omit or {}).get(table, ()))
             if not found:
                 loaded[table] = table
         problems += found
