@@ -213,3 +213,33 @@ def test_special_functions_load_without_the_package_and_are_its_own() -> None:
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_the_test_class_s_own_init_is_the_generated_one() -> None:
+    """``Test``'s hand-written ``__init__`` (its fields set at once, session 19) takes the
+    generated one's parameters, by position and by name, and makes the same object: the same
+    attributes in field order (NaN, −0.0, ±inf included), hashing alike; ``replace`` works and
+    the instance stays frozen."""
+    import dataclasses
+    import inspect
+    import random
+
+    test = stats.Test
+    twin = dataclasses.make_dataclass(
+        "Twin", [(f.name, f.type) for f in dataclasses.fields(test)], frozen=True)
+    names = [f.name for f in dataclasses.fields(test)]
+    params = list(inspect.signature(test).parameters.values())
+    assert [p.name for p in params] == names
+    assert all(p.default is inspect.Parameter.empty for p in params)
+    rng = random.Random(19)
+    pool = [0.0, -0.0, 1.5, math.nan, math.inf, -math.inf, 1e-300]
+    for _ in range(200):
+        args = [*(rng.choice(pool) for _ in range(4)), rng.randint(0, 50), f"{rng.random()}"]
+        got, by_name = test(*args), test(**dict(zip(names, args, strict=True)))
+        want = repr(list(vars(twin(*args)).items()))
+        assert repr(list(vars(got).items())) == want == repr(list(vars(by_name).items()))
+        assert hash(got) == hash(by_name)
+    t = test(1.0, 0.5, 2.0, 0.01, 5, "5 vs 3")
+    assert dataclasses.replace(t, p=0.5) == test(1.0, 0.5, 2.0, 0.5, 5, "5 vs 3")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.p = 0.2  # type: ignore[misc]

@@ -264,16 +264,21 @@ def judged(findings: Sequence[Finding], signals: Signals, window: Window,
     a cause whose deciding table has a thin window is ``unknown``, with the reason."""
     kept = {c.table: c.services for c in covered
             if c.services is not None and not c.thin_baseline}   # else read as restricted now
-    wanted = [t for f in findings for t in CAUSE_TABLES.get(f.cause, ()) if t not in kept]
+    causes = dict.fromkeys(f.cause for f in findings)   # the tables in the order first asked
+    wanted = [t for c in causes for t in CAUSE_TABLES.get(c, ()) if t not in kept]
     rows = by_service(signals, window, wanted)
     rows.update({(str(service), t): c for t, services in kept.items()
                  for service, c in services.items()})
     thin = {c.table: c.thin_window for c in covered if c.thin_window}
+    # per cause, not per finding (16,000): its tables present, the reason its deciding table
+    # is thin; one empty coverage per table for every service without rows (all immutable)
+    tables = {c: [t for t in ts if signals.has(t)] for c, ts in CAUSE_TABLES.items()}
+    reasons = {c: thin.get(ts[0]) for c, ts in CAUSE_TABLES.items()}
+    empty = {t: ServiceCoverage(t, Span(), Span()) for ts in tables.values() for t in ts}
     out = []
     for f in findings:
-        tabs = [t for t in CAUSE_TABLES.get(f.cause, ()) if signals.has(t)]
-        cov = tuple(rows.get((f.service, t)) or ServiceCoverage(t, Span(), Span()) for t in tabs)
-        reason = thin.get(CAUSE_TABLES[f.cause][0]) if f.cause in CAUSE_TABLES else None
+        cov = tuple(rows.get((f.service, t)) or empty[t] for t in tables.get(f.cause, ()))
+        reason = reasons.get(f.cause)
         if reason and f.status.judged:
             f = evolve(f, status=Status.UNKNOWN, score=0.0, summary=reason,
                         leak=LeakEstimate.none("not estimated: " + reason), since=None)

@@ -73,7 +73,7 @@ def _ufuncs() -> Any:
         return special
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Test:
     """An estimate with its 95 % interval, the one-sided p-value against a null value, and the
     sample it rests on (in words, e.g. "41 vs 26 tickets")."""
@@ -84,6 +84,14 @@ class Test:
     p: float
     n: int
     sample: str
+
+    def __init__(self, estimate: float, low: float, high: float, p: float, n: int,
+                 sample: str) -> None:
+        """The generated ``__init__``'s parameters and result, its fields set at once, not by
+        one ``object.__setattr__`` each (the frozen class's way): 3.0 → 1.9 µs, ~60,000 tests
+        a large check (tests/test_stats.py holds it to the generated one)."""
+        self.__dict__.update({"estimate": estimate, "low": low, "high": high, "p": p, "n": n,
+                              "sample": sample})
 
     def interval(self, unit: str = "", digits: int = 3) -> str:
         return f"95 % CI {_g(self.low, digits)}–{_g(self.high, digits)}{unit}"

@@ -28,18 +28,6 @@ def _special() -> Any:
     return st._special or st._sp()
 
 
-_new = object.__new__
-
-
-def _test(estimate: float, low: float, high: float, p: float, n: int, sample: str) -> Test:
-    """``Test(...)``, its fields set at once (as ``findings.make_evidence`` does): the frozen
-    class's ``__init__`` was most of the Python left per test."""
-    t = _new(Test)
-    t.__dict__.update({"estimate": estimate, "low": low, "high": high, "p": p, "n": n,
-                       "sample": sample})
-    return t
-
-
 def _pow2(x: FloatArray) -> FloatArray:
     """``v ** 2`` of each element, as Python computes it (libm's ``pow``)."""
     return np.array([v ** 2 for v in x.tolist()], dtype=np.float64)
@@ -98,7 +86,7 @@ def _rate_ratios(k1: Floats, t1: Floats, k0: Floats, t0: Floats, *, interval: bo
             return bare
     for j, q, u, v, w, x, c1, c0 in zip(at.tolist(), est.tolist(), low, high, p.tolist(),
                                         n.tolist(), i1.tolist(), i0.tolist(), strict=True):
-        out[j] = _test(q, u, v, w, x, f"{c1} vs {c0}")
+        out[j] = Test(q, u, v, w, x, f"{c1} vs {c0}")
     return out
 
 
@@ -149,5 +137,5 @@ def welch(m1: Floats, s1: Floats, n1: list[int], m0: Floats, s0: Floats, n0: lis
             pp = 0.0 if st._beyond(dd, null, higher_is_worse) else 1.0
         else:
             low, high = dd - qq * s, dd + qq * s
-        out[j] = _test(dd, low, high, bp if b else pp, x + y, f"{x} vs {y}")
+        out[j] = Test(dd, low, high, bp if b else pp, x + y, f"{x} vs {y}")
     return out

@@ -37,12 +37,12 @@ from sqlalchemy import (
 from sqlalchemy import insert as core_insert
 from sqlalchemy.exc import DBAPIError
 
-from dipstick.findings import Status, Window
+from dipstick.findings import Status, Window, evidence_json
 from dipstick.store import core
 
 if TYPE_CHECKING:
     from dipstick.check import CheckResult, ServiceVerdict
-    from dipstick.findings import Evidence, Finding, LeakEstimate, ServiceCoverage
+    from dipstick.findings import Finding, LeakEstimate, ServiceCoverage
 
 # the findings table with its two JSON columns as text: the JSON is encoded once, here
 _SERVICE_COLUMNS = ("run_id", "position", "service_id", "name", "owner", "lifecycle", "status",
@@ -59,7 +59,6 @@ _READ = ("service_result_id", "cause", "status", "score", "summary", "since", "l
          "leak_hours", "leak_formula", "leak_low", "leak_high", "action", "symptom_of",
          "episode", "basis")
 _RUNS, _RESULTS, _FINDINGS = core.runs, core.service_results, core.findings
-_NOT_STORED = ("relative",)   # Evidence fields not in check.evidence_json (so not stored)
 # PostgreSQL compresses each long evidence text (TOAST, above ~2 KB a row: 8,884 of the large
 # demo's 16,320) with pglz unless told otherwise; lz4 is faster at it (the server's CPU for
 # storing that run 0.57 -> 0.42 s, the rows 5 % larger) and at reading them back. Set for the
@@ -243,7 +242,7 @@ def _finding_row(service_result_id: int, position: int, f: Finding,
     return (service_result_id, position, f.cause, f.status.value, f.score, f.summary,
             leak.money, leak.hours, leak.formula, f.action, f.since, leak.low, leak.high,
             f.symptom_of, f.episode, f.basis,
-            encode([evidence_dict(e) for e in f.evidence]), coverage)
+            encode([evidence_json(e) for e in f.evidence]), coverage)
 
 
 def _coverage_text(coverage: Sequence[ServiceCoverage],
@@ -251,28 +250,16 @@ def _coverage_text(coverage: Sequence[ServiceCoverage],
     """``json_text`` of the coverage's JSON, each table's object encoded once per value: the
     large demo's 24,480 objects (none shared between findings) hold 6,056 values (0.082 →
     0.048 s). Compact JSON, so the list is its items' texts joined by commas. The key is every
-    field of ``ServiceCoverage`` and its two ``Span`` (tests/test_store.py holds them to it)."""
+    field of ``ServiceCoverage`` and its two ``Span`` (``ServiceCoverage.value``;
+    tests/test_store.py holds them to it)."""
     texts = []
     for c in coverage:
-        w, b = c.window, c.baseline
-        key = (c.table, w.rows, w.first, w.last, b.rows, b.first, b.last)
+        key = c.value
         item = covered.get(key)
         if item is None:
             item = covered[key] = json_text(c.to_json())
         texts.append(item)
     return f"[{','.join(texts)}]"
-
-
-def evidence_dict(e: Evidence) -> dict[str, Any]:
-    """``check.evidence_json``'s dict, 2.7× cheaper (76,527 items in the large demo: 0.085 →
-    0.031 s): a copy of the instance's attributes, which are its fields in their order, less
-    those the JSON leaves out, the light as its text. tests/test_store.py keeps the two
-    equal, key order included, so a field added to ``Evidence`` cannot slip into the store."""
-    d = e.__dict__.copy()
-    for name in _NOT_STORED:
-        del d[name]
-    d["status"] = d["status"]._value_
-    return d
 
 
 def json_text(value: Any) -> str:
