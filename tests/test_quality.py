@@ -19,7 +19,8 @@ from dipstick.indicators.registry import CAUSES, INDICATORS
 ROOT = Path(__file__).resolve().parents[1]
 # shared parts, and a cause's own parts (perception's arrays, change's signs)
 NOT_CAUSES = {"base", "common", "registry", "confidence", "tickets", "moments", "weekly",
-              "ticket_arrays", "perception_sides", "stat_arrays", "change_signs"}
+              "ticket_arrays", "perception_sides", "stat_arrays", "change_signs",
+              "change_sides"}
 
 
 def test_every_cause_module_is_registered_in_product_order() -> None:

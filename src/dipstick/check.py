@@ -313,18 +313,21 @@ def run_check(
         if unknown:
             raise UsageError(f"unknown cause(s): {', '.join(unknown)}")
         indicators = tuple(i for i in INDICATORS if i.cause in asked)
-    day, why = _as_of(package, as_of)
+    weeks = coverage_.volume_weeks(package.signals)   # the as-of date's and coverage's
+    day, why = _as_of(package, as_of, weeks)
     common = split_settings(model.settings, CommonSpec)
     window = Window(day, common.window_days, common.baseline_days)
     try:
         with collector.paused():    # millions of objects, no cycles (dipstick/collector.py)
-            return _check(package, chosen, indicators, window, common, why, progress)
+            return _check(package, chosen, indicators, window, common, why, progress, weeks)
     finally:
         package.signals.unrestrict()
 
 
-def _as_of(package: Package, given: date | None) -> tuple[date, str]:
-    """The as-of date and why: given, set in dipstick.yaml, or the last complete date."""
+def _as_of(package: Package, given: date | None,
+           weeks: coverage_.Weeks | None = None) -> tuple[date, str]:
+    """The as-of date and why: given, set in dipstick.yaml, or the last complete date
+    (``weeks``: the volume tables' :func:`coverage.volume_weeks`, when already read)."""
     if given is not None:
         why = date_problem(given)
         if why:   # the web's as-of field and the API reach here, not only --as-of
@@ -332,7 +335,7 @@ def _as_of(package: Package, given: date | None) -> tuple[date, str]:
         return given, "given with --as-of"
     if package.model.organisation.as_of is not None:
         return package.model.organisation.as_of, "organisation.as_of in dipstick.yaml"
-    found = coverage_.complete_as_of(package.signals, package.latest)
+    found = coverage_.complete_as_of(package.signals, package.latest, weeks)
     if found is not None:
         return found.day, found.reason
     if package.latest is not None:
@@ -341,11 +344,11 @@ def _as_of(package: Package, given: date | None) -> tuple[date, str]:
 
 
 def _check(package: Package, chosen: list[Service], indicators: tuple[Any, ...], window: Window,
-           common: CommonSpec, why: str, progress: Callable[[str], None] | None
-           ) -> CheckResult:
+           common: CommonSpec, why: str, progress: Callable[[str], None] | None,
+           weeks: coverage_.Weeks) -> CheckResult:
     model = package.model
     day = window.as_of
-    covered = coverage_.tables(package.signals, window)
+    covered = coverage_.tables(package.signals, window, weeks)
     coverage_.hide_thin_baselines(package.signals, covered, window)
     ctx = CheckContext(model, package.signals, window, common)
     if progress:

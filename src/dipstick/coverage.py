@@ -32,7 +32,7 @@ from typing import Any
 
 import narwhals as nw
 
-from dipstick.engine import Signals, collect
+from dipstick.engine import Signals, as_text, collect
 from dipstick.findings import (
     Finding,
     LeakEstimate,
@@ -108,12 +108,24 @@ def weekly(signals: Signals, table: str) -> dict[int, int]:
     return {int(r["wk"]): int(r["n"]) for r in rows}
 
 
-def complete_as_of(signals: Signals, latest: date | None) -> AsOf | None:
-    """The last date with complete data, or None when there is no volume table to say."""
+Weeks = Mapping[str, Mapping[int, int]]
+
+
+def volume_weeks(signals: Signals) -> dict[str, dict[int, int]]:
+    """:func:`weekly` of each volume table: what both :func:`complete_as_of` and
+    :func:`tables` judge, read once by a check and handed to both (each read them: ~0.1 s of
+    CPU of the large demo's check)."""
+    return {t: weekly(signals, t) for t in VOLUME if signals.has(t)}
+
+
+def complete_as_of(signals: Signals, latest: date | None,
+                   volume: Weeks | None = None) -> AsOf | None:
+    """The last date with complete data, or None when there is no volume table to say;
+    ``volume`` the :func:`volume_weeks` of ``signals`` when already read."""
     tables = [t for t in VOLUME if signals.has(t)]
     if latest is None or not tables:
         return None
-    counts = {t: weekly(signals, t) for t in tables}
+    counts = volume_weeks(signals) if volume is None else volume
     table = max(tables, key=lambda t: sum(counts[t].values()))
     weeks = counts[table]
     # the tail is the table's own: later dates of other tables (a survey, an answer) are data
@@ -156,11 +168,14 @@ def _week(d: date) -> int:
     return (week_start(d) - monday(0)).days // 7
 
 
-def tables(signals: Signals, window: Window) -> tuple[TableCoverage, ...]:
-    """Every table's window and baseline, with the thin-period rule of the volume tables. A
-    table with services is read once, grouped by service: its whole spans are its services'
-    added up (whole counts, earliest and latest dates: exact), and the groups are kept for
-    :func:`judged`, which read the table a second time."""
+def tables(signals: Signals, window: Window,
+           volume: Weeks | None = None) -> tuple[TableCoverage, ...]:
+    """Every table's window and baseline, with the thin-period rule of the volume tables
+    (``volume``: their :func:`volume_weeks`, when already read). A table with services is read
+    once, grouped by service: its whole spans are its services' added up (whole counts,
+    earliest and latest dates: exact), and the groups are kept for :func:`judged`, which read
+    the table a second time."""
+    counts = volume_weeks(signals) if volume is None else volume
     out = []
     for table in DATE:
         if not signals.has(table):
@@ -171,7 +186,7 @@ def tables(signals: Signals, window: Window) -> tuple[TableCoverage, ...]:
         if table not in VOLUME:
             out.append(TableCoverage(table, win, base, services=services))
             continue
-        weeks = weekly(signals, table)
+        weeks = counts[table]
         start, mid, end = (_week(window.baseline_start.date()), _week(window.start.date()),
                            _week(window.as_of) + 1)
         ww, bw = _complete(weeks, mid, end), _complete(weeks, start, mid)
@@ -241,11 +256,13 @@ def by_service(signals: Signals, window: Window,
 
 
 def _by_service(signals: Signals, table: str, window: Window) -> dict[Any, ServiceCoverage]:
-    """The service's (None: rows without one) spans of ``table``."""
+    """The service's (None: rows without one) spans of ``table``; the tickets grouped on
+    their services' ENUM codes, as stored, and named once a group (0.13 → 0.09 s of CPU on
+    the large demo's 5.3 M; not worth it on the 2.2 M usage rows: 0.07 → 0.075 s)."""
     col = DATE[table]
-    rows = collect(signals.frame(table).filter(
+    rows = collect(as_text(signals.frame(table, coded=table == "tickets").filter(
         (nw.col(col) >= window.baseline_start) & (nw.col(col) < window.end))
-        .group_by("service").agg(*_aggs(col, window)))
+        .group_by("service").agg(*_aggs(col, window)), "service"))
     return {r["service"]: ServiceCoverage(table, *_pair(r)) for r in rows}
 
 

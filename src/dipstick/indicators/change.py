@@ -38,6 +38,7 @@ from dipstick.findings import (
     sig,
     unknown,
 )
+from dipstick.indicators import change_sides
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.change_signs import _signs_by_change, corroborated
 from dipstick.indicators.common import UseChange, describe, rhythm, shift_evidence, week_of
@@ -101,13 +102,11 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
         ).with_columns(_row_us=epoch_us(time, frame))
         lf = (recent.select("id", "service", _changed_us=epoch_us("date", recent))
               .join(rows, on="service")
-              .with_columns(day=_whole_minutes(nw.col("_row_us") - nw.col("_changed_us"))
-                            / 1440.0)
-              .filter((nw.col("day") >= -span) & (nw.col("day") < span) & (nw.col(time) < w.end))
-              .with_columns(side=nw.when(nw.col("day") < 0).then(nw.lit("before"))
-                            .otherwise(nw.lit("after")))
+              .with_columns(_d=nw.col("_row_us") - nw.col("_changed_us"))
+              .filter(change_sides.within(nw.col("_d"), spec.change_effect_days))
+              .with_columns(side=change_sides.before(nw.col("_d")))
               .group_by("id", "side").agg(*aggs))
-        for key, row in keyed(collect(lf), "id", "side").items():
+        for key, row in keyed(change_sides.named(collect(lf)), "id", "side").items():
             effects.setdefault(key, {}).update(row)
 
     sides("tickets", "opened_at", [
@@ -270,12 +269,6 @@ def _judge(ctx: CheckContext, spec: ChangeSpec, changes: dict[str, list[dict[str
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     """The columns of ``rows`` (``width`` of them, empty lists without rows)."""
     return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
-def _whole_minutes(us: nw.Expr) -> nw.Expr:
-    """Whole minutes of a difference in microseconds, truncated toward zero: the last step of
-    :func:`dipstick.engine.minutes_between`, for a difference taken after a join."""
-    return nw.when(us >= 0).then(us // 60_000_000).otherwise(-((-us) // 60_000_000))
 
 
 YEAR = 364.0   # the longer reference a change's weeks after are also held against
