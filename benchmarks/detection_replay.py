@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ASKED = ("last_bad", "shifts", "shifts_of", "driver", "since", "all_shifts", "expect")
+ASKED = ("last_bad", "shifts", "shifts_of", "driver", "since", "all_shifts", "expect",
+         "expect_series")
 
 
 def record(root: Path, out: Path) -> int:
@@ -44,7 +45,7 @@ def record(root: Path, out: Path) -> int:
         method = getattr(ShiftIndex, name)
 
         def asked(self: ShiftIndex, *args: Any, **kwargs: Any) -> Any:
-            if name == "expect":                # its argument may be a generator: kept
+            if name in ("expect", "expect_series"):    # a generator argument: kept
                 args = tuple(list(a) for a in args)
             if depth[0] == 0:
                 questions.append((name, args, kwargs))

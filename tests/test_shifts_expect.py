@@ -65,3 +65,27 @@ def test_an_empty_hint_screens_nothing() -> None:
     index.expect([])
     index.expect([("no such service", "retirement"), (sorted(links)[0], "flow")])
     assert not index._found and not index._ready
+
+
+@pytest.mark.parametrize("seed", [54, 55])
+def test_expected_series_answer_as_unexpected_ones(seed: int) -> None:
+    """``expect_series`` (session 19): the keys a cause will ask ``last_bad`` about, screened
+    together and only those; every answer as an unhinted index's, in another order."""
+    by_key, links = _index(seed)
+    keys = [k for i, k in enumerate(sorted(by_key)) if i % 3 != 1]
+    plain = ShiftIndex(by_key, links=links)
+    hinted = ShiftIndex(by_key, links=links)
+    hinted.expect_series(iter([*keys, SeriesKey("service", "nobody", "users", "")]))
+    assert set(hinted._found) | set(hinted._ready) == set(keys)
+    kept = dict(hinted._ready)
+    assert kept
+    for sid in reversed(sorted(links)):
+        for k in sorted(links[sid], reverse=True):
+            for since in (date(2025, 1, 1), date(2026, 6, 1)):
+                assert hinted.last_bad(k, since) == plain.last_bad(k, since), k
+        assert hinted.shifts(sid, after=date(2026, 1, 1)) == \
+            plain.shifts(sid, after=date(2026, 1, 1))
+        for c in CASES:
+            assert hinted.driver(sid, c, AS_OF) == plain.driver(sid, c, AS_OF)
+    assert all(hinted._ready.get(k, r) is r for k, r in kept.items())
+    assert hinted.all_shifts() == plain.all_shifts()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
@@ -172,6 +173,18 @@ def settled_shift(ctx: CheckContext, kind: str, subject: str, metric: str,
 
 
 SETTLED_CONFIDENCE = 0.9
+
+
+def expect_settled(ctx: CheckContext, services: Iterable[str],
+                   series: Iterable[tuple[str, str]]) -> None:
+    """Tell the check's shift index that :func:`settled_shift` will be asked about these
+    services' series (``(metric, part)`` each): a cause's ``measure`` knows which services its
+    ``assess`` reaches, and their series are screened together and only those
+    (:meth:`~dipstick.shifts.ShiftIndex.expect_series`), not every series of their metrics.
+    A hint only: the answers are the same with it or without."""
+    parts = list(series)
+    detect_all(ctx).expect_series(SeriesKey("service", sid, metric, part)
+                                  for sid in services for metric, part in parts)
 
 
 def settled_evidence(metric: str, label: str, shift: Shift | None, threshold: Threshold,

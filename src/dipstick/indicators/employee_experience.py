@@ -29,6 +29,7 @@ from dipstick.findings import (
 from dipstick.indicators.base import Indicator, money
 from dipstick.indicators.common import (
     covered_days,
+    expect_settled,
     per_month,
     ratio,
     settled_evidence,
@@ -55,6 +56,9 @@ from dipstick.stats import (
 )
 
 CAUSE = "employee_experience"
+# the series ``assess`` asks ``settled_shift`` about: (metric, part)
+SETTLED = (("satisfaction", ""), ("reopen_share", ""), ("lost_hours_per_user", ""),
+           ("resolution_hours", "incident"), ("resolution_hours", "request"))
 ACTION = "Fix the experience: remove the top causes of lost time and slow or reopened tickets."
 
 
@@ -79,10 +83,14 @@ def measure(ctx: CheckContext, spec: EmployeeExperienceSpec) -> EmployeeMeasures
     (:mod:`dipstick.indicators.tickets`, two scans for what were four)."""
     if not ctx.signals.has("tickets"):
         return None
-    return EmployeeMeasures(ticket_facts(ctx, INTERNAL, CURRENT),
-                            ticket_facts(ctx, INTERNAL, BASELINE),
-                            internal_resolution(ctx, CURRENT),
-                            internal_resolution(ctx, BASELINE))
+    m = EmployeeMeasures(ticket_facts(ctx, INTERNAL, CURRENT),
+                         ticket_facts(ctx, INTERNAL, BASELINE),
+                         internal_resolution(ctx, CURRENT),
+                         internal_resolution(ctx, BASELINE))
+    # ``assess`` asks for the settled shifts of the internal services with tickets now only
+    expect_settled(ctx, (s.id for s in ctx.model.services
+                         if s.id in m.current and _internal(s, ctx)), SETTLED)
+    return m
 
 
 def _resolution_growth(m: EmployeeMeasures, service: str, null: float

@@ -20,6 +20,10 @@ from dipstick.shifts.series import FloatArray, IntArray
 MIN_POINTS = 3
 FIRST_PASS = 4       # change points taken out before the residuals' autocorrelation is read
 RAMP_REACH = 20      # a ramp may start (end) this many points before (after) the change point
+# 0.0, 1.0, 2.0, …: the sizes of a split's left parts, sliced by ``_best_split`` (~30,000
+# calls a check), not made each call; whole numbers, so the same floats as the integers
+_SIZES = np.arange(4096, dtype=np.float64)
+_SIZES.flags.writeable = False
 
 
 class Knobs(Protocol):
@@ -234,9 +238,21 @@ def _best_split(y: FloatArray, weeks: list[int], a: int, b: int, min_size: int
     if first > last:
         return None
     cs = np.cumsum(y[a:b])
-    left, total, nl, nn = cs[first - a - 1:last - a], cs[-1], np.arange(first - a,
-                                                                         last - a + 1), b - a
-    gain = (left / nl - (total - left) / (nn - nl)) ** 2 * nl * (nn - nl) / nn
+    nn = b - a
+    nl = _SIZES[first - a:last - a + 1] if last - a < len(_SIZES) else \
+        np.arange(first - a, last - a + 1, dtype=np.float64)
+    nr = nn - nl
+    left = cs[first - a - 1:last - a]
+    # ``(left / nl - (total - left) / nr) ** 2 * nl * nr / nn`` (``batch._screen``'s gains),
+    # the same operations in the same order, in place: a quarter less per call
+    gain = left / nl
+    right = cs[-1] - left
+    right /= nr
+    gain -= right
+    gain *= gain
+    gain *= nl
+    gain *= nr
+    gain /= nn
     best = int(gain.argmax())
     return float(gain[best]), first + best
 
