@@ -5,6 +5,7 @@ entry point: what a shell sees."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -63,6 +64,20 @@ def test_exit_1_on_a_leak_and_json_output(leaking: Path) -> None:
     lights = [s["status"] for s in data["services"]]   # the summary counts every light
     assert {s.value: data["summary"][s.value] for s in Status} == {
         s.value: lights.count(s.value) for s in Status}
+
+
+def test_a_check_tunes_its_process_as_a_one_shot(leaking: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check` ends with its work, like `streams`: OpenBLAS's spinning threads off (and
+    glibc's heap kept, skipped here by the variable that says the caller chose). A value
+    the caller set wins."""
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", str(1 << 28))   # this process keeps glibc's
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert run("check", leaking, "--format", "json").returncode == 1
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert run("check", leaking, "--format", "json").returncode == 1
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "4"
 
 
 def test_service_filter_and_as_of(leaking: Path) -> None:

@@ -166,6 +166,27 @@ def _leaving() -> None:
     gc.freeze()
 
 
+def one_shot() -> None:
+    """Tune this process for one large piece of NumPy work, then exit: ``streams`` on a large
+    log (streams/on_numpy.py) and ``check`` (their arrays: the weekly series, the ticket
+    facts, the shift screen). OpenBLAS, loaded with NumPy but never used here, would start a
+    thread per core that spins (~0.15 s CPU); and glibc would hand each large array back to
+    the kernel when freed, so every next one comes as fresh pages the kernel zeroes — a
+    check of the large demo: ~0.4 s of system CPU (docs/benchmarks.md, session 19), a
+    1.27 M-event discovery ~0.15 s (session 13). Kept in the heap instead (up to 256 MiB a
+    block), reused, and freed at exit. Only commands that end with their work call this
+    (never the web server). The caller's own settings win."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    import ctypes
+
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)   # glibc's; absent in musl
+    if mallopt is not None:
+        mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD
+        mallopt(-3, 1 << 28)   # M_MMAP_THRESHOLD
+
+
 def _version(show: bool) -> None:
     if show:
         from dipstick import __version__

@@ -29,6 +29,7 @@ from dipstick.cli.app import (
     _progress,
     app,
     err,
+    one_shot,
     out,
 )
 from dipstick.errors import DipstickError, ExitCode, PackageError, UsageError
@@ -152,6 +153,7 @@ def check(
             run_ids.append(_store(result, database, started, "check " + " ".join(sys.argv[2:]),
                                   lambda: stored_form_if_any(package, result)))
 
+    one_shot()   # before NumPy's import: the check's arrays, then the process ends
     result, _ = _run(path, _as_date(as_of), service, fmt, database, engine, keep)
     run_id = run_ids[0] if run_ids else None
     if fmt == "json":

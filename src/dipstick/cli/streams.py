@@ -21,6 +21,7 @@ from dipstick.cli.app import (
     _print_json,
     _progress,
     app,
+    one_shot,
     out,
     stderr_is_terminal,
 )
@@ -135,7 +136,7 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     from dipstick.streams.logs import load_event_log
     from dipstick.streams.on_duckdb import discover_relation
 
-    _one_shot()
+    one_shot()
     con = connect()
     # This connection's queries are scans, one sort and single-row aggregates side by side:
     # nothing to reorder, and the join-order search over the aggregates' dozen subqueries
@@ -154,27 +155,6 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         con.close()
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
-
-
-def _one_shot() -> None:
-    """Tune this process — one discovery, then exit — for the NumPy path of a large log
-    (streams/on_numpy.py), measured on a 1.27 M-event log (docs/benchmarks.md, session 13):
-    OpenBLAS, loaded with NumPy but never used here, would start a thread per core that spins
-    (~0.15 s CPU); and glibc would hand each large array back to the kernel when freed, so
-    every next one comes as fresh pages the kernel zeroes (~0.15 s CPU): kept in the heap
-    instead (up to 256 MiB a block), reused, and freed at exit. The caller's own settings win."""
-    import os
-    import sys
-
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return
-    import ctypes
-
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)   # glibc's; absent in musl
-    if mallopt is not None:
-        mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD
-        mallopt(-3, 1 << 28)   # M_MMAP_THRESHOLD
 
 
 @contextmanager
