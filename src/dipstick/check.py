@@ -247,7 +247,9 @@ def _verdict_json(v: ServiceVerdict, shown: dict[tuple[Any, ...], dict[str, Any]
 
 def finding_json(f: Finding, shown: dict[tuple[Any, ...], dict[str, Any]] | None = None
                  ) -> dict[str, Any]:
-    """``shown``: coverage dicts already made, by value (:func:`coverage_json`), shared."""
+    """``shown``: coverage dicts already made, by value (:func:`coverage_json`), shared; without
+    it a finding's own (``CheckResult.to_json``, whose dicts a caller may change)."""
+    made = {} if shown is None else shown
     return {
         "status": f.status.value, "score": f.score, "summary": f.summary,
         "since": f.since.isoformat() if f.since else None,
@@ -256,8 +258,7 @@ def finding_json(f: Finding, shown: dict[tuple[Any, ...], dict[str, Any]] | None
                            "formula": f.leak.formula, "low": _money(f.leak.low),
                            "high": _money(f.leak.high)},
         "action": f.action, "symptom_of": f.symptom_of, "episode": f.episode,
-        "coverage": [c.to_json() for c in f.coverage] if shown is None else
-                    [coverage_json(c, shown) for c in f.coverage],
+        "coverage": [coverage_json(c, made) for c in f.coverage],
         "basis": f.basis,
     }
 
