@@ -218,6 +218,23 @@ def test_streams_without_resources_and_every_variant(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--top-variants" in bad.stderr
 
 
+def test_a_log_with_no_events_says_so(tmp_path: Path) -> None:
+    """A log holding only its header, or a process it does not have: the table says there is
+    nothing to map (it once failed with exit 3 formatting the missing first date)."""
+    log = tmp_path / "empty.csv"
+    log.write_text("case_id,activity,timestamp\n")
+    r = _dipstick("streams", str(log))
+    assert r.returncode == 0, r.stderr
+    assert "No events to discover in this log" in r.stdout
+    d = json.loads(_dipstick("streams", str(log), "--format", "json").stdout)[0]["discovery"]
+    assert d["events"] == 0 and d["first"] is None
+    one = tmp_path / "one.csv"
+    one.write_text("case_id,activity,timestamp,process\nc1,New,2026-03-01 09:00,incident\n")
+    other = _dipstick("streams", str(one), "--only", "billing")
+    assert other.returncode == 0, other.stderr
+    assert "No events to discover in billing" in other.stdout
+
+
 def test_streams_command_names_the_bad_row(tmp_path: Path) -> None:
     log = _log_csv(tmp_path / "incidents.csv")
     log.write_text(log.read_text().replace("3/3/2026 10:30", "3/13/2026 10:30", 1))

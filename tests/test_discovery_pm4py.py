@@ -262,6 +262,45 @@ def test_small_logs(cases: list[list[tuple[str, int]]], collapse: bool, shuffle:
     _check(df, collapse=collapse, shuffle=shuffle)
 
 
+# --- XES whose transitions are not a lifecycle ----------------------------------------------
+
+SUB_STATES = ("In Progress", "Awaiting Assignment", "Wait - User", "Resolved", "Closed")
+
+
+def test_xes_with_sub_states_in_its_transitions_is_a_state_log(tmp_path: Path) -> None:
+    """BPI Challenge 2013's incidents put a sub-state (``In Progress``, ``Wait - User``) in
+    ``lifecycle:transition``: neither start nor complete. pm4py maps every event; so must
+    dipstick (it once dropped them all as non-lifecycle transitions, and crashed on the
+    empty map)."""
+    df = generated_log(300, seed=5)
+    traces = []
+    for case, events in df.groupby("case_id", sort=False):
+        body = "".join(
+            f'<event><string key="concept:name" value="{a}"/><string key="org:group" '
+            f'value="V5 3rd"/><string key="lifecycle:transition" '
+            f'value="{SUB_STATES[i % len(SUB_STATES)]}"/><date key="time:timestamp" '
+            f'value="{t.isoformat()}+00:00"/></event>'
+            for i, (a, t) in enumerate(zip(events["activity"], events["timestamp"],
+                                           strict=True)))
+        traces.append(f'<trace><string key="concept:name" value="{case}"/>{body}</trace>')
+    path = tmp_path / "incidents.xes"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0" '
+                    'xmlns="http://www.xes-standard.org/"><extension name="Lifecycle" '
+                    'prefix="lifecycle" uri="http://www.xes-standard.org/lifecycle.xesext"/>'
+                    f'{"".join(traces)}</log>', encoding="utf-8")
+    con = connect()
+    try:
+        info = read_event_log(con, path)
+        d = discover(nw.from_native(con.table("events")))
+    finally:
+        con.close()
+    assert (info.rows, info.dropped) == (len(df), 0)
+    assert not d.lifecycle and d.events == len(df)
+    f = pm4py.read_xes(str(path))
+    problems = _discovery_problems(d, f) + _edge_problems(d.edges, f)
+    assert not problems, "\n".join(problems)
+
+
 # --- the licence boundary ---------------------------------------------------------------------
 
 def test_dipstick_never_imports_pm4py() -> None:

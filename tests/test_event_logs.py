@@ -315,6 +315,40 @@ def test_xes_event_without_timestamp(con: duckdb.DuckDBPyConnection, tmp_path: P
     assert p.message == "trace 1 ('order-1'), event 3: has no time:timestamp"
 
 
+def test_an_untimed_schedule_event_of_a_lifecycle_log_is_dropped_not_an_error(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    log = _write(tmp_path / "log.xes", XES.replace(
+        '<date key="time:timestamp" value="2026-03-01T08:00:00.000+02:00"/>', ""))
+    info = read_event_log(con, log)
+    assert (info.rows, info.dropped) == (3, 1)
+
+
+def test_xes_transitions_without_start_or_complete_are_states(con: duckdb.DuckDBPyConnection,
+                                                              tmp_path: Path) -> None:
+    """Sub-states in ``lifecycle:transition`` (BPI Challenge 2013): every event kept, in file
+    order, with no lifecycle; a case-insensitive ``Complete`` would make it a lifecycle log."""
+    states = XES.replace('value="start"', 'value="In Progress"').replace(
+        'value="complete"', 'value="Wait - User"')
+    info = read_event_log(con, _write(tmp_path / "states.xes", states))
+    assert (info.rows, info.dropped) == (4, 0)
+    rows = _rows(con)
+    assert [r["lifecycle"] for r in rows] == [None] * 4
+    assert [r["_row"] for r in rows] == [1, 2, 3, 4]
+    mixed = states.replace('value="Wait - User"', 'value=" Complete "')
+    info = read_event_log(con, _write(tmp_path / "mixed.xes", mixed))
+    assert (info.rows, info.dropped) == (2, 2)
+    assert [r["lifecycle"] for r in _rows(con)] == ["complete", None]
+
+
+def test_an_untimed_sub_state_event_is_an_error(con: duckdb.DuckDBPyConnection,
+                                                tmp_path: Path) -> None:
+    states = XES.replace('value="start"', 'value="In Progress"').replace(
+        'value="complete"', 'value="Wait - User"').replace(
+        '<date key="time:timestamp" value="2026-03-01T09:30:00.000+02:00"/>', "")
+    [p] = _problems(con, _write(tmp_path / "log.xes", states))
+    assert (p.row, p.field) == (3, "time:timestamp")
+
+
 def test_xes_bad_timestamp_names_trace_and_event(con: duckdb.DuckDBPyConnection,
                                                  tmp_path: Path) -> None:
     log = _write(tmp_path / "log.xes", XES.replace("2026-03-02T10:00:00Z", "yesterday"))

@@ -93,6 +93,8 @@ def streams(
     for m, d in measured:
         if d is not None:
             out.print(render.discovery_tables(d))
+            if not d.events:
+                continue   # no stream to tabulate: the line above says why
         out.print(render.stream_table(m))
 
 

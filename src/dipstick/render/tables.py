@@ -53,6 +53,9 @@ def stream_table(m: StreamMetrics) -> Table:
 def discovery_tables(d: Discovery, top: int = 12) -> Group:
     """What the event log says about the process: lead time, where it waits, what is redone,
     the busiest directly-follows pairs and the commonest paths."""
+    if not d.events:   # an empty log, or a --process the log does not have
+        return Group(f"[yellow]No events to discover[/yellow] in "
+                     f"{escape(d.process or 'this log')}: nothing to map.")
     t = d.throughput
     lines = [f"[bold]{escape(d.process or 'Process')}[/bold] discovered from {d.events:,} events, "
              f"{d.cases:,} cases, {d.first:%Y-%m-%d} … {d.last:%Y-%m-%d} "

@@ -261,6 +261,7 @@ _XES_LABELS = {"case_id": "trace concept:name", "activity": "concept:name",
                "timestamp": "time:timestamp", "lifecycle": "lifecycle:transition",
                "resource": "org:resource", "process": "log concept:name", "seq": "seq"}
 _BATCH = 65_536
+_PAIRED = ("start", "complete")
 # Small chunks let a trace's elements die young: with 64 KiB the garbage collector promotes them
 # and the parse runs at about half the speed (measured).
 _CHUNK = 8_192
@@ -286,6 +287,11 @@ def _stage_xes(con: duckdb.DuckDBPyConnection, relation: str, path: Path,
 def parse_xes(path: Path, display: str) -> tuple[pa.Table, int]:
     """Stream an XES log (``.xes`` or ``.xes.gz``) into an Arrow table of raw text columns and
     the number of events dropped for their lifecycle.
+
+    A log with ``start`` or ``complete`` transitions is a lifecycle log: its other transitions
+    (``schedule``, ``suspend``, …) are dropped. A log with transitions but neither of those
+    uses the attribute for something else (BPI Challenge 2013's incidents carry sub-states
+    like ``In Progress`` there): every event is kept, as a state, with no lifecycle.
 
     ``_row`` counts every event in the file (dropped ones too) so messages point at the n-th
     ``<event>``; ``_trace`` and ``_pos`` say which trace and where in it.
@@ -330,6 +336,9 @@ class _XesReader:
         self.batches: list[pa.RecordBatch] = []
         self.process: str | None = None
         self.row = self.traces = self.dropped = self.missing = 0
+        self.paired = False   # an event's transition was start or complete
+        self.other = False    # an event's transition was something else (schedule, In Progress)
+        self.untimed_other: list[tuple[int, int, str | None, int]] = []
         self.problems: list[Problem] = []
 
     def feed(self, chunk: bytes) -> None:
@@ -349,6 +358,10 @@ class _XesReader:
         self.parser.close()
         root = cast(ET.Element, self.root)
         self._take(list(root))
+        if not self.paired:   # no start or complete: the transitions are states, not a lifecycle
+            for untimed in self.untimed_other:
+                self._no_time(*untimed)
+            self.problems.sort(key=lambda p: p.row or 0)
         if self.missing > MAX_ROWS_PER_PROBLEM:
             self.problems.append(Problem(
                 self.display, f"has no time:timestamp: {self.missing - MAX_ROWS_PER_PROBLEM:,} "
@@ -357,8 +370,21 @@ class _XesReader:
             raise PackageError(self.problems)
         self._flush()
         import pyarrow as pa
+        import pyarrow.compute as pc
 
-        return pa.Table.from_batches(self.batches, schema=_xes_schema()), self.dropped
+        table = pa.Table.from_batches(self.batches, schema=_xes_schema())
+        if self.other:
+            life = table.column("lifecycle")
+            if self.paired:   # a lifecycle log: only its start and complete events are visits
+                kept = pc.or_kleene(pc.is_null(life), pc.is_in(life, pa.array(_PAIRED)))
+                before = table.num_rows
+                table = table.filter(kept)
+                self.dropped += before - table.num_rows + len(self.untimed_other)
+            else:
+                nulls = pa.nulls(table.num_rows, pa.string())
+                table = table.set_column(table.schema.get_field_index("lifecycle"),
+                                         "lifecycle", nulls)
+        return table, self.dropped
 
     def _log(self, root: ET.Element) -> None:
         tag = root.tag
@@ -393,14 +419,22 @@ class _XesReader:
             row += 1
             a = {x.get("key"): x.get("value") for x in ev}
             life = a.get("lifecycle:transition")
-            if life is not None and life != "complete" and life != "start":
-                life = life.strip().lower()
+            other = False
+            if life is not None:
                 if life != "complete" and life != "start":
-                    self.dropped += 1
-                    continue
+                    low = life.strip().lower()
+                    if low == "complete" or low == "start":
+                        life = low
+                    else:
+                        other = self.other = True
+                if not other:
+                    self.paired = True
             ts = a.get("time:timestamp")
             if ts is None:
-                self._no_time(row, n, case, pos)
+                if other:   # dropped in a lifecycle log, a state's error in a state log
+                    self.untimed_other.append((row, n, case, pos))
+                else:
+                    self._no_time(row, n, case, pos)
                 continue
             add((case, a.get("concept:name"), ts, life, a.get("org:resource"), row, n, pos))
         self.row = row
