@@ -21,7 +21,10 @@ import pytest
 from dipstick.engine import discovery_sql as q
 from dipstick.engine.sql import connect
 from dipstick.streams import on_numpy, on_numpy_people
+from dipstick.streams.logs import LogMapping, read_event_log
 from dipstick.streams.on_duckdb import discover_relation
+
+from realdata import SERVICENOW_LOG, require
 
 T0 = datetime(2026, 3, 2, 9, 0)
 COLUMNS = ("case_id VARCHAR, activity VARCHAR, timestamp TIMESTAMP, seq BIGINT, _row BIGINT, "
@@ -193,3 +196,19 @@ def test_services_counted_per_pair_by_bincount_or_unique_are_plain_counts() -> N
                         for c, s in zip(code, srv, strict=True))
         assert {(x["activity"], x["service"]): x["n"] for x in found} == {
             k: v for k, v in plain.items() if k[1] is not None}
+
+
+def test_the_real_log_with_its_assignee_and_group_is_the_sql_s() -> None:
+    """The ServiceNow log with ``assigned_to`` as the resource and ``assignment_group`` as the
+    service: hundreds of values, ``?`` (missing) at a case's start and middle."""
+    log = require(SERVICENOW_LOG)
+    con = connect()
+    read_event_log(con, log, LogMapping(case_id="number", activity="incident_state",
+                                        timestamp="sys_updated_at", seq="sys_mod_count",
+                                        timestamp_format="%d/%m/%Y %H:%M",
+                                        resource="assigned_to", service="assignment_group"))
+    rel = con.table("events")
+    hand = same(rel)["handovers"]
+    cases = rel.query("_e", "SELECT count(DISTINCT case_id) FROM _e").fetchall()[0][0]
+    assert hand["total"] > 0 and 0 < hand["known"] < cases
+    same(rel, collapse=True)
