@@ -2,7 +2,8 @@
 Discovery the SQL gives (engine/discovery_sql.py), JSON equal to the last bit: on random logs
 with ties broken by the order column and the file row, repeats, waiting states, a process
 filter, collapsed audit trails, any number of activities; on an export already in case order
-(the sort skipped) and on the real ServiceNow log."""
+(the sort skipped) and on the real ServiceNow log. Resources and services:
+tests/test_discovery_numpy_people.py."""
 
 from __future__ import annotations
 
@@ -178,13 +179,13 @@ def test_a_missing_order_goes_to_the_sql() -> None:
     assert fast.to_json() == discover_relation(events, arrays=False).to_json()
 
 
-def test_lifecycle_logs_services_and_resources_stay_with_the_sql() -> None:
+def test_lifecycle_logs_stay_with_the_sql() -> None:
+    """Resources and services are NumPy's too (tests/test_discovery_numpy_people.py)."""
     con = state_log(7)
     con.execute("ALTER TABLE events ADD COLUMN resource VARCHAR").fetchall()
     con.execute("UPDATE events SET resource = 'ana' WHERE seq = 1").fetchall()
-    assert not on_numpy.applies(q.shape(con.table("events")))
-    con.execute("UPDATE events SET resource = NULL").fetchall()   # no value: not a column
     assert on_numpy.applies(q.shape(con.table("events")))
+    both(con.table("events"))
     con.execute("ALTER TABLE events ADD COLUMN lifecycle VARCHAR").fetchall()
     con.execute("UPDATE events SET lifecycle = 'start' WHERE seq = 2").fetchall()
     assert not on_numpy.applies(q.shape(con.table("events")))

@@ -12,9 +12,10 @@ without ``collapse``), and the same result dict, so :mod:`dipstick.streams.on_du
 either into the :class:`Discovery`. Durations are summed as integer microseconds: exact, where a
 sum of float seconds depends on its order (equal on logs with whole seconds, the usual export).
 Two case ids with one hash (the distinct ids' hashes are checked) or a missing case, time or
-order are answered by ``None``: the caller then runs the SQL. Lifecycle logs, services and
-resources are the SQL's. One-threaded NumPy: cheaper in CPU than DuckDB's window, not always
-in wall on an idle machine (docs/benchmarks.md, session 13).
+order are answered by ``None``: the caller then runs the SQL. Lifecycle logs are the SQL's;
+resources and services are :mod:`dipstick.streams.on_numpy_people`'s. One-threaded NumPy:
+cheaper in CPU than DuckDB's window, not always in wall on an idle machine (docs/benchmarks.md,
+session 13).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy.typing as npt
 
 from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, LogShape
 from dipstick.engine.sql import literal
+from dipstick.streams.on_numpy_people import handovers, people, services
 from dipstick.streams.on_numpy_variants import variants
 
 I64 = npt.NDArray[np.int64]
@@ -40,16 +42,20 @@ _LOW = 26   # the low bits :func:`_sums` adds apart: 2²⁶ × up to 2²⁷ valu
 
 
 def applies(log: LogShape) -> bool:
-    """Whether this path computes the log's discovery: a state log whose services and
-    resources are not known (those, and lifecycle pairing, are the SQL's)."""
-    return not log.lifecycle and not {"service", "resource"} & set(log.columns)
+    """Whether this path computes the log's discovery: a state log (lifecycle pairing is the
+    SQL's); its resources and services are :mod:`dipstick.streams.on_numpy_people`'s."""
+    return not log.lifecycle
 
 
 def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
                collapse: bool, top: int) -> dict[str, Any] | None:
     """``discovery_sql.aggregates`` of a state log (:func:`applies`), or None when the SQL
-    must run: two case ids share a hash, or a case, time or order is missing."""
-    cols = _columns(rel, log)
+    must run: two case ids (or resources, or services) share a hash, or a case, time or order
+    is missing."""
+    found = people(rel, log)
+    if found is None:
+        return None
+    cols = _columns(rel, log, found.select)
     cases_text, cases_hash = _cases(rel)
     # a masked array (NULLs) told by its type: ``np.ma`` would import numpy.ma (10-25 ms CPU)
     if any(type(a) is not np.ndarray for a in (*cols.values(), cases_text)):
@@ -60,12 +66,14 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         return None   # two case ids, one hash
     ordered = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
     o, key, t = ordered.order, ordered.case, ordered.t
-    h, code = cols["h"], cols["code"][o]
+    h, code, res, srv = cols["h"], cols["code"][o], cols.get("_res"), cols.get("_srv")
     del cols, ordered   # freed for the arrays to come: fewer fresh pages for the kernel to zero
     new = np.empty(len(t), bool)
     new[0] = True
     np.not_equal(key[1:], key[:-1], out=new[1:])
     del key
+    hand = None if res is None else handovers(res, o, new, found.null_resource)
+    del res
     at = np.arange(len(t))[o] if isinstance(o, slice) else o   # each event's index as fetched
     if collapse:   # consecutive events of one activity in a case: one visit
         keep = new.copy()
@@ -74,17 +82,20 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         at, t, code, new = at[keep], t[keep], code[keep], new[keep]
     # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
     rank = by_hash[np.searchsorted(hashes, h[at[new]])]
-    return _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
+    out = _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
+    out["handovers"] = hand   # of the events before collapse; the services of the visits
+    out["services"] = None if srv is None else services(srv[at], code, len(log.activities), found)
+    return out
 
 
-def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape) -> dict[str, Any]:
+def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape, extra: str) -> dict[str, Any]:
     """The typed columns in the relation's order: case hash, time (µs), order, file row and
-    the activity's code (0-based, in name order)."""
+    the activity's code (0-based, in name order), then the ``extra`` select items."""
     enum = ", ".join(literal(a) for a in log.activities)
     row = ", _row AS r" if "_row" in log.columns else ""
     return _fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
-                       f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code "
-                       "FROM _e")
+                       f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code"
+                       f"{extra} FROM _e")
 
 
 def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
