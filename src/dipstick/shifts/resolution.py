@@ -95,7 +95,9 @@ def grouped(groups: IntArray, values: IntArray, divisor: float) -> tuple[IntArra
     middle = (starts + (n - 1) // 2, starts + n // 2)
     lo, span = int(values.min()), int(values.max()) - int(values.min()) + 1
     if len(counts) * span < 2 ** 62:
-        key = groups * span + (values - lo)
+        key = groups * span                 # in place from here: no 36 MB temporaries
+        key += values
+        key -= lo
         key.sort()
         low, high = ((key[m] % span + lo) / divisor for m in middle)
     else:       # too wide to fold into one int64
@@ -123,7 +125,13 @@ def weekly(parts: Iterable[tuple[list[str | None], IntArray, IntArray, IntArray,
         if not len(service):
             continue
         index = np.array([code.get(str(n), -1) for n in names], dtype=np.int64)
-        found, medians = grouped((index[service] * span + (wk - lo)) * 2 + kind, minutes, 60.0)
+        group = index[service]          # ((service * span) + week) * 2 + kind, in place
+        group *= span
+        group += wk
+        group -= lo
+        group *= 2
+        group += kind
+        found, medians = grouped(group, minutes, 60.0)
         at = np.searchsorted(row_key, found // 2)
         for i, t in enumerate(KINDS):
             mine = found % 2 == i
