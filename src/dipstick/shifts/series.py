@@ -26,7 +26,7 @@ import numpy.typing as npt
 from dipstick.engine import Signals, epoch_us, hours_between
 from dipstick.model import ValueModel
 from dipstick.shifts import resolution, rollup
-from dipstick.shifts.groups import Groups, _finite, _split, early_codes
+from dipstick.shifts.groups import Groups, Labels, _finite, _split, early_codes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -134,8 +134,13 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
 
 # -- one aggregation per table ---------------------------------------------------------------
 
-def _frame(signals: Signals, table: str, column: str, cut: datetime) -> nw.LazyFrame[Any]:
-    return _weekly(signals.frame(table), column, cut)
+def _frame(signals: Signals, table: str, column: str, cut: datetime, keys: list[str]
+           ) -> tuple[nw.LazyFrame[Any], Labels]:
+    """``table``'s rows before ``cut`` with their week, its ENUM ``keys`` as codes from the
+    start (:func:`~dipstick.shifts.groups.early_codes`: grouped on one or two bytes a row,
+    not on the view's text, and ranked as codes), and their labels for ``_split``."""
+    frame, codes = early_codes(signals.frame(table, True), keys)
+    return _weekly(frame, column, cut), codes
 
 
 def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFrame[Any]:
@@ -262,9 +267,10 @@ def _costs(signals: Signals, cut: datetime, usage: Groups | None) -> list[Series
     if not signals.has("costs") or usage is None or not usage.keys:
         return []
     month = nw.col("month").dt.year() * 12 + nw.col("month").dt.month() - 1
-    lf = (signals.frame("costs").filter(nw.col("month") < cut).with_columns(m=month)
+    frame, codes = early_codes(signals.frame("costs", True), ["service"])
+    lf = (frame.filter(nw.col("month") < cut).with_columns(m=month)
           .group_by("service", "m").agg(amount=nw.col("amount").cast(nw.Float64).sum()))
-    g = _split(lf, ["service"], ["amount"], week="m")
+    g = _split(lf, ["service"], ["amount"], week="m", codes=codes)
     if not g.keys:
         return []
     code = {k: i for i, k in enumerate(g.keys)}
@@ -292,9 +298,10 @@ def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: lis
              value: str, metric: str) -> list[Series]:
     if not signals.has(table):
         return []
-    lf = (_frame(signals, table, column, cut).group_by(*keys, "wk")
+    frame, codes = _frame(signals, table, column, cut, keys)
+    lf = (frame.group_by(*keys, "wk")
           .agg(v=nw.col(value).cast(nw.Float64).mean()))
-    g = _split(lf, keys, ["v"])
+    g = _split(lf, keys, ["v"], codes=codes)
     return _each("service", g, metric, g.finite(g.columns["v"]))
 
 
@@ -305,9 +312,11 @@ def _surveys(signals: Signals, cut: datetime) -> list[Series]:
     if not signals.has("surveys"):
         return []
     keys, score = ["service", "group", "dimension"], nw.col("score").cast(nw.Float64)
-    g = _split(_frame(signals, "surveys", "date", cut).group_by(*keys, "wk").agg(
+    frame, codes = _frame(signals, "surveys", "date", cut, keys)
+    g = _split(frame.group_by(*keys, "wk").agg(
         v=score.mean(), s=score.sum(), c=score.count(),
-        whole=(score == score.round(0)).cast(nw.Float64).min()), keys, ["v", "s", "c", "whole"])
+        whole=(score == score.round(0)).cast(nw.Float64).min()), keys, ["v", "s", "c", "whole"],
+        codes=codes)
     fine = _each("service", g, "value_score", g.finite(g.columns["v"]))
     if not (g.columns["whole"] == 1.0).all():
         return _grouped(signals, "surveys", "date", cut, keys[:2], "score", "value_score") + fine
@@ -319,10 +328,11 @@ def _surveys(signals: Signals, cut: datetime) -> list[Series]:
 def _training(signals: Signals, cut: datetime) -> list[Series]:
     if not signals.has("training"):
         return []
-    lf = (_frame(signals, "training", "date", cut).group_by("service", "wk")
+    frame, codes = _frame(signals, "training", "date", cut, ["service"])
+    lf = (frame.group_by("service", "wk")
           .agg(done=nw.col("completed").cast(nw.Float64).sum(),
                need=nw.col("required").cast(nw.Float64).sum()))
-    g = _split(lf, ["service"], ["done", "need"])
+    g = _split(lf, ["service"], ["done", "need"], codes=codes)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = g.columns["done"] / g.columns["need"]
     return _each("service", g, "training_completion", g.finite(share))
@@ -332,10 +342,11 @@ def _kpis(signals: Signals, model: ValueModel, cut: datetime) -> list[Series]:
     """KPI actuals per outcome; which way is worse follows the KPI's direction."""
     if not signals.has("kpis"):
         return []
-    lf = (_frame(signals, "kpis", "date", cut).group_by("outcome", "wk")
+    frame, codes = _frame(signals, "kpis", "date", cut, ["outcome"])
+    lf = (frame.group_by("outcome", "wk")
           .agg(v=nw.col("value").cast(nw.Float64).mean()))
     out = []
-    for (outcome,), wk, c in _split(lf, ["outcome"], ["v"]).runs():
+    for (outcome,), wk, c in _split(lf, ["outcome"], ["v"], codes=codes).runs():
         o = model.outcome(outcome)
         down = o is not None and o.kpi is not None and o.kpi.direction == "down"
         s = _make("outcome", outcome, "kpi", "", wk, c["v"])
@@ -355,10 +366,12 @@ def _touchpoints(signals: Signals, cut: datetime) -> list[Series]:
         aggs["drops"] = nw.col("drop_offs").cast(nw.Float64).sum()
     if not aggs:
         return []
-    lf = (_frame(signals, "touchpoints", "date", cut).group_by("journey", "touchpoint", "wk")
+    frame, codes = _frame(signals, "touchpoints", "date", cut, ["journey", "touchpoint"])
+    lf = (frame.group_by("journey", "touchpoint", "wk")
           .agg(**aggs))
     out = []
-    for (journey, tp), wk, c in _split(lf, ["journey", "touchpoint"], list(aggs)).runs():
+    for (journey, tp), wk, c in _split(lf, ["journey", "touchpoint"], list(aggs),
+                                        codes=codes).runs():
         subject = f"{journey}/{tp}"
         if "sat" in c:
             out.append(_make("touchpoint", subject, "touchpoint_satisfaction", "", wk, c["sat"]))
