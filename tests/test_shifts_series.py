@@ -120,7 +120,7 @@ def test_rows_are_ordered_as_the_engine_would_order_them() -> None:
     first, then by week — also when the keys are too many to fold into one integer."""
     import numpy as np
 
-    from dipstick.shifts import series
+    from dipstick.shifts import groups
 
     rng = np.random.default_rng(7)
     names = ["b", "a", "ä", "Z", "a b", "", "svc-10", "svc-9", None]
@@ -133,12 +133,12 @@ def test_rows_are_ordered_as_the_engine_would_order_them() -> None:
     first, second, weeks = (np.array([r[i] for r in rows], dtype=object if i < 2 else np.int64)
                             for i in range(3))
     shuffled = rng.permutation(len(rows))
-    got = series._order([first[shuffled], second[shuffled]], weeks[shuffled])
+    got = groups._order([first[shuffled], second[shuffled]], weeks[shuffled])
     assert [rows[i] for i in shuffled[got]] == rows
     many = np.array([f"k{i}" for i in range(len(rows))], dtype=object)     # 2**62 is passed
     wide = np.where(np.arange(len(rows)) % 2 == 1, 2 ** 50, 0).astype(np.int64)
     other = many[rng.permutation(len(rows))]
-    order = series._order([many[shuffled], other[shuffled]], wide[shuffled])
+    order = groups._order([many[shuffled], other[shuffled]], wide[shuffled])
     assert [(many[j], other[j], wide[j]) for j in shuffled[order]] == sorted(
         zip(many, other, wide, strict=True))
 
@@ -196,7 +196,7 @@ def test_a_coded_key_splits_as_its_text() -> None:
     import numpy as np
 
     from dipstick.engine import as_text, coded_arrays
-    from dipstick.shifts import series
+    from dipstick.shifts import groups
 
     con = duckdb.connect()
     labels = ["svc-9", "b", "a'x", "é", "A", "svc-10", "unused", "a b"]
@@ -213,8 +213,8 @@ def test_a_coded_key_splits_as_its_text() -> None:
     got, named = coded_arrays(lf, ["k", "j"])
     assert named == {"k": tuple(labels), "j": tuple(labels)}
     assert got["k"].dtype == np.int64 and (got["k"] == -1).any() and got["k"].max() < 6
-    coded = series._split(lf, ["k", "j"], ["v", "n"])
-    text = series._split(as_text(lf, "k", "j"), ["k", "j"], ["v", "n"])
+    coded = groups._split(lf, ["k", "j"], ["v", "n"])
+    text = groups._split(as_text(lf, "k", "j"), ["k", "j"], ["v", "n"])
     assert coded.keys == text.keys and ("None", "b") in coded.keys
     assert coded.bounds == text.bounds and len(coded.keys) > 20
     assert np.array_equal(coded.weeks, text.weeks)
@@ -226,6 +226,20 @@ def test_a_coded_key_splits_as_its_text() -> None:
     want = sorted(counted.items(), key=lambda kv: ((kv[0][0] != "None", kv[0][0]), kv[0][1]))
     assert [(key, dict(zip(w.tolist(), c["n"].tolist(), strict=True)))
             for key, w, c in coded.runs()] == [(key, dict(sorted(n.items()))) for key, n in want]
+
+    # the codes taken at the start of the query (``early_codes``): the same runs, and the
+    # steps after it see no ENUM (whose 2,000-value type each step would parse again)
+    early, codes = groups.early_codes(nw.from_native(con.table("t")), ["k", "j", "wk"])
+    assert codes == named and {t.id for t in early.to_native().types}.isdisjoint({"enum"})
+    grouped = early.group_by("k", "j", "wk").agg(v=nw.col("v").sum(), n=nw.len())
+    assert "enum" not in {t.id for t in grouped.to_native().types}
+    first = groups._split(grouped, ["k", "j"], ["v", "n"], codes=codes)
+    assert first.keys == coded.keys and first.bounds == coded.bounds
+    assert np.array_equal(first.weeks, coded.weeks)
+    assert all(np.array_equal(first.columns[c], coded.columns[c]) for c in ("v", "n"))
+    plain = nw.from_native(con.sql("SELECT k::VARCHAR AS k, j, wk, v FROM t"))
+    same, none = groups.early_codes(plain, ["k"])                # text: as it is
+    assert same is plain and none == {}
 
 
 def test_cost_per_user_is_each_services_month_over_its_weekly_users(tmp_path: Path) -> None:

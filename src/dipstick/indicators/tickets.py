@@ -18,7 +18,6 @@ import narwhals as nw
 from dipstick.engine import (
     as_text,
     between,
-    coded_arrays,
     collect,
     hours_between,
     minutes_between,
@@ -26,6 +25,7 @@ from dipstick.engine import (
 )
 from dipstick.findings import CacheKey, CheckContext
 from dipstick.indicators import ticket_arrays
+from dipstick.shifts.groups import early_codes, fetch
 from dipstick.shifts.resolution import in_numpy, service_codes
 
 CURRENT, BASELINE = "current", "baseline"
@@ -177,8 +177,10 @@ def _both(ctx: CheckContext) -> tuple[dict[tuple[str, str], Rows], Resolution]:
     of services (:mod:`~dipstick.indicators.ticket_arrays`): each a set's own groups."""
     facts: dict[tuple[str, str], Rows] = {}
     res: Resolution = {CURRENT: {}, BASELINE: {}}
-    for frame in ctx.signals.each_part("tickets", "service", coded=True):
-        got, labels = coded_arrays(_window_rows(frame, ctx), ["service"])
+    for stored in ctx.signals.each_part("tickets", "service", coded=True):
+        # the services as codes from the start: no step binds their 2,040-value ENUM again
+        frame, codes = early_codes(stored, ["service"])
+        got, labels = fetch(_window_rows(frame, ctx), ["service"], codes)
         names, service = service_codes(got, labels)
         for key, rows in ticket_arrays.facts(names, service, got).items():
             facts.setdefault(key, {}).update(rows)

@@ -17,16 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import Signals, coded_arrays, epoch_us, hours_between
+from dipstick.engine import Signals, epoch_us, hours_between
 from dipstick.model import ValueModel
 from dipstick.shifts import resolution, rollup
+from dipstick.shifts.groups import Groups, Labels, _finite, _split, early_codes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -134,9 +134,13 @@ def build(signals: Signals, model: ValueModel, end: datetime, sums: Sums | None 
 
 # -- one aggregation per table ---------------------------------------------------------------
 
-def _frame(signals: Signals, table: str, column: str, cut: datetime, coded: bool = False
-           ) -> nw.LazyFrame[Any]:
-    return _weekly(signals.frame(table, coded), column, cut)
+def _frame(signals: Signals, table: str, column: str, cut: datetime, keys: list[str]
+           ) -> tuple[nw.LazyFrame[Any], Labels]:
+    """``table``'s rows before ``cut`` with their week, its ENUM ``keys`` as codes from the
+    start (:func:`~dipstick.shifts.groups.early_codes`: grouped on one or two bytes a row,
+    not on the view's text, and ranked as codes), and their labels for ``_split``."""
+    frame, codes = early_codes(signals.frame(table, True), keys)
+    return _weekly(frame, column, cut), codes
 
 
 def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFrame[Any]:
@@ -146,15 +150,16 @@ def _weekly(frame: nw.LazyFrame[Any], column: str, cut: datetime) -> nw.LazyFram
 def _usage(signals: Signals, cut: datetime, sums: Sums, firsts: Firsts) -> Groups | None:
     if not signals.has("usage"):
         return None
-    frame = _frame(signals, "usage", "date", cut, coded=True)
-    # the service as coded: ``_split`` names each run's key, not each row's
+    # the service as its codes: ``_split`` names each run's key, not each row's
+    coded, codes = early_codes(signals.frame("usage", True), ["service"])
+    frame = _weekly(coded, "date", cut)
     lf = (frame.group_by("service", "wk")
           # rows, not distinct dates: (date, service) is the table's key, unique per row
           # (the loader rejects duplicates), and a distinct count cost 0.6 s of CPU
           .agg(users=nw.col("active_users").cast(nw.Float64).mean(), days=nw.len(),
                user_days=nw.col("active_users").cast(nw.Float64).sum(),
                first=epoch_us("date", frame).min()))
-    usage = _split(lf, ["service"], ["users", "days", "user_days", "first"])
+    usage = _split(lf, ["service"], ["users", "days", "user_days", "first"], codes=codes)
     kept = sums.setdefault("usage", {})
     for (service,), w, c in usage.runs():
         kept[service] = (w, {"days": c["days"], "user_days": c["user_days"]})
@@ -177,7 +182,8 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
         return []
     counts = {f"n_{t}": (nw.col("type") == t).cast(nw.Float64).sum() for t in TYPES}
     # the medians hold their values in memory: per set of services where the bound needs it
-    frames = signals.each_part("tickets", "service", coded=True)
+    parts = [early_codes(f, ["service"]) for f in signals.each_part("tickets", "service", True)]
+    frames, codes = [f for f, _ in parts], parts[0][1]
     weekly = [_weekly(frame, "opened_at", cut) for frame in frames]
     medians: dict[str, nw.Expr] = {}
     if not all(resolution.in_numpy(f) for f in frames):
@@ -196,10 +202,10 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
                 **medians, first=epoch_us("opened_at", f).min())
            for w, f in zip(weekly, frames, strict=True)]
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", *medians, "first"]
-    g = _split(lfs, ["service"], cols)
+    g = _split(lfs, ["service"], cols, codes=codes)
     if not medians:
         # a generator: one set of services' rows in memory at a time
-        g.columns.update(resolution.weekly((resolution.rows(w, f) for w, f in zip(
+        g.columns.update(resolution.weekly((resolution.rows(w, f, codes) for w, f in zip(
             weekly, frames, strict=True)), g.keys, g.weeks, g.bounds))
     firsts["tickets"] = _firsts(g)
     kept = sums.setdefault("tickets", {})
@@ -261,9 +267,10 @@ def _costs(signals: Signals, cut: datetime, usage: Groups | None) -> list[Series
     if not signals.has("costs") or usage is None or not usage.keys:
         return []
     month = nw.col("month").dt.year() * 12 + nw.col("month").dt.month() - 1
-    lf = (signals.frame("costs").filter(nw.col("month") < cut).with_columns(m=month)
+    frame, codes = early_codes(signals.frame("costs", True), ["service"])
+    lf = (frame.filter(nw.col("month") < cut).with_columns(m=month)
           .group_by("service", "m").agg(amount=nw.col("amount").cast(nw.Float64).sum()))
-    g = _split(lf, ["service"], ["amount"], week="m")
+    g = _split(lf, ["service"], ["amount"], week="m", codes=codes)
     if not g.keys:
         return []
     code = {k: i for i, k in enumerate(g.keys)}
@@ -291,9 +298,10 @@ def _grouped(signals: Signals, table: str, column: str, cut: datetime, keys: lis
              value: str, metric: str) -> list[Series]:
     if not signals.has(table):
         return []
-    lf = (_frame(signals, table, column, cut).group_by(*keys, "wk")
+    frame, codes = _frame(signals, table, column, cut, keys)
+    lf = (frame.group_by(*keys, "wk")
           .agg(v=nw.col(value).cast(nw.Float64).mean()))
-    g = _split(lf, keys, ["v"])
+    g = _split(lf, keys, ["v"], codes=codes)
     return _each("service", g, metric, g.finite(g.columns["v"]))
 
 
@@ -304,9 +312,11 @@ def _surveys(signals: Signals, cut: datetime) -> list[Series]:
     if not signals.has("surveys"):
         return []
     keys, score = ["service", "group", "dimension"], nw.col("score").cast(nw.Float64)
-    g = _split(_frame(signals, "surveys", "date", cut).group_by(*keys, "wk").agg(
+    frame, codes = _frame(signals, "surveys", "date", cut, keys)
+    g = _split(frame.group_by(*keys, "wk").agg(
         v=score.mean(), s=score.sum(), c=score.count(),
-        whole=(score == score.round(0)).cast(nw.Float64).min()), keys, ["v", "s", "c", "whole"])
+        whole=(score == score.round(0)).cast(nw.Float64).min()), keys, ["v", "s", "c", "whole"],
+        codes=codes)
     fine = _each("service", g, "value_score", g.finite(g.columns["v"]))
     if not (g.columns["whole"] == 1.0).all():
         return _grouped(signals, "surveys", "date", cut, keys[:2], "score", "value_score") + fine
@@ -318,10 +328,11 @@ def _surveys(signals: Signals, cut: datetime) -> list[Series]:
 def _training(signals: Signals, cut: datetime) -> list[Series]:
     if not signals.has("training"):
         return []
-    lf = (_frame(signals, "training", "date", cut).group_by("service", "wk")
+    frame, codes = _frame(signals, "training", "date", cut, ["service"])
+    lf = (frame.group_by("service", "wk")
           .agg(done=nw.col("completed").cast(nw.Float64).sum(),
                need=nw.col("required").cast(nw.Float64).sum()))
-    g = _split(lf, ["service"], ["done", "need"])
+    g = _split(lf, ["service"], ["done", "need"], codes=codes)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = g.columns["done"] / g.columns["need"]
     return _each("service", g, "training_completion", g.finite(share))
@@ -331,10 +342,11 @@ def _kpis(signals: Signals, model: ValueModel, cut: datetime) -> list[Series]:
     """KPI actuals per outcome; which way is worse follows the KPI's direction."""
     if not signals.has("kpis"):
         return []
-    lf = (_frame(signals, "kpis", "date", cut).group_by("outcome", "wk")
+    frame, codes = _frame(signals, "kpis", "date", cut, ["outcome"])
+    lf = (frame.group_by("outcome", "wk")
           .agg(v=nw.col("value").cast(nw.Float64).mean()))
     out = []
-    for (outcome,), wk, c in _split(lf, ["outcome"], ["v"]).runs():
+    for (outcome,), wk, c in _split(lf, ["outcome"], ["v"], codes=codes).runs():
         o = model.outcome(outcome)
         down = o is not None and o.kpi is not None and o.kpi.direction == "down"
         s = _make("outcome", outcome, "kpi", "", wk, c["v"])
@@ -354,10 +366,12 @@ def _touchpoints(signals: Signals, cut: datetime) -> list[Series]:
         aggs["drops"] = nw.col("drop_offs").cast(nw.Float64).sum()
     if not aggs:
         return []
-    lf = (_frame(signals, "touchpoints", "date", cut).group_by("journey", "touchpoint", "wk")
+    frame, codes = _frame(signals, "touchpoints", "date", cut, ["journey", "touchpoint"])
+    lf = (frame.group_by("journey", "touchpoint", "wk")
           .agg(**aggs))
     out = []
-    for (journey, tp), wk, c in _split(lf, ["journey", "touchpoint"], list(aggs)).runs():
+    for (journey, tp), wk, c in _split(lf, ["journey", "touchpoint"], list(aggs),
+                                        codes=codes).runs():
         subject = f"{journey}/{tp}"
         if "sat" in c:
             out.append(_make("touchpoint", subject, "touchpoint_satisfaction", "", wk, c["sat"]))
@@ -369,119 +383,6 @@ def _touchpoints(signals: Signals, cut: datetime) -> list[Series]:
 
 
 # -- from aggregated rows to series -----------------------------------------------------------
-
-class Groups(NamedTuple):
-    """Aggregated rows sorted by key and week: the run of key ``keys[i]`` is rows
-    ``bounds[i]:bounds[i + 1]`` of ``weeks`` and ``columns``."""
-
-    keys: list[tuple[str, ...]]
-    bounds: list[int]
-    weeks: IntArray
-    columns: dict[str, FloatArray]
-
-    def runs(self) -> list[tuple[tuple[str, ...], IntArray, dict[str, FloatArray]]]:
-        """Per key: its weeks and its columns' values (views)."""
-        return [(k, self.weeks[a:b], {c: v[a:b] for c, v in self.columns.items()})
-                for k, (a, b) in zip(self.keys, pairwise(self.bounds), strict=True)]
-
-    def finite(self, values: FloatArray) -> list[tuple[IntArray, FloatArray]]:
-        """Per key: its weeks where ``values`` (aligned with the rows) is finite, and those
-        values."""
-        return _finite(self.weeks, values, self.bounds)
-
-
-def _finite(weeks: IntArray, values: FloatArray, bounds: list[int]
-            ) -> list[tuple[IntArray, FloatArray]]:
-    """Per run ``bounds[i]:bounds[i + 1]`` of the rows: its weeks with a finite value and those
-    values, as views of one filtered copy (one pass for all runs: ~36,000 series a check)."""
-    ok = np.isfinite(values)
-    w, v = weeks[ok], values[ok]
-    at = np.concatenate(([0], np.cumsum(ok)))[bounds].tolist()
-    return [(w[a:b], v[a:b]) for a, b in pairwise(at)]
-
-
-def _split(lf: nw.LazyFrame[Any] | list[nw.LazyFrame[Any]], keys: list[str], cols: list[str],
-           week: str = "wk") -> Groups:
-    """Collect once (or once per set of keys), sort by key and week, and find each key's run
-    of rows. Sorted here, not by the engine: an ``ORDER BY`` of the text keys cost DuckDB more
-    (0.17 s of CPU on the tickets' 318,000 weeks) than :func:`_order` does. A key still coded
-    (:func:`~dipstick.engine.coded_arrays`) is handled as its codes; only each run's first
-    row is named."""
-    frames = lf if isinstance(lf, list) else [lf]
-    got = [coded_arrays(f, keys) for f in frames]
-    labels = got[0][1]
-    columns = {c: np.concatenate([g[c] for g, _ in got]) for c in got[0][0]}
-    weeks = np.asarray(columns[week], dtype=np.int64)
-    ranked = _ranked([columns[k] for k in keys], [labels.get(k) for k in keys])
-    order = _fold(ranked, weeks)
-    weeks = weeks[order]
-    vals = {c: np.asarray(columns[c], dtype=np.float64)[order] for c in cols}
-    if len(weeks) == 0:
-        return Groups([], [0], weeks, vals)
-    change = np.zeros(len(weeks), dtype=bool)
-    change[0] = True
-    for ranks, _ in ranked:     # equal ranks, equal keys: compared as integers, not text
-        r = ranks[order]
-        change[1:] |= r[1:] != r[:-1]
-    starts = np.flatnonzero(change)
-    first = order[starts]       # only each run's first row is looked up, named or coded
-    named = [columns[k][first].tolist() if k not in labels else
-             [labels[k][c] if c >= 0 else None for c in columns[k][first].tolist()]
-             for k in keys]
-    found = [tuple(map(str, row)) for row in zip(*named, strict=True)]
-    return Groups(found, [*starts.tolist(), len(weeks)], weeks, vals)
-
-
-def _order(keys: list[npt.NDArray[Any]], weeks: npt.NDArray[Any],
-           labels: list[tuple[str, ...] | None] | None = None) -> IntArray:
-    """The rows' order by key and week, as the engine's ``ORDER BY …, week NULLS FIRST`` sorts
-    them. A key with ``labels`` holds codes into them (-1 for a null) and sorts by its
-    labels."""
-    return _fold(_ranked(keys, labels or [None] * len(keys)), np.asarray(weeks, dtype=np.int64))
-
-
-def _ranked(keys: list[npt.NDArray[Any]], labels: list[tuple[str, ...] | None]
-            ) -> list[tuple[IntArray, int]]:
-    return [_rank(k) if n is None else _rank_codes(k, n) for k, n in zip(keys, labels,
-                                                                           strict=True)]
-
-
-def _fold(ranked: list[tuple[IntArray, int]], weeks: IntArray) -> IntArray:
-    """Each key column as its rank among its few distinct values, folded with the week into
-    one integer: one ``argsort``, 5x cheaper than a ``lexsort`` of the columns (the rows of a
-    grouped result are distinct, so any sort gives the one order)."""
-    if len(weeks) == 0:
-        return np.zeros(0, dtype=np.int64)
-    lo = int(weeks.min())
-    folded, size = weeks - lo, int(weeks.max()) - lo + 1
-    for ranks, n in reversed(ranked):
-        if size * n >= 2 ** 62:     # too many to fold into one int64: sort column by column
-            return np.lexsort([weeks] + [r for r, _ in reversed(ranked)])
-        folded, size = folded + ranks * size, size * n
-    return np.argsort(folded)
-
-
-def _rank(values: npt.NDArray[Any]) -> tuple[IntArray, int]:
-    """Each value's rank among the distinct values, and how many there are, in the order of an
-    engine's ``ORDER BY … NULLS FIRST`` of text: missing first, then by code point (DuckDB
-    compares UTF-8 bytes, the same order)."""
-    items = values.tolist()
-    found = set(items)
-    distinct = [None] * (None in found) + sorted(found - {None})
-    code = {x: i for i, x in enumerate(distinct)}
-    return (np.fromiter(map(code.__getitem__, items), dtype=np.int64, count=len(items)),
-            len(distinct))
-
-
-def _rank_codes(codes: IntArray, labels: tuple[str, ...]) -> tuple[IntArray, int]:
-    """:func:`_rank`'s order for codes into ``labels`` (-1 a null): a null 0, each label 1 +
-    its place among the labels by code point; ranks of absent labels are skipped, which
-    leaves the order the same."""
-    by_text = sorted(range(len(labels)), key=labels.__getitem__)
-    table = np.zeros(len(labels) + 1, dtype=np.int64)     # the last entry: code -1
-    table[by_text] = np.arange(1, len(labels) + 1)
-    return table[codes], len(labels) + 1
-
 
 def _each(kind: str, g: Groups, metric: str, pieces: list[tuple[IntArray, FloatArray]]
           ) -> list[Series]:
