@@ -78,9 +78,10 @@ def app(package: Path, web_demo: PreparedDemo,
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """A local Spark session per module (test_spark, test_spark_lake)."""
+    """One local Spark session per worker, shared by test_spark and test_spark_lake (one xdist
+    scope, ``SHARED``): its JVM starts once and is warm (JIT-compiled) for the later checks."""
     need_spark()
     from dipstick.engine.spark import session
 
@@ -136,11 +137,15 @@ SHARED_SCOPES = {"module", "class", "package"}
 SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_fuzz.py",
           "test_indicators.py", "test_journeys.py", "test_pull_import.py", "test_pulse_cli.py",
           "test_pulse_core.py", "test_store.py", "test_streams.py"}
+# Modules that share a costly session fixture: each group runs on one worker, one module after
+# the other, so the fixture is built once (the Spark session: ~8 s of JVM start, and a cold JIT
+# that makes the first check the slowest).
+SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark"}
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` with scopes of our own: a test of a SPREAD module is its own
-    scope, any other test's scope is its module. (``--dist loadgroup`` would do this by
+    scope, the modules of a SHARED group are one scope, any other test's scope is its module. (``--dist loadgroup`` would do this by
     marks, but pytest-xdist 3.8 cannot rename node ids on pytest 9.2, so marks are ignored.)"""
     if config.getvalue("dist") != "loadscope":
         return None
@@ -149,7 +154,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class Balanced(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return nodeid if Path(module).name in SPREAD else module
+            name = Path(module).name
+            if name in SHARED:
+                return f"shared:{SHARED[name]}"
+            return nodeid if name in SPREAD else module
 
     return Balanced(config, log)
 
