@@ -154,13 +154,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class Balanced(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            name = Path(module).name
-            if name in SHARED:
-                return f"shared:{SHARED[name]}"
-            return nodeid if name in SPREAD else module
+            return scope_of(nodeid)
 
     return Balanced(config, log)
+
+
+def scope_of(nodeid: str) -> str:
+    """The xdist scope of a test: itself (SPREAD), its SHARED group, else its module."""
+    module = nodeid.split("::", 1)[0]
+    name = Path(module).name
+    if name in SHARED:
+        return f"shared:{SHARED[name]}"
+    return nodeid if name in SPREAD else module
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
