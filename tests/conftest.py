@@ -229,6 +229,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
+    """Which day each process runs on, so a red moved-clock run names its day."""
     days = shared.moved_days(os.environ.get("DIPSTICK_TEST_TODAY"))
     if not days:
         return None
