@@ -78,9 +78,10 @@ def app(package: Path, web_demo: PreparedDemo,
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """A local Spark session per module (test_spark, test_spark_lake)."""
+    """One local Spark session per worker, shared by test_spark and test_spark_lake (one xdist
+    scope, ``SHARED``): its JVM starts once and is warm (JIT-compiled) for the later checks."""
     need_spark()
     from dipstick.engine.spark import session
 
@@ -136,27 +137,44 @@ SHARED_SCOPES = {"module", "class", "package"}
 SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_fuzz.py",
           "test_indicators.py", "test_journeys.py", "test_pull_import.py", "test_pulse_cli.py",
           "test_pulse_core.py", "test_store.py", "test_streams.py"}
+# Modules that share a costly session fixture: each group runs on one worker, one module after
+# the other, so the fixture is built once (the Spark session: ~8 s of JVM start, and a cold JIT
+# that makes the first check the slowest).
+SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark"}
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` with scopes of our own: a test of a SPREAD module is its own
-    scope, any other test's scope is its module. (``--dist loadgroup`` would do this by
-    marks, but pytest-xdist 3.8 cannot rename node ids on pytest 9.2, so marks are ignored.)"""
+    scope, the modules of a SHARED group are one scope, any other test's scope is its module.
+    (``--dist loadgroup`` would do this by marks, but pytest-xdist 3.8 cannot rename node ids
+    on pytest 9.2, so marks are ignored.)"""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class Balanced(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return nodeid if Path(module).name in SPREAD else module
+            return scope_of(nodeid)
 
     return Balanced(config, log)
 
 
+def scope_of(nodeid: str) -> str:
+    """The xdist scope of a test: itself (SPREAD), its SHARED group, else its module."""
+    module = nodeid.split("::", 1)[0]
+    name = Path(module).name
+    if name in SHARED:
+        return f"shared:{SHARED[name]}"
+    return nodeid if name in SPREAD else module
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     """A SPREAD module must not grow a module- or class-scoped fixture: spread over workers,
-    it would be built on each of them."""
+    it would be built on each of them. A ``clock`` test must be in a CLOCK module, or the
+    moved-clock runs would not collect it."""
+    if item.get_closest_marker("clock") is not None and item.path.name not in CLOCK:
+        raise pytest.UsageError(f"{item.nodeid} is marked clock: add its module to "
+                                "conftest.CLOCK (the moved-clock runs collect only those)")
     if item.path.name not in SPREAD:
         return
     info = getattr(item, "_fixtureinfo", None)
@@ -169,6 +187,22 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 # -- the clock ------------------------------------------------------------------------------
 
+# The modules that hold the ``clock`` tests. A run of ``-m clock`` (.ci/run's moved-clock run)
+# collects only these: importing the whole suite to deselect all but 77 tests cost each worker
+# seconds. pytest_itemcollected fails any run that finds a clock test elsewhere.
+CLOCK = {"test_pulse_batches.py", "test_pulse_cli.py", "test_pulse_core.py",
+         "test_pulse_hostile.py", "test_pulse_web.py"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m clock``, a test module outside CLOCK holds nothing that would run."""
+    name = collection_path.name
+    if (config.getoption("markexpr", "") == "clock" and name.startswith("test_")
+            and name.endswith(".py") and name not in CLOCK):
+        return True
+    return None
+
+
 _MOVED: list[Any] = []
 
 
@@ -176,11 +210,31 @@ def pytest_configure(config: pytest.Config) -> None:
     """``DIPSTICK_TEST_TODAY=YYYY-MM-DD`` moves this process's clock to noon of that day
     (ticking) before any test module is imported, so the ``clock`` tests prove they pass on
     any day: .ci/run uses a day after the demo's data and one before it. In-process only: a
-    subprocess keeps the real clock (why the CLI tests run in-process)."""
-    if os.environ.get("DIPSTICK_TEST_TODAY"):
-        traveller = time_machine.travel(noon(shared.session_day()), tick=True)
-        traveller.start()
-        _MOVED.append(traveller)
+    subprocess keeps the real clock (why the CLI tests run in-process). Several days
+    (``A,B``) move each xdist worker to its own (``shared.day_of``): the run must give every
+    worker every test (``-n 2 --dist each``), checked here so no day is skipped quietly."""
+    moved = os.environ.get("DIPSTICK_TEST_TODAY")
+    if not moved:
+        return
+    days = shared.moved_days(moved)
+    if len(days) > 1 and not os.environ.get("PYTEST_XDIST_WORKER"):   # xdist's controller
+        if (config.getoption("dist", None) != "each"
+                or config.getoption("numprocesses", None) != len(days)):
+            raise pytest.UsageError(f"DIPSTICK_TEST_TODAY={moved} names {len(days)} days: "
+                                    f"run with -n {len(days)} --dist each")
+        return
+    traveller = time_machine.travel(noon(shared.session_day()), tick=True)
+    traveller.start()
+    _MOVED.append(traveller)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Which day each process runs on, so a red moved-clock run names its day."""
+    days = shared.moved_days(os.environ.get("DIPSTICK_TEST_TODAY"))
+    if not days:
+        return None
+    return "clock moved to " + ", ".join(
+        f"{d} (gw{i})" if len(days) > 1 else str(d) for i, d in enumerate(days))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -30,21 +30,50 @@ SEED = 7
 _DAY: list[date] = []
 
 
+def moved_days(moved: str | None) -> list[date]:
+    """The days ``DIPSTICK_TEST_TODAY`` names: one, or several separated by commas for one run
+    that moves each xdist worker to its own day (``-n`` as many workers, ``--dist each``: every
+    worker runs every test). .ci/run moves two workers to its two days in one run, instead of
+    two runs that each collect the whole suite twice and prepare the demo again."""
+    return [date.fromisoformat(d.strip()) for d in (moved or "").split(",") if d.strip()]
+
+
+def day_of(moved: str | None, worker: str | None) -> date:
+    """The "today" of the process: the demo's last day unless ``moved``; of several days, the
+    one of the worker's number (``gw0`` the first). Any other worker is an error, never a
+    quiet fall back to another day."""
+    days = moved_days(moved)
+    if len(days) <= 1:
+        return days[0] if days else AS_OF
+    index = int(worker[2:]) if worker and worker[:2] == "gw" and worker[2:].isdigit() else -1
+    if not 0 <= index < len(days):
+        raise RuntimeError(f"DIPSTICK_TEST_TODAY names {len(days)} days: run with -n "
+                           f"{len(days)} --dist each (worker {worker!r} has no day)")
+    return days[index]
+
+
 def session_day() -> date:
     """The one "today" of the tests that read the clock, never the wall clock: the day
-    ``DIPSTICK_TEST_TODAY`` names (.ci/run's moved-clock runs), else the demo's last day of data.
-    The ``clock`` tests run at noon of it (conftest.pinned_clock)."""
+    ``DIPSTICK_TEST_TODAY`` names for this process (.ci/run's moved-clock run), else the demo's
+    last day of data. The ``clock`` tests run at noon of it (conftest.pinned_clock)."""
     if not _DAY:
-        moved = os.environ.get("DIPSTICK_TEST_TODAY")
-        _DAY.append(date.fromisoformat(moved) if moved else AS_OF)
+        _DAY.append(day_of(os.environ.get("DIPSTICK_TEST_TODAY"),
+                           os.environ.get("PYTEST_XDIST_WORKER")))
     return _DAY[0]
 
 
 def session_dir(factory: pytest.TempPathFactory) -> Path:
     """The folder all workers of this session share (the base temp itself without xdist:
-    its parent would be shared with earlier sessions)."""
+    its parent would be shared with earlier sessions). Workers moved to different days share
+    nothing: each builds its demo and databases on its own day, as a run of its own would."""
     base = factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return base
+    if len(moved_days(os.environ.get("DIPSTICK_TEST_TODAY"))) > 1:
+        own = base.parent / f"day-{session_day().isoformat()}"
+        own.mkdir(exist_ok=True)
+        return own
+    return base.parent
 
 
 @contextmanager

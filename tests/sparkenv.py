@@ -1,5 +1,6 @@
 """What the Spark tests need: PySpark and Java, else a skip (a failure under
-``DIPSTICK_REQUIRE_SPARK=1``, as in CI); the module-scoped ``spark`` fixture is in conftest."""
+``DIPSTICK_REQUIRE_SPARK=1``, as in CI); the ``spark`` fixture (one session per worker,
+shared by the Spark modules) is in conftest."""
 
 from __future__ import annotations
 
