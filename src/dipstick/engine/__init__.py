@@ -171,9 +171,21 @@ def coded_arrays(lf: nw.LazyFrame[Any], keys: Iterable[str]
     than the query spent grouping them. Elsewhere (text, Spark) the keys come as text."""
     import numpy as np
 
+    native = lf.to_native()
+    coded, labels = enum_codes(native, keys)
+    if not labels:
+        return arrays(lf), {}
+    got = coded.fetchnumpy()
+    return {k: np.asarray(np.ma.filled(np.ma.asarray(v).astype(np.int64), -1))
+            if k in labels else _unmasked(v) for k, v in got.items()}, labels
+
+
+def enum_codes(native: Any, keys: Iterable[str]
+               ) -> tuple[duckdb.DuckDBPyRelation, dict[str, tuple[str, ...]]]:
+    """A DuckDB relation with each of ``keys`` that is an ENUM as its codes (``enum_code``),
+    and those ENUMs' values by code; no labels (and the input) for text keys or another engine."""
     from dipstick.engine.quote import ident
 
-    native = lf.to_native()
     wanted = set(keys)
     labels: dict[str, tuple[str, ...]] = {}
     if isinstance(native, duckdb.DuckDBPyRelation):
@@ -183,12 +195,10 @@ def coded_arrays(lf: nw.LazyFrame[Any], keys: Iterable[str]
                 assert isinstance(values, list)
                 labels[name] = tuple(values)
     if not labels:
-        return arrays(lf), {}
-    got = native.project(", ".join(
+        return native, {}
+    return native.project(", ".join(
         f"enum_code({ident(n)}) AS {ident(n)}" if n in labels else ident(n)
-        for n in native.columns)).fetchnumpy()
-    return {k: np.asarray(np.ma.filled(np.ma.asarray(v).astype(np.int64), -1))
-            if k in labels else _unmasked(v) for k, v in got.items()}, labels
+        for n in native.columns)), labels
 
 
 def _unmasked(v: Any) -> np.ndarray[Any, Any]:

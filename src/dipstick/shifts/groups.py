@@ -12,13 +12,11 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-import duckdb
 import narwhals as nw
 import numpy as np
 import numpy.typing as npt
 
-from dipstick.engine import arrays, coded_arrays
-from dipstick.engine.quote import ident
+from dipstick.engine import arrays, coded_arrays, enum_codes
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -29,20 +27,8 @@ def early_codes(frame: nw.LazyFrame[Any], keys: list[str]) -> tuple[nw.LazyFrame
     """``frame`` with each of ``keys`` still an ENUM on DuckDB as its codes (``enum_code``:
     what :func:`~dipstick.engine.coded_arrays` fetches), and the ENUMs' values by code; as it
     is, and no labels, elsewhere (text, Spark). Group and compare such a key only as codes."""
-    native = frame.to_native()
-    if not isinstance(native, duckdb.DuckDBPyRelation):
-        return frame, {}
-    labels: Labels = {}
-    for name, t in zip(native.columns, native.types, strict=True):
-        if name in keys and t.id == "enum":
-            values = dict(t.children)["values"]
-            assert isinstance(values, list)
-            labels[name] = tuple(values)
-    if not labels:
-        return frame, {}
-    return nw.from_native(native.project(", ".join(
-        f"enum_code({ident(n)}) AS {ident(n)}" if n in labels else ident(n)
-        for n in native.columns))), labels
+    coded, labels = enum_codes(frame.to_native(), keys)
+    return (nw.from_native(coded), labels) if labels else (frame, {})
 
 
 def fetch(lf: nw.LazyFrame[Any], keys: list[str], labels: Labels | None = None
