@@ -235,6 +235,30 @@ def test_a_log_with_no_events_says_so(tmp_path: Path) -> None:
     assert "No events to discover in billing" in other.stdout
 
 
+def test_the_xes_events_left_out_are_said_on_stderr(tmp_path: Path) -> None:
+    """A lifecycle log's ``schedule`` events are not visits: left out, and the count said on
+    stderr in both formats (the JSON on stdout stays parseable); a state log drops none."""
+    event = ('<event><string key="concept:name" value="A"/><string key="lifecycle:transition" '
+             'value="{}"/><date key="time:timestamp" value="2026-03-01T0{}:00:00Z"/></event>')
+    def log(name: str, *transitions: str) -> Path:
+        body = "".join(event.format(t, 7 + i) for i, t in enumerate(transitions))
+        path = tmp_path / name
+        path.write_text('<log xmlns="http://www.xes-standard.org/"><trace><string '
+                        f'key="concept:name" value="c1"/>{body}</trace></log>')
+        return path
+
+    life = log("life.xes", "schedule", "schedule", "start", "complete")
+    for fmt in ("table", "json"):
+        r = _dipstick("streams", str(life), "--format", fmt)
+        assert r.returncode == 0, r.stderr
+        assert "2 events of life.xes left out" in r.stderr
+    assert json.loads(r.stdout)[0]["discovery"]["events"] == 2   # start and complete
+    states = _dipstick("streams", str(log("states.xes", "In Progress", "Closed")),
+                       "--format", "json")
+    assert states.returncode == 0 and "left out" not in states.stderr
+    assert json.loads(states.stdout)[0]["discovery"]["events"] == 2
+
+
 def test_streams_command_names_the_bad_row(tmp_path: Path) -> None:
     log = _log_csv(tmp_path / "incidents.csv")
     log.write_text(log.read_text().replace("3/3/2026 10:30", "3/13/2026 10:30", 1))

@@ -21,6 +21,7 @@ from dipstick.cli.app import (
     _print_json,
     _progress,
     app,
+    err,
     one_shot,
     out,
     stderr_is_terminal,
@@ -147,7 +148,8 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            load_event_log(con, path, mapping, table="events", ordered=False, canonical=False)
+            _, dropped = load_event_log(con, path, mapping, table="events", ordered=False,
+                                        canonical=False)
             step("discovering")
             d = discover_relation(con.table("events"), process=only, waiting=waiting,
                                   collapse=collapse, top_variants=top)
@@ -155,6 +157,10 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         raise _fail(e, fmt) from None
     finally:
         con.close()
+    if dropped:   # said on stderr in both formats: the JSON on stdout stays as it was
+        err.print(f"[yellow]note[/yellow]: {dropped:,} event{'s' * (dropped != 1)} of "
+                  f"{path.name} left out: lifecycle:transition neither start nor complete "
+                  "(schedule, suspend, …; docs/event-logs.md)")
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
 
