@@ -122,9 +122,7 @@ def measure(ctx: CheckContext, spec: ChangeSpec) -> ChangeMeasures | None:
     use = _use_around(ctx, spec, changes)
     # ``assess`` asks for the shifts of the services with recent changes only: those screened
     # alone, not every series of their metrics (a hint: the same answers, ~560 rows fewer)
-    index = detect_all(ctx)
-    index.expect_series(k for sid in changes for k in index.keys(sid)
-                        if k.metric in CAUSE_SERIES[CAUSE])
+    detect_all(ctx).expect((sid, CAUSE) for sid in changes)
     return ChangeMeasures(changes, effects, use, _judge(ctx, spec, changes, effects, use))
 
 

@@ -226,9 +226,10 @@ class ShiftIndex:
 
     def expect(self, drivers: Iterable[tuple[str, str]]) -> None:
         """Screen together, and only, the series the :meth:`driver` questions ``drivers``
-        (service, cause) will read. Asked one at a time, each would screen every series of its
-        metric on its weeks: on the large demo 2,020 ``cost_per_user`` series for the 109 the
-        leaks' dating reads, 6,973 ``value_score`` for 307."""
+        (service, cause) will read, or a cause's own :meth:`shifts` questions about them. Asked
+        one at a time, each would screen every series of its metric on its weeks: on the large
+        demo 2,020 ``cost_per_user`` series for the 109 the leaks' dating reads, 6,973
+        ``value_score`` for 307."""
         self.expect_series(k for service_id, cause in drivers for k in self.keys(service_id)
                            if k.metric in CAUSE_SERIES.get(cause, ()))
 

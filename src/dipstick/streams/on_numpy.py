@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, LogShape
 from dipstick.engine.sql import literal
-from dipstick.streams.on_numpy_people import handovers, people, services
+from dipstick.streams.on_numpy_people import fetch, handovers, people, services
 from dipstick.streams.on_numpy_variants import variants
 
 I64 = npt.NDArray[np.int64]
@@ -93,23 +93,16 @@ def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape, extra: str) -> dict[st
     the activity's code (0-based, in name order), then the ``extra`` select items."""
     enum = ", ".join(literal(a) for a in log.activities)
     row = ", _row AS r" if "_row" in log.columns else ""
-    return _fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
+    return fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
                        f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code"
                        f"{extra} FROM _e")
 
 
 def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
     """The distinct case ids in text order (the SQL's ``min(case_id)``) and their hashes."""
-    res = _fetch(rel, "SELECT case_id, hash(case_id) AS h FROM (SELECT DISTINCT case_id "
+    res = fetch(rel, "SELECT case_id, hash(case_id) AS h FROM (SELECT DISTINCT case_id "
                       "FROM _e) ORDER BY case_id")
     return res["case_id"], res["h"]
-
-
-def _fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
-    """A query over the relation (as ``_e``), its columns as NumPy arrays."""
-    res = rel.query("_e", sql)
-    assert res is not None   # a SELECT has a result
-    return res.fetchnumpy()
 
 
 @dataclass(frozen=True)

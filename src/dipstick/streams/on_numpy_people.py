@@ -42,7 +42,7 @@ def people(rel: duckdb.DuckDBPyRelation, log: LogShape) -> People | None:
         return None
     select, null, hashes, names = "", None, np.zeros(0, np.uint64), ()
     if "resource" in cols:
-        found = _fetch(rel, "SELECT hash(resource) AS h, resource IS NULL AS z FROM (SELECT "
+        found = fetch(rel, "SELECT hash(resource) AS h, resource IS NULL AS z FROM (SELECT "
                             "DISTINCT resource FROM _e)")
         if _clash(found["h"]):
             return None
@@ -110,7 +110,8 @@ def _clash(hashes: Any) -> bool:
     return bool((h[1:] == h[:-1]).any())
 
 
-def _fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
+def fetch(rel: duckdb.DuckDBPyRelation, sql: str) -> dict[str, Any]:
+    """A query over the relation (as ``_e``), its columns as NumPy arrays."""
     res = rel.query("_e", sql)
     assert res is not None   # a SELECT has a result
     return res.fetchnumpy()
