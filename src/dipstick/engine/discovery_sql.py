@@ -65,7 +65,7 @@ def shape(rel: duckdb.DuckDBPyRelation) -> LogShape:
 
 def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence[str],
                collapse: bool, top: int) -> dict[str, Any]:
-    """Every aggregate of a discovery, as plain Python values keyed by ``_KEYS``: the visits
+    """Every aggregate of a discovery, as plain Python values keyed by ``KEYS``: the visits
     table created, read by one query, dropped."""
     name = f"_visits_{uuid.uuid4().hex[:12]}"
     _rows(rel, f"CREATE TEMP TABLE {name} AS {_visits_sql(log, wait_names, collapse)}")
@@ -74,7 +74,7 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         rows = _rows(rel, sql)
     finally:
         _rows(rel, f"DROP TABLE IF EXISTS {name}")
-    return dict(zip(_KEYS, rows[0], strict=True))
+    return dict(zip(KEYS, rows[0], strict=True))
 
 
 def _rows(rel: duckdb.DuckDBPyRelation, sql: str) -> list[tuple[Any, ...]]:
@@ -165,12 +165,13 @@ def _visits_sql(log: LogShape, wait_names: Sequence[str], collapse: bool) -> str
             f"rework_s{paired}{service} FROM r")
 
 
-_KEYS = ("head", "variants", "sequences", "variant_count", "throughput", "activities",
+KEYS = ("head", "variants", "sequences", "variant_count", "throughput", "activities",
          "rework_cases", "services", "edges", "start_activities", "end_activities", "handovers")
 
 
-def _hash(a: int, b: int, c: int, p: int) -> str:
-    """The portable variant key's hash of (code, pos), as SQL (discover._hash's arithmetic)."""
+def variant_hash(a: int, b: int, c: int, p: int) -> str:
+    """The portable variant key's hash of (code, pos), as SQL (discover._hash's arithmetic;
+    DuckDB's and Spark's: ``code`` and ``pos`` BIGINT)."""
     x = f"((code * {a} + pos * {b} + {c}) % {p})"
     y = f"(({x} * {x}) % {p})"
     return f"((((({y} + pos * 31) % {p}) * (({y} % 65521) + 1))) % {p})"
@@ -194,7 +195,7 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
             f"{tie}) AS prev FROM _e WHERE resource IS NOT NULL) GROUP BY case_id))")
     else:
         handovers = "NULL"
-    hashes = ", ".join(f"sum({_hash(*h)}) AS h{i}" for i, h in enumerate(VARIANT_HASH))
+    hashes = ", ".join(f"sum({variant_hash(*h)}) AS h{i}" for i, h in enumerate(VARIANT_HASH))
     keys = ", ".join(f"h{i}" for i in range(len(VARIANT_HASH)))
     tp = "(epoch_us(last) - epoch_us(first)) / 1000000"
     return (

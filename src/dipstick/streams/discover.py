@@ -92,12 +92,18 @@ def discover(
     top_variants: int = 10,
 ) -> Discovery:
     """Everything the value stream map and the flow indicator need from one process's log.
-    On DuckDB as three SQL queries (:mod:`dipstick.streams.on_duckdb`); on another engine
-    (Spark) by the portable Narwhals formulation, :func:`discover_portable`."""
+    On DuckDB as three SQL queries (:mod:`dipstick.streams.on_duckdb`), on Spark as two Spark
+    SQL statements (:mod:`dipstick.streams.on_spark`); on another engine by the portable
+    Narwhals formulation, :func:`discover_portable`."""
     native = events.to_native()
     if isinstance(native, duckdb.DuckDBPyRelation):
         return discover_relation(native, process=process, waiting=waiting, collapse=collapse,
                                  top_variants=top_variants)
+    if events.implementation in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT):
+        from dipstick.streams.on_spark import discover_frame
+
+        return discover_frame(native, process=process, waiting=waiting, collapse=collapse,
+                              top_variants=top_variants)
     return discover_portable(events, process=process, waiting=waiting, collapse=collapse,
                              top_variants=top_variants)
 

@@ -16,7 +16,7 @@ I64 = npt.NDArray[np.int64]
 
 
 def variant_hash(code: Any, pos: Any, i: int) -> I64:
-    """``discovery_sql._hash`` of (code, position), 1-based as there, in int64 (no overflow:
+    """``discovery_sql.variant_hash`` of (code, position), 1-based as there, in int64 (no overflow:
     every product stays below 2⁶²); computed once per (code, position) and looked up."""
     a, b, c, p = VARIANT_HASH[i]
     acts, longest = int(code.max()) + 1, int(pos.max()) + 1
