@@ -140,7 +140,8 @@ SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_fuzz.py",
 # Modules that share a costly session fixture: each group runs on one worker, one module after
 # the other, so the fixture is built once (the Spark session: ~8 s of JVM start, and a cold JIT
 # that makes the first check the slowest).
-SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark"}
+SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark",
+          "test_spark_discovery.py": "spark"}
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
