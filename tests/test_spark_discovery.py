@@ -71,10 +71,11 @@ def test_a_bare_log_and_an_empty_window(spark: Any) -> None:
 
 def test_single_events_and_a_start_without_its_complete(spark: Any) -> None:
     """Cases of one event, a case whose only event is a start (no visit at all), equal
-    timestamps and a waiting state visited twice (parked, not redone)."""
+    timestamps, a waiting state visited twice (parked, not redone), and a tie on (timestamp,
+    seq) that only the file row breaks (stored against its order)."""
     con = duckdb.connect()
     con.execute("CREATE TABLE events (case_id VARCHAR, activity VARCHAR, timestamp TIMESTAMP, "
-                "lifecycle VARCHAR, resource VARCHAR, seq BIGINT)").fetchall()
+                "lifecycle VARCHAR, resource VARCHAR, seq BIGINT, _row BIGINT)").fetchall()
     t = T0
     rows = [("A", "Fix", t, "complete", None, 1),
             ("B", "Fix", t, "start", "ana", 1),
@@ -83,10 +84,15 @@ def test_single_events_and_a_start_without_its_complete(spark: Any) -> None:
             ("C", "Fix", t + timedelta(hours=2), "start", "bo", 4),
             ("C", "Fix", t + timedelta(hours=3), "complete", None, 5),
             ("C", "Awaiting user", t + timedelta(hours=3), "complete", "cy", 6),
-            ("C", "Awaiting user", t + timedelta(hours=4), "complete", "cy", 7)]
-    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
+            ("C", "Awaiting user", t + timedelta(hours=4), "complete", "cy", 7),
+            *(("D", a, t, "complete", None, 1) for a in ("New", "Triage", "Fix", "Review"))]
+    # D's four events tie on (timestamp, seq): their file rows (3, 1, 4, 2) say Triage, Review,
+    # New, Fix — neither the order they are stored in nor its reverse
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(*r, n) for r, n in zip(rows, [*range(10, 19), 3, 1, 4, 2], strict=True)])
     found = _same(con, spark)
-    assert found["cases"] == 2 and found["unpaired_starts"] == 1
+    assert found["cases"] == 3 and found["unpaired_starts"] == 1
+    assert found["start_activities"] == {"Fix": 2, "Triage": 1}
 
 
 def test_more_activities_than_duckdbs_repeat_bit_set(spark: Any) -> None:
