@@ -8,12 +8,13 @@ package (not counted), then runs ``run_check`` under a ``sys.setprofile`` hook, 
 to the code under test. In this DuckDB (2.x) every statement runs through the Python function
 ``duckdb._seam.submit(con, sql, …)`` and its rows come through a ``RelationResult``'s C
 methods (``fetchnumpy``, ``fetchall`` …): the hook times each ``submit`` and each later fetch
-of its result, wherever it is made. For each query: the nearest dipstick frame outside
-``dipstick/engine`` (the reader), the SQL, wall (``perf_counter``) and CPU (``process_time``:
-DuckDB's threads included) of the submit plus its fetches, the rows (the length of what a
-relation's ``fetchall``/``fetchnumpy`` returned; ``?`` otherwise), and the big tables its SQL
-names (``tickets`` or ``_coded_tickets`` …). Binds (``_seam.bind``: a relation's schema asked,
-each Narwhals step over the 2,040-value service ENUM ~5 ms) are summed per reader too.
+of its result, wherever it is made. For each query: the reader (the nearest dipstick frame
+outside the query helpers ``dipstick/engine`` and ``shifts/groups.py``), the SQL, wall
+(``perf_counter``) and CPU (``process_time``: DuckDB's threads included) of the submit plus its
+fetches, the rows (the length of what a relation's ``fetchall``/``fetchnumpy`` returned; ``?``
+otherwise), and the big tables its SQL names (``tickets`` or ``_coded_tickets`` …). Binds
+(``_seam.bind``: a relation's schema asked; each Narwhals step binds its input again, ~1–3 ms,
+~5 ms over the 2,040-value service ENUM) are summed per reader too.
 
 The hook costs every Python call of the check a little: the run's total is inflated (``--plain``
 prints a run without it first); a query's own wall and CPU are not (DuckDB runs in C with the
@@ -48,11 +49,15 @@ class Query:
     tables: list[str] = field(default_factory=list)
 
 
+# the query layer's own helpers: the reader is whoever called them
+HELPERS = ("/dipstick/engine/", "/dipstick/shifts/groups.py")
+
+
 def _reader(frame: Any) -> str:
     f = frame
     while f is not None:
         name = f.f_code.co_filename
-        if "/dipstick/" in name and "/dipstick/engine/" not in name:
+        if "/dipstick/" in name and not any(h in name for h in HELPERS):
             mod = name.split("/dipstick/", 1)[1].removesuffix(".py")
             return f"{mod}.{f.f_code.co_name}:{f.f_lineno}"
         f = f.f_back
@@ -185,7 +190,7 @@ def main() -> None:
           f"  {int(bn)} binds (a relation's schema asked): {bw:.2f} s wall, {bc:.2f} s CPU")
     _table("per table read (a query reading two counts for both)",
            ((t, q) for q in queries for t in (q.tables or ["(none)"])))
-    _table("per reader (the nearest dipstick frame outside dipstick/engine)",
+    _table("per reader (the nearest dipstick frame outside the query helpers)",
            ((q.reader.rsplit(":", 1)[0], q) for q in queries))
     print("\nbinds per reader:")
     for r, (n, w, c) in sorted(binds.items(), key=lambda kv: -kv[1][2])[:15]:
