@@ -40,6 +40,7 @@ from dipstick.indicators.common import (
 from dipstick.indicators.confidence import NO_CHANGE, at_most_watch, is_sign, scaled, tested
 from dipstick.indicators.tickets import BASELINE, CURRENT, split, windowed
 from dipstick.model import Service
+from dipstick.shifts.groups import early_codes
 from dipstick.stats import poisson_range, proportion, rate_ratio, two_proportions
 
 CAUSE = "training"
@@ -71,6 +72,23 @@ class TrainingMeasures:
     baseline_completion: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def _questions(ctx: CheckContext) -> list[dict[str, Any]]:
+    """The how-to tickets per service and window (count, mean lost minutes), compared and
+    grouped on the tickets' stored ENUM codes (the type filtered first, the services as codes
+    from the start: :func:`~dipstick.shifts.groups.early_codes`) and named once per group:
+    the view's text a row cost twice as much (0.050 → 0.023 s of CPU on the large demo)."""
+    stored = ctx.signals.frame("tickets", coded=True).filter(nw.col("type") == "question")
+    frame, codes = early_codes(stored, ["service"])
+    rows = collect(windowed(frame, "opened_at", ctx).group_by("service", "_window")
+                   .agg(n=nw.len(), lost=nw.col("lost_minutes").cast(nw.Float64).mean()))
+    if "service" in codes:
+        names = codes["service"]
+        for r in rows:
+            code = r["service"]
+            r["service"] = None if code is None or code < 0 else names[code]
+    return rows
+
+
 def _completion(ctx: CheckContext) -> dict[str, dict[str, dict[str, Any]]]:
     """The latest completion per (service, group) in each window, summed per service: one
     scan for both windows (:func:`dipstick.indicators.tickets.windowed`)."""
@@ -87,11 +105,7 @@ def measure(ctx: CheckContext, spec: TrainingSpec) -> TrainingMeasures:
     w = ctx.window
     questions: dict[str, dict[str, dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
     if ctx.signals.has("tickets"):
-        q = ctx.signals.frame("tickets").filter(nw.col("type") == "question")
-        questions = split(collect(windowed(q, "opened_at", ctx).group_by("service", "_window")
-                                  .agg(n=nw.len(),
-                                       lost=nw.col("lost_minutes").cast(nw.Float64).mean())),
-                          "service")
+        questions = split(_questions(ctx), "service")
     completion: dict[str, dict[str, dict[str, Any]]] = {CURRENT: {}, BASELINE: {}}
     if ctx.signals.has("training"):
         completion = _completion(ctx)
