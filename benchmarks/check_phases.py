@@ -90,11 +90,11 @@ def main() -> None:
         if rows:
             medians = [statistics.median(col) for col in zip(*rows, strict=True)]
             print(f"{name:6}" + "".join(f"{m:11.2f}" for m in medians))
-    print("every run, in the order run (base and this alternating):")
+    print("every run, in the order run (base, then this, in turn):")
     for i in range(args.repeat):
-        for name, rows in runs.items():
-            if rows:
-                print(f"{name:6}" + "".join(f"{m:11.2f}" for m in rows[i]))
+        for name in ("base", "this"):
+            if runs[name]:
+                print(f"{name:6}" + "".join(f"{m:11.2f}" for m in runs[name][i]))
 
 
 if __name__ == "__main__":
