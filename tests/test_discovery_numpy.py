@@ -19,7 +19,7 @@ import pytest
 
 from dipstick.engine import discovery_sql as q
 from dipstick.engine.sql import connect
-from dipstick.streams import on_numpy, on_numpy_variants
+from dipstick.streams import on_numpy, on_numpy_groups, on_numpy_variants
 from dipstick.streams.logs import LogMapping, read_event_log
 from dipstick.streams.on_duckdb import discover_relation
 
@@ -204,13 +204,13 @@ def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms()
     for group, us in ((rng.integers(0, 7, 2000), rng.integers(0, 10**9, 2000)),
                       (np.arange(40) % 8, np.append([0, 2**59], rng.integers(0, 2**59, 38)))):
         group = group.astype(np.int64)
-        g = on_numpy._grouped(group, us.astype(np.int64))
+        g = on_numpy_groups.grouped(group, us.astype(np.int64))
         for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
                                             strict=True):
             mine = sorted(int(x) for x in us[group == k])
             assert (n, total, lo, hi) == (len(mine), sum(mine), mine[0], mine[-1])
             mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
-            assert med == (mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5))
+            assert med == (mid[0] if mid[0] == mid[1] else on_numpy_groups.between(*mid, 0.5))
 
     code = rng.integers(0, 8, 1000).astype(np.int64)
     pos = rng.integers(1, 30, 1000).astype(np.int64)
@@ -227,7 +227,7 @@ def plain_groups(group: np.ndarray, us: np.ndarray) -> list[tuple[Any, ...]]:
         mine = sorted(int(x) for x in us[group == k])
         n = len(mine)
         mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
-        med = mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5)
+        med = mid[0] if mid[0] == mid[1] else on_numpy_groups.between(*mid, 0.5)
         out.append((k, n, sum(mine), mine[0], mine[-1], med))
     return out
 
@@ -241,7 +241,7 @@ def test_grouped_sums_and_repeats_by_radix_sort_equal_plain_counts(keys: int) ->
     n = 20_000
     group = rng.integers(0, keys, n).astype(np.int64)
     us = rng.integers(0, 10**6, n).astype(np.int64) * rng.integers(1, 4, n)   # ties in groups
-    g = on_numpy._grouped(group, us)
+    g = on_numpy_groups.grouped(group, us)
     assert list(zip(g.keys.tolist(), g.count.tolist(), g.total.tolist(), g.lo.tolist(),
                     g.hi.tolist(), g.median, strict=True)) == plain_groups(group, us)
     big = us * 10**7 + 1   # odd, partial sums past 2⁵³: inexact as doubles
