@@ -74,6 +74,9 @@ def both(rel: duckdb.DuckDBPyRelation, **kw: Any) -> None:
     assert fast.cases > 0
     assert json.dumps(fast.to_json()) == json.dumps(sql.to_json())
     assert fast.stream("s", "s").to_json() == sql.stream("s", "s").to_json()
+    # not in the JSON: the waits' squares, the spread a comparison of two windows needs
+    assert [a.wait_seconds_sq for a in fast.activities] == pytest.approx(
+        [a.wait_seconds_sq for a in sql.activities], rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -312,3 +315,64 @@ def test_cases_of_one_variant_are_made_adjacent_by_one_argsort_or_the_lexsort() 
             mine.setdefault(k, set()).add(i)
         assert groups(*on_numpy_variants._adjacent(a, b, c)) == {frozenset(v)
                                                                   for v in mine.values()}
+
+
+def test_positions_and_case_numbers_in_32_or_64_bits_are_the_arange_forms() -> None:
+    """``on_numpy_groups.positions`` (one running sum) gives ``arange - starts[case] + 1`` in
+    either width; 32 bits are taken only while every index fits; sums of 32-bit values that
+    take the radix-sort path are summed in 64 bits (no wrap at 2³¹)."""
+    rng = np.random.default_rng(11)
+    n = 5_000
+    new = rng.random(n) < 0.2
+    new[0] = True
+    starts = np.flatnonzero(new)
+    case = np.cumsum(new) - 1
+    expected = np.arange(n) - starts[case] + 1
+    for dtype in (np.int32, np.int64):
+        pos = on_numpy_groups.positions(starts, n, dtype)
+        assert pos.dtype == dtype
+        assert pos.tolist() == expected.tolist()
+    single = on_numpy_groups.positions(np.array([0]), 4, np.int32)   # one case, no reset
+    assert single.tolist() == [1, 2, 3, 4]
+    assert on_numpy_groups.index_type(2**31 - 1) is np.int32
+    assert on_numpy_groups.index_type(2**31) is np.int64
+    near = np.full(4, 2**31 - 1, np.int32)
+    near[0] = -1   # a negative value: not bincount's, the sorted runs'
+    assert on_numpy._sums(np.zeros(4, np.int64), near, 1).tolist() == [3 * (2**31 - 1) - 1]
+
+
+@pytest.mark.parametrize("acts", [1, 8, 181, 182, 400])
+def test_the_pairs_and_their_sources_from_one_sort_equal_grouping_each_apart(acts: int) -> None:
+    """``on_numpy_groups.follows``: the pairs (``src × acts + dst``) and the sources grouped
+    from one radix sort equal each grouped apart (and plain Python); from 182 activities
+    the pair keys pass 2¹⁵ and each is grouped apart."""
+    rng = np.random.default_rng(acts)
+    n = 6_000
+    src = rng.integers(0, acts, n).astype(np.int64)
+    dst = rng.integers(0, acts, n).astype(np.int64)
+    src[:3], dst[:3] = acts - 1, acts - 1   # the greatest pair key present
+    us = rng.integers(0, 10**6, n).astype(np.int64) * rng.integers(1, 3, n)
+    pairs, sources = on_numpy_groups.follows(src, dst, us, acts)
+
+    def rows(g: on_numpy_groups.Groups) -> list[tuple[Any, ...]]:
+        return list(zip(g.keys.tolist(), g.count.tolist(), g.total.tolist(), g.lo.tolist(),
+                        g.hi.tolist(), g.median, strict=True))
+
+    assert rows(pairs) == plain_groups(src * acts + dst, us)
+    assert rows(sources) == plain_groups(src, us)
+    empty = np.zeros(0, np.int64)
+    assert [rows(g) for g in on_numpy_groups.follows(empty, empty, empty, acts)] == [[], []]
+
+
+def test_both_variant_hashes_by_one_flat_index_are_each_looked_up_alone() -> None:
+    """``on_numpy_variants.variant_hashes``: the two hashes by one flat index into their
+    tables (or computed per event when a table would outgrow the events) equal
+    :func:`variant_hash` of each, from 32-bit positions too."""
+    rng = np.random.default_rng(4)
+    code = rng.integers(0, 8, 1000).astype(np.int64)
+    pos = rng.integers(1, 30, 1000).astype(np.int32)
+    for p in (pos, np.append(pos[:-1], 10**5).astype(np.int32)):   # a table, then none
+        both_ = on_numpy_variants.variant_hashes(code, p)
+        for i in (0, 1):
+            alone = on_numpy_variants.variant_hash(code, p.astype(np.int64), i)
+            assert both_[i].tolist() == alone.tolist()
