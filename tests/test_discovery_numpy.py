@@ -320,7 +320,8 @@ def test_cases_of_one_variant_are_made_adjacent_by_one_argsort_or_the_lexsort() 
 def test_positions_and_case_numbers_in_32_or_64_bits_are_the_arange_forms() -> None:
     """``on_numpy_groups.positions`` (one running sum) gives ``arange - starts[case] + 1`` in
     either width; 32 bits are taken only while every index fits; sums of 32-bit values that
-    take the radix-sort path are summed in 64 bits (no wrap at 2³¹)."""
+    take the radix-sort path are summed in 64 bits (no wrap at 2³¹: NumPy's ``add.reduceat``
+    widens them, as ``add.reduce`` does)."""
     rng = np.random.default_rng(11)
     n = 5_000
     new = rng.random(n) < 0.2

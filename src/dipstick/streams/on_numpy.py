@@ -283,8 +283,8 @@ def _sums(group: Any, values: Any, size: int) -> I64:
     keys = np.flatnonzero(counts)
     if len(keys):
         begin = np.cumsum(counts[keys]) - counts[keys]
-        wide = values.astype(np.int64, copy=False)   # positions may come in 32 bits
-        out[keys] = np.add.reduceat(wide[np.argsort(keys16, kind="stable")], begin)
+        # 32-bit positions too: add.reduceat sums small integers in int64, as add.reduce does
+        out[keys] = np.add.reduceat(values[np.argsort(keys16, kind="stable")], begin)
     return out
 
 
