@@ -337,6 +337,9 @@ def test_positions_and_case_numbers_in_32_or_64_bits_are_the_arange_forms() -> N
     assert single.tolist() == [1, 2, 3, 4]
     assert on_numpy_groups.index_type(2**31 - 1) is np.int32
     assert on_numpy_groups.index_type(2**31) is np.int64
+    case32 = np.array([0, 2**30, 2**31 - 1], np.int32)   # (case, activity) keys past 2³¹
+    assert on_numpy._pair_keys(case32, np.array([1, 2, 3]), 1000).tolist() == [
+        1, 2**30 * 1000 + 2, (2**31 - 1) * 1000 + 3]
     near = np.full(4, 2**31 - 1, np.int32)
     near[0] = -1   # a negative value: not bincount's, the sorted runs'
     assert on_numpy._sums(np.zeros(4, np.int64), near, 1).tolist() == [3 * (2**31 - 1) - 1]

@@ -236,8 +236,7 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     # gathered once, each read twice or three times below (~4 ms a gather of 1.27 M events)
     src, us, redo = code[nxt], to_next_us[nxt], code[rework]
     pairs, per_activity = follows(src, code[1:][nxt[:-1]], us, acts)
-    reworked = np.multiply(case[rework], acts, dtype=np.int64)   # no 32-bit overflow
-    reworked += redo
+    reworked = _pair_keys(case[rework], redo, acts)
     out: dict[str, Any] = {
         "head": {"n": n, "cases": ncases, "first": _time(int(t.min())),
                  "last": _time(int(t.max())), "paired": 0},
@@ -375,6 +374,14 @@ def _again(case: Any, code: Any) -> Any:
     again = np.empty(n, bool)
     again[o] = same
     return again
+
+
+def _pair_keys(case: Any, code: I64, acts: int) -> I64:
+    """``case × acts + code`` in int64 from 32-bit case numbers: their own product would
+    wrap past 2³¹ (two million cases of a thousand activities)."""
+    keys = np.multiply(case, acts, dtype=np.int64)
+    keys += code
+    return keys
 
 
 def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:
