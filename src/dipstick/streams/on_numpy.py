@@ -379,7 +379,7 @@ def _again(case: Any, code: Any) -> Any:
 def _pair_keys(case: Any, code: I64, acts: int) -> I64:
     """``case × acts + code`` in int64 from 32-bit case numbers: their own product would
     wrap past 2³¹ (two million cases of a thousand activities)."""
-    keys = np.multiply(case, acts, dtype=np.int64)
+    keys: I64 = np.multiply(case, acts, dtype=np.int64)
     keys += code
     return keys
 
