@@ -90,9 +90,11 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         at, t, code, new = at[keep], t[keep], code[keep], new[keep]
     # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
     rank = by_hash[np.searchsorted(hashes, h[at[new]])]
+    srv = None if srv is None else srv[at]
+    del h, o, at   # ~20 MB the aggregates' arrays reuse instead of fresh pages
     out = _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
     out["handovers"] = hand   # of the events before collapse; the services of the visits
-    out["services"] = None if srv is None else services(srv[at], code, len(log.activities), found)
+    out["services"] = None if srv is None else services(srv, code, len(log.activities), found)
     return out
 
 

@@ -81,7 +81,8 @@ def follows(src: I64, dst: I64, us: I64, acts: int) -> tuple[Groups, Groups]:
     are adjacent keys, so its values are adjacent too, and its count, sum and extremes are its
     pairs'. Grouping each apart sorted and gathered the ~1.1 M values of a 1.27 M-event log
     twice (docs/benchmarks.md, session 21). Else each by :func:`grouped`."""
-    pair = src * acts + dst
+    pair = src * acts
+    pair += dst
     key = small(pair)
     if len(us) and key.dtype == np.int16:
         counts = np.bincount(key)
