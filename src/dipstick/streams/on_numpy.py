@@ -21,7 +21,7 @@ session 13).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +65,7 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         return None
     cols = _columns(rel, log, found.select)
     cases_text, cases_hash = _cases(rel)
+    row = _rows(rel, log)
     # a masked array (NULLs) told by its type: ``np.ma`` would import numpy.ma (10-25 ms CPU)
     if any(type(a) is not np.ndarray for a in (*cols.values(), cases_text)):
         return None   # a missing case, time or order (not in a log read by dipstick): SQL
@@ -72,7 +73,10 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
     hashes = cases_hash[by_hash]
     if bool((hashes[1:] == hashes[:-1]).any()):
         return None   # two case ids, one hash
-    ordered = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
+    try:
+        ordered = _case_order(cols["h"], cols["t"], cols["s"], row, hashes)
+    except _MissingRow:
+        return None   # a missing file row, needed at a tie: the SQL orders by it
     o, key, t = ordered.order, ordered.case, ordered.t
     h, code, res, srv = cols["h"], cols["code"][o], cols.get("_res"), cols.get("_srv")
     del cols, ordered   # freed for the arrays to come: fewer fresh pages for the kernel to zero
@@ -99,11 +103,11 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
 
 
 def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape, extra: str) -> dict[str, Any]:
-    """The typed columns in the relation's order: case hash, time (µs), order, file row and
-    the activity's code (0-based, in name order), then the ``extra`` select items."""
+    """The typed columns in the relation's order: case hash, time (µs), order and the
+    activity's code (0-based, in name order), then the ``extra`` select items. The file row
+    is :func:`_rows`'."""
     enum = ", ".join(literal(a) for a in log.activities)
-    row = ", _row AS r" if "_row" in log.columns else ""
-    return fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
+    return fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s, "
                        f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code"
                        f"{extra} FROM _e")
 
@@ -113,6 +117,34 @@ def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
     res = fetch(rel, "SELECT case_id, hash(case_id) AS h FROM (SELECT DISTINCT case_id "
                       "FROM _e) ORDER BY case_id")
     return res["case_id"], res["h"]
+
+
+# The file row of each event, in the columns' order, or None when the log has none
+Rows = Callable[[], "I64 | None"]
+
+
+class _MissingRow(Exception):
+    """A file row is missing (NULL) where it would break a tie: the SQL's to answer."""
+
+
+def _rows(rel: duckdb.DuckDBPyRelation, log: LogShape) -> Rows:
+    """The file row, fetched at the first call only. It breaks ties of (case, time, order)
+    alone, which a usual log has none of: fetched with the other columns it cost ~10 MB and
+    ~0.01 s CPU of a 1.27 M-event log for nothing (docs/benchmarks.md, session 21). A second
+    scan of the relation comes in the first one's order: DuckDB keeps insertion order in a
+    result without ``ORDER BY`` (``preserve_insertion_order``, on by default, as the streams
+    view's ``rowid`` already assumes)."""
+    found: list[I64 | None] = []
+
+    def row() -> I64 | None:
+        if not found:
+            r = fetch(rel, "SELECT _row AS r FROM _e")["r"] if "_row" in log.columns else None
+            if r is not None and type(r) is not np.ndarray:
+                raise _MissingRow   # a masked array: a NULL among them
+            found.append(r)
+        return found[0]
+
+    return row
 
 
 @dataclass(frozen=True)
@@ -127,7 +159,7 @@ class _Ordered:
     t: I64
 
 
-def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
+def _case_order(h: Any, t: I64, s: I64, row: Rows, hashes: Any) -> _Ordered:
     """The events ordered by (case hash, time, order, file row); ``hashes`` are the distinct
     case hashes, ascending.
 
@@ -137,11 +169,12 @@ def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
     of integers packing the hash's leading bits (when those still tell every case apart) with
     the event's index — a fifth of a ``lexsort``'s time (docs/benchmarks.md, session 14) —
     then the same pass. Else one ``lexsort`` of (case hash, time), the order and row consulted
-    only where a case has events at one time (exports with whole minutes have many)."""
+    only where a case has events at one time (exports with whole minutes have many), the row
+    (``row()``) only where one has two at one time and order."""
     same = h[1:] == h[:-1]
-    if len(h) - int(same.sum()) == len(hashes) and bool((_later(t, s, r) | ~same).all()):
+    if len(h) - int(same.sum()) == len(hashes) and bool((_later(t, s, row, same) | ~same).all()):
         return _Ordered(slice(None), h, t)
-    found = _stable_by_case(h, t, s, r, hashes)
+    found = _stable_by_case(h, t, s, row, hashes)
     if found is not None:
         return found
     o = np.lexsort((t, h))
@@ -153,12 +186,13 @@ def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
         at[:-1] |= tie
         idx = np.flatnonzero(at)
         sub = o[idx]
+        r = row()
         keys = (s[sub], t[sub], h[sub]) if r is None else (r[sub], s[sub], t[sub], h[sub])
         o[idx] = sub[np.lexsort(keys)]   # within a tie, hash and time are equal: hs, ts hold
     return _Ordered(o, hs, ts)
 
 
-def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered | None:
+def _stable_by_case(h: Any, t: I64, s: I64, row: Rows, hashes: Any) -> _Ordered | None:
     """The events stably sorted by case — one ``sort`` of the hash's leading 63 − b bits
     packed with the event's b-bit index — when that is their order by (case, time, order,
     row): each case's events come in that order in the file. None when they do not, or when
@@ -188,18 +222,25 @@ def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Orde
     if len(tie):
         a, b = o[tie], o[tie + 1]
         later = s[b] > s[a]
+        tied = s[b] == s[a]
+        r = row() if bool(tied.any()) else None
         if r is not None:
-            later |= (s[b] == s[a]) & (r[b] > r[a])
+            later |= tied & (r[b] > r[a])
         if not bool(later.all()):
             return None
     return _Ordered(o, case, to)
 
 
-def _later(t: I64, s: I64, r: I64 | None) -> Any:
-    """Whether each event is later than the one before it in (time, order, row)."""
-    later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (s[1:] > s[:-1]))
+def _later(t: I64, s: I64, row: Rows, same: Any) -> Any:
+    """Whether each event is later than the one before it in (time, order, row); the row is
+    fetched only when two events of one case (``same``) have one time and order."""
+    at = t[1:] == t[:-1]
+    later = (t[1:] > t[:-1]) | (at & (s[1:] > s[:-1]))
+    at &= s[1:] == s[:-1]
+    at &= same
+    r = row() if bool(at.any()) else None
     if r is not None:
-        later |= (t[1:] == t[:-1]) & (s[1:] == s[:-1]) & (r[1:] > r[:-1])
+        later |= at & (r[1:] > r[:-1])
     return later
 
 
