@@ -19,7 +19,7 @@ import pytest
 
 from dipstick.engine import discovery_sql as q
 from dipstick.engine.sql import connect
-from dipstick.streams import on_numpy, on_numpy_variants
+from dipstick.streams import on_numpy, on_numpy_groups, on_numpy_variants
 from dipstick.streams.logs import LogMapping, read_event_log
 from dipstick.streams.on_duckdb import discover_relation
 
@@ -74,6 +74,9 @@ def both(rel: duckdb.DuckDBPyRelation, **kw: Any) -> None:
     assert fast.cases > 0
     assert json.dumps(fast.to_json()) == json.dumps(sql.to_json())
     assert fast.stream("s", "s").to_json() == sql.stream("s", "s").to_json()
+    # not in the JSON: the waits' squares, the spread a comparison of two windows needs
+    assert [a.wait_seconds_sq for a in fast.activities] == pytest.approx(
+        [a.wait_seconds_sq for a in sql.activities], rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -100,10 +103,20 @@ def order_of(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return cols["h"], cols["t"], cols["s"], cols["r"], np.unique(cols["h"])
 
 
+def fixed(r: Any) -> Any:
+    """The file row as the ordering asks for it (a call)."""
+    return lambda: r
+
+
+def rows_of(h: Any, t: Any, s: Any, r: Any, hashes: Any) -> tuple[Any, ...]:
+    """``order_of``'s arrays with the file row as the ordering asks for it."""
+    return h, t, s, fixed(r), hashes
+
+
 def test_numpy_equals_sql_in_case_order_without_a_sort() -> None:
     """An export already in (case, time, order, row) order is read as it is: no sort."""
     con = state_log(5, cases=120, in_case_order=True)
-    assert on_numpy._case_order(*order_of(con)).order == slice(None)
+    assert on_numpy._case_order(*rows_of(*order_of(con))).order == slice(None)
     both(con.table("events"))
     both(con.table("events"), collapse=True)
 
@@ -116,12 +129,12 @@ def test_the_case_order_is_the_full_sort(in_time_order: bool) -> None:
     h, t, s, r, hashes = order_of(con)
     expected = np.lexsort((r, s, t, h))
     assert not np.array_equal(expected, np.arange(len(h)))   # not in case order already
-    ordered = on_numpy._case_order(h, t, s, r, hashes)
+    ordered = on_numpy._case_order(h, t, s, lambda: r, hashes)
     assert np.array_equal(ordered.order, expected)
     assert np.array_equal(ordered.t, t[expected])   # the times as gathered for the check
     new = h[expected][1:] != h[expected][:-1]
     assert np.array_equal(ordered.case[1:] != ordered.case[:-1], new)   # a case's key
-    stable = on_numpy._stable_by_case(h, t, s, r, hashes)
+    stable = on_numpy._stable_by_case(h, t, s, lambda: r, hashes)
     assert (stable is not None) is in_time_order   # the sort, or the lexsort after it
     both(con.table("events"))
     both(con.table("events"), collapse=True, top_variants=1000)
@@ -134,8 +147,9 @@ def test_cases_told_apart_by_their_last_bits_only_are_not_merged() -> None:
     t = np.arange(6, dtype=np.int64) * 60
     s = r = np.arange(6, dtype=np.int64)
     hashes = np.array([1, 2], np.uint64)
-    assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
-    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order, [0, 2, 4, 1, 3, 5])
+    assert on_numpy._stable_by_case(h, t, s, lambda: r, hashes) is None
+    assert np.array_equal(on_numpy._case_order(h, t, s, lambda: r, hashes).order,
+                          [0, 2, 4, 1, 3, 5])
 
 
 def test_numpy_equals_sql_with_many_activities() -> None:
@@ -204,13 +218,13 @@ def test_the_fallbacks_for_many_pairs_and_wide_spans_agree_with_the_fast_forms()
     for group, us in ((rng.integers(0, 7, 2000), rng.integers(0, 10**9, 2000)),
                       (np.arange(40) % 8, np.append([0, 2**59], rng.integers(0, 2**59, 38)))):
         group = group.astype(np.int64)
-        g = on_numpy._grouped(group, us.astype(np.int64))
+        g = on_numpy_groups.grouped(group, us.astype(np.int64))
         for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
                                             strict=True):
             mine = sorted(int(x) for x in us[group == k])
             assert (n, total, lo, hi) == (len(mine), sum(mine), mine[0], mine[-1])
             mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
-            assert med == (mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5))
+            assert med == (mid[0] if mid[0] == mid[1] else on_numpy_groups.between(*mid, 0.5))
 
     code = rng.integers(0, 8, 1000).astype(np.int64)
     pos = rng.integers(1, 30, 1000).astype(np.int64)
@@ -227,7 +241,7 @@ def plain_groups(group: np.ndarray, us: np.ndarray) -> list[tuple[Any, ...]]:
         mine = sorted(int(x) for x in us[group == k])
         n = len(mine)
         mid = (mine[(n - 1) // 2] / 1e6, mine[n // 2] / 1e6)
-        med = mid[0] if mid[0] == mid[1] else on_numpy._between(*mid, 0.5)
+        med = mid[0] if mid[0] == mid[1] else on_numpy_groups.between(*mid, 0.5)
         out.append((k, n, sum(mine), mine[0], mine[-1], med))
     return out
 
@@ -241,7 +255,7 @@ def test_grouped_sums_and_repeats_by_radix_sort_equal_plain_counts(keys: int) ->
     n = 20_000
     group = rng.integers(0, keys, n).astype(np.int64)
     us = rng.integers(0, 10**6, n).astype(np.int64) * rng.integers(1, 4, n)   # ties in groups
-    g = on_numpy._grouped(group, us)
+    g = on_numpy_groups.grouped(group, us)
     assert list(zip(g.keys.tolist(), g.count.tolist(), g.total.tolist(), g.lo.tolist(),
                     g.hi.tolist(), g.median, strict=True)) == plain_groups(group, us)
     big = us * 10**7 + 1   # odd, partial sums past 2⁵³: inexact as doubles
@@ -274,17 +288,18 @@ def test_the_stable_sort_is_refused_where_a_tie_in_time_is_out_of_order() -> Non
         s = np.array([0, 0, 1, 0, s_tie], np.int64)
         rr = r.copy()
         rr[4] = r_tie
-        found = on_numpy._stable_by_case(h, t, s, rr, hashes)
+        row = fixed(rr)
+        found = on_numpy._stable_by_case(h, t, s, row, hashes)
         assert (found is not None) is kept, (s_tie, r_tie)
         expected = np.lexsort((rr, s, t, h))
-        assert np.array_equal(on_numpy._case_order(h, t, s, rr, hashes).order, expected)
+        assert np.array_equal(on_numpy._case_order(h, t, s, row, hashes).order, expected)
         if found is not None:
             assert np.array_equal(found.order, expected)
             assert np.array_equal(found.t, t[expected])
     t[4] = 30   # case A's last event in the file is earlier than the one before it
     s = np.zeros(5, np.int64)
-    assert on_numpy._stable_by_case(h, t, s, r, hashes) is None
-    assert np.array_equal(on_numpy._case_order(h, t, s, r, hashes).order,
+    assert on_numpy._stable_by_case(h, t, s, lambda: r, hashes) is None
+    assert np.array_equal(on_numpy._case_order(h, t, s, lambda: r, hashes).order,
                           np.lexsort((r, s, t, h)))
 
 
@@ -312,3 +327,97 @@ def test_cases_of_one_variant_are_made_adjacent_by_one_argsort_or_the_lexsort() 
             mine.setdefault(k, set()).add(i)
         assert groups(*on_numpy_variants._adjacent(a, b, c)) == {frozenset(v)
                                                                   for v in mine.values()}
+
+
+def test_positions_and_case_numbers_in_32_or_64_bits_are_the_arange_forms() -> None:
+    """``on_numpy_groups.positions`` (one running sum) gives ``arange - starts[case] + 1`` in
+    either width; 32 bits are taken only while every index fits; sums of 32-bit values that
+    take the radix-sort path are summed in 64 bits (no wrap at 2³¹: NumPy's ``add.reduceat``
+    widens them, as ``add.reduce`` does)."""
+    rng = np.random.default_rng(11)
+    n = 5_000
+    new = rng.random(n) < 0.2
+    new[0] = True
+    starts = np.flatnonzero(new)
+    case = np.cumsum(new) - 1
+    expected = np.arange(n) - starts[case] + 1
+    for dtype in (np.int32, np.int64):
+        pos = on_numpy_groups.positions(starts, n, dtype)
+        assert pos.dtype == dtype
+        assert pos.tolist() == expected.tolist()
+    single = on_numpy_groups.positions(np.array([0]), 4, np.int32)   # one case, no reset
+    assert single.tolist() == [1, 2, 3, 4]
+    assert on_numpy_groups.index_type(2**31 - 1) is np.int32
+    assert on_numpy_groups.index_type(2**31) is np.int64
+    case32 = np.array([0, 2**30, 2**31 - 1], np.int32)   # (case, activity) keys past 2³¹
+    assert on_numpy._pair_keys(case32, np.array([1, 2, 3]), 1000).tolist() == [
+        1, 2**30 * 1000 + 2, (2**31 - 1) * 1000 + 3]
+    near = np.full(4, 2**31 - 1, np.int32)
+    near[0] = -1   # a negative value: not bincount's, the sorted runs'
+    assert on_numpy._sums(np.zeros(4, np.int64), near, 1).tolist() == [3 * (2**31 - 1) - 1]
+
+
+@pytest.mark.parametrize("acts", [1, 8, 181, 182, 400])
+def test_the_pairs_and_their_sources_from_one_sort_equal_grouping_each_apart(acts: int) -> None:
+    """``on_numpy_groups.follows``: the pairs (``src × acts + dst``) and the sources grouped
+    from one radix sort equal each grouped apart (and plain Python); from 182 activities
+    the pair keys pass 2¹⁵ and each is grouped apart."""
+    rng = np.random.default_rng(acts)
+    n = 6_000
+    src = rng.integers(0, acts, n).astype(np.int64)
+    dst = rng.integers(0, acts, n).astype(np.int64)
+    src[:3], dst[:3] = acts - 1, acts - 1   # the greatest pair key present
+    us = rng.integers(0, 10**6, n).astype(np.int64) * rng.integers(1, 3, n)
+    pairs, sources = on_numpy_groups.follows(src, dst, us, acts)
+
+    def rows(g: on_numpy_groups.Groups) -> list[tuple[Any, ...]]:
+        return list(zip(g.keys.tolist(), g.count.tolist(), g.total.tolist(), g.lo.tolist(),
+                        g.hi.tolist(), g.median, strict=True))
+
+    assert rows(pairs) == plain_groups(src * acts + dst, us)
+    assert rows(sources) == plain_groups(src, us)
+    empty = np.zeros(0, np.int64)
+    assert [rows(g) for g in on_numpy_groups.follows(empty, empty, empty, acts)] == [[], []]
+
+
+def test_both_variant_hashes_by_one_flat_index_are_each_looked_up_alone() -> None:
+    """``on_numpy_variants.variant_hashes``: the two hashes by one flat index into their
+    tables (or computed per event when a table would outgrow the events) equal
+    :func:`variant_hash` of each, from 32-bit positions too."""
+    rng = np.random.default_rng(4)
+    code = rng.integers(0, 8, 1000).astype(np.int64)
+    pos = rng.integers(1, 30, 1000).astype(np.int32)
+    for p in (pos, np.append(pos[:-1], 10**5).astype(np.int32)):   # a table, then none
+        both_ = on_numpy_variants.variant_hashes(code, p)
+        for i in (0, 1):
+            alone = on_numpy_variants.variant_hash(code, p.astype(np.int64), i)
+            assert both_[i].tolist() == alone.tolist()
+
+
+def test_the_file_row_is_fetched_only_for_a_tie_in_case_time_and_order() -> None:
+    """The file row breaks ties of (case, time, order) alone: without one it is never asked
+    for (its fetch cost ~0.01 s CPU of a 1.27 M-event log); with one, it is, and a missing
+    (NULL) row at a tie sends the log to the SQL, which orders by it."""
+    def never() -> Any:
+        raise AssertionError("the file row was asked for")
+
+    # in time order, the order column numbering the rows: no tie in (case, time, order)
+    con = state_log(9, cases=300, in_time_order=True, seconds=True)
+    con.execute("CREATE TABLE e AS SELECT * EXCLUDE (seq), row_number() OVER () AS seq "
+                "FROM events").fetchall()
+    cols = con.execute("SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s "
+                       "FROM e").fetchnumpy()
+    h, t, s = cols["h"], cols["t"], cols["s"]
+    hashes = np.unique(h)
+    assert np.array_equal(on_numpy._case_order(h, t, s, never, hashes).order,
+                          np.lexsort((s, t, h)))
+    o = np.lexsort((s, t, h))   # and already in case order
+    assert on_numpy._case_order(h[o], t[o], s[o], never, hashes).order == slice(None)
+
+    tied = state_log(3)   # ties in (case, time, order), broken by the row
+    both(tied.table("events"))
+    tied.execute("UPDATE events SET _row = NULL WHERE _row % 2 = 0").fetchall()
+    rel = tied.table("events")
+    assert on_numpy.aggregates(rel, q.shape(rel), [], False, 10) is None
+    assert json.dumps(discover_relation(rel, arrays=True).to_json()) == json.dumps(
+        discover_relation(rel, arrays=False).to_json())

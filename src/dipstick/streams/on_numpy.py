@@ -21,10 +21,9 @@ session 13).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from fractions import Fraction
 from typing import Any
 
 import duckdb
@@ -33,6 +32,15 @@ import numpy.typing as npt
 
 from dipstick.engine.discovery_sql import THROUGHPUT_QUANTILES, LogShape
 from dipstick.engine.sql import literal
+from dipstick.streams.on_numpy_groups import (
+    Groups,
+    between,
+    follows,
+    index_type,
+    positions,
+    secs,
+    small,
+)
 from dipstick.streams.on_numpy_people import fetch, handovers, people, services
 from dipstick.streams.on_numpy_variants import variants
 
@@ -57,6 +65,7 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         return None
     cols = _columns(rel, log, found.select)
     cases_text, cases_hash = _cases(rel)
+    row = _rows(rel, log)
     # a masked array (NULLs) told by its type: ``np.ma`` would import numpy.ma (10-25 ms CPU)
     if any(type(a) is not np.ndarray for a in (*cols.values(), cases_text)):
         return None   # a missing case, time or order (not in a log read by dipstick): SQL
@@ -64,7 +73,10 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
     hashes = cases_hash[by_hash]
     if bool((hashes[1:] == hashes[:-1]).any()):
         return None   # two case ids, one hash
-    ordered = _case_order(cols["h"], cols["t"], cols["s"], cols.get("r"), hashes)
+    try:
+        ordered = _case_order(cols["h"], cols["t"], cols["s"], row, hashes)
+    except _MissingRow:
+        return None   # a missing file row, needed at a tie: the SQL orders by it
     o, key, t = ordered.order, ordered.case, ordered.t
     h, code, res, srv = cols["h"], cols["code"][o], cols.get("_res"), cols.get("_srv")
     del cols, ordered   # freed for the arrays to come: fewer fresh pages for the kernel to zero
@@ -82,18 +94,20 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         at, t, code, new = at[keep], t[keep], code[keep], new[keep]
     # each case's rank in text order (the SQL's min(case_id) picks a variant's representative)
     rank = by_hash[np.searchsorted(hashes, h[at[new]])]
+    srv = None if srv is None else srv[at]
+    del h, o, at   # ~20 MB the aggregates' arrays reuse instead of fresh pages
     out = _aggregate(rank, t, code, new, cases_text, log, wait_names, top)
     out["handovers"] = hand   # of the events before collapse; the services of the visits
-    out["services"] = None if srv is None else services(srv[at], code, len(log.activities), found)
+    out["services"] = None if srv is None else services(srv, code, len(log.activities), found)
     return out
 
 
 def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape, extra: str) -> dict[str, Any]:
-    """The typed columns in the relation's order: case hash, time (µs), order, file row and
-    the activity's code (0-based, in name order), then the ``extra`` select items."""
+    """The typed columns in the relation's order: case hash, time (µs), order and the
+    activity's code (0-based, in name order), then the ``extra`` select items. The file row
+    is :func:`_rows`'."""
     enum = ", ".join(literal(a) for a in log.activities)
-    row = ", _row AS r" if "_row" in log.columns else ""
-    return fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s{row}, "
+    return fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s, "
                        f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code"
                        f"{extra} FROM _e")
 
@@ -103,6 +117,34 @@ def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
     res = fetch(rel, "SELECT case_id, hash(case_id) AS h FROM (SELECT DISTINCT case_id "
                       "FROM _e) ORDER BY case_id")
     return res["case_id"], res["h"]
+
+
+# The file row of each event, in the columns' order, or None when the log has none
+Rows = Callable[[], "I64 | None"]
+
+
+class _MissingRow(Exception):
+    """A file row is missing (NULL) where it would break a tie: the SQL's to answer."""
+
+
+def _rows(rel: duckdb.DuckDBPyRelation, log: LogShape) -> Rows:
+    """The file row, fetched at the first call only. It breaks ties of (case, time, order)
+    alone, which a usual log has none of: fetched with the other columns it cost ~10 MB and
+    ~0.01 s CPU of a 1.27 M-event log for nothing (docs/benchmarks.md, session 21). A second
+    scan of the relation comes in the first one's order: DuckDB keeps insertion order in a
+    result without ``ORDER BY`` (``preserve_insertion_order``, on by default, as the streams
+    view's ``rowid`` already assumes)."""
+    found: list[I64 | None] = []
+
+    def row() -> I64 | None:
+        if not found:
+            r = fetch(rel, "SELECT _row AS r FROM _e")["r"] if "_row" in log.columns else None
+            if r is not None and type(r) is not np.ndarray:
+                raise _MissingRow   # a masked array: a NULL among them
+            found.append(r)
+        return found[0]
+
+    return row
 
 
 @dataclass(frozen=True)
@@ -117,7 +159,7 @@ class _Ordered:
     t: I64
 
 
-def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
+def _case_order(h: Any, t: I64, s: I64, row: Rows, hashes: Any) -> _Ordered:
     """The events ordered by (case hash, time, order, file row); ``hashes`` are the distinct
     case hashes, ascending.
 
@@ -127,11 +169,12 @@ def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
     of integers packing the hash's leading bits (when those still tell every case apart) with
     the event's index — a fifth of a ``lexsort``'s time (docs/benchmarks.md, session 14) —
     then the same pass. Else one ``lexsort`` of (case hash, time), the order and row consulted
-    only where a case has events at one time (exports with whole minutes have many)."""
+    only where a case has events at one time (exports with whole minutes have many), the row
+    (``row()``) only where one has two at one time and order."""
     same = h[1:] == h[:-1]
-    if len(h) - int(same.sum()) == len(hashes) and bool((_later(t, s, r) | ~same).all()):
+    if len(h) - int(same.sum()) == len(hashes) and bool((_later(t, s, row, same) | ~same).all()):
         return _Ordered(slice(None), h, t)
-    found = _stable_by_case(h, t, s, r, hashes)
+    found = _stable_by_case(h, t, s, row, hashes)
     if found is not None:
         return found
     o = np.lexsort((t, h))
@@ -143,12 +186,13 @@ def _case_order(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered:
         at[:-1] |= tie
         idx = np.flatnonzero(at)
         sub = o[idx]
+        r = row()
         keys = (s[sub], t[sub], h[sub]) if r is None else (r[sub], s[sub], t[sub], h[sub])
         o[idx] = sub[np.lexsort(keys)]   # within a tie, hash and time are equal: hs, ts hold
     return _Ordered(o, hs, ts)
 
 
-def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Ordered | None:
+def _stable_by_case(h: Any, t: I64, s: I64, row: Rows, hashes: Any) -> _Ordered | None:
     """The events stably sorted by case — one ``sort`` of the hash's leading 63 − b bits
     packed with the event's b-bit index — when that is their order by (case, time, order,
     row): each case's events come in that order in the file. None when they do not, or when
@@ -161,11 +205,15 @@ def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Orde
     lead = hashes >> shift
     if bits >= 48 or bool((lead[1:] == lead[:-1]).any()):
         return None
-    packed = ((h >> shift).astype(np.int64) << bits) | np.arange(n, dtype=np.int64)
+    # packed in place: each operator's fresh 10 MB result (five of them) was a pass over
+    # memory and ~2,500 new pages for the kernel to fault in (docs/benchmarks.md, session 21)
+    packed = (h >> shift).view(np.int64)   # below 2⁶³ after the shift
+    packed <<= bits
+    packed |= np.arange(n, dtype=np.int64)
     packed.sort()
     o = packed & ((1 << bits) - 1)
-    case = packed >> bits
-    del packed
+    packed >>= bits
+    case = packed
     same = case[1:] == case[:-1]
     to = t[o]
     if not bool((~same | (to[1:] >= to[:-1])).all()):
@@ -174,18 +222,25 @@ def _stable_by_case(h: Any, t: I64, s: I64, r: I64 | None, hashes: Any) -> _Orde
     if len(tie):
         a, b = o[tie], o[tie + 1]
         later = s[b] > s[a]
+        tied = s[b] == s[a]
+        r = row() if bool(tied.any()) else None
         if r is not None:
-            later |= (s[b] == s[a]) & (r[b] > r[a])
+            later |= tied & (r[b] > r[a])
         if not bool(later.all()):
             return None
     return _Ordered(o, case, to)
 
 
-def _later(t: I64, s: I64, r: I64 | None) -> Any:
-    """Whether each event is later than the one before it in (time, order, row)."""
-    later = (t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (s[1:] > s[:-1]))
+def _later(t: I64, s: I64, row: Rows, same: Any) -> Any:
+    """Whether each event is later than the one before it in (time, order, row); the row is
+    fetched only when two events of one case (``same``) have one time and order."""
+    at = t[1:] == t[:-1]
+    later = (t[1:] > t[:-1]) | (at & (s[1:] > s[:-1]))
+    at &= s[1:] == s[:-1]
+    at &= same
+    r = row() if bool(at.any()) else None
     if r is not None:
-        later |= (t[1:] == t[:-1]) & (s[1:] == s[:-1]) & (r[1:] > r[:-1])
+        later |= at & (r[1:] > r[:-1])
     return later
 
 
@@ -195,15 +250,19 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     acts = len(log.activities)
     starts = np.flatnonzero(new)
     ncases = len(starts)
-    case = np.cumsum(new) - 1
-    pos = np.arange(n) - starts[case] + 1
+    # each event's case number and position in its case, by running sums in 32 bits where n
+    # fits (a bool's cumsum into int64 costs ~7× one into int32; half the bytes to write)
+    idx = index_type(n)
+    case = np.cumsum(new, dtype=idx)
+    case -= 1
+    pos = positions(starts, n, idx)
     last = np.empty(n, bool)
     last[:-1] = new[1:]
     last[-1] = True
     nxt = ~last
     code = code.astype(np.int64)
-    to_next_us = np.zeros(n, np.int64)
-    to_next_us[:-1] = t[1:] - t[:-1]
+    to_next_us = np.empty(n, np.int64)
+    np.subtract(t[1:], t[:-1], out=to_next_us[:-1])
     to_next_us[last] = 0
     waiting = np.zeros(acts, bool)
     for i, a in enumerate(log.activities):
@@ -219,16 +278,18 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
     tp_us = t[ends] - t[starts]
     # gathered once, each read twice or three times below (~4 ms a gather of 1.27 M events)
     src, us, redo = code[nxt], to_next_us[nxt], code[rework]
+    pairs, per_activity = follows(src, code[1:][nxt[:-1]], us, acts)
+    reworked = _pair_keys(case[rework], redo, acts)
     out: dict[str, Any] = {
         "head": {"n": n, "cases": ncases, "first": _time(int(t.min())),
                  "last": _time(int(t.max())), "paired": 0},
         "services": None, "handovers": None,
         "start_activities": _counted(code[starts], acts),
         "end_activities": _counted(code[last], acts),
-        "edges": _edges(src, code[1:][nxt[:-1]], us, acts),
-        "activities": _activities(code, pos, again, (src, us), to_next_us, (rework, redo),
-                                  waiting),
-        "rework_cases": _rework_cases(case[rework] * acts + redo, ncases * acts, acts),
+        "edges": _edges(pairs, acts),
+        "activities": _activities(code, pos, again, (src, us, per_activity), to_next_us,
+                                  (rework, redo), waiting),
+        "rework_cases": _rework_cases(reworked, ncases * acts, acts),
         "throughput": _throughput(tp_us, t[starts]),
     }
     out.update(variants(code, pos, starts, ends, tp_us, rank, cases_text, top))
@@ -237,11 +298,6 @@ def _aggregate(rank: Any, t: I64, code: Any, new: Any, cases_text: Any, log: Log
 
 def _time(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
-
-
-def _secs(us: Any) -> float:
-    """Integer microseconds as seconds, as the SQL divides them (a double over 10⁶)."""
-    return float(us) / 1_000_000
 
 
 def _sums(group: Any, values: Any, size: int) -> I64:
@@ -261,15 +317,16 @@ def _sums(group: Any, values: Any, size: int) -> I64:
             lo = np.bincount(group, weights=values & ((1 << _LOW) - 1), minlength=size)
             return (hi << _LOW) + lo.astype(np.int64)
     out = np.zeros(size, np.int64)
-    small = _small(group)
-    if small.dtype != np.int16:
+    keys16 = small(group)
+    if keys16.dtype != np.int16:
         np.add.at(out, group, values)
         return out
-    counts = np.bincount(small, minlength=size)
+    counts = np.bincount(keys16, minlength=size)
     keys = np.flatnonzero(counts)
     if len(keys):
         begin = np.cumsum(counts[keys]) - counts[keys]
-        out[keys] = np.add.reduceat(values[np.argsort(small, kind="stable")], begin)
+        # 32-bit positions too: add.reduceat sums small integers in int64, as add.reduce does
+        out[keys] = np.add.reduceat(values[np.argsort(keys16, kind="stable")], begin)
     return out
 
 
@@ -283,101 +340,29 @@ def _counted(codes: Any, acts: int) -> list[dict[str, Any]]:
     return [{"activity": int(c) + 1, "n": int(n[c])} for c in np.flatnonzero(n)]
 
 
-@dataclass(frozen=True)
-class _Groups:
-    """Per group present (ascending keys): count, exact sum, least, greatest and median."""
-
-    keys: I64
-    count: I64
-    total: I64
-    lo: I64
-    hi: I64
-    median: list[float]
-
-
-def _grouped(group: I64, us: I64) -> _Groups:
-    """Integer microseconds grouped by a non-negative integer key, from one sort of the two
-    packed into an integer when they fit in 63 bits (else a ``lexsort``): counts, sums (in
-    int64, exact), extremes and DuckDB's ``median`` (the middle value, or :func:`_between`
-    the middle two at 0.5), in seconds where the SQL gives seconds."""
-    if not len(us):
-        e = np.zeros(0, np.int64)
-        return _Groups(e, e, e, e, e, [])
-    small = _small(group)
-    if small.dtype == np.int16:
-        found = _by_partition(small, us)
-        if found is not None:
-            return found
-    lo_us = int(us.min())
-    span = int(us.max()) - lo_us + 1
-    if span * (int(group.max()) + 1) < 2**62:
-        packed = np.sort(group * span + (us - lo_us))
-        keys, values = packed // span, packed % span + lo_us
-    else:
-        o = np.lexsort((us, group))
-        keys, values = group[o], us[o]
-    new = np.empty(len(keys), bool)
-    new[0] = True
-    np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    begin = np.flatnonzero(new)
-    end = np.append(begin[1:], len(keys))
-    count = end - begin
-    mid_lo, mid_hi = values[begin + (count - 1) // 2], values[begin + count // 2]
-    median = [_between(_secs(x), _secs(y), 0.5) for x, y in zip(mid_lo, mid_hi, strict=True)]
-    return _Groups(keys[begin], count, np.add.reduceat(values, begin), values[begin],
-                   values[end - 1], median)
-
-
-def _by_partition(group: Any, us: I64) -> _Groups | None:
-    """:func:`_grouped` for 16-bit keys without sorting the values: a stable radix sort of the
-    keys gathers each group's values side by side, and each group's middle two come from a
-    partition (linear) — a third of the packed sort's time on 1.27 M events (docs/benchmarks.md,
-    session 15). None when there are so many groups that the loop over them costs more."""
-    o = np.argsort(group, kind="stable")
-    values = us[o]
-    counts = np.bincount(group)
-    keys = np.flatnonzero(counts)
-    if len(keys) > _PARTITIONED_GROUPS:
-        return None
-    count = counts[keys]
-    begin = np.cumsum(count) - count
-    median = []
-    for b, k in zip(begin.tolist(), count.tolist(), strict=True):
-        lo, hi = (k - 1) // 2, k // 2
-        part = np.partition(values[b:b + k], (lo, hi))
-        median.append(_between(_secs(part[lo]), _secs(part[hi]), 0.5))
-    return _Groups(keys, count, np.add.reduceat(values, begin),
-                   np.minimum.reduceat(values, begin), np.maximum.reduceat(values, begin), median)
-
-
-# Up to this many groups a Python loop of partitions beats sorting all values (a partition's
-# call costs a few µs)
-_PARTITIONED_GROUPS = 4_096
-
-
-def _edges(src: I64, dst: I64, us: I64, acts: int) -> list[dict[str, Any]]:
-    """The directly-follows pairs: count, mean, median, min and max of the time between."""
-    g = _grouped(src * acts + dst, us)
+def _edges(g: Groups, acts: int) -> list[dict[str, Any]]:
+    """The directly-follows pairs (``g``: grouped by ``source × acts + target``): count,
+    mean, median, min and max of the time between."""
     return [{"activity": int(k) // acts + 1, "next_act": int(k) % acts + 1, "n": int(n),
-             "mean": _secs(total) / int(n), "median": med, "lo": _secs(lo), "hi": _secs(hi)}
+             "mean": secs(total) / int(n), "median": med, "lo": secs(lo), "hi": secs(hi)}
             for k, n, total, lo, hi, med in zip(g.keys, g.count, g.total, g.lo, g.hi, g.median,
                                                 strict=True)]
 
 
-def _activities(code: I64, pos: I64, again: Any, follows: tuple[I64, I64], to_next_us: I64,
-                rework: tuple[Any, I64], waiting: Any) -> list[dict[str, Any]]:
+def _activities(code: I64, pos: I64, again: Any, follows: tuple[I64, I64, Groups],
+                to_next_us: I64, rework: tuple[Any, I64], waiting: Any) -> list[dict[str, Any]]:
     """Per activity: visits, cases (first visits) and their mean position, the time to the
     next event (mean, median), work, wait and rework. A state's time is all work or all
     wait, by its name, so work and wait are its time to the next event, summed once.
-    ``follows``: the code and time to the next event of the events with one; ``rework``: the
-    rework mask and its events' codes."""
+    ``follows``: the code and time to the next event of the events with one, and those times
+    grouped by code; ``rework``: the rework mask and its events' codes."""
     acts = len(waiting)
     visits = np.bincount(code, minlength=acts)
     firsts = ~again
     first_code = code[firsts]
     cases = np.bincount(first_code, minlength=acts)
     pos_sum = _sums(first_code, pos[firsts], acts)
-    g = _grouped(*follows)
+    src, us, g = follows
     to_count, spent = np.zeros(acts, np.int64), np.zeros(acts, np.int64)
     to_count[g.keys], spent[g.keys] = g.count, g.total
     to_med: list[float | None] = [None] * acts
@@ -386,62 +371,60 @@ def _activities(code: I64, pos: I64, again: Any, follows: tuple[I64, I64], to_ne
     work, wait = np.where(waiting, 0, spent), np.where(waiting, spent, 0)
     redo, redo_code = rework
     redone = np.where(waiting, 0, _sums(redo_code, to_next_us[redo], acts))
-    secs = to_next_us / 1_000_000
-    wait_sq = np.where(waiting, np.bincount(code, weights=secs * secs, minlength=acts), 0.0)
+    # squares of the waiting states' times only: the others' bins are dropped, and a last
+    # event's 0.0 adds nothing, so each bin sums the same terms in the same order (equal bits)
+    waits = waiting[src]
+    sq = us[waits] / 1_000_000
+    sq *= sq
+    wait_sq = np.bincount(src[waits], weights=sq, minlength=acts)
     rework_visits = np.bincount(redo_code, minlength=acts)
     return [{"activity": int(c) + 1, "visits": int(visits[c]), "cases": int(cases[c]),
              "order": _mean(pos_sum[c], int(cases[c])), "process": 0.0,
-             "to_next": _secs(spent[c]) / int(to_count[c]) if to_count[c] else None,
-             "to_next_med": to_med[c], "work": _secs(work[c]), "wait": _secs(wait[c]),
+             "to_next": secs(spent[c]) / int(to_count[c]) if to_count[c] else None,
+             "to_next_med": to_med[c], "work": secs(work[c]), "wait": secs(wait[c]),
              "wait_sq": float(wait_sq[c]), "rework_visits": int(rework_visits[c]),
-             "rework_s": _secs(redone[c])} for c in np.flatnonzero(visits)]
+             "rework_s": secs(redone[c])} for c in np.flatnonzero(visits)]
 
 
 def _quantile(sorted_s: Any, q: float) -> float:
     """DuckDB's ``quantile_cont``: between the floor and ceiling ranks of (n − 1)·q."""
     rn = (len(sorted_s) - 1) * q
     lo, hi = float(sorted_s[math.floor(rn)]), float(sorted_s[math.ceil(rn)])
-    return _between(lo, hi, rn - math.floor(rn))
-
-
-def _between(lo: float, hi: float, d: float) -> float:
-    """DuckDB's interpolation ``lo · (1 − d) + hi · d`` as its build evaluates it: one fused
-    multiply-add, ``fma(lo, 1 − d, hi · d)`` (the unfused forms differ in the last bit on
-    some quantiles: measured). Exact in rationals, then rounded once, as an fma is."""
-    if lo == hi:
-        return lo
-    return float(Fraction(lo) * Fraction(1 - d) + Fraction(hi * d))
+    return between(lo, hi, rn - math.floor(rn))
 
 
 def _throughput(tp_us: I64, first_us: I64) -> dict[str, Any]:
     tp = np.sort(tp_us) / 1_000_000
-    return {"mean": _secs(int(tp_us.sum())) / len(tp_us), "max": float(tp[-1]),
+    return {"mean": secs(int(tp_us.sum())) / len(tp_us), "max": float(tp[-1]),
             "qs": [_quantile(tp, q) for q in THROUGHPUT_QUANTILES],
             "last_start": _time(int(first_us.max()))}
 
 
-def _again(case: I64, code: Any) -> Any:
+def _again(case: Any, code: Any) -> Any:
     """Whether an earlier event (in this order) has the same (case, activity) pair, the events
     being in case order (``case`` never decreases). Then each activity's events are in case
     order too, so one stable sort by activity puts each pair's events side by side, earliest
     first: a radix sort of the small codes, ~10× cheaper than a scatter-minimum into a slot per
-    pair (``np.minimum.at``) or a sort of the pairs (docs/benchmarks.md, session 15)."""
+    pair (``np.minimum.at``) or a sort of the pairs (docs/benchmarks.md, session 15). Where
+    one activity's run ends is told by its count, not by gathering the codes sorted."""
     n = len(case)
-    o = np.argsort(_small(code), kind="stable")
-    cs, cc = case[o], code[o]
+    o = np.argsort(small(code), kind="stable")
+    cs = case[o]
     same = np.zeros(n, bool)
     if n > 1:
         np.equal(cs[1:], cs[:-1], out=same[1:])
-        same[1:] &= cc[1:] == cc[:-1]
+        same[np.cumsum(np.bincount(code))[:-1]] = False   # each activity's first after another's
     again = np.empty(n, bool)
     again[o] = same
     return again
 
 
-def _small(keys: Any) -> Any:
-    """Non-negative integer keys as int16 when they fit: NumPy's stable sort of 16-bit integers
-    is a radix sort (linear), of wider ones a merge sort."""
-    return keys.astype(np.int16) if len(keys) and int(keys.max()) < 2**15 else keys
+def _pair_keys(case: Any, code: I64, acts: int) -> I64:
+    """``case × acts + code`` in int64 from 32-bit case numbers: their own product would
+    wrap past 2³¹ (two million cases of a thousand activities)."""
+    keys: I64 = np.multiply(case, acts, dtype=np.int64)
+    keys += code
+    return keys
 
 
 def _rework_cases(pairs: I64, size: int, acts: int) -> list[dict[str, Any]]:

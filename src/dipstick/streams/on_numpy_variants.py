@@ -18,20 +18,38 @@ I64 = npt.NDArray[np.int64]
 def variant_hash(code: Any, pos: Any, i: int) -> I64:
     """``discovery_sql.variant_hash`` of (code, position), 1-based as there, in int64 (no overflow:
     every product stays below 2⁶²); computed once per (code, position) and looked up."""
-    a, b, c, p = VARIANT_HASH[i]
     acts, longest = int(code.max()) + 1, int(pos.max()) + 1
     if acts * longest > len(code):   # a table bigger than the events: compute each
-        k, at = code + 1, pos
-    else:
-        k = np.arange(1, acts + 1, dtype=np.int64)[:, None]
-        at = np.arange(longest, dtype=np.int64)[None, :]
+        return _hash(code + 1, pos.astype(np.int64), i)
+    looked_up: I64 = _table(acts, longest, i)[code, pos]
+    return looked_up
+
+
+def variant_hashes(code: Any, pos: Any) -> tuple[I64, I64]:
+    """Both :func:`variant_hash` es, looked up by one flat index (code × longest + position)
+    shared by the two ``take`` s: a 2-D fancy index costs about what the flat index and both
+    takes do together."""
+    acts, longest = int(code.max()) + 1, int(pos.max()) + 1
+    if acts * longest > len(code):
+        return variant_hash(code, pos, 0), variant_hash(code, pos, 1)
+    at = np.multiply(code, longest, dtype=np.int64)
+    at += pos
+    return (np.take(_table(acts, longest, 0).ravel(), at),
+            np.take(_table(acts, longest, 1).ravel(), at))
+
+
+def _table(acts: int, longest: int, i: int) -> I64:
+    """:func:`_hash` of every (code, position) below (acts, longest), as a table."""
+    return _hash(np.arange(1, acts + 1, dtype=np.int64)[:, None],
+                 np.arange(longest, dtype=np.int64)[None, :], i)
+
+
+def _hash(k: Any, at: Any, i: int) -> I64:
+    a, b, c, p = VARIANT_HASH[i]
     x = (k * a + at * b + c) % p
     y = (x * x) % p
     h: I64 = ((y + at * 31) % p * ((y % 65_521) + 1)) % p
-    if acts * longest > len(code):
-        return h
-    looked_up: I64 = h[code, pos]
-    return looked_up
+    return h
 
 
 def variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
@@ -39,8 +57,7 @@ def variants(code: Any, pos: Any, starts: Any, ends: Any, tp_us: I64, rank: Any,
     """Cases grouped by (length, the two hash sums) as the SQL does; each variant's cases,
     mean throughput and representative (its least case id in text order, ``rank``)."""
     length = ends - starts + 1
-    h0 = np.add.reduceat(variant_hash(code, pos, 0), starts)
-    h1 = np.add.reduceat(variant_hash(code, pos, 1), starts)
+    h0, h1 = (np.add.reduceat(h, starts) for h in variant_hashes(code, pos))
     o, new = _adjacent(length, h0, h1)
     begin = np.flatnonzero(new)
     count = np.diff(np.append(begin, len(o)))
