@@ -17,7 +17,7 @@ import narwhals as nw
 import pytest
 
 from dipstick.engine.spark import differences
-from dipstick.streams.discover import discover, discover_portable
+from dipstick.streams.discover import discover
 
 from test_discovery_sql import STATES, T0, random_log
 
@@ -108,15 +108,13 @@ def _statements(spark: Any) -> int:
     return int(spark._jsparkSession.sharedState().statusStore().executionsCount())
 
 
-def test_discovery_on_spark_is_a_few_statements_and_equals_the_portable_path(spark: Any) -> None:
+def test_discovery_on_spark_is_a_few_statements(spark: Any) -> None:
     """The events' view, the shape and the aggregates — whatever the log's size — where the
-    portable Narwhals path runs a dozen queries; and the same Discovery as that path."""
+    portable Narwhals path ran a dozen queries. (Its equality with that path is the random
+    logs' above, through DuckDB, which the portable path equals in test_discovery_sql: the
+    portable path itself no longer runs on Spark, and ran ~30 s here.)"""
     con = random_log(3, lifecycle=True, cases=40)
     frame = spark.createDataFrame(con.table("events").to_arrow_table())
     before = _statements(spark)
-    sql = discover(nw.from_native(frame)).to_json()
+    discover(nw.from_native(frame)).to_json()
     assert _statements(spark) - before <= 3
-    before = _statements(spark)
-    portable = discover_portable(nw.from_native(frame)).to_json()
-    assert _statements(spark) - before >= 10
-    assert not differences(sql, portable)
