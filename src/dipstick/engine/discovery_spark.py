@@ -26,6 +26,7 @@ from dipstick.engine.discovery_sql import (
     THROUGHPUT_QUANTILES,
     VARIANT_HASH,
     LogShape,
+    handovers_per_case,
     variant_hash,
 )
 
@@ -158,16 +159,9 @@ def _aggregate_sql(source: str, log: LogShape, wait_names: Sequence[str], collap
     services = ("(SELECT collect_list(named_struct('activity', code, 'service', service, 'n', n))"
                 " FROM (SELECT code, service, count(*) AS n FROM v WHERE service IS NOT NULL "
                 "GROUP BY code, service))" if "service" in log.columns else "NULL")
-    if "resource" in log.columns:
-        tie = ", _row" if "_row" in log.columns else ""
-        handovers = (
-            "(SELECT named_struct('total', sum(h), 'cases', count_if(h > 0), 'known', count(*)) "
-            "FROM (SELECT case_id, sum(CASE WHEN prev IS NOT NULL AND resource <> prev THEN 1 "
-            "ELSE 0 END) AS h FROM (SELECT case_id, resource, lag(resource) OVER (PARTITION BY "
-            f"case_id ORDER BY timestamp, seq{tie}) AS prev FROM {source} "
-            "WHERE resource IS NOT NULL) GROUP BY case_id))")
-    else:
-        handovers = "NULL"
+    handovers = ("(SELECT named_struct('total', sum(h), 'cases', count_if(h > 0), 'known', "
+                 f"count(*)) FROM ({handovers_per_case(source, log)}))"
+                 if "resource" in log.columns else "NULL")
     hashes = ", ".join(f"sum({variant_hash(*h)}) AS h{i}" for i, h in enumerate(VARIANT_HASH))
     keys = ", ".join(f"h{i}" for i in range(len(VARIANT_HASH)))
 

@@ -169,6 +169,17 @@ KEYS = ("head", "variants", "sequences", "variant_count", "throughput", "activit
          "rework_cases", "services", "edges", "start_activities", "end_activities", "handovers")
 
 
+def handovers_per_case(source: str, log: LogShape) -> str:
+    """Each case's handovers (``h``) among its events with a resource, in (time, order, row)
+    order, before any collapse: the one definition, plain SQL that DuckDB and Spark both read
+    (``discovery_spark`` wraps it in its own struct)."""
+    tie = ", _row" if "_row" in log.columns else ""
+    return ("SELECT case_id, sum(CASE WHEN prev IS NOT NULL AND resource <> prev THEN 1 "
+            "ELSE 0 END) AS h FROM (SELECT case_id, resource, lag(resource) OVER (PARTITION BY "
+            f"case_id ORDER BY timestamp, seq{tie}) AS prev FROM {source} "
+            "WHERE resource IS NOT NULL) GROUP BY case_id")
+
+
 def variant_hash(a: int, b: int, c: int, p: int) -> str:
     """The portable variant key's hash of (code, pos), as SQL (discover._hash's arithmetic;
     DuckDB's and Spark's: ``code`` and ``pos`` BIGINT)."""
@@ -185,16 +196,9 @@ def _aggregate_sql(v: str, log: LogShape, top: int) -> str:
     services = ("(SELECT list(x) FROM (SELECT code AS activity, service, count(*) AS n FROM v "
                 "WHERE service IS NOT NULL GROUP BY ALL) x)" if "service" in log.columns
                 else "NULL")
-    if "resource" in log.columns:
-        tie = ", _row" if "_row" in log.columns else ""
-        handovers = (
-            "(SELECT {'total': sum(h), 'cases': count(*) FILTER (WHERE h > 0), "
-            "'known': count(*)} FROM (SELECT case_id, sum(CASE WHEN prev IS NOT NULL AND "
-            "resource <> prev THEN 1 ELSE 0 END) AS h FROM (SELECT case_id, resource, "
-            "lag(resource) OVER (PARTITION BY case_id ORDER BY timestamp, seq"
-            f"{tie}) AS prev FROM _e WHERE resource IS NOT NULL) GROUP BY case_id))")
-    else:
-        handovers = "NULL"
+    handovers = ("(SELECT {'total': sum(h), 'cases': count(*) FILTER (WHERE h > 0), "
+                 f"'known': count(*)}} FROM ({handovers_per_case('_e', log)}))"
+                 if "resource" in log.columns else "NULL")
     hashes = ", ".join(f"sum({variant_hash(*h)}) AS h{i}" for i, h in enumerate(VARIANT_HASH))
     keys = ", ".join(f"h{i}" for i in range(len(VARIANT_HASH)))
     tp = "(epoch_us(last) - epoch_us(first)) / 1000000"
