@@ -55,18 +55,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from discovery import REAL_LOG, generate
 
 DIPSTICK = Path(sys.executable).with_name("dipstick")
-# The streams command with only its own imports: dipstick.cli's __init__ (which imports every
-# command module until the CLI registers them lazily, issue 16 item 1) replaced by an empty
-# package, then cli.app and cli.streams imported and the Typer app run — what `dipstick streams`
-# costs once the other commands are not imported at start-up.
+# The streams command with only its own imports: dipstick.cli's __init__ (which imported every
+# command module until the CLI registered them lazily, issue 16 item 1) replaced by an empty
+# package, then cli.app and cli.streams imported and the console entry run — what `dipstick
+# streams` costs without the other commands' modules. ``main()``, not the Typer app alone: the
+# entry steers NumPy's sorts off AVX-512 on AMD Zen 4 (dipstick/numpy_cpu.py), without which
+# this contender sorted ~3× slower and ran slower than the full command (session 22).
 STREAMS_ONLY = """import importlib.util, sys, types
 pkg = types.ModuleType("dipstick.cli")
 pkg.__path__ = [importlib.util.find_spec("dipstick").submodule_search_locations[0] + "/cli"]
 sys.modules["dipstick.cli"] = pkg
-from dipstick.cli.app import app
+from dipstick.cli.app import main
 import dipstick.cli.streams
 sys.argv[0] = "dipstick"
-app()
+main()
 """
 
 

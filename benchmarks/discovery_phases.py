@@ -28,15 +28,17 @@ def lap(name):
     marks.append((name, t - t0, c - c0))
     t0, c0 = t, c
 path, order, arrays = sys.argv[1], sys.argv[2] or None, sys.argv[3] == "1"
+from dipstick import numpy_cpu
+numpy_cpu.steer()   # as the console entry does: NumPy's sorts off AVX-512 on Zen 4
 import duckdb
 lap("import duckdb")
 from pathlib import Path
-from dipstick.cli.streams import _one_shot
+from dipstick.cli.app import one_shot
 from dipstick.engine.sql import connect
 from dipstick.streams.logs import LogMapping, load_event_log
 from dipstick.streams.on_duckdb import discover_relation
 lap("import dipstick")
-_one_shot()
+one_shot()
 con = connect()
 con.execute("SET disabled_optimizers = 'join_order'").fetchall()
 lap("connect")
