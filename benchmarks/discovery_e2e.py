@@ -15,9 +15,12 @@ Logs (CSV, the form exports come in; both contenders read the same file):
 
 Contenders, each a fresh process per run (Python start-up and imports included):
 
-- **dipstick**: the console script ``dipstick streams LOG --format json`` with the mapping;
-  and the same command with only the modules it imports itself (``STREAMS_ONLY``: what it
-  costs once the CLI stops importing every command at start-up, issue 16 item 1);
+- **dipstick**: the console script ``dipstick streams LOG --format json`` with the mapping
+  (until session 22 also "its imports only": the command module imported by hand and the app
+  run, from before the CLI loaded commands lazily; since then it cost more than the command
+  itself — the module's eager registration builds its options through Typer's pydantic
+  adapters, ~0.1–0.15 s, and it skipped the entry's NumPy steering — so it measured a path
+  no one runs, and was dropped);
 - **pm4py**: ``pandas.read_csv`` (the four columns), ``to_datetime``, a stable sort by (case,
   timestamp, order), ``pm4py.format_dataframe``, ``discover_dfg``, ``discover_performance_dfg``,
   ``get_variants``, the result printed as JSON;
@@ -55,23 +58,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from discovery import REAL_LOG, generate
 
 DIPSTICK = Path(sys.executable).with_name("dipstick")
-# The streams command with only its own imports: dipstick.cli's __init__ (which imported every
-# command module until the CLI registered them lazily, issue 16 item 1) replaced by an empty
-# package, then cli.app and cli.streams imported and the console entry run — what `dipstick
-# streams` costs without the other commands' modules. ``main()``, not the Typer app alone: the
-# entry steers NumPy's sorts off AVX-512 on AMD Zen 4 (dipstick/numpy_cpu.py), without which
-# this contender sorted ~3× slower and ran slower than the full command (session 22).
-STREAMS_ONLY = """import importlib.util, sys, types
-pkg = types.ModuleType("dipstick.cli")
-pkg.__path__ = [importlib.util.find_spec("dipstick").submodule_search_locations[0] + "/cli"]
-sys.modules["dipstick.cli"] = pkg
-from dipstick.cli.app import main
-import dipstick.cli.streams
-sys.argv[0] = "dipstick"
-main()
-"""
-
-
 # The file's four mapped columns parsed by DuckDB as text and counted: its columns named from
 # the header, nothing sniffed (the cheapest DuckDB read of the file; dipstick's own read also
 # types the values and keeps the file order).
@@ -96,10 +82,9 @@ class Log:
     order: str
     time_format: str | None = None
 
-    def dipstick(self, streams_only: bool = False) -> list[str]:
+    def dipstick(self) -> list[str]:
         fmt = ["--time-format", self.time_format] if self.time_format else []
-        cmd = [sys.executable, "-c", STREAMS_ONLY] if streams_only else [str(DIPSTICK)]
-        return [*cmd, "streams", str(self.path), "--format", "json",
+        return [str(DIPSTICK), "streams", str(self.path), "--format", "json",
                 "--case", self.case, "--activity", self.activity, "--timestamp",
                 self.timestamp, "--order", self.order, *fmt]
 
@@ -179,7 +164,6 @@ BASE = "dipstick streams, --base src"
 
 def bench(log: Log, repeat: int, work: Path, base: Path | None = None) -> bool:
     contenders = {"dipstick streams": log.dipstick(),
-                  "dipstick streams, its imports only": log.dipstick(streams_only=True),
                   "pandas + pm4py": log.pm4py(),
                   "floor: python -c 'import duckdb'": [sys.executable, "-c", "import duckdb"],
                   "floor: import duckdb + read_csv of the 4 columns": log.read_floor()}
@@ -196,9 +180,6 @@ def bench(log: Log, repeat: int, work: Path, base: Path | None = None) -> bool:
     same = base is None or outs[BASE].read_bytes() == outs["dipstick streams"].read_bytes()
     if not same:
         print("DIFFERENT: the --base src printed other bytes")
-    if json.loads(outs["dipstick streams, its imports only"].read_text()) != ours:
-        print("DISAGREE: the streams-only run printed something else")
-        return False
     print(f"\n## {log.name} — {ours[0]['discovery']['events']:,} events, "
           f"{ours[0]['discovery']['cases']:,} cases, {log.path.stat().st_size / 1e6:.1f} MB")
     print("| contender | wall s (median) | runs | CPU s (median) |")
@@ -210,7 +191,7 @@ def bench(log: Log, repeat: int, work: Path, base: Path | None = None) -> bool:
     med = {k: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
            for k, r in runs.items()}
     pw, pc = med["pandas + pm4py"]
-    for k in ("dipstick streams", "dipstick streams, its imports only",
+    for k in ("dipstick streams",
               *([BASE] if base is not None else [])):
         dw, dc = med[k]
         print(f"pm4py / {k}: wall **{pw / dw:.1f}×**, CPU {pc / dc:.1f}×")
