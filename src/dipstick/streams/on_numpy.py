@@ -65,7 +65,7 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
         return None
     cols = _columns(rel, log, found.select)
     cases_text, cases_hash = _cases(rel)
-    row = _rows(rel, log)
+    row = _rows(cols.pop("_r", None))
     # a masked array (NULLs) told by its type: ``np.ma`` would import numpy.ma (10-25 ms CPU)
     if any(type(a) is not np.ndarray for a in (*cols.values(), cases_text)):
         return None   # a missing case, time or order (not in a log read by dipstick): SQL
@@ -104,12 +104,15 @@ def aggregates(rel: duckdb.DuckDBPyRelation, log: LogShape, wait_names: Sequence
 
 def _columns(rel: duckdb.DuckDBPyRelation, log: LogShape, extra: str) -> dict[str, Any]:
     """The typed columns in the relation's order: case hash, time (µs), order and the
-    activity's code (0-based, in name order), then the ``extra`` select items. The file row
-    is :func:`_rows`'."""
+    activity's code (0-based, in name order), then the ``extra`` select items and the file
+    row (``_r``, when the log has one). All from one scan: a relation need not give its rows
+    in one order twice (a window's output, as a check's recent cases, does not: session 22
+    found ties broken by a second scan's rows there)."""
     enum = ", ".join(literal(a) for a in log.activities)
+    file_row = ", _row AS _r" if "_row" in log.columns else ""
     return fetch(rel, f"SELECT hash(case_id) AS h, epoch_us(timestamp) AS t, seq AS s, "
                        f"CAST(enum_code(CAST(activity AS ENUM({enum}))) AS SMALLINT) AS code"
-                       f"{extra} FROM _e")
+                       f"{extra}{file_row} FROM _e")
 
 
 def _cases(rel: duckdb.DuckDBPyRelation) -> tuple[Any, Any]:
@@ -127,22 +130,13 @@ class _MissingRow(Exception):
     """A file row is missing (NULL) where it would break a tie: the SQL's to answer."""
 
 
-def _rows(rel: duckdb.DuckDBPyRelation, log: LogShape) -> Rows:
-    """The file row, fetched at the first call only. It breaks ties of (case, time, order)
-    alone, which a usual log has none of: fetched with the other columns it cost ~10 MB and
-    ~0.01 s CPU of a 1.27 M-event log for nothing (docs/benchmarks.md, session 21). A second
-    scan of the relation comes in the first one's order: DuckDB keeps insertion order in a
-    result without ``ORDER BY`` (``preserve_insertion_order``, on by default, as the streams
-    view's ``rowid`` already assumes)."""
-    found: list[I64 | None] = []
-
+def _rows(r: Any) -> Rows:
+    """The file row fetched with the other columns (None: the log has none) as the orderings
+    ask for it: a NULL among them (a masked array) matters only at a tie they break."""
     def row() -> I64 | None:
-        if not found:
-            r = fetch(rel, "SELECT _row AS r FROM _e")["r"] if "_row" in log.columns else None
-            if r is not None and type(r) is not np.ndarray:
-                raise _MissingRow   # a masked array: a NULL among them
-            found.append(r)
-        return found[0]
+        if r is not None and type(r) is not np.ndarray:
+            raise _MissingRow   # a masked array: a NULL among them
+        return r
 
     return row
 
