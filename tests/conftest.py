@@ -18,6 +18,7 @@ from dipstick.indicators.registry import split_settings
 from dipstick.package import Package, load_package
 from sparkenv import need_spark
 
+import balance
 import shared
 from browser import chromium
 from db import BACKENDS, app_database
@@ -146,18 +147,13 @@ SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark",
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` with scopes of our own: a test of a SPREAD module is its own
-    scope, the modules of a SHARED group are one scope, any other test's scope is its module.
+    scope, the modules of a SHARED group are one scope, any other test's scope is its module;
+    handed out costliest first (tests/balance.py).
     (``--dist loadgroup`` would do this by marks, but pytest-xdist 3.8 cannot rename node ids
     on pytest 9.2, so marks are ignored.)"""
     if config.getvalue("dist") != "loadscope":
         return None
-    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
-
-    class Balanced(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            return scope_of(nodeid)
-
-    return Balanced(config, log)
+    return balance.CostliestFirst(config, log, scope=scope_of)
 
 
 def scope_of(nodeid: str) -> str:
