@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -65,16 +66,34 @@ class Site:
         return ran.returncode, ran.stdout, ran.stderr
 
 
+def with_users(url: str) -> str:
+    """Migrate ``url`` and create one user per role (``ROLE@example.org``)."""
+    with Store.open(url) as store:
+        store.migrate()
+        for role in ROLES:
+            create_user(store, f"{role}@example.org", PASSWORD, role)
+    return url
+
+
+@pytest.fixture(scope="module")
+def sqlite_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite side's database, made once: each test copies the file. Its four argon2
+    hashes, at production cost, were most of this module's time when made for every test."""
+    file = tmp_path_factory.mktemp("users") / "app.db"
+    with_users(f"sqlite:///{file}")
+    return file
+
+
 @pytest.fixture(params=BACKENDS)
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
-    """An app database with one user per role (``ROLE@example.org``) and the app over it."""
+    """An app database of its own with one user per role (``ROLE@example.org``) and the app
+    over it: on SQLite a copy of ``sqlite_users``, on PostgreSQL a new schema."""
     with ExitStack() as stack:
-        url = (stack.enter_context(postgres_schema()) if request.param == "postgres"
-               else f"sqlite:///{tmp_path / 'app.db'}")
-        with Store.open(url) as store:
-            store.migrate()
-            for role in ROLES:
-                create_user(store, f"{role}@example.org", PASSWORD, role)
+        if request.param == "postgres":
+            url = with_users(stack.enter_context(postgres_schema()))
+        else:
+            template = request.getfixturevalue("sqlite_users")
+            url = f"sqlite:///{shutil.copyfile(template, tmp_path / 'app.db')}"
         asgi = stack.enter_context(in_process(WebConfig(database=url, secret_key=SECRET)))
         yield Site(url, asgi)
 
