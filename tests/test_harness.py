@@ -127,3 +127,22 @@ def test_durations_are_read_back_from_a_junit_report(tmp_path: Path) -> None:
         "tests": {"tests/test_a.py::test_long[x]": 12.5,
                   "tests/test_b.py::TestGroup::test_m": 3.0},
         "modules": {"tests/test_a.py": 0.15}}
+
+
+def test_a_test_leaves_nothing_frozen_for_the_next() -> None:
+    """The web's settle freezes every live object (web/context.py); the teardown hook thaws
+    them after each test, else each later collector pause walks the frozen list."""
+    import gc
+
+    from dipstick.web.context import settle
+
+    import conftest
+
+    settle(collect=False)
+    assert gc.get_freeze_count() > 0
+    hook = conftest.pytest_runtest_teardown(None, None)  # type: ignore[arg-type]
+    next(hook)                                   # the test's own teardown runs here
+    assert gc.get_freeze_count() > 0
+    with pytest.raises(StopIteration):
+        hook.send(None)
+    assert gc.get_freeze_count() == 0
