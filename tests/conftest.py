@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from dipstick.indicators.registry import split_settings
 from dipstick.package import Package, load_package
 from sparkenv import need_spark
 
+import balance
 import shared
 from browser import chromium
 from db import BACKENDS, app_database
@@ -127,6 +129,23 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> str:
     return f"sqlite:///{shared.copied(source, tmp_path / 'app.db')}"
 
 
+# -- nothing frozen between tests ------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None
+                            ) -> Generator[None, None, None]:
+    """A test leaves nothing frozen. The web app's ``settle`` (web/context.py) freezes every
+    object alive, as fits a server whose heap is its caches; in a test worker that is the
+    whole harness, frozen for the rest of the suite and growing with each settle, and every
+    later pause of the collector (``collector.paused``, in each check and each stored run)
+    walks the frozen list to count it: ~30 ms at 277,000 objects. Thawing changes no result:
+    the web freezes again when it next settles."""
+    try:
+        return (yield)
+    finally:
+        gc.unfreeze()
+
+
 # -- balance across workers -----------------------------------------------------------------
 
 SHARED_SCOPES = {"module", "class", "package"}
@@ -146,18 +165,13 @@ SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark",
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadscope`` with scopes of our own: a test of a SPREAD module is its own
-    scope, the modules of a SHARED group are one scope, any other test's scope is its module.
+    scope, the modules of a SHARED group are one scope, any other test's scope is its module;
+    handed out costliest first (tests/balance.py).
     (``--dist loadgroup`` would do this by marks, but pytest-xdist 3.8 cannot rename node ids
     on pytest 9.2, so marks are ignored.)"""
     if config.getvalue("dist") != "loadscope":
         return None
-    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
-
-    class Balanced(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            return scope_of(nodeid)
-
-    return Balanced(config, log)
+    return balance.CostliestFirst(config, log, scope=scope_of)
 
 
 def scope_of(nodeid: str) -> str:

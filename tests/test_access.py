@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,9 +21,12 @@ from alembic import command
 from alembic.config import Config
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from dipstick.store import MIGRATIONS, Store
+from dipstick.store import users as users_module
+from dipstick.store.tables import User
 from dipstick.store.users import (
     authenticate,
     create_user,
@@ -65,16 +69,48 @@ class Site:
         return ran.returncode, ran.stdout, ran.stderr
 
 
+def with_users(url: str, hashes: dict[str, str] | None = None) -> str:
+    """Migrate ``url`` and create one user per role (``ROLE@example.org``); with ``hashes``
+    (role -> the password's argon2 hash, made once by ``create_user``) not hashed again."""
+    with Store.open(url) as store:
+        store.migrate()
+        for role in ROLES:
+            email = f"{role}@example.org"
+            if hashes is None:
+                create_user(store, email, PASSWORD, role)
+            else:       # create_user less its hashing: the same row, the same audit
+                users_module._create(store, email, role, "", hashes[role], None, None)
+    return url
+
+
+@pytest.fixture(scope="module")
+def sqlite_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite side's database, made once: each test copies the file. Its four argon2
+    hashes, at production cost, were most of this module's time when made for every test."""
+    file = tmp_path_factory.mktemp("users") / "app.db"
+    with_users(f"sqlite:///{file}")
+    return file
+
+
+@pytest.fixture(scope="module")
+def hashes(sqlite_users: Path) -> dict[str, str]:
+    """Role -> the password hash ``create_user`` made for ``sqlite_users``."""
+    with Store.open(f"sqlite:///{sqlite_users}") as store, Session(store.engine) as s:
+        return {u.role: u.password_hash for u in s.scalars(select(User))}
+
+
 @pytest.fixture(params=BACKENDS)
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
-    """An app database with one user per role (``ROLE@example.org``) and the app over it."""
+    """An app database of its own with one user per role (``ROLE@example.org``) and the app
+    over it: on SQLite a copy of ``sqlite_users``, on PostgreSQL a new schema with the same
+    users (their hashes made once)."""
     with ExitStack() as stack:
-        url = (stack.enter_context(postgres_schema()) if request.param == "postgres"
-               else f"sqlite:///{tmp_path / 'app.db'}")
-        with Store.open(url) as store:
-            store.migrate()
-            for role in ROLES:
-                create_user(store, f"{role}@example.org", PASSWORD, role)
+        if request.param == "postgres":
+            url = with_users(stack.enter_context(postgres_schema()),
+                             request.getfixturevalue("hashes"))
+        else:
+            template = request.getfixturevalue("sqlite_users")
+            url = f"sqlite:///{shutil.copyfile(template, tmp_path / 'app.db')}"
         asgi = stack.enter_context(in_process(WebConfig(database=url, secret_key=SECRET)))
         yield Site(url, asgi)
 

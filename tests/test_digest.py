@@ -20,6 +20,7 @@ from dipstick.store import Store
 from dipstick.store.tables import User
 from dipstick.store.users import create_user
 
+import shared
 from clirun import dipstick
 from local import Mailbox, free_port
 
@@ -38,10 +39,13 @@ def smtp_package(root: Path, demo_org: Path, port: int) -> Path:
     return root
 
 
-@pytest.fixture
-def leaders_db(demo_db: str) -> str:
-    """The demo's stored run, two leaders, an owner and an inactive leader (not mailed)."""
-    with Store.open(demo_db) as store:
+@pytest.fixture(scope="module")
+def leaders_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's stored run, two leaders, an owner and an inactive leader (not mailed), made
+    once: four argon2 hashes at production cost were most of a test's set-up."""
+    file = shared.copied(shared.demo_db(shared.session_dir(tmp_path_factory)),
+                         tmp_path_factory.mktemp("leaders") / "app.db")
+    with Store.open(f"sqlite:///{file}") as store:
         for email in LEADERS:
             create_user(store, email, "password-123", "leader")
         create_user(store, "owner@example.org", "password-123", "owner")
@@ -49,7 +53,13 @@ def leaders_db(demo_db: str) -> str:
         with store.engine.begin() as conn:
             conn.execute(update(User).where(User.email == "gone@example.org")
                          .values(active=False))
-    return demo_db
+    return file
+
+
+@pytest.fixture
+def leaders_db(leaders_template: Path, tmp_path: Path) -> str:
+    """A private copy of ``leaders_template``, as a URL."""
+    return f"sqlite:///{shared.copied(leaders_template, tmp_path / 'app.db')}"
 
 
 def digest(*args: str | Path) -> Any:
