@@ -191,8 +191,7 @@ def bench(log: Log, repeat: int, work: Path, base: Path | None = None) -> bool:
     med = {k: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
            for k, r in runs.items()}
     pw, pc = med["pandas + pm4py"]
-    for k in ("dipstick streams",
-              *([BASE] if base is not None else [])):
+    for k in ("dipstick streams", *([BASE] if base is not None else [])):
         dw, dc = med[k]
         print(f"pm4py / {k}: wall **{pw / dw:.1f}×**, CPU {pc / dc:.1f}×")
     fw, fc = med["floor: import duckdb + read_csv of the 4 columns"]
