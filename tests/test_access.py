@@ -21,15 +21,11 @@ from alembic import command
 from alembic.config import Config
 from argon2 import PasswordHasher
 from fastapi import FastAPI
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
 from dipstick.store import MIGRATIONS, Store
-from dipstick.store import users as users_module
-from dipstick.store.tables import User
 from dipstick.store.users import (
     authenticate,
-    create_user,
     set_password,
     sign_in_external,
     token_account,
@@ -38,7 +34,16 @@ from dipstick.web.app import WebConfig
 
 from clirun import dipstick
 from db import postgres_schema
-from webserver import BACKENDS, PASSWORD, ROLES, SECRET, InProcessClient, csrf_of, in_process
+from webserver import (
+    BACKENDS,
+    PASSWORD,
+    ROLES,
+    SECRET,
+    InProcessClient,
+    add_user,
+    csrf_of,
+    in_process,
+)
 
 NEW_PASSWORD = "another-long-password"
 WRONG = "Wrong e-mail or password."
@@ -69,34 +74,22 @@ class Site:
         return ran.returncode, ran.stdout, ran.stderr
 
 
-def with_users(url: str, hashes: dict[str, str] | None = None) -> str:
-    """Migrate ``url`` and create one user per role (``ROLE@example.org``); with ``hashes``
-    (role -> the password's argon2 hash, made once by ``create_user``) not hashed again."""
+def with_users(url: str) -> str:
+    """Migrate ``url`` and create one user per role (``ROLE@example.org``)."""
     with Store.open(url) as store:
         store.migrate()
         for role in ROLES:
-            email = f"{role}@example.org"
-            if hashes is None:
-                create_user(store, email, PASSWORD, role)
-            else:       # create_user less its hashing: the same row, the same audit
-                users_module._create(store, email, role, "", hashes[role], None, None)
+            add_user(store, f"{role}@example.org", role)
     return url
 
 
 @pytest.fixture(scope="module")
 def sqlite_users(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The SQLite side's database, made once: each test copies the file. Its four argon2
-    hashes, at production cost, were most of this module's time when made for every test."""
+    """The SQLite side's database, made once: each test copies the file. Its argon2 hashes,
+    at production cost, were most of this module's time when made for every test."""
     file = tmp_path_factory.mktemp("users") / "app.db"
     with_users(f"sqlite:///{file}")
     return file
-
-
-@pytest.fixture(scope="module")
-def hashes(sqlite_users: Path) -> dict[str, str]:
-    """Role -> the password hash ``create_user`` made for ``sqlite_users``."""
-    with Store.open(f"sqlite:///{sqlite_users}") as store, Session(store.engine) as s:
-        return {u.role: u.password_hash for u in s.scalars(select(User))}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -106,8 +99,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     users (their hashes made once)."""
     with ExitStack() as stack:
         if request.param == "postgres":
-            url = with_users(stack.enter_context(postgres_schema()),
-                             request.getfixturevalue("hashes"))
+            url = with_users(stack.enter_context(postgres_schema()))
         else:
             template = request.getfixturevalue("sqlite_users")
             url = f"sqlite:///{shutil.copyfile(template, tmp_path / 'app.db')}"

@@ -155,19 +155,26 @@ def prepare(database: str, package: Path, result: CheckResult | None = None
         users = {}
         for role in ROLES:
             email = owner_email if role == "owner" else f"{role}@example.org"
-            if _HASHED:     # create_user less its hashing: the same row, the same audit
-                store_users._create(store, email, role, f"Test {role}", _HASHED[0], None, None)
-            else:
-                create_user(store, email, PASSWORD, role, name=f"Test {role}")
-                with store.engine.connect() as conn:
-                    _HASHED.append(conn.execute(select(User.password_hash)
-                                                .where(User.email == email)).scalar_one())
+            add_user(store, email, role, name=f"Test {role}")
             users[role] = email
     return users, owned
 
 
-# PASSWORD's argon2 hash as create_user made it first in this process: every user of every
-# prepared database shares the password, and each hash costs ~0.15 s (production cost)
+def add_user(store: Store, email: str, role: str, name: str = "") -> None:
+    """``create_user(store, email, PASSWORD, role, name)``, PASSWORD hashed once per process:
+    every test user shares it, and each argon2 hash costs ~0.15 s (production cost). After the
+    first, ``create_user`` less its hashing (``users._create``): the same row, the same audit;
+    sign-ins still verify the hash at full cost."""
+    if _HASHED:
+        store_users._create(store, email, role, name, _HASHED[0], None, None)
+        return
+    create_user(store, email, PASSWORD, role, name=name)
+    with store.engine.connect() as conn:
+        _HASHED.append(conn.execute(select(User.password_hash).where(
+            User.email == email.strip().lower())).scalar_one())
+
+
+# PASSWORD's argon2 hash as create_user made it first in this process (add_user)
 _HASHED: list[str] = []
 
 
