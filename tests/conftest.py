@@ -158,9 +158,11 @@ SPREAD = {"test_alerts.py", "test_cli.py", "test_discovery.py", "test_fuzz.py",
           "test_pulse_core.py", "test_store.py", "test_streams.py"}
 # Modules that share a costly session fixture: each group runs on one worker, one module after
 # the other, so the fixture is built once (the Spark session: ~8 s of JVM start, and a cold JIT
-# that makes the first check the slowest).
+# that makes the first check the slowest). The capped-driver test starts its own JVM, but runs
+# in the group too: beside it, two JVMs of ``local[2]`` fought over two cores (two runs each:
+# the Spark tests' worker time 199, 209 -> 167, 162 s; docs/testing.md, "Timing").
 SHARED = {"test_spark.py": "spark", "test_spark_lake.py": "spark",
-          "test_spark_discovery.py": "spark"}
+          "test_spark_discovery.py": "spark", "test_spark_driver.py": "spark"}
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -44,8 +44,9 @@ def test_a_worker_without_a_day_is_an_error(worker: str | None) -> None:
 def test_the_spark_modules_share_one_scope_and_spread_tests_are_their_own() -> None:
     spark = scope_of("tests/test_spark.py::test_the_check_on_spark_equals_the_check_on_duckdb")
     assert spark == scope_of("tests/test_spark_lake.py::test_spark_reads_the_lake_tables_itself")
-    # the capped-driver test starts its own JVM in a subprocess: free to run beside them
-    assert scope_of("tests/test_spark_driver.py::t") == "tests/test_spark_driver.py" != spark
+    # the capped-driver test starts its own JVM in a subprocess: after them, not beside them
+    assert scope_of("tests/test_spark_driver.py::t") == spark
+    assert scope_of("tests/test_spark_discovery.py::t") == spark
     assert scope_of("tests/test_cli.py::test_a[x]") == "tests/test_cli.py::test_a[x]"
     assert scope_of("tests/test_web.py::test_b") == "tests/test_web.py"
 
