@@ -168,10 +168,10 @@ def add_user(store: Store, email: str, role: str, name: str = "") -> None:
     if _HASHED:
         store_users._create(store, email, role, name, _HASHED[0], None, None)
         return
-    create_user(store, email, PASSWORD, role, name=name)
+    made = create_user(store, email, PASSWORD, role, name=name)
     with store.engine.connect() as conn:
-        _HASHED.append(conn.execute(select(User.password_hash).where(
-            User.email == email.strip().lower())).scalar_one())
+        _HASHED.append(conn.execute(select(User.password_hash)
+                                    .where(User.id == made.id)).scalar_one())
 
 
 # PASSWORD's argon2 hash as create_user made it first in this process (add_user)
