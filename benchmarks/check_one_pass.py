@@ -6,10 +6,10 @@ Parquet file, the redesign issue 16's 5× asks for, against the floor in the sam
 Not dipstick's code: one DuckDB query per repeat, shaped as the weekly series' aggregates of
 the tickets (``shifts/series._tickets``: per service and week the counts by type, mean
 satisfaction, lost hours, reopen share, first ticket), then the same with the two median
-resolution times (``shifts/resolution``), read straight from the file, with no load, no rules
-and no typed copy. It prices the lower bound of "each table read once" for the largest table.
-It does not price the rules, the key screen, the other tables, detection, the causes or the
-output (``check_bounds.py`` prices those that exist today).
+resolution times, read straight from the file, with no load, no rules and no typed copy. It
+prices the lower bound of "each table read once" for the largest table. It does not price
+the rules, the key screen, the other tables, detection, the causes or the output
+(``check_bounds.py`` prices those that exist today).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The weekly series' median resolution hours taken in NumPy (``shifts.resolution``) are
-DuckDB's ``median`` bit for bit: the grouped medians against DuckDB's own on random groups
-(ties, one value, negative values, even and odd sizes, the unfolded fallback), and the series
-of a package against medians taken by hand, read coded and plain."""
+"""Medians of resolution hours: those grouped in NumPy for the ticket facts
+(``indicators.ticket_arrays.grouped``) are DuckDB's ``median`` bit for bit on random groups
+(ties, one value, negative values, even and odd sizes, the unfolded fallback), and the weekly
+series' (the engine's) are a package's medians taken by hand, read coded and plain."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import narwhals as nw
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from dipstick.engine import minutes_between
 from dipstick.findings import Window
+from dipstick.indicators.ticket_arrays import grouped
 from dipstick.package import load_package
-from dipstick.shifts import resolution
 from dipstick.shifts.series import build, week_start
 
 from builder import AS_OF, PackageBuilder, plain_signals
@@ -32,14 +30,14 @@ def test_grouped_medians_are_duckdbs(wide: bool) -> None:
     groups = rng.choice(np.array([0, 3, 4, 9, 10, 57, 300, 301], dtype=np.int64), n)
     groups = np.concatenate([groups, [1_000]])                   # a group of one value
     values = rng.integers(-50, 400, n + 1) * (2 ** 50 if wide else 1)   # many ties
-    got_groups, got = resolution.grouped(groups, values, 60.0)
+    got_groups, got = grouped(groups, values, 60.0)
     con = duckdb.connect()
     con.register("src", pa.table({"g": groups, "v": values}))
     want = con.execute("SELECT g, median(v / 60.0::DOUBLE) FROM src GROUP BY g ORDER BY g"
                        ).fetchall()
     assert got_groups.tolist() == [g for g, _ in want]
     assert got.tolist() == [m for _, m in want]          # exact, not approximately
-    assert resolution.grouped(np.zeros(0, np.int64), np.zeros(0, np.int64), 60.0)[0].size == 0
+    assert grouped(np.zeros(0, np.int64), np.zeros(0, np.int64), 60.0)[0].size == 0
 
 
 def _package(root: Path) -> Path:
@@ -98,22 +96,3 @@ def test_the_weekly_resolution_medians_are_the_tickets_medians(tmp_path: Path) -
                for s in build(signals, loaded.model, end) if s.key.metric == "resolution_hours"}
         assert got == want
 
-
-def test_whole_minutes_are_the_engines() -> None:
-    """The fetched microseconds truncated in NumPy are ``minutes_between`` on DuckDB: ends
-    before starts (a floor would give one minute more), seconds short of a minute either way,
-    exact minutes, equal times, one row and none."""
-    rng = np.random.default_rng(3)
-    start = datetime(2024, 3, 1)
-    offsets = [0, 1, -1, 59_999_999, -59_999_999, 60_000_000, -60_000_000, 60_000_001,
-               -60_000_001, -120_000_000, 10**13, -(10**13)]
-    offsets += rng.integers(-10**11, 10**11, 2_000).tolist()
-    con = duckdb.connect()
-    con.register("src", pa.table({"a": [start] * len(offsets),
-                                  "b": [start + timedelta(microseconds=o) for o in offsets]}))
-    lf = nw.from_native(con.table("src"))
-    want = lf.select(m=minutes_between("a", "b", lf)).to_native().fetchnumpy()["m"]
-    got = resolution.whole_minutes(np.array(offsets, dtype=np.int64))
-    assert got.dtype == np.int64 and got.tolist() == want.tolist()
-    assert resolution.whole_minutes(np.array([-1], dtype=np.int64)).tolist() == [0]
-    assert resolution.whole_minutes(np.zeros(0, dtype=np.int64)).size == 0

@@ -6,7 +6,7 @@ every value of every group) and the second scan. One query fetching the window's
 either audience as a few numeric columns, grouped here by a ``bincount`` per aggregate and one
 sort per set of medians, gives the same numbers: counts, and sums and means of integer columns
 exactly (sums of whole numbers are exact in any order); medians bit for bit
-(:func:`dipstick.shifts.resolution.grouped`); standard deviations and the means of log hours
+(:func:`grouped`); standard deviations and the means of log hours
 to their last bits, which DuckDB's own results vary in from run to run (its threads' partial
 sums). Pure functions over the fetched arrays; the query is :mod:`~dipstick.indicators.tickets`'.
 """
@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-from dipstick.shifts.resolution import grouped
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -122,3 +120,46 @@ def resolution(names: list[str | None], service: IntArray, cols: dict[str, Any]
             "service": name, "type": kind, "n": counts[i], "median": medians[i],
             "log_mean": means[i], "log_sd": sds[i]}
     return out
+
+
+def service_codes(got: dict[str, Any], labels: dict[str, tuple[str, ...]]
+                  ) -> tuple[list[str | None], IntArray]:
+    """The service names of rows fetched by :func:`~dipstick.engine.coded_arrays` and each
+    row's index among them: the ENUM's values as they are (a null one more name, as -1
+    indexes it), or the distinct texts in order of first appearance."""
+    if "service" in labels:
+        names: list[str | None] = list(labels["service"])
+        codes = np.asarray(got["service"], dtype=np.int64)
+        if (codes < 0).any():
+            names.append(None)
+            codes = np.where(codes < 0, len(names) - 1, codes)
+        return names, codes
+    values = got["service"].tolist()
+    distinct = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return list(distinct), np.fromiter(map(distinct.__getitem__, values), np.int64,
+                                       count=len(values))
+
+
+def grouped(groups: IntArray, values: IntArray, divisor: float) -> tuple[IntArray, FloatArray]:
+    """Each distinct group (ascending; ``groups`` are whole numbers from 0) and the median of
+    its ``values / divisor`` as DuckDB's ``median`` gives it: the middle value, or the mean
+    ``(lo + hi) / 2`` of the middle two. The groups' sizes by a count, the values by one sort
+    of (group, value) folded into an int64 (lexsort where it does not fit)."""
+    if len(groups) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    counts = np.bincount(groups)
+    found = np.flatnonzero(counts)
+    n = counts[found]
+    starts = np.cumsum(n) - n
+    middle = (starts + (n - 1) // 2, starts + n // 2)
+    lo, span = int(values.min()), int(values.max()) - int(values.min()) + 1
+    if len(counts) * span < 2 ** 62:
+        key = groups * span                 # in place from here: no 36 MB temporaries
+        key += values
+        key -= lo
+        key.sort()
+        low, high = ((key[m] % span + lo) / divisor for m in middle)
+    else:       # too wide to fold into one int64
+        ordered = values[np.lexsort((values, groups))]
+        low, high = (ordered[m] / divisor for m in middle)
+    return found, (low + high) / 2

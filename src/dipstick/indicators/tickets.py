@@ -26,7 +26,6 @@ from dipstick.engine import (
 from dipstick.findings import CacheKey, CheckContext
 from dipstick.indicators import ticket_arrays
 from dipstick.shifts.groups import early_codes, fetch
-from dipstick.shifts.resolution import in_numpy, service_codes
 
 CURRENT, BASELINE = "current", "baseline"
 INTERNAL, CUSTOMER = "internal", "customer"
@@ -169,7 +168,9 @@ def engine_resolution(ctx: CheckContext) -> Resolution:
 
 
 def _in_numpy(ctx: CheckContext) -> bool:
-    return in_numpy(ctx.signals.frame("tickets"))
+    """Whether the facts are grouped here (DuckDB) rather than by the engine (Spark, whose
+    driver never holds a row per ticket)."""
+    return ctx.signals.frame("tickets").implementation is nw.Implementation.DUCKDB
 
 
 def _both(ctx: CheckContext) -> tuple[dict[tuple[str, str], Rows], Resolution]:
@@ -181,7 +182,7 @@ def _both(ctx: CheckContext) -> tuple[dict[tuple[str, str], Rows], Resolution]:
         # the services as codes from the start: no step binds their 2,040-value ENUM again
         frame, codes = early_codes(stored, ["service"])
         got, labels = fetch(_window_rows(frame, ctx), ["service"], codes)
-        names, service = service_codes(got, labels)
+        names, service = ticket_arrays.service_codes(got, labels)
         for key, rows in ticket_arrays.facts(names, service, got).items():
             facts.setdefault(key, {}).update(rows)
         for window, by_type in ticket_arrays.resolution(names, service, got).items():

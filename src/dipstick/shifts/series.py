@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from dipstick.engine import Signals, epoch_us, hours_between
 from dipstick.model import ValueModel
-from dipstick.shifts import resolution, rollup
+from dipstick.shifts import rollup
 from dipstick.shifts.groups import Groups, Labels, _finite, _split, early_codes
 
 FloatArray = npt.NDArray[np.float64]
@@ -35,6 +35,7 @@ EPOCH_MONDAY = datetime(1970, 1, 5)
 EPOCH_MONDAY_US = 4 * 86_400 * 1_000_000
 WEEK_MINUTES = 1440 * 7
 TYPES = ("incident", "request", "question")
+RESOLVED = TYPES[:2]   # the types with a weekly median resolution series
 
 # metric -> higher is worse (the direction a leak moves it)
 METRICS: dict[str, bool] = {
@@ -184,16 +185,15 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
     # the medians hold their values in memory: per set of services where the bound needs it
     parts = [early_codes(f, ["service"]) for f in signals.each_part("tickets", "service", True)]
     frames, codes = [f for f, _ in parts], parts[0][1]
-    weekly = [_weekly(frame, "opened_at", cut) for frame in frames]
-    medians: dict[str, nw.Expr] = {}
-    if not all(resolution.in_numpy(f) for f in frames):
-        # hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
-        # portable calendar-part arithmetic once per median (5.5 s of CPU on 5.3 M tickets,
-        # 1.7 s as one projected column)
-        weekly = [w.with_columns(_h=hours_between("opened_at", "resolved_at", f))
-                  for w, f in zip(weekly, frames, strict=True)]
-        medians = {f"res_{t}": nw.when(nw.col("type") == t).then(nw.col("_h")).median()
-                   for t in resolution.KINDS}
+    # The weekly medians are the engine's, on DuckDB too: its grouped median runs on every
+    # thread, where fetching the 4.5 M resolved tickets of the large demo to sort them in
+    # NumPy (session 17) cost as much CPU and a third more wall (docs/decisions.md, session
+    # 25). Hours as a column first: inside each median's ``when`` DuckDB evaluated Narwhals'
+    # portable arithmetic once per median (5.5 s of CPU on 5.3 M tickets, 1.7 s as one column)
+    weekly = [_weekly(frame, "opened_at", cut).with_columns(
+        _h=hours_between("opened_at", "resolved_at", frame)) for frame in frames]
+    medians = {f"res_{t}": nw.when(nw.col("type") == t).then(nw.col("_h")).median()
+               for t in RESOLVED}
     lfs = [w.group_by("service", "wk")
            .agg(**counts, n=nw.len(),
                 satisfaction=nw.col("satisfaction").cast(nw.Float64).mean(),
@@ -203,17 +203,13 @@ def _tickets(signals: Signals, cut: datetime, usage: Groups | None, sums: Sums,
            for w, f in zip(weekly, frames, strict=True)]
     cols = [*counts, "n", "satisfaction", "lost_hours", "reopen_share", *medians, "first"]
     g = _split(lfs, ["service"], cols, codes=codes)
-    if not medians:
-        # a generator: one set of services' rows in memory at a time
-        g.columns.update(resolution.weekly((resolution.rows(w, f, codes) for w, f in zip(
-            weekly, frames, strict=True)), g.keys, g.weeks, g.bounds))
     firsts["tickets"] = _firsts(g)
     kept = sums.setdefault("tickets", {})
     for (service,), wk, c in g.runs():
         kept[service] = (wk, {"incidents": c["n_incident"], "questions": c["n_question"]})
     own = [("satisfaction", "", g.finite(g.columns["satisfaction"])),
            ("reopen_share", "", g.finite(g.columns["reopen_share"]))] + [
-        ("resolution_hours", t, g.finite(g.columns[f"res_{t}"])) for t in ("incident", "request")]
+        ("resolution_hours", t, g.finite(g.columns[f"res_{t}"])) for t in RESOLVED]
     rated = _per_user(g, usage)
     out: list[Series] = []
     for i, (service,) in enumerate(g.keys):
