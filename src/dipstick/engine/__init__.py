@@ -292,20 +292,38 @@ def epoch_us(column: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
     the expression will run on: on DuckDB, DuckDB's own ``epoch_us`` (Narwhals renders
     ``dt.total_microseconds()`` as exactly that, and DuckDB takes a timestamp there as well
     as a difference) — 0.4 s of CPU for the large demo's weeks of 5.3 M tickets against
-    2.8 s; tests/test_durations.py holds both to the same integers. Otherwise from calendar
-    parts, the one form Spark computes too (Narwhals has neither ``dt.timestamp`` nor a total
-    of a difference there)."""
+    2.8 s; tests/test_durations.py holds both to the same integers. On Spark, of a timestamp
+    column, its whole seconds (Spark's cast to a number floors them) and the microseconds
+    past: a few nodes where the calendar parts below are ~150, which Spark's analyser took
+    ~1 s to accept in each query (docs/decisions.md, session 25). Otherwise from calendar
+    parts, the one form every engine computes (Narwhals has neither ``dt.timestamp`` nor a
+    total of a difference on Spark). Spark's microsecond of a time before 1970 is negative
+    (the remainder of its microseconds since 1970): taken modulo a second, it is the one
+    past the whole second, as elsewhere."""
     import narwhals as nw
 
     if on is not None and on.implementation is nw.Implementation.DUCKDB:
         return nw.col(column).dt.total_microseconds()
     e = nw.col(column).dt
+    micro = (e.microsecond().cast(nw.Int64) + 1_000_000) % 1_000_000
+    if on is not None and _spark_timestamp(on, column):
+        return nw.col(column).cast(nw.Int64) * 1_000_000 + micro
     y = e.year().cast(nw.Int64)
     days = ((y - 1970) * 365 + (y - 1969) // 4 - (y - 1901) // 100 + (y - 1601) // 400
             + e.ordinal_day().cast(nw.Int64) - 1)
     minutes = (days * 24 + e.hour().cast(nw.Int64)) * 60 + e.minute().cast(nw.Int64)
-    return (minutes * 60 + e.second().cast(nw.Int64)) * 1_000_000 + e.microsecond().cast(
-        nw.Int64)
+    return (minutes * 60 + e.second().cast(nw.Int64)) * 1_000_000 + micro
+
+
+def _spark_timestamp(on: nw.LazyFrame[Any], column: str) -> bool:
+    """Whether ``column`` of ``on`` is a Spark ``timestamp`` (with the session's zone, which
+    is what the loaders make): a number cast of it is its seconds since 1970, where one of a
+    ``timestamp_ntz`` or a date fails."""
+    import narwhals as nw
+
+    if on.implementation not in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT):
+        return False
+    return dict(on.to_native().dtypes).get(column) == "timestamp"
 
 
 def minutes_between(start: str, end: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
