@@ -1,7 +1,7 @@
 """Times as integers: DuckDB's own ``epoch_us`` (what the check runs there) and the portable
-calendar parts (what Spark runs) give the same microseconds, week numbers and whole minutes
-(truncated toward zero) on real DuckDB — across leap days, year ends, seconds short of a
-minute, end before start, dates and NULL."""
+calendar parts (what another engine runs; Spark's own form: tests/test_spark.py) give the same
+microseconds, week numbers and whole minutes (truncated toward zero) on real DuckDB — across
+leap days, year ends, seconds short of a minute, end before start, dates and NULL."""
 
 from __future__ import annotations
 

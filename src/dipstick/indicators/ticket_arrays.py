@@ -5,10 +5,10 @@ CPU on the large demo's 5.3 M tickets, most of it their medians (a holistic aggr
 every value of every group) and the second scan. One query fetching the window's tickets of
 either audience as a few numeric columns, grouped here by a ``bincount`` per aggregate and one
 sort per set of medians, gives the same numbers: counts, and sums and means of integer columns
-exactly (sums of whole numbers are exact in any order); medians bit for bit
-(:func:`grouped`); standard deviations and the means of log hours
-to their last bits, which DuckDB's own results vary in from run to run (its threads' partial
-sums). Pure functions over the fetched arrays; the query is :mod:`~dipstick.indicators.tickets`'.
+exactly (sums of whole numbers are exact in any order); medians bit for bit (:func:`grouped`);
+standard deviations and the means of log hours to their last bits, which DuckDB's own results
+vary in from run to run (its threads' partial sums). Pure functions over the fetched arrays;
+the query is :mod:`~dipstick.indicators.tickets`'.
 """
 
 from __future__ import annotations
