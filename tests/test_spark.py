@@ -108,10 +108,11 @@ def test_times_on_spark_are_microseconds_since_1970_before_1970_too(spark: Any) 
     """``epoch_us`` on Spark: a ``timestamp`` column by its seconds and the microseconds past
     them (a few nodes, not the calendar parts' ~150 that Spark took a second to analyse in
     each query); a ``timestamp_ntz`` and a frame not given by the calendar parts. All the
-    exact microseconds, and whole minutes truncated toward zero, before 1970 as after."""
-    # each time and the next (the last and a year before it: spans beyond 2**53 µs, 285
-    # years, lose their last minute to Spark's floor division through doubles)
-    rows = [(a, b, a) for a, b in zip(STAMPS, [*STAMPS[1:], datetime(2200, 1, 1)], strict=True)]
+    exact microseconds, and whole minutes truncated toward zero, before 1970 as after and over
+    three centuries."""
+    # each time and the next, the last and the first: 300 years back, beyond 2**53 µs, where
+    # Spark's floor division through doubles lost the last minute
+    rows = [(a, b, a) for a, b in zip(STAMPS, [*STAMPS[1:], STAMPS[0]], strict=True)]
     lf = nw.from_native(spark.createDataFrame(rows, "a timestamp, b timestamp, n timestamp_ntz"))
     got = lf.select(fast=epoch_us("a", lf), portable=epoch_us("a"), ntz=epoch_us("n", lf),
                     minutes=minutes_between("a", "b", lf)

@@ -319,19 +319,28 @@ def _spark_timestamp(on: nw.LazyFrame[Any], column: str) -> bool:
     """Whether ``column`` of ``on`` is a Spark ``timestamp`` (with the session's zone, which
     is what the loaders make): a number cast of it is its seconds since 1970, where one of a
     ``timestamp_ntz`` or a date fails."""
+    return _spark(on) and dict(on.to_native().dtypes).get(column) == "timestamp"
+
+
+def _spark(on: nw.LazyFrame[Any]) -> bool:
     import narwhals as nw
 
-    if on.implementation not in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT):
-        return False
-    return dict(on.to_native().dtypes).get(column) == "timestamp"
+    return on.implementation in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT)
 
 
 def minutes_between(start: str, end: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
     """Whole minutes from ``start`` to ``end``, truncated toward zero (negative when ``end``
-    is earlier); ``on`` as for :func:`epoch_us`."""
+    is earlier); ``on`` as for :func:`epoch_us`. On Spark, whose floor division goes through
+    doubles (a span beyond 2⁵³ µs, 285 years, lost its last minute there), the whole minutes'
+    microseconds are taken exactly first and the quotient rounded: a whole number either way."""
     import narwhals as nw
 
     d = epoch_us(end, on) - epoch_us(start, on)
+    if on is not None and _spark(on):
+        def whole(x: nw.Expr) -> nw.Expr:
+            return ((x - x % 60_000_000) / 60_000_000).round(0).cast(nw.Int64)
+
+        return nw.when(d >= 0).then(whole(d)).otherwise(-whole(-d))
     return nw.when(d >= 0).then(d // 60_000_000).otherwise(-((-d) // 60_000_000))
 
 
