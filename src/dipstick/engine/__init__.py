@@ -319,13 +319,15 @@ def _spark_timestamp(on: nw.LazyFrame[Any], column: str) -> bool:
     """Whether ``column`` of ``on`` is a Spark ``timestamp`` (with the session's zone, which
     is what the loaders make): a number cast of it is its seconds since 1970, where one of a
     ``timestamp_ntz`` or a date fails."""
-    return _spark(on) and dict(on.to_native().dtypes).get(column) == "timestamp"
+    return is_spark(on) and dict(on.to_native().dtypes).get(column) == "timestamp"
 
 
-def _spark(on: nw.LazyFrame[Any]) -> bool:
+def is_spark(frame: nw.LazyFrame[Any]) -> bool:
+    """Whether ``frame`` runs on Spark (a session of its own or Spark Connect)."""
     import narwhals as nw
 
-    return on.implementation in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT)
+    return frame.implementation in (nw.Implementation.PYSPARK,
+                                    nw.Implementation.PYSPARK_CONNECT)
 
 
 def minutes_between(start: str, end: str, on: nw.LazyFrame[Any] | None = None) -> nw.Expr:
@@ -336,7 +338,7 @@ def minutes_between(start: str, end: str, on: nw.LazyFrame[Any] | None = None) -
     import narwhals as nw
 
     d = epoch_us(end, on) - epoch_us(start, on)
-    if on is not None and _spark(on):
+    if on is not None and is_spark(on):
         def whole(x: nw.Expr) -> nw.Expr:
             return ((x - x % 60_000_000) / 60_000_000).round(0).cast(nw.Int64)
 

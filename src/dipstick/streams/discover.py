@@ -36,7 +36,7 @@ from typing import Any
 import duckdb
 import narwhals as nw
 
-from dipstick.engine import collect
+from dipstick.engine import collect, is_spark
 from dipstick.engine.discovery_sql import VARIANT_HASH
 from dipstick.streams.found import (
     DAYS_PER_MONTH,
@@ -99,7 +99,7 @@ def discover(
     if isinstance(native, duckdb.DuckDBPyRelation):
         return discover_relation(native, process=process, waiting=waiting, collapse=collapse,
                                  top_variants=top_variants)
-    if events.implementation in (nw.Implementation.PYSPARK, nw.Implementation.PYSPARK_CONNECT):
+    if is_spark(events):
         from dipstick.streams.on_spark import discover_frame
 
         return discover_frame(native, process=process, waiting=waiting, collapse=collapse,
