@@ -218,6 +218,25 @@ def test_streams_without_resources_and_every_variant(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--top-variants" in bad.stderr
 
 
+def test_streams_reads_a_helpdesk_export_without_options(tmp_path: Path) -> None:
+    """The Helpdesk log's headers (``Case ID``, ``Complete Timestamp``) need no mapping: the
+    command gives what the same log with canonical headers gives."""
+    rows = [(f"Case {c}", a, f"2012/10/{1 + c % 9:02d} {9 + k}:00:00.000", f"Value {k}")
+            for c in range(6) for k, a in enumerate(["Assign", *(["Fix"] * (c % 3)), "Close"])]
+    exported, plain = tmp_path / "helpdesk.csv", tmp_path / "plain.csv"
+    exported.write_text("Case ID,Activity,Resource,Complete Timestamp,Variant\n" + "".join(
+        f"{c},{a},{r},{t},Variant 1\n" for c, a, t, r in rows))
+    plain.write_text("case_id,activity,resource,timestamp\n" + "".join(
+        f"{c},{a},{r},{t}\n" for c, a, t, r in rows))
+    r = _dipstick("streams", str(exported), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    [got] = json.loads(r.stdout)
+    [want] = json.loads(_dipstick("streams", str(plain), "--format", "json").stdout)
+    assert got["discovery"]["cases"] == 6 and got["discovery"]["variant_count"] == 3
+    assert got["discovery"]["handovers_per_case"] is not None
+    assert {**got, "id": "", "name": ""} == {**want, "id": "", "name": ""}
+
+
 def test_a_log_with_no_events_says_so(tmp_path: Path) -> None:
     """A log holding only its header, or a process it does not have: the table says there is
     nothing to map (it once failed with exit 3 formatting the missing first date)."""

@@ -96,6 +96,66 @@ def test_canonical_columns_need_no_mapping(con: duckdb.DuckDBPyConnection,
             == ("complete", "bob", "web", "incident", 9))
 
 
+# A Helpdesk-shaped export (Disco's headers, slashed times with milliseconds) and pm4py's CSV
+# export of an XES log: the same three events, so the same canonical rows
+_KNOWN_EXPORTS = {
+    "helpdesk.csv": ("Case ID,Activity,Resource,Complete Timestamp,Variant,Variant index\n"
+                     "Case 1,Assign seriousness,Value 1,2012/10/09 14:50:17.000,Variant 2,2\n"
+                     "Case 1,Take in charge ticket,Value 2,2012/10/09 14:51:01.000,Variant 2,2\n"
+                     "Case 2,Assign seriousness,Value 1,2012/10/10 08:00:00.000,Variant 3,3\n"),
+    "pm4py.csv": ("case:concept:name,concept:name,time:timestamp,org:resource,"
+                  "lifecycle:transition\n"
+                  "Case 1,Assign seriousness,2012-10-09 14:50:17+00:00,Value 1,complete\n"
+                  "Case 1,Take in charge ticket,2012-10-09 14:51:01+00:00,Value 2,complete\n"
+                  "Case 2,Assign seriousness,2012-10-10 08:00:00+00:00,Value 1,complete\n")}
+
+
+@pytest.mark.parametrize("name", sorted(_KNOWN_EXPORTS))
+def test_common_export_headers_need_no_mapping(con: duckdb.DuckDBPyConnection, tmp_path: Path,
+                                               name: str) -> None:
+    """What other tools call the case, activity, time and resource is read without options;
+    pm4py's ``lifecycle:transition`` is left unread (a state log), as a sub-state there would
+    otherwise be an error."""
+    read_event_log(con, _write(tmp_path / name, _KNOWN_EXPORTS[name]))
+    assert [(r["case_id"], r["activity"], r["timestamp"], r["resource"], r["lifecycle"])
+            for r in _rows(con)] == [
+        ("Case 1", "Assign seriousness", datetime(2012, 10, 9, 14, 50, 17), "Value 1", None),
+        ("Case 1", "Take in charge ticket", datetime(2012, 10, 9, 14, 51, 1), "Value 2", None),
+        ("Case 2", "Assign seriousness", datetime(2012, 10, 10, 8), "Value 1", None)]
+
+
+def test_known_headers_in_parquet_and_their_order(con: duckdb.DuckDBPyConnection,
+                                                  tmp_path: Path) -> None:
+    """A Parquet log names its columns as pm4py does; where a file has several names of one
+    field, the canonical one wins, then the first known header (``case:concept:name`` before
+    ``Case``)."""
+    log = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"Case": ["x"], "case:concept:name": ["c1"],
+                             "concept:name": ["a"], "Activity Name": ["b"],
+                             "time:timestamp": [datetime(2026, 3, 1, 9)],
+                             "Timestamp": ["2026-03-02 10:00"]}), log)
+    read_event_log(con, log)
+    [row] = _rows(con)
+    assert (row["case_id"], row["activity"], row["timestamp"]) == (
+        "c1", "a", datetime(2026, 3, 2, 10))
+
+
+def test_a_field_mapped_elsewhere_takes_no_known_header(con: duckdb.DuckDBPyConnection,
+                                                        tmp_path: Path) -> None:
+    """``--case Ticket`` means that column: a file without it is an error even when it has a
+    ``Case ID``; a field left at its default that no header matches names what was tried."""
+    log = _write(tmp_path / "log.csv", "Case ID,Step,When\nc,a,2026-03-01\n")
+    [case] = _problems(con, log, LogMapping(case_id="Ticket", activity="Step", timestamp="When"))
+    assert case.field == "Ticket" and "names tried" not in case.message
+    activity, timestamp = _problems(con, log)
+    assert (activity.field, timestamp.field) == ("activity", "timestamp")
+    assert activity.message.endswith(
+        "(columns found: Case ID, Step, When; names tried: activity, concept:name, "
+        "Activity Name)")
+    assert "names tried: timestamp, time:timestamp, Complete Timestamp, End Timestamp" in \
+        timestamp.message
+
+
 @pytest.mark.parametrize("sep", [";", "\t"])
 def test_other_delimiters_are_sniffed(con: duckdb.DuckDBPyConnection, tmp_path: Path,
                                       sep: str) -> None:

@@ -42,9 +42,15 @@ def streams(
         help="A data package folder, or an event log file (.csv, .csv.gz, .parquet, .xes, "
              ".xes.gz) to discover a process from.")],
     fmt: FormatOpt = "table",
-    case: Annotated[str, typer.Option(help="Case id column.")] = "case_id",
-    activity: Annotated[str, typer.Option(help="Activity column.")] = "activity",
-    timestamp: Annotated[str, typer.Option(help="Timestamp column.")] = "timestamp",
+    case: Annotated[str, typer.Option(
+        help="Case id column; by default case_id, else case:concept:name, Case ID, CaseID or "
+             "Case.")] = "case_id",
+    activity: Annotated[str, typer.Option(
+        help="Activity column; by default activity, else concept:name or Activity "
+             "Name.")] = "activity",
+    timestamp: Annotated[str, typer.Option(
+        help="Timestamp column; by default timestamp, else time:timestamp, Complete Timestamp "
+             "or End Timestamp.")] = "timestamp",
     lifecycle: Col = None,
     resource: Col = None,
     process: Col = None,

@@ -28,6 +28,15 @@ if TYPE_CHECKING:   # pyarrow is imported by the XES reader only: CSV and Parque
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
 _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
+# What other tools name a field's column (matched case-insensitively), tried in this order when
+# the field is left at its default and the file has no column of the canonical name: pm4py's
+# CSV export and other XES-shaped tables, Disco's export and the Helpdesk log. Not
+# ``lifecycle:transition``: a CSV's lifecycle must be start or complete, and BPI Challenge
+# 2013 writes sub-states there, a state log when the column is left unread (docs/event-logs.md)
+KNOWN_HEADERS = {"case_id": ("case:concept:name", "Case ID", "CaseID", "Case"),
+                 "activity": ("concept:name", "Activity Name"),
+                 "timestamp": ("time:timestamp", "Complete Timestamp", "End Timestamp"),
+                 "resource": ("org:resource",)}
 
 
 @dataclass(frozen=True)
@@ -216,22 +225,23 @@ def _csv_header(path: Path) -> dict[str, str] | None:
 
 def _mapped(types: dict[str, str], mapping: LogMapping,
             display: str) -> tuple[dict[str, str], list[Problem]]:
-    """The file's column for each canonical field, or the mapped ones it lacks."""
+    """The file's column for each canonical field, or the mapped ones it lacks. A field left
+    at its default takes its canonical column, else the first of its ``KNOWN_HEADERS`` the
+    file has; a field mapped to another name takes that column only."""
     found = {c.lower(): c for c in types}
     wanted = {"case_id": mapping.case_id, "activity": mapping.activity,
               "timestamp": mapping.timestamp, **{f: getattr(mapping, f) for f in _OPTIONAL}}
     columns: dict[str, str] = {}
     problems = []
     for name, col in wanted.items():
-        if col is None:
-            if name in _OPTIONAL and name in found:
-                columns[name] = found[name]
-            continue
-        if col.lower() in found:
-            columns[name] = found[col.lower()]
-        else:
+        tried = (name, *KNOWN_HEADERS.get(name, ())) if col in (None, name) else (col,)
+        hit = next((found[k.lower()] for k in tried if k.lower() in found), None)
+        if hit is not None:
+            columns[name] = hit
+        elif col is not None:
+            also = f"; names tried: {', '.join(tried)}" if len(tried) > 1 else ""
             problems.append(Problem(display, f"the column mapped as {name} is missing (columns "
-                                    f"found: {', '.join(types) or 'none'})", field=col))
+                                    f"found: {', '.join(types) or 'none'}{also})", field=col))
     return columns, problems
 
 
