@@ -237,6 +237,18 @@ def test_streams_reads_a_helpdesk_export_without_options(tmp_path: Path) -> None
     assert {**got, "id": "", "name": ""} == {**want, "id": "", "name": ""}
 
 
+def test_streams_takes_the_encoding_of_a_csv_log(tmp_path: Path) -> None:
+    """``--encoding``: a UTF-8 log named Latin-1 reads as Latin-1 (what was asked), a name
+    DuckDB cannot read is exit 2 in either format."""
+    log = tmp_path / "log.csv"
+    log.write_text("case_id,activity,timestamp\nc1,Prüfung,2026-03-01 10:00\n", encoding="utf-8")
+    r = _dipstick("streams", str(log), "--format", "json", "--encoding", "latin-1")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["discovery"]["variants"][0]["activities"] == ["PrÃ¼fung"]
+    bad = _dipstick("streams", str(log), "--format", "json", "--encoding", "ebcdic")
+    assert bad.returncode == 2 and "'ebcdic' is not supported" in json.loads(bad.stdout)["message"]
+
+
 def test_a_log_with_no_events_says_so(tmp_path: Path) -> None:
     """A log holding only its header, or a process it does not have: the table says there is
     nothing to map (it once failed with exit 3 formatting the missing first date)."""

@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dipstick.engine.sql import connect
-from dipstick.errors import PackageError, Problem
+from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.streams.logs import LogInfo, LogMapping, read_event_log
+from dipstick.textfile import detect_encoding
 
 from realdata import SERVICENOW_LOG, require
 
@@ -154,6 +155,51 @@ def test_a_field_mapped_elsewhere_takes_no_known_header(con: duckdb.DuckDBPyConn
         "Activity Name)")
     assert "names tried: timestamp, time:timestamp, Complete Timestamp, End Timestamp" in \
         timestamp.message
+
+
+_LATIN1 = "case_id,activity,timestamp\nc1,Prüfung,2026-03-01 10:00\nc1,Abschluß,2026-03-01 11:00\n"
+
+
+@pytest.mark.parametrize("name", ["log.csv", "log.csv.gz"])
+def test_a_latin1_export_is_read_as_latin1(con: duckdb.DuckDBPyConnection, tmp_path: Path,
+                                           name: str) -> None:
+    """A Windows export in Latin-1 (no UTF-8 in its first MiB) reads without options, as the
+    importer reads one; ``encoding`` names it when the guess would be wrong."""
+    data = _LATIN1.encode("latin-1")
+    log = tmp_path / name
+    log.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    read_event_log(con, log)
+    assert [r["activity"] for r in _rows(con)] == ["Prüfung", "Abschluß"]
+    read_event_log(con, log, LogMapping(encoding="latin1"))
+    assert [r["activity"] for r in _rows(con)] == ["Prüfung", "Abschluß"]
+    with pytest.raises(UsageError, match="'ebcdic' is not supported"):
+        read_event_log(con, log, LogMapping(encoding="ebcdic"))
+
+
+def test_the_direct_read_of_latin1_equals_the_staged_read(con: duckdb.DuckDBPyConnection,
+                                                          tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_bytes(_LATIN1.encode("latin-1"))
+    assert _direct(con, log, LogMapping())
+    assert [r["activity"] for r in _rows(con, "fast")] == ["Prüfung", "Abschluß"]
+    assert _rows(con, "fast") == _staged_rows(con, log, LogMapping())
+
+
+def test_bytes_that_are_not_utf8_past_the_first_mib_name_their_line(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """The first MiB decides the encoding; a Latin-1 line after it is a problem naming that
+    line and the option (it was DuckDB's "CSV Error on Line" pointing at the header), and
+    nothing is created. Named, the encoding reads it."""
+    rows = "".join(f"c{i},Prüfung,2026-03-01 10:00\n" for i in range(40_000))
+    log = tmp_path / "log.csv"
+    log.write_bytes(f"case_id,activity,timestamp\n{rows}".encode()
+                    + "c9,Abschluß,2026-03-01 11:00\n".encode("latin-1"))
+    [p] = _problems(con, log)
+    assert p.line == 40_002 and p.file == str(log)
+    assert "not UTF-8 text from line 40,002 on (byte 0xdf)" in p.message
+    assert "--encoding latin-1" in p.message
+    read_event_log(con, log, LogMapping(encoding="latin-1"))
+    assert _rows(con)[-1]["activity"] == "Abschluß"
 
 
 @pytest.mark.parametrize("sep", [";", "\t"])
@@ -457,7 +503,8 @@ def _staged_rows(con: duckdb.DuckDBPyConnection, path: Path,
     from dipstick.streams.logs import _stage_table
 
     with logs_sql.utc(con):
-        staged = _stage_table(con, "_staged", path, str(path), mapping, False)
+        staged = _stage_table(con, "_staged", path, str(path), mapping, False,
+                              detect_encoding(path))
         problems = logs_sql.load_events(con, staged, "slow", str(path), mapping.missing,
                                         mapping.timestamp_format, mapping.dayfirst)
         logs_sql.drop(con, "_staged", False)
@@ -468,14 +515,15 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, mapping: LogMapping) -> 
     from dipstick.engine import logs_sql
     from dipstick.streams.logs import _csv_header, _csv_line, _mapped
 
-    header = list(_csv_header(path) or {})
+    enc = detect_encoding(path)
+    header = list(_csv_header(path, enc) or {})
     columns, _ = _mapped(dict.fromkeys(header, "VARCHAR"), mapping, str(path))
     seq = columns.pop("seq", None)
-    first = _csv_line(path, 1)
+    first = _csv_line(path, 1, enc)
     sample = first[header.index(columns["timestamp"])] if first else None
     with logs_sql.utc(con):
         return logs_sql.load_csv_direct(con, path, header, columns, seq, "fast", mapping.missing,
-                                        mapping.timestamp_format, True, sample)
+                                        mapping.timestamp_format, True, sample, encoding=enc)
 
 
 CLEAN = {

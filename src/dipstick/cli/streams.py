@@ -61,6 +61,9 @@ def streams(
     time_format: Annotated[str | None, typer.Option(
         help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")] = None,
     dayfirst: Annotated[bool, typer.Option(help="Dates like 29/2/2016 01:16.")] = False,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of a CSV log: utf-8 or latin-1 (windows-1252 reads as latin-1); "
+             "default: UTF-8 when its first MiB is, else Latin-1.")] = None,
     only: Annotated[str | None, typer.Option(
         help="Only the events of this process (the process column's value).")] = None,
     waiting: Annotated[list[str] | None, typer.Option(
@@ -86,7 +89,7 @@ def streams(
         mapping = LogMapping(case_id=case, activity=activity, timestamp=timestamp,
                              lifecycle=lifecycle, resource=resource, process=process,
                              service=service, seq=order, timestamp_format=time_format,
-                             dayfirst=dayfirst)
+                             dayfirst=dayfirst, encoding=encoding)
         measured = [_log_stream(path, mapping, only, tuple(waiting or WAITING_PREFIXES),
                                 collapse, fmt, top)]
     if fmt == "json":

@@ -10,23 +10,19 @@ database on disk, so memory stays bounded whatever the file's size. Excel is str
 from __future__ import annotations
 
 import csv
-import gzip
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import duckdb
 
 from dipstick.engine.sql import ident, literal, run
-from dipstick.errors import PackageError, Problem, UsageError
+from dipstick.errors import PackageError, Problem
+from dipstick.textfile import SAMPLE, detect_encoding, named_encoding, open_bytes
 
 FORMATS = ("csv", "csv.gz", "tsv", "txt", "xlsx", "parquet")
-ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "utf-8-bom": "utf-8",
-             "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1",
-             "cp1252": "latin-1", "windows-1252": "latin-1"}
-_SAMPLE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -64,7 +60,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path,
     if path.stat().st_size == 0:
         raise PackageError([Problem(display, "is empty (0 bytes): expected a header row and "
                                     "data rows")])
-    enc = _encoding(encoding)
+    enc = named_encoding(encoding)
     if fmt == "xlsx":
         csv_file = workdir / "source.csv"
         _excel_to_csv(path, display, csv_file, sheet)
@@ -95,42 +91,14 @@ def read_error(src: Source, e: duckdb.Error) -> PackageError:
     return PackageError([_read_problem(src.display, src.format, e)])
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the first MiB decodes as UTF-8, else Latin-1."""
-    with _open(path) as f:
-        sample = f.read(_SAMPLE)
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(sample) - 3:   # not just a character cut at the end of the sample
-            return "latin-1"
-    return "utf-8"
-
-
 def detect_delimiter(path: Path, encoding: str) -> str:
     """The most frequent of , ; tab | in the header line (DuckDB's sniffer alone may take a
     ragged data row for the header)."""
-    with _open(path) as f:
-        head = f.readline(_SAMPLE).decode(encoding, errors="replace")
+    with open_bytes(path) as f:
+        head = f.readline(SAMPLE).decode(encoding, errors="replace")
     counts = {d: head.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
-
-
-def _encoding(given: str | None) -> str | None:
-    if given is None:
-        return None
-    enc = ENCODINGS.get(given.strip().lower())
-    if enc is None:
-        raise UsageError(f"--encoding {given!r} is not supported: use utf-8, utf-8-sig or "
-                         "latin-1")
-    return enc
-
-
-def _open(path: Path) -> IO[bytes]:
-    if path.name.lower().endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
 
 
 def _scan(path: Path, fmt: str, encoding: str, delimiter: str | None) -> str:

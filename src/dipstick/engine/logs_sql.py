@@ -68,24 +68,32 @@ def utc(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         run(con, "SET TimeZone = ?", [zone])
 
 
-def _scan(path: Path, csv: bool) -> str:
+def _scan(path: Path, csv: bool, encoding: str = "utf-8") -> str:
     """The file as a table function; its path a literal, as a Parquet file is staged in a
     view (which DuckDB cannot bind a parameter in)."""
     if csv:
-        return f"read_csv({literal(path)}, header = true, all_varchar = true)"
+        return f"read_csv({literal(path)}, header = true, all_varchar = true{_enc(encoding)})"
     return f"read_parquet({literal(path)}, file_row_number = true)"
 
 
-def describe_file(con: duckdb.DuckDBPyConnection, path: Path, csv: bool) -> dict[str, str]:
+def _enc(encoding: str) -> str:
+    """``read_csv``'s encoding option: none for UTF-8, its default (the fast path's SQL as it
+    was)."""
+    return "" if encoding == "utf-8" else f", encoding = {literal(encoding)}"
+
+
+def describe_file(con: duckdb.DuckDBPyConnection, path: Path, csv: bool,
+                  encoding: str = "utf-8") -> dict[str, str]:
     """The columns of a CSV (all text, as written) or Parquet file and their types, from the
     header and a sample only. Raises duckdb.Error when the file cannot be read."""
-    types = {str(r[0]): str(r[1]) for r in run(con, f"DESCRIBE SELECT * FROM {_scan(path, csv)}")}
+    scan = _scan(path, csv, encoding)
+    types = {str(r[0]): str(r[1]) for r in run(con, f"DESCRIBE SELECT * FROM {scan}")}
     types.pop("file_row_number", None)
     return types
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, relation: str, path: Path, csv: bool,
-               columns: Sequence[str]) -> str:
+               columns: Sequence[str], encoding: str = "utf-8") -> str:
     """Stage the columns the mapping uses; return the SQL of the 1-based data row.
 
     CSV is copied to a temp table (its rowid is the file order); copying only the mapped
@@ -94,7 +102,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, relation: str, path: Path, csv: b
     cols = ", ".join(ident(c) for c in dict.fromkeys(columns))
     if csv:
         run(con, f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT {cols} FROM "
-                 f"{_scan(path, csv)}")
+                 f"{_scan(path, csv, encoding)}")
         return "(rowid + 1)"
     run(con, f"CREATE OR REPLACE TEMP VIEW {relation} AS SELECT {cols}, file_row_number FROM "
              f"{_scan(path, csv)}")
@@ -240,7 +248,8 @@ def _blank_or_mark(x: str) -> str:
 def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence[str],
                     columns: Mapping[str, str], seq: str | None, table: str,
                     missing: Sequence[str], fmt: str | None, ordered: bool = True,
-                    sample: str | None = None, canonical: bool = True) -> bool:
+                    sample: str | None = None, canonical: bool = True,
+                    encoding: str = "utf-8") -> bool:
     """The clean-log fast path of a plain CSV: (re)create ``table`` in one statement, the
     timestamps parsed by DuckDB's reader (no text staging, no second pass). True when done;
     False — the table left as it was — when the log is not one this path reads exactly as
@@ -272,9 +281,10 @@ def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence
     if fmt is None and sample is not None:
         naive = next((f for f, pattern in _NAIVE_ISO if re.fullmatch(pattern, sample)), None)
         if naive is not None and _load_csv_direct(con, path, header, columns, seq, table,
-                                                  naive, ordered, canonical):
+                                                  naive, ordered, canonical, encoding):
             return True
-    return _load_csv_direct(con, path, header, columns, seq, table, fmt, ordered, canonical)
+    return _load_csv_direct(con, path, header, columns, seq, table, fmt, ordered, canonical,
+                            encoding)
 
 
 # A first row's time in one of these forms: the reader tries the format (naive times only)
@@ -284,7 +294,7 @@ _NAIVE_ISO = (("%Y-%m-%d %H:%M:%S", r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"),
 
 def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence[str],
                      columns: Mapping[str, str], seq: str | None, table: str,
-                     fmt: str | None, ordered: bool, canonical: bool) -> bool:
+                     fmt: str | None, ordered: bool, canonical: bool, encoding: str) -> bool:
     time_col = columns["timestamp"]
     if any(f in columns and columns[f] == time_col for f in TEXT_FIELDS) or seq == time_col:
         return False   # one column read as time and as text: the staged path
@@ -316,7 +326,8 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     # by the staged path, which sniffs.
     source = (f"(SELECT {used}{'' if by_rowid else ', row_number() OVER () AS _rn'} FROM "
               f"read_csv({literal(path)}, header = true, auto_detect = false, delim = ',', "
-              f"quote = '\"', escape = '\"', strict_mode = true, columns = {spec}{fmt_opt}))")
+              f"quote = '\"', escape = '\"', strict_mode = true, columns = {spec}{fmt_opt}"
+              f"{_enc(encoding)}))")
     # in a view, a column the log has not (process) is a constant there, not a NULL per event
     unread = {c for c, _ in kept if c in TEXT_FIELDS and c not in columns} if by_rowid else set()
     stored = [(c, t) for c, t in kept if c not in by_rowid | unread]

@@ -10,18 +10,18 @@ every problem found and creates nothing. See docs/event-logs.md.
 from __future__ import annotations
 
 import csv
-import gzip
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
 from dipstick.engine import logs_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, run
 from dipstick.errors import PackageError, Problem
+from dipstick.textfile import detect_encoding, first_undecodable, named_encoding, open_bytes
 
 if TYPE_CHECKING:   # pyarrow is imported by the XES reader only: CSV and Parquet need none
     import pyarrow as pa
@@ -59,6 +59,8 @@ class LogMapping:
     timestamp_format: str | None = None   # a strptime format, e.g. "%d/%m/%Y %H:%M"
     dayfirst: bool = False                # day-first dates like 29/2/2016 01:16 without a format
     missing: tuple[str, ...] = field(default=("", "?"))  # values read as missing
+    encoding: str | None = None   # of a CSV (utf-8, latin-1); None: UTF-8 if its first MiB
+    #                               decodes as UTF-8, else Latin-1 (textfile.detect_encoding)
 
 
 @dataclass(frozen=True)
@@ -114,14 +116,17 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     relation = f"_raw_log_{abs(hash((display, table))):x}"
     dropped = 0
     with logs_sql.utc(con):
+        enc = (named_encoding(mapping.encoding) or detect_encoding(path)
+               if fmt.startswith("csv") else "utf-8")
         if fmt.startswith("csv") and _direct(con, path, display, mapping, table, ordered,
-                                             canonical):
+                                             canonical, enc):
             return fmt, 0
         if fmt.startswith("xes"):
             staged, dropped = _stage_xes(con, relation, path, display)
             options = LogMapping(missing=mapping.missing)
         else:
-            staged = _stage_table(con, relation, path, display, mapping, fmt == "parquet")
+            staged = _stage_table(con, relation, path, display, mapping, fmt == "parquet",
+                                  enc)
             options = mapping
         try:
             problems = logs_sql.load_events(con, staged, table, display, options.missing,
@@ -142,11 +147,11 @@ def log_format(path: Path) -> str | None:
 
 
 def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
-            table: str, ordered: bool, canonical: bool) -> bool:
+            table: str, ordered: bool, canonical: bool, enc: str) -> bool:
     """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``); False
     when the staged path must read it (a header DuckDB must sniff, day-first dates, any bad
     value: the staged path then names every problem)."""
-    header = _csv_header(path)
+    header = _csv_header(path, enc)
     if header is None or mapping.dayfirst:
         return False
     columns, problems = _mapped(header, mapping, display)
@@ -154,66 +159,85 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
         return False
     seq = columns.pop("seq", None)
     names = list(header)
-    first = _csv_line(path, 1)
+    first = _csv_line(path, 1, enc)
     sample = (first[names.index(columns["timestamp"])]
               if first is not None and len(first) == len(names) else None)
     return logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
-                                    mapping.timestamp_format, ordered, sample, canonical)
+                                    mapping.timestamp_format, ordered, sample, canonical,
+                                    enc)
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
-                 mapping: LogMapping, parquet: bool) -> logs_sql.Staged:
+                 mapping: LogMapping, parquet: bool, enc: str) -> logs_sql.Staged:
     kind = "Parquet" if parquet else "CSV"
-    header = None if parquet else _csv_header(path)
+    header = None if parquet else _csv_header(path, enc)
     if header is not None:   # a plain comma-separated header: DuckDB need not sniff it twice
         columns, problems = _mapped(header, mapping, display)
         if not problems:
             try:
-                rownum = logs_sql.stage_file(con, relation, path, True, list(columns.values()))
+                rownum = logs_sql.stage_file(con, relation, path, True, list(columns.values()),
+                                             enc)
                 return _staged(relation, False, header, columns, rownum)
             except duckdb.Error:   # DuckDB read the file otherwise: ask it, below
                 logs_sql.drop(con, relation, False)
     try:
-        types = logs_sql.describe_file(con, path, csv=not parquet)
+        types = logs_sql.describe_file(con, path, not parquet, enc)
     except duckdb.Error as e:
-        raise PackageError([Problem(display, f"cannot be read as {kind}: "
-                                    f"{str(e).splitlines()[0]}")]) from None
+        raise PackageError([_unreadable(display, path, kind, e)]) from None
     columns, problems = _mapped(types, mapping, display)
     if problems:
         raise PackageError(problems)
     try:
-        rownum = logs_sql.stage_file(con, relation, path, not parquet, list(columns.values()))
+        rownum = logs_sql.stage_file(con, relation, path, not parquet, list(columns.values()),
+                                     enc)
     except duckdb.Error as e:
         logs_sql.drop(con, relation, parquet)
-        raise PackageError([Problem(display, f"cannot be read as {kind}: "
-                                    f"{str(e).splitlines()[0]}")]) from None
+        raise PackageError([_unreadable(display, path, kind, e)]) from None
     return _staged(relation, parquet, types, columns, rownum)
 
 
-def _csv_line(path: Path, n: int) -> list[str] | None:
+def _unreadable(display: str, path: Path, kind: str, e: duckdb.Error) -> Problem:
+    """DuckDB's read error as a problem; bytes that are not UTF-8 (a file whose first MiB is)
+    named by their line, with the option that reads them."""
+    if kind == "CSV" and "invalid unicode" in str(e).lower():
+        found = first_undecodable(path)
+        if found is not None:
+            line, byte = found
+            return Problem(display, f"is not UTF-8 text from line {line:,} on (byte "
+                           f"0x{byte:02x}): give its encoding with --encoding latin-1 (Windows "
+                           "exports), or save it as UTF-8", line=line)
+    return Problem(display, f"cannot be read as {kind}: {str(e).splitlines()[0]}")
+
+
+def _csv_line(path: Path, n: int, enc: str) -> list[str] | None:
     """The fields of the file's line ``n`` (0: the header) when it is a plain one-line CSV
     record, else None."""
     try:
-        with _open(path) as f:
+        with open_bytes(path) as f:
             for _ in range(n + 1):
                 line = f.readline(1 << 20)
     except (OSError, EOFError):
         return None
     try:
-        text = line.decode("utf-8-sig" if n == 0 else "utf-8").rstrip("\r\n")
+        text = line.decode(_codec(enc, n == 0)).rstrip("\r\n")
     except UnicodeDecodeError:
         return None
     return None if '"' in text else next(csv.reader([text]), [])
 
 
-def _csv_header(path: Path) -> dict[str, str] | None:
+def _codec(enc: str, header: bool) -> str:
+    """Python's codec for DuckDB's encoding name; a UTF-8 header may start with a BOM."""
+    return ("utf-8-sig" if header else "utf-8") if enc == "utf-8" else enc
+
+
+def _csv_header(path: Path, enc: str) -> dict[str, str] | None:
     """The column names of a CSV whose first line splits cleanly on commas (all text, as the
     stage reads it), or None: then DuckDB's sniffer is asked (``describe_file``), which reads a
     sample of the file — a sixth of the time the streams command spends on a 36-column gzip
     export. A header DuckDB reads otherwise fails the stage and falls back to the sniffer."""
     try:
-        with _open(path) as f:
-            line = f.readline(1 << 20).decode("utf-8-sig").rstrip("\r\n")
+        with open_bytes(path) as f:
+            line = f.readline(1 << 20).decode(_codec(enc, True)).rstrip("\r\n")
     except (OSError, EOFError, UnicodeDecodeError):
         return None
     names = next(csv.reader([line]), [])
@@ -308,7 +332,7 @@ def parse_xes(path: Path, display: str) -> tuple[pa.Table, int]:
     """
     reader = _XesReader(display)
     try:
-        with _open(path) as f:
+        with open_bytes(path) as f:
             while chunk := f.read(_CHUNK):
                 reader.feed(chunk)
         return reader.close()
@@ -317,12 +341,6 @@ def parse_xes(path: Path, display: str) -> tuple[pa.Table, int]:
         raise PackageError([Problem(display, f"is not valid XML: {e}", line=line)]) from None
     except (OSError, EOFError) as e:
         raise PackageError([Problem(display, f"cannot be read: {e}")]) from None
-
-
-def _open(path: Path) -> IO[bytes]:
-    if path.name.lower().endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
 
 
 class _XesReader:
