@@ -251,6 +251,22 @@ def test_day_first_dates_without_zero_padding(con: duckdb.DuckDBPyConnection,
         datetime(2016, 2, 29, 1, 16), datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 12, 23, 59, 30)]
 
 
+def test_day_first_dates_with_dots_or_dashes(con: duckdb.DuckDBPyConnection,
+                                            tmp_path: Path) -> None:
+    """German and Nordic exports write 29.02.2016, Dutch ones 29-02-2016: day first too; one
+    separator per date, and an ISO date is not a day-first one."""
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc,a,29.02.2016 01:16\n"
+                                       "c,b,1-3-2016 9:05:30\nc,c,12.3.2016\n")
+    read_event_log(con, log, LogMapping(dayfirst=True))
+    assert [r["timestamp"] for r in _rows(con)] == [
+        datetime(2016, 2, 29, 1, 16), datetime(2016, 3, 1, 9, 5, 30), datetime(2016, 3, 12)]
+    mixed = _write(tmp_path / "m.csv", "case_id,activity,timestamp\nc,a,29.02/2016\n"
+                                       "c,b,2016-03-01\n")
+    problems = _problems(connect(), mixed, LogMapping(dayfirst=True))
+    assert [p.value for p in problems] == ["29.02/2016", "2016-03-01"]
+    assert "29.02.2016 01:16" in problems[0].message
+
+
 def test_an_explicit_time_format(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc,a,01.03.2026 07:45\n")
     read_event_log(con, log, LogMapping(timestamp_format="%d.%m.%Y %H:%M"))

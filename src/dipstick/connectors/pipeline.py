@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from dipstick.connectors.presets import Preset
-from dipstick.engine.logs_sql import ISO_EXPECTED, timestamp_sql
+from dipstick.engine.logs_sql import DAYFIRST_EXPECTED, ISO_EXPECTED, timestamp_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run, value_rules
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.package.tables import Column
@@ -141,7 +141,7 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
     expected = [iso_expected]
     if dates.dayfirst:
         parts.append(timestamp_sql(t, None, True)[0])
-        expected.append("a day-first date d/m/yyyy h:mm (e.g. 29/2/2016 01:16)")
+        expected.append(DAYFIRST_EXPECTED)
     if dates.extra:
         forms = ", ".join(literal(f) for f in dates.extra)
         parts.append(f"CAST(try_strptime({t}, [{forms}]) AS TIMESTAMP)")

@@ -30,10 +30,14 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 TEXT_FIELDS = ("case_id", "activity", "lifecycle", "resource", "process", "service")
 # d/m/yyyy with an optional h:mm[:ss], no zero padding needed; %Y alone would also take "16".
-_DAYFIRST_RE = r"\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?)?"
-_DAYFIRST_FORMATS = "['%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M', '%d/%m/%Y']"
+# Day first, then month and a four-digit year, split by one separator: / (British, French,
+# ServiceNow), . (German, Nordic) or - (Dutch); the slash forms first, the usual ones
+_DAYFIRST_RE = r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}( \d{1,2}:\d{2}(:\d{2})?)?"
+_DAYFIRST_FORMATS = "[" + ", ".join(f"'%d{s}%m{s}%Y{t}'" for s in "/.-"
+                                    for t in (" %H:%M:%S", " %H:%M", "")) + "]"
 ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
-DAYFIRST_EXPECTED = "a day-first date d/m/yyyy h:mm[:ss] (e.g. 29/2/2016 01:16)"
+DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss], or with . or - between day, month "
+                     "and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
 
 
 @dataclass(frozen=True)
