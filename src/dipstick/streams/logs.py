@@ -10,21 +10,15 @@ every problem found and creates nothing. See docs/event-logs.md.
 from __future__ import annotations
 
 import csv
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
 from dipstick.engine import logs_sql
-from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, run
 from dipstick.errors import PackageError, Problem
 from dipstick.textfile import detect_encoding, first_undecodable, named_encoding, open_bytes
-
-if TYPE_CHECKING:   # pyarrow is imported by the XES reader only: CSV and Parquet need none
-    import pyarrow as pa
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
 _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
@@ -122,7 +116,9 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                                              canonical, enc):
             return fmt, 0
         if fmt.startswith("xes"):
-            staged, dropped = _stage_xes(con, relation, path, display)
+            from dipstick.streams.xes import stage_xes
+
+            staged, dropped = stage_xes(con, relation, path, display)
             options = LogMapping(missing=mapping.missing)
         else:
             staged = _stage_table(con, relation, path, display, mapping, fmt == "parquet",
@@ -279,208 +275,3 @@ def _staged(relation: str, parquet: bool, types: dict[str, str], columns: dict[s
 
 def _labels(columns: dict[str, str]) -> dict[str, str]:
     return {f: columns.get(f, f) for f in ("case_id", "activity", "timestamp", *_OPTIONAL)}
-
-
-# ---- XES (IEEE 1849) -------------------------------------------------------------------------
-
-def _xes_schema() -> pa.Schema:
-    """The raw XES columns (text, then the event's row, trace and position numbers)."""
-    import pyarrow as pa
-
-    text = [(c, pa.string()) for c in ("case_id", "activity", "timestamp", "lifecycle",
-                                         "resource", "process")]
-    return pa.schema([*text, *[(c, pa.int64()) for c in ("_row", "_trace", "_pos")]])
-
-_XES_LABELS = {"case_id": "trace concept:name", "activity": "concept:name",
-               "timestamp": "time:timestamp", "lifecycle": "lifecycle:transition",
-               "resource": "org:resource", "process": "log concept:name", "seq": "seq"}
-_BATCH = 65_536
-_PAIRED = ("start", "complete")
-# Small chunks let a trace's elements die young: with 64 KiB the garbage collector promotes them
-# and the parse runs at about half the speed (measured).
-_CHUNK = 8_192
-
-
-def _stage_xes(con: duckdb.DuckDBPyConnection, relation: str, path: Path,
-               display: str) -> tuple[logs_sql.Staged, int]:
-    events, dropped = parse_xes(path, display)
-    name = relation + "_arrow"
-    con.register(name, events)
-    try:
-        run(con, f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {name}")
-    finally:
-        con.unregister(name)
-    columns = {c: c for c in ("case_id", "activity", "timestamp", "lifecycle", "resource",
-                              "process")}
-    locate = "'trace ' || _trace || coalesce(' (' || case_id || ')', '') || ', event ' || _pos"
-    types = {c: "VARCHAR" for c in columns}
-    return logs_sql.Staged(relation, False, types, columns, _XES_LABELS, rownum="_row",
-                           csv_lines=False, locate=locate), dropped
-
-
-def parse_xes(path: Path, display: str) -> tuple[pa.Table, int]:
-    """Stream an XES log (``.xes`` or ``.xes.gz``) into an Arrow table of raw text columns and
-    the number of events dropped for their lifecycle.
-
-    A log with ``start`` or ``complete`` transitions is a lifecycle log: its other transitions
-    (``schedule``, ``suspend``, …) are dropped. A log with transitions but neither of those
-    uses the attribute for something else (BPI Challenge 2013's incidents carry sub-states
-    like ``In Progress`` there): every event is kept, as a state, with no lifecycle.
-
-    ``_row`` counts every event in the file (dropped ones too) so messages point at the n-th
-    ``<event>``; ``_trace`` and ``_pos`` say which trace and where in it.
-    """
-    reader = _XesReader(display)
-    try:
-        with open_bytes(path) as f:
-            while chunk := f.read(_CHUNK):
-                reader.feed(chunk)
-        return reader.close()
-    except ET.ParseError as e:
-        line = e.position[0] if e.position else None
-        raise PackageError([Problem(display, f"is not valid XML: {e}", line=line)]) from None
-    except (OSError, EOFError) as e:
-        raise PackageError([Problem(display, f"cannot be read: {e}")]) from None
-
-
-class _XesReader:
-    """ElementTree's C parser and tree builder, with the completed traces taken off the tree
-    after every chunk fed.
-
-    Memory holds one chunk of the document and one batch of columns, never the whole tree.
-    Nothing crosses into Python per element: ``iterparse`` hands every element to a Python
-    loop (start and end events, to reach the root and clear it) and was ~25 % slower here.
-    CPython's C ``TreeBuilder.close()`` returns the document element while parsing goes on,
-    which is how the completed traces are reached.
-    """
-
-    def __init__(self, display: str) -> None:
-        self.display = display
-        self.builder = ET.TreeBuilder()
-        self.parser = ET.XMLParser(target=self.builder)
-        self.root: ET.Element | None = None
-        self.trace_tag = self.event_tag = ""
-        self.rows: list[tuple[Any, ...]] = []   # one tuple per kept event, columns as _xes_schema()
-        self.batches: list[pa.RecordBatch] = []
-        self.process: str | None = None
-        self.row = self.traces = self.dropped = self.missing = 0
-        self.paired = False   # an event's transition was start or complete
-        self.other = False    # an event's transition was something else (schedule, In Progress)
-        self.untimed_other: list[tuple[int, int, str | None, int]] = []
-        self.problems: list[Problem] = []
-
-    def feed(self, chunk: bytes) -> None:
-        self.parser.feed(chunk)
-        root = self.root
-        if root is None:
-            root = self.builder.close()
-            if root is None:   # the document element has not started yet
-                return
-            self._log(root)
-        if len(root) > 1:   # every child but the last is complete
-            done = root[:-1]
-            del root[:-1]
-            self._take(done)
-
-    def close(self) -> tuple[pa.Table, int]:
-        self.parser.close()
-        root = cast(ET.Element, self.root)
-        self._take(list(root))
-        if not self.paired:   # no start or complete: the transitions are states, not a lifecycle
-            for untimed in self.untimed_other:
-                self._no_time(*untimed)
-            self.problems.sort(key=lambda p: p.row or 0)
-        if self.missing > MAX_ROWS_PER_PROBLEM:
-            self.problems.append(Problem(
-                self.display, f"has no time:timestamp: {self.missing - MAX_ROWS_PER_PROBLEM:,} "
-                "more events like the ones above", field="time:timestamp"))
-        if self.problems:
-            raise PackageError(self.problems)
-        self._flush()
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        table = pa.Table.from_batches(self.batches, schema=_xes_schema())
-        if self.other:
-            life = table.column("lifecycle")
-            if self.paired:   # a lifecycle log: only its start and complete events are visits
-                kept = pc.or_kleene(pc.is_null(life), pc.is_in(life, pa.array(_PAIRED)))
-                before = table.num_rows
-                table = table.filter(kept)
-                self.dropped += before - table.num_rows + len(self.untimed_other)
-            else:
-                nulls = pa.nulls(table.num_rows, pa.string())
-                table = table.set_column(table.schema.get_field_index("lifecycle"),
-                                         "lifecycle", nulls)
-        return table, self.dropped
-
-    def _log(self, root: ET.Element) -> None:
-        tag = root.tag
-        ns = tag[:-3] if tag.endswith("}log") else ""
-        if tag != ns + "log":
-            raise PackageError([Problem(self.display, "is not an XES log (its root element is "
-                                        f"<{tag.rpartition('}')[2]}>, not <log>)")])
-        self.root = root
-        self.trace_tag, self.event_tag = ns + "trace", ns + "event"
-
-    def _take(self, children: list[ET.Element]) -> None:
-        for child in children:
-            if child.tag == self.trace_tag:
-                self._trace(child)
-            elif child.get("key") == "concept:name":   # the log's own name: its process
-                self.process = child.get("value")
-        if len(self.rows) >= _BATCH:
-            self._flush()
-
-    def _trace(self, trace: ET.Element) -> None:
-        self.traces += 1
-        n, case, event_tag = self.traces, None, self.event_tag
-        events = []
-        for child in trace:
-            if child.tag == event_tag:
-                events.append(child)
-            elif child.get("key") == "concept:name":
-                case = child.get("value")
-        add = self.rows.append
-        row = self.row
-        for pos, ev in enumerate(events, 1):
-            row += 1
-            a = {x.get("key"): x.get("value") for x in ev}
-            life = a.get("lifecycle:transition")
-            other = False
-            if life is not None:
-                if life != "complete" and life != "start":
-                    low = life.strip().lower()
-                    if low == "complete" or low == "start":
-                        life = low
-                    else:
-                        other = self.other = True
-                if not other:
-                    self.paired = True
-            ts = a.get("time:timestamp")
-            if ts is None:
-                if other:   # dropped in a lifecycle log, a state's error in a state log
-                    self.untimed_other.append((row, n, case, pos))
-                else:
-                    self._no_time(row, n, case, pos)
-                continue
-            add((case, a.get("concept:name"), ts, life, a.get("org:resource"), row, n, pos))
-        self.row = row
-
-    def _no_time(self, row: int, trace: int, case: str | None, pos: int) -> None:
-        self.missing += 1
-        if self.missing <= MAX_ROWS_PER_PROBLEM:
-            self.problems.append(Problem(self.display, f"trace {trace} ({case!r}), event {pos}: "
-                                         "has no time:timestamp", row=row,
-                                         field="time:timestamp"))
-
-    def _flush(self) -> None:
-        n = len(self.rows)
-        cols = list(zip(*self.rows, strict=True)) if n else [()] * 8
-        values = [*cols[:5], [self.process] * n, *cols[5:]]
-        import pyarrow as pa
-
-        schema = _xes_schema()
-        arrays = [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)]
-        self.batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-        self.rows = []
