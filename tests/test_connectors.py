@@ -212,12 +212,15 @@ def _tickets(rows_: list[list[str]]) -> tuple[list[str], list[list[str]]]:
     return ["id", "service", "opened_at", "type", "reopened"], rows_
 
 
-def test_utf8_with_bom_and_latin1_are_detected(tmp_path: Path) -> None:
+def test_utf8_with_bom_utf16_and_latin1_are_detected(tmp_path: Path) -> None:
+    """UTF-16 with its byte-order mark is Excel's "Unicode text" (tab-separated, .txt)."""
     header, body = _tickets([["T1", "Café", "2026-03-01", "incident", "0"]])
     pkg = package(tmp_path / "pkg", services=["cafe"])
     smap = write_csv(tmp_path / "map.csv", ["value", "service"], [["Café", "cafe"]])
-    for enc, name in (("utf-8-sig", "bom.csv"), ("latin-1", "latin.csv")):
-        src = write_csv(tmp_path / name, header, body, encoding=enc)
+    for enc, name in (("utf-8-sig", "bom.csv"), ("latin-1", "latin.csv"),
+                      ("utf-16", "unicode.txt")):
+        src = write_csv(tmp_path / name, header, body, encoding=enc,
+                        delimiter="\t" if name.endswith(".txt") else ",")
         s = import_file("tickets", src, pkg, ImportOptions(service_map=smap))
         assert s.rows_written == 1 and s.unmapped == ()
     assert rows(pkg / "tickets.parquet")[0]["service"] == "cafe"

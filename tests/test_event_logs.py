@@ -160,17 +160,19 @@ def test_a_field_mapped_elsewhere_takes_no_known_header(con: duckdb.DuckDBPyConn
 _LATIN1 = "case_id,activity,timestamp\nc1,Prüfung,2026-03-01 10:00\nc1,Abschluß,2026-03-01 11:00\n"
 
 
-@pytest.mark.parametrize("name", ["log.csv", "log.csv.gz"])
-def test_a_latin1_export_is_read_as_latin1(con: duckdb.DuckDBPyConnection, tmp_path: Path,
-                                           name: str) -> None:
-    """A Windows export in Latin-1 (no UTF-8 in its first MiB) reads without options, as the
-    importer reads one; ``encoding`` names it when the guess would be wrong."""
-    data = _LATIN1.encode("latin-1")
+@pytest.mark.parametrize(("name", "codec"), [("log.csv", "latin-1"), ("log.csv.gz", "latin-1"),
+                                             ("log.csv", "utf-16")])
+def test_a_windows_export_is_read_in_its_encoding(con: duckdb.DuckDBPyConnection,
+                                                  tmp_path: Path, name: str, codec: str) -> None:
+    """A Windows export in Latin-1 (no UTF-8 in its first MiB), or in UTF-16 (Excel's "Unicode
+    text", with its byte-order mark) reads without options, as the importer reads one;
+    ``encoding`` names it when the guess would be wrong."""
+    data = _LATIN1.encode(codec)
     log = tmp_path / name
     log.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
     read_event_log(con, log)
     assert [r["activity"] for r in _rows(con)] == ["Prüfung", "Abschluß"]
-    read_event_log(con, log, LogMapping(encoding="latin1"))
+    read_event_log(con, log, LogMapping(encoding=codec.replace("-", "")))
     assert [r["activity"] for r in _rows(con)] == ["Prüfung", "Abschluß"]
     with pytest.raises(UsageError, match="'ebcdic' is not supported"):
         read_event_log(con, log, LogMapping(encoding="ebcdic"))

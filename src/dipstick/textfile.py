@@ -11,11 +11,13 @@ from typing import IO, cast
 from dipstick.errors import UsageError
 
 # Names people give (``--encoding``) and DuckDB's ``read_csv`` encoding for each: DuckDB reads
-# UTF-8 and Latin-1 without an extension (none can be downloaded); Windows-1252 is read as
-# Latin-1, which differs only in 0x80–0x9F (€, typographic quotes)
+# UTF-8, UTF-16 and Latin-1 without an extension (none can be downloaded); Windows-1252 is
+# read as Latin-1, which differs only in 0x80–0x9F (€, typographic quotes)
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8", "utf-8-bom": "utf-8",
+             "utf-16": "utf-16", "utf16": "utf-16",
              "latin-1": "latin-1", "latin1": "latin-1", "iso-8859-1": "latin-1",
              "cp1252": "latin-1", "windows-1252": "latin-1"}
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")   # Excel's "Unicode text" starts with one
 SAMPLE = 1 << 20
 
 
@@ -33,15 +35,18 @@ def named_encoding(given: str | None) -> str | None:
         return None
     enc = ENCODINGS.get(given.strip().lower())
     if enc is None:
-        raise UsageError(f"--encoding {given!r} is not supported: use utf-8, utf-8-sig or "
-                         "latin-1")
+        raise UsageError(f"--encoding {given!r} is not supported: use utf-8, utf-8-sig, "
+                         "utf-16 or latin-1")
     return enc
 
 
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM) when the first MiB decodes as UTF-8, else Latin-1."""
+    """UTF-16 when the file starts with its byte-order mark, UTF-8 (with or without BOM) when
+    the first MiB decodes as UTF-8, else Latin-1."""
     with open_bytes(path) as f:
         sample = f.read(SAMPLE)
+    if sample.startswith(_UTF16_BOMS):
+        return "utf-16"
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -62,8 +62,9 @@ def streams(
         help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")] = None,
     dayfirst: Annotated[bool, typer.Option(help="Dates like 29/2/2016 01:16.")] = False,
     encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of a CSV log: utf-8 or latin-1 (windows-1252 reads as latin-1); "
-             "default: UTF-8 when its first MiB is, else Latin-1.")] = None,
+        help="Text encoding of a CSV log: utf-8, utf-16 or latin-1 (windows-1252 reads as "
+             "latin-1); default: detected (a UTF-16 mark, else UTF-8 if the first MiB is, else "
+             "Latin-1).")] = None,
     only: Annotated[str | None, typer.Option(
         help="Only the events of this process (the process column's value).")] = None,
     waiting: Annotated[list[str] | None, typer.Option(
