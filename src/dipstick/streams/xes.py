@@ -19,8 +19,8 @@ from dipstick.textfile import open_bytes
 TEXT = ("case_id", "activity", "timestamp", "lifecycle", "resource", "process")
 NUMBERS = ("_row", "_trace", "_pos")
 LABELS = {"case_id": "trace concept:name", "activity": "concept:name",
-               "timestamp": "time:timestamp", "lifecycle": "lifecycle:transition",
-               "resource": "org:resource", "process": "log concept:name", "seq": "seq"}
+          "timestamp": "time:timestamp", "lifecycle": "lifecycle:transition",
+          "resource": "org:resource", "process": "log concept:name", "seq": "seq"}
 _BATCH = 65_536
 _PAIRED = ("start", "complete")
 # Small chunks let a trace's elements die young: with 64 KiB the garbage collector promotes them
