@@ -107,7 +107,14 @@ def pm4py_child(spec: dict[str, Any]) -> None:
                      keep_default_na=False, dtype={case: str, act: str, ts: str})
     df[ts] = pd.to_datetime(df[ts], format=spec["time_format"] or "ISO8601")
     df = df.sort_values([case, ts, order], kind="stable")
-    f = pm4py.format_dataframe(df, case_id=case, activity_key=act, timestamp_key=ts)
+    print_map(pm4py.format_dataframe(df, case_id=case, activity_key=act, timestamp_key=ts))
+
+
+def print_map(f: Any) -> None:
+    """pm4py's directly-follows graph, its performance and the variants of the formatted log
+    ``f``, printed as JSON (what ``disagreements`` compares with dipstick's)."""
+    import pm4py
+
     dfg, start, end = pm4py.discover_dfg(f)
     perf, _, _ = pm4py.discover_performance_dfg(f)
     variants = pm4py.get_variants(f)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from discovery_e2e import DIPSTICK, disagreements, generated_csv, measure
+from discovery_e2e import DIPSTICK, disagreements, generated_csv, measure, print_map
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,7 @@ SHAPES = [
 
 
 def peer_child(spec: dict[str, Any]) -> None:
-    """pandas + pm4py, whole: read, type, order, format, discover, print (as
-    ``discovery_e2e.pm4py_child`` prints it)."""
+    """pandas + pm4py, whole: read, type, order, format, discover, print (``print_map``)."""
     sys._pm4py_welcome_shown = True  # type: ignore[attr-defined]  # no licence banner
     import pandas as pd
     import pm4py
@@ -137,14 +136,7 @@ def peer_child(spec: dict[str, Any]) -> None:
         df[ts] = pd.to_datetime(df[ts], format=spec["format"], utc=True)
         df = df.sort_values([case, ts], kind="stable")
         f = pm4py.format_dataframe(df, case_id=case, activity_key=act, timestamp_key=ts)
-    dfg, start, end = pm4py.discover_dfg(f)
-    perf, _, _ = pm4py.discover_performance_dfg(f)
-    variants = pm4py.get_variants(f)
-    print(json.dumps({
-        "edges": [{"source": a, "target": b, "count": n, "mean_seconds": perf[a, b]["mean"],
-                   "median_seconds": perf[a, b]["median"]} for (a, b), n in dfg.items()],
-        "start": start, "end": end,
-        "variants": [{"activities": list(k), "cases": int(v)} for k, v in variants.items()]}))
+    print_map(f)
 
 
 def _map(out: Path) -> dict[str, Any]:
