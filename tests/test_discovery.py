@@ -249,6 +249,21 @@ def test_streams_takes_the_encoding_of_a_csv_log(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "'ebcdic' is not supported" in json.loads(bad.stdout)["message"]
 
 
+def test_streams_skips_bad_rows_when_asked(tmp_path: Path) -> None:
+    """Exit 2 naming the bad rows, or with ``--skip-bad-rows`` the map of the others and the
+    rows left out on stderr (the JSON on stdout as a clean log's)."""
+    log = tmp_path / "log.csv"
+    log.write_text("case_id,activity,timestamp\nc1,New,2026-03-01 09:00\n"
+                   "c1,Done,someday\nc1,Done,2026-03-01 10:00\n")
+    refused = _dipstick("streams", str(log), "--format", "json")
+    assert refused.returncode == 2 and "someday" in refused.stdout
+    r = _dipstick("streams", str(log), "--format", "json", "--skip-bad-rows")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["discovery"]["variants"][0]["activities"] == ["New", "Done"]
+    assert "1 event of log.csv left out for a problem" in r.stderr
+    assert "row 2 (line 3), field timestamp" in r.stderr and "'someday'" in r.stderr
+
+
 def test_a_log_with_no_events_says_so(tmp_path: Path) -> None:
     """A log holding only its header, or a process it does not have: the table says there is
     nothing to map (it once failed with exit 3 formatting the missing first date)."""

@@ -15,7 +15,7 @@ import pytest
 
 from dipstick.engine.sql import connect
 from dipstick.errors import PackageError, Problem, UsageError
-from dipstick.streams.logs import LogInfo, LogMapping, read_event_log
+from dipstick.streams.logs import LogInfo, LogMapping, load_event_log, read_event_log
 from dipstick.textfile import detect_encoding
 
 from realdata import SERVICENOW_LOG, require
@@ -439,6 +439,38 @@ def test_xes_event_without_timestamp(con: duckdb.DuckDBPyConnection, tmp_path: P
     assert p.message == "trace 1 ('order-1'), event 3: has no time:timestamp"
 
 
+def test_skip_bad_rows_leaves_out_the_events_with_a_problem(con: duckdb.DuckDBPyConnection,
+                                                            tmp_path: Path) -> None:
+    """``skip_bad_rows``: the rows a refusal would name are left out, counted and listed (the
+    first of each kind); the others are read as they would be from a clean file."""
+    log = _write(tmp_path / "log.csv", "case_id,activity,timestamp\nc1,a,2026-03-01 10:00\n"
+                                       "c1,,2026-03-01 10:30\nc1,b,2026-03-01 11:00\n"
+                                       "c2,a,next tuesday\n,a,2026-03-01 12:00\n"
+                                       "c2,b,2026-03-02 09:00\n")
+    refused = _problems(con, log)
+    info = read_event_log(con, log, LogMapping(skip_bad_rows=True))
+    assert (info.rows, info.cases, info.skipped) == (3, 2, 3)
+    assert [(r["_row"], r["case_id"], r["activity"]) for r in _rows(con)] == [
+        (1, "c1", "a"), (3, "c1", "b"), (6, "c2", "b")]
+    loaded = load_event_log(con, log, LogMapping(skip_bad_rows=True), table="again")
+    assert loaded.skipped == 3 and list(loaded.problems) == refused
+    assert sorted(p.row or 0 for p in loaded.problems) == [2, 4, 5]
+
+
+def test_skip_bad_rows_stages_an_untimed_xes_event_to_leave_it_out(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """An event without a time is a bad row like a CSV's; a lifecycle log's untimed
+    ``schedule`` is still dropped for its transition, not skipped."""
+    log = _write(tmp_path / "log.xes", XES.replace(
+        '<date key="time:timestamp" value="2026-03-02T10:00:00Z"/>', ""))
+    info = read_event_log(con, log, LogMapping(skip_bad_rows=True))
+    assert (info.rows, info.dropped, info.skipped) == (2, 1, 1)
+    both = _write(tmp_path / "both.xes", XES.replace(
+        '<date key="time:timestamp" value="2026-03-01T08:00:00.000+02:00"/>', ""))
+    info = read_event_log(con, both, LogMapping(skip_bad_rows=True))
+    assert (info.rows, info.dropped, info.skipped) == (3, 1, 0)
+
+
 def test_an_untimed_schedule_event_of_a_lifecycle_log_is_dropped_not_an_error(
         con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     log = _write(tmp_path / "log.xes", XES.replace(
@@ -523,8 +555,8 @@ def _staged_rows(con: duckdb.DuckDBPyConnection, path: Path,
     with logs_sql.utc(con):
         staged = _stage_table(con, "_staged", path, str(path), mapping, False,
                               detect_encoding(path))
-        problems = logs_sql.load_events(con, staged, "slow", str(path), mapping.missing,
-                                        mapping.timestamp_format, mapping.dayfirst)
+        problems, _ = logs_sql.load_events(con, staged, "slow", str(path), mapping.missing,
+                                           mapping.timestamp_format, mapping.dayfirst)
         logs_sql.drop(con, "_staged", False)
     return problems or _rows(con, "slow")
 

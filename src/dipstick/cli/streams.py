@@ -61,6 +61,10 @@ def streams(
     time_format: Annotated[str | None, typer.Option(
         help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")] = None,
     dayfirst: Annotated[bool, typer.Option(help="Dates like 29/2/2016 01:16.")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(
+        "--skip-bad-rows", help="Leave out the events with a problem (no case, activity or "
+                                "time, a time that does not parse …) and list them on stderr, "
+                                "instead of exit 2.")] = False,
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of a CSV log: utf-8, utf-16 or latin-1 (windows-1252 reads as "
              "latin-1); default: detected (a UTF-16 mark, else UTF-8 if the first MiB is, else "
@@ -90,7 +94,8 @@ def streams(
         mapping = LogMapping(case_id=case, activity=activity, timestamp=timestamp,
                              lifecycle=lifecycle, resource=resource, process=process,
                              service=service, seq=order, timestamp_format=time_format,
-                             dayfirst=dayfirst, encoding=encoding)
+                             dayfirst=dayfirst, encoding=encoding,
+                             skip_bad_rows=skip_bad_rows)
         measured = [_log_stream(path, mapping, only, tuple(waiting or WAITING_PREFIXES),
                                 collapse, fmt, top)]
     if fmt == "json":
@@ -158,8 +163,8 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     try:
         with _steps("Discovering") as step:
             step(f"reading {path.name}")
-            _, dropped = load_event_log(con, path, mapping, table="events", ordered=False,
-                                        canonical=False)
+            loaded = load_event_log(con, path, mapping, table="events", ordered=False,
+                                    canonical=False)
             step("discovering")
             d = discover_relation(con.table("events"), process=only, waiting=waiting,
                                   collapse=collapse, top_variants=top)
@@ -167,10 +172,16 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         raise _fail(e, fmt) from None
     finally:
         con.close()
+    dropped, skipped = loaded.dropped, loaded.skipped
     if dropped:   # said on stderr in both formats: the JSON on stdout stays as it was
         err.print(f"[yellow]note[/yellow]: {dropped:,} event{'s' * (dropped != 1)} of "
                   f"{path.name} left out: lifecycle:transition neither start nor complete "
                   "(schedule, suspend, …; docs/event-logs.md)")
+    if skipped:
+        err.print(f"[yellow]note[/yellow]: {skipped:,} event{'s' * (skipped != 1)} of "
+                  f"{path.name} left out for a problem (--skip-bad-rows):")
+        for p in loaded.problems:
+            err.print(f"  {p}", markup=False, highlight=False)
     name = only or path.name.split(".")[0]
     return d.stream(name, name), d
 

@@ -169,9 +169,11 @@ def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
 
 def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display: str,
                 missing: Sequence[str], fmt: str | None, dayfirst: bool,
-                ordered: bool = True) -> list[Problem]:
+                ordered: bool = True, skip_bad: bool = False) -> tuple[list[Problem], int]:
     """(Re)create ``table`` in the canonical shape from the staged log, or return every problem
-    of its values and leave the table as it was. Call inside :func:`utc`.
+    of its values and leave the table as it was. Call inside :func:`utc`. With ``skip_bad``
+    the rows with a problem are left out instead: the table holds the others, and the
+    problems (the first rows of each kind) and the number of rows left out are returned.
 
     A clean log is parsed once: the typed rows go straight into the table, whose NOT NULL and
     CHECK constraints fail on any bad value; only then is the log scanned for its problems,
@@ -218,21 +220,35 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
     order = (f" ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, "
              f"{src.rownum}" if ordered else "")
+    into = f"CREATE OR REPLACE TABLE {ident(table)} ({schema})"
     con.begin()
     try:
-        run(con, f"CREATE OR REPLACE TABLE {ident(table)} ({schema})")
+        run(con, into)
         run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {src.relation}{order}")
         con.commit()
-        return []
+        return [], 0
     except duckdb.ConstraintException:
         con.rollback()
         problems = _problems(con, src, checks, display)
         if not problems:   # a constraint the checks do not know: a bug, not the user's log
             raise
-        return problems
     except BaseException:
         con.rollback()
         raise
+    if not skip_bad:
+        return problems, 0
+    bad = " OR ".join(f"coalesce({c.condition}, false)" for c in checks)
+    con.begin()
+    try:   # the good rows alone; one the checks do not know is still the bug above
+        run(con, into)
+        run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {src.relation} "
+                 f"WHERE NOT ({bad}){order}")
+        left_out = int(run(con, f"SELECT count(*) FROM {src.relation} WHERE {bad}")[0][0])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return problems, left_out
 
 
 _FAST_MISSING = frozenset({"", "?"})

@@ -55,6 +55,7 @@ class LogMapping:
     missing: tuple[str, ...] = field(default=("", "?"))  # values read as missing
     encoding: str | None = None   # of a CSV (utf-8, latin-1); None: UTF-8 if its first MiB
     #                               decodes as UTF-8, else Latin-1 (textfile.detect_encoding)
+    skip_bad_rows: bool = False   # leave out the events with a problem instead of refusing
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,19 @@ class LogInfo:
     first: datetime | None
     last: datetime | None
     dropped: int = 0   # XES events with a lifecycle other than start/complete (schedule, …)
+    skipped: int = 0   # events with a problem, left out (``LogMapping.skip_bad_rows``)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What :func:`load_event_log` read: the format, the XES events dropped for their
+    lifecycle, and with ``skip_bad_rows`` the events left out for a problem (``skipped``)
+    and those problems (the first rows of each kind, as the refusal would list them)."""
+
+    format: str
+    dropped: int = 0
+    skipped: int = 0
+    problems: tuple[Problem, ...] = ()
 
 
 def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
@@ -77,23 +91,25 @@ def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     order unless ``ordered`` is false (a log discovered once: see ``logs_sql.load_events``).
 
     Raises PackageError naming file, row (and line), field and value of each problem; the
-    table is then left as it was.
+    table is then left as it was. With ``mapping.skip_bad_rows`` those events are left out
+    and counted (``LogInfo.skipped``) instead.
     """
-    fmt, dropped = load_event_log(con, path, mapping, table, ordered)
+    loaded = load_event_log(con, path, mapping, table, ordered)
     with logs_sql.utc(con):
         rows, cases, first, last = logs_sql.summary(con, table)
-    return LogInfo(table, fmt, rows, cases, first, last, dropped)
+    return LogInfo(table, loaded.format, rows, cases, first, last, loaded.dropped,
+                   loaded.skipped)
 
 
 def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                    mapping: LogMapping = LogMapping(), table: str = "events",
-                   ordered: bool = True, canonical: bool = True) -> tuple[str, int]:
+                   ordered: bool = True, canonical: bool = True) -> Loaded:
     """:func:`read_event_log` without its summary (a scan counting the distinct cases: 45 ms
-    CPU of a 1.27 M-event log, which the ``streams`` command never shows): the log's format
-    and the XES events dropped for their lifecycle. ``canonical`` false lets a clean CSV's
-    table lack the optional columns the log has not, and be a view numbering the rows by
-    their rowid when ``ordered`` is false (``logs_sql.load_csv_direct``): for a table only
-    discovery reads, on a connection of its own."""
+    CPU of a 1.27 M-event log, which the ``streams`` command never shows): what was read.
+    ``canonical`` false lets a clean CSV's table lack the optional columns the log has not,
+    and be a view numbering the rows by their rowid when ``ordered`` is false
+    (``logs_sql.load_csv_direct``): for a table only discovery reads, on a connection of its
+    own."""
     path = Path(path)
     display = str(path)
     fmt = log_format(path)
@@ -114,25 +130,25 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                if fmt.startswith("csv") else "utf-8")
         if fmt.startswith("csv") and _direct(con, path, display, mapping, table, ordered,
                                              canonical, enc):
-            return fmt, 0
+            return Loaded(fmt)
         if fmt.startswith("xes"):
             from dipstick.streams.xes import stage_xes
 
-            staged, dropped = stage_xes(con, relation, path, display)
+            staged, dropped = stage_xes(con, relation, path, display, mapping.skip_bad_rows)
             options = LogMapping(missing=mapping.missing)
         else:
             staged = _stage_table(con, relation, path, display, mapping, fmt == "parquet",
                                   enc)
             options = mapping
         try:
-            problems = logs_sql.load_events(con, staged, table, display, options.missing,
-                                            options.timestamp_format, options.dayfirst,
-                                            ordered)
+            problems, skipped = logs_sql.load_events(
+                con, staged, table, display, options.missing, options.timestamp_format,
+                options.dayfirst, ordered, skip_bad=mapping.skip_bad_rows)
         finally:
             logs_sql.drop(con, relation, staged.view)
-        if problems:
+        if problems and not skipped:
             raise PackageError(problems)
-    return fmt, dropped
+    return Loaded(fmt, dropped, skipped, tuple(problems))
 
 
 def log_format(path: Path) -> str | None:

@@ -29,13 +29,15 @@ _CHUNK = 8_192
 
 
 def stage_xes(con: duckdb.DuckDBPyConnection, relation: str, path: Path,
-              display: str) -> tuple[logs_sql.Staged, int]:
+              display: str, untimed: bool = False) -> tuple[logs_sql.Staged, int]:
     """The log's events in the temp table ``relation`` (raw text, as a CSV is staged) and the
-    number dropped for their lifecycle; nothing is left behind when the log is bad."""
+    number dropped for their lifecycle; nothing is left behind when the log is bad. With
+    ``untimed`` an event without a time is staged with none (for the load to leave out and
+    report, ``--skip-bad-rows``) instead of refused here."""
     schema = ", ".join([*(f"{c} VARCHAR" for c in TEXT), *(f"{c} BIGINT" for c in NUMBERS)])
     run(con, f"CREATE OR REPLACE TEMP TABLE {relation} ({schema})")
     try:
-        dropped = parse_xes(path, display, con, relation)
+        dropped = parse_xes(path, display, con, relation, untimed)
     except BaseException:
         logs_sql.drop(con, relation, False)
         raise
@@ -46,7 +48,8 @@ def stage_xes(con: duckdb.DuckDBPyConnection, relation: str, path: Path,
                            csv_lines=False, locate=locate), dropped
 
 
-def parse_xes(path: Path, display: str, con: duckdb.DuckDBPyConnection, table: str) -> int:
+def parse_xes(path: Path, display: str, con: duckdb.DuckDBPyConnection, table: str,
+              untimed: bool = False) -> int:
     """Stream an XES log (``.xes`` or ``.xes.gz``) into ``table`` (:data:`TEXT` and
     :data:`NUMBERS`, in that order) and return the number of events dropped for their
     lifecycle.
@@ -59,7 +62,7 @@ def parse_xes(path: Path, display: str, con: duckdb.DuckDBPyConnection, table: s
     ``_row`` counts every event in the file (dropped ones too) so messages point at the n-th
     ``<event>``; ``_trace`` and ``_pos`` say which trace and where in it.
     """
-    reader = _XesReader(display, con, table)
+    reader = _XesReader(display, con, table, untimed)
     try:
         with open_bytes(path) as f:
             while chunk := f.read(_CHUNK):
@@ -86,8 +89,9 @@ class _XesReader:
     which is how the completed traces are reached.
     """
 
-    def __init__(self, display: str, con: duckdb.DuckDBPyConnection, table: str) -> None:
-        self.display, self.con, self.table = display, con, table
+    def __init__(self, display: str, con: duckdb.DuckDBPyConnection, table: str,
+                 untimed: bool = False) -> None:
+        self.display, self.con, self.table, self.untimed = display, con, table, untimed
         self.builder = ET.TreeBuilder()
         self.parser = ET.XMLParser(target=self.builder)
         self.root: ET.Element | None = None
@@ -181,7 +185,7 @@ class _XesReader:
                 if not other:
                     self.paired = True
             ts = a.get("time:timestamp")
-            if ts is None:
+            if ts is None and not self.untimed:   # untimed: staged without, for the load
                 if other:   # dropped in a lifecycle log, a state's error in a state log
                     self.untimed_other.append((row, n, case, pos))
                 else:
