@@ -230,8 +230,11 @@ def test_streams_reads_a_helpdesk_export_without_options(tmp_path: Path) -> None
         f"{c},{a},{r},{t}\n" for c, a, t, r in rows))
     r = _dipstick("streams", str(exported), "--format", "json")
     assert r.returncode == 0, r.stderr
+    assert "read 'Case ID' as the case, 'Complete Timestamp' as the timestamp" in r.stderr
     [got] = json.loads(r.stdout)
-    [want] = json.loads(_dipstick("streams", str(plain), "--format", "json").stdout)
+    canonical = _dipstick("streams", str(plain), "--format", "json")
+    assert "known export headers" not in canonical.stderr
+    [want] = json.loads(canonical.stdout)
     assert got["discovery"]["cases"] == 6 and got["discovery"]["variant_count"] == 3
     assert got["discovery"]["handovers_per_case"] is not None
     assert {**got, "id": "", "name": ""} == {**want, "id": "", "name": ""}

@@ -135,10 +135,13 @@ def test_known_headers_in_parquet_and_their_order(con: duckdb.DuckDBPyConnection
                              "concept:name": ["a"], "Activity Name": ["b"],
                              "time:timestamp": [datetime(2026, 3, 1, 9)],
                              "Timestamp": ["2026-03-02 10:00"]}), log)
-    read_event_log(con, log)
+    loaded = load_event_log(con, log)
     [row] = _rows(con)
     assert (row["case_id"], row["activity"], row["timestamp"]) == (
         "c1", "a", datetime(2026, 3, 2, 10))
+    assert loaded.known == (("case_id", "case:concept:name"), ("activity", "concept:name"))
+    named = load_event_log(con, log, LogMapping(case_id="case:concept:name"), table="named")
+    assert named.known == (("activity", "concept:name"),), "a field named is not a guess"
 
 
 def test_a_field_mapped_elsewhere_takes_no_known_header(con: duckdb.DuckDBPyConnection,

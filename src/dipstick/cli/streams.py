@@ -177,6 +177,10 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         err.print(f"[yellow]note[/yellow]: {dropped:,} event{'s' * (dropped != 1)} of "
                   f"{path.name} left out: lifecycle:transition neither start nor complete "
                   "(schedule, suspend, …; docs/event-logs.md)")
+    if loaded.known:   # a column found by another tool's name: perhaps not the one meant
+        found = ", ".join(f"{c!r} as the {f.replace('_id', '')}" for f, c in loaded.known)
+        err.print(f"[yellow]note[/yellow]: read {found} (known export headers; --case, "
+                  "--activity, --timestamp, --resource name others)", highlight=False)
     if skipped:
         err.print(f"[yellow]note[/yellow]: {skipped:,} event{'s' * (skipped != 1)} of "
                   f"{path.name} left out for a problem (--skip-bad-rows):")

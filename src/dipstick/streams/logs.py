@@ -82,6 +82,7 @@ class Loaded:
     dropped: int = 0
     skipped: int = 0
     problems: tuple[Problem, ...] = ()
+    known: tuple[tuple[str, str], ...] = ()   # (field, column) found by KNOWN_HEADERS
 
 
 def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
@@ -128,9 +129,10 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     with logs_sql.utc(con):
         enc = (named_encoding(mapping.encoding) or detect_encoding(path)
                if fmt.startswith("csv") else "utf-8")
-        if fmt.startswith("csv") and _direct(con, path, display, mapping, table, ordered,
-                                             canonical, enc):
-            return Loaded(fmt)
+        direct = _direct(con, path, display, mapping, table, ordered, canonical, enc) \
+            if fmt.startswith("csv") else None
+        if direct is not None:
+            return Loaded(fmt, known=_known(direct, mapping))
         if fmt.startswith("xes"):
             from dipstick.streams.xes import stage_xes
 
@@ -148,7 +150,15 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
             logs_sql.drop(con, relation, staged.view)
         if problems and not skipped:
             raise PackageError(problems)
-    return Loaded(fmt, dropped, skipped, tuple(problems))
+    return Loaded(fmt, dropped, skipped, tuple(problems),
+                  () if fmt.startswith("xes") else _known(staged.columns, mapping))
+
+
+def _known(columns: dict[str, str], mapping: LogMapping) -> tuple[tuple[str, str], ...]:
+    """The fields left at their default that a known header, not the canonical name, gave:
+    said to the user, who may have meant another column."""
+    return tuple((f, c) for f, c in columns.items() if f in KNOWN_HEADERS and c.lower() != f
+                 and getattr(mapping, f) in (None, f))
 
 
 def log_format(path: Path) -> str | None:
@@ -159,24 +169,24 @@ def log_format(path: Path) -> str | None:
 
 
 def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
-            table: str, ordered: bool, canonical: bool, enc: str) -> bool:
-    """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``); False
-    when the staged path must read it (a header DuckDB must sniff, day-first dates, any bad
-    value: the staged path then names every problem)."""
+            table: str, ordered: bool, canonical: bool, enc: str) -> dict[str, str] | None:
+    """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``): the
+    columns it read; None when the staged path must read it (a header DuckDB must sniff,
+    day-first dates, any bad value: the staged path then names every problem)."""
     header = _csv_header(path, enc)
     if header is None or mapping.dayfirst:
-        return False
+        return None
     columns, problems = _mapped(header, mapping, display)
     if problems:
-        return False
+        return None
     seq = columns.pop("seq", None)
     names = list(header)
     first = _csv_line(path, 1, enc)
     sample = (first[names.index(columns["timestamp"])]
               if first is not None and len(first) == len(names) else None)
-    return logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
-                                    mapping.timestamp_format, ordered, sample, canonical,
-                                    enc)
+    done = logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
+                                    mapping.timestamp_format, ordered, sample, canonical, enc)
+    return columns if done else None
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
