@@ -10,6 +10,7 @@ every problem found and creates nothing. See docs/event-logs.md.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -154,7 +155,7 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                   () if fmt.startswith("xes") else _known(staged.columns, mapping))
 
 
-def _known(columns: dict[str, str], mapping: LogMapping) -> tuple[tuple[str, str], ...]:
+def _known(columns: Mapping[str, str], mapping: LogMapping) -> tuple[tuple[str, str], ...]:
     """The fields left at their default that a known header, not the canonical name, gave:
     said to the user, who may have meant another column."""
     return tuple((f, c) for f, c in columns.items() if f in KNOWN_HEADERS and c.lower() != f
