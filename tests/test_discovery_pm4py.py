@@ -301,6 +301,32 @@ def test_xes_with_sub_states_in_its_transitions_is_a_state_log(tmp_path: Path) -
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("kind", ["xes", "csv"])
+def test_the_real_log_as_pm4py_writes_it_reads_without_options(real_log: pd.DataFrame,
+                                                                tmp_path: Path, kind: str) -> None:
+    """Files another tool wrote from real data: pm4py's own XES writer, and its frame saved as
+    CSV with pm4py's column names (``case:concept:name``, ``concept:name``,
+    ``time:timestamp``). dipstick reads either with no option (the XES attributes; the known
+    headers) and maps what pm4py maps from the same frame. The first 2,000 cases of the real
+    log, in their (case, time, order) order, which both files keep."""
+    first = real_log[real_log["case_id"].isin(real_log["case_id"].drop_duplicates()[:2000])]
+    f = _pm4py_frame(first)
+    path = tmp_path / f"incidents.{kind}"
+    if kind == "xes":
+        pm4py.write_xes(f, str(path))
+    else:
+        f[[CASE, ACT, TS]].to_csv(path, index=False)
+    con = connect()
+    try:
+        info = read_event_log(con, path)
+        d = discover(nw.from_native(con.table("events")))
+    finally:
+        con.close()
+    assert (info.rows, info.cases) == (len(first), 2000)
+    problems = _discovery_problems(d, f) + _edge_problems(d.edges, f)
+    assert not problems, "\n".join(problems)
+
+
 # --- the licence boundary ---------------------------------------------------------------------
 
 def test_dipstick_never_imports_pm4py() -> None:
