@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dipstick.engine.logs_sql import LIFECYCLE_EXPECTED
 from dipstick.engine.sql import connect
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.streams.logs import LogInfo, LogMapping, load_event_log, read_event_log
@@ -412,8 +413,11 @@ def test_bad_lifecycle_and_seq(con: duckdb.DuckDBPyConnection, tmp_path: Path) -
                                        "c,a,2026-03-01,schedule,1\nc,a,2026-03-01,start,1.5\n")
     found = {(p.row, p.field, p.value, p.message)
              for p in _problems(con, log, LogMapping(lifecycle="lc", seq="n"))}
-    assert found == {(1, "lc", "schedule", "must be start or complete"),
+    assert found == {(1, "lc", "schedule", LIFECYCLE_EXPECTED),
                      (2, "n", "1.5", "is not a whole number")}
+    assert LIFECYCLE_EXPECTED.startswith("must be start or complete (")
+    loaded = load_event_log(con, log, LogMapping(lifecycle="lc", seq="n", skip_bad_rows=True))
+    assert loaded.skipped == 2, "what the message offers: the rows left out"
 
 
 def test_at_most_twenty_rows_per_problem_then_a_count(con: duckdb.DuckDBPyConnection,

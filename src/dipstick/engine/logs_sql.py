@@ -36,6 +36,9 @@ _DAYFIRST_RE = r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}( \d{1,2}:\d{2}(:\
 _DAYFIRST_FORMATS = "[" + ", ".join(f"'%d{s}%m{s}%Y{t}'" for s in "/.-"
                                     for t in (" %H:%M:%S", " %H:%M", "")) + "]"
 ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
+LIFECYCLE_EXPECTED = ("must be start or complete (other transitions, such as schedule: "
+                      "--skip-bad-rows leaves them out; states, such as In Progress, are no "
+                      "lifecycle: read the log without --lifecycle)")
 DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss], or with . or - between day, month "
                      "and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
 
@@ -206,7 +209,7 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
                          f"{expected}", raw["timestamp"]))
     if "lifecycle" in cols:
         checks.append(Check(label["lifecycle"], f"{typed['lifecycle']} NOT IN "
-                             "('start', 'complete')", "must be start or complete",
+                             "('start', 'complete')", LIFECYCLE_EXPECTED,
                              raw["lifecycle"]))
     if src.seq is not None and seq_text is not None:
         checks.append(Check(label["seq"], f"{seq_text} IS NULL",
