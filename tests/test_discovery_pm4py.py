@@ -327,6 +327,32 @@ def test_the_real_log_as_pm4py_writes_it_reads_without_options(real_log: pd.Data
     assert not problems, "\n".join(problems)
 
 
+def test_the_real_log_as_a_german_excel_export_maps_the_same(real_log: pd.DataFrame,
+                                                              tmp_path: Path) -> None:
+    """The real log saved as Excel saves "CSV" in Germany: ``;``, Latin-1 (a header with
+    ``ä``), CRLF, day-first dates with dots, the order column renamed. Read with its columns
+    named and ``--dayfirst`` (the encoding detected), it gives the map the original export
+    gives."""
+    path = tmp_path / "vorfälle.csv"
+    out = pd.DataFrame({"Nummer": real_log["case_id"], "Aktivität": real_log["activity"],
+                        "Geändert": real_log["timestamp"].dt.strftime("%d.%m.%Y %H:%M"),
+                        "Änderungen": real_log["seq"]})
+    out.to_csv(path, sep=";", index=False, encoding="latin-1", lineterminator="\r\n")
+    con = connect()
+    try:
+        read_event_log(con, path, LogMapping(case_id="Nummer", activity="Aktivität",
+                                             timestamp="Geändert", seq="Änderungen",
+                                             dayfirst=True))
+        german = discover(nw.from_native(con.table("events")))
+        read_event_log(con, require(REAL_LOG), SERVICENOW)
+        original = discover(nw.from_native(con.table("events")))
+    finally:
+        con.close()
+    assert german.events == original.events == 119_998
+    assert (german.edges, german.variants, german.start_activities) == (
+        original.edges, original.variants, original.start_activities)
+
+
 # --- the licence boundary ---------------------------------------------------------------------
 
 def test_dipstick_never_imports_pm4py() -> None:
