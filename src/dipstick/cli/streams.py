@@ -172,6 +172,8 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         raise _fail(e, fmt) from None
     finally:
         con.close()
+    from rich.markup import escape  # the file's own names, printed inside markup
+
     dropped, skipped = loaded.dropped, loaded.skipped
     if dropped:   # said on stderr in both formats: the JSON on stdout stays as it was
         err.print(f"[yellow]note[/yellow]: {dropped:,} event{'s' * (dropped != 1)} of "
@@ -179,11 +181,11 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
                   "(schedule, suspend, …; docs/event-logs.md)")
     if loaded.known:   # a column found by another tool's name: perhaps not the one meant
         found = ", ".join(f"{c!r} as the {f.replace('_id', '')}" for f, c in loaded.known)
-        err.print(f"[yellow]note[/yellow]: read {found} (known export headers; --case, "
+        err.print(f"[yellow]note[/yellow]: read {escape(found)} (known export headers; --case, "
                   "--activity, --timestamp, --resource name others)", highlight=False)
     if skipped:
         err.print(f"[yellow]note[/yellow]: {skipped:,} event{'s' * (skipped != 1)} of "
-                  f"{path.name} left out for a problem (--skip-bad-rows):")
+                  f"{escape(path.name)} left out for a problem (--skip-bad-rows):")
         for p in loaded.problems:
             err.print(f"  {p}", markup=False, highlight=False)
     name = only or path.name.split(".")[0]
