@@ -172,13 +172,13 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         raise _fail(e, fmt) from None
     finally:
         con.close()
-    from rich.markup import escape  # the file's own names, printed inside markup
-
     dropped, skipped = loaded.dropped, loaded.skipped
     if dropped:   # said on stderr in both formats: the JSON on stdout stays as it was
         err.print(f"[yellow]note[/yellow]: {dropped:,} event{'s' * (dropped != 1)} of "
                   f"{path.name} left out: lifecycle:transition neither start nor complete "
                   "(schedule, suspend, …; docs/event-logs.md)")
+    if loaded.known or skipped:   # Rich only then: a clean log's JSON imports none
+        from rich.markup import escape  # the file's own names, printed inside markup
     if loaded.known:   # a column found by another tool's name: perhaps not the one meant
         found = ", ".join(f"{c!r} as the {f.replace('_id', '')}" for f, c in loaded.known)
         err.print(f"[yellow]note[/yellow]: read {escape(found)} (known export headers; --case, "
