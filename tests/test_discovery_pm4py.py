@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from dipstick.engine.sql import connect
 from dipstick.streams.discover import Discovery, Edge, discover, discover_dfg
-from dipstick.streams.logs import LogMapping, read_event_log
+from dipstick.streams.logs import LogInfo, LogMapping, read_event_log
 
 from realdata import SERVICENOW_LOG, require
 
@@ -267,6 +267,16 @@ def test_small_logs(cases: list[list[tuple[str, int]]], collapse: bool, shuffle:
 SUB_STATES = ("In Progress", "Awaiting Assignment", "Wait - User", "Resolved", "Closed")
 
 
+def _read(path: Path, mapping: LogMapping = LogMapping()) -> tuple[LogInfo, Discovery]:
+    """A log file read as ``dipstick streams`` reads it, and its discovery."""
+    con = connect()
+    try:
+        info = read_event_log(con, path, mapping)
+        return info, discover(nw.from_native(con.table("events")))
+    finally:
+        con.close()
+
+
 def test_xes_with_sub_states_in_its_transitions_is_a_state_log(tmp_path: Path) -> None:
     """BPI Challenge 2013's incidents put a sub-state (``In Progress``, ``Wait - User``) in
     ``lifecycle:transition``: neither start nor complete. pm4py maps every event; so must
@@ -288,12 +298,7 @@ def test_xes_with_sub_states_in_its_transitions_is_a_state_log(tmp_path: Path) -
                     'xmlns="http://www.xes-standard.org/"><extension name="Lifecycle" '
                     'prefix="lifecycle" uri="http://www.xes-standard.org/lifecycle.xesext"/>'
                     f'{"".join(traces)}</log>', encoding="utf-8")
-    con = connect()
-    try:
-        info = read_event_log(con, path)
-        d = discover(nw.from_native(con.table("events")))
-    finally:
-        con.close()
+    info, d = _read(path)
     assert (info.rows, info.dropped) == (len(df), 0)
     assert not d.lifecycle and d.events == len(df)
     f = pm4py.read_xes(str(path))
@@ -316,12 +321,7 @@ def test_the_real_log_as_pm4py_writes_it_reads_without_options(real_log: pd.Data
         pm4py.write_xes(f, str(path))
     else:
         f[[CASE, ACT, TS]].to_csv(path, index=False)
-    con = connect()
-    try:
-        info = read_event_log(con, path)
-        d = discover(nw.from_native(con.table("events")))
-    finally:
-        con.close()
+    info, d = _read(path)
     assert (info.rows, info.cases) == (len(first), 2000)
     problems = _discovery_problems(d, f) + _edge_problems(d.edges, f)
     assert not problems, "\n".join(problems)
@@ -338,16 +338,9 @@ def test_the_real_log_as_a_german_excel_export_maps_the_same(real_log: pd.DataFr
                         "Geändert": real_log["timestamp"].dt.strftime("%d.%m.%Y %H:%M"),
                         "Änderungen": real_log["seq"]})
     out.to_csv(path, sep=";", index=False, encoding="latin-1", lineterminator="\r\n")
-    con = connect()
-    try:
-        read_event_log(con, path, LogMapping(case_id="Nummer", activity="Aktivität",
-                                             timestamp="Geändert", seq="Änderungen",
-                                             dayfirst=True))
-        german = discover(nw.from_native(con.table("events")))
-        read_event_log(con, require(REAL_LOG), SERVICENOW)
-        original = discover(nw.from_native(con.table("events")))
-    finally:
-        con.close()
+    _, german = _read(path, LogMapping(case_id="Nummer", activity="Aktivität",
+                                       timestamp="Geändert", seq="Änderungen", dayfirst=True))
+    _, original = _read(require(REAL_LOG), SERVICENOW)
     assert german.events == original.events == 119_998
     assert (german.edges, german.variants, german.start_activities) == (
         original.edges, original.variants, original.start_activities)
