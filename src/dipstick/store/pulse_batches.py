@@ -192,9 +192,9 @@ def _store_batch(store: Store, batch: Sequence[PendingAnswer]) -> list[Outcome]:
                         .values(answered=True).returning(INVITATIONS.c.id)).scalars()
                     stored.update(first_inv[x] for x in used)
                 if first_open:
-                    seen = set(conn.execute(
+                    seen = {tuple(r) for r in conn.execute(   # Result.tuples(): deprecated
                         select(OPEN_USES.c.campaign_id, OPEN_USES.c.browser_hash).where(
-                            OPEN_USES.c.browser_hash.in_({b for _, b in first_open}))).tuples())
+                            OPEN_USES.c.browser_hash.in_({b for _, b in first_open})))}
                     fresh = [k for k in first_open if k not in seen]
                     if fresh:
                         conn.execute(insert(OPEN_USES), [
