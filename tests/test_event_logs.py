@@ -17,7 +17,7 @@ from dipstick.engine.logs_sql import LIFECYCLE_EXPECTED
 from dipstick.engine.sql import connect
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.streams.logs import LogInfo, LogMapping, load_event_log, read_event_log
-from dipstick.textfile import detect_encoding
+from dipstick.textfile import encoding_of, head
 
 from realdata import SERVICENOW_LOG, require
 
@@ -557,11 +557,13 @@ def _staged_rows(con: duckdb.DuckDBPyConnection, path: Path,
                  mapping: LogMapping) -> list[dict[str, object]] | list[Problem]:
     """The staged path alone (stage as text, then type): what the direct read must equal."""
     from dipstick.engine import logs_sql
-    from dipstick.streams.logs import _stage_table
+    from dipstick.streams.logs import _csv_header, _stage_table
 
+    sample = head(path)
+    enc = encoding_of(sample)
     with logs_sql.utc(con):
-        staged = _stage_table(con, "_staged", path, str(path), mapping, False,
-                              detect_encoding(path))
+        staged = _stage_table(con, "_staged", path, str(path), mapping, False, enc,
+                              _csv_header(sample, enc))
         problems, _ = logs_sql.load_events(con, staged, "slow", str(path), mapping.missing,
                                            mapping.timestamp_format, mapping.dayfirst)
         logs_sql.drop(con, "_staged", False)
@@ -572,11 +574,12 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, mapping: LogMapping) -> 
     from dipstick.engine import logs_sql
     from dipstick.streams.logs import _csv_header, _csv_line, _mapped
 
-    enc = detect_encoding(path)
-    header = list(_csv_header(path, enc) or {})
+    sample = head(path)
+    enc = encoding_of(sample)
+    header = list(_csv_header(sample, enc) or {})
     columns, _ = _mapped(dict.fromkeys(header, "VARCHAR"), mapping, str(path))
     seq = columns.pop("seq", None)
-    first = _csv_line(path, 1, enc)
+    first = _csv_line(sample, 1, enc)
     sample = first[header.index(columns["timestamp"])] if first else None
     with logs_sql.utc(con):
         return logs_sql.load_csv_direct(con, path, header, columns, seq, "fast", mapping.missing,

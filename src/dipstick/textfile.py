@@ -40,11 +40,21 @@ def named_encoding(given: str | None) -> str | None:
     return enc
 
 
-def detect_encoding(path: Path) -> str:
-    """UTF-16 when the file starts with its byte-order mark, UTF-8 (with or without BOM) when
-    the first MiB decodes as UTF-8, else Latin-1."""
+def head(path: Path) -> bytes:
+    """The file's first MiB (decompressed): what the encoding is told from, and where a
+    reader finds the header and first row without opening the file again."""
     with open_bytes(path) as f:
-        sample = f.read(SAMPLE)
+        return f.read(SAMPLE)
+
+
+def detect_encoding(path: Path) -> str:
+    """:func:`encoding_of` the file's :func:`head`."""
+    return encoding_of(head(path))
+
+
+def encoding_of(sample: bytes) -> str:
+    """UTF-16 when the sample starts with its byte-order mark, UTF-8 (with or without BOM)
+    when the sample (a file's first MiB) decodes as UTF-8, else Latin-1."""
     if sample.startswith(_UTF16_BOMS):
         return "utf-16"
     try:

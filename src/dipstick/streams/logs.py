@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ import duckdb
 
 from dipstick.engine import logs_sql
 from dipstick.errors import PackageError, Problem
-from dipstick.textfile import detect_encoding, first_undecodable, named_encoding, open_bytes
+from dipstick.textfile import SAMPLE, encoding_of, first_undecodable, head, named_encoding
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
 _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
@@ -55,7 +56,7 @@ class LogMapping:
     dayfirst: bool = False                # day-first dates like 29/2/2016 01:16 without a format
     missing: tuple[str, ...] = field(default=("", "?"))  # values read as missing
     encoding: str | None = None   # of a CSV (utf-8, latin-1); None: UTF-8 if its first MiB
-    #                               decodes as UTF-8, else Latin-1 (textfile.detect_encoding)
+    #                               decodes as UTF-8, else Latin-1 (textfile.encoding_of)
     skip_bad_rows: bool = False   # leave out the events with a problem instead of refusing
 
 
@@ -128,10 +129,14 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     relation = f"_raw_log_{abs(hash((display, table))):x}"
     dropped = 0
     with logs_sql.utc(con):
-        enc = (named_encoding(mapping.encoding) or detect_encoding(path)
-               if fmt.startswith("csv") else "utf-8")
-        direct = _direct(con, path, display, mapping, table, ordered, canonical, enc) \
-            if fmt.startswith("csv") else None
+        sample, enc = b"", "utf-8"
+        if fmt.startswith("csv"):   # the file's first MiB, read once: encoding, header, row 1
+            with suppress(OSError, EOFError):   # DuckDB's read then says what is wrong
+                sample = head(path)
+            enc = named_encoding(mapping.encoding) or encoding_of(sample)
+        header = _csv_header(sample, enc) if fmt.startswith("csv") else None
+        direct = _direct(con, path, display, mapping, table, ordered, canonical, enc, sample,
+                         header)
         if direct is not None:
             return Loaded(fmt, known=_known(direct, mapping))
         if fmt.startswith("xes"):
@@ -141,7 +146,7 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
             options = LogMapping(missing=mapping.missing)
         else:
             staged = _stage_table(con, relation, path, display, mapping, fmt == "parquet",
-                                  enc)
+                                  enc, header)
             options = mapping
         try:
             problems, skipped = logs_sql.load_events(
@@ -170,11 +175,12 @@ def log_format(path: Path) -> str | None:
 
 
 def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
-            table: str, ordered: bool, canonical: bool, enc: str) -> dict[str, str] | None:
+            table: str, ordered: bool, canonical: bool, enc: str, sample: bytes,
+            header: dict[str, str] | None) -> dict[str, str] | None:
     """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``): the
     columns it read; None when the staged path must read it (a header DuckDB must sniff,
-    day-first dates, any bad value: the staged path then names every problem)."""
-    header = _csv_header(path, enc)
+    day-first dates, any bad value: the staged path then names every problem). ``sample`` and
+    ``header``: the file's first MiB and the header read from it (None: not a plain one)."""
     if header is None or mapping.dayfirst:
         return None
     columns, problems = _mapped(header, mapping, display)
@@ -182,18 +188,19 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
         return None
     seq = columns.pop("seq", None)
     names = list(header)
-    first = _csv_line(path, 1, enc)
-    sample = (first[names.index(columns["timestamp"])]
-              if first is not None and len(first) == len(names) else None)
+    first = _csv_line(sample, 1, enc)
+    first_time = (first[names.index(columns["timestamp"])]
+                  if first is not None and len(first) == len(names) else None)
     done = logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
-                                    mapping.timestamp_format, ordered, sample, canonical, enc)
+                                    mapping.timestamp_format, ordered, first_time, canonical,
+                                    enc)
     return columns if done else None
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
-                 mapping: LogMapping, parquet: bool, enc: str) -> logs_sql.Staged:
+                 mapping: LogMapping, parquet: bool, enc: str,
+                 header: dict[str, str] | None) -> logs_sql.Staged:
     kind = "Parquet" if parquet else "CSV"
-    header = None if parquet else _csv_header(path, enc)
     if header is not None:   # a plain comma-separated header: DuckDB need not sniff it twice
         columns, problems = _mapped(header, mapping, display)
         if not problems:
@@ -232,17 +239,14 @@ def _unreadable(display: str, path: Path, kind: str, e: duckdb.Error) -> Problem
     return Problem(display, f"cannot be read as {kind}: {str(e).splitlines()[0]}")
 
 
-def _csv_line(path: Path, n: int, enc: str) -> list[str] | None:
-    """The fields of the file's line ``n`` (0: the header) when it is a plain one-line CSV
-    record, else None."""
+def _csv_line(sample: bytes, n: int, enc: str) -> list[str] | None:
+    """The fields of line ``n`` (0: the header) of a file's first MiB (``sample``) when it is
+    a plain one-line CSV record there, whole, else None."""
+    lines = sample.split(b"\n", n + 1)
+    if len(lines) <= n or (len(lines) == n + 1 and len(sample) == SAMPLE):
+        return None   # not in the sample, or cut by its end
     try:
-        with open_bytes(path) as f:
-            for _ in range(n + 1):
-                line = f.readline(1 << 20)
-    except (OSError, EOFError):
-        return None
-    try:
-        text = line.decode(_codec(enc, n == 0)).rstrip("\r\n")
+        text = lines[n].decode(_codec(enc, n == 0)).rstrip("\r\n")
     except UnicodeDecodeError:
         return None
     return None if '"' in text else next(csv.reader([text]), [])
@@ -253,17 +257,18 @@ def _codec(enc: str, header: bool) -> str:
     return ("utf-8-sig" if header else "utf-8") if enc == "utf-8" else enc
 
 
-def _csv_header(path: Path, enc: str) -> dict[str, str] | None:
-    """The column names of a CSV whose first line splits cleanly on commas (all text, as the
-    stage reads it), or None: then DuckDB's sniffer is asked (``describe_file``), which reads a
-    sample of the file — a sixth of the time the streams command spends on a 36-column gzip
-    export. A header DuckDB reads otherwise fails the stage and falls back to the sniffer."""
+def _csv_header(sample: bytes, enc: str) -> dict[str, str] | None:
+    """The column names of a CSV whose first line (in ``sample``, its first MiB) splits
+    cleanly on commas (all text, as the stage reads it), or None: then DuckDB's sniffer is
+    asked (``describe_file``), which reads a sample of the file — a sixth of the time the
+    streams command spends on a 36-column gzip export. A header DuckDB reads otherwise fails
+    the stage and falls back to the sniffer."""
+    line = sample.split(b"\n", 1)[0]
     try:
-        with open_bytes(path) as f:
-            line = f.readline(1 << 20).decode(_codec(enc, True)).rstrip("\r\n")
-    except (OSError, EOFError, UnicodeDecodeError):
+        text = line.decode(_codec(enc, True)).rstrip("\r\n")
+    except UnicodeDecodeError:
         return None
-    names = next(csv.reader([line]), [])
+    names = next(csv.reader([text]), [])
     if len(names) < 2 or any(not n or n != n.strip() for n in names) or len(set(names)) < len(
             names):
         return None
