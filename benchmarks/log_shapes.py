@@ -20,6 +20,9 @@ the benchmark prints AGREE or DISAGREE per shape and exits 1 on a disagreement. 
   Date+Time`` with ``+01:00``); the three columns named;
 - ``excel-de.csv``: a German Excel export (``;``, Latin-1 header ``Aktivität``, CRLF,
   ``29.02.2016 01:16:00``); the columns named and ``--dayfirst``;
+- ``excel-de-eur.csv``: the same in Windows-1252 with a cost column in € and a team with an
+  en dash and typographic quotes (bytes 0x80–0x9F: DuckDB's Latin-1 reader refuses them, so
+  dipstick reads a UTF-8 copy); the same options;
 - ``plain.csv.gz`` and ``log.xes`` (state log, ``Z`` times): no options.
 
 Contenders, a fresh process per run, alternated: dipstick's console script, and pandas +
@@ -115,6 +118,14 @@ SHAPES = [
           _csv(["Fall", "Aktivität", "Zeitpunkt"],
                lambda r: [r["case_id"], r["activity"], _t(r).strftime("%d.%m.%Y %H:%M:%S")],
                sep=";", encoding="latin-1", eol="\r\n")),
+    Shape("excel-de-eur.csv", ["--case", "Fall", "--activity", "Aktivität", "--timestamp",
+                               "Zeitpunkt", "--dayfirst"],
+          {"case": "Fall", "activity": "Aktivität", "timestamp": "Zeitpunkt", "sep": ";",
+           "encoding": "cp1252", "format": "%d.%m.%Y %H:%M:%S"},
+          _csv(["Fall", "Aktivität", "Zeitpunkt", "Kosten (€)", "Bearbeiter – Team"],
+               lambda r: [r["case_id"], r["activity"], _t(r).strftime("%d.%m.%Y %H:%M:%S"),
+                          "12,50 €", "Müller – „Service Desk“"],
+               sep=";", encoding="cp1252", eol="\r\n")),
     Shape("plain.csv.gz", [], {**_ISO, "format": "ISO8601"},
           lambda rows: gzip.compress(SHAPES[0].rows(rows), mtime=0)),
     Shape("log.xes", [], {"xes": True}, _xes),

@@ -226,6 +226,23 @@ def test_utf8_with_bom_utf16_and_latin1_are_detected(tmp_path: Path) -> None:
     assert rows(pkg / "tickets.parquet")[0]["service"] == "cafe"
 
 
+@pytest.mark.parametrize("enc", ["cp1252", "utf-16-be", "utf-16-le"])
+def test_windows_1252_and_utf16_in_either_byte_order_are_imported(tmp_path: Path,
+                                                                  enc: str) -> None:
+    """Excel on Windows writes Windows-1252: a € or a dash (0x80–0x9F) made DuckDB refuse the
+    file ("not latin-1 encoded"); big-endian and unmarked UTF-16 did not read either. Each is
+    now imported as the text it holds, through the CLI (exit 0), with nothing left behind."""
+    name = "Kasse – Süd €"
+    header, body = _tickets([["T1", name, "2026-03-01", "incident", "0"]])
+    pkg = package(tmp_path / "pkg", services=["kasse"])
+    smap = write_csv(tmp_path / "map.csv", ["value", "service"], [[name, "kasse"]])
+    src = write_csv(tmp_path / "tickets.csv", header, body, encoding=enc)
+    result = cli("tickets", str(src), "--into", str(pkg), "--service-map", str(smap))
+    assert result.exit_code == 0, result.output
+    assert rows(pkg / "tickets.parquet")[0]["service"] == "kasse"
+    assert not [p for p in pkg.parent.iterdir() if p.name.startswith(".")]
+
+
 def test_a_wrong_encoding_given_is_a_clear_error(tmp_path: Path) -> None:
     header, body = _tickets([["T1", "Café", "2026-03-01", "incident", "0"]])
     src = write_csv(tmp_path / "latin.csv", header, body, encoding="latin-1")

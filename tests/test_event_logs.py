@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -189,6 +190,80 @@ def test_the_direct_read_of_latin1_equals_the_staged_read(con: duckdb.DuckDBPyCo
     assert _direct(con, log, LogMapping())
     assert [r["activity"] for r in _rows(con, "fast")] == ["Prüfung", "Abschluß"]
     assert _rows(con, "fast") == _staged_rows(con, log, LogMapping())
+
+
+# What Excel on Windows writes in Western Europe: Windows-1252, whose 0x80–0x9F (€, dashes,
+# typographic quotes) DuckDB's Latin-1 reader refused ("File is not latin-1 encoded")
+_WINDOWS = ("case_id,activity,timestamp\nc1,Prüfung – 5 €,2026-03-01 10:00\n"
+            "c1,„Abschluß“ ’s,2026-03-01 11:00\n")
+_WINDOWS_STEPS = ["Prüfung – 5 €", "„Abschluß“ ’s"]
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("log.csv", _WINDOWS.encode("cp1252")),
+    ("log.csv.gz", gzip.compress(_WINDOWS.encode("cp1252"))),
+    ("log.csv", _WINDOWS.encode("utf-16")),                       # little-endian, its mark
+    ("log.csv", b"\xfe\xff" + _WINDOWS.encode("utf-16-be")),      # big-endian, its mark
+    ("log.csv", _WINDOWS.encode("utf-16-le")),                    # no mark
+    ("log.csv", _WINDOWS.encode("utf-16-be")),                    # no mark
+], ids=["cp1252", "cp1252-gz", "utf16", "utf16be", "utf16le-unmarked", "utf16be-unmarked"])
+def test_windows_1252_and_utf16_in_either_byte_order_read_without_options(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        name: str, data: bytes) -> None:
+    """DuckDB refused Windows-1252 with a byte in 0x80–0x9F, read big-endian UTF-16 as nothing
+    and unmarked UTF-16 as NUL-ridden names; each now reads as the text it holds (a UTF-8
+    copy where DuckDB cannot read it, removed once the log is in its table), as the staged
+    path and the direct read alike."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    log = tmp_path / name
+    log.write_bytes(data)
+    read_event_log(con, log)
+    assert [r["activity"] for r in _rows(con)] == _WINDOWS_STEPS
+    read_event_log(con, log, LogMapping(missing=("NA",)))   # the staged path
+    assert [r["activity"] for r in _rows(con)] == _WINDOWS_STEPS
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("given", ["latin-1", "windows-1252", "iso-8859-1"])
+def test_a_latin1_label_reads_windows_1252(con: duckdb.DuckDBPyConnection, tmp_path: Path,
+                                           given: str) -> None:
+    """Every Latin-1 label means Windows-1252, as the web's encoding standard reads them: the
+    control characters Latin-1 has in 0x80–0x9F are in no export. Its five unassigned bytes
+    are the code points of their number, as Windows decodes them, not a refusal."""
+    log = tmp_path / "log.csv"
+    log.write_bytes(_WINDOWS.encode("cp1252").replace(b"5 \x80", b"5 \x81"))
+    read_event_log(con, log, LogMapping(encoding=given))
+    assert [r["activity"] for r in _rows(con)] == ["Prüfung – 5 \x81", _WINDOWS_STEPS[1]]
+
+
+def test_a_bad_value_in_a_copied_log_names_the_file_and_its_line(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """The UTF-8 copy has the file's lines: a problem names the file given and its line."""
+    log = tmp_path / "log.csv"
+    log.write_bytes((_WINDOWS + "c1,Schluss €,yesterday\n").encode("cp1252"))
+    [p] = _problems(con, log)
+    assert (p.file, p.line, p.field, p.value) == (str(log), 4, "timestamp", "yesterday")
+
+
+def test_utf16_that_does_not_decode_names_its_line(con: duckdb.DuckDBPyConnection,
+                                                   tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"\xfe\xff" + _WINDOWS.encode("utf-16-be") + b"\xd8\x00\x00a\x00\n")
+    [p] = _problems(con, log)
+    assert (p.file, p.line) == (str(log), 4)
+    assert "is not UTF-16 text from line 4 on (illegal UTF-16 surrogate)" in p.message
+
+
+def test_encodings_are_told_from_a_sample() -> None:
+    header = "case_id,activity,timestamp\n"
+    assert encoding_of(header.encode("utf-16-le")) == "utf-16"
+    assert encoding_of(header.encode("utf-16-be")) == "utf-16-be"
+    assert encoding_of(b"\xfe\xff" + header.encode("utf-16-be")) == "utf-16-be"
+    assert encoding_of(header.encode("utf-16")) == "utf-16"
+    assert encoding_of("Prüfung – 5 €\n".encode("cp1252")) == "latin-1"
+    assert encoding_of("Prüfung – 5 €\n".encode()) == "utf-8"
+    assert encoding_of(b"a,b\n1,\x00\n") == "utf-8"   # a stray NUL is no UTF-16
 
 
 def test_bytes_that_are_not_utf8_past_the_first_mib_name_their_line(

@@ -144,7 +144,8 @@ def csv_bytes(draw: st.DrawFn, kind: str) -> bytes:
     writer = csv.writer(buf, delimiter=draw(st.sampled_from([",", ",", ";", "\t"])))
     writer.writerow(header)
     writer.writerows(rows)
-    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "latin-1"]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "latin-1", "cp1252",
+                                     "utf-16", "utf-16-be"]))
     return buf.getvalue().encode(encoding, errors="replace")
 
 

@@ -56,7 +56,8 @@ def import_(
     date_format: Annotated[str | None, typer.Option(
         "--date-format", help="strptime format of the dates, e.g. '%m/%d/%Y %H:%M'.")] = None,
     encoding: Annotated[str | None, typer.Option(
-        help="utf-8, utf-8-sig, utf-16 or latin-1 (default: detected).")] = None,
+        help="utf-8, utf-8-sig, utf-16, utf-16-be or latin-1 (read as windows-1252, as "
+             "browsers do); default: detected.")] = None,
     delimiter: Annotated[str | None, typer.Option(
         help="CSV delimiter (default: detected).")] = None,
     sheet: Annotated[str | None, typer.Option(

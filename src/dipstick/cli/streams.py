@@ -66,9 +66,9 @@ def streams(
                                 "time, a time that does not parse …) and list them on stderr, "
                                 "instead of exit 2.")] = False,
     encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of a CSV log: utf-8, utf-16 or latin-1 (windows-1252 reads as "
-             "latin-1); default: detected (a UTF-16 mark, else UTF-8 if the first MiB is, else "
-             "Latin-1).")] = None,
+        help="Text encoding of a CSV log: utf-8, utf-16, utf-16-be or latin-1 (read as "
+             "windows-1252, as browsers do); default: detected (UTF-16 by its mark or its NUL "
+             "bytes, else UTF-8 if the first MiB is, else Windows-1252).")] = None,
     only: Annotated[str | None, typer.Option(
         help="Only the events of this process (the process column's value).")] = None,
     waiting: Annotated[list[str] | None, typer.Option(

@@ -20,7 +20,7 @@ import duckdb
 
 from dipstick.engine.sql import ident, literal, run
 from dipstick.errors import PackageError, Problem
-from dipstick.textfile import SAMPLE, detect_encoding, named_encoding, open_bytes
+from dipstick.textfile import SAMPLE, detect_encoding, named_encoding, open_bytes, readable
 
 FORMATS = ("csv", "csv.gz", "tsv", "txt", "xlsx", "parquet")
 
@@ -67,8 +67,9 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, workdir: Path,
         fmt, enc, delimiter, path = "xlsx", "utf-8", ",", csv_file
     elif fmt == "parquet":
         enc = "binary"
-    elif enc is None:
-        enc = detect_encoding(path)
+    else:
+        enc = enc or detect_encoding(path)
+        path, enc = readable(path, enc, lambda: workdir / "source.csv", display)
     if fmt == "tsv" and delimiter is None:
         delimiter = "\t"
     if delimiter is None and fmt != "parquet":

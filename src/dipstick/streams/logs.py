@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import duckdb
 
 from dipstick.engine import logs_sql
 from dipstick.errors import PackageError, Problem
-from dipstick.textfile import SAMPLE, encoding_of, first_undecodable, head, named_encoding
+from dipstick.textfile import (
+    SAMPLE,
+    encoding_of,
+    first_undecodable,
+    head,
+    named_encoding,
+    readable,
+)
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
 _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
@@ -128,12 +136,16 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                                         f"is not a valid strptime format: {bad}")])
     relation = f"_raw_log_{abs(hash((display, table))):x}"
     dropped = 0
-    with logs_sql.utc(con):
+    with logs_sql.utc(con), ExitStack() as stack:
         sample, enc = b"", "utf-8"
         if fmt.startswith("csv"):   # the file's first MiB, read once: encoding, header, row 1
             with suppress(OSError, EOFError):   # DuckDB's read then says what is wrong
                 sample = head(path)
             enc = named_encoding(mapping.encoding) or encoding_of(sample)
+            read, enc = readable(path, enc, lambda: Path(stack.enter_context(
+                TemporaryDirectory(prefix="dipstick-log-"))) / "log.csv", display)
+            if read != path:   # a UTF-8 copy, removed once the log is in its table
+                path, sample = read, head(read)
         header = _csv_header(sample, enc) if fmt.startswith("csv") else None
         direct = _direct(con, path, display, mapping, table, ordered, canonical, enc, sample,
                          header)
