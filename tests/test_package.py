@@ -59,6 +59,22 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
                      ("tickets.csv", 5, "lost_minutes"), ("usage.csv", 1, "active_users")}
 
 
+def test_a_table_that_is_not_utf8_names_its_first_such_line(tmp_path: Path) -> None:
+    """A package's CSV tables are UTF-8; a Windows-1252 byte on the fourth line was DuckDB's
+    "CSV Error on Line: 2" (its header, no line in the problem). Now its own line and byte,
+    and what to do, and the other tables are still judged."""
+    pkg = PackageBuilder(tmp_path / "pkg").healthy().write("csv")
+    tickets = pkg / "tickets.csv"
+    lines = tickets.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",", " \x96 Müller,".encode("latin-1"), 1)
+    tickets.write_bytes(b"\n".join(lines))
+    [p] = validate(pkg)
+    assert (p.file, p.line) == ("tickets.csv", 4)
+    assert p.message.startswith("is not UTF-8 text from line 4 on (byte 0x96): a data "
+                                "package's CSV tables are UTF-8")
+    assert "dipstick import" in p.message
+
+
 def test_missing_required_column(tmp_path: Path) -> None:
     def build(b: PackageBuilder) -> PackageBuilder:
         b.healthy()

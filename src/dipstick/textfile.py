@@ -84,6 +84,20 @@ def encoding_of(sample: bytes) -> str:
     return "utf-8"
 
 
+def not_utf8(display: str, path: Path, error: str, remedy: str) -> Problem | None:
+    """DuckDB's read ``error`` as the problem of a file that is not UTF-8 where DuckDB found
+    it so: its first such line and byte (DuckDB's own message names the header's line), and
+    the ``remedy``. None for any other error, or a file that is not a local one."""
+    if "invalid unicode" not in error.lower() or not path.is_file():
+        return None
+    found = first_undecodable(path)
+    if found is None:
+        return None
+    line, byte = found
+    return Problem(display, f"is not UTF-8 text from line {line:,} on (byte 0x{byte:02x}): "
+                   f"{remedy}", line=line)
+
+
 def first_undecodable(path: Path) -> tuple[int, int] | None:
     """The first line (1-based) that is not UTF-8 and its first bad byte, or None: for the
     message when a file detected as UTF-8 from its first MiB is not UTF-8 further on."""

@@ -19,8 +19,12 @@ from dipstick.engine.quote import ident as ident
 from dipstick.engine.quote import literal as literal
 from dipstick.engine.rules import DUCKDB, Column, Rule, table_rules, value_rules_of
 from dipstick.errors import Problem
+from dipstick.textfile import not_utf8
 
 MAX_ROWS_PER_PROBLEM = 20
+# A package's CSV tables are UTF-8 (docs/data-package.md); the importer reads the rest
+_NOT_UTF8 = ("a data package's CSV tables are UTF-8: save it as UTF-8, or bring the export in "
+             "with `dipstick import`, which reads Windows-1252 and UTF-16")
 
 
 def connect(path: str = ":memory:", memory_limit: str | None = None,
@@ -143,8 +147,9 @@ def load_table(
             rownum = "(file_row_number + 1)"
         described = run(con, f"DESCRIBE SELECT * FROM {raw}")
     except duckdb.Error as e:
-        return [Problem(display, f"cannot be read as a {'csv' if csv else 'parquet'} table: "
-                        f"{str(e).splitlines()[0]}")]
+        found = csv and not_utf8(display, Path(path), str(e), _NOT_UTF8)
+        return [found or Problem(display, f"cannot be read as a {'csv' if csv else 'parquet'} "
+                                 f"table: {str(e).splitlines()[0]}")]
     types = {r[0]: str(r[1]) for r in described}
     header = [c for c in types if c not in meta]
     # a row's identity: its number, in a folder with its file (numbers restart per file)

@@ -24,9 +24,9 @@ from dipstick.errors import PackageError, Problem
 from dipstick.textfile import (
     SAMPLE,
     encoding_of,
-    first_undecodable,
     head,
     named_encoding,
+    not_utf8,
     readable,
 )
 
@@ -241,14 +241,9 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
 def _unreadable(display: str, path: Path, kind: str, e: duckdb.Error) -> Problem:
     """DuckDB's read error as a problem; bytes that are not UTF-8 (a file whose first MiB is)
     named by their line, with the option that reads them."""
-    if kind == "CSV" and "invalid unicode" in str(e).lower():
-        found = first_undecodable(path)
-        if found is not None:
-            line, byte = found
-            return Problem(display, f"is not UTF-8 text from line {line:,} on (byte "
-                           f"0x{byte:02x}): give its encoding with --encoding latin-1 (Windows "
-                           "exports), or save it as UTF-8", line=line)
-    return Problem(display, f"cannot be read as {kind}: {str(e).splitlines()[0]}")
+    found = kind == "CSV" and not_utf8(display, path, str(e), "give its encoding with "
+                                       "--encoding latin-1 (Windows exports), or save it as UTF-8")
+    return found or Problem(display, f"cannot be read as {kind}: {str(e).splitlines()[0]}")
 
 
 def _csv_line(sample: bytes, n: int, enc: str) -> list[str] | None:
