@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import pytest
 import typer
 from sqlalchemy import make_url
+from typer.testing import CliRunner
 
 from dipstick.database import sqlite_file_missing
 
@@ -278,6 +279,50 @@ def test_a_stream_from_a_log_needs_no_pydantic(tmp_path: Path) -> None:
     assert codes == [0]
     assert "duckdb" in loaded(modules, HEAVY)   # it did read the log
     assert loaded(modules, ("pydantic",)) == []
+
+
+def test_a_memory_bound_stream_is_discovered_in_sql_and_answers_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``DIPSTICK_MEMORY_LIMIT`` bounds ``streams`` too: DuckDB spills, and a log whose NumPy
+    arrays (``NUMPY_BYTES_PER_EVENT``, which DuckDB's bound does not cover) would take more
+    than half the bound is discovered in SQL — NumPy's path is not even imported — with the
+    same map. Unbound, the same log takes the NumPy path. A bound DuckDB cannot read is exit 2
+    naming the variable."""
+    from dipstick.streams.on_duckdb import ARRAYS_FROM, NUMPY_BYTES_PER_EVENT, numpy_fits
+
+    cases = 30_000
+    steps = ("New", "Assigned", "Awaiting User", "Active", "Resolved", "Active", "Resolved",
+             "Closed")
+    events = cases * len(steps)
+    limit = 64 * 2**20
+    assert events >= ARRAYS_FROM and events * NUMPY_BYTES_PER_EVENT > limit // 2
+    assert not numpy_fits(events, limit) and numpy_fits(events, None)
+    assert numpy_fits(events, 2 * events * NUMPY_BYTES_PER_EVENT)
+    log = tmp_path / "log.csv"
+    with log.open("w") as f:
+        f.write("case_id,activity,timestamp\n")
+        for c in range(cases):
+            day = f"2026-01-{1 + c % 28:02d}"
+            f.writelines(f"INC{c:06d},{a},{day} {i + c % 7:02d}:{c % 60:02d}:00\n"
+                         for i, a in enumerate(steps))
+    args = [["streams", str(log), "--format", "json"]]
+    monkeypatch.delenv("DIPSTICK_MEMORY_LIMIT", raising=False)
+    codes, free = imported_by(args, tmp_path)
+    assert codes == [0] and "dipstick.streams.on_numpy" in free
+    monkeypatch.setenv("DIPSTICK_MEMORY_LIMIT", "64MB")
+    codes, bound = imported_by(args, tmp_path)
+    assert codes == [0] and "dipstick.streams.on_numpy" not in bound
+    runner = CliRunner()
+    from dipstick.cli import app
+
+    in_sql = runner.invoke(app, args[0])
+    monkeypatch.delenv("DIPSTICK_MEMORY_LIMIT")
+    in_numpy = runner.invoke(app, args[0])
+    assert in_sql.exit_code == in_numpy.exit_code == 0
+    assert json.loads(in_sql.stdout) == json.loads(in_numpy.stdout)
+    monkeypatch.setenv("DIPSTICK_MEMORY_LIMIT", "lots")
+    bad = runner.invoke(app, args[0])
+    assert bad.exit_code == 2 and "DIPSTICK_MEMORY_LIMIT='lots'" in bad.output
 
 
 def test_plain_coercion_gives_what_typer_gives(tmp_path: Path) -> None:

@@ -42,9 +42,11 @@ class Settings(BaseSettings):
     password: SecretStr | None = None
     """The password of ``dipstick users create`` (else asked for)."""
     memory_limit: str | None = None
-    """DuckDB's memory bound for a check, e.g. ``1GB`` (unset: DuckDB's 80 % of RAM)."""
+    """DuckDB's memory bound for a check or a log's discovery, e.g. ``1GB`` (unset: DuckDB's
+    80 % of RAM)."""
     temp_directory: str | None = None
-    """Where a bounded check spills beyond ``memory_limit`` (unset: DuckDB's default)."""
+    """Where a bounded check or discovery spills beyond ``memory_limit`` (unset: DuckDB's
+    default)."""
     oidc_issuer: str | None = None
     """The organisation's OpenID Connect provider (its issuer URL); unset: local passwords only."""
     oidc_client_id: str | None = None

@@ -150,12 +150,15 @@ def _top(text: str, fmt: str) -> int:
 
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
-    from dipstick.engine.sql import connect
+    from dipstick.engine.sql import bounded
     from dipstick.streams.logs import load_event_log
     from dipstick.streams.on_duckdb import discover_relation
 
     one_shot()
-    con = connect()
+    try:   # DIPSTICK_MEMORY_LIMIT: DuckDB spills, and a log too large for NumPy's arrays under
+        con = bounded()   # it is discovered in SQL (streams/on_duckdb.numpy_fits)
+    except DipstickError as e:
+        raise _fail(e, fmt) from None
     # This connection's queries are scans, one sort and single-row aggregates side by side:
     # nothing to reorder, and the join-order search over the aggregates' dozen subqueries
     # cost more planning than a 15 k-event log's whole discovery (measured: 56 → 31 ms CPU).

@@ -367,8 +367,10 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
             _with_rows(con, table, into, [c for c, _ in kept], by_rowid, unread)
         con.commit()
         return True
-    except duckdb.Error:
+    except duckdb.Error as e:
         con.rollback()
+        if isinstance(e, duckdb.OutOfMemoryException):
+            raise   # not the file's fault, and the staged path needs more (exit 3, its hint)
         return False
     except BaseException:
         con.rollback()

@@ -14,14 +14,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import yaml
 from pydantic import ValidationError
 
 from dipstick.bounds import date_problem, number_problem
 from dipstick.engine import Signals
-from dipstick.engine.sql import connect, latest_date, load_table
-from dipstick.errors import PackageError, Problem, UsageError
+from dipstick.engine.sql import bounded, latest_date, load_table
+from dipstick.errors import PackageError, Problem
 from dipstick.model import ValueModel
 from dipstick.package.sources import declared_tables, table_sources
 from dipstick.package.tables import TABLES, keys_of
@@ -58,22 +57,6 @@ class Package:
 Progress = Callable[[str], None]
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    """The check's connection, bounded as the environment asks; a value DuckDB cannot read is
-    a usage error naming the variable (exit 2), not a traceback."""
-    from dipstick.settings import settings  # DIPSTICK_MEMORY_LIMIT, DIPSTICK_TEMP_DIRECTORY
-
-    env = settings()
-    limit, temp = env.memory_limit, env.temp_directory
-    try:
-        return connect(memory_limit=limit, temp_directory=temp)
-    except duckdb.Error as e:
-        given = ", ".join(f"DIPSTICK_{k}={v!r}" for k, v in (("MEMORY_LIMIT", limit),
-                                                              ("TEMP_DIRECTORY", temp)) if v)
-        raise UsageError(f"{given}: DuckDB cannot use it ({str(e).splitlines()[0]}); a memory "
-                         "limit reads like 1GB or 512MB") from None
-
-
 def load_package(path: str | Path, progress: Progress | None = None, spark: Any = None,
                  omit: Mapping[str, Collection[str]] | None = None) -> Package:
     """Load and validate a package; raise :class:`PackageError` with every problem found.
@@ -86,7 +69,7 @@ def load_package(path: str | Path, progress: Progress | None = None, spark: Any 
     model, problems, declared = _read_model(root)
     if model is None:
         raise PackageError(problems)
-    con = _connect()
+    con = bounded()
     loaded: dict[str, str] = {}
     lake: dict[str, Any] = {}
     refs = reference_ids(model)

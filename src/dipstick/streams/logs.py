@@ -220,8 +220,9 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
                 rownum = logs_sql.stage_file(con, relation, path, True, list(columns.values()),
                                              enc)
                 return _staged(relation, False, header, columns, rownum)
-            except duckdb.Error:   # DuckDB read the file otherwise: ask it, below
+            except duckdb.Error as e:   # DuckDB read the file otherwise: ask it, below
                 logs_sql.drop(con, relation, False)
+                _unreadable(display, path, kind, e)   # out of memory: raised
     try:
         types = logs_sql.describe_file(con, path, not parquet, enc)
     except duckdb.Error as e:
@@ -240,7 +241,10 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
 
 def _unreadable(display: str, path: Path, kind: str, e: duckdb.Error) -> Problem:
     """DuckDB's read error as a problem; bytes that are not UTF-8 (a file whose first MiB is)
-    named by their line, with the option that reads them."""
+    named by their line, with the option that reads them. DuckDB out of memory is raised as
+    it is: the log is not at fault (exit 3, whose message names DIPSTICK_MEMORY_LIMIT)."""
+    if isinstance(e, duckdb.OutOfMemoryException):
+        raise e
     found = kind == "CSV" and not_utf8(display, path, str(e), "give its encoding with "
                                        "--encoding latin-1 (Windows exports), or save it as UTF-8")
     return found or Problem(display, f"cannot be read as {kind}: {str(e).splitlines()[0]}")
