@@ -255,6 +255,21 @@ def test_utf16_that_does_not_decode_names_its_line(con: duckdb.DuckDBPyConnectio
     assert "is not UTF-16 text from line 4 on (illegal UTF-16 surrogate)" in p.message
 
 
+@pytest.mark.parametrize("mapping", [LogMapping(), LogMapping(missing=("NA",))],
+                         ids=["direct", "staged"])
+def test_duckdb_out_of_memory_is_not_a_problem_of_the_log(tmp_path: Path,
+                                                          mapping: LogMapping) -> None:
+    """Under a memory bound too small to read the file, DuckDB's out-of-memory error comes out
+    as itself (the command's exit 3, naming DIPSTICK_MEMORY_LIMIT), not as "cannot be read
+    as CSV" (exit 2, the log's fault), on the direct read and the staged one; nothing made."""
+    rows = "".join(f"c{i // 8},Step {i % 8},2026-03-01 10:{i % 60:02d}\n" for i in range(40_000))
+    log = _write(tmp_path / "log.csv", f"case_id,activity,timestamp\n{rows}")   # ~1.2 MB
+    con = connect(memory_limit="2MB")
+    with pytest.raises(duckdb.OutOfMemoryException):
+        read_event_log(con, log, mapping)
+    assert _tables(con) == set()
+
+
 def test_encodings_are_told_from_a_sample() -> None:
     header = "case_id,activity,timestamp\n"
     assert encoding_of(header.encode("utf-16-le")) == "utf-16"

@@ -65,10 +65,10 @@ def detect_encoding(path: Path) -> str:
 
 
 def encoding_of(sample: bytes) -> str:
-    """UTF-16 when the sample starts with its byte-order mark, or without one when every
-    other byte of its start is NUL (text of Latin letters, as a CSV's header is); UTF-8 (with
-    or without BOM) when the sample (a file's first MiB) decodes as UTF-8, else Latin-1
-    (read as Windows-1252)."""
+    """UTF-16 when the sample starts with its byte-order mark, or without one when a third of
+    its first 512 bytes are NUL, more of them on one side (text of Latin letters, as a CSV's
+    header is, has a NUL beside each letter); UTF-8 (with or without BOM) when the sample (a
+    file's first MiB) decodes as UTF-8, else Latin-1 (read as Windows-1252)."""
     if sample.startswith(_UTF16_BOMS):
         return "utf-16-be" if sample.startswith(b"\xfe\xff") else "utf-16"
     start = sample[:512] if len(sample) >= 4 else b""

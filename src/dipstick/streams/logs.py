@@ -222,7 +222,8 @@ def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, disp
                 return _staged(relation, False, header, columns, rownum)
             except duckdb.Error as e:   # DuckDB read the file otherwise: ask it, below
                 logs_sql.drop(con, relation, False)
-                _unreadable(display, path, kind, e)   # out of memory: raised
+                if isinstance(e, duckdb.OutOfMemoryException):
+                    raise   # not the file's fault (exit 3, whose message names the bound)
     try:
         types = logs_sql.describe_file(con, path, not parquet, enc)
     except duckdb.Error as e:
