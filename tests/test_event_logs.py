@@ -831,3 +831,103 @@ def test_a_table_only_discovery_reads_numbers_rows_in_file_order_on_parallel_thr
     kinds = con.execute("SELECT table_name, table_type FROM information_schema.tables")
     assert dict(kinds.fetchall()) == {"lean": "VIEW", "_lean_rows": "BASE TABLE",
                                       "whole": "BASE TABLE"}
+
+
+# ---- a start and a completion time in one row (Disco's export, pm4py's start_timestamp) ----
+
+_TWO_TIMES = """Case ID,Activity,Start Timestamp,Complete Timestamp
+c1,Register,2026-01-05 09:00:00,2026-01-05 09:10:00
+c1,Analyse,2026-01-05 10:00:00,2026-01-05 11:00:00
+c1,Close,2026-01-05 12:00:00,2026-01-05 12:05:00
+c2,Register,2026-01-06 09:00:00,2026-01-06 09:20:00
+c2,Analyse,2026-01-06 09:30:00,2026-01-06 10:30:00
+c2,Analyse,2026-01-06 10:30:00,2026-01-06 10:30:00
+c2,Close,2026-01-06 11:00:00,2026-01-06 11:00:00
+c3,Register,,2026-01-07 09:00:00
+c3,Close,2026-01-07 09:30:00,2026-01-07 10:00:00
+"""
+
+
+def _map_of(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    from dipstick.streams.on_duckdb import discover_relation
+
+    return discover_relation(con.table("events")).to_json()
+
+
+def test_a_row_with_a_start_and_a_completion_is_a_start_and_a_complete_event(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Disco's export has one row per activity instance with its start and completion: it
+    reads with no option (the known headers) as the same log written as start and complete
+    events, so its steps get their work time (it was a state log: no work at all). A row
+    without a start time is its completion alone; at a tie the start comes first (c2's
+    zero-length Analyse). The table from the file and from Parquet are the same."""
+    two = _write(tmp_path / "two.csv", _TWO_TIMES)
+    info = read_event_log(con, two)
+    assert (info.rows, info.cases) == (17, 3)
+    found = _map_of(con)
+    events = ["case_id,activity,lifecycle,timestamp"]
+    for line in _TWO_TIMES.splitlines()[1:]:
+        case, act, start, end = line.split(",")
+        if start:
+            events.append(f"{case},{act},start,{start}")
+        events.append(f"{case},{act},complete,{end}")
+    lifecycle = _write(tmp_path / "lifecycle.csv", "\n".join(events) + "\n")
+    read_event_log(con, lifecycle, LogMapping(lifecycle="lifecycle"))
+    assert _map_of(con) == found
+    assert found["reading"] == "lifecycle"
+    work = {a["name"]: a["process_seconds_mean"] for a in found["activities"]}
+    # Register: 10 and 20 min, and c3's completion alone (no work); Analyse: 60, 60 and 0 min
+    assert work["Register"] == 10 * 60 and work["Analyse"] == 40 * 60
+    rows = [(r["activity"], r["lifecycle"], r["_row"]) for r in _rows(con)]
+    read_event_log(con, two)
+    c2 = [(r["activity"], r["lifecycle"], r["_row"]) for r in _rows(con) if r["case_id"] == "c2"]
+    assert c2[2:6] == [("Analyse", "start", 5), ("Analyse", "complete", 5),
+                       ("Analyse", "start", 6), ("Analyse", "complete", 6)]
+    assert len(rows) == 17
+    frame = pa.table({"case": ["c1", "c1"], "activity": ["a", "b"],
+                      "begun": pa.array([datetime(2026, 1, 5, 9), datetime(2026, 1, 5, 10)],
+                                        pa.timestamp("s")),
+                      "done": pa.array([datetime(2026, 1, 5, 9, 30), datetime(2026, 1, 5, 11)],
+                                       pa.timestamp("s"))})
+    pq.write_table(frame, tmp_path / "two.parquet")
+    read_event_log(con, tmp_path / "two.parquet", LogMapping(
+        case_id="case", timestamp="done", start_timestamp="begun"))
+    assert [(r["lifecycle"], r["timestamp"]) for r in _rows(con)] == [
+        ("start", datetime(2026, 1, 5, 9)), ("complete", datetime(2026, 1, 5, 9, 30)),
+        ("start", datetime(2026, 1, 5, 10)), ("complete", datetime(2026, 1, 5, 11))]
+
+
+def test_a_bad_start_time_is_named_and_can_be_left_out(con: duckdb.DuckDBPyConnection,
+                                                       tmp_path: Path) -> None:
+    """A start that is no date, or after the row's completion, is a problem naming the row,
+    the start column and the value; nothing is made. ``skip_bad_rows`` leaves the row out
+    (both its events)."""
+    text = _TWO_TIMES.replace("c1,Analyse,2026-01-05 10:00:00", "c1,Analyse,soon").replace(
+        "c2,Register,2026-01-06 09:00:00", "c2,Register,2026-01-06 09:30:00")
+    log = _write(tmp_path / "log.csv", text)
+    bad, late = _problems(con, log)
+    assert (bad.row, bad.line, bad.field, bad.value) == (2, 3, "Start Timestamp", "soon")
+    assert bad.message.startswith("is not a valid date: expected an ISO 8601 date")
+    assert (late.row, late.line, late.field, late.value) == (4, 5, "Start Timestamp",
+                                                             "2026-01-06 09:30:00")
+    assert late.message == "is after the row's completion (the timestamp column)"
+    info = read_event_log(con, log, LogMapping(skip_bad_rows=True))
+    assert info.skipped == 2 and info.rows == 17 - 4
+
+
+def test_a_start_column_and_a_lifecycle_column_are_one_or_the_other(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Named both, they are a problem; a start column found by its name gives way to a
+    lifecycle column the user named (and the other way round); the start column may not be
+    the timestamp column."""
+    log = _write(tmp_path / "log.csv", "case_id,activity,lifecycle,start_timestamp,timestamp\n"
+                                       "c1,a,complete,2026-01-05 09:00,2026-01-05 09:10\n")
+    [p] = _problems(con, log, LogMapping(lifecycle="lifecycle",
+                                         start_timestamp="start_timestamp"))
+    assert p.field == "lifecycle" and "map one of them" in p.message
+    [p] = _problems(con, log, LogMapping(start_timestamp="timestamp"))
+    assert "the start-time column is the timestamp column" in p.message
+    read_event_log(con, log, LogMapping(lifecycle="lifecycle"))
+    assert [r["lifecycle"] for r in _rows(con)] == ["complete"]
+    read_event_log(con, log, LogMapping(start_timestamp="start_timestamp"))
+    assert [r["lifecycle"] for r in _rows(con)] == ["start", "complete"]

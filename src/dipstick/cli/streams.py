@@ -52,6 +52,11 @@ def streams(
         help="Timestamp column; by default timestamp, else time:timestamp, Complete Timestamp "
              "or End Timestamp.")] = "timestamp",
     lifecycle: Col = None,
+    start_timestamp: Annotated[str | None, typer.Option(
+        "--start-timestamp", help="Column of each row's start time, beside its completion "
+                                  "(--timestamp): a row is then a start and a complete event, "
+                                  "as Disco exports them; by default start_timestamp or Start "
+                                  "Timestamp when the file has one.")] = None,
     resource: Col = None,
     process: Col = None,
     service: Col = None,
@@ -92,7 +97,8 @@ def streams(
         from dipstick.streams.logs import LogMapping
 
         mapping = LogMapping(case_id=case, activity=activity, timestamp=timestamp,
-                             lifecycle=lifecycle, resource=resource, process=process,
+                             lifecycle=lifecycle, start_timestamp=start_timestamp,
+                             resource=resource, process=process,
                              service=service, seq=order, timestamp_format=time_format,
                              dayfirst=dayfirst, encoding=encoding,
                              skip_bad_rows=skip_bad_rows)
@@ -183,9 +189,11 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
     if loaded.known or skipped:   # Rich only then: a clean log's JSON imports none
         from rich.markup import escape  # the file's own names, printed inside markup
     if loaded.known:   # a column found by another tool's name: perhaps not the one meant
-        found = ", ".join(f"{c!r} as the {f.replace('_id', '')}" for f, c in loaded.known)
+        found = ", ".join(f"{c!r} as the {f.replace('_id', '').replace('_', ' ')}"
+                          for f, c in loaded.known)
         err.print(f"[yellow]note[/yellow]: read {escape(found)} (known export headers; --case, "
-                  "--activity, --timestamp, --resource name others)", highlight=False)
+                  "--activity, --timestamp, --start-timestamp, --resource name others)",
+                  highlight=False)
     if skipped:
         err.print(f"[yellow]note[/yellow]: {skipped:,} event{'s' * (skipped != 1)} of "
                   f"{escape(path.name)} left out for a problem (--skip-bad-rows):")

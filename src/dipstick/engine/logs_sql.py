@@ -9,7 +9,7 @@ half-written table behind. Helpers and limits are the package loader's (``engine
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -219,15 +219,14 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
                              "is not a whole number", ident(src.seq)))
 
     typed["_row"] = src.rownum
-    select = ", ".join(typed[c] for c, _ in EVENT_COLUMNS)
+    rows = _rows_of(src, typed, checks, missing, fmt, dayfirst, expected)
     schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
-    order = (f" ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, "
-             f"{src.rownum}" if ordered else "")
+    order = " ORDER BY case_id, timestamp, seq, _row" if ordered else ""
     into = f"CREATE OR REPLACE TABLE {ident(table)} ({schema})"
     con.begin()
     try:
         run(con, into)
-        run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {src.relation}{order}")
+        run(con, f"INSERT INTO {ident(table)} SELECT * FROM ({rows('true')}){order}")
         con.commit()
         return [], 0
     except duckdb.ConstraintException:
@@ -244,14 +243,46 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     con.begin()
     try:   # the good rows alone; one the checks do not know is still the bug above
         run(con, into)
-        run(con, f"INSERT INTO {ident(table)} SELECT {select} FROM {src.relation} "
-                 f"WHERE NOT ({bad}){order}")
+        run(con, f"INSERT INTO {ident(table)} SELECT * FROM ({rows(f'NOT ({bad})')}){order}")
         left_out = int(run(con, f"SELECT count(*) FROM {src.relation} WHERE {bad}")[0][0])
         con.commit()
     except BaseException:
         con.rollback()
         raise
     return problems, left_out
+
+
+def _rows_of(src: Staged, typed: dict[str, str], checks: list[Check], missing: Sequence[str],
+             fmt: str | None, dayfirst: bool, expected: str) -> Callable[[str], str]:
+    """The SQL of the canonical rows of the staged log whose raw row meets a condition. With
+    a start-time column (``start_timestamp``) a row is two events, a start at its start time
+    and a complete at its time (the order column doubled, the start first at a tie), and
+    its start time's ``checks`` join the others. A start time that is not a date is NULL and
+    one after the completion an invalid lifecycle, so the table's constraints refuse a bad
+    row on the clean-log insert as they refuse any other bad value."""
+    start = src.columns.get("start_timestamp")
+    if start is None:
+        select = ", ".join(f"{typed[c]} AS {ident(c)}" for c, _ in EVENT_COLUMNS)
+        return lambda where: f"SELECT {select} FROM {src.relation} WHERE {where}"
+    raw = ident(start)
+    if typed_time(src.types.get(start, "VARCHAR")):
+        text, begun = raw, f"CAST({raw} AS TIMESTAMP)"
+    else:
+        text = _text(raw, missing)
+        begun, _ = timestamp_sql(text, fmt, dayfirst)
+    label = src.labels["start_timestamp"]
+    checks.append(Check(label, f"{text} IS NOT NULL AND {begun} IS NULL",
+                        f"is not a valid date: expected {expected}", raw))
+    checks.append(Check(label, f"{begun} > {typed['timestamp']}",
+                        "is after the row's completion (the timestamp column)", raw))
+    done = {**typed, "lifecycle": "'complete'", "seq": f"2 * ({typed['seq']}) + 1"}
+    began = {**typed, "timestamp": begun, "seq": f"2 * ({typed['seq']})",
+             "lifecycle": f"CASE WHEN {begun} > {typed['timestamp']} THEN 'after completion' "
+                          "ELSE 'start' END"}
+    both = [", ".join(f"{d[c]} AS {ident(c)}" for c, _ in EVENT_COLUMNS) for d in (done, began)]
+    return lambda where: (f"SELECT {both[0]} FROM {src.relation} WHERE {where} UNION ALL "
+                          f"SELECT {both[1]} FROM {src.relation} WHERE {text} IS NOT NULL "
+                          f"AND ({where})")
 
 
 _FAST_MISSING = frozenset({"", "?"})

@@ -31,7 +31,7 @@ from dipstick.textfile import (
 )
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
-_OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
+_OPTIONAL = ("lifecycle", "resource", "process", "service", "seq", "start_timestamp")
 # What other tools name a field's column (matched case-insensitively), tried in this order when
 # the field is left at its default and the file has no column of the canonical name: pm4py's
 # CSV export and other XES-shaped tables, Disco's export and the Helpdesk log. Not
@@ -40,7 +40,8 @@ _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq")
 KNOWN_HEADERS = {"case_id": ("case:concept:name", "Case ID", "CaseID", "Case"),
                  "activity": ("concept:name", "Activity Name"),
                  "timestamp": ("time:timestamp", "Complete Timestamp", "End Timestamp"),
-                 "resource": ("org:resource",)}
+                 "resource": ("org:resource",),
+                 "start_timestamp": ("Start Timestamp",)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class LogMapping:
     process: str | None = None
     service: str | None = None
     seq: str | None = None
+    # each row's start time beside its completion (``timestamp``), as Disco and other tools
+    # export one row per activity instance: the row is read as a start and a complete event
+    start_timestamp: str | None = None
     timestamp_format: str | None = None   # a strptime format, e.g. "%d/%m/%Y %H:%M"
     dayfirst: bool = False                # day-first dates like 29/2/2016 01:16 without a format
     missing: tuple[str, ...] = field(default=("", "?"))  # values read as missing
@@ -196,7 +200,7 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
     if header is None or mapping.dayfirst:
         return None
     columns, problems = _mapped(header, mapping, display)
-    if problems:
+    if problems or "start_timestamp" in columns:
         return None
     seq = columns.pop("seq", None)
     names = list(header)
@@ -306,6 +310,20 @@ def _mapped(types: dict[str, str], mapping: LogMapping,
             also = f"; names tried: {', '.join(tried)}" if len(tried) > 1 else ""
             problems.append(Problem(display, f"the column mapped as {name} is missing (columns "
                                     f"found: {', '.join(types) or 'none'}{also})", field=col))
+    if "start_timestamp" in columns and "lifecycle" in columns:
+        # one row is one event (its lifecycle) or a start and a complete (its two times): a
+        # column found by its name gives way to one the user named
+        if mapping.start_timestamp is None:
+            del columns["start_timestamp"]
+        elif mapping.lifecycle is None:
+            del columns["lifecycle"]
+        else:
+            problems.append(Problem(display, "a lifecycle column and a start-time column: a row "
+                                    "is one event (its lifecycle) or a start and a complete (its "
+                                    "two times), so map one of them", field=mapping.lifecycle))
+    if columns.get("start_timestamp") == columns.get("timestamp") is not None:
+        problems.append(Problem(display, "the start-time column is the timestamp column: name "
+                                "the column of each row's start", field=mapping.start_timestamp))
     return columns, problems
 
 
