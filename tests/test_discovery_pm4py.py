@@ -353,3 +353,44 @@ def test_dipstick_never_imports_pm4py() -> None:
     offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "src" / "dipstick").rglob("*"))
                  if p.suffix in (".py", ".j2") and pattern.search(p.read_text(encoding="utf-8"))]
     assert not offenders, f"pm4py (AGPL) is test-only, but these import it: {offenders}"
+
+
+# --- a start and a completion time in one row (Disco's export) --------------------------------
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from([0, 0, 60, 3600]),
+                                   st.sampled_from([0, 30, 600, 7200])),
+                         min_size=1, max_size=8), min_size=1, max_size=6))
+def test_rows_with_a_start_and_a_completion_map_as_pm4py_maps_them(
+        cases: list[list[tuple[str, int, int]]]) -> None:
+    """A log of one row per activity instance with its start and completion (`Start
+    Timestamp`, `Complete Timestamp`, as Disco exports it) reads with no option and maps as
+    pm4py maps it with ``start_timestamp_key``: the directly-follows pairs with their counts
+    and times (from one completion to the next start), the variants, the start and end
+    activities and the cases."""
+    lines = ["Case ID,Activity,Start Timestamp,Complete Timestamp"]
+    for i, steps in enumerate(cases):
+        t = np.datetime64("2024-03-01T08:00:00")
+        for activity, wait, work in steps:
+            start = t + np.timedelta64(wait, "s")
+            t = start + np.timedelta64(work, "s")
+            lines.append(f"c{i},{activity},{start.astype(datetime)},{t.astype(datetime)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "instances.csv"
+        path.write_text("\n".join(lines) + "\n")
+        info, d = _read(path)
+        df = pd.read_csv(path)
+    assert info.rows == 2 * len(df)
+    for col in ("Start Timestamp", "Complete Timestamp"):
+        df[col] = pd.to_datetime(df[col])
+    f = pm4py.format_dataframe(df, case_id="Case ID", activity_key="Activity",
+                               timestamp_key="Complete Timestamp",
+                               start_timestamp_key="Start Timestamp")
+    problems = _edge_problems(d.edges, f)
+    _, starts, ends = pm4py.discover_dfg(f)
+    assert d.start_activities == {k: int(v) for k, v in starts.items()}
+    assert d.end_activities == {k: int(v) for k, v in ends.items()}
+    variants = _variants(f)
+    assert d.variant_count == len(variants) and d.cases == f[CASE].nunique()
+    assert all(variants.get(v.activities) == v.cases for v in d.variants)
+    assert problems == []
