@@ -218,6 +218,28 @@ def test_streams_without_resources_and_every_variant(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--top-variants" in bad.stderr
 
 
+def test_streams_says_how_to_read_disco_s_start_column(tmp_path: Path) -> None:
+    """A Disco export's ``Start Timestamp`` is left unread by default, as pm4py leaves it, and
+    the command says how to read it; named, each row is a start and a complete, and the steps
+    get their work time (read as states, a step's time runs to the next completion)."""
+    log = tmp_path / "disco.csv"
+    log.write_text("Case ID,Activity,Start Timestamp,Complete Timestamp\n" + "".join(
+        f"c{c},{a},2026-01-0{1 + c} {9 + k}:00:00,2026-01-0{1 + c} {9 + k}:{20 + 10 * c}:00\n"
+        for c in range(3) for k, a in enumerate(["Register", "Analyse", "Close"])))
+    plain = _dipstick("streams", str(log), "--format", "json")
+    assert plain.returncode == 0, plain.stderr
+    assert ("'Start Timestamp' not read: each row is its completion only; --start-timestamp "
+            "'Start Timestamp' reads a row as a start") in " ".join(plain.stderr.split())
+    started = _dipstick("streams", str(log), "--format", "json", "--start-timestamp",
+                        "Start Timestamp")
+    assert started.returncode == 0, started.stderr
+    assert "not read" not in started.stderr
+    work = {s["name"]: s["process_minutes"] for s in json.loads(started.stdout)[0]["steps"]}
+    assert work == {"Register": 30.0, "Analyse": 30.0, "Close": 30.0}
+    as_states = {s["name"]: s["process_minutes"] for s in json.loads(plain.stdout)[0]["steps"]}
+    assert as_states != work and as_states["Close"] == 0.0   # a state log's last state
+
+
 def test_streams_reads_a_helpdesk_export_without_options(tmp_path: Path) -> None:
     """The Helpdesk log's headers (``Case ID``, ``Complete Timestamp``) need no mapping: the
     command gives what the same log with canonical headers gives."""

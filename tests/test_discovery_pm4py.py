@@ -364,8 +364,8 @@ def test_dipstick_never_imports_pm4py() -> None:
 def test_rows_with_a_start_and_a_completion_map_as_pm4py_maps_them(
         cases: list[list[tuple[str, int, int]]]) -> None:
     """A log of one row per activity instance with its start and completion (`Start
-    Timestamp`, `Complete Timestamp`, as Disco exports it) reads with no option and maps as
-    pm4py maps it with ``start_timestamp_key``: the directly-follows pairs with their counts
+    Timestamp`, `Complete Timestamp`, as Disco exports it) read with its start column named
+    maps as pm4py maps it with ``start_timestamp_key``: the directly-follows pairs with their counts
     and times (from one completion to the next start), the variants, the start and end
     activities and the cases."""
     lines = ["Case ID,Activity,Start Timestamp,Complete Timestamp"]
@@ -378,7 +378,7 @@ def test_rows_with_a_start_and_a_completion_map_as_pm4py_maps_them(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instances.csv"
         path.write_text("\n".join(lines) + "\n")
-        info, d = _read(path)
+        info, d = _read(path, LogMapping(start_timestamp="Start Timestamp"))
         df = pd.read_csv(path)
     assert info.rows == 2 * len(df)
     for col in ("Start Timestamp", "Complete Timestamp"):

@@ -856,13 +856,18 @@ def _map_of(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 
 def test_a_row_with_a_start_and_a_completion_is_a_start_and_a_complete_event(
         con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    """Disco's export has one row per activity instance with its start and completion: it
-    reads with no option (the known headers) as the same log written as start and complete
-    events, so its steps get their work time (it was a state log: no work at all). A row
-    without a start time is its completion alone; at a tie the start comes first (c2's
-    zero-length Analyse). The table from the file and from Parquet are the same."""
+    """Disco's export has one row per activity instance with its start and completion. Left
+    at the defaults it reads as pm4py's defaults read it, the completions alone, and says
+    which column it left unread; with that column named it reads as the same log written as
+    start and complete events, so its steps get their work time. A row without a start time
+    is its completion alone; at a tie the start comes first (c2's zero-length Analyse). The
+    column named ``start_timestamp`` is read without being named, as pm4py reads it."""
     two = _write(tmp_path / "two.csv", _TWO_TIMES)
-    info = read_event_log(con, two)
+    loaded = load_event_log(con, two)
+    assert loaded.start_unread == "Start Timestamp" and len(_rows(con)) == 9
+    assert {r["lifecycle"] for r in _rows(con)} == {None}
+    started = LogMapping(start_timestamp="Start Timestamp")
+    info = read_event_log(con, two, started)
     assert (info.rows, info.cases) == (17, 3)
     found = _map_of(con)
     events = ["case_id,activity,lifecycle,timestamp"]
@@ -879,7 +884,11 @@ def test_a_row_with_a_start_and_a_completion_is_a_start_and_a_complete_event(
     # Register: 10 and 20 min, and c3's completion alone (no work); Analyse: 60, 60 and 0 min
     assert work["Register"] == 10 * 60 and work["Analyse"] == 40 * 60
     rows = [(r["activity"], r["lifecycle"], r["_row"]) for r in _rows(con)]
-    read_event_log(con, two)
+    canonical = _write(tmp_path / "canonical.csv",
+                       _TWO_TIMES.replace("Start Timestamp", "start_timestamp"))
+    assert load_event_log(con, canonical).start_unread is None
+    assert _map_of(con) == found
+    read_event_log(con, two, started)
     c2 = [(r["activity"], r["lifecycle"], r["_row"]) for r in _rows(con) if r["case_id"] == "c2"]
     assert c2[2:6] == [("Analyse", "start", 5), ("Analyse", "complete", 5),
                        ("Analyse", "start", 6), ("Analyse", "complete", 6)]
@@ -905,13 +914,15 @@ def test_a_bad_start_time_is_named_and_can_be_left_out(con: duckdb.DuckDBPyConne
     text = _TWO_TIMES.replace("c1,Analyse,2026-01-05 10:00:00", "c1,Analyse,soon").replace(
         "c2,Register,2026-01-06 09:00:00", "c2,Register,2026-01-06 09:30:00")
     log = _write(tmp_path / "log.csv", text)
-    bad, late = _problems(con, log)
+    started = LogMapping(start_timestamp="Start Timestamp")
+    bad, late = _problems(con, log, started)
     assert (bad.row, bad.line, bad.field, bad.value) == (2, 3, "Start Timestamp", "soon")
     assert bad.message.startswith("is not a valid date: expected an ISO 8601 date")
     assert (late.row, late.line, late.field, late.value) == (4, 5, "Start Timestamp",
                                                              "2026-01-06 09:30:00")
     assert late.message == "is after the row's completion (the timestamp column)"
-    info = read_event_log(con, log, LogMapping(skip_bad_rows=True))
+    info = read_event_log(con, log, LogMapping(start_timestamp="Start Timestamp",
+                                               skip_bad_rows=True))
     assert info.skipped == 2 and info.rows == 17 - 4
 
 

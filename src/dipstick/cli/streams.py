@@ -55,8 +55,8 @@ def streams(
     start_timestamp: Annotated[str | None, typer.Option(
         "--start-timestamp", help="Column of each row's start time, beside its completion "
                                   "(--timestamp): a row is then a start and a complete event, "
-                                  "as Disco exports them; by default start_timestamp or Start "
-                                  "Timestamp when the file has one.")] = None,
+                                  "as Disco exports them ('Start Timestamp'); by default "
+                                  "start_timestamp when the file has one.")] = None,
     resource: Col = None,
     process: Col = None,
     service: Col = None,
@@ -186,7 +186,8 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         err.print(f"[yellow]note[/yellow]: {dropped:,} event{'s' * (dropped != 1)} of "
                   f"{path.name} left out: lifecycle:transition neither start nor complete "
                   "(schedule, suspend, …; docs/event-logs.md)")
-    if loaded.known or skipped:   # Rich only then: a clean log's JSON imports none
+    # Rich only for a note: a clean log's JSON imports none
+    if loaded.known or skipped or loaded.start_unread:
         from rich.markup import escape  # the file's own names, printed inside markup
     if loaded.known:   # a column found by another tool's name: perhaps not the one meant
         found = ", ".join(f"{c!r} as the {f.replace('_id', '').replace('_', ' ')}"
@@ -194,6 +195,11 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         err.print(f"[yellow]note[/yellow]: read {escape(found)} (known export headers; --case, "
                   "--activity, --timestamp, --start-timestamp, --resource name others)",
                   highlight=False)
+    if loaded.start_unread:   # Disco's two times per row, read as completions only
+        col = loaded.start_unread
+        err.print(f"[yellow]note[/yellow]: {escape(repr(col))} not read: each row is its "
+                  f"completion only; --start-timestamp {escape(repr(col))} reads a row as a "
+                  "start and a complete, giving steps their work time", highlight=False)
     if skipped:
         err.print(f"[yellow]note[/yellow]: {skipped:,} event{'s' * (skipped != 1)} of "
                   f"{escape(path.name)} left out for a problem (--skip-bad-rows):")

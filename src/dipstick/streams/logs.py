@@ -10,7 +10,7 @@ every problem found and creates nothing. See docs/event-logs.md.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,8 +40,12 @@ _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq", "start_timest
 KNOWN_HEADERS = {"case_id": ("case:concept:name", "Case ID", "CaseID", "Case"),
                  "activity": ("concept:name", "Activity Name"),
                  "timestamp": ("time:timestamp", "Complete Timestamp", "End Timestamp"),
-                 "resource": ("org:resource",),
-                 "start_timestamp": ("Start Timestamp",)}
+                 "resource": ("org:resource",)}
+# Where other tools write each row's start time (Disco: ``Start Timestamp``). Not read unless
+# named: pm4py reads a start only from a column named ``start_timestamp`` (as dipstick does)
+# and the maps must stay equal to pm4py's; when the file has one, the command says how to read
+# it (``Loaded.start_unread``)
+START_HEADERS = ("Start Timestamp", "Start Time", "StartTimestamp", "start_time")
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class Loaded:
     skipped: int = 0
     problems: tuple[Problem, ...] = ()
     known: tuple[tuple[str, str], ...] = ()   # (field, column) found by KNOWN_HEADERS
+    start_unread: str | None = None   # a START_HEADERS column left unread
 
 
 def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
@@ -154,7 +159,8 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
         direct = _direct(con, path, display, mapping, table, ordered, canonical, enc, sample,
                          header)
         if direct is not None:
-            return Loaded(fmt, known=_known(direct, mapping))
+            return Loaded(fmt, known=_known(direct, mapping),
+                          start_unread=_start_unread(header or {}, direct))
         if fmt.startswith("xes"):
             from dipstick.streams.xes import stage_xes
 
@@ -172,8 +178,19 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
             logs_sql.drop(con, relation, staged.view)
         if problems and not skipped:
             raise PackageError(problems)
+    xes = fmt.startswith("xes")
     return Loaded(fmt, dropped, skipped, tuple(problems),
-                  () if fmt.startswith("xes") else _known(staged.columns, mapping))
+                  () if xes else _known(staged.columns, mapping),
+                  None if xes else _start_unread(staged.types, staged.columns))
+
+
+def _start_unread(names: Iterable[str], columns: Mapping[str, str]) -> str | None:
+    """A column of the file that other tools write start times in, when no start (or
+    lifecycle) column was read: the user may want each row read as a start and a complete."""
+    if "start_timestamp" in columns or "lifecycle" in columns:
+        return None
+    found = {n.lower(): n for n in names}
+    return next((found[h.lower()] for h in START_HEADERS if h.lower() in found), None)
 
 
 def _known(columns: Mapping[str, str], mapping: LogMapping) -> tuple[tuple[str, str], ...]:
