@@ -942,3 +942,34 @@ def test_a_start_column_and_a_lifecycle_column_are_one_or_the_other(
     assert [r["lifecycle"] for r in _rows(con)] == ["complete"]
     read_event_log(con, log, LogMapping(start_timestamp="start_timestamp"))
     assert [r["lifecycle"] for r in _rows(con)] == ["start", "complete"]
+
+
+def test_the_one_pass_read_of_two_times_per_row_equals_the_staged_read(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """As ``dipstick streams`` reads a clean log (``ordered`` and ``canonical`` false), the rows
+    are read once with both times typed and stored one per row, and a view makes each a start
+    and a complete event (1.27 M rows: 0.23 against 1.56 s through the staged path): the same
+    events, orders and file rows as the staged read, and the same map. A bad start still
+    falls to the staged path, which names it."""
+    two = _write(tmp_path / "two.csv", _TWO_TIMES)
+    started = LogMapping(start_timestamp="Start Timestamp")
+    read_event_log(con, two, started)   # the staged path, in case order
+    staged, staged_map = _rows(con), _map_of(con)
+    con.execute("DROP TABLE events")
+    load_event_log(con, two, started, ordered=False, canonical=False)
+    assert "events" in {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()")
+                        .fetchall()}   # the one-pass read's view, not the staged table
+    key = ("case_id", "timestamp", "seq")
+    one_pass = sorted(_rows(con), key=lambda r: tuple(str(r[k]) for k in key))
+    assert [{k: r[k] for k in (*key, "activity", "lifecycle", "_row")} for r in one_pass] == [
+        {k: r[k] for k in (*key, "activity", "lifecycle", "_row")}
+        for r in sorted(staged, key=lambda r: tuple(str(r[k]) for k in key))]
+    assert _map_of(con) == staged_map
+    late = _write(tmp_path / "late.csv", _TWO_TIMES.replace(
+        "c2,Register,2026-01-06 09:00:00", "c2,Register,2026-01-06 09:30:00"))
+    fresh = connect()
+    with pytest.raises(PackageError) as e:
+        load_event_log(fresh, late, started, ordered=False, canonical=False)
+    [p] = e.value.problems
+    assert (p.row, p.field, p.message) == (4, "Start Timestamp", "is after the row's "
+                                           "completion (the timestamp column)")

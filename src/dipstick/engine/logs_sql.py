@@ -352,15 +352,21 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     time_col = columns["timestamp"]
     if any(f in columns and columns[f] == time_col for f in TEXT_FIELDS) or seq == time_col:
         return False   # one column read as time and as text: the staged path
+    start_col = columns.get("start_timestamp")
+    if start_col is not None and (canonical or ordered or start_col == seq):
+        return False   # two events per row: only as a view of the stored rows (_with_rows)
     kinds = {c: "VARCHAR" for c in header}
-    kinds[time_col] = "TIMESTAMP" if fmt is not None else "TIMESTAMPTZ"
+    for c in (time_col, start_col or time_col):
+        kinds[c] = "TIMESTAMP" if fmt is not None else "TIMESTAMPTZ"
     spec = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in kinds.items()) + "}"
     fmt_opt = f", timestampformat = {literal(fmt)}" if fmt is not None else ""
     null = "CAST(NULL AS VARCHAR)"
     typed = {f: _blank_or_mark(ident(columns[f])) if f in columns else null for f in TEXT_FIELDS}
     typed["lifecycle"] = f"lower(trim({typed['lifecycle']}))"
-    t = ident(time_col)
-    typed["timestamp"] = t if fmt is not None else f"make_timestamp(epoch_us({t}))"
+    for name, col in (("timestamp", time_col), ("start_timestamp", start_col)):
+        if col is not None:
+            x = ident(col)
+            typed[name] = x if fmt is not None else f"make_timestamp(epoch_us({x}))"
     if seq is None:
         typed["seq"] = "_rn"
     else:
@@ -385,6 +391,8 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     # in a view, a column the log has not (process) is a constant there, not a NULL per event
     unread = {c for c, _ in kept if c in TEXT_FIELDS and c not in columns} if by_rowid else set()
     stored = [(c, t) for c, t in kept if c not in by_rowid | unread]
+    if start_col is not None:   # a start after its row's completion: the staged path names it
+        stored.append(("start_timestamp", "TIMESTAMP CHECK (start_timestamp <= timestamp)"))
     select = ", ".join(typed[c] for c, _ in stored)
     schema = ", ".join(f"{ident(c)} {t}" for c, t in stored)
     order = (f" ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, _rn"
@@ -395,7 +403,8 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
         run(con, f"CREATE OR REPLACE TABLE {into} ({schema})")
         run(con, f"INSERT INTO {into} SELECT {select} FROM {source}{order}")
         if by_rowid:
-            _with_rows(con, table, into, [c for c, _ in kept], by_rowid, unread)
+            _with_rows(con, table, into, [c for c, _ in kept], by_rowid, unread,
+                       started=start_col is not None)
         con.commit()
         return True
     except duckdb.Error as e:
@@ -409,17 +418,36 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
 
 
 def _with_rows(con: duckdb.DuckDBPyConnection, view: str, rows: str, columns: Sequence[str],
-               by_rowid: set[str], unread: set[str]) -> None:
+               by_rowid: set[str], unread: set[str], started: bool = False) -> None:
     """``view``: the stored ``rows`` with the file row (``rowid + 1``: a table written in the
     file's order, as the staged path's rowid) for each column in ``by_rowid``. DuckDB keeps
     an insert's order on parallel threads, but ``row_number() OVER ()`` runs the read and the
     insert on one (measured: 0.32 s CPU all on the main thread, against 0.15 + 0.15 s on two
     for the 1.27 M-event log: half the wall on an idle two-core machine). A column in ``unread``
-    (the log has none: ``process`` unmapped) is NULL in the view, not stored (~0.01 s CPU)."""
-    select = ", ".join(f"rowid + 1 AS {ident(c)}" if c in by_rowid else
-                       f"CAST(NULL AS VARCHAR) AS {ident(c)}" if c in unread else ident(c)
-                       for c in columns)
-    run(con, f"CREATE OR REPLACE VIEW {ident(view)} AS SELECT {select} FROM {rows}")
+    (the log has none: ``process`` unmapped) is NULL in the view, not stored (~0.01 s CPU).
+    ``started``: each stored row also has its ``start_timestamp`` and is two events, a start
+    (where it has one) and a complete, the order doubled so the start comes first at a tie —
+    one typed read of the file instead of the staged path's text and second pass (1.27 M rows:
+    0.28 against 1.56 s, docs/benchmarks.md, session 27)."""
+    names = [c for c, _ in EVENT_COLUMNS if c in columns or (started and c == "lifecycle")]
+
+    def item(c: str, start: bool) -> str:
+        if c == "seq":
+            base = "rowid + 1" if c in by_rowid else ident(c)
+            return f"2 * ({base}) + {0 if start else 1} AS seq" if started else f"{base} AS seq"
+        if c in by_rowid:
+            return f"rowid + 1 AS {ident(c)}"
+        if started and c == "lifecycle":
+            return f"{literal('start' if start else 'complete')} AS lifecycle"
+        if start and c == "timestamp":
+            return "start_timestamp AS timestamp"
+        return f"CAST(NULL AS VARCHAR) AS {ident(c)}" if c in unread else ident(c)
+
+    sql = f"SELECT {', '.join(item(c, False) for c in names)} FROM {rows}"
+    if started:
+        sql += (f" UNION ALL SELECT {', '.join(item(c, True) for c in names)} FROM {rows} "
+                "WHERE start_timestamp IS NOT NULL")
+    run(con, f"CREATE OR REPLACE VIEW {ident(view)} AS {sql}")
 
 
 def _problems(con: duckdb.DuckDBPyConnection, src: Staged, checks: Sequence[Check],

@@ -217,7 +217,7 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
     if header is None or mapping.dayfirst:
         return None
     columns, problems = _mapped(header, mapping, display)
-    if problems or "start_timestamp" in columns:
+    if problems:
         return None
     seq = columns.pop("seq", None)
     names = list(header)
