@@ -156,7 +156,7 @@ def _top(text: str, fmt: str) -> int:
 
 def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, ...],
                 collapse: bool, fmt: str, top: int) -> tuple[StreamMetrics, Discovery | None]:
-    from dipstick.engine.sql import bounded
+    from dipstick.engine.memory import bounded
     from dipstick.streams.logs import load_event_log
     from dipstick.streams.on_duckdb import discover_relation
 

@@ -7,7 +7,6 @@ with their row numbers. Everything else is written with Narwhals in the indicato
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from dipstick.engine import coded as coded_
 from dipstick.engine.quote import ident as ident
 from dipstick.engine.quote import literal as literal
 from dipstick.engine.rules import DUCKDB, Column, Rule, table_rules, value_rules_of
-from dipstick.errors import Problem, UsageError
+from dipstick.errors import Problem
 from dipstick.textfile import not_utf8
 
 MAX_ROWS_PER_PROBLEM = 20
@@ -45,29 +44,6 @@ def connect(path: str = ":memory:", memory_limit: str | None = None,
         con.close()
         raise
     return con
-
-
-_BOUNDS = ("DIPSTICK_MEMORY_LIMIT", "DIPSTICK_TEMP_DIRECTORY")
-
-
-def bounded() -> duckdb.DuckDBPyConnection:
-    """:func:`connect` bounded as ``DIPSTICK_MEMORY_LIMIT`` and ``DIPSTICK_TEMP_DIRECTORY`` ask
-    (a check, a log's discovery); a value DuckDB cannot read is a usage error naming the
-    variable (exit 2), not a traceback. The settings (pydantic-settings: ~0.1 s to import) are
-    read only when either variable is in the environment, so a light command without them
-    does not pay for them."""
-    limit = temp = None
-    if any(k.upper() in _BOUNDS and v for k, v in os.environ.items()):
-        from dipstick.settings import settings
-
-        env = settings()
-        limit, temp = env.memory_limit, env.temp_directory
-    try:
-        return connect(memory_limit=limit, temp_directory=temp)
-    except duckdb.Error as e:
-        given = ", ".join(f"{k}={v!r}" for k, v in zip(_BOUNDS, (limit, temp), strict=True) if v)
-        raise UsageError(f"{given}: DuckDB cannot use it ({str(e).splitlines()[0]}); a memory "
-                         "limit reads like 1GB or 512MB") from None
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str,

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 
 from dipstick.bounds import date_problem, number_problem
 from dipstick.engine import Signals
-from dipstick.engine.sql import bounded, latest_date, load_table
+from dipstick.engine.memory import bounded
+from dipstick.engine.sql import latest_date, load_table
 from dipstick.errors import PackageError, Problem
 from dipstick.model import ValueModel
 from dipstick.package.sources import declared_tables, table_sources
