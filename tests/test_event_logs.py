@@ -973,3 +973,13 @@ def test_the_one_pass_read_of_two_times_per_row_equals_the_staged_read(
     [p] = e.value.problems
     assert (p.row, p.field, p.message) == (4, "Start Timestamp", "is after the row's "
                                            "completion (the timestamp column)")
+
+
+def test_lines_ended_by_cr_alone_read(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Excel's "CSV (Macintosh)" ends lines with CR alone: the header's quick split (Python's
+    csv) raised "new-line character seen in unquoted field" (exit 3, a traceback); DuckDB's
+    sniffer reads such a file. Found by the fuzzed logs (tests/test_fuzz.py)."""
+    log = tmp_path / "mac.csv"
+    log.write_bytes(b"case_id,activity,timestamp\rc1,a,2026-01-01 10:00\rc1,b,2026-01-01 11:00\r")
+    read_event_log(con, log)
+    assert [(r["activity"], r["_row"]) for r in _rows(con)] == [("a", 1), ("b", 2)]

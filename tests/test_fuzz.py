@@ -446,3 +446,67 @@ def test_rich_markup_in_the_data_is_printed_as_typed(base: Path) -> None:
         odd = pkg.rename(pkg.parent / MARKUP.replace("/", "_"))
         code, output = run("validate", odd)
         assert code == 0 and odd.name in output, output[-1000:]
+
+
+# --- event logs as real tools export them: `dipstick streams LOG` ------------------------------
+
+LOG_COLUMNS = ("case_id", "activity", "timestamp", "start_timestamp", "lifecycle", "resource",
+               "seq", "Case ID", "Start Timestamp", "Complete Timestamp")
+
+
+def log_cell(column: str) -> st.SearchStrategy[str]:
+    """A value the column could hold, now and then an odd one beside it."""
+    if "imestamp" in column:
+        return st.one_of(
+            st.datetimes(datetime(2024, 1, 1), datetime(2024, 1, 3)).map(
+                lambda d: d.isoformat(sep=" ", timespec="seconds")),
+            st.datetimes(datetime(2024, 1, 1), datetime(2024, 1, 3)).map(
+                lambda d: d.strftime("%d.%m.%Y %H:%M")),
+            st.sampled_from(["", "?", "soon", "2024-13-45 25:00"]))
+    if column == "lifecycle":
+        return st.sampled_from(["start", "complete", "COMPLETE", "schedule", ""])
+    if column == "seq":
+        return st.one_of(st.integers(-5, 10**6).map(str), st.sampled_from(["", "1.5", "x"]))
+    return st.one_of(st.sampled_from(["c1", "c2", "Prüfung – 5 €", "„quoted“", ""]),
+                     st.text(max_size=6))
+
+
+@st.composite
+def log_bytes(draw: st.DrawFn) -> bytes:
+    """A CSV event log: some of the columns tools write (case, activity, one or two times, a
+    lifecycle, an order), in any order, a few rows, in the encodings Windows and Excel write
+    — or, now and then, bytes of anything."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=200))
+    header = draw(st.lists(st.sampled_from(LOG_COLUMNS), unique=True, min_size=1, max_size=6))
+    rows = draw(st.lists(st.tuples(*(log_cell(c) for c in header)), max_size=8))
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=draw(st.sampled_from([",", ",", ";"])))
+    writer.writerow(header)
+    writer.writerows(rows)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16",
+                                     "utf-16-be", "utf-16-le"]))
+    return buf.getvalue().encode(encoding, errors="replace")
+
+
+LOG_OPTIONS = st.lists(st.sampled_from([("--start-timestamp", "Start Timestamp"), ("--dayfirst",),
+                                        ("--skip-bad-rows",), ("--lifecycle", "lifecycle"),
+                                        ("--order", "seq"), ("--encoding", "latin-1")]),
+                       unique=True, max_size=2)
+
+
+@fuzz(examples=12)
+@given(body=log_bytes(), gz=st.booleans(), options=LOG_OPTIONS)
+def test_a_fuzzed_event_log_is_discovered_or_named(body: bytes, gz: bool,
+                                                   options: list[tuple[str, ...]]) -> None:
+    """Whatever a log holds, in whatever encoding, with whichever options: a discovery (exit
+    0, JSON) or exit 2 naming the file — never a traceback, and no copy left behind."""
+    import gzip
+
+    with tempfile.TemporaryDirectory(prefix="fuzz-log-") as folder:
+        log = Path(folder) / ("log.csv.gz" if gz else "log.csv")
+        log.write_bytes(gzip.compress(body) if gz else body)
+        before = set(Path(tempfile.gettempdir()).glob("dipstick-log-*"))
+        code, output = run("streams", log, "--format", "json", *(o for opt in options for o in opt))
+        assert_answered(code, output, (0,), log.name)
+        assert set(Path(tempfile.gettempdir()).glob("dipstick-log-*")) <= before

@@ -282,7 +282,7 @@ def _csv_line(sample: bytes, n: int, enc: str) -> list[str] | None:
         text = lines[n].decode(_codec(enc, n == 0)).rstrip("\r\n")
     except UnicodeDecodeError:
         return None
-    return None if '"' in text else next(csv.reader([text]), [])
+    return None if '"' in text or "\r" in text else next(csv.reader([text]), [])
 
 
 def _codec(enc: str, header: bool) -> str:
@@ -300,6 +300,8 @@ def _csv_header(sample: bytes, enc: str) -> dict[str, str] | None:
     try:
         text = line.decode(_codec(enc, True)).rstrip("\r\n")
     except UnicodeDecodeError:
+        return None
+    if "\r" in text:   # lines ended by CR alone (Excel's "CSV (Macintosh)"): DuckDB's sniffer
         return None
     names = next(csv.reader([text]), [])
     if len(names) < 2 or any(not n or n != n.strip() for n in names) or len(set(names)) < len(
