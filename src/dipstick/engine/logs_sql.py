@@ -219,7 +219,8 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
                              "is not a whole number", ident(src.seq)))
 
     typed["_row"] = src.rownum
-    rows = _rows_of(src, typed, checks, missing, fmt, dayfirst, expected)
+    rows, start_checks = _rows_of(src, typed, missing, fmt, dayfirst, expected)
+    checks += start_checks
     schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
     order = " ORDER BY case_id, timestamp, seq, _row" if ordered else ""
     into = f"CREATE OR REPLACE TABLE {ident(table)} ({schema})"
@@ -252,18 +253,18 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     return problems, left_out
 
 
-def _rows_of(src: Staged, typed: dict[str, str], checks: list[Check], missing: Sequence[str],
-             fmt: str | None, dayfirst: bool, expected: str) -> Callable[[str], str]:
-    """The SQL of the canonical rows of the staged log whose raw row meets a condition. With
-    a start-time column (``start_timestamp``) a row is two events, a start at its start time
-    and a complete at its time (the order column doubled, the start first at a tie), and
-    its start time's ``checks`` join the others. A start time that is not a date is NULL and
-    one after the completion an invalid lifecycle, so the table's constraints refuse a bad
-    row on the clean-log insert as they refuse any other bad value."""
+def _rows_of(src: Staged, typed: dict[str, str], missing: Sequence[str], fmt: str | None,
+             dayfirst: bool, expected: str) -> tuple[Callable[[str], str], list[Check]]:
+    """The SQL of the canonical rows of the staged log whose raw row meets a condition, and
+    the checks of the start times. With a start-time column (``start_timestamp``) a row is
+    two events, a start at its start time and a complete at its time (:func:`_event_order`).
+    A start time that is not a date is NULL and one after the completion an invalid
+    lifecycle, so the table's constraints refuse a bad row on the clean-log insert as they
+    refuse any other bad value."""
     start = src.columns.get("start_timestamp")
     if start is None:
         select = ", ".join(f"{typed[c]} AS {ident(c)}" for c, _ in EVENT_COLUMNS)
-        return lambda where: f"SELECT {select} FROM {src.relation} WHERE {where}"
+        return (lambda where: f"SELECT {select} FROM {src.relation} WHERE {where}"), []
     raw = ident(start)
     if typed_time(src.types.get(start, "VARCHAR")):
         text, begun = raw, f"CAST({raw} AS TIMESTAMP)"
@@ -271,18 +272,24 @@ def _rows_of(src: Staged, typed: dict[str, str], checks: list[Check], missing: S
         text = _text(raw, missing)
         begun, _ = timestamp_sql(text, fmt, dayfirst)
     label = src.labels["start_timestamp"]
-    checks.append(Check(label, f"{text} IS NOT NULL AND {begun} IS NULL",
-                        f"is not a valid date: expected {expected}", raw))
-    checks.append(Check(label, f"{begun} > {typed['timestamp']}",
-                        "is after the row's completion (the timestamp column)", raw))
-    done = {**typed, "lifecycle": "'complete'", "seq": f"2 * ({typed['seq']}) + 1"}
-    began = {**typed, "timestamp": begun, "seq": f"2 * ({typed['seq']})",
+    checks = [Check(label, f"{text} IS NOT NULL AND {begun} IS NULL",
+                    f"is not a valid date: expected {expected}", raw),
+              Check(label, f"{begun} > {typed['timestamp']}",
+                    "is after the row's completion (the timestamp column)", raw)]
+    done = {**typed, "lifecycle": "'complete'", "seq": _event_order(typed["seq"], False)}
+    began = {**typed, "timestamp": begun, "seq": _event_order(typed["seq"], True),
              "lifecycle": f"CASE WHEN {begun} > {typed['timestamp']} THEN 'after completion' "
                           "ELSE 'start' END"}
     both = [", ".join(f"{d[c]} AS {ident(c)}" for c, _ in EVENT_COLUMNS) for d in (done, began)]
-    return lambda where: (f"SELECT {both[0]} FROM {src.relation} WHERE {where} UNION ALL "
+    return (lambda where: f"SELECT {both[0]} FROM {src.relation} WHERE {where} UNION ALL "
                           f"SELECT {both[1]} FROM {src.relation} WHERE {text} IS NOT NULL "
-                          f"AND ({where})")
+                          f"AND ({where})"), checks
+
+
+def _event_order(seq: str, start: bool) -> str:
+    """The order of a row's start or complete event when a row is both: the row's order
+    doubled, its start first at a tie (the staged read and the one-pass read's view alike)."""
+    return f"2 * ({seq}) + {0 if start else 1}"
 
 
 _FAST_MISSING = frozenset({"", "?"})
@@ -356,7 +363,7 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     if start_col is not None and (canonical or ordered or start_col == seq):
         return False   # two events per row: only as a view of the stored rows (_with_rows)
     kinds = {c: "VARCHAR" for c in header}
-    for c in (time_col, start_col or time_col):
+    for c in filter(None, (time_col, start_col)):
         kinds[c] = "TIMESTAMP" if fmt is not None else "TIMESTAMPTZ"
     spec = "{" + ", ".join(f"{literal(c)}: {literal(t)}" for c, t in kinds.items()) + "}"
     fmt_opt = f", timestampformat = {literal(fmt)}" if fmt is not None else ""
@@ -434,7 +441,7 @@ def _with_rows(con: duckdb.DuckDBPyConnection, view: str, rows: str, columns: Se
     def item(c: str, start: bool) -> str:
         if c == "seq":
             base = "rowid + 1" if c in by_rowid else ident(c)
-            return f"2 * ({base}) + {0 if start else 1} AS seq" if started else f"{base} AS seq"
+            return f"{_event_order(base, start) if started else base} AS seq"
         if c in by_rowid:
             return f"rowid + 1 AS {ident(c)}"
         if started and c == "lifecycle":
