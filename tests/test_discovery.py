@@ -414,11 +414,25 @@ def test_waiting_states_inside_composite_names(tmp_path: Path) -> None:
     assert "no activity is a waiting state" not in _dipstick("streams", str(log)).stdout
 
 
-def test_a_day_first_log_without_dayfirst_names_the_option(tmp_path: Path) -> None:
+def test_a_day_first_log_is_read_as_its_values_tell_and_an_ambiguous_one_names_the_options(
+        tmp_path: Path) -> None:
+    """Without --dayfirst, slash dates are read in the order a value tells (29 is no month),
+    said on stderr, as --dayfirst reads them; dates no value tells apart are refused, naming
+    both options (before session 28 every slash date needed --dayfirst)."""
     log = tmp_path / "eu.csv"
-    log.write_text("case_id,activity,timestamp\n1,New,29/2/2016 01:16\n1,Done,1/3/2016 09:00\n")
-    r = _dipstick("streams", str(log), "--format", "json")
+    log.write_text("case_id,activity,timestamp\n1,New,1/3/2016 01:16\n1,Done,29/3/2016 09:00\n")
+    told = _dipstick("streams", str(log), "--format", "json")
+    assert told.returncode == 0, told.stdout
+    assert "read as day-first (d/m/yyyy) dates, as row 2 shows ('29/3/2016 09:00')" in told.stderr
+    optioned = _dipstick("streams", str(log), "--format", "json", "--dayfirst")
+    assert optioned.returncode == 0 and told.stdout == optioned.stdout
+    assert json.loads(told.stdout)[0]["lead_minutes"] == 28 * 24 * 60 + 7 * 60 + 44
+    ambiguous = tmp_path / "ambiguous.csv"
+    ambiguous.write_text("case_id,activity,timestamp\n1,New,1/3/2016 01:16\n1,Done,2/3/2016 9:00\n")
+    r = _dipstick("streams", str(ambiguous), "--format", "json")
     assert r.returncode == 2
-    problems = json.loads(r.stdout)["problems"]
-    assert problems[0]["value"] == "29/2/2016 01:16" and "--dayfirst" in problems[0]["message"]
-    assert _dipstick("streams", str(log), "--dayfirst").returncode == 0
+    [problem] = json.loads(r.stdout)["problems"]
+    assert (problem["row"], problem["line"], problem["field"], problem["value"]) == (
+        1, 2, "timestamp", "1/3/2016 01:16")
+    assert "--dayfirst" in problem["message"] and "--time-format" in problem["message"]
+    assert _dipstick("streams", str(ambiguous), "--dayfirst").returncode == 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,42 @@ def test_the_real_log_as_a_german_excel_export_maps_the_same(real_log: pd.DataFr
     assert german.events == original.events == 119_998
     assert (german.edges, german.variants, german.start_activities) == (
         original.edges, original.variants, original.start_activities)
+
+
+def test_the_real_log_reads_its_day_first_dates_without_a_time_format(
+        real_log: pd.DataFrame) -> None:
+    """The real ServiceNow export's ``29/2/2016 01:16`` read with no time option: its values
+    tell day-first (a day over 12), so it maps as with ``--time-format '%d/%m/%Y %H:%M'``."""
+    _, told = _read(require(REAL_LOG), replace(SERVICENOW, timestamp_format=None))
+    _, original = _read(require(REAL_LOG), SERVICENOW)
+    assert told.events == original.events == 119_998
+    assert (told.edges, told.variants, told.throughput) == (
+        original.edges, original.variants, original.throughput)
+
+
+def test_the_real_log_as_a_us_excel_export_maps_as_pm4py_reads_it(real_log: pd.DataFrame,
+                                                                  tmp_path: Path) -> None:
+    """The real log saved as Excel saves it in the US: ``2/29/2016 1:16 AM``, no zero
+    padding, a 12-hour clock. dipstick reads it with no time option (a value's second part
+    over 12 tells month-first) and maps what pandas + pm4py map from the same file with their
+    defaults (pandas infers the format from the first value)."""
+    first = real_log[real_log["case_id"].isin(real_log["case_id"].drop_duplicates()[:3000])]
+    ordered = _ordered(first)
+    t = ordered["timestamp"]
+    us = (t.dt.month.astype(str) + "/" + t.dt.day.astype(str) + "/" + t.dt.year.astype(str)
+          + " " + ((t.dt.hour + 11) % 12 + 1).astype(str) + t.dt.strftime(":%M %p"))
+    path = tmp_path / "incidents-us.csv"
+    pd.DataFrame({"Number": ordered["case_id"], "State": ordered["activity"], "Updated": us,
+                  "Updates": ordered["seq"]}).to_csv(path, index=False)
+    info, d = _read(path, LogMapping(case_id="Number", activity="State", timestamp="Updated",
+                                     seq="Updates"))
+    assert (info.rows, info.cases) == (len(first), 3000)
+    theirs = pd.read_csv(path, dtype={"Updated": str})
+    f = pm4py.format_dataframe(theirs, case_id="Number", activity_key="State",
+                               timestamp_key="Updated")
+    assert (f[TS].dt.tz_localize(None).to_numpy() == ordered["timestamp"].to_numpy()).all()
+    problems = _discovery_problems(d, f)
+    assert not problems, "\n".join(problems)
 
 
 # --- the licence boundary ---------------------------------------------------------------------

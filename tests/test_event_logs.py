@@ -647,6 +647,7 @@ def _staged_rows(con: duckdb.DuckDBPyConnection, path: Path,
                  mapping: LogMapping) -> list[dict[str, object]] | list[Problem]:
     """The staged path alone (stage as text, then type): what the direct read must equal."""
     from dipstick.engine import logs_sql
+    from dipstick.engine.log_times import DMY, Slash
     from dipstick.streams.logs import _csv_header, _stage_table
 
     sample = head(path)
@@ -655,7 +656,8 @@ def _staged_rows(con: duckdb.DuckDBPyConnection, path: Path,
         staged = _stage_table(con, "_staged", path, str(path), mapping, False, enc,
                               _csv_header(sample, enc))
         problems, _ = logs_sql.load_events(con, staged, "slow", str(path), mapping.missing,
-                                           mapping.timestamp_format, mapping.dayfirst)
+                                           mapping.timestamp_format,
+                                           Slash(DMY) if mapping.dayfirst else None)
         logs_sql.drop(con, "_staged", False)
     return problems or _rows(con, "slow")
 

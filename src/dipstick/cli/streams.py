@@ -64,8 +64,12 @@ def streams(
         help="Column ordering events with equal timestamps (e.g. sys_mod_count); default: "
              "file order.")] = None,
     time_format: Annotated[str | None, typer.Option(
-        help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M'.")] = None,
-    dayfirst: Annotated[bool, typer.Option(help="Dates like 29/2/2016 01:16.")] = False,
+        help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M' or "
+             "'%m/%d/%Y %I:%M %p'.")] = None,
+    dayfirst: Annotated[bool, typer.Option(
+        help="Dates like 01/03/2016 09:30 are day-first (without it, slash dates are read in "
+             "the order the log's values tell: 29/2/2016 day-first, 2/29/2016 month-first).")
+    ] = False,
     skip_bad_rows: Annotated[bool, typer.Option(
         "--skip-bad-rows", help="Leave out the events with a problem (no case, activity or "
                                 "time, a time that does not parse …) and list them on stderr, "
@@ -187,7 +191,7 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
                   f"{path.name} left out: lifecycle:transition neither start nor complete "
                   "(schedule, suspend, …; docs/event-logs.md)")
     # Rich only for a note: a clean log's JSON imports none
-    if loaded.known or skipped or loaded.start_unread:
+    if loaded.known or skipped or loaded.start_unread or loaded.dates:
         from rich.markup import escape  # the file's own names, printed inside markup
     if loaded.known:   # a column found by another tool's name: perhaps not the one meant
         found = ", ".join(f"{c!r} as the {f.replace('_id', '').replace('_', ' ')}"
@@ -200,6 +204,8 @@ def _log_stream(path: Path, mapping: Any, only: str | None, waiting: tuple[str, 
         err.print(f"[yellow]note[/yellow]: {escape(repr(col))} not read: each row is its "
                   f"completion only; --start-timestamp {escape(repr(col))} reads a row as a "
                   "start and a complete, giving steps their work time", highlight=False)
+    if loaded.dates:   # slash dates whose order the log's own values told
+        err.print(f"[yellow]note[/yellow]: {escape(loaded.dates)}", highlight=False)
     if skipped:
         err.print(f"[yellow]note[/yellow]: {skipped:,} event{'s' * (skipped != 1)} of "
                   f"{escape(path.name)} left out for a problem (--skip-bad-rows):")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from dipstick.connectors.presets import Preset
-from dipstick.engine.logs_sql import DAYFIRST_EXPECTED, ISO_EXPECTED, timestamp_sql
+from dipstick.engine.log_times import DAYFIRST_EXPECTED, DMY, ISO_EXPECTED, Slash, timestamp_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run, value_rules
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.package.tables import Column
@@ -140,7 +140,7 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
              f"TRY_CAST({t} AS TIMESTAMP) END END"]
     expected = [iso_expected]
     if dates.dayfirst:
-        parts.append(timestamp_sql(t, None, True)[0])
+        parts.append(timestamp_sql(t, None, Slash(DMY))[0])
         expected.append(DAYFIRST_EXPECTED)
     if dates.extra:
         forms = ", ".join(literal(f) for f in dates.extra)

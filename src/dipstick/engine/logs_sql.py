@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from dipstick.engine.log_times import Slash, Told, tell, timestamp_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, literal, run
 from dipstick.errors import Problem
 
@@ -29,18 +30,9 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("seq", "BIGINT NOT NULL"), ("_row", "BIGINT NOT NULL"),
 )
 TEXT_FIELDS = ("case_id", "activity", "lifecycle", "resource", "process", "service")
-# d/m/yyyy with an optional h:mm[:ss], no zero padding needed; %Y alone would also take "16".
-# Day first, then month and a four-digit year, split by one separator: / (British, French,
-# ServiceNow), . (German, Nordic) or - (Dutch); the slash forms first, the usual ones
-_DAYFIRST_RE = r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}( \d{1,2}:\d{2}(:\d{2})?)?"
-_DAYFIRST_FORMATS = "[" + ", ".join(f"'%d{s}%m{s}%Y{t}'" for s in "/.-"
-                                    for t in (" %H:%M:%S", " %H:%M", "")) + "]"
-ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
 LIFECYCLE_EXPECTED = ("must be start or complete (other transitions, such as schedule: "
                       "--skip-bad-rows leaves them out; states, such as In Progress, are no "
                       "lifecycle: read the log without --lifecycle)")
-DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss], or with . or - between day, month "
-                     "and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
 
 
 @dataclass(frozen=True)
@@ -134,21 +126,6 @@ def typed_time(raw_type: str) -> bool:
     return raw_type.upper().startswith(("TIMESTAMP", "DATE"))
 
 
-def timestamp_sql(text: str, fmt: str | None, dayfirst: bool) -> tuple[str, str]:
-    """SQL turning one text value into a naive UTC TIMESTAMP (NULL when unparseable), and the
-    expected form for messages."""
-    if fmt is not None:
-        return (f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)",
-                f"a date in the format {fmt}")
-    if dayfirst:
-        v = f"trim({text})"
-        return (f"CASE WHEN regexp_full_match({v}, {literal(_DAYFIRST_RE)}) THEN "
-                f"try_strptime({v}, {_DAYFIRST_FORMATS}) END", DAYFIRST_EXPECTED)
-    return (f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)",
-            ISO_EXPECTED + "; day-first dates like 29/2/2016 01:16 need --dayfirst, other forms "
-            "a strptime format (--time-format)")
-
-
 def _whole(text: str) -> str:
     """The order column's whole number (5, +5, 5.0; not 5.5, 1e3 or 0x10), NULL otherwise.
 
@@ -170,8 +147,18 @@ def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
     return None
 
 
+def told_dates(con: duckdb.DuckDBPyConnection, src: Staged, missing: Sequence[str],
+               scan: bool = True) -> Told | None:
+    """What the staged log's time column says of its slash dates' order
+    (:func:`dipstick.engine.log_times.tell`); None for a typed column or another form."""
+    col = src.columns["timestamp"]
+    if typed_time(src.types.get(col, "VARCHAR")):
+        return None
+    return tell(con, src.relation, src.rownum, ident(col), _text(ident(col), missing), scan)
+
+
 def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display: str,
-                missing: Sequence[str], fmt: str | None, dayfirst: bool,
+                missing: Sequence[str], fmt: str | None, slash: Slash | None,
                 ordered: bool = True, skip_bad: bool = False) -> tuple[list[Problem], int]:
     """(Re)create ``table`` in the canonical shape from the staged log, or return every problem
     of its values and leave the table as it was. Call inside :func:`utc`. With ``skip_bad``
@@ -193,7 +180,7 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
         text["timestamp"] = raw["timestamp"]
         typed["timestamp"], expected = f"CAST({raw['timestamp']} AS TIMESTAMP)", "a date"
     else:
-        typed["timestamp"], expected = timestamp_sql(text["timestamp"], fmt, dayfirst)
+        typed["timestamp"], expected = timestamp_sql(text["timestamp"], fmt, slash)
     typed["lifecycle"] = f"lower(trim({text['lifecycle']}))"
     if src.seq is None:
         seq_text, typed["seq"] = None, src.rownum
@@ -219,7 +206,7 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
                              "is not a whole number", ident(src.seq)))
 
     typed["_row"] = src.rownum
-    rows, start_checks = _rows_of(src, typed, missing, fmt, dayfirst, expected)
+    rows, start_checks = _rows_of(src, typed, missing, fmt, slash, expected)
     checks += start_checks
     schema = ", ".join(f"{ident(c)} {t}" for c, t in EVENT_COLUMNS)
     order = " ORDER BY case_id, timestamp, seq, _row" if ordered else ""
@@ -254,7 +241,7 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
 
 
 def _rows_of(src: Staged, typed: dict[str, str], missing: Sequence[str], fmt: str | None,
-             dayfirst: bool, expected: str) -> tuple[Callable[[str], str], list[Check]]:
+             slash: Slash | None, expected: str) -> tuple[Callable[[str], str], list[Check]]:
     """The SQL of the canonical rows of the staged log whose raw row meets a condition, and
     the checks of the start times. With a start-time column (``start_timestamp``) a row is
     two events, a start at its start time and a complete at its time (:func:`_event_order`).
@@ -270,7 +257,7 @@ def _rows_of(src: Staged, typed: dict[str, str], missing: Sequence[str], fmt: st
         text, begun = raw, f"CAST({raw} AS TIMESTAMP)"
     else:
         text = _text(raw, missing)
-        begun, _ = timestamp_sql(text, fmt, dayfirst)
+        begun, _ = timestamp_sql(text, fmt, slash)
     label = src.labels["start_timestamp"]
     checks = [Check(label, f"{text} IS NOT NULL AND {begun} IS NULL",
                     f"is not a valid date: expected {expected}", raw),
@@ -310,7 +297,7 @@ def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence
                     columns: Mapping[str, str], seq: str | None, table: str,
                     missing: Sequence[str], fmt: str | None, ordered: bool = True,
                     sample: str | None = None, canonical: bool = True,
-                    encoding: str = "utf-8") -> bool:
+                    encoding: str = "utf-8", slash: bool = False) -> bool:
     """The clean-log fast path of a plain CSV: (re)create ``table`` in one statement, the
     timestamps parsed by DuckDB's reader (no text staging, no second pass). True when done;
     False — the table left as it was — when the log is not one this path reads exactly as
@@ -336,7 +323,10 @@ def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence
     event (~0.012 s CPU each on 1.27 M events: docs/benchmarks.md, session 16). With the file
     order kept too (``ordered`` false), ``table`` is a view of the rows stored in
     ``_<table>_rows``, the file row their rowid (:func:`_with_rows`): the read then runs on
-    every thread. ``table`` must then be new to the connection (or such a view)."""
+    every thread. ``table`` must then be new to the connection (or such a view).
+
+    ``slash``: ``fmt`` is a slash date's form the log's values told (``log_times.form``), whose
+    year must have four digits, as the staged path's pattern requires."""
     if not set(missing) <= _FAST_MISSING or (fmt is not None and ("%z" in fmt or "%Z" in fmt)):
         return False
     if fmt is None and sample is not None:
@@ -345,7 +335,7 @@ def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence
                                                   naive, ordered, canonical, encoding):
             return True
     return _load_csv_direct(con, path, header, columns, seq, table, fmt, ordered, canonical,
-                            encoding)
+                            encoding, slash)
 
 
 # A first row's time in one of these forms: the reader tries the format (naive times only)
@@ -355,7 +345,8 @@ _NAIVE_ISO = (("%Y-%m-%d %H:%M:%S", r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"),
 
 def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence[str],
                      columns: Mapping[str, str], seq: str | None, table: str,
-                     fmt: str | None, ordered: bool, canonical: bool, encoding: str) -> bool:
+                     fmt: str | None, ordered: bool, canonical: bool, encoding: str,
+                     slash: bool = False) -> bool:
     time_col = columns["timestamp"]
     if any(f in columns and columns[f] == time_col for f in TEXT_FIELDS) or seq == time_col:
         return False   # one column read as time and as text: the staged path
@@ -400,6 +391,9 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     stored = [(c, t) for c, t in kept if c not in by_rowid | unread]
     if start_col is not None:   # a start after its row's completion: the staged path names it
         stored.append(("start_timestamp", "TIMESTAMP CHECK (start_timestamp <= timestamp)"))
+    if slash:   # a slash date's year has four digits (the form's %Y also takes "16")
+        stored = [(c, f"{t} CHECK ({ident(c)} >= TIMESTAMP '1000-01-01')" if "time" in c else t)
+                  for c, t in stored]
     select = ", ".join(typed[c] for c, _ in stored)
     schema = ", ".join(f"{ident(c)} {t}" for c, t in stored)
     order = (f" ORDER BY {typed['case_id']}, {typed['timestamp']}, {typed['seq']}, _rn"

@@ -20,6 +20,15 @@ from tempfile import TemporaryDirectory
 import duckdb
 
 from dipstick.engine import logs_sql
+from dipstick.engine.log_times import (
+    BOTH_OPTIONS,
+    DMY,
+    Slash,
+    Told,
+    form,
+    is_slash,
+    tell_values,
+)
 from dipstick.errors import PackageError, Problem
 from dipstick.textfile import (
     SAMPLE,
@@ -102,6 +111,7 @@ class Loaded:
     problems: tuple[Problem, ...] = ()
     known: tuple[tuple[str, str], ...] = ()   # (field, column) found by KNOWN_HEADERS
     start_unread: str | None = None   # a START_HEADERS column left unread
+    dates: str | None = None   # how slash dates read without an option were told apart
 
 
 def read_event_log(con: duckdb.DuckDBPyConnection, path: Path,
@@ -159,8 +169,8 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
         direct = _direct(con, path, display, mapping, table, ordered, canonical, enc, sample,
                          header)
         if direct is not None:
-            return Loaded(fmt, known=_known(direct, mapping),
-                          start_unread=_start_unread(header or {}, direct))
+            return Loaded(fmt, known=_known(direct[0], mapping),
+                          start_unread=_start_unread(header or {}, direct[0]), dates=direct[1])
         if fmt.startswith("xes"):
             from dipstick.streams.xes import stage_xes
 
@@ -171,9 +181,16 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                                   enc, header)
             options = mapping
         try:
+            slash, dates = None, None
+            if options.timestamp_format is None:
+                told = logs_sql.told_dates(con, staged, options.missing,
+                                           scan=not options.dayfirst)
+                order, dates = ((DMY, None) if options.dayfirst else
+                                _slash_order(told, staged, display))
+                slash = None if order is None else Slash(order, told.first[1] if told else "")
             problems, skipped = logs_sql.load_events(
                 con, staged, table, display, options.missing, options.timestamp_format,
-                options.dayfirst, ordered, skip_bad=mapping.skip_bad_rows)
+                slash, ordered, skip_bad=mapping.skip_bad_rows)
         finally:
             logs_sql.drop(con, relation, staged.view)
         if problems and not skipped:
@@ -181,7 +198,31 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     xes = fmt.startswith("xes")
     return Loaded(fmt, dropped, skipped, tuple(problems),
                   () if xes else _known(staged.columns, mapping),
-                  None if xes else _start_unread(staged.types, staged.columns))
+                  None if xes else _start_unread(staged.types, staged.columns), dates)
+
+
+def _slash_order(told: Told | None, staged: logs_sql.Staged,
+                 display: str) -> tuple[str | None, str | None]:
+    """The order slash dates read without an option are in, as their values tell it, and a
+    sentence saying so; (None, None) for a log whose times are no slash dates. A log whose
+    values tell no order, or both, is refused (docs/event-logs.md, "Times and time zones")."""
+    if told is None:
+        return None, None
+    label = staged.labels["timestamp"]
+
+    def problem(message: str, at: tuple[int, str]) -> PackageError:
+        line = at[0] + 1 if staged.csv_lines else None
+        return PackageError([Problem(display, message, row=at[0], field=label, value=at[1],
+                                     line=line)])
+
+    order = told.order
+    if told.day and told.month:
+        raise problem(f"the dates are month-first here but day-first in row {told.day[0]} "
+                      f"({told.day[1]!r}): give their form with --time-format", told.month)
+    if order is None:
+        raise problem("slash dates whose first two parts are 12 or less on every row, so each "
+                      f"could be day- or month-first: {BOTH_OPTIONS}", told.first)
+    return order, told.note(label)
 
 
 def _start_unread(names: Iterable[str], columns: Mapping[str, str]) -> str | None:
@@ -209,12 +250,14 @@ def log_format(path: Path) -> str | None:
 
 def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
             table: str, ordered: bool, canonical: bool, enc: str, sample: bytes,
-            header: dict[str, str] | None) -> dict[str, str] | None:
+            header: dict[str, str] | None) -> tuple[dict[str, str], str | None] | None:
     """A clean plain CSV read and typed in one statement (``logs_sql.load_csv_direct``): the
-    columns it read; None when the staged path must read it (a header DuckDB must sniff,
-    day-first dates, any bad value: the staged path then names every problem). ``sample`` and
-    ``header``: the file's first MiB and the header read from it (None: not a plain one)."""
-    if header is None or mapping.dayfirst:
+    columns it read, and how its slash dates were told apart (``Loaded.dates``); None when the
+    staged path must read it (a header DuckDB must sniff, slash dates whose order the first
+    MiB does not tell, any bad value: the staged path then names every problem). ``sample``
+    and ``header``: the file's first MiB and the header read from it (None: not a plain
+    one)."""
+    if header is None:
         return None
     columns, problems = _mapped(header, mapping, display)
     if problems:
@@ -224,10 +267,35 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
     first = _csv_line(sample, 1, enc)
     first_time = (first[names.index(columns["timestamp"])]
                   if first is not None and len(first) == len(names) else None)
+    fmt, dates = mapping.timestamp_format, None
+    if fmt is None and (mapping.dayfirst or is_slash(first_time)):
+        # slash dates in one form, as the first MiB tells their order: the reader takes that
+        # form (a third of the staged read's time); any other form fails it, and the staged
+        # path reads them all (docs/event-logs.md, "Times and time zones")
+        told = tell_values(_sample_times(sample, enc, names.index(columns["timestamp"])),
+                           mapping.missing)
+        order = DMY if mapping.dayfirst else None if told is None else told.order
+        if order is None or told is None or (told.day and told.month):
+            return None
+        fmt = form(told.first[1], order)
+        dates = None if mapping.dayfirst else told.note(columns["timestamp"])
     done = logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
-                                    mapping.timestamp_format, ordered, first_time, canonical,
-                                    enc)
-    return columns if done else None
+                                    fmt, ordered, first_time, canonical, enc,
+                                    slash=mapping.timestamp_format is None and fmt is not None)
+    return (columns, dates) if done else None
+
+
+def _sample_times(sample: bytes, enc: str, at: int) -> list[tuple[int, str]]:
+    """The (row, value) of column ``at`` in a CSV's first MiB, its whole lines only; none
+    when a quote could make a line's row number differ from its position."""
+    lines = sample.split(b"\n")[1:-1] if len(sample) == SAMPLE else sample.split(b"\n")[1:]
+    try:
+        text = [line.decode(_codec(enc, False)).rstrip("\r") for line in lines]
+    except UnicodeDecodeError:
+        return []
+    if any('"' in t for t in text):
+        return []
+    return [(i, f[at]) for i, f in enumerate(csv.reader(text), 1) if len(f) > at]
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,

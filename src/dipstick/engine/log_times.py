@@ -1,0 +1,169 @@
+"""How the time text of an event log (or an export) becomes a timestamp.
+
+ISO 8601 by default. Slash dates — ``29/2/2016 01:16``, ``2/29/2016 1:16 PM``,
+``29.02.2016 01:16``, ``29-02-2016`` — are day-first with ``--dayfirst``, and in an event log
+read without an option they are read in the order the log's own values tell: a value whose
+first part passes 12 (``29/2/2016``) makes them day-first, one whose second part does
+(``2/29/2016``) month-first. Nothing is guessed: a log in which no value tells the order is
+refused, naming a value and both options, and so is one whose values tell both orders. Dotted
+dates are day-first when no value says otherwise (no locale writes month.day.year).
+(docs/event-logs.md, "Times and time zones"; docs/decisions.md, session 28.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+import duckdb
+
+from dipstick.engine.sql import literal, run
+
+DMY, MDY = "dmy", "mdy"
+# a date of one or two-digit parts and a four-digit year (%Y alone would also take "16"), one
+# separator: / (British, French, US, ServiceNow), . (German, Nordic) or - (Dutch); an
+# optional h:mm[:ss] on a 24-hour clock, or a 12-hour one with AM or PM (US, Australian)
+SLASH_RE = (r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}"
+            r"( \d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?)?")
+_SLASH = re.compile(SLASH_RE)
+_CLOCKS = (" %H:%M:%S", " %H:%M", "", " %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p")
+ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
+DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss] (with AM or PM or without), or with "
+                     ". or - between day, month and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
+MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss] (with AM or PM or without), as "
+                       "the log's other dates (e.g. 2/29/2016 1:16 PM)")
+BOTH_OPTIONS = "--dayfirst reads them day-first, --time-format '%m/%d/%Y %H:%M' month-first"
+
+
+def is_slash(value: str | None) -> bool:
+    """Whether a time as written is a slash date (trimmed)."""
+    return value is not None and _SLASH.fullmatch(value.strip()) is not None
+
+
+@dataclass(frozen=True)
+class Slash:
+    """Slash dates in ``order`` (:data:`DMY`, :data:`MDY`); ``first``, the log's first time as
+    written, whose form is tried first: DuckDB tries a list of formats in turn, and a list
+    whose first entry fits costs a sixth of one that fits only further on (0.08 against 0.5 s
+    for 1.2 M times; docs/benchmarks.md, session 28)."""
+
+    order: str
+    first: str = ""
+
+
+def form(value: str, order: str) -> str | None:
+    """The strptime format of a slash date as written, in ``order``; None for no slash date."""
+    m = _SLASH.fullmatch(value.strip())
+    if m is None:
+        return None
+    a, b = ("%d", "%m") if order == DMY else ("%m", "%d")
+    sep, clock, secs, half = m.group(1)[0], m.group(2), m.group(3), m.group(4)
+    time = "" if clock is None else (" %I:%M" if half else " %H:%M") + (":%S" if secs else "")
+    return f"{a}{sep}{b}{sep}%Y{time}" + ("" if not half else " %p" if half[0] == " " else "%p")
+
+
+def _formats(slash: Slash) -> str:
+    """DuckDB's list of strptime formats for slash dates: the first time's form, then the rest
+    (the usual ones first)."""
+    a, b = ("%d", "%m") if slash.order == DMY else ("%m", "%d")
+    forms = [f"{a}{s}{b}{s}%Y{t}" for s in "/.-" for t in _CLOCKS]
+    first = form(slash.first, slash.order)
+    if first in forms:
+        forms.remove(first)
+        forms.insert(0, first)
+    return "[" + ", ".join(map(literal, forms)) + "]"
+
+
+def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str, str]:
+    """SQL turning one text value into a naive UTC TIMESTAMP (NULL when unparseable), and the
+    expected form for messages: by the strptime format ``fmt``, else as ``slash`` dates, else
+    as ISO 8601."""
+    if fmt is not None:
+        return (f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)",
+                f"a date in the format {fmt}")
+    if slash is not None:
+        v = f"trim({text})"
+        return (f"CASE WHEN regexp_full_match({v}, {literal(SLASH_RE)}) THEN "
+                f"try_strptime({v}, {_formats(slash)}) END",
+                DAYFIRST_EXPECTED if slash.order == DMY else MONTHFIRST_EXPECTED)
+    return (f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)",
+            ISO_EXPECTED + "; slash dates are read when a value tells day-first (29/2/2016) "
+            "from month-first (2/29/2016), or with --dayfirst; other forms need a strptime "
+            "format (--time-format)")
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a log's slash dates say of their order: the first row (and its value) whose first
+    part passes 12 (``day``), and whose second part does (``month``); ``first``, the log's
+    first row with a time and that time as written (its separator)."""
+
+    first: tuple[int, str]
+    day: tuple[int, str] | None
+    month: tuple[int, str] | None
+
+    @property
+    def order(self) -> str | None:
+        """:data:`DMY` or :data:`MDY` when the values tell one order (dots: day-first unless
+        told otherwise), None when they tell none or both."""
+        if self.day and self.month:
+            return None
+        if self.month:
+            return MDY
+        if self.day or "." in self.first[1]:
+            return DMY
+        return None
+
+    def note(self, label: str) -> str:
+        """What the command says of dates read in the :attr:`order` they told."""
+        kind = "day-first (d/m/yyyy)" if self.order == DMY else "month-first (m/d/yyyy)"
+        by = self.day or self.month
+        why = f"as row {by[0]} shows ({by[1]!r})" if by else "dotted dates being day-first"
+        return f"{label}: read as {kind} dates, {why}; --dayfirst or --time-format sets the form"
+
+
+_PARTS = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]")   # a slash date's first two parts
+
+
+def tell_values(rows: Iterable[tuple[int, str]], missing: Collection[str]) -> Told | None:
+    """:func:`tell` of (row, time) pairs in hand — a CSV's first MiB, before any read."""
+    first, day, month = None, None, None
+    for row, raw in rows:
+        value = raw.strip()
+        if value in missing:
+            continue
+        if first is None:
+            if not is_slash(value):
+                return None
+            first = (row, value)
+        m = _PARTS.match(value)
+        if m and day is None and int(m.group(1)) > 12:
+            day = (row, value)
+        if m and month is None and int(m.group(2)) > 12:
+            month = (row, value)
+    return None if first is None else Told(first, day, month)
+
+
+def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, text: str,
+         scan: bool = True) -> Told | None:
+    """How a time column is written (``raw``, its SQL over ``relation``, whose data row is
+    ``rownum``; ``text``, the same with missing markers NULL): None when its first value is no
+    slash date (ISO, or a form only a format reads), else what its values say of their order
+    — one scan of ~15 ms per 120 k rows, only for such a log (and only with ``scan``: else its
+    first value alone). The first value is the first row's: a scan keeps the rows' order."""
+    first = run(con, f"SELECT {rownum}, trim({text}) FROM {relation} WHERE {text} IS NOT NULL "
+                     "LIMIT 1")
+    if not first or not is_slash(str(first[0][1])):
+        return None
+    at = (int(first[0][0]), str(first[0][1]))
+    if not scan:
+        return Told(at, None, None)
+    parts = literal("^" + _PARTS.pattern)
+    day, month = (f"TRY_CAST(p.{k} AS INTEGER) > 12" for k in "dm")
+    row = run(con, f"SELECT min(r) FILTER (WHERE {day}), arg_min(v, r) FILTER (WHERE {day}), "
+                   f"min(r) FILTER (WHERE {month}), arg_min(v, r) FILTER (WHERE {month}) "
+                   f"FROM (SELECT r, v, regexp_extract(v, {parts}, ['d', 'm']) AS p FROM (SELECT "
+                   f"{rownum} AS r, CAST({raw} AS VARCHAR) AS v FROM {relation}))")[0]
+    found = [None if row[i] is None else (int(row[i]), str(row[i + 1]).strip()) for i in (0, 2)]
+    return Told(at, found[0], found[1])

@@ -1,0 +1,133 @@
+"""Slash dates in an event log read without a time option (docs/event-logs.md, "Times and time
+zones"): in the order the log's own values tell — a first part over 12 is a day, a second part
+over 12 is a day — said in ``Loaded.dates``; refused, naming row, field and value, when no
+value tells the order or values tell both; the options still win."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dipstick.engine.sql import connect
+from dipstick.errors import PackageError, Problem
+from dipstick.streams.logs import LogMapping, load_event_log, read_event_log
+
+HEADER = "case_id,activity,timestamp\n"
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    return connect()
+
+
+def _log(tmp_path: Path, times: list[str], name: str = "log.csv", sep: str = ",") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER.replace(",", sep) + "".join(
+        f"c{i // 2}{sep}{'ab'[i % 2]}{sep}{t}\n" for i, t in enumerate(times)), encoding="utf-8")
+    return path
+
+
+def _times(con: duckdb.DuckDBPyConnection) -> list[datetime]:
+    return [r[0] for r in con.execute("SELECT timestamp FROM events ORDER BY _row").fetchall()]
+
+
+def _refused(con: duckdb.DuckDBPyConnection, path: Path,
+             mapping: LogMapping = LogMapping()) -> list[Problem]:
+    with pytest.raises(PackageError) as e:
+        read_event_log(con, path, mapping)
+    tables = con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()[0][0]
+    assert tables == 0, "nothing may be created from a refused log"
+    return e.value.problems
+
+
+def test_month_first_dates_with_a_12_hour_clock_read_as_their_values_tell(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = _log(tmp_path, ["3/1/2016 9:05 AM", "3/1/2016 12:30 PM", "2/29/2016 11:59:30 pm",
+                           "3/12/2016 12:00 AM"])
+    loaded = load_event_log(con, path)
+    assert _times(con) == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 1, 12, 30),
+                           datetime(2016, 2, 29, 23, 59, 30), datetime(2016, 3, 12, 0, 0)]
+    assert loaded.dates == ("timestamp: read as month-first (m/d/yyyy) dates, as row 3 shows "
+                            "('2/29/2016 11:59:30 pm'); --dayfirst or --time-format sets the form")
+
+
+def test_day_first_dates_read_as_their_values_tell_as_dayfirst_reads_them(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    times = ["1/3/2016 09:05", "2/3/2016 9:05:30", "12/3/2016", "29/2/2016 1:16 PM"]
+    loaded = load_event_log(con, _log(tmp_path, times))
+    told = _times(con)
+    assert told == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 2, 9, 5, 30),
+                    datetime(2016, 3, 12), datetime(2016, 2, 29, 13, 16)]
+    assert loaded.dates is not None and "as row 4 shows ('29/2/2016 1:16 PM')" in loaded.dates
+    optioned = load_event_log(con, _log(tmp_path, times), LogMapping(dayfirst=True))
+    assert _times(con) == told and optioned.dates is None
+
+
+def test_dotted_dates_are_day_first_unless_a_value_says_otherwise(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    loaded = load_event_log(con, _log(tmp_path, ["01.02.2016 01:16", "01.03.2016 09:05"],
+                                      sep=";"))
+    assert _times(con) == [datetime(2016, 2, 1, 1, 16), datetime(2016, 3, 1, 9, 5)]
+    assert loaded.dates is not None and "dotted dates being day-first" in loaded.dates
+
+
+def test_dates_no_value_tells_apart_are_refused_naming_both_options(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = _log(tmp_path, ["01/02/2016 01:16", "01/03/2016 09:05", "12/03/2016 10:00"])
+    for mapping in (LogMapping(), LogMapping(skip_bad_rows=True)):   # not every row skipped
+        [p] = _refused(con, path, mapping)
+        assert (p.row, p.line, p.field, p.value) == (1, 2, "timestamp", "01/02/2016 01:16")
+        assert "--dayfirst" in p.message and "--time-format '%m/%d/%Y %H:%M'" in p.message
+
+
+def test_dates_telling_both_orders_are_refused_naming_both_rows(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = _log(tmp_path, ["01/02/2016 01:16", "29/02/2016 09:05", "02/13/2016 10:00",
+                           "30/01/2016 10:00"])
+    [p] = _refused(con, path)
+    assert (p.row, p.line, p.value) == (3, 4, "02/13/2016 10:00")
+    assert "day-first in row 2 ('29/02/2016 09:05')" in p.message and "--time-format" in p.message
+
+
+def test_the_options_win_over_what_the_values_tell(con: duckdb.DuckDBPyConnection,
+                                                   tmp_path: Path) -> None:
+    path = _log(tmp_path, ["2/28/2016 01:16", "2/29/2016 09:05"])
+    problems = _refused(con, path, LogMapping(dayfirst=True))
+    assert [p.value for p in problems] == ["2/28/2016 01:16", "2/29/2016 09:05"]
+    assert "day-first" in problems[0].message
+    loaded = load_event_log(con, _log(tmp_path, ["03/02/2016 01:16", "04/02/2016 09:05"]),
+                            LogMapping(timestamp_format="%d/%m/%Y %H:%M"))
+    assert _times(con) == [datetime(2016, 2, 3, 1, 16), datetime(2016, 2, 4, 9, 5)]
+    assert loaded.dates is None
+
+
+def test_a_log_whose_first_time_is_iso_is_read_as_iso(con: duckdb.DuckDBPyConnection,
+                                                      tmp_path: Path) -> None:
+    """Only a log whose first time is a slash date has its order told: an ISO log with a stray
+    slash date names that row as before."""
+    problems = _refused(con, _log(tmp_path, ["2016-02-29 01:16", "29/02/2016 09:05"]))
+    assert [(p.row, p.value) for p in problems] == [(2, "29/02/2016 09:05")]
+    assert "ISO 8601" in problems[0].message and "--dayfirst" in problems[0].message
+
+
+def test_text_times_in_parquet_and_start_times_are_told_alike(con: duckdb.DuckDBPyConnection,
+                                                              tmp_path: Path) -> None:
+    """A Parquet log's text times are told as a CSV's (its rows by file row); a row's start
+    time is read in the order its completion's values tell."""
+    path = tmp_path / "log.parquet"
+    pq.write_table(pa.table({"case_id": ["c", "c"], "activity": ["a", "b"],
+                             "timestamp": ["2/28/2016 1:16 PM", "2/29/2016 9:05 AM"],
+                             "start_timestamp": ["2/28/2016 1:00 PM", "2/29/2016 8:00 AM"]}),
+                   path)
+    loaded = load_event_log(con, path)
+    assert loaded.dates is not None and "as row 1 shows ('2/28/2016 1:16 PM')" in loaded.dates
+    rows = con.execute("SELECT timestamp, lifecycle FROM events ORDER BY _row, seq").fetchall()
+    assert rows == [(datetime(2016, 2, 28, 13, 0), "start"),
+                    (datetime(2016, 2, 28, 13, 16), "complete"),
+                    (datetime(2016, 2, 29, 8, 0), "start"),
+                    (datetime(2016, 2, 29, 9, 5), "complete")]
