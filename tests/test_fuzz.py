@@ -462,7 +462,11 @@ def log_cell(column: str) -> st.SearchStrategy[str]:
                 lambda d: d.isoformat(sep=" ", timespec="seconds")),
             st.datetimes(datetime(2024, 1, 1), datetime(2024, 1, 3)).map(
                 lambda d: d.strftime("%d.%m.%Y %H:%M")),
-            st.sampled_from(["", "?", "soon", "2024-13-45 25:00"]))
+            st.datetimes(datetime(2024, 1, 1), datetime(2024, 2, 28)).map(   # told or not
+                lambda d: d.strftime("%d/%m/%Y %H:%M")),
+            st.datetimes(datetime(2024, 1, 1), datetime(2024, 2, 28)).map(
+                lambda d: f"{d.month}/{d.day}/{d.year} {d.strftime('%I:%M %p').lstrip('0')}"),
+            st.sampled_from(["", "?", "soon", "2024-13-45 25:00", "29/2/24 1:16", "13/13/2024"]))
     if column == "lifecycle":
         return st.sampled_from(["start", "complete", "COMPLETE", "schedule", ""])
     if column == "seq":

@@ -131,3 +131,70 @@ def test_text_times_in_parquet_and_start_times_are_told_alike(con: duckdb.DuckDB
                     (datetime(2016, 2, 28, 13, 16), "complete"),
                     (datetime(2016, 2, 29, 8, 0), "start"),
                     (datetime(2016, 2, 29, 9, 5), "complete")]
+
+
+def _one_pass(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the log was read in one pass (``logs_sql.load_csv_direct``: a view of the stored
+    rows), not staged as text and typed (a table)."""
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'events'"
+                            ).fetchall()[0][0])
+
+
+def _events(con: duckdb.DuckDBPyConnection,
+            cols: str = "case_id, activity, timestamp, seq, _row") -> list[tuple[object, ...]]:
+    return con.execute(f"SELECT {cols} FROM events ORDER BY _row, seq").fetchall()
+
+
+def test_a_csv_whose_first_mib_tells_the_order_is_read_in_one_pass_as_staged(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """As ``dipstick streams`` reads a log: a plain CSV whose first MiB tells the order is
+    read in one pass with its first date's form; the same text in Parquet (always staged)
+    gives the same events, and both say how the order was told."""
+    times = ["3/1/2016 9:05 AM", "3/1/2016 12:30 PM", "2/29/2016 11:59 PM", "3/12/2016 12:00 AM"]
+    path = _log(tmp_path, times)
+    loaded = load_event_log(con, path, ordered=False, canonical=False)
+    assert _one_pass(con)
+    direct = _events(con)
+    pq.write_table(pa.table({"case_id": [f"c{i // 2}" for i in range(4)],
+                             "activity": ["a", "b", "a", "b"], "timestamp": times}),
+                   tmp_path / "log.parquet")
+    other = connect()
+    staged = load_event_log(other, tmp_path / "log.parquet", ordered=False, canonical=False)
+    assert not _one_pass(other) and _events(other) == direct
+    assert loaded.dates == staged.dates and loaded.dates is not None
+    assert "as row 3 shows ('2/29/2016 11:59 PM')" in loaded.dates
+
+
+def test_a_two_digit_year_is_refused_on_the_one_pass_read_too(con: duckdb.DuckDBPyConnection,
+                                                              tmp_path: Path) -> None:
+    """The first date's form has %Y, which would take "16" as the year 16: the one-pass read
+    refuses it, and the staged read names the row."""
+    path = _log(tmp_path, ["29/2/2016 01:16", "1/3/16 09:05"])
+    with pytest.raises(PackageError) as e:
+        load_event_log(con, path, ordered=False, canonical=False)
+    assert [(p.row, p.value) for p in e.value.problems] == [(2, "1/3/16 09:05")]
+
+
+def test_dates_told_only_after_the_first_mib_are_read_as_the_whole_log_tells(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """60,000 dates whose first MiB tells no order, then one with a day over 12: the whole
+    column is asked, and the log is read day-first."""
+    times = [f"{1 + i % 12:02d}/0{1 + i % 9}/2016 10:00" for i in range(60_000)]
+    path = _log(tmp_path, [*times, "29/02/2016 10:00"])
+    assert path.stat().st_size > 2**20
+    loaded = load_event_log(con, path, ordered=False, canonical=False)
+    assert loaded.dates is not None and "as row 60001 shows ('29/02/2016 10:00')" in loaded.dates
+    assert _times(con)[:2] == [datetime(2016, 1, 1, 10, 0), datetime(2016, 2, 2, 10, 0)]
+
+
+def test_start_times_on_the_one_pass_read_take_the_completions_form(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = tmp_path / "disco.csv"
+    path.write_text("case_id,activity,start_timestamp,timestamp\n"
+                    "c,a,2/28/2016 1:00 PM,2/28/2016 1:16 PM\nc,b,2/29/2016 8:00 AM,"
+                    "2/29/2016 9:05 AM\n", encoding="utf-8")
+    load_event_log(con, path, ordered=False, canonical=False)
+    assert _one_pass(con)
+    assert _events(con, "timestamp, lifecycle") == [
+        (datetime(2016, 2, 28, 13, 0), "start"), (datetime(2016, 2, 28, 13, 16), "complete"),
+        (datetime(2016, 2, 29, 8, 0), "start"), (datetime(2016, 2, 29, 9, 5), "complete")]
