@@ -23,6 +23,10 @@ the benchmark prints AGREE or DISAGREE per shape and exits 1 on a disagreement. 
 - ``excel-de-eur.csv``: the same in Windows-1252 with a cost column in € and a team with an
   en dash and typographic quotes (bytes 0x80–0x9F: DuckDB's Latin-1 reader refuses them, so
   dipstick reads a UTF-8 copy); the same options;
+- ``excel-us.csv``: Excel's US form (``Case``, ``Activity``, ``Timestamp``,
+  ``2/29/2016 1:16:05 PM``); no options: the values tell month-first (session 28);
+- ``servicenow-uk.csv``: ServiceNow's day-first ``29/02/2016 01:16:00`` (the shared real
+  log's form); the columns named, no time option: the values tell day-first;
 - ``plain.csv.gz`` and ``log.xes`` (state log, ``Z`` times): no options;
 - ``disco.csv``: one row per activity instance with ``Start Timestamp`` and ``Complete
   Timestamp`` (Disco's export; each state visit from its time to the case's next event), read
@@ -66,6 +70,11 @@ class Shape:
 
 def _t(r: dict[str, str]) -> datetime:
     return datetime.fromisoformat(r["timestamp"])
+
+
+def _us(t: datetime) -> str:
+    """Excel's US form: month first, no zero padding, a 12-hour clock (2/29/2016 1:16:05 PM)."""
+    return f"{t.month}/{t.day}/{t.year} {(t.hour + 11) % 12 + 1}:{t:%M:%S %p}"
 
 
 def _csv(header: list[str], row: Callable[[dict[str, str]], list[str]], sep: str = ",",
@@ -147,6 +156,16 @@ SHAPES = [
                lambda r: [r["case_id"], r["activity"], _t(r).strftime("%d.%m.%Y %H:%M:%S"),
                           "12,50 €", "Müller – „Service Desk“"],
                sep=";", encoding="cp1252", eol="\r\n")),
+    Shape("excel-us.csv", [], {"case": "Case", "activity": "Activity", "timestamp": "Timestamp",
+                               "format": "%m/%d/%Y %I:%M:%S %p"},
+          _csv(["Case", "Activity", "Timestamp"],
+               lambda r: [r["case_id"], r["activity"], _us(_t(r))])),
+    Shape("servicenow-uk.csv", ["--case", "number", "--activity", "incident_state",
+                                "--timestamp", "sys_updated_at"],
+          {"case": "number", "activity": "incident_state", "timestamp": "sys_updated_at",
+           "format": "%d/%m/%Y %H:%M:%S"},
+          _csv(["number", "incident_state", "sys_updated_at"],
+               lambda r: [r["case_id"], r["activity"], _t(r).strftime("%d/%m/%Y %H:%M:%S")])),
     Shape("plain.csv.gz", [], {**_ISO, "format": "ISO8601"},
           lambda rows: gzip.compress(SHAPES[0].rows(rows), mtime=0)),
     Shape("log.xes", [], {"xes": True}, _xes),
