@@ -27,7 +27,8 @@ DMY, MDY = "dmy", "mdy"
 SLASH_RE = (r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}"
             r"( \d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?)?")
 _SLASH = re.compile(SLASH_RE)
-_CLOCKS = (" %H:%M:%S", " %H:%M", "", " %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p")
+_CLOCKS = (" %H:%M:%S", " %H:%M", "")                          # tried first, each separator
+_CLOCKS_12 = (" %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p")   # then these
 ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
 DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss] (with AM or PM or without), or with "
                      ". or - between day, month and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
@@ -64,10 +65,12 @@ def form(value: str, order: str) -> str | None:
 
 
 def _formats(slash: Slash) -> str:
-    """DuckDB's list of strptime formats for slash dates: the first time's form, then the rest
-    (the usual ones first)."""
+    """DuckDB's list of strptime formats for slash dates: the first time's form, then the rest,
+    the 24-hour forms first (without a first time, the importer's ``--dayfirst``, the list
+    before session 28 comes first: a dotted date fits its fifth entry, not its eleventh)."""
     a, b = ("%d", "%m") if slash.order == DMY else ("%m", "%d")
-    forms = [f"{a}{s}{b}{s}%Y{t}" for s in "/.-" for t in _CLOCKS]
+    forms = [f"{a}{s}{b}{s}%Y{t}" for clocks in (_CLOCKS, _CLOCKS_12) for s in "/.-"
+             for t in clocks]
     first = form(slash.first, slash.order)
     if first in forms:
         forms.remove(first)
