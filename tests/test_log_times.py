@@ -48,20 +48,21 @@ def _refused(con: duckdb.DuckDBPyConnection, path: Path,
 def test_month_first_dates_with_a_12_hour_clock_read_as_their_values_tell(
         con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = _log(tmp_path, ["3/1/2016 9:05 AM", "3/1/2016 12:30 PM", "2/29/2016 11:59:30 pm",
-                           "3/12/2016 12:00 AM"])
+                           "3/12/2016 12:00 AM", "3/12/2016 1:00:00.250PM", "3/12/2016 14:00"])
     loaded = load_event_log(con, path)
     assert _times(con) == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 1, 12, 30),
-                           datetime(2016, 2, 29, 23, 59, 30), datetime(2016, 3, 12, 0, 0)]
+                           datetime(2016, 2, 29, 23, 59, 30), datetime(2016, 3, 12, 0, 0),
+                           datetime(2016, 3, 12, 13, 0, 0, 250000), datetime(2016, 3, 12, 14)]
     assert loaded.dates == ("timestamp: read as month-first (m/d/yyyy) dates, as row 3 shows "
                             "('2/29/2016 11:59:30 pm'); --dayfirst or --time-format sets the form")
 
 
 def test_day_first_dates_read_as_their_values_tell_as_dayfirst_reads_them(
         con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    times = ["1/3/2016 09:05", "2/3/2016 9:05:30", "12/3/2016", "29/2/2016 1:16 PM"]
+    times = ["1/3/2016 09:05", "2/3/2016 9:05:30.5", "12/3/2016", "29/2/2016 1:16 PM"]
     loaded = load_event_log(con, _log(tmp_path, times))
     told = _times(con)
-    assert told == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 2, 9, 5, 30),
+    assert told == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 2, 9, 5, 30, 500000),
                     datetime(2016, 3, 12), datetime(2016, 2, 29, 13, 16)]
     assert loaded.dates is not None and "as row 4 shows ('29/2/2016 1:16 PM')" in loaded.dates
     optioned = load_event_log(con, _log(tmp_path, times), LogMapping(dayfirst=True))
@@ -150,7 +151,8 @@ def test_a_csv_whose_first_mib_tells_the_order_is_read_in_one_pass_as_staged(
     """As ``dipstick streams`` reads a log: a plain CSV whose first MiB tells the order is
     read in one pass with its first date's form; the same text in Parquet (always staged)
     gives the same events, and both say how the order was told."""
-    times = ["3/1/2016 9:05 AM", "3/1/2016 12:30 PM", "2/29/2016 11:59 PM", "3/12/2016 12:00 AM"]
+    times = ["3/1/2016 9:05:00.125 AM", "3/1/2016 12:30:00.5 PM", "2/29/2016 11:59:00.0 PM",
+             "3/12/2016 12:00:59.999999 AM"]
     path = _log(tmp_path, times)
     loaded = load_event_log(con, path, ordered=False, canonical=False)
     assert _one_pass(con)
@@ -162,7 +164,8 @@ def test_a_csv_whose_first_mib_tells_the_order_is_read_in_one_pass_as_staged(
     staged = load_event_log(other, tmp_path / "log.parquet", ordered=False, canonical=False)
     assert not _one_pass(other) and _events(other) == direct
     assert loaded.dates == staged.dates and loaded.dates is not None
-    assert "as row 3 shows ('2/29/2016 11:59 PM')" in loaded.dates
+    assert "as row 3 shows ('2/29/2016 11:59:00.0 PM')" in loaded.dates
+    assert direct[0][2] == datetime(2016, 3, 1, 9, 5, 0, 125000)
 
 
 def test_a_two_digit_year_is_refused_on_the_one_pass_read_too(con: duckdb.DuckDBPyConnection,

@@ -23,16 +23,17 @@ from dipstick.engine.sql import literal, run
 DMY, MDY = "dmy", "mdy"
 # a date of one or two-digit parts and a four-digit year (%Y alone would also take "16"), one
 # separator: / (British, French, US, ServiceNow), . (German, Nordic) or - (Dutch); an
-# optional h:mm[:ss] on a 24-hour clock, or a 12-hour one with AM or PM (US, Australian)
+# optional h:mm[:ss[.ffffff]] on a 24-hour clock or a 12-hour one with AM or PM (US, Australia)
 SLASH_RE = (r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}"
-            r"( \d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?)?")
+            r"( \d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?( ?[AaPp][Mm])?)?")
 _SLASH = re.compile(SLASH_RE)
 _CLOCKS = (" %H:%M:%S", " %H:%M", "")                          # tried first, each separator
-_CLOCKS_12 = (" %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p")   # then these
+_CLOCKS_MORE = (" %H:%M:%S.%f", " %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p",
+                " %I:%M:%S.%f %p", " %I:%M:%S.%f%p")              # then these
 ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
-DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss] (with AM or PM or without), or with "
+DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss[.fff]] (with AM or PM or not), or with "
                      ". or - between day, month and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
-MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss] (with AM or PM or without), as "
+MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss[.fff]] (with AM or PM or not), as "
                        "the log's other dates (e.g. 2/29/2016 1:16 PM)")
 BOTH_OPTIONS = "--dayfirst reads them day-first, --time-format '%m/%d/%Y %H:%M' month-first"
 
@@ -59,22 +60,23 @@ def form(value: str, order: str) -> str | None:
     if m is None:
         return None
     a, b = ("%d", "%m") if order == DMY else ("%m", "%d")
-    sep, clock, secs, half = m.group(1)[0], m.group(2), m.group(3), m.group(4)
-    time = "" if clock is None else (" %I:%M" if half else " %H:%M") + (":%S" if secs else "")
+    sep, clock, secs, part, half = m.group(1)[0], *m.groups()[1:5]
+    time = "" if clock is None else ((" %I:%M" if half else " %H:%M") + (":%S" if secs else "")
+                                     + (".%f" if part else ""))
     return f"{a}{sep}{b}{sep}%Y{time}" + ("" if not half else " %p" if half[0] == " " else "%p")
 
 
 def _formats(slash: Slash) -> str:
     """DuckDB's list of strptime formats for slash dates: the first time's form, then the rest,
-    the 24-hour forms first (without a first time, the importer's ``--dayfirst``, the list
-    before session 28 comes first: a dotted date fits its fifth entry, not its eleventh)."""
+    the 24-hour forms without a fraction first (without a first time, the importer's
+    ``--dayfirst``, the list before session 28 comes first: a dotted date fits its fifth entry,
+    not its eleventh)."""
     a, b = ("%d", "%m") if slash.order == DMY else ("%m", "%d")
-    forms = [f"{a}{s}{b}{s}%Y{t}" for clocks in (_CLOCKS, _CLOCKS_12) for s in "/.-"
+    forms = [f"{a}{s}{b}{s}%Y{t}" for clocks in (_CLOCKS, _CLOCKS_MORE) for s in "/.-"
              for t in clocks]
     first = form(slash.first, slash.order)
-    if first in forms:
-        forms.remove(first)
-        forms.insert(0, first)
+    if first is not None:
+        forms = [first, *(f for f in forms if f != first)]
     return "[" + ", ".join(map(literal, forms)) + "]"
 
 
