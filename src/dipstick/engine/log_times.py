@@ -35,6 +35,7 @@ DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss[.fff]] (with AM or PM o
                      ". or - between day, month and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
 MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss[.fff]] (with AM or PM or not), as "
                        "the log's other dates (e.g. 2/29/2016 1:16 PM)")
+_SPACED_OFFSET = r" ([+-]\d{2}(:?\d{2})?)$"
 BOTH_OPTIONS = "--dayfirst reads them day-first, --time-format '%m/%d/%Y %H:%M' month-first"
 
 
@@ -92,7 +93,11 @@ def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str,
         return (f"CASE WHEN regexp_full_match({v}, {literal(SLASH_RE)}) THEN "
                 f"try_strptime({v}, {_formats(slash)}) END",
                 DAYFIRST_EXPECTED if slash.order == DMY else MONTHFIRST_EXPECTED)
-    return (f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)",
+    # an offset after a space (Java's "yyyy-MM-dd HH:mm:ss Z": 2016-02-29 01:16:05 +0100), which
+    # DuckDB's cast refuses, is joined to the time; only a value the plain cast refuses pays it
+    spaced = f"regexp_replace({text}, {literal(_SPACED_OFFSET)}, '\\1')"
+    return (f"TRY_CAST(coalesce(TRY_CAST({text} AS TIMESTAMPTZ), TRY_CAST({spaced} AS "
+            "TIMESTAMPTZ)) AS TIMESTAMP)",
             ISO_EXPECTED + "; slash dates are read when a value tells day-first (29/2/2016) "
             "from month-first (2/29/2016), or with --dayfirst; other forms need a strptime "
             "format (--time-format)")
