@@ -215,3 +215,19 @@ def test_an_offset_after_a_space_is_read(con: duckdb.DuckDBPyConnection, tmp_pat
     bad = _log(tmp_path, ["2016-02-29 01:16:05 +0100", "2016-02-29 09:00:00 +01:00:00"], "b.csv")
     assert [(p.row, p.value) for p in _refused(connect(), bad)] == [
         (2, "2016-02-29 09:00:00 +01:00:00")]
+
+
+def test_quoted_fields_and_line_breaks_in_them_do_not_hide_what_the_dates_tell(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Exports quote free text (a description with commas, quotes, line breaks): the first
+    MiB is read record by record, so the log still takes the one-pass read, and the row that
+    told the order is a data row, not a line."""
+    path = tmp_path / "quoted.csv"
+    path.write_text('case_id,note,activity,timestamp\nc0,"a, ""b""",a,3/1/2016 9:05 AM\n'
+                    'c0,"line\nbreak",b,3/1/2016 12:30 PM\nc1,x,a,2/29/2016 11:59 PM\n'
+                    "c1,,b,3/2/2016 8:00 AM\n", encoding="utf-8")
+    loaded = load_event_log(con, path, ordered=False, canonical=False)
+    assert _one_pass(con)
+    assert loaded.dates is not None and "as row 3 shows ('2/29/2016 11:59 PM')" in loaded.dates
+    assert _times(con) == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 1, 12, 30),
+                           datetime(2016, 2, 29, 23, 59), datetime(2016, 3, 2, 8, 0)]

@@ -152,6 +152,8 @@ def tell_values(rows: Iterable[tuple[int, str]], missing: Collection[str]) -> To
             day = (row, value)
         if m and month is None and int(m.group(2)) > 12:
             month = (row, value)
+        if day and month:
+            break
     return None if first is None else Told(first, day, month)
 
 

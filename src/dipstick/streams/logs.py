@@ -10,7 +10,8 @@ every problem found and creates nothing. See docs/event-logs.md.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+import io
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -268,34 +269,44 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
     first_time = (first[names.index(columns["timestamp"])]
                   if first is not None and len(first) == len(names) else None)
     fmt, dates = mapping.timestamp_format, None
-    if fmt is None and (mapping.dayfirst or is_slash(first_time)):
+    if fmt is None and (mapping.dayfirst or first_time is None or is_slash(first_time)):
         # slash dates in one form, as the first MiB tells their order: the reader takes that
         # form (a third of the staged read's time); any other form fails it, and the staged
         # path reads them all (docs/event-logs.md, "Times and time zones")
         told = tell_values(_sample_times(sample, enc, names.index(columns["timestamp"])),
                            mapping.missing)
-        order = DMY if mapping.dayfirst else None if told is None else told.order
-        if order is None or told is None or (told.day and told.month):
+        if told is not None:
+            order = DMY if mapping.dayfirst else told.order
+            if order is None or (told.day and told.month):
+                return None
+            fmt = form(told.first[1], order)
+            dates = None if mapping.dayfirst else told.note(columns["timestamp"])
+        elif mapping.dayfirst:
             return None
-        fmt = form(told.first[1], order)
-        dates = None if mapping.dayfirst else told.note(columns["timestamp"])
     done = logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
                                     fmt, ordered, first_time, canonical, enc,
                                     slash=mapping.timestamp_format is None and fmt is not None)
     return (columns, dates) if done else None
 
 
-def _sample_times(sample: bytes, enc: str, at: int) -> list[tuple[int, str]]:
-    """The (row, value) of column ``at`` in a CSV's first MiB, its whole lines only; none
-    when a quote could make a line's row number differ from its position."""
-    lines = sample.split(b"\n")[1:-1] if len(sample) == SAMPLE else sample.split(b"\n")[1:]
+def _sample_times(sample: bytes, enc: str, at: int) -> Iterator[tuple[int, str]]:
+    """The (row, value) of column ``at`` in a CSV's first MiB, record by record as read (quoted
+    fields and line breaks in them too), its whole records only."""
+    whole = len(sample) < SAMPLE
+    end = len(sample) if whole else sample.rfind(b"\n") + 1
     try:
-        text = [line.decode(_codec(enc, False)).rstrip("\r") for line in lines]
+        text = sample[:end].decode(_codec(enc, True))
     except UnicodeDecodeError:
-        return []
-    if any('"' in t for t in text):
-        return []
-    return [(i, f[at]) for i, f in enumerate(csv.reader(text), 1) if len(f) > at]
+        return
+    records = csv.reader(io.StringIO(text, newline=""))
+    next(records, None)   # the header
+    held: list[str] | None = None
+    for row, fields in enumerate(records, 1):
+        if held is not None and len(held) > at:
+            yield row - 1, held[at]
+        held = fields
+    if held is not None and len(held) > at and whole:   # the last record may be cut
+        yield row, held[at]
 
 
 def _stage_table(con: duckdb.DuckDBPyConnection, relation: str, path: Path, display: str,
