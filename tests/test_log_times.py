@@ -231,3 +231,20 @@ def test_quoted_fields_and_line_breaks_in_them_do_not_hide_what_the_dates_tell(
     assert loaded.dates is not None and "as row 3 shows ('2/29/2016 11:59 PM')" in loaded.dates
     assert _times(con) == [datetime(2016, 3, 1, 9, 5), datetime(2016, 3, 1, 12, 30),
                            datetime(2016, 2, 29, 23, 59), datetime(2016, 3, 2, 8, 0)]
+
+
+def test_a_date_whose_two_parts_pass_12_tells_nothing_and_is_named(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """``13/13/2016`` is no date in either order: it does not tell both orders (which would
+    refuse the whole log for a contradiction it does not hold), it is a bad row."""
+    for kind in ("log.csv", "log.parquet"):   # the first MiB, and the whole column
+        times = ["29/02/2016 01:16", "13/13/2016 09:05", "01/03/2016 10:00", "02/03/2016 10:00"]
+        if kind == "log.csv":
+            path = _log(tmp_path, times)
+        else:
+            path = tmp_path / kind
+            pq.write_table(pa.table({"case_id": ["c0", "c0", "c1", "c1"],
+                                     "activity": ["a", "b", "a", "b"], "timestamp": times}), path)
+        problems = _refused(connect(), path)
+        assert [(p.row, p.value) for p in problems] == [(2, "13/13/2016 09:05")]
+        assert problems[0].message.startswith("is not a valid date: expected a day-first date")

@@ -1,13 +1,14 @@
 """How the time text of an event log (or an export) becomes a timestamp.
 
-ISO 8601 by default. Slash dates — ``29/2/2016 01:16``, ``2/29/2016 1:16 PM``,
-``29.02.2016 01:16``, ``29-02-2016`` — are day-first with ``--dayfirst``, and in an event log
-read without an option they are read in the order the log's own values tell: a value whose
-first part passes 12 (``29/2/2016``) makes them day-first, one whose second part does
-(``2/29/2016``) month-first. Nothing is guessed: a log in which no value tells the order is
-refused, naming a value and both options, and so is one whose values tell both orders. Dotted
-dates are day-first when no value says otherwise (no locale writes month.day.year).
-(docs/event-logs.md, "Times and time zones"; docs/decisions.md, session 28.)
+ISO 8601 by default (an offset after a space too, as Java writes it). Slash dates —
+``29/2/2016 01:16``, ``2/29/2016 1:16 PM``, ``29.02.2016 01:16``, ``29-02-2016`` — are
+day-first with ``--dayfirst``; in an event log read without an option they are read in the
+order the log's own values tell: a value whose first part alone passes 12 (``29/2/2016``)
+makes them day-first, one whose second part alone does (``2/29/2016``) month-first. Nothing is
+guessed: a log in which no value tells the order is refused, naming a value and both options,
+and so is one whose values tell both orders. Dotted dates are day-first when no value says
+otherwise (no locale writes month.day.year). (docs/event-logs.md, "Times and time zones";
+docs/decisions.md, session 28.)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ DMY, MDY = "dmy", "mdy"
 SLASH_RE = (r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}"
             r"( \d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?( ?[AaPp][Mm])?)?")
 _SLASH = re.compile(SLASH_RE)
+_SPACED_OFFSET = r" ([+-]\d{2}(:?\d{2})?)$"   # 2016-02-29 01:16:05 +0100: DuckDB's cast refuses
 _CLOCKS = (" %H:%M:%S", " %H:%M", "")                          # tried first, each separator
 _CLOCKS_MORE = (" %H:%M:%S.%f", " %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p",
                 " %I:%M:%S.%f %p", " %I:%M:%S.%f%p")              # then these
@@ -35,7 +37,6 @@ DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss[.fff]] (with AM or PM o
                      ". or - between day, month and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
 MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss[.fff]] (with AM or PM or not), as "
                        "the log's other dates (e.g. 2/29/2016 1:16 PM)")
-_SPACED_OFFSET = r" ([+-]\d{2}(:?\d{2})?)$"
 BOTH_OPTIONS = "--dayfirst reads them day-first, --time-format '%m/%d/%Y %H:%M' month-first"
 
 
@@ -106,8 +107,8 @@ def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str,
 @dataclass(frozen=True)
 class Told:
     """What a log's slash dates say of their order: the first row (and its value) whose first
-    part passes 12 (``day``), and whose second part does (``month``); ``first``, the log's
-    first row with a time and that time as written (its separator)."""
+    part alone passes 12 (``day``), and whose second part alone does (``month``); ``first``,
+    the log's first row with a time and that time as written (its separator)."""
 
     first: tuple[int, str]
     day: tuple[int, str] | None
@@ -148,9 +149,10 @@ def tell_values(rows: Iterable[tuple[int, str]], missing: Collection[str]) -> To
                 return None
             first = (row, value)
         m = _PARTS.match(value)
-        if m and day is None and int(m.group(1)) > 12:
+        big = (int(m.group(1)) > 12, int(m.group(2)) > 12) if m else (False, False)
+        if day is None and big == (True, False):   # 13/13/2024 tells nothing: it is no date
             day = (row, value)
-        if m and month is None and int(m.group(2)) > 12:
+        if month is None and big == (False, True):
             month = (row, value)
         if day and month:
             break
@@ -172,7 +174,8 @@ def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, t
     if not scan:
         return Told(at, None, None)
     parts = literal("^" + _PARTS.pattern)
-    day, month = (f"TRY_CAST(p.{k} AS INTEGER) > 12" for k in "dm")
+    big = [f"TRY_CAST(p.{k} AS INTEGER) > 12" for k in "dm"]
+    day, month = (f"{big[i]} AND NOT {big[1 - i]}" for i in (0, 1))   # 13/13 tells nothing
     row = run(con, f"SELECT min(r) FILTER (WHERE {day}), arg_min(v, r) FILTER (WHERE {day}), "
                    f"min(r) FILTER (WHERE {month}), arg_min(v, r) FILTER (WHERE {month}) "
                    f"FROM (SELECT r, v, regexp_extract(v, {parts}, ['d', 'm']) AS p FROM (SELECT "
