@@ -56,12 +56,17 @@ class Slash:
     first: str = ""
 
 
+def _directives(order: str) -> tuple[str, str]:
+    """The strptime directives of a slash date's first two parts in ``order``."""
+    return ("%d", "%m") if order == DMY else ("%m", "%d")
+
+
 def form(value: str, order: str) -> str | None:
     """The strptime format of a slash date as written, in ``order``; None for no slash date."""
     m = _SLASH.fullmatch(value.strip())
     if m is None:
         return None
-    a, b = ("%d", "%m") if order == DMY else ("%m", "%d")
+    a, b = _directives(order)
     sep, clock, secs, part, half = m.group(1)[0], *m.groups()[1:5]
     time = "" if clock is None else ((" %I:%M" if half else " %H:%M") + (":%S" if secs else "")
                                      + (".%f" if part else ""))
@@ -73,7 +78,7 @@ def _formats(slash: Slash) -> str:
     the 24-hour forms without a fraction first (without a first time, the importer's
     ``--dayfirst``, the list before session 28 comes first: a dotted date fits its fifth entry,
     not its eleventh)."""
-    a, b = ("%d", "%m") if slash.order == DMY else ("%m", "%d")
+    a, b = _directives(slash.order)
     forms = [f"{a}{s}{b}{s}%Y{t}" for clocks in (_CLOCKS, _CLOCKS_MORE) for s in "/.-"
              for t in clocks]
     first = form(slash.first, slash.order)
