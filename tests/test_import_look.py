@@ -163,6 +163,27 @@ def test_date_forms_are_read_from_the_values(tmp_path: Path) -> None:
     assert code == 0 and summary["first_date"] == "2026-03-25"
 
 
+def test_dates_duckdbs_casts_misread_are_refused_or_read_right(tmp_path: Path) -> None:
+    """The plain TIMESTAMP cast reads "2026-03-25 10:00 PM" as 10:00 and the time-zone one
+    29/02/16 as the year 29: the first is named (a 12-hour clock needs --date-format), the
+    second read as 2016 with --dayfirst, and a zone name still honoured."""
+    header = ["id", "service", "type", "opened_at"]
+    pkg = tmp_path / "pkg"
+    pm = write_csv(tmp_path / "pm.csv", header, [["T1", "mail", "incident", "2026-03-25 10:00"],
+                                                 ["T2", "mail", "incident", "2026-03-25 10:00 PM"]])
+    code, error = imported("tickets", pm, "--starter-services", "--into", pkg)
+    assert code == 2 and not pkg.exists()
+    named = [p for p in error["problems"] if p["row"] is not None]
+    assert [(p["row"], p["field"], p["value"]) for p in named] == [
+        (2, "opened_at", "2026-03-25 10:00 PM")]
+    short = write_csv(tmp_path / "short.csv", header, [
+        ["T1", "mail", "incident", "29/02/16 22:00"], ["T2", "mail", "incident", "1/3/16"],
+        ["T3", "mail", "incident", "2016-03-02 10:00 UTC"]])
+    code, summary = imported("tickets", short, "--dayfirst", "--starter-services", "--into", pkg)
+    assert code == 0 and (summary["first_date"], summary["last_date"]) == ("2016-02-29",
+                                                                           "2016-03-02")
+
+
 def test_date_hints_name_the_option(tmp_path: Path) -> None:
     from dipstick.connectors.look import date_hint
     from dipstick.connectors.sources import open_source

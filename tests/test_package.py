@@ -45,6 +45,16 @@ def test_unparseable_date(tmp_path: Path) -> None:
     assert "not a valid date" in p.message
 
 
+@pytest.mark.parametrize("value", ["29/02/16 09:30", "16-02-29", "1/2/3", "2026-03-01 10:00 PM"])
+def test_a_date_duckdbs_cast_misreads_is_not_a_valid_date(tmp_path: Path, value: str) -> None:
+    """DuckDB's cast reads 29/02/16 as 16 February of the year 29 (any first part of one to
+    three digits is a year), and the plain TIMESTAMP cast drops a trailing "PM": neither is
+    ISO 8601, the contract's form, so each is named, not loaded as another date."""
+    [p] = _problems(tmp_path, _with_tickets(opened_at=value))
+    assert (p.file, p.row, p.field, p.value) == ("tickets.csv", 3, "opened_at", value)
+    assert "not a valid date" in p.message
+
+
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     def build(b: PackageBuilder) -> PackageBuilder:
         b.healthy()

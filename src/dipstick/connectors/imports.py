@@ -25,6 +25,7 @@ from dipstick.connectors.look import FieldLook
 from dipstick.connectors.presets import Preset, preset
 from dipstick.connectors.sources import Source, open_source, read_error, stage
 from dipstick.defaults import IMPORT_KINDS
+from dipstick.engine.log_times import iso_sql
 from dipstick.engine.sql import (
     duplicate_message,
     duplicate_rows,
@@ -387,7 +388,7 @@ def _read_typed(path: Path, columns: tuple[Column, ...]) -> str:
         c = kinds[name]
         x = ident(name)
         if c.kind in ("timestamp", "month"):
-            return f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP) AS {x}"
+            return f"{iso_sql(x)} AS {x}"
         if c.kind == "boolean":
             return f"TRY_CAST({x} AS BOOLEAN) AS {x}"
         return f"TRY_CAST({x} AS {c.sql_type}) AS {x}"

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 import duckdb
 
 from dipstick.connectors.presets import Preset
-from dipstick.engine.log_times import DAYFIRST_EXPECTED, DMY, ISO_EXPECTED, Slash, timestamp_sql
+from dipstick.engine.log_times import (
+    DAYFIRST_EXPECTED,
+    DMY,
+    ISO_EXPECTED,
+    Slash,
+    iso_sql,
+    timestamp_sql,
+)
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, ident, literal, run, value_rules
 from dipstick.errors import PackageError, Problem, UsageError
 from dipstick.package.tables import Column
@@ -129,15 +136,11 @@ def date_sql(t: str, dates: Dates, month: bool = False) -> tuple[str, str]:
         t = (f"CASE WHEN regexp_full_match({t}, '\\d{{4}}-\\d{{1,2}}') THEN {t} || '-01' "
              f"ELSE {t} END")
     if dates.fmt is not None:
-        return (f"CAST(try_strptime({t}, {literal(dates.fmt)}) AS TIMESTAMP)",
-                f"a date in the format {dates.fmt}")
+        return timestamp_sql(t, dates.fmt, None)
     iso_expected = ISO_EXPECTED
-    # an offset (Z, +01:00, -0500) needs the time-zone parse (4× slower); plain ISO does not
-    offset = (f"{t} LIKE '%Z' OR {t} LIKE '%z' OR strpos(substr({t}, 11), '+') > 0 OR "
-              f"strpos(substr({t}, 11), '-') > 0")
-    parts = [f"CASE WHEN substr({t}, 5, 1) = '-' THEN CASE WHEN {offset} THEN "
-             f"TRY_CAST(TRY_CAST({t} AS TIMESTAMPTZ) AS TIMESTAMP) ELSE "
-             f"TRY_CAST({t} AS TIMESTAMP) END END"]
+    # the time-zone parse, which honours an offset or a zone (Z, +01:00, UTC) and refuses other
+    # text after the time: the plain TIMESTAMP cast reads "2016-02-29 10:00 PM" as 10:00
+    parts = [iso_sql(t)]
     expected = [iso_expected]
     if dates.dayfirst:
         parts.append(timestamp_sql(t, None, Slash(DMY))[0])

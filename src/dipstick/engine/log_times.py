@@ -1,7 +1,9 @@
 """How the time text of an event log (or an export) becomes a timestamp.
 
-ISO 8601 by default (an offset after a space too, as Java writes it). Slash dates —
-``29/2/2016 01:16``, ``2/29/2016 1:16 PM``, ``29.02.2016 01:16``, ``29-02-2016`` — are
+ISO 8601 by default (an offset after a space too, as Java writes it), no time before the year
+1000: DuckDB's cast reads ``29/02/16`` as 16 February of the year 29. Slash dates —
+``29/2/2016 01:16``, ``2/29/2016 1:16 PM``, ``29.02.2016 01:16``, ``29-02-2016``, and with a
+two-digit year after / or . (``29/02/16 09:30``, read as 2016; 69–99 as 19xx) — are
 day-first with ``--dayfirst``; in an event log read without an option they are read in the
 order the log's own values tell: a value whose first part alone passes 12 (``29/2/2016``)
 makes them day-first, one whose second part alone does (``2/29/2016``) month-first. Nothing is
@@ -19,30 +21,58 @@ from dataclasses import dataclass
 
 import duckdb
 
-from dipstick.engine.sql import literal, run
+from dipstick.engine.quote import literal
 
 DMY, MDY = "dmy", "mdy"
 # a date of one or two-digit parts and a four-digit year (%Y alone would also take "16"), one
 # separator: / (British, French, US, ServiceNow), . (German, Nordic) or - (Dutch); an
 # optional h:mm[:ss[.ffffff]] on a 24-hour clock or a 12-hour one with AM or PM (US, Australia)
-SLASH_RE = (r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}"
-            r"( \d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?( ?[AaPp][Mm])?)?")
-_SLASH = re.compile(SLASH_RE)
+_CLOCK_RE = r"( \d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?( ?[AaPp][Mm])?)?"
+SLASH_RE = r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.|-\d{1,2}-)\d{4}" + _CLOCK_RE
+# a two-digit year (29/02/16, 29.02.16), read by %y: not after -, where 16-02-29 is ISO's order
+SHORT_RE = r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.)\d{2}" + _CLOCK_RE
+_SLASH, _SHORT = re.compile(SLASH_RE), re.compile(SHORT_RE)
+# DuckDB's cast reads a date whose first part has one to three digits as the year (29/02/16 as
+# 16 February of the year 29, 1/2/3 as the year 1): no log or export means a time before this
+EARLIEST = "TIMESTAMP '1000-01-01'"
 _SPACED_OFFSET = r" ([+-]\d{2}(:?\d{2})?)$"   # 2016-02-29 01:16:05 +0100: DuckDB's cast refuses
 _CLOCKS = (" %H:%M:%S", " %H:%M", "")                          # tried first, each separator
 _CLOCKS_MORE = (" %H:%M:%S.%f", " %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p",
                 " %I:%M:%S.%f %p", " %I:%M:%S.%f%p")              # then these
 ISO_EXPECTED = "an ISO 8601 date (e.g. 2026-03-01, 2026-03-01 09:30 or 2026-03-01T09:30:00+01:00)"
 DAYFIRST_EXPECTED = ("a day-first date d/m/yyyy h:mm[:ss[.fff]] (with AM or PM or not), or with "
-                     ". or - between day, month and year (e.g. 29/2/2016 01:16, 29.02.2016 01:16)")
-MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss[.fff]] (with AM or PM or not), as "
-                       "the log's other dates (e.g. 2/29/2016 1:16 PM)")
+                     ". or - between day, month and year, or d/m/yy (e.g. 29/2/2016 01:16, "
+                     "29.02.2016 01:16, 29/02/16)")
+MONTHFIRST_EXPECTED = ("a month-first date m/d/yyyy h:mm[:ss[.fff]] (with AM or PM or not), or "
+                       "m/d/yy, as the log's other dates (e.g. 2/29/2016 1:16 PM)")
 BOTH_OPTIONS = "--dayfirst reads them day-first, --time-format '%m/%d/%Y %H:%M' month-first"
 
 
 def is_slash(value: str | None) -> bool:
     """Whether a time as written is a slash date (trimmed)."""
-    return value is not None and _SLASH.fullmatch(value.strip()) is not None
+    return value is not None and _match(value) is not None
+
+
+def _match(value: str) -> tuple[re.Match[str], str] | None:
+    """A slash date's match and its year's directive (%Y, or %y for a two-digit year)."""
+    v = value.strip()
+    m = _SLASH.fullmatch(v)
+    if m is not None:
+        return m, "%Y"
+    m = _SHORT.fullmatch(v)
+    return None if m is None else (m, "%y")
+
+
+def dated(cast: str) -> str:
+    """``cast``, NULL where it gives a time before :data:`EARLIEST` (DuckDB computes the
+    repeated expression once: +0.013 s on 1.2 M times)."""
+    return f"CASE WHEN {cast} >= {EARLIEST} THEN {cast} END"
+
+
+def iso_sql(text: str) -> str:
+    """ISO 8601 text as a naive UTC TIMESTAMP (an offset or a zone honoured), NULL when it is
+    none, a time before the year 1000 included (:data:`EARLIEST`)."""
+    return dated(f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)")
 
 
 @dataclass(frozen=True)
@@ -63,26 +93,27 @@ def _directives(order: str) -> tuple[str, str]:
 
 def form(value: str, order: str) -> str | None:
     """The strptime format of a slash date as written, in ``order``; None for no slash date."""
-    m = _SLASH.fullmatch(value.strip())
-    if m is None:
+    found = _match(value)
+    if found is None:
         return None
+    m, year = found
     a, b = _directives(order)
     sep, clock, secs, part, half = m.group(1)[0], *m.groups()[1:5]
     time = "" if clock is None else ((" %I:%M" if half else " %H:%M") + (":%S" if secs else "")
                                      + (".%f" if part else ""))
-    return f"{a}{sep}{b}{sep}%Y{time}" + ("" if not half else " %p" if half[0] == " " else "%p")
+    return f"{a}{sep}{b}{sep}{year}{time}" + ("" if not half else " %p" if half[0] == " " else "%p")
 
 
-def _formats(slash: Slash) -> str:
-    """DuckDB's list of strptime formats for slash dates: the first time's form, then the rest,
-    the 24-hour forms without a fraction first (without a first time, the importer's
-    ``--dayfirst``, the list before session 28 comes first: a dotted date fits its fifth entry,
-    not its eleventh)."""
+def _formats(slash: Slash, year: str = "%Y") -> str:
+    """DuckDB's list of strptime formats for slash dates whose year is ``year`` (%Y, or %y after
+    / or .): the first time's form, then the rest, the 24-hour forms without a fraction first
+    (without a first time, the importer's ``--dayfirst``, the list before session 28 comes
+    first: a dotted date fits its fifth entry, not its eleventh)."""
     a, b = _directives(slash.order)
-    forms = [f"{a}{s}{b}{s}%Y{t}" for clocks in (_CLOCKS, _CLOCKS_MORE) for s in "/.-"
-             for t in clocks]
+    forms = [f"{a}{s}{b}{s}{year}{t}" for clocks in (_CLOCKS, _CLOCKS_MORE)
+             for s in ("/.-" if year == "%Y" else "/.") for t in clocks]
     first = form(slash.first, slash.order)
-    if first is not None:
+    if first is not None and first in forms:
         forms = [first, *(f for f in forms if f != first)]
     return "[" + ", ".join(map(literal, forms)) + "]"
 
@@ -91,19 +122,20 @@ def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str,
     """SQL turning one text value into a naive UTC TIMESTAMP (NULL when unparseable), and the
     expected form for messages: by the strptime format ``fmt``, else as ``slash`` dates, else
     as ISO 8601."""
-    if fmt is not None:
-        return (f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)",
+    if fmt is not None:   # %Y also takes "16": the year 16 is no date (EARLIEST)
+        return (dated(f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)"),
                 f"a date in the format {fmt}")
     if slash is not None:
-        v = f"trim({text})"
+        v = f"trim({text})"   # a two-digit year only where a four-digit one does not fit
         return (f"CASE WHEN regexp_full_match({v}, {literal(SLASH_RE)}) THEN "
-                f"try_strptime({v}, {_formats(slash)}) END",
+                f"try_strptime({v}, {_formats(slash)}) WHEN regexp_full_match({v}, "
+                f"{literal(SHORT_RE)}) THEN try_strptime({v}, {_formats(slash, '%y')}) END",
                 DAYFIRST_EXPECTED if slash.order == DMY else MONTHFIRST_EXPECTED)
     # an offset after a space (Java's "yyyy-MM-dd HH:mm:ss Z": 2016-02-29 01:16:05 +0100), which
     # DuckDB's cast refuses, is joined to the time; only a value the plain cast refuses pays it
     spaced = f"regexp_replace({text}, {literal(_SPACED_OFFSET)}, '\\1')"
-    return (f"TRY_CAST(coalesce(TRY_CAST({text} AS TIMESTAMPTZ), TRY_CAST({spaced} AS "
-            "TIMESTAMPTZ)) AS TIMESTAMP)",
+    return (dated(f"TRY_CAST(coalesce(TRY_CAST({text} AS TIMESTAMPTZ), TRY_CAST({spaced} AS "
+                  "TIMESTAMPTZ)) AS TIMESTAMP)"),
             ISO_EXPECTED + "; slash dates are read when a value tells day-first (29/2/2016) "
             "from month-first (2/29/2016), or with --dayfirst; other forms need a strptime "
             "format (--time-format)")
@@ -133,7 +165,9 @@ class Told:
 
     def note(self, label: str) -> str:
         """What the command says of dates read in the :attr:`order` they told."""
-        kind = "day-first (d/m/yyyy)" if self.order == DMY else "month-first (m/d/yyyy)"
+        found = _match(self.first[1])
+        y = "yy" if found is not None and found[1] == "%y" else "yyyy"
+        kind = f"day-first (d/m/{y})" if self.order == DMY else f"month-first (m/d/{y})"
         by = self.day or self.month
         why = f"as row {by[0]} shows ({by[1]!r})" if by else "dotted dates being day-first"
         return f"{label}: read as {kind} dates, {why}; --dayfirst or --time-format sets the form"
@@ -171,8 +205,8 @@ def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, t
     slash date (ISO, or a form only a format reads), else what its values say of their order
     — one scan of ~15 ms per 120 k rows, only for such a log (and only with ``scan``: else its
     first value alone). The first value is the first row's: a scan keeps the rows' order."""
-    first = run(con, f"SELECT {rownum}, trim({text}) FROM {relation} WHERE {text} IS NOT NULL "
-                     "LIMIT 1")
+    first = con.execute(f"SELECT {rownum}, trim({text}) FROM {relation} WHERE {text} IS NOT "
+                        "NULL LIMIT 1").fetchall()
     if not first or not is_slash(str(first[0][1])):
         return None
     at = (int(first[0][0]), str(first[0][1]))
@@ -181,9 +215,10 @@ def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, t
     parts = literal("^" + _PARTS.pattern)
     big = [f"TRY_CAST(p.{k} AS INTEGER) > 12" for k in "dm"]
     day, month = (f"{big[i]} AND NOT {big[1 - i]}" for i in (0, 1))   # 13/13 tells nothing
-    row = run(con, f"SELECT min(r) FILTER (WHERE {day}), arg_min(v, r) FILTER (WHERE {day}), "
-                   f"min(r) FILTER (WHERE {month}), arg_min(v, r) FILTER (WHERE {month}) "
-                   f"FROM (SELECT r, v, regexp_extract(v, {parts}, ['d', 'm']) AS p FROM (SELECT "
-                   f"{rownum} AS r, CAST({raw} AS VARCHAR) AS v FROM {relation}))")[0]
+    row = con.execute(f"SELECT min(r) FILTER (WHERE {day}), arg_min(v, r) FILTER (WHERE {day}), "
+                      f"min(r) FILTER (WHERE {month}), arg_min(v, r) FILTER (WHERE {month}) "
+                      f"FROM (SELECT r, v, regexp_extract(v, {parts}, ['d', 'm']) AS p FROM "
+                      f"(SELECT {rownum} AS r, CAST({raw} AS VARCHAR) AS v FROM {relation}))"
+                      ).fetchall()[0]
     found = [None if row[i] is None else (int(row[i]), str(row[i + 1]).strip()) for i in (0, 2)]
     return Told(at, found[0], found[1])

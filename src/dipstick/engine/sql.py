@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from dipstick.engine import coded as coded_
+from dipstick.engine.log_times import iso_sql
 from dipstick.engine.quote import ident as ident
 from dipstick.engine.quote import literal as literal
 from dipstick.engine.rules import DUCKDB, Column, Rule, table_rules, value_rules_of
@@ -60,11 +61,11 @@ def _typed(col: Column, raw_type: str) -> str:
     if col.kind == "text":
         return x if text else f"CAST({x} AS VARCHAR)"
     if col.kind == "timestamp":
-        return (f"TRY_CAST(TRY_CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)" if text
+        return (iso_sql(x) if text
                 else _utc(x) if raw in _ZONED else f"TRY_CAST({x} AS TIMESTAMP)")
     if col.kind == "month":
         inner = f"CASE WHEN length({x}) = 7 THEN {x} || '-01' ELSE {x} END" if text else x
-        cast = (f"TRY_CAST(TRY_CAST({inner} AS TIMESTAMPTZ) AS TIMESTAMP)" if text
+        cast = (iso_sql(inner) if text
                 else _utc(x) if raw in _ZONED else f"TRY_CAST({inner} AS TIMESTAMP)")
         return f"date_trunc('month', {cast})"
     if col.kind == "boolean" and text:

@@ -284,8 +284,7 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
         elif mapping.dayfirst:
             return None
     done = logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
-                                    fmt, ordered, first_time, canonical, enc,
-                                    slash=mapping.timestamp_format is None and fmt is not None)
+                                    fmt, ordered, first_time, canonical, enc)
     return (columns, dates) if done else None
 
 
