@@ -27,6 +27,8 @@ the benchmark prints AGREE or DISAGREE per shape and exits 1 on a disagreement. 
   ``2/29/2016 1:16:05 PM``); no options: the values tell month-first (session 28);
 - ``servicenow-uk.csv``: ServiceNow's day-first ``29/02/2016 01:16:00`` (the shared real
   log's form); the columns named, no time option: the values tell day-first;
+- ``oracle.csv``: Oracle's ``01-MAR-2016 09:30:05`` (a month name); no options: the first
+  time's form is the log's (session 29);
 - ``plain.csv.gz`` and ``log.xes`` (state log, ``Z`` times): no options;
 - ``disco.csv``: one row per activity instance with ``Start Timestamp`` and ``Complete
   Timestamp`` (Disco's export; each state visit from its time to the case's next event), read
@@ -166,6 +168,10 @@ SHAPES = [
            "format": "%d/%m/%Y %H:%M:%S"},
           _csv(["number", "incident_state", "sys_updated_at"],
                lambda r: [r["case_id"], r["activity"], _t(r).strftime("%d/%m/%Y %H:%M:%S")])),
+    Shape("oracle.csv", [], {**_ISO, "format": "%d-%b-%Y %H:%M:%S"},
+          _csv(["case_id", "activity", "timestamp"],
+               lambda r: [r["case_id"], r["activity"],
+                          _t(r).strftime("%d-%b-%Y %H:%M:%S").upper()])),
     Shape("plain.csv.gz", [], {**_ISO, "format": "ISO8601"},
           lambda rows: gzip.compress(SHAPES[0].rows(rows), mtime=0)),
     Shape("log.xes", [], {"xes": True}, _xes),

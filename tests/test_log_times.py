@@ -5,6 +5,7 @@ value tells the order or values tell both; the options still win."""
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 from pathlib import Path
 
@@ -296,3 +297,45 @@ def test_a_date_whose_two_parts_pass_12_tells_nothing_and_is_named(
         problems = _refused(connect(), path)
         assert [(p.row, p.value) for p in problems] == [(2, "13/13/2016 09:05")]
         assert problems[0].message.startswith("is not a valid date: expected a day-first date")
+
+
+@pytest.mark.parametrize(("times", "fmt"), [
+    (["01-MAR-2016 09:30", "29-FEB-2016 23:05", "01-mar-2016 10:00"], "%d-%b-%Y %H:%M"),
+    (["01/Mar/16 9:30 AM", "29/Feb/16 11:05 PM", "01/Mar/16 10:00 AM"], "%d/%b/%y %I:%M %p"),
+    (["Mar 1, 2016 9:30:00 AM", "Feb 29, 2016 11:05:00 PM", "Mar 1, 2016 10:00:00 AM"],
+     "%b %d, %Y %I:%M:%S %p"),
+    (["1 March 2016 09:30", "29 February 2016 23:05", "1 March 2016 10:00"], "%d %B %Y %H:%M"),
+    (["2016.03.01 09:30", "2016.02.29 23:05", "2016.03.01 10:00"], "%Y.%m.%d %H:%M"),
+    (["Tue, 01 Mar 2016 10:30:00 +0100", "Mon, 29 Feb 2016 23:05:00 +0000",
+      "Tue, 01 Mar 2016 05:00:00 -0500"], "%a, %d %b %Y %H:%M:%S %z")])
+def test_times_whose_month_is_a_name_are_read_in_the_form_the_first_shows(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path, times: list[str], fmt: str) -> None:
+    """Oracle, Jira, US and British long forms, e-mail's and year-first dots: a month name
+    tells the order, so the first time's form is the log's, said on stderr; in one pass as
+    staged (Parquet). Before session 29 each was refused, every row a problem."""
+    path = tmp_path / "log.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["case_id", "activity", "timestamp"],
+                                 *([f"c{i}", "a", t] for i, t in enumerate(times))])
+    want = [datetime(2016, 3, 1, 9, 30), datetime(2016, 2, 29, 23, 5),
+            datetime(2016, 3, 1, 10, 0)]
+    loaded = load_event_log(con, path, ordered=False, canonical=False)
+    assert _one_pass(con) == ("%z" not in fmt) and _times(con) == want
+    assert loaded.dates == (f"timestamp: read in the form {fmt}, as row 1 shows "
+                            f"({times[0]!r}); --time-format sets another")
+    pq.write_table(pa.table({"case_id": ["c0", "c1", "c2"], "activity": ["a"] * 3,
+                             "timestamp": times}), tmp_path / "log.parquet")
+    other = connect()
+    assert load_event_log(other, tmp_path / "log.parquet").dates == loaded.dates
+    assert _times(other) == want
+
+
+def test_a_time_in_another_form_than_the_first_named_one_is_a_bad_row(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = _log(tmp_path, ["01-MAR-2016 09:30", "2016-03-01 10:00", "02-MAR-2016 11:00",
+                           "next tuesday"])
+    problems = _refused(con, path)
+    assert [(p.row, p.value) for p in problems] == [(2, "2016-03-01 10:00"),
+                                                     (4, "next tuesday")]
+    assert problems[0].message == ("is not a valid date: expected a date in the format "
+                                   "%d-%b-%Y %H:%M")

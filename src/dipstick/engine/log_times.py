@@ -141,6 +141,35 @@ def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str,
             "format (--time-format)")
 
 
+# Times only their form reads, whose month is a name or whose year comes first with dots:
+# Oracle's 01-MAR-2016 09:30, Jira's 12/Mar/24 10:15 AM, the US Mar 1, 2016 9:30:05 AM, the
+# British 1 March 2016, e-mail's Tue, 01 Mar 2016 09:30:05 +0000, 2016.03.01 09:30. A month
+# name tells the order, so the first time's form is the log's (named_form).
+_NAMED = tuple(d + t for d in ("%d-%b-%Y", "%d-%b-%y", "%d/%b/%Y", "%d/%b/%y", "%d %b %Y",
+                               "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%a, %d %b %Y", "%Y.%m.%d")
+               for t in ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", " %I:%M %p", " %I:%M:%S %p",
+                         " %I:%M%p", " %I:%M:%S%p", " %I.%M.%S.%f %p", " %H:%M:%S %z"))
+
+
+def named_form(con: duckdb.DuckDBPyConnection, value: str) -> str | None:
+    """The strptime format of a time as written whose month is a name (or whose year comes
+    first with dots), as DuckDB reads it; None for ISO 8601, a slash date or any other form.
+    One query of the one value (~110 formats)."""
+    v = value.strip()
+    if is_slash(v) or not (re.search(r"[A-Za-z]{3}", v) or re.match(r"\d{4}\.\d", v)):
+        return None
+    tried = ", ".join(f"{dated(f'try_strptime($v, {literal(f)})')} IS NOT NULL" for f in _NAMED)
+    hits = con.execute(f"SELECT {iso_sql('$v')} IS NOT NULL, {tried}", {"v": v}).fetchall()[0]
+    return None if hits[0] else next(
+        (f for f, hit in zip(_NAMED, hits[1:], strict=True) if hit), None)
+
+
+def named_note(label: str, at: tuple[int, str], fmt: str) -> str:
+    """What the command says of times read in the form their first one showed."""
+    return (f"{label}: read in the form {fmt}, as row {at[0]} shows ({at[1]!r}); --time-format "
+            "sets another")
+
+
 @dataclass(frozen=True)
 class Told:
     """What a log's slash dates say of their order: the first row (and its value) whose first

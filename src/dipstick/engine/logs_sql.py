@@ -157,6 +157,17 @@ def told_dates(con: duckdb.DuckDBPyConnection, src: Staged, missing: Sequence[st
     return tell(con, src.relation, src.rownum, ident(col), _text(ident(col), missing), scan)
 
 
+def first_time(con: duckdb.DuckDBPyConnection, src: Staged,
+               missing: Sequence[str]) -> tuple[int, str] | None:
+    """The staged log's first time as written and its row; None for a typed column or none."""
+    col = src.columns["timestamp"]
+    if typed_time(src.types.get(col, "VARCHAR")):
+        return None
+    found = run(con, f"SELECT {src.rownum}, trim({_text(ident(col), missing)}) FROM "
+                     f"{src.relation} WHERE {_text(ident(col), missing)} IS NOT NULL LIMIT 1")
+    return (int(found[0][0]), str(found[0][1])) if found else None
+
+
 def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display: str,
                 missing: Sequence[str], fmt: str | None, slash: Slash | None,
                 ordered: bool = True, skip_bad: bool = False) -> tuple[list[Problem], int]:

@@ -28,6 +28,8 @@ from dipstick.engine.log_times import (
     Told,
     form,
     is_slash,
+    named_form,
+    named_note,
     tell_values,
 )
 from dipstick.errors import PackageError, Problem
@@ -182,16 +184,19 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
                                   enc, header)
             options = mapping
         try:
-            slash, dates = None, None
-            if options.timestamp_format is None:
+            slash, dates, time_form = None, None, options.timestamp_format
+            if time_form is None:
                 told = logs_sql.told_dates(con, staged, options.missing,
                                            scan=not options.dayfirst)
                 order, dates = ((DMY, None) if options.dayfirst else
                                 _slash_order(told, staged, display))
                 slash = None if order is None else Slash(order, told.first[1] if told else "")
+                if slash is None:   # a month name: the first time's form
+                    first = logs_sql.first_time(con, staged, options.missing)
+                    time_form, dates = _named_at(con, first, staged.labels["timestamp"])
             problems, skipped = logs_sql.load_events(
-                con, staged, table, display, options.missing, options.timestamp_format,
-                slash, ordered, skip_bad=mapping.skip_bad_rows)
+                con, staged, table, display, options.missing, time_form, slash, ordered,
+                skip_bad=mapping.skip_bad_rows)
         finally:
             logs_sql.drop(con, relation, staged.view)
         if problems and not skipped:
@@ -200,6 +205,14 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     return Loaded(fmt, dropped, skipped, tuple(problems),
                   () if xes else _known(staged.columns, mapping),
                   None if xes else _start_unread(staged.types, staged.columns), dates)
+
+
+def _named_at(con: duckdb.DuckDBPyConnection, at: tuple[int, str] | None,
+              label: str) -> tuple[str | None, str | None]:
+    """The form of a log's times whose first one (``at``: its row and value) names its month
+    (``named_form``), and a sentence saying so; (None, None) for any other."""
+    fmt = None if at is None else named_form(con, at[1])
+    return (None, None) if fmt is None or at is None else (fmt, named_note(label, at, fmt))
 
 
 def _slash_order(told: Told | None, staged: logs_sql.Staged,
@@ -273,8 +286,8 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
         # slash dates in one form, as the first MiB tells their order: the reader takes that
         # form (a third of the staged read's time); any other form fails it, and the staged
         # path reads them all (docs/event-logs.md, "Times and time zones")
-        told = tell_values(_sample_times(sample, enc, names.index(columns["timestamp"])),
-                           mapping.missing)
+        times = _sample_times(sample, enc, names.index(columns["timestamp"]))
+        told = tell_values(times, mapping.missing)
         if told is not None:
             order = DMY if mapping.dayfirst else told.order
             if order is None or (told.day and told.month):
@@ -283,6 +296,12 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
             dates = None if mapping.dayfirst else told.note(columns["timestamp"])
         elif mapping.dayfirst:
             return None
+        elif first_time is None:   # a quoted first record: its time as read record by record
+            at = next(((r, v.strip()) for r, v in _sample_times(sample, enc, names.index(
+                columns["timestamp"])) if v.strip() not in mapping.missing), None)
+            fmt, dates = _named_at(con, at, columns["timestamp"])
+    elif fmt is None and first_time is not None:   # a month name: the first time's form
+        fmt, dates = _named_at(con, (1, first_time.strip()), columns["timestamp"])
     done = logs_sql.load_csv_direct(con, path, names, columns, seq, table, mapping.missing,
                                     fmt, ordered, first_time, canonical, enc)
     return (columns, dates) if done else None
