@@ -310,6 +310,21 @@ def test_other_delimiters_are_sniffed(con: duckdb.DuckDBPyConnection, tmp_path: 
     assert [(r["activity"], r["resource"]) for r in _rows(con)] == [("a,b", "bob"), ("c", "ann")]
 
 
+@pytest.mark.parametrize(("name", "kind"), [("log.tsv", "csv"), ("log.txt", "csv"),
+                                             ("log.tsv.gz", "csv.gz"), ("LOG.TSV", "csv")])
+def test_tab_separated_logs_by_other_names_are_read_as_csv(
+        con: duckdb.DuckDBPyConnection, tmp_path: Path, name: str, kind: str) -> None:
+    """Exports save tab-separated text as .tsv or .txt: read as CSV (the delimiter sniffed);
+    before session 29 refused as no event log."""
+    log = _write(tmp_path / name, "case_id\tactivity\ttimestamp\nc1\ta\t2026-03-01 10:00\n"
+                                  "c1\tb\t2026-03-01 11:00\n")
+    info = read_event_log(con, log)
+    assert (info.format, info.rows, info.cases) == (kind, 2, 1)
+    with pytest.raises(PackageError) as e:
+        read_event_log(con, _write(tmp_path / "log.xlsx", "x"))
+    assert "use .csv, .csv.gz, .tsv, .txt, .parquet, .xes or .xes.gz" in e.value.problems[0].message
+
+
 def test_gzip_csv(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     log = _write(tmp_path / "log.csv.gz", "case_id,activity,timestamp\nc1,a,2026-03-01 10:00\n"
                                           "c1,b,2026-03-01 11:00\n")

@@ -39,8 +39,8 @@ Col = Annotated[str | None, typer.Option(help="Column to read it from (event log
 @app.command()
 def streams(
     path: Annotated[Path, typer.Argument(
-        help="A data package folder, or an event log file (.csv, .csv.gz, .parquet, .xes, "
-             ".xes.gz) to discover a process from.")],
+        help="A data package folder, or an event log file (.csv, .csv.gz, .tsv, .txt, "
+             ".parquet, .xes, .xes.gz) to discover a process from.")],
     fmt: FormatOpt = "table",
     case: Annotated[str, typer.Option(
         help="Case id column; by default case_id, else case:concept:name, Case ID, CaseID or "

@@ -43,6 +43,9 @@ from dipstick.textfile import (
 )
 
 FORMATS = ("csv", "csv.gz", "parquet", "xes", "xes.gz")
+# delimited text under other names (tab-separated exports): read as CSV, whose staged read
+# sniffs the delimiter
+_AS_CSV = {"tsv": "csv", "tsv.gz": "csv.gz", "txt": "csv", "txt.gz": "csv.gz"}
 _OPTIONAL = ("lifecycle", "resource", "process", "service", "seq", "start_timestamp")
 # What other tools name a field's column (matched case-insensitively), tried in this order when
 # the field is left at its default and the file has no column of the canonical name: pm4py's
@@ -148,7 +151,7 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
     fmt = log_format(path)
     if fmt is None:
         raise PackageError([Problem(display, "is not an event log dipstick reads (use .csv, "
-                                    ".csv.gz, .parquet, .xes or .xes.gz)")])
+                                    ".csv.gz, .tsv, .txt, .parquet, .xes or .xes.gz)")])
     if not path.is_file():
         raise PackageError([Problem(display, "file not found")])
     if mapping.timestamp_format is not None:
@@ -256,10 +259,11 @@ def _known(columns: Mapping[str, str], mapping: LogMapping) -> tuple[tuple[str, 
 
 
 def log_format(path: Path) -> str | None:
-    """The log format by file name: one of FORMATS, or None."""
+    """The log format by file name: one of FORMATS (``.tsv`` and ``.txt`` are CSV), or None."""
     name = path.name.lower()
-    return next((f for f in sorted(FORMATS, key=len, reverse=True) if name.endswith("." + f)),
-                None)
+    known = {**{f: f for f in FORMATS}, **_AS_CSV}
+    return next((known[f] for f in sorted(known, key=len, reverse=True)
+                 if name.endswith("." + f)), None)
 
 
 def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: LogMapping,
