@@ -227,6 +227,15 @@ def tell_values(rows: Iterable[tuple[int, str]], missing: Collection[str]) -> To
     return None if first is None else Told(first, day, month)
 
 
+def first_value(con: duckdb.DuckDBPyConnection, relation: str, rownum: str,
+                text: str) -> tuple[int, str] | None:
+    """A time column's first value (``text``, missing markers NULL) and its row, trimmed; None
+    when it has none. A scan keeps the rows' order, so no ``ORDER BY`` (0.03 s)."""
+    found = con.execute(f"SELECT {rownum}, trim({text}) FROM {relation} WHERE {text} IS NOT "
+                        "NULL LIMIT 1").fetchall()
+    return (int(found[0][0]), str(found[0][1])) if found else None
+
+
 def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, text: str,
          scan: bool = True) -> Told | None:
     """How a time column is written (``raw``, its SQL over ``relation``, whose data row is
@@ -234,11 +243,9 @@ def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, t
     slash date (ISO, or a form only a format reads), else what its values say of their order
     — one scan of ~15 ms per 120 k rows, only for such a log (and only with ``scan``: else its
     first value alone). The first value is the first row's: a scan keeps the rows' order."""
-    first = con.execute(f"SELECT {rownum}, trim({text}) FROM {relation} WHERE {text} IS NOT "
-                        "NULL LIMIT 1").fetchall()
-    if not first or not is_slash(str(first[0][1])):
+    at = first_value(con, relation, rownum, text)
+    if at is None or not is_slash(at[1]):
         return None
-    at = (int(first[0][0]), str(first[0][1]))
     if not scan:
         return Told(at, None, None)
     parts = literal("^" + _PARTS.pattern)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from dipstick.engine.log_times import EARLIEST, Slash, Told, tell, timestamp_sql
+from dipstick.engine.log_times import EARLIEST, Slash, Told, first_value, tell, timestamp_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, literal, run
 from dipstick.errors import Problem
 
@@ -163,9 +163,7 @@ def first_time(con: duckdb.DuckDBPyConnection, src: Staged,
     col = src.columns["timestamp"]
     if typed_time(src.types.get(col, "VARCHAR")):
         return None
-    found = run(con, f"SELECT {src.rownum}, trim({_text(ident(col), missing)}) FROM "
-                     f"{src.relation} WHERE {_text(ident(col), missing)} IS NOT NULL LIMIT 1")
-    return (int(found[0][0]), str(found[0][1])) if found else None
+    return first_value(con, src.relation, src.rownum, _text(ident(col), missing))
 
 
 def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display: str,
