@@ -182,6 +182,35 @@ def test_dates_duckdbs_casts_misread_are_refused_or_read_right(tmp_path: Path) -
     code, summary = imported("tickets", short, "--dayfirst", "--starter-services", "--into", pkg)
     assert code == 0 and (summary["first_date"], summary["last_date"]) == ("2016-02-29",
                                                                            "2016-03-02")
+    # an offset after a space, as Java writes it, is honoured as an event log's is
+    spaced = write_csv(tmp_path / "spaced.csv", header, [
+        ["T1", "mail", "incident", "2016-03-02 10:00:00 +0100"],
+        ["T2", "mail", "incident", "2016-03-02 23:30:00 -0100"]])
+    code, summary = imported("tickets", spaced, "--starter-services", "--into", tmp_path / "p3")
+    assert code == 0 and summary["last_date"] == "2016-03-03"
+
+
+def test_dates_whose_month_is_a_name_are_read_in_the_form_shown(tmp_path: Path) -> None:
+    """An Oracle-style export (01-MAR-2026 10:00) needs no option: a month name tells the
+    order, so the form its first date shows is read and said; an ISO date beside it still
+    reads, a date in neither form is named. Before session 29 every row was a problem."""
+    header = ["id", "service", "type", "opened_at", "resolved_at"]
+    pkg = tmp_path / "pkg"
+    ora = write_csv(tmp_path / "ora.csv", header, [
+        ["T1", "mail", "incident", "01-MAR-2026 10:00", "02-mar-2026 09:30"],
+        ["T2", "mail", "incident", "25-MAR-2026 23:05", "2026-03-26T08:00:00Z"]])
+    code, summary = imported("tickets", ora, "--starter-services", "--into", pkg)
+    assert code == 0, summary
+    assert (summary["first_date"], summary["last_date"]) == ("2026-03-01", "2026-03-25")
+    said = json.dumps(summary)
+    assert "dates read in the form %d-%b-%Y %H:%M, as '01-MAR-2026 10:00' shows" in said
+    bad = write_csv(tmp_path / "bad.csv", header, [
+        ["T1", "mail", "incident", "01-MAR-2026 10:00", ""],
+        ["T2", "mail", "incident", "March 25 2026", ""]])
+    code, error = imported("tickets", bad, "--starter-services", "--into", tmp_path / "p2")
+    assert code == 2
+    assert [(p["row"], p["value"]) for p in error["problems"] if p["row"]] == [
+        (2, "March 25 2026")]
 
 
 def test_date_hints_name_the_option(tmp_path: Path) -> None:

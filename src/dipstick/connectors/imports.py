@@ -168,11 +168,11 @@ def _import_table(con: duckdb.DuckDBPyConnection, kind: str, src: Source, into: 
                   work: Path, text: str, model: ValueModel, options: ImportOptions,
                   spec: Preset | None, tick: Progress) -> ImportSummary:
     columns = TABLES[kind] + pl.EXTRA.get(kind, ())
-    dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
-                     spec.date_formats if spec else ())
     choice = look_.choose(con, src, kind, spec, options.mapping, options.service_from,
                           options.dayfirst, options.date_format,
                           [c.name for c in columns if c.kind == "timestamp"])
+    dates = pl.Dates(options.dayfirst or bool(spec and spec.dayfirst), options.date_format,
+                     (*(spec.date_formats if spec else ()), *choice.date_forms))
     mapping = {**choice.mapping, **options.mapping}
     p = pl.plan(kind, columns, src.columns, src.display, mapping, choice.service_from,
                 spec, service_optional=options.starter_services)

@@ -31,6 +31,7 @@ import duckdb
 from dipstick.connectors import pipeline as pl
 from dipstick.connectors.presets import Preset
 from dipstick.connectors.sources import Source, stage
+from dipstick.engine.log_times import named_form
 from dipstick.engine.sql import ident, literal, run
 
 FILLED_ENOUGH = 0.95    # a service column leaving more than 5 % of records without one is weak
@@ -63,6 +64,7 @@ class Choice:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     dates: str | None = None       # the option the date values need, if any
+    date_forms: tuple[str, ...] = ()   # the form of dates whose month is a name, read as shown
 
 
 def choose(con: duckdb.DuckDBPyConnection, src: Source, kind: str, spec: Preset | None,
@@ -103,11 +105,30 @@ def choose(con: duckdb.DuckDBPyConnection, src: Source, kind: str, spec: Preset 
         fill, distinct = _fill(con, src, present, spec, lower)
         chosen, said = pick_service(spec.service_from, present, fill, distinct)
         (notes if chosen and fill.get(chosen, 0) >= FILLED_ENOUGH else warnings).append(said)
-    hint = date_hint(con, src, [mapping.get(f) or _column(f, spec, lower) for f in date_fields],
-                     dayfirst or bool(spec and spec.dayfirst), date_format)
+    cols = [c for c in dict.fromkeys(mapping.get(f) or _column(f, spec, lower)
+                                     for f in date_fields) if c]
+    values = [v for v in _sample(con, src, cols) if v.strip()] if cols else []
+    hint = _date_hint(values, dayfirst or bool(spec and spec.dayfirst), date_format)
     if hint:
         warnings.append(hint)
-    return Choice(extra, chosen, fill, tuple(notes), tuple(warnings), hint)
+    forms: tuple[str, ...] = ()
+    named = None if date_format is not None else _named(con, values)
+    if named is not None:
+        forms = (named[0],)
+        notes.append(f"dates read in the form {named[0]}, as {named[1]!r} shows (--date-format "
+                     "sets another)")
+    return Choice(extra, chosen, fill, tuple(notes), tuple(warnings), hint, forms)
+
+
+def _named(con: duckdb.DuckDBPyConnection, values: Sequence[str]) -> tuple[str, str] | None:
+    """The form of a sampled date whose month is a name (``log_times.named_form``), among the
+    first ten distinct values of the date columns (rows interleave them), and that date; a
+    month name tells the order, so it is read, not guessed."""
+    for v in list(dict.fromkeys(v.strip() for v in values))[:10]:
+        found = named_form(con, v)
+        if found is not None:
+            return found, v
+    return None
 
 
 def pick_service(order: Sequence[str], present: Sequence[str], fill: Mapping[str, float],
@@ -254,12 +275,16 @@ def date_hint(con: duckdb.DuckDBPyConnection, src: Source, cols: Sequence[str | 
               dayfirst: bool, date_format: str | None) -> str | None:
     """A sentence naming the option the dates need, from the first values of the date
     columns: day-first (a first part over 12) or month-first (a second part over 12)."""
+    names = [c for c in dict.fromkeys(cols) if c]
+    if not names or date_format is not None:
+        return None
+    return _date_hint([v for v in _sample(con, src, names) if v.strip()], dayfirst, date_format)
+
+
+def _date_hint(values: Sequence[str], dayfirst: bool, date_format: str | None) -> str | None:
+    """:func:`date_hint` of the sampled values."""
     if date_format is not None:
         return None
-    names = [c for c in dict.fromkeys(cols) if c]
-    if not names:
-        return None
-    values = [v for v in _sample(con, src, names) if v.strip()]
     forms = [m.groups() for v in values if (m := _SLASH.match(v))]
     if not forms:
         return None
