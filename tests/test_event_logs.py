@@ -765,8 +765,8 @@ def test_the_direct_read_declines_what_it_cannot_read_exactly(
 
 def test_an_order_value_is_read_as_the_pattern_reads_it(con: duckdb.DuckDBPyConnection) -> None:
     """The order column's number, taken straight from the cast where the text is the number's
-    own (``logs_sql._whole``), is exactly what the whole-number pattern gives, for every form."""
-    from dipstick.engine.logs_sql import _whole
+    own (``casts.whole_sql``), is exactly what the whole-number pattern gives, for every form."""
+    from dipstick.engine.casts import whole_sql
 
     texts = ["0", "17", "-3", "+5", "05", "00", "-0", "+0", "5.0", "5.", "5.5", "1e3", "0x10",
              " 7 ", "7 ", "", " ", "1_000", "٣", "９", "9223372036854775807",
@@ -774,7 +774,7 @@ def test_an_order_value_is_read_as_the_pattern_reads_it(con: duckdb.DuckDBPyConn
              "12345678901234567890123", "- 3", "--3", "3-", None]
     pattern = ("CASE WHEN regexp_full_match(trim(x), '[+-]?[0-9]+(\\.0*)?') THEN "
                "TRY_CAST(trim(x) AS BIGINT) END")
-    rows = con.execute(f"SELECT x, {_whole('x')}, {pattern} FROM (SELECT unnest($t) AS x)",
+    rows = con.execute(f"SELECT x, {whole_sql('x')}, {pattern} FROM (SELECT unnest($t) AS x)",
                        {"t": texts}).fetchall()
     assert len(rows) == len(texts)
     assert [(x, new) for x, new, _ in rows] == [(x, old) for x, _, old in rows]

@@ -49,10 +49,25 @@ def test_unparseable_date(tmp_path: Path) -> None:
 def test_a_date_duckdbs_cast_misreads_is_not_a_valid_date(tmp_path: Path, value: str) -> None:
     """DuckDB's cast reads 29/02/16 as 16 February of the year 29 (any first part of one to
     three digits is a year), and the plain TIMESTAMP cast drops a trailing "PM": neither is
-    ISO 8601, the contract's form, so each is named, not loaded as another date."""
+    ISO 8601, the contract's form, so each is named as no valid date (before session 29 the
+    range rule named the year 29 as out of range: the user wrote 2016)."""
     [p] = _problems(tmp_path, _with_tickets(opened_at=value))
     assert (p.file, p.row, p.field, p.value) == ("tickets.csv", 3, "opened_at", value)
     assert "not a valid date" in p.message
+
+
+def test_an_events_order_is_a_whole_number_as_written(tmp_path: Path) -> None:
+    """DuckDB's cast reads 3.5 as the whole number 4 and 0x10 as 16: an events table's
+    ``seq`` is read by the event logs' rule (5, +5, 5.0), the others named, as ``dipstick
+    streams`` names them in a log file (before session 29 the package rounded them)."""
+    def build(b: PackageBuilder) -> PackageBuilder:
+        return b.healthy().rows("events", [
+            {"case_id": "c1", "activity": a, "timestamp": f"2026-03-01 1{i}:00", "seq": s}
+            for i, (a, s) in enumerate([("a", "3.5"), ("b", "0x10"), ("c", "5.0"), ("d", "+2")])])
+    problems = _problems(tmp_path, build)
+    assert [(p.file, p.row, p.field, p.value) for p in problems] == [
+        ("events.csv", 1, "seq", "3.5"), ("events.csv", 2, "seq", "0x10")]
+    assert all("whole number" in p.message for p in problems)
 
 
 def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from dipstick.connectors.presets import Preset
+from dipstick.engine.casts import whole_sql
 from dipstick.engine.log_times import (
     DAYFIRST_EXPECTED,
     DMY,
@@ -171,10 +172,8 @@ def typed_sql(c: Column, t: str, dates: Dates, values: Mapping[str, str] | None,
     if c.kind == "number":
         return f"TRY_CAST({t} AS DOUBLE)", "a number"
     if c.kind == "integer":
-        # TRY_CAST twice: a whole number beyond BIGINT (20 or 5,000 digits) is not valid, where
-        # a plain cast stopped the import with DuckDB's conversion error
-        return (f"CASE WHEN regexp_full_match({t}, '[+-]?[0-9]+(\\.0*)?') THEN "
-                f"TRY_CAST(TRY_CAST({t} AS DOUBLE) AS BIGINT) END", "a whole number")
+        # (a whole number beyond BIGINT, 20 or 5,000 digits, is not valid either)
+        return whole_sql(t), "a whole number"
     if c.kind == "boolean":
         return (f"CASE WHEN lower({t}) IN ('true', 'yes', 'y', '1', 't') THEN true WHEN "
                 f"lower({t}) IN ('false', 'no', 'n', '0', 'f') THEN false END",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from dipstick.engine.casts import whole_sql
 from dipstick.engine.log_times import EARLIEST, Slash, Told, first_value, tell, timestamp_sql
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, literal, run
 from dipstick.errors import Problem
@@ -126,18 +127,6 @@ def typed_time(raw_type: str) -> bool:
     return raw_type.upper().startswith(("TIMESTAMP", "DATE"))
 
 
-def _whole(text: str) -> str:
-    """The order column's whole number (5, +5, 5.0; not 5.5, 1e3 or 0x10), NULL otherwise.
-
-    A value that is its number's own text (``0``, ``17``, ``-3``: the number the cast reads,
-    written back, is the value again) is that number with no pattern matched — the usual
-    order column, where the pattern cost ~0.1 s CPU of a 1.27 M-event read (docs/benchmarks.md,
-    session 14); any other text takes the pattern, as before."""
-    return (f"CASE WHEN CAST(TRY_CAST({text} AS BIGINT) AS VARCHAR) = {text} THEN "
-            f"TRY_CAST({text} AS BIGINT) WHEN regexp_full_match(trim({text}), "
-            f"'[+-]?[0-9]+(\\.0*)?') THEN TRY_CAST(trim({text}) AS BIGINT) END")
-
-
 def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
     """DuckDB's error for an unusable strptime format, or None when it is fine."""
     try:
@@ -195,7 +184,7 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
         seq_text, typed["seq"] = None, src.rownum
     else:
         seq_text = _text(ident(src.seq), missing)
-        typed["seq"] = _whole(seq_text)
+        typed["seq"] = whole_sql(seq_text)
 
     label = src.labels
     checks = [Check(label[f], f"{text[f]} IS NULL", "is required but empty", raw[f])
@@ -381,7 +370,7 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
         # its number's own text first, as read: neither blank nor a marker, so no test of those
         # on the usual order column (0.013 s CPU of a 1.27 M-event read); the rest as staged
         typed["seq"] = (f"CASE WHEN CAST(TRY_CAST({raw} AS BIGINT) AS VARCHAR) = {raw} THEN "
-                        f"TRY_CAST({raw} AS BIGINT) ELSE {_whole(_blank_or_mark(raw))} END")
+                        f"TRY_CAST({raw} AS BIGINT) ELSE {whole_sql(_blank_or_mark(raw))} END")
     typed["_row"] = "_rn"
     used = ", ".join(ident(c) for c in dict.fromkeys([*columns.values(), *([seq] if seq else [])]))
     kept = [(c, t) for c, t in EVENT_COLUMNS if canonical or c in columns or c not in _ABSENT]

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from dipstick.engine import coded as coded_
+from dipstick.engine.casts import whole_sql
 from dipstick.engine.log_times import iso_sql
 from dipstick.engine.quote import ident as ident
 from dipstick.engine.quote import literal as literal
@@ -60,17 +61,17 @@ def _typed(col: Column, raw_type: str) -> str:
     text = raw.startswith("VARCHAR")
     if col.kind == "text":
         return x if text else f"CAST({x} AS VARCHAR)"
-    if col.kind == "timestamp":
-        return (iso_sql(x) if text
-                else _utc(x) if raw in _ZONED else f"TRY_CAST({x} AS TIMESTAMP)")
-    if col.kind == "month":
-        inner = f"CASE WHEN length({x}) = 7 THEN {x} || '-01' ELSE {x} END" if text else x
-        cast = (iso_sql(inner) if text
-                else _utc(x) if raw in _ZONED else f"TRY_CAST({inner} AS TIMESTAMP)")
-        return f"date_trunc('month', {cast})"
+    if col.kind in ("timestamp", "month"):   # a month's text may be 2026-03
+        inner = (f"CASE WHEN length({x}) = 7 THEN {x} || '-01' ELSE {x} END"
+                 if text and col.kind == "month" else x)
+        cast = (iso_sql(inner) if text else _utc(x) if raw in _ZONED
+                else f"TRY_CAST({inner} AS TIMESTAMP)")
+        return cast if col.kind == "timestamp" else f"date_trunc('month', {cast})"
     if col.kind == "boolean" and text:
         return (f"CASE lower(trim({x})) WHEN 'yes' THEN true WHEN 'no' THEN false "
                 f"ELSE TRY_CAST({x} AS BOOLEAN) END")
+    if col.kind == "integer" and text:
+        return whole_sql(x)
     return f"TRY_CAST({x} AS {col.sql_type})"
 
 
