@@ -339,3 +339,38 @@ def test_a_time_in_another_form_than_the_first_named_one_is_a_bad_row(
                                                      (4, "next tuesday")]
     assert problems[0].message == ("is not a valid date: expected a date in the format "
                                    "%d-%b-%Y %H:%M")
+
+
+@pytest.mark.parametrize("kind", ["log.csv", "typed.parquet"])
+def test_times_outside_the_packages_dates_range_are_named_as_in_a_package(
+        tmp_path: Path, kind: str) -> None:
+    """Excel's day zero (1899-12-30) and an open end's 9999-12-31 parse, but lead times from
+    them mean nothing: named as a package's dates are (1900–2200, ``bounds.py``), in a CSV
+    read in one pass and in typed Parquet; ``--skip-bad-rows`` leaves them out. Before
+    session 29 a log kept them (a lead time of 8,000 years)."""
+    times = ["2016-02-29 09:30", "1899-12-30 00:00", "2016-03-01 10:00", "9999-12-31 23:59:59"]
+    if kind == "log.csv":
+        path = _log(tmp_path, times)
+    else:
+        path = tmp_path / kind
+        pq.write_table(pa.table({"case_id": ["c0", "c0", "c1", "c1"], "activity": list("abab"),
+                                 "timestamp": pa.array([datetime.fromisoformat(t)
+                                                        for t in times])}), path)
+    problems = _refused(connect(), path)
+    assert [(p.row, p.field) for p in problems] == [(2, "timestamp"), (4, "timestamp")]
+    assert all(p.message == "must be a date between 1900-01-01 and 2200-12-31"
+               for p in problems)
+    con = connect()
+    loaded = load_event_log(con, path, LogMapping(skip_bad_rows=True))
+    assert loaded.skipped == 2
+    assert _times(con) == [datetime(2016, 2, 29, 9, 30), datetime(2016, 3, 1, 10, 0)]
+
+
+def test_a_start_time_outside_the_range_is_named_too(con: duckdb.DuckDBPyConnection,
+                                                     tmp_path: Path) -> None:
+    path = tmp_path / "disco.csv"
+    path.write_text("case_id,activity,start_timestamp,timestamp\nc,a,1899-12-30 00:00,"
+                    "2016-02-28 13:16\nc,b,2016-02-29 08:00,2016-02-29 09:05\n", encoding="utf-8")
+    [p] = _refused(con, path)
+    assert (p.row, p.field, p.value) == (1, "start_timestamp", "1899-12-30 00:00")
+    assert p.message == "must be a date between 1900-01-01 and 2200-12-31"

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from dipstick.engine.casts import whole_sql
-from dipstick.engine.log_times import EARLIEST, Slash, Told, first_value, tell, timestamp_sql
+from dipstick.engine.log_times import Slash, Told, first_value, tell, timestamp_sql
+from dipstick.engine.rules import DATES_OUTSIDE, dates_outside
 from dipstick.engine.sql import MAX_ROWS_PER_PROBLEM, Check, ident, literal, run
 from dipstick.errors import Problem
 
@@ -192,6 +193,8 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     checks.append(Check(label["timestamp"], f"{text['timestamp']} IS NOT NULL AND "
                          f"{typed['timestamp']} IS NULL", f"is not a valid date: expected "
                          f"{expected}", raw["timestamp"]))
+    checks.append(Check(label["timestamp"], dates_outside(typed["timestamp"]), DATES_OUTSIDE,
+                        raw["timestamp"]))
     if "lifecycle" in cols:
         checks.append(Check(label["lifecycle"], f"{typed['lifecycle']} NOT IN "
                              "('start', 'complete')", LIFECYCLE_EXPECTED,
@@ -213,6 +216,8 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     try:
         run(con, into)
         run(con, f"INSERT INTO {ident(table)} SELECT * FROM ({rows('true')}){order}")
+        if _outside(con, ident(table)):   # the checks name the rows (a CHECK per row is slow)
+            raise duckdb.ConstraintException("a time outside the dates' range")
         con.commit()
         return [], 0
     except duckdb.ConstraintException:
@@ -238,6 +243,17 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     return problems, left_out
 
 
+def _outside(con: duckdb.DuckDBPyConnection, table: str,
+             times: Sequence[str] = ("timestamp", "start_timestamp")) -> bool:
+    """Whether a stored log's times (the ``times`` columns it has) leave :mod:`dipstick.bounds`'s
+    range: its least and greatest, not a CHECK on every row (which cost ~0.1 s of 1.27 M
+    events: docs/benchmarks.md, session 29)."""
+    have = {r[0] for r in run(con, f"DESCRIBE {table}")}
+    ends = [f"{f}({ident(c)})" for c in times if c in have for f in ("min", "max")]
+    return bool(run(con, f"SELECT {' OR '.join(dates_outside(e) for e in ends)} FROM {table}"
+                    )[0][0])
+
+
 def _rows_of(src: Staged, typed: dict[str, str], missing: Sequence[str], fmt: str | None,
              slash: Slash | None, expected: str) -> tuple[Callable[[str], str], list[Check]]:
     """The SQL of the canonical rows of the staged log whose raw row meets a condition, and
@@ -259,6 +275,7 @@ def _rows_of(src: Staged, typed: dict[str, str], missing: Sequence[str], fmt: st
     label = src.labels["start_timestamp"]
     checks = [Check(label, f"{text} IS NOT NULL AND {begun} IS NULL",
                     f"is not a valid date: expected {expected}", raw),
+              Check(label, dates_outside(begun), DATES_OUTSIDE, raw),
               Check(label, f"{begun} > {typed['timestamp']}",
                     "is after the row's completion (the timestamp column)", raw)]
     done = {**typed, "lifecycle": "'complete'", "seq": _event_order(typed["seq"], False)}
@@ -323,7 +340,7 @@ def load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequence
     ``_<table>_rows``, the file row their rowid (:func:`_with_rows`): the read then runs on
     every thread. ``table`` must then be new to the connection (or such a view).
 
-    A time before the year 1000 fails it (``log_times.EARLIEST``): the reader's parse
+    A time outside :mod:`dipstick.bounds`'s range (1900–2200) fails it: the reader's parse
     takes ``29/02/16`` as the year 29, and a slash form's ``%Y`` takes ``16``; the staged
     path then reads such a value as its rules say, or names it."""
     if not set(missing) <= _FAST_MISSING or (fmt is not None and ("%z" in fmt or "%Z" in fmt)):
@@ -398,10 +415,9 @@ def _load_csv_direct(con: duckdb.DuckDBPyConnection, path: Path, header: Sequenc
     try:
         run(con, f"CREATE OR REPLACE TABLE {into} ({schema})")
         run(con, f"INSERT INTO {into} SELECT {select} FROM {source}{order}")
-        # no time before the year 1000: the reader's ISO parse and %Y also take 29/02/16 as the
-        # year 29 (a min after the insert: a CHECK on every row cost ~0.1 s of 1.27 M events)
-        early = " OR ".join(f"min({ident(c)}) < {EARLIEST}" for c, _ in stored if "time" in c)
-        if run(con, f"SELECT {early} FROM {into}")[0][0]:
+        # a time outside the dates' range: the staged path names it (the reader's ISO parse
+        # and %Y take 29/02/16 as the year 29)
+        if _outside(con, into, [c for c, _ in stored if "time" in c]):
             con.rollback()
             return False
         if by_rowid:

@@ -66,7 +66,7 @@ def value_rules_of(c: Column, may_be_infinite: bool = True) -> list[Rule]:
     if guarded:
         rules.append(Rule(c.name, "finite", NOT_FINITE))
     if c.kind in ("timestamp", "month"):
-        rules.append(Rule(c.name, "dates", f"must be a date {DATE_RANGE}"))
+        rules.append(Rule(c.name, "dates", DATES_OUTSIDE))
     if c.minimum is not None:
         rules.append(Rule(c.name, "min", f"must be ≥ {c.minimum:g}", c.minimum, guarded))
     if c.maximum is not None:
@@ -107,6 +107,16 @@ def table_rules(table: str, columns: Sequence[Column], present: Iterable[str],
     if table == "touchpoints" and {"visitors", "drop_offs"} <= found:
         rules.append(Rule("drop_offs", "more_than", "is more than visitors", "visitors"))
     return rules
+
+
+def dates_outside(v: str) -> str:
+    """SQL true where the timestamp ``v`` is outside :mod:`dipstick.bounds`'s range (the
+    package's tables and the event logs alike; both engines write it so)."""
+    return (f"({v} < TIMESTAMP '{EARLIEST}' OR "
+            f"{v} >= TIMESTAMP '{LATEST + timedelta(days=1)}')")
+
+
+DATES_OUTSIDE = f"must be a date {DATE_RANGE}"
 
 
 def kind_name(kind: str) -> str:
@@ -154,8 +164,7 @@ class Dialect:
             case "finite":
                 return self.not_finite(v)
             case "dates":
-                after = LATEST + timedelta(days=1)
-                return f"({v} < TIMESTAMP '{EARLIEST}' OR {v} >= TIMESTAMP '{after}')"
+                return dates_outside(v)
             case "min":
                 return f"{guard}{v} < {rule.arg}"
             case "max":
