@@ -110,6 +110,20 @@ def test_a_bad_table_gives_the_same_problems_on_both_engines(spark: Any, tmp_pat
     assert sorted(on_spark, key=repr) == sorted(on_duckdb, key=repr)
 
 
+def test_an_events_order_is_judged_alike_on_both_engines(spark: Any, tmp_path: Path) -> None:
+    """A whole number as written (5, +5, 5.0) on both engines; 3.5 and 0x10 named on both,
+    where each engine's own cast read another number (DuckDB 4 and 16)."""
+    root = tmp_path / "pkg"
+    PackageBuilder(root).service("crm").write()
+    seqs = ["3.5", "0x10", "5.0", "+2", "7"]
+    pq.write_table(pa.table({"case_id": ["c1"] * 5, "activity": list("abcde"),
+                             "timestamp": [f"2026-03-01 1{i}:00:00" for i in range(5)],
+                             "seq": seqs, "service": ["crm"] * 5}), root / "events.parquet")
+    on_duckdb = [_key(p) for p in validate(root)]
+    assert [(k[1], k[2], k[4]) for k in on_duckdb] == [(1, "seq", "3.5"), (2, "seq", "0x10")]
+    assert sorted(_key(p) for p in _spark_problems(root, spark)) == sorted(on_duckdb)
+
+
 def test_a_declared_table_that_is_not_there_is_a_problem(tmp_path: Path) -> None:
     root = PackageBuilder(tmp_path / "pkg").healthy().write()
     _declare(root, {"costs": "lake/costs", "bills": "x.parquet"})

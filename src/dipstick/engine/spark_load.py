@@ -77,6 +77,9 @@ def typed(c: Column, raw_type: str) -> str:
     if c.kind == "boolean" and text:
         return (f"CASE lower(trim({x})) WHEN 'yes' THEN true WHEN 'no' THEN false "
                 f"ELSE try_cast({x} AS BOOLEAN) END")
+    if c.kind == "integer" and text:   # 5, +5, 5.0 (casts.whole_sql's rule; not 5.5 or 0x10)
+        return (f"CASE WHEN trim({x}) RLIKE '^[+-]?[0-9]+(\\\\.0*)?$' THEN "
+                f"try_cast(regexp_replace(trim({x}), '\\\\.0*$', '') AS BIGINT) END")
     return f"try_cast({x} AS {_spark_type(c)})"
 
 
