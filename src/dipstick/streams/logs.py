@@ -215,7 +215,7 @@ def _named_at(con: duckdb.DuckDBPyConnection, at: tuple[int, str] | None,
     """The form of a log's times whose first one (``at``: its row and value) names its month
     (``named_form``), and a sentence saying so; (None, None) for any other."""
     fmt = None if at is None else named_form(con, at[1])
-    return (None, None) if fmt is None or at is None else (fmt, named_note(label, at, fmt))
+    return (None, None) if at is None or fmt is None else (fmt, named_note(label, at, fmt))
 
 
 def _slash_order(told: Told | None, staged: logs_sql.Staged,
@@ -290,8 +290,8 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
         # slash dates in one form, as the first MiB tells their order: the reader takes that
         # form (a third of the staged read's time); any other form fails it, and the staged
         # path reads them all (docs/event-logs.md, "Times and time zones")
-        times = _sample_times(sample, enc, names.index(columns["timestamp"]))
-        told = tell_values(times, mapping.missing)
+        col = names.index(columns["timestamp"])
+        told = tell_values(_sample_times(sample, enc, col), mapping.missing)
         if told is not None:
             order = DMY if mapping.dayfirst else told.order
             if order is None or (told.day and told.month):
@@ -301,8 +301,8 @@ def _direct(con: duckdb.DuckDBPyConnection, path: Path, display: str, mapping: L
         elif mapping.dayfirst:
             return None
         elif first_time is None:   # a quoted first record: its time as read record by record
-            at = next(((r, v.strip()) for r, v in _sample_times(sample, enc, names.index(
-                columns["timestamp"])) if v.strip() not in mapping.missing), None)
+            at = next(((r, v.strip()) for r, v in _sample_times(sample, enc, col)
+                       if v.strip() not in mapping.missing), None)
             fmt, dates = _named_at(con, at, columns["timestamp"])
     elif fmt is None and first_time is not None:   # a month name: the first time's form
         fmt, dates = _named_at(con, (1, first_time.strip()), columns["timestamp"])
