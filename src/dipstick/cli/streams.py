@@ -65,7 +65,9 @@ def streams(
              "file order.")] = None,
     time_format: Annotated[str | None, typer.Option(
         help="strptime format of the timestamps, e.g. '%d/%m/%Y %H:%M' or "
-             "'%m/%d/%Y %I:%M %p'.")] = None,
+             "'%m/%d/%Y %I:%M %p' (without it: ISO 8601, slash dates in the order their values "
+             "tell, and a month name (01-MAR-2016 09:30) in the form the first time shows).")
+    ] = None,
     dayfirst: Annotated[bool, typer.Option(
         help="Dates like 01/03/2016 09:30 are day-first (without it, slash dates are read in "
              "the order the log's values tell: 29/2/2016 day-first, 2/29/2016 month-first).")
