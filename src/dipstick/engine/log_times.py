@@ -34,7 +34,8 @@ SHORT_RE = r"\d{1,2}(/\d{1,2}/|\.\d{1,2}\.)\d{2}" + _CLOCK_RE
 _SLASH, _SHORT = re.compile(SLASH_RE), re.compile(SHORT_RE)
 # DuckDB's cast reads a date whose first part has one to three digits as the year (29/02/16 as
 # 16 February of the year 29, 1/2/3 as the year 1): no log or export means a time before this
-EARLIEST = "TIMESTAMP '1000-01-01'"
+# (no date at all; bounds.EARLIEST, 1900, is the range a real date must then be in)
+_NO_TIME_BEFORE = "TIMESTAMP '1000-01-01'"
 _SPACED_OFFSET = r" ([+-]\d{2}(:?\d{2})?)$"   # 2016-02-29 01:16:05 +0100: DuckDB's cast refuses
 _CLOCKS = (" %H:%M:%S", " %H:%M", "")                          # tried first, each separator
 _CLOCKS_MORE = (" %H:%M:%S.%f", " %I:%M:%S %p", " %I:%M %p", " %I:%M:%S%p", " %I:%M%p",
@@ -64,15 +65,22 @@ def _match(value: str) -> tuple[re.Match[str], str] | None:
 
 
 def dated(cast: str) -> str:
-    """``cast``, NULL where it gives a time before :data:`EARLIEST` (DuckDB computes the
+    """``cast``, NULL where it gives a time before the year 1000 (DuckDB computes the
     repeated expression once: +0.013 s on 1.2 M times)."""
-    return f"CASE WHEN {cast} >= {EARLIEST} THEN {cast} END"
+    return f"CASE WHEN {cast} >= {_NO_TIME_BEFORE} THEN {cast} END"
 
 
-def iso_sql(text: str) -> str:
+def iso_sql(text: str, spaced: bool = False) -> str:
     """ISO 8601 text as a naive UTC TIMESTAMP (an offset or a zone honoured), NULL when it is
-    none, a time before the year 1000 included (:data:`EARLIEST`)."""
-    return dated(f"TRY_CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP)")
+    none, a time before the year 1000 included. With ``spaced``, an offset after a space
+    (Java's "yyyy-MM-dd HH:mm:ss Z": 2016-02-29 01:16:05 +0100), which DuckDB's cast refuses,
+    is joined to the time: only a value the plain cast refuses pays it (logs and exports; a
+    data package's dates are ISO 8601 as written)."""
+    zoned = f"TRY_CAST({text} AS TIMESTAMPTZ)"
+    if spaced:
+        joined = f"regexp_replace({text}, {literal(_SPACED_OFFSET)}, '\\1')"
+        zoned = f"coalesce({zoned}, TRY_CAST({joined} AS TIMESTAMPTZ))"
+    return dated(f"TRY_CAST({zoned} AS TIMESTAMP)")
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str,
     """SQL turning one text value into a naive UTC TIMESTAMP (NULL when unparseable), and the
     expected form for messages: by the strptime format ``fmt``, else as ``slash`` dates, else
     as ISO 8601."""
-    if fmt is not None:   # %Y also takes "16": the year 16 is no date (EARLIEST)
+    if fmt is not None:   # %Y also takes "16": the year 16 is no date (dated)
         return (dated(f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMP)"),
                 f"a date in the format {fmt}")
     if slash is not None:
@@ -131,11 +139,7 @@ def timestamp_sql(text: str, fmt: str | None, slash: Slash | None) -> tuple[str,
                 f"try_strptime({v}, {_formats(slash)}) WHEN regexp_full_match({v}, "
                 f"{literal(SHORT_RE)}) THEN try_strptime({v}, {_formats(slash, '%y')}) END",
                 DAYFIRST_EXPECTED if slash.order == DMY else MONTHFIRST_EXPECTED)
-    # an offset after a space (Java's "yyyy-MM-dd HH:mm:ss Z": 2016-02-29 01:16:05 +0100), which
-    # DuckDB's cast refuses, is joined to the time; only a value the plain cast refuses pays it
-    spaced = f"regexp_replace({text}, {literal(_SPACED_OFFSET)}, '\\1')"
-    return (dated(f"TRY_CAST(coalesce(TRY_CAST({text} AS TIMESTAMPTZ), TRY_CAST({spaced} AS "
-                  "TIMESTAMPTZ)) AS TIMESTAMP)"),
+    return (iso_sql(text, spaced=True),
             ISO_EXPECTED + "; slash dates are read when a value tells day-first (29/2/2016) "
             "from month-first (2/29/2016), or with --dayfirst; other forms need a strptime "
             "format (--time-format)")
@@ -236,14 +240,13 @@ def first_value(con: duckdb.DuckDBPyConnection, relation: str, rownum: str,
     return (int(found[0][0]), str(found[0][1])) if found else None
 
 
-def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str, text: str,
-         scan: bool = True) -> Told | None:
+def tell(con: duckdb.DuckDBPyConnection, relation: str, rownum: str, raw: str,
+         at: tuple[int, str] | None, scan: bool = True) -> Told | None:
     """How a time column is written (``raw``, its SQL over ``relation``, whose data row is
-    ``rownum``; ``text``, the same with missing markers NULL): None when its first value is no
-    slash date (ISO, or a form only a format reads), else what its values say of their order
-    — one scan of ~15 ms per 120 k rows, only for such a log (and only with ``scan``: else its
-    first value alone). The first value is the first row's: a scan keeps the rows' order."""
-    at = first_value(con, relation, rownum, text)
+    ``rownum``; ``at``, its :func:`first_value`): None when its first value is no slash date
+    (ISO, or a form only a format reads), else what its values say of their order — one scan
+    of ~15 ms per 120 k rows, only for such a log (and only with ``scan``: else its first
+    value alone)."""
     if at is None or not is_slash(at[1]):
         return None
     if not scan:

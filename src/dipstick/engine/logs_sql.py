@@ -137,14 +137,14 @@ def check_format(con: duckdb.DuckDBPyConnection, fmt: str) -> str | None:
     return None
 
 
-def told_dates(con: duckdb.DuckDBPyConnection, src: Staged, missing: Sequence[str],
+def told_dates(con: duckdb.DuckDBPyConnection, src: Staged, first: tuple[int, str] | None,
                scan: bool = True) -> Told | None:
-    """What the staged log's time column says of its slash dates' order
-    (:func:`dipstick.engine.log_times.tell`); None for a typed column or another form."""
+    """What the staged log's time column, whose :func:`first_time` is ``first``, says of its
+    slash dates' order (:func:`dipstick.engine.log_times.tell`); None for a typed column or
+    another form."""
     col = src.columns["timestamp"]
-    if typed_time(src.types.get(col, "VARCHAR")):
-        return None
-    return tell(con, src.relation, src.rownum, ident(col), _text(ident(col), missing), scan)
+    return None if first is None else tell(con, src.relation, src.rownum, ident(col), first,
+                                           scan)
 
 
 def first_time(con: duckdb.DuckDBPyConnection, src: Staged,
@@ -216,7 +216,8 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     try:
         run(con, into)
         run(con, f"INSERT INTO {ident(table)} SELECT * FROM ({rows('true')}){order}")
-        if _outside(con, ident(table)):   # the checks name the rows (a CHECK per row is slow)
+        # a start is an event of its own here: the timestamp column holds every time
+        if _outside(con, ident(table), ["timestamp"]):   # the checks name the rows
             raise duckdb.ConstraintException("a time outside the dates' range")
         con.commit()
         return [], 0
@@ -243,13 +244,11 @@ def load_events(con: duckdb.DuckDBPyConnection, src: Staged, table: str, display
     return problems, left_out
 
 
-def _outside(con: duckdb.DuckDBPyConnection, table: str,
-             times: Sequence[str] = ("timestamp", "start_timestamp")) -> bool:
-    """Whether a stored log's times (the ``times`` columns it has) leave :mod:`dipstick.bounds`'s
-    range: its least and greatest, not a CHECK on every row (which cost ~0.1 s of 1.27 M
-    events: docs/benchmarks.md, session 29)."""
-    have = {r[0] for r in run(con, f"DESCRIBE {table}")}
-    ends = [f"{f}({ident(c)})" for c in times if c in have for f in ("min", "max")]
+def _outside(con: duckdb.DuckDBPyConnection, table: str, times: Sequence[str]) -> bool:
+    """Whether a stored log's ``times`` columns leave :mod:`dipstick.bounds`'s range: their
+    least and greatest, not a CHECK on every row (which cost ~0.1 s of 1.27 M events:
+    docs/benchmarks.md, session 29)."""
+    ends = [f"{f}({ident(c)})" for c in times for f in ("min", "max")]
     return bool(run(con, f"SELECT {' OR '.join(dates_outside(e) for e in ends)} FROM {table}"
                     )[0][0])
 

@@ -189,13 +189,12 @@ def load_event_log(con: duckdb.DuckDBPyConnection, path: Path,
         try:
             slash, dates, time_form = None, None, options.timestamp_format
             if time_form is None:
-                told = logs_sql.told_dates(con, staged, options.missing,
-                                           scan=not options.dayfirst)
+                first = logs_sql.first_time(con, staged, options.missing)
+                told = logs_sql.told_dates(con, staged, first, scan=not options.dayfirst)
                 order, dates = ((DMY, None) if options.dayfirst else
                                 _slash_order(told, staged, display))
                 slash = None if order is None else Slash(order, told.first[1] if told else "")
                 if slash is None:   # a month name: the first time's form
-                    first = logs_sql.first_time(con, staged, options.missing)
                     time_form, dates = _named_at(con, first, staged.labels["timestamp"])
             problems, skipped = logs_sql.load_events(
                 con, staged, table, display, options.missing, time_form, slash, ordered,
